@@ -1,0 +1,72 @@
+// swift-tools-version:6.0
+// Pacer: run long-lived services on a cluster and reach them through a load balancer.
+// Dependencies point down only: Model ← cores ← store/client/server kit ← shells ← CLI.
+import PackageDescription
+
+let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
+
+let package = Package(
+    name: "pacer",
+    platforms: [.macOS(.v14)],
+    products: [.executable(name: "pacer", targets: ["pacer"])],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    ],
+    targets: [
+        // L0: values, Codable, validation. No I/O.
+        .target(name: "PacerModel", swiftSettings: strict),
+        // L1: pure cores. Events in, directives out; time and ids passed in.
+        .target(name: "PacerMasterCore", dependencies: ["PacerModel"], swiftSettings: strict),
+        .target(name: "PacerAgentCore", dependencies: ["PacerModel"], swiftSettings: strict),
+        .target(name: "PacerAppsCore", dependencies: ["PacerModel"], swiftSettings: strict),
+        // L2: persistence, wire clients, shared HTTP server plumbing.
+        .target(name: "PacerStore", dependencies: [
+            "PacerModel", .product(name: "GRDB", package: "GRDB.swift"),
+        ], swiftSettings: strict),
+        .target(name: "PacerClient", dependencies: [
+            "PacerModel",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: strict),
+        .target(name: "PacerServerKit", dependencies: [
+            "PacerModel",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: strict),
+        // L3: shells that own a core and do the I/O.
+        .target(name: "PacerMaster", dependencies: [
+            "PacerMasterCore", "PacerServerKit", "PacerClient",
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], swiftSettings: strict),
+        .target(name: "PacerAgent", dependencies: [
+            "PacerAgentCore", "PacerServerKit", "PacerClient",
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], swiftSettings: strict),
+        .target(name: "PacerApps", dependencies: [
+            "PacerAppsCore", "PacerStore", "PacerServerKit", "PacerClient",
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], swiftSettings: strict),
+        // L4: the one executable; wiring only.
+        .executableTarget(name: "pacer", dependencies: [
+            "PacerMaster", "PacerAgent", "PacerApps", "PacerClient",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], swiftSettings: strict),
+        .target(name: "PacerTestKit", dependencies: [
+            "PacerModel", "PacerClient",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        ], swiftSettings: strict),
+
+        .testTarget(name: "PacerModelTests", dependencies: ["PacerModel"]),
+        .testTarget(name: "PacerMasterCoreTests", dependencies: ["PacerMasterCore"]),
+        .testTarget(name: "PacerAgentCoreTests", dependencies: ["PacerAgentCore"]),
+        .testTarget(name: "PacerAppsCoreTests", dependencies: ["PacerAppsCore"]),
+        .testTarget(name: "PacerStoreTests", dependencies: ["PacerStore"]),
+        .testTarget(name: "PacerEndToEndTests", dependencies: ["PacerTestKit", "PacerClient", "PacerModel"]),
+    ]
+)

@@ -1,0 +1,136 @@
+import PacerModel
+
+extension AgentCore {
+    /// The master asks for tasks to run. Duplicates (a resent LAUNCH) are ignored; a task whose
+    /// ports are held by another fails at once with a message that says so.
+    public mutating func launch(frameworkId: String, _ tasks: [TaskInfo], now: Double) -> [AgentDirective] {
+        var toSpawn: [TaskInfo] = []
+        var inUse = portsInUse
+        for t in tasks where state.tasks[t.taskId] == nil {
+            let clash = t.resources.portList.filter { inUse.contains($0) }
+            state.tasks[t.taskId] = AgentTask(info: t, frameworkId: frameworkId, state: .staging)
+            if !clash.isEmpty {
+                finish(t.taskId, .failed, message: "port(s) \(clash.map(String.init).joined(separator: ",")) already in use on this agent",
+                       reason: "REASON_PORTS_IN_USE", now: now)
+                continue
+            }
+            inUse.formUnion(t.resources.portList)
+            toSpawn.append(t)
+        }
+        let failed = due(now: now)
+        return (failed.isEmpty ? [] : [.checkpoint, .send(failed)]) + (toSpawn.isEmpty ? [] : [.spawn(toSpawn)])
+    }
+
+    /// The shell started (or failed to start) processes.
+    public mutating func spawned(_ results: [(taskId: String, result: Result<Int32, SpawnError>)], now: Double) -> [AgentDirective] {
+        for (taskId, result) in results {
+            guard let t = state.tasks[taskId] else { continue }
+            switch result {
+            case .success(let pid):
+                state.tasks[taskId]?.pid = pid
+                state.tasks[taskId]?.state = .running
+                enqueue(taskId, frameworkId: t.frameworkId, .starting, now: now)
+                enqueue(taskId, frameworkId: t.frameworkId, .running, now: now)
+            case .failure(let error):
+                finish(taskId, .failed, message: "could not start the command: \(error.message)",
+                       reason: "REASON_COMMAND_EXECUTOR_FAILED", now: now)
+            }
+        }
+        return [.checkpoint] + flush(due(now: now))
+    }
+
+    /// SIGTERM to the process group now, SIGKILL after the grace period (see `tick`).
+    public mutating func kill(taskId: String, frameworkId: String, now: Double) -> [AgentDirective] {
+        guard let t = state.tasks[taskId] else {
+            enqueue(taskId, frameworkId: frameworkId, .lost, message: "kill of a task unknown to this agent",
+                    reason: "REASON_RECONCILIATION", now: now)
+            return [.checkpoint] + flush(due(now: now))
+        }
+        guard !t.state.isTerminal, t.killRequestedAt == nil else { return [] }
+        state.tasks[taskId]?.killRequestedAt = now
+        guard let pid = t.pid else {
+            finish(taskId, .killed, message: "killed before it started", reason: "REASON_TASK_KILLED_DURING_LAUNCH", now: now)
+            return [.checkpoint] + flush(due(now: now))
+        }
+        state.tasks[taskId]?.state = .killing
+        state.tasks[taskId]?.termSentAt = now
+        enqueue(taskId, frameworkId: t.frameworkId, .killing, now: now)
+        return [.checkpoint, .signal(taskId: taskId, pid: pid, signal: Self.sigterm)] + flush(due(now: now))
+    }
+
+    /// The task's process ended. Anything left in its process group is killed by the shell.
+    public mutating func exited(taskId: String, _ status: ExitStatus, now: Double) -> [AgentDirective] {
+        guard let t = state.tasks[taskId], !t.state.isTerminal else { return [] }
+        let killed = t.killRequestedAt != nil
+        switch status {
+        case .exited(0) where !killed:
+            finish(taskId, .finished, message: "Command exited with status 0", now: now)
+        case .exited(let code):
+            finish(taskId, killed ? .killed : .failed, message: "Command exited with status \(code)",
+                   reason: killed ? nil : "REASON_COMMAND_EXECUTOR_FAILED", now: now)
+        case .signaled(let sig):
+            finish(taskId, killed ? .killed : .failed, message: "Command terminated with signal \(signalName(sig))",
+                   reason: killed ? nil : "REASON_COMMAND_EXECUTOR_FAILED", now: now)
+        }
+        return [.checkpoint] + flush(due(now: now))
+    }
+
+    mutating func finish(_ taskId: String, _ s: TaskState, message: String, reason: String? = nil, now: Double) {
+        guard let t = state.tasks[taskId] else { return }
+        state.tasks[taskId]?.state = s
+        enqueue(taskId, frameworkId: t.frameworkId, s, message: message, reason: reason, now: now)
+    }
+
+    /// Acknowledged updates leave the ledger; a terminal task leaves with its last update.
+    public mutating func acknowledge(_ acks: [Acknowledgement], now: Double) -> [AgentDirective] {
+        var changed = false
+        for ack in acks {
+            guard let head = state.pending[ack.taskId]?.first, head.status.uuid == ack.uuid else { continue }
+            state.pending[ack.taskId]!.removeFirst()
+            changed = true
+            if state.pending[ack.taskId]!.isEmpty {
+                state.pending[ack.taskId] = nil
+                if state.tasks[ack.taskId]?.state.isTerminal == true { state.tasks[ack.taskId] = nil }
+            }
+        }
+        return changed ? [.checkpoint] + flush(due(now: now)) : []
+    }
+
+    /// Resends what is due and escalates kills whose grace period ran out.
+    public mutating func tick(now: Double) -> [AgentDirective] {
+        var out: [AgentDirective] = []
+        for (id, t) in state.tasks.sorted(by: { $0.key < $1.key }) where t.state == .killing {
+            let grace = t.info.killGracePeriodSeconds ?? settings.defaultKillGrace
+            if let sent = t.termSentAt, let pid = t.pid, now - sent >= grace {
+                out.append(.signal(taskId: id, pid: pid, signal: Self.sigkill))
+                state.tasks[id]?.termSentAt = .infinity
+            }
+        }
+        let resend = due(now: now)
+        return out + (resend.isEmpty ? [] : [.checkpoint, .send(resend)])
+    }
+
+    /// After (re-)registering, the master may have lost what was in flight: send every head now.
+    public mutating func registered(now: Double) -> [AgentDirective] {
+        let heads = due(now: now, force: true)
+        return heads.isEmpty ? [] : [.checkpoint, .send(heads)]
+    }
+
+    /// After an agent restart: tasks whose process is gone ended while nobody watched.
+    public mutating func recovered(taskId: String, alive: Bool, now: Double) {
+        guard let t = state.tasks[taskId], !t.state.isTerminal, !alive else { return }
+        finish(taskId, t.killRequestedAt != nil ? .killed : .failed,
+               message: "the process ended while the agent was down", reason: "REASON_EXECUTOR_TERMINATED", now: now)
+    }
+}
+
+public struct SpawnError: Error, Sendable, Equatable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+}
+
+func signalName(_ sig: Int32) -> String {
+    let names: [Int32: String] = [1: "Hangup", 2: "Interrupt", 3: "Quit", 6: "Aborted", 9: "Killed",
+                                  11: "Segmentation fault", 13: "Broken pipe", 15: "Terminated"]
+    return names[sig].map { "\($0) (\(sig))" } ?? "\(sig)"
+}

@@ -1,0 +1,101 @@
+import Foundation
+import PacerModel
+
+extension AppsCore {
+    /// 409 while another deployment changes the app, unless forced (which supersedes it).
+    public func checkNotLocked(_ id: PathId, force: Bool) throws(APIError) {
+        if !force, let d = deployment(for: id) { throw APIError.locked(appId: id, deploymentId: d.info.id) }
+    }
+
+    /// Creates or updates an app (already validated). Returns the stored spec, its deployment id and
+    /// the directives; an identical spec changes nothing and restarts nothing.
+    public mutating func putApp(_ spec: AppDefinition, now: Date, force: Bool) throws(APIError)
+        -> (app: AppDefinition, deploymentId: String?, [AppsDirective]) {
+        try checkNotLocked(spec.id, force: force)
+        let previous = apps[spec.id]
+        var app = try ServicePorts.assign(spec, previous: previous, others: Array(apps.values), range: settings.servicePorts)
+        let stamp = Timestamp.string(now)
+        if let previous {
+            var unchanged = app; unchanged.version = previous.version; unchanged.versionInfo = previous.versionInfo
+            if unchanged == previous { return (previous, nil, []) }
+        }
+        let configChanged = previous.map { !app.sameConfiguration(as: $0) } ?? true
+        app.version = stamp
+        app.versionInfo = VersionInfo(lastScalingAt: stamp,
+                                      lastConfigChangeAt: configChanged ? stamp : (previous?.versionInfo?.lastConfigChangeAt ?? stamp))
+        if configChanged { delays[app.id] = nil }
+        apps[app.id] = app
+        startDeployment(app, action: previous == nil ? "StartApplication" : configChanged ? "RestartApplication" : "ScaleApplication")
+        let deploymentId = deployment(for: app.id)?.info.id
+        var out: [AppsDirective] = [.persistApp(app)]
+        out += enforcePlans(now: now)
+        if plan(app, now: now).launch > 0 { out.append(.revive) }
+        completeDeployments()
+        return (app, deploymentId, out)
+    }
+
+    /// Restarts every task of the app by giving it a new config version (Marathon's /restart).
+    public mutating func restartApp(_ id: PathId, now: Date, force: Bool) throws(APIError)
+        -> (app: AppDefinition, deploymentId: String?, [AppsDirective]) {
+        guard var app = apps[id] else { throw APIError.notFound("App '\(id)' does not exist") }
+        try checkNotLocked(id, force: force)
+        let stamp = Timestamp.string(now)
+        app.version = stamp
+        app.versionInfo = VersionInfo(lastScalingAt: stamp, lastConfigChangeAt: stamp)
+        apps[id] = app
+        startDeployment(app, action: "RestartApplication")
+        var out: [AppsDirective] = [.persistApp(app)]
+        out += enforcePlans(now: now)
+        if plan(app, now: now).launch > 0 { out.append(.revive) }
+        return (app, deployment(for: id)?.info.id, out)
+    }
+
+    public mutating func removeApp(_ id: PathId, now: Date, force: Bool) throws(APIError) -> (deploymentId: String, [AppsDirective]) {
+        guard let app = apps[id] else { throw APIError.notFound("App '\(id)' does not exist") }
+        try checkNotLocked(id, force: force)
+        apps[id] = nil
+        delays[id] = nil
+        startDeployment(app, action: "StopApplication")
+        let deploymentId = deployment(for: id)!.info.id
+        var out: [AppsDirective] = [.deleteApp(id)]
+        for t in tasks(of: id) { out += requestKill(t.id, now: now) }
+        completeDeployments()
+        return (deploymentId, out)
+    }
+
+    /// Kills tasks; with `scale`, the app's instance count drops by the number killed, so none is replaced.
+    public mutating func killTasks(_ ids: [String], scale: Bool, now: Date) -> (killed: [TaskRecord], deploymentId: String?, [AppsDirective]) {
+        let found = ids.compactMap { tasks[$0] }.filter(\.isActive)
+        var out: [AppsDirective] = []
+        var deploymentId: String?
+        if scale {
+            for (appId, list) in Dictionary(grouping: found, by: \.appId) {
+                guard var app = apps[appId] else { continue }
+                let stamp = Timestamp.string(now)
+                app.instances = max(0, app.instances - list.filter { killRequested[$0.id] == nil }.count)
+                app.version = stamp
+                app.versionInfo?.lastScalingAt = stamp
+                apps[appId] = app
+                startDeployment(app, action: "ScaleApplication")
+                deploymentId = deployment(for: appId)?.info.id
+                out.append(.persistApp(app))
+            }
+        }
+        for t in found { out += requestKill(t.id, now: now) }
+        if !scale && hasDemand(now: now) { out.append(.revive) }
+        return (found, deploymentId, out)
+    }
+
+    /// Marathon's `/v2/queue` view: apps waiting to launch, with their backoff.
+    public func queue(now: Date) -> [(app: AppDefinition, count: Int, delay: LaunchDelay?)] {
+        apps.values.sorted { $0.id < $1.id }.compactMap { app in
+            let n = plan(app, now: now).launch
+            return n > 0 ? (app, n, delays[app.id].flatMap { $0.until > now ? $0 : nil }) : nil
+        }
+    }
+
+    public mutating func resetDelay(_ id: PathId) -> [AppsDirective] {
+        guard delays.removeValue(forKey: id) != nil else { return [] }
+        return [.revive]
+    }
+}

@@ -1,0 +1,97 @@
+import Foundation
+import PacerModel
+
+extension AppsCore {
+    /// Status updates, applied in order. Record changes are persisted before acknowledgements go out,
+    /// so an acknowledged update is never lost; duplicates are harmless.
+    public mutating func handleUpdates(_ statuses: [TaskStatus], now: Date) -> [AppsDirective] {
+        var persist: [String: TaskRecord] = [:]
+        var deleted: [String] = []
+        var acks: [Acknowledgement] = []
+        var kills: [AppsDirective] = []
+        var revive = false
+        for s in statuses {
+            if let uuid = s.uuid, let agent = s.agentId { acks.append(Acknowledgement(agentId: agent, taskId: s.taskId, uuid: uuid)) }
+            guard var record = tasks[s.taskId] else {
+                // A task we hold no record of (replaced while its agent was away, or a stray): kill it.
+                if !s.state.isTerminal, let agent = s.agentId, killRequested[s.taskId] == nil {
+                    killRequested[s.taskId] = now
+                    kills.append(.kill(taskId: s.taskId, agentId: agent))
+                }
+                continue
+            }
+            if s.state.isTerminal {
+                tasks[s.taskId] = nil
+                persist[s.taskId] = nil
+                deleted.append(s.taskId)
+                unreachableSince[s.taskId] = nil
+                let wasKilled = killRequested.removeValue(forKey: s.taskId) != nil
+                record.state = s.state
+                record.message = s.message
+                if !wasKilled, [.failed, .error, .finished].contains(s.state), let app = apps[record.appId] {
+                    delays[app.id] = LaunchDelay.afterFailure(delays[app.id], app: app, now: now)
+                    lastFailure[app.id] = record
+                }
+                revive = true
+                continue
+            }
+            guard record.state != s.state else { continue }
+            record.state = s.state
+            record.message = s.message
+            if s.state == .running && record.startedAt == nil { record.startedAt = Date(timeIntervalSince1970: s.timestamp) }
+            if s.state == .unreachable { unreachableSince[s.taskId] = now } else { unreachableSince[s.taskId] = nil }
+            if s.state == .unreachable { revive = true }
+            tasks[s.taskId] = record
+            persist[s.taskId] = record
+        }
+        var out: [AppsDirective] = []
+        if !persist.isEmpty { out.append(.persistTasks(persist.values.sorted { $0.id < $1.id })) }
+        if !deleted.isEmpty { out.append(.deleteTasks(deleted)) }
+        if !acks.isEmpty { out.append(.acknowledge(acks)) }
+        out += kills
+        out += enforcePlans(now: now)
+        if revive && hasDemand(now: now) { out.append(.revive) }
+        completeDeployments()
+        return out
+    }
+
+    /// After (re-)subscribing: ask the master about every task we hold, then for everything it has.
+    public mutating func subscribed(now: Date) -> [AppsDirective] {
+        lastReconcile = now
+        let refs = tasks.values.sorted { $0.id < $1.id }.map { TaskRef(taskId: $0.id, agentId: $0.agentId) }
+        return (refs.isEmpty ? [] : [.reconcile(refs)]) + [.reconcile([]), .revive]
+    }
+
+    /// Periodic work: backoffs that ran out, stuck launches, unanswered kills, unreachable tolerance,
+    /// periodic reconciliation.
+    public mutating func tick(now: Date) -> [AppsDirective] {
+        var out: [AppsDirective] = []
+        var revive = false
+        // A backoff that just ran out: offers were declined meanwhile, so ask for them again.
+        if delays.values.contains(where: { $0.until <= now && $0.until > now.addingTimeInterval(-1.5) }) { revive = true }
+        for t in tasks.values.sorted(by: { $0.id < $1.id }) {
+            if t.state == .staging, killRequested[t.id] == nil,
+               now.timeIntervalSince(t.stagedAt) > settings.launchTimeoutSeconds {
+                out += requestKill(t.id, now: now)
+            } else if let asked = killRequested[t.id], now.timeIntervalSince(asked) > settings.killRetrySeconds {
+                killRequested[t.id] = now
+                out.append(.kill(taskId: t.id, agentId: t.agentId))
+            }
+            if t.state == .unreachable, let since = unreachableSince[t.id], let app = apps[t.appId] {
+                let expunge = max(app.unreachableStrategy.expungeAfterSeconds, app.unreachableStrategy.inactiveAfterSeconds)
+                if now.timeIntervalSince(since) > expunge && expunge > 0 { revive = true }
+            }
+        }
+        out += enforcePlans(now: now)
+        if revive && hasDemand(now: now) { out.append(.revive) }
+        if let last = lastReconcile, now.timeIntervalSince(last) > settings.reconcileIntervalSeconds {
+            lastReconcile = now
+            out.append(.reconcile([]))
+        }
+        completeDeployments()
+        return out
+    }
+
+    /// Whether offers are still wanted (the shell revives when this turns true and offers stopped coming).
+    public func wantsOffers(now: Date) -> Bool { hasDemand(now: now) }
+}

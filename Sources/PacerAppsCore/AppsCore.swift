@@ -1,0 +1,141 @@
+import Foundation
+import PacerModel
+
+public struct AppsSettings: Sendable {
+    /// Refusal sent with declined offers when nothing waits to launch (Marathon: decline_offer_duration).
+    public var declineRefuseSeconds: Double = 120
+    /// Refusal when something waits but this offer does not fit it.
+    public var unfitRefuseSeconds: Double = 2
+    /// A task still staging after this long is killed and replaced.
+    public var launchTimeoutSeconds: Double = 120
+    /// A requested kill without a terminal update after this long is sent again.
+    public var killRetrySeconds: Double = 10
+    public var reconcileIntervalSeconds: Double = 600
+    public var servicePorts: ClosedRange<Int> = 10_000...20_000
+    public init() {}
+}
+
+/// What the scheduler shell must do, in order. `.persist*` must be durable before what follows.
+public enum AppsDirective: Sendable, Equatable {
+    case persistApp(AppDefinition)
+    case deleteApp(PathId)
+    case persistTasks([TaskRecord])
+    case deleteTasks([String])
+    case accept(offerId: String, tasks: [TaskInfo], refuseSeconds: Double)
+    case decline(offerIds: [String], refuseSeconds: Double)
+    case kill(taskId: String, agentId: String)
+    case acknowledge([Acknowledgement])
+    case revive
+    case reconcile([TaskRef])
+}
+
+public struct Deployment: Sendable, Equatable {
+    public var info: DeploymentInfo
+    public var appId: PathId
+}
+
+/// The app framework's decisions: desired apps vs. actual tasks. Pure: time and id prefix come in.
+public struct AppsCore: Sendable {
+    public let settings: AppsSettings
+    public internal(set) var apps: [PathId: AppDefinition]
+    public internal(set) var tasks: [String: TaskRecord]
+    public internal(set) var deployments: [String: Deployment] = [:]
+    public internal(set) var delays: [PathId: LaunchDelay] = [:]
+    public internal(set) var lastFailure: [PathId: TaskRecord] = [:]
+    /// Kills we asked for, with when; such tasks no longer count as instances.
+    var killRequested: [String: Date] = [:]
+    var unreachableSince: [String: Date] = [:]
+    var lastReconcile: Date?
+    let idPrefix: String
+    var counter = 0
+
+    public init(settings: AppsSettings = AppsSettings(), apps: [AppDefinition], tasks: [TaskRecord],
+                idPrefix: String, now: Date) {
+        self.settings = settings
+        self.apps = Dictionary(apps.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        self.tasks = Dictionary(tasks.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        self.idPrefix = idPrefix
+        for t in tasks where t.state == .unreachable { unreachableSince[t.id] = now }
+        for app in apps.sorted(by: { $0.id < $1.id }) where !converged(app) {
+            startDeployment(app, action: "RestartApplication")
+        }
+    }
+
+    mutating func nextId() -> String {
+        counter += 1
+        return "\(idPrefix)-\(String(counter, radix: 16))"
+    }
+
+    /// Tasks that count as instances: alive, not being killed, not unreachable past the app's tolerance.
+    public func live(_ appId: PathId, now: Date? = nil) -> [TaskRecord] {
+        let tolerance = apps[appId]?.unreachableStrategy.inactiveAfterSeconds ?? 0
+        return tasks.values.filter { t in
+            guard t.appId == appId, t.isActive, killRequested[t.id] == nil else { return false }
+            if t.state == .unreachable, let since = unreachableSince[t.id] {
+                return now.map { $0.timeIntervalSince(since) < tolerance } ?? (tolerance > 0)
+            }
+            return true
+        }
+    }
+
+    public func tasks(of appId: PathId) -> [TaskRecord] {
+        tasks.values.filter { $0.appId == appId }.sorted { ($0.stagedAt, $0.id) < ($1.stagedAt, $1.id) }
+    }
+
+    public func plan(_ app: AppDefinition, now: Date? = nil) -> InstancePlan {
+        InstancePlan.make(app: app, live: live(app.id, now: now))
+    }
+
+    func converged(_ app: AppDefinition) -> Bool {
+        let p = plan(app)
+        let live = self.live(app.id)
+        let version = app.versionInfo?.lastConfigChangeAt ?? app.version
+        return p.launch == 0 && p.kill.isEmpty && live.count == app.instances
+            && live.allSatisfy { $0.state == .running && $0.version == version }
+            && !tasks.values.contains { $0.appId == app.id && killRequested[$0.id] != nil }
+    }
+
+    public func deployment(for appId: PathId) -> Deployment? {
+        deployments.values.first { $0.appId == appId }
+    }
+
+    mutating func startDeployment(_ app: AppDefinition, action: String) {
+        for (id, d) in deployments where d.appId == app.id { deployments[id] = nil }
+        let id = nextId()
+        deployments[id] = Deployment(info: DeploymentInfo(id: id, version: app.version ?? "", app: app.id, action: action),
+                                     appId: app.id)
+    }
+
+    /// Drops finished deployments (the app reached its target, or is gone and its tasks too).
+    mutating func completeDeployments() {
+        for (id, d) in deployments {
+            if let app = apps[d.appId] {
+                if converged(app) { deployments[id] = nil }
+            } else if !tasks.values.contains(where: { $0.appId == d.appId }) {
+                deployments[id] = nil
+            }
+        }
+    }
+
+    /// Every app with something to launch now (not in backoff).
+    func hasDemand(now: Date) -> Bool {
+        apps.values.contains { app in
+            (delays[app.id].map { $0.until <= now } ?? true) && plan(app, now: now).launch > 0
+        }
+    }
+
+    /// Kills for every app's surplus or replaced tasks.
+    mutating func enforcePlans(now: Date) -> [AppsDirective] {
+        var out: [AppsDirective] = []
+        for app in apps.values.sorted(by: { $0.id < $1.id }) {
+            for id in plan(app, now: now).kill { out += requestKill(id, now: now) }
+        }
+        return out
+    }
+
+    mutating func requestKill(_ id: String, now: Date) -> [AppsDirective] {
+        guard let t = tasks[id], t.isActive else { return [] }
+        killRequested[id] = now
+        return [.kill(taskId: id, agentId: t.agentId)]
+    }
+}

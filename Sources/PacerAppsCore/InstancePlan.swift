@@ -1,0 +1,43 @@
+import PacerModel
+
+/// How many tasks of one app to launch and which to kill, right now. Pure arithmetic over the
+/// app's live tasks, following `upgradeStrategy` while old-version tasks remain:
+/// never more than `(1 + maximumOverCapacity) × instances` tasks, never fewer than
+/// `minimumHealthCapacity × instances` running, new tasks running before old ones go.
+public struct InstancePlan: Equatable, Sendable {
+    public var launch: Int
+    public var kill: [String]
+
+    public static func make(app: AppDefinition, live: [TaskRecord]) -> InstancePlan {
+        let n = app.instances
+        let version = app.versionInfo?.lastConfigChangeAt ?? app.version ?? ""
+        let current = live.filter { $0.version == version }
+        let old = live.filter { $0.version != version }
+        if old.isEmpty {
+            if current.count > n { return InstancePlan(launch: 0, kill: surplus(current, count: current.count - n, app.killSelection)) }
+            return InstancePlan(launch: n - current.count, kill: [])
+        }
+        let maxTotal = n + Int((Double(n) * app.upgradeStrategy.maximumOverCapacity).rounded(.down))
+        let minRunning = Int((Double(n) * app.upgradeStrategy.minimumHealthCapacity).rounded(.up))
+        let wanted = max(0, n - current.count)
+        // Room to start new tasks beside the old ones; with no room at all, old ones must go first.
+        let launch = min(wanted, max(0, maxTotal - live.count))
+        let running = live.filter { $0.state == .running }.count
+        var killable = current.count >= n ? old.count : max(0, running - minRunning)
+        if launch == 0 && wanted > 0 && killable == 0 && maxTotal <= live.count {
+            killable = 1  // capacity 1.0 with no surge: Marathon replaces one at a time
+        }
+        let kill = surplus(old, count: min(killable, old.count), .oldestFirst)
+        return InstancePlan(launch: launch, kill: kill)
+    }
+
+    /// Tasks not yet running go first (they serve nobody), then by the app's kill selection.
+    static func surplus(_ tasks: [TaskRecord], count: Int, _ selection: KillSelection) -> [String] {
+        let ordered = tasks.sorted { a, b in
+            if (a.state == .running) != (b.state == .running) { return a.state != .running }
+            if a.stagedAt != b.stagedAt { return selection == .youngestFirst ? a.stagedAt > b.stagedAt : a.stagedAt < b.stagedAt }
+            return a.id < b.id
+        }
+        return ordered.prefix(count).map(\.id)
+    }
+}

@@ -1,0 +1,104 @@
+import PacerModel
+
+extension MasterCore {
+    /// An agent registers, or re-registers with the tasks it runs (after its or the master's restart).
+    public mutating func registerAgent(_ info: AgentInfo, tasks reported: [AgentCall.RunningTask],
+                                       now: Double) -> [MasterDirective] {
+        var out = rescindOffers(agent: info.id)
+        let previous = agents[info.id]
+        var tasks: [String: MasterTask] = [:]
+        for r in reported where !r.state.isTerminal {
+            tasks[r.task.taskId] = MasterTask(info: r.task, frameworkId: r.frameworkId, state: r.state)
+            if frameworks[r.frameworkId] == nil {
+                // Known only through its tasks (the master restarted): keep them until it re-subscribes.
+                frameworks[r.frameworkId] = FrameworkEntry(info: FrameworkInfo(id: r.frameworkId, name: "unknown"),
+                                                           connected: false, disconnectedAt: now)
+            }
+            if previous?.reachable == false {
+                // Back from a partition: tell the framework what is really running; it decides.
+                out += send(r.frameworkId, .update(TaskStatus(taskId: r.task.taskId, agentId: info.id,
+                    frameworkId: r.frameworkId, state: r.state, message: "agent re-registered",
+                    reason: "REASON_AGENT_REREGISTERED", timestamp: now)))
+            }
+        }
+        for (id, t) in previous?.tasks ?? [:] where tasks[id] == nil && !t.state.isTerminal {
+            out += send(t.frameworkId, .update(TaskStatus(taskId: id, agentId: info.id, frameworkId: t.frameworkId,
+                state: .lost, message: "the agent re-registered without this task", reason: "REASON_AGENT_RESTARTED",
+                timestamp: now)))
+        }
+        agents[info.id] = AgentEntry(info: info, lastSeen: now, reachable: true, tasks: tasks)
+        return out + allocate(now: now)
+    }
+
+    /// Returns false for an agent the master does not know: it must register again.
+    public mutating func heartbeat(agentId: String, now: Double) -> Bool {
+        guard agents[agentId]?.reachable == true else { return false }
+        agents[agentId]?.lastSeen = now
+        return true
+    }
+
+    /// Status updates from an agent: recorded, then forwarded to the owning framework.
+    /// The agent resends until the framework acknowledges, so a lost forward costs only time.
+    public mutating func agentUpdates(agentId: String, _ statuses: [TaskStatus], now: Double) -> [MasterDirective] {
+        guard agents[agentId]?.reachable == true else { return [] }
+        agents[agentId]?.lastSeen = now
+        var out: [MasterDirective] = []
+        var freed = false
+        for status in statuses {
+            var frameworkId = status.frameworkId
+            if var t = agents[agentId]?.tasks[status.taskId] {
+                frameworkId = t.frameworkId
+                t.state = status.state
+                if status.state.isTerminal {
+                    agents[agentId]?.tasks[status.taskId] = nil
+                    freed = true
+                } else {
+                    agents[agentId]?.tasks[status.taskId] = t
+                }
+            }
+            if let frameworkId { out += send(frameworkId, .update(status)) }
+        }
+        return freed ? out + allocate(now: now) : out
+    }
+
+    /// The shell could not deliver a LAUNCH: the tasks never started.
+    public mutating func launchUndeliverable(agentId: String, taskIds: [String], reason: String,
+                                             now: Double) -> [MasterDirective] {
+        var out: [MasterDirective] = []
+        for id in taskIds {
+            guard let t = agents[agentId]?.tasks[id], t.state == .staging else { continue }
+            agents[agentId]?.tasks[id] = nil
+            out += send(t.frameworkId, .update(TaskStatus(taskId: id, agentId: agentId, frameworkId: t.frameworkId,
+                state: .dropped, message: "could not reach the agent: \(reason)", reason: "REASON_AGENT_UNREACHABLE",
+                timestamp: now)))
+        }
+        return out + allocate(now: now)
+    }
+
+    /// Marks silent agents unreachable and tells frameworks about their tasks.
+    mutating func expireAgents(now: Double) -> [MasterDirective] {
+        var out: [MasterDirective] = []
+        for (id, agent) in agents.sorted(by: { $0.key < $1.key })
+        where agent.reachable && now - agent.lastSeen > settings.agentTimeout {
+            agents[id]?.reachable = false
+            out += rescindOffers(agent: id)
+            for (taskId, t) in agent.tasks.sorted(by: { $0.key < $1.key }) {
+                agents[id]?.tasks[taskId]?.state = .unreachable
+                out += send(t.frameworkId, .update(TaskStatus(taskId: taskId, agentId: id, frameworkId: t.frameworkId,
+                    state: .unreachable, message: "agent \(agent.info.hostname) missed heartbeats for "
+                        + "\(Int(settings.agentTimeout)) s", reason: "REASON_AGENT_UNREACHABLE", timestamp: now)))
+            }
+            for f in frameworks.keys.sorted() { out += send(f, .failure(agent: id)) }
+        }
+        return out
+    }
+
+    mutating func rescindOffers(agent: String) -> [MasterDirective] {
+        var out: [MasterDirective] = []
+        for (id, offer) in offers.sorted(by: { $0.key < $1.key }) where offer.agentId == agent {
+            offers[id] = nil
+            out += send(offer.frameworkId, .rescind(id))
+        }
+        return out
+    }
+}

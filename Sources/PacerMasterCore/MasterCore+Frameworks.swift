@@ -1,0 +1,161 @@
+import PacerModel
+
+/// A scheduler call the master refuses as a whole (HTTP 400 with this message).
+public struct MasterCallError: Error, Sendable, Equatable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+}
+
+extension MasterCore {
+    /// A framework subscribes; with a known id it fails over and keeps its tasks.
+    public mutating func subscribe(_ info: FrameworkInfo, now: Double) -> (frameworkId: String, [MasterDirective]) {
+        let id = info.id ?? nextId("framework")
+        var entry = frameworks[id] ?? FrameworkEntry(info: info, connected: true)
+        entry.info = info
+        entry.info.id = id
+        entry.connected = true
+        entry.disconnectedAt = nil
+        entry.suppressed = false
+        entry.refusals = [:]
+        frameworks[id] = entry
+        var out: [MasterDirective] = [.toFramework(id, .subscribed(id, heartbeat: settings.frameworkHeartbeat))]
+        for (offerId, o) in offers where o.frameworkId == id { offers[offerId] = nil }
+        out += allocate(now: now)
+        return (id, out)
+    }
+
+    /// The framework's stream closed. It keeps its tasks for its failover timeout.
+    public mutating func disconnected(frameworkId: String, now: Double) {
+        guard frameworks[frameworkId]?.connected == true else { return }
+        frameworks[frameworkId]?.connected = false
+        frameworks[frameworkId]?.disconnectedAt = now
+        for (id, o) in offers where o.frameworkId == frameworkId { offers[id] = nil }
+    }
+
+    public mutating func handle(_ call: SchedulerCall, now: Double) throws(MasterCallError) -> [MasterDirective] {
+        guard let fid = call.frameworkId, frameworks[fid]?.connected == true else {
+            throw MasterCallError("framework \(call.frameworkId ?? "(none)") is not subscribed: SUBSCRIBE first")
+        }
+        switch call.type {
+        case .subscribe: throw MasterCallError("SUBSCRIBE opens a stream; send it on its own request")
+        case .accept:
+            guard let a = call.accept else { throw MasterCallError("ACCEPT needs 'accept'") }
+            return accept(fid, a, now: now)
+        case .decline:
+            guard let d = call.decline else { throw MasterCallError("DECLINE needs 'decline'") }
+            for id in d.offerIds { if let o = offers[id], o.frameworkId == fid { release(o, fid, d.filters, now: now) } }
+            return []
+        case .kill:
+            guard let k = call.kill else { throw MasterCallError("KILL needs 'kill'") }
+            return kill(fid, k.taskId, now: now)
+        case .acknowledge:
+            guard let a = call.acknowledge else { throw MasterCallError("ACKNOWLEDGE needs 'acknowledge'") }
+            return acknowledge(a.updates)
+        case .reconcile:
+            return reconcile(fid, call.reconcile?.tasks ?? [], now: now)
+        case .revive:
+            frameworks[fid]?.suppressed = false
+            frameworks[fid]?.refusals = [:]
+            return allocate(now: now)
+        case .suppress:
+            frameworks[fid]?.suppressed = true
+            return []
+        case .teardown:
+            return teardown(fid)
+        }
+    }
+
+    mutating func release(_ offer: Offer, _ fid: String, _ filters: Filters?, now: Double) {
+        offers[offer.id] = nil
+        let refuse = filters?.refuseSeconds ?? settings.defaultRefuseSeconds
+        if refuse > 0 { frameworks[fid]?.refusals[offer.agentId] = now + refuse }
+    }
+
+    mutating func accept(_ fid: String, _ a: SchedulerCall.Accept, now: Double) -> [MasterDirective] {
+        let tasks = a.operations.compactMap(\.launch).flatMap(\.taskInfos)
+        let valid = a.offerIds.compactMap { offers[$0] }.filter { $0.frameworkId == fid }
+        guard !valid.isEmpty, valid.count == a.offerIds.count, Set(valid.map(\.agentId)).count == 1,
+              let agentId = valid.first?.agentId, let agent = agents[agentId], agent.reachable else {
+            for o in valid { offers[o.id] = nil }
+            return tasks.flatMap { t in send(fid, .update(TaskStatus(taskId: t.taskId, agentId: t.agentId, frameworkId: fid,
+                state: .dropped, message: "offer no longer valid (rescinded, used or from several agents)",
+                reason: "REASON_INVALID_OFFERS", timestamp: now))) } + allocate(now: now)
+        }
+        var available = valid.dropFirst().reduce(valid[0].resources) { $0 + $1.resources }
+        for o in valid { release(o, fid, a.filters, now: now) }
+        var launched: [TaskInfo] = []
+        var out: [MasterDirective] = []
+        for t in tasks {
+            let problem: String? =
+                task(t.taskId) != nil ? "task id \(t.taskId) is already in use" :
+                t.agentId != agentId ? "task names agent \(t.agentId) but the offer is from \(agentId)" :
+                !(t.resources.cpus > 0 && t.resources.mem > 0) ? "a task needs cpus > 0 and mem > 0" :
+                !available.contains(t.resources) ? "task needs \(describe(t.resources)) but the offer has \(describe(available)) left" :
+                nil
+            if let problem {
+                out += send(fid, .update(TaskStatus(taskId: t.taskId, agentId: agentId, frameworkId: fid, state: .error,
+                    message: problem, reason: "REASON_TASK_INVALID", timestamp: now)))
+                continue
+            }
+            available = available - t.resources
+            agents[agentId]?.tasks[t.taskId] = MasterTask(info: t, frameworkId: fid, state: .staging)
+            launched.append(t)
+        }
+        if !launched.isEmpty { out.append(.toAgent(agentId: agentId, url: agent.info.url, .launch(framework: fid, launched))) }
+        return out + allocate(now: now)
+    }
+
+    func describe(_ r: Resources) -> String {
+        "cpus \(r.cpus), mem \(r.mem), disk \(r.disk), ports \(r.ports.map { "\($0.begin)-\($0.end)" })"
+    }
+
+    mutating func kill(_ fid: String, _ taskId: String, now: Double) -> [MasterDirective] {
+        guard let (agent, t) = task(taskId), t.frameworkId == fid else {
+            if inReregistrationWindow(now) { return [] }
+            return send(fid, .update(TaskStatus(taskId: taskId, agentId: nil, frameworkId: fid, state: .lost,
+                message: "kill of a task unknown to the master", reason: "REASON_RECONCILIATION", timestamp: now)))
+        }
+        guard agent.reachable else { return [] }
+        return [.toAgent(agentId: agent.info.id, url: agent.info.url, .kill(framework: fid, task: taskId))]
+    }
+
+    func acknowledge(_ acks: [Acknowledgement]) -> [MasterDirective] {
+        Dictionary(grouping: acks, by: \.agentId).sorted { $0.key < $1.key }.compactMap { agentId, list in
+            guard let agent = agents[agentId], agent.reachable else { return nil }
+            return .toAgent(agentId: agentId, url: agent.info.url, .acknowledge(list))
+        }
+    }
+
+    /// Explicit (named tasks) or implicit (none named: everything the master knows of this framework).
+    func reconcile(_ fid: String, _ refs: [TaskRef], now: Double) -> [MasterDirective] {
+        func status(_ agent: AgentEntry, _ t: MasterTask) -> TaskStatus {
+            TaskStatus(taskId: t.info.taskId, agentId: agent.info.id, frameworkId: fid, state: t.state,
+                       reason: "REASON_RECONCILIATION", timestamp: now)
+        }
+        if refs.isEmpty {
+            return agents.values.sorted { $0.info.id < $1.info.id }.flatMap { agent in
+                agent.tasks.values.filter { $0.frameworkId == fid }.sorted { $0.info.taskId < $1.info.taskId }
+                    .flatMap { send(fid, .update(status(agent, $0))) }
+            }
+        }
+        return refs.flatMap { ref -> [MasterDirective] in
+            if let (agent, t) = task(ref.taskId), t.frameworkId == fid { return send(fid, .update(status(agent, t))) }
+            // Silence while agents may still re-register after a master restart: "lost" would be a lie.
+            if inReregistrationWindow(now) { return [] }
+            return send(fid, .update(TaskStatus(taskId: ref.taskId, agentId: ref.agentId, frameworkId: fid, state: .lost,
+                message: "task unknown to the master", reason: "REASON_RECONCILIATION", timestamp: now)))
+        }
+    }
+
+    mutating func teardown(_ fid: String) -> [MasterDirective] {
+        var out: [MasterDirective] = []
+        for agent in agents.values.sorted(by: { $0.info.id < $1.info.id }) where agent.reachable {
+            for t in agent.tasks.values.sorted(by: { $0.info.taskId < $1.info.taskId }) where t.frameworkId == fid {
+                out.append(.toAgent(agentId: agent.info.id, url: agent.info.url, .kill(framework: fid, task: t.info.taskId)))
+            }
+        }
+        for (id, o) in offers where o.frameworkId == fid { offers[id] = nil }
+        frameworks[fid] = nil
+        return out
+    }
+}

@@ -1,0 +1,82 @@
+import PacerModel
+
+/// Named bounds and periods of the master. Times are seconds.
+public struct MasterSettings: Sendable {
+    /// An agent silent this long is unreachable; its tasks are reported `TASK_UNREACHABLE`.
+    public var agentTimeout: Double = 15
+    /// How often frameworks get a HEARTBEAT on their stream.
+    public var frameworkHeartbeat: Double = 5
+    /// Mesos' default refusal when a DECLINE or ACCEPT names no filter.
+    public var defaultRefuseSeconds: Double = 5
+    /// Smallest unused share worth offering.
+    public var minOfferCpus: Double = 0.001
+    public var minOfferMem: Double = 1
+    public init() {}
+}
+
+/// What the shell must do after the core took an event.
+public enum MasterDirective: Sendable, Equatable {
+    case toFramework(String, SchedulerEvent)
+    case toAgent(agentId: String, url: String, AgentMessage)
+}
+
+public struct MasterTask: Sendable, Equatable {
+    public var info: TaskInfo
+    public var frameworkId: String
+    public var state: TaskState
+}
+
+public struct AgentEntry: Sendable, Equatable {
+    public var info: AgentInfo
+    public var lastSeen: Double
+    public var reachable: Bool
+    public var tasks: [String: MasterTask]
+
+    public var used: Resources {
+        tasks.values.filter { !$0.state.isTerminal }.reduce(Resources()) { $0 + $1.info.resources }
+    }
+}
+
+public struct FrameworkEntry: Sendable, Equatable {
+    public var info: FrameworkInfo
+    public var connected: Bool
+    public var disconnectedAt: Double?
+    public var suppressed = false
+    /// agent id → time until which this framework declined that agent's resources.
+    public var refusals: [String: Double] = [:]
+}
+
+/// The master's decisions: agent registry, framework registry, offers, task bookkeeping.
+/// Never awaits, never reads a clock: `now` (seconds) and id prefixes come from the shell.
+public struct MasterCore: Sendable {
+    public let settings: MasterSettings
+    public internal(set) var agents: [String: AgentEntry] = [:]
+    public internal(set) var frameworks: [String: FrameworkEntry] = [:]
+    public internal(set) var offers: [String: Offer] = [:]
+    let startedAt: Double
+    let idPrefix: String
+    var counter = 0
+    var lastHeartbeat: Double
+
+    public init(settings: MasterSettings = MasterSettings(), now: Double, idPrefix: String) {
+        self.settings = settings; self.startedAt = now; self.lastHeartbeat = now; self.idPrefix = idPrefix
+    }
+
+    mutating func nextId(_ kind: String) -> String {
+        counter += 1
+        return "\(idPrefix)-\(kind)\(counter)"
+    }
+
+    /// Tasks the master cannot vouch for yet: after a restart, agents have one timeout to re-register.
+    func inReregistrationWindow(_ now: Double) -> Bool { now - startedAt < settings.agentTimeout }
+
+    public func task(_ id: String) -> (agent: AgentEntry, task: MasterTask)? {
+        for agent in agents.values { if let t = agent.tasks[id] { return (agent, t) } }
+        return nil
+    }
+
+    /// Sends to the framework only while it is connected; agents retry what matters.
+    func send(_ frameworkId: String, _ event: SchedulerEvent) -> [MasterDirective] {
+        frameworks[frameworkId]?.connected == true ? [.toFramework(frameworkId, event)] : []
+    }
+}

@@ -1,0 +1,49 @@
+/// Agent → master calls (`POST /api/v1/agent`).
+public struct AgentCall: Codable, Sendable, Equatable {
+    public enum Kind: String, Codable, Sendable { case register = "REGISTER", heartbeat = "HEARTBEAT", update = "UPDATE" }
+    /// A task the agent runs, reported when it (re-)registers so a restarted master relearns it.
+    public struct RunningTask: Codable, Sendable, Equatable {
+        public var task: TaskInfo
+        public var frameworkId: String
+        public var state: TaskState
+        public init(task: TaskInfo, frameworkId: String, state: TaskState) { self.task = task; self.frameworkId = frameworkId; self.state = state }
+    }
+    public struct Register: Codable, Sendable, Equatable { public var agent: AgentInfo; public var tasks: [RunningTask] }
+    public struct Update: Codable, Sendable, Equatable { public var statuses: [TaskStatus] }
+
+    public var type: Kind
+    public var agentId: String
+    public var register: Register?
+    public var update: Update?
+
+    public static func register(_ info: AgentInfo, tasks: [RunningTask]) -> AgentCall {
+        AgentCall(type: .register, agentId: info.id, register: Register(agent: info, tasks: tasks))
+    }
+    public static func heartbeat(_ agentId: String) -> AgentCall { AgentCall(type: .heartbeat, agentId: agentId) }
+    public static func update(_ agentId: String, _ statuses: [TaskStatus]) -> AgentCall {
+        AgentCall(type: .update, agentId: agentId, update: Update(statuses: statuses))
+    }
+}
+
+/// Master → agent messages (`POST /api/v1` on the agent).
+public struct AgentMessage: Codable, Sendable, Equatable {
+    public enum Kind: String, Codable, Sendable { case launch = "LAUNCH", kill = "KILL", acknowledge = "ACKNOWLEDGE" }
+    public struct Launch: Codable, Sendable, Equatable { public var frameworkId: String; public var tasks: [TaskInfo] }
+    public struct Kill: Codable, Sendable, Equatable { public var taskId: String; public var frameworkId: String }
+    public struct Acknowledge: Codable, Sendable, Equatable { public var updates: [Acknowledgement] }
+
+    public var type: Kind
+    public var launch: Launch?
+    public var kill: Kill?
+    public var acknowledge: Acknowledge?
+
+    public static func launch(framework: String, _ tasks: [TaskInfo]) -> AgentMessage {
+        AgentMessage(type: .launch, launch: Launch(frameworkId: framework, tasks: tasks))
+    }
+    public static func kill(framework: String, task: String) -> AgentMessage {
+        AgentMessage(type: .kill, kill: Kill(taskId: task, frameworkId: framework))
+    }
+    public static func acknowledge(_ acks: [Acknowledgement]) -> AgentMessage {
+        AgentMessage(type: .acknowledge, acknowledge: Acknowledge(updates: acks))
+    }
+}

@@ -1,0 +1,81 @@
+/// Decoding fills Marathon's defaults for absent fields and accepts Marathon fields Pacer does not
+/// use (so existing specs deploy unchanged); wrong types fail with the field's path.
+extension AppDefinition: Codable {
+    enum CodingKeys: String, CodingKey {
+        case id, cmd, args, user, env, instances, cpus, mem, disk, ports, portDefinitions, requirePorts, labels
+        case constraints, healthChecks, readinessChecks, upgradeStrategy, backoffSeconds, backoffFactor
+        case maxLaunchDelaySeconds, killSelection, taskKillGracePeriodSeconds, unreachableStrategy, dependencies
+        case role, resourceLimits, version, versionInfo
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        guard c.contains(.id) else {
+            throw DecodingError.keyNotFound(CodingKeys.id, .init(codingPath: [], debugDescription: "id is required"))
+        }
+        self.init(id: try c.decode(PathId.self, forKey: .id))
+        cmd = try c.decodeIfPresent(String.self, forKey: .cmd)
+        args = try c.decodeIfPresent([String].self, forKey: .args)
+        user = try c.decodeIfPresent(String.self, forKey: .user)
+        env = try c.decodeIfPresent([String: String].self, forKey: .env) ?? [:]
+        instances = try c.decodeIfPresent(Int.self, forKey: .instances) ?? 1
+        cpus = try c.decodeIfPresent(Double.self, forKey: .cpus) ?? 1
+        mem = try c.decodeIfPresent(Double.self, forKey: .mem) ?? 128
+        disk = try c.decodeIfPresent(Double.self, forKey: .disk) ?? 0
+        if let defs = try c.decodeIfPresent([PortDefinition].self, forKey: .portDefinitions) {
+            portDefinitions = defs
+        } else if let ports = try c.decodeIfPresent([Int].self, forKey: .ports) {
+            portDefinitions = ports.map { PortDefinition(port: $0) }
+        }
+        requirePorts = try c.decodeIfPresent(Bool.self, forKey: .requirePorts) ?? false
+        labels = try c.decodeIfPresent([String: String].self, forKey: .labels) ?? [:]
+        constraints = try c.decodeIfPresent([Constraint].self, forKey: .constraints) ?? []
+        healthChecks = try c.decodeIfPresent([HealthCheck].self, forKey: .healthChecks) ?? []
+        readinessChecks = try c.decodeIfPresent([ReadinessCheck].self, forKey: .readinessChecks) ?? []
+        upgradeStrategy = try c.decodeIfPresent(UpgradeStrategy.self, forKey: .upgradeStrategy) ?? UpgradeStrategy()
+        backoffSeconds = try c.decodeIfPresent(Double.self, forKey: .backoffSeconds) ?? 1
+        backoffFactor = try c.decodeIfPresent(Double.self, forKey: .backoffFactor) ?? 1.15
+        maxLaunchDelaySeconds = try c.decodeIfPresent(Double.self, forKey: .maxLaunchDelaySeconds) ?? 300
+        killSelection = try c.decodeIfPresent(KillSelection.self, forKey: .killSelection) ?? .youngestFirst
+        taskKillGracePeriodSeconds = try c.decodeIfPresent(Double.self, forKey: .taskKillGracePeriodSeconds)
+        unreachableStrategy = try c.decodeIfPresent(UnreachableStrategy.self, forKey: .unreachableStrategy)
+            ?? UnreachableStrategy()
+        dependencies = try c.decodeIfPresent([PathId].self, forKey: .dependencies) ?? []
+        role = try c.decodeIfPresent(String.self, forKey: .role)
+        resourceLimits = try c.decodeIfPresent(ResourceLimits.self, forKey: .resourceLimits)
+        version = try c.decodeIfPresent(String.self, forKey: .version)
+        versionInfo = try c.decodeIfPresent(VersionInfo.self, forKey: .versionInfo)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encodeIfPresent(cmd, forKey: .cmd)
+        try c.encodeIfPresent(args, forKey: .args)
+        try c.encodeIfPresent(user, forKey: .user)
+        try c.encode(env, forKey: .env)
+        try c.encode(instances, forKey: .instances)
+        try c.encode(cpus, forKey: .cpus)
+        try c.encode(mem, forKey: .mem)
+        try c.encode(disk, forKey: .disk)
+        try c.encode(portDefinitions.map(\.port), forKey: .ports)
+        try c.encode(portDefinitions, forKey: .portDefinitions)
+        try c.encode(requirePorts, forKey: .requirePorts)
+        try c.encode(labels, forKey: .labels)
+        try c.encode(constraints, forKey: .constraints)
+        try c.encode(healthChecks, forKey: .healthChecks)
+        try c.encode(readinessChecks, forKey: .readinessChecks)
+        try c.encode(upgradeStrategy, forKey: .upgradeStrategy)
+        try c.encode(backoffSeconds, forKey: .backoffSeconds)
+        try c.encode(backoffFactor, forKey: .backoffFactor)
+        try c.encode(maxLaunchDelaySeconds, forKey: .maxLaunchDelaySeconds)
+        try c.encode(killSelection, forKey: .killSelection)
+        try c.encodeIfPresent(taskKillGracePeriodSeconds, forKey: .taskKillGracePeriodSeconds)
+        try c.encode(unreachableStrategy, forKey: .unreachableStrategy)
+        try c.encode(dependencies, forKey: .dependencies)
+        try c.encodeIfPresent(role, forKey: .role)
+        try c.encodeIfPresent(resourceLimits, forKey: .resourceLimits)
+        try c.encodeIfPresent(version, forKey: .version)
+        try c.encodeIfPresent(versionInfo, forKey: .versionInfo)
+    }
+}

@@ -1,0 +1,113 @@
+/// An app as developers write it (Marathon's app JSON), with Marathon's defaults filled in.
+public struct AppDefinition: Sendable, Equatable {
+    public var id: PathId
+    public var cmd: String?
+    public var args: [String]?
+    public var user: String?
+    public var env: [String: String] = [:]
+    public var instances: Int = 1
+    public var cpus: Double = 1
+    public var mem: Double = 128
+    public var disk: Double = 0
+    public var portDefinitions: [PortDefinition] = [PortDefinition(port: 0)]
+    public var requirePorts = false
+    public var labels: [String: String] = [:]
+    public var constraints: [Constraint] = []
+    public var healthChecks: [HealthCheck] = []
+    public var readinessChecks: [ReadinessCheck] = []
+    public var upgradeStrategy = UpgradeStrategy()
+    public var backoffSeconds: Double = 1
+    public var backoffFactor: Double = 1.15
+    public var maxLaunchDelaySeconds: Double = 300
+    public var killSelection: KillSelection = .youngestFirst
+    public var taskKillGracePeriodSeconds: Double?
+    public var unreachableStrategy = UnreachableStrategy()
+    public var dependencies: [PathId] = []
+    public var role: String?
+    public var resourceLimits: ResourceLimits?
+    /// Set by the framework: the time of the last change, as Marathon spells versions.
+    public var version: String?
+    public var versionInfo: VersionInfo?
+
+    public init(id: PathId) { self.id = id }
+
+    /// What one instance needs from an offer (ports counted separately).
+    public var resourcesPerTask: Resources { Resources(cpus: cpus, mem: mem, disk: disk) }
+
+    /// True when the two specs would run the same tasks: only `instances` and bookkeeping differ.
+    /// Marathon restarts tasks only for such configuration changes, never for a scale.
+    public func sameConfiguration(as other: AppDefinition) -> Bool {
+        var a = self, b = other
+        a.instances = 0; b.instances = 0
+        a.version = nil; b.version = nil
+        a.versionInfo = nil; b.versionInfo = nil
+        return a == b
+    }
+}
+
+public struct PortDefinition: Codable, Sendable, Equatable {
+    public var port: Int
+    public var `protocol`: String = "tcp"
+    public var name: String?
+    public var labels: [String: String]?
+    public init(port: Int, name: String? = nil) { self.port = port; self.name = name }
+
+    enum CodingKeys: String, CodingKey { case port, `protocol`, name, labels }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        port = try c.decodeIfPresent(Int.self, forKey: .port) ?? 0
+        self.protocol = try c.decodeIfPresent(String.self, forKey: .protocol) ?? "tcp"
+        name = try c.decodeIfPresent(String.self, forKey: .name)
+        labels = try c.decodeIfPresent([String: String].self, forKey: .labels)
+    }
+}
+
+public struct UpgradeStrategy: Codable, Sendable, Equatable {
+    public var minimumHealthCapacity: Double = 1
+    public var maximumOverCapacity: Double = 1
+    public init() {}
+}
+
+public struct UnreachableStrategy: Codable, Sendable, Equatable {
+    public var inactiveAfterSeconds: Double = 0
+    public var expungeAfterSeconds: Double = 0
+    public init() {}
+}
+
+public enum KillSelection: String, Codable, Sendable {
+    case youngestFirst = "YOUNGEST_FIRST", oldestFirst = "OLDEST_FIRST"
+}
+
+public struct VersionInfo: Codable, Sendable, Equatable {
+    public var lastScalingAt: String
+    public var lastConfigChangeAt: String
+    public init(lastScalingAt: String, lastConfigChangeAt: String) {
+        self.lastScalingAt = lastScalingAt; self.lastConfigChangeAt = lastConfigChangeAt
+    }
+}
+
+/// `resourceLimits`: a number, or `"unlimited"`.
+public enum ResourceLimit: Sendable, Equatable, Codable {
+    case limited(Double), unlimited
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let s = try? c.decode(String.self) {
+            guard s == "unlimited" else {
+                throw DecodingError.dataCorruptedError(in: c, debugDescription: "expected a number or \"unlimited\"")
+            }
+            self = .unlimited
+        } else { self = .limited(try c.decode(Double.self)) }
+    }
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .limited(let v): try c.encode(v)
+        case .unlimited: try c.encode("unlimited")
+        }
+    }
+}
+
+public struct ResourceLimits: Codable, Sendable, Equatable {
+    public var cpus: ResourceLimit?
+    public var mem: ResourceLimit?
+}

@@ -1,0 +1,34 @@
+/// A change being carried out on the cluster, in Marathon's deployment shape.
+public struct DeploymentInfo: Codable, Sendable, Equatable {
+    public struct Action: Codable, Sendable, Equatable {
+        public var action: String
+        public var app: String
+        public var readinessCheckResults: [String]?
+        public init(action: String, app: String) { self.action = action; self.app = app }
+    }
+    public struct Step: Codable, Sendable, Equatable { public var actions: [Action] }
+
+    public var id: String
+    public var version: String
+    public var affectedApps: [String]
+    public var affectedPods: [String] = []
+    public var steps: [Step]
+    public var currentActions: [Action]
+    public var currentStep: Int
+    public var totalSteps: Int
+
+    public init(id: String, version: String, app: PathId, action: String) {
+        self.id = id; self.version = version; affectedApps = [app.description]
+        let a = Action(action: action, app: app.description)
+        steps = [Step(actions: [a])]
+        var current = a; current.readinessCheckResults = []
+        currentActions = [current]; currentStep = 1; totalSteps = 1
+    }
+}
+
+/// `{"version": …, "deploymentId": …}`, Marathon's answer to PUT/DELETE of an app.
+public struct DeploymentResult: Codable, Sendable, Equatable {
+    public var version: String
+    public var deploymentId: String
+    public init(version: String, deploymentId: String) { self.version = version; self.deploymentId = deploymentId }
+}

@@ -1,0 +1,104 @@
+/// The Mesos-shaped protocol between frameworks, the master and agents (snake_case JSON on the wire).
+/// Identifiers are plain strings; who creates which is noted on each type.
+
+public struct AgentInfo: Codable, Sendable, Equatable {
+    public var id: String
+    public var hostname: String
+    /// Where the master reaches the agent's API, e.g. `http://127.0.0.1:5051`.
+    public var url: String
+    public var resources: Resources
+    public var attributes: [String: String]
+    public init(id: String, hostname: String, url: String, resources: Resources, attributes: [String: String] = [:]) {
+        self.id = id; self.hostname = hostname; self.url = url; self.resources = resources; self.attributes = attributes
+    }
+}
+
+public struct FrameworkInfo: Codable, Sendable, Equatable {
+    public var id: String?
+    public var name: String
+    public var failoverTimeoutSeconds: Double
+    public var hostname: String?
+    public init(id: String? = nil, name: String, failoverTimeoutSeconds: Double = 604_800, hostname: String? = nil) {
+        self.id = id; self.name = name; self.failoverTimeoutSeconds = failoverTimeoutSeconds; self.hostname = hostname
+    }
+}
+
+/// Unused resources of one agent, offered to one framework. Created by the master.
+public struct Offer: Codable, Sendable, Equatable {
+    public var id: String
+    public var frameworkId: String
+    public var agentId: String
+    public var hostname: String
+    public var attributes: [String: String]
+    public var resources: Resources
+    public init(id: String, frameworkId: String, agentId: String, hostname: String,
+                attributes: [String: String], resources: Resources) {
+        self.id = id; self.frameworkId = frameworkId; self.agentId = agentId; self.hostname = hostname
+        self.attributes = attributes; self.resources = resources
+    }
+}
+
+public struct CommandInfo: Codable, Sendable, Equatable {
+    /// `true`: run `value` with `/bin/sh -c`; `false`: exec `arguments` directly.
+    public var shell: Bool
+    public var value: String?
+    public var arguments: [String]?
+    public var environment: [String: String]
+    public var user: String?
+    public init(shell: Bool, value: String?, arguments: [String]?, environment: [String: String], user: String? = nil) {
+        self.shell = shell; self.value = value; self.arguments = arguments; self.environment = environment; self.user = user
+    }
+}
+
+/// A task to launch. Created by the framework; ids are never reused.
+public struct TaskInfo: Codable, Sendable, Equatable {
+    public var taskId: String
+    public var name: String
+    public var agentId: String
+    public var resources: Resources
+    public var command: CommandInfo
+    public var killGracePeriodSeconds: Double?
+    public init(taskId: String, name: String, agentId: String, resources: Resources, command: CommandInfo,
+                killGracePeriodSeconds: Double? = nil) {
+        self.taskId = taskId; self.name = name; self.agentId = agentId; self.resources = resources
+        self.command = command; self.killGracePeriodSeconds = killGracePeriodSeconds
+    }
+}
+
+/// A task's state at a moment. Updates from agents carry a `uuid` and must be acknowledged;
+/// updates made up by the master (reconciliation, unreachable agents, invalid launches) do not.
+public struct TaskStatus: Codable, Sendable, Equatable {
+    public var taskId: String
+    public var agentId: String?
+    public var frameworkId: String?
+    public var state: TaskState
+    public var message: String?
+    public var reason: String?
+    public var uuid: String?
+    /// Seconds since the epoch, when the state was observed.
+    public var timestamp: Double
+    public var healthy: Bool?
+    public init(taskId: String, agentId: String?, frameworkId: String?, state: TaskState, message: String? = nil,
+                reason: String? = nil, uuid: String? = nil, timestamp: Double, healthy: Bool? = nil) {
+        self.taskId = taskId; self.agentId = agentId; self.frameworkId = frameworkId; self.state = state
+        self.message = message; self.reason = reason; self.uuid = uuid; self.timestamp = timestamp; self.healthy = healthy
+    }
+}
+
+public struct Acknowledgement: Codable, Sendable, Equatable, Hashable {
+    public var agentId: String
+    public var taskId: String
+    public var uuid: String
+    public init(agentId: String, taskId: String, uuid: String) { self.agentId = agentId; self.taskId = taskId; self.uuid = uuid }
+}
+
+public struct Filters: Codable, Sendable, Equatable {
+    public var refuseSeconds: Double
+    public init(refuseSeconds: Double) { self.refuseSeconds = refuseSeconds }
+}
+
+public struct TaskRef: Codable, Sendable, Equatable {
+    public var taskId: String
+    public var agentId: String?
+    public init(taskId: String, agentId: String?) { self.taskId = taskId; self.agentId = agentId }
+}

@@ -1,0 +1,54 @@
+/// An app id as Marathon defines it: absolute, `/`-separated segments of `[a-z0-9]([-a-z0-9.]*[a-z0-9])?`.
+/// Validated once at the edge, so sandbox paths and store keys built from it can never escape.
+public struct PathId: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public let segments: [String]
+    public static let maxLength = 255
+
+    public init(validating raw: String) throws(FieldError) {
+        guard raw.utf8.count <= Self.maxLength else {
+            throw FieldError(path: "/id", "id is \(raw.utf8.count) characters; at most \(Self.maxLength) are allowed")
+        }
+        let trimmed = raw.hasPrefix("/") ? String(raw.dropFirst()) : raw
+        guard !trimmed.isEmpty else { throw FieldError(path: "/id", "id must not be empty") }
+        let parts = trimmed.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        for part in parts where !Self.isValidSegment(part) {
+            throw FieldError(path: "/id", "'\(raw.prefix(80))' is not a valid app id: each path segment must match "
+                + "[a-z0-9]([-a-z0-9.]*[a-z0-9])? ('.' and '..' are not allowed)")
+        }
+        segments = parts
+    }
+
+    /// Marathon's segment grammar; `.`-only segments never pass, so no id names a parent directory.
+    static func isValidSegment(_ s: String) -> Bool {
+        let bytes = Array(s.utf8)
+        guard let first = bytes.first, let last = bytes.last else { return false }
+        func alnum(_ c: UInt8) -> Bool { (c >= 97 && c <= 122) || (c >= 48 && c <= 57) }
+        guard alnum(first), alnum(last) else { return false }
+        var previousDot = false
+        for c in bytes {
+            let dot = c == 46
+            guard alnum(c) || c == 45 || dot else { return false }
+            if dot && previousDot { return false }
+            previousDot = dot
+        }
+        return true
+    }
+
+    public var description: String { "/" + segments.joined(separator: "/") }
+    /// The form Marathon uses inside task ids: `/shop/web` → `shop_web`.
+    public var safeName: String { segments.joined(separator: "_") }
+    public static func < (a: PathId, b: PathId) -> Bool { a.description < b.description }
+}
+
+extension PathId: Codable {
+    public init(from decoder: any Decoder) throws {
+        let raw = try decoder.singleValueContainer().decode(String.self)
+        do { self = try PathId(validating: raw) } catch {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.message))
+        }
+    }
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(description)
+    }
+}

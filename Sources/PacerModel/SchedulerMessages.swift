@@ -1,0 +1,71 @@
+/// Framework → master calls (`POST /api/v1/scheduler`).
+public struct SchedulerCall: Codable, Sendable, Equatable {
+    public enum Kind: String, Codable, Sendable {
+        case subscribe = "SUBSCRIBE", accept = "ACCEPT", decline = "DECLINE", kill = "KILL"
+        case acknowledge = "ACKNOWLEDGE", reconcile = "RECONCILE", revive = "REVIVE", suppress = "SUPPRESS"
+        case teardown = "TEARDOWN"
+    }
+    public struct Subscribe: Codable, Sendable, Equatable { public var frameworkInfo: FrameworkInfo }
+    public struct Operation: Codable, Sendable, Equatable {
+        public var type: String  // "LAUNCH"
+        public var launch: Launch?
+        public struct Launch: Codable, Sendable, Equatable { public var taskInfos: [TaskInfo] }
+        public static func launch(_ tasks: [TaskInfo]) -> Operation { Operation(type: "LAUNCH", launch: Launch(taskInfos: tasks)) }
+    }
+    public struct Accept: Codable, Sendable, Equatable {
+        public var offerIds: [String]
+        public var operations: [Operation]
+        public var filters: Filters?
+    }
+    public struct Decline: Codable, Sendable, Equatable { public var offerIds: [String]; public var filters: Filters? }
+    public struct Kill: Codable, Sendable, Equatable { public var taskId: String; public var agentId: String? }
+    public struct Acknowledge: Codable, Sendable, Equatable { public var updates: [Acknowledgement] }
+    public struct Reconcile: Codable, Sendable, Equatable { public var tasks: [TaskRef] }
+
+    public var type: Kind
+    public var frameworkId: String?
+    public var subscribe: Subscribe?
+    public var accept: Accept?
+    public var decline: Decline?
+    public var kill: Kill?
+    public var acknowledge: Acknowledge?
+    public var reconcile: Reconcile?
+
+    public init(type: Kind, frameworkId: String?) { self.type = type; self.frameworkId = frameworkId }
+}
+
+/// Master → framework events, one JSON object per line of the subscription stream.
+public struct SchedulerEvent: Codable, Sendable, Equatable {
+    public enum Kind: String, Codable, Sendable {
+        case subscribed = "SUBSCRIBED", offers = "OFFERS", rescind = "RESCIND", update = "UPDATE"
+        case heartbeat = "HEARTBEAT", failure = "FAILURE", error = "ERROR"
+    }
+    public struct Subscribed: Codable, Sendable, Equatable {
+        public var frameworkId: String
+        public var heartbeatIntervalSeconds: Double
+    }
+    public struct Offers: Codable, Sendable, Equatable { public var offers: [Offer] }
+    public struct Rescind: Codable, Sendable, Equatable { public var offerId: String }
+    public struct Update: Codable, Sendable, Equatable { public var status: TaskStatus }
+    public struct Failure: Codable, Sendable, Equatable { public var agentId: String }
+    public struct Message: Codable, Sendable, Equatable { public var message: String }
+
+    public var type: Kind
+    public var subscribed: Subscribed?
+    public var offers: Offers?
+    public var rescind: Rescind?
+    public var update: Update?
+    public var failure: Failure?
+    public var error: Message?
+
+    public init(type: Kind) { self.type = type }
+    public static func subscribed(_ id: String, heartbeat: Double) -> SchedulerEvent {
+        var e = SchedulerEvent(type: .subscribed); e.subscribed = Subscribed(frameworkId: id, heartbeatIntervalSeconds: heartbeat); return e
+    }
+    public static func offers(_ offers: [Offer]) -> SchedulerEvent { var e = SchedulerEvent(type: .offers); e.offers = Offers(offers: offers); return e }
+    public static func rescind(_ id: String) -> SchedulerEvent { var e = SchedulerEvent(type: .rescind); e.rescind = Rescind(offerId: id); return e }
+    public static func update(_ s: TaskStatus) -> SchedulerEvent { var e = SchedulerEvent(type: .update); e.update = Update(status: s); return e }
+    public static func failure(agent: String) -> SchedulerEvent { var e = SchedulerEvent(type: .failure); e.failure = Failure(agentId: agent); return e }
+    public static func error(_ m: String) -> SchedulerEvent { var e = SchedulerEvent(type: .error); e.error = Message(message: m); return e }
+    public static let heartbeat = SchedulerEvent(type: .heartbeat)
+}

@@ -1,0 +1,68 @@
+import Foundation
+
+/// The framework's record of one task (one instance of an app). Persisted *before* the launch is
+/// sent, so a crash can leave a record without a process but never a process without a record.
+public struct TaskRecord: Codable, Sendable, Equatable {
+    public var id: String
+    public var appId: PathId
+    public var agentId: String
+    public var host: String
+    public var agentAttributes: [String: String]
+    public var ports: [Int]
+    public var servicePorts: [Int]
+    public var version: String
+    public var stagedAt: Date
+    public var startedAt: Date?
+    public var state: TaskState
+    public var message: String?
+
+    public init(id: String, appId: PathId, agentId: String, host: String, agentAttributes: [String: String],
+                ports: [Int], servicePorts: [Int], version: String, stagedAt: Date, state: TaskState = .staging) {
+        self.id = id; self.appId = appId; self.agentId = agentId; self.host = host; self.agentAttributes = agentAttributes
+        self.ports = ports; self.servicePorts = servicePorts; self.version = version; self.stagedAt = stagedAt; self.state = state
+    }
+
+    /// Marathon's task id form: `shop_web.<uuid>`; the app id is recoverable from it.
+    public static func makeId(app: PathId, uuid: String) -> String { "\(app.safeName).\(uuid)" }
+
+    public var isActive: Bool { !state.isTerminal }
+}
+
+/// A task as Marathon's API shows it (`/v2/tasks`, `/v2/apps/{id}/tasks`).
+public struct MarathonTask: Codable, Sendable, Equatable {
+    public var id: String
+    public var appId: String
+    public var host: String
+    public var ports: [Int]
+    public var servicePorts: [Int]
+    public var slaveId: String
+    public var stagedAt: String
+    public var startedAt: String?
+    public var state: String
+    public var version: String
+    public var ipAddresses: [IPAddress]
+    public var healthCheckResults: [HealthCheckResult]
+    public var localVolumes: [String]
+
+    public struct IPAddress: Codable, Sendable, Equatable { public var ipAddress: String; public var `protocol`: String }
+
+    public init(_ r: TaskRecord, health: [HealthCheckResult] = []) {
+        id = r.id; appId = r.appId.description; host = r.host; ports = r.ports; servicePorts = r.servicePorts
+        slaveId = r.agentId; stagedAt = Timestamp.string(r.stagedAt); startedAt = r.startedAt.map(Timestamp.string)
+        state = r.state.rawValue; version = r.version
+        ipAddresses = [IPAddress(ipAddress: r.host, protocol: "IPv4")]
+        healthCheckResults = health; localVolumes = []
+    }
+}
+
+/// One health check's standing for one task (Marathon's `healthCheckResults` entry).
+public struct HealthCheckResult: Codable, Sendable, Equatable {
+    public var alive: Bool
+    public var consecutiveFailures: Int
+    public var firstSuccess: String?
+    public var lastSuccess: String?
+    public var lastFailure: String?
+    public var lastFailureCause: String?
+    public var taskId: String
+    public var instanceId: String
+}

@@ -1,0 +1,13 @@
+import Foundation
+
+/// Marathon's timestamps: ISO-8601, UTC, milliseconds (`2015-08-26T20:23:39.463Z`).
+/// Also the app `version` format, so ordering strings orders versions.
+public enum Timestamp {
+    public static func string(_ date: Date) -> String {
+        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+    }
+    public static func parse(_ s: String) -> Date? {
+        (try? Date(s, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
+            ?? (try? Date(s, strategy: Date.ISO8601FormatStyle()))
+    }
+}
