@@ -38,13 +38,15 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
+        // System calls Swift cannot import directly (glibc _np spawn actions, prctl).
+        .target(name: "CPacerSys"),
         // L3: shells that own a core and do the I/O.
         .target(name: "PacerMaster", dependencies: [
             "PacerMasterCore", "PacerServerKit", "PacerClient",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], swiftSettings: strict),
         .target(name: "PacerAgent", dependencies: [
-            "PacerAgentCore", "PacerServerKit", "PacerClient",
+            "PacerAgentCore", "PacerServerKit", "PacerClient", "CPacerSys",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], swiftSettings: strict),
         .target(name: "PacerApps", dependencies: [

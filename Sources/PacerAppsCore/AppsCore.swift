@@ -139,3 +139,8 @@ public struct AppsCore: Sendable {
         return [.kill(taskId: id, agentId: t.agentId)]
     }
 }
+
+extension AppsCore {
+    /// `DELETE /v2/deployments/{id}?force=true`: stop tracking; the app keeps its current spec.
+    public mutating func forgetDeployment(_ id: String) { deployments[id] = nil }
+}

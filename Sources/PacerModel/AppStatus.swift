@@ -13,7 +13,7 @@ public struct AppStatus: Sendable, Equatable {
 }
 
 extension AppStatus: Codable {
-    enum Keys: String, CodingKey { case tasksStaged, tasksRunning, tasksHealthy, tasksUnhealthy, deployments, tasks }
+    enum Keys: String, CodingKey { case tasksStaged, tasksRunning, tasksHealthy, tasksUnhealthy, deployments, tasks, lastTaskFailure }
     struct DeploymentRef: Codable { var id: String }
 
     public init(from decoder: any Decoder) throws {
@@ -25,6 +25,7 @@ extension AppStatus: Codable {
         tasksUnhealthy = try c.decodeIfPresent(Int.self, forKey: .tasksUnhealthy) ?? 0
         deployments = try c.decodeIfPresent([DeploymentRef].self, forKey: .deployments)?.map(\.id) ?? []
         tasks = try c.decodeIfPresent([MarathonTask].self, forKey: .tasks)
+        lastTaskFailure = try c.decodeIfPresent(MarathonTask.self, forKey: .lastTaskFailure)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -36,5 +37,6 @@ extension AppStatus: Codable {
         try c.encode(tasksUnhealthy, forKey: .tasksUnhealthy)
         try c.encode(deployments.map(DeploymentRef.init(id:)), forKey: .deployments)
         try c.encodeIfPresent(tasks, forKey: .tasks)
+        try c.encodeIfPresent(lastTaskFailure, forKey: .lastTaskFailure)
     }
 }

@@ -69,3 +69,28 @@ public struct SchedulerEvent: Codable, Sendable, Equatable {
     public static func error(_ m: String) -> SchedulerEvent { var e = SchedulerEvent(type: .error); e.error = Message(message: m); return e }
     public static let heartbeat = SchedulerEvent(type: .heartbeat)
 }
+
+extension SchedulerCall {
+    public static func subscribe(_ info: FrameworkInfo) -> SchedulerCall {
+        var c = SchedulerCall(type: .subscribe, frameworkId: info.id); c.subscribe = Subscribe(frameworkInfo: info); return c
+    }
+    public static func accept(_ fid: String, offerIds: [String], tasks: [TaskInfo], refuseSeconds: Double? = nil) -> SchedulerCall {
+        var c = SchedulerCall(type: .accept, frameworkId: fid)
+        c.accept = Accept(offerIds: offerIds, operations: [.launch(tasks)], filters: refuseSeconds.map(Filters.init))
+        return c
+    }
+    public static func decline(_ fid: String, offerIds: [String], refuseSeconds: Double? = nil) -> SchedulerCall {
+        var c = SchedulerCall(type: .decline, frameworkId: fid)
+        c.decline = Decline(offerIds: offerIds, filters: refuseSeconds.map(Filters.init))
+        return c
+    }
+    public static func kill(_ fid: String, taskId: String, agentId: String?) -> SchedulerCall {
+        var c = SchedulerCall(type: .kill, frameworkId: fid); c.kill = Kill(taskId: taskId, agentId: agentId); return c
+    }
+    public static func acknowledge(_ fid: String, _ acks: [Acknowledgement]) -> SchedulerCall {
+        var c = SchedulerCall(type: .acknowledge, frameworkId: fid); c.acknowledge = Acknowledge(updates: acks); return c
+    }
+    public static func reconcile(_ fid: String, _ tasks: [TaskRef]) -> SchedulerCall {
+        var c = SchedulerCall(type: .reconcile, frameworkId: fid); c.reconcile = Reconcile(tasks: tasks); return c
+    }
+}

@@ -1,0 +1,136 @@
+import Foundation
+import Logging
+import PacerAgentCore
+import PacerClient
+import PacerModel
+
+/// The agent's shell: owns the core, launches and signals processes, writes the checkpoint
+/// before any update leaves, and queues updates for the master.
+public actor Agent {
+    var core: AgentCore
+    var info: AgentInfo
+    let launcher: Launcher
+    let checkpoint: CheckpointFile
+    let logger: Logger
+    let outbox: AsyncStream<[TaskStatus]>.Continuation
+    let outgoing: AsyncStream<[TaskStatus]>
+    /// Tasks recovered from a checkpoint whose process is not our child: polled for liveness.
+    var adopted: Set<String> = []
+    var registered = false
+
+    public init(info: AgentInfo, workDir: String, settings: AgentSettings, logger: Logger) throws {
+        checkpoint = CheckpointFile(directory: workDir)
+        let saved = try checkpoint.load()
+        var info = info
+        if let saved { info.id = saved.agentId }
+        self.info = info
+        launcher = Launcher(sandboxRoot: workDir + "/sandboxes")
+        self.logger = logger
+        core = AgentCore(agentId: info.id, settings: settings, idPrefix: UUID().uuidString.prefix(8).lowercased(),
+                         restoring: saved?.checkpoint)
+        (outgoing, outbox) = AsyncStream.makeStream(of: [TaskStatus].self)
+    }
+
+    static var now: Double { Date().timeIntervalSince1970 }
+    public var agentInfo: AgentInfo { info }
+
+    /// After a restart: tasks still alive are watched again; the others are reported ended.
+    func recover() throws {
+        for (id, t) in core.tasks where !t.state.isTerminal {
+            let alive = t.pid.map(Launcher.isAlive) ?? false
+            core.recovered(taskId: id, alive: alive, now: Self.now)
+            if alive { adopted.insert(id) }
+        }
+        try persist()
+        logger.info("agent recovered", metadata: ["agent.id": "\(info.id)", "tasks": "\(adopted.count)"])
+    }
+
+    func persist() throws {
+        try checkpoint.save(.init(agentId: info.id, checkpoint: core.state))
+    }
+
+    public func handle(_ message: AgentMessage) {
+        let now = Self.now
+        switch message.type {
+        case .launch:
+            guard let l = message.launch else { return }
+            execute(core.launch(frameworkId: l.frameworkId, l.tasks, now: now))
+        case .kill:
+            guard let k = message.kill else { return }
+            execute(core.kill(taskId: k.taskId, frameworkId: k.frameworkId, now: now))
+        case .acknowledge:
+            execute(core.acknowledge(message.acknowledge?.updates ?? [], now: now))
+        }
+    }
+
+    func exited(_ taskId: String, _ status: ExitStatus, pid: Int32) {
+        // Whatever the task left in its process group goes with it: no orphaned grandchildren.
+        Launcher.signalGroup(pid, AgentCore.sigkill)
+        execute(core.exited(taskId: taskId, status, now: Self.now))
+    }
+
+    func tick() {
+        for id in adopted {
+            guard let t = core.tasks[id], let pid = t.pid, !t.state.isTerminal else { adopted.remove(id); continue }
+            if !Launcher.isAlive(pid) {
+                adopted.remove(id)
+                Launcher.signalGroup(pid, AgentCore.sigkill)
+                core.recovered(taskId: id, alive: false, now: Self.now)
+            }
+        }
+        execute(core.tick(now: Self.now))
+    }
+
+    func setRegistered(_ value: Bool) {
+        let was = registered
+        registered = value
+        if value && !was { execute(core.registered(now: Self.now)) }
+    }
+
+    var registration: AgentCall { .register(info, tasks: core.runningTasks) }
+
+    func execute(_ directives: [AgentDirective]) {
+        for d in directives {
+            switch d {
+            case .spawn(let tasks):
+                var results: [(taskId: String, result: Result<Int32, SpawnError>)] = []
+                for t in tasks {
+                    let r = launcher.spawn(t)
+                    if case .success(let pid) = r {
+                        ProcessReaper.shared.watch(pid) { [weak self] status in
+                            guard let self else { return }
+                            Task { await self.exited(t.taskId, status, pid: pid) }
+                        }
+                        logger.debug("task started", metadata: ["task.id": "\(t.taskId)", "pid": "\(pid)"])
+                    }
+                    results.append((t.taskId, r))
+                }
+                execute(core.spawned(results, now: Self.now))
+            case .signal(_, let pid, let sig):
+                Launcher.signalGroup(pid, sig)
+            case .checkpoint:
+                do { try persist() } catch {
+                    // Without a checkpoint an update could be lost on a crash: hold it until the disk works.
+                    logger.error("checkpoint failed; holding updates", metadata: ["error": "\(error)"])
+                    return
+                }
+            case .send(let statuses):
+                if registered { outbox.yield(statuses) }
+            }
+        }
+    }
+
+    public func tasks() -> [AgentTask] { core.tasks.values.sorted { $0.info.taskId < $1.info.taskId } }
+
+    func finishOutbox() { outbox.finish() }
+
+    /// SIGTERM to every task, SIGKILL to those still alive after `grace` seconds.
+    func killAll(grace: Double) async {
+        let pids = core.tasks.values.filter { !$0.state.isTerminal }.compactMap(\.pid)
+        for pid in pids { Launcher.signalGroup(pid, AgentCore.sigterm) }
+        let deadline = Date().addingTimeInterval(grace)
+        while Date() < deadline, pids.contains(where: Launcher.isAlive) { try? await Task.sleep(for: .milliseconds(50)) }
+        for pid in pids where Launcher.isAlive(pid) { Launcher.signalGroup(pid, AgentCore.sigkill) }
+        logger.info("stopped tasks on shutdown", metadata: ["tasks": "\(pids.count)"])
+    }
+}

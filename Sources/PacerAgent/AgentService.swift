@@ -1,0 +1,114 @@
+import Foundation
+import Hummingbird
+import Logging
+import PacerAgentCore
+import PacerClient
+import PacerModel
+import PacerServerKit
+import ServiceLifecycle
+
+public struct AgentConfig: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 5051
+    public var hostname = "127.0.0.1"
+    public var masterURLs = ["http://127.0.0.1:5050"]
+    public var workDir = ".pacer/agent-5051"
+    public var resources = AgentConfig.detectedResources()
+    public var attributes: [String: String] = [:]
+    public var settings = AgentSettings()
+    public var heartbeat: Duration = .seconds(1)
+    public var tick: Duration = .milliseconds(250)
+    /// Stop every task when the agent stops (what `pacer up` users expect of Ctrl-C).
+    public var killTasksOnShutdown = false
+    public init() {}
+
+    /// This machine's cpus and memory (less what the system needs), disk under the work dir, ports 31000–32000.
+    public static func detectedResources() -> Resources {
+        let memMiB = Double(ProcessInfo.processInfo.physicalMemory) / 1_048_576
+        return Resources(cpus: Double(ProcessInfo.processInfo.activeProcessorCount),
+                         mem: (memMiB - min(1024, memMiB / 2)).rounded(.down),
+                         disk: 10_240, ports: [PortRange(31000, 32000)])
+    }
+}
+
+/// An agent as a long-running service: its API for the master, registration and heartbeats,
+/// ticks, and an ordered sender of status updates.
+public struct AgentService: Service {
+    public let agent: Agent
+    let config: AgentConfig
+    let logger: Logger
+
+    public init(config: AgentConfig, logger: Logger = Logger(label: "pacer.agent")) throws {
+        self.config = config; self.logger = logger
+        let info = AgentInfo(id: "agent-\(config.hostname)-\(config.port)-" + UUID().uuidString.prefix(8).lowercased(),
+                             hostname: config.hostname, url: "http://\(config.host):\(config.port)",
+                             resources: config.resources, attributes: config.attributes)
+        agent = try Agent(info: info, workDir: config.workDir, settings: config.settings, logger: logger)
+    }
+
+    public func run() async throws {
+        try await agent.recover()
+        let router = Router()
+        router.add(middleware: APIErrorMiddleware())
+        router.get("/health") { _, _ in JSONResponse.text("ok") }
+        router.get("/state") { [agent] _, _ in try JSONResponse.make(await agent.tasks(), encoder: WireJSON.masterEncoder()) }
+        router.post("/api/v1") { [agent] request, _ in
+            let message = try JSONBody.decode(AgentMessage.self, from: try await BodyReader.json(request, limit: 64 << 20),
+                                              decoder: WireJSON.masterDecoder())
+            await agent.handle(message)
+            return Response(status: .ok)
+        }
+        let app = Application(router: router,
+                              configuration: .init(address: .hostname(config.host, port: config.port), serverName: "pacer-agent"),
+                              logger: logger)
+        let masters = config.masterURLs.map { MasterClient(baseURL: $0, transport: HTTPTransport(timeout: .seconds(5))) }
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { try await app.run() }
+            group.addTask { await cancelWhenGracefulShutdown { await registerLoop(masters) } }
+            group.addTask { await sendLoop(masters) }
+            group.addTask { await cancelWhenGracefulShutdown { await every(config.tick) { await agent.tick() } } }
+            group.addTask {
+                try? await gracefulShutdown()
+                // A standalone agent leaves tasks running across its restart; `pacer up` stops them.
+                if config.killTasksOnShutdown { await agent.killAll(grace: config.settings.defaultKillGrace) }
+                await agent.finishOutbox()
+            }
+        }
+    }
+
+    /// Registers with whichever master answers, then heartbeats; a 404 means "register again".
+    func registerLoop(_ masters: [MasterClient]) async {
+        var current = 0
+        while !Task.isCancelled {
+            let master = masters[current % masters.count]
+            do {
+                if await agent.registered {
+                    if try await master.agentCall(.heartbeat(agent.agentInfo.id)) == 404 { await agent.setRegistered(false) }
+                } else if try await master.agentCall(await agent.registration) == 200 {
+                    logger.info("registered with master", metadata: ["master": "\(master.baseURL)"])
+                    await agent.setRegistered(true)
+                    continue
+                }
+            } catch {
+                logger.debug("master unreachable", metadata: ["master": "\(master.baseURL)", "error": "\(error)"])
+                await agent.setRegistered(false)
+                current += 1
+            }
+            try? await Task.sleep(for: config.heartbeat)
+        }
+    }
+
+    /// Sends status updates in order. A failure is not retried here: the core resends what is
+    /// still unacknowledged on its own schedule.
+    func sendLoop(_ masters: [MasterClient]) async {
+        for await batch in await agent.outgoing {
+            var sent = false
+            for master in masters where !sent {
+                if let status = try? await master.agentCall(.update(await agent.agentInfo.id, batch)) {
+                    sent = true
+                    if status == 404 { await agent.setRegistered(false) }
+                }
+            }
+        }
+    }
+}

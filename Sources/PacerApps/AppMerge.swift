@@ -1,0 +1,61 @@
+import Foundation
+import PacerAppsCore
+import PacerModel
+
+/// Marathon's AppUpdate: a PUT or PATCH body names only the fields it changes.
+enum AppMerge {
+    /// Keys that replace each other: setting one drops the stored other.
+    static let exclusive: [String: [String]] = [
+        "cmd": ["args"], "args": ["cmd"], "ports": ["portDefinitions"], "portDefinitions": ["ports"],
+    ]
+
+    static func merge(body: Data, onto previous: AppDefinition?, id: PathId) throws(APIError) -> AppDefinition {
+        let update: [String: Any]
+        do {
+            guard let object = try JSONSerialization.jsonObject(with: body, options: [.fragmentsAllowed]) as? [String: Any] else {
+                throw APIError.invalid([FieldError(path: "/", "expected a JSON object")])
+            }
+            update = object
+        } catch let e as APIError {
+            throw e
+        } catch {
+            throw APIError.badRequest("Invalid JSON: \(error)")
+        }
+        if let given = update["id"] as? String, let givenId = try? PathId(validating: given), givenId != id {
+            throw APIError.invalid([FieldError(path: "/id", "the id in the body (\(given)) differs from the URL's (\(id))")])
+        }
+        var base: [String: Any] = [:]
+        if let previous, let data = try? WireJSON.marathonEncoder().encode(previous),
+           let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
+            base = object
+            for key in ["version", "versionInfo"] { base[key] = nil }
+        }
+        for key in update.keys { for other in exclusive[key] ?? [] { base[other] = nil } }
+        base.merge(update) { _, new in new }
+        base["id"] = id.description
+        let merged: Data
+        do { merged = try JSONSerialization.data(withJSONObject: base) } catch {
+            throw APIError.badRequest("Invalid JSON: \(error)")
+        }
+        return try JSONBody.decode(AppDefinition.self, from: merged)
+    }
+}
+
+/// One entry of `/v2/queue`.
+struct QueueItem: Encodable {
+    var app: AppDefinition
+    var count: Int
+    var delay: LaunchDelayView
+
+    struct LaunchDelayView: Encodable {
+        var timeLeftSeconds: Int
+        var overdue: Bool
+    }
+
+    init(app: AppDefinition, count: Int, delay: LaunchDelay?) {
+        self.app = app
+        self.count = count
+        let left = delay.map { max(0, Int($0.until.timeIntervalSinceNow.rounded(.up))) } ?? 0
+        self.delay = LaunchDelayView(timeLeftSeconds: left, overdue: left == 0)
+    }
+}

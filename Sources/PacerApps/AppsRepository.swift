@@ -1,0 +1,44 @@
+import Foundation
+import PacerModel
+import PacerStore
+
+/// The framework's keys in the store: `apps/<id>`, `versions/<id>/<version>`, `tasks/<taskId>`,
+/// `framework/id`. Values are JSON, readable with any SQLite or etcd client.
+struct AppsRepository: Sendable {
+    let store: any StateStore
+    let encoder = JSONEncoder()
+    let decoder = JSONDecoder()
+
+    func frameworkId() async throws -> String? {
+        try await store.get("framework/id").map { String(decoding: $0, as: UTF8.self) }
+    }
+    func setFrameworkId(_ id: String) async throws { try await store.put("framework/id", Data(id.utf8)) }
+
+    func apps() async throws -> [AppDefinition] {
+        try await store.list(prefix: "apps/").values.map { try decoder.decode(AppDefinition.self, from: $0) }
+    }
+    func tasks() async throws -> [TaskRecord] {
+        try await store.list(prefix: "tasks/").values.map { try decoder.decode(TaskRecord.self, from: $0) }
+    }
+    func versions(of id: PathId) async throws -> [String: AppDefinition] {
+        let prefix = "versions\(id)/"
+        var out: [String: AppDefinition] = [:]
+        for (key, value) in try await store.list(prefix: prefix) {
+            out[String(key.dropFirst(prefix.count))] = try decoder.decode(AppDefinition.self, from: value)
+        }
+        return out
+    }
+
+    func putApp(_ app: AppDefinition) async throws {
+        let data = try encoder.encode(app)
+        try await store.apply([.put("apps\(app.id)", data), .put("versions\(app.id)/\(app.version ?? "")", data)])
+    }
+    func deleteApp(_ id: PathId) async throws {
+        let versions = try await store.list(prefix: "versions\(id)/").keys
+        try await store.apply([.delete("apps\(id)")] + versions.map { .delete($0) })
+    }
+    func putTasks(_ tasks: [TaskRecord]) async throws {
+        try await store.apply(try tasks.map { .put("tasks/\($0.id)", try encoder.encode($0)) })
+    }
+    func deleteTasks(_ ids: [String]) async throws { try await store.apply(ids.map { .delete("tasks/\($0)") }) }
+}

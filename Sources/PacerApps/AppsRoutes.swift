@@ -1,0 +1,74 @@
+import Foundation
+import Hummingbird
+import PacerModel
+import PacerServerKit
+
+/// Marathon's `/v2` API over the scheduler.
+enum AppsRoutes {
+    static func router(_ scheduler: Scheduler, info: FrameworkInfoView) -> Router<BasicRequestContext> {
+        let router = Router()
+        router.add(middleware: APIErrorMiddleware())
+        router.get("/ping") { _, _ in JSONResponse.text("pong") }
+        router.get("/v2/info") { _, _ in try JSONResponse.make(await info.with(frameworkId: scheduler.frameworkId)) }
+        router.get("/v2/leader") { _, _ in try JSONResponse.make(["leader": info.leader]) }
+        router.get("/v2/apps") { request, _ in
+            let embed = request.uri.queryParameters.getAll("embed").contains { $0 == "apps.tasks" || $0 == "app.tasks" }
+            let filter = request.uri.queryParameters.get("id")
+            return try JSONResponse.make(["apps": await scheduler.statuses(embedTasks: embed, idFilter: filter)])
+        }
+        router.post("/v2/apps") { request, _ in
+            let spec = try JSONBody.decode(AppDefinition.self, from: try await BodyReader.json(request))
+            let status = try await scheduler.create(spec, force: request.force)
+            return try JSONResponse.make(status, status: .created, headers: [.location: "/v2/apps\(status.app.id)"])
+        }
+        AppRoutes.register(on: router, scheduler)
+        router.get("/v2/tasks") { request, _ in
+            var tasks = await scheduler.tasks(of: nil)
+            if let state = request.uri.queryParameters.get("status") {
+                tasks = tasks.filter { $0.state == "TASK_" + state.uppercased() }
+            }
+            return try JSONResponse.make(["tasks": tasks])
+        }
+        router.post("/v2/tasks/delete") { request, _ in
+            struct Ids: Decodable { var ids: [String] }
+            let ids = try JSONBody.decode(Ids.self, from: try await BodyReader.json(request)).ids
+            let (tasks, deployment) = try await scheduler.killTasks(ids, scale: request.flag("scale"))
+            if let deployment { return try JSONResponse.make(deployment) }
+            return try JSONResponse.make(["tasks": tasks])
+        }
+        router.get("/v2/deployments") { _, _ in try JSONResponse.make(await scheduler.deployments()) }
+        router.delete("/v2/deployments/:id") { request, context in
+            let id = try context.parameters.require("id")
+            if let result = try await scheduler.cancelDeployment(id, force: request.force) { return try JSONResponse.make(result) }
+            return Response(status: .accepted)
+        }
+        router.get("/v2/queue") { _, _ in try JSONResponse.make(["queue": await scheduler.queue()]) }
+        router.delete("/v2/queue/**") { request, context in
+            var parts = context.parameters.getCatchAll().map(String.init)
+            guard parts.last == "delay" else { throw APIError.notFound("unknown path \(request.uri.path)") }
+            parts.removeLast()
+            await scheduler.resetDelay(try AppRoutes.pathId(parts))
+            return Response(status: .noContent)
+        }
+        return router
+    }
+}
+
+extension Request {
+    func flag(_ name: String) -> Bool { uri.queryParameters.get(name).map { $0 == "true" || $0 == "1" } ?? false }
+    var force: Bool { flag("force") }
+}
+
+/// `/v2/info` and `/v2/leader` contents.
+struct FrameworkInfoView: Encodable, Sendable {
+    var name = "pacer"
+    var version = "0.1.0"
+    var buildref = "unknown"
+    var elected = true
+    var leader: String
+    var frameworkId: String?
+    var marathon_config: [String: String]
+    var http_config: [String: Int]
+
+    func with(frameworkId: String?) -> FrameworkInfoView { var v = self; v.frameworkId = frameworkId; return v }
+}

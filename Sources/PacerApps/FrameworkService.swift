@@ -1,0 +1,99 @@
+import Foundation
+import Hummingbird
+import Logging
+import PacerAppsCore
+import PacerClient
+import PacerModel
+import PacerServerKit
+import PacerStore
+import ServiceLifecycle
+
+public struct FrameworkConfig: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8080
+    public var masterURLs = ["http://127.0.0.1:5050"]
+    public var settings = AppsSettings()
+    public var tick: Duration = .milliseconds(500)
+    /// The stream is declared dead after this many silent heartbeat intervals.
+    public var missedHeartbeats = 3.0
+    public init() {}
+}
+
+/// The app framework as a long-running service: the Marathon API, the master subscription and ticks.
+public struct FrameworkService: Service {
+    let config: FrameworkConfig
+    let store: any StateStore
+    let logger: Logger
+
+    public init(config: FrameworkConfig, store: any StateStore, logger: Logger = Logger(label: "pacer.framework")) {
+        self.config = config; self.store = store; self.logger = logger
+    }
+
+    public func run() async throws {
+        let scheduler = try await Scheduler(repo: AppsRepository(store: store), settings: config.settings, logger: logger)
+        let leader = "\(config.host):\(config.port)"
+        let info = FrameworkInfoView(leader: leader, marathon_config: ["master": config.masterURLs.joined(separator: ",")],
+                                     http_config: ["http_port": config.port])
+        let app = Application(router: AppsRoutes.router(scheduler, info: info),
+                              configuration: .init(address: .hostname(config.host, port: config.port), serverName: "pacer"),
+                              logger: logger)
+        logger.info("framework API listening", metadata: ["address": "\(leader)"])
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { try await app.run() }
+            group.addTask { await cancelWhenGracefulShutdown { await subscribeLoop(scheduler) } }
+            group.addTask { await cancelWhenGracefulShutdown { await every(config.tick) { await scheduler.tick() } } }
+            group.addTask { await cancelWhenGracefulShutdown { await capacityLoop(scheduler) } }
+        }
+    }
+
+    /// Subscribes to whichever master answers; a dead stream (no heartbeat) is dropped and renewed.
+    func subscribeLoop(_ scheduler: Scheduler) async {
+        let masters = config.masterURLs.map { MasterClient(baseURL: $0) }
+        var attempt = 0
+        while !Task.isCancelled {
+            let master = masters[attempt % masters.count]
+            attempt += 1
+            do {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        await scheduler.connected(to: master)
+                        for try await batch in master.subscribe(await scheduler.frameworkInfo) {
+                            try await scheduler.handle(batch)
+                        }
+                    }
+                    group.addTask {
+                        let limit = MasterSettingsView.heartbeat * config.missedHeartbeats
+                        while await scheduler.silentFor() < limit { try await Task.sleep(for: .milliseconds(500)) }
+                        throw ClientError.transport(url: master.baseURL, "no event for \(Int(limit)) s")
+                    }
+                    try await group.next()
+                    group.cancelAll()
+                }
+            } catch {
+                logger.warning("master subscription ended", metadata: ["master": "\(master.baseURL)", "error": "\(error)"])
+            }
+            await scheduler.disconnected()
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
+
+    /// Learns the size of the largest agent, for the "no agent could ever fit" check.
+    func capacityLoop(_ scheduler: Scheduler) async {
+        let transport = HTTPTransport(timeout: .seconds(3))
+        while !Task.isCancelled {
+            for url in config.masterURLs {
+                if let r = try? await transport.expectOK(.GET, url + "/state"),
+                   let state = try? WireJSON.masterDecoder().decode(ClusterState.self, from: r.body) {
+                    let agents = state.agents.map(\.resources)
+                    await scheduler.setLargestAgent(agents.isEmpty ? nil : Resources(
+                        cpus: agents.map(\.cpus).max()!, mem: agents.map(\.mem).max()!, disk: agents.map(\.disk).max()!))
+                    break
+                }
+            }
+            try? await Task.sleep(for: .seconds(5))
+        }
+    }
+}
+
+/// The master's HEARTBEAT period as the framework assumes it (MasterSettings.frameworkHeartbeat).
+enum MasterSettingsView { static let heartbeat: Double = 5 }

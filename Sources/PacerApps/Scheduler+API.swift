@@ -1,0 +1,126 @@
+import Foundation
+import PacerAppsCore
+import PacerModel
+
+/// What the Marathon API asks of the scheduler. Every change is validated, then applied to the
+/// core, then persisted (fsync) — and only then answered.
+extension Scheduler {
+    /// Runs directives and turns a store failure into 503, so a client never sees a write
+    /// acknowledged that is not on disk.
+    func commit(_ directives: [AppsDirective]) async throws(APIError) {
+        do {
+            for d in directives { try await execute(d) }
+        } catch {
+            logger.error("write failed", metadata: ["error": "\(error)"])
+            throw APIError(status: 503, message: "the state store refused the write: \(error). Nothing was acknowledged; retry.")
+        }
+    }
+
+    func validate(_ app: AppDefinition) throws(APIError) {
+        var errors = app.validate()
+        if let big = largestAgent {
+            for (path, need, have) in [("/cpus", app.cpus, big.cpus), ("/mem", app.mem, big.mem), ("/disk", app.disk, big.disk)]
+            where need > have {
+                errors.append(FieldError(path: path, "no agent can ever fit \(need): the largest agent has \(have)"))
+            }
+        }
+        if !errors.isEmpty { throw .invalid(errors) }
+    }
+
+    func create(_ spec: AppDefinition, force: Bool) async throws(APIError) -> AppStatus {
+        try validate(spec)
+        guard core.apps[spec.id] == nil else {
+            throw APIError(status: 409, message: "An app with id [\(spec.id)] already exists.")
+        }
+        let (app, _, directives) = try core.putApp(spec, now: Date(), force: force)
+        try await commit(directives)
+        return status(of: app, embedTasks: false)
+    }
+
+    /// PUT/PATCH: the body's fields replace the stored ones (Marathon's AppUpdate); a missing app is created.
+    func update(_ id: PathId, body: Data, force: Bool) async throws(APIError) -> (created: Bool, DeploymentResult) {
+        let previous = core.apps[id]
+        let spec = try AppMerge.merge(body: body, onto: previous, id: id)
+        try validate(spec)
+        let (app, deploymentId, directives) = try core.putApp(spec, now: Date(), force: force)
+        try await commit(directives)
+        return (previous == nil, DeploymentResult(version: app.version ?? "", deploymentId: deploymentId ?? UUID().uuidString.lowercased()))
+    }
+
+    func remove(_ id: PathId, force: Bool) async throws(APIError) -> DeploymentResult {
+        let (deploymentId, directives) = try core.removeApp(id, now: Date(), force: force)
+        try await commit(directives)
+        return DeploymentResult(version: Timestamp.string(Date()), deploymentId: deploymentId)
+    }
+
+    func restart(_ id: PathId, force: Bool) async throws(APIError) -> DeploymentResult {
+        let (app, deploymentId, directives) = try core.restartApp(id, now: Date(), force: force)
+        try await commit(directives)
+        return DeploymentResult(version: app.version ?? "", deploymentId: deploymentId ?? "")
+    }
+
+    func killTasks(_ ids: [String], scale: Bool) async throws(APIError) -> (tasks: [MarathonTask], DeploymentResult?) {
+        let (killed, deploymentId, directives) = core.killTasks(ids, scale: scale, now: Date())
+        try await commit(directives)
+        let result = deploymentId.map { DeploymentResult(version: Timestamp.string(Date()), deploymentId: $0) }
+        return (killed.map { MarathonTask($0) }, result)
+    }
+
+    func app(_ id: PathId) -> AppDefinition? { core.apps[id] }
+
+    func status(of app: AppDefinition, embedTasks: Bool) -> AppStatus {
+        var s = AppStatus(app: app)
+        let tasks = core.tasks(of: app.id)
+        s.tasksStaged = tasks.filter { $0.state == .staging || $0.state == .starting }.count
+        s.tasksRunning = tasks.filter { $0.state == .running }.count
+        s.deployments = core.deployment(for: app.id).map { [$0.info.id] } ?? []
+        if embedTasks { s.tasks = tasks.map { MarathonTask($0) } }
+        s.lastTaskFailure = core.lastFailure[app.id].map { MarathonTask($0) }
+        return s
+    }
+
+    func statuses(embedTasks: Bool, idFilter: String?) -> [AppStatus] {
+        core.apps.values.sorted { $0.id < $1.id }
+            .filter { app in idFilter.map { app.id.description.contains($0) } ?? true }
+            .map { status(of: $0, embedTasks: embedTasks) }
+    }
+
+    func tasks(of app: PathId?) -> [MarathonTask] {
+        let records = app.map { core.tasks(of: $0) } ?? core.tasks.values.sorted { ($0.appId, $0.id) < ($1.appId, $1.id) }
+        return records.map { MarathonTask($0) }
+    }
+
+    func taskIds(of app: PathId, host: String?) -> [String] {
+        core.tasks(of: app).filter { host == nil || $0.host == host }.map(\.id)
+    }
+
+    func deployments() -> [DeploymentInfo] { core.deployments.values.map(\.info).sorted { $0.id < $1.id } }
+
+    /// Without `force`: roll the app back to its previous version (itself a deployment). With it: just stop tracking.
+    func cancelDeployment(_ id: String, force: Bool) async throws(APIError) -> DeploymentResult? {
+        guard let d = core.deployments[id] else { throw APIError.notFound("DeploymentPlan \(id) does not exist") }
+        if force {
+            core.forgetDeployment(id)
+            return nil
+        }
+        let versions = (try? await repo.versions(of: d.appId)) ?? [:]
+        let current = core.apps[d.appId]?.version ?? ""
+        if let previous = versions.keys.filter({ $0 < current }).max().flatMap({ versions[$0] }) {
+            let (app, deploymentId, directives) = try core.putApp(previous, now: Date(), force: true)
+            try await commit(directives)
+            return DeploymentResult(version: app.version ?? "", deploymentId: deploymentId ?? "")
+        }
+        return try await remove(d.appId, force: true)
+    }
+
+    func versions(_ id: PathId) async throws(APIError) -> [String: AppDefinition] {
+        guard core.apps[id] != nil else { throw APIError.notFound("App '\(id)' does not exist") }
+        do { return try await repo.versions(of: id) } catch { throw APIError(status: 503, message: "store: \(error)") }
+    }
+
+    func queue() -> [QueueItem] {
+        core.queue(now: Date()).map { QueueItem(app: $0.app, count: $0.count, delay: $0.delay) }
+    }
+
+    func resetDelay(_ id: PathId) async { await execute(core.resetDelay(id)) }
+}

@@ -1,0 +1,97 @@
+import Foundation
+import Logging
+import PacerAppsCore
+import PacerClient
+import PacerModel
+import PacerStore
+
+/// The framework's shell: owns the apps core, persists before it acts, and talks to the master.
+/// API handlers and the master's event stream both come through here, one at a time.
+public actor Scheduler {
+    var core: AppsCore
+    let repo: AppsRepository
+    let logger: Logger
+    var frameworkId: String?
+    var master: MasterClient?
+    var lastEvent = Date()
+    /// The largest agent seen, so specs no agent could ever run are refused up front.
+    var largestAgent: Resources?
+
+    init(repo: AppsRepository, settings: AppsSettings, logger: Logger) async throws {
+        self.repo = repo
+        self.logger = logger
+        frameworkId = try await repo.frameworkId()
+        core = AppsCore(settings: settings, apps: try await repo.apps(), tasks: try await repo.tasks(),
+                        idPrefix: String(UUID().uuidString.prefix(8)).lowercased(), now: Date())
+        logger.info("framework state loaded", metadata: ["apps": "\(core.apps.count)", "tasks": "\(core.tasks.count)",
+                                                         "framework.id": "\(frameworkId ?? "(new)")"])
+    }
+
+    var frameworkInfo: FrameworkInfo { FrameworkInfo(id: frameworkId, name: "pacer", failoverTimeoutSeconds: 604_800) }
+
+    // MARK: master stream
+
+    func connected(to master: MasterClient) { self.master = master; lastEvent = Date() }
+    func disconnected() { master = nil }
+    func silentFor() -> TimeInterval { Date().timeIntervalSince(lastEvent) }
+
+    func handle(_ events: [SchedulerEvent]) async throws {
+        lastEvent = Date()
+        var offers: [Offer] = []
+        var statuses: [TaskStatus] = []
+        for e in events {
+            switch e.type {
+            case .subscribed:
+                guard let id = e.subscribed?.frameworkId else { continue }
+                if frameworkId != id {
+                    try await repo.setFrameworkId(id)  // before anything runs under this id
+                    frameworkId = id
+                }
+                logger.info("subscribed", metadata: ["framework.id": "\(id)"])
+                await execute(core.subscribed(now: Date()))
+            case .offers: offers += e.offers?.offers ?? []
+            case .update: if let s = e.update?.status { statuses.append(s) }
+            case .error: logger.error("master error", metadata: ["message": "\(e.error?.message ?? "")"])
+            case .rescind, .heartbeat, .failure: break
+            }
+        }
+        if !statuses.isEmpty { await execute(core.handleUpdates(statuses, now: Date())) }
+        if !offers.isEmpty { await execute(core.handleOffers(offers, now: Date())) }
+    }
+
+    func tick() async { await execute(core.tick(now: Date())) }
+
+    func setLargestAgent(_ r: Resources?) { largestAgent = r }
+
+    /// Carries out directives in order; a failed write stops the sequence, so nothing is launched
+    /// or acknowledged that is not on disk.
+    func execute(_ directives: [AppsDirective]) async {
+        do {
+            for d in directives { try await execute(d) }
+        } catch {
+            logger.error("directive failed; the rest of its sequence is skipped", metadata: ["error": "\(error)"])
+        }
+    }
+
+    func execute(_ d: AppsDirective) async throws {
+        switch d {
+        case .persistApp(let app): try await repo.putApp(app)
+        case .deleteApp(let id): try await repo.deleteApp(id)
+        case .persistTasks(let tasks): try await repo.putTasks(tasks)
+        case .deleteTasks(let ids): try await repo.deleteTasks(ids)
+        default:
+            guard let master, let fid = frameworkId else { return }
+            switch d {
+            case .accept(let offer, let tasks, let refuse):
+                try await master.call(.accept(fid, offerIds: [offer], tasks: tasks, refuseSeconds: refuse))
+            case .decline(let offers, let refuse):
+                try await master.call(.decline(fid, offerIds: offers, refuseSeconds: refuse))
+            case .kill(let task, let agent): try await master.call(.kill(fid, taskId: task, agentId: agent))
+            case .acknowledge(let acks): try await master.call(.acknowledge(fid, acks))
+            case .revive: try await master.call(SchedulerCall(type: .revive, frameworkId: fid))
+            case .reconcile(let refs): try await master.call(.reconcile(fid, refs))
+            case .persistApp, .deleteApp, .persistTasks, .deleteTasks: break
+            }
+        }
+    }
+}

@@ -1,0 +1,70 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import PacerModel
+
+/// What came back from a plain request.
+public struct HTTPResult: Sendable {
+    public var status: Int
+    public var body: Data
+    public var headers: [(String, String)]
+    public var text: String { String(decoding: body, as: UTF8.self) }
+}
+
+/// A request that did not succeed: either the server answered with an error (with its decoded
+/// Marathon-style body when it had one) or the server could not be reached.
+public enum ClientError: Error, Sendable, CustomStringConvertible {
+    case http(status: Int, APIError?, body: String)
+    case transport(url: String, String)
+
+    public var description: String {
+        switch self {
+        case .http(let status, let api?, _):
+            let details = api.details.map { "\($0.path): \($0.errors.joined(separator: "; "))" }.joined(separator: "\n  ")
+            return "HTTP \(status): \(api.message)" + (details.isEmpty ? "" : "\n  " + details)
+        case .http(let status, nil, let body): return "HTTP \(status): \(body.prefix(500))"
+        case .transport(let url, let m): return "cannot reach \(url): \(m)"
+        }
+    }
+}
+
+/// One place that turns (method, URL, body) into an AsyncHTTPClient call with a bounded wait.
+public struct HTTPTransport: Sendable {
+    public let client: HTTPClient
+    public var timeout: TimeAmount
+
+    public init(client: HTTPClient = .shared, timeout: TimeAmount = .seconds(10)) {
+        self.client = client; self.timeout = timeout
+    }
+
+    public func send(_ method: HTTPMethod, _ url: String, body: Data? = nil,
+                     headers: [(String, String)] = [], maxResponse: Int = 64 << 20) async throws(ClientError) -> HTTPResult {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        for (k, v) in headers { request.headers.add(name: k, value: v) }
+        if let body {
+            request.headers.replaceOrAdd(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
+        do {
+            let response = try await client.execute(request, timeout: timeout)
+            let bytes = try await response.body.collect(upTo: maxResponse)
+            return HTTPResult(status: Int(response.status.code), body: Data(bytes.readableBytesView),
+                              headers: response.headers.map { ($0.name, $0.value) })
+        } catch {
+            throw .transport(url: url, "\(error)")
+        }
+    }
+
+    /// Sends and requires a 2xx answer; decodes Marathon-style error bodies otherwise.
+    public func expectOK(_ method: HTTPMethod, _ url: String, body: Data? = nil) async throws(ClientError) -> HTTPResult {
+        let r = try await send(method, url, body: body)
+        guard (200..<300).contains(r.status) else {
+            var api = try? WireJSON.marathonDecoder().decode(APIError.self, from: r.body)
+            api?.status = r.status
+            throw .http(status: r.status, api, body: r.text)
+        }
+        return r
+    }
+}

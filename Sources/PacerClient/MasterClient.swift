@@ -1,0 +1,91 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import PacerModel
+
+/// The master's API as frameworks and agents use it.
+public struct MasterClient: Sendable {
+    public let baseURL: String
+    let transport: HTTPTransport
+    let encoder = WireJSON.masterEncoder()
+
+    public init(baseURL: String, transport: HTTPTransport = HTTPTransport()) {
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.transport = transport
+    }
+
+    public func call(_ call: SchedulerCall) async throws(ClientError) {
+        let body = try! encoder.encode(call)  // encoding plain value types cannot fail
+        _ = try await transport.expectOK(.POST, baseURL + "/api/v1/scheduler", body: body)
+    }
+
+    /// Agent → master; returns the HTTP status (404 on HEARTBEAT means: register again).
+    public func agentCall(_ call: AgentCall) async throws(ClientError) -> Int {
+        let body = try! encoder.encode(call)
+        return try await transport.send(.POST, baseURL + "/api/v1/agent", body: body).status
+    }
+
+    /// Opens the SUBSCRIBE stream. Events arrive in batches (all complete lines of a read), so the
+    /// framework can persist and acknowledge many updates at once.
+    public func subscribe(_ info: FrameworkInfo) -> AsyncThrowingStream<[SchedulerEvent], any Error> {
+        let body = try! encoder.encode(SchedulerCall.subscribe(info))
+        let url = baseURL + "/api/v1/scheduler"
+        let client = transport.client
+        return AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    var request = HTTPClientRequest(url: url)
+                    request.method = .POST
+                    request.headers.add(name: "Content-Type", value: "application/json")
+                    request.body = .bytes(ByteBuffer(bytes: body))
+                    let response = try await client.execute(request, deadline: .distantFuture)
+                    guard response.status == .ok else {
+                        let text = try await response.body.collect(upTo: 1 << 16)
+                        throw ClientError.http(status: Int(response.status.code), nil, body: String(buffer: text))
+                    }
+                    var lines = LineSplitter()
+                    let decoder = WireJSON.masterDecoder()
+                    for try await chunk in response.body {
+                        let events = try lines.feed(chunk).map { try decoder.decode(SchedulerEvent.self, from: $0) }
+                        if !events.isEmpty { continuation.yield(events) }
+                    }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+}
+
+/// Splits a byte stream into newline-terminated records, bounded so a broken peer cannot make
+/// one record grow without limit.
+public struct LineSplitter: Sendable {
+    var pending = Data()
+    public static let maxLine = 16 << 20
+    public init() {}
+
+    public mutating func feed(_ chunk: ByteBuffer) throws -> [Data] {
+        pending.append(contentsOf: chunk.readableBytesView)
+        var lines: [Data] = []
+        while let nl = pending.firstIndex(of: 0x0A) {
+            let line = pending[pending.startIndex..<nl]
+            if !line.isEmpty { lines.append(Data(line)) }
+            pending.removeSubrange(pending.startIndex...nl)
+        }
+        if pending.count > Self.maxLine { throw ClientError.transport(url: "", "a stream record exceeds \(Self.maxLine) bytes") }
+        return lines
+    }
+}
+
+/// Master → agent messages.
+public struct AgentClient: Sendable {
+    let transport: HTTPTransport
+    public init(transport: HTTPTransport = HTTPTransport(timeout: .seconds(5))) { self.transport = transport }
+
+    public func send(_ message: AgentMessage, to agentURL: String) async throws(ClientError) {
+        let body = try! WireJSON.masterEncoder().encode(message)
+        _ = try await transport.expectOK(.POST, agentURL + "/api/v1", body: body)
+    }
+}

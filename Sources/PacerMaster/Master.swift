@@ -1,0 +1,117 @@
+import Foundation
+import Logging
+import PacerClient
+import PacerMasterCore
+import PacerModel
+
+/// The master's shell: owns the core, carries out its directives (framework streams, agent
+/// messages) and feeds back what happened. All state changes go through this actor.
+public actor Master {
+    var core: MasterCore
+    let logger: Logger
+    /// One open SUBSCRIBE stream per framework; `generation` tells a stale stream's end from the current one's.
+    var streams: [String: (generation: Int, continuation: AsyncStream<SchedulerEvent>.Continuation)] = [:]
+    var generation = 0
+    let outbox: AsyncStream<AgentDelivery>.Continuation
+    let deliveries: AsyncStream<AgentDelivery>
+    /// Events a framework may have queued before it is dropped and must resubscribe.
+    static let streamBound = 10_000
+
+    public init(settings: MasterSettings, logger: Logger) {
+        let now = Date().timeIntervalSince1970
+        core = MasterCore(settings: settings, now: now, idPrefix: String(UInt32.random(in: .min ... .max), radix: 16))
+        self.logger = logger
+        (deliveries, outbox) = AsyncStream.makeStream(of: AgentDelivery.self)
+    }
+
+    static var now: Double { Date().timeIntervalSince1970 }
+
+    public func subscribe(_ info: FrameworkInfo) -> (String, Int, AsyncStream<SchedulerEvent>) {
+        let (stream, continuation) = AsyncStream.makeStream(of: SchedulerEvent.self,
+                                                            bufferingPolicy: .bufferingOldest(Self.streamBound))
+        generation += 1
+        let (id, directives) = core.subscribe(info, now: Self.now)
+        streams[id]?.continuation.finish()
+        streams[id] = (generation, continuation)
+        logger.info("framework subscribed", metadata: ["framework.id": "\(id)", "framework.name": "\(info.name)"])
+        execute(directives)
+        return (id, generation, stream)
+    }
+
+    public func streamEnded(frameworkId: String, generation: Int) {
+        guard streams[frameworkId]?.generation == generation else { return }
+        streams[frameworkId] = nil
+        core.disconnected(frameworkId: frameworkId, now: Self.now)
+        logger.info("framework disconnected", metadata: ["framework.id": "\(frameworkId)"])
+    }
+
+    public func handle(_ call: SchedulerCall) throws(MasterCallError) {
+        execute(try core.handle(call, now: Self.now))
+    }
+
+    /// Returns the HTTP status for the agent: 404 tells it to register again.
+    public func handle(_ call: AgentCall) -> Int {
+        let now = Self.now
+        switch call.type {
+        case .register:
+            guard let r = call.register else { return 400 }
+            logger.info("agent registered", metadata: ["agent.id": "\(r.agent.id)", "tasks": "\(r.tasks.count)"])
+            execute(core.registerAgent(r.agent, tasks: r.tasks, now: now))
+            return 200
+        case .heartbeat:
+            return core.heartbeat(agentId: call.agentId, now: now) ? 200 : 404
+        case .update:
+            guard core.agents[call.agentId]?.reachable == true else { return 404 }
+            execute(core.agentUpdates(agentId: call.agentId, call.update?.statuses ?? [], now: now))
+            return 202
+        }
+    }
+
+    func launchUndeliverable(agentId: String, taskIds: [String], reason: String) {
+        execute(core.launchUndeliverable(agentId: agentId, taskIds: taskIds, reason: reason, now: Self.now))
+    }
+
+    func tick() { execute(core.tick(now: Self.now)) }
+
+    func execute(_ directives: [MasterDirective]) {
+        for d in directives {
+            switch d {
+            case .toFramework(let id, let event):
+                guard let s = streams[id] else { continue }
+                if case .dropped = s.continuation.yield(event) {
+                    // A framework that stopped reading: drop it; it resubscribes and reconciles.
+                    logger.warning("framework stream overflowed; closing it", metadata: ["framework.id": "\(id)"])
+                    s.continuation.finish()
+                }
+            case .toAgent(let agentId, let url, let message):
+                outbox.yield(AgentDelivery(agentId: agentId, url: url, message: message))
+            }
+        }
+    }
+
+    public func state() -> ClusterState {
+        ClusterState(
+            agents: core.agents.values.sorted { $0.info.id < $1.info.id }.map { a in
+                ClusterState.Agent(id: a.info.id, hostname: a.info.hostname, url: a.info.url, reachable: a.reachable,
+                                   resources: a.info.resources, used: a.used, attributes: a.info.attributes,
+                                   tasks: a.tasks.values.sorted { $0.info.taskId < $1.info.taskId }
+                                       .map { ClusterState.Task(id: $0.info.taskId, frameworkId: $0.frameworkId, state: $0.state) })
+            },
+            frameworks: core.frameworks.values.sorted { ($0.info.id ?? "") < ($1.info.id ?? "") }
+                .map { ClusterState.Framework(id: $0.info.id ?? "", name: $0.info.name, connected: $0.connected) },
+            outstandingOffers: core.offers.count)
+    }
+
+    /// Ends every framework stream so the HTTP server can stop.
+    func closeStreams() {
+        for s in streams.values { s.continuation.finish() }
+        streams = [:]
+        outbox.finish()
+    }
+}
+
+struct AgentDelivery: Sendable {
+    var agentId: String
+    var url: String
+    var message: AgentMessage
+}

@@ -1,0 +1,75 @@
+import Foundation
+import Hummingbird
+import Logging
+import PacerClient
+import PacerMasterCore
+import PacerModel
+import PacerServerKit
+import ServiceLifecycle
+
+public struct MasterConfig: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 5050
+    public var settings = MasterSettings()
+    public var tick: Duration = .milliseconds(200)
+    public init() {}
+}
+
+/// The master as a long-running service: HTTP API, periodic ticks, agent message delivery.
+public struct MasterService: Service {
+    public let master: Master
+    let config: MasterConfig
+    let logger: Logger
+
+    public init(config: MasterConfig, logger: Logger = Logger(label: "pacer.master")) {
+        self.config = config; self.logger = logger
+        master = Master(settings: config.settings, logger: logger)
+    }
+
+    public func run() async throws {
+        let app = Application(router: MasterRoutes.router(master),
+                              configuration: .init(address: .hostname(config.host, port: config.port), serverName: "pacer-master"),
+                              logger: logger)
+        logger.info("master listening", metadata: ["address": "\(config.host):\(config.port)"])
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { try await app.run() }
+            group.addTask { await deliver() }
+            group.addTask { await cancelWhenGracefulShutdown { await every(config.tick) { await master.tick() } } }
+            group.addTask {
+                // Subscription streams never end by themselves; the server waits for them on shutdown.
+                try? await gracefulShutdown()
+                await master.closeStreams()
+            }
+        }
+    }
+
+    /// Delivers master → agent messages in order per agent, agents in parallel.
+    func deliver() async {
+        let client = AgentClient()
+        await withDiscardingTaskGroup { group in
+            var queues: [String: AsyncStream<AgentDelivery>.Continuation] = [:]
+            for await d in master.deliveries {
+                if queues[d.agentId] == nil {
+                    let (stream, continuation) = AsyncStream.makeStream(of: AgentDelivery.self)
+                    queues[d.agentId] = continuation
+                    group.addTask {
+                        for await item in stream { await send(item, client) }
+                    }
+                }
+                queues[d.agentId]?.yield(d)
+            }
+            for q in queues.values { q.finish() }
+        }
+    }
+
+    func send(_ d: AgentDelivery, _ client: AgentClient) async {
+        do {
+            try await client.send(d.message, to: d.url)
+        } catch {
+            logger.warning("agent unreachable", metadata: ["agent.id": "\(d.agentId)", "error": "\(error)"])
+            if let launch = d.message.launch {
+                await master.launchUndeliverable(agentId: d.agentId, taskIds: launch.tasks.map(\.taskId), reason: "\(error)")
+            }
+        }
+    }
+}

@@ -1,0 +1,165 @@
+import ArgumentParser
+import Foundation
+import PacerClient
+import PacerModel
+
+/// Flags of every client command.
+struct ClientOptions: ParsableArguments {
+    @Option(help: "Framework API URL (or PACER_URL).")
+    var url = ProcessInfo.processInfo.environment["PACER_URL"] ?? "http://127.0.0.1:8080"
+    @Flag(help: "Machine-readable JSON output.") var json = false
+
+    var client: MarathonClient { MarathonClient(baseURL: url) }
+
+    func emit<T: Encodable>(_ value: T, table: () -> String) throws {
+        if json {
+            print(String(decoding: try WireJSON.marathonEncoder(pretty: true).encode(value), as: UTF8.self))
+        } else {
+            print(table(), terminator: "")
+        }
+    }
+}
+
+func appId(_ raw: String) throws -> PathId {
+    do { return try PathId(validating: raw) } catch { throw ValidationError(error.message) }
+}
+
+struct AppCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "app", abstract: "Deploy and manage apps.",
+        subcommands: [Deploy.self, List.self, Show.self, Scale.self, Restart.self, Remove.self])
+
+    struct Deploy: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create or update an app from a JSON spec and wait for its deployment.")
+        @OptionGroup var options: ClientOptions
+        @Argument(help: "Path to the app's JSON spec.") var file: String
+        @Flag(help: "Override a deployment in progress.") var force = false
+        @Option(help: "Seconds to wait for the deployment.") var timeout = 300.0
+
+        func run() async throws {
+            guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
+            struct IdOnly: Decodable { var id: String }
+            let id = try appId(try JSONDecoder().decode(IdOnly.self, from: data).id)
+            let client = options.client
+            let result = try await client.deploy(json: data, id: id)
+            if !options.json { print("deploying \(id) (deployment \(result?.deploymentId ?? "-"))") }
+            try await DeploymentWait.wait(client, app: id, deploymentId: result?.deploymentId, timeout: timeout, quiet: options.json)
+            let status = try await client.app(id)
+            try options.emit(status) { Tables.apps([status]) }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List apps with their task counts.")
+        @OptionGroup var options: ClientOptions
+        func run() async throws {
+            let apps = try await options.client.apps()
+            try options.emit(apps) { Tables.apps(apps) }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one app and its tasks.")
+        @OptionGroup var options: ClientOptions
+        @Argument var id: String
+        func run() async throws {
+            let status = try await options.client.app(try appId(id))
+            try options.emit(status) { Tables.apps([status]) + "\n" + Tables.tasks(status.tasks ?? []) }
+        }
+    }
+
+    struct Scale: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Change an app's instance count and wait.")
+        @OptionGroup var options: ClientOptions
+        @Argument var id: String
+        @Argument var instances: Int
+        @Flag var force = false
+        @Option var timeout = 300.0
+        func run() async throws {
+            let id = try appId(id)
+            let r = try await options.client.scale(id, instances: instances, force: force)
+            try await DeploymentWait.wait(options.client, app: id, deploymentId: r.deploymentId, timeout: timeout, quiet: options.json)
+            try options.emit(r) { "scaled \(id) to \(instances)\n" }
+        }
+    }
+
+    struct Restart: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Replace every task of an app and wait.")
+        @OptionGroup var options: ClientOptions
+        @Argument var id: String
+        @Flag var force = false
+        @Option var timeout = 300.0
+        func run() async throws {
+            let id = try appId(id)
+            let r = try await options.client.restart(id, force: force)
+            try await DeploymentWait.wait(options.client, app: id, deploymentId: r.deploymentId, timeout: timeout, quiet: options.json)
+            try options.emit(r) { "restarted \(id)\n" }
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove an app and kill its tasks.")
+        @OptionGroup var options: ClientOptions
+        @Argument var id: String
+        @Flag var force = false
+        func run() async throws {
+            let r = try await options.client.remove(try appId(id), force: force)
+            try options.emit(r) { "removed \(id) (deployment \(r.deploymentId))\n" }
+        }
+    }
+}
+
+struct TaskCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "task", abstract: "Inspect tasks.", subcommands: [List.self])
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List tasks, of one app or all.")
+        @OptionGroup var options: ClientOptions
+        @Argument var app: String?
+        func run() async throws {
+            let tasks = try await options.client.tasks(app: try app.map(appId))
+            try options.emit(tasks) { Tables.tasks(tasks) }
+        }
+    }
+}
+
+enum DeploymentWait {
+    /// Polls until the deployment is gone from `/v2/deployments`, showing the app's progress.
+    static func wait(_ client: MarathonClient, app: PathId, deploymentId: String?, timeout: Double, quiet: Bool) async throws {
+        guard let deploymentId else { return }
+        let deadline = Date().addingTimeInterval(timeout)
+        var last = ""
+        while Date() < deadline {
+            let active = try await client.deployments().contains { $0.id == deploymentId }
+            if let s = try? await client.app(app) {
+                let line = "  \(app): \(s.tasksRunning)/\(s.app.instances) running, \(s.tasksStaged) staging"
+                if line != last && !quiet { print(line); last = line }
+            }
+            if !active { return }
+            try await Task.sleep(for: .milliseconds(300))
+        }
+        throw ValidationError("deployment \(deploymentId) still running after \(Int(timeout)) s (see /v2/deployments)")
+    }
+}
+
+enum Tables {
+    static func render(_ header: [String], _ rows: [[String]]) -> String {
+        let widths = header.indices.map { i in ([header] + rows).map { $0[i].count }.max() ?? 0 }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }
+                .joined(separator: "  ").trimmingCharacters(in: .whitespaces) + "\n"
+        }
+        return line(header) + rows.map(line).joined()
+    }
+
+    static func apps(_ apps: [AppStatus]) -> String {
+        render(["ID", "INSTANCES", "RUNNING", "STAGED", "HEALTHY", "CPUS", "MEM", "SERVICE PORTS", "DEPLOYMENTS", "CMD"],
+               apps.map { s in [s.app.id.description, "\(s.app.instances)", "\(s.tasksRunning)", "\(s.tasksStaged)",
+                                "\(s.tasksHealthy)", "\(s.app.cpus)", "\(s.app.mem)",
+                                s.app.portDefinitions.map { String($0.port) }.joined(separator: ","),
+                                "\(s.deployments.count)", String((s.app.cmd ?? s.app.args?.joined(separator: " ") ?? "").prefix(40))] })
+    }
+
+    static func tasks(_ tasks: [MarathonTask]) -> String {
+        render(["ID", "APP", "STATE", "HOST", "PORTS", "STARTED"],
+               tasks.map { [$0.id, $0.appId, $0.state, $0.host, $0.ports.map(String.init).joined(separator: ","), $0.startedAt ?? "-"] })
+    }
+}

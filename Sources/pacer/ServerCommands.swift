@@ -1,0 +1,132 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PacerAgent
+import PacerApps
+import PacerMaster
+import PacerModel
+import PacerStore
+import ServiceLifecycle
+
+struct MasterCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "master", abstract: "Run a master.")
+    @OptionGroup var server: ServerOptions
+    @Option(help: "Port of the master API.") var port = 5050
+    @Option(help: "Seconds without a heartbeat before an agent is unreachable.") var agentTimeout = 15.0
+
+    func run() async throws {
+        Logs.bootstrap(server.logLevel)
+        var config = MasterConfig()
+        config.host = server.bind
+        config.port = port
+        config.settings.agentTimeout = agentTimeout
+        try await Runner.run([MasterService(config: config)])
+    }
+}
+
+struct AgentCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "agent", abstract: "Run an agent that launches tasks.")
+    @OptionGroup var server: ServerOptions
+    @Option(help: "Port of the agent API.") var port = 5051
+    @Option(help: "Master URL(s), comma-separated.") var master = "http://127.0.0.1:5050"
+    @Option(help: "Hostname this agent reports (tasks' HOST).") var hostname = "127.0.0.1"
+    @Option(help: "CPUs to offer (default: detected).") var cpus: Double?
+    @Option(help: "Memory to offer in MiB (default: detected).") var mem: Double?
+    @Option(help: "Disk to offer in MiB.") var disk: Double?
+    @Option(help: "Port ranges to offer, e.g. 31000-32000.") var ports: String?
+    @Option(help: "Attributes, e.g. rack:r1;zone:a.") var attributes: String?
+
+    func run() async throws {
+        Logs.bootstrap(server.logLevel)
+        let config = try Runner.agentConfig(server: server, port: port, master: master, hostname: hostname, cpus: cpus,
+                                            mem: mem, disk: disk, ports: ports, attributes: attributes)
+        try await Runner.run([try AgentService(config: config)])
+    }
+}
+
+struct FrameworkCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "framework", abstract: "Run the app framework (Marathon API).")
+    @OptionGroup var server: ServerOptions
+    @Option(help: "Port of the Marathon-compatible API.") var port = 8080
+    @Option(help: "Master URL(s), comma-separated.") var master = "http://127.0.0.1:5050"
+    @Option(help: "State store: sqlite:PATH (default: STATE_DIR/framework.sqlite).") var store: String?
+
+    func run() async throws {
+        Logs.bootstrap(server.logLevel)
+        var config = FrameworkConfig()
+        config.host = server.bind
+        config.port = port
+        config.masterURLs = Runner.urls(master)
+        let store = try Runner.openStore(store, stateDir: server.stateDir)
+        try await Runner.run([FrameworkService(config: config, store: store)])
+    }
+}
+
+struct Up: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "up", abstract: "Run a whole cluster on this machine: master, agents and framework.")
+    @OptionGroup var server: ServerOptions
+    @Option(help: "Number of agents (ports 5051, 5052, …).") var agents = 1
+    @Option(help: "CPUs each agent offers (default: detected).") var agentCpus: Double?
+    @Option(help: "Memory each agent offers in MiB (default: detected).") var agentMem: Double?
+
+    func run() async throws {
+        Logs.bootstrap(server.logLevel)
+        var master = MasterConfig()
+        master.host = server.bind
+        var services: [any Service] = [MasterService(config: master)]
+        for i in 0..<max(1, agents) {
+            var config = try Runner.agentConfig(server: server, port: 5051 + i, master: "http://\(server.bind):5050",
+                                                hostname: server.bind, cpus: agentCpus, mem: agentMem, disk: nil,
+                                                ports: "\(31000 + i * 1000)-\(31999 + i * 1000)", attributes: nil)
+            config.killTasksOnShutdown = true
+            services.append(try AgentService(config: config))
+        }
+        var framework = FrameworkConfig()
+        framework.host = server.bind
+        framework.masterURLs = ["http://\(server.bind):5050"]
+        services.append(FrameworkService(config: framework, store: try Runner.openStore(nil, stateDir: server.stateDir)))
+        Logger(label: "pacer").info("pacer up: master :5050, \(agents) agent(s) from :5051, framework API http://\(server.bind):8080")
+        try await Runner.run(services)
+    }
+}
+
+enum Runner {
+    static func run(_ services: [any Service]) async throws {
+        let group = ServiceGroup(configuration: .init(
+            services: services.map { .init(service: $0) },
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: Logger(label: "pacer.lifecycle")))
+        try await group.run()
+    }
+
+    static func urls(_ list: String) -> [String] { list.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
+
+    static func openStore(_ spec: String?, stateDir: String) throws -> any StateStore {
+        let spec = spec ?? "sqlite:\(stateDir)/framework.sqlite"
+        if spec.hasPrefix("sqlite:") { return try SQLiteStore(path: String(spec.dropFirst("sqlite:".count))) }
+        throw ValidationError("unsupported store '\(spec)': use sqlite:PATH")
+    }
+
+    static func agentConfig(server: ServerOptions, port: Int, master: String, hostname: String, cpus: Double?, mem: Double?,
+                            disk: Double?, ports: String?, attributes: String?) throws -> AgentConfig {
+        var config = AgentConfig()
+        config.host = server.bind
+        config.port = port
+        config.hostname = hostname
+        config.masterURLs = urls(master)
+        config.workDir = "\(server.stateDir)/agent-\(port)"
+        if let cpus { config.resources.cpus = cpus }
+        if let mem { config.resources.mem = mem }
+        if let disk { config.resources.disk = disk }
+        if let ports {
+            guard let ranges = PortRange.parseList(ports) else { throw ValidationError("--ports: expected ranges like 31000-32000,33000-33100") }
+            config.resources.ports = ranges
+        }
+        for pair in (attributes ?? "").split(separator: ";") {
+            let kv = pair.split(separator: ":", maxSplits: 1)
+            guard kv.count == 2 else { throw ValidationError("--attributes: expected name:value;name:value") }
+            config.attributes[String(kv[0])] = String(kv[1])
+        }
+        return config
+    }
+}
