@@ -64,7 +64,7 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ], swiftSettings: strict),
 
-        .testTarget(name: "PacerModelTests", dependencies: ["PacerModel"]),
+        .testTarget(name: "PacerModelTests", dependencies: ["PacerModel"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PacerMasterCoreTests", dependencies: ["PacerMasterCore"]),
         .testTarget(name: "PacerAgentCoreTests", dependencies: ["PacerAgentCore"]),
         .testTarget(name: "PacerAppsCoreTests", dependencies: ["PacerAppsCore"]),

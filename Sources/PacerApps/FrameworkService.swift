@@ -62,9 +62,11 @@ public struct FrameworkService: Service {
                         }
                     }
                     group.addTask {
-                        let limit = MasterSettingsView.heartbeat * config.missedHeartbeats
-                        while await scheduler.silentFor() < limit { try await Task.sleep(for: .milliseconds(500)) }
-                        throw ClientError.transport(url: master.baseURL, "no event for \(Int(limit)) s")
+                        while true {
+                            let (silent, limit) = await scheduler.silence(missedHeartbeats: config.missedHeartbeats)
+                            if silent > limit { throw ClientError.transport(url: master.baseURL, "no event for \(Int(silent)) s") }
+                            try await Task.sleep(for: .milliseconds(500))
+                        }
                     }
                     try await group.next()
                     group.cancelAll()
@@ -94,6 +96,3 @@ public struct FrameworkService: Service {
         }
     }
 }
-
-/// The master's HEARTBEAT period as the framework assumes it (MasterSettings.frameworkHeartbeat).
-enum MasterSettingsView { static let heartbeat: Double = 5 }

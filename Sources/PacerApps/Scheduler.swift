@@ -14,6 +14,8 @@ public actor Scheduler {
     var frameworkId: String?
     var master: MasterClient?
     var lastEvent = Date()
+    /// The master's HEARTBEAT period, from SUBSCRIBED; the stream is dead after a few silent ones.
+    var heartbeatInterval: Double = 5
     /// The largest agent seen, so specs no agent could ever run are refused up front.
     var largestAgent: Resources?
 
@@ -33,7 +35,10 @@ public actor Scheduler {
 
     func connected(to master: MasterClient) { self.master = master; lastEvent = Date() }
     func disconnected() { master = nil }
-    func silentFor() -> TimeInterval { Date().timeIntervalSince(lastEvent) }
+    /// Seconds since the last event, and how long silence may last before the stream counts as dead.
+    func silence(missedHeartbeats: Double) -> (silent: TimeInterval, limit: TimeInterval) {
+        (Date().timeIntervalSince(lastEvent), heartbeatInterval * missedHeartbeats)
+    }
 
     func handle(_ events: [SchedulerEvent]) async throws {
         lastEvent = Date()
@@ -43,6 +48,7 @@ public actor Scheduler {
             switch e.type {
             case .subscribed:
                 guard let id = e.subscribed?.frameworkId else { continue }
+                heartbeatInterval = e.subscribed?.heartbeatIntervalSeconds ?? heartbeatInterval
                 if frameworkId != id {
                     try await repo.setFrameworkId(id)  // before anything runs under this id
                     frameworkId = id

@@ -23,9 +23,12 @@ public struct InstancePlan: Equatable, Sendable {
         // Room to start new tasks beside the old ones; with no room at all, old ones must go first.
         let launch = min(wanted, max(0, maxTotal - live.count))
         let running = live.filter { $0.state == .running }.count
-        var killable = current.count >= n ? old.count : max(0, running - minRunning)
-        if launch == 0 && wanted > 0 && killable == 0 && maxTotal <= live.count {
-            killable = 1  // capacity 1.0 with no surge: Marathon replaces one at a time
+        let currentRunning = current.filter { $0.state == .running }.count
+        var killable = currentRunning >= n ? old.count : max(0, running - minRunning)
+        if launch == 0 && wanted > 0 && killable == 0 && maxTotal <= live.count && currentRunning == current.count {
+            // No room to surge and nothing new still starting: the only way forward is to replace
+            // one at a time, as Marathon does for capacity 1.0 with no over-capacity.
+            killable = 1
         }
         let kill = surplus(old, count: min(killable, old.count), .oldestFirst)
         return InstancePlan(launch: launch, kill: kill)

@@ -44,7 +44,7 @@ extension MasterCore {
         case .decline:
             guard let d = call.decline else { throw MasterCallError("DECLINE needs 'decline'") }
             for id in d.offerIds { if let o = offers[id], o.frameworkId == fid { release(o, fid, d.filters, now: now) } }
-            return []
+            return allocate(now: now)
         case .kill:
             guard let k = call.kill else { throw MasterCallError("KILL needs 'kill'") }
             return kill(fid, k.taskId, now: now)

@@ -17,7 +17,12 @@ extension AppDefinition: Codable {
         cmd = try c.decodeIfPresent(String.self, forKey: .cmd)
         args = try c.decodeIfPresent([String].self, forKey: .args)
         user = try c.decodeIfPresent(String.self, forKey: .user)
-        env = try c.decodeIfPresent([String: String].self, forKey: .env) ?? [:]
+        for (name, value) in try c.decodeIfPresent([String: EnvValue].self, forKey: .env) ?? [:] {
+            switch value {
+            case .plain(let s): env[name] = s
+            case .secret: envSecrets.append(name)
+            }
+        }
         instances = try c.decodeIfPresent(Int.self, forKey: .instances) ?? 1
         cpus = try c.decodeIfPresent(Double.self, forKey: .cpus) ?? 1
         mem = try c.decodeIfPresent(Double.self, forKey: .mem) ?? 128
@@ -77,5 +82,17 @@ extension AppDefinition: Codable {
         try c.encodeIfPresent(resourceLimits, forKey: .resourceLimits)
         try c.encodeIfPresent(version, forKey: .version)
         try c.encodeIfPresent(versionInfo, forKey: .versionInfo)
+    }
+}
+
+/// An `env` value: a string, or Marathon's `{"secret": "name"}` reference.
+enum EnvValue: Decodable {
+    case plain(String), secret
+    struct Secret: Decodable { var secret: String }
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let s = try? c.decode(String.self) { self = .plain(s); return }
+        _ = try c.decode(Secret.self)
+        self = .secret
     }
 }

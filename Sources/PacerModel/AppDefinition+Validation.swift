@@ -42,6 +42,9 @@ extension AppDefinition {
         for (k, v) in env where k.isEmpty || k.contains("=") || k.utf8.contains(0) || v.utf8.contains(0) {
             check(false, "/env/\(k)", "variable names must be non-empty without '=' or NUL, values without NUL")
         }
+        for name in envSecrets.sorted() {
+            check(false, "/env/\(name)", "secret references are not supported: Pacer has no secret store; pass the value, or read it in the task")
+        }
         check(labels.count <= limits.maxLabels, "/labels", "at most \(limits.maxLabels) labels")
         errors += validatePorts(limits: limits)
         range(backoffSeconds, 0, limits.maxBackoffSeconds, "/backoffSeconds")

@@ -5,6 +5,9 @@ public struct AppDefinition: Sendable, Equatable {
     public var args: [String]?
     public var user: String?
     public var env: [String: String] = [:]
+    /// `env` entries given as Marathon secret references (`{"secret": …}`): Pacer has no secret
+    /// store, so validation refuses them by name rather than dropping them silently.
+    public var envSecrets: [String] = []
     public var instances: Int = 1
     public var cpus: Double = 1
     public var mem: Double = 128
@@ -65,13 +68,29 @@ public struct PortDefinition: Codable, Sendable, Equatable {
 public struct UpgradeStrategy: Codable, Sendable, Equatable {
     public var minimumHealthCapacity: Double = 1
     public var maximumOverCapacity: Double = 1
-    public init() {}
+    public init(minimumHealthCapacity: Double = 1, maximumOverCapacity: Double = 1) {
+        self.minimumHealthCapacity = minimumHealthCapacity; self.maximumOverCapacity = maximumOverCapacity
+    }
+    enum CodingKeys: String, CodingKey { case minimumHealthCapacity, maximumOverCapacity }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        minimumHealthCapacity = try c.decodeIfPresent(Double.self, forKey: .minimumHealthCapacity) ?? 1
+        maximumOverCapacity = try c.decodeIfPresent(Double.self, forKey: .maximumOverCapacity) ?? 1
+    }
 }
 
 public struct UnreachableStrategy: Codable, Sendable, Equatable {
     public var inactiveAfterSeconds: Double = 0
     public var expungeAfterSeconds: Double = 0
-    public init() {}
+    public init(inactiveAfterSeconds: Double = 0, expungeAfterSeconds: Double = 0) {
+        self.inactiveAfterSeconds = inactiveAfterSeconds; self.expungeAfterSeconds = expungeAfterSeconds
+    }
+    enum CodingKeys: String, CodingKey { case inactiveAfterSeconds, expungeAfterSeconds }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        inactiveAfterSeconds = try c.decodeIfPresent(Double.self, forKey: .inactiveAfterSeconds) ?? 0
+        expungeAfterSeconds = try c.decodeIfPresent(Double.self, forKey: .expungeAfterSeconds) ?? 0
+    }
 }
 
 public enum KillSelection: String, Codable, Sendable {

@@ -68,24 +68,32 @@ struct Up: AsyncParsableCommand {
     @Option(help: "Number of agents (ports 5051, 5052, …).") var agents = 1
     @Option(help: "CPUs each agent offers (default: detected).") var agentCpus: Double?
     @Option(help: "Memory each agent offers in MiB (default: detected).") var agentMem: Double?
+    @Option(help: "Port of the framework API.") var port = 8080
+    @Option(help: "Port of the master.") var masterPort = 5050
+    @Option(help: "Port of the first agent; the others follow.") var agentPort = 5051
+    @Option(help: "First task port of the first agent; each agent offers 1000 ports.") var taskPorts = 31000
 
     func run() async throws {
         Logs.bootstrap(server.logLevel)
         var master = MasterConfig()
         master.host = server.bind
+        master.port = masterPort
+        let masterURL = "http://\(server.bind):\(masterPort)"
         var services: [any Service] = [MasterService(config: master)]
         for i in 0..<max(1, agents) {
-            var config = try Runner.agentConfig(server: server, port: 5051 + i, master: "http://\(server.bind):5050",
+            let first = taskPorts + i * 1000
+            var config = try Runner.agentConfig(server: server, port: agentPort + i, master: masterURL,
                                                 hostname: server.bind, cpus: agentCpus, mem: agentMem, disk: nil,
-                                                ports: "\(31000 + i * 1000)-\(31999 + i * 1000)", attributes: nil)
+                                                ports: "\(first)-\(first + 999)", attributes: nil)
             config.killTasksOnShutdown = true
             services.append(try AgentService(config: config))
         }
         var framework = FrameworkConfig()
         framework.host = server.bind
-        framework.masterURLs = ["http://\(server.bind):5050"]
+        framework.port = port
+        framework.masterURLs = [masterURL]
         services.append(FrameworkService(config: framework, store: try Runner.openStore(nil, stateDir: server.stateDir)))
-        Logger(label: "pacer").info("pacer up: master :5050, \(agents) agent(s) from :5051, framework API http://\(server.bind):8080")
+        Logger(label: "pacer").info("pacer up: master :\(masterPort), \(agents) agent(s) from :\(agentPort), framework API http://\(server.bind):\(port)")
         try await Runner.run(services)
     }
 }

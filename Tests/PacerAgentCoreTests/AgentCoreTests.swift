@@ -1,0 +1,111 @@
+import PacerAgentCore
+import PacerModel
+import XCTest
+
+final class AgentCoreTests: XCTestCase {
+    func task(_ id: String, ports: [PortRange] = [], grace: Double? = nil) -> TaskInfo {
+        TaskInfo(taskId: id, name: id, agentId: "a1", resources: Resources(cpus: 0.1, mem: 10, ports: ports),
+                 command: CommandInfo(shell: true, value: "sleep 100", arguments: nil, environment: [:]),
+                 killGracePeriodSeconds: grace)
+    }
+    func sent(_ ds: [AgentDirective]) -> [TaskStatus] {
+        ds.flatMap { d -> [TaskStatus] in if case .send(let s) = d { return s }; return [] }
+    }
+    func ack(_ s: TaskStatus) -> Acknowledgement { Acknowledgement(agentId: "a1", taskId: s.taskId, uuid: s.uuid!) }
+
+    /// An agent with `t1` running (pid 100) and its STARTING update in flight.
+    func running() -> (AgentCore, TaskStatus) {
+        var core = AgentCore(agentId: "a1", idPrefix: "x")
+        XCTAssertEqual(core.launch(frameworkId: "f", [task("t1", grace: 2)], now: 0), [.spawn([task("t1", grace: 2)])])
+        let ds = core.spawned([("t1", .success(100))], now: 0)
+        XCTAssertEqual(ds.first, .checkpoint, "the checkpoint is written before anything is sent")
+        return (core, sent(ds)[0])
+    }
+
+    func testUpdatesGoOutInOrderOneAtATimePerTask() {
+        var (core, starting) = running()
+        XCTAssertEqual(starting.state, .starting)
+        XCTAssertTrue(sent(core.tick(now: 1)).isEmpty)  // head in flight, not yet due again
+        let next = sent(core.acknowledge([ack(starting)], now: 1))
+        XCTAssertEqual(next.map(\.state), [.running])
+        XCTAssertTrue(core.acknowledge([ack(starting)], now: 1).isEmpty, "a duplicate ack changes nothing")
+    }
+
+    func testUnacknowledgedUpdatesAreResentWithBackoff() {
+        var (core, starting) = running()
+        XCTAssertEqual(sent(core.tick(now: 2)).map(\.uuid), [starting.uuid])   // after 2 s
+        XCTAssertTrue(sent(core.tick(now: 5)).isEmpty)                          // now waits 4 s
+        XCTAssertEqual(sent(core.tick(now: 6)).map(\.uuid), [starting.uuid])
+        XCTAssertEqual(sent(core.tick(now: 14)).map(\.uuid), [starting.uuid])   // 8 s
+        XCTAssertEqual(sent(core.tick(now: 24)).map(\.uuid), [starting.uuid])   // capped at 10 s
+        XCTAssertEqual(sent(core.registered(now: 25)).map(\.uuid), [starting.uuid], "re-registration resends at once")
+    }
+
+    func testKillSendsTermThenKillAfterGraceAndReportsKilled() {
+        var (core, starting) = running()
+        _ = core.acknowledge([ack(starting)], now: 0)
+        let ds = core.kill(taskId: "t1", frameworkId: "f", now: 10)
+        XCTAssertTrue(ds.contains(.signal(taskId: "t1", pid: 100, signal: AgentCore.sigterm)))
+        XCTAssertFalse(core.tick(now: 11).contains(.signal(taskId: "t1", pid: 100, signal: AgentCore.sigkill)))
+        XCTAssertTrue(core.tick(now: 12.1).contains(.signal(taskId: "t1", pid: 100, signal: AgentCore.sigkill)))
+        _ = core.exited(taskId: "t1", .signaled(9), now: 12.2)
+        let queued = core.state.pending["t1"]!.map(\.status.state)
+        XCTAssertEqual(queued, [.running, .killing, .killed])
+    }
+
+    func testExitStatusesMapToStatesWithMessages() {
+        for (status, state, message) in [(ExitStatus.exited(0), TaskState.finished, "status 0"),
+                                         (.exited(3), .failed, "status 3"), (.signaled(9), .failed, "Killed (9)")] {
+            var (core, _) = running()
+            _ = core.exited(taskId: "t1", status, now: 1)
+            let last = core.state.pending["t1"]!.last!.status
+            XCTAssertEqual(last.state, state)
+            XCTAssertTrue(last.message?.contains(message) ?? false, "\(last.message ?? "")")
+        }
+    }
+
+    func testTerminalTaskLeavesOnlyAfterItsLastUpdateIsAcknowledged() {
+        var (core, starting) = running()
+        _ = core.exited(taskId: "t1", .exited(1), now: 1)
+        var head = starting
+        while core.tasks["t1"] != nil {
+            let next = sent(core.acknowledge([ack(head)], now: 2))
+            if let n = next.first { head = n } else { break }
+        }
+        XCTAssertNil(core.tasks["t1"])
+        XCTAssertNil(core.state.pending["t1"])
+    }
+
+    func testPortClashFailsTheTaskClearly() {
+        var (core, _) = running()
+        _ = core.launch(frameworkId: "f", [task("p1", ports: [PortRange(31000, 31000)])], now: 0)
+        _ = core.spawned([("p1", .success(101))], now: 0)
+        let ds = core.launch(frameworkId: "f", [task("p2", ports: [PortRange(31000, 31001)])], now: 1)
+        XCTAssertFalse(ds.contains { if case .spawn = $0 { return true }; return false })
+        XCTAssertEqual(core.state.pending["p2"]?.first?.status.state, .failed)
+        XCTAssertTrue(core.state.pending["p2"]?.first?.status.message?.contains("31000") ?? false)
+    }
+
+    func testDuplicateLaunchIsIgnoredAndSpawnFailureIsReported() {
+        var (core, _) = running()
+        XCTAssertEqual(core.launch(frameworkId: "f", [task("t1")], now: 1), [])
+        _ = core.launch(frameworkId: "f", [task("t2")], now: 1)
+        _ = core.spawned([("t2", .failure(SpawnError("no such file")))], now: 1)
+        XCTAssertEqual(core.state.pending["t2"]?.first?.status.state, .failed)
+    }
+
+    func testRecoveryReportsTasksThatDiedWhileTheAgentWasDown() {
+        let (core, _) = running()
+        var restored = AgentCore(agentId: "a1", idPrefix: "y", restoring: core.state)
+        restored.recovered(taskId: "t1", alive: false, now: 5)
+        XCTAssertEqual(restored.state.pending["t1"]?.last?.status.state, .failed)
+        XCTAssertEqual(restored.runningTasks.count, 1)
+        // New uuids never collide with the old boot's.
+        XCTAssertTrue(restored.state.pending["t1"]!.last!.status.uuid!.hasPrefix("y-"))
+    }
+
+    func testKillOfAnUnknownTaskAnswersLost() {
+        var core = AgentCore(agentId: "a1", idPrefix: "x")
+        XCTAssertEqual(sent(core.kill(taskId: "ghost", frameworkId: "f", now: 0)).map(\.state), [.lost])
+    }
+}

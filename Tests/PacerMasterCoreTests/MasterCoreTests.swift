@@ -1,0 +1,167 @@
+import PacerMasterCore
+import PacerModel
+import XCTest
+
+final class MasterCoreTests: XCTestCase {
+    let agent = AgentInfo(id: "a1", hostname: "h1", url: "http://a1", resources:
+        Resources(cpus: 2, mem: 1024, disk: 100, ports: [PortRange(31000, 31009)]), attributes: ["rack": "r1"])
+
+    func offers(_ ds: [MasterDirective]) -> [Offer] {
+        ds.flatMap { d -> [Offer] in if case .toFramework(_, let e) = d, let o = e.offers { return o.offers }; return [] }
+    }
+    func updates(_ ds: [MasterDirective]) -> [TaskStatus] {
+        ds.compactMap { d in if case .toFramework(_, let e) = d { return e.update?.status }; return nil }
+    }
+    func launches(_ ds: [MasterDirective]) -> [TaskInfo] {
+        ds.flatMap { d -> [TaskInfo] in if case .toAgent(_, _, let m) = d { return m.launch?.tasks ?? [] }; return [] }
+    }
+    func task(_ id: String, cpus: Double = 0.5, mem: Double = 100, ports: [PortRange] = []) -> TaskInfo {
+        TaskInfo(taskId: id, name: id, agentId: "a1", resources: Resources(cpus: cpus, mem: mem, ports: ports),
+                 command: CommandInfo(shell: true, value: "sleep 1", arguments: nil, environment: [:]))
+    }
+
+    /// A master with one agent and one subscribed framework, and the first offer it made.
+    func cluster() -> (MasterCore, String, Offer) {
+        var m = MasterCore(now: 0, idPrefix: "t")
+        _ = m.registerAgent(agent, tasks: [], now: 0)
+        let (fid, ds) = m.subscribe(FrameworkInfo(name: "f"), now: 0)
+        return (m, fid, offers(ds)[0])
+    }
+
+    func testSubscribedFrameworkIsOfferedTheWholeFreeAgent() {
+        let (_, fid, offer) = cluster()
+        XCTAssertEqual(offer.frameworkId, fid)
+        XCTAssertEqual(offer.resources, agent.resources)
+        XCTAssertEqual(offer.attributes["rack"], "r1")
+    }
+
+    func testAcceptLaunchesFittingTasksAndRefusesTheRest() throws {
+        var (m, fid, offer) = cluster()
+        let ds = try m.handle(.accept(fid, offerIds: [offer.id], tasks: [
+            task("ok", ports: [PortRange(31000, 31000)]), task("too-big", cpus: 4), task("bad-port", ports: [PortRange(40000, 40000)]),
+        ], refuseSeconds: 0), now: 1)
+        XCTAssertEqual(launches(ds).map(\.taskId), ["ok"])
+        let errors = updates(ds)
+        XCTAssertEqual(Set(errors.map(\.taskId)), ["too-big", "bad-port"])
+        XCTAssertTrue(errors.allSatisfy { $0.state == .error && $0.uuid == nil })
+        // The rest of the agent is offered again at once (refuse 0), without the launched task's share.
+        let again = offers(ds)
+        XCTAssertEqual(again.first?.resources.cpus, 1.5)
+        XCTAssertFalse(again.first?.resources.portList.contains(31000) ?? true)
+    }
+
+    func testStaleOfferDropsTheLaunch() throws {
+        var (m, fid, offer) = cluster()
+        _ = try m.handle(.decline(fid, offerIds: [offer.id], refuseSeconds: 0), now: 1)
+        let ds = try m.handle(.accept(fid, offerIds: [offer.id], tasks: [task("t")]), now: 1)
+        XCTAssertEqual(updates(ds).first?.state, .dropped)
+        XCTAssertTrue(launches(ds).isEmpty)
+    }
+
+    func testDeclineRefusesUntilTheFilterExpiresOrRevive() throws {
+        var (m, fid, offer) = cluster()
+        _ = try m.handle(.decline(fid, offerIds: [offer.id], refuseSeconds: 10), now: 1)
+        XCTAssertTrue(offers(m.tick(now: 5)).isEmpty)
+        XCTAssertEqual(offers(m.tick(now: 11.5)).count, 1)
+        let o = m.offers.values.first!
+        _ = try m.handle(.decline(fid, offerIds: [o.id], refuseSeconds: 100), now: 12)
+        XCTAssertTrue(offers(m.tick(now: 13)).isEmpty)
+        XCTAssertEqual(offers(try m.handle(SchedulerCall(type: .revive, frameworkId: fid), now: 13)).count, 1)
+    }
+
+    func testSuppressedFrameworkGetsNoOffers() throws {
+        var (m, fid, offer) = cluster()
+        _ = try m.handle(SchedulerCall(type: .suppress, frameworkId: fid), now: 1)
+        _ = try m.handle(.decline(fid, offerIds: [offer.id], refuseSeconds: 0), now: 1)
+        XCTAssertTrue(offers(m.tick(now: 2)).isEmpty)
+    }
+
+    func testCallsFromUnsubscribedFrameworksAreRefused() {
+        var m = MasterCore(now: 0, idPrefix: "t")
+        XCTAssertThrowsError(try m.handle(SchedulerCall(type: .revive, frameworkId: "nobody"), now: 0))
+    }
+
+    func testSilentAgentBecomesUnreachableAndItsTasksAreReported() throws {
+        var (m, fid, offer) = cluster()
+        _ = try m.handle(.accept(fid, offerIds: [offer.id], tasks: [task("t1")]), now: 1)
+        XCTAssertTrue(m.heartbeat(agentId: "a1", now: 10))
+        XCTAssertTrue(updates(m.tick(now: 20)).isEmpty)  // 10 s of silence < 15 s timeout
+        let ds = m.tick(now: 26)
+        XCTAssertEqual(updates(ds).map(\.state), [.unreachable])
+        XCTAssertTrue(ds.contains { if case .toFramework(_, let e) = $0 { return e.type == .failure }; return false })
+        XCTAssertFalse(m.heartbeat(agentId: "a1", now: 27))  // must register again
+        // It comes back with its task: the framework hears the real state.
+        let back = m.registerAgent(agent, tasks: [.init(task: task("t1"), frameworkId: fid, state: .running)], now: 28)
+        XCTAssertEqual(updates(back).map(\.state), [.running])
+    }
+
+    func testStatusUpdatesAreForwardedAndTerminalOnesFreeResources() throws {
+        var (m, fid, offer) = cluster()
+        _ = try m.handle(.accept(fid, offerIds: [offer.id], tasks: [task("t1", cpus: 2)], refuseSeconds: 0), now: 1)
+        XCTAssertTrue(offers(m.tick(now: 1)).isEmpty)  // nothing free: all cpus used
+        let running = TaskStatus(taskId: "t1", agentId: "a1", frameworkId: fid, state: .running, uuid: "u1", timestamp: 2)
+        XCTAssertEqual(updates(m.agentUpdates(agentId: "a1", [running], now: 2)), [running])
+        var failed = running; failed.state = .failed; failed.uuid = "u2"
+        let ds = m.agentUpdates(agentId: "a1", [failed], now: 3)
+        XCTAssertEqual(updates(ds), [failed])
+        XCTAssertEqual(offers(ds).first?.resources.cpus, 2)
+    }
+
+    func testAcknowledgementsGoToTheAgent() throws {
+        var (m, fid, _) = cluster()
+        let ds = try m.handle(.acknowledge(fid, [Acknowledgement(agentId: "a1", taskId: "t", uuid: "u")]), now: 1)
+        XCTAssertEqual(ds, [.toAgent(agentId: "a1", url: "http://a1", .acknowledge([Acknowledgement(agentId: "a1", taskId: "t", uuid: "u")]))])
+    }
+
+    func testReconciliationAnswersKnownTasksAndLostForUnknownAfterTheWindow() throws {
+        var (m, fid, offer) = cluster()
+        _ = try m.handle(.accept(fid, offerIds: [offer.id], tasks: [task("t1")]), now: 1)
+        let explicit = try m.handle(.reconcile(fid, [TaskRef(taskId: "t1", agentId: "a1"), TaskRef(taskId: "ghost", agentId: nil)]), now: 2)
+        XCTAssertEqual(updates(explicit).map(\.taskId), ["t1"])  // "ghost": silence while agents may re-register
+        let later = try m.handle(.reconcile(fid, [TaskRef(taskId: "ghost", agentId: nil)]), now: 100)
+        XCTAssertEqual(updates(later).map(\.state), [.lost])
+        let implicit = try m.handle(.reconcile(fid, []), now: 100)
+        XCTAssertEqual(updates(implicit).map(\.taskId), ["t1"])
+    }
+
+    func testFrameworkFailoverKeepsTasksAndTimeoutTearsDown() throws {
+        var (m, fid, offer) = cluster()
+        _ = try m.handle(.accept(fid, offerIds: [offer.id], tasks: [task("t1")]), now: 1)
+        m.disconnected(frameworkId: fid, now: 2)
+        XCTAssertTrue(m.offers.isEmpty)
+        let (same, _) = m.subscribe(FrameworkInfo(id: fid, name: "f", failoverTimeoutSeconds: 60), now: 3)
+        XCTAssertEqual(same, fid)
+        XCTAssertNotNil(m.task("t1"))
+        m.disconnected(frameworkId: fid, now: 4)
+        XCTAssertTrue(m.heartbeat(agentId: "a1", now: 59))
+        _ = m.tick(now: 60)
+        XCTAssertNotNil(m.frameworks[fid])  // within its failover timeout
+        XCTAssertTrue(m.heartbeat(agentId: "a1", now: 60))
+        let kills = m.tick(now: 70).filter { if case .toAgent(_, _, let msg) = $0 { return msg.type == .kill }; return false }
+        XCTAssertEqual(kills.count, 1)
+        XCTAssertNil(m.frameworks[fid])
+    }
+
+    func testAgentRestartWithoutATaskReportsItLost() throws {
+        var (m, fid, offer) = cluster()
+        _ = try m.handle(.accept(fid, offerIds: [offer.id], tasks: [task("t1")]), now: 1)
+        let ds = m.registerAgent(agent, tasks: [], now: 2)
+        XCTAssertEqual(updates(ds).map(\.state), [.lost])
+    }
+
+    func testTwoFrameworksShareAgentsInTurn() throws {
+        var m = MasterCore(now: 0, idPrefix: "t")
+        for i in 1...4 {
+            var a = agent
+            a.id = "a\(i)"
+            _ = m.registerAgent(a, tasks: [], now: 0)
+        }
+        let (f1, first) = m.subscribe(FrameworkInfo(name: "one"), now: 0)
+        XCTAssertEqual(offers(first).count, 4)  // alone, it gets everything
+        let (f2, _) = m.subscribe(FrameworkInfo(name: "two"), now: 0)
+        _ = try m.handle(.decline(f1, offerIds: Array(m.offers.keys), refuseSeconds: 0), now: 1)
+        // Once offers come back, each framework gets its turn: fewest outstanding offers first.
+        let byFramework = Dictionary(grouping: m.offers.values, by: \.frameworkId).mapValues(\.count)
+        XCTAssertEqual(byFramework, [f1: 2, f2: 2])
+    }
+}
