@@ -99,11 +99,11 @@ extension AgentCore {
     /// Resends what is due and escalates kills whose grace period ran out.
     public mutating func tick(now: Double) -> [AgentDirective] {
         var out: [AgentDirective] = []
-        for (id, t) in state.tasks.sorted(by: { $0.key < $1.key }) where t.state == .killing {
+        for (id, t) in state.tasks.sorted(by: { $0.key < $1.key }) where t.state == .killing && t.killSent != true {
             let grace = t.info.killGracePeriodSeconds ?? settings.defaultKillGrace
             if let sent = t.termSentAt, let pid = t.pid, now - sent >= grace {
                 out.append(.signal(taskId: id, pid: pid, signal: Self.sigkill))
-                state.tasks[id]?.termSentAt = .infinity
+                state.tasks[id]?.killSent = true
             }
         }
         let resend = due(now: now)

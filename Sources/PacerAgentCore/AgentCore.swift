@@ -21,6 +21,8 @@ public struct AgentTask: Sendable, Equatable, Codable {
     public var pid: Int32?
     public var killRequestedAt: Double?
     public var termSentAt: Double?
+    /// SIGKILL went out after the grace period; not sent twice.
+    public var killSent: Bool?
 }
 
 /// A status update waiting for its acknowledgement.

@@ -44,7 +44,7 @@ public struct HTTPTransport: Sendable {
         request.method = method
         for (k, v) in headers { request.headers.add(name: k, value: v) }
         if let body {
-            request.headers.replaceOrAdd(name: "Content-Type", value: "application/json")
+            if !request.headers.contains(name: "Content-Type") { request.headers.add(name: "Content-Type", value: "application/json") }
             request.body = .bytes(ByteBuffer(bytes: body))
         }
         do {

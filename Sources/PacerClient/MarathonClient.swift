@@ -72,7 +72,8 @@ public struct MarathonClient: Sendable {
         try decode([DeploymentInfo].self, try await transport.expectOK(.GET, baseURL + "/v2/deployments"))
     }
 
-    public func raw(_ method: String, _ path: String, body: Data? = nil) async throws(ClientError) -> HTTPResult {
-        try await transport.send(.init(rawValue: method), baseURL + path, body: body)
+    /// Any request, answered as it comes (no status check): for tests and tools.
+    public func raw(_ method: String, _ path: String, body: Data? = nil, headers: [(String, String)] = []) async throws(ClientError) -> HTTPResult {
+        try await transport.send(.init(rawValue: method), baseURL + path, body: body, headers: headers)
     }
 }

@@ -109,3 +109,15 @@ final class AgentCoreTests: XCTestCase {
         XCTAssertEqual(sent(core.kill(taskId: "ghost", frameworkId: "f", now: 0)).map(\.state), [.lost])
     }
 }
+
+extension AgentCoreTests {
+    func testCheckpointEncodesInEveryStateItCanReach() throws {
+        var (core, starting) = running()
+        _ = core.acknowledge([ack(starting)], now: 0)
+        _ = core.kill(taskId: "t1", frameworkId: "f", now: 1)
+        _ = core.tick(now: 10)  // SIGKILL sent
+        let data = try JSONEncoder().encode(core.state)
+        XCTAssertEqual(try JSONDecoder().decode(AgentCheckpoint.self, from: data), core.state)
+        XCTAssertFalse(core.tick(now: 20).contains(.signal(taskId: "t1", pid: 100, signal: AgentCore.sigkill)), "SIGKILL goes out once")
+    }
+}

@@ -1,0 +1,29 @@
+# Pacer: two commands for a fresh Debian machine.
+#   make run   installs what is missing, builds, starts a local cluster (`pacer up`)
+#   make test  installs what is missing, builds, runs every test
+SWIFT ?= swift
+# System packages the build and the tests need (checked one by one; only missing ones are installed).
+APT_PACKAGES := libevent-dev libssl-dev pkg-config libsqlite3-dev python3 procps
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+
+.PHONY: deps build run test clean
+
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+run: build
+	$(SWIFT) run pacer up
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --disable-swift-testing
+
+clean:
+	rm -rf .build

@@ -1,0 +1,108 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+
+/// A `pacer` process started by a test, logging to a file that is printed when a test fails.
+public final class PacerProcess: @unchecked Sendable {
+    // @unchecked: `Process` is not Sendable; each instance is only touched by the test that owns it.
+    public let name: String
+    public let arguments: [String]
+    public let logPath: String
+    let process = Process()
+
+    /// The built `pacer` executable: `PACER_BIN`, or the one beside the test bundle.
+    public static var binary: String {
+        if let path = ProcessInfo.processInfo.environment["PACER_BIN"] { return path }
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        while dir.path != "/" {
+            let candidate = dir.appendingPathComponent("pacer").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        return ".build/debug/pacer"
+    }
+
+    public init(name: String, arguments: [String], logDir: String, environment: [String: String] = [:]) throws {
+        self.name = name
+        self.arguments = arguments
+        logPath = "\(logDir)/\(name).log"
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        log.seekToEndOfFile()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = arguments
+        process.standardOutput = log
+        process.standardError = log
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        try process.run()
+    }
+
+    public var pid: Int32 { process.processIdentifier }
+    public var isRunning: Bool { process.isRunning }
+
+    public func signal(_ sig: Int32) { kill(pid, sig) }
+
+    /// SIGTERM, then SIGKILL if it has not exited within `grace`.
+    public func stop(grace: TimeInterval = 10) {
+        guard process.isRunning else { return }
+        kill(pid, SIGTERM)
+        let deadline = Date().addingTimeInterval(grace)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        if process.isRunning { kill(pid, SIGKILL); process.waitUntilExit() }
+    }
+
+    public func kill9() {
+        kill(pid, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+}
+
+/// Free loopback ports: a block of consecutive ports nobody listens on.
+public enum FreePorts {
+    public static func block(_ count: Int) -> Int {
+        for _ in 0..<200 {
+            let base = Int.random(in: 20_000...60_000 - count)
+            if (base..<base + count).allSatisfy(isFree) { return base }
+        }
+        fatalError("no free block of \(count) ports")
+    }
+
+    public static func isFree(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+}
+
+/// Waits for a condition with a deadline instead of sleeping a guessed time.
+public enum Eventually {
+    public struct TimedOut: Error, CustomStringConvertible {
+        public let what: String
+        public let seconds: Double
+        public var description: String { "timed out after \(seconds) s waiting for: \(what)" }
+    }
+
+    @discardableResult
+    public static func value<T: Sendable>(_ what: String, within seconds: Double = 10, every: Duration = .milliseconds(100),
+                                          _ probe: () async throws -> T?) async throws -> T {
+        let deadline = Date().addingTimeInterval(seconds)
+        while true {
+            if let v = try? await probe() { return v }
+            if Date() > deadline { throw TimedOut(what: what, seconds: seconds) }
+            try await Task.sleep(for: every)
+        }
+    }
+
+    public static func that(_ what: String, within seconds: Double = 10, _ condition: () async throws -> Bool) async throws {
+        try await value(what, within: seconds) { try await condition() ? true : nil }
+    }
+}

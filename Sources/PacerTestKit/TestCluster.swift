@@ -1,0 +1,89 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import PacerClient
+import PacerModel
+
+/// A master, one agent and a framework as separate `pacer` processes on free loopback ports,
+/// with their own state directory: each can be killed and restarted on its own.
+public final class TestCluster: @unchecked Sendable {
+    // @unchecked: the processes are replaced only by the owning test, between awaits.
+    public let dir: String
+    public let masterPort: Int
+    public let agentPort: Int
+    public let frameworkPort: Int
+    public let taskPorts: Int
+    public private(set) var master: PacerProcess!
+    public private(set) var agent: PacerProcess!
+    public private(set) var framework: PacerProcess!
+
+    public init(agentTimeout: Double = 15) throws {
+        dir = NSTemporaryDirectory() + "pacer-e2e-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let base = FreePorts.block(3)
+        masterPort = base
+        agentPort = base + 1
+        frameworkPort = base + 2
+        taskPorts = FreePorts.block(100)
+        master = try PacerProcess(name: "master", arguments: ["master", "--port", "\(masterPort)", "--state-dir", dir,
+                                                               "--agent-timeout", "\(agentTimeout)"], logDir: dir)
+        try startAgent()
+        try startFramework()
+    }
+
+    public var masterURL: String { "http://127.0.0.1:\(masterPort)" }
+    public var frameworkURL: String { "http://127.0.0.1:\(frameworkPort)" }
+    public var agentURL: String { "http://127.0.0.1:\(agentPort)" }
+    public var client: MarathonClient { MarathonClient(baseURL: frameworkURL) }
+
+    public func startAgent() throws {
+        agent = try PacerProcess(name: "agent", arguments: [
+            "agent", "--port", "\(agentPort)", "--master", masterURL, "--state-dir", dir, "--cpus", "4", "--mem", "4096",
+            "--ports", "\(taskPorts)-\(taskPorts + 99)", "--attributes", "rack:r1",
+        ], logDir: dir)
+    }
+
+    public func startFramework() throws {
+        framework = try PacerProcess(name: "framework", arguments: ["framework", "--port", "\(frameworkPort)", "--master", masterURL,
+                                                                     "--state-dir", dir], logDir: dir)
+    }
+
+    /// Waits until the framework answers and has subscribed (it then knows the agent's size).
+    public func ready() async throws {
+        let client = self.client
+        try await Eventually.that("framework up", within: 20) { try await client.raw("GET", "/ping").status == 200 }
+        try await Eventually.that("agent registered", within: 20) { try await self.masterState().agents.count == 1 }
+        try await Eventually.that("framework subscribed", within: 20) {
+            try await self.masterState().frameworks.contains { $0.connected }
+        }
+    }
+
+    public func masterState() async throws -> ClusterState {
+        let r = try await HTTPTransport(timeout: .seconds(3)).expectOK(.GET, masterURL + "/state")
+        return try WireJSON.masterDecoder().decode(ClusterState.self, from: r.body)
+    }
+
+    /// Process ids of the tasks the agent runs, by task id.
+    public func taskPids() async throws -> [String: Int32] {
+        struct Row: Decodable { var info: TaskInfo; var pid: Int32?; var state: TaskState }
+        let r = try await HTTPTransport(timeout: .seconds(3)).expectOK(.GET, agentURL + "/state")
+        let rows = try WireJSON.masterDecoder().decode([Row].self, from: r.body)
+        return Dictionary(uniqueKeysWithValues: rows.filter { !$0.state.isTerminal }.compactMap { r in r.pid.map { (r.info.taskId, $0) } })
+    }
+
+    /// Everything the processes logged, for a failing test's report.
+    public var logs: String {
+        [master, agent, framework].compactMap { $0 }.map { "===== \($0.name)\n\($0.log.suffix(6000))" }.joined(separator: "\n")
+    }
+
+    /// Stops the parts and every task process they started, whatever state the test left them in.
+    public func shutdown() async {
+        let pids = (try? await taskPids()) ?? [:]
+        framework?.stop()
+        agent?.stop()
+        master?.stop()
+        for pid in pids.values { kill(-pid, SIGKILL); kill(pid, SIGKILL) }
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+}

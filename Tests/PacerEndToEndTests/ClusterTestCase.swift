@@ -1,0 +1,42 @@
+import Foundation
+import PacerClient
+import PacerModel
+import PacerTestKit
+import XCTest
+
+/// Base for tests against a real cluster: processes are started fresh per test and their logs
+/// are printed only when the test fails.
+class ClusterTestCase: XCTestCase {
+    var cluster: TestCluster!
+    var client: MarathonClient { cluster.client }
+
+    override func setUp() async throws {
+        cluster = try TestCluster()
+        try await cluster.ready()
+    }
+
+    override func tearDown() async throws {
+        if let run = testRun, run.failureCount + run.unexpectedExceptionCount > 0 { print(cluster.logs) }
+        await cluster.shutdown()
+    }
+
+    func id(_ s: String) -> PathId { try! PathId(validating: s) }
+
+    func post(_ json: String) async throws -> HTTPResult {
+        try await client.raw("POST", "/v2/apps", body: Data(json.utf8))
+    }
+
+    /// Waits until the app has exactly `count` running tasks and nothing else.
+    @discardableResult
+    func waitRunning(_ app: String, _ count: Int, within: Double = 15) async throws -> [MarathonTask] {
+        let client = self.client, appId = id(app)
+        return try await Eventually.value("\(app) has \(count) running tasks", within: within) {
+            let tasks = try await client.tasks(app: appId)
+            return tasks.count == count && tasks.allSatisfy({ $0.state == "TASK_RUNNING" }) ? tasks : nil
+        }
+    }
+
+    func sleeper(_ app: String, instances: Int, extra: String = "") -> String {
+        #"{"id":"\#(app)","cmd":"sleep 3600","instances":\#(instances),"cpus":0.01,"mem":8\#(extra)}"#
+    }
+}

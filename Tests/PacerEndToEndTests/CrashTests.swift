@@ -1,0 +1,71 @@
+import Foundation
+import PacerClient
+import PacerModel
+import PacerTestKit
+import XCTest
+
+/// kill -9 of any one process loses no app, no task, and launches no duplicate.
+final class CrashTests: ClusterTestCase {
+    func testFrameworkKill9AndRestartKeepsTasksWithoutDuplicates() async throws {
+        _ = try await post(sleeper("/keep", instances: 3))
+        let before = try await waitRunning("/keep", 3)
+        let pids = try await cluster.taskPids()
+        cluster.framework.kill9()
+        try cluster.startFramework()
+        try await cluster.ready()
+        let after = try await waitRunning("/keep", 3)
+        XCTAssertEqual(Set(after.map(\.id)), Set(before.map(\.id)), "same tasks after the restart")
+        try await Task.sleep(for: .seconds(2))  // time for any wrong launch to show up
+        let state = try await cluster.masterState()
+        XCTAssertEqual(state.agents[0].tasks.count, 3, "no duplicate launched")
+        let pidsAfter = try await cluster.taskPids()
+        XCTAssertEqual(pidsAfter, pids, "no task was restarted")
+    }
+
+    func testAgentKill9AndRestartKeepsTasksRunning() async throws {
+        _ = try await post(sleeper("/steady", instances: 2))
+        let before = try await waitRunning("/steady", 2)
+        let pids = try await cluster.taskPids()
+        cluster.agent.kill9()
+        for pid in pids.values { XCTAssertEqual(kill(pid, 0), 0, "task \(pid) survives its agent") }
+        try cluster.startAgent()
+        try await Eventually.that("agent back with its tasks") { try await self.cluster.taskPids() == pids }
+        try await Task.sleep(for: .seconds(2))
+        let after = try await waitRunning("/steady", 2)
+        XCTAssertEqual(Set(after.map(\.id)), Set(before.map(\.id)))
+        // A task that dies now is still noticed, though it is not the restarted agent's child.
+        kill(pids[before[0].id]!, SIGKILL)
+        try await Eventually.that("replaced", within: 15) {
+            let tasks = try await self.client.tasks(app: self.id("/steady"))
+            return tasks.count == 2 && !tasks.contains { $0.id == before[0].id } && tasks.allSatisfy { $0.state == "TASK_RUNNING" }
+        }
+    }
+
+    /// F7: every write acknowledged before a kill -9 is there after the restart.
+    func testAcknowledgedWritesSurviveKill9DuringABurst() async throws {
+        let client = self.client
+        let acked = AckedIds()
+        let writer = Task {
+            for i in 0..<10_000 {
+                let body = #"{"id":"/burst/a\#(i)","cmd":"sleep 1","instances":0,"cpus":0.01,"mem":8}"#
+                guard let r = try? await client.raw("POST", "/v2/apps", body: Data(body.utf8)) else { return }
+                if r.status == 201 { await acked.add("/burst/a\(i)") }
+            }
+        }
+        try await Eventually.that("some writes acknowledged") { await acked.count >= 20 }
+        cluster.framework.kill9()
+        writer.cancel()
+        _ = await writer.result
+        try cluster.startFramework()
+        try await cluster.ready()
+        let stored = Set(try await client.apps().map(\.app.id.description))
+        let missing = await acked.ids.subtracting(stored)
+        XCTAssertEqual(missing, [], "acknowledged but lost")
+    }
+}
+
+actor AckedIds {
+    var ids: Set<String> = []
+    func add(_ id: String) { ids.insert(id) }
+    var count: Int { ids.count }
+}
