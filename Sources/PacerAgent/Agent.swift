@@ -12,8 +12,13 @@ public actor Agent {
     let launcher: Launcher
     let checkpoint: CheckpointFile
     let logger: Logger
-    let outbox: AsyncStream<[TaskStatus]>.Continuation
-    let outgoing: AsyncStream<[TaskStatus]>
+    /// Updates produced since the last flush, and whether the checkpoint changed since it was written.
+    /// A flush writes the checkpoint once, then hands every pending update to the sender: the
+    /// checkpoint always precedes the send, and a burst of exits costs one fsync.
+    var unsent: [TaskStatus] = []
+    var dirty = false
+    let doorbell: AsyncStream<Void>.Continuation
+    let rings: AsyncStream<Void>
     /// Tasks recovered from a checkpoint whose process is not our child: polled for liveness.
     var adopted: Set<String> = []
     var registered = false
@@ -28,7 +33,7 @@ public actor Agent {
         self.logger = logger
         core = AgentCore(agentId: info.id, settings: settings, idPrefix: UUID().uuidString.prefix(8).lowercased(),
                          restoring: saved?.checkpoint)
-        (outgoing, outbox) = AsyncStream.makeStream(of: [TaskStatus].self)
+        (rings, doorbell) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     static var now: Double { Date().timeIntervalSince1970 }
@@ -109,20 +114,33 @@ public actor Agent {
             case .signal(_, let pid, let sig):
                 Launcher.signalGroup(pid, sig)
             case .checkpoint:
-                do { try persist() } catch {
-                    // Without a checkpoint an update could be lost on a crash: hold it until the disk works.
-                    logger.error("checkpoint failed; holding updates", metadata: ["error": "\(error)"])
-                    return
-                }
+                dirty = true
+                doorbell.yield()
             case .send(let statuses):
-                if registered { outbox.yield(statuses) }
+                unsent += statuses
+                doorbell.yield()
             }
         }
     }
 
+    /// Writes the checkpoint if it changed, then returns the updates that may now leave.
+    /// Without a durable checkpoint nothing leaves: the core resends once the disk works again.
+    func flush() -> [TaskStatus] {
+        if dirty {
+            do { try persist() } catch {
+                logger.error("checkpoint failed; holding updates", metadata: ["error": "\(error)"])
+                unsent = []
+                return []
+            }
+            dirty = false
+        }
+        defer { unsent = [] }
+        return registered ? unsent : []
+    }
+
     public func tasks() -> [AgentTask] { core.tasks.values.sorted { $0.info.taskId < $1.info.taskId } }
 
-    func finishOutbox() { outbox.finish() }
+    func finishOutbox() { doorbell.finish() }
 
     /// SIGTERM to every task, SIGKILL to those still alive after `grace` seconds.
     func killAll(grace: Double) async {

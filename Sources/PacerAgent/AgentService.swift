@@ -101,7 +101,9 @@ public struct AgentService: Service {
     /// Sends status updates in order. A failure is not retried here: the core resends what is
     /// still unacknowledged on its own schedule.
     func sendLoop(_ masters: [MasterClient]) async {
-        for await batch in await agent.outgoing {
+        for await _ in agent.rings {
+            let batch = await agent.flush()
+            if batch.isEmpty { continue }
             var sent = false
             for master in masters where !sent {
                 if let status = try? await master.agentCall(.update(await agent.agentInfo.id, batch)) {

@@ -41,6 +41,7 @@ public struct FrameworkService: Service {
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await app.run() }
             group.addTask { await cancelWhenGracefulShutdown { await subscribeLoop(scheduler) } }
+            group.addTask { await cancelWhenGracefulShutdown { await scheduler.processInbox() } }
             group.addTask { await cancelWhenGracefulShutdown { await every(config.tick) { await scheduler.tick() } } }
             group.addTask { await cancelWhenGracefulShutdown { await capacityLoop(scheduler) } }
         }
@@ -58,7 +59,7 @@ public struct FrameworkService: Service {
                     group.addTask {
                         await scheduler.connected(to: master)
                         for try await batch in master.subscribe(await scheduler.frameworkInfo) {
-                            try await scheduler.handle(batch)
+                            await scheduler.enqueue(batch)
                         }
                     }
                     group.addTask {

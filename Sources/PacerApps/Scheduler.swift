@@ -18,10 +18,16 @@ public actor Scheduler {
     var heartbeatInterval: Double = 5
     /// The largest agent seen, so specs no agent could ever run are refused up front.
     var largestAgent: Resources?
+    /// Events received but not yet handled. Handling takes everything queued at once, so a burst
+    /// of updates costs one store write and one acknowledgement call, not one each.
+    var inbox: [SchedulerEvent] = []
+    let doorbell: AsyncStream<Void>.Continuation
+    let rings: AsyncStream<Void>
 
     init(repo: AppsRepository, settings: AppsSettings, logger: Logger) async throws {
         self.repo = repo
         self.logger = logger
+        (rings, doorbell) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         frameworkId = try await repo.frameworkId()
         core = AppsCore(settings: settings, apps: try await repo.apps(), tasks: try await repo.tasks(),
                         idPrefix: String(UUID().uuidString.prefix(8)).lowercased(), now: Date())
@@ -40,8 +46,26 @@ public actor Scheduler {
         (Date().timeIntervalSince(lastEvent), heartbeatInterval * missedHeartbeats)
     }
 
-    func handle(_ events: [SchedulerEvent]) async throws {
+    func enqueue(_ events: [SchedulerEvent]) {
         lastEvent = Date()
+        inbox += events
+        doorbell.yield()
+    }
+
+    /// Handles queued events until none are left; runs for as long as the framework does.
+    func processInbox() async {
+        for await _ in rings {
+            while !inbox.isEmpty {
+                let batch = inbox
+                inbox = []
+                do { try await handle(batch) } catch {
+                    logger.error("could not record the framework id; dropping the stream", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+    }
+
+    func handle(_ events: [SchedulerEvent]) async throws {
         var offers: [Offer] = []
         var statuses: [TaskStatus] = []
         for e in events {

@@ -14,6 +14,8 @@ public actor Master {
     var generation = 0
     let outbox: AsyncStream<AgentDelivery>.Continuation
     let deliveries: AsyncStream<AgentDelivery>
+    /// Set on shutdown: queued agent messages are dropped, not tried one by one against a closing cluster.
+    var stopping = false
     /// Events a framework may have queued before it is dropped and must resubscribe.
     static let streamBound = 10_000
 
@@ -104,6 +106,7 @@ public actor Master {
 
     /// Ends every framework stream so the HTTP server can stop.
     func closeStreams() {
+        stopping = true
         for s in streams.values { s.continuation.finish() }
         streams = [:]
         outbox.finish()

@@ -11,7 +11,8 @@ enum MasterRoutes {
         router.get("/health") { _, _ in JSONResponse.text("ok") }
         router.get("/state") { _, _ in try JSONResponse.make(await master.state(), encoder: WireJSON.masterEncoder()) }
         router.post("/api/v1/scheduler") { request, _ in
-            let call = try JSONBody.decode(SchedulerCall.self, from: try await BodyReader.json(request),
+            // An ACCEPT may carry a thousand task infos: larger than an app spec, still bounded.
+            let call = try JSONBody.decode(SchedulerCall.self, from: try await BodyReader.json(request, limit: 32 << 20),
                                            decoder: WireJSON.masterDecoder())
             if call.type == .subscribe {
                 guard let info = call.subscribe?.frameworkInfo else { throw APIError.badRequest("SUBSCRIBE needs subscribe.framework_info") }

@@ -63,6 +63,7 @@ public struct MasterService: Service {
     }
 
     func send(_ d: AgentDelivery, _ client: AgentClient) async {
+        guard await !master.stopping else { return }
         do {
             try await client.send(d.message, to: d.url)
         } catch {
