@@ -10,8 +10,11 @@ class ClusterTestCase: XCTestCase {
     var cluster: TestCluster!
     var client: MarathonClient { cluster.client }
 
+    /// Seconds of agent silence before the master marks it unreachable.
+    var agentTimeout: Double { 15 }
+
     override func setUp() async throws {
-        cluster = try TestCluster()
+        cluster = try TestCluster(agentTimeout: agentTimeout)
         try await cluster.ready()
     }
 

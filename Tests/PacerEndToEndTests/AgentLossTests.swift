@@ -1,0 +1,100 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import PacerClient
+import PacerModel
+import PacerTestKit
+import XCTest
+
+final class AgentLossTests: ClusterTestCase {
+    override var agentTimeout: Double { 2 }
+
+    /// A silent agent's tasks become TASK_UNREACHABLE; when it speaks again they are running again.
+    func testSilentAgentsTasksAreUnreachableThenBack() async throws {
+        _ = try await post(sleeper("/far", instances: 1, extra: #","unreachableStrategy":{"inactiveAfterSeconds":300,"expungeAfterSeconds":600}"#))
+        let task = try await waitRunning("/far", 1)[0]
+        cluster.agent.signal(SIGSTOP)
+        defer { cluster.agent.signal(SIGCONT) }
+        let client = self.client, app = id("/far")
+        try await Eventually.that("task unreachable", within: 10) {
+            try await client.tasks(app: app).first?.state == "TASK_UNREACHABLE"
+        }
+        let state = try await cluster.masterState()
+        XCTAssertEqual(state.agents.first?.reachable, false)
+        cluster.agent.signal(SIGCONT)
+        let back = try await waitRunning("/far", 1, within: 10)
+        XCTAssertEqual(back[0].id, task.id, "the same task, not a replacement (inactiveAfterSeconds not reached)")
+    }
+}
+
+final class ExampleAppTests: ClusterTestCase {
+    var repo: String { #filePath.replacingOccurrences(of: "/Tests/PacerEndToEndTests/AgentLossTests.swift", with: "") }
+
+    func testTCPExampleEchoes() async throws {
+        let spec = try String(contentsOfFile: repo + "/apps/echo-tcp.json", encoding: .utf8)
+        let created = try await post(spec)
+        XCTAssertEqual(created.status, 201, created.text)
+        let tasks = try await waitRunning("/echo-tcp", 2)
+        for t in tasks {
+            let reply = try await Eventually.value("echo on \(t.ports[0])") { Self.echo("hello pacer\n", port: t.ports[0]) }
+            XCTAssertEqual(reply, "hello pacer\n")
+        }
+    }
+
+    /// One line over TCP, and what comes back.
+    static func echo(_ line: String, port: Int) -> String? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let ok = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+        guard ok, send(fd, line, line.utf8.count, 0) == line.utf8.count else { return nil }
+        var buffer = [UInt8](repeating: 0, count: 256)
+        var timeout = timeval(tv_sec: 2, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let n = recv(fd, &buffer, buffer.count, 0)
+        return n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : nil
+    }
+
+    /// The CLI as a user runs it: deploy waits for the deployment; list and show speak tables or JSON.
+    func testCLIDeployListShowScaleRemove() async throws {
+        let url = cluster.frameworkURL
+        func pacer(_ args: String...) throws -> (Int32, String) {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: PacerProcess.binary)
+            p.arguments = args + ["--url", url]
+            let out = Pipe()
+            p.standardOutput = out
+            p.standardError = out
+            try p.run()
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        }
+        let (deployed, deployOut) = try pacer("app", "deploy", repo + "/apps/hello.json")
+        XCTAssertEqual(deployed, 0, deployOut)
+        XCTAssertTrue(deployOut.contains("/hello"), deployOut)
+        let status = try await client.app(id("/hello"))
+        XCTAssertEqual(status.tasksRunning, 2, "deploy returns once the deployment is done")
+        let (_, listed) = try pacer("app", "list", "--json")
+        let apps = try JSONDecoder().decode([AppStatus].self, from: Data(listed.utf8))
+        XCTAssertEqual(apps.map(\.app.id.description), ["/hello"])
+        let (_, table) = try pacer("app", "list")
+        XCTAssertTrue(table.hasPrefix("ID"), table)
+        let (scaled, scaleOut) = try pacer("app", "scale", "/hello", "3")
+        XCTAssertEqual(scaled, 0, scaleOut)
+        let (_, tasks) = try pacer("task", "list", "/hello")
+        XCTAssertEqual(tasks.split(separator: "\n").filter { $0.contains("TASK_RUNNING") }.count, 3, tasks)
+        let (bad, badOut) = try pacer("app", "show", "/Nope")
+        XCTAssertNotEqual(bad, 0)
+        XCTAssertTrue(badOut.contains("segment"), badOut)
+        let (removed, _) = try pacer("app", "remove", "/hello")
+        XCTAssertEqual(removed, 0)
+        try await Eventually.that("all gone") { try await self.client.tasks().isEmpty }
+    }
+}
