@@ -69,6 +69,7 @@ let package = Package(
         .testTarget(name: "PacerAgentCoreTests", dependencies: ["PacerAgentCore"]),
         .testTarget(name: "PacerAppsCoreTests", dependencies: ["PacerAppsCore"]),
         .testTarget(name: "PacerStoreTests", dependencies: ["PacerStore"]),
+        .testTarget(name: "PacerAppsTests", dependencies: ["PacerApps", "PacerClient"]),
         .testTarget(name: "PacerEndToEndTests", dependencies: ["PacerTestKit", "PacerClient", "PacerModel"]),
     ]
 )

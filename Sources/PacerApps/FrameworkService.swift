@@ -16,6 +16,9 @@ public struct FrameworkConfig: Sendable {
     public var tick: Duration = .milliseconds(500)
     /// The stream is declared dead after this many silent heartbeat intervals.
     public var missedHeartbeats = 3.0
+    /// Comment lines on `/v2/events` this often, so idle subscribers and dead peers are told apart.
+    public var eventKeepAlive: Duration = .seconds(5)
+    public var events = EventBusLimits()
     public init() {}
 }
 
@@ -30,11 +33,14 @@ public struct FrameworkService: Service {
     }
 
     public func run() async throws {
-        let scheduler = try await Scheduler(repo: AppsRepository(store: store), settings: config.settings, logger: logger)
+        let bus = EventBus(limits: config.events)
+        let scheduler = try await Scheduler(repo: AppsRepository(store: store), settings: config.settings, bus: bus, logger: logger)
         let leader = "\(config.host):\(config.port)"
         let info = FrameworkInfoView(leader: leader, marathon_config: ["master": config.masterURLs.joined(separator: ",")],
                                      http_config: ["http_port": config.port])
-        let app = Application(router: AppsRoutes.router(scheduler, info: info),
+        let router = AppsRoutes.router(scheduler, info: info)
+        EventRoutes.register(on: router, bus: bus)
+        let app = Application(router: router,
                               configuration: .init(address: .hostname(config.host, port: config.port), serverName: "pacer"),
                               logger: logger)
         logger.info("framework API listening", metadata: ["address": "\(leader)"])
@@ -44,6 +50,12 @@ public struct FrameworkService: Service {
             group.addTask { await cancelWhenGracefulShutdown { await scheduler.processInbox() } }
             group.addTask { await cancelWhenGracefulShutdown { await every(config.tick) { await scheduler.tick() } } }
             group.addTask { await cancelWhenGracefulShutdown { await capacityLoop(scheduler) } }
+            group.addTask { await cancelWhenGracefulShutdown { await every(config.eventKeepAlive) { await bus.keepAlive() } } }
+            group.addTask {
+                // Event streams never end by themselves; close them so the server can stop.
+                try? await gracefulShutdown()
+                await bus.closeAll()
+            }
         }
     }
 

@@ -8,12 +8,22 @@ extension Scheduler {
     /// Runs directives and turns a store failure into 503, so a client never sees a write
     /// acknowledged that is not on disk.
     func commit(_ directives: [AppsDirective]) async throws(APIError) {
-        do {
-            for d in directives { try await execute(d) }
-        } catch {
-            logger.error("write failed", metadata: ["error": "\(error)"])
-            throw APIError(status: 503, message: "the state store refused the write: \(error). Nothing was acknowledged; retry.")
+        var failure: (any Error)?
+        for d in directives where failure == nil {
+            do { try await execute(d) } catch { failure = error }
         }
+        await publishEvents()
+        if let failure {
+            logger.error("write failed", metadata: ["error": "\(failure)"])
+            throw APIError(status: 503, message: "the state store refused the write: \(failure). Nothing was acknowledged; retry.")
+        }
+    }
+
+    /// Marathon's `api_post_event`: an API request changed an app.
+    func announce(_ app: AppDefinition, uri: String) async {
+        let data = EventEncoding.json(["eventType": "api_post_event", "timestamp": Timestamp.string(Date()), "clientIp": "",
+                                       "uri": uri, "appDefinition": EventEncoding.object(app)])
+        await bus.publish(type: "api_post_event", data: data)
     }
 
     func validate(_ app: AppDefinition) throws(APIError) {
@@ -34,6 +44,7 @@ extension Scheduler {
         }
         let (app, _, directives) = try core.putApp(spec, now: Date(), force: force)
         try await commit(directives)
+        await announce(app, uri: "/v2/apps")
         return status(of: app, embedTasks: false)
     }
 
@@ -44,6 +55,7 @@ extension Scheduler {
         try validate(spec)
         let (app, deploymentId, directives) = try core.putApp(spec, now: Date(), force: force)
         try await commit(directives)
+        if deploymentId != nil { await announce(app, uri: "/v2/apps\(id)") }
         return (previous == nil, DeploymentResult(version: app.version ?? "", deploymentId: deploymentId ?? UUID().uuidString.lowercased()))
     }
 

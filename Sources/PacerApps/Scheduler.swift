@@ -12,6 +12,7 @@ public actor Scheduler {
     let repo: AppsRepository
     let logger: Logger
     var frameworkId: String?
+    let bus: EventBus
     var master: MasterClient?
     var lastEvent = Date()
     /// The master's HEARTBEAT period, from SUBSCRIBED; the stream is dead after a few silent ones.
@@ -24,8 +25,9 @@ public actor Scheduler {
     let doorbell: AsyncStream<Void>.Continuation
     let rings: AsyncStream<Void>
 
-    init(repo: AppsRepository, settings: AppsSettings, logger: Logger) async throws {
+    init(repo: AppsRepository, settings: AppsSettings, bus: EventBus, logger: Logger) async throws {
         self.repo = repo
+        self.bus = bus
         self.logger = logger
         (rings, doorbell) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         frameworkId = try await repo.frameworkId()
@@ -100,6 +102,15 @@ public actor Scheduler {
             for d in directives { try await execute(d) }
         } catch {
             logger.error("directive failed; the rest of its sequence is skipped", metadata: ["error": "\(error)"])
+        }
+        await publishEvents()
+    }
+
+    /// Publishes what the core recorded, after the writes it followed from are durable.
+    func publishEvents() async {
+        let now = Date()
+        for event in core.takeEvents() {
+            for (type, data) in EventEncoding.encode(event, at: now) { await bus.publish(type: type, data: data) }
         }
     }
 

@@ -55,6 +55,7 @@ extension AppsCore {
         try checkNotLocked(id, force: force)
         apps[id] = nil
         delays[id] = nil
+        record(.appTerminated(id))
         startDeployment(app, action: "StopApplication")
         let deploymentId = deployment(for: id)!.info.id
         var out: [AppsDirective] = [.deleteApp(id)]

@@ -28,6 +28,7 @@ extension AppsCore {
                 let wasKilled = killRequested.removeValue(forKey: s.taskId) != nil
                 record.state = s.state
                 record.message = s.message
+                self.record(.statusUpdate(record, s))
                 if !wasKilled, [.failed, .error, .finished].contains(s.state), let app = apps[record.appId] {
                     delays[app.id] = LaunchDelay.afterFailure(delays[app.id], app: app, now: now)
                     lastFailure[app.id] = record
@@ -42,6 +43,7 @@ extension AppsCore {
             if s.state == .unreachable { unreachableSince[s.taskId] = now } else { unreachableSince[s.taskId] = nil }
             if s.state == .unreachable { revive = true }
             tasks[s.taskId] = record
+            self.record(.statusUpdate(record, s))
             persist[s.taskId] = record
         }
         var out: [AppsDirective] = []

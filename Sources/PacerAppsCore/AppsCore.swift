@@ -46,6 +46,7 @@ public struct AppsCore: Sendable {
     var killRequested: [String: Date] = [:]
     var unreachableSince: [String: Date] = [:]
     var lastReconcile: Date?
+    var events: [AppsEvent] = []
     let idPrefix: String
     var counter = 0
 
@@ -100,19 +101,27 @@ public struct AppsCore: Sendable {
     }
 
     mutating func startDeployment(_ app: AppDefinition, action: String) {
-        for (id, d) in deployments where d.appId == app.id { deployments[id] = nil }
+        for (id, d) in deployments where d.appId == app.id {
+            deployments[id] = nil
+            record(.deploymentFailed(d.info, reason: "superseded by a newer deployment of \(app.id)"))
+        }
         let id = nextId()
-        deployments[id] = Deployment(info: DeploymentInfo(id: id, version: app.version ?? "", app: app.id, action: action),
-                                     appId: app.id)
+        let info = DeploymentInfo(id: id, version: app.version ?? "", app: app.id, action: action)
+        deployments[id] = Deployment(info: info, appId: app.id)
+        record(.deploymentInfo(info))
     }
 
     /// Drops finished deployments (the app reached its target, or is gone and its tasks too).
     mutating func completeDeployments() {
         for (id, d) in deployments {
             if let app = apps[d.appId] {
-                if converged(app) { deployments[id] = nil }
+                if converged(app) {
+                    deployments[id] = nil
+                    record(.deploymentSuccess(d.info))
+                }
             } else if !tasks.values.contains(where: { $0.appId == d.appId }) {
                 deployments[id] = nil
+                record(.deploymentSuccess(d.info))
             }
         }
     }
@@ -142,5 +151,8 @@ public struct AppsCore: Sendable {
 
 extension AppsCore {
     /// `DELETE /v2/deployments/{id}?force=true`: stop tracking; the app keeps its current spec.
-    public mutating func forgetDeployment(_ id: String) { deployments[id] = nil }
+    public mutating func forgetDeployment(_ id: String) {
+        guard let d = deployments.removeValue(forKey: id) else { return }
+        record(.deploymentFailed(d.info, reason: "stopped through the API"))
+    }
 }

@@ -1,0 +1,24 @@
+import PacerModel
+
+/// A change worth telling subscribers about (Marathon's event bus). The core records them as it
+/// changes state; the shell publishes them once the change is durable.
+public enum AppsEvent: Sendable, Equatable {
+    case statusUpdate(TaskRecord, TaskStatus)
+    case deploymentInfo(DeploymentInfo)
+    case deploymentSuccess(DeploymentInfo)
+    case deploymentFailed(DeploymentInfo, reason: String)
+    case appTerminated(PathId)
+    case healthStatusChanged(TaskRecord, alive: Bool)
+    case failedHealthCheck(TaskRecord, HealthCheck)
+    case unhealthyInstanceKill(TaskRecord, reason: String)
+}
+
+extension AppsCore {
+    mutating func record(_ event: AppsEvent) { events.append(event) }
+
+    /// Events since the last call, oldest first.
+    public mutating func takeEvents() -> [AppsEvent] {
+        defer { events = [] }
+        return events
+    }
+}
