@@ -22,6 +22,20 @@ public actor Agent {
     /// Tasks recovered from a checkpoint whose process is not our child: polled for liveness.
     var adopted: Set<String> = []
     var registered = false
+    /// Where health checks are started and stopped; set once the monitor runs.
+    var health: AsyncStream<HealthCommand>.Continuation?
+
+    func attach(health: AsyncStream<HealthCommand>.Continuation) {
+        self.health = health
+        // Tasks recovered from the checkpoint get their checks again.
+        for t in core.tasks.values where t.state == .running {
+            health.yield(.start(t.info, sandbox: launcher.sandbox(for: t.info.taskId), startedAt: Self.now))
+        }
+    }
+
+    func healthChanged(_ taskId: String, _ trackers: [HealthTracker]) {
+        execute(core.healthChanged(taskId: taskId, trackers, now: Self.now))
+    }
 
     public init(info: AgentInfo, workDir: String, settings: AgentSettings, logger: Logger) throws {
         checkpoint = CheckpointFile(directory: workDir)
@@ -69,6 +83,7 @@ public actor Agent {
     }
 
     func exited(_ taskId: String, _ status: ExitStatus, pid: Int32) {
+        health?.yield(.stop(taskId: taskId))
         // Whatever the task left in its process group goes with it: no orphaned grandchildren.
         Launcher.signalGroup(pid, AgentCore.sigkill)
         execute(core.exited(taskId: taskId, status, now: Self.now))
@@ -80,6 +95,7 @@ public actor Agent {
             if !Launcher.isAlive(pid) {
                 adopted.remove(id)
                 Launcher.signalGroup(pid, AgentCore.sigkill)
+                health?.yield(.stop(taskId: id))
                 core.recovered(taskId: id, alive: false, now: Self.now)
             }
         }
@@ -106,6 +122,7 @@ public actor Agent {
                             guard let self else { return }
                             Task { await self.exited(t.taskId, status, pid: pid) }
                         }
+                        health?.yield(.start(t, sandbox: launcher.sandbox(for: t.taskId), startedAt: Self.now))
                         logger.debug("task started", metadata: ["task.id": "\(t.taskId)", "pid": "\(pid)"])
                     }
                     results.append((t.taskId, r))

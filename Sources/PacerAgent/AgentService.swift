@@ -62,8 +62,13 @@ public struct AgentService: Service {
                               configuration: .init(address: .hostname(config.host, port: config.port), serverName: "pacer-agent"),
                               logger: logger)
         let masters = config.masterURLs.map { MasterClient(baseURL: $0, transport: HTTPTransport(timeout: .seconds(5))) }
+        let monitor = HealthMonitor(host: config.hostname) { [agent] taskId, trackers in
+            await agent.healthChanged(taskId, trackers)
+        }
+        await agent.attach(health: monitor.control)
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await app.run() }
+            group.addTask { await cancelWhenGracefulShutdown { await monitor.run() } }
             group.addTask { await cancelWhenGracefulShutdown { await registerLoop(masters) } }
             group.addTask { await sendLoop(masters) }
             group.addTask { await cancelWhenGracefulShutdown { await every(config.tick) { await agent.tick() } } }
@@ -72,6 +77,7 @@ public struct AgentService: Service {
                 // A standalone agent leaves tasks running across its restart; `pacer up` stops them.
                 if config.killTasksOnShutdown { await agent.killAll(grace: config.settings.defaultKillGrace) }
                 await agent.finishOutbox()
+                monitor.control.finish()
             }
         }
     }

@@ -51,15 +51,17 @@ public struct Launcher: Sendable {
         return nil
     }
 
-    static func posixSpawn(_ argv: [String], env: [String], directory: String) -> Result<Int32, SpawnError> {
+    /// `output` names the files stdout and stderr are appended to (`stdout`/`stderr`, or `health.stdout`…).
+    static func posixSpawn(_ argv: [String], env: [String], directory: String, output: String? = nil) -> Result<Int32, SpawnError> {
         var actions = posix_spawn_file_actions_t()
         var attr = posix_spawnattr_t()
         posix_spawn_file_actions_init(&actions)
         posix_spawnattr_init(&attr)
         defer { posix_spawn_file_actions_destroy(&actions); posix_spawnattr_destroy(&attr) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, directory + "/stdout", O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_addopen(&actions, 2, directory + "/stderr", O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        let prefix = output.map { directory + "/" + $0 + "." } ?? directory + "/"
+        posix_spawn_file_actions_addopen(&actions, 1, prefix + "stdout", O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 2, prefix + "stderr", O_WRONLY | O_CREAT | O_APPEND, 0o644)
         pacer_spawn_addclosefrom(&actions, 3)
         pacer_spawn_addchdir(&actions, directory)
         // New process group; default signal dispositions and an empty mask (the agent blocks some).

@@ -85,6 +85,8 @@ extension Scheduler {
         let tasks = core.tasks(of: app.id)
         s.tasksStaged = tasks.filter { $0.state == .staging || $0.state == .starting }.count
         s.tasksRunning = tasks.filter { $0.state == .running }.count
+        s.tasksHealthy = tasks.filter { $0.state == .running && $0.healthy == true }.count
+        s.tasksUnhealthy = tasks.filter { $0.state == .running && $0.healthy == false }.count
         s.deployments = core.deployment(for: app.id).map { [$0.info.id] } ?? []
         if embedTasks { s.tasks = tasks.map { MarathonTask($0) } }
         s.lastTaskFailure = core.lastFailure[app.id].map { MarathonTask($0) }

@@ -52,8 +52,10 @@ extension AppsCore {
         let command = CommandInfo(shell: app.cmd != nil, value: app.cmd, arguments: app.args,
                                   environment: environment(app, taskId: id, host: offer.hostname, ports: hostPorts),
                                   user: app.user)
+        let checks = app.healthChecks.map { TaskHealthCheck($0, taskPorts: hostPorts) }
         let info = TaskInfo(taskId: id, name: app.id.description, agentId: offer.agentId, resources: resources,
-                            command: command, killGracePeriodSeconds: app.taskKillGracePeriodSeconds)
+                            command: command, killGracePeriodSeconds: app.taskKillGracePeriodSeconds,
+                            healthChecks: checks.isEmpty ? nil : checks)
         return (record, info)
     }
 

@@ -21,6 +21,7 @@ extension AppsCore {
                 continue
             }
             if s.state.isTerminal {
+                unhealthyKills.remove(s.taskId)
                 tasks[s.taskId] = nil
                 persist[s.taskId] = nil
                 deleted.append(s.taskId)
@@ -35,6 +36,15 @@ extension AppsCore {
                 }
                 revive = true
                 continue
+            }
+            if s.healthy != nil || s.health != nil, let app = apps[record.appId] {
+                let (updated, more) = applyHealth(record, s, app, now: now)
+                if updated != record {
+                    record = updated
+                    tasks[s.taskId] = record
+                    persist[s.taskId] = record
+                }
+                kills += more
             }
             guard record.state != s.state else { continue }
             record.state = s.state
@@ -96,4 +106,31 @@ extension AppsCore {
 
     /// Whether offers are still wanted (the shell revives when this turns true and offers stopped coming).
     public func wantsOffers(now: Date) -> Bool { hasDemand(now: now) }
+}
+
+extension AppsCore {
+    /// Health results from the agent: recorded (and so persisted), turned into Marathon's health
+    /// events, and a task past `maxConsecutiveFailures` is killed — a bounded share of the app at a time.
+    mutating func applyHealth(_ old: TaskRecord, _ s: TaskStatus, _ app: AppDefinition, now: Date) -> (TaskRecord, [AppsDirective]) {
+        var t = old
+        t.healthy = s.healthy
+        t.healthCheckResults = s.health
+        if t.healthy != old.healthy, let alive = t.healthy { record(.healthStatusChanged(t, alive: alive)) }
+        var exceeded: String?
+        for (i, result) in (s.health ?? []).enumerated() where i < app.healthChecks.count {
+            let check = app.healthChecks[i]
+            let before = old.healthCheckResults?[safe: i]?.consecutiveFailures ?? 0
+            if !result.alive && result.consecutiveFailures > before { record(.failedHealthCheck(t, check)) }
+            if check.maxConsecutiveFailures > 0 && result.consecutiveFailures >= check.maxConsecutiveFailures {
+                exceeded = "\(result.consecutiveFailures) consecutive failures of a \(check.protocol.rawValue) check: "
+                    + (result.lastFailureCause ?? "no cause given")
+            }
+        }
+        guard let reason = exceeded, killRequested[t.id] == nil else { return (t, []) }
+        let inFlight = unhealthyKills.filter { tasks[$0]?.appId == app.id }.count
+        guard inFlight < max(1, app.instances / 4) else { return (t, []) }
+        unhealthyKills.insert(t.id)
+        record(.unhealthyInstanceKill(t, reason: reason))
+        return (t, requestKill(t.id, now: now))
+    }
 }

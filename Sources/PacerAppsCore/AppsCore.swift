@@ -44,6 +44,9 @@ public struct AppsCore: Sendable {
     public internal(set) var lastFailure: [PathId: TaskRecord] = [:]
     /// Kills we asked for, with when; such tasks no longer count as instances.
     var killRequested: [String: Date] = [:]
+    /// Tasks killed for failing health checks and not yet gone: bounds how much of an app health
+    /// kills can take at once (checks that time out together must not take the whole app down).
+    var unhealthyKills: Set<String> = []
     var unreachableSince: [String: Date] = [:]
     var lastReconcile: Date?
     var events: [AppsEvent] = []
@@ -92,7 +95,7 @@ public struct AppsCore: Sendable {
         let live = self.live(app.id)
         let version = app.versionInfo?.lastConfigChangeAt ?? app.version
         return p.launch == 0 && p.kill.isEmpty && live.count == app.instances
-            && live.allSatisfy { $0.state == .running && $0.version == version }
+            && live.allSatisfy { InstancePlan.isServing($0, app) && $0.version == version }
             && !tasks.values.contains { $0.appId == app.id && killRequested[$0.id] != nil }
     }
 

@@ -22,8 +22,8 @@ public struct InstancePlan: Equatable, Sendable {
         let wanted = max(0, n - current.count)
         // Room to start new tasks beside the old ones; with no room at all, old ones must go first.
         let launch = min(wanted, max(0, maxTotal - live.count))
-        let running = live.filter { $0.state == .running }.count
-        let currentRunning = current.filter { $0.state == .running }.count
+        let running = live.filter { isServing($0, app) }.count
+        let currentRunning = current.filter { isServing($0, app) }.count
         var killable = currentRunning >= n ? old.count : max(0, running - minRunning)
         if launch == 0 && wanted > 0 && killable == 0 && maxTotal <= live.count && currentRunning == current.count {
             // No room to surge and nothing new still starting: the only way forward is to replace
@@ -32,6 +32,11 @@ public struct InstancePlan: Equatable, Sendable {
         }
         let kill = surplus(old, count: min(killable, old.count), .oldestFirst)
         return InstancePlan(launch: launch, kill: kill)
+    }
+
+    /// Running, and healthy when the app has health checks: what counts toward capacity.
+    public static func isServing(_ t: TaskRecord, _ app: AppDefinition) -> Bool {
+        t.state == .running && (app.healthChecks.isEmpty || t.healthy == true)
     }
 
     /// Tasks not yet running go first (they serve nobody), then by the app's kill selection.

@@ -1,7 +1,10 @@
 /// Marathon's `healthChecks` entry, with Marathon's defaults.
 public struct HealthCheck: Codable, Sendable, Equatable {
     public enum Kind: String, Codable, Sendable { case http = "HTTP", https = "HTTPS", tcp = "TCP", command = "COMMAND" }
-    public struct Command: Codable, Sendable, Equatable { public var value: String }
+    public struct Command: Codable, Sendable, Equatable {
+        public var value: String
+        public init(value: String) { self.value = value }
+    }
 
     public var `protocol`: Kind = .http
     public var path: String?

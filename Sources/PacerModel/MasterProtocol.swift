@@ -58,10 +58,12 @@ public struct TaskInfo: Codable, Sendable, Equatable {
     public var resources: Resources
     public var command: CommandInfo
     public var killGracePeriodSeconds: Double?
+    /// Checks the agent runs for this task; their results come back on status updates.
+    public var healthChecks: [TaskHealthCheck]?
     public init(taskId: String, name: String, agentId: String, resources: Resources, command: CommandInfo,
-                killGracePeriodSeconds: Double? = nil) {
+                killGracePeriodSeconds: Double? = nil, healthChecks: [TaskHealthCheck]? = nil) {
         self.taskId = taskId; self.name = name; self.agentId = agentId; self.resources = resources
-        self.command = command; self.killGracePeriodSeconds = killGracePeriodSeconds
+        self.command = command; self.killGracePeriodSeconds = killGracePeriodSeconds; self.healthChecks = healthChecks
     }
 }
 
@@ -77,11 +79,16 @@ public struct TaskStatus: Codable, Sendable, Equatable {
     public var uuid: String?
     /// Seconds since the epoch, when the state was observed.
     public var timestamp: Double
+    /// All health checks pass (nil: the task has none, or no verdict yet).
     public var healthy: Bool?
+    /// Per check, in the app's order: Marathon's `healthCheckResults`.
+    public var health: [HealthCheckResult]?
     public init(taskId: String, agentId: String?, frameworkId: String?, state: TaskState, message: String? = nil,
-                reason: String? = nil, uuid: String? = nil, timestamp: Double, healthy: Bool? = nil) {
+                reason: String? = nil, uuid: String? = nil, timestamp: Double, healthy: Bool? = nil,
+                health: [HealthCheckResult]? = nil) {
         self.taskId = taskId; self.agentId = agentId; self.frameworkId = frameworkId; self.state = state
         self.message = message; self.reason = reason; self.uuid = uuid; self.timestamp = timestamp; self.healthy = healthy
+        self.health = health
     }
 }
 

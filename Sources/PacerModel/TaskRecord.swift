@@ -15,6 +15,10 @@ public struct TaskRecord: Codable, Sendable, Equatable {
     public var startedAt: Date?
     public var state: TaskState
     public var message: String?
+    /// All health checks pass; nil while unknown (no checks, or no verdict yet). Persisted, so a
+    /// framework restart does not reset every task to "unknown".
+    public var healthy: Bool?
+    public var healthCheckResults: [HealthCheckResult]?
 
     public init(id: String, appId: PathId, agentId: String, host: String, agentAttributes: [String: String],
                 ports: [Int], servicePorts: [Int], version: String, stagedAt: Date, state: TaskState = .staging) {
@@ -51,7 +55,7 @@ public struct MarathonTask: Codable, Sendable, Equatable {
         slaveId = r.agentId; stagedAt = Timestamp.string(r.stagedAt); startedAt = r.startedAt.map(Timestamp.string)
         state = r.state.rawValue; version = r.version
         ipAddresses = [IPAddress(ipAddress: r.host, protocol: "IPv4")]
-        healthCheckResults = health; localVolumes = []
+        healthCheckResults = r.healthCheckResults ?? health; localVolumes = []
     }
 }
 
@@ -65,4 +69,10 @@ public struct HealthCheckResult: Codable, Sendable, Equatable {
     public var lastFailureCause: String?
     public var taskId: String
     public var instanceId: String
+    public init(alive: Bool, consecutiveFailures: Int, firstSuccess: String? = nil, lastSuccess: String? = nil,
+                lastFailure: String? = nil, lastFailureCause: String? = nil, taskId: String) {
+        self.alive = alive; self.consecutiveFailures = consecutiveFailures; self.firstSuccess = firstSuccess
+        self.lastSuccess = lastSuccess; self.lastFailure = lastFailure; self.lastFailureCause = lastFailureCause
+        self.taskId = taskId; self.instanceId = taskId
+    }
 }
