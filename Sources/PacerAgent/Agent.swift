@@ -33,6 +33,10 @@ public actor Agent {
         }
     }
 
+    func ready(_ taskId: String) {
+        execute(core.ready(taskId: taskId, now: Self.now))
+    }
+
     func healthChanged(_ taskId: String, _ trackers: [HealthTracker]) {
         execute(core.healthChanged(taskId: taskId, trackers, now: Self.now))
     }

@@ -62,9 +62,9 @@ public struct AgentService: Service {
                               configuration: .init(address: .hostname(config.host, port: config.port), serverName: "pacer-agent"),
                               logger: logger)
         let masters = config.masterURLs.map { MasterClient(baseURL: $0, transport: HTTPTransport(timeout: .seconds(5))) }
-        let monitor = HealthMonitor(host: config.hostname) { [agent] taskId, trackers in
+        let monitor = HealthMonitor(host: config.hostname, report: { [agent] taskId, trackers in
             await agent.healthChanged(taskId, trackers)
-        }
+        }, ready: { [agent] taskId in await agent.ready(taskId) })
         await agent.attach(health: monitor.control)
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await app.run() }

@@ -15,13 +15,16 @@ enum HealthCommand: Sendable {
 actor HealthMonitor {
     let probe: HealthProbe
     let report: @Sendable (String, [HealthTracker]) async -> Void
+    let reportReady: @Sendable (String) async -> Void
     var trackers: [String: [HealthTracker]] = [:]
     /// Bumped whenever a task's checks stop or restart, so stale loops end themselves.
     var generations: [String: Int] = [:]
     let commands: AsyncStream<HealthCommand>
     nonisolated let control: AsyncStream<HealthCommand>.Continuation
 
-    init(host: String, report: @escaping @Sendable (String, [HealthTracker]) async -> Void) {
+    init(host: String, report: @escaping @Sendable (String, [HealthTracker]) async -> Void,
+         ready: @escaping @Sendable (String) async -> Void) {
+        reportReady = ready
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.certificateVerification = .none
         var insecure = HTTPClient.Configuration(tlsConfiguration: tls)
@@ -39,9 +42,12 @@ actor HealthMonitor {
             for await command in commands {
                 switch command {
                 case .start(let task, let sandbox, let startedAt):
-                    guard let checks = task.healthChecks, !checks.isEmpty else { continue }
                     let generation = (generations[task.taskId] ?? 0) + 1
                     generations[task.taskId] = generation
+                    if let readiness = task.readinessChecks, !readiness.isEmpty {
+                        group.addTask { await self.readinessLoop(task, readiness, generation) }
+                    }
+                    guard let checks = task.healthChecks, !checks.isEmpty else { continue }
                     trackers[task.taskId] = checks.map { HealthTracker(check: $0, taskId: task.taskId, startedAt: startedAt) }
                     for (index, check) in checks.enumerated() {
                         group.addTask { await self.loop(task, index, check, sandbox, generation) }
@@ -68,6 +74,22 @@ actor HealthMonitor {
             trackers[task.taskId] = list
             if changed { await report(task.taskId, list) }
             try? await Task.sleep(for: .milliseconds(Int64(check.intervalSeconds * 1000)))
+        }
+    }
+
+    /// Probes each readiness check until it answers ready, then reports once and stops.
+    func readinessLoop(_ task: TaskInfo, _ checks: [TaskReadinessCheck], _ generation: Int) async {
+        var pending = checks
+        while current(task.taskId, generation) {
+            var still: [TaskReadinessCheck] = []
+            for check in pending where !(await probe.ready(check)) { still.append(check) }
+            pending = still
+            if pending.isEmpty {
+                await reportReady(task.taskId)
+                return
+            }
+            let interval = pending.map(\.intervalSeconds).min() ?? 1
+            try? await Task.sleep(for: .milliseconds(Int64(interval * 1000)))
         }
     }
 }

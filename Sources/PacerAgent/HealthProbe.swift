@@ -76,4 +76,16 @@ struct HealthProbe: Sendable {
             }
         }
     }
+
+    /// One readiness probe: ready when the answer's status is one of the ready codes.
+    func ready(_ check: TaskReadinessCheck) async -> Bool {
+        guard let port = check.port else { return false }
+        let path = check.path.hasPrefix("/") ? check.path : "/" + check.path
+        let url = "\(check.https ? "https" : "http")://\(host):\(port)\(path)"
+        guard let response = try? await (check.https ? https : http).execute(HTTPClientRequest(url: url),
+                                                                          timeout: .milliseconds(Int64(check.timeoutSeconds * 1000)))
+        else { return false }
+        _ = try? await response.body.collect(upTo: 64 << 10)
+        return check.readyStatusCodes.contains(Int(response.status.code))
+    }
 }

@@ -69,3 +69,17 @@ extension AgentCore {
         return [.checkpoint] + flush(due(now: now))
     }
 }
+
+extension AgentCore {
+    /// Every readiness check answered ready: the framework may count the task toward a deployment.
+    public mutating func ready(taskId: String, now: Double) -> [AgentDirective] {
+        guard let t = state.tasks[taskId], t.state == .running else { return [] }
+        state.counter += 1
+        let status = TaskStatus(taskId: taskId, agentId: agentId, frameworkId: t.frameworkId, state: .running,
+                                reason: "REASON_TASK_READY", uuid: "\(idPrefix)-\(state.counter)", timestamp: now)
+        var ready = status
+        ready.ready = true
+        state.pending[taskId, default: []].append(PendingUpdate(status: ready, lastSent: nil, attempts: 0))
+        return [.checkpoint] + flush(due(now: now))
+    }
+}

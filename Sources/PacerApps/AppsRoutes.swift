@@ -9,7 +9,9 @@ enum AppsRoutes {
         let router = Router()
         router.add(middleware: APIErrorMiddleware())
         router.get("/ping") { _, _ in JSONResponse.text("pong") }
-        router.get("/v2/info") { _, _ in try JSONResponse.make(await info.with(frameworkId: scheduler.frameworkId)) }
+        router.get("/v2/info") { _, _ in
+            try JSONResponse.make(await info.with(frameworkId: scheduler.frameworkId, largestAgent: scheduler.largestAgent))
+        }
         router.get("/v2/leader") { _, _ in try JSONResponse.make(["leader": info.leader]) }
         router.get("/v2/apps") { request, _ in
             let embed = request.uri.queryParameters.getAll("embed").contains { $0 == "apps.tasks" || $0 == "app.tasks" }
@@ -69,6 +71,13 @@ struct FrameworkInfoView: Encodable, Sendable {
     var frameworkId: String?
     var marathon_config: [String: String]
     var http_config: [String: Int]
+    /// Pacer's own: the largest agent known, against which specs are checked (nil until one registers).
+    var largestAgent: Resources?
 
-    func with(frameworkId: String?) -> FrameworkInfoView { var v = self; v.frameworkId = frameworkId; return v }
+    func with(frameworkId: String?, largestAgent: Resources?) -> FrameworkInfoView {
+        var v = self
+        v.frameworkId = frameworkId
+        v.largestAgent = largestAgent
+        return v
+    }
 }

@@ -92,10 +92,12 @@ public struct FrameworkService: Service {
         }
     }
 
-    /// Learns the size of the largest agent, for the "no agent could ever fit" check.
+    /// Learns the size of the largest agent, for the "no agent could ever fit" check: quickly until
+    /// the first agent is known, then every few seconds.
     func capacityLoop(_ scheduler: Scheduler) async {
         let transport = HTTPTransport(timeout: .seconds(3))
         while !Task.isCancelled {
+            let known = await scheduler.largestAgent != nil
             for url in config.masterURLs {
                 if let r = try? await transport.expectOK(.GET, url + "/state"),
                    let state = try? WireJSON.masterDecoder().decode(ClusterState.self, from: r.body) {
@@ -105,7 +107,7 @@ public struct FrameworkService: Service {
                     break
                 }
             }
-            try? await Task.sleep(for: .seconds(5))
+            try? await Task.sleep(for: known ? .seconds(5) : .milliseconds(500))
         }
     }
 }

@@ -28,6 +28,9 @@ extension Scheduler {
 
     func validate(_ app: AppDefinition) throws(APIError) {
         var errors = app.validate()
+        for (i, dep) in app.dependencies.enumerated() where core.apps[dep] == nil {
+            errors.append(FieldError(path: "/dependencies/\(i)", "app \(dep) does not exist"))
+        }
         if let big = largestAgent {
             for (path, need, have) in [("/cpus", app.cpus, big.cpus), ("/mem", app.mem, big.mem), ("/disk", app.disk, big.disk)]
             where need > have {

@@ -20,9 +20,12 @@ extension AppsCore {
             if unchanged == previous { return (previous, nil, []) }
         }
         let configChanged = previous.map { !app.sameConfiguration(as: $0) } ?? true
+        // Going back to the configuration of the last healthy deployment keeps its version, so the
+        // tasks still running it count as current and are not restarted by a rollback.
+        let restored = lastGood[app.id].flatMap { app.sameConfiguration(as: $0) ? $0.versionInfo?.lastConfigChangeAt : nil }
         app.version = stamp
         app.versionInfo = VersionInfo(lastScalingAt: stamp,
-                                      lastConfigChangeAt: configChanged ? stamp : (previous?.versionInfo?.lastConfigChangeAt ?? stamp))
+                                      lastConfigChangeAt: configChanged ? (restored ?? stamp) : (previous?.versionInfo?.lastConfigChangeAt ?? stamp))
         if configChanged { delays[app.id] = nil }
         apps[app.id] = app
         startDeployment(app, action: previous == nil ? "StartApplication" : configChanged ? "RestartApplication" : "ScaleApplication")

@@ -13,6 +13,7 @@ extension AppsCore {
             var records: [TaskRecord] = []
             for app in apps.values.sorted(by: { $0.id < $1.id }) {
                 if let d = delays[app.id], d.until > now { continue }
+                if !dependenciesReady(app) { continue }
                 var wanted = plan(app, now: now).launch
                 while wanted > 0, let (record, info) = place(app, on: offer, remaining: remaining, now: now) {
                     tasks[record.id] = record
@@ -53,9 +54,12 @@ extension AppsCore {
                                   environment: environment(app, taskId: id, host: offer.hostname, ports: hostPorts),
                                   user: app.user)
         let checks = app.healthChecks.map { TaskHealthCheck($0, taskPorts: hostPorts) }
+        let readiness = app.readinessChecks.map {
+            TaskReadinessCheck($0, portNames: app.portDefinitions.map(\.name), taskPorts: hostPorts)
+        }
         let info = TaskInfo(taskId: id, name: app.id.description, agentId: offer.agentId, resources: resources,
                             command: command, killGracePeriodSeconds: app.taskKillGracePeriodSeconds,
-                            healthChecks: checks.isEmpty ? nil : checks)
+                            healthChecks: checks.isEmpty ? nil : checks, readinessChecks: readiness.isEmpty ? nil : readiness)
         return (record, info)
     }
 

@@ -32,6 +32,9 @@ public enum AppsDirective: Sendable, Equatable {
 public struct Deployment: Sendable, Equatable {
     public var info: DeploymentInfo
     public var appId: PathId
+    /// Serving tasks of the target version, and when that number last grew (the progress deadline runs from it).
+    public var progress = 0
+    public var lastProgressAt: Date?
 }
 
 /// The app framework's decisions: desired apps vs. actual tasks. Pure: time and id prefix come in.
@@ -50,6 +53,8 @@ public struct AppsCore: Sendable {
     var unreachableSince: [String: Date] = [:]
     var lastReconcile: Date?
     var events: [AppsEvent] = []
+    /// Per app, the last spec whose deployment completed: where `autoRevert` goes back to.
+    public internal(set) var lastGood: [PathId: AppDefinition] = [:]
     let idPrefix: String
     var counter = 0
 
@@ -60,8 +65,8 @@ public struct AppsCore: Sendable {
         self.tasks = Dictionary(tasks.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         self.idPrefix = idPrefix
         for t in tasks where t.state == .unreachable { unreachableSince[t.id] = now }
-        for app in apps.sorted(by: { $0.id < $1.id }) where !converged(app) {
-            startDeployment(app, action: "RestartApplication")
+        for app in apps.sorted(by: { $0.id < $1.id }) {
+            if converged(app) { lastGood[app.id] = app } else { startDeployment(app, action: "RestartApplication") }
         }
     }
 
@@ -120,6 +125,7 @@ public struct AppsCore: Sendable {
             if let app = apps[d.appId] {
                 if converged(app) {
                     deployments[id] = nil
+                    lastGood[app.id] = app
                     record(.deploymentSuccess(d.info))
                 }
             } else if !tasks.values.contains(where: { $0.appId == d.appId }) {
@@ -129,10 +135,18 @@ public struct AppsCore: Sendable {
         }
     }
 
-    /// Every app with something to launch now (not in backoff).
+    /// Every app with something to launch now (not in backoff, not waiting for its dependencies).
     func hasDemand(now: Date) -> Bool {
         apps.values.contains { app in
-            (delays[app.id].map { $0.until <= now } ?? true) && plan(app, now: now).launch > 0
+            (delays[app.id].map { $0.until <= now } ?? true) && dependenciesReady(app) && plan(app, now: now).launch > 0
+        }
+    }
+
+    /// An app being deployed waits until every app it depends on is deployed and serving.
+    func dependenciesReady(_ app: AppDefinition) -> Bool {
+        guard deployment(for: app.id) != nil else { return true }
+        return app.dependencies.allSatisfy { dep in
+            apps[dep].map { converged($0) } ?? false
         }
     }
 

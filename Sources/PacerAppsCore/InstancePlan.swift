@@ -14,7 +14,7 @@ public struct InstancePlan: Equatable, Sendable {
         let current = live.filter { $0.version == version }
         let old = live.filter { $0.version != version }
         if old.isEmpty {
-            if current.count > n { return InstancePlan(launch: 0, kill: surplus(current, count: current.count - n, app.killSelection)) }
+            if current.count > n { return InstancePlan(launch: 0, kill: surplus(current, count: current.count - n, app.killSelection, app)) }
             return InstancePlan(launch: n - current.count, kill: [])
         }
         let maxTotal = n + Int((Double(n) * app.upgradeStrategy.maximumOverCapacity).rounded(.down))
@@ -30,19 +30,22 @@ public struct InstancePlan: Equatable, Sendable {
             // one at a time, as Marathon does for capacity 1.0 with no over-capacity.
             killable = 1
         }
-        let kill = surplus(old, count: min(killable, old.count), .oldestFirst)
+        let kill = surplus(old, count: min(killable, old.count), .oldestFirst, app)
         return InstancePlan(launch: launch, kill: kill)
     }
 
-    /// Running, and healthy when the app has health checks: what counts toward capacity.
+    /// Running, healthy when the app has health checks, ready when it has readiness checks:
+    /// what counts toward capacity while a deployment replaces tasks.
     public static func isServing(_ t: TaskRecord, _ app: AppDefinition) -> Bool {
         t.state == .running && (app.healthChecks.isEmpty || t.healthy == true)
+            && (app.readinessChecks.isEmpty || t.ready == true)
     }
 
-    /// Tasks not yet running go first (they serve nobody), then by the app's kill selection.
-    static func surplus(_ tasks: [TaskRecord], count: Int, _ selection: KillSelection) -> [String] {
+    /// Tasks that serve nobody (not running, unhealthy, not ready) go first, then by the app's kill selection.
+    static func surplus(_ tasks: [TaskRecord], count: Int, _ selection: KillSelection, _ app: AppDefinition) -> [String] {
         let ordered = tasks.sorted { a, b in
-            if (a.state == .running) != (b.state == .running) { return a.state != .running }
+            let (sa, sb) = (isServing(a, app), isServing(b, app))
+            if sa != sb { return !sa }
             if a.stagedAt != b.stagedAt { return selection == .youngestFirst ? a.stagedAt > b.stagedAt : a.stagedAt < b.stagedAt }
             return a.id < b.id
         }

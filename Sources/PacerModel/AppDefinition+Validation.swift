@@ -57,7 +57,13 @@ extension AppDefinition {
         range(unreachableStrategy.expungeAfterSeconds, 0, limits.maxBackoffSeconds, "/unreachableStrategy/expungeAfterSeconds")
         for (i, c) in constraints.enumerated() { errors += c.validate(path: "/constraints/\(i)") }
         for (i, h) in healthChecks.enumerated() { errors += validate(h, path: "/healthChecks/\(i)") }
+        for (i, r) in readinessChecks.enumerated() {
+            check(portDefinitions.contains { $0.name == r.portName }, "/readinessChecks/\(i)/portName",
+                  "names no port of this app (port names: \(portDefinitions.compactMap(\.name).joined(separator: ", ")))")
+            check(r.intervalSeconds > 0 && r.timeoutSeconds > 0, "/readinessChecks/\(i)", "intervalSeconds and timeoutSeconds must be > 0")
+        }
         check(!dependencies.contains(id), "/dependencies", "an app cannot depend on itself")
+        if let deadline = progressDeadlineSeconds { range(deadline, 1, limits.maxBackoffSeconds, "/progressDeadlineSeconds") }
         if let role { check(PathId.isValidSegment(role) || role == "*", "/role", "must be '*' or a lowercase name") }
         return errors
     }

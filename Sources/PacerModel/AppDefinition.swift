@@ -28,6 +28,10 @@ public struct AppDefinition: Sendable, Equatable {
     public var dependencies: [PathId] = []
     public var role: String?
     public var resourceLimits: ResourceLimits?
+    /// Pacer, beyond Marathon: a deployment of this app that makes no progress for this long fails
+    /// (`deployment_failed`); with `autoRevert` the app goes back to its last fully healthy version.
+    public var progressDeadlineSeconds: Double?
+    public var autoRevert = false
     /// Set by the framework: the time of the last change, as Marathon spells versions.
     public var version: String?
     public var versionInfo: VersionInfo?

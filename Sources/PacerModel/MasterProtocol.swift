@@ -60,10 +60,13 @@ public struct TaskInfo: Codable, Sendable, Equatable {
     public var killGracePeriodSeconds: Double?
     /// Checks the agent runs for this task; their results come back on status updates.
     public var healthChecks: [TaskHealthCheck]?
+    public var readinessChecks: [TaskReadinessCheck]?
     public init(taskId: String, name: String, agentId: String, resources: Resources, command: CommandInfo,
-                killGracePeriodSeconds: Double? = nil, healthChecks: [TaskHealthCheck]? = nil) {
+                killGracePeriodSeconds: Double? = nil, healthChecks: [TaskHealthCheck]? = nil,
+                readinessChecks: [TaskReadinessCheck]? = nil) {
         self.taskId = taskId; self.name = name; self.agentId = agentId; self.resources = resources
         self.command = command; self.killGracePeriodSeconds = killGracePeriodSeconds; self.healthChecks = healthChecks
+        self.readinessChecks = readinessChecks
     }
 }
 
@@ -83,6 +86,8 @@ public struct TaskStatus: Codable, Sendable, Equatable {
     public var healthy: Bool?
     /// Per check, in the app's order: Marathon's `healthCheckResults`.
     public var health: [HealthCheckResult]?
+    /// Every readiness check answered ready (set once; readiness is not re-checked afterwards).
+    public var ready: Bool?
     public init(taskId: String, agentId: String?, frameworkId: String?, state: TaskState, message: String? = nil,
                 reason: String? = nil, uuid: String? = nil, timestamp: Double, healthy: Bool? = nil,
                 health: [HealthCheckResult]? = nil) {

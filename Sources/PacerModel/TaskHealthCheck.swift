@@ -33,3 +33,27 @@ public struct TaskHealthCheck: Codable, Sendable, Equatable {
         delaySeconds = check.delaySeconds
     }
 }
+
+/// A readiness check as the agent runs it: HTTP against the task's port named `portName`, until
+/// one of the ready status codes answers. Gates deployments, not traffic after that.
+public struct TaskReadinessCheck: Codable, Sendable, Equatable {
+    public var name: String
+    public var https: Bool
+    public var path: String
+    /// The task's host port for `portName`; nil when the app has no port of that name.
+    public var port: Int?
+    public var intervalSeconds: Double
+    public var timeoutSeconds: Double
+    public var readyStatusCodes: [Int]
+
+    public init(_ check: ReadinessCheck, portNames: [String?], taskPorts: [Int]) {
+        name = check.name
+        https = check.protocol.uppercased() == "HTTPS"
+        path = check.path
+        let index = portNames.firstIndex { $0 == check.portName }
+        port = index.flatMap { taskPorts.indices.contains($0) ? taskPorts[$0] : nil }
+        intervalSeconds = check.intervalSeconds
+        timeoutSeconds = check.timeoutSeconds
+        readyStatusCodes = check.httpStatusCodesForReady
+    }
+}

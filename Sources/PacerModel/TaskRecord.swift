@@ -19,6 +19,8 @@ public struct TaskRecord: Codable, Sendable, Equatable {
     /// framework restart does not reset every task to "unknown".
     public var healthy: Bool?
     public var healthCheckResults: [HealthCheckResult]?
+    /// All readiness checks passed (nil: the app has none, or not yet).
+    public var ready: Bool?
 
     public init(id: String, appId: PathId, agentId: String, host: String, agentAttributes: [String: String],
                 ports: [Int], servicePorts: [Int], version: String, stagedAt: Date, state: TaskState = .staging) {

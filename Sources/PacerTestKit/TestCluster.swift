@@ -57,6 +57,9 @@ public final class TestCluster: @unchecked Sendable {
         try await Eventually.that("framework subscribed", within: 20) {
             try await self.masterState().frameworks.contains { $0.connected }
         }
+        try await Eventually.that("framework knows the agents' size", within: 20) {
+            try await client.raw("GET", "/v2/info").text.contains("largestAgent")
+        }
     }
 
     public func masterState() async throws -> ClusterState {
