@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // L0: values, Codable, validation. No I/O.
@@ -26,6 +27,8 @@ let package = Package(
         .target(name: "PacerMasterCore", dependencies: ["PacerModel"], swiftSettings: strict),
         .target(name: "PacerAgentCore", dependencies: ["PacerModel"], swiftSettings: strict),
         .target(name: "PacerAppsCore", dependencies: ["PacerModel"], swiftSettings: strict),
+        // Routing tables, balancing algorithms, LB configuration: pure, no sockets.
+        .target(name: "PacerLBCore", dependencies: ["PacerModel", .product(name: "Yams", package: "Yams")], swiftSettings: strict),
         // L2: persistence, wire clients, shared HTTP server plumbing.
         .target(name: "PacerStore", dependencies: [
             "PacerModel", .product(name: "GRDB", package: "GRDB.swift"),
@@ -40,6 +43,8 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
+        // libevent + OpenSSL: the load balancer's data path. Only PacerLB imports it.
+        .systemLibrary(name: "CLibevent", pkgConfig: "libevent", providers: [.apt(["libevent-dev", "libssl-dev"])]),
         // System calls Swift cannot import directly (glibc _np spawn actions, prctl).
         .target(name: "CPacerSys"),
         // L3: shells that own a core and do the I/O.
@@ -57,9 +62,13 @@ let package = Package(
             "PacerAppsCore", "PacerStore", "PacerServerKit", "PacerClient",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], swiftSettings: strict),
+        .target(name: "PacerLB", dependencies: [
+            "PacerLBCore", "PacerClient", "CLibevent", "PacerServerKit",
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], swiftSettings: strict),
         // L4: the one executable; wiring only.
         .executableTarget(name: "pacer", dependencies: [
-            "PacerMaster", "PacerAgent", "PacerApps", "PacerClient",
+            "PacerMaster", "PacerAgent", "PacerApps", "PacerClient", "PacerLB",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], swiftSettings: strict),
@@ -74,6 +83,7 @@ let package = Package(
         .testTarget(name: "PacerAppsCoreTests", dependencies: ["PacerAppsCore"]),
         .testTarget(name: "PacerStoreTests", dependencies: ["PacerStore"]),
         .testTarget(name: "PacerAppsTests", dependencies: ["PacerApps", "PacerClient"]),
+        .testTarget(name: "PacerLBCoreTests", dependencies: ["PacerLBCore"]),
         .testTarget(name: "PacerEndToEndTests", dependencies: ["PacerTestKit", "PacerClient", "PacerModel"]),
     ]
 )
