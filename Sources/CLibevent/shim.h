@@ -5,6 +5,7 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/eventfd.h>
 #include <netinet/in.h>
 #include <event2/event.h>
 #include <event2/buffer.h>

@@ -18,7 +18,9 @@ public struct SSEParser: Sendable {
     var id: String?, event: String?, data: [String] = []
     /// Comments seen, so a reader can tell a live idle stream from a dead one.
     public private(set) var comments = 0
-    public init() {}
+    /// Report comment lines as events with an empty type, so a reader can watch for silence.
+    var keepAlives = false
+    public init(keepAlives: Bool = false) { self.keepAlives = keepAlives }
 
     public mutating func feed(_ chunk: ByteBuffer) throws -> [ServerSentEvent] {
         var out: [ServerSentEvent] = []
@@ -35,7 +37,11 @@ public struct SSEParser: Sendable {
                 event = nil; data = []
                 continue
             }
-            if text.hasPrefix(":") { comments += 1; continue }
+            if text.hasPrefix(":") {
+                comments += 1
+                if keepAlives { out.append(ServerSentEvent(id: nil, event: "", data: "")) }
+                continue
+            }
             let parts = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
             let field = String(parts[0])
             var value = parts.count > 1 ? String(parts[1]) : ""
@@ -68,7 +74,9 @@ extension LineSplitter {
 extension MarathonClient {
     /// Follows `/v2/events`. The stream ends (or throws) when the connection does; callers reconnect,
     /// passing the last id they saw to resume.
-    public func events(types: [String] = [], lastEventId: String? = nil) -> AsyncThrowingStream<ServerSentEvent, any Error> {
+    /// With `keepAlives`, comment lines arrive as events with an empty type.
+    public func events(types: [String] = [], lastEventId: String? = nil,
+                       keepAlives: Bool = false) -> AsyncThrowingStream<ServerSentEvent, any Error> {
         let query = types.map { "event_type=\($0)" }.joined(separator: "&")
         let url = baseURL + "/v2/events" + (query.isEmpty ? "" : "?" + query)
         let client = transport.client
@@ -82,7 +90,7 @@ extension MarathonClient {
                     guard response.status == .ok else {
                         throw ClientError.http(status: Int(response.status.code), nil, body: "event stream refused")
                     }
-                    var parser = SSEParser()
+                    var parser = SSEParser(keepAlives: keepAlives)
                     for try await chunk in response.body {
                         for event in try parser.feed(chunk) { continuation.yield(event) }
                     }

@@ -8,7 +8,6 @@ public struct LBConfig: Codable, Sendable, Equatable {
     public var frameworks = ["http://127.0.0.1:8080"]
     /// Serve only apps whose `HAPROXY_GROUP` is this (marathon-lb's `--group`); nil serves all.
     public var group: String?
-    public var httpPort: Int?
     public var adminPort = 9090
     /// 0: one per core.
     public var workers = 0
@@ -28,14 +27,14 @@ public struct LBConfig: Codable, Sendable, Equatable {
     }
 
     public struct Limits: Codable, Sendable, Equatable {
-        public var maxConnections = 10_000
+        public var maxConnections = 4_000
         /// Bytes buffered toward one side before reading from the other stops (backpressure).
         public var bufferBytes = 256 * 1024
         public init() {}
         enum CodingKeys: String, CodingKey { case maxConnections = "max_connections", bufferBytes = "buffer_bytes" }
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            maxConnections = try c.decodeIfPresent(Int.self, forKey: .maxConnections) ?? 10_000
+            maxConnections = try c.decodeIfPresent(Int.self, forKey: .maxConnections) ?? 4_000
             bufferBytes = try c.decodeIfPresent(Int.self, forKey: .bufferBytes) ?? 256 * 1024
         }
     }
@@ -43,7 +42,7 @@ public struct LBConfig: Codable, Sendable, Equatable {
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case bind, frameworks, group, httpPort = "http_port", adminPort = "admin_port", workers, timeouts, limits
+        case bind, frameworks, group, adminPort = "admin_port", workers, timeouts, limits
     }
 
     public init(from decoder: any Decoder) throws {
@@ -51,7 +50,6 @@ public struct LBConfig: Codable, Sendable, Equatable {
         bind = try c.decodeIfPresent(String.self, forKey: .bind) ?? "127.0.0.1"
         frameworks = try c.decodeIfPresent([String].self, forKey: .frameworks) ?? ["http://127.0.0.1:8080"]
         group = try c.decodeIfPresent(String.self, forKey: .group)
-        httpPort = try c.decodeIfPresent(Int.self, forKey: .httpPort)
         adminPort = try c.decodeIfPresent(Int.self, forKey: .adminPort) ?? 9090
         workers = try c.decodeIfPresent(Int.self, forKey: .workers) ?? 0
         timeouts = try c.decodeIfPresent(Timeouts.self, forKey: .timeouts) ?? Timeouts()
@@ -68,7 +66,7 @@ public struct LBConfigError: Error, Sendable, CustomStringConvertible {
 
 extension LBConfig {
     static let knownKeys: [String: Set<String>] = [
-        "": ["bind", "frameworks", "group", "http_port", "admin_port", "workers", "timeouts", "limits"],
+        "": ["bind", "frameworks", "group", "admin_port", "workers", "timeouts", "limits"],
         "timeouts": ["connect", "idle"],
         "limits": ["max_connections", "buffer_bytes"],
     ]
@@ -142,9 +140,7 @@ extension LBConfig {
         for url in frameworks where !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
             throw fail(["frameworks"], "'\(url)' is not an http(s) URL")
         }
-        for (name, port) in [("http_port", httpPort), ("admin_port", adminPort)] {
-            if let port, !(1...65535).contains(port) { throw fail([name], "'\(name)' must be a port (1-65535), got \(port)") }
-        }
+        if !(1...65535).contains(adminPort) { throw fail(["admin_port"], "'admin_port' must be a port (1-65535), got \(adminPort)") }
         if !(0...256).contains(workers) { throw fail(["workers"], "'workers' must be 0 (one per core) to 256") }
         if !(timeouts.connect > 0 && timeouts.idle > 0) { throw fail(["timeouts"], "timeouts must be > 0 seconds") }
         if limits.maxConnections < 1 || limits.bufferBytes < 4096 {

@@ -6,7 +6,8 @@ struct Pacer: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pacer",
         abstract: "Run long-lived services on a cluster and reach them through a load balancer.",
-        subcommands: [Up.self, MasterCommand.self, AgentCommand.self, FrameworkCommand.self, AppCommand.self, TaskCommand.self])
+        subcommands: [Up.self, MasterCommand.self, AgentCommand.self, FrameworkCommand.self, LBCommand.self, AppCommand.self,
+                      TaskCommand.self])
 }
 
 /// Flags every server part shares.

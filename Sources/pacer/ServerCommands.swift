@@ -3,6 +3,8 @@ import Foundation
 import Logging
 import PacerAgent
 import PacerApps
+import PacerLB
+import PacerLBCore
 import PacerMaster
 import PacerModel
 import PacerStore
@@ -72,6 +74,8 @@ struct Up: AsyncParsableCommand {
     @Option(help: "Port of the master.") var masterPort = 5050
     @Option(help: "Port of the first agent; the others follow.") var agentPort = 5051
     @Option(help: "First task port of the first agent; each agent offers 1000 ports.") var taskPorts = 31000
+    @Option(help: "Load balancer configuration; the load balancer is skipped when the file does not exist.")
+    var lbConfig = "lb-config/local.yaml"
 
     func run() async throws {
         Logs.bootstrap(server.logLevel)
@@ -93,6 +97,13 @@ struct Up: AsyncParsableCommand {
         framework.port = port
         framework.masterURLs = [masterURL]
         services.append(FrameworkService(config: framework, store: try Runner.openStore(nil, stateDir: server.stateDir)))
+        if FileManager.default.fileExists(atPath: lbConfig) {
+            var lb = try LBFiles.load(lbConfig)
+            lb.frameworks = ["http://\(server.bind):\(port)"]
+            services.append(LBService(config: lb))
+        } else {
+            Logger(label: "pacer").warning("no load balancer: \(lbConfig) not found")
+        }
         Logger(label: "pacer").info("pacer up: master :\(masterPort), \(agents) agent(s) from :\(agentPort), framework API http://\(server.bind):\(port)")
         try await Runner.run(services)
     }

@@ -62,8 +62,8 @@ final class RoutingTableTests: XCTestCase {
     }
 
     func testConfigCheckNamesTheOffendingLine() throws {
-        let good = try LBConfig.parse("bind: 127.0.0.1\nframeworks: [http://127.0.0.1:8080]\nhttp_port: 10080\ntimeouts:\n  connect: 1.5\n")
-        XCTAssertEqual(good.httpPort, 10080)
+        let good = try LBConfig.parse("bind: 127.0.0.1\nframeworks: [http://127.0.0.1:8080]\nadmin_port: 9191\ntimeouts:\n  connect: 1.5\n")
+        XCTAssertEqual(good.adminPort, 9191)
         XCTAssertEqual(good.timeouts.connect, 1.5)
         func error(_ text: String) -> LBConfigError? {
             do { _ = try LBConfig.parse(text); return nil } catch { return error }

@@ -1,0 +1,92 @@
+import Foundation
+import Logging
+import PacerClient
+import PacerLBCore
+import PacerModel
+
+/// Follows the framework: subscribes to `/v2/events`, takes a snapshot of
+/// `/v2/apps?embed=apps.tasks` once attached (so nothing falls between snapshot and stream) and
+/// again after every burst of events. When no framework answers, the last table stays in force.
+actor Discovery {
+    struct Status: Codable, Sendable {
+        var framework: String?
+        var connected: Bool
+        var lastSync: String?
+        var syncs: Int
+    }
+    let config: LBConfig
+    let logger: Logger
+    let publish: @Sendable (RoutingTable) -> Void
+    var table = RoutingTable()
+    var status = Status(framework: nil, connected: false, lastSync: nil, syncs: 0)
+    var lastActivity = Date()
+    /// Seconds without an event or keep-alive before the stream counts as dead.
+    let silenceLimit: Double = 15
+
+    init(config: LBConfig, logger: Logger, publish: @escaping @Sendable (RoutingTable) -> Void) {
+        self.config = config; self.logger = logger; self.publish = publish
+    }
+
+    func run() async {
+        var attempt = 0
+        while !Task.isCancelled {
+            let url = config.frameworks[attempt % config.frameworks.count]
+            attempt += 1
+            do {
+                try await follow(MarathonClient(baseURL: url, transport: HTTPTransport(timeout: .seconds(5))))
+            } catch {
+                logger.warning("framework stream ended; serving the last known backends",
+                               metadata: ["framework": "\(url)", "error": "\(error)"])
+            }
+            status.connected = false
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
+
+    func follow(_ client: MarathonClient) async throws {
+        let (rings, doorbell) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        lastActivity = Date()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for try await event in client.events(keepAlives: true) {
+                    await self.touch()
+                    if !event.event.isEmpty { doorbell.yield() }  // any event, the attach included
+                }
+                throw ClientError.transport(url: client.baseURL, "event stream closed")
+            }
+            group.addTask {
+                for await _ in rings {
+                    try await Task.sleep(for: .milliseconds(5))  // let a burst of events arrive, then sync once
+                    try await self.sync(client)
+                }
+            }
+            group.addTask {
+                while true {
+                    try await Task.sleep(for: .seconds(1))
+                    let silent = await self.silentFor()
+                    if silent > self.silenceLimit {
+                        throw ClientError.transport(url: client.baseURL, "no event or keep-alive for \(Int(silent)) s")
+                    }
+                }
+            }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    func touch() { lastActivity = Date() }
+    func silentFor() -> Double { Date().timeIntervalSince(lastActivity) }
+
+    func sync(_ client: MarathonClient) async throws {
+        let apps = try await client.apps(embedTasks: true)
+        let next = RoutingTable.build(apps: apps, group: config.group)
+        status = Status(framework: client.baseURL, connected: true, lastSync: Timestamp.string(Date()), syncs: status.syncs + 1)
+        if next != table {
+            table = next
+            publish(next)
+            logger.debug("routing updated", metadata: ["services": "\(next.services.count)"])
+        }
+    }
+
+    func snapshot() -> (RoutingTable, Status) { (table, status) }
+}

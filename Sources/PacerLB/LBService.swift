@@ -1,0 +1,102 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CLibevent
+import Foundation
+import Hummingbird
+import Logging
+import PacerLBCore
+import PacerModel
+import PacerServerKit
+import ServiceLifecycle
+import Synchronization
+
+/// The load balancer as a long-running service: worker threads on libevent for the data path,
+/// discovery and the admin endpoint on Swift concurrency.
+public struct LBService: Service {
+    let config: LBConfig
+    let logger: Logger
+
+    public init(config: LBConfig, logger: Logger = Logger(label: "pacer.lb")) {
+        self.config = config; self.logger = logger
+    }
+
+    public func run() async throws {
+        let count = config.workers > 0 ? config.workers : ProcessInfo.processInfo.activeProcessorCount
+        raiseFileLimit(workers: count)
+        let mailboxes = (0..<count).map { _ in WorkerMailbox() }
+        for (i, mailbox) in mailboxes.enumerated() {
+            let (config, logger) = (self.config, self.logger)
+            let thread = Thread {
+                // Each worker's libevent objects are made and used on its own thread only.
+                Worker(settings: config, mailbox: mailbox, logger: logger).run()
+                mailbox.slot.withLock { $0.finished = true }
+            }
+            thread.name = "pacer-lb-\(i)"
+            thread.start()
+        }
+        let discovery = Discovery(config: config, logger: logger) { table in
+            for m in mailboxes { m.post(table) }
+        }
+        let app = Application(router: adminRouter(discovery, mailboxes),
+                              configuration: .init(address: .hostname(config.bind, port: config.adminPort), serverName: "pacer-lb"),
+                              logger: logger)
+        logger.info("load balancer running", metadata: ["workers": "\(count)", "admin": "\(config.bind):\(config.adminPort)"])
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { try await app.run() }
+            group.addTask { await cancelWhenGracefulShutdown { await discovery.run() } }
+            group.addTask {
+                try? await gracefulShutdown()
+                // Stop accepting, let open connections finish (bounded), then let the threads go.
+                for m in mailboxes { m.stop() }
+                let deadline = Date().addingTimeInterval(config.timeouts.idle)
+                while mailboxes.contains(where: { !$0.slot.withLock { $0.finished } }) && Date() < deadline {
+                    try? await Task.sleep(for: .milliseconds(50))
+                }
+            }
+        }
+    }
+
+    func adminRouter(_ discovery: Discovery, _ mailboxes: [WorkerMailbox]) -> Router<BasicRequestContext> {
+        let router = Router()
+        router.add(middleware: APIErrorMiddleware())
+        router.get("/healthz") { _, _ in JSONResponse.text("ok") }
+        router.get("/stats") { _, _ in
+            let (table, status) = await discovery.snapshot()
+            let workers = mailboxes.map { $0.stats.withLock { $0 } }
+            return try JSONResponse.make(LBStats(
+                framework: status,
+                connections: .init(accepted: workers.map(\.accepted).reduce(0, +), active: workers.map(\.active).reduce(0, +),
+                                   refused: workers.map(\.refused).reduce(0, +),
+                                   connectFailures: workers.map(\.connectFailures).reduce(0, +)),
+                services: table.services.values.sorted { $0.servicePort < $1.servicePort }.map {
+                    .init(port: $0.servicePort, app: $0.appId, mode: $0.mode.rawValue, balance: $0.balance.rawValue,
+                          backends: $0.backends.map { "\($0.host):\($0.port)" })
+                }))
+        }
+        return router
+    }
+
+    /// Each proxied connection holds two descriptors; `max_connections` is per worker.
+    func raiseFileLimit(workers: Int) {
+        var limit = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        let wanted = rlim_t(config.limits.maxConnections * workers * 2 + 256)
+        if limit.rlim_cur < wanted {
+            limit.rlim_cur = min(wanted, limit.rlim_max)
+            setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
+        if limit.rlim_cur < wanted {
+            logger.warning("descriptor limit below what max_connections needs", metadata: ["limit": "\(limit.rlim_cur)"])
+        }
+    }
+}
+
+/// `/stats`.
+struct LBStats: Encodable {
+    struct Connections: Encodable { var accepted, active, refused, connectFailures: Int }
+    struct Service: Encodable { var port: Int; var app, mode, balance: String; var backends: [String] }
+    var framework: Discovery.Status
+    var connections: Connections
+    var services: [Service]
+}
