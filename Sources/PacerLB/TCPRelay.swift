@@ -92,14 +92,15 @@ final class TCPRelay {
             event_add(upstreamEvent, &idle)
             flush(to: upstream)
         }
-        if what & Int16(EV_READ | EV_CLOSED) != 0 { pump(from: fd) }
+        if what & Int16(EV_READ | EV_CLOSED) != 0 { pump(from: fd, peerClosed: what & Int16(EV_CLOSED) != 0) }
         if !closed && what & Int16(EV_WRITE) != 0 { flush(to: fd) }
         finishIfDone()
     }
 
     /// Reads from `fd` into the other side's output, until it would block, the peer's buffer is
-    /// full, or the stream ends.
-    func pump(from fd: Int32) {
+    /// full, or the stream ends. `peerClosed` (EPOLLRDHUP, or unknown): the FIN may have come with
+    /// the data and raises no further edge, so read on to EOF rather than stop at a short read.
+    func pump(from fd: Int32, peerClosed: Bool = true) {
         let fromClient = fd == client
         if fromClient ? clientEOF : upstreamEOF { return }
         let destination = fromClient ? toUpstream : toClient
@@ -108,8 +109,10 @@ final class TCPRelay {
                 if fromClient { clientPaused = true } else { upstreamPaused = true }
                 break
             }
-            let n = evbuffer_read(destination, fd, 65536)
-            if n > 0 { continue }
+            let n = Self.read(fd, into: destination)
+            // Edge-triggered: a short read drained the socket (more data raises a new edge), so no
+            // second read just to hear EAGAIN.
+            if n > 0 { if n < Self.readSize && !peerClosed { break } else { continue } }
             if n == 0 {
                 if fromClient { clientEOF = true } else { upstreamEOF = true }
                 break
@@ -120,6 +123,30 @@ final class TCPRelay {
         }
         let target = fromClient ? upstream : client
         if fromClient ? connected : true { flush(to: target) }
+    }
+
+    static let readSize = 65536
+
+    /// Reads straight into space reserved at the end of `buffer`: one `readv`, no FIONREAD
+    /// ioctl first (which `evbuffer_read` does on every call).
+    static func read(_ fd: Int32, into buffer: OpaquePointer) -> Int {
+        var vectors = (iovec(), iovec())  // evbuffer_iovec is a #define for iovec
+        return withUnsafeMutableBytes(of: &vectors) { raw in
+            let vecs = raw.baseAddress!.assumingMemoryBound(to: iovec.self)
+            let count = evbuffer_reserve_space(buffer, readSize, vecs, 2)
+            guard count > 0 else { return -1 }
+            let n = readv(fd, vecs, count)
+            guard n > 0 else { return n }
+            var left = n
+            var used: Int32 = 0
+            for i in 0..<Int(count) where left > 0 {
+                vecs[i].iov_len = min(vecs[i].iov_len, left)
+                left -= vecs[i].iov_len
+                used += 1
+            }
+            evbuffer_commit_space(buffer, vecs, used)
+            return n
+        }
     }
 
     /// Writes what is queued for `fd`; passes on an EOF once its side's buffer is empty; resumes
