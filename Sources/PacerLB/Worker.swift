@@ -102,7 +102,7 @@ final class Worker {
             evconnlistener_free(listeners.removeValue(forKey: port))
             balancers[port] = nil
         }
-        for (port, service) in new.services where listeners[port] == nil {
+        for port in new.services.keys where listeners[port] == nil {
             guard var addr = Sockets.address(settings.bind, port) else { continue }
             let flags = UInt32(LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC)
             let listener = withUnsafePointer(to: &addr) {
@@ -118,7 +118,6 @@ final class Worker {
             }
             evconnlistener_set_error_cb(listener, nil)
             listeners[port] = listener
-            _ = service
         }
         for (port, service) in new.services where balancers[port]?.0 != service.balance {
             balancers[port] = (service.balance, Balancers.make(service.balance))
@@ -132,7 +131,7 @@ final class Worker {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) == 0 }
         } ? Int(UInt16(bigEndian: local.sin_port)) : 0
         guard let service = table.services[port], relays.count < settings.limits.maxConnections,
-              var (algorithm, balancer) = balancers[port] else {
+              var entry = balancers[port] else {
             count { $0.refused += 1 }
             close(fd)
             return
@@ -140,11 +139,10 @@ final class Worker {
         // The first pick, then the others in turn: a refused connect moves on to the next backend.
         let key = Sockets.clientKey(sa)
         var order: [Backend] = []
-        if let first = balancer.pick(service.backends, client: key) {
+        if let first = entry.1.pick(service.backends, client: key) {
             order = [first] + service.backends.filter { $0 != first }.prefix(2)
         }
-        balancers[port] = (algorithm, balancer)
-        algorithm = service.balance
+        balancers[port] = entry
         guard !order.isEmpty else {
             count { $0.refused += 1 }
             close(fd)  // no backend: in TCP mode the only answer is a closed connection

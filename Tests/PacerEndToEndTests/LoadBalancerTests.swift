@@ -55,13 +55,8 @@ final class LoadBalancerTests: ClusterTestCase {
 
     /// Connects through the LB, reads the backend's task id, sends `payload`, half-closes, reads the rest.
     static func exchange(_ port: Int, payload: [UInt8] = Array("ping\n".utf8)) -> (task: String, echoed: [UInt8])? {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard let fd = Loopback.connect(port) else { return nil }
         defer { close(fd) }
-        var timeout = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        guard var addr = sockaddrIn(port), withUnsafePointer(to: &addr, {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }) else { return nil }
         // Write and read at once: a large payload cannot fit in the socket buffers both ways.
         let writer = Thread {
             var sent = 0
@@ -82,14 +77,6 @@ final class LoadBalancerTests: ClusterTestCase {
         }
         guard let nl = received.firstIndex(of: 0x0A) else { return nil }
         return (String(decoding: received[..<nl], as: UTF8.self), Array(received[(nl + 1)...]))
-    }
-
-    static func sockaddrIn(_ port: Int) -> sockaddr_in? {
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return addr
     }
 
     func testRoutesByServicePortAcrossTasksAndFollowsScaling() async throws {
