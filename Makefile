@@ -21,9 +21,10 @@ build: deps
 run: build
 	$(SWIFT) run pacer up
 
+# Deterministic hashing: a failing simulation seed replays exactly (see Tests/PacerSimulationTests).
 test: deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build --disable-swift-testing
+	SWIFT_DETERMINISTIC_HASHING=1 $(SWIFT) test --skip-build --disable-swift-testing
 
 clean:
 	rm -rf .build

@@ -84,6 +84,7 @@ let package = Package(
         .testTarget(name: "PacerStoreTests", dependencies: ["PacerStore"]),
         .testTarget(name: "PacerAppsTests", dependencies: ["PacerApps", "PacerClient"]),
         .testTarget(name: "PacerLBCoreTests", dependencies: ["PacerLBCore"]),
+        .testTarget(name: "PacerSimulationTests", dependencies: ["PacerMasterCore", "PacerAgentCore", "PacerAppsCore"]),
         .testTarget(name: "PacerEndToEndTests", dependencies: ["PacerTestKit", "PacerClient", "PacerModel"]),
     ]
 )

@@ -112,7 +112,15 @@ public actor Agent {
         if value && !was { execute(core.registered(now: Self.now)) }
     }
 
-    var registration: AgentCall { .register(info, tasks: core.runningTasks) }
+    /// Sorts by start time, so the master can tell a newer run of this agent from an older one.
+    let boot = String(format: "%015llu-", UInt64(Date().timeIntervalSince1970 * 1000)) + UUID().uuidString.prefix(8).lowercased()
+    var registrations = 0
+
+    /// The next registration, numbered so the master can tell it from an older one still in flight.
+    func registration() -> AgentCall {
+        registrations += 1
+        return .register(info, tasks: core.runningTasks, boot: boot, sequence: registrations)
+    }
 
     func execute(_ directives: [AgentDirective]) {
         for d in directives {

@@ -90,7 +90,7 @@ public struct AgentService: Service {
             do {
                 if await agent.registered {
                     if try await master.agentCall(.heartbeat(agent.agentInfo.id)) == 404 { await agent.setRegistered(false) }
-                } else if try await master.agentCall(await agent.registration) == 200 {
+                } else if try await master.agentCall(await agent.registration()) == 200 {
                     logger.info("registered with master", metadata: ["master": "\(master.baseURL)"])
                     await agent.setRegistered(true)
                     continue

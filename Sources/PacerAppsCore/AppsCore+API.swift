@@ -73,7 +73,7 @@ extension AppsCore {
         var out: [AppsDirective] = []
         var deploymentId: String?
         if scale {
-            for (appId, list) in Dictionary(grouping: found, by: \.appId) {
+            for (appId, list) in Dictionary(grouping: found, by: \.appId).sorted(by: { $0.key < $1.key }) {
                 guard var app = apps[appId] else { continue }
                 let stamp = Timestamp.string(now)
                 app.instances = max(0, app.instances - list.filter { killRequested[$0.id] == nil }.count)

@@ -14,8 +14,10 @@ extension AppsCore {
             if let uuid = s.uuid, let agent = s.agentId { acks.append(Acknowledgement(agentId: agent, taskId: s.taskId, uuid: uuid)) }
             guard var record = tasks[s.taskId] else {
                 // A task we hold no record of (replaced while its agent was away, or a stray): kill it.
-                if !s.state.isTerminal, let agent = s.agentId, killRequested[s.taskId] == nil {
-                    killRequested[s.taskId] = now
+                if s.state.isTerminal {
+                    strays[s.taskId] = nil
+                } else if let agent = s.agentId, strays[s.taskId] == nil {
+                    strays[s.taskId] = (agent, now)
                     kills.append(.kill(taskId: s.taskId, agentId: agent))
                 }
                 continue
@@ -98,6 +100,10 @@ extension AppsCore {
                 let expunge = max(app.unreachableStrategy.expungeAfterSeconds, app.unreachableStrategy.inactiveAfterSeconds)
                 if now.timeIntervalSince(since) > expunge && expunge > 0 { revive = true }
             }
+        }
+        for (id, stray) in strays.sorted(by: { $0.key < $1.key }) where now.timeIntervalSince(stray.since) > settings.killRetrySeconds {
+            strays[id] = (stray.agentId, now)
+            out.append(.kill(taskId: id, agentId: stray.agentId))
         }
         out += enforcePlans(now: now)
         out += checkProgress(now: now)

@@ -6,8 +6,9 @@ public struct AppsSettings: Sendable {
     public var declineRefuseSeconds: Double = 120
     /// Refusal when something waits but this offer does not fit it.
     public var unfitRefuseSeconds: Double = 2
-    /// A task still staging after this long is killed and replaced.
-    public var launchTimeoutSeconds: Double = 120
+    /// A task still staging after this long is killed and replaced (its launch was lost; agents
+    /// start a command in milliseconds).
+    public var launchTimeoutSeconds: Double = 60
     /// A requested kill without a terminal update after this long is sent again.
     public var killRetrySeconds: Double = 10
     public var reconcileIntervalSeconds: Double = 600
@@ -50,6 +51,9 @@ public struct AppsCore: Sendable {
     /// Tasks killed for failing health checks and not yet gone: bounds how much of an app health
     /// kills can take at once (checks that time out together must not take the whole app down).
     var unhealthyKills: Set<String> = []
+    /// Tasks we hold no record of that an agent reported alive: killed, and killed again until
+    /// they are reported gone (a lost KILL must not leave them running forever).
+    var strays: [String: (agentId: String, since: Date)] = [:]
     var unreachableSince: [String: Date] = [:]
     var lastReconcile: Date?
     var events: [AppsEvent] = []
@@ -121,7 +125,7 @@ public struct AppsCore: Sendable {
 
     /// Drops finished deployments (the app reached its target, or is gone and its tasks too).
     mutating func completeDeployments() {
-        for (id, d) in deployments {
+        for (id, d) in deployments.sorted(by: { $0.key < $1.key }) {
             if let app = apps[d.appId] {
                 if converged(app) {
                     deployments[id] = nil

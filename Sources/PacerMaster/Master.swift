@@ -58,14 +58,16 @@ public actor Master {
         case .register:
             guard let r = call.register else { return 400 }
             logger.info("agent registered", metadata: ["agent.id": "\(r.agent.id)", "tasks": "\(r.tasks.count)"])
-            execute(core.registerAgent(r.agent, tasks: r.tasks, now: now))
+            execute(core.registerAgent(r.agent, tasks: r.tasks, boot: r.boot, sequence: r.sequence, now: now))
             return 200
         case .heartbeat:
             return core.heartbeat(agentId: call.agentId, now: now) ? 200 : 404
         case .update:
             guard core.agents[call.agentId]?.reachable == true else { return 404 }
-            execute(core.agentUpdates(agentId: call.agentId, call.update?.statuses ?? [], now: now))
-            return 202
+            let statuses = call.update?.statuses ?? []
+            let unknown = core.reportsUnknownTasks(agentId: call.agentId, statuses)
+            execute(core.agentUpdates(agentId: call.agentId, statuses, now: now))
+            return unknown ? 404 : 202  // 404: register again, with every task
         }
     }
 

@@ -3,7 +3,12 @@ import PacerModel
 extension MasterCore {
     /// An agent registers, or re-registers with the tasks it runs (after its or the master's restart).
     public mutating func registerAgent(_ info: AgentInfo, tasks reported: [AgentCall.RunningTask],
-                                       now: Double) -> [MasterDirective] {
+                                       boot: String? = nil, sequence: Int? = nil, now: Double) -> [MasterDirective] {
+        if let boot, let sequence {
+            // Boots sort by start time: an older boot's registration, or an older one of this boot, is stale.
+            if let last = registrations[info.id], (boot, sequence) <= (last.boot, last.sequence) { return [] }
+            registrations[info.id] = (boot, sequence)
+        }
         var out = rescindOffers(agent: info.id)
         let previous = agents[info.id]
         var tasks: [String: MasterTask] = [:]
@@ -21,7 +26,7 @@ extension MasterCore {
                     reason: "REASON_AGENT_REREGISTERED", timestamp: now)))
             }
         }
-        for (id, t) in previous?.tasks ?? [:] where tasks[id] == nil && !t.state.isTerminal {
+        for (id, t) in (previous?.tasks ?? [:]).sorted(by: { $0.key < $1.key }) where tasks[id] == nil && !t.state.isTerminal {
             out += send(t.frameworkId, .update(TaskStatus(taskId: id, agentId: info.id, frameworkId: t.frameworkId,
                 state: .lost, message: "the agent re-registered without this task", reason: "REASON_AGENT_RESTARTED",
                 timestamp: now)))
@@ -59,6 +64,12 @@ extension MasterCore {
             if let frameworkId { out += send(frameworkId, .update(status)) }
         }
         return freed ? out + allocate(now: now) : out
+    }
+
+    /// An agent reports a live task the master has no record of (its launch arrived after the agent
+    /// re-registered): the agent must register again, so the master learns the task and can kill it.
+    public func reportsUnknownTasks(agentId: String, _ statuses: [TaskStatus]) -> Bool {
+        statuses.contains { !$0.state.isTerminal && agents[agentId]?.tasks[$0.taskId] == nil }
     }
 
     /// The shell could not deliver a LAUNCH: the tasks never started.

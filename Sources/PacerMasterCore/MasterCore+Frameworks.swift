@@ -47,7 +47,7 @@ extension MasterCore {
             return allocate(now: now)
         case .kill:
             guard let k = call.kill else { throw MasterCallError("KILL needs 'kill'") }
-            return kill(fid, k.taskId, now: now)
+            return kill(fid, k.taskId, agentId: k.agentId, now: now)
         case .acknowledge:
             guard let a = call.acknowledge else { throw MasterCallError("ACKNOWLEDGE needs 'acknowledge'") }
             return acknowledge(a.updates)
@@ -77,7 +77,9 @@ extension MasterCore {
         guard !valid.isEmpty, valid.count == a.offerIds.count, Set(valid.map(\.agentId)).count == 1,
               let agentId = valid.first?.agentId, let agent = agents[agentId], agent.reachable else {
             for o in valid { offers[o.id] = nil }
-            return tasks.flatMap { t in send(fid, .update(TaskStatus(taskId: t.taskId, agentId: t.agentId, frameworkId: fid,
+            // A task the master already has came with an earlier copy of this ACCEPT (a retried or
+            // duplicated call): it was launched, so "dropped" would make the framework forget it.
+            return tasks.filter { task($0.taskId) == nil }.flatMap { t in send(fid, .update(TaskStatus(taskId: t.taskId, agentId: t.agentId, frameworkId: fid,
                 state: .dropped, message: "offer no longer valid (rescinded, used or from several agents)",
                 reason: "REASON_INVALID_OFFERS", timestamp: now))) } + allocate(now: now)
         }
@@ -86,6 +88,7 @@ extension MasterCore {
         var launched: [TaskInfo] = []
         var out: [MasterDirective] = []
         for t in tasks {
+            if let existing = task(t.taskId), existing.task.info == t { continue }  // a duplicate of a launch already made
             let problem: String? =
                 task(t.taskId) != nil ? "task id \(t.taskId) is already in use" :
                 t.agentId != agentId ? "task names agent \(t.agentId) but the offer is from \(agentId)" :
@@ -109,8 +112,13 @@ extension MasterCore {
         "cpus \(r.cpus), mem \(r.mem), disk \(r.disk), ports \(r.ports.map { "\($0.begin)-\($0.end)" })"
     }
 
-    mutating func kill(_ fid: String, _ taskId: String, now: Double) -> [MasterDirective] {
+    mutating func kill(_ fid: String, _ taskId: String, agentId: String?, now: Double) -> [MasterDirective] {
         guard let (agent, t) = task(taskId), t.frameworkId == fid else {
+            // Unknown here, but the framework names its agent: the task may run there anyway (its
+            // launch arrived after the agent re-registered). Let the agent kill it or say it is gone.
+            if let agentId, let agent = agents[agentId], agent.reachable {
+                return [.toAgent(agentId: agentId, url: agent.info.url, .kill(framework: fid, task: taskId))]
+            }
             if inReregistrationWindow(now) { return [] }
             return send(fid, .update(TaskStatus(taskId: taskId, agentId: nil, frameworkId: fid, state: .lost,
                 message: "kill of a task unknown to the master", reason: "REASON_RECONCILIATION", timestamp: now)))

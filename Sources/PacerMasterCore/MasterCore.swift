@@ -53,6 +53,8 @@ public struct MasterCore: Sendable {
     public internal(set) var agents: [String: AgentEntry] = [:]
     public internal(set) var frameworks: [String: FrameworkEntry] = [:]
     public internal(set) var offers: [String: Offer] = [:]
+    /// Per agent, the newest registration seen (boot, sequence).
+    var registrations: [String: (boot: String, sequence: Int)] = [:]
     let startedAt: Double
     let idPrefix: String
     var counter = 0

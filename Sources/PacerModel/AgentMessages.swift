@@ -8,7 +8,14 @@ public struct AgentCall: Codable, Sendable, Equatable {
         public var state: TaskState
         public init(task: TaskInfo, frameworkId: String, state: TaskState) { self.task = task; self.frameworkId = frameworkId; self.state = state }
     }
-    public struct Register: Codable, Sendable, Equatable { public var agent: AgentInfo; public var tasks: [RunningTask] }
+    public struct Register: Codable, Sendable, Equatable {
+        public var agent: AgentInfo
+        public var tasks: [RunningTask]
+        /// Which run of the agent sent this (boot ids sort by start time) and its count of
+        /// registrations in that run: a delayed, older registration must not replace a newer one's tasks.
+        public var boot: String?
+        public var sequence: Int?
+    }
     public struct Update: Codable, Sendable, Equatable { public var statuses: [TaskStatus] }
 
     public var type: Kind
@@ -16,8 +23,8 @@ public struct AgentCall: Codable, Sendable, Equatable {
     public var register: Register?
     public var update: Update?
 
-    public static func register(_ info: AgentInfo, tasks: [RunningTask]) -> AgentCall {
-        AgentCall(type: .register, agentId: info.id, register: Register(agent: info, tasks: tasks))
+    public static func register(_ info: AgentInfo, tasks: [RunningTask], boot: String? = nil, sequence: Int? = nil) -> AgentCall {
+        AgentCall(type: .register, agentId: info.id, register: Register(agent: info, tasks: tasks, boot: boot, sequence: sequence))
     }
     public static func heartbeat(_ agentId: String) -> AgentCall { AgentCall(type: .heartbeat, agentId: agentId) }
     public static func update(_ agentId: String, _ statuses: [TaskStatus]) -> AgentCall {

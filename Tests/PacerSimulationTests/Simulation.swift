@@ -1,0 +1,288 @@
+import Foundation
+import PacerAgentCore
+import PacerAppsCore
+import PacerMasterCore
+import PacerModel
+
+/// Master, agents and the framework core wired through a simulated network and clock.
+/// Calls over HTTP may be lost, duplicated or delayed (so reordered); the subscription stream is
+/// ordered but can be cut. The framework and agents crash and restart from what they persisted.
+struct Simulation {
+    enum Message {
+        case toMaster(AgentCall)
+        case call(SchedulerCall)
+        case toAgent(String, AgentMessage)
+        case toFramework(SchedulerEvent, stream: Int)
+        case exited(agent: String, taskId: String, pid: Int32, ExitStatus)
+    }
+    struct Pending { var at: Double; var seq: Int; var message: Message }
+    struct Faults { var loss = 0.0; var duplication = 0.0; var maxDelay = 0.01; var crashes = false }
+
+    var rng: SeededRandom
+    var now = 0.0
+    var seq = 0
+    var queue: [Pending] = []
+    var faults = Faults()
+    var master: MasterCore
+    var agents: [String: AgentSim] = [:]
+    var framework: AppsCore
+    var store = FrameworkStore()
+    var frameworkId: String?
+    var stream = 0  // the current subscription; events of older streams are dropped
+    var nextPid: Int32 = 100
+    var everLaunched: Set<String> = []
+    var failures: [String] = []
+    /// `PACER_SIM_TRACE=<task id>`: every message about that task, for replaying a failing seed.
+    let traced = ProcessInfo.processInfo.environment["PACER_SIM_TRACE"]
+    var trace: [String] = []
+
+    struct AgentSim {
+        var info: AgentInfo
+        var core: AgentCore
+        var checkpoint: AgentCheckpoint
+        var registered = false
+        /// pid → (task, alive)
+        var processes: [Int32: (taskId: String, alive: Bool)] = [:]
+        var boots = 0
+        var registrations = 0
+    }
+
+    /// What the framework has on disk.
+    struct FrameworkStore { var apps: [PathId: AppDefinition] = [:]; var tasks: [String: TaskRecord] = [:] }
+
+    init(seed: UInt64, agents count: Int) {
+        rng = SeededRandom(seed: seed)
+        master = MasterCore(now: 0, idPrefix: "m")
+        framework = AppsCore(apps: [], tasks: [], idPrefix: "f0", now: Self.date(0))
+        for i in 0..<count {
+            let info = AgentInfo(id: "a\(i)", hostname: "h\(i)", url: "agent://a\(i)",
+                                 resources: Resources(cpus: 4, mem: 4096, disk: 1000, ports: [PortRange(31000, 31099)]),
+                                 attributes: ["rack": "r\(i % 2)"])
+            let core = AgentCore(agentId: info.id, idPrefix: "a\(i)b0")
+            agents[info.id] = AgentSim(info: info, core: core, checkpoint: core.state)
+        }
+    }
+
+    static func date(_ t: Double) -> Date { Date(timeIntervalSince1970: 1_700_000_000 + t) }
+
+    mutating func send(_ m: Message, reliable: Bool = false) {
+        let copies = !reliable && rng.chance(faults.duplication) ? 2 : 1
+        for _ in 0..<copies {
+            if !reliable && rng.chance(faults.loss) { continue }
+            seq += 1
+            let delay = reliable ? 0.001 : Double.random(in: 0.001...max(0.001, faults.maxDelay), using: &rng)
+            queue.append(Pending(at: now + delay, seq: seq, message: m))
+        }
+    }
+
+    // MARK: running
+
+    /// Advances simulated time to `until`, ticking every part and delivering messages on the way.
+    mutating func run(until end: Double) {
+        var nextTick = now
+        while now < end {
+            queue.sort { ($0.at, $0.seq) < ($1.at, $1.seq) }
+            if let first = queue.first, first.at <= nextTick {
+                queue.removeFirst()
+                now = first.at
+                deliver(first.message)
+            } else {
+                now = nextTick
+                tick()
+                nextTick = now + 0.25
+            }
+            checkInvariants()
+        }
+    }
+
+    mutating func tick() {
+        if faults.crashes && rng.chance(0.01) { crashFramework() }
+        if faults.crashes && rng.chance(0.01), let id = agents.keys.sorted().randomElement(using: &rng) { crashAgent(id) }
+        masterDo(master.tick(now: now))
+        if frameworkId == nil || master.frameworks[frameworkId!]?.connected != true { subscribe() }
+        frameworkDo(framework.tick(now: Self.date(now)))
+        for id in agents.keys.sorted() {
+            let registered = agents[id]!.registered
+            if !registered {
+                agents[id]!.registrations += 1
+                let a = agents[id]!
+                send(.toMaster(.register(a.info, tasks: a.core.runningTasks, boot: String(format: "%06d", a.boots), sequence: a.registrations)))
+            } else {
+                send(.toMaster(.heartbeat(id)))
+            }
+            agentDo(id, agents[id]!.core.tick(now: now))
+        }
+    }
+
+    mutating func subscribe() {
+        stream += 1
+        let (id, ds) = master.subscribe(FrameworkInfo(id: frameworkId, name: "sim", failoverTimeoutSeconds: 3600), now: now)
+        frameworkId = id
+        masterDo(ds)
+    }
+
+    mutating func deliver(_ m: Message) {
+        if let traced, "\(m)".contains(traced) {
+            trace.append(String(format: "%8.3f ", now) + "\(m)".replacingOccurrences(of: "PacerModel.", with: "").prefix(400))
+        }
+        switch m {
+        case .toMaster(let call):
+            switch call.type {
+            case .register:
+                guard let r = call.register else { return }
+                masterDo(master.registerAgent(r.agent, tasks: r.tasks, boot: r.boot, sequence: r.sequence, now: now))
+                if agents[call.agentId] != nil && !agents[call.agentId]!.registered {
+                    agents[call.agentId]!.registered = true
+                    agentDo(call.agentId, agents[call.agentId]!.core.registered(now: now))
+                }
+            case .heartbeat:
+                if !master.heartbeat(agentId: call.agentId, now: now) { agents[call.agentId]?.registered = false }
+            case .update:
+                if master.agents[call.agentId]?.reachable != true { agents[call.agentId]?.registered = false; return }
+                let statuses = call.update?.statuses ?? []
+                let unknown = master.reportsUnknownTasks(agentId: call.agentId, statuses)
+                masterDo(master.agentUpdates(agentId: call.agentId, statuses, now: now))
+                if unknown { agents[call.agentId]?.registered = false }
+            }
+        case .call(let call):
+            if let ds = try? master.handle(call, now: now) { masterDo(ds) }
+        case .toAgent(let id, let message):
+            guard var a = agents[id] else { return }
+            let t = now
+            let ds: [AgentDirective]
+            switch message.type {
+            case .launch: ds = a.core.launch(frameworkId: message.launch!.frameworkId, message.launch!.tasks, now: t)
+            case .kill: ds = a.core.kill(taskId: message.kill!.taskId, frameworkId: message.kill!.frameworkId, now: t)
+            case .acknowledge: ds = a.core.acknowledge(message.acknowledge!.updates, now: t)
+            }
+            agents[id] = a
+            agentDo(id, ds)
+        case .toFramework(let event, let s):
+            guard s == stream else { return }
+            handleFrameworkEvent(event)
+        case .exited(let id, let taskId, let pid, let status):
+            guard agents[id]?.processes[pid]?.alive == true else { return }
+            agents[id]!.processes[pid]!.alive = false
+            agentDo(id, agents[id]!.core.exited(taskId: taskId, status, now: now))
+        }
+    }
+
+    mutating func handleFrameworkEvent(_ e: SchedulerEvent) {
+        switch e.type {
+        case .subscribed: frameworkDo(framework.subscribed(now: Self.date(now)))
+        case .offers: frameworkDo(framework.handleOffers(e.offers!.offers, now: Self.date(now)))
+        case .update: frameworkDo(framework.handleUpdates([e.update!.status], now: Self.date(now)))
+        default: break
+        }
+    }
+
+    // MARK: directives
+
+    mutating func masterDo(_ ds: [MasterDirective]) {
+        for d in ds {
+            switch d {
+            case .toFramework(_, let event): send(.toFramework(event, stream: stream), reliable: true)
+            case .toAgent(let id, _, let message): send(.toAgent(id, message))
+            }
+        }
+    }
+
+    mutating func agentDo(_ id: String, _ ds: [AgentDirective]) {
+        for d in ds {
+            switch d {
+            case .spawn(let tasks):
+                var results: [(taskId: String, result: Result<Int32, SpawnError>)] = []
+                for t in tasks {
+                    nextPid += 1
+                    agents[id]!.processes[nextPid] = (t.taskId, true)
+                    results.append((t.taskId, .success(nextPid)))
+                    if rng.chance(0.05) {  // some tasks crash on their own
+                        seq += 1
+                        queue.append(Pending(at: now + Double.random(in: 1...30, using: &rng), seq: seq,
+                                             message: .exited(agent: id, taskId: t.taskId, pid: nextPid, .exited(1))))
+                    }
+                }
+                agentDo(id, agents[id]!.core.spawned(results, now: now))
+            case .signal(let taskId, let pid, let signal):
+                seq += 1
+                queue.append(Pending(at: now + 0.05, seq: seq, message: .exited(agent: id, taskId: taskId, pid: pid, .signaled(signal))))
+            case .checkpoint:
+                agents[id]!.checkpoint = agents[id]!.core.state
+            case .send(let statuses):
+                guard agents[id]!.registered else { continue }
+                send(.toMaster(.update(id, statuses)))
+            }
+        }
+    }
+
+    mutating func frameworkDo(_ ds: [AppsDirective]) {
+        guard let fid = frameworkId else { return }
+        for d in ds {
+            switch d {
+            case .persistApp(let app): store.apps[app.id] = app
+            case .deleteApp(let id): store.apps[id] = nil
+            case .persistTasks(let tasks):
+                for t in tasks {
+                    if t.state == .staging && store.tasks[t.id] == nil {
+                        if everLaunched.contains(t.id) { failures.append("task id \(t.id) reused") }
+                        everLaunched.insert(t.id)
+                    }
+                    store.tasks[t.id] = t
+                }
+            case .deleteTasks(let ids): for id in ids { store.tasks[id] = nil }
+            case .acknowledge(let acks):
+                // An update is acknowledged only once what it changed is on disk.
+                for ack in acks where store.tasks[ack.taskId] != framework.tasks[ack.taskId] {
+                    failures.append("t=\(now): acknowledged \(ack.taskId) before persisting it")
+                }
+                send(.call(.acknowledge(fid, acks)))
+            case .accept(let offer, let tasks, let refuse):
+                for t in tasks where store.tasks[t.taskId] == nil {
+                    failures.append("t=\(now): launching \(t.taskId) that is not persisted")
+                }
+                send(.call(.accept(fid, offerIds: [offer], tasks: tasks, refuseSeconds: refuse)))
+            case .decline(let offers, let refuse): send(.call(.decline(fid, offerIds: offers, refuseSeconds: refuse)))
+            case .kill(let task, let agent): send(.call(.kill(fid, taskId: task, agentId: agent)))
+            case .revive: send(.call(SchedulerCall(type: .revive, frameworkId: fid)))
+            case .reconcile(let refs): send(.call(.reconcile(fid, refs)))
+            }
+        }
+        _ = framework.takeEvents()
+    }
+
+    // MARK: faults
+
+    /// The framework process dies and comes back with what it had persisted.
+    mutating func crashFramework() {
+        framework = AppsCore(apps: Array(store.apps.values), tasks: Array(store.tasks.values),
+                             idPrefix: "f\(Int(now * 1000))", now: Self.date(now))
+        if let id = frameworkId { master.disconnected(frameworkId: id, now: now) }
+        stream += 1  // the old stream is gone
+    }
+
+    /// The agent process dies (its tasks keep running) and restarts from its checkpoint.
+    mutating func crashAgent(_ id: String) {
+        guard var a = agents[id] else { return }
+        a.boots += 1
+        a.core = AgentCore(agentId: id, idPrefix: "\(id)b\(a.boots)", restoring: a.checkpoint)
+        a.registered = false
+        for (taskId, t) in a.core.tasks.sorted(by: { $0.key < $1.key }) where !t.state.isTerminal {
+            let alive = t.pid.flatMap { a.processes[$0]?.alive } ?? false
+            a.core.recovered(taskId: taskId, alive: alive, now: now)
+        }
+        agents[id] = a
+    }
+
+    // MARK: checking
+
+    mutating func checkInvariants() {
+        var owners: [String: Int] = [:]
+        for a in agents.values { for p in a.processes.values where p.alive { owners[p.taskId, default: 0] += 1 } }
+        for (task, n) in owners where n > 1 { failures.append("t=\(now): \(n) processes for task \(task)") }
+    }
+
+    /// Live processes of an app, across all agents.
+    func liveProcesses(_ app: PathId) -> Int {
+        agents.values.reduce(0) { sum, a in sum + a.processes.values.filter { $0.alive && $0.taskId.hasPrefix(app.safeName + ".") }.count }
+    }
+}
