@@ -75,10 +75,9 @@ struct AppCommand: AsyncParsableCommand {
         @Flag var force = false
         @Option var timeout = 300.0
         func run() async throws {
-            let id = try appId(id)
-            let r = try await options.client.scale(id, instances: instances, force: force)
-            try await DeploymentWait.wait(options.client, app: id, deploymentId: r.deploymentId, timeout: timeout, quiet: options.json)
-            try options.emit(r) { "scaled \(id) to \(instances)\n" }
+            try await options.change(try appId(id), timeout: timeout, done: "scaled \(id) to \(instances)") { client, id in
+                try await client.scale(id, instances: instances, force: force)
+            }
         }
     }
 
@@ -89,10 +88,9 @@ struct AppCommand: AsyncParsableCommand {
         @Flag var force = false
         @Option var timeout = 300.0
         func run() async throws {
-            let id = try appId(id)
-            let r = try await options.client.restart(id, force: force)
-            try await DeploymentWait.wait(options.client, app: id, deploymentId: r.deploymentId, timeout: timeout, quiet: options.json)
-            try options.emit(r) { "restarted \(id)\n" }
+            try await options.change(try appId(id), timeout: timeout, done: "restarted \(id)") { client, id in
+                try await client.restart(id, force: force)
+            }
         }
     }
 
@@ -118,6 +116,16 @@ struct TaskCommand: AsyncParsableCommand {
             let tasks = try await options.client.tasks(app: try app.map(appId))
             try options.emit(tasks) { Tables.tasks(tasks) }
         }
+    }
+}
+
+extension ClientOptions {
+    /// Submits a change to an app, waits for the deployment it started, then reports.
+    func change(_ id: PathId, timeout: Double, done: String,
+                _ submit: (MarathonClient, PathId) async throws -> DeploymentResult) async throws {
+        let result = try await submit(client, id)
+        try await DeploymentWait.wait(client, app: id, deploymentId: result.deploymentId, timeout: timeout, quiet: json)
+        try emit(result) { done + "\n" }
     }
 }
 
