@@ -17,6 +17,6 @@
 #include <openssl/ssl.h>
 #include <openssl/err.h>
 
-// Function-like macros and #defined types Swift cannot import.
-static inline int pacer_evutil_socket_t_size(void) { return (int)sizeof(evutil_socket_t); }
+// Function-like macros and #defined types Swift cannot import are replaced at the call sites:
+// evutil_socket_t is Int32 and evbuffer_iovec is iovec on Linux.
 #endif

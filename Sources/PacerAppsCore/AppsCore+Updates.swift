@@ -115,9 +115,6 @@ extension AppsCore {
         completeDeployments()
         return out
     }
-
-    /// Whether offers are still wanted (the shell revives when this turns true and offers stopped coming).
-    public func wantsOffers(now: Date) -> Bool { hasDemand(now: now) }
 }
 
 extension AppsCore {
