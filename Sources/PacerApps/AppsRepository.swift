@@ -1,4 +1,5 @@
 import Foundation
+import PacerAppsCore
 import PacerModel
 import PacerStore
 
@@ -41,4 +42,14 @@ struct AppsRepository: Sendable {
         try await store.apply(try tasks.map { .put("tasks/\($0.id)", try encoder.encode($0)) })
     }
     func deleteTasks(_ ids: [String]) async throws { try await store.apply(ids.map { .delete("tasks/\($0)") }) }
+
+    func deployments() async throws -> [Deployment] {
+        try await store.list(prefix: "deployments/").values.map { try decoder.decode(Deployment.self, from: $0) }
+    }
+    /// Makes the stored deployments exactly `current`.
+    func syncDeployments(_ current: [String: Deployment], stored: Set<String>) async throws {
+        var ops: [StoreOp] = try current.values.map { .put("deployments/\($0.info.id)", try encoder.encode($0)) }
+        ops += stored.subtracting(current.keys).map { .delete("deployments/\($0)") }
+        try await store.apply(ops)
+    }
 }

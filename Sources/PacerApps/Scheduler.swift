@@ -22,6 +22,8 @@ public actor Scheduler {
     /// Events received but not yet handled. Handling takes everything queued at once, so a burst
     /// of updates costs one store write and one acknowledgement call, not one each.
     var inbox: [SchedulerEvent] = []
+    /// Deployment ids as last written to the store; kept in step after every change.
+    var storedDeployments: Set<String> = []
     let doorbell: AsyncStream<Void>.Continuation
     let rings: AsyncStream<Void>
 
@@ -31,8 +33,10 @@ public actor Scheduler {
         self.logger = logger
         (rings, doorbell) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         frameworkId = try await repo.frameworkId()
-        core = AppsCore(settings: settings, apps: try await repo.apps(), tasks: try await repo.tasks(),
+        let stored = try await repo.deployments()
+        core = AppsCore(settings: settings, apps: try await repo.apps(), tasks: try await repo.tasks(), deployments: stored,
                         idPrefix: String(UUID().uuidString.prefix(8)).lowercased(), now: Date())
+        storedDeployments = Set(stored.map(\.info.id))
         logger.info("framework state loaded", metadata: ["apps": "\(core.apps.count)", "tasks": "\(core.tasks.count)",
                                                          "framework.id": "\(frameworkId ?? "(new)")"])
     }
@@ -106,8 +110,24 @@ public actor Scheduler {
         await publishEvents()
     }
 
+    /// Stores deployments that started and removes those that ended, so a restarted framework
+    /// continues them under the same ids.
+    func syncDeployments() async {
+        let current = core.deployments
+        let currentIds = Set(current.keys)
+        // Only the set matters: a restart re-measures progress from its own start.
+        guard currentIds != storedDeployments else { return }
+        do {
+            try await repo.syncDeployments(current, stored: storedDeployments)
+            storedDeployments = currentIds
+        } catch {
+            logger.warning("could not store deployments; they will be re-created after a restart", metadata: ["error": "\(error)"])
+        }
+    }
+
     /// Publishes what the core recorded, after the writes it followed from are durable.
     func publishEvents() async {
+        await syncDeployments()
         let now = Date()
         for event in core.takeEvents() {
             for (type, data) in EventEncoding.encode(event, at: now) { await bus.publish(type: type, data: data) }

@@ -30,7 +30,7 @@ public enum AppsDirective: Sendable, Equatable {
     case reconcile([TaskRef])
 }
 
-public struct Deployment: Sendable, Equatable {
+public struct Deployment: Sendable, Equatable, Codable {
     public var info: DeploymentInfo
     public var appId: PathId
     /// Serving tasks of the target version, and when that number last grew (the progress deadline runs from it).
@@ -62,15 +62,26 @@ public struct AppsCore: Sendable {
     let idPrefix: String
     var counter = 0
 
+    /// `deployments`: those stored before a restart; the ones whose app still has work to do
+    /// continue under their ids.
     public init(settings: AppsSettings = AppsSettings(), apps: [AppDefinition], tasks: [TaskRecord],
-                idPrefix: String, now: Date) {
+                deployments stored: [Deployment] = [], idPrefix: String, now: Date) {
         self.settings = settings
         self.apps = Dictionary(apps.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         self.tasks = Dictionary(tasks.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         self.idPrefix = idPrefix
         for t in tasks where t.state == .unreachable { unreachableSince[t.id] = now }
         for app in apps.sorted(by: { $0.id < $1.id }) {
-            if converged(app) { lastGood[app.id] = app } else { startDeployment(app, action: "RestartApplication") }
+            if converged(app) {
+                lastGood[app.id] = app
+            } else if let d = stored.first(where: { $0.appId == app.id && $0.info.version == app.version }) {
+                deployments[d.info.id] = d
+            } else {
+                startDeployment(app, action: "RestartApplication")
+            }
+        }
+        for d in stored where self.apps[d.appId] == nil && self.tasks.values.contains(where: { $0.appId == d.appId }) {
+            deployments[d.info.id] = d  // an app being stopped: its removal continues
         }
     }
 

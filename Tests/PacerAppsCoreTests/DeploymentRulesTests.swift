@@ -76,3 +76,18 @@ final class DeploymentRulesTests: XCTestCase {
         XCTAssertTrue(ds.contains { if case .persistApp = $0 { return true }; return false })
     }
 }
+
+extension DeploymentRulesTests {
+    func testStoredDeploymentsContinueUnderTheirIdsAfterARestart() throws {
+        var c = AppsCore(apps: [], tasks: [], idPrefix: "p", now: t0)
+        _ = try c.putApp(app("/waiting", instances: 2), now: t0, force: false)
+        _ = try c.putApp(app("/done", instances: 1), now: t0, force: false)
+        let done = c.handleOffers([offer("o", cpus: 0.1)], now: t0).launched.map(\.taskId)
+        _ = c.report(done, .running, at: t0)
+        let waiting = try XCTUnwrap(c.deployment(for: try PathId(validating: "/waiting")))
+        let restarted = AppsCore(apps: Array(c.apps.values), tasks: Array(c.tasks.values), deployments: Array(c.deployments.values),
+                                 idPrefix: "q", now: t0)
+        XCTAssertEqual(restarted.deployment(for: try PathId(validating: "/waiting"))?.info.id, waiting.info.id)
+        XCTAssertEqual(restarted.deployments.count, 1, "finished deployments are not resurrected")
+    }
+}

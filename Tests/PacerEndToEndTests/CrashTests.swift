@@ -69,3 +69,20 @@ actor AckedIds {
     func add(_ id: String) { ids.insert(id) }
     var count: Int { ids.count }
 }
+
+extension CrashTests {
+    /// A deployment that cannot finish yet is still there, under the same id, after the framework is killed.
+    func testDeploymentSurvivesAFrameworkCrashWithItsId() async throws {
+        let r = try await post(sleeper("/stuck", instances: 1, extra: #","constraints":[["hostname","LIKE","nowhere"]]"#))
+        XCTAssertEqual(r.status, 201, r.text)
+        let before = try await client.deployments()
+        XCTAssertEqual(before.count, 1)
+        cluster.framework.kill9()
+        try cluster.startFramework()
+        try await cluster.ready()
+        let after = try await client.deployments()
+        XCTAssertEqual(after.map(\.id), before.map(\.id))
+        _ = try await client.remove(id("/stuck"), force: true)
+        try await Eventually.that("deployment of the removal finishes") { try await self.client.deployments().isEmpty }
+    }
+}
