@@ -44,6 +44,27 @@ enum Sockets {
         return sa.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt64($0.pointee.sin_addr.s_addr) }
     }
 
+    /// The port a connection was accepted on.
+    static func localPort(_ fd: Int32) -> Int {
+        var local = sockaddr_in()
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &local) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) == 0 }
+        }
+        return ok ? Int(UInt16(bigEndian: local.sin_port)) : 0
+    }
+
+    /// The peer's address as text, for X-Forwarded-For.
+    static func addressString(_ sa: UnsafeMutablePointer<sockaddr>?) -> String {
+        guard let sa, sa.pointee.sa_family == sa_family_t(AF_INET) else { return "unknown" }
+        return sa.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { sin in
+            var text = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
+            var addr = sin.pointee.sin_addr
+            inet_ntop(AF_INET, &addr, &text, socklen_t(INET_ADDRSTRLEN))
+            return String(cString: text)
+        }
+    }
+
     static func timeval(_ seconds: Double) -> Glibc.timeval {
         Glibc.timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - Double(Int(seconds))) * 1_000_000))
     }

@@ -109,10 +109,10 @@ final class TCPRelay {
                 if fromClient { clientPaused = true } else { upstreamPaused = true }
                 break
             }
-            let n = Self.read(fd, into: destination)
+            let n = EventIO.read(fd, into: destination)
             // Edge-triggered: a short read drained the socket (more data raises a new edge), so no
             // second read just to hear EAGAIN.
-            if n > 0 { if n < Self.readSize && !peerClosed { break } else { continue } }
+            if n > 0 { if n < EventIO.readSize && !peerClosed { break } else { continue } }
             if n == 0 {
                 if fromClient { clientEOF = true } else { upstreamEOF = true }
                 break
@@ -123,30 +123,6 @@ final class TCPRelay {
         }
         let target = fromClient ? upstream : client
         if fromClient ? connected : true { flush(to: target) }
-    }
-
-    static let readSize = 65536
-
-    /// Reads straight into space reserved at the end of `buffer`: one `readv`, no FIONREAD
-    /// ioctl first (which `evbuffer_read` does on every call).
-    static func read(_ fd: Int32, into buffer: OpaquePointer) -> Int {
-        var vectors = (iovec(), iovec())  // evbuffer_iovec is a #define for iovec
-        return withUnsafeMutableBytes(of: &vectors) { raw in
-            let vecs = raw.baseAddress!.assumingMemoryBound(to: iovec.self)
-            let count = evbuffer_reserve_space(buffer, readSize, vecs, 2)
-            guard count > 0 else { return -1 }
-            let n = readv(fd, vecs, count)
-            guard n > 0 else { return n }
-            var left = n
-            var used: Int32 = 0
-            for i in 0..<Int(count) where left > 0 {
-                vecs[i].iov_len = min(vecs[i].iov_len, left)
-                left -= vecs[i].iov_len
-                used += 1
-            }
-            evbuffer_commit_space(buffer, vecs, used)
-            return n
-        }
     }
 
     /// Writes what is queued for `fd`; passes on an EOF once its side's buffer is empty; resumes

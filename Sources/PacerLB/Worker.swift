@@ -14,6 +14,7 @@ final class WorkerMailbox: Sendable {
     /// The next snapshot, whether to stop, and (set by the worker) whether its loop has ended.
     let slot = Mutex<(table: RoutingTable?, stop: Bool, finished: Bool)>((nil, false, false))
     let stats = Mutex(WorkerStats())
+    let services = Mutex<[Int: ServiceCounters]>([:])
 
     init() { fd = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC)) }
 
@@ -47,7 +48,12 @@ final class Worker {
     var listeners: [Int: OpaquePointer] = [:]
     var balancers: [Int: (BalanceAlgorithm, any Balancer)] = [:]
     var relays: [ObjectIdentifier: TCPRelay] = [:]
+    var sessions: [ObjectIdentifier: HTTPSession] = [:]
+    var pool: UpstreamPool
+    var counters = CounterSet()
+    var local = WorkerStats()
     var mailboxEvent: OpaquePointer?
+    var statsEvent: OpaquePointer?
     var stopping = false
 
     init(settings: LBConfig, mailbox: WorkerMailbox, logger: Logger) {
@@ -55,13 +61,22 @@ final class Worker {
         self.settings = settings
         self.mailbox = mailbox
         self.logger = logger
+        pool = UpstreamPool(limit: settings.limits.idleUpstreams, idleSeconds: settings.timeouts.upstreamIdle)
     }
 
-    func count(_ change: (inout WorkerStats) -> Void) { mailbox.stats.withLock { change(&$0) } }
+    func count(_ change: (inout WorkerStats) -> Void) { change(&local) }
 
     deinit { event_base_free(base) }
 
     var context: UnsafeMutableRawPointer { Unmanaged.passUnretained(self).toOpaque() }
+    var connections: Int { relays.count + sessions.count }
+
+    /// Seconds on the loop's cached clock (no syscall).
+    func now() -> Double {
+        var tv = Glibc.timeval()
+        event_base_gettimeofday_cached(base, &tv)
+        return Double(tv.tv_sec) + Double(tv.tv_usec) / 1_000_000
+    }
 
     /// Runs the loop until told to stop and every connection has ended.
     func run() {
@@ -69,11 +84,26 @@ final class Worker {
             Unmanaged<Worker>.fromOpaque(ctx!).takeUnretainedValue().takeMail()
         }, context)
         event_add(mailboxEvent, nil)
+        // Counters leave the thread twice a second, so the request path never takes a lock.
+        statsEvent = event_new(base, -1, Int16(EV_PERSIST), { _, _, ctx in
+            Unmanaged<Worker>.fromOpaque(ctx!).takeUnretainedValue().publishStats()
+        }, context)
+        var half = Sockets.timeval(0.5)
+        event_add(statsEvent, &half)
         takeMail()
         event_base_dispatch(base)
+        publishStats()
         event_free(mailboxEvent)
+        event_free(statsEvent)
         for l in listeners.values { evconnlistener_free(l) }
         listeners = [:]
+        pool.closeAll()
+    }
+
+    func publishStats() {
+        let (stats, services) = (local, counters.services)
+        mailbox.stats.withLock { $0 = stats }
+        mailbox.services.withLock { $0 = services }
     }
 
     func takeMail() {
@@ -84,78 +114,147 @@ final class Worker {
             return (s.table, s.stop)
         }
         if let table { apply(table) }
-        if stop && !stopping {
-            stopping = true
-            // Graceful stop: no new connections; existing ones finish on their own.
-            for l in listeners.values { evconnlistener_free(l) }
-            listeners = [:]
-            if relays.isEmpty { event_base_loopbreak(base) }
-        }
+        if stop && !stopping { beginStop() }
+    }
+
+    /// Graceful stop: no new connections; requests in flight finish, idle keep-alive connections
+    /// close at their next request boundary.
+    func beginStop() {
+        stopping = true
+        for l in listeners.values { evconnlistener_free(l) }
+        listeners = [:]
+        pool.closeAll()
+        for session in Array(sessions.values) where session.phase == .waiting { session.close() }
+        stopIfIdle()
+    }
+
+    func stopIfIdle() {
+        if stopping && relays.isEmpty && sessions.isEmpty { event_base_loopbreak(base) }
+    }
+
+    /// The ports this worker listens on for a routing table.
+    func wantedPorts(_ t: RoutingTable) -> Set<Int> {
+        var ports = Set(t.services.keys)
+        if settings.httpPort > 0 { ports.insert(settings.httpPort) }
+        if settings.frameworkVIP > 0 { ports.insert(settings.frameworkVIP) }
+        return ports
     }
 
     /// Takes a new snapshot: opens listeners for new service ports, closes those of removed ones.
-    /// Open connections are never touched.
+    /// Open connections are never touched; pooled connections to departed backends are closed.
     func apply(_ new: RoutingTable) {
         table = new
+        pool.keepOnly(Set(new.services.values.flatMap(\.backends)))
         guard !stopping else { return }
-        for port in listeners.keys where new.services[port] == nil {
+        let wanted = wantedPorts(new)
+        for port in listeners.keys where !wanted.contains(port) {
             evconnlistener_free(listeners.removeValue(forKey: port))
             balancers[port] = nil
         }
-        for port in new.services.keys where listeners[port] == nil {
-            guard var addr = Sockets.address(settings.bind, port) else { continue }
-            let flags = UInt32(LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC)
-            let listener = withUnsafePointer(to: &addr) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    evconnlistener_new_bind(base, { _, fd, sa, _, ctx in
-                        Unmanaged<Worker>.fromOpaque(ctx!).takeUnretainedValue().accepted(fd, sa)
-                    }, context, flags, 1024, $0, Int32(MemoryLayout<sockaddr_in>.size))
-                }
-            }
-            guard let listener else {
-                logger.error("cannot listen", metadata: ["port": "\(port)", "error": "\(String(cString: strerror(errno)))"])
-                continue
-            }
-            evconnlistener_set_error_cb(listener, nil)
-            listeners[port] = listener
+        for port in wanted where listeners[port] == nil {
+            if let l = listen(port) { listeners[port] = l }
         }
         for (port, service) in new.services where balancers[port]?.0 != service.balance {
             balancers[port] = (service.balance, Balancers.make(service.balance))
         }
     }
 
+    func listen(_ port: Int) -> OpaquePointer? {
+        guard var addr = Sockets.address(settings.bind, port) else { return nil }
+        let flags = UInt32(LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC)
+        let listener = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                evconnlistener_new_bind(base, { _, fd, sa, _, ctx in
+                    Unmanaged<Worker>.fromOpaque(ctx!).takeUnretainedValue().accepted(fd, sa)
+                }, context, flags, 1024, $0, Int32(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard let listener else {
+            logger.error("cannot listen", metadata: ["port": "\(port)", "error": "\(String(cString: strerror(errno)))"])
+            return nil
+        }
+        evconnlistener_set_error_cb(listener, nil)
+        return listener
+    }
+
     func accepted(_ fd: Int32, _ sa: UnsafeMutablePointer<sockaddr>?) {
-        var local = sockaddr_in()
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let port = withUnsafeMutablePointer(to: &local) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) == 0 }
-        } ? Int(UInt16(bigEndian: local.sin_port)) : 0
-        guard let service = table.services[port], relays.count < settings.limits.maxConnections,
-              var entry = balancers[port] else {
-            count { $0.refused += 1 }
-            close(fd)
-            return
+        let port = Sockets.localPort(fd)
+        guard connections < settings.limits.maxConnections else { return refuse(fd) }
+        if port == settings.httpPort {
+            return startSession(fd, sa, entry: .virtualHost, port: port)
         }
-        // The first pick, then the others in turn: a refused connect moves on to the next backend.
+        if port == settings.frameworkVIP {
+            return startRelay(fd, sa, service: port, backends: table.frameworks, picked: nil)
+        }
+        guard let service = table.services[port] else { return refuse(fd) }
+        if service.mode == .http { return startSession(fd, sa, entry: .service(port), port: port) }
         let key = Sockets.clientKey(sa)
-        var order: [Backend] = []
-        if let first = entry.1.pick(service.backends, client: key) {
-            order = [first] + service.backends.filter { $0 != first }.prefix(2)
-        }
-        balancers[port] = entry
+        let order = candidates(for: service, client: key, cookie: nil)
         guard !order.isEmpty else {
-            count { $0.refused += 1 }
-            close(fd)  // no backend: in TCP mode the only answer is a closed connection
-            return
+            counters.started(port)
+            counters.finished(port)
+            return refuse(fd)  // no backend: in TCP mode the only answer is a closed connection
         }
-        let relay = TCPRelay(worker: self, service: port, client: fd, candidates: order)
+        startRelay(fd, sa, service: port, backends: order, picked: order[0])
+    }
+
+    func refuse(_ fd: Int32) {
+        local.refused += 1
+        close(fd)
+    }
+
+    func startSession(_ fd: Int32, _ sa: UnsafeMutablePointer<sockaddr>?, entry: HTTPSession.Entry, port: Int) {
+        let session = HTTPSession(worker: self, client: fd, entry: entry, peer: sa, localPort: port)
+        sessions[ObjectIdentifier(session)] = session
+        local.accepted += 1; local.active += 1
+        session.start()
+    }
+
+    func startRelay(_ fd: Int32, _ sa: UnsafeMutablePointer<sockaddr>?, service: Int, backends: [Backend], picked: Backend?) {
+        guard !backends.isEmpty else { return refuse(fd) }
+        let relay = TCPRelay(worker: self, service: service, client: fd, candidates: backends)
         relays[ObjectIdentifier(relay)] = relay
-        count { $0.accepted += 1; $0.active += 1 }
+        local.accepted += 1; local.active += 1
+        counters.started(service)
         relay.start()
     }
 
+    /// The backend the balancer picks, then up to two others to try if it cannot be reached.
+    /// A sticky cookie naming a backend still in rotation wins.
+    func candidates(for service: ServiceRoute, client: UInt64, cookie: String?) -> [Backend] {
+        let port = service.servicePort
+        if let cookie, let stuck = service.backends.first(where: { $0.stickyId == cookie }) {
+            return [stuck] + service.backends.filter { $0 != stuck }.prefix(2)
+        }
+        guard var entry = balancers[port], let first = entry.1.pick(service.backends, client: client) else { return [] }
+        balancers[port] = entry
+        return [first] + service.backends.filter { $0 != first }.prefix(2)
+    }
+
+    /// A connection to `backend` for an HTTP request: a pooled one unless `fresh`, else a new one.
+    func upstream(to backend: Backend, service: Int, fresh: Bool = false) -> Upstream? {
+        if !fresh, let up = pool.take(backend) { return up }
+        return Upstream(worker: self, backend: backend, service: service)
+    }
+
+    func released(_ up: Upstream, reusable: Bool) {
+        if reusable && !stopping { pool.put(up) } else { up.close() }
+    }
+
+    func upstreamClosed(_ up: Upstream) {}
+
+    /// An HTTP exchange is over: its counters and its balancer pick are released.
+    func ended(_ ex: HTTPSession.Exchange) {
+        counters.finished(ex.service)
+        if let picked = ex.picked, var entry = balancers[ex.service] {
+            entry.1.released(picked)
+            balancers[ex.service] = entry
+        }
+    }
+
+    /// A balancer's pick is done with (least-connections counts).
     func released(_ port: Int, _ backend: Backend, failed: Bool) {
-        if failed { count { $0.connectFailures += 1 } }
+        if failed { local.connectFailures += 1; counters.connectFailed(port) }
         if var entry = balancers[port] {
             entry.1.released(backend)
             balancers[port] = entry
@@ -164,7 +263,14 @@ final class Worker {
 
     func finished(_ relay: TCPRelay) {
         relays[ObjectIdentifier(relay)] = nil
-        count { $0.active -= 1 }
-        if stopping && relays.isEmpty { event_base_loopbreak(base) }
+        local.active -= 1
+        counters.finished(relay.service)
+        stopIfIdle()
+    }
+
+    func finished(_ session: HTTPSession) {
+        sessions[ObjectIdentifier(session)] = nil
+        local.active -= 1
+        stopIfIdle()
     }
 }

@@ -9,40 +9,103 @@ public struct LBConfig: Codable, Sendable, Equatable {
     /// Serve only apps whose `HAPROXY_GROUP` is this (marathon-lb's `--group`); nil serves all.
     public var group: String?
     public var adminPort = 9090
+    /// The shared virtual-host listeners (`HAPROXY_{n}_VHOST`); 0 turns one off. HTTPS needs certificates.
+    public var httpPort = 0
+    public var httpsPort = 0
+    /// TLS certificates for the HTTPS listener; the one whose names match the client's SNI is used.
+    public var certificates: [Certificate] = []
+    /// A port whose traffic goes to a framework replica (the leader when known), so API clients
+    /// keep one address while replicas come and go; 0: none.
+    public var frameworkVIP = 0
     /// 0: one per core.
     public var workers = 0
     public var timeouts = Timeouts()
     public var limits = Limits()
 
+    public struct Certificate: Codable, Sendable, Equatable {
+        public var cert: String
+        public var key: String
+        public init(cert: String, key: String) { self.cert = cert; self.key = key }
+    }
+
     public struct Timeouts: Codable, Sendable, Equatable {
+        /// Seconds to connect to a backend before trying the next.
         public var connect = 2.0
+        /// Seconds a connection may stay silent in either direction (TCP mode, request bodies, tunnels).
         public var idle = 60.0
+        /// Seconds a backend has to start its response (then 504).
+        public var server = 30.0
+        /// Seconds a client has to send a complete request head (slowloris, then 408).
+        public var httpRequest = 5.0
+        /// Seconds an idle client keep-alive connection is kept between requests.
+        public var keepAlive = 15.0
+        /// Seconds an idle pooled connection to a backend is kept.
+        public var upstreamIdle = 10.0
+        /// Seconds a stopping LB lets open requests finish before it exits.
+        public var drain = 30.0
         public init() {}
-        enum CodingKeys: String, CodingKey { case connect, idle }
+        enum CodingKeys: String, CodingKey {
+            case connect, idle, server, httpRequest = "http_request", keepAlive = "keep_alive", upstreamIdle = "upstream_idle", drain
+        }
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            connect = try c.decodeIfPresent(Double.self, forKey: .connect) ?? 2
-            idle = try c.decodeIfPresent(Double.self, forKey: .idle) ?? 60
+            let d = Timeouts()
+            connect = try c.decodeIfPresent(Double.self, forKey: .connect) ?? d.connect
+            idle = try c.decodeIfPresent(Double.self, forKey: .idle) ?? d.idle
+            server = try c.decodeIfPresent(Double.self, forKey: .server) ?? d.server
+            httpRequest = try c.decodeIfPresent(Double.self, forKey: .httpRequest) ?? d.httpRequest
+            keepAlive = try c.decodeIfPresent(Double.self, forKey: .keepAlive) ?? d.keepAlive
+            upstreamIdle = try c.decodeIfPresent(Double.self, forKey: .upstreamIdle) ?? d.upstreamIdle
+            drain = try c.decodeIfPresent(Double.self, forKey: .drain) ?? d.drain
         }
+        public var all: [Double] { [connect, idle, server, httpRequest, keepAlive, upstreamIdle, drain] }
     }
 
     public struct Limits: Codable, Sendable, Equatable {
+        /// Client connections per worker.
         public var maxConnections = 4_000
         /// Bytes buffered toward one side before reading from the other stops (backpressure).
         public var bufferBytes = 256 * 1024
+        public var requestLine = 8192
+        public var headerLine = 8192
+        /// The whole request head (431 beyond).
+        public var headerBytes = 32768
+        public var headerCount = 100
+        /// Largest request body accepted (413 beyond); 0: no limit.
+        public var bodyBytes = 1 << 30
+        /// Idle pooled connections kept per backend and worker.
+        public var idleUpstreams = 64
         public init() {}
-        enum CodingKeys: String, CodingKey { case maxConnections = "max_connections", bufferBytes = "buffer_bytes" }
+        enum CodingKeys: String, CodingKey {
+            case maxConnections = "max_connections", bufferBytes = "buffer_bytes", requestLine = "request_line"
+            case headerLine = "header_line", headerBytes = "header_bytes", headerCount = "header_count"
+            case bodyBytes = "body_bytes", idleUpstreams = "idle_upstreams"
+        }
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            maxConnections = try c.decodeIfPresent(Int.self, forKey: .maxConnections) ?? 4_000
-            bufferBytes = try c.decodeIfPresent(Int.self, forKey: .bufferBytes) ?? 256 * 1024
+            let d = Limits()
+            maxConnections = try c.decodeIfPresent(Int.self, forKey: .maxConnections) ?? d.maxConnections
+            bufferBytes = try c.decodeIfPresent(Int.self, forKey: .bufferBytes) ?? d.bufferBytes
+            requestLine = try c.decodeIfPresent(Int.self, forKey: .requestLine) ?? d.requestLine
+            headerLine = try c.decodeIfPresent(Int.self, forKey: .headerLine) ?? d.headerLine
+            headerBytes = try c.decodeIfPresent(Int.self, forKey: .headerBytes) ?? d.headerBytes
+            headerCount = try c.decodeIfPresent(Int.self, forKey: .headerCount) ?? d.headerCount
+            bodyBytes = try c.decodeIfPresent(Int.self, forKey: .bodyBytes) ?? d.bodyBytes
+            idleUpstreams = try c.decodeIfPresent(Int.self, forKey: .idleUpstreams) ?? d.idleUpstreams
+        }
+
+        public var head: HeadLimits {
+            var h = HeadLimits()
+            h.requestLine = requestLine; h.fieldLine = headerLine; h.headBytes = headerBytes; h.fields = headerCount
+            return h
         }
     }
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case bind, frameworks, group, adminPort = "admin_port", workers, timeouts, limits
+        case bind, frameworks, group, adminPort = "admin_port", httpPort = "http_port", httpsPort = "https_port"
+        case certificates, frameworkVIP = "framework_vip", workers, timeouts, limits
     }
 
     public init(from decoder: any Decoder) throws {
@@ -51,6 +114,10 @@ public struct LBConfig: Codable, Sendable, Equatable {
         frameworks = try c.decodeIfPresent([String].self, forKey: .frameworks) ?? ["http://127.0.0.1:8080"]
         group = try c.decodeIfPresent(String.self, forKey: .group)
         adminPort = try c.decodeIfPresent(Int.self, forKey: .adminPort) ?? 9090
+        httpPort = try c.decodeIfPresent(Int.self, forKey: .httpPort) ?? 0
+        httpsPort = try c.decodeIfPresent(Int.self, forKey: .httpsPort) ?? 0
+        certificates = try c.decodeIfPresent([Certificate].self, forKey: .certificates) ?? []
+        frameworkVIP = try c.decodeIfPresent(Int.self, forKey: .frameworkVIP) ?? 0
         workers = try c.decodeIfPresent(Int.self, forKey: .workers) ?? 0
         timeouts = try c.decodeIfPresent(Timeouts.self, forKey: .timeouts) ?? Timeouts()
         limits = try c.decodeIfPresent(Limits.self, forKey: .limits) ?? Limits()
@@ -66,9 +133,11 @@ public struct LBConfigError: Error, Sendable, CustomStringConvertible {
 
 extension LBConfig {
     static let knownKeys: [String: Set<String>] = [
-        "": ["bind", "frameworks", "group", "admin_port", "workers", "timeouts", "limits"],
-        "timeouts": ["connect", "idle"],
-        "limits": ["max_connections", "buffer_bytes"],
+        "": ["bind", "frameworks", "group", "admin_port", "http_port", "https_port", "certificates", "framework_vip",
+             "workers", "timeouts", "limits"],
+        "timeouts": ["connect", "idle", "server", "http_request", "keep_alive", "upstream_idle", "drain"],
+        "limits": ["max_connections", "buffer_bytes", "request_line", "header_line", "header_bytes", "header_count",
+                   "body_bytes", "idle_upstreams"],
     ]
 
     /// Parses and checks a configuration; every error names its line.
@@ -142,9 +211,21 @@ extension LBConfig {
         }
         if !(1...65535).contains(adminPort) { throw fail(["admin_port"], "'admin_port' must be a port (1-65535), got \(adminPort)") }
         if !(0...256).contains(workers) { throw fail(["workers"], "'workers' must be 0 (one per core) to 256") }
-        if !(timeouts.connect > 0 && timeouts.idle > 0) { throw fail(["timeouts"], "timeouts must be > 0 seconds") }
+        for (key, port) in [("http_port", httpPort), ("https_port", httpsPort), ("framework_vip", frameworkVIP)]
+        where !(0...65535).contains(port) {
+            throw fail([key], "'\(key)' must be a port (1-65535) or 0 for none, got \(port)")
+        }
+        if httpsPort > 0 && certificates.isEmpty {
+            throw fail(["https_port"], "'https_port' needs at least one entry in 'certificates'")
+        }
+        if !timeouts.all.allSatisfy({ $0 > 0 && $0 <= 86_400 }) { throw fail(["timeouts"], "timeouts must be > 0 and <= 86400 seconds") }
         if limits.maxConnections < 1 || limits.bufferBytes < 4096 {
             throw fail(["limits"], "max_connections must be >= 1 and buffer_bytes >= 4096")
+        }
+        if limits.requestLine < 64 || limits.headerLine < 64 || limits.headerBytes < limits.requestLine
+            || limits.headerCount < 1 || limits.bodyBytes < 0 || limits.idleUpstreams < 0 {
+            throw fail(["limits"], "header limits must be >= 64 bytes (header_bytes >= request_line), header_count >= 1, "
+                + "body_bytes and idle_upstreams >= 0")
         }
     }
 }

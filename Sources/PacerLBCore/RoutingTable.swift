@@ -6,6 +6,14 @@ public struct Backend: Hashable, Sendable {
     public var port: Int
     public var taskId: String
     public init(host: String, port: Int, taskId: String) { self.host = host; self.port = port; self.taskId = taskId }
+
+    /// The sticky-cookie value naming this backend: a stable hash of the task id (FNV-1a), in hex,
+    /// so the cookie does not reveal addresses.
+    public var stickyId: String {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in taskId.utf8 { h = (h ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return String(h, radix: 16)
+    }
 }
 
 public enum BalanceAlgorithm: String, Sendable { case roundRobin = "roundrobin", leastConnections = "leastconn", source }
@@ -19,15 +27,61 @@ public struct ServiceRoute: Sendable, Equatable {
     public var balance: BalanceAlgorithm
     public var backends: [Backend]
     public var vhosts: [String]
+    /// `HAPROXY_{n}_PATH`: on the shared vhost listeners, only requests under this prefix.
+    public var path: String?
+    /// `HAPROXY_{n}_STICKY`: a cookie keeps a client on one backend while it stays in rotation.
+    public var sticky: Bool
+    /// `HAPROXY_{n}_WEBSOCKET`: WebSocket upgrades are passed through only where enabled (B24).
+    public var websocket: Bool
+    /// `HAPROXY_{n}_REDIRECT_TO_HTTPS`: plain-HTTP vhost requests are redirected (301) to HTTPS.
+    public var redirectToHTTPS: Bool
 
     public enum Mode: String, Sendable { case tcp, http }
+
+    public init(appId: String, portIndex: Int, servicePort: Int, mode: Mode, balance: BalanceAlgorithm, backends: [Backend],
+                vhosts: [String] = [], path: String? = nil, sticky: Bool = false, websocket: Bool = false,
+                redirectToHTTPS: Bool = false) {
+        self.appId = appId; self.portIndex = portIndex; self.servicePort = servicePort; self.mode = mode
+        self.balance = balance; self.backends = backends; self.vhosts = vhosts; self.path = path
+        self.sticky = sticky; self.websocket = websocket; self.redirectToHTTPS = redirectToHTTPS
+    }
+}
+
+/// A virtual host's route on the shared HTTP/HTTPS listeners: requests under `path` go to the
+/// service on `servicePort`.
+public struct VirtualHostRoute: Sendable, Equatable {
+    public var path: String
+    public var servicePort: Int
 }
 
 /// An immutable snapshot of where traffic goes. Built off the data path and handed to the workers
 /// whole, so a worker never sees half an update and never takes a lock to read it.
 public struct RoutingTable: Sendable, Equatable {
     public var services: [Int: ServiceRoute]
-    public init(services: [Int: ServiceRoute] = [:]) { self.services = services }
+    /// Host (lowercase, no port, no trailing dot) → routes, longest path first.
+    public var virtualHosts: [String: [VirtualHostRoute]]
+    /// The framework replicas behind the framework VIP, the leader first.
+    public var frameworks: [Backend] = []
+
+    public init(services: [Int: ServiceRoute] = [:]) {
+        self.services = services
+        var hosts: [String: [VirtualHostRoute]] = [:]
+        for service in services.values {
+            for host in service.vhosts {
+                hosts[host, default: []].append(VirtualHostRoute(path: service.path ?? "/", servicePort: service.servicePort))
+            }
+        }
+        virtualHosts = hosts.mapValues { $0.sorted { ($0.path.utf8.count, $1.servicePort) > ($1.path.utf8.count, $0.servicePort) } }
+    }
+
+    /// The service for a request to `host` (already normalized) with the given target path.
+    public func virtualHost(_ host: String, target: UnsafeRawBufferPointer) -> Int? {
+        guard let routes = virtualHosts[host] else { return nil }
+        for route in routes where route.path.utf8.count <= target.count {
+            if route.path.utf8.elementsEqual(target.prefix(route.path.utf8.count)) { return route.servicePort }
+        }
+        return nil
+    }
 
     /// Routes from the framework's `/v2/apps?embed=apps.tasks`, following marathon-lb's labels.
     public static func build(apps: [AppStatus], group: String?) -> RoutingTable {
@@ -42,13 +96,18 @@ public struct RoutingTable: Sendable, Equatable {
                     guard index < t.ports.count else { return nil }
                     return Backend(host: t.host, port: t.ports[index], taskId: t.id)
                 }.sorted { ($0.host, $0.port) < ($1.host, $1.port) }
+                let vhosts = (label("VHOST") ?? "").split(separator: ",")
+                    .map { VirtualHostName.normalize($0.trimmingCharacters(in: .whitespaces)) }.filter { !$0.isEmpty }
                 services[def.port] = ServiceRoute(
                     appId: app.id.description, portIndex: index, servicePort: def.port,
-                    mode: label("MODE").flatMap(ServiceRoute.Mode.init(rawValue:)) ?? .tcp,
+                    // A virtual host is served over HTTP, as marathon-lb does.
+                    mode: label("MODE").flatMap(ServiceRoute.Mode.init(rawValue:)) ?? (vhosts.isEmpty ? .tcp : .http),
                     balance: label("BALANCE").flatMap(BalanceAlgorithm.init(rawValue:)) ?? .roundRobin,
-                    backends: backends,
-                    vhosts: (label("VHOST") ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
-                        .filter { !$0.isEmpty })
+                    backends: backends, vhosts: vhosts,
+                    path: label("PATH").flatMap { $0.hasPrefix("/") ? $0 : nil },
+                    sticky: label("STICKY")?.lowercased() == "true",
+                    websocket: label("WEBSOCKET")?.lowercased() == "true",
+                    redirectToHTTPS: label("REDIRECT_TO_HTTPS")?.lowercased() == "true")
             }
         }
         return RoutingTable(services: services)
@@ -60,5 +119,23 @@ public struct RoutingTable: Sendable, Equatable {
         guard t.state == TaskState.running.rawValue else { return false }
         if app.healthChecks.isEmpty { return true }
         return t.healthCheckResults.count == app.healthChecks.count && t.healthCheckResults.allSatisfy(\.alive)
+    }
+}
+
+/// Host names as routes know them: lowercase, no port, no trailing dot (B23).
+public enum VirtualHostName {
+    public static func normalize(_ host: String) -> String {
+        var h = Substring(host.lowercased())
+        if !h.hasPrefix("["), let colon = h.lastIndex(of: ":") { h = h[..<colon] }
+        while h.hasSuffix(".") { h = h.dropLast() }
+        return String(h)
+    }
+
+    /// The same from a validated Host header's bytes, without a detour through Foundation.
+    public static func normalize(_ bytes: UnsafeRawBufferPointer) -> String {
+        var end = bytes.count
+        if bytes.first != UInt8(ascii: "["), let colon = bytes.lastIndex(of: UInt8(ascii: ":")) { end = colon }
+        while end > 0 && bytes[end - 1] == UInt8(ascii: ".") { end -= 1 }
+        return String(decoding: bytes[0..<end].lazy.map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 }, as: UTF8.self)
     }
 }

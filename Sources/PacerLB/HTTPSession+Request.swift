@@ -1,0 +1,153 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CLibevent
+import PacerLBCore
+
+extension HTTPSession {
+    /// Parses the next request head if it has fully arrived, routes it and sends it on.
+    /// Returns true when an exchange started.
+    func beginRequest() -> Bool {
+        let limits = settings.limits.head
+        let available = evbuffer_get_length(input)
+        let bytes = EventIO.contiguous(input, min(available, limits.headBytes + 4))
+        let start: Int, end: Int
+        switch HeadScanner.scan(bytes, from: scanResume, limits: limits) {
+        case .incomplete(let resume):
+            scanResume = resume
+            if clientEOF { close() }
+            return false
+        case .invalid(let error):
+            fail(error)
+            return false
+        case .complete(let s, let e):
+            (start, end) = (s, e)
+        }
+        scanResume = 0
+        let head: RequestHead
+        do {
+            head = try RequestHead.parse(bytes, start..<end, limits: limits, fields: &fields, connectionTokens: &tokens)
+        } catch {
+            fail(error)
+            return false
+        }
+        guard let port = route(bytes, head) else { return false }
+        let service = worker.table.services[port]!
+        if case .length(let n) = head.body, settings.limits.bodyBytes > 0, n > settings.limits.bodyBytes {
+            fail(HTTPError(413, "request body larger than \(settings.limits.bodyBytes) bytes"))
+            return false
+        }
+        let tunnel = head.upgrade == .websocket && service.websocket
+        scratch.removeAll(keepingCapacity: true)
+        HeadWriter.request(bytes, head, fields, forwarding: forwarding, tunnel: tunnel, into: &scratch)
+        let candidates = worker.candidates(for: service, client: clientKey, cookie: service.sticky ? stickyCookie(bytes) : nil)
+        evbuffer_drain(input, end)
+        guard let first = candidates.first else {
+            worker.counters.started(port)
+            exchange = Exchange(service: port, backend: Backend(host: "", port: 0, taskId: ""), picked: nil, candidates: [], method: head.knownMethod,
+                                clientMinor: head.minor, closeAfter: true, tunnel: false, request: BodyProgress(head.body), started: 0)
+            fail(HTTPError(503, "no healthy backend for this service"))
+            return false
+        }
+        event_del(timer)
+        var ex = Exchange(service: port, backend: first, picked: first, candidates: Array(candidates.dropFirst()), method: head.knownMethod,
+                          clientMinor: head.minor, closeAfter: head.wantsClose || worker.stopping, tunnel: tunnel,
+                          request: BodyProgress(head.body), started: worker.now())
+        if head.body == .none && head.knownMethod.isIdempotent && !tunnel { ex.retryHead = scratch }
+        if service.sticky && !candidatesMatchedCookie(first, bytes) {
+            ex.stickyCookie = Array("set-cookie: pacer_sticky=\(first.stickyId); path=/; httponly\r\n".utf8)
+        }
+        exchange = ex
+        worker.counters.started(port)
+        phase = .exchanging
+        guard let up = worker.upstream(to: first, service: port) else {
+            connectFailed(pending: nil)
+            return phase == .exchanging
+        }
+        attach(up)
+        EventIO.add(up.output, scratch)
+        if up.connected { flushUpstream(up) }
+        return true
+    }
+
+    /// The service a request goes to, or nil after answering it with an error.
+    func route(_ bytes: UnsafeRawBufferPointer, _ head: RequestHead) -> Int? {
+        switch entry {
+        case .service(let port):
+            guard worker.table.services[port] != nil else { fail(HTTPError(503, "service is gone")); return nil }
+            return port
+        case .virtualHost:
+            guard let host = head.host else { fail(HTTPError(404, "no Host, so no virtual host")); return nil }
+            let name = VirtualHostName.normalize(UnsafeRawBufferPointer(rebasing: bytes[host]))
+            guard let port = worker.table.virtualHost(name, target: UnsafeRawBufferPointer(rebasing: bytes[head.target])),
+                  worker.table.services[port] != nil else {
+                fail(HTTPError(404, "no service for this host and path"))
+                return nil
+            }
+            return port
+        }
+    }
+
+    /// The value of our sticky cookie in the request, if any.
+    func stickyCookie(_ bytes: UnsafeRawBufferPointer) -> String? {
+        let key = Array("pacer_sticky=".utf8)
+        for f in fields where f.kind == .cookie {
+            let value = UnsafeRawBufferPointer(rebasing: bytes[f.value])
+            var i = 0
+            while i + key.count <= value.count {
+                if (i == 0 || value[i - 1] == UInt8(ascii: " ") || value[i - 1] == UInt8(ascii: ";"))
+                    && value[i..<(i + key.count)].elementsEqual(key) {
+                    var j = i + key.count
+                    while j < value.count && value[j] != UInt8(ascii: ";") { j += 1 }
+                    return String(decoding: value[(i + key.count)..<j], as: UTF8.self)
+                }
+                i += 1
+            }
+        }
+        return nil
+    }
+
+    func candidatesMatchedCookie(_ backend: Backend, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        stickyCookie(bytes) == backend.stickyId
+    }
+
+    func attach(_ up: Upstream) {
+        up.owner = self
+        upstream = up
+        up.arm(up.connected ? settings.timeouts.server : settings.timeouts.connect)
+    }
+
+    /// The backend could not be reached (or a reused connection died before answering): the
+    /// request has not been seen by any backend, so the next candidate gets it; none left → 502.
+    func connectFailed(pending: Upstream?) {
+        guard var ex = exchange else { return }
+        worker.counters.connectFailed(ex.service)
+        while !ex.candidates.isEmpty {
+            let next = ex.candidates.removeFirst()
+            guard let up = worker.upstream(to: next, service: ex.service, fresh: true) else {
+                worker.counters.connectFailed(ex.service)
+                continue
+            }
+            ex.backend = next
+            exchange = ex
+            if let pending { evbuffer_add_buffer(up.output, pending.output) } else { EventIO.add(up.output, scratch) }
+            if let pending { worker.released(pending, reusable: false) }
+            attach(up)
+            return
+        }
+        if let pending { worker.released(pending, reusable: false) }
+        upstream = nil
+        fail(HTTPError(502, "no backend could be reached"))
+    }
+
+    func flushUpstream(_ up: Upstream) {
+        guard up.connected else { return }
+        guard up.flush() else { return upstreamBroke(up) }
+        // Room again toward the backend: take more of the request body.
+        if clientPaused && evbuffer_get_length(up.output) < settings.limits.bufferBytes / 2 {
+            clientPaused = false
+            readClient()
+            if phase == .tunnel { tunnelFromClient(peerClosed: true) } else { process() }
+        }
+    }
+}

@@ -1,0 +1,155 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CLibevent
+import PacerLBCore
+
+extension HTTPSession {
+    func upstreamEvent(_ up: Upstream, _ what: Int16) {
+        if what & Int16(EV_TIMEOUT) != 0 {
+            if !up.connected { return connectFailed(pending: up) }
+            if exchange?.response == nil { return gatewayTimeout() }
+            return abort()  // the backend stalled mid-response
+        }
+        if !up.connected {
+            guard what & Int16(EV_READ | EV_WRITE | EV_CLOSED) != 0 else { return }
+            guard up.finishConnect() else { return connectFailed(pending: up) }
+            up.arm(settings.timeouts.server)
+            flushUpstream(up)
+            guard upstream === up else { return }
+        }
+        if what & Int16(EV_READ | EV_CLOSED) != 0 {
+            if phase == .tunnel { tunnelFromUpstream(up, peerClosed: what & Int16(EV_CLOSED) != 0) } else {
+                upstreamReadable(up, peerClosed: what & Int16(EV_CLOSED) != 0)
+            }
+        }
+        if upstream === up && what & Int16(EV_WRITE) != 0 { flushUpstream(up) }
+    }
+
+    func gatewayTimeout() {
+        if let ex = exchange { worker.counters.timedOut(ex.service) }
+        fail(HTTPError(504, "backend did not answer within \(Int(settings.timeouts.server)) s"))
+    }
+
+    func upstreamReadable(_ up: Upstream, peerClosed: Bool) {
+        guard up.read(limit: settings.limits.bufferBytes, peerClosed: peerClosed) else { return upstreamBroke(up) }
+        handleResponse(up)
+    }
+
+    /// The connection to the backend failed: before any answer, a retry or 502; during one, abort.
+    func upstreamBroke(_ up: Upstream) {
+        guard let ex = exchange else { return }
+        if ex.response != nil { return abort() }
+        if evbuffer_get_length(up.input) == 0, up.reused, let head = ex.retryHead {
+            // A pooled connection the backend had already closed: nothing was processed, so one
+            // retry on a fresh connection is safe for an idempotent request without a body.
+            exchange?.retryHead = nil
+            worker.released(up, reusable: false)
+            upstream = nil
+            guard let fresh = worker.upstream(to: ex.backend, service: ex.service, fresh: true) else {
+                return connectFailed(pending: nil)
+            }
+            EventIO.add(fresh.output, head)
+            attach(fresh)
+            return
+        }
+        worker.counters.backendError(ex.service)
+        fail(HTTPError(502, "backend closed the connection without a valid response"))
+    }
+
+    /// Parses the response head once it is in, then streams the body toward the client.
+    func handleResponse(_ up: Upstream) {
+        while var ex = exchange, upstream === up {
+            if ex.response == nil {
+                guard let head = responseHead(up, &ex) else { return }
+                if head.isInterim { continue }
+                if phase == .tunnel { return }
+                ex.response = head
+                exchange = ex
+            }
+            let room = settings.limits.bufferBytes - evbuffer_get_length(output)
+            if room > 0 {
+                do { _ = try EventIO.moveBody(up.input, to: output, &ex.responseBody, limit: room) } catch {
+                    exchange = ex
+                    worker.counters.backendError(ex.service)
+                    return abort()
+                }
+            }
+            exchange = ex
+            if ex.responseBody.isDone { return finishExchange(up) }
+            if evbuffer_get_length(up.input) > 0 { up.paused = true }
+            if up.eof && evbuffer_get_length(up.input) == 0 {
+                if case .untilClose = ex.responseBody.state { return finishExchange(up) }
+                worker.counters.backendError(ex.service)
+                return abort()  // the body was cut short: the client must not take it as complete
+            }
+            flushClient()
+            return
+        }
+    }
+
+    /// Parses and forwards one response head; nil when more bytes are needed or it failed.
+    func responseHead(_ up: Upstream, _ ex: inout Exchange) -> ResponseHead? {
+        let limits = settings.limits.head
+        let available = evbuffer_get_length(up.input)
+        let bytes = EventIO.contiguous(up.input, min(available, limits.headBytes + 4))
+        switch HeadScanner.scan(bytes, limits: limits, isRequest: false) {
+        case .incomplete:
+            if up.eof || available > limits.headBytes { upstreamBroke(up) }
+            return nil
+        case .invalid:
+            worker.counters.backendError(ex.service)
+            fail(HTTPError(502, "backend sent a malformed response head"))
+            return nil
+        case .complete(let start, let end):
+            let head: ResponseHead
+            do {
+                head = try ResponseHead.parse(bytes, start..<end, limits: limits, isHead: ex.method == .head,
+                                              fields: &fields, connectionTokens: &tokens)
+            } catch {
+                worker.counters.backendError(ex.service)
+                fail(HTTPError(502, error.reason))
+                return nil
+            }
+            if head.status == 101 && !ex.tunnel {
+                worker.counters.backendError(ex.service)
+                fail(HTTPError(502, "backend switched protocols unasked"))
+                return nil
+            }
+            ex.retryHead = nil
+            let close = ex.closeAfter || head.body == .untilClose || clientEOF
+            if !head.isInterim { ex.closeAfter = close }
+            scratch.removeAll(keepingCapacity: true)
+            HeadWriter.response(bytes, head, fields, clientMinor: ex.clientMinor, close: close && !head.isInterim,
+                                extra: head.isInterim ? [] : ex.stickyCookie, into: &scratch)
+            evbuffer_drain(up.input, end)
+            EventIO.add(output, scratch)
+            if head.isInterim { exchange = ex; flushClient(); return head }
+            worker.counters.answered(ex.service, status: head.status, latency: worker.now() - ex.started)
+            ex.responseBody = BodyProgress(head.body)
+            if head.status == 101 { exchange = ex; startTunnel(up) }
+            return head
+        }
+    }
+
+    /// The response is complete: the connection to the backend goes back to the pool if it can
+    /// carry another request, and the next pipelined request (if any) is taken up.
+    func finishExchange(_ up: Upstream) {
+        guard let ex = exchange, let head = ex.response else { return }
+        let reusable = !head.closes && ex.request.isDone && !up.eof && evbuffer_get_length(up.input) == 0
+            && evbuffer_get_length(up.output) == 0 && head.minor == 1
+        worker.released(up, reusable: reusable)
+        upstream = nil
+        exchange = nil
+        worker.ended(ex)
+        if ex.closeAfter || !ex.request.isDone {
+            phase = .closing
+            flushClient()
+            return
+        }
+        phase = .waiting
+        arm(settings.timeouts.keepAlive)
+        flushClient()
+        if phase == .waiting { process() }
+    }
+}

@@ -1,0 +1,228 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CLibevent
+import PacerLBCore
+
+/// One client connection in HTTP mode: requests are parsed strictly, routed one at a time
+/// (pipelined ones wait in the input buffer, B17), sent on a pooled or new backend connection,
+/// and answered in order. Owned by one worker thread; one edge-triggered event on the socket.
+final class HTTPSession {
+    enum Entry { case service(Int), virtualHost }
+    enum Phase { case waiting, readingHead, exchanging, tunnel, closing, lingering, closed }
+
+    unowned let worker: Worker
+    let client: Int32
+    let entry: Entry
+    let clientKey: UInt64
+    var clientEvent: OpaquePointer?
+    /// Header, keep-alive and linger deadlines.
+    var timer: OpaquePointer?
+    let input: OpaquePointer
+    let output: OpaquePointer
+    let forwarding: HeadWriter.Forwarding
+    var phase = Phase.waiting
+    var clientEOF = false
+    var clientPaused = false
+    // Reused for every request: no allocation per request once warm.
+    var fields: [HeaderField] = []
+    var tokens: [Range<Int>] = []
+    var scratch: [UInt8] = []
+    var scanResume = 0
+    var exchange: Exchange?
+    var upstream: Upstream?
+
+    /// The request in flight and what is known of its answer.
+    struct Exchange {
+        var service: Int
+        var backend: Backend
+        /// What the balancer chose (released when the exchange ends); nil when none was chosen.
+        var picked: Backend?
+        var candidates: [Backend]
+        var method: RequestHead.Method
+        var clientMinor: Int
+        var closeAfter: Bool
+        var tunnel: Bool
+        var request: BodyProgress
+        var response: ResponseHead?
+        var responseBody = BodyProgress(.none)
+        /// A copy of the head, kept until the first response byte for one retry on a fresh
+        /// connection (idempotent requests without a body only).
+        var retryHead: [UInt8]?
+        var stickyCookie: [UInt8] = []
+        var started: Double
+    }
+
+    init(worker: Worker, client: Int32, entry: Entry, peer: UnsafeMutablePointer<sockaddr>?, localPort: Int) {
+        self.worker = worker; self.client = client; self.entry = entry
+        clientKey = Sockets.clientKey(peer)
+        forwarding = HeadWriter.Forwarding(clientAddress: Sockets.addressString(peer), proto: "http", port: localPort)
+        input = evbuffer_new()
+        output = evbuffer_new()
+    }
+
+    var context: UnsafeMutableRawPointer { Unmanaged.passUnretained(self).toOpaque() }
+    var settings: LBConfig { worker.settings }
+
+    func start() {
+        evutil_make_socket_nonblocking(client)
+        Sockets.noDelay(client)
+        clientEvent = event_new(worker.base, client, TCPRelay.flags, { _, what, ctx in
+            Unmanaged<HTTPSession>.fromOpaque(ctx!).takeUnretainedValue().clientEvent(what)
+        }, context)
+        timer = event_new(worker.base, -1, 0, { _, _, ctx in
+            Unmanaged<HTTPSession>.fromOpaque(ctx!).takeUnretainedValue().deadlinePassed()
+        }, context)
+        var idle = Sockets.timeval(settings.timeouts.idle)
+        event_add(clientEvent, &idle)
+        arm(settings.timeouts.httpRequest)  // a new connection owes its first request head promptly
+    }
+
+    func arm(_ seconds: Double) {
+        var t = Sockets.timeval(seconds)
+        event_add(timer, &t)
+    }
+
+    func deadlinePassed() {
+        switch phase {
+        case .waiting: close()
+        case .readingHead:
+            if evbuffer_get_length(input) == 0 { close() } else { fail(HTTPError(408, "request head not complete in time")) }
+        case .closing, .lingering: close()
+        default: break
+        }
+    }
+
+    func clientEvent(_ what: Int16) {
+        guard phase != .closed else { return }
+        if what & Int16(EV_TIMEOUT) != 0 { close(); return }
+        if what & Int16(EV_READ | EV_CLOSED) != 0 {
+            if phase == .tunnel { tunnelFromClient(peerClosed: what & Int16(EV_CLOSED) != 0) } else {
+                readClient(peerClosed: what & Int16(EV_CLOSED) != 0)
+                process()
+            }
+        }
+        if phase != .closed && what & Int16(EV_WRITE) != 0 { flushClient() }
+    }
+
+    /// Reads what the client sent, up to the buffer limit (then pauses until it is consumed).
+    func readClient(peerClosed: Bool = true) {
+        while !clientEOF && phase != .closed {
+            if phase == .lingering {
+                evbuffer_drain(input, evbuffer_get_length(input))
+            } else if evbuffer_get_length(input) >= settings.limits.bufferBytes {
+                clientPaused = true
+                return
+            }
+            let n = EventIO.read(client, into: input)
+            if n > 0 { if n < EventIO.readSize && !peerClosed { return } else { continue } }
+            if n == 0 { clientEOF = true; break }
+            if EventIO.wouldBlock { return }
+            close()
+            return
+        }
+        if clientEOF && phase == .lingering { close() }
+    }
+
+    /// Advances whatever the buffered client bytes allow: the next request head, or the body of
+    /// the request in flight.
+    func process() {
+        while true {
+            switch phase {
+            case .waiting, .readingHead:
+                if evbuffer_get_length(input) == 0 {
+                    if clientEOF { close() }
+                    return
+                }
+                if phase == .waiting { phase = .readingHead; arm(settings.timeouts.httpRequest) }
+                guard beginRequest() else { return }
+            case .exchanging:
+                forwardRequestBody()
+                return
+            default:
+                return
+            }
+        }
+    }
+
+    func forwardRequestBody() {
+        guard let up = upstream, var ex = exchange else { return }
+        while !ex.request.isDone {
+            let room = settings.limits.bufferBytes - evbuffer_get_length(up.output)
+            guard room > 0 else { break }
+            do { _ = try EventIO.moveBody(input, to: up.output, &ex.request, limit: room) } catch {
+                exchange = ex
+                return fail(error)
+            }
+            if ex.request.isDone || evbuffer_get_length(input) > 0 { continue }
+            if clientEOF { exchange = ex; return abort() }  // the body was cut short
+            guard clientPaused else { break }
+            clientPaused = false
+            readClient()
+            if evbuffer_get_length(input) == 0 { break }
+        }
+        exchange = ex
+        flushUpstream(up)
+    }
+
+    func flushClient() {
+        guard phase != .closed else { return }
+        switch EventIO.write(output, to: client) {
+        case .failed: return close()
+        case .blocked: return
+        case .empty: break
+        }
+        if phase == .closing {
+            // Everything said: half-close, then read and discard until the client closes, so unread
+            // bytes do not turn the close into a reset that could destroy the answer.
+            shutdown(client, Int32(SHUT_WR))
+            phase = .lingering
+            arm(2)
+            readClient()
+            return
+        }
+        if let up = upstream, up.paused, evbuffer_get_length(output) < settings.limits.bufferBytes / 2 {
+            up.paused = false
+            if phase == .tunnel { tunnelFromUpstream(up, peerClosed: true) } else { upstreamReadable(up, peerClosed: true) }
+        }
+    }
+
+    /// Answers with an error of the LB's own, then closes. Nothing further is read from this client.
+    func fail(_ error: HTTPError) {
+        guard phase != .closed, phase != .closing, phase != .lingering else { return }
+        if let ex = exchange {
+            worker.counters.answered(ex.service, status: error.status, generated: true)
+            worker.ended(ex)
+        }
+        dropUpstream()
+        exchange = nil
+        EventIO.add(output, error.response)
+        phase = .closing
+        flushClient()
+    }
+
+    /// Ends the connection at once: used when an answer was already under way.
+    func abort() {
+        if let ex = exchange { worker.counters.failed(ex.service); worker.ended(ex) }
+        exchange = nil
+        close()
+    }
+
+    func dropUpstream() {
+        if let up = upstream { worker.released(up, reusable: false); upstream = nil }
+    }
+
+    func close() {
+        guard phase != .closed else { return }
+        phase = .closed
+        dropUpstream()
+        if let e = clientEvent { event_free(e) }
+        if let t = timer { event_free(t) }
+        clientEvent = nil
+        timer = nil
+        Glibc.close(client)
+        evbuffer_free(input)
+        evbuffer_free(output)
+        worker.finished(self)
+    }
+}

@@ -1,0 +1,127 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CLibevent
+import PacerLBCore
+
+/// One connection to a backend for HTTP traffic. While a request uses it, its events go to that
+/// session; while it waits in the worker's pool, any readable byte, close or timeout retires it
+/// (a backend must not speak unasked). One edge-triggered event for its whole life.
+final class Upstream {
+    unowned let worker: Worker
+    let fd: Int32
+    let backend: Backend
+    let service: Int
+    var event: OpaquePointer?
+    /// From the backend, and toward it.
+    let input: OpaquePointer
+    let output: OpaquePointer
+    var connected = false
+    /// Served a request before (so a silent close may just be a keep-alive race: retryable).
+    var reused = false
+    var eof = false
+    var closed = false
+    var paused = false
+    var owner: HTTPSession?
+
+    init?(worker: Worker, backend: Backend, service: Int) {
+        guard let fd = Sockets.connectNonBlocking(backend.host, backend.port) else { return nil }
+        self.worker = worker; self.fd = fd; self.backend = backend; self.service = service
+        input = evbuffer_new()
+        output = evbuffer_new()
+        event = event_new(worker.base, fd, TCPRelay.flags, { _, what, context in
+            Unmanaged<Upstream>.fromOpaque(context!).takeUnretainedValue().handle(what)
+        }, Unmanaged.passUnretained(self).toOpaque())
+        arm(worker.settings.timeouts.connect)
+    }
+
+    func arm(_ seconds: Double) {
+        var t = Sockets.timeval(seconds)
+        event_add(event, &t)
+    }
+
+    func handle(_ what: Int16) {
+        guard !closed else { return }
+        if let owner { owner.upstreamEvent(self, what) } else { worker.pool.retire(self) }
+    }
+
+    /// Completes a pending connect; false if it failed.
+    func finishConnect() -> Bool {
+        guard Sockets.pendingError(fd) == 0 else { return false }
+        connected = true
+        return true
+    }
+
+    /// Reads into `input` until the socket is drained, `limit` is reached (then `paused`), or EOF.
+    /// Returns false on a hard error.
+    func read(limit: Int, peerClosed: Bool) -> Bool {
+        while !eof {
+            if evbuffer_get_length(input) >= limit { paused = true; return true }
+            let n = EventIO.read(fd, into: input)
+            if n > 0 { if n < EventIO.readSize && !peerClosed { return true } else { continue } }
+            if n == 0 { eof = true; return true }
+            return EventIO.wouldBlock
+        }
+        return true
+    }
+
+    func flush() -> Bool {
+        guard connected else { return true }
+        return EventIO.write(output, to: fd) != .failed
+    }
+
+    func close() {
+        guard !closed else { return }
+        closed = true
+        owner = nil
+        if let event { event_free(event) }
+        event = nil
+        Glibc.close(fd)
+        evbuffer_free(input)
+        evbuffer_free(output)
+        worker.upstreamClosed(self)
+    }
+}
+
+/// Idle keep-alive connections per backend, owned by one worker. Last in, first out: the most
+/// recently used connection is the least likely to have been closed by the backend.
+struct UpstreamPool {
+    var idle: [Backend: [Upstream]] = [:]
+    var limit: Int
+    var idleSeconds: Double
+
+    mutating func take(_ backend: Backend) -> Upstream? {
+        while let up = idle[backend]?.popLast() {
+            if !up.closed { return up }
+        }
+        return nil
+    }
+
+    /// Keeps `up` for a later request, or closes it when the pool for its backend is full.
+    mutating func put(_ up: Upstream) {
+        up.owner = nil
+        up.reused = true
+        guard idle[up.backend, default: []].count < limit else { up.close(); return }
+        up.arm(idleSeconds)
+        idle[up.backend, default: []].append(up)
+    }
+
+    mutating func retire(_ up: Upstream) {
+        idle[up.backend]?.removeAll { $0 === up }
+        up.close()
+    }
+
+    /// Closes pooled connections to backends no longer in rotation.
+    mutating func keepOnly(_ backends: Set<Backend>) {
+        for (backend, ups) in idle where !backends.contains(backend) {
+            idle[backend] = nil
+            for up in ups { up.close() }
+        }
+    }
+
+    mutating func closeAll() {
+        let all = idle.values.flatMap { $0 }
+        idle = [:]
+        for up in all { up.close() }
+    }
+}
