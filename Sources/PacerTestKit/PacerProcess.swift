@@ -43,6 +43,13 @@ public final class PacerProcess: @unchecked Sendable {
 
     public func signal(_ sig: Int32) { kill(pid, sig) }
 
+    /// Resident memory now, from /proc/PID/statm.
+    public var residentBytes: Int {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/statm", encoding: .utf8) else { return 0 }
+        let pages = text.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+
     /// SIGTERM, then SIGKILL if it has not exited within `grace`.
     public func stop(grace: TimeInterval = 10) {
         guard process.isRunning else { return }

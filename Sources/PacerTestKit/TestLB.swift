@@ -4,23 +4,30 @@ import Foundation
 public final class TestLB: @unchecked Sendable {
     // @unchecked: the process is only touched by the owning test.
     public let adminPort: Int
+    public let httpPort: Int
     public let process: PacerProcess
 
-    public init(cluster: TestCluster, group: String? = nil) throws {
-        adminPort = FreePorts.block(1)
+    /// `timeouts` and `limits` override entries of those config sections (seconds, counts).
+    public init(cluster: TestCluster, group: String? = nil, workers: Int = 2, timeouts: [String: Double] = [:],
+                limits: [String: Int] = [:], extra: String = "") throws {
+        adminPort = FreePorts.block(2)
+        httpPort = adminPort + 1
+        let allTimeouts = ["connect": 1, "idle": 30].merging(timeouts) { $1 }
         let config = """
         bind: 127.0.0.1
         frameworks: [\(cluster.frameworkURL)]
         \(group.map { "group: \($0)" } ?? "")
         admin_port: \(adminPort)
-        workers: 2
+        http_port: \(httpPort)
+        workers: \(workers)
         timeouts:
-          connect: 1
-          idle: 30
+        \(allTimeouts.sorted { $0.key < $1.key }.map { "  \($0.key): \($0.value)" }.joined(separator: "\n"))
+        \(limits.isEmpty ? "" : "limits:\n" + limits.sorted { $0.key < $1.key }.map { "  \($0.key): \($0.value)" }.joined(separator: "\n"))
+        \(extra)
         """
-        let path = cluster.dir + "/lb.yaml"
+        let path = cluster.dir + "/lb-\(adminPort).yaml"
         try config.write(toFile: path, atomically: true, encoding: .utf8)
-        process = try PacerProcess(name: "lb", arguments: ["lb", "--config", path], logDir: cluster.dir)
+        process = try PacerProcess(name: "lb-\(adminPort)", arguments: ["lb", "--config", path], logDir: cluster.dir)
     }
 
     public var adminURL: String { "http://127.0.0.1:\(adminPort)" }
