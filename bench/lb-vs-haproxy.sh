@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Side by side: HAProxy and `pacer lb` in front of the same nginx task, same machine, same run.
-# Each proxy is pinned to core 0, wrk to core 1; 3 runs of DURATION each, medians reported:
+# Each proxy is pinned to core 0 (one thread), wrk and nginx to core 1; RUNS runs of DURATION each, medians:
 # req/s, p99 latency, requests per CPU-second of the proxy process, and the ratio pacer/HAProxy.
-# Modes measured: L4 (TCP) with keep-alive small responses. (L7, 1 MiB and TLS modes need the
-# L7/TLS data path, which `pacer lb` does not have yet.)
+# Modes: L4 (TCP, keep-alive small responses), L7 (HTTP keep-alive small responses),
+# L7-1MiB (HTTP, 1 MiB responses). MODES="L4 L7" runs a subset.
 # Needs: haproxy, nginx, wrk (apt-get install -y haproxy nginx wrk).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DURATION=${DURATION:-10s}; RUNS=${RUNS:-3}; CONNS=${CONNS:-50}
+DURATION=${DURATION:-10s}; RUNS=${RUNS:-3}; CONNS=${CONNS:-50}; MODES=${MODES:-"L4 L7 L7-1MiB"}
 for tool in haproxy nginx wrk taskset; do command -v $tool >/dev/null || { echo "missing $tool: apt-get install -y haproxy nginx wrk" >&2; exit 1; }; done
 swift build -c release --product pacer >/dev/null
 BIN=$PWD/.build/release/pacer
@@ -16,52 +16,72 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-# nginx as the backend task: a small static response over keep-alive.
+# nginx as the backend task, on the task's two ports: a small response, and 1 MiB at /big.
+head -c 1048576 /dev/zero > "$WORK/big"
 cat > "$WORK/nginx.conf.tmpl" <<NGINX
 worker_processes 1;
-pid $WORK/nginx-PORT.pid;
+pid $WORK/nginx-P0.pid;
 error_log /dev/null;
 events { worker_connections 4096; }
 http {
     access_log off;
     keepalive_requests 1000000;
-    server { listen 127.0.0.1:PORT; location / { return 200 "hello from nginx\n"; } }
+    server {
+        listen 127.0.0.1:P0; listen 127.0.0.1:P1;
+        location / { return 200 "hello from nginx\n"; }
+        location = /big { alias $WORK/big; }
+    }
 }
 NGINX
-API=18180; SERVICE=18100
+API=18180; L4=18100; L7=18101
 "$BIN" up --state-dir "$WORK/state" --port $API --master-port 18150 --agent-port 18151 --task-ports 41000 \
     --lb-config /nonexistent --log-level error > "$WORK/up.log" 2>&1 &
 PIDS+=($!)
 until curl -sf "http://127.0.0.1:$API/v2/info" | grep -q largestAgent; do sleep 0.2; done
 curl -sf -X POST -H 'Content-Type: application/json' "http://127.0.0.1:$API/v2/apps" -d "{
-  \"id\": \"/nginx\", \"instances\": 1, \"cpus\": 0.5, \"mem\": 64, \"portDefinitions\": [{\"port\": $SERVICE}],
-  \"cmd\": \"sed s/PORT/\$PORT0/g $WORK/nginx.conf.tmpl > nginx.conf && exec nginx -c \$PWD/nginx.conf -g 'daemon off;'\"}" >/dev/null
-BACKEND=""
-until [ -n "$BACKEND" ]; do
-    BACKEND=$(curl -sf "http://127.0.0.1:$API/v2/apps/nginx/tasks" | python3 -c 'import json,sys; t=json.load(sys.stdin)["tasks"]; print(t[0]["ports"][0] if t and t[0]["state"]=="TASK_RUNNING" else "")')
+  \"id\": \"/nginx\", \"instances\": 1, \"cpus\": 0.5, \"mem\": 64,
+  \"portDefinitions\": [{\"port\": $L4}, {\"port\": $L7}],
+  \"labels\": {\"HAPROXY_0_MODE\": \"tcp\", \"HAPROXY_1_MODE\": \"http\"},
+  \"cmd\": \"sed -e s/P0/\$PORT0/g -e s/P1/\$PORT1/g $WORK/nginx.conf.tmpl > nginx.conf && exec taskset -c 1 nginx -c \$PWD/nginx.conf -g 'daemon off;'\"}" >/dev/null
+PORTS=""
+until [ -n "$PORTS" ]; do
+    PORTS=$(curl -sf "http://127.0.0.1:$API/v2/apps/nginx/tasks" | python3 -c 'import json,sys; t=json.load(sys.stdin)["tasks"]; print(" ".join(map(str, t[0]["ports"])) if t and t[0]["state"]=="TASK_RUNNING" else "")')
     sleep 0.2
 done
-until curl -sf "http://127.0.0.1:$BACKEND/" >/dev/null; do sleep 0.1; done
+read -r B0 B1 <<< "$PORTS"
+until curl -sf "http://127.0.0.1:$B0/" >/dev/null && curl -sf "http://127.0.0.1:$B1/" >/dev/null; do sleep 0.1; done
 
-# HAProxy, mode tcp, on core 0.
+# HAProxy, one thread, on core 0: tcp frontend on 18200, http on 18201 (keep-alive both sides,
+# X-Forwarded-For added, as pacer lb does).
 cat > "$WORK/haproxy.cfg" <<HAP
 global
     maxconn 8000
+    nbthread 1
 defaults
-    mode tcp
     timeout connect 2s
     timeout client 60s
     timeout server 60s
-frontend f
+frontend f4
+    mode tcp
     bind 127.0.0.1:18200
-    default_backend b
-backend b
-    server s1 127.0.0.1:$BACKEND
+    default_backend b4
+backend b4
+    mode tcp
+    server s1 127.0.0.1:$B0
+frontend f7
+    mode http
+    option forwardfor
+    bind 127.0.0.1:18201
+    default_backend b7
+backend b7
+    mode http
+    http-reuse safe
+    server s1 127.0.0.1:$B1
 HAP
 taskset -c 0 haproxy -f "$WORK/haproxy.cfg" -db > "$WORK/haproxy.log" 2>&1 &
 HAPROXY=$!; PIDS+=($HAPROXY)
 
-# pacer lb, one worker, on core 0, following the framework (service port $SERVICE).
+# pacer lb, one worker, on core 0, following the framework.
 cat > "$WORK/lb.yaml" <<LB
 bind: 127.0.0.1
 frameworks: [http://127.0.0.1:$API]
@@ -70,16 +90,15 @@ workers: 1
 LB
 taskset -c 0 "$BIN" lb --config "$WORK/lb.yaml" --log-level error > "$WORK/lb.log" 2>&1 &
 PACER=$!; PIDS+=($PACER)
-until curl -sf "http://127.0.0.1:$SERVICE/" >/dev/null 2>&1; do sleep 0.1; done
-until curl -sf "http://127.0.0.1:18200/" >/dev/null 2>&1; do sleep 0.1; done
+for p in $L4 $L7 18200 18201; do until curl -sf "http://127.0.0.1:$p/" >/dev/null 2>&1; do sleep 0.1; done; done
 
 cpu() { awk '{print $14+$15}' /proc/$1/stat; }   # utime+stime in clock ticks
 TICKS=$(getconf CLK_TCK)
-# Prints "req/s p99_ms requests_per_cpu_second" for one run against port $1, proxy pid $2.
+# Prints "req/s p99_ms requests_per_cpu_second" for one run against URL $1, proxy pid $2, $3 connections.
 run() {
     local before after out rps p99 total
     before=$(cpu $2)
-    out=$(taskset -c 1 wrk -t1 -c$CONNS -d$DURATION --latency "http://127.0.0.1:$1/")
+    out=$(taskset -c 1 wrk -t1 -c$3 -d$DURATION --latency "$1")
     after=$(cpu $2)
     rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
     total=$(echo "$out" | awk '/requests in/ {print $1}')
@@ -89,16 +108,26 @@ run() {
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 declare -A R
-for name in haproxy pacer; do
-    port=$([ $name = haproxy ] && echo 18200 || echo $SERVICE); pid=$([ $name = haproxy ] && echo $HAPROXY || echo $PACER)
-    taskset -c 1 wrk -t1 -c$CONNS -d2s "http://127.0.0.1:$port/" >/dev/null  # warm-up
-    : > "$WORK/$name.runs"
-    for i in $(seq $RUNS); do run $port $pid >> "$WORK/$name.runs"; done
-    R[$name.rps]=$(awk '{print $1}' "$WORK/$name.runs" | median)
-    R[$name.p99]=$(awk '{print $2}' "$WORK/$name.runs" | median)
-    R[$name.cpu]=$(awk '{print $3}' "$WORK/$name.runs" | median)
+printf "%-8s %-16s %12s %10s %12s\n" mode proxy "req/s" "p99 ms" "req/CPU-s" > "$WORK/table"
+for mode in $MODES; do
+    case $mode in
+        L4) hp=18200; pp=$L4; path=/; conns=$CONNS ;;
+        L7) hp=18201; pp=$L7; path=/; conns=$CONNS ;;
+        L7-1MiB) hp=18201; pp=$L7; path=/big; conns=10 ;;
+    esac
+    for name in haproxy pacer; do
+        port=$([ $name = haproxy ] && echo $hp || echo $pp); pid=$([ $name = haproxy ] && echo $HAPROXY || echo $PACER)
+        taskset -c 1 wrk -t1 -c$conns -d2s "http://127.0.0.1:$port$path" >/dev/null  # warm-up
+        : > "$WORK/$name.runs"
+        for i in $(seq $RUNS); do run "http://127.0.0.1:$port$path" $pid $conns >> "$WORK/$name.runs"; done
+        R[$mode.$name.rps]=$(awk '{print $1}' "$WORK/$name.runs" | median)
+        R[$mode.$name.p99]=$(awk '{print $2}' "$WORK/$name.runs" | median)
+        R[$mode.$name.cpu]=$(awk '{print $3}' "$WORK/$name.runs" | median)
+        label=$([ $name = haproxy ] && echo "HAProxy $(haproxy -v | head -1 | awk '{print $3}')" || echo "pacer lb")
+        printf "%-8s %-16s %12s %10s %12s\n" $mode "$label" ${R[$mode.$name.rps]} ${R[$mode.$name.p99]} ${R[$mode.$name.cpu]} >> "$WORK/table"
+    done
 done
-printf "%-8s %-22s %12s %10s %16s\n" mode proxy "req/s" "p99 ms" "req/CPU-s"
-printf "%-8s %-22s %12s %10s %16s\n" L4 "HAProxy $(haproxy -v | head -1 | awk '{print $3}')" ${R[haproxy.rps]} ${R[haproxy.p99]} ${R[haproxy.cpu]}
-printf "%-8s %-22s %12s %10s %16s\n" L4 "pacer lb" ${R[pacer.rps]} ${R[pacer.p99]} ${R[pacer.cpu]}
-python3 -c "print(f'L4 ratio pacer/HAProxy: req/s {${R[pacer.rps]}/${R[haproxy.rps]}:.2f}x, req per CPU-s {${R[pacer.cpu]}/${R[haproxy.cpu]}:.2f}x, p99 {${R[pacer.p99]}/${R[haproxy.p99]}:.2f}x')"
+cat "$WORK/table"
+for mode in $MODES; do
+    python3 -c "print(f'$mode ratio pacer/HAProxy: req/s {${R[$mode.pacer.rps]}/${R[$mode.haproxy.rps]}:.2f}x, req per CPU-s {${R[$mode.pacer.cpu]}/${R[$mode.haproxy.cpu]}:.2f}x, p99 {${R[$mode.pacer.p99]}/${R[$mode.haproxy.p99]}:.2f}x')"
+done

@@ -31,8 +31,9 @@ extension HTTPSession {
             fail(error)
             return false
         }
-        guard let port = route(bytes, head) else { return false }
-        let service = worker.table.services[port]!
+        guard let route = route(bytes, head) else { return false }
+        let service = route.service
+        let port = route.port
         if case .length(let n) = head.body, settings.limits.bodyBytes > 0, n > settings.limits.bodyBytes {
             fail(HTTPError(413, "request body larger than \(settings.limits.bodyBytes) bytes"))
             return false
@@ -40,25 +41,27 @@ extension HTTPSession {
         let tunnel = head.upgrade == .websocket && service.websocket
         scratch.removeAll(keepingCapacity: true)
         HeadWriter.request(bytes, head, fields, forwarding: forwarding, tunnel: tunnel, into: &scratch)
-        let candidates = worker.candidates(for: service, client: clientKey, cookie: service.sticky ? stickyCookie(bytes) : nil)
+        let cookie = service.sticky ? stickyCookie(bytes) : nil
+        let choice = route.pick(client: clientKey, cookie: cookie)
         evbuffer_drain(input, end)
-        guard let first = candidates.first else {
-            worker.counters.started(port)
-            exchange = Exchange(service: port, backend: Backend(host: "", port: 0, taskId: ""), picked: nil, candidates: [], method: head.knownMethod,
-                                clientMinor: head.minor, closeAfter: true, tunnel: false, request: BodyProgress(head.body), started: 0)
+        guard let (first, picked) = choice else {
+            route.cell.started()
+            exchange = Exchange(route: route, backend: Backend(host: "", port: 0, taskId: ""), picked: nil, candidates: [],
+                                method: head.knownMethod, clientMinor: head.minor, closeAfter: true, tunnel: false,
+                                request: BodyProgress(head.body), started: 0)
             fail(HTTPError(503, "no healthy backend for this service"))
             return false
         }
         event_del(timer)
-        var ex = Exchange(service: port, backend: first, picked: first, candidates: Array(candidates.dropFirst()), method: head.knownMethod,
+        let ex = Exchange(route: route, backend: first, picked: picked ? first : nil, candidates: nil, method: head.knownMethod,
                           clientMinor: head.minor, closeAfter: head.wantsClose || worker.stopping, tunnel: tunnel,
                           request: BodyProgress(head.body), started: worker.now())
         if head.body == .none && head.knownMethod.isIdempotent && !tunnel { ex.retryHead = scratch }
-        if service.sticky && !candidatesMatchedCookie(first, bytes) {
+        if service.sticky && cookie != first.stickyId {
             ex.stickyCookie = Array("set-cookie: pacer_sticky=\(first.stickyId); path=/; httponly\r\n".utf8)
         }
         exchange = ex
-        worker.counters.started(port)
+        route.cell.started()
         phase = .exchanging
         guard let up = worker.upstream(to: first, service: port) else {
             connectFailed(pending: nil)
@@ -71,20 +74,20 @@ extension HTTPSession {
     }
 
     /// The service a request goes to, or nil after answering it with an error.
-    func route(_ bytes: UnsafeRawBufferPointer, _ head: RequestHead) -> Int? {
+    func route(_ bytes: UnsafeRawBufferPointer, _ head: RequestHead) -> WorkerRoute? {
         switch entry {
         case .service(let port):
-            guard worker.table.services[port] != nil else { fail(HTTPError(503, "service is gone")); return nil }
-            return port
+            guard let route = worker.routes[port] else { fail(HTTPError(503, "service is gone")); return nil }
+            return route
         case .virtualHost:
             guard let host = head.host else { fail(HTTPError(404, "no Host, so no virtual host")); return nil }
             let name = VirtualHostName.normalize(UnsafeRawBufferPointer(rebasing: bytes[host]))
             guard let port = worker.table.virtualHost(name, target: UnsafeRawBufferPointer(rebasing: bytes[head.target])),
-                  worker.table.services[port] != nil else {
+                  let route = worker.routes[port] else {
                 fail(HTTPError(404, "no service for this host and path"))
                 return nil
             }
-            return port
+            return route
         }
     }
 
@@ -107,10 +110,6 @@ extension HTTPSession {
         return nil
     }
 
-    func candidatesMatchedCookie(_ backend: Backend, _ bytes: UnsafeRawBufferPointer) -> Bool {
-        stickyCookie(bytes) == backend.stickyId
-    }
-
     func attach(_ up: Upstream) {
         up.owner = self
         upstream = up
@@ -120,16 +119,17 @@ extension HTTPSession {
     /// The backend could not be reached (or a reused connection died before answering): the
     /// request has not been seen by any backend, so the next candidate gets it; none left → 502.
     func connectFailed(pending: Upstream?) {
-        guard var ex = exchange else { return }
-        worker.counters.connectFailed(ex.service)
-        while !ex.candidates.isEmpty {
-            let next = ex.candidates.removeFirst()
+        guard let ex = exchange else { return }
+        ex.cell.connectFailed()
+        var candidates = ex.candidates ?? ex.route.alternates(excluding: ex.backend)
+        while !candidates.isEmpty {
+            let next = candidates.removeFirst()
+            ex.candidates = candidates
             guard let up = worker.upstream(to: next, service: ex.service, fresh: true) else {
-                worker.counters.connectFailed(ex.service)
+                ex.cell.connectFailed()
                 continue
             }
             ex.backend = next
-            exchange = ex
             if let pending { evbuffer_add_buffer(up.output, pending.output) } else { EventIO.add(up.output, scratch) }
             if let pending { worker.released(pending, reusable: false) }
             attach(up)

@@ -27,7 +27,7 @@ extension HTTPSession {
     }
 
     func gatewayTimeout() {
-        if let ex = exchange { worker.counters.timedOut(ex.service) }
+        if let ex = exchange { ex.cell.timedOut() }
         fail(HTTPError(504, "backend did not answer within \(Int(settings.timeouts.server)) s"))
     }
 
@@ -53,34 +53,31 @@ extension HTTPSession {
             attach(fresh)
             return
         }
-        worker.counters.backendError(ex.service)
+        ex.cell.backendError()
         fail(HTTPError(502, "backend closed the connection without a valid response"))
     }
 
     /// Parses the response head once it is in, then streams the body toward the client.
     func handleResponse(_ up: Upstream) {
-        while var ex = exchange, upstream === up {
+        while let ex = exchange, upstream === up {
             if ex.response == nil {
-                guard let head = responseHead(up, &ex) else { return }
+                guard let head = responseHead(up, ex) else { return }
                 if head.isInterim { continue }
                 if phase == .tunnel { return }
                 ex.response = head
-                exchange = ex
             }
             let room = settings.limits.bufferBytes - evbuffer_get_length(output)
             if room > 0 {
                 do { _ = try EventIO.moveBody(up.input, to: output, &ex.responseBody, limit: room) } catch {
-                    exchange = ex
-                    worker.counters.backendError(ex.service)
+                    ex.cell.backendError()
                     return abort()
                 }
             }
-            exchange = ex
             if ex.responseBody.isDone { return finishExchange(up) }
             if evbuffer_get_length(up.input) > 0 { up.paused = true }
             if up.eof && evbuffer_get_length(up.input) == 0 {
                 if case .untilClose = ex.responseBody.state { return finishExchange(up) }
-                worker.counters.backendError(ex.service)
+                ex.cell.backendError()
                 return abort()  // the body was cut short: the client must not take it as complete
             }
             flushClient()
@@ -89,7 +86,7 @@ extension HTTPSession {
     }
 
     /// Parses and forwards one response head; nil when more bytes are needed or it failed.
-    func responseHead(_ up: Upstream, _ ex: inout Exchange) -> ResponseHead? {
+    func responseHead(_ up: Upstream, _ ex: Exchange) -> ResponseHead? {
         let limits = settings.limits.head
         let available = evbuffer_get_length(up.input)
         let bytes = EventIO.contiguous(up.input, min(available, limits.headBytes + 4))
@@ -98,7 +95,7 @@ extension HTTPSession {
             if up.eof || available > limits.headBytes { upstreamBroke(up) }
             return nil
         case .invalid:
-            worker.counters.backendError(ex.service)
+            ex.cell.backendError()
             fail(HTTPError(502, "backend sent a malformed response head"))
             return nil
         case .complete(let start, let end):
@@ -107,16 +104,18 @@ extension HTTPSession {
                 head = try ResponseHead.parse(bytes, start..<end, limits: limits, isHead: ex.method == .head,
                                               fields: &fields, connectionTokens: &tokens)
             } catch {
-                worker.counters.backendError(ex.service)
+                ex.cell.backendError()
                 fail(HTTPError(502, error.reason))
                 return nil
             }
             if head.status == 101 && !ex.tunnel {
-                worker.counters.backendError(ex.service)
+                ex.cell.backendError()
                 fail(HTTPError(502, "backend switched protocols unasked"))
                 return nil
             }
+            // Both copies let go of the retry head, so the scratch buffer is unique again (no copy).
             ex.retryHead = nil
+            exchange?.retryHead = nil
             let close = ex.closeAfter || head.body == .untilClose || clientEOF
             if !head.isInterim { ex.closeAfter = close }
             scratch.removeAll(keepingCapacity: true)
@@ -124,10 +123,10 @@ extension HTTPSession {
                                 extra: head.isInterim ? [] : ex.stickyCookie, into: &scratch)
             evbuffer_drain(up.input, end)
             EventIO.add(output, scratch)
-            if head.isInterim { exchange = ex; flushClient(); return head }
-            worker.counters.answered(ex.service, status: head.status, latency: worker.now() - ex.started)
+            if head.isInterim { flushClient(); return head }
+            ex.cell.answered(status: head.status, latency: worker.now() - ex.started)
             ex.responseBody = BodyProgress(head.body)
-            if head.status == 101 { exchange = ex; startTunnel(up) }
+            if head.status == 101 { startTunnel(up) }
             return head
         }
     }

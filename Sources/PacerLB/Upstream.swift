@@ -8,7 +8,7 @@ import PacerLBCore
 /// session; while it waits in the worker's pool, any readable byte, close or timeout retires it
 /// (a backend must not speak unasked). One edge-triggered event for its whole life.
 final class Upstream {
-    unowned let worker: Worker
+    unowned(unsafe) let worker: Worker  // the worker owns every upstream and outlives it
     let fd: Int32
     let backend: Backend
     let service: Int

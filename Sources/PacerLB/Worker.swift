@@ -46,11 +46,11 @@ final class Worker {
     let logger: Logger
     var table = RoutingTable()
     var listeners: [Int: OpaquePointer] = [:]
-    var balancers: [Int: (BalanceAlgorithm, any Balancer)] = [:]
+    var routes: [Int: WorkerRoute] = [:]
+    var cells: [Int: ServiceCell] = [:]
     var relays: [ObjectIdentifier: TCPRelay] = [:]
     var sessions: [ObjectIdentifier: HTTPSession] = [:]
     var pool: UpstreamPool
-    var counters = CounterSet()
     var local = WorkerStats()
     var mailboxEvent: OpaquePointer?
     var statsEvent: OpaquePointer?
@@ -101,7 +101,7 @@ final class Worker {
     }
 
     func publishStats() {
-        let (stats, services) = (local, counters.services)
+        let (stats, services) = (local, cells.mapValues(\.counters))
         mailbox.stats.withLock { $0 = stats }
         mailbox.services.withLock { $0 = services }
     }
@@ -149,13 +149,14 @@ final class Worker {
         let wanted = wantedPorts(new)
         for port in listeners.keys where !wanted.contains(port) {
             evconnlistener_free(listeners.removeValue(forKey: port))
-            balancers[port] = nil
         }
         for port in wanted where listeners[port] == nil {
             if let l = listen(port) { listeners[port] = l }
         }
-        for (port, service) in new.services where balancers[port]?.0 != service.balance {
-            balancers[port] = (service.balance, Balancers.make(service.balance))
+        routes = new.services.mapValues { service in
+            let old = routes[service.servicePort]
+            let balancer = old.flatMap { $0.service.balance == service.balance ? $0.balancer : nil } ?? Balancers.make(service.balance)
+            return WorkerRoute(service: service, balancer: balancer, cell: cell(service.servicePort))
         }
     }
 
@@ -186,16 +187,14 @@ final class Worker {
         if port == settings.frameworkVIP {
             return startRelay(fd, sa, service: port, backends: table.frameworks, picked: nil)
         }
-        guard let service = table.services[port] else { return refuse(fd) }
-        if service.mode == .http { return startSession(fd, sa, entry: .service(port), port: port) }
-        let key = Sockets.clientKey(sa)
-        let order = candidates(for: service, client: key, cookie: nil)
-        guard !order.isEmpty else {
-            counters.started(port)
-            counters.finished(port)
+        guard let route = routes[port] else { return refuse(fd) }
+        if route.service.mode == .http { return startSession(fd, sa, entry: .service(port), port: port) }
+        guard let (first, _) = route.pick(client: Sockets.clientKey(sa), cookie: nil) else {
+            route.cell.started()
+            route.cell.finished()
             return refuse(fd)  // no backend: in TCP mode the only answer is a closed connection
         }
-        startRelay(fd, sa, service: port, backends: order, picked: order[0])
+        startRelay(fd, sa, service: port, backends: [first] + route.alternates(excluding: first), picked: first)
     }
 
     func refuse(_ fd: Int32) {
@@ -215,20 +214,16 @@ final class Worker {
         let relay = TCPRelay(worker: self, service: service, client: fd, candidates: backends)
         relays[ObjectIdentifier(relay)] = relay
         local.accepted += 1; local.active += 1
-        counters.started(service)
+        cell(service).started()
         relay.start()
     }
 
-    /// The backend the balancer picks, then up to two others to try if it cannot be reached.
-    /// A sticky cookie naming a backend still in rotation wins.
-    func candidates(for service: ServiceRoute, client: UInt64, cookie: String?) -> [Backend] {
-        let port = service.servicePort
-        if let cookie, let stuck = service.backends.first(where: { $0.stickyId == cookie }) {
-            return [stuck] + service.backends.filter { $0 != stuck }.prefix(2)
-        }
-        guard var entry = balancers[port], let first = entry.1.pick(service.backends, client: client) else { return [] }
-        balancers[port] = entry
-        return [first] + service.backends.filter { $0 != first }.prefix(2)
+    /// The counters of a service port (kept when the port leaves the table, so totals never drop).
+    func cell(_ port: Int) -> ServiceCell {
+        if let c = cells[port] { return c }
+        let c = ServiceCell()
+        cells[port] = c
+        return c
     }
 
     /// A connection to `backend` for an HTTP request: a pooled one unless `fresh`, else a new one.
@@ -245,26 +240,20 @@ final class Worker {
 
     /// An HTTP exchange is over: its counters and its balancer pick are released.
     func ended(_ ex: HTTPSession.Exchange) {
-        counters.finished(ex.service)
-        if let picked = ex.picked, var entry = balancers[ex.service] {
-            entry.1.released(picked)
-            balancers[ex.service] = entry
-        }
+        ex.route.cell.finished()
+        if let picked = ex.picked { ex.route.balancer.released(picked) }
     }
 
     /// A balancer's pick is done with (least-connections counts).
     func released(_ port: Int, _ backend: Backend, failed: Bool) {
-        if failed { local.connectFailures += 1; counters.connectFailed(port) }
-        if var entry = balancers[port] {
-            entry.1.released(backend)
-            balancers[port] = entry
-        }
+        if failed { local.connectFailures += 1; cell(port).connectFailed() }
+        routes[port]?.balancer.released(backend)
     }
 
     func finished(_ relay: TCPRelay) {
         relays[ObjectIdentifier(relay)] = nil
         local.active -= 1
-        counters.finished(relay.service)
+        cell(relay.service).finished()
         stopIfIdle()
     }
 

@@ -7,6 +7,10 @@ public struct Backend: Hashable, Sendable {
     public var taskId: String
     public init(host: String, port: Int, taskId: String) { self.host = host; self.port = port; self.taskId = taskId }
 
+    /// Hashes the port only: cheap on the request path (pool lookups), and ports rarely repeat
+    /// within one service; equality still compares everything.
+    public func hash(into hasher: inout Hasher) { hasher.combine(port) }
+
     /// The sticky-cookie value naming this backend: a stable hash of the task id (FNV-1a), in hex,
     /// so the cookie does not reveal addresses.
     public var stickyId: String {

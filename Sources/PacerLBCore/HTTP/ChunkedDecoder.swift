@@ -53,7 +53,7 @@ public struct ChunkedDecoder: Sendable, Equatable {
         case .sizeSpace:
             try afterSize(c)
         case .extensions:
-            if c == HTTPBytes.cr { state = .sizeLF } else if !HTTPBytes.fieldValue[Int(c)] { throw .bad("control character in a chunk extension") }
+            if c == HTTPBytes.cr { state = .sizeLF } else if !HTTPBytes.isFieldValue(c) { throw .bad("control character in a chunk extension") }
         case .sizeLF:
             guard c == HTTPBytes.lf else { throw .bad("bare CR after a chunk size") }
             lineBytes = 0
@@ -67,11 +67,11 @@ public struct ChunkedDecoder: Sendable, Equatable {
             size = 0
             state = .size(digits: 0)
         case .trailerStart:
-            if c == HTTPBytes.cr { state = .endLF } else if HTTPBytes.token[Int(c)] { state = .trailerLine } else {
+            if c == HTTPBytes.cr { state = .endLF } else if HTTPBytes.isToken(c) { state = .trailerLine } else {
                 throw .bad("malformed trailer")
             }
         case .trailerLine:
-            if c == HTTPBytes.cr { state = .trailerLF } else if !HTTPBytes.fieldValue[Int(c)] { throw .bad("control character in a trailer") }
+            if c == HTTPBytes.cr { state = .trailerLF } else if !HTTPBytes.isFieldValue(c) { throw .bad("control character in a trailer") }
         case .trailerLF:
             guard c == HTTPBytes.lf else { throw .bad("bare CR in a trailer") }
             lineBytes = 0

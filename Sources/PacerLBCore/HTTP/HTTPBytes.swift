@@ -2,24 +2,27 @@
 enum HTTPBytes {
     static let cr: UInt8 = 13, lf: UInt8 = 10, sp: UInt8 = 32, tab: UInt8 = 9, colon: UInt8 = 58
 
+    // Classes as bit sets in integer constants (statically initialized: no lazy-global check per
+    // byte, which a table built with `map` would cost).
+    static let tokenLow: UInt64 = 0x03FF_6CFA_0000_0000   // ! # $ % & ' * + - . 0-9
+    static let tokenHigh: UInt64 = 0x57FF_FFFF_C7FF_FFFE  // A-Z ^ _ ` a-z | ~
+    static let hostLow: UInt64 = 0x2BFF_7FF2_0000_0000    // ! $ & ' ( ) * + , - . 0-9 ; = %
+    static let hostHigh: UInt64 = 0x47FF_FFFE_87FF_FFFE   // A-Z _ a-z ~
+
     /// tchar: the characters of a token (method, header name, coding).
-    static let token: [Bool] = (0..<256).map { b in
-        let c = UInt8(b)
-        if (48...57).contains(c) || (65...90).contains(c) || (97...122).contains(c) { return true }
-        return Array("!#$%&'*+-.^_`|~".utf8).contains(c)
+    @inline(__always) static func isToken(_ c: UInt8) -> Bool {
+        c < 64 ? (tokenLow >> UInt64(c)) & 1 == 1 : c < 128 && (tokenHigh >> UInt64(c - 64)) & 1 == 1
     }
 
     /// A byte allowed in a field value: VCHAR, SP, HTAB, obs-text. No CTL: not NUL, CR, LF, DEL.
-    static let fieldValue: [Bool] = (0..<256).map { b in b == 9 || (32...126).contains(b) || b >= 128 }
+    @inline(__always) static func isFieldValue(_ c: UInt8) -> Bool { c == 9 || (c >= 32 && c != 127) }
 
     /// A byte allowed in a request target: visible ASCII, no space, no CTL, no obs-text.
-    static let target: [Bool] = (0..<256).map { b in (33...126).contains(b) }
+    @inline(__always) static func isTarget(_ c: UInt8) -> Bool { c > 32 && c < 127 }
 
     /// reg-name / IPv4 characters of a Host (unreserved, sub-delims, pct-encoded), without '@'.
-    static let host: [Bool] = (0..<256).map { b in
-        let c = UInt8(b)
-        if (48...57).contains(c) || (65...90).contains(c) || (97...122).contains(c) { return true }
-        return Array("-._~!$&'()*+,;=%".utf8).contains(c)
+    @inline(__always) static func isHost(_ c: UInt8) -> Bool {
+        c < 64 ? (hostLow >> UInt64(c)) & 1 == 1 : c < 128 && (hostHigh >> UInt64(c - 64)) & 1 == 1
     }
 
     @inline(__always) static func lower(_ c: UInt8) -> UInt8 { c >= 65 && c <= 90 ? c | 0x20 : c }

@@ -57,14 +57,14 @@ public struct HeaderField: Sendable, Equatable {
     }
 
     static func parseLine(_ b: UnsafeRawBufferPointer, _ line: Range<Int>) throws(HTTPError) -> HeaderField {
-        guard let first = line.first, HTTPBytes.token[Int(b[first])] else {
+        guard let first = line.first, HTTPBytes.isToken(b[first]) else {
             if let first = line.first, b[first] == HTTPBytes.sp || b[first] == HTTPBytes.tab {
                 throw .bad("obsolete line folding or whitespace before a header name")
             }
             throw .bad("header line without a name")
         }
         var colon = first
-        while colon < line.upperBound && HTTPBytes.token[Int(b[colon])] { colon += 1 }
+        while colon < line.upperBound && HTTPBytes.isToken(b[colon]) { colon += 1 }
         guard colon < line.upperBound, b[colon] == HTTPBytes.colon else {
             if colon < line.upperBound && (b[colon] == HTTPBytes.sp || b[colon] == HTTPBytes.tab) {
                 throw .bad("whitespace between header name and colon")
@@ -72,7 +72,7 @@ public struct HeaderField: Sendable, Equatable {
             throw .bad("invalid character in header name or no colon")
         }
         let value = HTTPBytes.trimmed(b, (colon + 1)..<line.upperBound)
-        for j in value where !HTTPBytes.fieldValue[Int(b[j])] {
+        for j in value where !HTTPBytes.isFieldValue(b[j]) {
             throw .bad("control character in the value of a header")
         }
         let name = first..<colon

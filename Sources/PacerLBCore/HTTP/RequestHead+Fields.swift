@@ -76,7 +76,7 @@ extension RequestHead {
         if b[i] == UInt8(ascii: "[") {
             while i < v.upperBound && b[i] != UInt8(ascii: "]") {
                 let c = b[i]
-                guard c == UInt8(ascii: "[") || c == UInt8(ascii: ":") || c == UInt8(ascii: ".") || HTTPBytes.host[Int(c)] else {
+                guard c == UInt8(ascii: "[") || c == UInt8(ascii: ":") || c == UInt8(ascii: ".") || HTTPBytes.isHost(c) else {
                     throw .bad("invalid character in Host")
                 }
                 i += 1
@@ -84,7 +84,7 @@ extension RequestHead {
             guard i < v.upperBound else { throw .bad("unterminated IPv6 literal in Host") }
             i += 1
         } else {
-            while i < v.upperBound && HTTPBytes.host[Int(b[i])] { i += 1 }
+            while i < v.upperBound && HTTPBytes.isHost(b[i]) { i += 1 }
             guard i > v.lowerBound else { throw .bad("invalid Host") }
         }
         guard i < v.upperBound else { return }
@@ -116,7 +116,7 @@ enum Fields {
             if element.isEmpty {
                 if !allowEmpty { throw .bad("empty list element") }
             } else {
-                for k in element where !HTTPBytes.token[Int(b[k])] { throw .bad("invalid token in a list") }
+                for k in element where !HTTPBytes.isToken(b[k]) { throw .bad("invalid token in a list") }
                 try each(element)
             }
             i = j + 1

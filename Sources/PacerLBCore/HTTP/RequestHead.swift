@@ -37,12 +37,12 @@ public struct RequestHead: Sendable, Equatable {
 
     static func requestLine(_ b: UnsafeRawBufferPointer, _ line: Range<Int>) throws(HTTPError) -> (Range<Int>, Method, Range<Int>, Int) {
         var i = line.lowerBound
-        while i < line.upperBound && HTTPBytes.token[Int(b[i])] { i += 1 }
+        while i < line.upperBound && HTTPBytes.isToken(b[i]) { i += 1 }
         let method = line.lowerBound..<i
         guard !method.isEmpty, i < line.upperBound, b[i] == HTTPBytes.sp else { throw .bad("malformed method") }
         i += 1
         let targetStart = i
-        while i < line.upperBound && HTTPBytes.target[Int(b[i])] { i += 1 }
+        while i < line.upperBound && HTTPBytes.isTarget(b[i]) { i += 1 }
         let target = targetStart..<i
         guard !target.isEmpty, i < line.upperBound, b[i] == HTTPBytes.sp else { throw .bad("malformed request target") }
         let minor = try version(b, (i + 1)..<line.upperBound)

@@ -27,7 +27,7 @@ public struct ResponseHead: Sendable, Equatable {
         do { minor = try RequestHead.version(b, line.lowerBound..<(line.lowerBound + 8)) } catch {
             throw HTTPError(502, "unsupported HTTP version from the backend")
         }
-        for k in (line.lowerBound + 12)..<line.upperBound where !HTTPBytes.fieldValue[Int(b[k])] {
+        for k in (line.lowerBound + 12)..<line.upperBound where !HTTPBytes.isFieldValue(b[k]) {
             throw HTTPError(502, "control character in the backend's status line")
         }
         do {
