@@ -34,11 +34,12 @@ enum EventIO {
 
     enum Drain { case empty, blocked, failed }
 
-    /// Writes what `buffer` holds to `fd` until it is empty or the socket is full.
-    static func write(_ buffer: OpaquePointer, to fd: Int32) -> Drain {
+    /// Writes what `buffer` holds to `fd` until it is empty or the socket is full; adds the bytes
+    /// written to `counted`.
+    static func write(_ buffer: OpaquePointer, to fd: Int32, counted: inout Int) -> Drain {
         while evbuffer_get_length(buffer) > 0 {
             let n = evbuffer_write(buffer, fd)
-            if n > 0 { continue }
+            if n > 0 { counted += Int(n); continue }
             return n < 0 && wouldBlock ? .blocked : .failed
         }
         return .empty

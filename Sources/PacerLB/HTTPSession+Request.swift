@@ -61,6 +61,7 @@ extension HTTPSession {
             ex.stickyCookie = Array("set-cookie: pacer_sticky=\(first.stickyId); path=/; httponly\r\n".utf8)
         }
         exchange = ex
+        cell = route.cell
         route.cell.started()
         phase = .exchanging
         guard let up = worker.upstream(to: first, service: port) else {
@@ -142,7 +143,7 @@ extension HTTPSession {
 
     func flushUpstream(_ up: Upstream) {
         guard up.connected else { return }
-        guard up.flush() else { return upstreamBroke(up) }
+        guard up.flush(counted: &cell!.counters.bytesIn) else { return upstreamBroke(up) }
         // Room again toward the backend: take more of the request body.
         if clientPaused && evbuffer_get_length(up.output) < settings.limits.bufferBytes / 2 {
             clientPaused = false

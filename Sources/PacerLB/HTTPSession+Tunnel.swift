@@ -21,7 +21,9 @@ extension HTTPSession {
         readClient(peerClosed: peerClosed)
         guard phase == .tunnel else { return }
         evbuffer_add_buffer(up.output, input)
-        guard up.flush() else { return close() }
+        var written = 0
+        defer { cell?.counters.bytesIn += written }
+        guard up.flush(counted: &written) else { return close() }
         if clientEOF && evbuffer_get_length(up.output) == 0 { shutdown(up.fd, Int32(SHUT_WR)) }
         tunnelEndIfDone(up)
     }
@@ -30,7 +32,9 @@ extension HTTPSession {
         guard phase == .tunnel else { return }
         guard up.read(limit: settings.limits.bufferBytes, peerClosed: peerClosed) else { return close() }
         evbuffer_add_buffer(output, up.input)
-        if EventIO.write(output, to: client) == .failed { return close() }
+        var written = 0
+        defer { cell?.counters.bytesOut += written }
+        if EventIO.write(output, to: client, counted: &written) == .failed { return close() }
         if up.eof && evbuffer_get_length(output) == 0 { shutdown(client, Int32(SHUT_WR)) }
         tunnelEndIfDone(up)
     }

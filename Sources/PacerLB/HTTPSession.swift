@@ -32,6 +32,8 @@ final class HTTPSession {
     var scratch: [UInt8] = []
     var scanResume = 0
     var exchange: Exchange?
+    /// Counters of the service the latest request went to (bytes are counted against it).
+    var cell: ServiceCell?
     var upstream: Upstream?
 
     /// The request in flight and what is known of its answer.
@@ -179,7 +181,9 @@ final class HTTPSession {
 
     func flushClient() {
         guard phase != .closed else { return }
-        switch EventIO.write(output, to: client) {
+        var written = 0
+        defer { cell?.counters.bytesOut += written }
+        switch EventIO.write(output, to: client, counted: &written) {
         case .failed: return close()
         case .blocked: return
         case .empty: break

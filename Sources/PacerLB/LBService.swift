@@ -63,16 +63,19 @@ public struct LBService: Service {
         router.get("/healthz") { _, _ in JSONResponse.text("ok") }
         router.get("/stats") { _, _ in
             let (table, status) = await discovery.snapshot()
-            let workers = mailboxes.map { $0.stats.withLock { $0 } }
-            return try JSONResponse.make(LBStats(
-                framework: status,
-                connections: .init(accepted: workers.map(\.accepted).reduce(0, +), active: workers.map(\.active).reduce(0, +),
-                                   refused: workers.map(\.refused).reduce(0, +),
-                                   connectFailures: workers.map(\.connectFailures).reduce(0, +)),
-                services: table.services.values.sorted { $0.servicePort < $1.servicePort }.map {
-                    .init(port: $0.servicePort, app: $0.appId, mode: $0.mode.rawValue, balance: $0.balance.rawValue,
-                          backends: $0.backends.map { "\($0.host):\($0.port)" })
-                }))
+            return try JSONResponse.make(LBStats(table: table, framework: status, mailboxes: mailboxes))
+        }
+        router.get("/metrics") { _, _ in
+            let (table, status) = await discovery.snapshot()
+            let stats = LBStats(table: table, framework: status, mailboxes: mailboxes)
+            let text = MetricsText.render(
+                services: stats.services.map {
+                    MetricsText.Service(port: $0.port, app: $0.app, mode: $0.mode, backends: $0.backends.count, counters: $0.counters)
+                },
+                connections: (stats.connections.accepted, stats.connections.active, stats.connections.refused),
+                frameworkConnected: status.connected)
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                            body: .init(byteBuffer: .init(string: text)))
         }
         return router
     }
@@ -92,11 +95,32 @@ public struct LBService: Service {
     }
 }
 
-/// `/stats`.
+/// `/stats`: the framework link, connection totals, and per service its backends and counters
+/// (summed over the workers' latest published copies).
 struct LBStats: Encodable {
     struct Connections: Encodable { var accepted, active, refused, connectFailures: Int }
-    struct Service: Encodable { var port: Int; var app, mode, balance: String; var backends: [String] }
+    struct Service: Encodable {
+        var port: Int
+        var app, mode, balance: String
+        var backends: [String]
+        var counters: ServiceCounters
+    }
     var framework: Discovery.Status
     var connections: Connections
     var services: [Service]
+
+    init(table: RoutingTable, framework: Discovery.Status, mailboxes: [WorkerMailbox]) {
+        let workers = mailboxes.map { $0.stats.withLock { $0 } }
+        let perWorker = mailboxes.map { $0.services.withLock { $0 } }
+        var totals: [Int: ServiceCounters] = [:]
+        for counters in perWorker { totals.merge(counters, uniquingKeysWith: +) }
+        self.framework = framework
+        connections = Connections(accepted: workers.map(\.accepted).reduce(0, +), active: workers.map(\.active).reduce(0, +),
+                                  refused: workers.map(\.refused).reduce(0, +),
+                                  connectFailures: workers.map(\.connectFailures).reduce(0, +))
+        services = table.services.values.sorted { $0.servicePort < $1.servicePort }.map {
+            Service(port: $0.servicePort, app: $0.appId, mode: $0.mode.rawValue, balance: $0.balance.rawValue,
+                    backends: $0.backends.map { "\($0.host):\($0.port)" }, counters: totals[$0.servicePort] ?? ServiceCounters())
+        }
+    }
 }

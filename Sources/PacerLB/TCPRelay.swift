@@ -9,8 +9,9 @@ import PacerLBCore
 /// full (backpressure); a FIN is passed on with shutdown(SHUT_WR) once everything before it is
 /// written. Owned by one worker thread.
 final class TCPRelay {
-    unowned let worker: Worker
+    unowned(unsafe) let worker: Worker  // the worker owns every relay and outlives it
     let service: Int
+    let cell: ServiceCell
     let client: Int32
     var upstream: Int32 = -1
     var clientEvent: OpaquePointer?
@@ -31,6 +32,7 @@ final class TCPRelay {
     init(worker: Worker, service: Int, client: Int32, candidates: [Backend]) {
         self.worker = worker
         self.service = service
+        cell = worker.cell(service)
         self.client = client
         self.candidates = candidates
         toClient = evbuffer_new()
@@ -132,13 +134,10 @@ final class TCPRelay {
         let toClientSide = fd == client
         if !toClientSide && !connected { return }
         let buffer = toClientSide ? toClient : toUpstream
-        while evbuffer_get_length(buffer) > 0 {
-            let n = evbuffer_write(buffer, fd)
-            if n > 0 { continue }
-            if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) { break }
-            close()
-            return
-        }
+        var written = 0
+        let drained = EventIO.write(buffer, to: fd, counted: &written)
+        if toClientSide { cell.counters.bytesOut += written } else { cell.counters.bytesIn += written }
+        if drained == .failed { return close() }
         let sourceEOF = toClientSide ? upstreamEOF : clientEOF
         if evbuffer_get_length(buffer) == 0 && sourceEOF {
             if toClientSide && !clientShut { shutdown(client, Int32(SHUT_WR)); clientShut = true }

@@ -65,9 +65,9 @@ final class Upstream {
         return true
     }
 
-    func flush() -> Bool {
+    func flush(counted: inout Int) -> Bool {
         guard connected else { return true }
-        return EventIO.write(output, to: fd) != .failed
+        return EventIO.write(output, to: fd, counted: &counted) != .failed
     }
 
     func close() {

@@ -183,4 +183,24 @@ final class HTTPProxyTests: HTTPTestCase {
         XCTAssertLessThanOrEqual(lb.openDescriptors, before, "descriptors back to where they were")
         XCTAssertEqual(get(port).statuses, [200])
     }
+
+    func testMetricsCountRequestsResponsesAndBytes() async throws {
+        for _ in 0..<5 { XCTAssertEqual(get(port).statuses, [200]) }
+        XCTAssertEqual(get(lb.httpPort, host: "nowhere.example").statuses, [404])
+        _ = RawHTTP.send(port, "GET / HTTP/1.1\r\n\r\n")  // 400, counted against the service
+        let url = lb.adminURL
+        let text = try await Eventually.value("counters published", within: 3) { () -> String? in
+            let t = try await HTTPTransport().expectOK(.GET, url + "/metrics").text
+            return t.contains("pacer_lb_requests_total{port=\"\(self.port)\",app=\"/rec\",mode=\"http\"} 5") ? t : nil
+        }
+        XCTAssertTrue(text.contains("pacer_lb_responses_total{port=\"\(port)\",app=\"/rec\",mode=\"http\",class=\"2xx\"} 5"), text)
+        XCTAssertTrue(text.contains("pacer_lb_response_seconds_count{port=\"\(port)\",app=\"/rec\",mode=\"http\"} 5"), text)
+        XCTAssertTrue(text.contains("# TYPE pacer_lb_response_seconds histogram"))
+        XCTAssertTrue(text.contains("pacer_lb_backends{port=\"\(port)\",app=\"/rec\",mode=\"http\"} 1"))
+        XCTAssertTrue(text.contains("pacer_lb_framework_connected 1"))
+        let bytesOut = text.split(separator: "\n").first { $0.hasPrefix("pacer_lb_bytes_total{port=\"\(port)\"") && $0.contains("out") }
+        XCTAssertGreaterThan(Int(bytesOut?.split(separator: " ").last ?? "0") ?? 0, 500)
+        let stats = try await HTTPTransport().expectOK(.GET, url + "/stats").text
+        XCTAssertTrue(stats.contains("\"requests\":5"), stats)
+    }
 }
