@@ -63,7 +63,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], swiftSettings: strict),
         .target(name: "PacerLB", dependencies: [
-            "PacerLBCore", "PacerClient", "CLibevent", "PacerServerKit",
+            "PacerLBCore", "PacerClient", "CLibevent", "CPacerSys", "PacerServerKit",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], swiftSettings: strict),
         // L4: the one executable; wiring only.

@@ -23,8 +23,9 @@ actor Discovery {
     /// Seconds without an event or keep-alive before the stream counts as dead.
     let silenceLimit: Double = 15
 
-    init(config: LBConfig, logger: Logger, publish: @escaping @Sendable (RoutingTable) -> Void) {
+    init(config: LBConfig, logger: Logger, initial: RoutingTable? = nil, publish: @escaping @Sendable (RoutingTable) -> Void) {
         self.config = config; self.logger = logger; self.publish = publish
+        if let initial { table = initial }
     }
 
     func run() async {

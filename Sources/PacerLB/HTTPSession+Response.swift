@@ -116,7 +116,7 @@ extension HTTPSession {
             // Both copies let go of the retry head, so the scratch buffer is unique again (no copy).
             ex.retryHead = nil
             exchange?.retryHead = nil
-            let close = ex.closeAfter || head.body == .untilClose || clientEOF
+            let close = ex.closeAfter || head.body == .untilClose || clientEOF || worker.stopping
             if !head.isInterim { ex.closeAfter = close }
             scratch.removeAll(keepingCapacity: true)
             HeadWriter.response(bytes, head, fields, clientMinor: ex.clientMinor, close: close && !head.isInterim,
@@ -147,7 +147,7 @@ extension HTTPSession {
             return
         }
         phase = .waiting
-        arm(settings.timeouts.keepAlive)
+        arm(worker.stopping ? min(1, settings.timeouts.keepAlive) : settings.timeouts.keepAlive)
         flushClient()
         if phase == .waiting { process() }
     }

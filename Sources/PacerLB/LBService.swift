@@ -24,35 +24,80 @@ public struct LBService: Service {
     public func run() async throws {
         let count = config.workers > 0 ? config.workers : ProcessInfo.processInfo.activeProcessorCount
         raiseFileLimit(workers: count)
+        // A load balancer already running here hands over its sockets and table: a restart
+        // refuses no connection (F20).
+        let inheritance = Handover.takeOver(config.handoverPath)
+        if let inheritance {
+            logger.info("took over listening sockets from the running load balancer",
+                        metadata: ["ports": "\(inheritance.listeners.keys.sorted())"])
+        }
         let mailboxes = (0..<count).map { _ in WorkerMailbox() }
         for (i, mailbox) in mailboxes.enumerated() {
             let (config, logger) = (self.config, self.logger)
+            let share = (inheritance?.listeners ?? [:]).mapValues { fds in stride(from: i, to: fds.count, by: count).map { fds[$0] } }
             let thread = Thread {
                 // Each worker's libevent objects are made and used on its own thread only.
-                Worker(settings: config, mailbox: mailbox, logger: logger).run()
+                Worker(settings: config, mailbox: mailbox, logger: logger, inherited: share).run()
                 mailbox.slot.withLock { $0.finished = true }
             }
             thread.name = "pacer-lb-\(i)"
             thread.start()
         }
-        let discovery = Discovery(config: config, logger: logger) { table in
+        let latest = LatestTable(inheritance?.table ?? RoutingTable())
+        if let table = inheritance?.table { for m in mailboxes { m.post(table) } }
+        let discovery = Discovery(config: config, logger: logger, initial: inheritance?.table) { table in
+            guard latest.set(table) else { return }
             for m in mailboxes { m.post(table) }
         }
-        let app = Application(router: adminRouter(discovery, mailboxes),
-                              configuration: .init(address: .hostname(config.bind, port: config.adminPort), serverName: "pacer-lb"),
-                              logger: logger)
+        let (successorArrived, successor) = AsyncStream.makeStream(of: Void.self)
+        let handover = Handover.Server(path: config.handoverPath, handOver: {
+            let table = latest.freeze()  // from now on the table stays what the successor got
+            var listeners: [Int: [Int32]] = [:]
+            for m in mailboxes { listeners.merge(m.listening.withLock { $0 }, uniquingKeysWith: +) }
+            return (table, listeners)
+        }, done: { successor.yield() })
+        if handover == nil { logger.warning("no hand-over socket; a restart will not be hitless", metadata: ["path": "\(config.handoverPath)"]) }
         logger.info("load balancer running", metadata: ["workers": "\(count)", "admin": "\(config.bind):\(config.adminPort)"])
-        try await withThrowingDiscardingTaskGroup { group in
-            group.addTask { try await app.run() }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.serveAdmin(discovery, mailboxes) }
             group.addTask { await cancelWhenGracefulShutdown { await discovery.run() } }
-            group.addTask {
-                try? await gracefulShutdown()
-                // Stop accepting, let open connections finish (bounded), then let the threads go.
-                for m in mailboxes { m.stop() }
-                let deadline = Date().addingTimeInterval(config.timeouts.idle)
-                while mailboxes.contains(where: { !$0.slot.withLock { $0.finished } }) && Date() < deadline {
-                    try? await Task.sleep(for: .milliseconds(50))
-                }
+            // Until SIGTERM or a successor takes over; then stop accepting and let requests finish.
+            await withTaskGroup(of: Void.self) { first in
+                first.addTask { try? await gracefulShutdown() }
+                first.addTask { for await _ in successorArrived { return } }
+                await first.next()
+                first.cancelAll()
+            }
+            handover?.close()
+            for m in mailboxes { m.stop() }
+            let deadline = Date().addingTimeInterval(config.timeouts.drain)
+            while mailboxes.contains(where: { !$0.slot.withLock { $0.finished } }) && Date() < deadline {
+                await Self.pause()
+            }
+            group.cancelAll()
+        }
+    }
+
+    /// 50 ms, even in a cancelled task (draining must not turn into a busy loop).
+    static func pause() async {
+        await withCheckedContinuation { c in
+            DispatchQueue.global().asyncAfter(deadline: .now() + 0.05) { c.resume() }
+        }
+    }
+
+    /// The admin endpoint; while a predecessor still holds the port (hand-over), binding is retried.
+    func serveAdmin(_ discovery: Discovery, _ mailboxes: [WorkerMailbox]) async {
+        while !Task.isCancelled {
+            let app = Application(router: adminRouter(discovery, mailboxes),
+                                  configuration: .init(address: .hostname(config.bind, port: config.adminPort), serverName: "pacer-lb"),
+                                  logger: logger)
+            do {
+                try await app.run()
+                return
+            } catch {
+                if Task.isCancelled { return }
+                logger.debug("admin endpoint not up yet; retrying", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .milliseconds(200))
             }
         }
     }
@@ -93,6 +138,23 @@ public struct LBService: Service {
             logger.warning("descriptor limit below what max_connections needs", metadata: ["limit": "\(limit.rlim_cur)"])
         }
     }
+}
+
+/// The table the workers have now, for a successor; frozen once handed over.
+final class LatestTable: Sendable {
+    let slot: Mutex<(table: RoutingTable, frozen: Bool)>
+    init(_ table: RoutingTable) { slot = Mutex((table, false)) }
+
+    /// Records a new table; false once frozen (the successor owns the sockets then).
+    func set(_ table: RoutingTable) -> Bool {
+        slot.withLock { s in
+            guard !s.frozen else { return false }
+            s.table = table
+            return true
+        }
+    }
+
+    func freeze() -> RoutingTable { slot.withLock { $0.frozen = true; return $0.table } }
 }
 
 /// `/stats`: the framework link, connection totals, and per service its backends and counters

@@ -15,6 +15,8 @@ final class WorkerMailbox: Sendable {
     let slot = Mutex<(table: RoutingTable?, stop: Bool, finished: Bool)>((nil, false, false))
     let stats = Mutex(WorkerStats())
     let services = Mutex<[Int: ServiceCounters]>([:])
+    /// The worker's listening sockets by port, for a successor to take over (control plane only).
+    let listening = Mutex<[Int: [Int32]]>([:])
 
     init() { fd = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC)) }
 
@@ -45,7 +47,9 @@ final class Worker {
     let mailbox: WorkerMailbox
     let logger: Logger
     var table = RoutingTable()
-    var listeners: [Int: OpaquePointer] = [:]
+    var listeners: [Int: [OpaquePointer]] = [:]
+    /// Listening sockets handed over by a predecessor, this worker's share, until adopted.
+    var inherited: [Int: [Int32]]
     var routes: [Int: WorkerRoute] = [:]
     var cells: [Int: ServiceCell] = [:]
     var relays: [ObjectIdentifier: TCPRelay] = [:]
@@ -56,8 +60,9 @@ final class Worker {
     var statsEvent: OpaquePointer?
     var stopping = false
 
-    init(settings: LBConfig, mailbox: WorkerMailbox, logger: Logger) {
+    init(settings: LBConfig, mailbox: WorkerMailbox, logger: Logger, inherited: [Int: [Int32]] = [:]) {
         base = event_base_new()
+        self.inherited = inherited
         self.settings = settings
         self.mailbox = mailbox
         self.logger = logger
@@ -95,8 +100,7 @@ final class Worker {
         publishStats()
         event_free(mailboxEvent)
         event_free(statsEvent)
-        for l in listeners.values { evconnlistener_free(l) }
-        listeners = [:]
+        closeListeners()
         pool.closeAll()
     }
 
@@ -121,11 +125,20 @@ final class Worker {
     /// close at their next request boundary.
     func beginStop() {
         stopping = true
-        for l in listeners.values { evconnlistener_free(l) }
-        listeners = [:]
+        closeListeners()
         pool.closeAll()
-        for session in Array(sessions.values) where session.phase == .waiting { session.close() }
+        // Idle keep-alive connections get a last moment: a request arriving now is answered with
+        // `Connection: close`; one that stays idle is closed at this request boundary.
+        for session in Array(sessions.values) where session.phase == .waiting { session.arm(min(1, settings.timeouts.keepAlive)) }
         stopIfIdle()
+    }
+
+    func closeListeners() {
+        for ls in listeners.values { for l in ls { evconnlistener_free(l) } }
+        listeners = [:]
+        for fds in inherited.values { for fd in fds { close(fd) } }
+        inherited = [:]
+        mailbox.listening.withLock { $0 = [:] }
     }
 
     func stopIfIdle() {
@@ -148,11 +161,17 @@ final class Worker {
         guard !stopping else { return }
         let wanted = wantedPorts(new)
         for port in listeners.keys where !wanted.contains(port) {
-            evconnlistener_free(listeners.removeValue(forKey: port))
+            for l in listeners.removeValue(forKey: port) ?? [] { evconnlistener_free(l) }
         }
         for port in wanted where listeners[port] == nil {
-            if let l = listen(port) { listeners[port] = l }
+            let ls = (inherited.removeValue(forKey: port) ?? []).compactMap(adopt)
+            if !ls.isEmpty { listeners[port] = ls } else if let l = listen(port) { listeners[port] = [l] }
         }
+        // Inherited sockets for ports no longer routed are closed, like any removed listener.
+        for fds in inherited.values { for fd in fds { close(fd) } }
+        inherited = [:]
+        let fds = listeners.mapValues { $0.map { evconnlistener_get_fd($0) } }
+        mailbox.listening.withLock { $0 = fds }
         routes = new.services.mapValues { service in
             let old = routes[service.servicePort]
             let balancer = old.flatMap { $0.service.balance == service.balance ? $0.balancer : nil } ?? Balancers.make(service.balance)
@@ -160,9 +179,21 @@ final class Worker {
         }
     }
 
+    static let listenerFlags = UInt32(LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC)
+
+    /// Takes over a listening socket from a predecessor; its queued connections come with it.
+    func adopt(_ fd: Int32) -> OpaquePointer? {
+        evutil_make_socket_nonblocking(fd)
+        let l = evconnlistener_new(base, { _, fd, sa, _, ctx in
+            Unmanaged<Worker>.fromOpaque(ctx!).takeUnretainedValue().accepted(fd, sa)
+        }, context, Self.listenerFlags, 0, fd)
+        if l == nil { close(fd) } else { evconnlistener_set_error_cb(l, nil) }
+        return l
+    }
+
     func listen(_ port: Int) -> OpaquePointer? {
         guard var addr = Sockets.address(settings.bind, port) else { return nil }
-        let flags = UInt32(LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC)
+        let flags = Self.listenerFlags
         let listener = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 evconnlistener_new_bind(base, { _, fd, sa, _, ctx in

@@ -19,6 +19,9 @@ public struct LBConfig: Codable, Sendable, Equatable {
     public var frameworkVIP = 0
     /// 0: one per core.
     public var workers = 0
+    /// Where a new `pacer lb` asks the running one for its listening sockets (hitless restart);
+    /// empty: `/tmp/pacer-lb-<admin_port>.sock`.
+    public var handoverSocket = ""
     public var timeouts = Timeouts()
     public var limits = Limits()
 
@@ -105,8 +108,11 @@ public struct LBConfig: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case bind, frameworks, group, adminPort = "admin_port", httpPort = "http_port", httpsPort = "https_port"
-        case certificates, frameworkVIP = "framework_vip", workers, timeouts, limits
+        case certificates, frameworkVIP = "framework_vip", workers, handoverSocket = "handover_socket", timeouts, limits
     }
+
+    /// The hand-over socket's path, with the default filled in.
+    public var handoverPath: String { handoverSocket.isEmpty ? "/tmp/pacer-lb-\(adminPort).sock" : handoverSocket }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -119,6 +125,7 @@ public struct LBConfig: Codable, Sendable, Equatable {
         certificates = try c.decodeIfPresent([Certificate].self, forKey: .certificates) ?? []
         frameworkVIP = try c.decodeIfPresent(Int.self, forKey: .frameworkVIP) ?? 0
         workers = try c.decodeIfPresent(Int.self, forKey: .workers) ?? 0
+        handoverSocket = try c.decodeIfPresent(String.self, forKey: .handoverSocket) ?? ""
         timeouts = try c.decodeIfPresent(Timeouts.self, forKey: .timeouts) ?? Timeouts()
         limits = try c.decodeIfPresent(Limits.self, forKey: .limits) ?? Limits()
     }
@@ -134,7 +141,7 @@ public struct LBConfigError: Error, Sendable, CustomStringConvertible {
 extension LBConfig {
     static let knownKeys: [String: Set<String>] = [
         "": ["bind", "frameworks", "group", "admin_port", "http_port", "https_port", "certificates", "framework_vip",
-             "workers", "timeouts", "limits"],
+             "workers", "handover_socket", "timeouts", "limits"],
         "timeouts": ["connect", "idle", "server", "http_request", "keep_alive", "upstream_idle", "drain"],
         "limits": ["max_connections", "buffer_bytes", "request_line", "header_line", "header_bytes", "header_count",
                    "body_bytes", "idle_upstreams"],

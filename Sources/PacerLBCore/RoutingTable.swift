@@ -1,7 +1,7 @@
 import Foundation
 import PacerModel
 
-public struct Backend: Hashable, Sendable {
+public struct Backend: Hashable, Sendable, Codable {
     public var host: String
     public var port: Int
     public var taskId: String
@@ -20,10 +20,10 @@ public struct Backend: Hashable, Sendable {
     }
 }
 
-public enum BalanceAlgorithm: String, Sendable { case roundRobin = "roundrobin", leastConnections = "leastconn", source }
+public enum BalanceAlgorithm: String, Sendable, Codable { case roundRobin = "roundrobin", leastConnections = "leastconn", source }
 
 /// One app port with a service port: where clients connect, and the tasks behind it.
-public struct ServiceRoute: Sendable, Equatable {
+public struct ServiceRoute: Sendable, Equatable, Codable {
     public var appId: String
     public var portIndex: Int
     public var servicePort: Int
@@ -40,7 +40,7 @@ public struct ServiceRoute: Sendable, Equatable {
     /// `HAPROXY_{n}_REDIRECT_TO_HTTPS`: plain-HTTP vhost requests are redirected (301) to HTTPS.
     public var redirectToHTTPS: Bool
 
-    public enum Mode: String, Sendable { case tcp, http }
+    public enum Mode: String, Sendable, Codable { case tcp, http }
 
     public init(appId: String, portIndex: Int, servicePort: Int, mode: Mode, balance: BalanceAlgorithm, backends: [Backend],
                 vhosts: [String] = [], path: String? = nil, sticky: Bool = false, websocket: Bool = false,
@@ -53,14 +53,14 @@ public struct ServiceRoute: Sendable, Equatable {
 
 /// A virtual host's route on the shared HTTP/HTTPS listeners: requests under `path` go to the
 /// service on `servicePort`.
-public struct VirtualHostRoute: Sendable, Equatable {
+public struct VirtualHostRoute: Sendable, Equatable, Codable {
     public var path: String
     public var servicePort: Int
 }
 
 /// An immutable snapshot of where traffic goes. Built off the data path and handed to the workers
 /// whole, so a worker never sees half an update and never takes a lock to read it.
-public struct RoutingTable: Sendable, Equatable {
+public struct RoutingTable: Sendable, Equatable, Codable {
     public var services: [Int: ServiceRoute]
     /// Host (lowercase, no port, no trailing dot) → routes, longest path first.
     public var virtualHosts: [String: [VirtualHostRoute]]

@@ -5,7 +5,9 @@ public final class TestLB: @unchecked Sendable {
     // @unchecked: the process is only touched by the owning test.
     public let adminPort: Int
     public let httpPort: Int
-    public let process: PacerProcess
+    public private(set) var process: PacerProcess
+    let configPath: String
+    let logDir: String
 
     /// `timeouts` and `limits` override entries of those config sections (seconds, counts).
     public init(cluster: TestCluster, group: String? = nil, workers: Int = 2, timeouts: [String: Double] = [:],
@@ -25,9 +27,20 @@ public final class TestLB: @unchecked Sendable {
         \(limits.isEmpty ? "" : "limits:\n" + limits.sorted { $0.key < $1.key }.map { "  \($0.key): \($0.value)" }.joined(separator: "\n"))
         \(extra)
         """
-        let path = cluster.dir + "/lb-\(adminPort).yaml"
-        try config.write(toFile: path, atomically: true, encoding: .utf8)
-        process = try PacerProcess(name: "lb-\(adminPort)", arguments: ["lb", "--config", path], logDir: cluster.dir)
+        configPath = cluster.dir + "/lb-\(adminPort).yaml"
+        logDir = cluster.dir
+        try config.write(toFile: configPath, atomically: true, encoding: .utf8)
+        process = try PacerProcess(name: "lb-\(adminPort)", arguments: ["lb", "--config", configPath], logDir: cluster.dir)
+    }
+
+    /// Starts a second `pacer lb` with the same configuration beside the running one (which
+    /// hands over its sockets and exits); returns the old process.
+    @discardableResult
+    public func restart() throws -> PacerProcess {
+        let old = process
+        process = try PacerProcess(name: "lb-\(adminPort)-\(Int(Date().timeIntervalSince1970 * 1000) % 100_000)",
+                                   arguments: ["lb", "--config", configPath], logDir: logDir)
+        return old
     }
 
     public var adminURL: String { "http://127.0.0.1:\(adminPort)" }
