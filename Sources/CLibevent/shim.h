@@ -17,6 +17,23 @@
 #include <openssl/ssl.h>
 #include <openssl/err.h>
 
+#include <openssl/x509v3.h>
+
 // Function-like macros and #defined types Swift cannot import are replaced at the call sites:
-// evutil_socket_t is Int32 and evbuffer_iovec is iovec on Linux.
+// evutil_socket_t is Int32 and evbuffer_iovec is iovec on Linux. OpenSSL's configuration macros
+// (over SSL_CTX_ctrl / SSL_CTX_callback_ctrl) get small inline functions here.
+
+/// TLS 1.2 and up; partial writes from a buffer that may move between retries; a peer closing
+/// without close_notify is a plain EOF (OpenSSL 3 otherwise reports an error).
+static inline void pacer_tls_configure(SSL_CTX *ctx) {
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+}
+
+/// Calls `cb` with the client's SNI name during the handshake (the certificate is picked there).
+static inline void pacer_tls_on_servername(SSL_CTX *ctx, int (*cb)(SSL *, int *, void *), void *arg) {
+    SSL_CTX_set_tlsext_servername_arg(ctx, arg);
+    SSL_CTX_set_tlsext_servername_callback(ctx, cb);
+}
 #endif

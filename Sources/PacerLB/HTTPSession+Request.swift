@@ -38,6 +38,16 @@ extension HTTPSession {
             fail(HTTPError(413, "request body larger than \(settings.limits.bodyBytes) bytes"))
             return false
         }
+        if service.redirectToHTTPS, tls == nil, case .virtualHost = entry, settings.httpsPort > 0, let host = head.host {
+            let name = VirtualHostName.normalize(UnsafeRawBufferPointer(rebasing: bytes[host]))
+            let target = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[head.target]), as: UTF8.self)
+            let port = settings.httpsPort == 443 ? "" : ":\(settings.httpsPort)"
+            route.cell.started()
+            route.cell.answered(status: 301, generated: true)
+            route.cell.finished()
+            answerAndClose(HTTPError.redirect(to: "https://\(name)\(port)\(target)"))
+            return false
+        }
         let tunnel = head.upgrade == .websocket && service.websocket
         scratch.removeAll(keepingCapacity: true)
         HeadWriter.request(bytes, head, fields, forwarding: forwarding, tunnel: tunnel, into: &scratch)

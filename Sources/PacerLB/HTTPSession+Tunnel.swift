@@ -34,8 +34,8 @@ extension HTTPSession {
         evbuffer_add_buffer(output, up.input)
         var written = 0
         defer { cell?.counters.bytesOut += written }
-        if EventIO.write(output, to: client, counted: &written) == .failed { return close() }
-        if up.eof && evbuffer_get_length(output) == 0 { shutdown(client, Int32(SHUT_WR)) }
+        if send(counted: &written) == .failed { return close() }
+        if up.eof && evbuffer_get_length(output) == 0 { shutdownClient() }
         tunnelEndIfDone(up)
     }
 

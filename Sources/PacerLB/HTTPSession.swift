@@ -23,6 +23,8 @@ final class HTTPSession {
     let input: OpaquePointer
     let output: OpaquePointer
     let forwarding: HeadWriter.Forwarding
+    /// TLS on the client side (the HTTPS listener); nil for plain HTTP.
+    let tls: TLSConnection?
     var phase = Phase.waiting
     var clientEOF = false
     var clientPaused = false
@@ -69,10 +71,12 @@ final class HTTPSession {
         }
     }
 
-    init(worker: Worker, client: Int32, entry: Entry, peer: UnsafeMutablePointer<sockaddr>?, localPort: Int) {
-        self.worker = worker; self.client = client; self.entry = entry
+    init(worker: Worker, client: Int32, entry: Entry, peer: UnsafeMutablePointer<sockaddr>?, localPort: Int,
+         tls: TLSConnection? = nil) {
+        self.worker = worker; self.client = client; self.entry = entry; self.tls = tls
         clientKey = Sockets.clientKey(peer)
-        forwarding = HeadWriter.Forwarding(clientAddress: Sockets.addressString(peer), proto: "http", port: localPort)
+        forwarding = HeadWriter.Forwarding(clientAddress: Sockets.addressString(peer), proto: tls == nil ? "http" : "https",
+                                           port: localPort)
         input = evbuffer_new()
         output = evbuffer_new()
     }
@@ -118,7 +122,25 @@ final class HTTPSession {
                 process()
             }
         }
-        if phase != .closed && what & Int16(EV_WRITE) != 0 { flushClient() }
+        if phase != .closed && what & Int16(EV_WRITE) != 0 {
+            flushClient()
+            // TLS may have been waiting to send (handshake) before it could read on.
+            if tls != nil && (phase == .waiting || phase == .readingHead || phase == .exchanging) { readClient(); process() }
+        }
+    }
+
+    /// One read from the client, through TLS when it is on.
+    func receive() -> Int { tls?.read(into: input) ?? EventIO.read(client, into: input) }
+
+    /// Writes `output` to the client, through TLS when it is on.
+    func send(counted: inout Int) -> EventIO.Drain {
+        tls?.write(output, counted: &counted) ?? EventIO.write(output, to: client, counted: &counted)
+    }
+
+    /// No more bytes to the client (close_notify first under TLS).
+    func shutdownClient() {
+        tls?.shutdown()
+        shutdown(client, Int32(SHUT_WR))
     }
 
     /// Reads what the client sent, up to the buffer limit (then pauses until it is consumed).
@@ -130,8 +152,9 @@ final class HTTPSession {
                 clientPaused = true
                 return
             }
-            let n = EventIO.read(client, into: input)
-            if n > 0 { if n < EventIO.readSize && !peerClosed { return } else { continue } }
+            let n = receive()
+            // A short plain read drained the socket; TLS reads one record at a time, so read on.
+            if n > 0 { if tls == nil && n < EventIO.readSize && !peerClosed { return } else { continue } }
             if n == 0 { clientEOF = true; break }
             if EventIO.wouldBlock { return }
             close()
@@ -183,7 +206,7 @@ final class HTTPSession {
         guard phase != .closed else { return }
         var written = 0
         defer { cell?.counters.bytesOut += written }
-        switch EventIO.write(output, to: client, counted: &written) {
+        switch send(counted: &written) {
         case .failed: return close()
         case .blocked: return
         case .empty: break
@@ -191,7 +214,7 @@ final class HTTPSession {
         if phase == .closing {
             // Everything said: half-close, then read and discard until the client closes, so unread
             // bytes do not turn the close into a reset that could destroy the answer.
-            shutdown(client, Int32(SHUT_WR))
+            shutdownClient()
             phase = .lingering
             arm(2)
             readClient()
@@ -212,7 +235,12 @@ final class HTTPSession {
         }
         dropUpstream()
         exchange = nil
-        EventIO.add(output, error.response)
+        answerAndClose(error.response)
+    }
+
+    /// Sends a response of the LB's own and closes once it is out.
+    func answerAndClose(_ bytes: [UInt8]) {
+        EventIO.add(output, bytes)
         phase = .closing
         flushClient()
     }

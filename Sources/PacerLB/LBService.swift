@@ -24,6 +24,7 @@ public struct LBService: Service {
     public func run() async throws {
         let count = config.workers > 0 ? config.workers : ProcessInfo.processInfo.activeProcessorCount
         raiseFileLimit(workers: count)
+        if config.httpsPort > 0 { _ = try TLSContexts(config.certificates) }  // unusable certificates stop the start
         // A load balancer already running here hands over its sockets and table: a restart
         // refuses no connection (F20).
         let inheritance = Handover.takeOver(config.handoverPath)

@@ -59,10 +59,14 @@ final class Worker {
     var mailboxEvent: OpaquePointer?
     var statsEvent: OpaquePointer?
     var stopping = false
+    /// Certificates for the HTTPS listener (nil without one).
+    let tls: TLSContexts?
 
     init(settings: LBConfig, mailbox: WorkerMailbox, logger: Logger, inherited: [Int: [Int32]] = [:]) {
         base = event_base_new()
         self.inherited = inherited
+        // Checked once before the workers start (LBService), so a failure here is not expected.
+        tls = settings.httpsPort > 0 ? try? TLSContexts(settings.certificates) : nil
         self.settings = settings
         self.mailbox = mailbox
         self.logger = logger
@@ -149,6 +153,7 @@ final class Worker {
     func wantedPorts(_ t: RoutingTable) -> Set<Int> {
         var ports = Set(t.services.keys)
         if settings.httpPort > 0 { ports.insert(settings.httpPort) }
+        if settings.httpsPort > 0 && tls != nil { ports.insert(settings.httpsPort) }
         if settings.frameworkVIP > 0 { ports.insert(settings.frameworkVIP) }
         return ports
     }
@@ -215,6 +220,10 @@ final class Worker {
         if port == settings.httpPort {
             return startSession(fd, sa, entry: .virtualHost, port: port)
         }
+        if port == settings.httpsPort, let tls {
+            guard let connection = TLSConnection(tls, fd: fd) else { return refuse(fd) }
+            return startSession(fd, sa, entry: .virtualHost, port: port, tls: connection)
+        }
         if port == settings.frameworkVIP {
             return startRelay(fd, sa, service: port, backends: table.frameworks, picked: nil)
         }
@@ -233,8 +242,9 @@ final class Worker {
         close(fd)
     }
 
-    func startSession(_ fd: Int32, _ sa: UnsafeMutablePointer<sockaddr>?, entry: HTTPSession.Entry, port: Int) {
-        let session = HTTPSession(worker: self, client: fd, entry: entry, peer: sa, localPort: port)
+    func startSession(_ fd: Int32, _ sa: UnsafeMutablePointer<sockaddr>?, entry: HTTPSession.Entry, port: Int,
+                      tls: TLSConnection? = nil) {
+        let session = HTTPSession(worker: self, client: fd, entry: entry, peer: sa, localPort: port, tls: tls)
         sessions[ObjectIdentifier(session)] = session
         local.accepted += 1; local.active += 1
         session.start()

@@ -13,6 +13,8 @@ class HTTPTestCase: ClusterTestCase {
 
     var lbTimeouts: [String: Double] { ["http_request": 2, "server": 3, "keep_alive": 5] }
     var lbLimits: [String: Int] { ["body_bytes": 1 << 20, "buffer_bytes": 65536] }
+    /// More marathon-lb labels for the recorder app.
+    var recorderLabels: [String: String] { [:] }
 
     override func setUp() async throws {
         try await super.setUp()
@@ -20,7 +22,7 @@ class HTTPTestCase: ClusterTestCase {
         let url = lb.adminURL
         try await Eventually.that("lb up", within: 10) { try await HTTPTransport().send(.GET, url + "/healthz").status == 200 }
         port = FreePorts.block(2)
-        try await deployRecorder("/rec", instances: 1)
+        try await deployRecorder("/rec", instances: 1, extraLabels: recorderLabels)
         let task = try await waitRunning("/rec", 1)[0]
         backendPort = task.ports[0]
         try await Eventually.that("backend in the LB") { try await self.backends(self.port).count == 1 }

@@ -18,6 +18,11 @@ public struct HTTPError: Error, Sendable, Equatable, CustomStringConvertible {
             + "content-length: \(body.utf8.count)\r\nconnection: close\r\n\r\n" + body).utf8)
     }
 
+    /// A permanent redirect (HAPROXY_{n}_REDIRECT_TO_HTTPS), closing like the errors.
+    public static func redirect(to location: String) -> [UInt8] {
+        Array(("HTTP/1.1 301 Moved Permanently\r\nlocation: \(location)\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").utf8)
+    }
+
     public static func phrase(_ status: Int) -> String {
         switch status {
         case 400: "Bad Request"

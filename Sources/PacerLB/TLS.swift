@@ -1,0 +1,126 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CLibevent
+import PacerLBCore
+
+/// A certificate that cannot be used, named so the operator knows which file to fix.
+public struct TLSConfigError: Error, CustomStringConvertible {
+    public var path: String
+    public var reason: String
+    public var description: String { "certificate \(path): \(reason)" }
+}
+
+/// The HTTPS listener's certificates, one OpenSSL context each; the client's SNI name picks the
+/// context during the handshake (the first certificate when nothing matches). One per worker.
+final class TLSContexts {
+    var contexts: [OpaquePointer] = []
+
+    init(_ certificates: [LBConfig.Certificate]) throws(TLSConfigError) {
+        for c in certificates {
+            guard let ctx = SSL_CTX_new(TLS_server_method()) else { throw TLSConfigError(path: c.cert, reason: "no TLS context") }
+            pacer_tls_configure(ctx)
+            guard SSL_CTX_use_certificate_chain_file(ctx, c.cert) == 1 else {
+                SSL_CTX_free(ctx)
+                throw TLSConfigError(path: c.cert, reason: "cannot read a PEM certificate chain (\(Self.lastError()))")
+            }
+            guard SSL_CTX_use_PrivateKey_file(ctx, c.key, SSL_FILETYPE_PEM) == 1, SSL_CTX_check_private_key(ctx) == 1 else {
+                SSL_CTX_free(ctx)
+                throw TLSConfigError(path: c.key, reason: "cannot read the PEM key or it does not match \(c.cert) (\(Self.lastError()))")
+            }
+            pacer_tls_on_servername(ctx, { ssl, _, arg in
+                Unmanaged<TLSContexts>.fromOpaque(arg!).takeUnretainedValue().select(ssl!)
+                return SSL_TLSEXT_ERR_OK
+            }, Unmanaged.passUnretained(self).toOpaque())
+            contexts.append(ctx)
+        }
+    }
+
+    deinit { for ctx in contexts { SSL_CTX_free(ctx) } }
+
+    var primary: OpaquePointer? { contexts.first }
+
+    /// Switches the connection to the certificate whose names cover the SNI name.
+    func select(_ ssl: OpaquePointer) {
+        guard let name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name) else { return }
+        let length = strlen(name)
+        for ctx in contexts {
+            if let cert = SSL_CTX_get0_certificate(ctx), X509_check_host(cert, name, length, 0, nil) == 1 {
+                SSL_set_SSL_CTX(ssl, ctx)
+                return
+            }
+        }
+    }
+
+    static func lastError() -> String {
+        let code = ERR_get_error()
+        guard code != 0 else { return "unknown error" }
+        var text = [CChar](repeating: 0, count: 256)
+        ERR_error_string_n(code, &text, text.count)
+        return String(cString: text)
+    }
+}
+
+/// TLS on a client socket, read and written through the same evbuffers as plain connections.
+/// The handshake happens inside the first reads and writes (accept state).
+final class TLSConnection {
+    let ssl: OpaquePointer
+
+    init?(_ contexts: TLSContexts, fd: Int32) {
+        guard let primary = contexts.primary, let ssl = SSL_new(primary) else { return nil }
+        SSL_set_fd(ssl, fd)
+        SSL_set_accept_state(ssl)
+        self.ssl = ssl
+    }
+
+    deinit { SSL_free(ssl) }
+
+    /// Like `EventIO.read`: bytes decrypted into `buffer`, 0 at the end of the stream, -1 with
+    /// errno EAGAIN when more network bytes are needed (or can be sent), -1 otherwise on failure.
+    func read(into buffer: OpaquePointer) -> Int {
+        var vec = iovec()
+        guard evbuffer_reserve_space(buffer, 16384, &vec, 1) == 1 else { return -1 }
+        ERR_clear_error()
+        let n = SSL_read(ssl, vec.iov_base, Int32(min(vec.iov_len, Int(Int32.max))))
+        if n > 0 {
+            vec.iov_len = Int(n)
+            evbuffer_commit_space(buffer, &vec, 1)
+            return Int(n)
+        }
+        return outcome(n)
+    }
+
+    /// Encrypts and sends what `buffer` holds, until it is empty or the socket is full.
+    func write(_ buffer: OpaquePointer, counted: inout Int) -> EventIO.Drain {
+        while evbuffer_get_length(buffer) > 0 {
+            let chunk = min(evbuffer_get_length(buffer), 16384)
+            guard let p = evbuffer_pullup(buffer, chunk) else { return .failed }
+            ERR_clear_error()
+            let n = SSL_write(ssl, p, Int32(chunk))
+            if n > 0 { evbuffer_drain(buffer, Int(n)); counted += Int(n); continue }
+            return outcome(n) == -1 && EventIO.wouldBlock ? .blocked : .failed
+        }
+        return .empty
+    }
+
+    /// Sends close_notify (best effort: the socket is shut down right after).
+    func shutdown() {
+        ERR_clear_error()
+        SSL_shutdown(ssl)
+    }
+
+    func outcome(_ n: Int32) -> Int {
+        switch SSL_get_error(ssl, n) {
+        case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
+            errno = EAGAIN
+            return -1
+        case SSL_ERROR_ZERO_RETURN:
+            return 0
+        case SSL_ERROR_SYSCALL where errno == 0:
+            return 0
+        default:
+            errno = EPROTO
+            return -1
+        }
+    }
+}
