@@ -80,7 +80,8 @@ actor Discovery {
 
     func sync(_ client: MarathonClient) async throws {
         let apps = try await client.apps(embedTasks: true)
-        let next = RoutingTable.build(apps: apps, group: config.group)
+        var next = RoutingTable.build(apps: apps, group: config.group)
+        if config.frameworkVIP > 0 { next.frameworks = await frameworkReplicas(client) }
         status = Status(framework: client.baseURL, connected: true, lastSync: Timestamp.string(Date()), syncs: status.syncs + 1)
         if next != table {
             table = next
@@ -90,4 +91,20 @@ actor Discovery {
     }
 
     func snapshot() -> (RoutingTable, Status) { (table, status) }
+
+    /// The configured replicas for the framework VIP, the leader first (then the one answering).
+    func frameworkReplicas(_ client: MarathonClient) async -> [Backend] {
+        struct Leader: Decodable { var leader: String? }
+        let leader = try? await client.raw("GET", "/v2/leader")
+        let name = leader.flatMap { try? JSONDecoder().decode(Leader.self, from: $0.body).leader }
+        let replicas = config.frameworks.compactMap { url -> Backend? in
+            guard let u = URLComponents(string: url), let host = u.host else { return nil }
+            return Backend(host: host == "localhost" ? "127.0.0.1" : host, port: u.port ?? 80, taskId: url)
+        }
+        func rank(_ b: Backend) -> Int {
+            if let name, name == "\(b.host):\(b.port)" || name.hasSuffix(":\(b.port)") && b.host == "127.0.0.1" { return 0 }
+            return b.taskId == client.baseURL ? 1 : 2
+        }
+        return replicas.enumerated().sorted { (rank($0.element), $0.offset) < (rank($1.element), $1.offset) }.map(\.element)
+    }
 }

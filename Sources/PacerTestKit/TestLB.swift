@@ -11,13 +11,13 @@ public final class TestLB: @unchecked Sendable {
 
     /// `timeouts` and `limits` override entries of those config sections (seconds, counts).
     public init(cluster: TestCluster, group: String? = nil, workers: Int = 2, timeouts: [String: Double] = [:],
-                limits: [String: Int] = [:], extra: String = "") throws {
+                limits: [String: Int] = [:], frameworks: [String]? = nil, extra: String = "") throws {
         adminPort = FreePorts.block(2)
         httpPort = adminPort + 1
         let allTimeouts = ["connect": 1, "idle": 30].merging(timeouts) { $1 }
         let config = """
         bind: 127.0.0.1
-        frameworks: [\(cluster.frameworkURL)]
+        frameworks: [\((frameworks ?? [cluster.frameworkURL]).joined(separator: ", "))]
         \(group.map { "group: \($0)" } ?? "")
         admin_port: \(adminPort)
         http_port: \(httpPort)

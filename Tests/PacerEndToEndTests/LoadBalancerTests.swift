@@ -166,4 +166,21 @@ final class LoadBalancerTests: ClusterTestCase {
             try await HTTPTransport().expectOK(.GET, url + "/stats").text.contains("\"refused\":1")
         }
     }
+
+    /// The framework VIP: API clients keep one address; a replica that does not answer is skipped.
+    func testFrameworkVIPReachesALiveReplica() async throws {
+        let vip = FreePorts.block(1)
+        let dead = "http://127.0.0.1:\(FreePorts.block(1))"
+        let front = try TestLB(cluster: cluster, timeouts: ["drain": 2], frameworks: [dead, cluster.frameworkURL], extra: "framework_vip: \(vip)")
+        defer { front.process.stop() }
+        try await Eventually.that("VIP answers", within: 15) {
+            try await HTTPTransport().send(.GET, "http://127.0.0.1:\(vip)/v2/info").status == 200
+        }
+        let stats = try await HTTPTransport().expectOK(.GET, front.adminURL + "/stats").text
+        XCTAssertTrue(stats.contains("\"connected\":true"), stats)
+        for _ in 0..<5 {
+            let status = try await HTTPTransport().send(.GET, "http://127.0.0.1:\(vip)/v2/apps").status
+            XCTAssertEqual(status, 200)
+        }
+    }
 }
