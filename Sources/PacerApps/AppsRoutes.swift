@@ -38,6 +38,13 @@ enum AppsRoutes {
             if let deployment { return try JSONResponse.make(deployment) }
             return try JSONResponse.make(["tasks": tasks])
         }
+        // Pacer's addition: a load balancer reports tasks it has taken out of rotation (draining).
+        router.post("/v2/tasks/drained") { request, _ in
+            struct Drained: Decodable { var lb: String; var taskIds: [String] }
+            let body = try JSONBody.decode(Drained.self, from: try await BodyReader.json(request))
+            await scheduler.drained(body.taskIds, by: body.lb)
+            return Response(status: .noContent)
+        }
         router.get("/v2/deployments") { _, _ in try JSONResponse.make(await scheduler.deployments()) }
         router.delete("/v2/deployments/:id") { request, context in
             let id = try context.parameters.require("id")

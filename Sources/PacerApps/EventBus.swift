@@ -23,6 +23,8 @@ public actor EventBus {
     struct Subscriber {
         var types: Set<String>?
         var continuation: AsyncStream<StreamItem>.Continuation
+        /// A load balancer's name (`?lb=`): draining waits for each one connected.
+        var loadBalancer: String?
     }
     let limits: EventBusLimits
     var subscribers: [Int: Subscriber] = [:]
@@ -37,8 +39,12 @@ public actor EventBus {
 
     public var subscriberCount: Int { subscribers.count }
 
+    /// The names of the load balancers subscribed now.
+    public var loadBalancers: Set<String> { Set(subscribers.values.compactMap(\.loadBalancer)) }
+
     /// A new stream, starting with what it missed after `lastEventId` (if still kept).
-    public func subscribe(types: Set<String>?, lastEventId: Int64?) throws(APIError) -> (Int, AsyncStream<StreamItem>) {
+    public func subscribe(types: Set<String>?, lastEventId: Int64?, loadBalancer: String? = nil) throws(APIError)
+        -> (Int, AsyncStream<StreamItem>) {
         guard subscribers.count < limits.maxSubscribers else {
             throw APIError(status: 503, message: "too many event stream subscribers (\(limits.maxSubscribers)); retry later")
         }
@@ -46,7 +52,7 @@ public actor EventBus {
                                                             bufferingPolicy: .bufferingOldest(limits.queuePerSubscriber))
         nextSubscriber += 1
         let id = nextSubscriber
-        subscribers[id] = Subscriber(types: types, continuation: continuation)
+        subscribers[id] = Subscriber(types: types, continuation: continuation, loadBalancer: loadBalancer)
         if let lastEventId {
             for e in recent where e.id > lastEventId { deliver(.event(id: e.id, type: e.type, data: e.data), to: id, type: e.type) }
         }

@@ -87,6 +87,9 @@ enum EventEncoding {
             var fields = task(t)
             fields["reason"] = reason
             return [("unhealthy_instance_kill_event", fields), ("unhealthy_task_kill_event", fields)]
+        case .taskDraining(let t):
+            // Pacer's own event: load balancers take the task out of rotation, then acknowledge.
+            return [("instance_draining_event", task(t))]
         }
     }
 }

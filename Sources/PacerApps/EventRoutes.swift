@@ -5,11 +5,16 @@ import PacerServerKit
 
 /// `GET /v2/events`: server-sent events, `?event_type=` filters, `Last-Event-ID` resumes.
 enum EventRoutes {
-    static func register(on router: Router<BasicRequestContext>, bus: EventBus) {
+    /// `loadBalancersChanged` hears the set of subscribed load balancers (`?lb=NAME`) whenever it changes.
+    static func register(on router: Router<BasicRequestContext>, bus: EventBus,
+                         loadBalancersChanged: @escaping @Sendable (Set<String>) async -> Void) {
         router.get("/v2/events") { request, _ in
             let types = request.uri.queryParameters.getAll("event_type").map { String($0) }
             let lastId = request.headers[.init("Last-Event-ID")!].flatMap { Int64($0) }
-            let (subscriber, stream) = try await bus.subscribe(types: types.isEmpty ? nil : Set(types), lastEventId: lastId)
+            let lb = request.uri.queryParameters.get("lb").flatMap { $0.isEmpty ? nil : String($0) }
+            let (subscriber, stream) = try await bus.subscribe(types: types.isEmpty ? nil : Set(types), lastEventId: lastId,
+                                                               loadBalancer: lb)
+            if lb != nil { await loadBalancersChanged(await bus.loadBalancers) }
             let attached = EventEncoding.json(["eventType": "event_stream_attached", "remoteAddress": "",
                                                "timestamp": Timestamp.string(Date())])
             await bus.publish(type: "event_stream_attached", data: attached, only: subscriber)
@@ -31,6 +36,7 @@ enum EventRoutes {
                     // The subscriber went away; it is removed below.
                 }
                 await bus.unsubscribe(subscriber)
+                if lb != nil { await loadBalancersChanged(await bus.loadBalancers) }
                 try? await writer.finish(nil)
             }
             return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)

@@ -39,7 +39,7 @@ public struct FrameworkService: Service {
         let info = FrameworkInfoView(leader: leader, marathon_config: ["master": config.masterURLs.joined(separator: ",")],
                                      http_config: ["http_port": config.port])
         let router = AppsRoutes.router(scheduler, info: info)
-        EventRoutes.register(on: router, bus: bus)
+        EventRoutes.register(on: router, bus: bus) { names in await scheduler.loadBalancersChanged(names) }
         let app = Application(router: router,
                               configuration: .init(address: .hostname(config.host, port: config.port), serverName: "pacer"),
                               logger: logger)

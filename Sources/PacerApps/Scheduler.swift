@@ -97,6 +97,10 @@ public actor Scheduler {
 
     func tick() async { await execute(core.tick(now: Date())) }
 
+    func loadBalancersChanged(_ names: Set<String>) async { await execute(core.loadBalancersChanged(names, now: Date())) }
+
+    func drained(_ ids: [String], by lb: String) async { await execute(core.drained(ids, by: lb, now: Date())) }
+
     func setLargestAgent(_ r: Resources?) { largestAgent = r }
 
     /// Carries out directives in order; a failed write stops the sequence, so nothing is launched

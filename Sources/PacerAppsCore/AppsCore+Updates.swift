@@ -92,6 +92,8 @@ extension AppsCore {
             if t.state == .staging, killRequested[t.id] == nil,
                now.timeIntervalSince(t.stagedAt) > settings.launchTimeoutSeconds {
                 out += requestKill(t.id, now: now)
+            } else if let drain = draining[t.id] {
+                if now.timeIntervalSince(drain.since) >= settings.drainTimeoutSeconds { out += finishDrain(t.id, now: now) }
             } else if let asked = killRequested[t.id], now.timeIntervalSince(asked) > settings.killRetrySeconds {
                 killRequested[t.id] = now
                 out.append(.kill(taskId: t.id, agentId: t.agentId))

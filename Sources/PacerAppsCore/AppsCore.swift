@@ -13,6 +13,8 @@ public struct AppsSettings: Sendable {
     public var killRetrySeconds: Double = 10
     public var reconcileIntervalSeconds: Double = 600
     public var servicePorts: ClosedRange<Int> = 10_000...20_000
+    /// Longest wait for load balancers to take a task out of rotation before it is killed anyway.
+    public var drainTimeoutSeconds: Double = 10
     public init() {}
 }
 
@@ -55,6 +57,11 @@ public struct AppsCore: Sendable {
     /// they are reported gone (a lost KILL must not leave them running forever).
     var strays: [String: (agentId: String, since: Date)] = [:]
     var unreachableSince: [String: Date] = [:]
+    /// Load balancers following the framework, by name: a task is killed only after each of them
+    /// has taken it out of rotation (or the drain timeout passed).
+    public internal(set) var loadBalancers: Set<String> = []
+    /// Tasks being drained: the load balancers still to acknowledge, and since when.
+    var draining: [String: (waitingFor: Set<String>, since: Date)] = [:]
     var lastReconcile: Date?
     var events: [AppsEvent] = []
     /// Per app, the last spec whose deployment completed: where `autoRevert` goes back to.
@@ -174,8 +181,21 @@ public struct AppsCore: Sendable {
         return out
     }
 
+    /// Scale-down, replacement, removal and health kills all come here: a running task is first
+    /// drained from the load balancers that follow the framework, then killed.
     mutating func requestKill(_ id: String, now: Date) -> [AppsDirective] {
-        guard let t = tasks[id], t.isActive else { return [] }
+        guard let t = tasks[id], t.isActive, draining[id] == nil else { return [] }
+        killRequested[id] = now
+        guard t.state == .running, !loadBalancers.isEmpty else { return [.kill(taskId: id, agentId: t.agentId)] }
+        draining[id] = (loadBalancers, now)
+        tasks[id]?.draining = true
+        record(.taskDraining(tasks[id]!))
+        return []
+    }
+
+    /// The drain is over (acknowledged, timed out, or the task is gone): the kill goes out.
+    mutating func finishDrain(_ id: String, now: Date) -> [AppsDirective] {
+        guard draining.removeValue(forKey: id) != nil, let t = tasks[id], t.isActive else { return [] }
         killRequested[id] = now
         return [.kill(taskId: id, agentId: t.agentId)]
     }
@@ -186,5 +206,31 @@ extension AppsCore {
     public mutating func forgetDeployment(_ id: String) {
         guard let d = deployments.removeValue(forKey: id) else { return }
         record(.deploymentFailed(d.info, reason: "stopped through the API"))
+    }
+}
+
+extension AppsCore {
+    /// The load balancers now following the framework. One that left is no longer waited for.
+    public mutating func loadBalancersChanged(_ names: Set<String>, now: Date) -> [AppsDirective] {
+        loadBalancers = names
+        var out: [AppsDirective] = []
+        for (id, drain) in draining.sorted(by: { $0.key < $1.key }) {
+            let left = drain.waitingFor.intersection(names)
+            draining[id]?.waitingFor = left
+            if left.isEmpty { out += finishDrain(id, now: now) }
+        }
+        return out
+    }
+
+    /// `lb` has taken these tasks out of rotation (and finished its requests to them).
+    public mutating func drained(_ ids: [String], by lb: String, now: Date) -> [AppsDirective] {
+        var out: [AppsDirective] = []
+        for id in ids.sorted() {
+            guard var drain = draining[id] else { continue }
+            drain.waitingFor.remove(lb)
+            draining[id] = drain
+            if drain.waitingFor.isEmpty { out += finishDrain(id, now: now) }
+        }
+        return out
     }
 }

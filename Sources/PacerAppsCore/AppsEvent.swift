@@ -11,6 +11,8 @@ public enum AppsEvent: Sendable, Equatable {
     case healthStatusChanged(TaskRecord, alive: Bool)
     case failedHealthCheck(TaskRecord, HealthCheck)
     case unhealthyInstanceKill(TaskRecord, reason: String)
+    /// Load balancers are to take the task out of rotation; it is killed once they have.
+    case taskDraining(TaskRecord)
 }
 
 extension AppsCore {

@@ -75,9 +75,11 @@ extension MarathonClient {
     /// Follows `/v2/events`. The stream ends (or throws) when the connection does; callers reconnect,
     /// passing the last id they saw to resume.
     /// With `keepAlives`, comment lines arrive as events with an empty type.
-    public func events(types: [String] = [], lastEventId: String? = nil,
-                       keepAlives: Bool = false) -> AsyncThrowingStream<ServerSentEvent, any Error> {
-        let query = types.map { "event_type=\($0)" }.joined(separator: "&")
+    /// `loadBalancer`: subscribe as this load balancer, so draining waits for it (Pacer's `?lb=`).
+    public func events(types: [String] = [], lastEventId: String? = nil, keepAlives: Bool = false,
+                       loadBalancer: String? = nil) -> AsyncThrowingStream<ServerSentEvent, any Error> {
+        let lb = loadBalancer.flatMap { $0.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) }.map { "lb=\($0)" }
+        let query = (types.map { "event_type=\($0)" } + (lb.map { [$0] } ?? [])).joined(separator: "&")
         let url = baseURL + "/v2/events" + (query.isEmpty ? "" : "?" + query)
         let client = transport.client
         return AsyncThrowingStream { continuation in

@@ -16,16 +16,29 @@ actor Discovery {
     }
     let config: LBConfig
     let logger: Logger
-    let publish: @Sendable (RoutingTable) -> Void
+    let publish: @Sendable (RoutingTable, Int) -> Void
+    /// Whether every worker runs table `version` and has nothing open with these tasks.
+    let settled: @Sendable (Int, Set<String>) -> Bool
     var table = RoutingTable()
+    var version = 0
+    /// Draining tasks already acknowledged to the framework (forgotten once they are gone).
+    var acknowledged: Set<String> = []
+    /// Longest wait for requests in flight to a draining task before acknowledging anyway.
+    let drainWait: Double = 5
     var status = Status(framework: nil, connected: false, lastSync: nil, syncs: 0)
     var lastActivity = Date()
     /// Seconds without an event or keep-alive before the stream counts as dead.
     let silenceLimit: Double = 15
 
-    init(config: LBConfig, logger: Logger, initial: RoutingTable? = nil, publish: @escaping @Sendable (RoutingTable) -> Void) {
-        self.config = config; self.logger = logger; self.publish = publish
+    init(config: LBConfig, logger: Logger, initial: RoutingTable? = nil, publish: @escaping @Sendable (RoutingTable, Int) -> Void,
+         settled: @escaping @Sendable (Int, Set<String>) -> Bool) {
+        self.config = config; self.logger = logger; self.publish = publish; self.settled = settled
         if let initial { table = initial }
+    }
+
+    /// The name this LB subscribes under.
+    nonisolated var name: String {
+        config.name.isEmpty ? "lb-\(ProcessInfo.processInfo.hostName)-\(config.adminPort)" : config.name
     }
 
     func run() async {
@@ -49,7 +62,7 @@ actor Discovery {
         lastActivity = Date()
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                for try await event in client.events(keepAlives: true) {
+                for try await event in client.events(keepAlives: true, loadBalancer: self.name) {
                     await self.touch()
                     if !event.event.isEmpty { doorbell.yield() }  // any event, the attach included
                 }
@@ -85,8 +98,32 @@ actor Discovery {
         status = Status(framework: client.baseURL, connected: true, lastSync: Timestamp.string(Date()), syncs: status.syncs + 1)
         if next != table {
             table = next
-            publish(next)
+            version += 1
+            publish(next, version)
             logger.debug("routing updated", metadata: ["services": "\(next.services.count)"])
+        }
+        let draining = Set(apps.flatMap { $0.tasks ?? [] }.filter { $0.draining == true }.map(\.id))
+        acknowledged.formIntersection(draining)
+        let pending = draining.subtracting(acknowledged)
+        if !pending.isEmpty {
+            acknowledged.formUnion(pending)
+            let (version, lb) = (self.version, name)
+            Task { await self.acknowledge(pending, afterVersion: version, lb: lb, client) }
+        }
+    }
+
+    /// Tells the framework these draining tasks are out of rotation here, once every worker runs
+    /// a table without them and has finished its requests to them (bounded by `drainWait`).
+    func acknowledge(_ tasks: Set<String>, afterVersion version: Int, lb: String, _ client: MarathonClient) async {
+        let deadline = Date().addingTimeInterval(drainWait)
+        while !settled(version, tasks) && Date() < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        struct Drained: Encodable { var lb: String; var taskIds: [String] }
+        let body = try? JSONEncoder().encode(Drained(lb: lb, taskIds: tasks.sorted()))
+        do {
+            _ = try await client.raw("POST", "/v2/tasks/drained", body: body, headers: [("Content-Type", "application/json")])
+        } catch {
+            // The framework's drain timeout covers a lost acknowledgement.
+            logger.warning("could not acknowledge drained tasks", metadata: ["error": "\(error)"])
         }
     }
 

@@ -46,10 +46,10 @@ public struct LBService: Service {
         }
         let latest = LatestTable(inheritance?.table ?? RoutingTable())
         if let table = inheritance?.table { for m in mailboxes { m.post(table) } }
-        let discovery = Discovery(config: config, logger: logger, initial: inheritance?.table) { table in
+        let discovery = Discovery(config: config, logger: logger, initial: inheritance?.table, publish: { table, version in
             guard latest.set(table) else { return }
-            for m in mailboxes { m.post(table) }
-        }
+            for m in mailboxes { m.post(table, version: version) }
+        }, settled: { version, tasks in mailboxes.allSatisfy { $0.settled(version, tasks) } })
         let (successorArrived, successor) = AsyncStream.makeStream(of: Void.self)
         let handover = Handover.Server(path: config.handoverPath, handOver: {
             let table = latest.freeze()  // from now on the table stays what the successor got

@@ -12,7 +12,10 @@ import Synchronization
 final class WorkerMailbox: Sendable {
     let fd: Int32
     /// The next snapshot, whether to stop, and (set by the worker) whether its loop has ended.
-    let slot = Mutex<(table: RoutingTable?, stop: Bool, finished: Bool)>((nil, false, false))
+    let slot = Mutex<(table: RoutingTable?, version: Int, stop: Bool, finished: Bool)>((nil, 0, false, false))
+    /// The table version this worker has applied, and the tasks it still has requests or
+    /// connections with (refreshed on apply and twice a second): what draining waits for.
+    let applied = Mutex<(version: Int, busy: Set<String>)>((0, []))
     let stats = Mutex(WorkerStats())
     let services = Mutex<[Int: ServiceCounters]>([:])
     /// The worker's listening sockets by port, for a successor to take over (control plane only).
@@ -20,9 +23,14 @@ final class WorkerMailbox: Sendable {
 
     init() { fd = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC)) }
 
-    func post(_ table: RoutingTable) {
-        slot.withLock { $0.table = table }
+    func post(_ table: RoutingTable, version: Int = 0) {
+        slot.withLock { $0.table = table; $0.version = version }
         eventfd_write(fd, 1)
+    }
+
+    /// This worker runs `version` (or later) and has nothing open with any of `tasks`.
+    func settled(_ version: Int, _ tasks: Set<String>) -> Bool {
+        applied.withLock { $0.version >= version && $0.busy.isDisjoint(with: tasks) }
     }
 
     func stop() {
@@ -112,16 +120,31 @@ final class Worker {
         let (stats, services) = (local, cells.mapValues(\.counters))
         mailbox.stats.withLock { $0 = stats }
         mailbox.services.withLock { $0 = services }
+        publishBusy()
+    }
+
+    /// The tasks this worker has requests or connections in progress with.
+    func publishBusy(version: Int? = nil) {
+        var busy = Set<String>()
+        for s in sessions.values { if let ex = s.exchange { busy.insert(ex.backend.taskId) } }
+        for r in relays.values { if let b = r.backend { busy.insert(b.taskId) } }
+        mailbox.applied.withLock { a in
+            if let version { a.version = version }
+            a.busy = busy
+        }
     }
 
     func takeMail() {
         var counter: eventfd_t = 0
         eventfd_read(mailbox.fd, &counter)
-        let (table, stop) = mailbox.slot.withLock { s -> (RoutingTable?, Bool) in
+        let (table, version, stop) = mailbox.slot.withLock { s -> (RoutingTable?, Int, Bool) in
             defer { s.table = nil }
-            return (s.table, s.stop)
+            return (s.table, s.version, s.stop)
         }
-        if let table { apply(table) }
+        if let table {
+            apply(table)
+            publishBusy(version: version)
+        }
         if stop && !stopping { beginStop() }
     }
 

@@ -4,6 +4,9 @@ import Yams
 /// The load balancer's configuration (`lb-config/*.yaml`). Every timeout and limit is named here.
 public struct LBConfig: Codable, Sendable, Equatable {
     public var bind = "127.0.0.1"
+    /// How this LB names itself to the framework (draining waits for every LB by name);
+    /// empty: `lb-<hostname>-<admin_port>`.
+    public var name = ""
     /// Framework replicas to follow; the LB uses whichever answers.
     public var frameworks = ["http://127.0.0.1:8080"]
     /// Serve only apps whose `HAPROXY_GROUP` is this (marathon-lb's `--group`); nil serves all.
@@ -107,7 +110,7 @@ public struct LBConfig: Codable, Sendable, Equatable {
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case bind, frameworks, group, adminPort = "admin_port", httpPort = "http_port", httpsPort = "https_port"
+        case bind, name, frameworks, group, adminPort = "admin_port", httpPort = "http_port", httpsPort = "https_port"
         case certificates, frameworkVIP = "framework_vip", workers, handoverSocket = "handover_socket", timeouts, limits
     }
 
@@ -117,6 +120,7 @@ public struct LBConfig: Codable, Sendable, Equatable {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         bind = try c.decodeIfPresent(String.self, forKey: .bind) ?? "127.0.0.1"
+        name = try c.decodeIfPresent(String.self, forKey: .name) ?? ""
         frameworks = try c.decodeIfPresent([String].self, forKey: .frameworks) ?? ["http://127.0.0.1:8080"]
         group = try c.decodeIfPresent(String.self, forKey: .group)
         adminPort = try c.decodeIfPresent(Int.self, forKey: .adminPort) ?? 9090
@@ -140,7 +144,7 @@ public struct LBConfigError: Error, Sendable, CustomStringConvertible {
 
 extension LBConfig {
     static let knownKeys: [String: Set<String>] = [
-        "": ["bind", "frameworks", "group", "admin_port", "http_port", "https_port", "certificates", "framework_vip",
+        "": ["bind", "name", "frameworks", "group", "admin_port", "http_port", "https_port", "certificates", "framework_vip",
              "workers", "handover_socket", "timeouts", "limits"],
         "timeouts": ["connect", "idle", "server", "http_request", "keep_alive", "upstream_idle", "drain"],
         "limits": ["max_connections", "buffer_bytes", "request_line", "header_line", "header_bytes", "header_count",

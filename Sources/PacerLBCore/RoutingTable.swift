@@ -117,10 +117,11 @@ public struct RoutingTable: Sendable, Equatable, Codable {
         return RoutingTable(services: services)
     }
 
-    /// A task receives traffic only while it runs and every health check passes (apps without
-    /// checks: running). A task with no verdict yet (checks not run) receives nothing.
+    /// A task receives traffic only while it runs, every health check passes (apps without
+    /// checks: running), it is ready and it is not draining. A task with no verdict yet (checks not
+    /// run) receives nothing.
     public static func isEligible(_ t: MarathonTask, _ app: AppDefinition) -> Bool {
-        guard t.state == TaskState.running.rawValue else { return false }
+        guard t.state == TaskState.running.rawValue, t.draining != true, t.ready != false else { return false }
         if app.healthChecks.isEmpty { return true }
         return t.healthCheckResults.count == app.healthChecks.count && t.healthCheckResults.allSatisfy(\.alive)
     }

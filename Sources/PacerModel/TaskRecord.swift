@@ -21,6 +21,8 @@ public struct TaskRecord: Codable, Sendable, Equatable {
     public var healthCheckResults: [HealthCheckResult]?
     /// All readiness checks passed (nil: the app has none, or not yet).
     public var ready: Bool?
+    /// Being taken out of load balancers before its kill (nil: not draining).
+    public var draining: Bool?
 
     public init(id: String, appId: PathId, agentId: String, host: String, agentAttributes: [String: String],
                 ports: [Int], servicePorts: [Int], version: String, stagedAt: Date, state: TaskState = .staging) {
@@ -49,6 +51,10 @@ public struct MarathonTask: Codable, Sendable, Equatable {
     public var ipAddresses: [IPAddress]
     public var healthCheckResults: [HealthCheckResult]
     public var localVolumes: [String]
+    /// Pacer's additions, omitted unless set: readiness (false while an app's readiness checks
+    /// have not passed) and draining (true while load balancers take the task out of rotation).
+    public var ready: Bool?
+    public var draining: Bool?
 
     public struct IPAddress: Codable, Sendable, Equatable { public var ipAddress: String; public var `protocol`: String }
 
@@ -58,6 +64,7 @@ public struct MarathonTask: Codable, Sendable, Equatable {
         state = r.state.rawValue; version = r.version
         ipAddresses = [IPAddress(ipAddress: r.host, protocol: "IPv4")]
         healthCheckResults = r.healthCheckResults ?? health; localVolumes = []
+        ready = r.ready; draining = r.draining
     }
 }
 

@@ -22,11 +22,12 @@ public final class LoadLoop: Sendable {
     let count: Int
     let done = Mutex(0)
 
-    public init(port: Int, host: String = "app.example", path: String = "/", threads count: Int = 4) {
+    /// `pause`: seconds each client waits between requests (so a test leaves CPU for the cluster).
+    public init(port: Int, host: String = "app.example", path: String = "/", threads count: Int = 4, pause: Double = 0.002) {
         self.count = count
         for _ in 0..<count {
             let t = Thread { [self] in
-                self.loop(port: port, request: Array("GET \(path) HTTP/1.1\r\nHost: \(host)\r\n\r\n".utf8))
+                self.loop(port: port, request: Array("GET \(path) HTTP/1.1\r\nHost: \(host)\r\n\r\n".utf8), pause: pause)
                 self.done.withLock { $0 += 1 }
             }
             t.start()
@@ -37,10 +38,11 @@ public final class LoadLoop: Sendable {
 
     func record(_ change: (inout Result) -> Void) { state.withLock { change(&$0.result) } }
 
-    func loop(port: Int, request: [UInt8]) {
+    func loop(port: Int, request: [UInt8], pause: Double) {
         var fd: Int32 = -1
         var served = 0
         while running {
+            if pause > 0 { usleep(UInt32(pause * 1_000_000)) }
             if fd < 0 {
                 guard let c = Loopback.connect(port, receiveTimeout: 5) else {
                     record { $0.failed += 1; $0.failures.append("connect refused") }
