@@ -3,11 +3,12 @@
 # Each proxy is pinned to core 0 (one thread), wrk and nginx to core 1; RUNS runs of DURATION each, medians:
 # req/s, p99 latency, requests per CPU-second of the proxy process, and the ratio pacer/HAProxy.
 # Modes: L4 (TCP, keep-alive small responses), L7 (HTTP keep-alive small responses),
-# L7-1MiB (HTTP, 1 MiB responses). MODES="L4 L7" runs a subset.
+# L7-1MiB (HTTP, 1 MiB responses), TLS (HTTPS termination, keep-alive small responses).
+# MODES="L4 L7" runs a subset.
 # Needs: haproxy, nginx, wrk (apt-get install -y haproxy nginx wrk).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DURATION=${DURATION:-10s}; RUNS=${RUNS:-3}; CONNS=${CONNS:-50}; MODES=${MODES:-"L4 L7 L7-1MiB"}
+DURATION=${DURATION:-10s}; RUNS=${RUNS:-3}; CONNS=${CONNS:-50}; MODES=${MODES:-"L4 L7 L7-1MiB TLS"}
 for tool in haproxy nginx wrk taskset; do command -v $tool >/dev/null || { echo "missing $tool: apt-get install -y haproxy nginx wrk" >&2; exit 1; }; done
 swift build -c release --product pacer >/dev/null
 BIN=$PWD/.build/release/pacer
@@ -18,6 +19,9 @@ trap cleanup EXIT
 
 # nginx as the backend task, on the task's two ports: a small response, and 1 MiB at /big.
 head -c 1048576 /dev/zero > "$WORK/big"
+# One self-signed certificate for both proxies (RSA 2048, the common case).
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WORK/key.pem" -out "$WORK/cert.pem" -days 1 -subj /CN=bench.local 2>/dev/null
+cat "$WORK/cert.pem" "$WORK/key.pem" > "$WORK/combined.pem"
 cat > "$WORK/nginx.conf.tmpl" <<NGINX
 worker_processes 1;
 pid $WORK/nginx-P0.pid;
@@ -41,7 +45,7 @@ until curl -sf "http://127.0.0.1:$API/v2/info" | grep -q largestAgent; do sleep 
 curl -sf -X POST -H 'Content-Type: application/json' "http://127.0.0.1:$API/v2/apps" -d "{
   \"id\": \"/nginx\", \"instances\": 1, \"cpus\": 0.5, \"mem\": 64,
   \"portDefinitions\": [{\"port\": $L4}, {\"port\": $L7}],
-  \"labels\": {\"HAPROXY_0_MODE\": \"tcp\", \"HAPROXY_1_MODE\": \"http\"},
+  \"labels\": {\"HAPROXY_0_MODE\": \"tcp\", \"HAPROXY_1_MODE\": \"http\", \"HAPROXY_1_VHOST\": \"bench.local\"},
   \"cmd\": \"sed -e s/P0/\$PORT0/g -e s/P1/\$PORT1/g $WORK/nginx.conf.tmpl > nginx.conf && exec taskset -c 1 nginx -c \$PWD/nginx.conf -g 'daemon off;'\"}" >/dev/null
 PORTS=""
 until [ -n "$PORTS" ]; do
@@ -77,6 +81,11 @@ backend b7
     mode http
     http-reuse safe
     server s1 127.0.0.1:$B1
+frontend f7s
+    mode http
+    option forwardfor
+    bind 127.0.0.1:18202 ssl crt $WORK/combined.pem
+    default_backend b7
 HAP
 taskset -c 0 haproxy -f "$WORK/haproxy.cfg" -db > "$WORK/haproxy.log" 2>&1 &
 HAPROXY=$!; PIDS+=($HAPROXY)
@@ -86,11 +95,14 @@ cat > "$WORK/lb.yaml" <<LB
 bind: 127.0.0.1
 frameworks: [http://127.0.0.1:$API]
 admin_port: 18290
+https_port: 18443
+certificates: [{cert: $WORK/cert.pem, key: $WORK/key.pem}]
 workers: 1
 LB
 taskset -c 0 "$BIN" lb --config "$WORK/lb.yaml" --log-level error > "$WORK/lb.log" 2>&1 &
 PACER=$!; PIDS+=($PACER)
 for p in $L4 $L7 18200 18201; do until curl -sf "http://127.0.0.1:$p/" >/dev/null 2>&1; do sleep 0.1; done; done
+for p in 18443 18202; do until curl -sfk -H "Host: bench.local" "https://127.0.0.1:$p/" >/dev/null 2>&1; do sleep 0.1; done; done
 
 cpu() { awk '{print $14+$15}' /proc/$1/stat; }   # utime+stime in clock ticks
 TICKS=$(getconf CLK_TCK)
@@ -98,7 +110,7 @@ TICKS=$(getconf CLK_TCK)
 run() {
     local before after out rps p99 total
     before=$(cpu $2)
-    out=$(taskset -c 1 wrk -t1 -c$3 -d$DURATION --latency "$1")
+    out=$(taskset -c 1 wrk -t1 -c$3 -d$DURATION --latency -H "Host: bench.local" "$1")
     after=$(cpu $2)
     rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
     total=$(echo "$out" | awk '/requests in/ {print $1}')
@@ -114,12 +126,14 @@ for mode in $MODES; do
         L4) hp=18200; pp=$L4; path=/; conns=$CONNS ;;
         L7) hp=18201; pp=$L7; path=/; conns=$CONNS ;;
         L7-1MiB) hp=18201; pp=$L7; path=/big; conns=10 ;;
+        TLS) hp=18202; pp=18443; path=/; conns=$CONNS ;;
     esac
+    scheme=$([ $mode = TLS ] && echo https || echo http)
     for name in haproxy pacer; do
         port=$([ $name = haproxy ] && echo $hp || echo $pp); pid=$([ $name = haproxy ] && echo $HAPROXY || echo $PACER)
-        taskset -c 1 wrk -t1 -c$conns -d2s "http://127.0.0.1:$port$path" >/dev/null  # warm-up
+        taskset -c 1 wrk -t1 -c$conns -d2s -H "Host: bench.local" "$scheme://127.0.0.1:$port$path" >/dev/null  # warm-up
         : > "$WORK/$name.runs"
-        for i in $(seq $RUNS); do run "http://127.0.0.1:$port$path" $pid $conns >> "$WORK/$name.runs"; done
+        for i in $(seq $RUNS); do run "$scheme://127.0.0.1:$port$path" $pid $conns >> "$WORK/$name.runs"; done
         R[$mode.$name.rps]=$(awk '{print $1}' "$WORK/$name.runs" | median)
         R[$mode.$name.p99]=$(awk '{print $2}' "$WORK/$name.runs" | median)
         R[$mode.$name.cpu]=$(awk '{print $3}' "$WORK/$name.runs" | median)

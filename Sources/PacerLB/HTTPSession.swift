@@ -249,6 +249,10 @@ final class HTTPSession {
     func abort() {
         if let ex = exchange { ex.cell.failed(); worker.ended(ex) }
         exchange = nil
+        // What already came from the backend still goes out (best effort), then the close tells
+        // the client the response was cut short.
+        var written = 0
+        _ = send(counted: &written)
         close()
     }
 
