@@ -19,6 +19,8 @@ trap cleanup EXIT
 
 # nginx as the backend task, on the task's two ports: a small response, and 1 MiB at /big.
 head -c 1048576 /dev/zero > "$WORK/big"
+chmod 755 "$WORK"; chmod 644 "$WORK/big"   # nginx workers run as nobody
+
 # One self-signed certificate for both proxies (RSA 2048, the common case).
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WORK/key.pem" -out "$WORK/cert.pem" -days 1 -subj /CN=bench.local 2>/dev/null
 cat "$WORK/cert.pem" "$WORK/key.pem" > "$WORK/combined.pem"
@@ -54,6 +56,7 @@ until [ -n "$PORTS" ]; do
 done
 read -r B0 B1 <<< "$PORTS"
 until curl -sf "http://127.0.0.1:$B0/" >/dev/null && curl -sf "http://127.0.0.1:$B1/" >/dev/null; do sleep 0.1; done
+[ "$(curl -s -o /dev/null -w '%{size_download}' "http://127.0.0.1:$B1/big")" = 1048576 ] || { echo "nginx does not serve /big" >&2; exit 1; }
 
 # HAProxy, one thread, on core 0: tcp frontend on 18200, http on 18201 (keep-alive both sides,
 # X-Forwarded-For added, as pacer lb does).
@@ -112,6 +115,7 @@ run() {
     before=$(cpu $2)
     out=$(taskset -c 1 wrk -t1 -c$3 -d$DURATION --latency -H "Host: bench.local" "$1")
     after=$(cpu $2)
+    if echo "$out" | grep -q "Non-2xx"; then echo "non-2xx responses from $1" >&2; exit 1; fi
     rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
     total=$(echo "$out" | awk '/requests in/ {print $1}')
     p99=$(echo "$out" | awk '$1=="99%" {v=$2; if (v ~ /us$/) {sub("us","",v); v=v/1000} else if (v ~ /ms$/) {sub("ms","",v)} else if (v ~ /s$/) {sub("s","",v); v=v*1000}; print v}')

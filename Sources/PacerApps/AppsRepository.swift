@@ -52,4 +52,11 @@ struct AppsRepository: Sendable {
         ops += stored.subtracting(current.keys).map { .delete("deployments/\($0)") }
         try await store.apply(ops)
     }
+
+    /// `/v2/eventSubscriptions` callback URLs, stored as one JSON list under `events/callbacks`.
+    func callbacks() async throws -> [String] {
+        guard let data = try await store.get("events/callbacks") else { return [] }
+        return try decoder.decode([String].self, from: data)
+    }
+    func putCallbacks(_ urls: [String]) async throws { try await store.put("events/callbacks", try encoder.encode(urls)) }
 }

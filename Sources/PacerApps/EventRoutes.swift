@@ -42,4 +42,30 @@ enum EventRoutes {
             return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
         }
     }
+
+    /// `/v2/eventSubscriptions`: HTTP callbacks, as Marathon has them (`?callbackUrl=`).
+    static func registerSubscriptions(on router: Router<BasicRequestContext>, callbacks: EventCallbacks) {
+        router.get("/v2/eventSubscriptions") { _, _ in try JSONResponse.make(["callbackUrls": await callbacks.urls]) }
+        router.post("/v2/eventSubscriptions") { request, _ in
+            let url = try callbackURL(request)
+            try await callbacks.subscribe(url, clientIp: clientIp(request))
+            return try JSONResponse.make(["callbackUrl": url, "clientIp": clientIp(request), "eventType": "subscribe_event"])
+        }
+        router.delete("/v2/eventSubscriptions") { request, _ in
+            let url = try callbackURL(request)
+            try await callbacks.unsubscribe(url, clientIp: clientIp(request))
+            return try JSONResponse.make(["callbackUrl": url, "clientIp": clientIp(request), "eventType": "unsubscribe_event"])
+        }
+    }
+
+    static func callbackURL(_ request: Request) throws(APIError) -> String {
+        guard let url = request.uri.queryParameters.get("callbackUrl"), !url.isEmpty else {
+            throw APIError(status: 400, message: "callbackUrl is required (?callbackUrl=http://host:port/path)")
+        }
+        return String(url)
+    }
+
+    static func clientIp(_ request: Request) -> String {
+        request.headers[.init("X-Forwarded-For")!].map { String($0.split(separator: ",")[0]) } ?? ""
+    }
 }

@@ -40,6 +40,9 @@ public struct FrameworkService: Service {
                                      http_config: ["http_port": config.port])
         let router = AppsRoutes.router(scheduler, info: info)
         EventRoutes.register(on: router, bus: bus) { names in await scheduler.loadBalancersChanged(names) }
+        let callbacks = EventCallbacks(bus: bus, repo: AppsRepository(store: store), logger: logger)
+        await callbacks.restore()
+        EventRoutes.registerSubscriptions(on: router, callbacks: callbacks)
         let app = Application(router: router,
                               configuration: .init(address: .hostname(config.host, port: config.port), serverName: "pacer"),
                               logger: logger)
@@ -54,6 +57,7 @@ public struct FrameworkService: Service {
             group.addTask {
                 // Event streams never end by themselves; close them so the server can stop.
                 try? await gracefulShutdown()
+                await callbacks.stopAll()
                 await bus.closeAll()
             }
         }

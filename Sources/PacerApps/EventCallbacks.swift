@@ -1,0 +1,111 @@
+import Foundation
+import Logging
+import PacerClient
+import PacerModel
+import PacerServerKit
+
+/// Marathon's `/v2/eventSubscriptions`: each registered callback URL receives every event as an
+/// HTTP POST with the event's JSON body, in order, retried with backoff (so at least once: a
+/// receiver that answered but whose answer was lost sees the event again). Each callback has its own
+/// bounded subscription to the event bus; one that falls behind resumes from the bus's replay
+/// buffer, so a slow receiver never slows the framework. Registrations are stored.
+actor EventCallbacks {
+    struct Settings: Sendable {
+        var attempts = 3
+        var firstRetry: Duration = .milliseconds(500)
+        var timeout: Duration = .seconds(5)
+        var maxCallbacks = 32
+    }
+
+    let bus: EventBus
+    let repo: AppsRepository
+    let settings: Settings
+    let logger: Logger
+    var deliveries: [String: Task<Void, Never>] = [:]
+
+    init(bus: EventBus, repo: AppsRepository, settings: Settings = Settings(), logger: Logger) {
+        self.bus = bus; self.repo = repo; self.settings = settings; self.logger = logger
+    }
+
+    var urls: [String] { deliveries.keys.sorted() }
+
+    /// Starts delivering to the callbacks stored before a restart.
+    func restore() async {
+        for url in (try? await repo.callbacks()) ?? [] { start(url) }
+    }
+
+    /// Registers `url` (idempotent). Throws 422 for something that is not an http(s) URL.
+    func subscribe(_ url: String, clientIp: String) async throws(APIError) {
+        guard let u = URL(string: url), ["http", "https"].contains(u.scheme ?? ""), u.host != nil else {
+            throw APIError(status: 422, message: "callbackUrl must be an http:// or https:// URL, got '\(url)'")
+        }
+        guard deliveries[url] == nil else { return }
+        guard deliveries.count < settings.maxCallbacks else {
+            throw APIError(status: 422, message: "at most \(settings.maxCallbacks) event subscriptions; remove one first")
+        }
+        do { try await repo.putCallbacks(urls + [url]) } catch {
+            throw APIError(status: 503, message: "could not store the subscription: \(error); retry")
+        }
+        start(url)
+        await publish("subscribe_event", url, clientIp)
+    }
+
+    func unsubscribe(_ url: String, clientIp: String) async throws(APIError) {
+        guard let task = deliveries.removeValue(forKey: url) else {
+            throw APIError.notFound("no event subscription for '\(url)'")
+        }
+        task.cancel()
+        try? await repo.putCallbacks(urls)
+        await publish("unsubscribe_event", url, clientIp)
+    }
+
+    func stopAll() {
+        for task in deliveries.values { task.cancel() }
+        deliveries = [:]
+    }
+
+    func publish(_ type: String, _ url: String, _ clientIp: String) async {
+        let data = EventEncoding.json(["eventType": type, "callbackUrl": url, "clientIp": clientIp,
+                                       "timestamp": Timestamp.string(Date())])
+        await bus.publish(type: type, data: data)
+    }
+
+    func start(_ url: String) {
+        let (bus, settings, logger) = (self.bus, self.settings, self.logger)
+        deliveries[url] = Task {
+            let transport = HTTPTransport(timeout: .seconds(settings.timeout.components.seconds))
+            var lastId: Int64?
+            while !Task.isCancelled {
+                // A subscription the bus dropped (this receiver fell behind) resumes after the last
+                // delivered event, from the bus's replay buffer.
+                guard let (subscriber, stream) = try? await bus.subscribe(types: nil, lastEventId: lastId) else {
+                    try? await Task.sleep(for: .seconds(1))
+                    continue
+                }
+                for await item in stream {
+                    guard case .event(let id, let type, let data) = item else { continue }
+                    if Task.isCancelled { break }
+                    await Self.deliver(data, type: type, to: url, transport, settings, logger)
+                    lastId = id
+                }
+                await bus.unsubscribe(subscriber)
+            }
+        }
+    }
+
+    /// One event to one callback: POSTed, retried with doubling waits; given up after `attempts`.
+    static func deliver(_ data: Data, type: String, to url: String, _ transport: HTTPTransport, _ settings: Settings,
+                        _ logger: Logger) async {
+        var wait = settings.firstRetry
+        for attempt in 1...settings.attempts {
+            if let r = try? await transport.send(.POST, url, body: data, headers: [("Content-Type", "application/json")]),
+               (200..<300).contains(r.status) {
+                return
+            }
+            if attempt == settings.attempts || Task.isCancelled { break }
+            try? await Task.sleep(for: wait)
+            wait *= 2
+        }
+        logger.warning("event callback failed; event skipped", metadata: ["url": "\(url)", "event": "\(type)"])
+    }
+}
