@@ -203,4 +203,28 @@ final class HTTPProxyTests: HTTPTestCase {
         let stats = try await HTTPTransport().expectOK(.GET, url + "/stats").text
         XCTAssertTrue(stats.contains("\"requests\":5"), stats)
     }
+
+    /// HAPROXY_0_STICKY: the first answer sets a cookie naming its backend; requests carrying it
+    /// stay there, requests without it are balanced.
+    func testStickyCookieKeepsAClientOnOneBackend() async throws {
+        let r = try await client.raw("PUT", "/v2/apps/rec?force=true", body: try JSONSerialization.data(withJSONObject: [
+            "instances": 3, "labels": ["HAPROXY_0_MODE": "http", "HAPROXY_0_VHOST": "app.example", "HAPROXY_0_STICKY": "true"]]))
+        XCTAssertEqual(r.status, 200, r.text)
+        try await Eventually.that("three backends", within: 20) { try await self.backends(self.port).count == 3 }
+        func task(_ e: RawHTTP.Exchange) -> String? {
+            e.responses.first.flatMap { try? JSONSerialization.jsonObject(with: Data($0.body)) as? [String: Any] }?["task"] as? String
+        }
+        let first = get(port)
+        let cookie = try XCTUnwrap(first.responses.first?.header("set-cookie"), first.responses.first?.head ?? "")
+        XCTAssertTrue(cookie.hasPrefix("pacer_sticky="), cookie)
+        let value = String(cookie.split(separator: ";")[0])
+        let pinned = try XCTUnwrap(task(first))
+        for _ in 0..<6 {
+            let again = get(port, headers: "Cookie: other=1; \(value)\r\n")
+            XCTAssertEqual(task(again), pinned)
+            XCTAssertNil(again.responses.first?.header("set-cookie"), "no new cookie while it holds")
+        }
+        let spread = Set((0..<9).compactMap { _ in task(get(port)) })
+        XCTAssertEqual(spread.count, 3, "without the cookie requests are balanced")
+    }
 }
