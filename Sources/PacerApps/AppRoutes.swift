@@ -11,7 +11,7 @@ enum AppRoutes {
     }
 
     enum Target {
-        case app(PathId), tasks(PathId), task(PathId, String), restart(PathId), versions(PathId), version(PathId, String)
+        case app(PathId), tasks(PathId), task(PathId, String), restart(PathId), canary(PathId), versions(PathId), version(PathId, String)
     }
 
     static func target(_ parts: [String]) throws(APIError) -> Target {
@@ -19,6 +19,7 @@ enum AppRoutes {
         if n >= 2, parts[n - 1] == "tasks" { return .tasks(try pathId(Array(parts.dropLast()))) }
         if n >= 3, parts[n - 2] == "tasks" { return .task(try pathId(Array(parts.dropLast(2))), parts[n - 1]) }
         if n >= 2, parts[n - 1] == "restart" { return .restart(try pathId(Array(parts.dropLast()))) }
+        if n >= 2, parts[n - 1] == "canary" { return .canary(try pathId(Array(parts.dropLast()))) }
         if n >= 2, parts[n - 1] == "versions" { return .versions(try pathId(Array(parts.dropLast()))) }
         if n >= 3, parts[n - 2] == "versions" { return .version(try pathId(Array(parts.dropLast(2))), parts[n - 1]) }
         return .app(try pathId(parts))
@@ -38,17 +39,25 @@ enum AppRoutes {
             case .version(let id, let v):
                 guard let app = try await scheduler.versions(id)[v] else { throw APIError.notFound("App '\(id)' has no version \(v)") }
                 return try JSONResponse.make(app)
-            case .task, .restart:
+            case .task, .restart, .canary:
                 throw APIError(status: 405, message: "method not allowed")
             }
         }
         router.put("/v2/apps/**") { request, context in try await update(request, context, scheduler) }
         router.patch("/v2/apps/**") { request, context in try await update(request, context, scheduler) }
         router.post("/v2/apps/**") { request, context in
-            guard case .restart(let id) = try target(context.parameters.getCatchAll().map(String.init)) else {
+            switch try target(context.parameters.getCatchAll().map(String.init)) {
+            case .restart(let id):
+                return try JSONResponse.make(try await scheduler.restart(id, force: request.force))
+            case .canary(let id):
+                // Pacer's canaries: `?instances=N` tasks of the changed spec beside the app's own.
+                let instances = request.uri.queryParameters.get("instances").flatMap { Int($0) } ?? 1
+                let body = try await BodyReader.json(request)
+                return try JSONResponse.make(try await scheduler.canary(id, body: body, instances: instances, force: request.force),
+                                             status: .created)
+            default:
                 throw APIError(status: 405, message: "POST a new app to /v2/apps")
             }
-            return try JSONResponse.make(try await scheduler.restart(id, force: request.force))
         }
         router.delete("/v2/apps/**") { request, context in
             switch try target(context.parameters.getCatchAll().map(String.init)) {

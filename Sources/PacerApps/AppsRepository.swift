@@ -59,4 +59,11 @@ struct AppsRepository: Sendable {
         return try decoder.decode([String].self, from: data)
     }
     func putCallbacks(_ urls: [String]) async throws { try await store.put("events/callbacks", try encoder.encode(urls)) }
+
+    /// Canaries in progress, `canaries/<app id>`.
+    func canaries() async throws -> [Canary] {
+        try await store.list(prefix: "canaries/").values.map { try decoder.decode(Canary.self, from: $0) }
+    }
+    func putCanary(_ canary: Canary) async throws { try await store.put("canaries\(canary.spec.id)", try encoder.encode(canary)) }
+    func deleteCanary(_ id: PathId) async throws { try await store.delete("canaries\(id)") }
 }

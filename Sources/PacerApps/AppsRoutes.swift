@@ -45,6 +45,13 @@ enum AppsRoutes {
             await scheduler.drained(body.taskIds, by: body.lb)
             return Response(status: .noContent)
         }
+        router.post("/v2/deployments/:id/promote") { _, context in
+            try JSONResponse.make(try await scheduler.promote(try context.parameters.require("id")))
+        }
+        router.post("/v2/deployments/:id/abort") { _, context in
+            try await scheduler.abortCanary(try context.parameters.require("id"))
+            return Response(status: .noContent)
+        }
         router.get("/v2/deployments") { _, _ in try JSONResponse.make(await scheduler.deployments()) }
         router.delete("/v2/deployments/:id") { request, context in
             let id = try context.parameters.require("id")

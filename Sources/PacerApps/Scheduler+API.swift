@@ -62,6 +62,26 @@ extension Scheduler {
         return (previous == nil, DeploymentResult(version: app.version ?? "", deploymentId: deploymentId ?? UUID().uuidString.lowercased()))
     }
 
+    /// A canary of a changed spec (merged onto the current one, like PUT) beside the app.
+    func canary(_ id: PathId, body: Data, instances: Int, force: Bool) async throws(APIError) -> DeploymentResult {
+        guard let current = core.apps[id] else { throw APIError.notFound("App '\(id)' does not exist") }
+        let spec = try AppMerge.merge(body: body, onto: current, id: id)
+        try validate(spec)
+        let (canary, directives) = try core.startCanary(spec, instances: instances, now: Date(), force: force)
+        try await commit(directives)
+        return DeploymentResult(version: canary.spec.version ?? "", deploymentId: canary.deploymentId)
+    }
+
+    func promote(_ deploymentId: String) async throws(APIError) -> DeploymentResult {
+        let (next, directives) = try core.promoteCanary(deploymentId: deploymentId, now: Date())
+        try await commit(directives)
+        return DeploymentResult(version: Timestamp.string(Date()), deploymentId: next ?? "")
+    }
+
+    func abortCanary(_ deploymentId: String) async throws(APIError) {
+        try await commit(try core.abortCanary(deploymentId: deploymentId, now: Date()))
+    }
+
     func remove(_ id: PathId, force: Bool) async throws(APIError) -> DeploymentResult {
         let (deploymentId, directives) = try core.removeApp(id, now: Date(), force: force)
         try await commit(directives)
@@ -116,6 +136,11 @@ extension Scheduler {
     /// Without `force`: roll the app back to its previous version (itself a deployment). With it: just stop tracking.
     func cancelDeployment(_ id: String, force: Bool) async throws(APIError) -> DeploymentResult? {
         guard let d = core.deployments[id] else { throw APIError.notFound("DeploymentPlan \(id) does not exist") }
+        if core.canaries[d.appId]?.deploymentId == id {
+            // Cancelling a canary is aborting it: the app's own spec never changed.
+            try await abortCanary(id)
+            return nil
+        }
         if force {
             core.forgetDeployment(id)
             return nil

@@ -35,6 +35,7 @@ public actor Scheduler {
         frameworkId = try await repo.frameworkId()
         let stored = try await repo.deployments()
         core = AppsCore(settings: settings, apps: try await repo.apps(), tasks: try await repo.tasks(), deployments: stored,
+                        canaries: try await repo.canaries(),
                         idPrefix: String(UUID().uuidString.prefix(8)).lowercased(), now: Date())
         storedDeployments = Set(stored.map(\.info.id))
         logger.info("framework state loaded", metadata: ["apps": "\(core.apps.count)", "tasks": "\(core.tasks.count)",
@@ -144,6 +145,8 @@ public actor Scheduler {
         case .deleteApp(let id): try await repo.deleteApp(id)
         case .persistTasks(let tasks): try await repo.putTasks(tasks)
         case .deleteTasks(let ids): try await repo.deleteTasks(ids)
+        case .persistCanary(let canary): try await repo.putCanary(canary)
+        case .deleteCanary(let id): try await repo.deleteCanary(id)
         default:
             guard let master, let fid = frameworkId else { return }
             switch d {
@@ -155,7 +158,7 @@ public actor Scheduler {
             case .acknowledge(let acks): try await master.call(.acknowledge(fid, acks))
             case .revive: try await master.call(SchedulerCall(type: .revive, frameworkId: fid))
             case .reconcile(let refs): try await master.call(.reconcile(fid, refs))
-            case .persistApp, .deleteApp, .persistTasks, .deleteTasks: break
+            case .persistApp, .deleteApp, .persistTasks, .deleteTasks, .persistCanary, .deleteCanary: break
             }
         }
     }

@@ -28,9 +28,11 @@ extension AppsCore {
                                       lastConfigChangeAt: configChanged ? (restored ?? stamp) : (previous?.versionInfo?.lastConfigChangeAt ?? stamp))
         if configChanged { delays[app.id] = nil }
         apps[app.id] = app
+        // A forced change ends a canary: its tasks become old-version tasks the upgrade replaces.
+        let canaryEnded = canaries.removeValue(forKey: app.id) != nil
         startDeployment(app, action: previous == nil ? "StartApplication" : configChanged ? "RestartApplication" : "ScaleApplication")
         let deploymentId = deployment(for: app.id)?.info.id
-        var out: [AppsDirective] = [.persistApp(app)]
+        var out: [AppsDirective] = (canaryEnded ? [.deleteCanary(app.id)] : []) + [.persistApp(app)]
         out += enforcePlans(now: now)
         if plan(app, now: now).launch > 0 { out.append(.revive) }
         completeDeployments()
@@ -46,8 +48,9 @@ extension AppsCore {
         app.version = stamp
         app.versionInfo = VersionInfo(lastScalingAt: stamp, lastConfigChangeAt: stamp)
         apps[id] = app
+        let canaryEnded = canaries.removeValue(forKey: id) != nil
         startDeployment(app, action: "RestartApplication")
-        var out: [AppsDirective] = [.persistApp(app)]
+        var out: [AppsDirective] = (canaryEnded ? [.deleteCanary(id)] : []) + [.persistApp(app)]
         out += enforcePlans(now: now)
         if plan(app, now: now).launch > 0 { out.append(.revive) }
         return (app, deployment(for: id)?.info.id, out)
@@ -58,10 +61,11 @@ extension AppsCore {
         try checkNotLocked(id, force: force)
         apps[id] = nil
         delays[id] = nil
+        let canaryEnded = canaries.removeValue(forKey: id) != nil
         record(.appTerminated(id))
         startDeployment(app, action: "StopApplication")
         let deploymentId = deployment(for: id)!.info.id
-        var out: [AppsDirective] = [.deleteApp(id)]
+        var out: [AppsDirective] = (canaryEnded ? [.deleteCanary(id)] : []) + [.deleteApp(id)]
         for t in tasks(of: id) { out += requestKill(t.id, now: now) }
         completeDeployments()
         return (deploymentId, out)

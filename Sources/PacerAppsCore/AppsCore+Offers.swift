@@ -14,13 +14,9 @@ extension AppsCore {
             for app in apps.values.sorted(by: { $0.id < $1.id }) {
                 if let d = delays[app.id], d.until > now { continue }
                 if !dependenciesReady(app) { continue }
-                var wanted = plan(app, now: now).launch
-                while wanted > 0, let (record, info) = place(app, on: offer, remaining: remaining, now: now) {
-                    tasks[record.id] = record
-                    remaining = remaining - info.resources
-                    records.append(record)
-                    infos.append(info)
-                    wanted -= 1
+                place(app, count: plan(app, now: now).launch, on: offer, &remaining, &records, &infos, now: now)
+                if let canary = canaries[app.id] {
+                    place(canary.spec, count: canaryLaunch(app.id, now: now), on: offer, &remaining, &records, &infos, now: now)
                 }
             }
             if infos.isEmpty {
@@ -35,6 +31,19 @@ extension AppsCore {
             out.append(.decline(offerIds: declined, refuseSeconds: refuse))
         }
         return out
+    }
+
+    /// Up to `count` instances of `app` on this offer, as far as they fit.
+    mutating func place(_ app: AppDefinition, count: Int, on offer: Offer, _ remaining: inout Resources,
+                        _ records: inout [TaskRecord], _ infos: inout [TaskInfo], now: Date) {
+        var wanted = count
+        while wanted > 0, let (record, info) = place(app, on: offer, remaining: remaining, now: now) {
+            tasks[record.id] = record
+            remaining = remaining - info.resources
+            records.append(record)
+            infos.append(info)
+            wanted -= 1
+        }
     }
 
     /// One instance of `app` on this offer, if it fits.

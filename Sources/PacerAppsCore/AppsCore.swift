@@ -30,6 +30,8 @@ public enum AppsDirective: Sendable, Equatable {
     case acknowledge([Acknowledgement])
     case revive
     case reconcile([TaskRef])
+    case persistCanary(Canary)
+    case deleteCanary(PathId)
 }
 
 public struct Deployment: Sendable, Equatable, Codable {
@@ -64,6 +66,8 @@ public struct AppsCore: Sendable {
     var draining: [String: (waitingFor: Set<String>, since: Date)] = [:]
     var lastReconcile: Date?
     var events: [AppsEvent] = []
+    /// Canaries running beside their apps, by app.
+    public internal(set) var canaries: [PathId: Canary] = [:]
     /// Per app, the last spec whose deployment completed: where `autoRevert` goes back to.
     public internal(set) var lastGood: [PathId: AppDefinition] = [:]
     let idPrefix: String
@@ -72,14 +76,21 @@ public struct AppsCore: Sendable {
     /// `deployments`: those stored before a restart; the ones whose app still has work to do
     /// continue under their ids.
     public init(settings: AppsSettings = AppsSettings(), apps: [AppDefinition], tasks: [TaskRecord],
-                deployments stored: [Deployment] = [], idPrefix: String, now: Date) {
+                deployments stored: [Deployment] = [], canaries: [Canary] = [], idPrefix: String, now: Date) {
         self.settings = settings
         self.apps = Dictionary(apps.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         self.tasks = Dictionary(tasks.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         self.idPrefix = idPrefix
         for t in tasks where t.state == .unreachable { unreachableSince[t.id] = now }
+        // A canary continues after a restart under its deployment id.
+        for c in canaries where self.apps[c.spec.id] != nil {
+            self.canaries[c.spec.id] = c
+            if let d = stored.first(where: { $0.info.id == c.deploymentId }) { deployments[d.info.id] = d }
+        }
         for app in apps.sorted(by: { $0.id < $1.id }) {
-            if converged(app) {
+            if self.canaries[app.id] != nil {
+                continue
+            } else if converged(app) {
                 lastGood[app.id] = app
             } else if let d = stored.first(where: { $0.appId == app.id && $0.info.version == app.version }) {
                 deployments[d.info.id] = d
@@ -100,8 +111,9 @@ public struct AppsCore: Sendable {
     /// Tasks that count as instances: alive, not being killed, not unreachable past the app's tolerance.
     public func live(_ appId: PathId, now: Date? = nil) -> [TaskRecord] {
         let tolerance = apps[appId]?.unreachableStrategy.inactiveAfterSeconds ?? 0
+        let canary = canaries[appId]?.version
         return tasks.values.filter { t in
-            guard t.appId == appId, t.isActive, killRequested[t.id] == nil else { return false }
+            guard t.appId == appId, t.isActive, killRequested[t.id] == nil, t.version != canary else { return false }
             if t.state == .unreachable, let since = unreachableSince[t.id] {
                 return now.map { $0.timeIntervalSince(since) < tolerance } ?? (tolerance > 0)
             }
@@ -144,6 +156,7 @@ public struct AppsCore: Sendable {
     /// Drops finished deployments (the app reached its target, or is gone and its tasks too).
     mutating func completeDeployments() {
         for (id, d) in deployments.sorted(by: { $0.key < $1.key }) {
+            if canaries[d.appId]?.deploymentId == id { continue }  // held until promoted or aborted
             if let app = apps[d.appId] {
                 if converged(app) {
                     deployments[id] = nil
@@ -160,7 +173,8 @@ public struct AppsCore: Sendable {
     /// Every app with something to launch now (not in backoff, not waiting for its dependencies).
     func hasDemand(now: Date) -> Bool {
         apps.values.contains { app in
-            (delays[app.id].map { $0.until <= now } ?? true) && dependenciesReady(app) && plan(app, now: now).launch > 0
+            (delays[app.id].map { $0.until <= now } ?? true) && dependenciesReady(app)
+                && (plan(app, now: now).launch > 0 || canaryLaunch(app.id, now: now) > 0)
         }
     }
 

@@ -106,4 +106,63 @@ final class RollingDeployTests: HTTPTestCase {
         let app = try await client.raw("GET", "/v2/apps/rec")
         XCTAssertFalse(app.text.contains("sleep 3600"), "the spec is the old one again")
     }
+
+    /// A canary of 2 beside 10: it gets its share of traffic through the LB, is held, and its
+    /// promotion rolls the app to its spec; all under load without a failed request.
+    func testCanaryGetsItsShareThenPromotionRollsTheAppWithoutAFailedRequest() async throws {
+        let old = Set(try await client.tasks(app: id("/rec")).map(\.id))
+        let load = LoadLoop(port: port, threads: 4)
+        let r = try await client.raw("POST", "/v2/apps/rec/canary?instances=2", body: Data(#"{"env": {"FLAVOUR": "canary"}}"#.utf8))
+        XCTAssertEqual(r.status, 201, r.text)
+        let deploymentId = try XCTUnwrap((try JSONSerialization.jsonObject(with: r.body) as? [String: Any])?["deploymentId"] as? String)
+        try await Eventually.that("12 backends: 10 + 2 canaries", within: 30) { try await self.backends(self.port).count == 12 }
+        let canaries = Set(try await client.tasks(app: id("/rec")).map(\.id)).subtracting(old)
+        XCTAssertEqual(canaries.count, 2)
+        let before = load.snapshot
+        try await Task.sleep(for: .seconds(2))
+        let window = load.snapshot
+        let total = window.ok - before.ok
+        let toCanaries = canaries.map { (window.tasks[$0] ?? 0) - (before.tasks[$0] ?? 0) }.reduce(0, +)
+        let share = Double(toCanaries) / Double(max(total, 1))
+        print("canary share: \(toCanaries) of \(total) requests (\(Int(share * 100))%)")
+        XCTAssertGreaterThan(share, 0.08)
+        XCTAssertLessThan(share, 0.30)
+        let deployments = try await client.deployments()
+        XCTAssertTrue(deployments.contains { $0.id == deploymentId }, "held until promoted")
+        let held = Set(try await client.tasks(app: id("/rec")).map(\.id))
+        XCTAssertEqual(held, old.union(canaries), "nothing replaced while held")
+
+        let promoted = try await client.raw("POST", "/v2/deployments/\(deploymentId)/promote")
+        XCTAssertEqual(promoted.status, 200, promoted.text)
+        try await Eventually.that("the app runs the canary's spec everywhere", within: 120) {
+            let tasks = Set(try await self.client.tasks(app: self.id("/rec")).map(\.id))
+            let deployments = try await self.client.deployments()
+            return tasks.count == 10 && tasks.isDisjoint(with: old) && canaries.isSubset(of: tasks) && deployments.isEmpty
+        }
+        try await waitServing(10)
+        let result = load.stop()
+        print("canary then promotion: \(result.ok) requests, \(result.failed) failed")
+        XCTAssertEqual(result.failed, 0, "failures: \(result.failures.prefix(10))")
+        let app = try await client.raw("GET", "/v2/apps/rec")
+        XCTAssertTrue(app.text.contains("canary"), "the app's spec is the canary's")
+    }
+
+    func testAbortedCanaryLeavesTheAppAsItWas() async throws {
+        let old = Set(try await client.tasks(app: id("/rec")).map(\.id))
+        let r = try await client.raw("POST", "/v2/apps/rec/canary?instances=1", body: Data(#"{"cmd": "exec sleep 3600"}"#.utf8))
+        XCTAssertEqual(r.status, 201, r.text)
+        let deploymentId = try XCTUnwrap((try JSONSerialization.jsonObject(with: r.body) as? [String: Any])?["deploymentId"] as? String)
+        try await Eventually.that("the canary task runs", within: 20) { (try await self.client.tasks(app: self.id("/rec"))).count == 11 }
+        let inLB = try await backends(port).count
+        XCTAssertEqual(inLB, 10, "an unhealthy canary gets no traffic")
+        let locked = try await client.raw("PUT", "/v2/apps/rec", body: Data(#"{"instances": 3}"#.utf8))
+        XCTAssertEqual(locked.status, 409, "the app is locked by its canary")
+        let aborted = try await client.raw("POST", "/v2/deployments/\(deploymentId)/abort")
+        XCTAssertEqual(aborted.status, 204, aborted.text)
+        try await Eventually.that("only the old tasks", within: 30) {
+            let tasks = Set(try await self.client.tasks(app: self.id("/rec")).map(\.id))
+            let deployments = try await self.client.deployments()
+            return tasks == old && deployments.isEmpty
+        }
+    }
 }
