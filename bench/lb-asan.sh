@@ -25,7 +25,7 @@ until curl -sf "http://127.0.0.1:$API/v2/info" | grep -q largestAgent; do sleep 
 curl -sf -X POST -H 'Content-Type: application/json' "http://127.0.0.1:$API/v2/apps" -d "{\"id\":\"/echo\",\"instances\":2,
   \"cpus\":0.1,\"mem\":64,\"portDefinitions\":[{\"port\":$SERVICE}],
   \"cmd\":\"exec python3 -u -c 'import socketserver,os\nclass H(socketserver.BaseRequestHandler):\n    def handle(self):\n        while True:\n            d=self.request.recv(65536)\n            if not d: break\n            self.request.sendall(d)\nsocketserver.ThreadingTCPServer.allow_reuse_address=True\nsocketserver.ThreadingTCPServer((\\\"127.0.0.1\\\",int(os.environ[\\\"PORT0\\\"])),H).serve_forever()'\"}" >/dev/null
-cat > "$WORK/http.py" <<'PY'
+cat > "$WORK/web.py" <<'PY'
 import http.server, os
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -47,7 +47,7 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT0"])), H).serv
 PY
 curl -sf -X POST -H 'Content-Type: application/json' "http://127.0.0.1:$API/v2/apps" -d "{\"id\":\"/web\",\"instances\":2,
   \"cpus\":0.1,\"mem\":64,\"portDefinitions\":[{\"port\":$HTTPSERVICE}],\"labels\":{\"HAPROXY_0_MODE\":\"http\"},
-  \"cmd\":\"exec python3 -u $WORK/http.py\"}" >/dev/null
+  \"cmd\":\"exec python3 -u $WORK/web.py\"}" >/dev/null
 until python3 -c "import socket; s=socket.create_connection(('127.0.0.1',$SERVICE),1); s.sendall(b'x'); assert s.recv(1)==b'x'" 2>/dev/null; do sleep 0.2; done
 until curl -sf "http://127.0.0.1:$HTTPSERVICE/" >/dev/null 2>&1; do sleep 0.2; done
 LBFDS() { ls /proc/$UP/fd | wc -l; }
@@ -59,6 +59,7 @@ end = time.time() + duration
 counts = {"ok": 0, "reset": 0, "empty": 0, "half": 0, "bulk": 0, "errors": 0,
           "http-keepalive": 0, "http-pipeline": 0, "http-post": 0, "http-chunked": 0, "http-garbage": 0,
           "http-reset-head": 0, "http-reset-body": 0, "http-gone": 0, "http-errors": 0}
+errors = {}
 def read_all(s):
     got = b""
     while True:
@@ -101,8 +102,10 @@ def http_one():
             s.sendall(b"GET /big HTTP/1.1\r\nHost: a\r\n\r\n")
         s.close()
         with lock: counts[kind] += 1
-    except Exception:
-        with lock: counts["http-errors"] += 1
+    except Exception as e:
+        with lock:
+            counts["http-errors"] += 1
+            errors[kind + ":" + type(e).__name__] = errors.get(kind + ":" + type(e).__name__, 0) + 1
 lock = threading.Lock()
 def one():
     kind = random.choice(["ok", "reset", "empty", "half", "bulk"])
@@ -139,8 +142,10 @@ def loop(work):
 threads = [threading.Thread(target=loop, args=(one,)) for _ in range(4)] + [threading.Thread(target=loop, args=(http_one,)) for _ in range(4)]
 [t.start() for t in threads]; [t.join() for t in threads]
 print("connections:", counts)
+print("http errors by kind:", errors)
 PY
-sleep 2
+# Pooled backend connections close after upstream_idle (10 s), lingering clients after 2 s.
+for i in $(seq 30); do after=$(LBFDS); [ "$after" -le "$before" ] && break; sleep 1; done
 after=$(LBFDS)
 echo "descriptors of the pacer process: before $before, after $after"
 if grep -q "AddressSanitizer" "$WORK/up.log"; then grep -A30 "AddressSanitizer" "$WORK/up.log" | head -60; echo "ASan: FAILED"; exit 1; fi
