@@ -151,14 +151,22 @@ extension HTTPSession {
         fail(HTTPError(502, "no backend could be reached"))
     }
 
+    /// The backend's socket can take more (or just connected): write what waits, then take more
+    /// of the request body (or of the tunnel's client bytes).
     func flushUpstream(_ up: Upstream) {
         guard up.connected else { return }
-        guard up.flush(counted: &cell!.counters.bytesIn) else { return upstreamBroke(up) }
-        // Room again toward the backend: take more of the request body.
-        if clientPaused && evbuffer_get_length(up.output) < settings.limits.bufferBytes / 2 {
-            clientPaused = false
-            readClient()
-            if phase == .tunnel { tunnelFromClient(peerClosed: true) } else { process() }
+        if phase == .tunnel {
+            guard up.flush(counted: &cell!.counters.bytesIn) else { return close() }
+            if clientPaused && evbuffer_get_length(up.output) < settings.limits.bufferBytes / 2 {
+                clientPaused = false
+                tunnelFromClient(peerClosed: true)
+            }
+            return
         }
+        guard phase == .exchanging, let ex = exchange, !ex.request.isDone else {
+            guard up.flush(counted: &cell!.counters.bytesIn) else { return upstreamBroke(up) }
+            return
+        }
+        forwardRequestBody()
     }
 }

@@ -184,22 +184,28 @@ final class HTTPSession {
         }
     }
 
+    /// Moves request body bytes toward the backend and writes them, in a loop (not by recursion:
+    /// a body may be gigabytes), until the body is done, the backend's socket is full (its write
+    /// event resumes this), or the client has nothing more for now (its read event does).
     func forwardRequestBody() {
         guard let up = upstream, let ex = exchange else { return }
-        while !ex.request.isDone {
+        while true {
             let room = settings.limits.bufferBytes - evbuffer_get_length(up.output)
-            guard room > 0 else { break }
-            do { _ = try EventIO.moveBody(input, to: up.output, &ex.request, limit: room) } catch {
-                return fail(error)
+            if room > 0 && !ex.request.isDone {
+                do { _ = try EventIO.moveBody(input, to: up.output, &ex.request, limit: room) } catch {
+                    return fail(error)
+                }
             }
-            if ex.request.isDone || evbuffer_get_length(input) > 0 { continue }
-            if clientEOF { exchange = ex; return abort() }  // the body was cut short
-            guard clientPaused else { break }
+            guard up.connected else { return }  // sent once the connect completes
+            guard up.flush(counted: &cell!.counters.bytesIn) else { return upstreamBroke(up) }
+            if ex.request.isDone || evbuffer_get_length(up.output) >= settings.limits.bufferBytes / 2 { return }
+            if evbuffer_get_length(input) > 0 { continue }
+            if clientEOF { return abort() }  // the body was cut short
+            guard clientPaused else { return }
             clientPaused = false
             readClient()
-            if evbuffer_get_length(input) == 0 { break }
+            if evbuffer_get_length(input) == 0 { return }
         }
-        flushUpstream(up)
     }
 
     func flushClient() {

@@ -162,6 +162,14 @@ final class HTTPProxyTests: HTTPTestCase {
             + chunks.map { Array($0.utf8) } + [Array("0\r\n\r\n".utf8)], timeout: 20)
         XCTAssertEqual(up.statuses, [200])
         XCTAssertEqual(up.responses.first?.body.count, 8 << 20)
+        // Sized bodies many times the LB's buffer (64 KiB here), sent in one go: paused and resumed.
+        for size in [300_000, 1 << 20, 900_001] {
+            let data = Array(repeating: UInt8(ascii: "z"), count: size)
+            let sized = RawHTTP.send(port, [Array("POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: \(size)\r\nConnection: close\r\n\r\n".utf8) + data],
+                                     timeout: 10)
+            XCTAssertEqual(sized.statuses, [200], "\(size)")
+            XCTAssertEqual(sized.responses.first?.body.count, size)
+        }
     }
 
     func testAbruptClientsLeakNoDescriptors() throws {
