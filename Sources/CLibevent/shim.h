@@ -24,10 +24,12 @@
 // (over SSL_CTX_ctrl / SSL_CTX_callback_ctrl) get small inline functions here.
 
 /// TLS 1.2 and up; partial writes from a buffer that may move between retries; a peer closing
-/// without close_notify is a plain EOF (OpenSSL 3 otherwise reports an error).
+/// without close_notify is a plain EOF (OpenSSL 3 otherwise reports an error). Read-ahead: one
+/// read() for several records instead of two per record (header, then body).
 static inline void pacer_tls_configure(SSL_CTX *ctx) {
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_read_ahead(ctx, 1);
     SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
 }
 

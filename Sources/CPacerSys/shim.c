@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "CPacerSys.h"
 #include <sys/prctl.h>
+#include <malloc.h>
 
 int pacer_spawn_addclosefrom(posix_spawn_file_actions_t *actions, int from) {
     return posix_spawn_file_actions_addclosefrom_np(actions, from);
@@ -41,4 +42,9 @@ ssize_t pacer_recv_fd(int sock, void *data, size_t len, int *fd) {
         if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) memcpy(fd, CMSG_DATA(c), sizeof(int));
     }
     return n;
+}
+
+void pacer_malloc_keep(int trim, int mmap) {
+    mallopt(M_TRIM_THRESHOLD, trim);
+    mallopt(M_MMAP_THRESHOLD, mmap);
 }

@@ -125,7 +125,10 @@ final class HTTPSession {
         if phase != .closed && what & Int16(EV_WRITE) != 0 {
             flushClient()
             // TLS may have been waiting to send (handshake) before it could read on.
-            if tls != nil && (phase == .waiting || phase == .readingHead || phase == .exchanging) { readClient(); process() }
+            if let tls, tls.readWantsWrite, phase == .waiting || phase == .readingHead || phase == .exchanging {
+                readClient()
+                process()
+            }
         }
     }
 

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CLibevent
+import CPacerSys
 import Foundation
 import Hummingbird
 import Logging
@@ -24,6 +25,10 @@ public struct LBService: Service {
     public func run() async throws {
         let count = config.workers > 0 ? config.workers : ProcessInfo.processInfo.activeProcessorCount
         raiseFileLimit(workers: count)
+        // Relay buffers are freed and taken again all the time: keep freed memory in the process
+        // rather than handing it back to the kernel and faulting it in again (measured: 6% of CPU
+        // in page faults and madvise with 1 MiB responses).
+        pacer_malloc_keep(256 << 20, 4 << 20)
         if config.httpsPort > 0 { _ = try TLSContexts(config.certificates) }  // unusable certificates stop the start
         // A load balancer already running here hands over its sockets and table: a restart
         // refuses no connection (F20).

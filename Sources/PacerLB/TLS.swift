@@ -65,6 +65,9 @@ final class TLSContexts {
 /// The handshake happens inside the first reads and writes (accept state).
 final class TLSConnection {
     let ssl: OpaquePointer
+    /// The last read stopped because TLS had to send first (handshake, key update): a write edge
+    /// must retry the read. Without this, every write edge would cost a read that finds nothing.
+    var readWantsWrite = false
 
     init?(_ contexts: TLSContexts, fd: Int32) {
         guard let primary = contexts.primary, let ssl = SSL_new(primary) else { return nil }
@@ -82,6 +85,7 @@ final class TLSConnection {
         guard evbuffer_reserve_space(buffer, 16384, &vec, 1) == 1 else { return -1 }
         ERR_clear_error()
         let n = SSL_read(ssl, vec.iov_base, Int32(min(vec.iov_len, Int(Int32.max))))
+        readWantsWrite = n <= 0 && SSL_get_error(ssl, n) == SSL_ERROR_WANT_WRITE
         if n > 0 {
             vec.iov_len = Int(n)
             evbuffer_commit_space(buffer, &vec, 1)

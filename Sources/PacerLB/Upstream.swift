@@ -42,7 +42,10 @@ final class Upstream {
 
     func handle(_ what: Int16) {
         guard !closed else { return }
-        if let owner { owner.upstreamEvent(self, what) } else { worker.pool.retire(self) }
+        if let owner { return owner.upstreamEvent(self, what) }
+        // Pooled: bytes, a close or the idle timeout retire it. A write edge (the backend
+        // acknowledging the last request) is no reason to.
+        if what & Int16(EV_READ | EV_CLOSED | EV_TIMEOUT) != 0 { worker.pool.retire(self) }
     }
 
     /// Completes a pending connect; false if it failed.

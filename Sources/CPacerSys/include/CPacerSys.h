@@ -14,4 +14,8 @@ int pacer_set_child_subreaper(void);
 ssize_t pacer_send_fd(int sock, int fd, const void *data, size_t len);
 // Receives up to `len` bytes into `data`; `*fd` is the attached descriptor or -1.
 ssize_t pacer_recv_fd(int sock, void *data, size_t len, int *fd);
+
+// glibc malloc tuning (malloc.h is not in Swift's Glibc module): keep freed memory up to
+// `trim` bytes instead of returning it to the kernel, and serve blocks below `mmap` from the heap.
+void pacer_malloc_keep(int trim, int mmap);
 #endif
