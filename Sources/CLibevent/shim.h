@@ -33,6 +33,9 @@ static inline void pacer_tls_configure(SSL_CTX *ctx) {
     SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
 }
 
+/// A memory BIO that reports end-of-stream (0) once empty, instead of "retry later".
+static inline void pacer_bio_mem_eof(BIO *bio) { BIO_set_mem_eof_return(bio, 0); }
+
 /// Calls `cb` with the client's SNI name during the handshake (the certificate is picked there).
 static inline void pacer_tls_on_servername(SSL_CTX *ctx, int (*cb)(SSL *, int *, void *), void *arg) {
     SSL_CTX_set_tlsext_servername_arg(ctx, arg);

@@ -156,8 +156,9 @@ final class HTTPSession {
                 return
             }
             let n = receive()
-            // A short plain read drained the socket; TLS reads one record at a time, so read on.
-            if n > 0 { if tls == nil && n < EventIO.readSize && !peerClosed { return } else { continue } }
+            // A short read drained the socket (for TLS: the last network read was short and every
+            // record from it is decrypted), so no second read just to hear EAGAIN.
+            if n > 0 { if !peerClosed && (tls.map { $0.drained && !$0.hasPending } ?? (n < EventIO.readSize)) { return } else { continue } }
             if n == 0 { clientEOF = true; break }
             if EventIO.wouldBlock { return }
             close()

@@ -15,6 +15,9 @@ public struct TLSConfigError: Error, CustomStringConvertible {
 /// context during the handshake (the first certificate when nothing matches). One per worker.
 final class TLSContexts {
     var contexts: [OpaquePointer] = []
+    /// Network reads of this worker's TLS connections land here before OpenSSL takes them.
+    static let scratchSize = 65536
+    let scratch = UnsafeMutableRawPointer.allocate(byteCount: scratchSize, alignment: 16)
 
     init(_ certificates: [LBConfig.Certificate]) throws(TLSConfigError) {
         for c in certificates {
@@ -36,7 +39,10 @@ final class TLSContexts {
         }
     }
 
-    deinit { for ctx in contexts { SSL_CTX_free(ctx) } }
+    deinit {
+        for ctx in contexts { SSL_CTX_free(ctx) }
+        scratch.deallocate()
+    }
 
     var primary: OpaquePointer? { contexts.first }
 
@@ -65,15 +71,28 @@ final class TLSContexts {
 /// The handshake happens inside the first reads and writes (accept state).
 final class TLSConnection {
     let ssl: OpaquePointer
+    let fd: Int32
+    /// Network bytes go through here: read by us (one read, "short read = drained", as on the
+    /// plain path) instead of by OpenSSL, which cannot tell when the socket is empty without a
+    /// read that fails with EAGAIN. Owned by `ssl`.
+    let incoming: OpaquePointer
+    unowned(unsafe) let contexts: TLSContexts  // per worker, outlives its connections
     /// The last read stopped because TLS had to send first (handshake, key update): a write edge
     /// must retry the read. Without this, every write edge would cost a read that finds nothing.
     var readWantsWrite = false
+    /// The last network read emptied the socket (edge-triggered: more raises a new edge).
+    var drained = false
+    var networkEOF = false
 
     init?(_ contexts: TLSContexts, fd: Int32) {
-        guard let primary = contexts.primary, let ssl = SSL_new(primary) else { return nil }
-        SSL_set_fd(ssl, fd)
+        guard let primary = contexts.primary, let ssl = SSL_new(primary),
+              let incoming = BIO_new(BIO_s_mem()), let outgoing = BIO_new_socket(fd, BIO_NOCLOSE) else { return nil }
+        SSL_set_bio(ssl, incoming, outgoing)
         SSL_set_accept_state(ssl)
         self.ssl = ssl
+        self.fd = fd
+        self.incoming = incoming
+        self.contexts = contexts
     }
 
     deinit { SSL_free(ssl) }
@@ -81,6 +100,30 @@ final class TLSConnection {
     /// Like `EventIO.read`: bytes decrypted into `buffer`, 0 at the end of the stream, -1 with
     /// errno EAGAIN when more network bytes are needed (or can be sent), -1 otherwise on failure.
     func read(into buffer: OpaquePointer) -> Int {
+        var readNetwork = false
+        while true {
+            let n = decrypt(into: buffer)
+            if n != -1 || errno != EAGAIN || readWantsWrite { return n }
+            // Nothing complete left: read the socket, unless this call already found it empty.
+            if (readNetwork && drained) || networkEOF { errno = EAGAIN; return -1 }
+            readNetwork = true
+            let raw = Glibc.read(fd, contexts.scratch, TLSContexts.scratchSize)
+            if raw < 0 { return -1 }
+            if raw == 0 {
+                networkEOF = true
+                pacer_bio_mem_eof(incoming)
+                continue
+            }
+            drained = raw < TLSContexts.scratchSize
+            BIO_write(incoming, contexts.scratch, Int32(raw))
+        }
+    }
+
+    /// Decrypted or received bytes still inside OpenSSL or the incoming BIO.
+    var hasPending: Bool { SSL_has_pending(ssl) != 0 || BIO_ctrl_pending(incoming) > 0 }
+
+    /// One record's worth of plaintext from what has arrived, or why not.
+    func decrypt(into buffer: OpaquePointer) -> Int {
         var vec = iovec()
         guard evbuffer_reserve_space(buffer, 16384, &vec, 1) == 1 else { return -1 }
         ERR_clear_error()
