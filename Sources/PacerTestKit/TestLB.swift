@@ -1,4 +1,5 @@
 import Foundation
+import PacerClient
 
 /// A `pacer lb` process following a test cluster's framework, with its own config file.
 public final class TestLB: @unchecked Sendable {
@@ -44,6 +45,13 @@ public final class TestLB: @unchecked Sendable {
     }
 
     public var adminURL: String { "http://127.0.0.1:\(adminPort)" }
+
+    /// The backends the LB routes a service port to now, as `host:port`, from its `/stats`.
+    public func backends(_ port: Int) async throws -> [String] {
+        let r = try await HTTPTransport().expectOK(.GET, adminURL + "/stats")
+        struct Stats: Decodable { struct Service: Decodable { var port: Int; var backends: [String] }; var services: [Service] }
+        return try JSONDecoder().decode(Stats.self, from: r.body).services.first { $0.port == port }?.backends ?? []
+    }
 
     /// Descriptors the LB process holds now.
     public var openDescriptors: Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(process.pid)/fd").count) ?? -1 }

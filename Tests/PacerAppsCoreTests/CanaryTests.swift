@@ -5,14 +5,6 @@ import XCTest
 
 /// Canaries: new-spec tasks beside all current ones, held until promoted or aborted.
 final class CanaryTests: XCTestCase {
-    func running(_ instances: Int) throws -> (AppsCore, [String]) {
-        var c = AppsCore(apps: [], tasks: [], idPrefix: "p", now: t0)
-        _ = try c.putApp(app("/web", instances: instances), now: t0, force: false)
-        let ids = c.handleOffers([offer("o1")], now: t0).launched.map(\.taskId)
-        _ = c.report(ids, .running, at: t0)
-        return (c, ids)
-    }
-
     func changed() -> AppDefinition {
         var spec = app("/web", instances: 3)
         spec.cmd = "sleep 7200"
@@ -20,7 +12,7 @@ final class CanaryTests: XCTestCase {
     }
 
     func testCanaryRunsBesideTheAppAndIsHeldUntilPromoted() throws {
-        var (c, old) = try running(3)
+        var (c, old) = try AppsCore.running(3)
         let now = t0.addingTimeInterval(1)
         let (canary, _) = try c.startCanary(changed(), instances: 1, now: now, force: false)
         let launched = c.handleOffers([offer("o2")], now: now).launched
@@ -47,7 +39,7 @@ final class CanaryTests: XCTestCase {
     }
 
     func testAbortKillsOnlyTheCanary() throws {
-        var (c, old) = try running(2)
+        var (c, old) = try AppsCore.running(2)
         let (canary, _) = try c.startCanary(changed(), instances: 2, now: t0, force: false)
         let canaryTasks = c.handleOffers([offer("o2")], now: t0).launched.map(\.taskId)
         XCTAssertEqual(canaryTasks.count, 2)
@@ -62,7 +54,7 @@ final class CanaryTests: XCTestCase {
     }
 
     func testCanaryContinuesAfterARestart() throws {
-        var (c, _) = try running(2)
+        var (c, _) = try AppsCore.running(2)
         let (canary, _) = try c.startCanary(changed(), instances: 1, now: t0, force: false)
         _ = c.handleOffers([offer("o2")], now: t0)
         let deployments = c.deployments.values.map { $0 }

@@ -6,16 +6,8 @@ import XCTest
 /// Kills of running tasks wait until every load balancer following the framework has taken them
 /// out of rotation (or the drain timeout passed); without load balancers they go at once.
 final class DrainingTests: XCTestCase {
-    func running(_ instances: Int) throws -> (AppsCore, [String]) {
-        var c = AppsCore(apps: [], tasks: [], idPrefix: "p", now: t0)
-        _ = try c.putApp(app("/web", instances: instances), now: t0, force: false)
-        let ids = c.handleOffers([offer("o1")], now: t0).launched.map(\.taskId)
-        _ = c.report(ids, .running, at: t0)
-        return (c, ids)
-    }
-
     func testScaleDownDrainsUntilEveryLoadBalancerAcknowledges() throws {
-        var (c, ids) = try running(3)
+        var (c, ids) = try AppsCore.running(3)
         XCTAssertEqual(c.loadBalancersChanged(["lb-a", "lb-b"], now: t0), [])
         var spec = app("/web", instances: 1)
         spec.version = "v2"
@@ -32,7 +24,7 @@ final class DrainingTests: XCTestCase {
     }
 
     func testTimeoutAndDepartedLoadBalancersDoNotHoldAKillForever() throws {
-        var (c, ids) = try running(2)
+        var (c, ids) = try AppsCore.running(2)
         _ = c.loadBalancersChanged(["lb-a", "lb-b"], now: t0)
         let (_, _, first) = c.killTasks([ids[0]], scale: false, now: t0)
         XCTAssertEqual(first.killed, [])
@@ -45,7 +37,7 @@ final class DrainingTests: XCTestCase {
     }
 
     func testWithoutLoadBalancersAndForStagingTasksKillsAreImmediate() throws {
-        var (c, ids) = try running(2)
+        var (c, ids) = try AppsCore.running(2)
         XCTAssertEqual(c.killTasks([ids[0]], scale: false, now: t0).2.killed, [ids[0]])
         var d = AppsCore(apps: [], tasks: [], idPrefix: "p", now: t0)
         _ = try d.putApp(app("/web", instances: 1), now: t0, force: false)

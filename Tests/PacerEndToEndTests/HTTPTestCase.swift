@@ -46,11 +46,7 @@ class HTTPTestCase: ClusterTestCase {
         XCTAssertEqual(r.status, 201, r.text)
     }
 
-    func backends(_ port: Int) async throws -> [String] {
-        let r = try await HTTPTransport().expectOK(.GET, lb.adminURL + "/stats")
-        struct Stats: Decodable { struct Service: Decodable { var port: Int; var backends: [String] }; var services: [Service] }
-        return try JSONDecoder().decode(Stats.self, from: r.body).services.first { $0.port == port }?.backends ?? []
-    }
+    func backends(_ port: Int) async throws -> [String] { try await lb.backends(port) }
 
     /// One request the backend recorded.
     struct Record: Decodable {

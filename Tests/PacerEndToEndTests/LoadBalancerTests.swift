@@ -47,11 +47,7 @@ final class LoadBalancerTests: ClusterTestCase {
         XCTAssertEqual(r.status, 201, r.text)
     }
 
-    func backends(_ port: Int) async throws -> [String] {
-        let r = try await HTTPTransport().expectOK(.GET, lb.adminURL + "/stats")
-        struct Stats: Decodable { struct Service: Decodable { var port: Int; var backends: [String] }; var services: [Service] }
-        return try JSONDecoder().decode(Stats.self, from: r.body).services.first { $0.port == port }?.backends ?? []
-    }
+    func backends(_ port: Int) async throws -> [String] { try await lb.backends(port) }
 
     /// Connects through the LB, reads the backend's task id, sends `payload`, half-closes, reads the rest.
     static func exchange(_ port: Int, payload: [UInt8] = Array("ping\n".utf8)) -> (task: String, echoed: [UInt8])? {
