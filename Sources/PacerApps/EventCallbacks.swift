@@ -31,7 +31,7 @@ actor EventCallbacks {
 
     /// Starts delivering to the callbacks stored before a restart.
     func restore() async {
-        for url in (try? await repo.callbacks()) ?? [] { start(url) }
+        for url in (try? await repo.callbacks()) ?? [] { await start(url) }
     }
 
     /// Registers `url` (idempotent). Throws 422 for something that is not an http(s) URL.
@@ -46,7 +46,7 @@ actor EventCallbacks {
         do { try await repo.putCallbacks(urls + [url]) } catch {
             throw APIError(status: 503, message: "could not store the subscription: \(error); retry")
         }
-        start(url)
+        await start(url)
         await publish("subscribe_event", url, clientIp)
     }
 
@@ -70,16 +70,21 @@ actor EventCallbacks {
         await bus.publish(type: type, data: data)
     }
 
-    func start(_ url: String) {
+    /// Subscribes to the bus before returning, so events published right after (the subscription's
+    /// own `subscribe_event`) are not missed; delivery runs in its own task.
+    func start(_ url: String) async {
         let (bus, settings, logger) = (self.bus, self.settings, self.logger)
+        let first = try? await bus.subscribe(types: nil, lastEventId: nil)
         deliveries[url] = Task {
             let transport = HTTPTransport(timeout: .seconds(settings.timeout.components.seconds))
             var lastId: Int64?
+            var current = first
             while !Task.isCancelled {
                 // A subscription the bus dropped (this receiver fell behind) resumes after the last
                 // delivered event, from the bus's replay buffer.
-                guard let (subscriber, stream) = try? await bus.subscribe(types: nil, lastEventId: lastId) else {
+                guard let (subscriber, stream) = current else {
                     try? await Task.sleep(for: .seconds(1))
+                    current = try? await bus.subscribe(types: nil, lastEventId: lastId)
                     continue
                 }
                 for await item in stream {
@@ -89,6 +94,7 @@ actor EventCallbacks {
                     lastId = id
                 }
                 await bus.unsubscribe(subscriber)
+                current = try? await bus.subscribe(types: nil, lastEventId: lastId)
             }
         }
     }
