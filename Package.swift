@@ -80,6 +80,7 @@ let package = Package(
         .testTarget(name: "PacerModelTests", dependencies: ["PacerModel"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PacerMasterCoreTests", dependencies: ["PacerMasterCore"]),
         .testTarget(name: "PacerAgentCoreTests", dependencies: ["PacerAgentCore"]),
+        .testTarget(name: "PacerAgentTests", dependencies: ["PacerAgent", "PacerAgentCore", "PacerModel"]),
         .testTarget(name: "PacerAppsCoreTests", dependencies: ["PacerAppsCore"]),
         .testTarget(name: "PacerStoreTests", dependencies: ["PacerStore"]),
         .testTarget(name: "PacerAppsTests", dependencies: ["PacerApps", "PacerClient"]),

@@ -8,7 +8,7 @@
 # Needs: haproxy, nginx, wrk (apt-get install -y haproxy nginx wrk).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DURATION=${DURATION:-10s}; RUNS=${RUNS:-3}; CONNS=${CONNS:-50}; MODES=${MODES:-"L4 L7 L7-1MiB TLS"}
+DURATION=${DURATION:-10s}; RUNS=${RUNS:-5}; CONNS=${CONNS:-50}; MODES=${MODES:-"L4 L7 L7-1MiB TLS"}
 for tool in haproxy nginx wrk taskset; do command -v $tool >/dev/null || { echo "missing $tool: apt-get install -y haproxy nginx wrk" >&2; exit 1; }; done
 swift build -c release --product pacer >/dev/null
 BIN=$PWD/.build/release/pacer
@@ -133,11 +133,19 @@ for mode in $MODES; do
         TLS) hp=18202; pp=18443; path=/; conns=$CONNS ;;
     esac
     scheme=$([ $mode = TLS ] && echo https || echo http)
+    port_of() { [ $1 = haproxy ] && echo $hp || echo $pp; }
+    pid_of() { [ $1 = haproxy ] && echo $HAPROXY || echo $PACER; }
     for name in haproxy pacer; do
-        port=$([ $name = haproxy ] && echo $hp || echo $pp); pid=$([ $name = haproxy ] && echo $HAPROXY || echo $PACER)
-        taskset -c 1 wrk -t1 -c$conns -d2s -H "Host: bench.local" "$scheme://127.0.0.1:$port$path" >/dev/null  # warm-up
+        taskset -c 1 wrk -t1 -c$conns -d2s -H "Host: bench.local" "$scheme://127.0.0.1:$(port_of $name)$path" >/dev/null  # warm-up
         : > "$WORK/$name.runs"
-        for i in $(seq $RUNS); do run "$scheme://127.0.0.1:$port$path" $pid $conns >> "$WORK/$name.runs"; done
+    done
+    # Runs alternate between the proxies (and which goes first), so drift in the VM's speed over the
+    # minute a mode takes lands on both sides instead of on whichever ran later.
+    for i in $(seq $RUNS); do
+        order=$([ $((i % 2)) = 1 ] && echo "haproxy pacer" || echo "pacer haproxy")
+        for name in $order; do run "$scheme://127.0.0.1:$(port_of $name)$path" $(pid_of $name) $conns >> "$WORK/$name.runs"; done
+    done
+    for name in haproxy pacer; do
         R[$mode.$name.rps]=$(awk '{print $1}' "$WORK/$name.runs" | median)
         R[$mode.$name.p99]=$(awk '{print $2}' "$WORK/$name.runs" | median)
         R[$mode.$name.cpu]=$(awk '{print $3}' "$WORK/$name.runs" | median)

@@ -41,13 +41,17 @@ public actor Agent {
         execute(core.healthChanged(taskId: taskId, trackers, now: Self.now))
     }
 
-    public init(info: AgentInfo, workDir: String, settings: AgentSettings, logger: Logger) throws {
+    /// Throws when `isolation` asks for cgroups the agent cannot create: it refuses to run tasks
+    /// unconfined unless told to (`--isolation none`).
+    public init(info: AgentInfo, workDir: String, settings: AgentSettings, isolation: IsolationSettings, logger: Logger) throws {
         checkpoint = CheckpointFile(directory: workDir)
         let saved = try checkpoint.load()
         var info = info
         if let saved { info.id = saved.agentId }
         self.info = info
-        launcher = Launcher(sandboxRoot: workDir + "/sandboxes")
+        // Named by the agent id, which survives restarts: a restarted agent finds its tasks' groups.
+        let cgroups = isolation.cgroups ? try Cgroups.detect(agentName: info.id) : nil
+        launcher = Launcher(sandboxRoot: workDir + "/sandboxes", isolation: isolation, cgroups: cgroups)
         self.logger = logger
         core = AgentCore(agentId: info.id, settings: settings, idPrefix: UUID().uuidString.prefix(8).lowercased(),
                          restoring: saved?.checkpoint)
@@ -88,9 +92,10 @@ public actor Agent {
 
     func exited(_ taskId: String, _ status: ExitStatus, pid: Int32) {
         health?.yield(.stop(taskId: taskId))
-        // Whatever the task left in its process group goes with it: no orphaned grandchildren.
-        Launcher.signalGroup(pid, AgentCore.sigkill)
-        execute(core.exited(taskId: taskId, status, now: Self.now))
+        // Whatever the task left behind goes with it: no orphaned grandchildren.
+        launcher.killEverything(taskId, pid: pid)
+        let (oomKilled, _) = launcher.cleanUp(taskId)
+        execute(core.exited(taskId: taskId, status, oomKilled: oomKilled, now: Self.now))
     }
 
     func tick() {
@@ -98,7 +103,8 @@ public actor Agent {
             guard let t = core.tasks[id], let pid = t.pid, !t.state.isTerminal else { adopted.remove(id); continue }
             if !Launcher.isAlive(pid) {
                 adopted.remove(id)
-                Launcher.signalGroup(pid, AgentCore.sigkill)
+                launcher.killEverything(id, pid: pid)
+                _ = launcher.cleanUp(id)
                 health?.yield(.stop(taskId: id))
                 core.recovered(taskId: id, alive: false, now: Self.now)
             }
@@ -140,8 +146,8 @@ public actor Agent {
                     results.append((t.taskId, r))
                 }
                 execute(core.spawned(results, now: Self.now))
-            case .signal(_, let pid, let sig):
-                Launcher.signalGroup(pid, sig)
+            case .signal(let taskId, let pid, let sig):
+                if sig == AgentCore.sigkill { launcher.killEverything(taskId, pid: pid) } else { Launcher.signalGroup(pid, sig) }
             case .checkpoint:
                 dirty = true
                 doorbell.yield()
@@ -169,6 +175,12 @@ public actor Agent {
 
     public func tasks() -> [AgentTask] { core.tasks.values.sorted { $0.info.taskId < $1.info.taskId } }
 
+    /// Live tasks with what their cgroups measure (nil without cgroup isolation).
+    public func usage() -> [(task: AgentTask, usage: CgroupUsage?)] {
+        core.tasks.values.filter { !$0.state.isTerminal }.sorted { $0.info.taskId < $1.info.taskId }
+            .map { ($0, launcher.cgroups?.usage($0.info.taskId)) }
+    }
+
     func finishOutbox() { doorbell.finish() }
 
     /// SIGTERM to every task, SIGKILL to those still alive after `grace` seconds.
@@ -177,7 +189,7 @@ public actor Agent {
         for pid in pids { Launcher.signalGroup(pid, AgentCore.sigterm) }
         let deadline = Date().addingTimeInterval(grace)
         while Date() < deadline, pids.contains(where: Launcher.isAlive) { try? await Task.sleep(for: .milliseconds(50)) }
-        for pid in pids where Launcher.isAlive(pid) { Launcher.signalGroup(pid, AgentCore.sigkill) }
+        for t in core.tasks.values where !t.state.isTerminal { launcher.killEverything(t.info.taskId, pid: t.pid) }
         logger.info("stopped tasks on shutdown", metadata: ["tasks": "\(pids.count)"])
     }
 }

@@ -16,6 +16,7 @@ public struct AgentConfig: Sendable {
     public var resources = AgentConfig.detectedResources()
     public var attributes: [String: String] = [:]
     public var settings = AgentSettings()
+    public var isolation = IsolationSettings()
     public var heartbeat: Duration = .seconds(1)
     public var tick: Duration = .milliseconds(250)
     /// Stop every task when the agent stops (what `pacer up` users expect of Ctrl-C).
@@ -43,7 +44,11 @@ public struct AgentService: Service {
         let info = AgentInfo(id: "agent-\(config.hostname)-\(config.port)-" + UUID().uuidString.prefix(8).lowercased(),
                              hostname: config.hostname, url: "http://\(config.host):\(config.port)",
                              resources: config.resources, attributes: config.attributes)
-        agent = try Agent(info: info, workDir: config.workDir, settings: config.settings, logger: logger)
+        agent = try Agent(info: info, workDir: config.workDir, settings: config.settings, isolation: config.isolation,
+                          logger: logger)
+        if !config.isolation.cgroups {
+            logger.warning("--isolation none: tasks run without CPU or memory limits", metadata: ["agent.id": "\(info.id)"])
+        }
     }
 
     public func run() async throws {
@@ -52,6 +57,12 @@ public struct AgentService: Service {
         router.add(middleware: APIErrorMiddleware())
         router.get("/health") { _, _ in JSONResponse.text("ok") }
         router.get("/state") { [agent] _, _ in try JSONResponse.make(await agent.tasks(), encoder: WireJSON.masterEncoder()) }
+        router.get("/monitor/statistics") { [agent] _, _ in
+            try JSONResponse.make(TaskStatistics.mesos(await agent.usage(), now: Agent.now), encoder: WireJSON.masterEncoder())
+        }
+        router.get("/metrics") { [agent] _, _ in
+            JSONResponse.text(TaskStatistics.prometheus(await agent.usage()))
+        }
         router.post("/api/v1") { [agent] request, _ in
             let message = try JSONBody.decode(AgentMessage.self, from: try await BodyReader.json(request, limit: 64 << 20),
                                               decoder: WireJSON.masterDecoder())
@@ -62,7 +73,7 @@ public struct AgentService: Service {
                               configuration: .init(address: .hostname(config.host, port: config.port), serverName: "pacer-agent"),
                               logger: logger)
         let masters = config.masterURLs.map { MasterClient(baseURL: $0, transport: HTTPTransport(timeout: .seconds(5))) }
-        let monitor = HealthMonitor(host: config.hostname, report: { [agent] taskId, trackers in
+        let monitor = HealthMonitor(host: config.hostname, launcher: agent.launcher, report: { [agent] taskId, trackers in
             await agent.healthChanged(taskId, trackers)
         }, ready: { [agent] taskId in await agent.ready(taskId) })
         await agent.attach(health: monitor.control)

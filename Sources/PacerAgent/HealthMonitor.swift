@@ -22,7 +22,7 @@ actor HealthMonitor {
     let commands: AsyncStream<HealthCommand>
     nonisolated let control: AsyncStream<HealthCommand>.Continuation
 
-    init(host: String, report: @escaping @Sendable (String, [HealthTracker]) async -> Void,
+    init(host: String, launcher: Launcher, report: @escaping @Sendable (String, [HealthTracker]) async -> Void,
          ready: @escaping @Sendable (String) async -> Void) {
         reportReady = ready
         var tls = TLSConfiguration.makeClientConfiguration()
@@ -31,7 +31,7 @@ actor HealthMonitor {
         insecure.redirectConfiguration = .disallow
         var plain = HTTPClient.Configuration()
         plain.redirectConfiguration = .disallow
-        probe = HealthProbe(host: host, http: HTTPClient(eventLoopGroupProvider: .singleton, configuration: plain),
+        probe = HealthProbe(host: host, launcher: launcher, http: HTTPClient(eventLoopGroupProvider: .singleton, configuration: plain),
                             https: HTTPClient(eventLoopGroupProvider: .singleton, configuration: insecure))
         self.report = report
         (commands, control) = AsyncStream.makeStream(of: HealthCommand.self)

@@ -10,6 +10,8 @@ import PacerModel
 /// resolved from the task's assignment when the task was launched).
 struct HealthProbe: Sendable {
     let host: String
+    /// Command checks run in the task's context: its user and cgroup.
+    let launcher: Launcher
     let http: HTTPClient
     /// HTTPS checks do not verify certificates, as Marathon's do not: they test liveness, not identity.
     let https: HTTPClient
@@ -46,12 +48,11 @@ struct HealthProbe: Sendable {
         }
     }
 
-    /// The command runs in the task's sandbox with the task's environment; exit 0 is healthy.
+    /// The command runs in the task's sandbox, cgroup and user with the task's environment; exit 0 is healthy.
     func command(_ cmd: String, task: TaskInfo, sandbox: String, timeout: Double) async -> (ok: Bool, cause: String?) {
         var env = ["PATH": Launcher.systemPath, "HOME": sandbox, "MESOS_SANDBOX": sandbox]
         env.merge(task.command.environment) { _, t in t }
-        switch Launcher.posixSpawn(["/bin/sh", "-c", cmd], env: env.map { "\($0.key)=\($0.value)" }, directory: sandbox,
-                                   output: "health") {
+        switch launcher.spawnInTask(task, ["/bin/sh", "-c", cmd], env: env, output: "health") {
         case .failure(let e): return (false, e.message)
         case .success(let pid):
             let status = await withTaskGroup(of: ExitStatus?.self) { group in

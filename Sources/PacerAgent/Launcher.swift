@@ -6,14 +6,20 @@ import Foundation
 import PacerAgentCore
 import PacerModel
 
-/// Starts a task's process: its own process group (so a kill reaches every descendant that stays
-/// in it), its own sandbox directory holding `stdout` and `stderr`, stdin from /dev/null, no
-/// inherited descriptors, and a clean environment — never the agent's own.
+/// Starts a task's process: in its own cgroup (limits from the task, joined before exec), as its
+/// user (supplementary groups cleared), in its own process group and sandbox directory holding
+/// `stdout` and `stderr`, stdin from /dev/null, no inherited descriptors, and a clean environment —
+/// never the agent's own.
 public struct Launcher: Sendable {
     public let sandboxRoot: String
+    public let isolation: IsolationSettings
+    /// nil with `--isolation none`.
+    public let cgroups: Cgroups?
     public static let systemPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-    public init(sandboxRoot: String) { self.sandboxRoot = sandboxRoot }
+    public init(sandboxRoot: String, isolation: IsolationSettings = IsolationSettings(), cgroups: Cgroups? = nil) {
+        self.sandboxRoot = sandboxRoot; self.isolation = isolation; self.cgroups = cgroups
+    }
 
     public func sandbox(for taskId: String) -> String { sandboxRoot + "/" + taskId }
 
@@ -23,13 +29,30 @@ public struct Launcher: Sendable {
             && s.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 45 || $0 == 46 || $0 == 95 }
     }
 
-    public func spawn(_ task: TaskInfo) -> Result<Int32, SpawnError> {
+    public func spawn(_ task: TaskInfo, batch: Bool = false) -> Result<Int32, SpawnError> {
         guard Self.isSafeName(task.taskId) else { return .failure(SpawnError("task id '\(task.taskId)' is not a safe name")) }
+        let user: TaskUser, switchTo: Bool
+        switch isolation.user(for: task) {
+        case .failure(let e): return .failure(e)
+        case .success(let u): (user, switchTo) = u
+        }
+        if let busy = task.resources.portList.first(where: { !Self.portIsFree($0) }) {
+            return .failure(SpawnError("port \(busy) is already in use on this agent by a process the agent did not start"))
+        }
         let dir = sandbox(for: task.taskId)
-        do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
+        do {
+            try FileManager.default.createDirectory(atPath: dir + "/tmp", withIntermediateDirectories: true)
+            // The task owns its sandbox; /tmp in it is the task's private /tmp (sticky, like the real one).
+            for d in [dir, dir + "/tmp"] where chown(d, user.uid, user.gid) != 0 {
+                return .failure(SpawnError("cannot give sandbox \(d) to user '\(user.name)': \(String(cString: strerror(errno)))"))
+            }
+            chmod(dir + "/tmp", 0o1777)
+        } catch {
             return .failure(SpawnError("cannot create sandbox \(dir): \(error)"))
         }
-        var env = ["PATH": Self.systemPath, "HOME": dir, "MESOS_SANDBOX": dir, "PACER_SANDBOX": dir, "LANG": "C.UTF-8"]
+        var env = ["PATH": Self.systemPath, "HOME": FileManager.default.fileExists(atPath: user.home) ? user.home : dir,
+                   "USER": user.name, "LOGNAME": user.name,
+                   "MESOS_SANDBOX": dir, "PACER_SANDBOX": dir, "LANG": "C.UTF-8"]
         env.merge(task.command.environment) { _, task in task }
         let argv: [String]
         if task.command.shell {
@@ -42,7 +65,47 @@ public struct Launcher: Sendable {
             args[0] = path
             argv = args
         }
-        return Self.posixSpawn(argv, env: env.map { "\($0.key)=\($0.value)" }.sorted(), directory: dir)
+        var procs: [String] = []
+        if let cgroups {
+            do { procs = try cgroups.create(task.taskId, isolation.limits(for: task, batch: batch)) } catch {
+                return .failure(SpawnError("\(error)"))
+            }
+        }
+        let result = Self.spawnProcess(argv, env: env.map { "\($0.key)=\($0.value)" }.sorted(), directory: dir,
+                                       cgroupProcs: procs, user: switchTo ? user : nil,
+                                       pidNamespace: isolation.pidNamespace, privateTmp: isolation.privateTmp ? dir + "/tmp" : nil)
+        if case .failure = result { cgroups?.remove(task.taskId) }
+        return result
+    }
+
+    /// A command in a running task's context (a command health check): same user, same cgroup
+    /// (it counts against the task's limits), same sandbox; output to `<output>.stdout`/`.stderr`.
+    public func spawnInTask(_ task: TaskInfo, _ argv: [String], env: [String: String], output: String) -> Result<Int32, SpawnError> {
+        let dir = sandbox(for: task.taskId)
+        let user: TaskUser?
+        switch isolation.user(for: task) {
+        case .failure(let e): return .failure(e)
+        case .success(let u): user = u.switchTo ? u.0 : nil
+        }
+        let procs = cgroups.map { groups in groups.bases.values.sorted().map { $0 + "/" + task.taskId + "/cgroup.procs" } } ?? []
+        return Self.spawnProcess(argv, env: env.map { "\($0.key)=\($0.value)" }.sorted(), directory: dir, output: output,
+                                 cgroupProcs: procs, user: user, pidNamespace: false, privateTmp: nil)
+    }
+
+    /// Kills everything the task left behind: its process group, and with cgroups every process in
+    /// its group wherever it went (a double fork leaves the process group, never the cgroup).
+    public func killEverything(_ taskId: String, pid: Int32?) {
+        if let pid { Self.signalGroup(pid, SIGKILL) }
+        cgroups?.killAll(taskId)
+    }
+
+    /// After the task ended: whether the kernel OOM-killed in it, then its cgroup is gone.
+    public func cleanUp(_ taskId: String) -> (oomKilled: Bool, usage: CgroupUsage?) {
+        guard let cgroups else { return (false, nil) }
+        let usage = cgroups.usage(taskId)
+        cgroups.killAll(taskId)
+        cgroups.remove(taskId)
+        return ((usage?.oomKills ?? 0) > 0, usage)
     }
 
     static func resolve(_ name: String, path: String) -> String? {
@@ -51,33 +114,56 @@ public struct Launcher: Sendable {
         return nil
     }
 
+    /// Whether a listener could bind `port` (SO_REUSEADDR, as servers set it: TIME_WAIT is not "in use").
+    static func portIsFree(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return true }
+        defer { close(fd) }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr = in_addr(s_addr: 0)
+        return withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+
+    static let steps = [PACER_STEP_FORK: "fork", PACER_STEP_CGROUP: "join its cgroup", PACER_STEP_MOUNT: "set up its mount namespace",
+                        PACER_STEP_SETPGID: "setpgid", PACER_STEP_FDS: "set up stdin/stdout/stderr", PACER_STEP_CHDIR: "enter its sandbox",
+                        PACER_STEP_SETGROUPS: "clear supplementary groups", PACER_STEP_SETGID: "setgid", PACER_STEP_SETUID: "setuid",
+                        PACER_STEP_EXEC: "exec"]
+
     /// `output` names the files stdout and stderr are appended to (`stdout`/`stderr`, or `health.stdout`…).
-    static func posixSpawn(_ argv: [String], env: [String], directory: String, output: String? = nil) -> Result<Int32, SpawnError> {
-        var actions = posix_spawn_file_actions_t()
-        var attr = posix_spawnattr_t()
-        posix_spawn_file_actions_init(&actions)
-        posix_spawnattr_init(&attr)
-        defer { posix_spawn_file_actions_destroy(&actions); posix_spawnattr_destroy(&attr) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    static func spawnProcess(_ argv: [String], env: [String], directory: String, output: String? = nil, cgroupProcs: [String] = [],
+                             user: TaskUser? = nil, pidNamespace: Bool = false, privateTmp: String? = nil) -> Result<Int32, SpawnError> {
         let prefix = output.map { directory + "/" + $0 + "." } ?? directory + "/"
-        posix_spawn_file_actions_addopen(&actions, 1, prefix + "stdout", O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_addopen(&actions, 2, prefix + "stderr", O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        pacer_spawn_addclosefrom(&actions, 3)
-        pacer_spawn_addchdir(&actions, directory)
-        // New process group; default signal dispositions and an empty mask (the agent blocks some).
-        var none = sigset_t(), all = sigset_t()
-        sigemptyset(&none)
-        sigfillset(&all)
-        posix_spawnattr_setsigmask(&attr, &none)
-        posix_spawnattr_setsigdefault(&attr, &all)
-        posix_spawnattr_setpgroup(&attr, 0)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        var pid: pid_t = 0
+        let stdin = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        let stdout = open(prefix + "stdout", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        let stderr = open(prefix + "stderr", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        defer { for fd in [stdin, stdout, stderr] where fd >= 0 { close(fd) } }
+        guard stdin >= 0, stdout >= 0, stderr >= 0 else {
+            return .failure(SpawnError("cannot open \(prefix)stdout/stderr: \(String(cString: strerror(errno)))"))
+        }
+        if let user { fchown(stdout, user.uid, user.gid); fchown(stderr, user.uid, user.gid) }
         let cArgs = argv.map { strdup($0) } + [nil]
         let cEnv = env.map { strdup($0) } + [nil]
-        defer { cArgs.forEach { free($0) }; cEnv.forEach { free($0) } }
-        let rc = posix_spawn(&pid, argv[0], &actions, &attr, cArgs, cEnv)
-        guard rc == 0 else { return .failure(SpawnError("posix_spawn \(argv[0]): \(String(cString: strerror(rc)))")) }
+        let cProcs = cgroupProcs.map { strdup($0) } + [nil]
+        let cDir = strdup(directory), cTmp = privateTmp.map { strdup($0) } ?? nil
+        defer { (cArgs + cEnv + cProcs + [cDir, cTmp]).forEach { free($0) } }
+        var failedStep: Int32 = 0, err: Int32 = 0
+        let pid: pid_t = cProcs.map { UnsafePointer($0) }.withUnsafeBufferPointer { procs in
+            var spec = pacer_task_spawn(path: cArgs[0], argv: cArgs, envp: cEnv, directory: cDir,
+                                        stdin_fd: stdin, stdout_fd: stdout, stderr_fd: stderr, cgroup_procs: procs.baseAddress,
+                                        switch_user: user == nil ? 0 : 1, uid: user?.uid ?? 0, gid: user?.gid ?? 0,
+                                        new_pid_ns: pidNamespace ? 1 : 0, private_tmp: cTmp)
+            return pacer_spawn_task(&spec, &failedStep, &err)
+        }
+        guard pid > 0 else {
+            let step = steps[Int(failedStep)] ?? "start"
+            return .failure(SpawnError("cannot \(step) for \(argv[0])\(user.map { " as user '\($0.name)'" } ?? ""): \(String(cString: strerror(err)))"))
+        }
         return .success(pid)
     }
 

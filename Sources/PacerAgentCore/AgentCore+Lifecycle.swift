@@ -59,10 +59,15 @@ extension AgentCore {
     }
 
     /// The task's process ended. Anything left in its process group is killed by the shell.
-    public mutating func exited(taskId: String, _ status: ExitStatus, now: Double) -> [AgentDirective] {
+    /// `oomKilled`: the kernel's OOM killer struck in the task's cgroup (its memory limit).
+    public mutating func exited(taskId: String, _ status: ExitStatus, oomKilled: Bool = false, now: Double) -> [AgentDirective] {
         guard let t = state.tasks[taskId], !t.state.isTerminal else { return [] }
         let killed = t.killRequestedAt != nil
         switch status {
+        case _ where oomKilled && !killed:
+            let limit = t.info.memoryLimitMiB.map { "\(Int($0)) MiB" } ?? "its"
+            finish(taskId, .failed, message: "Memory limit exceeded: the task used more than \(limit) of memory and was killed by the kernel's OOM killer",
+                   reason: "REASON_CONTAINER_LIMITATION_MEMORY", now: now)
         case .exited(0) where !killed:
             finish(taskId, .finished, message: "Command exited with status 0", now: now)
         case .exited(let code):

@@ -68,7 +68,8 @@ extension AppsCore {
         }
         let info = TaskInfo(taskId: id, name: app.id.description, agentId: offer.agentId, resources: resources,
                             command: command, killGracePeriodSeconds: app.taskKillGracePeriodSeconds,
-                            healthChecks: checks.isEmpty ? nil : checks, readinessChecks: readiness.isEmpty ? nil : readiness)
+                            healthChecks: checks.isEmpty ? nil : checks, readinessChecks: readiness.isEmpty ? nil : readiness,
+                            resourceLimits: app.resourceLimits)
         return (record, info)
     }
 

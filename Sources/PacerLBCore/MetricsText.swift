@@ -1,6 +1,6 @@
-/// Renders the LB's counters in the Prometheus text exposition format (version 0.0.4).
-/// Written out directly: the counters are summed snapshots published by the worker threads, which
-/// a push-style metrics API would only re-derive.
+import PacerModel
+
+/// Renders the LB's counters (summed snapshots published by the worker threads) for `/metrics`.
 public enum MetricsText {
     public struct Service {
         public var port: Int
@@ -15,51 +15,42 @@ public enum MetricsText {
 
     public static func render(services: [Service], connections: (accepted: Int, active: Int, refused: Int),
                               frameworkConnected: Bool) -> String {
-        var out = ""
-        func family(_ name: String, _ type: String, _ help: String, _ rows: [(String, String)]) {
-            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
-            for (labels, value) in rows { out += "\(name)\(labels) \(value)\n" }
-        }
-        func labels(_ s: Service, _ extra: String = "") -> String {
-            "{port=\"\(s.port)\",app=\"\(escape(s.app))\",mode=\"\(s.mode)\"\(extra)}"
+        var out = PrometheusText()
+        func labels(_ s: Service, _ extra: (String, String)? = nil) -> [(String, String)] {
+            [("port", "\(s.port)"), ("app", s.app), ("mode", s.mode)] + (extra.map { [$0] } ?? [])
         }
         let sorted = services.sorted { $0.port < $1.port }
-        family("pacer_lb_requests_total", "counter", "Requests (HTTP) or connections (TCP) taken on per service.",
-               sorted.map { (labels($0), "\($0.counters.requests)") })
-        family("pacer_lb_active", "gauge", "Requests or connections in progress per service.",
-               sorted.map { (labels($0), "\($0.counters.active)") })
-        family("pacer_lb_responses_total", "counter", "HTTP responses per service and status class.",
-               sorted.flatMap { s in (1...5).map { (labels(s, ",class=\"\($0)xx\""), "\(s.counters.responses[$0 - 1])") } })
-        family("pacer_lb_errors_total", "counter", "Failures per service and kind.", sorted.flatMap { s in
+        out.family("pacer_lb_requests_total", "counter", "Requests (HTTP) or connections (TCP) taken on per service.",
+                   sorted.map { (labels($0), "\($0.counters.requests)") })
+        out.family("pacer_lb_active", "gauge", "Requests or connections in progress per service.",
+                   sorted.map { (labels($0), "\($0.counters.active)") })
+        out.family("pacer_lb_responses_total", "counter", "HTTP responses per service and status class.",
+                   sorted.flatMap { s in (1...5).map { (labels(s, ("class", "\($0)xx")), "\(s.counters.responses[$0 - 1])") } })
+        out.family("pacer_lb_errors_total", "counter", "Failures per service and kind.", sorted.flatMap { s in
             [("connect", s.counters.connectFailures), ("backend", s.counters.backendErrors), ("timeout", s.counters.timeouts),
-             ("aborted", s.counters.aborted), ("generated", s.counters.generated)].map { (labels(s, ",kind=\"\($0.0)\""), "\($0.1)") }
+             ("aborted", s.counters.aborted), ("generated", s.counters.generated)].map { (labels(s, ("kind", $0.0)), "\($0.1)") }
         })
-        family("pacer_lb_bytes_total", "counter", "Bytes relayed per service and direction.", sorted.flatMap { s in
-            [(labels(s, ",direction=\"in\""), "\(s.counters.bytesIn)"), (labels(s, ",direction=\"out\""), "\(s.counters.bytesOut)")]
+        out.family("pacer_lb_bytes_total", "counter", "Bytes relayed per service and direction.", sorted.flatMap { s in
+            [(labels(s, ("direction", "in")), "\(s.counters.bytesIn)"), (labels(s, ("direction", "out")), "\(s.counters.bytesOut)")]
         })
-        family("pacer_lb_backends", "gauge", "Backends in rotation per service.", sorted.map { (labels($0), "\($0.backends)") })
-        out += "# HELP pacer_lb_response_seconds Time from request to response head per service.\n"
-        out += "# TYPE pacer_lb_response_seconds histogram\n"
+        out.family("pacer_lb_backends", "gauge", "Backends in rotation per service.", sorted.map { (labels($0), "\($0.backends)") })
+        out.family("pacer_lb_response_seconds", "histogram", "Time from request to response head per service.", [])
         for s in sorted {
             var cumulative = 0
             for (i, bound) in LatencyHistogram.bounds.enumerated() {
                 cumulative += s.counters.latency.counts[i]
-                out += "pacer_lb_response_seconds_bucket\(labels(s, ",le=\"\(bound)\"")) \(cumulative)\n"
+                out.sample("pacer_lb_response_seconds_bucket", labels(s, ("le", "\(bound)")), "\(cumulative)")
             }
-            out += "pacer_lb_response_seconds_bucket\(labels(s, ",le=\"+Inf\"")) \(s.counters.latency.count)\n"
-            out += "pacer_lb_response_seconds_sum\(labels(s)) \(s.counters.latency.sum)\n"
-            out += "pacer_lb_response_seconds_count\(labels(s)) \(s.counters.latency.count)\n"
+            out.sample("pacer_lb_response_seconds_bucket", labels(s, ("le", "+Inf")), "\(s.counters.latency.count)")
+            out.sample("pacer_lb_response_seconds_sum", labels(s), "\(s.counters.latency.sum)")
+            out.sample("pacer_lb_response_seconds_count", labels(s), "\(s.counters.latency.count)")
         }
-        family("pacer_lb_connections_accepted_total", "counter", "Client connections accepted.", [("", "\(connections.accepted)")])
-        family("pacer_lb_connections_active", "gauge", "Client connections open.", [("", "\(connections.active)")])
-        family("pacer_lb_connections_refused_total", "counter", "Client connections refused (no route, limits).",
-               [("", "\(connections.refused)")])
-        family("pacer_lb_framework_connected", "gauge", "1 while the framework's event stream is followed.",
-               [("", frameworkConnected ? "1" : "0")])
-        return out
-    }
-
-    static func escape(_ s: String) -> String {
-        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
+        out.family("pacer_lb_connections_accepted_total", "counter", "Client connections accepted.", [([], "\(connections.accepted)")])
+        out.family("pacer_lb_connections_active", "gauge", "Client connections open.", [([], "\(connections.active)")])
+        out.family("pacer_lb_connections_refused_total", "counter", "Client connections refused (no route, limits).",
+                   [([], "\(connections.refused)")])
+        out.family("pacer_lb_framework_connected", "gauge", "1 while the framework's event stream is followed.",
+                   [([], frameworkConnected ? "1" : "0")])
+        return out.text
     }
 }

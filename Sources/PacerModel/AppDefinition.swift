@@ -133,4 +133,5 @@ public enum ResourceLimit: Sendable, Equatable, Codable {
 public struct ResourceLimits: Codable, Sendable, Equatable {
     public var cpus: ResourceLimit?
     public var mem: ResourceLimit?
+    public init(cpus: ResourceLimit? = nil, mem: ResourceLimit? = nil) { self.cpus = cpus; self.mem = mem }
 }

@@ -61,12 +61,34 @@ public struct TaskInfo: Codable, Sendable, Equatable {
     /// Checks the agent runs for this task; their results come back on status updates.
     public var healthChecks: [TaskHealthCheck]?
     public var readinessChecks: [TaskReadinessCheck]?
+    /// Caps above the requested `resources` (the app's `resourceLimits`): the agent's cgroup enforces them.
+    public var resourceLimits: ResourceLimits?
     public init(taskId: String, name: String, agentId: String, resources: Resources, command: CommandInfo,
                 killGracePeriodSeconds: Double? = nil, healthChecks: [TaskHealthCheck]? = nil,
-                readinessChecks: [TaskReadinessCheck]? = nil) {
+                readinessChecks: [TaskReadinessCheck]? = nil, resourceLimits: ResourceLimits? = nil) {
         self.taskId = taskId; self.name = name; self.agentId = agentId; self.resources = resources
         self.command = command; self.killGracePeriodSeconds = killGracePeriodSeconds; self.healthChecks = healthChecks
-        self.readinessChecks = readinessChecks
+        self.readinessChecks = readinessChecks; self.resourceLimits = resourceLimits
+    }
+}
+
+extension TaskInfo {
+    /// The CPU cap the agent enforces (CFS quota): `resourceLimits.cpus` when larger than `cpus`; nil when unlimited.
+    public var cpuLimit: Double? {
+        switch resourceLimits?.cpus {
+        case .unlimited: nil
+        case .limited(let v): max(v, resources.cpus)
+        case nil: resources.cpus
+        }
+    }
+
+    /// The memory cap the agent enforces: `resourceLimits.mem` when larger than `mem`; nil when unlimited.
+    public var memoryLimitMiB: Double? {
+        switch resourceLimits?.mem {
+        case .unlimited: nil
+        case .limited(let v): max(v, resources.mem)
+        case nil: resources.mem
+        }
     }
 }
 

@@ -37,12 +37,28 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "Disk to offer in MiB.") var disk: Double?
     @Option(help: "Port ranges to offer, e.g. 31000-32000.") var ports: String?
     @Option(help: "Attributes, e.g. rack:r1;zone:a.") var attributes: String?
+    @OptionGroup var isolation: IsolationOptions
 
     func run() async throws {
         Logs.bootstrap(server.logLevel)
-        let config = try Runner.agentConfig(server: server, port: port, master: master, hostname: hostname, cpus: cpus,
+        var config = try Runner.agentConfig(server: server, port: port, master: master, hostname: hostname, cpus: cpus,
                                             mem: mem, disk: disk, ports: ports, attributes: attributes)
+        config.isolation = try isolation.settings()
         try await Runner.run([try AgentService(config: config)])
+    }
+}
+
+struct IsolationOptions: ParsableArguments {
+    @Option(help: "How tasks are confined: 'cgroups' (CPU and memory limits; add ',namespaces/pid' and/or ',filesystem/tmp' for own pid namespace and private /tmp), or 'none'.")
+    var isolation = "cgroups"
+    @Option(help: "User tasks run as when their app names none.") var taskUser = "nobody"
+    @Flag(help: "Let apps run tasks as root.") var allowRootTasks = false
+
+    func settings() throws -> IsolationSettings {
+        var s = try IsolationSettings.parse(isolation)
+        s.taskUser = taskUser
+        s.allowRoot = allowRootTasks
+        return s
     }
 }
 
@@ -76,6 +92,7 @@ struct Up: AsyncParsableCommand {
     @Option(help: "First task port of the first agent; each agent offers 1000 ports.") var taskPorts = 31000
     @Option(help: "Load balancer configuration; the load balancer is skipped when the file does not exist.")
     var lbConfig = "lb-config/local.yaml"
+    @OptionGroup var isolation: IsolationOptions
 
     func run() async throws {
         Logs.bootstrap(server.logLevel)
@@ -90,7 +107,13 @@ struct Up: AsyncParsableCommand {
                                                 hostname: server.bind, cpus: agentCpus, mem: agentMem, disk: nil,
                                                 ports: "\(first)-\(first + 999)", attributes: nil)
             config.killTasksOnShutdown = true
-            services.append(try AgentService(config: config))
+            config.isolation = try isolation.settings()
+            do { services.append(try AgentService(config: config)) } catch let error as IsolationError where config.isolation.cgroups {
+                // A laptop or a container without cgroup access still gets a working cluster, visibly unconfined.
+                Logger(label: "pacer").warning("tasks will run WITHOUT isolation (no CPU or memory limits): \(error)")
+                config.isolation.cgroups = false
+                services.append(try AgentService(config: config))
+            }
         }
         var framework = FrameworkConfig()
         framework.host = server.bind

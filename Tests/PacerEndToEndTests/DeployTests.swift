@@ -69,7 +69,7 @@ final class DeployTests: ClusterTestCase {
         let marker = "pacer-orphan-\(UUID().uuidString.prefix(6))"
         let stubborn = "python3 -c 'import signal,time; signal.signal(15, signal.SIG_IGN); time.sleep(3600)' \(marker)"
         let spec = #"{"id":"/stubborn","cmd":"\#(stubborn) & exec \#(stubborn)","#
-            + #""instances":1,"cpus":0.01,"mem":8,"taskKillGracePeriodSeconds":1}"#
+            + #""instances":1,"cpus":0.01,"mem":64,"resourceLimits":{"cpus":"unlimited"},"taskKillGracePeriodSeconds":1}"#
         let r = try await post(spec)
         XCTAssertEqual(r.status, 201, r.text)
         let tasks = try await waitRunning("/stubborn", 1)
@@ -98,7 +98,8 @@ final class DeployTests: ClusterTestCase {
         let sandbox = "\(cluster.dir)/agent-\(cluster.agentPort)/sandboxes/\(task.id)"
         let env = try await Eventually.value("env.txt written") { () -> String? in
             let s = try? String(contentsOfFile: sandbox + "/env.txt", encoding: .utf8)
-            return s?.contains("PORTS=") == true ? s : nil
+            let done = (try? String(contentsOfFile: sandbox + "/pwd.txt", encoding: .utf8))?.hasSuffix("\n") == true
+            return s?.contains("PORTS=") == true && done ? s : nil
         }
         for expected in ["PORT0=\(task.ports[0])", "PORT1=\(task.ports[1])", "PORT=\(task.ports[0])", "PORT_WEB=\(task.ports[0])",
                          "PORTS=\(task.ports[0]),\(task.ports[1])", "HOST=127.0.0.1", "PACER_APP_ID=/env", "PACER_TASK_ID=\(task.id)",

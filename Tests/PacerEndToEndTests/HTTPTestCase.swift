@@ -39,7 +39,7 @@ class HTTPTestCase: ClusterTestCase {
         let labels = ["HAPROXY_0_MODE": "http", "HAPROXY_0_VHOST": "app.example", "HAPROXY_1_MODE": "http",
                       "HAPROXY_1_VHOST": "ws.example", "HAPROXY_1_WEBSOCKET": "true"].merging(extraLabels) { $1 }
         let spec: [String: Any] = [
-            "id": app, "cmd": cmd, "instances": instances, "cpus": 0.01, "mem": 32,
+            "id": app, "cmd": cmd, "instances": instances, "cpus": 0.01, "mem": 64, "resourceLimits": ["cpus": "unlimited"],
             "portDefinitions": [["port": port], ["port": port + 1]], "labels": labels, "healthChecks": checks,
         ]
         let r = try await post(String(decoding: try JSONSerialization.data(withJSONObject: spec), as: UTF8.self))

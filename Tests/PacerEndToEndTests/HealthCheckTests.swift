@@ -8,7 +8,7 @@ final class HealthCheckTests: ClusterTestCase {
     /// An HTTP server that is healthy while the file `healthy` exists in its sandbox.
     func server(_ app: String, instances: Int, checks: String) -> String {
         #"{"id":"\#(app)","cmd":"touch healthy ok && exec python3 -m http.server $PORT0 --bind 127.0.0.1","#
-            + #""instances":\#(instances),"cpus":0.01,"mem":32,"healthChecks":[\#(checks)]}"#
+            + #""instances":\#(instances),"cpus":0.01,"mem":64,"resourceLimits":{"cpus":"unlimited"},"healthChecks":[\#(checks)]}"#
     }
     let fast = #""intervalSeconds":1,"timeoutSeconds":1,"gracePeriodSeconds":10,"delaySeconds":0,"maxConsecutiveFailures":3"#
 

@@ -40,7 +40,7 @@ final class LoadBalancerTests: ClusterTestCase {
 
     func deployWhoami(_ id: String, instances: Int, servicePort: Int, checks: [[String: Any]] = []) async throws {
         let spec: [String: Any] = [
-            "id": id, "cmd": "exec python3 -u -c '\(Self.whoami)'", "instances": instances, "cpus": 0.01, "mem": 32,
+            "id": id, "cmd": "exec python3 -u -c '\(Self.whoami)'", "instances": instances, "cpus": 0.01, "mem": 64, "resourceLimits": ["cpus": "unlimited"],
             "portDefinitions": [["port": servicePort]], "healthChecks": checks, "labels": ["HAPROXY_0_MODE": "tcp"],
         ]
         let r = try await post(String(decoding: try JSONSerialization.data(withJSONObject: spec), as: UTF8.self))
@@ -102,7 +102,7 @@ final class LoadBalancerTests: ClusterTestCase {
         let check: [String: Any] = ["protocol": "COMMAND", "command": ["value": "test -f ok"], "intervalSeconds": 1,
                                     "timeoutSeconds": 1, "gracePeriodSeconds": 0, "delaySeconds": 0, "maxConsecutiveFailures": 0]
         let whoamiWithFile: [String: Any] = [
-            "id": "/gated", "cmd": "touch ok && exec python3 -u -c '\(Self.whoami)'", "instances": 2, "cpus": 0.01, "mem": 32,
+            "id": "/gated", "cmd": "touch ok && exec python3 -u -c '\(Self.whoami)'", "instances": 2, "cpus": 0.01, "mem": 64, "resourceLimits": ["cpus": "unlimited"],
             "portDefinitions": [["port": port]], "healthChecks": [check],
         ]
         _ = try await post(String(decoding: try JSONSerialization.data(withJSONObject: whoamiWithFile), as: UTF8.self))

@@ -18,4 +18,26 @@ ssize_t pacer_recv_fd(int sock, void *data, size_t len, int *fd);
 // glibc malloc tuning (malloc.h is not in Swift's Glibc module): keep freed memory up to
 // `trim` bytes instead of returning it to the kernel, and serve blocks below `mmap` from the heap.
 void pacer_malloc_keep(int trim, int mmap);
+
+// Starting a task's process (spawn.c). Steps named in a failure:
+enum { PACER_STEP_FORK = 1, PACER_STEP_CGROUP, PACER_STEP_MOUNT, PACER_STEP_SETPGID, PACER_STEP_FDS,
+       PACER_STEP_CHDIR, PACER_STEP_SETGROUPS, PACER_STEP_SETGID, PACER_STEP_SETUID, PACER_STEP_EXEC };
+struct pacer_task_spawn {
+    const char *path;
+    char *const *argv;
+    char *const *envp;
+    const char *directory;
+    int stdin_fd, stdout_fd, stderr_fd;
+    // NULL-terminated list of cgroup.procs files the child writes itself into before exec.
+    const char *const *cgroup_procs;
+    int switch_user;
+    uid_t uid;
+    gid_t gid;
+    // Own pid namespace (with a small init as pid 1) and its own /proc.
+    int new_pid_ns;
+    // When set: own mount namespace with this directory bind-mounted on /tmp.
+    const char *private_tmp;
+};
+// Returns the child's pid, or -1 with the failed step and its errno.
+pid_t pacer_spawn_task(const struct pacer_task_spawn *spec, int *failed_step, int *err);
 #endif

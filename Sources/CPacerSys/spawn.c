@@ -1,0 +1,134 @@
+// Task launch: what posix_spawn cannot do — join cgroups, enter namespaces and drop to the task's
+// user in the child, between fork and exec, so not one instruction of the task runs outside its
+// limits. The child makes raw system calls only (no malloc, no locks: the agent is multithreaded).
+#define _GNU_SOURCE
+#include "CPacerSys.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+
+struct failure { int step; int err; };
+
+static void fail(int pipe_fd, int step) {
+    struct failure f = { step, errno };
+    (void)!write(pipe_fd, &f, sizeof f);
+    _exit(127);
+}
+
+// Raw clone with a null stack behaves as fork, without glibc's atfork handlers (the parent's
+// other threads' locks never matter to us) and with the namespace flags fork cannot take.
+static pid_t raw_fork(unsigned long flags) {
+    return (pid_t)syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0);
+}
+
+static void close_from(int from, int keep) {
+    if (keep >= from) {
+        if (keep > from && syscall(SYS_close_range, from, keep - 1, 0) != 0) for (int fd = from; fd < keep; fd++) close(fd);
+        from = keep + 1;
+    }
+    if (syscall(SYS_close_range, from, ~0U, 0) != 0) for (int fd = from; fd < 65536; fd++) close(fd);
+}
+
+static volatile pid_t init_child;
+static void forward(int sig) { if (init_child > 0) kill(-init_child, sig); }
+
+// pid 1 of a task's pid namespace: the kernel drops signals to it that it does not handle, so a
+// plain task as pid 1 would ignore SIGTERM. It forwards the catchable ones and exits as the task did.
+static void run_init(pid_t child) {
+    init_child = child;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = forward;
+    int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+    for (unsigned i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaction(sigs[i], &sa, NULL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    for (;;) {
+        int status = 0;
+        pid_t p = waitpid(-1, &status, 0);
+        if (p < 0 && errno == ECHILD) _exit(0);
+        if (p == child) _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+    }
+}
+
+static void write_pid_files(const char *const *files, int pipe_fd) {
+    for (const char *const *f = files; f && *f; f++) {
+        int fd = open(*f, O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write(fd, "0", 1) != 1) fail(pipe_fd, PACER_STEP_CGROUP);
+        close(fd);
+    }
+}
+
+static void exec_task(const struct pacer_task_spawn *s, int pipe_fd, int in_directory) {
+    if (setpgid(0, 0) != 0) fail(pipe_fd, PACER_STEP_SETPGID);
+    if (dup2(s->stdin_fd, 0) < 0 || dup2(s->stdout_fd, 1) < 0 || dup2(s->stderr_fd, 2) < 0) fail(pipe_fd, PACER_STEP_FDS);
+    close_from(3, pipe_fd);
+    if (!in_directory && chdir(s->directory) != 0) fail(pipe_fd, PACER_STEP_CHDIR);
+    if (s->switch_user) {
+        // Per-thread credential calls are what we want here: the child has one thread.
+        if (syscall(SYS_setgroups, 0, NULL) != 0) fail(pipe_fd, PACER_STEP_SETGROUPS);
+        if (syscall(SYS_setresgid, s->gid, s->gid, s->gid) != 0) fail(pipe_fd, PACER_STEP_SETGID);
+        if (syscall(SYS_setresuid, s->uid, s->uid, s->uid) != 0) fail(pipe_fd, PACER_STEP_SETUID);
+    }
+    // The agent ignores or blocks some signals; the task starts with the defaults.
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++) sigaction(sig, &dfl, NULL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execve(s->path, s->argv, s->envp);
+    fail(pipe_fd, PACER_STEP_EXEC);
+}
+
+pid_t pacer_spawn_task(const struct pacer_task_spawn *s, int *failed_step, int *err) {
+    int p[2];
+    *failed_step = 0; *err = 0;
+    if (pipe2(p, O_CLOEXEC) != 0) { *failed_step = PACER_STEP_FORK; *err = errno; return -1; }
+    pid_t pid = raw_fork(s->new_pid_ns ? CLONE_NEWPID : 0);
+    if (pid == 0) {
+        close(p[0]);
+        setpgid(0, 0);   // the agent signals the task's group: with a pid namespace, that is its init
+        write_pid_files(s->cgroup_procs, p[1]);
+        int mounts = s->private_tmp || s->new_pid_ns;
+        if (mounts) {
+            // Enter the sandbox first: it may live under the /tmp about to be covered.
+            if (chdir(s->directory) != 0) fail(p[1], PACER_STEP_CHDIR);
+            if (unshare(CLONE_NEWNS) != 0) fail(p[1], PACER_STEP_MOUNT);
+            if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) fail(p[1], PACER_STEP_MOUNT);
+            if (s->private_tmp && mount(s->private_tmp, "/tmp", NULL, MS_BIND | MS_REC, NULL) != 0) fail(p[1], PACER_STEP_MOUNT);
+            if (s->new_pid_ns && mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) fail(p[1], PACER_STEP_MOUNT);
+        }
+        if (s->new_pid_ns) {
+            pid_t task = raw_fork(0);
+            if (task < 0) fail(p[1], PACER_STEP_FORK);
+            if (task == 0) exec_task(s, p[1], mounts);
+            close(p[1]);
+            run_init(task);
+        }
+        exec_task(s, p[1], mounts);
+    }
+    close(p[1]);
+    if (pid < 0) { *failed_step = PACER_STEP_FORK; *err = errno; close(p[0]); return -1; }
+    struct failure f;
+    ssize_t n;
+    do { n = read(p[0], &f, sizeof f); } while (n < 0 && errno == EINTR);
+    close(p[0]);
+    if (n == (ssize_t)sizeof f) {
+        *failed_step = f.step; *err = f.err;
+        return -1;
+    }
+    return pid;
+}

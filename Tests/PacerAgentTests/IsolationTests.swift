@@ -1,0 +1,223 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import PacerAgent
+import PacerAgentCore
+import PacerModel
+import XCTest
+
+/// Real processes in real cgroups: the limits the agent sets are measured from the kernel's own
+/// accounting. Needs root (cgroups, setuid), as an agent does.
+final class IsolationTests: XCTestCase {
+    var dir = ""
+    var launcher: Launcher!
+    var started: [(String, Int32)] = []
+
+    override func setUp() async throws {
+        try XCTSkipUnless(geteuid() == 0, "isolation needs root, as the agent does")
+        dir = NSTemporaryDirectory() + "pacer-iso-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        launcher = try makeLauncher(IsolationSettings())
+    }
+
+    override func tearDown() async throws {
+        for (id, pid) in started { launcher?.killEverything(id, pid: pid); _ = launcher?.cleanUp(id) }
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    func makeLauncher(_ settings: IsolationSettings) throws -> Launcher {
+        let groups = try Cgroups.detect(agentName: "test-" + UUID().uuidString.prefix(8).lowercased())
+        return Launcher(sandboxRoot: dir + "/sandboxes", isolation: settings, cgroups: groups)
+    }
+
+    func task(_ cmd: String, cpus: Double = 0.5, mem: Double = 64, limits: ResourceLimits? = nil, user: String? = nil,
+              ports: [Int] = []) -> TaskInfo {
+        let id = "t-" + UUID().uuidString.prefix(8).lowercased()
+        return TaskInfo(taskId: id, name: "/iso", agentId: "a", resources: Resources(cpus: cpus, mem: mem, disk: 0, ports: PortRange.ranges(of: ports)),
+                        command: CommandInfo(shell: true, value: cmd, arguments: nil, environment: ["APP_VAR": "1"], user: user),
+                        resourceLimits: limits)
+    }
+
+    func start(_ t: TaskInfo, with l: Launcher? = nil) throws -> (pid: Int32, exit: Task<ExitStatus, Never>) {
+        let pid = try (l ?? launcher).spawn(t).get()
+        started.append((t.taskId, pid))
+        let exit = Task { await withCheckedContinuation { c in ProcessReaper.shared.watch(pid) { c.resume(returning: $0) } } }
+        return (pid, exit)
+    }
+
+    func output(_ t: TaskInfo) -> String {
+        (try? String(contentsOfFile: launcher.sandbox(for: t.taskId) + "/stdout", encoding: .utf8)) ?? ""
+    }
+
+    func testCPUQuotaCapsABusyLoopAndResourceLimitsRaiseIt() async throws {
+        let capped = task("while :; do :; done", cpus: 0.5)
+        let raised = task("while :; do :; done", cpus: 0.5, limits: ResourceLimits(cpus: .limited(1), mem: nil))
+        _ = try start(capped)
+        _ = try start(raised)
+        let groups = try XCTUnwrap(launcher.cgroups)
+        try await Task.sleep(for: .milliseconds(500))
+        let before = (groups.usage(capped.taskId)!.cpuTotalSeconds, groups.usage(raised.taskId)!.cpuTotalSeconds, Date())
+        try await Task.sleep(for: .seconds(10))
+        let a = groups.usage(capped.taskId)!, b = groups.usage(raised.taskId)!
+        let wall = Date().timeIntervalSince(before.2)
+        let cappedRate = (a.cpuTotalSeconds - before.0) / wall, raisedRate = (b.cpuTotalSeconds - before.1) / wall
+        print("cpus 0.5: \(cappedRate) cores, throttled \(a.throttledPeriods)/\(a.periods); resourceLimits.cpus 1: \(raisedRate) cores")
+        XCTAssertLessThanOrEqual(cappedRate, 0.55)
+        XCTAssertGreaterThan(cappedRate, 0.3, "the task should still get its half core")
+        XCTAssertGreaterThan(a.throttledPeriods, 0)
+        XCTAssertGreaterThan(raisedRate, 0.7)
+        XCTAssertLessThanOrEqual(raisedRate, 1.05)
+    }
+
+    func testMemoryLimitOOMKillsAndIsReported() async throws {
+        let t = task("exec python3 -c 'import time; a = bytearray(200 * 1024 * 1024); time.sleep(30)'", mem: 64)
+        let (_, exit) = try start(t)
+        let status = await exit.value
+        XCTAssertEqual(status, .signaled(9))
+        XCTAssertTrue(launcher.cleanUp(t.taskId).oomKilled)
+        // And the agent's core turns that into a TASK_FAILED that says so.
+        var core = AgentCore(agentId: "a", idPrefix: "p")
+        _ = core.launch(frameworkId: "f", [t], now: 0)
+        _ = core.spawned([(t.taskId, .success(1))], now: 0)
+        _ = core.exited(taskId: t.taskId, status, oomKilled: true, now: 1)
+        let last = try XCTUnwrap(core.state.pending[t.taskId]?.last?.status)
+        XCTAssertEqual(last.state, .failed)
+        XCTAssertEqual(last.reason, "REASON_CONTAINER_LIMITATION_MEMORY")
+        XCTAssertTrue(last.message?.contains("Memory limit exceeded") == true && last.message?.contains("64 MiB") == true, last.message ?? "")
+    }
+
+    func testTasksRunAsTheirUserWithACleanEnvironment() async throws {
+        setenv("PACER_AGENT_SECRET", "do-not-leak", 1)
+        defer { unsetenv("PACER_AGENT_SECRET") }
+        let nobody = try XCTUnwrap(TaskUser.lookup("nobody"))
+        let t = task("id -u; id -g; id -G; env | sort")
+        let (_, exit) = try start(t)
+        let status_exit = await exit.value
+        XCTAssertEqual(status_exit, .exited(0))
+        let lines = output(t).split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines[0], "\(nobody.uid)")
+        XCTAssertEqual(lines[1], "\(nobody.gid)")
+        XCTAssertEqual(lines[2], "\(nobody.gid)", "supplementary groups are cleared")
+        let env = Set(lines.dropFirst(3).compactMap { $0.split(separator: "=", maxSplits: 1).first.map(String.init) })
+        XCTAssertFalse(env.contains("PACER_AGENT_SECRET"))
+        XCTAssertTrue(lines.contains("PATH=\(Launcher.systemPath)"))
+        XCTAssertTrue(lines.contains("USER=nobody"))
+        XCTAssertTrue(lines.contains("APP_VAR=1"))
+        XCTAssertTrue(env.isSubset(of: ["PATH", "HOME", "USER", "LOGNAME", "MESOS_SANDBOX", "PACER_SANDBOX", "LANG", "APP_VAR", "PWD", "SHLVL", "_"]),
+                      "unexpected variables: \(env)")
+    }
+
+    func testRootIsRefusedUnlessAllowed() async throws {
+        let t = task("id -u", user: "root")
+        guard case .failure(let e) = launcher.spawn(t) else { return XCTFail("a task ran as root") }
+        XCTAssertTrue(e.message.contains("--allow-root-tasks"), e.message)
+        guard case .failure(let missing) = launcher.spawn(task("true", user: "no-such-user-x")) else { return XCTFail("unknown user ran") }
+        XCTAssertTrue(missing.message.contains("does not exist"), missing.message)
+        var allowing = IsolationSettings()
+        allowing.allowRoot = true
+        let rootLauncher = try makeLauncher(allowing)
+        let (_, exit) = try start(t, with: rootLauncher)
+        let status_exit = await exit.value
+        XCTAssertEqual(status_exit, .exited(0))
+        XCTAssertEqual(output(t).trimmingCharacters(in: .whitespacesAndNewlines), "0")
+    }
+
+    func testATaskWhosePortIsTakenFailsClearly() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr = in_addr(s_addr: inet_addr("127.0.0.1"))
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+        listen(fd, 1)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        let port = Int(UInt16(bigEndian: addr.sin_port))
+        guard case .failure(let e) = launcher.spawn(task("sleep 10", ports: [port])) else { return XCTFail("launched on a busy port") }
+        XCTAssertTrue(e.message.contains("port \(port) is already in use"), e.message)
+    }
+
+    func testKillingATaskKillsEverythingInItsCgroup() async throws {
+        // setsid leaves the process group: only the cgroup still knows the grandchild.
+        let t = task("setsid sleep 1000 & echo $!; sleep 1000")
+        let (pid, exit) = try start(t)
+        var escaped: Int32 = 0
+        for _ in 0..<100 where escaped == 0 {
+            escaped = Int32(output(t).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        XCTAssertGreaterThan(escaped, 0)
+        XCTAssertEqual(try XCTUnwrap(launcher.cgroups).processes(t.taskId).count, 3)
+        launcher.killEverything(t.taskId, pid: pid)
+        _ = await exit.value
+        try await Task.sleep(for: .milliseconds(100))
+        XCTAssertFalse(Launcher.isAlive(escaped), "the escaped grandchild survived")
+        XCTAssertEqual(launcher.cgroups?.processes(t.taskId), [])
+    }
+
+    func testPidNamespaceAndPrivateTmp() async throws {
+        var settings = IsolationSettings()
+        settings.pidNamespace = true
+        settings.privateTmp = true
+        let isolated = try makeLauncher(settings)
+        let marker = "pacer-marker-\(UUID().uuidString.prefix(6))"
+        let t = task("echo $$; ls /proc | grep -c '^[0-9]'; touch /tmp/\(marker)")
+        let (_, exit) = try start(t, with: isolated)
+        let status_exit = await exit.value
+        XCTAssertEqual(status_exit, .exited(0))
+        let lines = output(t).split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.first, "2", "the task is pid 2 under its init")
+        XCTAssertLessThanOrEqual(Int(lines.dropFirst().first ?? "") ?? 99, 4, "only the namespace's processes are visible")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "/tmp/" + marker))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: isolated.sandbox(for: t.taskId) + "/tmp/" + marker))
+
+        // SIGTERM reaches the task through its init (a bare pid 1 would ignore it).
+        let trapper = task("trap 'exit 7' TERM; while :; do sleep 0.1; done")
+        let (pid, trapped) = try start(trapper, with: isolated)
+        try await Task.sleep(for: .milliseconds(300))
+        Launcher.signalGroup(pid, SIGTERM)
+        let status_trapped = await trapped.value
+        XCTAssertEqual(status_trapped, .exited(7))
+    }
+}
+
+/// The cgroup v2 layout, checked on a directory standing in for the hierarchy (this machine
+/// mounts v1 controllers; the values written are what the kernel would be given).
+final class CgroupFilesTests: XCTestCase {
+    func testV2FilesAndValues() throws {
+        let root = NSTemporaryDirectory() + "pacer-cg2-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try "cpuset cpu io memory pids\n".write(toFile: root + "/cgroup.controllers", atomically: true, encoding: .utf8)
+        let groups = try Cgroups.detect(agentName: "a1", mounts: "cgroup2 \(root) cgroup2 rw,nosuid 0 0\n")
+        XCTAssertEqual(groups.version, .v2)
+        var settings = IsolationSettings()
+        settings.pidsMax = 100
+        let t = TaskInfo(taskId: "t1", name: "/x", agentId: "a", resources: Resources(cpus: 0.5, mem: 64, disk: 0, ports: []),
+                         command: CommandInfo(shell: true, value: "true", arguments: nil, environment: [:]),
+                         resourceLimits: ResourceLimits(cpus: .limited(2), mem: .unlimited))
+        let procs = try groups.create("t1", settings.limits(for: t))
+        let d = root + "/pacer/a1/t1"
+        XCTAssertEqual(procs, [d + "/cgroup.procs"])
+        func file(_ name: String) -> String { ((try? String(contentsOfFile: d + "/" + name, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines) }
+        XCTAssertEqual(file("cpu.max"), "200000 100000")
+        XCTAssertEqual(file("cpu.weight"), "20")
+        XCTAssertEqual(file("memory.max"), "max")
+        XCTAssertEqual(file("memory.swap.max"), "0")
+        XCTAssertEqual(file("pids.max"), "100")
+        for level in [root, root + "/pacer", root + "/pacer/a1"] {
+            XCTAssertEqual(try String(contentsOfFile: level + "/cgroup.subtree_control", encoding: .utf8), "+cpu +memory +pids")
+        }
+        // Batch work gets the lowest weight.
+        XCTAssertEqual(settings.limits(for: t, batch: true).weight, 1)
+    }
+
+    func testNoControllersMeansAClearRefusal() {
+        XCTAssertThrowsError(try Cgroups.detect(agentName: "a", mounts: "tmpfs /tmp tmpfs rw 0 0\n")) { error in
+            XCTAssertTrue("\(error)".contains("--isolation none"), "\(error)")
+        }
+        XCTAssertThrowsError(try IsolationSettings.parse("cgroups,namespaces/net"))
+        XCTAssertEqual(try IsolationSettings.parse("none").cgroups, false)
+    }
+}
