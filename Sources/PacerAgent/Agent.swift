@@ -84,7 +84,7 @@ public actor Agent {
             execute(core.launch(frameworkId: l.frameworkId, l.tasks, now: now))
         case .kill:
             guard let k = message.kill else { return }
-            execute(core.kill(taskId: k.taskId, frameworkId: k.frameworkId, now: now))
+            execute(core.kill(taskId: k.taskId, frameworkId: k.frameworkId, reason: k.reason, message: k.message, now: now))
         case .acknowledge:
             execute(core.acknowledge(message.acknowledge?.updates ?? [], now: now))
         }

@@ -87,6 +87,7 @@ public struct AgentService: Service {
                 try? await gracefulShutdown()
                 // A standalone agent leaves tasks running across its restart; `pacer up` stops them.
                 if config.killTasksOnShutdown { await agent.killAll(grace: config.settings.defaultKillGrace) }
+                agent.launcher.cgroups?.removeAgentGroup()
                 await agent.finishOutbox()
                 monitor.control.finish()
             }

@@ -201,6 +201,12 @@ public struct Cgroups: Sendable {
         for base in bases.values { rmdir(dir(base, taskId)) }
     }
 
+    /// The agent's own directories, once no task group is left in them: a stopped agent leaves no litter
+    /// (rmdir refuses while a task that outlives the agent still has its group).
+    public func removeAgentGroup() {
+        for base in bases.values { rmdir(base) }
+    }
+
     // MARK: files
 
     func makeDir(_ path: String) throws {

@@ -29,7 +29,7 @@ public struct Launcher: Sendable {
             && s.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 45 || $0 == 46 || $0 == 95 }
     }
 
-    public func spawn(_ task: TaskInfo, batch: Bool = false) -> Result<Int32, SpawnError> {
+    public func spawn(_ task: TaskInfo) -> Result<Int32, SpawnError> {
         guard Self.isSafeName(task.taskId) else { return .failure(SpawnError("task id '\(task.taskId)' is not a safe name")) }
         let user: TaskUser, switchTo: Bool
         switch isolation.user(for: task) {
@@ -67,7 +67,7 @@ public struct Launcher: Sendable {
         }
         var procs: [String] = []
         if let cgroups {
-            do { procs = try cgroups.create(task.taskId, isolation.limits(for: task, batch: batch)) } catch {
+            do { procs = try cgroups.create(task.taskId, isolation.limits(for: task, batch: task.revocable == true)) } catch {
                 return .failure(SpawnError("\(error)"))
             }
         }

@@ -40,7 +40,8 @@ extension AgentCore {
     }
 
     /// SIGTERM to the process group now, SIGKILL after the grace period (see `tick`).
-    public mutating func kill(taskId: String, frameworkId: String, now: Double) -> [AgentDirective] {
+    public mutating func kill(taskId: String, frameworkId: String, reason: String? = nil, message: String? = nil,
+                              now: Double) -> [AgentDirective] {
         guard let t = state.tasks[taskId] else {
             enqueue(taskId, frameworkId: frameworkId, .lost, message: "kill of a task unknown to this agent",
                     reason: "REASON_RECONCILIATION", now: now)
@@ -48,6 +49,8 @@ extension AgentCore {
         }
         guard !t.state.isTerminal, t.killRequestedAt == nil else { return [] }
         state.tasks[taskId]?.killRequestedAt = now
+        state.tasks[taskId]?.killReason = reason
+        state.tasks[taskId]?.killMessage = message
         guard let pid = t.pid else {
             finish(taskId, .killed, message: "killed before it started", reason: "REASON_TASK_KILLED_DURING_LAUNCH", now: now)
             return [.checkpoint] + flush(due(now: now))
@@ -68,6 +71,8 @@ extension AgentCore {
             let limit = t.info.memoryLimitMiB.map { "\(Int($0)) MiB" } ?? "its"
             finish(taskId, .failed, message: "Memory limit exceeded: the task used more than \(limit) of memory and was killed by the kernel's OOM killer",
                    reason: "REASON_CONTAINER_LIMITATION_MEMORY", now: now)
+        case _ where killed && t.killReason != nil:
+            finish(taskId, .killed, message: t.killMessage ?? "killed", reason: t.killReason, now: now)
         case .exited(0) where !killed:
             finish(taskId, .finished, message: "Command exited with status 0", now: now)
         case .exited(let code):

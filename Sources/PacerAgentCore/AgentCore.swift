@@ -23,6 +23,9 @@ public struct AgentTask: Sendable, Equatable, Codable {
     public var termSentAt: Double?
     /// SIGKILL went out after the grace period; not sent twice.
     public var killSent: Bool?
+    /// Why the master killed it (a preemption), reported on the final update instead of the exit.
+    public var killReason: String?
+    public var killMessage: String?
 }
 
 /// A status update waiting for its acknowledgement.

@@ -18,32 +18,99 @@ extension MasterCore {
         return out + allocate(now: now)
     }
 
-    /// What an agent has that is neither used by tasks nor held in an outstanding offer.
-    public func free(agentId: String) -> Resources {
-        guard let agent = agents[agentId] else { return Resources() }
-        let offered = offers.values.filter { $0.agentId == agentId }.reduce(Resources()) { $0 + $1.resources }
-        return agent.info.resources - agent.used - offered
-    }
-
-    /// Offers each reachable agent's free resources to one framework that wants them, taking
-    /// frameworks in turn (fewest outstanding offers first) so none starves.
+    /// Offers each reachable agent's free resources, role by role in weighted-DRF order (roles short
+    /// of their quota guarantee first), each role's share to the framework of that role with the
+    /// smallest dominant share; never beyond a role's quota limit, never into the headroom other
+    /// roles' unmet guarantees need. Then idle capacity goes as revocable offers to frameworks that
+    /// take them. One outstanding offer per agent and role.
     mutating func allocate(now: Double) -> [MasterDirective] {
-        var out: [MasterDirective] = []
-        let candidates = frameworks.filter { $0.value.connected && !$0.value.suppressed }.keys.sorted()
+        let candidates = frameworks.filter { $0.value.connected && !$0.value.suppressed }
         guard !candidates.isEmpty else { return [] }
+        var members: [String: [String]] = [:]
+        for (id, f) in candidates { for role in f.info.servedRoles { members[role, default: []].append(id) } }
+        let total = clusterTotal
+        var allocated = allocatedByRole()
+        var out: [MasterDirective] = []
         for agentId in agents.keys.sorted() {
-            guard let agent = agents[agentId], agent.reachable,
-                  !offers.values.contains(where: { $0.agentId == agentId }) else { continue }
-            let available = free(agentId: agentId)
-            guard available.cpus >= settings.minOfferCpus, available.mem >= settings.minOfferMem else { continue }
-            let outstanding = Dictionary(grouping: offers.values, by: \.frameworkId).mapValues(\.count)
-            let eligible = candidates.filter { (frameworks[$0]?.refusals[agentId] ?? 0) <= now }
-            guard let fid = eligible.min(by: { (outstanding[$0] ?? 0, $0) < (outstanding[$1] ?? 0, $1) }) else { continue }
-            let offer = Offer(id: nextId("offer"), frameworkId: fid, agentId: agentId, hostname: agent.info.hostname,
-                              attributes: agent.info.attributes, resources: available)
-            offers[offer.id] = offer
-            out.append(.toFramework(fid, .offers([offer])))
+            guard let agent = agents[agentId], agent.reachable else { continue }
+            for role in drfOrder(Array(members.keys), allocated: allocated, total: total) {
+                guard !offers.values.contains(where: { $0.agentId == agentId && ($0.role ?? Role.any) == role && $0.revocable != true }),
+                      let l = ledger(agentId) else { continue }
+                var (reserved, unreserved) = l.available(role)
+                if let limit = policy.quotas[role]?.limit {
+                    let room = limit.scalars - (allocated[role] ?? Resources())
+                    reserved = Resources.minimum(reserved, room)
+                    unreserved = Resources.minimum(unreserved, room - reserved)
+                }
+                if meetsGuarantee(role, allocated) {
+                    unreserved = Resources.minimum(unreserved, clusterUnreservedFree() - guaranteeHeadroom(excluding: role, allocated))
+                }
+                let scalars = reserved + unreserved
+                guard scalars.cpus >= settings.minOfferCpus, scalars.mem >= settings.minOfferMem else { continue }
+                let eligible = members[role, default: []].filter { (frameworks[$0]?.refusals[agentId] ?? 0) <= now }
+                guard let fid = eligible.min(by: { frameworkOrder($0, total) < frameworkOrder($1, total) }) else { continue }
+                let offer = Offer(id: nextId("offer"), frameworkId: fid, agentId: agentId, hostname: agent.info.hostname,
+                                  attributes: agent.info.attributes, resources: Resources(cpus: scalars.cpus, mem: scalars.mem,
+                                  disk: scalars.disk, ports: l.freePorts), role: role)
+                offers[offer.id] = offer
+                allocated[role] = (allocated[role] ?? Resources()) + scalars
+                out.append(.toFramework(fid, .offers([offer])))
+            }
+            out += offerRevocable(agentId, candidates: candidates, now: now)
         }
         return out
+    }
+
+    /// Idle capacity (what neither services nor batch tasks hold) to a framework that takes revocable offers.
+    mutating func offerRevocable(_ agentId: String, candidates: [String: FrameworkEntry], now: Double) -> [MasterDirective] {
+        guard let agent = agents[agentId], !offers.values.contains(where: { $0.agentId == agentId && $0.revocable == true }),
+              let free = ledger(agentId)?.revocableFree, free.cpus >= settings.minOfferCpus, free.mem >= settings.minOfferMem
+        else { return [] }
+        let outstanding = Dictionary(grouping: offers.values, by: \.frameworkId).mapValues(\.count)
+        guard let fid = candidates.filter({ $0.value.info.wantsRevocable && ($0.value.refusals[agentId + "/revocable"] ?? 0) <= now })
+            .keys.min(by: { (outstanding[$0] ?? 0, $0) < (outstanding[$1] ?? 0, $1) }) else { return [] }
+        let offer = Offer(id: nextId("offer"), frameworkId: fid, agentId: agentId, hostname: agent.info.hostname,
+                          attributes: agent.info.attributes, resources: free,
+                          role: frameworks[fid]?.info.servedRoles.first, revocable: true)
+        offers[offer.id] = offer
+        return [.toFramework(fid, .offers([offer]))]
+    }
+
+    /// Roles below their guarantee first, then by dominant share over weight, then by name.
+    func drfOrder(_ roles: [String], allocated: [String: Resources], total: Resources) -> [String] {
+        roles.sorted { a, b in
+            let ka = (meetsGuarantee(a, allocated) ? 1 : 0, (allocated[a] ?? Resources()).dominantShare(of: total) / policy.weight(a))
+            let kb = (meetsGuarantee(b, allocated) ? 1 : 0, (allocated[b] ?? Resources()).dominantShare(of: total) / policy.weight(b))
+            return ka != kb ? ka < kb : a < b
+        }
+    }
+
+    func meetsGuarantee(_ role: String, _ allocated: [String: Resources]) -> Bool {
+        guard let g = policy.quotas[role]?.guarantee.scalars, !g.isEmpty else { return true }
+        return (allocated[role] ?? Resources()).contains(g)
+    }
+
+    /// What other roles still need to reach their guarantees: kept out of everyone else's offers.
+    func guaranteeHeadroom(excluding role: String, _ allocated: [String: Resources]) -> Resources {
+        policy.quotas.filter { $0.key != role }.reduce(Resources()) { sum, q in
+            sum + (q.value.guarantee.scalars - (allocated[q.key] ?? Resources()))
+        }
+    }
+
+    func clusterUnreservedFree() -> Resources {
+        agents.keys.filter { agents[$0]?.reachable == true }.reduce(Resources()) { $0 + (ledger($1)?.unreservedFree ?? Resources()) }
+    }
+
+    /// Within a role: the framework with the smallest dominant share, then fewest offers outstanding.
+    func frameworkOrder(_ fid: String, _ total: Resources) -> (Double, Int, String) {
+        var held = Resources()
+        for agent in agents.values {
+            for t in agent.tasks.values where t.frameworkId == fid && !t.state.isTerminal && t.info.revocable != true {
+                held = held + t.info.resources.scalars
+            }
+        }
+        let mine = offers.values.filter { $0.frameworkId == fid }
+        held = mine.reduce(held) { $0 + $1.resources.scalars }
+        return (held.dominantShare(of: total), mine.count, fid)
     }
 }

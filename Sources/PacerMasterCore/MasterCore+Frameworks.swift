@@ -68,7 +68,7 @@ extension MasterCore {
     mutating func release(_ offer: Offer, _ fid: String, _ filters: Filters?, now: Double) {
         offers[offer.id] = nil
         let refuse = filters?.refuseSeconds ?? settings.defaultRefuseSeconds
-        if refuse > 0 { frameworks[fid]?.refusals[offer.agentId] = now + refuse }
+        if refuse > 0 { frameworks[fid]?.refusals[offer.agentId + (offer.revocable == true ? "/revocable" : "")] = now + refuse }
     }
 
     mutating func accept(_ fid: String, _ a: SchedulerCall.Accept, now: Double) -> [MasterDirective] {
@@ -87,7 +87,10 @@ extension MasterCore {
         for o in valid { release(o, fid, a.filters, now: now) }
         var launched: [TaskInfo] = []
         var out: [MasterDirective] = []
-        for t in tasks {
+        for var t in tasks {
+            // The offer decides which allocation a task uses, not the framework's say-so.
+            t.role = valid[0].role
+            t.revocable = valid[0].revocable
             if let existing = task(t.taskId), existing.task.info == t { continue }  // a duplicate of a launch already made
             let problem: String? =
                 task(t.taskId) != nil ? "task id \(t.taskId) is already in use" :
@@ -105,7 +108,27 @@ extension MasterCore {
             launched.append(t)
         }
         if !launched.isEmpty { out.append(.toAgent(agentId: agentId, url: agent.info.url, .launch(framework: fid, launched))) }
-        return out + allocate(now: now)
+        return out + preemptBatch(agentId) + allocate(now: now)
+    }
+
+    /// Services come first: when their tasks and the agent's batch tasks no longer fit together,
+    /// batch tasks are killed (largest first, so as few as possible) until they do.
+    mutating func preemptBatch(_ agentId: String) -> [MasterDirective] {
+        guard let agent = agents[agentId] else { return [] }
+        let live = agent.tasks.values.filter { !$0.state.isTerminal }
+        var load = live.filter { $0.info.revocable != true }.reduce(Resources()) { $0 + $1.info.resources.scalars }
+        let batch = live.filter { $0.info.revocable == true && !$0.preempted }
+            .sorted { ($0.info.resources.cpus, $0.info.taskId) > ($1.info.resources.cpus, $1.info.taskId) }
+        load = batch.reduce(load) { $0 + $1.info.resources.scalars }
+        var out: [MasterDirective] = []
+        for t in batch where !agent.info.resources.scalars.contains(load) {
+            load = load - t.info.resources.scalars
+            agents[agentId]?.tasks[t.info.taskId]?.preempted = true
+            out.append(.toAgent(agentId: agentId, url: agent.info.url,
+                                .kill(framework: t.frameworkId, task: t.info.taskId,
+                                      reason: "REASON_TASK_PREEMPTED", message: "preempted: a service task needed the resources of this best-effort task")))
+        }
+        return out
     }
 
     func describe(_ r: Resources) -> String {

@@ -24,6 +24,11 @@ public struct MasterTask: Sendable, Equatable {
     public var info: TaskInfo
     public var frameworkId: String
     public var state: TaskState
+    /// A revocable task the master chose to kill to make room for services: no longer counted.
+    public var preempted = false
+    public init(info: TaskInfo, frameworkId: String, state: TaskState, preempted: Bool = false) {
+        self.info = info; self.frameworkId = frameworkId; self.state = state; self.preempted = preempted
+    }
 }
 
 public struct AgentEntry: Sendable, Equatable {
@@ -53,6 +58,8 @@ public struct MasterCore: Sendable {
     public internal(set) var agents: [String: AgentEntry] = [:]
     public internal(set) var frameworks: [String: FrameworkEntry] = [:]
     public internal(set) var offers: [String: Offer] = [:]
+    /// Weights, quotas and dynamic reservations set by the operator (persisted by the shell).
+    public internal(set) var policy = ResourcePolicy()
     /// Per agent, the newest registration seen (boot, sequence).
     var registrations: [String: (boot: String, sequence: Int)] = [:]
     let startedAt: Double
@@ -60,8 +67,8 @@ public struct MasterCore: Sendable {
     var counter = 0
     var lastHeartbeat: Double
 
-    public init(settings: MasterSettings = MasterSettings(), now: Double, idPrefix: String) {
-        self.settings = settings; self.startedAt = now; self.lastHeartbeat = now; self.idPrefix = idPrefix
+    public init(settings: MasterSettings = MasterSettings(), now: Double, idPrefix: String, policy: ResourcePolicy = ResourcePolicy()) {
+        self.settings = settings; self.startedAt = now; self.lastHeartbeat = now; self.idPrefix = idPrefix; self.policy = policy
     }
 
     mutating func nextId(_ kind: String) -> String {

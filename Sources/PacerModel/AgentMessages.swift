@@ -36,7 +36,13 @@ public struct AgentCall: Codable, Sendable, Equatable {
 public struct AgentMessage: Codable, Sendable, Equatable {
     public enum Kind: String, Codable, Sendable { case launch = "LAUNCH", kill = "KILL", acknowledge = "ACKNOWLEDGE" }
     public struct Launch: Codable, Sendable, Equatable { public var frameworkId: String; public var tasks: [TaskInfo] }
-    public struct Kill: Codable, Sendable, Equatable { public var taskId: String; public var frameworkId: String }
+    public struct Kill: Codable, Sendable, Equatable {
+        public var taskId: String
+        public var frameworkId: String
+        /// Why, when it is not the framework's own kill (a preemption): carried on the final update.
+        public var reason: String?
+        public var message: String?
+    }
     public struct Acknowledge: Codable, Sendable, Equatable { public var updates: [Acknowledgement] }
 
     public var type: Kind
@@ -47,8 +53,8 @@ public struct AgentMessage: Codable, Sendable, Equatable {
     public static func launch(framework: String, _ tasks: [TaskInfo]) -> AgentMessage {
         AgentMessage(type: .launch, launch: Launch(frameworkId: framework, tasks: tasks))
     }
-    public static func kill(framework: String, task: String) -> AgentMessage {
-        AgentMessage(type: .kill, kill: Kill(taskId: task, frameworkId: framework))
+    public static func kill(framework: String, task: String, reason: String? = nil, message: String? = nil) -> AgentMessage {
+        AgentMessage(type: .kill, kill: Kill(taskId: task, frameworkId: framework, reason: reason, message: message))
     }
     public static func acknowledge(_ acks: [Acknowledgement]) -> AgentMessage {
         AgentMessage(type: .acknowledge, acknowledge: Acknowledge(updates: acks))

@@ -8,8 +8,12 @@ public struct AgentInfo: Codable, Sendable, Equatable {
     public var url: String
     public var resources: Resources
     public var attributes: [String: String]
-    public init(id: String, hostname: String, url: String, resources: Resources, attributes: [String: String] = [:]) {
+    /// Static reservations from the agent's flags: role → resources set aside for it.
+    public var reserved: [String: Resources]?
+    public init(id: String, hostname: String, url: String, resources: Resources, attributes: [String: String] = [:],
+                reserved: [String: Resources]? = nil) {
         self.id = id; self.hostname = hostname; self.url = url; self.resources = resources; self.attributes = attributes
+        self.reserved = reserved
     }
 }
 
@@ -18,9 +22,18 @@ public struct FrameworkInfo: Codable, Sendable, Equatable {
     public var name: String
     public var failoverTimeoutSeconds: Double
     public var hostname: String?
-    public init(id: String? = nil, name: String, failoverTimeoutSeconds: Double = 604_800, hostname: String? = nil) {
+    /// The roles it is offered resources for (Mesos MULTI_ROLE); none: the default role `*`.
+    public var roles: [String]?
+    /// `REVOCABLE_RESOURCES`: it also wants best-effort offers of idle capacity.
+    public var capabilities: [String]?
+    public init(id: String? = nil, name: String, failoverTimeoutSeconds: Double = 604_800, hostname: String? = nil,
+                roles: [String]? = nil, capabilities: [String]? = nil) {
         self.id = id; self.name = name; self.failoverTimeoutSeconds = failoverTimeoutSeconds; self.hostname = hostname
+        self.roles = roles; self.capabilities = capabilities
     }
+
+    public var servedRoles: [String] { roles.flatMap { $0.isEmpty ? nil : $0 } ?? [Role.any] }
+    public var wantsRevocable: Bool { capabilities?.contains("REVOCABLE_RESOURCES") == true }
 }
 
 /// Unused resources of one agent, offered to one framework. Created by the master.
@@ -31,10 +44,14 @@ public struct Offer: Codable, Sendable, Equatable {
     public var hostname: String
     public var attributes: [String: String]
     public var resources: Resources
+    /// The role the resources are allocated to; tasks launched from the offer count against it.
+    public var role: String?
+    /// Best-effort capacity: tasks launched on it are revocable and may be preempted.
+    public var revocable: Bool?
     public init(id: String, frameworkId: String, agentId: String, hostname: String,
-                attributes: [String: String], resources: Resources) {
+                attributes: [String: String], resources: Resources, role: String? = nil, revocable: Bool? = nil) {
         self.id = id; self.frameworkId = frameworkId; self.agentId = agentId; self.hostname = hostname
-        self.attributes = attributes; self.resources = resources
+        self.attributes = attributes; self.resources = resources; self.role = role; self.revocable = revocable
     }
 }
 
@@ -63,6 +80,10 @@ public struct TaskInfo: Codable, Sendable, Equatable {
     public var readinessChecks: [TaskReadinessCheck]?
     /// Caps above the requested `resources` (the app's `resourceLimits`): the agent's cgroup enforces them.
     public var resourceLimits: ResourceLimits?
+    /// The role whose allocation the task uses (from its offer).
+    public var role: String?
+    /// Launched on revocable (best-effort) resources: lowest CPU weight, preempted when services need the room.
+    public var revocable: Bool?
     public init(taskId: String, name: String, agentId: String, resources: Resources, command: CommandInfo,
                 killGracePeriodSeconds: Double? = nil, healthChecks: [TaskHealthCheck]? = nil,
                 readinessChecks: [TaskReadinessCheck]? = nil, resourceLimits: ResourceLimits? = nil) {

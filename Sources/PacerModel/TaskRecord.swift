@@ -55,6 +55,8 @@ public struct MarathonTask: Codable, Sendable, Equatable {
     /// have not passed) and draining (true while load balancers take the task out of rotation).
     public var ready: Bool?
     public var draining: Bool?
+    /// Why the task ended (terminal tasks only, as in Marathon's `lastTaskFailure`).
+    public var message: String?
 
     public struct IPAddress: Codable, Sendable, Equatable { public var ipAddress: String; public var `protocol`: String }
 
@@ -65,6 +67,7 @@ public struct MarathonTask: Codable, Sendable, Equatable {
         ipAddresses = [IPAddress(ipAddress: r.host, protocol: "IPv4")]
         healthCheckResults = r.healthCheckResults ?? health; localVolumes = []
         ready = r.ready; draining = r.draining
+        message = r.state.isTerminal ? r.message : nil
     }
 }
 

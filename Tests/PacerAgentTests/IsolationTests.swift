@@ -13,6 +13,7 @@ final class IsolationTests: XCTestCase {
     var dir = ""
     var launcher: Launcher!
     var started: [(String, Int32)] = []
+    var launchers: [Launcher] = []
 
     override func setUp() async throws {
         try XCTSkipUnless(geteuid() == 0, "isolation needs root, as the agent does")
@@ -23,12 +24,15 @@ final class IsolationTests: XCTestCase {
 
     override func tearDown() async throws {
         for (id, pid) in started { launcher?.killEverything(id, pid: pid); _ = launcher?.cleanUp(id) }
+        for l in launchers { l.cgroups?.removeAgentGroup() }
         try? FileManager.default.removeItem(atPath: dir)
     }
 
     func makeLauncher(_ settings: IsolationSettings) throws -> Launcher {
         let groups = try Cgroups.detect(agentName: "test-" + UUID().uuidString.prefix(8).lowercased())
-        return Launcher(sandboxRoot: dir + "/sandboxes", isolation: settings, cgroups: groups)
+        let l = Launcher(sandboxRoot: dir + "/sandboxes", isolation: settings, cgroups: groups)
+        launchers.append(l)
+        return l
     }
 
     func task(_ cmd: String, cpus: Double = 0.5, mem: Double = 64, limits: ResourceLimits? = nil, user: String? = nil,

@@ -1,0 +1,146 @@
+import PacerModel
+
+/// One agent's resources split by role: what is reserved for each role, what each role uses
+/// (tasks and outstanding offers), and what is left for whom. Revocable tasks are counted apart:
+/// they live on capacity that services may take back.
+struct AgentLedger {
+    var total: Resources
+    var reserved: [String: Resources]
+    var used: [String: Resources] = [:]
+    var revocableUsed = Resources()
+    /// Ports held by any task or offer; ports are never reserved.
+    var portsTaken = Resources()
+
+    /// Of a role's use, the part inside its reservation; the rest comes from the unreserved pool.
+    func inReservation(_ role: String) -> Resources {
+        Resources.minimum(used[role] ?? Resources(), reserved[role] ?? Resources())
+    }
+
+    var unreservedTotal: Resources { reserved.values.reduce(total.scalars) { $0 - $1 } }
+
+    /// Unreserved scalars nobody uses.
+    var unreservedFree: Resources {
+        used.keys.reduce(unreservedTotal) { free, role in free - ((used[role] ?? Resources()) - inReservation(role)) }
+    }
+
+    /// What `role` may be offered here (non-revocable): its free reservation plus the free unreserved pool.
+    func available(_ role: String) -> (reserved: Resources, unreserved: Resources) {
+        ((reserved[role] ?? Resources()) - inReservation(role), unreservedFree)
+    }
+
+    /// Best effort: whatever neither services nor other revocable tasks take.
+    var revocableFree: Resources {
+        used.values.reduce(total.scalars) { $0 - $1 } - revocableUsed
+    }
+
+    var freePorts: [PortRange] { (total - portsTaken).ports }
+}
+
+extension MasterCore {
+    /// Static reservations from the agent plus dynamic ones from the operator.
+    func reservations(_ agentId: String) -> [String: Resources] {
+        var out = agents[agentId]?.info.reserved ?? [:]
+        for (role, r) in policy.reservations[agentId] ?? [:] { out[role] = (out[role] ?? Resources()) + r }
+        return out.filter { !$0.value.isEmpty }
+    }
+
+    func ledger(_ agentId: String) -> AgentLedger? {
+        guard let agent = agents[agentId] else { return nil }
+        var l = AgentLedger(total: agent.info.resources, reserved: reservations(agentId))
+        for t in agent.tasks.values where !t.state.isTerminal {
+            l.portsTaken = l.portsTaken + Resources(ports: t.info.resources.ports)
+            if t.info.revocable == true {
+                if !t.preempted { l.revocableUsed = l.revocableUsed + t.info.resources.scalars }
+                continue
+            }
+            let role = t.info.role ?? Role.any
+            l.used[role] = (l.used[role] ?? Resources()) + t.info.resources.scalars
+        }
+        for o in offers.values where o.agentId == agentId {
+            l.portsTaken = l.portsTaken + Resources(ports: o.resources.ports)
+            if o.revocable == true { l.revocableUsed = l.revocableUsed + o.resources.scalars; continue }
+            let role = o.role ?? Role.any
+            l.used[role] = (l.used[role] ?? Resources()) + o.resources.scalars
+        }
+        return l
+    }
+
+    /// Per role, what its tasks and outstanding offers hold across reachable agents (non-revocable).
+    public func allocatedByRole() -> [String: Resources] {
+        var out: [String: Resources] = [:]
+        for id in agents.keys where agents[id]?.reachable == true {
+            for (role, r) in ledger(id)?.used ?? [:] { out[role] = (out[role] ?? Resources()) + r }
+        }
+        return out
+    }
+
+    /// The resources of every reachable agent.
+    public var clusterTotal: Resources {
+        agents.values.filter(\.reachable).reduce(Resources()) { $0 + $1.info.resources.scalars }
+    }
+
+    // MARK: operator calls
+
+    /// Sets resources aside for a role on an agent. They must be unreserved and unused now; offers
+    /// outstanding on the agent are rescinded first so the check sees what is really free.
+    public mutating func reserve(_ r: Reservation) throws(MasterCallError) -> [MasterDirective] {
+        try validate(r)
+        let out = rescindOffers(agentId: r.agentId)
+        guard let l = ledger(r.agentId), l.unreservedFree.contains(r.resources.scalars) else {
+            let free = ledger(r.agentId)?.unreservedFree ?? Resources()
+            throw MasterCallError("agent \(r.agentId) has only cpus \(free.cpus), mem \(free.mem), disk \(free.disk) unreserved and unused")
+        }
+        policy.reservations[r.agentId, default: [:]][r.role] = (policy.reservations[r.agentId]?[r.role] ?? Resources()) + r.resources.scalars
+        return out
+    }
+
+    /// Gives reserved resources back to the unreserved pool; refused while the role's tasks need them.
+    public mutating func unreserve(_ r: Reservation) throws(MasterCallError) -> [MasterDirective] {
+        try validate(r)
+        let have = policy.reservations[r.agentId]?[r.role] ?? Resources()
+        guard have.contains(r.resources.scalars) else {
+            throw MasterCallError("role \(r.role) has only cpus \(have.cpus), mem \(have.mem), disk \(have.disk) dynamically reserved on agent \(r.agentId)")
+        }
+        let out = rescindOffers(agentId: r.agentId)
+        let l = ledger(r.agentId)!
+        let after = (l.reserved[r.role] ?? Resources()) - r.resources.scalars
+        guard after.contains(l.inReservation(r.role)) else {
+            throw MasterCallError("the reservation is in use by tasks of role \(r.role) on agent \(r.agentId); kill them first")
+        }
+        let left = have - r.resources.scalars
+        policy.reservations[r.agentId]?[r.role] = left.isEmpty ? nil : left
+        if policy.reservations[r.agentId]?.isEmpty == true { policy.reservations[r.agentId] = nil }
+        return out
+    }
+
+    public mutating func setWeight(_ role: String, _ weight: Double) throws(MasterCallError) {
+        guard Role.isValid(role) else { throw MasterCallError("invalid role name '\(role)'") }
+        guard weight > 0, weight.isFinite else { throw MasterCallError("weight must be a positive number") }
+        policy.weights[role] = weight == 1 ? nil : weight
+    }
+
+    public mutating func setQuota(_ role: String, _ quota: Quota?) throws(MasterCallError) {
+        guard Role.isValid(role), role != Role.any else { throw MasterCallError("quota needs a named role, not '\(role)'") }
+        if let q = quota, let limit = q.limit, !limit.scalars.contains(q.guarantee.scalars) {
+            throw MasterCallError("the quota's guarantee exceeds its limit")
+        }
+        policy.quotas[role] = quota
+    }
+
+    func validate(_ r: Reservation) throws(MasterCallError) {
+        guard Role.isValid(r.role), r.role != Role.any else { throw MasterCallError("reservations need a named role, not '\(r.role)'") }
+        guard agents[r.agentId] != nil else { throw MasterCallError("unknown agent \(r.agentId)") }
+        guard !r.resources.scalars.isEmpty, r.resources.cpus >= 0, r.resources.mem >= 0, r.resources.disk >= 0 else {
+            throw MasterCallError("a reservation needs positive cpus, mem or disk")
+        }
+    }
+
+    mutating func rescindOffers(agentId: String) -> [MasterDirective] {
+        var out: [MasterDirective] = []
+        for (id, o) in offers.sorted(by: { $0.key < $1.key }) where o.agentId == agentId {
+            offers[id] = nil
+            out += send(o.frameworkId, .rescind(id))
+        }
+        return out
+    }
+}
