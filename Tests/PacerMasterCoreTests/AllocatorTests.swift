@@ -1,0 +1,172 @@
+import PacerMasterCore
+import PacerModel
+import XCTest
+
+/// Roles, weights, quota and reservations: a few named cases, then many randomized clusters with
+/// the allocator's invariants checked after every step.
+final class AllocatorTests: XCTestCase {
+    func agent(_ id: String, cpus: Double, mem: Double, reserved: [String: Resources]? = nil) -> AgentInfo {
+        AgentInfo(id: id, hostname: id, url: "http://\(id)", resources: Resources(cpus: cpus, mem: mem, disk: 0), reserved: reserved)
+    }
+
+    func offers(_ ds: [MasterDirective]) -> [Offer] {
+        ds.flatMap { d -> [Offer] in if case .toFramework(_, let e) = d, let o = e.offers { return o.offers }; return [] }
+    }
+
+    func task(_ id: String, on agentId: String, cpus: Double, mem: Double) -> TaskInfo {
+        TaskInfo(taskId: id, name: id, agentId: agentId, resources: Resources(cpus: cpus, mem: mem),
+                 command: CommandInfo(shell: true, value: "sleep 1", arguments: nil, environment: [:]))
+    }
+
+    func testReservedResourcesAreOfferedOnlyToTheirRoleAndUnreservingWaitsForTheirTasks() throws {
+        var m = MasterCore(now: 0, idPrefix: "t")
+        _ = m.registerAgent(agent("a1", cpus: 4, mem: 4096), tasks: [], now: 0)
+        XCTAssertThrowsError(try m.reserve(Reservation(agentId: "a1", role: "web", resources: Resources(cpus: 8))))
+        _ = try m.reserve(Reservation(agentId: "a1", role: "web", resources: Resources(cpus: 2, mem: 1024)))
+        let (other, o1) = m.subscribe(FrameworkInfo(name: "other"), now: 0)
+        let first = try XCTUnwrap(offers(o1).first)
+        XCTAssertEqual(first.role, "*")
+        XCTAssertEqual(first.resources.cpus, 2, "the reserved half is not offered to role *")
+        // `other` takes everything unreserved; the web framework still gets its reservation.
+        _ = try m.handle(.accept(other, offerIds: [first.id], tasks: [task("o1", on: "a1", cpus: 2, mem: 3072)], refuseSeconds: 0), now: 1)
+        let (web, o2) = m.subscribe(FrameworkInfo(name: "web", roles: ["web"]), now: 1)
+        let webOffer = try XCTUnwrap(offers(o2 + m.tick(now: 2)).first { $0.frameworkId == web })
+        XCTAssertEqual(webOffer.role, "web")
+        XCTAssertEqual(webOffer.resources.cpus, 2)
+        XCTAssertEqual(webOffer.resources.mem, 1024)
+        _ = try m.handle(.accept(web, offerIds: [webOffer.id], tasks: [task("w1", on: "a1", cpus: 1, mem: 512)], refuseSeconds: 5), now: 2)
+        XCTAssertThrowsError(try m.unreserve(Reservation(agentId: "a1", role: "web", resources: Resources(cpus: 2, mem: 1024)))) {
+            XCTAssertTrue(($0 as? MasterCallError)?.message.contains("in use") == true, "\($0)")
+        }
+        // The part the task does not need may go back.
+        _ = try m.unreserve(Reservation(agentId: "a1", role: "web", resources: Resources(cpus: 1, mem: 512)))
+        XCTAssertEqual(m.policy.reservations["a1"]?["web"], Resources(cpus: 1, mem: 512))
+    }
+
+    func testQuotaLimitCapsOffersAndGuaranteesAreKeptFree() throws {
+        var m = MasterCore(now: 0, idPrefix: "t")
+        _ = m.registerAgent(agent("a1", cpus: 4, mem: 4096), tasks: [], now: 0)
+        _ = m.registerAgent(agent("a2", cpus: 4, mem: 4096), tasks: [], now: 0)
+        try m.setQuota("batch", Quota(limit: Resources(cpus: 3, mem: 100_000)))
+        try m.setQuota("web", Quota(guarantee: Resources(cpus: 4, mem: 2048)))
+        let (batch, ds) = m.subscribe(FrameworkInfo(name: "batch", roles: ["batch"]), now: 0)
+        let batchOffers = offers(ds).filter { $0.frameworkId == batch }
+        XCTAssertEqual(batchOffers.reduce(0) { $0 + $1.resources.cpus }, 3, accuracy: 1e-9, "never beyond the role's limit")
+        // A role without quota may not eat into web's unmet guarantee: 8 cpus - 3 batch - 4 kept = 1.
+        let (other, ds2) = m.subscribe(FrameworkInfo(name: "other"), now: 0)
+        XCTAssertEqual(offers(ds2).filter { $0.frameworkId == other }.reduce(0) { $0 + $1.resources.cpus }, 1, accuracy: 1e-9)
+        XCTAssertThrowsError(try m.setQuota("web", Quota(guarantee: Resources(cpus: 4), limit: Resources(cpus: 2))))
+        XCTAssertThrowsError(try m.setQuota("*", Quota(guarantee: Resources(cpus: 1))))
+    }
+
+    func testWeightedDRFSplitsByWeight() throws {
+        var m = MasterCore(now: 0, idPrefix: "t")
+        try m.setWeight("gold", 3)
+        let (gold, _) = m.subscribe(FrameworkInfo(name: "gold", roles: ["gold"]), now: 0)
+        let (silver, _) = m.subscribe(FrameworkInfo(name: "silver", roles: ["silver"]), now: 0)
+        var ds: [MasterDirective] = []
+        for i in 0..<12 { ds += m.registerAgent(agent("a\(i)", cpus: 1, mem: 1024), tasks: [], now: 0) }
+        // Every offer held (not launched): 12 single-cpu agents split 9 / 3.
+        let all = offers(ds + m.tick(now: 1))
+        XCTAssertEqual(all.filter { $0.frameworkId == gold }.count, 9)
+        XCTAssertEqual(all.filter { $0.frameworkId == silver }.count, 3)
+    }
+
+    func testBatchOnRevocableCapacityIsPreemptedForServices() throws {
+        var m = MasterCore(now: 0, idPrefix: "t")
+        _ = m.registerAgent(agent("a1", cpus: 2, mem: 2048), tasks: [], now: 0)
+        let (fid, ds) = m.subscribe(FrameworkInfo(name: "apps", capabilities: ["REVOCABLE_RESOURCES"]), now: 0)
+        let regular = try XCTUnwrap(offers(ds).first { $0.revocable != true })
+        let declined = try m.handle(.decline(fid, offerIds: [regular.id], refuseSeconds: 3), now: 0)
+        let revocable = try XCTUnwrap(offers(ds + declined + m.tick(now: 1)).first { $0.revocable == true })
+        XCTAssertEqual(revocable.resources.cpus, 2)
+        let batch = (0..<4).map { task("b\($0)", on: "a1", cpus: 0.5, mem: 512) }
+        _ = try m.handle(.accept(fid, offerIds: [revocable.id], tasks: batch, refuseSeconds: 0), now: 1)
+        // Services are still offered the whole agent: batch tasks do not count against them.
+        let service = try XCTUnwrap(offers(m.tick(now: 5)).first { $0.revocable != true })
+        XCTAssertEqual(service.resources.cpus, 2)
+        let ds2 = try m.handle(.accept(fid, offerIds: [service.id], tasks: [task("s1", on: "a1", cpus: 1.2, mem: 600)]), now: 5)
+        let kills = ds2.compactMap { d -> AgentMessage.Kill? in if case .toAgent(_, _, let msg) = d { return msg.kill }; return nil }
+        XCTAssertEqual(kills.count, 3, "as few batch tasks as make room: 1.2 + 0.5 fits in 2")
+        XCTAssertTrue(kills.allSatisfy { $0.reason == "REASON_TASK_PREEMPTED" && $0.taskId.hasPrefix("b") })
+    }
+
+    /// Many random clusters: agents, roles with weights, quotas and reservations, frameworks that
+    /// take what they are offered in fixed-size tasks. After every step: no agent over-committed,
+    /// no reservation used by another role, no role past its limit, offers only for served roles.
+    func testRandomizedClustersKeepTheAllocatorsInvariants() throws {
+        for seed in 1...150 {
+            var rng = SplitMix(seed: UInt64(seed))
+            var m = MasterCore(now: 0, idPrefix: "s\(seed)")
+            let roles = ["r0", "r1", "r2", "r3"].prefix(Int(rng.next() % 3) + 2).map { $0 }
+            for r in roles where rng.next() % 2 == 0 { try m.setWeight(r, Double(rng.next() % 4 + 1)) }
+            for i in 0..<Int(rng.next() % 6 + 1) {
+                _ = m.registerAgent(agent("a\(i)", cpus: Double(rng.next() % 8 + 1), mem: Double(rng.next() % 8 + 1) * 1024), tasks: [], now: 0)
+                if rng.next() % 3 == 0 {
+                    _ = try? m.reserve(Reservation(agentId: "a\(i)", role: roles[Int(rng.next() % UInt64(roles.count))],
+                                                   resources: Resources(cpus: 1, mem: 512)))
+                }
+            }
+            for r in roles where rng.next() % 3 == 0 {
+                try m.setQuota(r, Quota(guarantee: Resources(cpus: 1), limit: Resources(cpus: Double(rng.next() % 6 + 2), mem: 1e9)))
+            }
+            var served: [String: [String]] = [:]
+            for r in roles {
+                let (fid, _) = m.subscribe(FrameworkInfo(name: r, roles: [r]), now: 0)
+                served[fid] = [r]
+            }
+            var n = 0
+            for step in 1...40 {
+                let now = Double(step)
+                for o in offers(m.tick(now: now)) where m.offers[o.id] != nil {
+                    XCTAssertTrue(served[o.frameworkId]?.contains(o.role ?? "*") == true, "seed \(seed): offer for a role not served")
+                    var left = o.resources, tasks: [TaskInfo] = []
+                    while left.cpus >= 0.5 - 1e-9, left.mem >= 256 - 1e-9 {
+                        n += 1
+                        tasks.append(task("t\(n)", on: o.agentId, cpus: 0.5, mem: 256))
+                        left = left - Resources(cpus: 0.5, mem: 256)
+                    }
+                    _ = try m.handle(.accept(o.frameworkId, offerIds: [o.id], tasks: tasks, refuseSeconds: 0), now: now)
+                    try check(m, seed: seed)
+                }
+            }
+        }
+    }
+
+    func check(_ m: MasterCore, seed: Int) throws {
+        var byRole: [String: Resources] = [:]
+        for a in m.agents.values {
+            var used: [String: Resources] = [:]
+            for t in a.tasks.values where !t.state.isTerminal {
+                used[t.info.role ?? "*", default: Resources()] = used[t.info.role ?? "*", default: Resources()] + t.info.resources.scalars
+            }
+            for o in m.offers.values where o.agentId == a.info.id {
+                used[o.role ?? "*", default: Resources()] = used[o.role ?? "*", default: Resources()] + o.resources.scalars
+            }
+            let all = used.values.reduce(Resources()) { $0 + $1 }
+            XCTAssertTrue(a.info.resources.scalars.contains(all), "seed \(seed): agent \(a.info.id) over-committed: \(all)")
+            // What each role uses beyond its own reservation must fit in the unreserved part.
+            let reserved = m.policy.reservations[a.info.id] ?? [:]
+            let unreserved = reserved.values.reduce(a.info.resources.scalars) { $0 - $1 }
+            let overflow = used.reduce(Resources()) { $0 + ($1.value - (reserved[$1.key] ?? Resources())) }
+            XCTAssertTrue(unreserved.contains(overflow), "seed \(seed): a reservation was used by another role on \(a.info.id)")
+            for (r, u) in used { byRole[r] = (byRole[r] ?? Resources()) + u }
+        }
+        for (role, q) in m.policy.quotas {
+            if let limit = q.limit { XCTAssertTrue(limit.contains(byRole[role] ?? Resources()), "seed \(seed): \(role) past its limit") }
+        }
+    }
+}
+
+/// A small deterministic generator, so a failing seed replays exactly.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
