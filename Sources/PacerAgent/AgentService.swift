@@ -15,6 +15,8 @@ public struct AgentConfig: Sendable {
     public var workDir = ".pacer/agent-5051"
     public var resources = AgentConfig.detectedResources()
     public var attributes: [String: String] = [:]
+    /// Static reservations: role → resources.
+    public var reserved: [String: Resources] = [:]
     public var settings = AgentSettings()
     public var isolation = IsolationSettings()
     public var heartbeat: Duration = .seconds(1)
@@ -43,7 +45,8 @@ public struct AgentService: Service {
         self.config = config; self.logger = logger
         let info = AgentInfo(id: "agent-\(config.hostname)-\(config.port)-" + UUID().uuidString.prefix(8).lowercased(),
                              hostname: config.hostname, url: "http://\(config.host):\(config.port)",
-                             resources: config.resources, attributes: config.attributes)
+                             resources: config.resources, attributes: config.attributes,
+                             reserved: config.reserved.isEmpty ? nil : config.reserved)
         agent = try Agent(info: info, workDir: config.workDir, settings: config.settings, isolation: config.isolation,
                           logger: logger)
         if !config.isolation.cgroups {

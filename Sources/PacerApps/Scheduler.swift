@@ -42,7 +42,11 @@ public actor Scheduler {
                                                          "framework.id": "\(frameworkId ?? "(new)")"])
     }
 
-    var frameworkInfo: FrameworkInfo { FrameworkInfo(id: frameworkId, name: "pacer", failoverTimeoutSeconds: 604_800) }
+    /// Revocable offers are always asked for: batch apps may be deployed at any time.
+    var frameworkInfo: FrameworkInfo {
+        FrameworkInfo(id: frameworkId, name: "pacer", failoverTimeoutSeconds: 604_800, roles: core.settings.roles,
+                      capabilities: ["REVOCABLE_RESOURCES"])
+    }
 
     // MARK: master stream
 

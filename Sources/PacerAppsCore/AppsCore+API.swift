@@ -12,6 +12,9 @@ extension AppsCore {
     public mutating func putApp(_ spec: AppDefinition, now: Date, force: Bool) throws(APIError)
         -> (app: AppDefinition, deploymentId: String?, [AppsDirective]) {
         try checkNotLocked(spec.id, force: force)
+        if let role = spec.role, !settings.roles.contains(role) {
+            throw APIError.invalid([FieldError(path: "/role", "role '\(role)' is not served by this framework (it serves \(settings.roles.joined(separator: ", ")); start it with --roles)")])
+        }
         let previous = apps[spec.id]
         var app = try ServicePorts.assign(spec, previous: previous, others: Array(apps.values), range: settings.servicePorts)
         let stamp = Timestamp.string(now)

@@ -48,7 +48,10 @@ extension AppsCore {
 
     /// One instance of `app` on this offer, if it fits.
     mutating func place(_ app: AppDefinition, on offer: Offer, remaining: Resources, now: Date) -> (TaskRecord, TaskInfo)? {
-        guard remaining.contains(app.resourcesPerTask),
+        // Services only on guaranteed resources of their role; batch work only on revocable capacity.
+        guard (offer.revocable == true) == (app.kind == .batch),
+              app.kind == .batch || (offer.role ?? Role.any) == (app.role ?? Role.any),
+              remaining.contains(app.resourcesPerTask),
               ConstraintCheck.accepts(app.constraints, hostname: offer.hostname, attributes: offer.attributes,
                                       placed: live(app.id, now: now)),
               let hostPorts = pickPorts(app, from: remaining) else { return nil }

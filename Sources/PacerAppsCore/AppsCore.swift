@@ -15,6 +15,8 @@ public struct AppsSettings: Sendable {
     public var servicePorts: ClosedRange<Int> = 10_000...20_000
     /// Longest wait for load balancers to take a task out of rotation before it is killed anyway.
     public var drainTimeoutSeconds: Double = 10
+    /// The roles this framework subscribes with; an app's `role` must be one of them.
+    public var roles = [Role.any]
     public init() {}
 }
 

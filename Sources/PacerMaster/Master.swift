@@ -19,11 +19,59 @@ public actor Master {
     /// Events a framework may have queued before it is dropped and must resubscribe.
     static let streamBound = 10_000
 
-    public init(settings: MasterSettings, logger: Logger) {
+    /// Where the operator's weights, quotas and reservations live; nil: in memory only.
+    let policyFile: PolicyFile?
+    var history: AllocationHistory
+
+    public init(settings: MasterSettings, stateDir: String?, logger: Logger) throws {
         let now = Date().timeIntervalSince1970
-        core = MasterCore(settings: settings, now: now, idPrefix: String(UInt32.random(in: .min ... .max), radix: 16))
+        policyFile = stateDir.map { PolicyFile(path: $0 + "/master-policy.json") }
+        let policy = try policyFile?.load() ?? ResourcePolicy()
+        core = MasterCore(settings: settings, now: now, idPrefix: String(UInt32.random(in: .min ... .max), radix: 16), policy: policy)
+        history = AllocationHistory(period: settings.statsPeriod)
         self.logger = logger
         (deliveries, outbox) = AsyncStream.makeStream(of: AgentDelivery.self)
+    }
+
+    /// Applies an operator change to a copy of the core, persists the resulting policy, and only
+    /// then adopts it: an acknowledged change is on disk, a failed write changes nothing.
+    func changePolicy(_ change: (inout MasterCore) throws(MasterCallError) -> [MasterDirective]) throws -> ResourcePolicy {
+        var next = core
+        let directives = try change(&next)
+        try policyFile?.save(next.policy)
+        core = next
+        execute(directives)
+        return core.policy
+    }
+
+    public func reserve(_ r: Reservation) throws -> ResourcePolicy { try changePolicy { (c) throws(MasterCallError) in try c.reserve(r) } }
+    public func unreserve(_ r: Reservation) throws -> ResourcePolicy { try changePolicy { (c) throws(MasterCallError) in try c.unreserve(r) } }
+    public func setWeight(_ role: String, _ w: Double) throws -> ResourcePolicy {
+        try changePolicy { (c) throws(MasterCallError) in try c.setWeight(role, w); return [] }
+    }
+    public func setQuota(_ role: String, _ q: Quota?) throws -> ResourcePolicy {
+        try changePolicy { (c) throws(MasterCallError) in try c.setQuota(role, q); return [] }
+    }
+
+    func sample() { history.record(core, now: Self.now) }
+
+    public func roles() -> [RoleStatus] {
+        let allocated = core.allocatedByRole()
+        var names = Set(allocated.keys).union(core.policy.weights.keys).union(core.policy.quotas.keys)
+        var reserved: [String: Resources] = [:]
+        for id in core.agents.keys { for (role, r) in core.reservations(id) { reserved[role] = (reserved[role] ?? Resources()) + r } }
+        names.formUnion(reserved.keys)
+        var frameworks: [String: [String]] = [:]
+        for (id, f) in core.frameworks { for role in f.info.servedRoles { frameworks[role, default: []].append(id); names.insert(role) } }
+        return names.sorted().map { name in
+            RoleStatus(name: name, weight: core.policy.weight(name), quota: core.policy.quotas[name],
+                       allocated: allocated[name] ?? Resources(), reserved: reserved[name] ?? Resources(),
+                       frameworks: (frameworks[name] ?? []).sorted())
+        }
+    }
+
+    public func allocation() -> AllocationReport {
+        AllocationReport(period: history.period, samples: history.ordered, agents: history.agents)
     }
 
     static var now: Double { Date().timeIntervalSince1970 }
@@ -98,6 +146,7 @@ public actor Master {
             agents: core.agents.values.sorted { $0.info.id < $1.info.id }.map { a in
                 ClusterState.Agent(id: a.info.id, hostname: a.info.hostname, url: a.info.url, reachable: a.reachable,
                                    resources: a.info.resources, used: a.used, attributes: a.info.attributes,
+                                   reserved: core.reservations(a.info.id),
                                    tasks: a.tasks.values.sorted { $0.info.taskId < $1.info.taskId }
                                        .map { ClusterState.Task(id: $0.info.taskId, frameworkId: $0.frameworkId, state: $0.state) })
             },

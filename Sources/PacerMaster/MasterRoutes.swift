@@ -21,6 +21,7 @@ enum MasterRoutes {
             do { try await master.handle(call) } catch let e as MasterCallError { throw APIError.badRequest(e.message) }
             return Response(status: .accepted)
         }
+        operatorRoutes(router, master)
         router.post("/api/v1/agent") { request, _ in
             let call = try JSONBody.decode(AgentCall.self, from: try await BodyReader.json(request, limit: 64 << 20),
                                            decoder: WireJSON.masterDecoder())
@@ -29,6 +30,50 @@ enum MasterRoutes {
                 : Response(status: .init(code: status))
         }
         return router
+    }
+
+    struct WeightBody: Decodable { var role: String; var weight: Double }
+    struct QuotaBody: Decodable { var role: String; var guarantee: Resources?; var limit: Resources? }
+
+    /// The operator API: reservations, weights and quota change at runtime, no agent restart.
+    /// A refusal (in use, not enough free, bad role) is 409 with a message that says why.
+    static func operatorRoutes(_ router: Router<BasicRequestContext>, _ master: Master) {
+        router.post("/master/reserve") { request, _ in
+            let r = try await body(Reservation.self, request)
+            return try await refusing { try await master.reserve(r) }
+        }
+        router.post("/master/unreserve") { request, _ in
+            let r = try await body(Reservation.self, request)
+            return try await refusing { try await master.unreserve(r) }
+        }
+        router.put("/master/weights") { request, _ in
+            let list = try await body([WeightBody].self, request)
+            return try await refusing {
+                var last = ResourcePolicy()
+                for w in list { last = try await master.setWeight(w.role, w.weight) }
+                return last
+            }
+        }
+        router.put("/master/quota") { request, _ in
+            let q = try await body(QuotaBody.self, request)
+            return try await refusing { try await master.setQuota(q.role, Quota(guarantee: q.guarantee ?? Resources(), limit: q.limit)) }
+        }
+        router.delete("/master/quota/:role") { _, context in
+            let role = context.parameters.get("role") ?? ""
+            return try await refusing { try await master.setQuota(role, nil) }
+        }
+        router.get("/master/roles") { _, _ in try JSONResponse.make(await master.roles()) }
+        router.get("/master/allocation") { _, _ in try JSONResponse.make(await master.allocation()) }
+    }
+
+    @Sendable static func body<T: Decodable>(_ type: T.Type, _ request: Request) async throws -> T {
+        try JSONBody.decode(T.self, from: try await BodyReader.json(request), decoder: JSONDecoder())
+    }
+
+    @Sendable static func refusing(_ work: () async throws -> ResourcePolicy) async throws -> Response {
+        do { return try JSONResponse.make(try await work()) } catch let e as MasterCallError {
+            throw APIError(status: 409, message: e.message)
+        }
     }
 
     /// The SUBSCRIBE response: one JSON event per line for as long as the framework stays.

@@ -12,6 +12,8 @@ public struct MasterConfig: Sendable {
     public var port = 5050
     public var settings = MasterSettings()
     public var tick: Duration = .milliseconds(200)
+    /// Holds the operator's policy (weights, quotas, reservations); nil keeps it in memory only.
+    public var stateDir: String?
     public init() {}
 }
 
@@ -21,9 +23,10 @@ public struct MasterService: Service {
     let config: MasterConfig
     let logger: Logger
 
-    public init(config: MasterConfig, logger: Logger = Logger(label: "pacer.master")) {
+    public init(config: MasterConfig, logger: Logger = Logger(label: "pacer.master")) throws {
         self.config = config; self.logger = logger
-        master = Master(settings: config.settings, logger: logger)
+        if let dir = config.stateDir { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        master = try Master(settings: config.settings, stateDir: config.stateDir, logger: logger)
     }
 
     public func run() async throws {
@@ -35,6 +38,9 @@ public struct MasterService: Service {
             group.addTask { try await app.run() }
             group.addTask { await deliver() }
             group.addTask { await cancelWhenGracefulShutdown { await every(config.tick) { await master.tick() } } }
+            group.addTask {
+                await cancelWhenGracefulShutdown { await every(.milliseconds(Int64(config.settings.statsPeriod * 1000))) { await master.sample() } }
+            }
             group.addTask {
                 // Subscription streams never end by themselves; the server waits for them on shutdown.
                 try? await gracefulShutdown()

@@ -38,7 +38,7 @@ struct AgentLedger {
 
 extension MasterCore {
     /// Static reservations from the agent plus dynamic ones from the operator.
-    func reservations(_ agentId: String) -> [String: Resources] {
+    public func reservations(_ agentId: String) -> [String: Resources] {
         var out = agents[agentId]?.info.reserved ?? [:]
         for (role, r) in policy.reservations[agentId] ?? [:] { out[role] = (out[role] ?? Resources()) + r }
         return out.filter { !$0.value.isEmpty }

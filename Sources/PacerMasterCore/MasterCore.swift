@@ -11,6 +11,8 @@ public struct MasterSettings: Sendable {
     /// Smallest unused share worth offering.
     public var minOfferCpus: Double = 0.001
     public var minOfferMem: Double = 1
+    /// Allocation is sampled this often for `/master/allocation` (a day of samples is kept).
+    public var statsPeriod: Double = 10
     public init() {}
 }
 

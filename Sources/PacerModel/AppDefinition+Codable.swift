@@ -5,7 +5,7 @@ extension AppDefinition: Codable {
         case id, cmd, args, user, env, instances, cpus, mem, disk, ports, portDefinitions, requirePorts, labels
         case constraints, healthChecks, readinessChecks, upgradeStrategy, backoffSeconds, backoffFactor
         case maxLaunchDelaySeconds, killSelection, taskKillGracePeriodSeconds, unreachableStrategy, dependencies
-        case role, resourceLimits, version, versionInfo, progressDeadlineSeconds, autoRevert
+        case role, resourceLimits, version, versionInfo, progressDeadlineSeconds, autoRevert, kind
     }
 
     public init(from decoder: any Decoder) throws {
@@ -48,6 +48,7 @@ extension AppDefinition: Codable {
         dependencies = try c.decodeIfPresent([PathId].self, forKey: .dependencies) ?? []
         role = try c.decodeIfPresent(String.self, forKey: .role)
         resourceLimits = try c.decodeIfPresent(ResourceLimits.self, forKey: .resourceLimits)
+        kind = try c.decodeIfPresent(AppKind.self, forKey: .kind) ?? .service
         progressDeadlineSeconds = try c.decodeIfPresent(Double.self, forKey: .progressDeadlineSeconds)
         autoRevert = try c.decodeIfPresent(Bool.self, forKey: .autoRevert) ?? false
         version = try c.decodeIfPresent(String.self, forKey: .version)
@@ -82,6 +83,7 @@ extension AppDefinition: Codable {
         try c.encode(dependencies, forKey: .dependencies)
         try c.encodeIfPresent(role, forKey: .role)
         try c.encodeIfPresent(resourceLimits, forKey: .resourceLimits)
+        if kind != .service { try c.encode(kind, forKey: .kind) }
         try c.encodeIfPresent(progressDeadlineSeconds, forKey: .progressDeadlineSeconds)
         if autoRevert { try c.encode(autoRevert, forKey: .autoRevert) }
         try c.encodeIfPresent(version, forKey: .version)

@@ -28,6 +28,8 @@ public struct AppDefinition: Sendable, Equatable {
     public var dependencies: [PathId] = []
     public var role: String?
     public var resourceLimits: ResourceLimits?
+    /// Pacer's addition: `batch` apps run best-effort on idle capacity and may be preempted.
+    public var kind: AppKind = .service
     /// Pacer, beyond Marathon: a deployment of this app that makes no progress for this long fails
     /// (`deployment_failed`); with `autoRevert` the app goes back to its last fully healthy version.
     public var progressDeadlineSeconds: Double?
@@ -107,6 +109,12 @@ public struct VersionInfo: Codable, Sendable, Equatable {
     public init(lastScalingAt: String, lastConfigChangeAt: String) {
         self.lastScalingAt = lastScalingAt; self.lastConfigChangeAt = lastConfigChangeAt
     }
+}
+
+/// Services get guaranteed resources; batch work runs on revocable, idle capacity with the lowest
+/// CPU weight, and the master preempts it when services need the room.
+public enum AppKind: String, Codable, Sendable, Equatable {
+    case service, batch
 }
 
 /// `resourceLimits`: a number, or `"unlimited"`.

@@ -22,7 +22,8 @@ struct MasterCommand: AsyncParsableCommand {
         config.host = server.bind
         config.port = port
         config.settings.agentTimeout = agentTimeout
-        try await Runner.run([MasterService(config: config)])
+        config.stateDir = server.stateDir + "/master"
+        try await Runner.run([try MasterService(config: config)])
     }
 }
 
@@ -37,6 +38,7 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "Disk to offer in MiB.") var disk: Double?
     @Option(help: "Port ranges to offer, e.g. 31000-32000.") var ports: String?
     @Option(help: "Attributes, e.g. rack:r1;zone:a.") var attributes: String?
+    @Option(help: "Static reservations, e.g. web:cpus=2,mem=1024;batch:cpus=1.") var reserved: String?
     @OptionGroup var isolation: IsolationOptions
 
     func run() async throws {
@@ -44,6 +46,15 @@ struct AgentCommand: AsyncParsableCommand {
         var config = try Runner.agentConfig(server: server, port: port, master: master, hostname: hostname, cpus: cpus,
                                             mem: mem, disk: disk, ports: ports, attributes: attributes)
         config.isolation = try isolation.settings()
+        for part in (reserved ?? "").split(separator: ";") {
+            let roleAndList = part.split(separator: ":", maxSplits: 1)
+            guard roleAndList.count == 2, Role.isValid(String(roleAndList[0])), roleAndList[0] != "*" else {
+                throw ValidationError("--reserved: expected role:cpus=N,mem=N;role:…")
+            }
+            config.reserved[String(roleAndList[0])] = try ClusterCommand.resources(String(roleAndList[1]))
+        }
+        let total = config.reserved.values.reduce(Resources()) { $0 + $1 }
+        guard config.resources.contains(total) else { throw ValidationError("--reserved: more than the agent offers") }
         try await Runner.run([try AgentService(config: config)])
     }
 }
@@ -68,10 +79,12 @@ struct FrameworkCommand: AsyncParsableCommand {
     @Option(help: "Port of the Marathon-compatible API.") var port = 8080
     @Option(help: "Master URL(s), comma-separated.") var master = "http://127.0.0.1:5050"
     @Option(help: "State store: sqlite:PATH (default: STATE_DIR/framework.sqlite).") var store: String?
+    @Option(help: "Roles to subscribe with, comma-separated; apps choose one with `role`.") var roles = "*"
 
     func run() async throws {
         Logs.bootstrap(server.logLevel)
         var config = FrameworkConfig()
+        config.settings.roles = Runner.urls(roles)
         config.host = server.bind
         config.port = port
         config.masterURLs = Runner.urls(master)
@@ -99,8 +112,9 @@ struct Up: AsyncParsableCommand {
         var master = MasterConfig()
         master.host = server.bind
         master.port = masterPort
+        master.stateDir = server.stateDir + "/master"
         let masterURL = "http://\(server.bind):\(masterPort)"
-        var services: [any Service] = [MasterService(config: master)]
+        var services: [any Service] = [try MasterService(config: master)]
         for i in 0..<max(1, agents) {
             let first = taskPorts + i * 1000
             var config = try Runner.agentConfig(server: server, port: agentPort + i, master: masterURL,
