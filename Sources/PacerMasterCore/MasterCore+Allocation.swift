@@ -47,7 +47,8 @@ extension MasterCore {
                 }
                 let scalars = reserved + unreserved
                 guard scalars.cpus >= settings.minOfferCpus, scalars.mem >= settings.minOfferMem else { continue }
-                let eligible = members[role, default: []].filter { (frameworks[$0]?.refusals[agentId] ?? 0) <= now }
+                let key = Self.refusalKey(agentId, role: role, revocable: false)
+                let eligible = members[role, default: []].filter { (frameworks[$0]?.refusals[key] ?? 0) <= now }
                 guard let fid = eligible.min(by: { frameworkOrder($0, total) < frameworkOrder($1, total) }) else { continue }
                 let offer = Offer(id: nextId("offer"), frameworkId: fid, agentId: agentId, hostname: agent.info.hostname,
                                   attributes: agent.info.attributes, resources: Resources(cpus: scalars.cpus, mem: scalars.mem,
@@ -64,10 +65,11 @@ extension MasterCore {
     /// Idle capacity (what neither services nor batch tasks hold) to a framework that takes revocable offers.
     mutating func offerRevocable(_ agentId: String, candidates: [String: FrameworkEntry], now: Double) -> [MasterDirective] {
         guard let agent = agents[agentId], !offers.values.contains(where: { $0.agentId == agentId && $0.revocable == true }),
-              let free = ledger(agentId)?.revocableFree, free.cpus >= settings.minOfferCpus, free.mem >= settings.minOfferMem
+              let l = ledger(agentId), l.revocableFree.cpus >= settings.minOfferCpus, l.revocableFree.mem >= settings.minOfferMem
         else { return [] }
+        let free = Resources(cpus: l.revocableFree.cpus, mem: l.revocableFree.mem, disk: l.revocableFree.disk, ports: l.freePorts)
         let outstanding = Dictionary(grouping: offers.values, by: \.frameworkId).mapValues(\.count)
-        guard let fid = candidates.filter({ $0.value.info.wantsRevocable && ($0.value.refusals[agentId + "/revocable"] ?? 0) <= now })
+        guard let fid = candidates.filter({ $0.value.info.wantsRevocable && ($0.value.refusals[Self.refusalKey(agentId, role: nil, revocable: true)] ?? 0) <= now })
             .keys.min(by: { (outstanding[$0] ?? 0, $0) < (outstanding[$1] ?? 0, $1) }) else { return [] }
         let offer = Offer(id: nextId("offer"), frameworkId: fid, agentId: agentId, hostname: agent.info.hostname,
                           attributes: agent.info.attributes, resources: free,

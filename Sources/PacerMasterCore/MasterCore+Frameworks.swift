@@ -65,10 +65,16 @@ extension MasterCore {
         }
     }
 
+    /// Refusals are per agent and role (and revocable apart): a framework that has no use for one
+    /// role's offers must not hold back its offers of another role on that agent.
+    static func refusalKey(_ agentId: String, role: String?, revocable: Bool) -> String {
+        revocable ? agentId + "|revocable" : agentId + "|" + (role ?? Role.any)
+    }
+
     mutating func release(_ offer: Offer, _ fid: String, _ filters: Filters?, now: Double) {
         offers[offer.id] = nil
         let refuse = filters?.refuseSeconds ?? settings.defaultRefuseSeconds
-        if refuse > 0 { frameworks[fid]?.refusals[offer.agentId + (offer.revocable == true ? "/revocable" : "")] = now + refuse }
+        if refuse > 0 { frameworks[fid]?.refusals[Self.refusalKey(offer.agentId, role: offer.role, revocable: offer.revocable == true)] = now + refuse }
     }
 
     mutating func accept(_ fid: String, _ a: SchedulerCall.Accept, now: Double) -> [MasterDirective] {

@@ -18,7 +18,13 @@ public final class TestCluster: @unchecked Sendable {
     public private(set) var agent: PacerProcess!
     public private(set) var framework: PacerProcess!
 
-    public init(agentTimeout: Double = 15) throws {
+    /// Extra flags for the agent and the framework (roles, reservations, isolation).
+    let agentArgs: [String]
+    let frameworkArgs: [String]
+
+    public init(agentTimeout: Double = 15, agentArgs: [String] = [], frameworkArgs: [String] = []) throws {
+        self.agentArgs = agentArgs
+        self.frameworkArgs = frameworkArgs
         dir = NSTemporaryDirectory() + "pacer-e2e-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let base = FreePorts.block(3)
@@ -26,8 +32,8 @@ public final class TestCluster: @unchecked Sendable {
         agentPort = base + 1
         frameworkPort = base + 2
         taskPorts = FreePorts.block(100)
-        master = try PacerProcess(name: "master", arguments: ["master", "--port", "\(masterPort)", "--state-dir", dir,
-                                                               "--agent-timeout", "\(agentTimeout)"], logDir: dir)
+        self.agentTimeout = agentTimeout
+        try startMaster()
         try startAgent()
         try startFramework()
     }
@@ -37,16 +43,23 @@ public final class TestCluster: @unchecked Sendable {
     public var agentURL: String { "http://127.0.0.1:\(agentPort)" }
     public var client: MarathonClient { MarathonClient(baseURL: frameworkURL) }
 
+    let agentTimeout: Double
+
+    public func startMaster() throws {
+        master = try PacerProcess(name: "master", arguments: ["master", "--port", "\(masterPort)", "--state-dir", dir,
+                                                               "--agent-timeout", "\(agentTimeout)"], logDir: dir)
+    }
+
     public func startAgent() throws {
         agent = try PacerProcess(name: "agent", arguments: [
             "agent", "--port", "\(agentPort)", "--master", masterURL, "--state-dir", dir, "--cpus", "4", "--mem", "4096",
             "--ports", "\(taskPorts)-\(taskPorts + 99)", "--attributes", "rack:r1",
-        ], logDir: dir)
+        ] + agentArgs, logDir: dir)
     }
 
     public func startFramework() throws {
         framework = try PacerProcess(name: "framework", arguments: ["framework", "--port", "\(frameworkPort)", "--master", masterURL,
-                                                                     "--state-dir", dir], logDir: dir)
+                                                                     "--state-dir", dir] + frameworkArgs, logDir: dir)
     }
 
     /// Waits until the framework answers and has subscribed (it then knows the agent's size).

@@ -1,0 +1,113 @@
+import Foundation
+import PacerClient
+import PacerModel
+import PacerTestKit
+import XCTest
+
+/// Roles across the real processes: a reservation made through the master's API is honoured at
+/// once and survives a master restart; batch work on an agent makes way for services.
+final class RolesEndToEndTests: XCTestCase {
+    var cluster: TestCluster!
+    var client: MarathonClient { cluster.client }
+    var ops: OperatorClient { OperatorClient(baseURL: cluster.masterURL) }
+
+    override func tearDown() async throws {
+        if let run = testRun, run.failureCount + run.unexpectedExceptionCount > 0, let cluster { print(cluster.logs) }
+        await cluster?.shutdown()
+    }
+
+    func start(agentArgs: [String] = []) async throws {
+        cluster = try TestCluster(agentArgs: agentArgs, frameworkArgs: ["--roles", "*,web"])
+        try await cluster.ready()
+    }
+
+    func deploy(_ json: String) async throws {
+        let r = try await client.raw("POST", "/v2/apps", body: Data(json.utf8))
+        XCTAssertEqual(r.status, 201, r.text)
+    }
+
+    func running(_ app: String) async throws -> [MarathonTask] {
+        try await client.tasks(app: PathId(validating: app)).filter { $0.state == "TASK_RUNNING" }
+    }
+
+    func testAReservationIsHonouredAtOnceAndSurvivesAMasterRestart() async throws {
+        try await start()
+        let agentId = try await cluster.masterState().agents[0].id
+        // 4 cpus: 3 reserved for web, 1 left for everyone.
+        _ = try await ops.reserve(Reservation(agentId: agentId, role: "web", resources: Resources(cpus: 3, mem: 1024)))
+        try await deploy(#"{"id":"/plain","cmd":"sleep 3600","instances":3,"cpus":1,"mem":16}"#)
+        try await deploy(#"{"id":"/web","cmd":"sleep 3600","instances":3,"cpus":1,"mem":16,"role":"web"}"#)
+        try await Eventually.that("web runs all 3 on its reservation", within: 15) { try await self.running("/web").count == 3 }
+        try await Eventually.that("plain gets the one unreserved cpu") { try await self.running("/plain").count == 1 }
+        try await Task.sleep(for: .seconds(2))
+        let plain = try await running("/plain").count
+        XCTAssertEqual(plain, 1, "the reserved cpus went only to role web")
+
+        // An app for a role the framework does not serve is refused with the reason.
+        let wrong = try await client.raw("POST", "/v2/apps", body: Data(#"{"id":"/x","cmd":"sleep 1","role":"batch"}"#.utf8))
+        XCTAssertEqual(wrong.status, 422, wrong.text)
+        XCTAssertTrue(wrong.text.contains("not served"), wrong.text)
+
+        // In use: refused, and nothing changes.
+        let body = try JSONEncoder().encode(Reservation(agentId: agentId, role: "web", resources: Resources(cpus: 3, mem: 1024)))
+        let refusal = try await HTTPTransport().send(.POST, cluster.masterURL + "/master/unreserve", body: body)
+        XCTAssertEqual(refusal.status, 409, refusal.text)
+        XCTAssertTrue(refusal.text.contains("in use"), refusal.text)
+
+        // A master restart keeps the reservation, and with it the placement.
+        cluster.master.kill9()
+        try cluster.startMaster()
+        try await Eventually.that("master back with the agent", within: 20) { try await self.cluster.masterState().agents.count == 1 }
+        let web = try await ops.roles().first { $0.name == "web" }
+        XCTAssertEqual(web?.reserved.cpus, 3)
+        try await Task.sleep(for: .seconds(2))
+        let (w, p) = (try await running("/web").count, try await running("/plain").count)
+        XCTAssertEqual(w, 3)
+        XCTAssertEqual(p, 1)
+
+        // Without its tasks the reservation can go back, and /plain takes the room.
+        _ = try await client.raw("PUT", "/v2/apps/web?force=true", body: Data(#"{"id":"/web","instances":0}"#.utf8))
+        try await Eventually.that("web scaled to 0", within: 15) { try await self.running("/web").isEmpty }
+        _ = try await ops.unreserve(Reservation(agentId: agentId, role: "web", resources: Resources(cpus: 3, mem: 1024)))
+        try await Eventually.that("plain runs all 3 once unreserved", within: 15) { try await self.running("/plain").count == 3 }
+    }
+
+    func testServicesPreemptBatchTasksWithinSeconds() async throws {
+        try await start()
+        // The agent offers 4 cpus: eight half-cpu batch workers fill it.
+        try await deploy(#"{"id":"/batch","kind":"batch","cmd":"sleep 3600","instances":8,"cpus":0.5,"mem":16}"#)
+        try await Eventually.that("batch fills the agent", within: 20) { try await self.running("/batch").count == 8 }
+        let updates = Updates()
+        let client = self.client
+        let follower = Task { do { for try await e in client.events(types: ["status_update_event"]) { await updates.add(e.data) } } catch {} }
+        defer { follower.cancel() }
+        try await Task.sleep(for: .milliseconds(300))
+        let started = Date()
+        try await deploy(#"{"id":"/svc","cmd":"sleep 3600","instances":2,"cpus":1,"mem":16}"#)
+        try await Eventually.that("the service runs", within: 5) { try await self.running("/svc").count == 2 }
+        let took = Date().timeIntervalSince(started)
+        print("service of 2 × 1 cpu on an agent full of batch work: running after \(took) s")
+        XCTAssertLessThan(took, 5)
+
+        // Killed with a reason that says preempted: exactly as many as the service needs.
+        let preempted = try await Eventually.value("batch tasks preempted", within: 10) { () -> [String]? in
+            let killed = await updates.all.filter { $0.contains("TASK_KILLED") && $0.contains("preempted") }
+            return killed.count >= 4 ? killed : nil
+        }
+        try await Task.sleep(for: .seconds(1))
+        let allKilled = await updates.all.filter { $0.contains("TASK_KILLED") }
+        XCTAssertEqual(allKilled.count, 4, "as many batch tasks as the service needs, no more")
+        XCTAssertTrue(preempted.allSatisfy { $0.contains("/batch") }, "\(preempted)")
+        let svc = try await running("/svc").map(\.id)
+        try await Task.sleep(for: .seconds(3))
+        let later = try await running("/svc").map(\.id)
+        XCTAssertEqual(Set(svc), Set(later), "no service task is ever preempted")
+        let batchLeft = try await running("/batch").count
+        XCTAssertEqual(batchLeft, 4)
+    }
+}
+
+actor Updates {
+    var all: [String] = []
+    func add(_ s: String) { all.append(s) }
+}
