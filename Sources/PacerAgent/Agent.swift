@@ -175,6 +175,24 @@ public actor Agent {
 
     public func tasks() -> [AgentTask] { core.tasks.values.sorted { $0.info.taskId < $1.info.taskId } }
 
+    var lastCpu: [String: (seconds: Double, at: Double)] = [:]
+
+    /// Cores each live task used since the previous call, from its cgroup (nil without cgroups):
+    /// sent with heartbeats so the master can lend what services leave idle to batch work.
+    func cpuRates() -> [String: Double]? {
+        guard let cgroups = launcher.cgroups else { return nil }
+        let now = Self.now
+        var rates: [String: Double] = [:], seen: [String: (seconds: Double, at: Double)] = [:]
+        for t in core.tasks.values where !t.state.isTerminal {
+            let id = t.info.taskId
+            guard let u = cgroups.usage(id) else { continue }
+            if let prev = lastCpu[id], now > prev.at { rates[id] = max(0, (u.cpuTotalSeconds - prev.seconds) / (now - prev.at)) }
+            seen[id] = (u.cpuTotalSeconds, now)
+        }
+        lastCpu = seen
+        return rates
+    }
+
     /// Live tasks with what their cgroups measure (nil without cgroup isolation).
     public func usage() -> [(task: AgentTask, usage: CgroupUsage?)] {
         core.tasks.values.filter { !$0.state.isTerminal }.sorted { $0.info.taskId < $1.info.taskId }

@@ -104,7 +104,7 @@ public struct AgentService: Service {
             let master = masters[current % masters.count]
             do {
                 if await agent.registered {
-                    if try await master.agentCall(.heartbeat(agent.agentInfo.id)) == 404 { await agent.setRegistered(false) }
+                    if try await master.agentCall(.heartbeat(agent.agentInfo.id, usage: await agent.cpuRates())) == 404 { await agent.setRegistered(false) }
                 } else if try await master.agentCall(await agent.registration()) == 200 {
                     logger.info("registered with master", metadata: ["master": "\(master.baseURL)"])
                     await agent.setRegistered(true)

@@ -70,6 +70,25 @@ public actor Master {
         }
     }
 
+    /// Allocation now (total, allocated per role and resource, per agent) for Prometheus, whose own
+    /// storage keeps the history; `/master/allocation` keeps the last day for those without one.
+    public func metrics() -> String {
+        let total = core.clusterTotal, byRole = core.allocatedByRole()
+        func perResource(_ r: Resources) -> [(String, Double)] { [("cpus", r.cpus), ("mem", r.mem), ("disk", r.disk)] }
+        var out = PrometheusText()
+        out.family("pacer_cluster_resources", "gauge", "Resources of reachable agents.",
+                   perResource(total).map { ([("resource", $0.0)], "\($0.1)") })
+        out.family("pacer_cluster_allocated", "gauge", "Resources held by tasks and outstanding offers, per role.",
+                   byRole.sorted { $0.key < $1.key }.flatMap { role, r in perResource(r).map { ([("role", role), ("resource", $0.0)], "\($0.1)") } })
+        out.family("pacer_agent_allocation_ratio", "gauge", "Allocated / total of an agent's most allocated resource.",
+                   history.agents.sorted { $0.key < $1.key }.map { ([("agent", $0.key)], "\($0.value.allocated.dominantShare(of: $0.value.total))") })
+        out.family("pacer_agents", "gauge", "Agents by reachability.",
+                   [([("reachable", "true")], "\(core.agents.values.filter(\.reachable).count)"),
+                    ([("reachable", "false")], "\(core.agents.values.filter { !$0.reachable }.count)")])
+        out.family("pacer_offers_outstanding", "gauge", "Offers sent and not yet answered.", [([], "\(core.offers.count)")])
+        return out.text
+    }
+
     public func allocation() -> AllocationReport {
         AllocationReport(period: history.period, samples: history.ordered, agents: history.agents)
     }
@@ -109,7 +128,7 @@ public actor Master {
             execute(core.registerAgent(r.agent, tasks: r.tasks, boot: r.boot, sequence: r.sequence, now: now))
             return 200
         case .heartbeat:
-            return core.heartbeat(agentId: call.agentId, now: now) ? 200 : 404
+            return core.heartbeat(agentId: call.agentId, usage: call.usage, now: now) ? 200 : 404
         case .update:
             guard core.agents[call.agentId]?.reachable == true else { return 404 }
             let statuses = call.update?.statuses ?? []

@@ -36,9 +36,11 @@ extension MasterCore {
     }
 
     /// Returns false for an agent the master does not know: it must register again.
-    public mutating func heartbeat(agentId: String, now: Double) -> Bool {
+    /// `usage`: cores each task used lately, for the idle capacity offered as revocable.
+    public mutating func heartbeat(agentId: String, usage: [String: Double]? = nil, now: Double) -> Bool {
         guard agents[agentId]?.reachable == true else { return false }
         agents[agentId]?.lastSeen = now
+        if let usage { agents[agentId]?.cpuUsage = usage }
         return true
     }
 

@@ -117,12 +117,14 @@ extension MasterCore {
         return out + preemptBatch(agentId) + allocate(now: now)
     }
 
-    /// Services come first: when their tasks and the agent's batch tasks no longer fit together,
-    /// batch tasks are killed (largest first, so as few as possible) until they do.
+    /// Services come first: when their tasks (cpus as expected from their use) and the agent's batch
+    /// tasks no longer fit together, batch tasks are killed (largest first, so as few as possible).
     mutating func preemptBatch(_ agentId: String) -> [MasterDirective] {
         guard let agent = agents[agentId] else { return [] }
         let live = agent.tasks.values.filter { !$0.state.isTerminal }
-        var load = live.filter { $0.info.revocable != true }.reduce(Resources()) { $0 + $1.info.resources.scalars }
+        var load = live.filter { $0.info.revocable != true }.reduce(Resources()) { sum, t in
+            sum + Resources(cpus: agent.expectedCpus(t), mem: t.info.resources.mem, disk: t.info.resources.disk)
+        }
         let batch = live.filter { $0.info.revocable == true && !$0.preempted }
             .sorted { ($0.info.resources.cpus, $0.info.taskId) > ($1.info.resources.cpus, $1.info.taskId) }
         load = batch.reduce(load) { $0 + $1.info.resources.scalars }

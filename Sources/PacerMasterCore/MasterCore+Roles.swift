@@ -8,6 +8,9 @@ struct AgentLedger {
     var reserved: [String: Resources]
     var used: [String: Resources] = [:]
     var revocableUsed = Resources()
+    /// Cpus services are expected to need (their recent use plus a margin), the rest of their allocation lendable.
+    var serviceCpusExpected = 0.0
+    var serviceOfferCpus = 0.0
     /// Ports held by any task or offer; ports are never reserved.
     var portsTaken = Resources()
 
@@ -28,9 +31,12 @@ struct AgentLedger {
         ((reserved[role] ?? Resources()) - inReservation(role), unreservedFree)
     }
 
-    /// Best effort: whatever neither services nor other revocable tasks take.
+    /// Best effort: memory and disk nobody holds, and the cpus services are not expected to use.
     var revocableFree: Resources {
-        used.values.reduce(total.scalars) { $0 - $1 } - revocableUsed
+        let held = used.values.reduce(Resources()) { $0 + $1 }
+        let cpus = total.cpus - serviceCpusExpected - serviceOfferCpus - revocableUsed.cpus
+        return Resources(cpus: max(0, cpus), mem: max(0, total.mem - held.mem - revocableUsed.mem),
+                         disk: max(0, total.disk - held.disk - revocableUsed.disk))
     }
 
     var freePorts: [PortRange] { (total - portsTaken).ports }
@@ -55,12 +61,14 @@ extension MasterCore {
             }
             let role = t.info.role ?? Role.any
             l.used[role] = (l.used[role] ?? Resources()) + t.info.resources.scalars
+            l.serviceCpusExpected += agent.expectedCpus(t)
         }
         for o in offers.values where o.agentId == agentId {
             l.portsTaken = l.portsTaken + Resources(ports: o.resources.ports)
             if o.revocable == true { l.revocableUsed = l.revocableUsed + o.resources.scalars; continue }
             let role = o.role ?? Role.any
             l.used[role] = (l.used[role] ?? Resources()) + o.resources.scalars
+            l.serviceOfferCpus += o.resources.cpus
         }
         return l
     }

@@ -38,6 +38,21 @@ public struct AgentEntry: Sendable, Equatable {
     public var lastSeen: Double
     public var reachable: Bool
     public var tasks: [String: MasterTask]
+    /// Cores each task used over the agent's last heartbeat interval (absent: not measured).
+    public var cpuUsage: [String: Double] = [:]
+
+    public init(info: AgentInfo, lastSeen: Double, reachable: Bool, tasks: [String: MasterTask]) {
+        self.info = info; self.lastSeen = lastSeen; self.reachable = reachable; self.tasks = tasks
+    }
+
+    /// The cpus a service task is expected to need: what it used lately plus a margin for bursts,
+    /// never more than it holds; its whole allocation until measured. CPU is the one resource lent
+    /// to batch work: a busy service takes it back at once by weight. Memory is never lent, because
+    /// it can only be taken back by killing.
+    public func expectedCpus(_ t: MasterTask) -> Double {
+        guard let used = cpuUsage[t.info.taskId] else { return t.info.resources.cpus }
+        return min(t.info.resources.cpus, used * 1.25 + 0.05)
+    }
 
     public var used: Resources {
         tasks.values.filter { !$0.state.isTerminal }.reduce(Resources()) { $0 + $1.info.resources }

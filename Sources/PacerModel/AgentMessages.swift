@@ -22,11 +22,15 @@ public struct AgentCall: Codable, Sendable, Equatable {
     public var agentId: String
     public var register: Register?
     public var update: Update?
+    /// On heartbeats: cores each running task used over the last interval (from its cgroup).
+    public var usage: [String: Double]?
 
     public static func register(_ info: AgentInfo, tasks: [RunningTask], boot: String? = nil, sequence: Int? = nil) -> AgentCall {
         AgentCall(type: .register, agentId: info.id, register: Register(agent: info, tasks: tasks, boot: boot, sequence: sequence))
     }
-    public static func heartbeat(_ agentId: String) -> AgentCall { AgentCall(type: .heartbeat, agentId: agentId) }
+    public static func heartbeat(_ agentId: String, usage: [String: Double]? = nil) -> AgentCall {
+        AgentCall(type: .heartbeat, agentId: agentId, usage: usage)
+    }
     public static func update(_ agentId: String, _ statuses: [TaskStatus]) -> AgentCall {
         AgentCall(type: .update, agentId: agentId, update: Update(statuses: statuses))
     }

@@ -91,6 +91,32 @@ final class AllocatorTests: XCTestCase {
         XCTAssertTrue(kills.allSatisfy { $0.reason == "REASON_TASK_PREEMPTED" && $0.taskId.hasPrefix("b") })
     }
 
+    func testIdleServiceCPUIsLentToBatchAndTakenBackOnlyAsNeeded() throws {
+        var m = MasterCore(now: 0, idPrefix: "t")
+        _ = m.registerAgent(agent("a1", cpus: 4, mem: 4096), tasks: [], now: 0)
+        let (fid, ds) = m.subscribe(FrameworkInfo(name: "apps", capabilities: ["REVOCABLE_RESOURCES"]), now: 0)
+        let regular = try XCTUnwrap(offers(ds).first { $0.revocable != true })
+        // Services hold 3 of 4 cpus but use almost none of it.
+        var out = try m.handle(.accept(fid, offerIds: [regular.id], tasks: [task("s1", on: "a1", cpus: 1.5, mem: 512),
+                                                                            task("s2", on: "a1", cpus: 1.5, mem: 512)], refuseSeconds: 30), now: 1)
+        let old = try XCTUnwrap(offers(ds + out).last { $0.revocable == true && m.offers[$0.id] != nil })
+        XCTAssertEqual(old.resources.cpus, 1, accuracy: 1e-9, "unmeasured services count whole")
+        out = try m.handle(.decline(fid, offerIds: [old.id], refuseSeconds: 1), now: 1)
+        XCTAssertTrue(m.heartbeat(agentId: "a1", usage: ["s1": 0.02, "s2": 0.1], now: 2))
+        let lent = try XCTUnwrap(offers(m.tick(now: 3)).first { $0.revocable == true })
+        // 4 - (0.02 × 1.25 + 0.05) - (0.1 × 1.25 + 0.05) = 3.75
+        XCTAssertEqual(lent.resources.cpus, 3.75, accuracy: 1e-9)
+        XCTAssertEqual(lent.resources.mem, 3072, accuracy: 1e-9, "memory is never lent")
+        _ = try m.handle(.accept(fid, offerIds: [lent.id], tasks: (0..<7).map { task("b\($0)", on: "a1", cpus: 0.5, mem: 256) }), now: 3)
+        // A busy service does not preempt by itself (its weight takes the cpu back); a new service
+        // task does, and only as much as it needs.
+        XCTAssertTrue(m.heartbeat(agentId: "a1", usage: ["s1": 0.02, "s2": 0.1], now: 40))
+        let svcOffer = try XCTUnwrap(offers(m.tick(now: 40)).first { $0.revocable != true })
+        let ds2 = try m.handle(.accept(fid, offerIds: [svcOffer.id], tasks: [task("s3", on: "a1", cpus: 0.75, mem: 256)]), now: 40)
+        let kills = ds2.compactMap { d -> AgentMessage.Kill? in if case .toAgent(_, _, let msg) = d { return msg.kill }; return nil }
+        XCTAssertEqual(kills.count, 1, "0.75 new + 0.25 expected + 3.5 batch = 4.5 > 4: one half-cpu task goes")
+    }
+
     /// Many random clusters: agents, roles with weights, quotas and reservations, frameworks that
     /// take what they are offered in fixed-size tasks. After every step: no agent over-committed,
     /// no reservation used by another role, no role past its limit, offers only for served roles.

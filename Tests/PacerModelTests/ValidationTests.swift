@@ -87,3 +87,20 @@ final class ValidationTests: XCTestCase {
         XCTAssertFalse(a.sameConfiguration(as: b))
     }
 }
+
+/// Every example in `apps/` is a valid spec: a newcomer's first deploy must not fail on our own file.
+final class ExampleAppsTests: XCTestCase {
+    func testEveryExampleAppDecodesAndValidates() throws {
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let files = try FileManager.default.contentsOfDirectory(atPath: repo.path + "/apps").filter { $0.hasSuffix(".json") }
+        XCTAssertGreaterThanOrEqual(files.count, 4)
+        var kinds: Set<AppKind> = []
+        for f in files {
+            let data = try Data(contentsOf: repo.appendingPathComponent("apps/" + f))
+            let app = try JSONDecoder().decode(AppDefinition.self, from: data)
+            XCTAssertEqual(app.validate(), [], f)
+            kinds.insert(app.kind)
+        }
+        XCTAssertEqual(kinds, [.service, .batch], "apps/ shows a service and a batch app")
+    }
+}
