@@ -22,7 +22,10 @@ public final class TestCluster: @unchecked Sendable {
     let agentArgs: [String]
     let frameworkArgs: [String]
 
-    public init(agentTimeout: Double = 15, agentArgs: [String] = [], frameworkArgs: [String] = []) throws {
+    let masterArgs: [String]
+
+    public init(agentTimeout: Double = 15, masterArgs: [String] = [], agentArgs: [String] = [], frameworkArgs: [String] = []) throws {
+        self.masterArgs = masterArgs
         self.agentArgs = agentArgs
         self.frameworkArgs = frameworkArgs
         dir = NSTemporaryDirectory() + "pacer-e2e-\(UUID().uuidString.prefix(8))"
@@ -47,7 +50,7 @@ public final class TestCluster: @unchecked Sendable {
 
     public func startMaster() throws {
         master = try PacerProcess(name: "master", arguments: ["master", "--port", "\(masterPort)", "--state-dir", dir,
-                                                               "--agent-timeout", "\(agentTimeout)"], logDir: dir)
+                                                               "--agent-timeout", "\(agentTimeout)"] + masterArgs, logDir: dir)
     }
 
     public func startAgent() throws {

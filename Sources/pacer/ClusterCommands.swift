@@ -48,7 +48,7 @@ struct ClusterCommand: AsyncParsableCommand {
                                  ("mem", { (s: AllocationReport.Sample) in (s.allocated.mem, s.total.mem) }),
                                  ("disk", { (s: AllocationReport.Sample) in (s.allocated.disk, s.total.disk) })] {
                 let (avg, peak) = rates(pick)
-                print(String(format: "  %-5@ average %5.1f %%   peak %5.1f %%", name as NSString, avg * 100, peak * 100))
+                print("  " + name.padding(toLength: 6, withPad: " ", startingAt: 0) + String(format: "average %5.1f %%   peak %5.1f %%", avg * 100, peak * 100))
             }
             let roles = Set(report.samples.flatMap { $0.byRole.keys }).sorted()
             for role in roles {

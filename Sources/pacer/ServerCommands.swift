@@ -15,6 +15,7 @@ struct MasterCommand: AsyncParsableCommand {
     @OptionGroup var server: ServerOptions
     @Option(help: "Port of the master API.") var port = 5050
     @Option(help: "Seconds without a heartbeat before an agent is unreachable.") var agentTimeout = 15.0
+    @Option(help: "Seconds between allocation samples (a day of them is kept).") var statsInterval = 10.0
 
     func run() async throws {
         Logs.bootstrap(server.logLevel)
@@ -22,6 +23,8 @@ struct MasterCommand: AsyncParsableCommand {
         config.host = server.bind
         config.port = port
         config.settings.agentTimeout = agentTimeout
+        guard statsInterval >= 0.1 else { throw ValidationError("--stats-interval must be at least 0.1 s") }
+        config.settings.statsPeriod = statsInterval
         config.stateDir = server.stateDir + "/master"
         try await Runner.run([try MasterService(config: config)])
     }

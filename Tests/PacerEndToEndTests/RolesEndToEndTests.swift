@@ -16,8 +16,8 @@ final class RolesEndToEndTests: XCTestCase {
         await cluster?.shutdown()
     }
 
-    func start(agentArgs: [String] = []) async throws {
-        cluster = try TestCluster(agentArgs: agentArgs, frameworkArgs: ["--roles", "*,web"])
+    func start(masterArgs: [String] = [], agentArgs: [String] = []) async throws {
+        cluster = try TestCluster(masterArgs: masterArgs, agentArgs: agentArgs, frameworkArgs: ["--roles", "*,web"])
         try await cluster.ready()
     }
 
@@ -70,6 +70,28 @@ final class RolesEndToEndTests: XCTestCase {
         try await Eventually.that("web scaled to 0", within: 15) { try await self.running("/web").isEmpty }
         _ = try await ops.unreserve(Reservation(agentId: agentId, role: "web", resources: Resources(cpus: 3, mem: 1024)))
         try await Eventually.that("plain runs all 3 once unreserved", within: 15) { try await self.running("/plain").count == 3 }
+    }
+
+    func testAllocationStatisticsThroughTheCLIAndMetrics() async throws {
+        try await start(masterArgs: ["--stats-interval", "0.2"])
+        try await deploy(#"{"id":"/half","cmd":"sleep 3600","instances":2,"cpus":1,"mem":16}"#)
+        try await Eventually.that("2 of 4 cpus allocated", within: 15) { try await self.running("/half").count == 2 }
+        try await Task.sleep(for: .seconds(1.5))
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: PacerProcess.binary)
+        p.arguments = ["cluster", "stats", "--master", cluster.masterURL]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        try out.fileHandleForWriting.close()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        print(text)
+        XCTAssertEqual(p.terminationStatus, 0, text)
+        XCTAssertTrue(text.contains("peak  50.0 %"), text)
+        let metrics = try await HTTPTransport().expectOK(.GET, cluster.masterURL + "/metrics")
+        XCTAssertTrue(metrics.text.contains(#"pacer_cluster_allocated{role="*",resource="cpus"} 2.0"#), metrics.text)
     }
 
     func testIdleServiceCPUIsLentToBatchWork() async throws {

@@ -117,6 +117,17 @@ final class AllocatorTests: XCTestCase {
         XCTAssertEqual(kills.count, 1, "0.75 new + 0.25 expected + 3.5 batch = 4.5 > 4: one half-cpu task goes")
     }
 
+    func testAllocationHistoryIsBoundedAndOrdered() {
+        var m = MasterCore(now: 0, idPrefix: "t")
+        _ = m.registerAgent(agent("a1", cpus: 4, mem: 4096), tasks: [], now: 0)
+        var h = AllocationHistory(period: 10, span: 100)
+        for i in 0..<25 { h.record(m, now: Double(i)) }
+        XCTAssertEqual(h.samples.count, 10)
+        XCTAssertEqual(h.ordered.map(\.time), (15..<25).map(Double.init))
+        XCTAssertEqual(h.agents["a1"]?.samples, 25)
+        XCTAssertEqual(AllocationHistory().capacity, 8_640, "a day at 10 s")
+    }
+
     /// Many random clusters: agents, roles with weights, quotas and reservations, frameworks that
     /// take what they are offered in fixed-size tasks. After every step: no agent over-committed,
     /// no reservation used by another role, no role past its limit, offers only for served roles.
