@@ -93,14 +93,12 @@ final class HTTPSession {
         timer = event_new(worker.base, -1, 0, { _, _, ctx in
             Unmanaged<HTTPSession>.fromOpaque(ctx!).takeUnretainedValue().deadlinePassed()
         }, context)
-        var idle = Sockets.timeval(settings.timeouts.idle)
-        event_add(clientEvent, &idle)
+        event_add(clientEvent, worker.timeout(settings.timeouts.idle))
         arm(settings.timeouts.httpRequest)  // a new connection owes its first request head promptly
     }
 
     func arm(_ seconds: Double) {
-        var t = Sockets.timeval(seconds)
-        event_add(timer, &t)
+        event_add(timer, worker.timeout(seconds))
     }
 
     func deadlinePassed() {

@@ -53,8 +53,7 @@ final class TCPRelay {
         evutil_make_socket_nonblocking(client)
         Sockets.noDelay(client)
         clientEvent = makeEvent(client)
-        var idle = Sockets.timeval(worker.settings.timeouts.idle)
-        event_add(clientEvent, &idle)
+        event_add(clientEvent, worker.timeout(worker.settings.timeouts.idle))
         connectNext()
     }
 
@@ -73,8 +72,7 @@ final class TCPRelay {
             backend = next
             upstream = fd
             upstreamEvent = makeEvent(fd)
-            var timeout = Sockets.timeval(worker.settings.timeouts.connect)
-            event_add(upstreamEvent, &timeout)
+            event_add(upstreamEvent, worker.timeout(worker.settings.timeouts.connect))
             return
         }
         close()
@@ -90,8 +88,7 @@ final class TCPRelay {
             guard what & Int16(EV_WRITE) != 0 || what & Int16(EV_READ) != 0 else { return }
             if Sockets.pendingError(fd) != 0 { connectNext(); return }
             connected = true
-            var idle = Sockets.timeval(worker.settings.timeouts.idle)
-            event_add(upstreamEvent, &idle)
+            event_add(upstreamEvent, worker.timeout(worker.settings.timeouts.idle))
             flush(to: upstream)
         }
         if what & Int16(EV_READ | EV_CLOSED) != 0 { pump(from: fd, peerClosed: what & Int16(EV_CLOSED) != 0) }

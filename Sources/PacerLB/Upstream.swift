@@ -36,8 +36,7 @@ final class Upstream {
     }
 
     func arm(_ seconds: Double) {
-        var t = Sockets.timeval(seconds)
-        event_add(event, &t)
+        event_add(event, worker.timeout(seconds))
     }
 
     func handle(_ what: Int16) {

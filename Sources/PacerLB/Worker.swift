@@ -70,6 +70,23 @@ final class Worker {
     /// Certificates for the HTTPS listener (nil without one).
     let tls: TLSContexts?
 
+    /// libevent's common timeouts: events sharing a duration wait in one queue instead of the
+    /// timer heap, so re-arming an idle or request deadline on every read is O(1). The durations
+    /// are the configured timeouts, a handful, well under libevent's 256 per base.
+    var commonTimeouts: [Double: UnsafePointer<Glibc.timeval>] = [:]
+
+    func timeout(_ seconds: Double) -> UnsafePointer<Glibc.timeval> {
+        if let t = commonTimeouts[seconds] { return t }
+        var tv = Sockets.timeval(seconds)
+        let t = event_base_init_common_timeout(base, &tv) ?? {
+            let own = UnsafeMutablePointer<Glibc.timeval>.allocate(capacity: 1)  // kept for the worker's life
+            own.initialize(to: tv)
+            return UnsafePointer(own)
+        }()
+        commonTimeouts[seconds] = t
+        return t
+    }
+
     init(settings: LBConfig, mailbox: WorkerMailbox, logger: Logger, inherited: [Int: [Int32]] = [:]) {
         base = event_base_new()
         self.inherited = inherited
