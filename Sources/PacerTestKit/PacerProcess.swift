@@ -69,9 +69,11 @@ public final class PacerProcess: @unchecked Sendable {
 
 /// Free loopback ports: a block of consecutive ports nobody listens on.
 public enum FreePorts {
+    /// Below Linux's ephemeral range (32768+), as real agents' port ranges are: a port there can be
+    /// taken at any moment by some outgoing connection, and an agent then refuses to launch on it.
     public static func block(_ count: Int) -> Int {
         for _ in 0..<200 {
-            let base = Int.random(in: 20_000...60_000 - count)
+            let base = Int.random(in: 20_000...32_700 - count)
             if (base..<base + count).allSatisfy(isFree) { return base }
         }
         fatalError("no free block of \(count) ports")
