@@ -32,6 +32,7 @@ let package = Package(
         // L2: persistence, wire clients, shared HTTP server plumbing.
         .target(name: "PacerStore", dependencies: [
             "PacerModel", .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ], swiftSettings: strict),
         .target(name: "PacerClient", dependencies: [
             "PacerModel",
@@ -82,7 +83,7 @@ let package = Package(
         .testTarget(name: "PacerAgentCoreTests", dependencies: ["PacerAgentCore"]),
         .testTarget(name: "PacerAgentTests", dependencies: ["PacerAgent", "PacerAgentCore", "PacerModel"]),
         .testTarget(name: "PacerAppsCoreTests", dependencies: ["PacerAppsCore"]),
-        .testTarget(name: "PacerStoreTests", dependencies: ["PacerStore"]),
+        .testTarget(name: "PacerStoreTests", dependencies: ["PacerStore", "PacerTestKit", "PacerClient"]),
         .testTarget(name: "PacerAppsTests", dependencies: ["PacerApps", "PacerClient"]),
         .testTarget(name: "PacerLBCoreTests", dependencies: ["PacerLBCore"]),
         .testTarget(name: "PacerSimulationTests", dependencies: ["PacerMasterCore", "PacerAgentCore", "PacerAppsCore"]),

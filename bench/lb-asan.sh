@@ -10,6 +10,7 @@ SECONDS_TO_RUN=${SECONDS_TO_RUN:-20}
 swift build --sanitize=address --product pacer --scratch-path .build-asan >/dev/null
 BIN=$PWD/.build-asan/debug/pacer
 WORK=$(mktemp -d /tmp/pacer-asan-XXXX)
+chmod 755 "$WORK"   # tasks run as the agent's unprivileged user and read web.py from here
 trap 'kill -INT $UP 2>/dev/null; wait $UP 2>/dev/null; rm -rf "$WORK"' EXIT
 API=18380; SERVICE=18300; HTTPSERVICE=18301
 cat > "$WORK/lb.yaml" <<LB
@@ -23,7 +24,7 @@ ASAN_OPTIONS=detect_leaks=0 "$BIN" up --state-dir "$WORK/state" --port $API --ma
 UP=$!
 until curl -sf "http://127.0.0.1:$API/v2/info" | grep -q largestAgent; do sleep 0.2; done
 curl -sf -X POST -H 'Content-Type: application/json' "http://127.0.0.1:$API/v2/apps" -d "{\"id\":\"/echo\",\"instances\":2,
-  \"cpus\":0.1,\"mem\":64,\"portDefinitions\":[{\"port\":$SERVICE}],
+  \"cpus\":0.1,\"mem\":64,\"resourceLimits\":{\"cpus\":\"unlimited\"},\"portDefinitions\":[{\"port\":$SERVICE}],
   \"cmd\":\"exec python3 -u -c 'import socketserver,os\nclass H(socketserver.BaseRequestHandler):\n    def handle(self):\n        while True:\n            d=self.request.recv(65536)\n            if not d: break\n            self.request.sendall(d)\nsocketserver.ThreadingTCPServer.allow_reuse_address=True\nsocketserver.ThreadingTCPServer((\\\"127.0.0.1\\\",int(os.environ[\\\"PORT0\\\"])),H).serve_forever()'\"}" >/dev/null
 cat > "$WORK/web.py" <<'PY'
 import http.server, os
@@ -46,7 +47,7 @@ class H(http.server.BaseHTTPRequestHandler):
 http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT0"])), H).serve_forever()
 PY
 curl -sf -X POST -H 'Content-Type: application/json' "http://127.0.0.1:$API/v2/apps" -d "{\"id\":\"/web\",\"instances\":2,
-  \"cpus\":0.1,\"mem\":64,\"portDefinitions\":[{\"port\":$HTTPSERVICE}],\"labels\":{\"HAPROXY_0_MODE\":\"http\"},
+  \"cpus\":0.1,\"mem\":64,\"resourceLimits\":{\"cpus\":\"unlimited\"},\"portDefinitions\":[{\"port\":$HTTPSERVICE}],\"labels\":{\"HAPROXY_0_MODE\":\"http\"},
   \"cmd\":\"exec python3 -u $WORK/web.py\"}" >/dev/null
 until python3 -c "import socket; s=socket.create_connection(('127.0.0.1',$SERVICE),1); s.sendall(b'x'); assert s.recv(1)==b'x'" 2>/dev/null; do sleep 0.2; done
 until curl -sf "http://127.0.0.1:$HTTPSERVICE/" >/dev/null 2>&1; do sleep 0.2; done

@@ -17,7 +17,8 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-# nginx as the backend task, on the task's two ports: a small response, and 1 MiB at /big.
+# nginx as the backend task, on the task's two ports: a small response, and 1 MiB at /big. cpus 1 gives it
+# the CPU weight wrk has on core 1 (as before tasks ran in cgroups) and no cap.
 head -c 1048576 /dev/zero > "$WORK/big"
 chmod 755 "$WORK"; chmod 644 "$WORK/big"   # nginx workers run as nobody
 
@@ -26,7 +27,7 @@ openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WORK/key.pem" -out "$WORK/ce
 cat "$WORK/cert.pem" "$WORK/key.pem" > "$WORK/combined.pem"
 cat > "$WORK/nginx.conf.tmpl" <<NGINX
 worker_processes 1;
-pid $WORK/nginx-P0.pid;
+pid SANDBOX/nginx.pid;
 error_log /dev/null;
 events { worker_connections 4096; }
 http {
@@ -45,12 +46,14 @@ API=18180; L4=18100; L7=18101
 PIDS+=($!)
 until curl -sf "http://127.0.0.1:$API/v2/info" | grep -q largestAgent; do sleep 0.2; done
 curl -sf -X POST -H 'Content-Type: application/json' "http://127.0.0.1:$API/v2/apps" -d "{
-  \"id\": \"/nginx\", \"instances\": 1, \"cpus\": 0.5, \"mem\": 64,
+  \"id\": \"/nginx\", \"instances\": 1, \"cpus\": 1, \"mem\": 64, \"resourceLimits\": {\"cpus\": \"unlimited\"},
   \"portDefinitions\": [{\"port\": $L4}, {\"port\": $L7}],
   \"labels\": {\"HAPROXY_0_MODE\": \"tcp\", \"HAPROXY_1_MODE\": \"http\", \"HAPROXY_1_VHOST\": \"bench.local\"},
-  \"cmd\": \"sed -e s/P0/\$PORT0/g -e s/P1/\$PORT1/g $WORK/nginx.conf.tmpl > nginx.conf && exec taskset -c 1 nginx -c \$PWD/nginx.conf -g 'daemon off;'\"}" >/dev/null
-PORTS=""
+  \"cmd\": \"sed -e s/P0/\$PORT0/g -e s/P1/\$PORT1/g -e s,SANDBOX,\$PWD,g $WORK/nginx.conf.tmpl > nginx.conf && exec taskset -c 1 nginx -c \$PWD/nginx.conf -g 'daemon off;'\"}" >/dev/null
+PORTS=""; WAITED=0
 until [ -n "$PORTS" ]; do
+    # The task runs as the agent's unprivileged user: it may write only to its sandbox.
+    WAITED=$((WAITED + 1)); [ $WAITED -lt 150 ] || { echo "nginx task did not start:" >&2; cat "$WORK"/state/agent-*/sandboxes/*/stderr >&2; exit 1; }
     PORTS=$(curl -sf "http://127.0.0.1:$API/v2/apps/nginx/tasks" | python3 -c 'import json,sys; t=json.load(sys.stdin)["tasks"]; print(" ".join(map(str, t[0]["ports"])) if t and t[0]["state"]=="TASK_RUNNING" else "")')
     sleep 0.2
 done

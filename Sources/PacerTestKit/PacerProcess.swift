@@ -23,14 +23,16 @@ public final class PacerProcess: @unchecked Sendable {
         return ".build/debug/pacer"
     }
 
-    public init(name: String, arguments: [String], logDir: String, environment: [String: String] = [:]) throws {
+    /// `executable`: another program than `pacer` (etcd, for instance).
+    public init(name: String, arguments: [String], logDir: String, environment: [String: String] = [:],
+                executable: String = PacerProcess.binary) throws {
         self.name = name
         self.arguments = arguments
         logPath = "\(logDir)/\(name).log"
         FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         log.seekToEndOfFile()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.standardOutput = log
         process.standardError = log

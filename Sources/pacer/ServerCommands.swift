@@ -81,7 +81,7 @@ struct FrameworkCommand: AsyncParsableCommand {
     @OptionGroup var server: ServerOptions
     @Option(help: "Port of the Marathon-compatible API.") var port = 8080
     @Option(help: "Master URL(s), comma-separated.") var master = "http://127.0.0.1:5050"
-    @Option(help: "State store: sqlite:PATH (default: STATE_DIR/framework.sqlite).") var store: String?
+    @Option(help: "State store: sqlite:PATH (default: STATE_DIR/framework.sqlite) or etcd://host:port[,host:port…][/namespace].") var store: String?
     @Option(help: "Roles to subscribe with, comma-separated; apps choose one with `role`.") var roles = "*"
 
     func run() async throws {
@@ -163,7 +163,11 @@ enum Runner {
     static func openStore(_ spec: String?, stateDir: String) throws -> any StateStore {
         let spec = spec ?? "sqlite:\(stateDir)/framework.sqlite"
         if spec.hasPrefix("sqlite:") { return try SQLiteStore(path: String(spec.dropFirst("sqlite:".count))) }
-        throw ValidationError("unsupported store '\(spec)': use sqlite:PATH")
+        if spec.hasPrefix("etcd://") {
+            let (endpoints, namespace) = try EtcdStore.endpoints(fromURL: spec)
+            return EtcdStore(endpoints: endpoints, namespace: namespace)
+        }
+        throw ValidationError("unsupported store '\(spec)': use sqlite:PATH or etcd://host:port[,host:port…][/namespace]")
     }
 
     static func agentConfig(server: ServerOptions, port: Int, master: String, hostname: String, cpus: Double?, mem: Double?,

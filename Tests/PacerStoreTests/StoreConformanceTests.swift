@@ -1,5 +1,7 @@
 import Foundation
+import PacerClient
 import PacerStore
+import PacerTestKit
 import XCTest
 
 /// One suite of checks, run against every store implementation.
@@ -78,5 +80,92 @@ final class SQLiteStoreTests: XCTestCase, StoreConformanceTests {
         XCTAssertThrowsError(try SQLiteStore(path: dir + "/bad.sqlite")) { error in
             XCTAssertTrue("\(error)".contains("bad.sqlite"), "\(error)")
         }
+    }
+}
+
+/// The etcd store against a real etcd on loopback: the same conformance suite, then what only a
+/// replicated store must do — fencing, following a live member, surviving the loss of one of three.
+final class EtcdStoreTests: XCTestCase, StoreConformanceTests {
+    var dir = ""
+    var etcd: EtcdCluster!
+
+    override func setUp() async throws {
+        dir = NSTemporaryDirectory() + "pacer-etcd-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() async throws {
+        if let run = testRun, run.failureCount + run.unexpectedExceptionCount > 0, let etcd { print(etcd.logs) }
+        etcd?.stop()
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    func start(_ size: Int) async throws {
+        etcd = try EtcdCluster(size: size, dir: dir)
+        try await etcd.ready()
+    }
+
+    func makeStore() throws -> any StateStore {
+        // Each store in its own namespace, so the suite's checks do not see each other's keys.
+        EtcdStore(endpoints: etcd.endpoints.map { "http://" + $0 }, namespace: "/t-\(UUID().uuidString.prefix(8))/")
+    }
+
+    func testConformance() async throws {
+        try await start(1)
+        try await runConformance()
+    }
+
+    func testStoreURLs() throws {
+        let (endpoints, namespace) = try EtcdStore.endpoints(fromURL: "etcd://10.0.0.1:2379,10.0.0.2:2379/prod")
+        XCTAssertEqual(endpoints, ["http://10.0.0.1:2379", "http://10.0.0.2:2379"])
+        XCTAssertEqual(namespace, "/prod/")
+        XCTAssertThrowsError(try EtcdStore.endpoints(fromURL: "etcd://nohostport"))
+        XCTAssertThrowsError(try EtcdStore.endpoints(fromURL: "sqlite:x"))
+    }
+
+    func testAFencedWriterStopsOnceItsFenceKeyChanges() async throws {
+        try await start(1)
+        let store = EtcdStore(endpoints: etcd.endpoints.map { "http://" + $0 }, namespace: "/f/")
+        // The fence: a key whose create revision only the current leader knows.
+        try await store.put("leader", Data("a".utf8))
+        let revision = try await createRevision(of: "/f/leader")
+        await store.setFence(EtcdStore.Fence(key: "/f/leader", createRevision: revision))
+        try await store.put("apps/x", Data("1".utf8))
+        // Another replica takes over: the key is deleted and created again.
+        let other = EtcdStore(endpoints: etcd.endpoints.map { "http://" + $0 }, namespace: "/f/")
+        try await other.delete("leader")
+        try await other.put("leader", Data("b".utf8))
+        do {
+            try await store.put("apps/x", Data("2".utf8))
+            XCTFail("a deposed writer wrote")
+        } catch {
+            XCTAssertTrue("\(error)".contains("no longer holds leadership"), "\(error)")
+        }
+        let value = try await other.get("apps/x")
+        XCTAssertEqual(value, Data("1".utf8))
+    }
+
+    func testLosingOneMemberOfThreeLosesNothing() async throws {
+        try await start(3)
+        let store = EtcdStore(endpoints: etcd.endpoints.map { "http://" + $0 }, namespace: "/q/")
+        for i in 0..<20 { try await store.put("k\(i)", Data("\(i)".utf8)) }
+        etcd.kill9(0)  // the member the store was talking to
+        for i in 20..<40 { try await store.put("k\(i)", Data("\(i)".utf8)) }
+        let all = try await store.list(prefix: "k")
+        XCTAssertEqual(all.count, 40, "every acknowledged write is there after a member died")
+    }
+
+    func testNoMemberAnsweringIsAClearError() async throws {
+        let store = EtcdStore(endpoints: ["http://127.0.0.1:1"], timeout: .seconds(1))
+        do { _ = try await store.get("x"); XCTFail("no error") } catch {
+            XCTAssertTrue("\(error)".contains("no etcd member answered"), "\(error)")
+        }
+    }
+
+    func createRevision(of key: String) async throws -> Int64 {
+        struct R: Decodable { struct KV: Decodable { var create_revision: String }; var kvs: [KV] }
+        let body = try JSONSerialization.data(withJSONObject: ["key": Data(key.utf8).base64EncodedString()])
+        let r = try await HTTPTransport().expectOK(.POST, "http://\(etcd.endpoints[0])/v3/kv/range", body: body)
+        return Int64(try JSONDecoder().decode(R.self, from: r.body).kvs[0].create_revision)!
     }
 }

@@ -1,0 +1,142 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// The store on etcd v3, through its JSON gateway (`/v3/kv/range`, `/v3/kv/txn`), so any etcd
+/// since 3.4 works without gRPC code. Keys live under `namespace`; keys and values travel base64.
+/// Reads are linearizable (etcd's default). A batch is one transaction: atomic, and durable
+/// (replicated to a quorum and fsynced) when it returns. With a `fence`, every write succeeds only
+/// while the fence key still has the given create revision — the leader's election key — so a
+/// deposed leader cannot write, however late its request arrives.
+public actor EtcdStore: StateStore {
+    public struct Fence: Sendable, Equatable {
+        public var key: String
+        public var createRevision: Int64
+        public init(key: String, createRevision: Int64) { self.key = key; self.createRevision = createRevision }
+    }
+
+    let endpoints: [String]
+    let namespace: String
+    let client: HTTPClient
+    let timeout: TimeAmount
+    var current = 0
+    public private(set) var fence: Fence?
+
+    /// `endpoints`: `http://host:port` of each member; the store follows whichever answers.
+    public init(endpoints: [String], namespace: String = "/pacer/", client: HTTPClient = .shared, timeout: TimeAmount = .seconds(5)) {
+        self.endpoints = endpoints; self.namespace = namespace; self.client = client; self.timeout = timeout
+    }
+
+    /// Parses `etcd://h1:p1,h2:p2[/namespace]`.
+    public static func endpoints(fromURL url: String) throws -> (endpoints: [String], namespace: String) {
+        guard url.hasPrefix("etcd://") else { throw StoreError("an etcd store is etcd://host:port[,host:port…][/namespace], got '\(url)'") }
+        var rest = String(url.dropFirst("etcd://".count))
+        var namespace = "/pacer/"
+        if let slash = rest.firstIndex(of: "/") {
+            namespace = String(rest[slash...]) + (rest.hasSuffix("/") ? "" : "/")
+            rest = String(rest[..<slash])
+        }
+        let hosts = rest.split(separator: ",").map(String.init)
+        guard !hosts.isEmpty, hosts.allSatisfy({ $0.contains(":") }) else { throw StoreError("etcd endpoints need host:port, got '\(rest)'") }
+        return (hosts.map { "http://" + $0 }, namespace)
+    }
+
+    public func setFence(_ fence: Fence?) { self.fence = fence }
+
+    public func get(_ key: String) async throws -> Data? {
+        let r: RangeResponse = try await call("/v3/kv/range", ["key": b64(namespace + key)])
+        return try r.kvs?.first.map { try Self.unb64($0.value ?? "") }
+    }
+
+    public func list(prefix: String) async throws -> [String: Data] {
+        let start = namespace + prefix
+        let r: RangeResponse = try await call("/v3/kv/range", ["key": b64(start), "range_end": Data(Self.rangeEnd(start)).base64EncodedString()])
+        var out: [String: Data] = [:]
+        for kv in r.kvs ?? [] {
+            let key = String(decoding: try Self.unb64(kv.key), as: UTF8.self)
+            out[String(key.dropFirst(namespace.count))] = try Self.unb64(kv.value ?? "")
+        }
+        return out
+    }
+
+    public func apply(_ ops: [StoreOp]) async throws {
+        // etcd refuses a transaction that names a key twice: the last operation on a key wins,
+        // which is what applying the batch in order means.
+        var last: [String: StoreOp] = [:], order: [String] = []
+        for op in ops {
+            let key: String
+            switch op { case .put(let k, _), .delete(let k): key = k }
+            if last[key] == nil { order.append(key) }
+            last[key] = op
+        }
+        let requests: [[String: Any]] = order.map { key in
+            switch last[key]! {
+            case .put(_, let value): return ["request_put": ["key": b64(namespace + key), "value": value.base64EncodedString()]]
+            case .delete: return ["request_delete_range": ["key": b64(namespace + key)]]
+            }
+        }
+        var body: [String: Any] = ["success": requests]
+        if let fence {
+            body["compare"] = [["key": b64(fence.key), "target": "CREATE", "result": "EQUAL", "create_revision": "\(fence.createRevision)"]]
+        }
+        let r: TxnResponse = try await call("/v3/kv/txn", body)
+        guard r.succeeded == true || fence == nil else {
+            throw StoreError("write refused: this process no longer holds leadership (fence \(fence!.key) changed)")
+        }
+    }
+
+    // MARK: wire
+
+    struct KeyValue: Decodable { var key: String; var value: String?; var create_revision: String? }
+    struct RangeResponse: Decodable { var kvs: [KeyValue]? }
+    struct TxnResponse: Decodable { var succeeded: Bool? }
+    struct GatewayError: Decodable { var error: String?; var message: String? }
+
+    /// POSTs to the member in use; on a transport failure tries the others in turn.
+    func call<T: Decodable>(_ path: String, _ body: [String: Any]) async throws -> T {
+        let data = try JSONSerialization.data(withJSONObject: body)
+        var failures: [String] = []
+        for attempt in 0..<endpoints.count {
+            let endpoint = endpoints[(current + attempt) % endpoints.count]
+            var request = HTTPClientRequest(url: endpoint + path)
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: data))
+            let response: HTTPClientResponse
+            let bytes: ByteBuffer
+            do {
+                response = try await client.execute(request, timeout: timeout)
+                bytes = try await response.body.collect(upTo: 64 << 20)
+            } catch {
+                failures.append("\(endpoint): \(error)")
+                continue
+            }
+            current = (current + attempt) % endpoints.count
+            let payload = Data(bytes.readableBytesView)
+            guard response.status == .ok else {
+                let e = try? JSONDecoder().decode(GatewayError.self, from: payload)
+                throw StoreError("etcd \(endpoint)\(path) answered \(response.status.code): \(e?.message ?? e?.error ?? String(decoding: payload.prefix(300), as: UTF8.self))")
+            }
+            return try JSONDecoder().decode(T.self, from: payload)
+        }
+        throw StoreError("no etcd member answered (\(failures.joined(separator: "; "))); check --store and that etcd runs")
+    }
+
+    nonisolated func b64(_ s: String) -> String { Data(s.utf8).base64EncodedString() }
+
+    static func unb64(_ s: String) throws -> Data {
+        guard let d = Data(base64Encoded: s) else { throw StoreError("etcd sent invalid base64") }
+        return d
+    }
+
+    /// The key just past every key starting with `prefix` (etcd's range_end for a prefix).
+    static func rangeEnd(_ prefix: String) -> [UInt8] {
+        var bytes = Array(prefix.utf8)
+        while let last = bytes.last {
+            if last < 0xFF { bytes[bytes.count - 1] = last + 1; return bytes }
+            bytes.removeLast()
+        }
+        return [0]
+    }
+}

@@ -1,0 +1,68 @@
+import Foundation
+import PacerClient
+
+/// Real etcd members on loopback ports, each with its own data directory. `make test` installs
+/// Debian's etcd-server; a test that needs etcd fails with that hint when it is missing.
+public final class EtcdCluster: @unchecked Sendable {
+    // @unchecked: holds `PacerProcess`es, each only touched by the test that owns the cluster.
+    public private(set) var members: [PacerProcess?]
+    let names: [String]
+    let clientPorts: [Int]
+    let peerPorts: [Int]
+    let dir: String
+
+    public static var binary: String? {
+        ["/usr/bin/etcd", "/usr/local/bin/etcd"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    public init(size: Int = 1, dir: String) throws {
+        guard Self.binary != nil else {
+            throw EtcdMissing(description: "etcd is not installed: run `make test` (it installs etcd-server) or apt-get install etcd-server")
+        }
+        self.dir = dir
+        let base = FreePorts.block(2 * size)
+        names = (0..<size).map { "m\($0)" }
+        clientPorts = (0..<size).map { base + 2 * $0 }
+        peerPorts = (0..<size).map { base + 2 * $0 + 1 }
+        members = Array(repeating: nil, count: size)
+        for i in 0..<size { try start(i) }
+    }
+
+    /// Starts (or restarts) member `i` with the same name, ports and data directory.
+    public func start(_ i: Int) throws {
+        let cluster = zip(names, peerPorts).map { "\($0)=http://127.0.0.1:\($1)" }.joined(separator: ",")
+        members[i] = try PacerProcess(name: "etcd-\(names[i])", arguments: [
+            "--name", names[i], "--data-dir", dir + "/etcd-" + names[i],
+            "--listen-client-urls", "http://127.0.0.1:\(clientPorts[i])", "--advertise-client-urls", "http://127.0.0.1:\(clientPorts[i])",
+            "--listen-peer-urls", "http://127.0.0.1:\(peerPorts[i])", "--initial-advertise-peer-urls", "http://127.0.0.1:\(peerPorts[i])",
+            "--initial-cluster", cluster, "--initial-cluster-state", "new", "--initial-cluster-token", "pacer-test",
+            // Pacer writes a deployment's task records in one transaction.
+            "--max-txn-ops", "4096", "--max-request-bytes", "33554432",
+            "--heartbeat-interval", "50", "--election-timeout", "500", "--log-level", "warn",
+        ], logDir: dir, executable: Self.binary!)
+    }
+
+    public var endpoints: [String] { clientPorts.map { "127.0.0.1:\($0)" } }
+    /// For `--store`.
+    public var storeURL: String { "etcd://" + endpoints.joined(separator: ",") }
+
+    /// Waits until a quorum serves linearizable reads.
+    public func ready(within seconds: Double = 20) async throws {
+        let transport = HTTPTransport(timeout: .seconds(2))
+        try await Eventually.that("etcd serves reads", within: seconds) {
+            for e in self.endpoints {
+                let r = try? await transport.send(.POST, "http://\(e)/v3/kv/range", body: Data(#"{"key":"AA=="}"#.utf8))
+                if r?.status == 200 { return true }
+            }
+            return false
+        }
+    }
+
+    public func kill9(_ i: Int) { members[i]?.kill9() }
+
+    public func stop() { for m in members { m?.stop(grace: 5) } }
+
+    public var logs: String { members.compactMap { $0 }.map { "===== \($0.name)\n\($0.log.suffix(3000))" }.joined(separator: "\n") }
+}
+
+public struct EtcdMissing: Error, CustomStringConvertible { public let description: String }
