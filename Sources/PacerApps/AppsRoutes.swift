@@ -5,7 +5,8 @@ import PacerServerKit
 
 /// Marathon's `/v2` API over the scheduler.
 enum AppsRoutes {
-    static func router(_ scheduler: Scheduler, info: FrameworkInfoView) -> Router<BasicRequestContext> {
+    static func router(_ scheduler: Scheduler, info: FrameworkInfoView,
+                       abdicate: (@Sendable () async -> Void)? = nil) -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: APIErrorMiddleware())
         router.get("/ping") { _, _ in JSONResponse.text("pong") }
@@ -13,6 +14,12 @@ enum AppsRoutes {
             try JSONResponse.make(await info.with(frameworkId: scheduler.frameworkId, largestAgent: scheduler.largestAgent))
         }
         router.get("/v2/leader") { _, _ in try JSONResponse.make(["leader": info.leader]) }
+        router.delete("/v2/leader") { _, _ in
+            // Marathon's abdication: another replica takes over within a lease's time.
+            guard let abdicate else { throw APIError(status: 404, message: "no leader election: this framework runs alone") }
+            await abdicate()
+            return try JSONResponse.make(["message": "Leadership abdicated"])
+        }
         router.get("/v2/apps") { request, _ in
             let embed = request.uri.queryParameters.getAll("embed").contains { $0 == "apps.tasks" || $0 == "app.tasks" }
             let filter = request.uri.queryParameters.get("id")

@@ -7,6 +7,7 @@ import PacerModel
 import PacerServerKit
 import PacerStore
 import ServiceLifecycle
+import Synchronization
 
 public struct FrameworkConfig: Sendable {
     public var host = "127.0.0.1"
@@ -19,6 +20,8 @@ public struct FrameworkConfig: Sendable {
     /// Comment lines on `/v2/events` this often, so idle subscribers and dead peers are told apart.
     public var eventKeepAlive: Duration = .seconds(5)
     public var events = EventBusLimits()
+    /// Replicas elect a leader through this (with an etcd store); nil: this process always leads.
+    public var election: LeaderElection?
     public init() {}
 }
 
@@ -33,22 +36,61 @@ public struct FrameworkService: Service {
     }
 
     public func run() async throws {
+        let address = "\(config.host):\(config.port)"
+        let gate = RoleResponder(config.election.map { FollowerRoutes.router(election: $0, me: address).buildResponder() })
+        let app = Application(responder: gate,
+                              configuration: .init(address: .hostname(config.host, port: config.port), serverName: "pacer"),
+                              logger: logger)
+        logger.info("framework API listening", metadata: ["address": "\(address)", "role": "\(config.election == nil ? "leader" : "follower")"])
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { try await app.run() }
+            group.addTask {
+                guard let election = config.election else { return try await lead(gate, abdicate: nil) }
+                let won = try await campaign(election, as: address)
+                if let etcd = store as? EtcdStore { await etcd.setFence(won.fence) }
+                logger.info("elected leader", metadata: ["fence.revision": "\(won.fence.createRevision)"])
+                try await withThrowingDiscardingTaskGroup { inner in
+                    inner.addTask { try await lead(gate, abdicate: { await election.resign() }) }
+                    inner.addTask {
+                        // Renewed at a third of the lease; once the deadline passes unrenewed (or after
+                        // an abdication) the process stops: a deposed leader must not act. Crash-only,
+                        // as Marathon does: a supervisor starts it again as a follower.
+                        while !Task.isCancelled {
+                            try await Task.sleep(for: .milliseconds(election.ttl * 1000 / 3))
+                            guard await election.renew() else {
+                                logger.critical("leadership lost; exiting so a new leader can take over")
+                                throw LeadershipLost()
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Campaigns whenever no one leads (the API meanwhile forwards to whoever does).
+    func campaign(_ election: LeaderElection, as me: String) async throws -> LeaderElection.Leadership {
+        while true {
+            try Task.checkCancellation()
+            if (try? await election.leader()) == nil, let won = try? await election.campaign(value: me) { return won }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+    }
+
+    /// Loads the state, puts the Marathon API in front, and runs the scheduler until shutdown.
+    func lead(_ gate: RoleResponder, abdicate: (@Sendable () async -> Void)?) async throws {
         let bus = EventBus(limits: config.events)
         let scheduler = try await Scheduler(repo: AppsRepository(store: store), settings: config.settings, bus: bus, logger: logger)
         let leader = "\(config.host):\(config.port)"
         let info = FrameworkInfoView(leader: leader, marathon_config: ["master": config.masterURLs.joined(separator: ",")],
                                      http_config: ["http_port": config.port])
-        let router = AppsRoutes.router(scheduler, info: info)
+        let router = AppsRoutes.router(scheduler, info: info, abdicate: abdicate)
         EventRoutes.register(on: router, bus: bus) { names in await scheduler.loadBalancersChanged(names) }
         let callbacks = EventCallbacks(bus: bus, repo: AppsRepository(store: store), logger: logger)
         await callbacks.restore()
         EventRoutes.registerSubscriptions(on: router, callbacks: callbacks)
-        let app = Application(router: router,
-                              configuration: .init(address: .hostname(config.host, port: config.port), serverName: "pacer"),
-                              logger: logger)
-        logger.info("framework API listening", metadata: ["address": "\(leader)"])
+        gate.serve(router.buildResponder())
         try await withThrowingDiscardingTaskGroup { group in
-            group.addTask { try await app.run() }
             group.addTask { await cancelWhenGracefulShutdown { await subscribeLoop(scheduler) } }
             group.addTask { await cancelWhenGracefulShutdown { await scheduler.processInbox() } }
             group.addTask { await cancelWhenGracefulShutdown { await every(config.tick) { await scheduler.tick() } } }
@@ -113,5 +155,30 @@ public struct FrameworkService: Service {
             }
             try? await Task.sleep(for: known ? .seconds(5) : .milliseconds(500))
         }
+    }
+}
+
+/// This replica no longer leads (lease lost or given up): the process ends and restarts as a follower.
+struct LeadershipLost: Error, CustomStringConvertible {
+    var description: String { "leadership lost: this framework replica stops; start it again to rejoin as a follower" }
+}
+
+/// The one HTTP front of a replica: the follower's forwarding routes until it leads, then the
+/// Marathon API. One listener for both, so becoming leader needs no port hand-over. The responder
+/// is swapped once; a request reads it under a lock held for a pointer copy.
+final class RoleResponder: HTTPResponder, Sendable {
+    typealias Context = BasicRequestContext
+    let current: Mutex<(any HTTPResponder<BasicRequestContext>)?>
+
+    /// nil: nothing to serve until `serve` (a lone framework leads at once).
+    init(_ initial: (any HTTPResponder<BasicRequestContext>)?) { current = Mutex(initial) }
+
+    func serve(_ responder: any HTTPResponder<BasicRequestContext>) { current.withLock { $0 = responder } }
+
+    func respond(to request: Request, context: BasicRequestContext) async throws -> Response {
+        guard let responder = current.withLock({ $0 }) else {
+            return JSONResponse.error(APIError(status: 503, message: "the framework is starting; retry in a second"))
+        }
+        return try await responder.respond(to: request, context: context)
     }
 }

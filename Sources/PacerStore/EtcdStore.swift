@@ -16,16 +16,18 @@ public actor EtcdStore: StateStore {
         public init(key: String, createRevision: Int64) { self.key = key; self.createRevision = createRevision }
     }
 
-    let endpoints: [String]
-    let namespace: String
-    let client: HTTPClient
-    let timeout: TimeAmount
-    var current = 0
+    public nonisolated let gateway: EtcdGateway
+    public nonisolated let namespace: String
     public private(set) var fence: Fence?
 
     /// `endpoints`: `http://host:port` of each member; the store follows whichever answers.
     public init(endpoints: [String], namespace: String = "/pacer/", client: HTTPClient = .shared, timeout: TimeAmount = .seconds(5)) {
-        self.endpoints = endpoints; self.namespace = namespace; self.client = client; self.timeout = timeout
+        gateway = EtcdGateway(endpoints: endpoints, client: client, timeout: timeout)
+        self.namespace = namespace
+    }
+
+    func call<T: Decodable & Sendable>(_ path: String, _ body: [String: Any]) async throws -> T {
+        try await gateway.call(path, JSONSerialization.data(withJSONObject: body))
     }
 
     /// Parses `etcd://h1:p1,h2:p2[/namespace]`.
@@ -84,43 +86,6 @@ public actor EtcdStore: StateStore {
         guard r.succeeded == true || fence == nil else {
             throw StoreError("write refused: this process no longer holds leadership (fence \(fence!.key) changed)")
         }
-    }
-
-    // MARK: wire
-
-    struct KeyValue: Decodable { var key: String; var value: String?; var create_revision: String? }
-    struct RangeResponse: Decodable { var kvs: [KeyValue]? }
-    struct TxnResponse: Decodable { var succeeded: Bool? }
-    struct GatewayError: Decodable { var error: String?; var message: String? }
-
-    /// POSTs to the member in use; on a transport failure tries the others in turn.
-    func call<T: Decodable>(_ path: String, _ body: [String: Any]) async throws -> T {
-        let data = try JSONSerialization.data(withJSONObject: body)
-        var failures: [String] = []
-        for attempt in 0..<endpoints.count {
-            let endpoint = endpoints[(current + attempt) % endpoints.count]
-            var request = HTTPClientRequest(url: endpoint + path)
-            request.method = .POST
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(bytes: data))
-            let response: HTTPClientResponse
-            let bytes: ByteBuffer
-            do {
-                response = try await client.execute(request, timeout: timeout)
-                bytes = try await response.body.collect(upTo: 64 << 20)
-            } catch {
-                failures.append("\(endpoint): \(error)")
-                continue
-            }
-            current = (current + attempt) % endpoints.count
-            let payload = Data(bytes.readableBytesView)
-            guard response.status == .ok else {
-                let e = try? JSONDecoder().decode(GatewayError.self, from: payload)
-                throw StoreError("etcd \(endpoint)\(path) answered \(response.status.code): \(e?.message ?? e?.error ?? String(decoding: payload.prefix(300), as: UTF8.self))")
-            }
-            return try JSONDecoder().decode(T.self, from: payload)
-        }
-        throw StoreError("no etcd member answered (\(failures.joined(separator: "; "))); check --store and that etcd runs")
     }
 
     nonisolated func b64(_ s: String) -> String { Data(s.utf8).base64EncodedString() }

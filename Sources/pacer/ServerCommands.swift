@@ -83,6 +83,7 @@ struct FrameworkCommand: AsyncParsableCommand {
     @Option(help: "Master URL(s), comma-separated.") var master = "http://127.0.0.1:5050"
     @Option(help: "State store: sqlite:PATH (default: STATE_DIR/framework.sqlite) or etcd://host:port[,host:port…][/namespace].") var store: String?
     @Option(help: "Roles to subscribe with, comma-separated; apps choose one with `role`.") var roles = "*"
+    @Option(help: "Seconds of the leader's etcd lease (renewed every third of it).") var leaderTtl = 2
 
     func run() async throws {
         Logs.bootstrap(server.logLevel)
@@ -92,6 +93,10 @@ struct FrameworkCommand: AsyncParsableCommand {
         config.port = port
         config.masterURLs = Runner.urls(master)
         let store = try Runner.openStore(store, stateDir: server.stateDir)
+        if let etcd = store as? EtcdStore {
+            // Replicas sharing an etcd store elect one leader; the others forward to it.
+            config.election = LeaderElection(gateway: etcd.gateway, key: etcd.namespace + "leader", ttl: leaderTtl)
+        }
         try await Runner.run([FrameworkService(config: config, store: store)])
     }
 }

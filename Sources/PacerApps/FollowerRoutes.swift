@@ -1,0 +1,68 @@
+import AsyncHTTPClient
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import NIOHTTP1
+import PacerModel
+import PacerServerKit
+import PacerStore
+
+/// What a replica that does not lead serves: `/v2/leader` and `/ping` itself, everything else
+/// forwarded to the leader (bodies and event streams included), so clients may talk to any replica.
+enum FollowerRoutes {
+    static let hopByHop: Set<String> = ["connection", "keep-alive", "transfer-encoding", "te", "upgrade", "proxy-connection", "host",
+                                        "content-length"]
+
+    /// `me`: this replica's address; while it takes over, the key already names it but its API is
+    /// not up yet, and forwarding to itself would loop.
+    /// Gives up connecting within half a second: a leader that just died refuses connections, and
+    /// the shared client would retry them for 10 s while the lease expires and a new leader takes over.
+    static let proxyClient = HTTPClient(eventLoopGroupProvider: .singleton,
+                                        configuration: .init(timeout: .init(connect: .milliseconds(500))))
+
+    static func router(election: LeaderElection, me: String, client: HTTPClient = proxyClient) -> Router<BasicRequestContext> {
+        let router = Router()
+        router.add(middleware: APIErrorMiddleware())
+        router.get("/ping") { _, _ in JSONResponse.text("pong") }
+        router.get("/v2/leader") { _, _ in
+            guard let leader = try await election.leader() else { throw noLeader }
+            return try JSONResponse.make(["leader": leader])
+        }
+        let forward: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, _ in
+            guard let leader = try await election.leader(), leader != me else { throw noLeader }
+            return try await proxy(request, to: "http://" + leader, client: client)
+        }
+        // The router does not backtrack out of a static segment, so /v2/** is named beside /**.
+        for method in [HTTPRequest.Method.get, .post, .put, .patch, .delete] {
+            for path in ["/", "/**", "/v2/**"] { router.on(RouterPath(path), method: method, use: forward) }
+        }
+        return router
+    }
+
+    static let noLeader = APIError(status: 503, message: "no leader is elected at the moment; retry in a second")
+
+    static func proxy(_ request: Request, to base: String, client: HTTPClient) async throws -> Response {
+        var out = HTTPClientRequest(url: base + request.uri.description)
+        out.method = HTTPMethod(rawValue: request.method.rawValue)
+        for field in request.headers where !hopByHop.contains(field.name.canonicalName) {
+            out.headers.add(name: field.name.rawName, value: field.value)
+        }
+        out.headers.add(name: "X-Forwarded-By", value: "pacer-follower")
+        let body = try await request.body.collect(upTo: 64 << 20)
+        if body.readableBytes > 0 { out.body = .bytes(body) }
+        let response: HTTPClientResponse
+        do { response = try await client.execute(out, deadline: .distantFuture) } catch {
+            throw APIError(status: 502, message: "the leader at \(base) did not answer: \(error); retry")
+        }
+        var headers = HTTPFields()
+        for h in response.headers where !hopByHop.contains(h.name.lowercased()) {
+            if let name = HTTPField.Name(h.name) { headers.append(HTTPField(name: name, value: h.value)) }
+        }
+        // Streamed through (the event stream never ends by itself).
+        return Response(status: .init(code: Int(response.status.code)), headers: headers, body: ResponseBody { writer in
+            for try await chunk in response.body { try await writer.write(chunk) }
+            try await writer.finish(nil)
+        })
+    }
+}

@@ -1,0 +1,61 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// POSTs JSON to etcd's v3 gateway on whichever member answers, sticking to one that does.
+public actor EtcdGateway {
+    let endpoints: [String]
+    let client: HTTPClient
+    let timeout: TimeAmount
+    var current = 0
+
+    public init(endpoints: [String], client: HTTPClient = .shared, timeout: TimeAmount = .seconds(5)) {
+        self.endpoints = endpoints; self.client = client; self.timeout = timeout
+    }
+
+    /// On a transport failure tries the other members in turn; an error answer is thrown as is.
+    func call<T: Decodable & Sendable>(_ path: String, _ data: Data) async throws -> T {
+        var failures: [String] = []
+        for attempt in 0..<endpoints.count {
+            let endpoint = endpoints[(current + attempt) % endpoints.count]
+            var request = HTTPClientRequest(url: endpoint + path)
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: data))
+            let response: HTTPClientResponse
+            let bytes: ByteBuffer
+            do {
+                response = try await client.execute(request, timeout: timeout)
+                bytes = try await response.body.collect(upTo: 64 << 20)
+            } catch {
+                failures.append("\(endpoint): \(error)")
+                continue
+            }
+            current = (current + attempt) % endpoints.count
+            let payload = Data(bytes.readableBytesView)
+            guard response.status == .ok else {
+                let e = try? JSONDecoder().decode(GatewayError.self, from: payload)
+                throw StoreError("etcd \(endpoint)\(path) answered \(response.status.code): \(e?.message ?? e?.error ?? String(decoding: payload.prefix(300), as: UTF8.self))")
+            }
+            return try JSONDecoder().decode(T.self, from: payload)
+        }
+        throw StoreError("no etcd member answered (\(failures.joined(separator: "; "))); check --store and that etcd runs")
+    }
+
+    func call<T: Decodable & Sendable>(_ path: String, json: [String: Any]) async throws -> T {
+        try await call(path, JSONSerialization.data(withJSONObject: json))
+    }
+}
+
+// The gateway's JSON: int64s are strings, keys and values base64.
+struct KeyValue: Decodable, Sendable { var key: String; var value: String?; var create_revision: String? }
+struct ResponseHeader: Decodable, Sendable { var revision: String? }
+struct RangeResponse: Decodable, Sendable { var kvs: [KeyValue]? }
+struct TxnResponse: Decodable, Sendable {
+    struct Op: Decodable, Sendable { var response_range: RangeResponse? }
+    var header: ResponseHeader?
+    var succeeded: Bool?
+    var responses: [Op]?
+}
+struct GatewayError: Decodable, Sendable { var error: String?; var message: String? }

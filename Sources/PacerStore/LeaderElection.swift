@@ -1,0 +1,73 @@
+import Foundation
+
+/// Lease-based leader election on etcd, for replicas of one service. The leader's key lives on a
+/// lease of `ttl` seconds, renewed every third of it; its create revision is the leader's fence
+/// (see `EtcdStore.Fence`). The leader counts its own deadline from when it *sent* the last
+/// successful renewal, on the monotonic clock, so it stops before etcd can let anyone else start.
+public actor LeaderElection {
+    public struct Leadership: Sendable, Equatable {
+        public var fence: EtcdStore.Fence
+        public var lease: String
+    }
+
+    let gateway: EtcdGateway
+    public let key: String
+    public let ttl: Int
+    var lease: String?
+    /// Monotonic instant after which this replica must consider itself deposed.
+    public private(set) var deadline: ContinuousClock.Instant?
+
+    public init(gateway: EtcdGateway, key: String, ttl: Int = 2) {
+        self.gateway = gateway; self.key = key; self.ttl = ttl
+    }
+
+    struct LeaseGrant: Decodable, Sendable { var ID: String?; var TTL: String? }
+    struct KeepAlive: Decodable, Sendable { struct R: Decodable, Sendable { var TTL: String? }; var result: R? }
+
+    /// One attempt: leader (with its fence) if the key was free, else nil.
+    public func campaign(value: String) async throws -> Leadership? {
+        let sent = ContinuousClock.now
+        let grant: LeaseGrant = try await gateway.call("/v3/lease/grant", json: ["TTL": "\(ttl)"])
+        guard let id = grant.ID else { throw StoreError("etcd granted no lease") }
+        let k = Data(key.utf8).base64EncodedString()
+        let txn: TxnResponse = try await gateway.call("/v3/kv/txn", json: [
+            "compare": [["key": k, "target": "CREATE", "result": "EQUAL", "create_revision": "0"]],
+            "success": [["request_put": ["key": k, "value": Data(value.utf8).base64EncodedString(), "lease": id]]],
+        ])
+        guard txn.succeeded == true, let rev = txn.header?.revision.flatMap({ Int64($0) }) else {
+            _ = try? await revoke(id)
+            return nil
+        }
+        lease = id
+        deadline = sent + .seconds(ttl)
+        return Leadership(fence: EtcdStore.Fence(key: key, createRevision: rev), lease: id)
+    }
+
+    /// Renews the lease; false when it is gone (expired, revoked) or the deadline already passed.
+    public func renew() async -> Bool {
+        guard let lease, let deadline, ContinuousClock.now < deadline else { return false }
+        let sent = ContinuousClock.now
+        guard let r: KeepAlive = try? await gateway.call("/v3/lease/keepalive", json: ["ID": lease]),
+              let left = r.result?.TTL.flatMap({ Int($0) }), left > 0 else { return ContinuousClock.now < deadline }
+        self.deadline = sent + .seconds(ttl)
+        return true
+    }
+
+    /// Who leads now: the key's value, or nil.
+    public func leader() async throws -> String? {
+        let r: RangeResponse = try await gateway.call("/v3/kv/range", json: ["key": Data(key.utf8).base64EncodedString()])
+        return try r.kvs?.first.map { String(decoding: try EtcdStore.unb64($0.value ?? ""), as: UTF8.self) }
+    }
+
+    /// Gives leadership up at once: the key goes with its lease.
+    public func resign() async {
+        if let lease { _ = try? await revoke(lease) }
+        lease = nil
+        deadline = nil
+    }
+
+    func revoke(_ id: String) async throws {
+        struct Empty: Decodable, Sendable {}
+        let _: Empty = try await gateway.call("/v3/lease/revoke", json: ["ID": id])
+    }
+}
