@@ -98,4 +98,39 @@ final class FrameworkHATests: XCTestCase {
         let kept = Set(try await client(third).tasks(app: PathId(validating: "/ha")).filter { $0.state == "TASK_RUNNING" }.map(\.id))
         XCTAssertEqual(kept, before)
     }
+
+    /// Through the LB: the framework VIP keeps answering across a leader's kill -9, and an app's
+    /// traffic does not notice.
+    func testTheVIPAndAppTrafficRideThroughAFailover() async throws {
+        let first = try await agreedLeader()
+        let vip = FreePorts.block(1)
+        let urls = replicas.keys.sorted().map { "http://127.0.0.1:\($0)" }
+        let lb = try TestLB(cluster: cluster, frameworks: urls, extra: "framework_vip: \(vip)")
+        defer { lb.process.stop() }
+        let port = FreePorts.block(1)
+        let cmd = try Backends.command(Backends.httpRecorder, name: "recorder", in: cluster.dir)
+        let spec: [String: Any] = ["id": "/web", "cmd": cmd, "instances": 2, "cpus": 0.01, "mem": 64,
+                                   "resourceLimits": ["cpus": "unlimited"], "portDefinitions": [["port": port]],
+                                   "labels": ["HAPROXY_0_MODE": "http", "HAPROXY_0_VHOST": "app.example"]]
+        let posted = try await client(vip).raw("POST", "/v2/apps", body: try JSONSerialization.data(withJSONObject: spec))
+        XCTAssertEqual(posted.status, 201, posted.text)
+        try await Eventually.that("both backends in the LB", within: 20) { try await lb.backends(port).count == 2 }
+        let load = LoadLoop(port: port, threads: 4)
+        try await Task.sleep(for: .seconds(1))
+
+        replicas[first]!.kill9()
+        let killedAt = Date()
+        let answered = try await Eventually.value("the VIP answers again", within: 10) { () -> Double? in
+            guard let apps = try? await self.client(vip).apps(), apps.contains(where: { $0.app.id.description == "/web" }) else { return nil }
+            return Date().timeIntervalSince(killedAt)
+        }
+        let second = try await agreedLeader()
+        try await Task.sleep(for: .seconds(2))
+        let result = load.stop()
+        print("framework failover through the VIP: API again after \(answered) s; app traffic \(result.ok) ok, \(result.failed) failed")
+        XCTAssertNotEqual(second, first)
+        XCTAssertLessThanOrEqual(answered, 3.0)
+        XCTAssertGreaterThan(result.ok, 100)
+        XCTAssertEqual(result.failed, 0, "\(result.failures.prefix(5))")
+    }
 }
