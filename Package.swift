@@ -50,7 +50,7 @@ let package = Package(
         .target(name: "CPacerSys"),
         // L3: shells that own a core and do the I/O.
         .target(name: "PacerMaster", dependencies: [
-            "PacerMasterCore", "PacerServerKit", "PacerClient",
+            "PacerMasterCore", "PacerServerKit", "PacerClient", "PacerStore",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], swiftSettings: strict),
         .target(name: "PacerAgent", dependencies: [

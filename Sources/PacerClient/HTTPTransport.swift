@@ -34,7 +34,12 @@ public struct HTTPTransport: Sendable {
     public let client: HTTPClient
     public var timeout: TimeAmount
 
-    public init(client: HTTPClient = .shared, timeout: TimeAmount = .seconds(10)) {
+    /// Gives up connecting after a second (AsyncHTTPClient's default retries a refused connection
+    /// for 10 s): a dead master or leader must be noticed at once, so callers move to another.
+    public static let client = HTTPClient(eventLoopGroupProvider: .singleton,
+                                          configuration: .init(timeout: .init(connect: .seconds(1))))
+
+    public init(client: HTTPClient = HTTPTransport.client, timeout: TimeAmount = .seconds(10)) {
         self.client = client; self.timeout = timeout
     }
 

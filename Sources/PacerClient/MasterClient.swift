@@ -19,10 +19,13 @@ public struct MasterClient: Sendable {
         _ = try await transport.expectOK(.POST, baseURL + "/api/v1/scheduler", body: body)
     }
 
-    /// Agent → master; returns the HTTP status (404 on HEARTBEAT means: register again).
+    /// Agent → master; returns the HTTP status (404 on HEARTBEAT means: register again). A master
+    /// that does not lead (503) is an error, so the caller moves on to the next master it knows.
     public func agentCall(_ call: AgentCall) async throws(ClientError) -> Int {
         let body = try! encoder.encode(call)
-        return try await transport.send(.POST, baseURL + "/api/v1/agent", body: body).status
+        let r = try await transport.send(.POST, baseURL + "/api/v1/agent", body: body)
+        if r.status == 503 { throw .http(status: 503, nil, body: r.text) }
+        return r.status
     }
 
     /// Opens the SUBSCRIBE stream. Events arrive in batches (all complete lines of a read), so the

@@ -20,37 +20,60 @@ public actor Master {
     static let streamBound = 10_000
 
     /// Where the operator's weights, quotas and reservations live; nil: in memory only.
-    let policyFile: PolicyFile?
+    let policyStorage: (any PolicyStorage)?
     var history: AllocationHistory
+    /// Whether this master acts. A replica that does not lead answers 503 naming the leader, and
+    /// agents and frameworks move on to the next master they know.
+    public private(set) var leading: Bool
+    var leader: String?
 
-    public init(settings: MasterSettings, stateDir: String?, logger: Logger) throws {
+    init(settings: MasterSettings, policyStorage: (any PolicyStorage)?, leading: Bool, logger: Logger) async throws {
         let now = Date().timeIntervalSince1970
-        policyFile = stateDir.map { PolicyFile(path: $0 + "/master-policy.json") }
-        let policy = try policyFile?.load() ?? ResourcePolicy()
+        self.policyStorage = policyStorage
+        let policy = leading ? try await policyStorage?.load() ?? ResourcePolicy() : ResourcePolicy()
+        self.leading = leading
         core = MasterCore(settings: settings, now: now, idPrefix: String(UInt32.random(in: .min ... .max), radix: 16), policy: policy)
         history = AllocationHistory(period: settings.statsPeriod)
         self.logger = logger
         (deliveries, outbox) = AsyncStream.makeStream(of: AgentDelivery.self)
     }
 
-    /// Applies an operator change to a copy of the core, persists the resulting policy, and only
-    /// then adopts it: an acknowledged change is on disk, a failed write changes nothing.
-    func changePolicy(_ change: (inout MasterCore) throws(MasterCallError) -> [MasterDirective]) throws -> ResourcePolicy {
-        var next = core
-        let directives = try change(&next)
-        try policyFile?.save(next.policy)
-        core = next
+    /// Applies an operator change, then persists the policy before answering: an acknowledged
+    /// change is durable; a failed write puts the previous policy back and is reported.
+    func changePolicy(_ change: (inout MasterCore) throws(MasterCallError) -> [MasterDirective]) async throws -> ResourcePolicy {
+        guard leading else { throw MasterCallError(notLeading) }
+        let before = core.policy
+        let directives = try change(&core)
         execute(directives)
+        do { try await policyStorage?.save(core.policy) } catch {
+            core.restorePolicy(before)
+            throw error
+        }
         return core.policy
     }
 
-    public func reserve(_ r: Reservation) throws -> ResourcePolicy { try changePolicy { (c) throws(MasterCallError) in try c.reserve(r) } }
-    public func unreserve(_ r: Reservation) throws -> ResourcePolicy { try changePolicy { (c) throws(MasterCallError) in try c.unreserve(r) } }
-    public func setWeight(_ role: String, _ w: Double) throws -> ResourcePolicy {
-        try changePolicy { (c) throws(MasterCallError) in try c.setWeight(role, w); return [] }
+    /// Elected: from now on this master acts, with the policy the previous leader left and a fresh
+    /// re-registration window for agents that come over with their tasks.
+    func takeOver() async throws {
+        let policy = try await policyStorage?.load() ?? ResourcePolicy()
+        core.tookOver(policy: policy, now: Self.now)
+        leading = true
+        leader = nil
+        logger.info("leading master", metadata: ["policy.reservations": "\(policy.reservations.count)"])
     }
-    public func setQuota(_ role: String, _ q: Quota?) throws -> ResourcePolicy {
-        try changePolicy { (c) throws(MasterCallError) in try c.setQuota(role, q); return [] }
+
+    func follow(_ leader: String?) { self.leader = leader }
+
+    /// What a follower answers instead of acting.
+    public var notLeading: String { "this master does not lead\(leader.map { "; the leader is \($0)" } ?? ""); try another master" }
+
+    public func reserve(_ r: Reservation) async throws -> ResourcePolicy { try await changePolicy { (c) throws(MasterCallError) in try c.reserve(r) } }
+    public func unreserve(_ r: Reservation) async throws -> ResourcePolicy { try await changePolicy { (c) throws(MasterCallError) in try c.unreserve(r) } }
+    public func setWeight(_ role: String, _ w: Double) async throws -> ResourcePolicy {
+        try await changePolicy { (c) throws(MasterCallError) in try c.setWeight(role, w); return [] }
+    }
+    public func setQuota(_ role: String, _ q: Quota?) async throws -> ResourcePolicy {
+        try await changePolicy { (c) throws(MasterCallError) in try c.setQuota(role, q); return [] }
     }
 
     func sample() { history.record(core, now: Self.now) }

@@ -8,6 +8,7 @@ enum MasterRoutes {
     static func router(_ master: Master) -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: APIErrorMiddleware())
+        router.add(middleware: LeaderOnly(master: master))
         router.get("/health") { _, _ in JSONResponse.text("ok") }
         router.get("/state") { _, _ in try JSONResponse.make(await master.state(), encoder: WireJSON.masterEncoder()) }
         router.post("/api/v1/scheduler") { request, _ in
@@ -95,5 +96,18 @@ enum MasterRoutes {
             try? await writer.finish(nil)
         }
         return Response(status: .ok, headers: [.contentType: "application/json", .init("Mesos-Stream-Id")!: id], body: body)
+    }
+}
+
+/// A master that does not lead answers everything but `/health` with 503 and the leader's address:
+/// agents and frameworks try the next master they were given; operators see where to go.
+struct LeaderOnly: RouterMiddleware {
+    typealias Context = BasicRequestContext
+    let master: Master
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let leading = await master.leading
+        if leading || request.uri.path == "/health" { return try await next(request, context) }
+        throw APIError(status: 503, message: await master.notLeading)
     }
 }

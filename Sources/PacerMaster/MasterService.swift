@@ -5,6 +5,7 @@ import PacerClient
 import PacerMasterCore
 import PacerModel
 import PacerServerKit
+import PacerStore
 import ServiceLifecycle
 
 public struct MasterConfig: Sendable {
@@ -14,6 +15,9 @@ public struct MasterConfig: Sendable {
     public var tick: Duration = .milliseconds(200)
     /// Holds the operator's policy (weights, quotas, reservations); nil keeps it in memory only.
     public var stateDir: String?
+    /// Replicated store (etcd): the policy lives there, and masters elect a leader through it.
+    public var store: (any StateStore)?
+    public var election: LeaderElection?
     public init() {}
 }
 
@@ -23,10 +27,12 @@ public struct MasterService: Service {
     let config: MasterConfig
     let logger: Logger
 
-    public init(config: MasterConfig, logger: Logger = Logger(label: "pacer.master")) throws {
+    public init(config: MasterConfig, logger: Logger = Logger(label: "pacer.master")) async throws {
         self.config = config; self.logger = logger
         if let dir = config.stateDir { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-        master = try Master(settings: config.settings, stateDir: config.stateDir, logger: logger)
+        let storage: (any PolicyStorage)? = config.store.map { StoredPolicy(store: $0) }
+            ?? config.stateDir.map { PolicyFile(path: $0 + "/master-policy.json") }
+        master = try await Master(settings: config.settings, policyStorage: storage, leading: config.election == nil, logger: logger)
     }
 
     public func run() async throws {
@@ -37,6 +43,7 @@ public struct MasterService: Service {
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await app.run() }
             group.addTask { await deliver() }
+            if let election = config.election { group.addTask { try await campaign(election) } }
             group.addTask { await cancelWhenGracefulShutdown { await every(config.tick) { await master.tick() } } }
             group.addTask {
                 await cancelWhenGracefulShutdown { await every(.milliseconds(Int64(config.settings.statsPeriod * 1000))) { await master.sample() } }
@@ -45,6 +52,29 @@ public struct MasterService: Service {
                 // Subscription streams never end by themselves; the server waits for them on shutdown.
                 try? await gracefulShutdown()
                 await master.closeStreams()
+            }
+        }
+    }
+
+    /// Waits for leadership (following meanwhile), takes over, then renews at a third of the lease;
+    /// a missed renewal ends the process (crash-only): a deposed master must not act.
+    func campaign(_ election: LeaderElection) async throws {
+        let me = "\(config.host):\(config.port)"
+        var won: LeaderElection.Leadership?
+        while won == nil {
+            try Task.checkCancellation()
+            let current = try? await election.leader()
+            await master.follow(current)
+            if current == nil { won = try? await election.campaign(value: me) }
+            if won == nil { try await Task.sleep(for: .milliseconds(200)) }
+        }
+        if let etcd = config.store as? EtcdStore { await etcd.setFence(won!.fence) }
+        try await master.takeOver()
+        while !Task.isCancelled {
+            try await Task.sleep(for: .milliseconds(election.ttl * 1000 / 3))
+            guard await election.renew() else {
+                logger.critical("master leadership lost; exiting so a new leader can take over")
+                throw MasterLeadershipLost()
             }
         }
     }
@@ -79,4 +109,8 @@ public struct MasterService: Service {
             }
         }
     }
+}
+
+struct MasterLeadershipLost: Error, CustomStringConvertible {
+    var description: String { "master leadership lost: this master stops; start it again to rejoin as a follower" }
 }

@@ -3,10 +3,31 @@ import Glibc
 #endif
 import Foundation
 import PacerModel
+import PacerStore
 
-/// The operator's weights, quotas and reservations on disk: written (fsync, rename) before a
-/// change is acknowledged, read at start, so they survive a master restart.
-struct PolicyFile: Sendable {
+/// Where the operator's weights, quotas and reservations live between master runs.
+protocol PolicyStorage: Sendable {
+    func load() async throws -> ResourcePolicy
+    func save(_ policy: ResourcePolicy) async throws
+}
+
+/// In the replicated store (masters on etcd): the next leader finds the policy there; the write
+/// is fenced by the leader's election key like every other.
+struct StoredPolicy: PolicyStorage {
+    let store: any StateStore
+    static let key = "master/policy"
+
+    func load() async throws -> ResourcePolicy {
+        guard let data = try await store.get(Self.key) else { return ResourcePolicy() }
+        return try JSONDecoder().decode(ResourcePolicy.self, from: data)
+    }
+
+    func save(_ policy: ResourcePolicy) async throws { try await store.put(Self.key, try JSONEncoder().encode(policy)) }
+}
+
+/// On disk: written (fsync, rename) before a change is acknowledged, read at start, so the policy
+/// survives a master restart.
+struct PolicyFile: PolicyStorage {
     let path: String
 
     func load() throws -> ResourcePolicy {

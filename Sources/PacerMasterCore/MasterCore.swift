@@ -79,7 +79,7 @@ public struct MasterCore: Sendable {
     public internal(set) var policy = ResourcePolicy()
     /// Per agent, the newest registration seen (boot, sequence).
     var registrations: [String: (boot: String, sequence: Int)] = [:]
-    let startedAt: Double
+    var startedAt: Double
     let idPrefix: String
     var counter = 0
     var lastHeartbeat: Double
@@ -87,6 +87,16 @@ public struct MasterCore: Sendable {
     public init(settings: MasterSettings = MasterSettings(), now: Double, idPrefix: String, policy: ResourcePolicy = ResourcePolicy()) {
         self.settings = settings; self.startedAt = now; self.lastHeartbeat = now; self.idPrefix = idPrefix; self.policy = policy
     }
+
+    /// A master elected after another: the operator's policy as stored, and agents get one
+    /// timeout from now to come back with their tasks before anything is declared lost.
+    public mutating func tookOver(policy: ResourcePolicy, now: Double) {
+        self.policy = policy
+        startedAt = now
+    }
+
+    /// Puts a policy back after it could not be stored.
+    public mutating func restorePolicy(_ policy: ResourcePolicy) { self.policy = policy }
 
     mutating func nextId(_ kind: String) -> String {
         counter += 1

@@ -16,6 +16,9 @@ struct MasterCommand: AsyncParsableCommand {
     @Option(help: "Port of the master API.") var port = 5050
     @Option(help: "Seconds without a heartbeat before an agent is unreachable.") var agentTimeout = 15.0
     @Option(help: "Seconds between allocation samples (a day of them is kept).") var statsInterval = 10.0
+    @Option(help: "etcd://host:port[,host:port…][/namespace]: masters elect a leader there and keep the operator's policy in it.")
+    var store: String?
+    @Option(help: "Seconds of the leading master's etcd lease (renewed every third of it).") var leaderTtl = 2
 
     func run() async throws {
         Logs.bootstrap(server.logLevel)
@@ -26,7 +29,14 @@ struct MasterCommand: AsyncParsableCommand {
         guard statsInterval >= 0.1 else { throw ValidationError("--stats-interval must be at least 0.1 s") }
         config.settings.statsPeriod = statsInterval
         config.stateDir = server.stateDir + "/master"
-        try await Runner.run([try MasterService(config: config)])
+        if let store {
+            guard store.hasPrefix("etcd://") else { throw ValidationError("--store for masters: etcd://host:port[,…] (replicas need a shared store)") }
+            let (endpoints, namespace) = try EtcdStore.endpoints(fromURL: store)
+            let etcd = EtcdStore(endpoints: endpoints, namespace: namespace)
+            config.store = etcd
+            config.election = LeaderElection(gateway: etcd.gateway, key: namespace + "master-leader", ttl: leaderTtl)
+        }
+        try await Runner.run([try await MasterService(config: config)])
     }
 }
 
@@ -122,7 +132,7 @@ struct Up: AsyncParsableCommand {
         master.port = masterPort
         master.stateDir = server.stateDir + "/master"
         let masterURL = "http://\(server.bind):\(masterPort)"
-        var services: [any Service] = [try MasterService(config: master)]
+        var services: [any Service] = [try await MasterService(config: master)]
         for i in 0..<max(1, agents) {
             let first = taskPorts + i * 1000
             var config = try Runner.agentConfig(server: server, port: agentPort + i, master: masterURL,

@@ -1,0 +1,93 @@
+import Foundation
+import PacerClient
+import PacerModel
+import PacerTestKit
+import XCTest
+
+/// Two masters on one etcd: one leads, the other answers 503 naming it. Killing the leader
+/// (`kill -9`) hands over within a lease's time: the agent and the framework move to the new
+/// leader with their tasks, nothing is killed, and the operator's reservations are still there.
+final class MasterHATests: XCTestCase {
+    var dir = ""
+    var etcd: EtcdCluster!
+    var masters: [Int: PacerProcess] = [:]
+    var others: [PacerProcess] = []
+
+    override func tearDown() async throws {
+        if let run = testRun, run.failureCount + run.unexpectedExceptionCount > 0 {
+            for p in Array(masters.values) + others { print("===== \(p.name)\n\(p.log.suffix(3000))") }
+        }
+        for p in Array(masters.values) + others { p.stop(grace: 3) }
+        etcd?.stop()
+    }
+
+    func leading(_ port: Int) async -> Bool {
+        (try? await HTTPTransport(timeout: .seconds(2)).send(.GET, "http://127.0.0.1:\(port)/state"))?.status == 200
+    }
+
+    func testKillingTheLeadingMasterKillsNoTaskAndKeepsReservations() async throws {
+        dir = NSTemporaryDirectory() + "pacer-mha-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        etcd = try EtcdCluster(size: 1, dir: dir)
+        try await etcd.ready()
+        let base = FreePorts.block(4)
+        let (m1, m2, agentPort, frameworkPort) = (base, base + 1, base + 2, base + 3)
+        let taskPorts = FreePorts.block(50)
+        let masterList = "http://127.0.0.1:\(m1),http://127.0.0.1:\(m2)"
+        for port in [m1, m2] {
+            masters[port] = try PacerProcess(name: "master-\(port)", arguments: [
+                "master", "--port", "\(port)", "--state-dir", dir + "/m\(port)", "--store", etcd.storeURL, "--agent-timeout", "15",
+            ], logDir: dir)
+        }
+        others.append(try PacerProcess(name: "agent", arguments: [
+            "agent", "--port", "\(agentPort)", "--master", masterList, "--state-dir", dir, "--cpus", "4", "--mem", "4096",
+            "--ports", "\(taskPorts)-\(taskPorts + 49)",
+        ], logDir: dir))
+        others.append(try PacerProcess(name: "framework", arguments: [
+            "framework", "--port", "\(frameworkPort)", "--master", masterList, "--state-dir", dir,
+        ], logDir: dir))
+        let first = try await Eventually.value("one master leads", within: 15) { () -> Int? in
+            let l1 = await self.leading(m1), l2 = await self.leading(m2)
+            return l1 != l2 ? (l1 ? m1 : m2) : nil
+        }
+        let follower = first == m1 ? m2 : m1
+        let refused = try await HTTPTransport().send(.GET, "http://127.0.0.1:\(follower)/state")
+        XCTAssertEqual(refused.status, 503)
+        XCTAssertTrue(refused.text.contains("127.0.0.1:\(first)"), refused.text)
+
+        let client = MarathonClient(baseURL: "http://127.0.0.1:\(frameworkPort)")
+        try await Eventually.that("framework knows the agent", within: 20) {
+            try await client.raw("GET", "/v2/info").text.contains("largestAgent")
+        }
+        let ops = OperatorClient(baseURL: "http://127.0.0.1:\(first)")
+        let agentId = try await Eventually.value("agent registered", within: 15) { () -> String? in
+            let r = try await HTTPTransport().expectOK(.GET, "http://127.0.0.1:\(first)/state")
+            return try WireJSON.masterDecoder().decode(ClusterState.self, from: r.body).agents.first?.id
+        }
+        _ = try await ops.reserve(Reservation(agentId: agentId, role: "web", resources: Resources(cpus: 1, mem: 256)))
+        let r = try await client.raw("POST", "/v2/apps", body: Data(#"{"id":"/m","cmd":"sleep 3600","instances":3,"cpus":0.5,"mem":16}"#.utf8))
+        XCTAssertEqual(r.status, 201, r.text)
+        let before = try await Eventually.value("3 running", within: 15) { () -> Set<String>? in
+            let t = try await client.tasks(app: PathId(validating: "/m")).filter { $0.state == "TASK_RUNNING" }
+            return t.count == 3 ? Set(t.map(\.id)) : nil
+        }
+
+        masters[first]!.kill9()
+        let killedAt = Date()
+        try await Eventually.that("the other master leads", within: 10) { await self.leading(follower) }
+        let elected = Date().timeIntervalSince(killedAt)
+        let state = try await Eventually.value("agent back with its tasks", within: 15) { () -> ClusterState? in
+            let r = try await HTTPTransport().expectOK(.GET, "http://127.0.0.1:\(follower)/state")
+            let s = try WireJSON.masterDecoder().decode(ClusterState.self, from: r.body)
+            return s.agents.first?.tasks.filter { $0.state == .running }.count == 3 && s.frameworks.contains(where: \.connected) ? s : nil
+        }
+        print("master kill -9: new leader after \(elected) s; agent and framework back after \(Date().timeIntervalSince(killedAt)) s")
+        XCTAssertLessThanOrEqual(elected, 3.0)
+        XCTAssertEqual(Set(state.agents[0].tasks.map(\.id)), before)
+        let roles = try await OperatorClient(baseURL: "http://127.0.0.1:\(follower)").roles()
+        XCTAssertEqual(roles.first { $0.name == "web" }?.reserved.cpus, 1, "the reservation survived the failover")
+        try await Task.sleep(for: .seconds(2))
+        let after = Set(try await client.tasks(app: PathId(validating: "/m")).filter { $0.state == "TASK_RUNNING" }.map(\.id))
+        XCTAssertEqual(after, before, "no task killed or restarted by the master failover")
+    }
+}
