@@ -51,9 +51,10 @@ final class MasterHATests: XCTestCase {
             return l1 != l2 ? (l1 ? m1 : m2) : nil
         }
         let follower = first == m1 ? m2 : m1
-        let refused = try await HTTPTransport().send(.GET, "http://127.0.0.1:\(follower)/state")
-        XCTAssertEqual(refused.status, 503)
-        XCTAssertTrue(refused.text.contains("127.0.0.1:\(first)"), refused.text)
+        try await Eventually.that("the other master refuses and names the leader", within: 5) {
+            let refused = try await HTTPTransport().send(.GET, "http://127.0.0.1:\(follower)/state")
+            return refused.status == 503 && refused.text.contains("127.0.0.1:\(first)")
+        }
 
         let client = MarathonClient(baseURL: "http://127.0.0.1:\(frameworkPort)")
         try await Eventually.that("framework knows the agent", within: 20) {
