@@ -79,14 +79,14 @@ let package = Package(
         ], swiftSettings: strict),
 
         .testTarget(name: "PacerModelTests", dependencies: ["PacerModel"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "PacerMasterCoreTests", dependencies: ["PacerMasterCore"]),
+        .testTarget(name: "PacerMasterCoreTests", dependencies: ["PacerMasterCore", "PacerTestKit"]),
         .testTarget(name: "PacerAgentCoreTests", dependencies: ["PacerAgentCore"]),
         .testTarget(name: "PacerAgentTests", dependencies: ["PacerAgent", "PacerAgentCore", "PacerModel"]),
         .testTarget(name: "PacerAppsCoreTests", dependencies: ["PacerAppsCore"]),
         .testTarget(name: "PacerStoreTests", dependencies: ["PacerStore", "PacerTestKit", "PacerClient"]),
         .testTarget(name: "PacerAppsTests", dependencies: ["PacerApps", "PacerClient"]),
         .testTarget(name: "PacerLBCoreTests", dependencies: ["PacerLBCore"]),
-        .testTarget(name: "PacerSimulationTests", dependencies: ["PacerMasterCore", "PacerAgentCore", "PacerAppsCore"]),
+        .testTarget(name: "PacerSimulationTests", dependencies: ["PacerMasterCore", "PacerAgentCore", "PacerAppsCore", "PacerTestKit"]),
         .testTarget(name: "PacerEndToEndTests", dependencies: ["PacerTestKit", "PacerClient", "PacerModel"]),
     ]
 )

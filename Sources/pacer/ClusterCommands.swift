@@ -69,14 +69,22 @@ struct ClusterCommand: AsyncParsableCommand {
         }
     }
 
-    struct Reserve: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Reserve resources of an agent for a role (no agent restart).")
-        @OptionGroup var options: MasterOptions
+    /// What `reserve` and `unreserve` name: an agent, a role and the resources.
+    struct ReservationArguments: ParsableArguments {
         @Option(help: "Agent id.") var agent: String
         @Option(help: "Role.") var role: String
         @Argument(help: "cpus=N,mem=N,disk=N") var resources: String
+        func reservation() throws -> Reservation {
+            Reservation(agentId: agent, role: role, resources: try ClusterCommand.resources(resources))
+        }
+    }
+
+    struct Reserve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Reserve resources of an agent for a role (no agent restart).")
+        @OptionGroup var options: MasterOptions
+        @OptionGroup var reservation: ReservationArguments
         func run() async throws {
-            _ = try await options.client.reserve(Reservation(agentId: agent, role: role, resources: try ClusterCommand.resources(resources)))
+            _ = try await options.client.reserve(try reservation.reservation())
             print("reserved")
         }
     }
@@ -84,11 +92,9 @@ struct ClusterCommand: AsyncParsableCommand {
     struct Unreserve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Give reserved resources back (refused while in use).")
         @OptionGroup var options: MasterOptions
-        @Option(help: "Agent id.") var agent: String
-        @Option(help: "Role.") var role: String
-        @Argument(help: "cpus=N,mem=N,disk=N") var resources: String
+        @OptionGroup var reservation: ReservationArguments
         func run() async throws {
-            _ = try await options.client.unreserve(Reservation(agentId: agent, role: role, resources: try ClusterCommand.resources(resources)))
+            _ = try await options.client.unreserve(try reservation.reservation())
             print("unreserved")
         }
     }

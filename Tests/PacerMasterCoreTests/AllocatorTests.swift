@@ -1,5 +1,6 @@
 import PacerMasterCore
 import PacerModel
+import PacerTestKit
 import XCTest
 
 /// Roles, weights, quota and reservations: a few named cases, then many randomized clusters with
@@ -133,7 +134,7 @@ final class AllocatorTests: XCTestCase {
     /// no reservation used by another role, no role past its limit, offers only for served roles.
     func testRandomizedClustersKeepTheAllocatorsInvariants() throws {
         for seed in 1...150 {
-            var rng = SplitMix(seed: UInt64(seed))
+            var rng = SeededRandom(seed: UInt64(seed))
             var m = MasterCore(now: 0, idPrefix: "s\(seed)")
             let roles = ["r0", "r1", "r2", "r3"].prefix(Int(rng.next() % 3) + 2).map { $0 }
             for r in roles where rng.next() % 2 == 0 { try m.setWeight(r, Double(rng.next() % 4 + 1)) }
@@ -192,18 +193,5 @@ final class AllocatorTests: XCTestCase {
         for (role, q) in m.policy.quotas {
             if let limit = q.limit { XCTAssertTrue(limit.contains(byRole[role] ?? Resources()), "seed \(seed): \(role) past its limit") }
         }
-    }
-}
-
-/// A small deterministic generator, so a failing seed replays exactly.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -3,6 +3,7 @@ import PacerAgentCore
 import PacerAppsCore
 import PacerMasterCore
 import PacerModel
+import PacerTestKit
 
 /// Master, agents and the framework core wired through a simulated network and clock.
 /// Calls over HTTP may be lost, duplicated or delayed (so reordered); the subscription stream is

@@ -1,6 +1,7 @@
 import Foundation
 import PacerAppsCore
 import PacerModel
+import PacerTestKit
 import XCTest
 
 /// Hundreds of seeded runs: faults for a while, then calm; everything must converge and the
