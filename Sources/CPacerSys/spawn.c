@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -39,16 +40,45 @@ static void close_from(int from, int keep) {
     if (syscall(SYS_close_range, from, ~0U, 0) != 0) for (int fd = from; fd < 65536; fd++) close(fd);
 }
 
-static volatile pid_t init_child;
-static void forward(int sig) { if (init_child > 0) kill(-init_child, sig); }
+static volatile pid_t keeper_child;
+static void forward(int sig) { if (keeper_child > 0) kill(-keeper_child, sig); }
 
-// pid 1 of a task's pid namespace: the kernel drops signals to it that it does not handle, so a
-// plain task as pid 1 would ignore SIGTERM. It forwards the catchable ones and exits as the task did.
-static void run_init(pid_t child) {
-    init_child = child;
+// The wait status as text ("exited 3", "signaled 9"), formatted by hand: no stdio in a forked child.
+static void record(int fd, int status) {
+    if (fd < 0) return;
+    char buf[32];
+    const char *word = WIFEXITED(status) ? "exited " : "signaled ";
+    int value = WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status);
+    size_t n = 0;
+    for (const char *w = word; *w; w++) buf[n++] = *w;
+    char digits[12];
+    int d = 0;
+    do { digits[d++] = (char)('0' + value % 10); value /= 10; } while (value > 0);
+    while (d > 0) buf[n++] = digits[--d];
+    buf[n++] = '\n';
+    (void)!pwrite(fd, buf, n, 0);
+}
+
+// The task's keeper: its parent, which outlives an agent crash. It writes the task's wait status
+// to a file the agent opened (so a restarted agent learns how a task ended while it was down) and
+// then ends the same way. As pid 1 of a pid namespace it must forward signals (the kernel drops
+// those pid 1 does not handle); otherwise the task shares its process group, so the keeper ignores
+// the signals the agent sends that group and stays to record the end.
+static void run_keeper(const struct pacer_task_spawn *s, pid_t child) {
+    keeper_child = child;
+    // Hold nothing of the agent's: not its stdio, not a listening socket it forgot to mark CLOEXEC.
+    dup2(s->stdin_fd, 0); dup2(s->stdout_fd, 1); dup2(s->stderr_fd, 2);
+    close_from(3, s->status_fd);
+    // Nothing in a task's cgroup runs as root: the keeper becomes the task's user too. It keeps the
+    // descriptor it writes to, and the agent (root) can still signal it.
+    if (s->switch_user) {
+        syscall(SYS_setgroups, 0, NULL);
+        syscall(SYS_setresgid, s->gid, s->gid, s->gid);
+        syscall(SYS_setresuid, s->uid, s->uid, s->uid);
+    }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = forward;
+    sa.sa_handler = s->new_pid_ns ? forward : SIG_IGN;
     int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
     for (unsigned i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaction(sigs[i], &sa, NULL);
     sigset_t none;
@@ -56,9 +86,24 @@ static void run_init(pid_t child) {
     sigprocmask(SIG_SETMASK, &none, NULL);
     for (;;) {
         int status = 0;
-        pid_t p = waitpid(-1, &status, 0);
-        if (p < 0 && errno == ECHILD) _exit(0);
-        if (p == child) _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+        pid_t p = waitpid(s->new_pid_ns ? -1 : child, &status, 0);   // pid 1 also reaps orphans
+        if (p < 0 && errno == EINTR) continue;
+        if (p < 0) _exit(127);
+        if (p != child) continue;
+        record(s->status_fd, status);
+        if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
+        int sig = WTERMSIG(status);
+        if (!s->new_pid_ns) {
+            // Die of the same signal, without a core file of the keeper.
+            struct rlimit none_core = { 0, 0 };
+            setrlimit(RLIMIT_CORE, &none_core);
+            struct sigaction dfl;
+            memset(&dfl, 0, sizeof dfl);
+            dfl.sa_handler = SIG_DFL;
+            sigaction(sig, &dfl, NULL);
+            kill(getpid(), sig);
+        }
+        _exit(128 + sig);   // pid 1 cannot die of its own signal
     }
 }
 
@@ -70,8 +115,8 @@ static void write_pid_files(const char *const *files, int pipe_fd) {
     }
 }
 
-static void exec_task(const struct pacer_task_spawn *s, int pipe_fd, int in_directory) {
-    if (setpgid(0, 0) != 0) fail(pipe_fd, PACER_STEP_SETPGID);
+static void exec_task(const struct pacer_task_spawn *s, int pipe_fd, int in_directory, int own_group) {
+    if (own_group && setpgid(0, 0) != 0) fail(pipe_fd, PACER_STEP_SETPGID);
     if (dup2(s->stdin_fd, 0) < 0 || dup2(s->stdout_fd, 1) < 0 || dup2(s->stderr_fd, 2) < 0) fail(pipe_fd, PACER_STEP_FDS);
     close_from(3, pipe_fd);
     if (!in_directory && chdir(s->directory) != 0) fail(pipe_fd, PACER_STEP_CHDIR);
@@ -111,14 +156,16 @@ pid_t pacer_spawn_task(const struct pacer_task_spawn *s, int *failed_step, int *
             if (s->private_tmp && mount(s->private_tmp, "/tmp", NULL, MS_BIND | MS_REC, NULL) != 0) fail(p[1], PACER_STEP_MOUNT);
             if (s->new_pid_ns && mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) fail(p[1], PACER_STEP_MOUNT);
         }
-        if (s->new_pid_ns) {
+        if (s->new_pid_ns || s->status_fd >= 0) {
             pid_t task = raw_fork(0);
             if (task < 0) fail(p[1], PACER_STEP_FORK);
-            if (task == 0) exec_task(s, p[1], mounts);
+            // In a pid namespace the task has its own group (the keeper forwards to it); otherwise
+            // it stays in the keeper's, which the agent signals.
+            if (task == 0) exec_task(s, p[1], mounts, s->new_pid_ns);
             close(p[1]);
-            run_init(task);
+            run_keeper(s, task);
         }
-        exec_task(s, p[1], mounts);
+        exec_task(s, p[1], mounts, 1);
     }
     close(p[1]);
     if (pid < 0) { *failed_step = PACER_STEP_FORK; *err = errno; close(p[0]); return -1; }
@@ -128,6 +175,8 @@ pid_t pacer_spawn_task(const struct pacer_task_spawn *s, int *failed_step, int *
     close(p[0]);
     if (n == (ssize_t)sizeof f) {
         *failed_step = f.step; *err = f.err;
+        // The failed child (or the keeper of a failed task) is ours to reap, unless a reaper got it.
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
         return -1;
     }
     return pid;

@@ -51,7 +51,7 @@ public actor Agent {
         self.info = info
         // Named by the agent id, which survives restarts: a restarted agent finds its tasks' groups.
         let cgroups = isolation.cgroups ? try Cgroups.detect(agentName: info.id) : nil
-        launcher = Launcher(sandboxRoot: workDir + "/sandboxes", isolation: isolation, cgroups: cgroups)
+        launcher = Launcher(sandboxRoot: workDir + "/sandboxes", statusRoot: workDir + "/exits", isolation: isolation, cgroups: cgroups)
         self.logger = logger
         core = AgentCore(agentId: info.id, settings: settings, idPrefix: UUID().uuidString.prefix(8).lowercased(),
                          restoring: saved?.checkpoint)
@@ -64,9 +64,11 @@ public actor Agent {
     /// After a restart: tasks still alive are watched again; the others are reported ended.
     func recover() throws {
         for (id, t) in core.tasks where !t.state.isTerminal {
-            let alive = t.pid.map(Launcher.isAlive) ?? false
-            core.recovered(taskId: id, alive: alive, now: Self.now)
-            if alive { adopted.insert(id) }
+            if t.pid.map(Launcher.isAlive) ?? false {
+                adopted.insert(id)
+            } else {
+                ended(id, pid: t.pid)
+            }
         }
         try persist()
         logger.info("agent recovered", metadata: ["agent.id": "\(info.id)", "tasks": "\(adopted.count)"])
@@ -90,12 +92,25 @@ public actor Agent {
         }
     }
 
+    /// `status` is the keeper's; the task's own, as the keeper recorded it, wins (a signal death
+    /// in a pid namespace reaches us only as the keeper's exit code 128+n).
     func exited(_ taskId: String, _ status: ExitStatus, pid: Int32) {
         health?.yield(.stop(taskId: taskId))
+        let recorded = launcher.recordedExit(taskId)
         // Whatever the task left behind goes with it: no orphaned grandchildren.
         launcher.killEverything(taskId, pid: pid)
         let (oomKilled, _) = launcher.cleanUp(taskId)
-        execute(core.exited(taskId: taskId, status, oomKilled: oomKilled, now: Self.now))
+        execute(core.exited(taskId: taskId, recorded ?? status, oomKilled: oomKilled, now: Self.now))
+    }
+
+    /// A recovered task found dead (at restart, or polled later): reported with the exit status its
+    /// keeper recorded, when it got to record one.
+    func ended(_ taskId: String, pid: Int32?) {
+        let recorded = launcher.recordedExit(taskId)
+        launcher.killEverything(taskId, pid: pid)
+        let (oomKilled, _) = launcher.cleanUp(taskId)
+        health?.yield(.stop(taskId: taskId))
+        core.recovered(taskId: taskId, exit: recorded, oomKilled: oomKilled, now: Self.now)
     }
 
     func tick() {
@@ -103,10 +118,7 @@ public actor Agent {
             guard let t = core.tasks[id], let pid = t.pid, !t.state.isTerminal else { adopted.remove(id); continue }
             if !Launcher.isAlive(pid) {
                 adopted.remove(id)
-                launcher.killEverything(id, pid: pid)
-                _ = launcher.cleanUp(id)
-                health?.yield(.stop(taskId: id))
-                core.recovered(taskId: id, alive: false, now: Self.now)
+                ended(id, pid: pid)
             }
         }
         execute(core.tick(now: Self.now))

@@ -7,7 +7,8 @@ import PacerAgentCore
 import PacerModel
 
 /// Starts a task's process: in its own cgroup (limits from the task, joined before exec), as its
-/// user (supplementary groups cleared), in its own process group and sandbox directory holding
+/// user (supplementary groups cleared), under a keeper that records how it ended (the pid the agent
+/// watches and signals; task and keeper share a process group), in its sandbox directory holding
 /// `stdout` and `stderr`, stdin from /dev/null, no inherited descriptors, and a clean environment —
 /// never the agent's own.
 public struct Launcher: Sendable {
@@ -17,11 +18,29 @@ public struct Launcher: Sendable {
     public let cgroups: Cgroups?
     public static let systemPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-    public init(sandboxRoot: String, isolation: IsolationSettings = IsolationSettings(), cgroups: Cgroups? = nil) {
+    /// Where each task's keeper writes how the task ended: the agent's, not the sandbox (the task
+    /// owns its sandbox and could plant a symlink there for a root process to write through).
+    public let statusRoot: String
+
+    public init(sandboxRoot: String, statusRoot: String? = nil, isolation: IsolationSettings = IsolationSettings(), cgroups: Cgroups? = nil) {
         self.sandboxRoot = sandboxRoot; self.isolation = isolation; self.cgroups = cgroups
+        self.statusRoot = statusRoot ?? URL(fileURLWithPath: sandboxRoot).deletingLastPathComponent().path + "/exits"
     }
 
     public func sandbox(for taskId: String) -> String { sandboxRoot + "/" + taskId }
+    func statusFile(for taskId: String) -> String { statusRoot + "/" + taskId }
+
+    /// How the task ended, as its keeper recorded it; nil while it runs or when nothing was written.
+    public func recordedExit(_ taskId: String) -> ExitStatus? {
+        guard let text = try? String(contentsOfFile: statusFile(for: taskId), encoding: .utf8) else { return nil }
+        let parts = text.split(whereSeparator: \.isWhitespace)
+        guard parts.count == 2, let value = Int32(parts[1]) else { return nil }
+        switch parts[0] {
+        case "exited": return .exited(value)
+        case "signaled": return .signaled(value)
+        default: return nil
+        }
+    }
 
     /// Task ids become directory names: only a safe alphabet, never `.` or `..`.
     static func isSafeName(_ s: String) -> Bool {
@@ -71,9 +90,13 @@ public struct Launcher: Sendable {
                 return .failure(SpawnError("\(error)"))
             }
         }
+        do { try FileManager.default.createDirectory(atPath: statusRoot, withIntermediateDirectories: true) } catch {
+            return .failure(SpawnError("cannot create \(statusRoot): \(error)"))
+        }
         let result = Self.spawnProcess(argv, env: env.map { "\($0.key)=\($0.value)" }.sorted(), directory: dir,
                                        cgroupProcs: procs, user: switchTo ? user : nil,
-                                       pidNamespace: isolation.pidNamespace, privateTmp: isolation.privateTmp ? dir + "/tmp" : nil)
+                                       pidNamespace: isolation.pidNamespace, privateTmp: isolation.privateTmp ? dir + "/tmp" : nil,
+                                       statusFile: statusFile(for: task.taskId))
         if case .failure = result { cgroups?.remove(task.taskId) }
         return result
     }
@@ -101,6 +124,7 @@ public struct Launcher: Sendable {
 
     /// After the task ended: whether the kernel OOM-killed in it, then its cgroup is gone.
     public func cleanUp(_ taskId: String) -> (oomKilled: Bool, usage: CgroupUsage?) {
+        unlink(statusFile(for: taskId))
         guard let cgroups else { return (false, nil) }
         let usage = cgroups.usage(taskId)
         cgroups.killAll(taskId)
@@ -137,8 +161,14 @@ public struct Launcher: Sendable {
 
     /// `output` names the files stdout and stderr are appended to (`stdout`/`stderr`, or `health.stdout`…).
     static func spawnProcess(_ argv: [String], env: [String], directory: String, output: String? = nil, cgroupProcs: [String] = [],
-                             user: TaskUser? = nil, pidNamespace: Bool = false, privateTmp: String? = nil) -> Result<Int32, SpawnError> {
+                             user: TaskUser? = nil, pidNamespace: Bool = false, privateTmp: String? = nil,
+                             statusFile: String? = nil) -> Result<Int32, SpawnError> {
         let prefix = output.map { directory + "/" + $0 + "." } ?? directory + "/"
+        let status = statusFile.map { open($0, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600) } ?? -1
+        defer { if status >= 0 { close(status) } }
+        if let statusFile, status < 0 {
+            return .failure(SpawnError("cannot open \(statusFile): \(String(cString: strerror(errno)))"))
+        }
         let stdin = open("/dev/null", O_RDONLY | O_CLOEXEC)
         let stdout = open(prefix + "stdout", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         let stderr = open(prefix + "stderr", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
@@ -157,7 +187,7 @@ public struct Launcher: Sendable {
             var spec = pacer_task_spawn(path: cArgs[0], argv: cArgs, envp: cEnv, directory: cDir,
                                         stdin_fd: stdin, stdout_fd: stdout, stderr_fd: stderr, cgroup_procs: procs.baseAddress,
                                         switch_user: user == nil ? 0 : 1, uid: user?.uid ?? 0, gid: user?.gid ?? 0,
-                                        new_pid_ns: pidNamespace ? 1 : 0, private_tmp: cTmp)
+                                        new_pid_ns: pidNamespace ? 1 : 0, private_tmp: cTmp, status_fd: status)
             return pacer_spawn_task(&spec, &failedStep, &err)
         }
         guard pid > 0 else {

@@ -65,6 +65,12 @@ extension AgentCore {
     /// `oomKilled`: the kernel's OOM killer struck in the task's cgroup (its memory limit).
     public mutating func exited(taskId: String, _ status: ExitStatus, oomKilled: Bool = false, now: Double) -> [AgentDirective] {
         guard let t = state.tasks[taskId], !t.state.isTerminal else { return [] }
+        conclude(taskId, t, status, oomKilled: oomKilled, now: now)
+        return [.checkpoint] + flush(due(now: now))
+    }
+
+    /// The final state and message for a task that ended with `status`.
+    mutating func conclude(_ taskId: String, _ t: AgentTask, _ status: ExitStatus, oomKilled: Bool, now: Double) {
         let killed = t.killRequestedAt != nil
         switch status {
         case _ where oomKilled && !killed:
@@ -82,7 +88,6 @@ extension AgentCore {
             finish(taskId, killed ? .killed : .failed, message: "Command terminated with signal \(signalName(sig))",
                    reason: killed ? nil : "REASON_COMMAND_EXECUTOR_FAILED", now: now)
         }
-        return [.checkpoint] + flush(due(now: now))
     }
 
     mutating func finish(_ taskId: String, _ s: TaskState, message: String, reason: String? = nil, now: Double) {
@@ -126,9 +131,11 @@ extension AgentCore {
         return heads.isEmpty ? [] : [.checkpoint, .send(heads)]
     }
 
-    /// After an agent restart: tasks whose process is gone ended while nobody watched.
-    public mutating func recovered(taskId: String, alive: Bool, now: Double) {
-        guard let t = state.tasks[taskId], !t.state.isTerminal, !alive else { return }
+    /// After an agent restart: a task whose process is gone ended while nobody watched. Its keeper
+    /// normally recorded how (`exit`); without that, all that is known is that it is gone.
+    public mutating func recovered(taskId: String, exit: ExitStatus?, oomKilled: Bool = false, now: Double) {
+        guard let t = state.tasks[taskId], !t.state.isTerminal else { return }
+        if let exit { return conclude(taskId, t, exit, oomKilled: oomKilled, now: now) }
         finish(taskId, t.killRequestedAt != nil ? .killed : .failed,
                message: "the process ended while the agent was down", reason: "REASON_EXECUTOR_TERMINATED", now: now)
     }

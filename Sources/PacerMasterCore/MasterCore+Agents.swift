@@ -26,7 +26,9 @@ extension MasterCore {
                     reason: "REASON_AGENT_REREGISTERED", timestamp: now)))
             }
         }
-        for (id, t) in (previous?.tasks ?? [:]).sorted(by: { $0.key < $1.key }) where tasks[id] == nil && !t.state.isTerminal {
+        // A task the agent reports ended is not lost: the agent's own update, with how it ended, follows.
+        let reportedIds = Set(reported.map(\.task.taskId))
+        for (id, t) in (previous?.tasks ?? [:]).sorted(by: { $0.key < $1.key }) where !reportedIds.contains(id) && !t.state.isTerminal {
             out += send(t.frameworkId, .update(TaskStatus(taskId: id, agentId: info.id, frameworkId: t.frameworkId,
                 state: .lost, message: "the agent re-registered without this task", reason: "REASON_AGENT_RESTARTED",
                 timestamp: now)))

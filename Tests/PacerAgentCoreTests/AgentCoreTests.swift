@@ -97,11 +97,24 @@ final class AgentCoreTests: XCTestCase {
     func testRecoveryReportsTasksThatDiedWhileTheAgentWasDown() {
         let (core, _) = running()
         var restored = AgentCore(agentId: "a1", idPrefix: "y", restoring: core.state)
-        restored.recovered(taskId: "t1", alive: false, now: 5)
+        restored.recovered(taskId: "t1", exit: nil, now: 5)
         XCTAssertEqual(restored.state.pending["t1"]?.last?.status.state, .failed)
+        XCTAssertEqual(restored.state.pending["t1"]?.last?.status.reason, "REASON_EXECUTOR_TERMINATED")
         XCTAssertEqual(restored.runningTasks.count, 1)
         // New uuids never collide with the old boot's.
         XCTAssertTrue(restored.state.pending["t1"]!.last!.status.uuid!.hasPrefix("y-"))
+    }
+
+    func testRecoveryReportsTheRecordedExitStatus() {
+        let (core, _) = running()
+        var restored = AgentCore(agentId: "a1", idPrefix: "y", restoring: core.state)
+        restored.recovered(taskId: "t1", exit: .exited(3), now: 5)
+        let last = restored.state.pending["t1"]?.last?.status
+        XCTAssertEqual(last?.state, .failed)
+        XCTAssertEqual(last?.message, "Command exited with status 3")
+        let updates = restored.state.pending["t1"]?.count
+        restored.recovered(taskId: "t1", exit: .exited(0), now: 6)
+        XCTAssertEqual(restored.state.pending["t1"]?.count, updates, "an ended task is not reported again")
     }
 
     func testKillOfAnUnknownTaskAnswersLost() {

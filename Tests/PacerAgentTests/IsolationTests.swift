@@ -165,7 +165,7 @@ final class IsolationTests: XCTestCase {
             try await Task.sleep(for: .milliseconds(20))
         }
         XCTAssertGreaterThan(escaped, 0)
-        XCTAssertEqual(try XCTUnwrap(launcher.cgroups).processes(t.taskId).count, 3)
+        XCTAssertEqual(try XCTUnwrap(launcher.cgroups).processes(t.taskId).count, 4, "keeper, shell, sleep, escaped sleep")
         launcher.killEverything(t.taskId, pid: pid)
         _ = await exit.value
         try await Task.sleep(for: .milliseconds(100))
@@ -198,6 +198,33 @@ final class IsolationTests: XCTestCase {
         Launcher.signalGroup(pid, SIGTERM)
         let status_trapped = await trapped.value
         XCTAssertEqual(status_trapped, .exited(7))
+        XCTAssertEqual(isolated.recordedExit(trapper.taskId), .exited(7))
+
+        // pid 1 cannot die of a signal: its exit code says 128+9, its record says what happened.
+        let victim = task("kill -9 $$")
+        let (_, victimExit) = try start(victim, with: isolated)
+        let keeperStatus = await victimExit.value
+        XCTAssertEqual(keeperStatus, .exited(137))
+        XCTAssertEqual(isolated.recordedExit(victim.taskId), .signaled(9))
+    }
+
+    /// The keeper records how the task ended and ends the same way; it runs as the task's user.
+    func testTheKeeperRecordsTheExitAndEndsTheSameWay() async throws {
+        let quits = task("sleep 0.2; exit 5")
+        let (pid, exit) = try start(quits)
+        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+        XCTAssertTrue(status.contains("Uid:\t65534"), "the keeper is not root")
+        let quitStatus = await exit.value
+        XCTAssertEqual(quitStatus, .exited(5))
+        XCTAssertEqual(launcher.recordedExit(quits.taskId), .exited(5))
+
+        let dies = task("kill -SEGV $$")
+        let (_, died) = try start(dies)
+        let diedStatus = await died.value
+        XCTAssertEqual(diedStatus, .signaled(SIGSEGV))
+        XCTAssertEqual(launcher.recordedExit(dies.taskId), .signaled(SIGSEGV))
+        _ = launcher.cleanUp(dies.taskId)
+        XCTAssertNil(launcher.recordedExit(dies.taskId), "the record goes with the task")
     }
 }
 

@@ -86,3 +86,28 @@ extension CrashTests {
         try await Eventually.that("deployment of the removal finishes") { try await self.client.deployments().isEmpty }
     }
 }
+
+extension CrashTests {
+    /// A task that ends while its agent is down is reported, once the agent is back, with the exit
+    /// status it really had: its keeper outlived the agent and wrote it down.
+    func testATaskThatExitedWhileTheAgentWasDownIsReportedWithItsExitStatus() async throws {
+        let spec = #"{"id":"/quits","cmd":"trap 'exit 3' USR1; while true; do sleep 0.1; done","instances":1,"cpus":0.01,"mem":16}"#
+        _ = try await post(spec)
+        let task = try await waitRunning("/quits", 1)[0]
+        let pids = try await cluster.taskPids()
+        let pid = try XCTUnwrap(pids[task.id])
+        cluster.agent.kill9()
+        // The keeper shares the task's process group and ignores USR1; the task's trap exits 3.
+        XCTAssertEqual(kill(-pid, SIGUSR1), 0)
+        try await Eventually.that("the task and its keeper are gone") { kill(pid, 0) != 0 }
+        try cluster.startAgent()
+        let client = self.client
+        let failure = try await Eventually.value("failure reported", within: 15) {
+            let r = try await client.raw("GET", "/v2/apps/quits")
+            return r.text.contains("lastTaskFailure") ? r.text : nil
+        }
+        XCTAssertTrue(failure.contains("Command exited with status 3"), failure)
+        XCTAssertTrue(failure.contains("TASK_FAILED"), failure)
+        XCTAssertTrue(failure.contains(task.id), failure)
+    }
+}

@@ -270,7 +270,7 @@ struct Simulation {
         a.registered = false
         for (taskId, t) in a.core.tasks.sorted(by: { $0.key < $1.key }) where !t.state.isTerminal {
             let alive = t.pid.flatMap { a.processes[$0]?.alive } ?? false
-            a.core.recovered(taskId: taskId, alive: alive, now: now)
+            if !alive { a.core.recovered(taskId: taskId, exit: nil, now: now) }
         }
         agents[id] = a
     }

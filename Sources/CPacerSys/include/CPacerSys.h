@@ -37,6 +37,9 @@ struct pacer_task_spawn {
     int new_pid_ns;
     // When set: own mount namespace with this directory bind-mounted on /tmp.
     const char *private_tmp;
+    // When >= 0: a keeper process (the returned pid) parents the task and writes its wait status
+    // here ("exited N" / "signaled N"). A pid namespace always has one, as its pid 1.
+    int status_fd;
 };
 // Returns the child's pid, or -1 with the failed step and its errno.
 pid_t pacer_spawn_task(const struct pacer_task_spawn *spec, int *failed_step, int *err);
