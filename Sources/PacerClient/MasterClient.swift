@@ -20,7 +20,8 @@ public struct MasterClient: Sendable {
     }
 
     /// Agent → master; returns the HTTP status (404 on HEARTBEAT means: register again). A master
-    /// that does not lead (503) is an error, so the caller moves on to the next master it knows.
+    /// that does not lead redirects to the leader (followed by the transport); one that knows no
+    /// leader (503) is an error, so the caller moves on to the next master it knows.
     public func agentCall(_ call: AgentCall) async throws(ClientError) -> Int {
         let body = try! encoder.encode(call)
         let r = try await transport.send(.POST, baseURL + "/api/v1/agent", body: body)

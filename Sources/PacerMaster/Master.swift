@@ -22,8 +22,8 @@ public actor Master {
     /// Where the operator's weights, quotas and reservations live; nil: in memory only.
     let policyStorage: (any PolicyStorage)?
     var history: AllocationHistory
-    /// Whether this master acts. A replica that does not lead answers 503 naming the leader, and
-    /// agents and frameworks move on to the next master they know.
+    /// Whether this master acts. A replica that does not lead redirects to the leader (or, with none
+    /// known yet, answers 503 and agents and frameworks move on to the next master they know).
     public private(set) var leading: Bool
     var leader: String?
 
@@ -54,15 +54,22 @@ public actor Master {
 
     /// Elected: from now on this master acts, with the policy the previous leader left and a fresh
     /// re-registration window for agents that come over with their tasks.
-    func takeOver() async throws {
+    func takeOver(as me: String) async throws {
         let policy = try await policyStorage?.load() ?? ResourcePolicy()
         core.tookOver(policy: policy, now: Self.now)
         leading = true
-        leader = nil
+        leader = me
         logger.info("leading master", metadata: ["policy.reservations": "\(policy.reservations.count)"])
     }
 
     func follow(_ leader: String?) { self.leader = leader }
+
+    public struct Leadership: Codable, Sendable {
+        /// host:port of the leading master, when known.
+        public var leader: String?
+        public var leading: Bool
+    }
+    var leadership: Leadership { Leadership(leader: leader, leading: leading) }
 
     /// What a follower answers instead of acting.
     public var notLeading: String { "this master does not lead\(leader.map { "; the leader is \($0)" } ?? ""); try another master" }

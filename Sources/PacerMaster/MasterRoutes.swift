@@ -10,6 +10,8 @@ enum MasterRoutes {
         router.add(middleware: APIErrorMiddleware())
         router.add(middleware: LeaderOnly(master: master))
         router.get("/health") { _, _ in JSONResponse.text("ok") }
+        // Any master answers who leads (the others redirect everything else there).
+        router.get("/master/leader") { _, _ in try JSONResponse.make(await master.leadership) }
         router.get("/state") { _, _ in try JSONResponse.make(await master.state(), encoder: WireJSON.masterEncoder()) }
         router.post("/api/v1/scheduler") { request, _ in
             // An ACCEPT may carry a thousand task infos: larger than an app spec, still bounded.
@@ -99,15 +101,19 @@ enum MasterRoutes {
     }
 }
 
-/// A master that does not lead answers everything but `/health` with 503 and the leader's address:
-/// agents and frameworks try the next master they were given; operators see where to go.
+/// A master that does not lead redirects everything but `/health` and `/master/leader` to the
+/// leader (307: method and body kept, as Mesos masters do), so agents, frameworks and operators
+/// given any master reach the leader. With no leader known yet it answers 503: try again.
 struct LeaderOnly: RouterMiddleware {
     typealias Context = BasicRequestContext
     let master: Master
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let leading = await master.leading
-        if leading || request.uri.path == "/health" { return try await next(request, context) }
-        throw APIError(status: 503, message: await master.notLeading)
+        let path = request.uri.path
+        if await master.leading || path == "/health" || path == "/master/leader" { return try await next(request, context) }
+        guard let leader = await master.leader else { throw APIError(status: 503, message: await master.notLeading) }
+        var response = JSONResponse.error(APIError(status: 307, message: "this master does not lead; the leader is \(leader)"))
+        response.headers[.location] = "http://\(leader)\(path)\(request.uri.query.map { "?" + $0 } ?? "")"
+        return response
     }
 }

@@ -69,7 +69,7 @@ public struct MasterService: Service {
             if won == nil { try await Task.sleep(for: .milliseconds(200)) }
         }
         if let etcd = config.store as? EtcdStore { await etcd.setFence(won!.fence) }
-        try await master.takeOver()
+        try await master.takeOver(as: me)
         while !Task.isCancelled {
             try await Task.sleep(for: .milliseconds(election.ttl * 1000 / 3))
             guard await election.renew() else {

@@ -4,7 +4,7 @@ import PacerModel
 import PacerTestKit
 import XCTest
 
-/// Two masters on one etcd: one leads, the other answers 503 naming it. Killing the leader
+/// Two masters on one etcd: one leads, the other redirects to it (307). Killing the leader
 /// (`kill -9`) hands over within a lease's time: the agent and the framework move to the new
 /// leader with their tasks, nothing is killed, and the operator's reservations are still there.
 final class MasterHATests: XCTestCase {
@@ -22,7 +22,8 @@ final class MasterHATests: XCTestCase {
     }
 
     func leading(_ port: Int) async -> Bool {
-        (try? await HTTPTransport(timeout: .seconds(2)).send(.GET, "http://127.0.0.1:\(port)/state"))?.status == 200
+        guard let r = try? await HTTPTransport(timeout: .seconds(2)).send(.GET, "http://127.0.0.1:\(port)/master/leader") else { return false }
+        return r.status == 200 && r.text.contains(#""leading":true"#)
     }
 
     func testKillingTheLeadingMasterKillsNoTaskAndKeepsReservations() async throws {
@@ -51,10 +52,13 @@ final class MasterHATests: XCTestCase {
             return l1 != l2 ? (l1 ? m1 : m2) : nil
         }
         let follower = first == m1 ? m2 : m1
-        try await Eventually.that("the other master refuses and names the leader", within: 5) {
-            let refused = try await HTTPTransport().send(.GET, "http://127.0.0.1:\(follower)/state")
-            return refused.status == 503 && refused.text.contains("127.0.0.1:\(first)")
+        try await Eventually.that("the other master redirects to the leader", within: 5) {
+            let head = RawHTTP.send(follower, "GET /state?x=1 HTTP/1.1\r\nHost: m\r\nConnection: close\r\n\r\n").responses.first
+            return head?.status == 307 && head?.header("Location") == "http://127.0.0.1:\(first)/state?x=1"
         }
+        // Clients given the follower end up at the leader (method and body kept).
+        let viaFollower = try await OperatorClient(baseURL: "http://127.0.0.1:\(follower)").setWeight(role: "batch", weight: 2)
+        XCTAssertEqual(viaFollower.weights["batch"], 2)
 
         let client = MarathonClient(baseURL: "http://127.0.0.1:\(frameworkPort)")
         try await Eventually.that("framework knows the agent", within: 20) {
