@@ -115,8 +115,9 @@ public struct FrameworkService: Service {
             do {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask {
-                        await scheduler.connected(to: master)
-                        for try await batch in master.subscribe(await scheduler.frameworkInfo) {
+                        await scheduler.connecting()
+                        let events = master.subscribe(await scheduler.frameworkInfo) { await scheduler.connected(to: $0) }
+                        for try await batch in events {
                             await scheduler.enqueue(batch)
                         }
                     }

@@ -50,6 +50,8 @@ public actor Scheduler {
 
     // MARK: master stream
 
+    /// The silence watchdog counts from the start of a subscription attempt.
+    func connecting() { lastEvent = Date() }
     func connected(to master: MasterClient) { self.master = master; lastEvent = Date() }
     func disconnected() { master = nil }
     /// Seconds since the last event, and how long silence may last before the stream counts as dead.

@@ -63,8 +63,9 @@ public struct HTTPTransport: Sendable {
     }
 
     /// Sends and requires a 2xx answer; decodes Marathon-style error bodies otherwise.
-    public func expectOK(_ method: HTTPMethod, _ url: String, body: Data? = nil) async throws(ClientError) -> HTTPResult {
-        let r = try await send(method, url, body: body)
+    public func expectOK(_ method: HTTPMethod, _ url: String, body: Data? = nil,
+                         headers: [(String, String)] = []) async throws(ClientError) -> HTTPResult {
+        let r = try await send(method, url, body: body, headers: headers)
         guard (200..<300).contains(r.status) else {
             var api = try? WireJSON.marathonDecoder().decode(APIError.self, from: r.body)
             api?.status = r.status

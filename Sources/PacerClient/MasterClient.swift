@@ -8,6 +8,16 @@ public struct MasterClient: Sendable {
     public let baseURL: String
     let transport: HTTPTransport
     let encoder = WireJSON.masterEncoder()
+    /// The subscription scheduler calls belong to (`Mesos-Stream-Id`); the master refuses calls of
+    /// any other, so an instance holding an older subscription cannot act.
+    public private(set) var streamId: String?
+
+    /// This client, making its calls as part of the subscription `streamId`.
+    public func on(stream streamId: String) -> MasterClient {
+        var c = self
+        c.streamId = streamId
+        return c
+    }
 
     public init(baseURL: String, transport: HTTPTransport = HTTPTransport()) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
@@ -16,7 +26,8 @@ public struct MasterClient: Sendable {
 
     public func call(_ call: SchedulerCall) async throws(ClientError) {
         let body = try! encoder.encode(call)  // encoding plain value types cannot fail
-        _ = try await transport.expectOK(.POST, baseURL + "/api/v1/scheduler", body: body)
+        _ = try await transport.expectOK(.POST, baseURL + "/api/v1/scheduler", body: body,
+                                         headers: streamId.map { [("Mesos-Stream-Id", $0)] } ?? [])
     }
 
     /// Agent → master; returns the HTTP status (404 on HEARTBEAT means: register again). A master
@@ -30,8 +41,10 @@ public struct MasterClient: Sendable {
     }
 
     /// Opens the SUBSCRIBE stream. Events arrive in batches (all complete lines of a read), so the
-    /// framework can persist and acknowledge many updates at once.
-    public func subscribe(_ info: FrameworkInfo) -> AsyncThrowingStream<[SchedulerEvent], any Error> {
+    /// framework can persist and acknowledge many updates at once. `subscribed` gets this client on
+    /// the new stream before the first event.
+    public func subscribe(_ info: FrameworkInfo,
+                          subscribed: @escaping @Sendable (MasterClient) async -> Void) -> AsyncThrowingStream<[SchedulerEvent], any Error> {
         let body = try! encoder.encode(SchedulerCall.subscribe(info))
         let url = baseURL + "/api/v1/scheduler"
         let client = transport.client
@@ -47,6 +60,10 @@ public struct MasterClient: Sendable {
                         let text = try await response.body.collect(upTo: 1 << 16)
                         throw ClientError.http(status: Int(response.status.code), nil, body: String(buffer: text))
                     }
+                    guard let streamId = response.headers.first(name: "Mesos-Stream-Id") else {
+                        throw ClientError.transport(url: url, "the SUBSCRIBE response carries no Mesos-Stream-Id")
+                    }
+                    await subscribed(self.on(stream: streamId))
                     var lines = LineSplitter()
                     let decoder = WireJSON.masterDecoder()
                     for try await chunk in response.body {

@@ -9,8 +9,10 @@ import PacerModel
 public actor Master {
     var core: MasterCore
     let logger: Logger
-    /// One open SUBSCRIBE stream per framework; `generation` tells a stale stream's end from the current one's.
-    var streams: [String: (generation: Int, continuation: AsyncStream<SchedulerEvent>.Continuation)] = [:]
+    /// One open SUBSCRIBE stream per framework; `generation` tells a stale stream's end from the
+    /// current one's, and calls must carry the current stream's id (`Mesos-Stream-Id`): a deposed or
+    /// paused scheduler instance holding an older subscription can neither launch nor kill.
+    var streams: [String: (generation: Int, streamId: String, continuation: AsyncStream<SchedulerEvent>.Continuation)] = [:]
     var generation = 0
     let outbox: AsyncStream<AgentDelivery>.Continuation
     let deliveries: AsyncStream<AgentDelivery>
@@ -125,16 +127,17 @@ public actor Master {
 
     static var now: Double { Date().timeIntervalSince1970 }
 
-    public func subscribe(_ info: FrameworkInfo) -> (String, Int, AsyncStream<SchedulerEvent>) {
+    public func subscribe(_ info: FrameworkInfo) -> (frameworkId: String, streamId: String, generation: Int, events: AsyncStream<SchedulerEvent>) {
         let (stream, continuation) = AsyncStream.makeStream(of: SchedulerEvent.self,
                                                             bufferingPolicy: .bufferingOldest(Self.streamBound))
         generation += 1
         let (id, directives) = core.subscribe(info, now: Self.now)
         streams[id]?.continuation.finish()
-        streams[id] = (generation, continuation)
+        let streamId = UUID().uuidString.lowercased()
+        streams[id] = (generation, streamId, continuation)
         logger.info("framework subscribed", metadata: ["framework.id": "\(id)", "framework.name": "\(info.name)"])
         execute(directives)
-        return (id, generation, stream)
+        return (id, streamId, generation, stream)
     }
 
     public func streamEnded(frameworkId: String, generation: Int) {
@@ -144,7 +147,13 @@ public actor Master {
         logger.info("framework disconnected", metadata: ["framework.id": "\(frameworkId)"])
     }
 
-    public func handle(_ call: SchedulerCall) throws(MasterCallError) {
+    public func handle(_ call: SchedulerCall, streamId: String?) throws(MasterCallError) {
+        guard let current = streams[call.frameworkId ?? ""]?.streamId else {
+            throw MasterCallError("framework \(call.frameworkId ?? "(none)") is not subscribed: SUBSCRIBE first")
+        }
+        guard streamId == current else {
+            throw MasterCallError("the stream id \(streamId.map { "'\($0)'" } ?? "(missing Mesos-Stream-Id header)") is not the framework's current subscription: a newer SUBSCRIBE replaced it")
+        }
         execute(try core.handle(call, now: Self.now))
     }
 

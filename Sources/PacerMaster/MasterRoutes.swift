@@ -21,7 +21,8 @@ enum MasterRoutes {
                 guard let info = call.subscribe?.frameworkInfo else { throw APIError.badRequest("SUBSCRIBE needs subscribe.framework_info") }
                 return await subscription(master, info)
             }
-            do { try await master.handle(call) } catch let e as MasterCallError { throw APIError.badRequest(e.message) }
+            let streamId = request.headers[.init("Mesos-Stream-Id")!]
+            do { try await master.handle(call, streamId: streamId) } catch let e as MasterCallError { throw APIError.badRequest(e.message) }
             return Response(status: .accepted)
         }
         operatorRoutes(router, master)
@@ -82,7 +83,7 @@ enum MasterRoutes {
 
     /// The SUBSCRIBE response: one JSON event per line for as long as the framework stays.
     static func subscription(_ master: Master, _ info: FrameworkInfo) async -> Response {
-        let (id, generation, events) = await master.subscribe(info)
+        let (id, streamId, generation, events) = await master.subscribe(info)
         let body = ResponseBody { writer in
             let encoder = WireJSON.masterEncoder()
             do {
@@ -97,7 +98,7 @@ enum MasterRoutes {
             await master.streamEnded(frameworkId: id, generation: generation)
             try? await writer.finish(nil)
         }
-        return Response(status: .ok, headers: [.contentType: "application/json", .init("Mesos-Stream-Id")!: id], body: body)
+        return Response(status: .ok, headers: [.contentType: "application/json", .init("Mesos-Stream-Id")!: streamId], body: body)
     }
 }
 

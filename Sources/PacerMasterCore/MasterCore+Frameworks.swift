@@ -179,8 +179,9 @@ extension MasterCore {
         }
         return refs.flatMap { ref -> [MasterDirective] in
             if let (agent, t) = task(ref.taskId), t.frameworkId == fid { return send(fid, .update(status(agent, t))) }
-            // Silence while agents may still re-register after a master restart: "lost" would be a lie.
-            if inReregistrationWindow(now) { return [] }
+            // Silence while the task's agent may still re-register after a master restart: "lost"
+            // would be a lie. An agent that is back has told us all its tasks: this one is not there.
+            if inReregistrationWindow(now) && ref.agentId.flatMap({ agents[$0]?.reachable }) != true { return [] }
             return send(fid, .update(TaskStatus(taskId: ref.taskId, agentId: ref.agentId, frameworkId: fid, state: .lost,
                 message: "task unknown to the master", reason: "REASON_RECONCILIATION", timestamp: now)))
         }

@@ -60,6 +60,23 @@ public final class EtcdCluster: @unchecked Sendable {
 
     public func kill9(_ i: Int) { members[i]?.kill9() }
 
+    /// Every key with the revision of its last write, read (linearizably) from a live member: two
+    /// snapshots differ exactly when something was written between them.
+    public func snapshot() async throws -> [String: String] {
+        struct KV: Decodable { var key: String; var mod_revision: String }
+        struct Range: Decodable { var kvs: [KV]? }
+        let transport = HTTPTransport(timeout: .seconds(3))
+        var lastError: (any Error)?
+        for (i, e) in endpoints.enumerated() where members[i]?.isRunning == true {
+            do {
+                let r = try await transport.expectOK(.POST, "http://\(e)/v3/kv/range", body: Data(#"{"key":"AA==","range_end":"AA=="}"#.utf8))
+                let kvs = try JSONDecoder().decode(Range.self, from: r.body).kvs ?? []
+                return Dictionary(uniqueKeysWithValues: kvs.map { (String(decoding: Data(base64Encoded: $0.key) ?? Data(), as: UTF8.self), $0.mod_revision) })
+            } catch { lastError = error }
+        }
+        throw lastError ?? EtcdMissing(description: "no etcd member is running")
+    }
+
     public func stop() { for m in members { m?.stop(grace: 5) } }
 
     public var logs: String { members.compactMap { $0 }.map { "===== \($0.name)\n\($0.log.suffix(3000))" }.joined(separator: "\n") }

@@ -116,8 +116,12 @@ final class MasterCoreTests: XCTestCase {
     func testReconciliationAnswersKnownTasksAndLostForUnknownAfterTheWindow() throws {
         var (m, fid, offer) = cluster()
         _ = try m.handle(.accept(fid, offerIds: [offer.id], tasks: [task("t1")]), now: 1)
-        let explicit = try m.handle(.reconcile(fid, [TaskRef(taskId: "t1", agentId: "a1"), TaskRef(taskId: "ghost", agentId: nil)]), now: 2)
-        XCTAssertEqual(updates(explicit).map(\.taskId), ["t1"])  // "ghost": silence while agents may re-register
+        let explicit = try m.handle(.reconcile(fid, [TaskRef(taskId: "t1", agentId: "a1"), TaskRef(taskId: "ghost", agentId: nil),
+                                                     TaskRef(taskId: "ghost2", agentId: "a9")]), now: 2)
+        XCTAssertEqual(updates(explicit).map(\.taskId), ["t1"])  // ghosts: silence while their agents may re-register
+        // An agent that is back reported every task it has: one it does not have is lost, window or not.
+        let onKnownAgent = try m.handle(.reconcile(fid, [TaskRef(taskId: "never-launched", agentId: "a1")]), now: 2)
+        XCTAssertEqual(updates(onKnownAgent).map(\.state), [.lost])
         let later = try m.handle(.reconcile(fid, [TaskRef(taskId: "ghost", agentId: nil)]), now: 100)
         XCTAssertEqual(updates(later).map(\.state), [.lost])
         let implicit = try m.handle(.reconcile(fid, []), now: 100)
