@@ -53,7 +53,11 @@ extension AppsCore {
                 }
                 kills += more
             }
-            guard record.state != s.state else { continue }
+            guard record.state != s.state, !Self.isStale(s.state, after: record.state) else { continue }
+            // Back from a partition after it was replaced: this old copy is the surplus, not the
+            // replacement (Mesos shuts down what a removed agent still runs). Decided before the
+            // state changes: while unreachable past its tolerance it does not count as an instance.
+            let replaced = record.state == .unreachable && s.state == .running && wasReplaced(record, now: now)
             record.state = s.state
             record.message = s.message
             if s.state == .running && record.startedAt == nil { record.startedAt = Date(timeIntervalSince1970: s.timestamp) }
@@ -62,6 +66,7 @@ extension AppsCore {
             tasks[s.taskId] = record
             self.record(.statusUpdate(record, s))
             persist[s.taskId] = record
+            if replaced { kills += requestKill(s.taskId, now: now) }
         }
         var out: [AppsDirective] = []
         if !persist.isEmpty { out.append(.persistTasks(persist.values.sorted { $0.id < $1.id })) }
@@ -72,6 +77,20 @@ extension AppsCore {
         if revive && hasDemand(now: now) { out.append(.revive) }
         completeDeployments()
         return out
+    }
+
+    /// A delayed or duplicated earlier update (STARTING after RUNNING) must not move a task back.
+    static func isStale(_ new: TaskState, after current: TaskState) -> Bool {
+        let launch: [TaskState] = [.staging, .starting, .running]
+        guard let n = launch.firstIndex(of: new), let c = launch.firstIndex(of: current) else { return false }
+        return n < c
+    }
+
+    /// An unreachable task past its app's `inactiveAfterSeconds` while the app has its full count without it.
+    func wasReplaced(_ t: TaskRecord, now: Date) -> Bool {
+        guard let since = unreachableSince[t.id], let app = apps[t.appId],
+              now.timeIntervalSince(since) >= app.unreachableStrategy.inactiveAfterSeconds else { return false }
+        return live(app.id, now: now).filter { $0.id != t.id }.count >= app.instances
     }
 
     /// After (re-)subscribing: ask the master about every task we hold, then for everything it has.

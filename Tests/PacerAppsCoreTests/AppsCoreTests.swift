@@ -183,7 +183,17 @@ final class AppsCoreTests: XCTestCase {
         // The old copy comes back: one too many, and the returning one is the one to go.
         let back = c.handleUpdates([TaskStatus(taskId: id, agentId: "a1", frameworkId: "f", state: .running, timestamp: 0)],
                                    now: t0.addingTimeInterval(63))
-        XCTAssertEqual(back.killed.count, 1)
+        XCTAssertEqual(back.killed, [id], "the old copy goes, not the replacement")
+    }
+
+    /// Found by simulation seed 126: a duplicated STARTING delivered after RUNNING left the task
+    /// "starting" for good (its RUNNING was already acknowledged, never to come again).
+    func testADelayedEarlierUpdateDoesNotMoveATaskBack() throws {
+        var c = try core(app("/web", instances: 1))
+        let id = c.handleOffers([offer("o")], now: t0).launched[0].taskId
+        _ = c.report([id], .running, at: t0)
+        _ = c.handleUpdates([TaskStatus(taskId: id, agentId: "a1", frameworkId: "f", state: .starting, uuid: "late", timestamp: 0)], now: t0)
+        XCTAssertEqual(c.tasks[id]?.state, .running)
     }
 
     func testRecoveryReconcilesEveryKnownTask() throws {

@@ -45,7 +45,10 @@ final class SimulationTests: XCTestCase {
         for (id, n) in targets {
             let live = sim.liveProcesses(id)
             let running = sim.framework.tasks.values.filter { $0.appId == id && $0.state == .running }.count
-            if live != n || running != n { problems.append("\(id): wanted \(n), \(live) processes, \(running) running records") }
+            if live != n || running != n {
+                problems.append("\(id): wanted \(n), \(live) processes, \(running) running records")
+                if sim.traced != nil { for t in sim.framework.tasks.values where t.appId == id { problems.append("  record \(t.id) \(t.state)") } }
+            }
         }
         for (agentId, a) in sim.agents.sorted(by: { $0.key < $1.key }) {
             for p in a.processes.values where p.alive && sim.framework.tasks[p.taskId] == nil {
