@@ -105,6 +105,7 @@ extension AppsCore {
     public mutating func tick(now: Date) -> [AppsDirective] {
         var out: [AppsDirective] = []
         var revive = false
+        var expunged: [String] = []
         // A backoff that just ran out: offers were declined meanwhile, so ask for them again.
         if delays.values.contains(where: { $0.until <= now && $0.until > now.addingTimeInterval(-1.5) }) { revive = true }
         for t in tasks.values.sorted(by: { $0.id < $1.id }) {
@@ -118,14 +119,24 @@ extension AppsCore {
                 out.append(.kill(taskId: t.id, agentId: t.agentId))
             }
             if t.state == .unreachable, let since = unreachableSince[t.id], let app = apps[t.appId] {
-                let expunge = max(app.unreachableStrategy.expungeAfterSeconds, app.unreachableStrategy.inactiveAfterSeconds)
-                if now.timeIntervalSince(since) > expunge && expunge > 0 { revive = true }
+                let away = now.timeIntervalSince(since), strategy = app.unreachableStrategy
+                // Just past its tolerance the app is short of an instance, and offers were declined
+                // meanwhile: ask for them again (ticks are 0.5 s apart, the window 1.5 s).
+                if away >= strategy.inactiveAfterSeconds && away < strategy.inactiveAfterSeconds + 1.5 { revive = true }
+                // Past expungeAfterSeconds it is forgotten: should its agent come back, it is a stray and killed.
+                if away > max(strategy.expungeAfterSeconds, strategy.inactiveAfterSeconds) {
+                    tasks[t.id] = nil
+                    unreachableSince[t.id] = nil
+                    expunged.append(t.id)
+                    revive = true
+                }
             }
         }
         for (id, stray) in strays.sorted(by: { $0.key < $1.key }) where now.timeIntervalSince(stray.since) > settings.killRetrySeconds {
             strays[id] = (stray.agentId, now)
             out.append(.kill(taskId: id, agentId: stray.agentId))
         }
+        if !expunged.isEmpty { out.append(.deleteTasks(expunged)) }
         out += enforcePlans(now: now)
         out += checkProgress(now: now)
         if revive && hasDemand(now: now) { out.append(.revive) }

@@ -84,7 +84,10 @@ public final class TestCluster: @unchecked Sendable {
     }
 
     /// Process ids of the tasks the agent runs, by task id.
-    public func taskPids() async throws -> [String: Int32] {
+    public func taskPids() async throws -> [String: Int32] { try await Self.taskPids(agent: agentURL) }
+
+    /// Live tasks of the agent at `agentURL` and the pid the agent watches (each task's keeper).
+    public static func taskPids(agent agentURL: String) async throws -> [String: Int32] {
         struct Row: Decodable { var info: TaskInfo; var pid: Int32?; var state: TaskState }
         let r = try await HTTPTransport(timeout: .seconds(3)).expectOK(.GET, agentURL + "/state")
         let rows = try WireJSON.masterDecoder().decode([Row].self, from: r.body)

@@ -186,6 +186,24 @@ final class AppsCoreTests: XCTestCase {
         XCTAssertEqual(back.killed, [id], "the old copy goes, not the replacement")
     }
 
+    func testAnUnreachableTaskIsForgottenAfterExpungeAndKilledIfItReturns() throws {
+        var spec = app("/web", instances: 1)
+        spec.unreachableStrategy = UnreachableStrategy(inactiveAfterSeconds: 5, expungeAfterSeconds: 20)
+        var c = try core(spec)
+        let id = c.handleOffers([offer("o")], now: t0).launched[0].taskId
+        _ = c.report([id], .running, at: t0)
+        _ = c.handleUpdates([TaskStatus(taskId: id, agentId: "a1", frameworkId: "f", state: .unreachable, timestamp: 0)], now: t0)
+        XCTAssertFalse(c.tick(now: t0.addingTimeInterval(3)).contains(.revive))
+        XCTAssertTrue(c.tick(now: t0.addingTimeInterval(5.2)).contains(.revive), "short of an instance: offers wanted again")
+        XCTAssertNotNil(c.tasks[id])
+        let expunge = c.tick(now: t0.addingTimeInterval(21))
+        XCTAssertTrue(expunge.contains(.deleteTasks([id])))
+        XCTAssertNil(c.tasks[id])
+        let back = c.handleUpdates([TaskStatus(taskId: id, agentId: "a1", frameworkId: "f", state: .running, timestamp: 0)],
+                                   now: t0.addingTimeInterval(30))
+        XCTAssertEqual(back.killed, [id], "a forgotten task that comes back is a stray")
+    }
+
     /// Found by simulation seed 126: a duplicated STARTING delivered after RUNNING left the task
     /// "starting" for good (its RUNNING was already acknowledged, never to come again).
     func testADelayedEarlierUpdateDoesNotMoveATaskBack() throws {
