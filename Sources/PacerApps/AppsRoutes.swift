@@ -13,7 +13,7 @@ enum AppsRoutes {
         router.get("/v2/info") { _, _ in
             try JSONResponse.make(await info.with(frameworkId: scheduler.frameworkId, largestAgent: scheduler.largestAgent))
         }
-        router.get("/v2/leader") { _, _ in try JSONResponse.make(["leader": info.leader]) }
+        router.get("/v2/leader") { _, _ in try JSONResponse.make(LeaderView(leader: info.leader, epoch: info.epoch)) }
         router.delete("/v2/leader") { _, _ in
             // Marathon's abdication: another replica takes over within a lease's time.
             guard let abdicate else { throw APIError(status: 404, message: "no leader election: this framework runs alone") }
@@ -89,6 +89,8 @@ struct FrameworkInfoView: Encodable, Sendable {
     var buildref = "unknown"
     var elected = true
     var leader: String
+    /// The leadership term (nil without an election).
+    var epoch: Int64?
     var frameworkId: String?
     var marathon_config: [String: String]
     var http_config: [String: Int]

@@ -10,6 +10,12 @@ import PacerStore
 
 /// What a replica that does not lead serves: `/v2/leader` and `/ping` itself, everything else
 /// forwarded to the leader (bodies and event streams included), so clients may talk to any replica.
+/// `GET /v2/leader`: Marathon's `leader`, and Pacer's `epoch` (the term, growing with each election).
+struct LeaderView: Codable, Sendable {
+    var leader: String
+    var epoch: Int64?
+}
+
 enum FollowerRoutes {
     static let hopByHop: Set<String> = ["connection", "keep-alive", "transfer-encoding", "te", "upgrade", "proxy-connection", "host",
                                         "content-length"]
@@ -26,10 +32,12 @@ enum FollowerRoutes {
         router.add(middleware: APIErrorMiddleware())
         router.get("/ping") { _, _ in JSONResponse.text("pong") }
         router.get("/v2/leader") { _, _ in
-            guard let leader = try await election.leader() else { throw noLeader }
-            return try JSONResponse.make(["leader": leader])
+            guard let current = try await election.current() else { throw noLeader }
+            return try JSONResponse.make(LeaderView(leader: current.leader, epoch: current.epoch))
         }
         let forward: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, _ in
+            // Forwarded to us by a replica that took us for the leader: forwarding again could loop.
+            if request.headers[.init(forwardedBy)!] != nil { throw loop }
             guard let leader = try await election.leader(), leader != me else { throw noLeader }
             return try await proxy(request, to: "http://" + leader, client: client)
         }
@@ -41,6 +49,8 @@ enum FollowerRoutes {
     }
 
     static let noLeader = APIError(status: 503, message: "no leader is elected at the moment; retry in a second")
+    static let forwardedBy = "X-Forwarded-By"
+    static let loop = APIError(status: 502, message: "forwarding loop detected: a replica forwarded this request here, but this replica does not lead either (leadership is changing); retry")
 
     static func proxy(_ request: Request, to base: String, client: HTTPClient) async throws -> Response {
         var out = HTTPClientRequest(url: base + request.uri.description)
@@ -48,7 +58,7 @@ enum FollowerRoutes {
         for field in request.headers where !hopByHop.contains(field.name.canonicalName) {
             out.headers.add(name: field.name.rawName, value: field.value)
         }
-        out.headers.add(name: "X-Forwarded-By", value: "pacer-follower")
+        out.headers.add(name: forwardedBy, value: "pacer-follower")
         let body = try await request.body.collect(upTo: 64 << 20)
         if body.readableBytes > 0 { out.body = .bytes(body) }
         let response: HTTPClientResponse

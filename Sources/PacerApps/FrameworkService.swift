@@ -45,12 +45,12 @@ public struct FrameworkService: Service {
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await app.run() }
             group.addTask {
-                guard let election = config.election else { return try await lead(gate, abdicate: nil) }
+                guard let election = config.election else { return try await lead(gate, epoch: nil, abdicate: nil) }
                 let won = try await campaign(election, as: address)
                 if let etcd = store as? EtcdStore { await etcd.setFence(won.fence) }
                 logger.info("elected leader", metadata: ["fence.revision": "\(won.fence.createRevision)"])
                 try await withThrowingDiscardingTaskGroup { inner in
-                    inner.addTask { try await lead(gate, abdicate: { await election.resign() }) }
+                    inner.addTask { try await lead(gate, epoch: won.fence.createRevision, abdicate: { await election.resign() }) }
                     inner.addTask {
                         // Renewed at a third of the lease; once the deadline passes unrenewed (or after
                         // an abdication) the process stops: a deposed leader must not act. Crash-only,
@@ -78,11 +78,11 @@ public struct FrameworkService: Service {
     }
 
     /// Loads the state, puts the Marathon API in front, and runs the scheduler until shutdown.
-    func lead(_ gate: RoleResponder, abdicate: (@Sendable () async -> Void)?) async throws {
+    func lead(_ gate: RoleResponder, epoch: Int64?, abdicate: (@Sendable () async -> Void)?) async throws {
         let bus = EventBus(limits: config.events)
         let scheduler = try await Scheduler(repo: AppsRepository(store: store), settings: config.settings, bus: bus, logger: logger)
         let leader = "\(config.host):\(config.port)"
-        let info = FrameworkInfoView(leader: leader, marathon_config: ["master": config.masterURLs.joined(separator: ",")],
+        let info = FrameworkInfoView(leader: leader, epoch: epoch, marathon_config: ["master": config.masterURLs.joined(separator: ",")],
                                      http_config: ["http_port": config.port])
         let router = AppsRoutes.router(scheduler, info: info, abdicate: abdicate)
         EventRoutes.register(on: router, bus: bus) { names in await scheduler.loadBalancersChanged(names) }

@@ -54,9 +54,14 @@ public actor LeaderElection {
     }
 
     /// Who leads now: the key's value, or nil.
-    public func leader() async throws -> String? {
+    public func leader() async throws -> String? { try await current()?.leader }
+
+    /// Who leads, and the epoch of that leadership (its election key's create revision: it grows
+    /// with every new term, and fences the leader's writes).
+    public func current() async throws -> (leader: String, epoch: Int64)? {
         let r: RangeResponse = try await gateway.call("/v3/kv/range", json: ["key": Data(key.utf8).base64EncodedString()])
-        return try r.kvs?.first.map { String(decoding: try EtcdStore.unb64($0.value ?? ""), as: UTF8.self) }
+        guard let kv = r.kvs?.first else { return nil }
+        return (String(decoding: try EtcdStore.unb64(kv.value ?? ""), as: UTF8.self), Int64(kv.create_revision ?? "") ?? 0)
     }
 
     /// Gives leadership up at once: the key goes with its lease.

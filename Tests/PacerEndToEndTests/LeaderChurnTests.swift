@@ -1,0 +1,183 @@
+import Foundation
+import PacerClient
+import PacerModel
+import PacerTestKit
+import XCTest
+
+/// F1 and F25 of RELIABILITY.md with a client-side history: writers create apps through whichever
+/// replica answers, an observer records every (leader, epoch) it is told; afterwards every
+/// acknowledged write must be in the final state and every epoch must have had one leader.
+extension FrameworkHATests {
+    struct LeaderAnswer: Decodable { var leader: String; var epoch: Int64? }
+
+    /// Creates `/hist/<prefix>-N` apps one after another, moving to the next replica on any failure.
+    func writer(_ history: ClientHistory, _ prefix: String) -> Task<Void, Never> {
+        let ports = replicas.keys.sorted()
+        return Task {
+            var i = 0, at = 0
+            while !Task.isCancelled {
+                i += 1
+                let id = "/hist/\(prefix)-\(i)", started = Date()
+                let body = Data(#"{"id":"\#(id)","cmd":"sleep 1","instances":0,"cpus":0.01,"mem":8}"#.utf8)
+                let r = try? await MarathonClient(baseURL: "http://127.0.0.1:\(ports[at % ports.count])").raw("POST", "/v2/apps", body: body)
+                if r?.status == 201 {
+                    await history.acked(id, after: Date().timeIntervalSince(started))
+                } else {
+                    await history.failedWrite()
+                    at += 1
+                    try? await Task.sleep(for: .milliseconds(50))
+                }
+            }
+        }
+    }
+
+    /// Asks every replica who leads, every 100 ms.
+    func observer(_ history: ClientHistory) -> Task<Void, Never> {
+        let ports = replicas.keys.sorted()
+        return Task {
+            let transport = HTTPTransport(timeout: .seconds(1))
+            while !Task.isCancelled {
+                for port in ports {
+                    guard let r = try? await transport.send(.GET, "http://127.0.0.1:\(port)/v2/leader"), r.status == 200,
+                          let answer = try? JSONDecoder().decode(LeaderAnswer.self, from: r.body), let epoch = answer.epoch else { continue }
+                    await history.observed(leader: answer.leader, epoch: epoch)
+                }
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+        }
+    }
+
+    func appIds(via port: Int) async throws -> Set<String> {
+        Set(try await client(port).apps().map(\.app.id.description))
+    }
+
+    /// A replica that abdicated or was killed comes back as a follower (crash-only, as a supervisor would).
+    func restart(_ port: Int) throws {
+        let old = replicas[port]!
+        replicas[port] = try PacerProcess(name: old.name, arguments: old.arguments, logDir: dir)
+    }
+
+    /// F1: kill -9 of the leader during API writes: no acknowledged write lost, no task restarted.
+    func testF1KillingTheLeaderDuringWritesLosesNoAcknowledgedWrite() async throws {
+        let first = try await agreedLeader()
+        let posted = try await client(first).raw("POST", "/v2/apps", body: Data(#"{"id":"/steady","cmd":"sleep 3600","instances":2,"cpus":0.01,"mem":16}"#.utf8))
+        XCTAssertEqual(posted.status, 201, posted.text)
+        let before = try await Eventually.value("2 running", within: 15) { () -> Set<String>? in
+            let t = try await self.client(first).tasks(app: PathId(validating: "/steady")).filter { $0.state == "TASK_RUNNING" }
+            return t.count == 2 ? Set(t.map(\.id)) : nil
+        }
+        let history = ClientHistory()
+        let writes = writer(history, "f1"), watch = observer(history)
+        try await Task.sleep(for: .seconds(1.5))
+        replicas[first]!.kill9()
+        let second = try await agreedLeader()
+        try await Task.sleep(for: .seconds(2))
+        writes.cancel(); watch.cancel()
+        _ = await (writes.value, watch.value)
+
+        let problems = await history.problems(finalState: try await appIds(via: second))
+        XCTAssertEqual(problems, [])
+        let (acked, failed, slowest, epochs) = await (history.acknowledged.count, history.failed, history.slowestAck, history.epochs)
+        XCTAssertGreaterThan(acked, 20)
+        XCTAssertGreaterThanOrEqual(epochs, 2, "the observer saw both terms")
+        let after = Set(try await client(second).tasks(app: PathId(validating: "/steady")).filter { $0.state == "TASK_RUNNING" }.map(\.id))
+        XCTAssertEqual(after, before, "no task restarted")
+        print("F1: \(acked) writes acknowledged, \(failed) refused during the failover, slowest ack \(slowest) s, \(epochs) epochs, 0 lost")
+    }
+
+    /// F25: twenty abdications while the app is scaled back and forth and apps are created: nothing
+    /// acknowledged is lost, one leader per epoch, the count ends exact and deployments finish.
+    func testF25TwentyAbdicationsDuringDeploys() async throws {
+        let first = try await agreedLeader()
+        let posted = try await client(first).raw("POST", "/v2/apps", body: Data(#"{"id":"/churn","cmd":"sleep 3600","instances":2,"cpus":0.01,"mem":16}"#.utf8))
+        XCTAssertEqual(posted.status, 201, posted.text)
+        let history = ClientHistory()
+        let writes = writer(history, "f25"), watch = observer(history)
+        let ports = replicas.keys.sorted()
+        let target = TargetBox()
+        // Scales /churn between 1 and 4 through whichever replica answers; stopped between requests,
+        // not cancelled in one (its outcome would be unknown).
+        let deployer = Task {
+            var i = 0
+            while await !target.stopped {
+                i += 1
+                let n = 1 + i % 4
+                let r = try? await MarathonClient(baseURL: "http://127.0.0.1:\(ports[i % ports.count])").raw("PUT", "/v2/apps/churn?force=true", body: Data(#"{"instances":\#(n)}"#.utf8))
+                if r?.status == 200 { await target.acked(n) } else { await target.indeterminate(n) }
+                try? await Task.sleep(for: .milliseconds(700))
+            }
+        }
+        let started = Date()
+        var handovers: [Double] = []
+        for _ in 0..<20 {
+            let leader = try await agreedLeader(within: 20)
+            let epoch = try await self.epoch(via: leader)
+            let asked = Date()
+            let d = try await client(leader).raw("DELETE", "/v2/leader")
+            XCTAssertEqual(d.status, 200, d.text)
+            try await Eventually.that("the abdicated leader exits", within: 10) { !self.replicas[leader]!.isRunning }
+            try restart(leader)
+            let next = try await agreedLeader(within: 20)
+            let nextEpoch = try await self.epoch(via: next)
+            XCTAssertGreaterThan(nextEpoch, epoch, "a new term (the restarted replica may win it again)")
+            handovers.append(Date().timeIntervalSince(asked))
+        }
+        let churnSeconds = Date().timeIntervalSince(started)
+        await target.stop()
+        writes.cancel(); watch.cancel()
+        _ = await (deployer.value, writes.value, watch.value)
+
+        let leader = try await agreedLeader()
+        try await Eventually.value("deployments finish and /churn has its count", within: 30) { () -> Bool? in
+            let deployments = try await self.client(leader).deployments()
+            let app = try await self.client(leader).app(PathId(validating: "/churn"))
+            let running = try await self.client(leader).tasks(app: PathId(validating: "/churn")).filter { $0.state == "TASK_RUNNING" }
+            return deployments.isEmpty && running.count == app.app.instances ? true : nil
+        }
+        let wanted = try await client(leader).app(PathId(validating: "/churn")).app.instances
+        let possible = await target.possible
+        XCTAssertTrue(possible.contains(wanted), "/churn has \(wanted) instances; the last acknowledged scale and later unanswered ones allow \(possible)")
+        try await Task.sleep(for: .seconds(2))
+        let state = try await cluster.masterState()
+        let live = state.agents.flatMap(\.tasks).filter { $0.id.hasPrefix("churn.") && !$0.state.isTerminal }.count
+        XCTAssertEqual(live, wanted, "no duplicate task left at the master")
+        let problems = await history.problems(finalState: try await appIds(via: leader))
+        XCTAssertEqual(problems, [])
+        let (acked, epochs) = await (history.acknowledged.count, history.epochs)
+        XCTAssertGreaterThanOrEqual(epochs, 15, "the observer saw the terms change")
+        handovers.sort()
+        print("F25: 20 abdications in \(Int(churnSeconds)) s, handover median \(handovers[10]) s worst \(handovers.last!) s; "
+            + "\(acked) writes acknowledged, 0 lost; \(epochs) epochs observed, one leader each; /churn ends at \(wanted)")
+    }
+
+    /// F2: a follower forwards once; a request that a replica already forwarded is refused, not
+    /// forwarded again (two replicas with stale views would bounce it between them forever).
+    func testF2AForwardingLoopIsDetected() async throws {
+        let leader = try await agreedLeader()
+        let follower = replicas.keys.first { $0 != leader }!
+        let forwarded = try await HTTPTransport().send(.GET, "http://127.0.0.1:\(follower)/v2/apps", headers: [("X-Forwarded-By", "pacer-follower")])
+        XCTAssertEqual(forwarded.status, 502)
+        XCTAssertTrue(forwarded.text.contains("forwarding loop"), forwarded.text)
+        let plain = try await HTTPTransport().send(.GET, "http://127.0.0.1:\(follower)/v2/apps")
+        XCTAssertEqual(plain.status, 200, "forwarded once, answered by the leader")
+        let viaFollower = try await self.epoch(via: follower), viaLeader = try await self.epoch(via: leader)
+        XCTAssertEqual(viaFollower, viaLeader, "every replica names the same term")
+    }
+
+    func epoch(via port: Int) async throws -> Int64 {
+        let r = try await HTTPTransport(timeout: .seconds(2)).expectOK(.GET, "http://127.0.0.1:\(port)/v2/leader")
+        return try XCTUnwrap(try JSONDecoder().decode(LeaderAnswer.self, from: r.body).epoch)
+    }
+}
+
+/// The scale a client may expect: the last acknowledged one, or one sent after it whose answer
+/// was lost (applied or not, the client cannot know).
+actor TargetBox {
+    var last = 2
+    var unanswered: Set<Int> = []
+    var stopped = false
+    func acked(_ n: Int) { last = n; unanswered = [] }
+    func indeterminate(_ n: Int) { unanswered.insert(n) }
+    func stop() { stopped = true }
+    var possible: Set<Int> { unanswered.union([last]) }
+}
