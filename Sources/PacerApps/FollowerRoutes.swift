@@ -16,6 +16,12 @@ struct LeaderView: Codable, Sendable {
     var epoch: Int64?
 }
 
+/// The store did not answer or refused a write (etcd without quorum, a fenced-off ex-leader): the
+/// write did not happen; 503 tells the client to retry.
+extension StoreError: HTTPStatusError {
+    public var httpStatus: Int { 503 }
+}
+
 enum FollowerRoutes {
     static let hopByHop: Set<String> = ["connection", "keep-alive", "transfer-encoding", "te", "upgrade", "proxy-connection", "host",
                                         "content-length"]

@@ -16,6 +16,8 @@ public struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return JSONResponse.error(error)
         } catch let error as HTTPError {
             return JSONResponse.error(APIError(status: Int(error.status.code), message: error.body ?? error.status.reasonPhrase))
+        } catch let error as any HTTPStatusError {
+            return JSONResponse.error(APIError(status: error.httpStatus, message: "\(error)"))
         } catch is CancellationError {
             throw CancellationError()
         } catch {
@@ -23,6 +25,12 @@ public struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return JSONResponse.error(APIError(status: 500, message: "internal error: \(error)"))
         }
     }
+}
+
+/// An error that stands for an HTTP status of its own (a store that does not answer: 503), so a
+/// client retries instead of reading a 500 as a bug.
+public protocol HTTPStatusError: Error {
+    var httpStatus: Int { get }
 }
 
 public enum JSONResponse {

@@ -10,7 +10,12 @@ public actor EtcdGateway {
     let timeout: TimeAmount
     var current = 0
 
-    public init(endpoints: [String], client: HTTPClient = .shared, timeout: TimeAmount = .seconds(5)) {
+    /// Gives up connecting to a member after 250 ms: AsyncHTTPClient otherwise retries a refused
+    /// connection until the request's deadline, and a dead member would cost the lease its renewal.
+    public static let client = HTTPClient(eventLoopGroupProvider: .singleton,
+                                          configuration: .init(timeout: .init(connect: .milliseconds(250))))
+
+    public init(endpoints: [String], client: HTTPClient = EtcdGateway.client, timeout: TimeAmount = .seconds(5)) {
         self.endpoints = endpoints; self.client = client; self.timeout = timeout
     }
 

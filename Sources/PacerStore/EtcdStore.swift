@@ -21,7 +21,7 @@ public actor EtcdStore: StateStore {
     public private(set) var fence: Fence?
 
     /// `endpoints`: `http://host:port` of each member; the store follows whichever answers.
-    public init(endpoints: [String], namespace: String = "/pacer/", client: HTTPClient = .shared, timeout: TimeAmount = .seconds(5)) {
+    public init(endpoints: [String], namespace: String = "/pacer/", client: HTTPClient = EtcdGateway.client, timeout: TimeAmount = .seconds(5)) {
         gateway = EtcdGateway(endpoints: endpoints, client: client, timeout: timeout)
         self.namespace = namespace
     }

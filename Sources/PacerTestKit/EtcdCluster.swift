@@ -60,6 +60,21 @@ public final class EtcdCluster: @unchecked Sendable {
 
     public func kill9(_ i: Int) { members[i]?.kill9() }
 
+    /// Which member leads the etcd cluster (the one whose loss hurts most), from `/v3/maintenance/status`.
+    public func leaderIndex() async -> Int? {
+        struct Header: Decodable { var member_id: String? }
+        struct Status: Decodable { var header: Header?; var leader: String? }
+        let transport = HTTPTransport(timeout: .seconds(2))
+        var ids: [Int: String] = [:], leader: String?
+        for (i, e) in endpoints.enumerated() where members[i]?.isRunning == true {
+            guard let r = try? await transport.expectOK(.POST, "http://\(e)/v3/maintenance/status", body: Data("{}".utf8)),
+                  let status = try? JSONDecoder().decode(Status.self, from: r.body) else { continue }
+            ids[i] = status.header?.member_id
+            leader = leader ?? status.leader
+        }
+        return ids.first { $0.value == leader }?.key
+    }
+
     /// Every key with the revision of its last write, read (linearizably) from a live member: two
     /// snapshots differ exactly when something was written between them.
     public func snapshot() async throws -> [String: String] {

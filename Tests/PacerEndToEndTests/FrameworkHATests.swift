@@ -6,57 +6,7 @@ import XCTest
 
 /// Three framework replicas on one etcd: one leads, the others forward to it; killing the leader
 /// (`kill -9`) or asking it to abdicate hands over within a lease's time, with every app and task kept.
-final class FrameworkHATests: XCTestCase {
-    var etcd: EtcdCluster!
-    var cluster: TestCluster!
-    var replicas: [Int: PacerProcess] = [:]
-    var dir = ""
-
-    override func setUp() async throws {
-        dir = NSTemporaryDirectory() + "pacer-ha-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        etcd = try EtcdCluster(size: 1, dir: dir)
-        try await etcd.ready()
-        cluster = try TestCluster(frameworkArgs: ["--store", etcd.storeURL])
-        replicas[cluster.frameworkPort] = cluster.framework
-        for _ in 0..<2 {
-            let port = FreePorts.block(1)
-            replicas[port] = try PacerProcess(name: "framework-\(port)", arguments: [
-                "framework", "--port", "\(port)", "--master", cluster.masterURL, "--state-dir", dir + "/f\(port)", "--store", etcd.storeURL,
-            ], logDir: dir)
-        }
-        try await cluster.ready()
-    }
-
-    override func tearDown() async throws {
-        if let run = testRun, run.failureCount + run.unexpectedExceptionCount > 0 {
-            print(cluster.logs)
-            for r in replicas.values { print("===== \(r.name)\n\(r.log.suffix(3000))") }
-        }
-        for r in replicas.values { r.stop(grace: 3) }
-        await cluster.shutdown()
-        etcd.stop()
-    }
-
-    func leader(via port: Int) async throws -> Int? {
-        struct L: Decodable { var leader: String }
-        guard let r = try? await HTTPTransport(timeout: .seconds(2)).send(.GET, "http://127.0.0.1:\(port)/v2/leader"), r.status == 200,
-              let l = try? JSONDecoder().decode(L.self, from: r.body) else { return nil }
-        return l.leader.split(separator: ":").last.flatMap { Int($0) }
-    }
-
-    /// Every live replica names the same leader, which is one of them.
-    func agreedLeader(within seconds: Double = 10) async throws -> Int {
-        try await Eventually.value("one leader all replicas agree on", within: seconds) { () -> Int? in
-            var seen: Set<Int?> = []
-            for (port, p) in self.replicas where p.isRunning { seen.insert(try await self.leader(via: port)) }
-            guard seen.count == 1, let l = seen.first ?? nil, self.replicas[l]?.isRunning == true else { return nil }
-            return l
-        }
-    }
-
-    func client(_ port: Int) -> MarathonClient { MarathonClient(baseURL: "http://127.0.0.1:\(port)") }
-
+final class FrameworkHATests: ReplicaTestCase {
     func testKillingTheLeaderHandsOverWithinAFewSecondsAndKeepsEveryTask() async throws {
         let first = try await agreedLeader()
         let follower = replicas.keys.first { $0 != first }!

@@ -8,55 +8,6 @@ import XCTest
 /// replica answers, an observer records every (leader, epoch) it is told; afterwards every
 /// acknowledged write must be in the final state and every epoch must have had one leader.
 extension FrameworkHATests {
-    struct LeaderAnswer: Decodable { var leader: String; var epoch: Int64? }
-
-    /// Creates `/hist/<prefix>-N` apps one after another, moving to the next replica on any failure.
-    func writer(_ history: ClientHistory, _ prefix: String) -> Task<Void, Never> {
-        let ports = replicas.keys.sorted()
-        return Task {
-            var i = 0, at = 0
-            while !Task.isCancelled {
-                i += 1
-                let id = "/hist/\(prefix)-\(i)", started = Date()
-                let body = Data(#"{"id":"\#(id)","cmd":"sleep 1","instances":0,"cpus":0.01,"mem":8}"#.utf8)
-                let r = try? await MarathonClient(baseURL: "http://127.0.0.1:\(ports[at % ports.count])").raw("POST", "/v2/apps", body: body)
-                if r?.status == 201 {
-                    await history.acked(id, after: Date().timeIntervalSince(started))
-                } else {
-                    await history.failedWrite()
-                    at += 1
-                    try? await Task.sleep(for: .milliseconds(50))
-                }
-            }
-        }
-    }
-
-    /// Asks every replica who leads, every 100 ms.
-    func observer(_ history: ClientHistory) -> Task<Void, Never> {
-        let ports = replicas.keys.sorted()
-        return Task {
-            let transport = HTTPTransport(timeout: .seconds(1))
-            while !Task.isCancelled {
-                for port in ports {
-                    guard let r = try? await transport.send(.GET, "http://127.0.0.1:\(port)/v2/leader"), r.status == 200,
-                          let answer = try? JSONDecoder().decode(LeaderAnswer.self, from: r.body), let epoch = answer.epoch else { continue }
-                    await history.observed(leader: answer.leader, epoch: epoch)
-                }
-                try? await Task.sleep(for: .milliseconds(100))
-            }
-        }
-    }
-
-    func appIds(via port: Int) async throws -> Set<String> {
-        Set(try await client(port).apps().map(\.app.id.description))
-    }
-
-    /// A replica that abdicated or was killed comes back as a follower (crash-only, as a supervisor would).
-    func restart(_ port: Int) throws {
-        let old = replicas[port]!
-        replicas[port] = try PacerProcess(name: old.name, arguments: old.arguments, logDir: dir)
-    }
-
     /// F1: kill -9 of the leader during API writes: no acknowledged write lost, no task restarted.
     func testF1KillingTheLeaderDuringWritesLosesNoAcknowledgedWrite() async throws {
         let first = try await agreedLeader()
@@ -162,11 +113,6 @@ extension FrameworkHATests {
         XCTAssertEqual(plain.status, 200, "forwarded once, answered by the leader")
         let viaFollower = try await self.epoch(via: follower), viaLeader = try await self.epoch(via: leader)
         XCTAssertEqual(viaFollower, viaLeader, "every replica names the same term")
-    }
-
-    func epoch(via port: Int) async throws -> Int64 {
-        let r = try await HTTPTransport(timeout: .seconds(2)).expectOK(.GET, "http://127.0.0.1:\(port)/v2/leader")
-        return try XCTUnwrap(try JSONDecoder().decode(LeaderAnswer.self, from: r.body).epoch)
     }
 }
 

@@ -1,0 +1,119 @@
+import Foundation
+import PacerClient
+import PacerModel
+import PacerTestKit
+import XCTest
+
+/// Framework replicas on etcd, with a cluster (master, agent) and helpers to find the leader, write
+/// through whichever replica answers and record what clients saw. Subclasses hold the tests.
+class ReplicaTestCase: XCTestCase {
+    /// Members of the etcd cluster the replicas use.
+    var etcdMembers: Int { 1 }
+    var replicaCount: Int { 3 }
+    /// Extra arguments of the cluster's master (masters on etcd elect too).
+    func masterArguments(_ etcd: EtcdCluster) -> [String] { [] }
+
+    var etcd: EtcdCluster!
+    var cluster: TestCluster!
+    var replicas: [Int: PacerProcess] = [:]
+    var dir = ""
+
+    override func setUp() async throws {
+        dir = NSTemporaryDirectory() + "pacer-ha-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        etcd = try EtcdCluster(size: etcdMembers, dir: dir)
+        try await etcd.ready()
+        cluster = try TestCluster(masterArgs: masterArguments(etcd), frameworkArgs: ["--store", etcd.storeURL])
+        replicas[cluster.frameworkPort] = cluster.framework
+        for _ in 1..<replicaCount {
+            let port = FreePorts.block(1)
+            replicas[port] = try PacerProcess(name: "framework-\(port)", arguments: [
+                "framework", "--port", "\(port)", "--master", cluster.masterURL, "--state-dir", dir + "/f\(port)", "--store", etcd.storeURL,
+            ], logDir: dir)
+        }
+        try await cluster.ready()
+    }
+
+    override func tearDown() async throws {
+        if let run = testRun, run.failureCount + run.unexpectedExceptionCount > 0 {
+            print(cluster.logs)
+            for r in replicas.values { print("===== \(r.name)\n\(r.log.suffix(3000))") }
+        }
+        for r in replicas.values { r.stop(grace: 3) }
+        await cluster.shutdown()
+        etcd.stop()
+    }
+
+    func leader(via port: Int) async throws -> Int? {
+        struct L: Decodable { var leader: String }
+        guard let r = try? await HTTPTransport(timeout: .seconds(2)).send(.GET, "http://127.0.0.1:\(port)/v2/leader"), r.status == 200,
+              let l = try? JSONDecoder().decode(L.self, from: r.body) else { return nil }
+        return l.leader.split(separator: ":").last.flatMap { Int($0) }
+    }
+
+    /// Every live replica names the same leader, which is one of them.
+    func agreedLeader(within seconds: Double = 10) async throws -> Int {
+        try await Eventually.value("one leader all replicas agree on", within: seconds) { () -> Int? in
+            var seen: Set<Int?> = []
+            for (port, p) in self.replicas where p.isRunning { seen.insert(try await self.leader(via: port)) }
+            guard seen.count == 1, let l = seen.first ?? nil, self.replicas[l]?.isRunning == true else { return nil }
+            return l
+        }
+    }
+
+    func client(_ port: Int) -> MarathonClient { MarathonClient(baseURL: "http://127.0.0.1:\(port)") }
+
+    struct LeaderAnswer: Decodable { var leader: String; var epoch: Int64? }
+
+    /// Creates `/hist/<prefix>-N` apps one after another, moving to the next replica on any failure.
+    func writer(_ history: ClientHistory, _ prefix: String) -> Task<Void, Never> {
+        let ports = replicas.keys.sorted()
+        return Task {
+            var i = 0, at = 0
+            while !Task.isCancelled {
+                i += 1
+                let id = "/hist/\(prefix)-\(i)", started = Date()
+                let body = Data(#"{"id":"\#(id)","cmd":"sleep 1","instances":0,"cpus":0.01,"mem":8}"#.utf8)
+                let r = try? await MarathonClient(baseURL: "http://127.0.0.1:\(ports[at % ports.count])").raw("POST", "/v2/apps", body: body)
+                if r?.status == 201 {
+                    await history.acked(id, after: Date().timeIntervalSince(started))
+                } else {
+                    await history.failedWrite()
+                    at += 1
+                    try? await Task.sleep(for: .milliseconds(50))
+                }
+            }
+        }
+    }
+
+    /// Asks every replica who leads, every 100 ms.
+    func observer(_ history: ClientHistory) -> Task<Void, Never> {
+        let ports = replicas.keys.sorted()
+        return Task {
+            let transport = HTTPTransport(timeout: .seconds(1))
+            while !Task.isCancelled {
+                for port in ports {
+                    guard let r = try? await transport.send(.GET, "http://127.0.0.1:\(port)/v2/leader"), r.status == 200,
+                          let answer = try? JSONDecoder().decode(LeaderAnswer.self, from: r.body), let epoch = answer.epoch else { continue }
+                    await history.observed(leader: answer.leader, epoch: epoch)
+                }
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+        }
+    }
+
+    func appIds(via port: Int) async throws -> Set<String> {
+        Set(try await client(port).apps().map(\.app.id.description))
+    }
+
+    /// A replica that abdicated or was killed comes back as a follower (crash-only, as a supervisor would).
+    func restart(_ port: Int) throws {
+        let old = replicas[port]!
+        replicas[port] = try PacerProcess(name: old.name, arguments: old.arguments, logDir: dir)
+    }
+
+    func epoch(via port: Int) async throws -> Int64 {
+        let r = try await HTTPTransport(timeout: .seconds(2)).expectOK(.GET, "http://127.0.0.1:\(port)/v2/leader")
+        return try XCTUnwrap(try JSONDecoder().decode(LeaderAnswer.self, from: r.body).epoch)
+    }
+}
