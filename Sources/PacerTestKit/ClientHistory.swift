@@ -1,4 +1,5 @@
 import Foundation
+import PacerClient
 
 /// What clients saw during a fault test, checked afterwards (Jepsen-style, much smaller):
 /// every acknowledged write is in the final state, and each leadership epoch had one leader.
@@ -36,5 +37,44 @@ public actor ClientHistory {
         }
         if observations == 0 { out.append("no leader was ever observed") }
         return out
+    }
+
+    /// What `GET /v2/leader` answers.
+    public struct LeaderAnswer: Decodable, Sendable { public var leader: String; public var epoch: Int64? }
+
+    /// Creates `/hist/<prefix>-N` apps one after another through `urls` (a replica each), moving to
+    /// the next on any failure, as a Marathon client given several URLs does.
+    public nonisolated func writer(_ urls: [String], prefix: String) -> Task<Void, Never> {
+        Task {
+            var i = 0, at = 0
+            while !Task.isCancelled {
+                i += 1
+                let id = "/hist/\(prefix)-\(i)", started = Date()
+                let body = Data(#"{"id":"\#(id)","cmd":"sleep 1","instances":0,"cpus":0.01,"mem":8}"#.utf8)
+                let r = try? await HTTPTransport(timeout: .seconds(10)).send(.POST, urls[at % urls.count] + "/v2/apps", body: body)
+                if r?.status == 201 {
+                    await acked(id, after: Date().timeIntervalSince(started))
+                } else {
+                    await failedWrite()
+                    at += 1
+                    try? await Task.sleep(for: .milliseconds(50))
+                }
+            }
+        }
+    }
+
+    /// Asks every replica who leads, every 100 ms.
+    public nonisolated func observer(_ urls: [String]) -> Task<Void, Never> {
+        Task {
+            let transport = HTTPTransport(timeout: .seconds(1))
+            while !Task.isCancelled {
+                for url in urls {
+                    guard let r = try? await transport.send(.GET, url + "/v2/leader"), r.status == 200,
+                          let answer = try? JSONDecoder().decode(LeaderAnswer.self, from: r.body), let epoch = answer.epoch else { continue }
+                    await observed(leader: answer.leader, epoch: epoch)
+                }
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+        }
     }
 }

@@ -10,16 +10,19 @@ public final class EtcdCluster: @unchecked Sendable {
     let clientPorts: [Int]
     let peerPorts: [Int]
     let dir: String
+    let host: String
 
     public static var binary: String? {
         ["/usr/bin/etcd", "/usr/local/bin/etcd"].first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
-    public init(size: Int = 1, dir: String) throws {
+    /// `host`: the address members listen on (loopback, or an address of a `NetworkLab`).
+    public init(size: Int = 1, dir: String, host: String = "127.0.0.1") throws {
         guard Self.binary != nil else {
             throw EtcdMissing(description: "etcd is not installed: run `make test` (it installs etcd-server) or apt-get install etcd-server")
         }
         self.dir = dir
+        self.host = host
         let base = FreePorts.block(2 * size)
         names = (0..<size).map { "m\($0)" }
         clientPorts = (0..<size).map { base + 2 * $0 }
@@ -30,11 +33,11 @@ public final class EtcdCluster: @unchecked Sendable {
 
     /// Starts (or restarts) member `i` with the same name, ports and data directory.
     public func start(_ i: Int) throws {
-        let cluster = zip(names, peerPorts).map { "\($0)=http://127.0.0.1:\($1)" }.joined(separator: ",")
+        let cluster = zip(names, peerPorts).map { "\($0)=http://\(host):\($1)" }.joined(separator: ",")
         members[i] = try PacerProcess(name: "etcd-\(names[i])", arguments: [
             "--name", names[i], "--data-dir", dir + "/etcd-" + names[i],
-            "--listen-client-urls", "http://127.0.0.1:\(clientPorts[i])", "--advertise-client-urls", "http://127.0.0.1:\(clientPorts[i])",
-            "--listen-peer-urls", "http://127.0.0.1:\(peerPorts[i])", "--initial-advertise-peer-urls", "http://127.0.0.1:\(peerPorts[i])",
+            "--listen-client-urls", "http://\(host):\(clientPorts[i])", "--advertise-client-urls", "http://\(host):\(clientPorts[i])",
+            "--listen-peer-urls", "http://\(host):\(peerPorts[i])", "--initial-advertise-peer-urls", "http://\(host):\(peerPorts[i])",
             "--initial-cluster", cluster, "--initial-cluster-state", "new", "--initial-cluster-token", "pacer-test",
             // Pacer writes a deployment's task records in one transaction.
             "--max-txn-ops", "4096", "--max-request-bytes", "33554432",
@@ -42,7 +45,7 @@ public final class EtcdCluster: @unchecked Sendable {
         ], logDir: dir, executable: Self.binary!)
     }
 
-    public var endpoints: [String] { clientPorts.map { "127.0.0.1:\($0)" } }
+    public var endpoints: [String] { clientPorts.map { "\(host):\($0)" } }
     /// For `--store`.
     public var storeURL: String { "etcd://" + endpoints.joined(separator: ",") }
 

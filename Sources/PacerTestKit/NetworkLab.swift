@@ -50,6 +50,23 @@ public final class NetworkLab: @unchecked Sendable {
 
     public func address(_ host: String) -> String { hosts[host]!.address }
 
+    /// Another address of the control side (a service only some hosts will be cut off from).
+    public func addControlAddress() throws -> String {
+        extraAddresses += 1
+        let address = "\(subnet).\(1 + extraAddresses)"
+        try Self.run(["addr", "add", address + "/32", "dev", bridge])
+        return address
+    }
+    var extraAddresses = 0
+
+    /// Cuts one host off from one address only (a blackhole route: packets to it vanish), and back.
+    public func cut(_ host: String, from address: String) throws {
+        try Self.run(["-n", hosts[host]!.namespace, "route", "add", "blackhole", address + "/32"])
+    }
+    public func reconnect(_ host: String, to address: String) throws {
+        try Self.run(["-n", hosts[host]!.namespace, "route", "del", "blackhole", address + "/32"])
+    }
+
     /// Cuts the host off (its link down: packets are dropped, no reset is sent), and back.
     public func partition(_ host: String) throws { try Self.run(["link", "set", hosts[host]!.link, "down"]) }
     public func heal(_ host: String) throws { try Self.run(["link", "set", hosts[host]!.link, "up"]) }

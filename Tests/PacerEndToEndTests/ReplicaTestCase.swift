@@ -63,44 +63,10 @@ class ReplicaTestCase: XCTestCase {
 
     func client(_ port: Int) -> MarathonClient { MarathonClient(baseURL: "http://127.0.0.1:\(port)") }
 
-    struct LeaderAnswer: Decodable { var leader: String; var epoch: Int64? }
 
-    /// Creates `/hist/<prefix>-N` apps one after another, moving to the next replica on any failure.
-    func writer(_ history: ClientHistory, _ prefix: String) -> Task<Void, Never> {
-        let ports = replicas.keys.sorted()
-        return Task {
-            var i = 0, at = 0
-            while !Task.isCancelled {
-                i += 1
-                let id = "/hist/\(prefix)-\(i)", started = Date()
-                let body = Data(#"{"id":"\#(id)","cmd":"sleep 1","instances":0,"cpus":0.01,"mem":8}"#.utf8)
-                let r = try? await MarathonClient(baseURL: "http://127.0.0.1:\(ports[at % ports.count])").raw("POST", "/v2/apps", body: body)
-                if r?.status == 201 {
-                    await history.acked(id, after: Date().timeIntervalSince(started))
-                } else {
-                    await history.failedWrite()
-                    at += 1
-                    try? await Task.sleep(for: .milliseconds(50))
-                }
-            }
-        }
-    }
-
-    /// Asks every replica who leads, every 100 ms.
-    func observer(_ history: ClientHistory) -> Task<Void, Never> {
-        let ports = replicas.keys.sorted()
-        return Task {
-            let transport = HTTPTransport(timeout: .seconds(1))
-            while !Task.isCancelled {
-                for port in ports {
-                    guard let r = try? await transport.send(.GET, "http://127.0.0.1:\(port)/v2/leader"), r.status == 200,
-                          let answer = try? JSONDecoder().decode(LeaderAnswer.self, from: r.body), let epoch = answer.epoch else { continue }
-                    await history.observed(leader: answer.leader, epoch: epoch)
-                }
-                try? await Task.sleep(for: .milliseconds(100))
-            }
-        }
-    }
+    var replicaURLs: [String] { replicas.keys.sorted().map { "http://127.0.0.1:\($0)" } }
+    func writer(_ history: ClientHistory, _ prefix: String) -> Task<Void, Never> { history.writer(replicaURLs, prefix: prefix) }
+    func observer(_ history: ClientHistory) -> Task<Void, Never> { history.observer(replicaURLs) }
 
     func appIds(via port: Int) async throws -> Set<String> {
         Set(try await client(port).apps().map(\.app.id.description))
@@ -114,6 +80,6 @@ class ReplicaTestCase: XCTestCase {
 
     func epoch(via port: Int) async throws -> Int64 {
         let r = try await HTTPTransport(timeout: .seconds(2)).expectOK(.GET, "http://127.0.0.1:\(port)/v2/leader")
-        return try XCTUnwrap(try JSONDecoder().decode(LeaderAnswer.self, from: r.body).epoch)
+        return try XCTUnwrap(try JSONDecoder().decode(ClientHistory.LeaderAnswer.self, from: r.body).epoch)
     }
 }
