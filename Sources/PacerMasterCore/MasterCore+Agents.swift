@@ -58,6 +58,9 @@ extension MasterCore {
             if var t = agents[agentId]?.tasks[status.taskId] {
                 frameworkId = t.frameworkId
                 t.state = status.state
+                t.healthy = status.healthy ?? t.healthy
+                t.health = status.health ?? t.health
+                t.ready = status.ready ?? t.ready
                 if status.state.isTerminal {
                     agents[agentId]?.tasks[status.taskId] = nil
                     freed = true

@@ -168,8 +168,10 @@ extension MasterCore {
     /// Explicit (named tasks) or implicit (none named: everything the master knows of this framework).
     func reconcile(_ fid: String, _ refs: [TaskRef], now: Double) -> [MasterDirective] {
         func status(_ agent: AgentEntry, _ t: MasterTask) -> TaskStatus {
-            TaskStatus(taskId: t.info.taskId, agentId: agent.info.id, frameworkId: fid, state: t.state,
-                       reason: "REASON_RECONCILIATION", timestamp: now)
+            var s = TaskStatus(taskId: t.info.taskId, agentId: agent.info.id, frameworkId: fid, state: t.state,
+                               reason: "REASON_RECONCILIATION", timestamp: now)
+            (s.healthy, s.health, s.ready) = (t.healthy, t.health, t.ready)
+            return s
         }
         if refs.isEmpty {
             return agents.values.sorted { $0.info.id < $1.info.id }.flatMap { agent in

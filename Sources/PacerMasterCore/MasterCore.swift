@@ -28,6 +28,11 @@ public struct MasterTask: Sendable, Equatable {
     public var state: TaskState
     /// A revocable task the master chose to kill to make room for services: no longer counted.
     public var preempted = false
+    /// The latest health and readiness its agent reported: reconciliation answers with them, so a
+    /// framework that fails over knows at once which tasks are healthy (not after the agent's resend).
+    public var healthy: Bool?
+    public var health: [HealthCheckResult]?
+    public var ready: Bool?
     public init(info: TaskInfo, frameworkId: String, state: TaskState, preempted: Bool = false) {
         self.info = info; self.frameworkId = frameworkId; self.state = state; self.preempted = preempted
     }

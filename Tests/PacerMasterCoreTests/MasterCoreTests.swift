@@ -126,6 +126,12 @@ final class MasterCoreTests: XCTestCase {
         XCTAssertEqual(updates(later).map(\.state), [.lost])
         let implicit = try m.handle(.reconcile(fid, []), now: 100)
         XCTAssertEqual(updates(implicit).map(\.taskId), ["t1"])
+        // The latest health travels with the answer: a framework that failed over needs it at once.
+        var healthy = TaskStatus(taskId: "t1", agentId: "a1", frameworkId: fid, state: .running, uuid: "u1", timestamp: 101)
+        healthy.healthy = true
+        _ = m.agentUpdates(agentId: "a1", [healthy], now: 101)
+        let withHealth = try m.handle(.reconcile(fid, [TaskRef(taskId: "t1", agentId: "a1")]), now: 102)
+        XCTAssertEqual(updates(withHealth).map(\.healthy), [true])
     }
 
     func testFrameworkFailoverKeepsTasksAndTimeoutTearsDown() throws {
