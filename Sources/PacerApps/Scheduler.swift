@@ -3,6 +3,7 @@ import Logging
 import PacerAppsCore
 import PacerClient
 import PacerModel
+import PacerServerKit
 import PacerStore
 
 /// The framework's shell: owns the apps core, persists before it acts, and talks to the master.
@@ -157,7 +158,10 @@ public actor Scheduler {
             guard let master, let fid = frameworkId else { return }
             switch d {
             case .accept(let offer, let tasks, let refuse):
+                // F13: the intent is stored, the launch not yet asked for; then asked, not yet recorded as running.
+                Failpoints.hit("launch.intent-persisted")
                 try await master.call(.accept(fid, offerIds: [offer], tasks: tasks, refuseSeconds: refuse))
+                Failpoints.hit("launch.accepted")
             case .decline(let offers, let refuse):
                 try await master.call(.decline(fid, offerIds: offers, refuseSeconds: refuse))
             case .kill(let task, let agent): try await master.call(.kill(fid, taskId: task, agentId: agent))

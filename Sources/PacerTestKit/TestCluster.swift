@@ -60,9 +60,10 @@ public final class TestCluster: @unchecked Sendable {
         ] + agentArgs, logDir: dir)
     }
 
-    public func startFramework() throws {
+    /// `environment`: extra variables (`PACER_FAILPOINTS`, say).
+    public func startFramework(environment: [String: String] = [:]) throws {
         framework = try PacerProcess(name: "framework", arguments: ["framework", "--port", "\(frameworkPort)", "--master", masterURL,
-                                                                     "--state-dir", dir] + frameworkArgs, logDir: dir)
+                                                                     "--state-dir", dir] + frameworkArgs, logDir: dir, environment: environment)
     }
 
     /// Waits until the framework answers and has subscribed (it then knows the agent's size).

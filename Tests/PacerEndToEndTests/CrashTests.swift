@@ -111,3 +111,42 @@ extension CrashTests {
         XCTAssertTrue(failure.contains(task.id), failure)
     }
 }
+
+/// F13: the framework dies (SIGKILL at a failpoint) between storing a launch's intent and asking
+/// the master for it, and between asking and hearing the task run. After a restart every task the
+/// agent runs maps to a stored instance, the count is exact, and nothing is launched twice.
+extension CrashTests {
+    func crashAt(_ failpoint: String, app: String) async throws -> Set<String> {
+        cluster.framework.stop()
+        try cluster.startFramework(environment: ["PACER_FAILPOINTS": failpoint])
+        try await cluster.ready()
+        // The answer may not make it out: the launch can race the response (the app is stored first).
+        _ = try? await post(sleeper(app, instances: 2))
+        let framework = cluster.framework!
+        try await Eventually.that("the framework dies at \(failpoint)", within: 15) { !framework.isRunning }
+        XCTAssertTrue(framework.log.contains("failpoint \(failpoint) reached"), framework.log)
+        let atCrash = Set(try await cluster.taskPids().keys)
+        try cluster.startFramework()
+        try await cluster.ready()
+        let after = try await waitRunning(app, 2, within: 20)
+        try await Task.sleep(for: .seconds(2))  // time for a wrong launch or kill to show
+        let onAgent = Set(try await cluster.taskPids().keys)
+        let known = Set(try await client.tasks(app: id(app)).map(\.id))
+        XCTAssertEqual(onAgent, known, "every task the agent runs is a stored instance, and the other way round")
+        XCTAssertEqual(known, Set(after.map(\.id)))
+        XCTAssertEqual(known.count, 2)
+        return atCrash
+    }
+
+    func testF13CrashBetweenStoringTheIntentAndLaunchingReplacesTheUnlaunched() async throws {
+        let atCrash = try await crashAt("launch.intent-persisted", app: "/intent")
+        XCTAssertEqual(atCrash, [], "nothing was launched before the crash")
+    }
+
+    func testF13CrashBetweenLaunchingAndRecordingAdoptsTheLaunched() async throws {
+        let atCrash = try await crashAt("launch.accepted", app: "/adopt")
+        XCTAssertFalse(atCrash.isEmpty, "the accepted launch went ahead without the framework")
+        let kept = Set(try await client.tasks(app: id("/adopt")).map(\.id))
+        XCTAssertTrue(atCrash.isSubset(of: kept), "the launched tasks were adopted, not replaced")
+    }
+}
