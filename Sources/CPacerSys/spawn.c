@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -43,10 +45,11 @@ static void close_from(int from, int keep) {
 static volatile pid_t keeper_child;
 static void forward(int sig) { if (keeper_child > 0) kill(-keeper_child, sig); }
 
-// The wait status as text ("exited 3", "signaled 9"), formatted by hand: no stdio in a forked child.
-static void record(int fd, int status) {
+// The wait status as text ("exited 3", "signaled 9"; " orphaned" when the keeper stopped the task
+// because its agent stayed away), formatted by hand: no stdio in a forked child.
+static void record(int fd, int status, int orphaned) {
     if (fd < 0) return;
-    char buf[32];
+    char buf[48];
     const char *word = WIFEXITED(status) ? "exited " : "signaled ";
     int value = WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status);
     size_t n = 0;
@@ -55,8 +58,33 @@ static void record(int fd, int status) {
     int d = 0;
     do { digits[d++] = (char)('0' + value % 10); value /= 10; } while (value > 0);
     while (d > 0) buf[n++] = digits[--d];
+    if (orphaned) for (const char *w = " orphaned"; *w; w++) buf[n++] = *w;
     buf[n++] = '\n';
     (void)!pwrite(fd, buf, n, 0);
+}
+
+static volatile sig_atomic_t alarm_rang;
+static void on_alarm(int sig) { (void)sig; alarm_rang = 1; }
+
+// Orphaned: the agent has not touched its heartbeat file for the recovery timeout (it is gone and
+// not coming back, and the master has long since had the task replaced). The keeper stops the task
+// as the agent would: SIGTERM, then SIGKILL a grace period later. Returns the new stage.
+static int check_orphaned(const struct pacer_task_spawn *s, int alive_fd, int status_fd, pid_t child, int stage, time_t *termed) {
+    struct stat st;
+    struct timespec now;
+    if (fstat(alive_fd, &st) != 0 || clock_gettime(CLOCK_REALTIME, &now) != 0) return stage;
+    if (stage == 0 && now.tv_sec - st.st_mtime > s->recovery_timeout) {
+        kill(s->new_pid_ns ? -child : child, SIGTERM);
+        if (!s->new_pid_ns) kill(-getpgrp(), SIGTERM);   // the task's group is ours; we ignore it
+        *termed = now.tv_sec;
+        return 1;
+    }
+    if (stage == 1 && now.tv_sec - *termed >= 5) {
+        record(status_fd, SIGKILL, 1);   // a SIGKILL wait status: we die with the group
+        kill(s->new_pid_ns ? -child : -getpgrp(), SIGKILL);
+        return 2;
+    }
+    return stage;
 }
 
 // The task's keeper: its parent, which outlives an agent crash. It writes the task's wait status
@@ -66,11 +94,17 @@ static void record(int fd, int status) {
 // the signals the agent sends that group and stays to record the end.
 static void run_keeper(const struct pacer_task_spawn *s, pid_t child) {
     keeper_child = child;
-    // Hold nothing of the agent's: not its stdio, not a listening socket it forgot to mark CLOEXEC.
+    // Hold nothing of the agent's (not its stdio, not a listening socket it forgot to mark
+    // CLOEXEC) but the status file, as 3, and the agent's heartbeat file, as 4.
     dup2(s->stdin_fd, 0); dup2(s->stdout_fd, 1); dup2(s->stderr_fd, 2);
-    close_from(3, s->status_fd);
+    int status_fd = s->status_fd >= 0 ? fcntl(s->status_fd, F_DUPFD, 1000) : -1;
+    int alive_fd = s->alive_fd >= 0 ? fcntl(s->alive_fd, F_DUPFD, 1000) : -1;
+    if (status_fd >= 0) { dup2(status_fd, 3); status_fd = 3; }
+    if (alive_fd >= 0) { dup2(alive_fd, 4); alive_fd = 4; }
+    close_from(status_fd >= 0 || alive_fd >= 0 ? 5 : 3, -1);
+    if (status_fd < 0 && alive_fd == 4) close(3);
     // Nothing in a task's cgroup runs as root: the keeper becomes the task's user too. It keeps the
-    // descriptor it writes to, and the agent (root) can still signal it.
+    // descriptors it needs, and the agent (root) can still signal it.
     if (s->switch_user) {
         syscall(SYS_setgroups, 0, NULL);
         syscall(SYS_setresgid, s->gid, s->gid, s->gid);
@@ -81,16 +115,36 @@ static void run_keeper(const struct pacer_task_spawn *s, pid_t child) {
     sa.sa_handler = s->new_pid_ns ? forward : SIG_IGN;
     int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
     for (unsigned i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaction(sigs[i], &sa, NULL);
+    int watch = alive_fd >= 0 && s->recovery_timeout > 0;
+    unsigned period = 5;
+    if (watch) {
+        struct sigaction al;
+        memset(&al, 0, sizeof al);
+        al.sa_handler = on_alarm;   // no SA_RESTART: waitpid returns EINTR
+        sigaction(SIGALRM, &al, NULL);
+        if ((unsigned)s->recovery_timeout < 10) period = 1;
+        alarm(period);
+    }
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    int stage = 0, orphaned = 0;
+    time_t termed = 0;
     for (;;) {
         int status = 0;
         pid_t p = waitpid(s->new_pid_ns ? -1 : child, &status, 0);   // pid 1 also reaps orphans
-        if (p < 0 && errno == EINTR) continue;
+        if (p < 0 && errno == EINTR) {
+            if (watch && alarm_rang) {
+                alarm_rang = 0;
+                stage = check_orphaned(s, alive_fd, status_fd, child, stage, &termed);
+                orphaned = stage > 0;
+                alarm(period);
+            }
+            continue;
+        }
         if (p < 0) _exit(127);
         if (p != child) continue;
-        record(s->status_fd, status);
+        record(status_fd, status, orphaned);
         if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
         int sig = WTERMSIG(status);
         if (!s->new_pid_ns) {

@@ -51,7 +51,9 @@ public actor Agent {
         self.info = info
         // Named by the agent id, which survives restarts: a restarted agent finds its tasks' groups.
         let cgroups = isolation.cgroups ? try Cgroups.detect(agentName: info.id) : nil
-        launcher = Launcher(sandboxRoot: workDir + "/sandboxes", statusRoot: workDir + "/exits", isolation: isolation, cgroups: cgroups)
+        launcher = Launcher(sandboxRoot: workDir + "/sandboxes", statusRoot: workDir + "/exits", isolation: isolation, cgroups: cgroups,
+                            recoveryTimeout: settings.recoveryTimeout)
+        launcher.beat()
         self.logger = logger
         core = AgentCore(agentId: info.id, settings: settings, idPrefix: UUID().uuidString.prefix(8).lowercased(),
                          restoring: saved?.checkpoint)
@@ -106,14 +108,16 @@ public actor Agent {
     /// A recovered task found dead (at restart, or polled later): reported with the exit status its
     /// keeper recorded, when it got to record one.
     func ended(_ taskId: String, pid: Int32?) {
-        let recorded = launcher.recordedExit(taskId)
+        let recorded = launcher.recorded(taskId)
         launcher.killEverything(taskId, pid: pid)
         let (oomKilled, _) = launcher.cleanUp(taskId)
         health?.yield(.stop(taskId: taskId))
-        core.recovered(taskId: taskId, exit: recorded, oomKilled: oomKilled, now: Self.now)
+        core.recovered(taskId: taskId, exit: recorded?.status, orphanedAfter: recorded?.orphaned == true ? launcher.recoveryTimeout : nil,
+                       oomKilled: oomKilled, now: Self.now)
     }
 
     func tick() {
+        launcher.beat()
         for id in adopted {
             guard let t = core.tasks[id], let pid = t.pid, !t.state.isTerminal else { adopted.remove(id); continue }
             if !Launcher.isAlive(pid) {

@@ -21,23 +21,41 @@ public struct Launcher: Sendable {
     /// Where each task's keeper writes how the task ended: the agent's, not the sandbox (the task
     /// owns its sandbox and could plant a symlink there for a root process to write through).
     public let statusRoot: String
+    /// The agent's heartbeat: a file whose mtime the agent renews every tick. A keeper that sees it
+    /// stale for `recoveryTimeout` seconds (the agent is gone for good) stops its task.
+    public var heartbeatFile: String { statusRoot + "/agent.alive" }
+    public let recoveryTimeout: Int
 
-    public init(sandboxRoot: String, statusRoot: String? = nil, isolation: IsolationSettings = IsolationSettings(), cgroups: Cgroups? = nil) {
+    public init(sandboxRoot: String, statusRoot: String? = nil, isolation: IsolationSettings = IsolationSettings(), cgroups: Cgroups? = nil,
+                recoveryTimeout: Int = 0) {
         self.sandboxRoot = sandboxRoot; self.isolation = isolation; self.cgroups = cgroups
         self.statusRoot = statusRoot ?? URL(fileURLWithPath: sandboxRoot).deletingLastPathComponent().path + "/exits"
+        self.recoveryTimeout = recoveryTimeout
+    }
+
+    /// Renews the heartbeat (creating it the first time).
+    public func beat() {
+        if utimes(heartbeatFile, nil) != 0 {
+            try? FileManager.default.createDirectory(atPath: statusRoot, withIntermediateDirectories: true)
+            FileManager.default.createFile(atPath: heartbeatFile, contents: nil)
+        }
     }
 
     public func sandbox(for taskId: String) -> String { sandboxRoot + "/" + taskId }
     func statusFile(for taskId: String) -> String { statusRoot + "/" + taskId }
 
     /// How the task ended, as its keeper recorded it; nil while it runs or when nothing was written.
-    public func recordedExit(_ taskId: String) -> ExitStatus? {
+    public func recordedExit(_ taskId: String) -> ExitStatus? { recorded(taskId)?.status }
+
+    /// The record, and whether the keeper stopped the task itself because the agent stayed away.
+    public func recorded(_ taskId: String) -> (status: ExitStatus, orphaned: Bool)? {
         guard let text = try? String(contentsOfFile: statusFile(for: taskId), encoding: .utf8) else { return nil }
         let parts = text.split(whereSeparator: \.isWhitespace)
-        guard parts.count == 2, let value = Int32(parts[1]) else { return nil }
+        guard parts.count >= 2, let value = Int32(parts[1]) else { return nil }
+        let orphaned = parts.count == 3 && parts[2] == "orphaned"
         switch parts[0] {
-        case "exited": return .exited(value)
-        case "signaled": return .signaled(value)
+        case "exited": return (.exited(value), orphaned)
+        case "signaled": return (.signaled(value), orphaned)
         default: return nil
         }
     }
@@ -96,7 +114,7 @@ public struct Launcher: Sendable {
         let result = Self.spawnProcess(argv, env: env.map { "\($0.key)=\($0.value)" }.sorted(), directory: dir,
                                        cgroupProcs: procs, user: switchTo ? user : nil,
                                        pidNamespace: isolation.pidNamespace, privateTmp: isolation.privateTmp ? dir + "/tmp" : nil,
-                                       statusFile: statusFile(for: task.taskId))
+                                       statusFile: statusFile(for: task.taskId), heartbeat: heartbeatFile, recoveryTimeout: recoveryTimeout)
         if case .failure = result { cgroups?.remove(task.taskId) }
         return result
     }
@@ -162,10 +180,12 @@ public struct Launcher: Sendable {
     /// `output` names the files stdout and stderr are appended to (`stdout`/`stderr`, or `health.stdout`…).
     static func spawnProcess(_ argv: [String], env: [String], directory: String, output: String? = nil, cgroupProcs: [String] = [],
                              user: TaskUser? = nil, pidNamespace: Bool = false, privateTmp: String? = nil,
-                             statusFile: String? = nil) -> Result<Int32, SpawnError> {
+                             statusFile: String? = nil, heartbeat: String? = nil, recoveryTimeout: Int = 0) -> Result<Int32, SpawnError> {
         let prefix = output.map { directory + "/" + $0 + "." } ?? directory + "/"
         let status = statusFile.map { open($0, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600) } ?? -1
-        defer { if status >= 0 { close(status) } }
+        // Without a heartbeat file yet (a launcher used on its own), the keeper simply never gives up.
+        let alive = heartbeat.map { open($0, O_RDONLY | O_CLOEXEC) } ?? -1
+        defer { for fd in [status, alive] where fd >= 0 { close(fd) } }
         if let statusFile, status < 0 {
             return .failure(SpawnError("cannot open \(statusFile): \(String(cString: strerror(errno)))"))
         }
@@ -187,7 +207,8 @@ public struct Launcher: Sendable {
             var spec = pacer_task_spawn(path: cArgs[0], argv: cArgs, envp: cEnv, directory: cDir,
                                         stdin_fd: stdin, stdout_fd: stdout, stderr_fd: stderr, cgroup_procs: procs.baseAddress,
                                         switch_user: user == nil ? 0 : 1, uid: user?.uid ?? 0, gid: user?.gid ?? 0,
-                                        new_pid_ns: pidNamespace ? 1 : 0, private_tmp: cTmp, status_fd: status)
+                                        new_pid_ns: pidNamespace ? 1 : 0, private_tmp: cTmp, status_fd: status,
+                                        alive_fd: alive, recovery_timeout: Int32(recoveryTimeout))
             return pacer_spawn_task(&spec, &failedStep, &err)
         }
         guard pid > 0 else {

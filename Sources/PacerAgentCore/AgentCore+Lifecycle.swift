@@ -133,8 +133,14 @@ extension AgentCore {
 
     /// After an agent restart: a task whose process is gone ended while nobody watched. Its keeper
     /// normally recorded how (`exit`); without that, all that is known is that it is gone.
-    public mutating func recovered(taskId: String, exit: ExitStatus?, oomKilled: Bool = false, now: Double) {
+    /// `orphanedAfter`: the keeper stopped the task itself after that many seconds without its agent.
+    public mutating func recovered(taskId: String, exit: ExitStatus?, orphanedAfter: Int? = nil, oomKilled: Bool = false, now: Double) {
         guard let t = state.tasks[taskId], !t.state.isTerminal else { return }
+        if let orphanedAfter {
+            return finish(taskId, t.killRequestedAt != nil ? .killed : .lost,
+                          message: "the agent was gone longer than its recovery timeout (\(orphanedAfter) s): the task's keeper stopped it",
+                          reason: "REASON_EXECUTOR_TERMINATED", now: now)
+        }
         if let exit { return conclude(taskId, t, exit, oomKilled: oomKilled, now: now) }
         finish(taskId, t.killRequestedAt != nil ? .killed : .failed,
                message: "the process ended while the agent was down", reason: "REASON_EXECUTOR_TERMINATED", now: now)

@@ -6,6 +6,8 @@ public struct AgentSettings: Sendable {
     public var updateRetryMax: Double = 10
     /// SIGTERM → SIGKILL when the task names no grace period.
     public var defaultKillGrace: Double = 3
+    /// Seconds a task's keeper waits for a gone agent before it stops the task (0: forever).
+    public var recoveryTimeout = 900
     public init() {}
 }
 

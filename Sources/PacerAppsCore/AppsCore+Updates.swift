@@ -35,6 +35,8 @@ extension AppsCore {
                 if !wasKilled, [.failed, .error, .finished].contains(s.state), let app = apps[record.appId] {
                     delays[app.id] = LaunchDelay.afterFailure(delays[app.id], app: app, now: now)
                     lastFailure[app.id] = record
+                } else if !wasKilled, s.state == .lost {
+                    lastFailure[record.appId] = record  // Marathon counts a lost task as a failure, without backoff
                 }
                 revive = true
                 continue

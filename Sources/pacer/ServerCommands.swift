@@ -52,6 +52,8 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "Port ranges to offer, e.g. 31000-32000.") var ports: String?
     @Option(help: "Attributes, e.g. rack:r1;zone:a.") var attributes: String?
     @Option(help: "Static reservations, e.g. web:cpus=2,mem=1024;batch:cpus=1.") var reserved: String?
+    @Option(help: "Seconds a task keeps running while its agent is gone before the task's keeper stops it (Mesos' recovery_timeout); 0: forever.")
+    var recoveryTimeout = 900
     @OptionGroup var isolation: IsolationOptions
 
     func run() async throws {
@@ -59,6 +61,8 @@ struct AgentCommand: AsyncParsableCommand {
         var config = try Runner.agentConfig(server: server, port: port, master: master, hostname: hostname, cpus: cpus,
                                             mem: mem, disk: disk, ports: ports, attributes: attributes)
         config.isolation = try isolation.settings()
+        guard recoveryTimeout >= 0 else { throw ValidationError("--recovery-timeout: seconds, 0 or more") }
+        config.settings.recoveryTimeout = recoveryTimeout
         for part in (reserved ?? "").split(separator: ";") {
             let roleAndList = part.split(separator: ":", maxSplits: 1)
             guard roleAndList.count == 2, Role.isValid(String(roleAndList[0])), roleAndList[0] != "*" else {

@@ -12,9 +12,11 @@ class ClusterTestCase: XCTestCase {
 
     /// Seconds of agent silence before the master marks it unreachable.
     var agentTimeout: Double { 15 }
+    /// Extra arguments of the agent.
+    var agentArguments: [String] { [] }
 
     override func setUp() async throws {
-        cluster = try TestCluster(agentTimeout: agentTimeout)
+        cluster = try TestCluster(agentTimeout: agentTimeout, agentArgs: agentArguments)
         try await cluster.ready()
     }
 

@@ -150,3 +150,35 @@ extension CrashTests {
         XCTAssertTrue(atCrash.isSubset(of: kept), "the launched tasks were adopted, not replaced")
     }
 }
+
+/// F9: an agent gone for longer than its recovery timeout: the master has its tasks unreachable and
+/// the framework replaces them; the orphaned tasks stop by themselves (their keepers see the agent's
+/// heartbeat go stale), so a host whose agent never returns does not keep running old copies.
+final class OrphanTests: ClusterTestCase {
+    override var agentTimeout: Double { 2 }
+    override var agentArguments: [String] { ["--recovery-timeout", "3"] }
+
+    func testOrphanedTasksStopAfterTheRecoveryTimeout() async throws {
+        _ = try await post(sleeper("/orphan", instances: 1, extra: #","unreachableStrategy":{"inactiveAfterSeconds":1,"expungeAfterSeconds":3600}"#))
+        let task = try await waitRunning("/orphan", 1)[0]
+        let pids = try await cluster.taskPids()
+        let pid = try XCTUnwrap(pids[task.id])
+        cluster.agent.kill9()
+        let killedAt = Date()
+        try await Eventually.that("the framework sees it unreachable", within: 10) {
+            try await self.client.tasks(app: self.id("/orphan")).first { $0.id == task.id }?.state == "TASK_UNREACHABLE"
+        }
+        try await Eventually.that("the orphan stops by itself", within: 15) { kill(pid, 0) != 0 }
+        let stoppedAfter = Date().timeIntervalSince(killedAt)
+        XCTAssertGreaterThanOrEqual(stoppedAfter, 3, "not before the recovery timeout")
+        try cluster.startAgent()
+        let replaced = try await waitRunning("/orphan", 1, within: 20)
+        XCTAssertNotEqual(replaced[0].id, task.id)
+        let failure = try await Eventually.value("the end is reported", within: 10) { () -> MarathonTask? in
+            try await self.client.app(self.id("/orphan")).lastTaskFailure
+        }
+        XCTAssertEqual(failure.id, task.id)
+        XCTAssertTrue(failure.message?.contains("recovery timeout") == true, failure.message ?? "no message")
+        print("F9: orphaned task stopped \(stoppedAfter) s after its agent died (recovery timeout 3 s); replaced")
+    }
+}

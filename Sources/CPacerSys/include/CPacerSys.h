@@ -40,6 +40,10 @@ struct pacer_task_spawn {
     // When >= 0: a keeper process (the returned pid) parents the task and writes its wait status
     // here ("exited N" / "signaled N"). A pid namespace always has one, as its pid 1.
     int status_fd;
+    // The agent's heartbeat file (its mtime renewed every second) and how long the keeper lets it
+    // go stale before it stops the task as orphaned (0: never). -1: no heartbeat.
+    int alive_fd;
+    int recovery_timeout;
 };
 // Returns the child's pid, or -1 with the failed step and its errno.
 pid_t pacer_spawn_task(const struct pacer_task_spawn *spec, int *failed_step, int *err);
