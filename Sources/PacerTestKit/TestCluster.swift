@@ -15,6 +15,8 @@ public final class TestCluster: @unchecked Sendable {
     public let frameworkPort: Int
     public let taskPorts: Int
     public private(set) var master: PacerProcess!
+    /// More masters (replicas electing on etcd: give `masterArgs` a `--store`), by port.
+    public private(set) var standbys: [Int: PacerProcess] = [:]
     public private(set) var agent: PacerProcess!
     public private(set) var framework: PacerProcess!
 
@@ -24,7 +26,8 @@ public final class TestCluster: @unchecked Sendable {
 
     let masterArgs: [String]
 
-    public init(agentTimeout: Double = 15, masterArgs: [String] = [], agentArgs: [String] = [], frameworkArgs: [String] = []) throws {
+    public init(agentTimeout: Double = 15, masterArgs: [String] = [], standbyMasters: Int = 0, agentArgs: [String] = [],
+                frameworkArgs: [String] = []) throws {
         self.masterArgs = masterArgs
         self.agentArgs = agentArgs
         self.frameworkArgs = frameworkArgs
@@ -36,12 +39,18 @@ public final class TestCluster: @unchecked Sendable {
         frameworkPort = base + 2
         taskPorts = FreePorts.block(100)
         self.agentTimeout = agentTimeout
+        standbyPorts = (0..<standbyMasters).map { _ in FreePorts.block(1) }
         try startMaster()
+        for port in standbyPorts { try startStandby(port) }
         try startAgent()
         try startFramework()
     }
 
     public var masterURL: String { "http://127.0.0.1:\(masterPort)" }
+    let standbyPorts: [Int]
+    /// Every master, as agents and frameworks are given them.
+    public var masterURLs: [String] { ([masterPort] + standbyPorts).map { "http://127.0.0.1:\($0)" } }
+    var masterList: String { masterURLs.joined(separator: ",") }
     public var frameworkURL: String { "http://127.0.0.1:\(frameworkPort)" }
     public var agentURL: String { "http://127.0.0.1:\(agentPort)" }
     public var client: MarathonClient { MarathonClient(baseURL: frameworkURL) }
@@ -53,16 +62,23 @@ public final class TestCluster: @unchecked Sendable {
                                                                "--agent-timeout", "\(agentTimeout)"] + masterArgs, logDir: dir)
     }
 
+    /// (Re)starts the standby master on `port`, with its own state directory.
+    public func startStandby(_ port: Int) throws {
+        standbys[port] = try PacerProcess(name: "master-\(port)", arguments: [
+            "master", "--port", "\(port)", "--state-dir", dir + "/m\(port)", "--agent-timeout", "\(agentTimeout)",
+        ] + masterArgs, logDir: dir)
+    }
+
     public func startAgent() throws {
         agent = try PacerProcess(name: "agent", arguments: [
-            "agent", "--port", "\(agentPort)", "--master", masterURL, "--state-dir", dir, "--cpus", "4", "--mem", "4096",
+            "agent", "--port", "\(agentPort)", "--master", masterList, "--state-dir", dir, "--cpus", "4", "--mem", "4096",
             "--ports", "\(taskPorts)-\(taskPorts + 99)", "--attributes", "rack:r1",
         ] + agentArgs, logDir: dir)
     }
 
     /// `environment`: extra variables (`PACER_FAILPOINTS`, say).
     public func startFramework(environment: [String: String] = [:]) throws {
-        framework = try PacerProcess(name: "framework", arguments: ["framework", "--port", "\(frameworkPort)", "--master", masterURL,
+        framework = try PacerProcess(name: "framework", arguments: ["framework", "--port", "\(frameworkPort)", "--master", masterList,
                                                                      "--state-dir", dir] + frameworkArgs, logDir: dir, environment: environment)
     }
 
@@ -79,9 +95,16 @@ public final class TestCluster: @unchecked Sendable {
         }
     }
 
+    /// The leading master's state (a follower redirects there; a dead master is skipped).
     public func masterState() async throws -> ClusterState {
-        let r = try await HTTPTransport(timeout: .seconds(3)).expectOK(.GET, masterURL + "/state")
-        return try WireJSON.masterDecoder().decode(ClusterState.self, from: r.body)
+        var lastError: (any Error)?
+        for url in masterURLs {
+            do {
+                let r = try await HTTPTransport(timeout: .seconds(3)).expectOK(.GET, url + "/state")
+                return try WireJSON.masterDecoder().decode(ClusterState.self, from: r.body)
+            } catch { lastError = error }
+        }
+        throw lastError!
     }
 
     /// Process ids of the tasks the agent runs, by task id.
@@ -106,6 +129,7 @@ public final class TestCluster: @unchecked Sendable {
         framework?.stop()
         agent?.stop()
         master?.stop()
+        for m in standbys.values { m.stop() }
         for pid in pids.values { kill(-pid, SIGKILL); kill(pid, SIGKILL) }
         try? FileManager.default.removeItem(atPath: dir)
     }

@@ -12,6 +12,7 @@ class ReplicaTestCase: XCTestCase {
     var replicaCount: Int { 3 }
     /// Extra arguments of the cluster's master (masters on etcd elect too).
     func masterArguments(_ etcd: EtcdCluster) -> [String] { [] }
+    var standbyMasters: Int { 0 }
 
     var etcd: EtcdCluster!
     var cluster: TestCluster!
@@ -23,12 +24,12 @@ class ReplicaTestCase: XCTestCase {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         etcd = try EtcdCluster(size: etcdMembers, dir: dir)
         try await etcd.ready()
-        cluster = try TestCluster(masterArgs: masterArguments(etcd), frameworkArgs: ["--store", etcd.storeURL])
+        cluster = try TestCluster(masterArgs: masterArguments(etcd), standbyMasters: standbyMasters, frameworkArgs: ["--store", etcd.storeURL])
         replicas[cluster.frameworkPort] = cluster.framework
         for _ in 1..<replicaCount {
             let port = FreePorts.block(1)
             replicas[port] = try PacerProcess(name: "framework-\(port)", arguments: [
-                "framework", "--port", "\(port)", "--master", cluster.masterURL, "--state-dir", dir + "/f\(port)", "--store", etcd.storeURL,
+                "framework", "--port", "\(port)", "--master", cluster.masterURLs.joined(separator: ","), "--state-dir", dir + "/f\(port)", "--store", etcd.storeURL,
             ], logDir: dir)
         }
         try await cluster.ready()
