@@ -38,17 +38,8 @@ final class ClusterFailoverTests: ReplicaTestCase {
 
     func testAppTrafficAndTheVIPRideThroughEveryKill() async throws {
         let first = try await agreedLeader()
-        let vip = FreePorts.block(1)
-        let lb = try TestLB(cluster: cluster, frameworks: replicaURLs, extra: "framework_vip: \(vip)")
+        let (lb, vip, port) = try await webAppBehindTheVIP()
         defer { lb.process.stop() }
-        let port = FreePorts.block(1)
-        let cmd = try Backends.command(Backends.httpRecorder, name: "recorder", in: cluster.dir)
-        let spec: [String: Any] = ["id": "/web", "cmd": cmd, "instances": 2, "cpus": 0.01, "mem": 64,
-                                   "resourceLimits": ["cpus": "unlimited"], "portDefinitions": [["port": port]],
-                                   "labels": ["HAPROXY_0_MODE": "http", "HAPROXY_0_VHOST": "app.example"]]
-        let posted = try await client(first).raw("POST", "/v2/apps", body: try JSONSerialization.data(withJSONObject: spec))
-        XCTAssertEqual(posted.status, 201, posted.text)
-        try await Eventually.that("both backends in the LB", within: 20) { try await lb.backends(port).count == 2 }
         let tasks = Set(try await client(first).tasks(app: PathId(validating: "/web")).map(\.id))
         let pids = try await cluster.taskPids()
 
@@ -116,8 +107,14 @@ final class ClusterFailoverTests: ReplicaTestCase {
         // Nothing lost or duplicated. The label change rolls the tasks (a new version), so compare
         // before it: the pids were checked above; now the app, no stray deployment, the exact count.
         let leader = try await agreedLeader()
-        try await Eventually.that("the label change's deployment finishes", within: 30) {
-            try await self.client(leader).deployments().isEmpty
+        do {
+            try await Eventually.that("the label change's deployment finishes", within: 30) {
+                try await self.client(leader).deployments().isEmpty
+            }
+        } catch {
+            print("DEPLOYMENTS", try await client(leader).raw("GET", "/v2/deployments").text)
+            print("TASKS", try await client(leader).raw("GET", "/v2/apps/web/tasks").text)
+            throw error
         }
         let apps = try await client(leader).apps().map(\.app.id.description)
         XCTAssertEqual(apps, ["/web"])

@@ -53,18 +53,8 @@ final class FrameworkHATests: ReplicaTestCase {
     /// traffic does not notice.
     func testTheVIPAndAppTrafficRideThroughAFailover() async throws {
         let first = try await agreedLeader()
-        let vip = FreePorts.block(1)
-        let urls = replicas.keys.sorted().map { "http://127.0.0.1:\($0)" }
-        let lb = try TestLB(cluster: cluster, frameworks: urls, extra: "framework_vip: \(vip)")
+        let (lb, vip, port) = try await webAppBehindTheVIP()
         defer { lb.process.stop() }
-        let port = FreePorts.block(1)
-        let cmd = try Backends.command(Backends.httpRecorder, name: "recorder", in: cluster.dir)
-        let spec: [String: Any] = ["id": "/web", "cmd": cmd, "instances": 2, "cpus": 0.01, "mem": 64,
-                                   "resourceLimits": ["cpus": "unlimited"], "portDefinitions": [["port": port]],
-                                   "labels": ["HAPROXY_0_MODE": "http", "HAPROXY_0_VHOST": "app.example"]]
-        let posted = try await client(vip).raw("POST", "/v2/apps", body: try JSONSerialization.data(withJSONObject: spec))
-        XCTAssertEqual(posted.status, 201, posted.text)
-        try await Eventually.that("both backends in the LB", within: 20) { try await lb.backends(port).count == 2 }
         let load = LoadLoop(port: port, threads: 4)
         try await Task.sleep(for: .seconds(1))
 

@@ -69,6 +69,22 @@ class ReplicaTestCase: XCTestCase {
     func writer(_ history: ClientHistory, _ prefix: String) -> Task<Void, Never> { history.writer(replicaURLs, prefix: prefix) }
     func observer(_ history: ClientHistory) -> Task<Void, Never> { history.observer(replicaURLs) }
 
+    /// A load balancer following every replica, with the framework VIP, and `/web` (two HTTP
+    /// backends, vhost app.example) routed on its service port.
+    func webAppBehindTheVIP() async throws -> (lb: TestLB, vip: Int, port: Int) {
+        let vip = FreePorts.block(1)
+        let lb = try TestLB(cluster: cluster, frameworks: replicaURLs, extra: "framework_vip: \(vip)")
+        let port = FreePorts.block(1)
+        let cmd = try Backends.command(Backends.httpRecorder, name: "recorder", in: cluster.dir)
+        let spec: [String: Any] = ["id": "/web", "cmd": cmd, "instances": 2, "cpus": 0.01, "mem": 64,
+                                   "resourceLimits": ["cpus": "unlimited"], "portDefinitions": [["port": port]],
+                                   "labels": ["HAPROXY_0_MODE": "http", "HAPROXY_0_VHOST": "app.example"]]
+        let posted = try await client(vip).raw("POST", "/v2/apps", body: try JSONSerialization.data(withJSONObject: spec))
+        XCTAssertEqual(posted.status, 201, posted.text)
+        try await Eventually.that("both backends in the LB", within: 20) { try await lb.backends(port).count == 2 }
+        return (lb, vip, port)
+    }
+
     func appIds(via port: Int) async throws -> Set<String> {
         Set(try await client(port).apps().map(\.app.id.description))
     }
