@@ -2,7 +2,7 @@
 # Failover times on one etcd: three `pacer framework` replicas and two masters, an app of 5 tasks.
 # Framework: the leading replica is killed (kill -9) REPS times; measured from the kill until a
 # surviving replica answers GET /v2/apps with the app. Master: the leading master is killed REPS
-# times; measured until the other one leads (GET /state 200) and until the agent is back on it with
+# times; measured until the other one leads (GET /state 200; a follower answers 307) and until the agent is back on it with
 # all 5 tasks. After every kill the tasks must be the same ones (none restarted). Median and worst.
 # Needs: etcd (apt-get install etcd-server), curl, python3.
 set -euo pipefail

@@ -75,7 +75,7 @@ public struct AgentService: Service {
         let app = Application(router: router,
                               configuration: .init(address: .hostname(config.host, port: config.port), serverName: "pacer-agent"),
                               logger: logger)
-        let masters = config.masterURLs.map { MasterClient(baseURL: $0, transport: HTTPTransport(timeout: .seconds(5))) }
+        let masters = config.masterURLs.map { MasterClient(baseURL: $0, transport: HTTPTransport(client: HTTPTransport.cluster, timeout: .seconds(5))) }
         let monitor = HealthMonitor(host: config.hostname, launcher: agent.launcher, report: { [agent] taskId, trackers in
             await agent.healthChanged(taskId, trackers)
         }, ready: { [agent] taskId in await agent.ready(taskId) })
@@ -114,6 +114,10 @@ public struct AgentService: Service {
                 logger.debug("master unreachable", metadata: ["master": "\(master.baseURL)", "error": "\(error)"])
                 await agent.setRegistered(false)
                 current += 1
+                // The next master at once (after a short pause, not a whole heartbeat): a failover
+                // is what usually brings us here.
+                try? await Task.sleep(for: .milliseconds(250))
+                continue
             }
             try? await Task.sleep(for: config.heartbeat)
         }

@@ -39,6 +39,12 @@ public struct HTTPTransport: Sendable {
     public static let client = HTTPClient(eventLoopGroupProvider: .singleton,
                                           configuration: .init(timeout: .init(connect: .seconds(1))))
 
+    /// Between the cluster's own processes (agents and frameworks to masters): a refused or silent
+    /// peer is given up after 300 ms, so a dead master — or a stale redirect to one — costs little
+    /// before the caller tries the next.
+    public static let cluster = HTTPClient(eventLoopGroupProvider: .singleton,
+                                           configuration: .init(timeout: .init(connect: .milliseconds(300))))
+
     public init(client: HTTPClient = HTTPTransport.client, timeout: TimeAmount = .seconds(10)) {
         self.client = client; self.timeout = timeout
     }
