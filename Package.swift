@@ -43,6 +43,7 @@ let package = Package(
             "PacerModel",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], swiftSettings: strict),
         // libevent + OpenSSL: the load balancer's data path. Only PacerLB imports it.
         .systemLibrary(name: "CLibevent", pkgConfig: "libevent", providers: [.apt(["libevent-dev", "libssl-dev"])]),

@@ -46,7 +46,8 @@ public struct FrameworkService: Service {
             group.addTask { try await app.run() }
             group.addTask {
                 guard let election = config.election else { return try await lead(gate, epoch: nil, abdicate: nil) }
-                let won = try await campaign(election, as: address)
+                // A follower asked to stop just stops campaigning.
+                guard let won = try await untilShutdown({ try await campaign(election, as: address) }) else { return }
                 if let etcd = store as? EtcdStore { await etcd.setFence(won.fence) }
                 logger.info("elected leader", metadata: ["fence.revision": "\(won.fence.createRevision)"])
                 try await withThrowingDiscardingTaskGroup { inner in
@@ -55,13 +56,17 @@ public struct FrameworkService: Service {
                         // Renewed at a third of the lease; once the deadline passes unrenewed (or after
                         // an abdication) the process stops: a deposed leader must not act. Crash-only,
                         // as Marathon does: a supervisor starts it again as a follower.
-                        while !Task.isCancelled {
-                            try await Task.sleep(for: .milliseconds(election.ttl * 1000 / 3))
-                            guard await election.renew() else {
-                                logger.critical("leadership lost; exiting so a new leader can take over")
-                                throw LeadershipLost()
+                        _ = try await untilShutdown {
+                            while true {
+                                try await Task.sleep(for: .milliseconds(election.ttl * 1000 / 3))
+                                guard await election.renew() else {
+                                    logger.critical("leadership lost; exiting so a new leader can take over")
+                                    throw LeadershipLost()
+                                }
                             }
                         }
+                        // Stopping on purpose: give the lease up, so another replica leads at once.
+                        await election.resign()
                     }
                 }
             }

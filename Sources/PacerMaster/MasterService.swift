@@ -43,7 +43,12 @@ public struct MasterService: Service {
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await app.run() }
             group.addTask { await deliver() }
-            if let election = config.election { group.addTask { try await campaign(election) } }
+            if let election = config.election {
+                group.addTask {
+                    _ = try await untilShutdown { try await campaign(election) }
+                    await election.resign()  // stopping on purpose: another master may lead at once
+                }
+            }
             group.addTask { await cancelWhenGracefulShutdown { await every(config.tick) { await master.tick() } } }
             group.addTask {
                 await cancelWhenGracefulShutdown { await every(.milliseconds(Int64(config.settings.statsPeriod * 1000))) { await master.sample() } }

@@ -101,6 +101,25 @@ extension FrameworkHATests {
             + "\(acked) writes acknowledged, 0 lost; \(epochs) epochs observed, one leader each; /churn ends at \(wanted)")
     }
 
+    /// A replica asked to stop (SIGTERM) stops, follower or leader; a leader gives its lease up, so
+    /// another replica leads at once rather than after the lease runs out.
+    func testSIGTERMStopsEveryReplicaAndTheLeaderHandsOverAtOnce() async throws {
+        let first = try await agreedLeader()
+        let follower = replicas.keys.first { $0 != first }!
+        let stoppingFollower = replicas.removeValue(forKey: follower)!
+        stoppingFollower.signal(SIGTERM)
+        try await Eventually.that("a follower stops on SIGTERM", within: 5) { !stoppingFollower.isRunning }
+        let stoppingLeader = replicas.removeValue(forKey: first)!
+        stoppingLeader.signal(SIGTERM)
+        let asked = Date()
+        try await Eventually.that("the leader stops on SIGTERM", within: 10) { !stoppingLeader.isRunning }
+        let next = try await agreedLeader()
+        let handover = Date().timeIntervalSince(asked)
+        XCTAssertNotEqual(next, first)
+        XCTAssertLessThan(handover, 2.0, "handed over before its lease (2 s) could run out")
+        print("SIGTERM: leader stopped and another replica led \(handover) s later")
+    }
+
     /// F2: a follower forwards once; a request that a replica already forwarded is refused, not
     /// forwarded again (two replicas with stale views would bounce it between them forever).
     func testF2AForwardingLoopIsDetected() async throws {

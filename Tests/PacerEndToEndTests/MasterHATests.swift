@@ -94,5 +94,8 @@ final class MasterHATests: XCTestCase {
         try await Task.sleep(for: .seconds(2))
         let after = Set(try await client.tasks(app: PathId(validating: "/m")).filter { $0.state == "TASK_RUNNING" }.map(\.id))
         XCTAssertEqual(after, before, "no task killed or restarted by the master failover")
+        // Asked to stop, a leading master stops (its campaign and lease renewal end with it).
+        masters[follower]!.signal(SIGTERM)
+        try await Eventually.that("the master stops on SIGTERM", within: 10) { !self.masters[follower]!.isRunning }
     }
 }
