@@ -13,7 +13,14 @@ swift build -c release --product pacer >/dev/null
 BIN=$PWD/.build/release/pacer
 WORK=$(mktemp -d /tmp/pacer-failover-XXXX); chmod 755 "$WORK"
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
+# A standalone agent leaves its tasks running when stopped: end them (each task's keeper leads its group).
+task_pids() { curl -sf -m 2 "http://127.0.0.1:$AGENT/state" | python3 -c 'import json,sys; print(" ".join(str(t["pid"]) for t in json.load(sys.stdin) if t.get("pid")))' 2>/dev/null || true; }
+cleanup() {
+    local tasks; tasks=$(task_pids)
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true
+    for t in $tasks; do kill -9 -- "-$t" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
 trap cleanup EXIT
 
 ETCD=18479; M=(18450 18452); AGENT=18451; F=(18481 18482 18483)

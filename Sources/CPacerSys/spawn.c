@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -94,6 +95,8 @@ static int check_orphaned(const struct pacer_task_spawn *s, int alive_fd, int st
 // the signals the agent sends that group and stays to record the end.
 static void run_keeper(const struct pacer_task_spawn *s, pid_t child) {
     keeper_child = child;
+    // A fork of the agent that never execs: named, so `ps -o comm`/top tell it from the agent.
+    prctl(PR_SET_NAME, "pacer-keeper", 0, 0, 0);
     // Hold nothing of the agent's (not its stdio, not a listening socket it forgot to mark
     // CLOEXEC) but the status file, as 3, and the agent's heartbeat file, as 4.
     dup2(s->stdin_fd, 0); dup2(s->stdout_fd, 1); dup2(s->stderr_fd, 2);

@@ -17,9 +17,14 @@ final class MasterHATests: XCTestCase {
         if let run = testRun, run.failureCount + run.unexpectedExceptionCount > 0 {
             for p in Array(masters.values) + others { print("===== \(p.name)\n\(p.log.suffix(3000))") }
         }
+        // The agent leaves its tasks running when it stops (as a standalone agent should): end them here.
+        let pids = agentURL.isEmpty ? [:] : ((try? await TestCluster.taskPids(agent: agentURL)) ?? [:])
         for p in Array(masters.values) + others { p.stop(grace: 3) }
+        for pid in pids.values { kill(-pid, SIGKILL); kill(pid, SIGKILL) }
         etcd?.stop()
     }
+
+    var agentURL = ""
 
     func leading(_ port: Int) async -> Bool {
         guard let r = try? await HTTPTransport(timeout: .seconds(2)).send(.GET, "http://127.0.0.1:\(port)/master/leader") else { return false }
@@ -33,6 +38,7 @@ final class MasterHATests: XCTestCase {
         try await etcd.ready()
         let base = FreePorts.block(4)
         let (m1, m2, agentPort, frameworkPort) = (base, base + 1, base + 2, base + 3)
+        agentURL = "http://127.0.0.1:\(agentPort)"
         let taskPorts = FreePorts.block(50)
         let masterList = "http://127.0.0.1:\(m1),http://127.0.0.1:\(m2)"
         for port in [m1, m2] {
