@@ -104,8 +104,9 @@ static void run_keeper(const struct pacer_task_spawn *s, pid_t child) {
     int alive_fd = s->alive_fd >= 0 ? fcntl(s->alive_fd, F_DUPFD, 1000) : -1;
     if (status_fd >= 0) { dup2(status_fd, 3); status_fd = 3; }
     if (alive_fd >= 0) { dup2(alive_fd, 4); alive_fd = 4; }
-    close_from(status_fd >= 0 || alive_fd >= 0 ? 5 : 3, -1);
-    if (status_fd < 0 && alive_fd == 4) close(3);
+    if (status_fd < 0) close(3);
+    if (alive_fd < 0) close(4);
+    close_from(5, -1);
     // Nothing in a task's cgroup runs as root: the keeper becomes the task's user too. It keeps the
     // descriptors it needs, and the agent (root) can still signal it.
     if (s->switch_user) {

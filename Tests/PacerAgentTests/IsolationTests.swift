@@ -210,10 +210,15 @@ final class IsolationTests: XCTestCase {
 
     /// The keeper records how the task ended and ends the same way; it runs as the task's user.
     func testTheKeeperRecordsTheExitAndEndsTheSameWay() async throws {
-        let quits = task("sleep 0.2; exit 5")
+        let quits = task("sleep 0.5; exit 5")
+        let careless = open("/dev/null", O_RDONLY)  // an agent descriptor without CLOEXEC
+        defer { close(careless) }
         let (pid, exit) = try start(quits)
         let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
         XCTAssertTrue(status.contains("Uid:\t65534"), "the keeper is not root")
+        XCTAssertTrue(status.contains("Name:\tpacer-keeper"), status)
+        let fds = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").compactMap { Int($0) }.sorted()
+        XCTAssertEqual(fds, [0, 1, 2, 3], "stdio and the status file, nothing of the agent's")
         let quitStatus = await exit.value
         XCTAssertEqual(quitStatus, .exited(5))
         XCTAssertEqual(launcher.recordedExit(quits.taskId), .exited(5))
