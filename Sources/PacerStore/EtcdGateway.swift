@@ -20,9 +20,13 @@ public actor EtcdGateway {
     }
 
     /// On a transport failure tries the other members in turn; an error answer is thrown as is.
-    func call<T: Decodable & Sendable>(_ path: String, _ data: Data) async throws -> T {
+    /// `within`: an overall limit for all attempts (a lease renewal must not outlive the lease);
+    /// otherwise each member gets the gateway's timeout.
+    func call<T: Decodable & Sendable>(_ path: String, _ data: Data, within: TimeAmount? = nil) async throws -> T {
         var failures: [String] = []
+        let overall = within.map { NIODeadline.now() + $0 }
         for attempt in 0..<endpoints.count {
+            if let overall, NIODeadline.now() >= overall { break }
             let endpoint = endpoints[(current + attempt) % endpoints.count]
             var request = HTTPClientRequest(url: endpoint + path)
             request.method = .POST
@@ -31,7 +35,8 @@ public actor EtcdGateway {
             let response: HTTPClientResponse
             let bytes: ByteBuffer
             do {
-                response = try await client.execute(request, timeout: timeout)
+                let own = NIODeadline.now() + timeout
+                response = try await client.execute(request, deadline: overall.map { min($0, own) } ?? own)
                 bytes = try await response.body.collect(upTo: 64 << 20)
             } catch {
                 failures.append("\(endpoint): \(error)")
@@ -48,8 +53,8 @@ public actor EtcdGateway {
         throw StoreError("no etcd member answered (\(failures.joined(separator: "; "))); check --store and that etcd runs")
     }
 
-    func call<T: Decodable & Sendable>(_ path: String, json: [String: Any]) async throws -> T {
-        try await call(path, JSONSerialization.data(withJSONObject: json))
+    func call<T: Decodable & Sendable>(_ path: String, json: [String: Any], within: TimeAmount? = nil) async throws -> T {
+        try await call(path, JSONSerialization.data(withJSONObject: json), within: within)
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 
 /// Lease-based leader election on etcd, for replicas of one service. The leader's key lives on a
 /// lease of `ttl` seconds, renewed every third of it; its create revision is the leader's fence
@@ -44,10 +45,14 @@ public actor LeaderElection {
     }
 
     /// Renews the lease; false when it is gone (expired, revoked) or the deadline already passed.
+    /// A renewal that gets no answer before the deadline gives up then (a partition that drops
+    /// packets would otherwise hold it for the gateway's whole timeout, past the lease).
     public func renew() async -> Bool {
         guard let lease, let deadline, ContinuousClock.now < deadline else { return false }
         let sent = ContinuousClock.now
-        guard let r: KeepAlive = try? await gateway.call("/v3/lease/keepalive", json: ["ID": lease]),
+        let left = deadline - sent
+        let within = TimeAmount.nanoseconds(left.components.seconds * 1_000_000_000 + left.components.attoseconds / 1_000_000_000)
+        guard let r: KeepAlive = try? await gateway.call("/v3/lease/keepalive", json: ["ID": lease], within: within),
               let left = r.result?.TTL.flatMap({ Int($0) }), left > 0 else { return ContinuousClock.now < deadline }
         self.deadline = sent + .seconds(ttl)
         return true
