@@ -218,7 +218,11 @@ final class HTTPProxyTests: HTTPTestCase {
         let r = try await client.raw("PUT", "/v2/apps/rec?force=true", body: try JSONSerialization.data(withJSONObject: [
             "instances": 3, "labels": ["HAPROXY_0_MODE": "http", "HAPROXY_0_VHOST": "app.example", "HAPROXY_0_STICKY": "true"]]))
         XCTAssertEqual(r.status, 200, r.text)
-        try await Eventually.that("three backends", within: 20) { try await self.backends(self.port).count == 3 }
+        // The label change restarts the tasks: wait for the new three, not the old ones on their way out.
+        try await Eventually.that("three backends, the deployment done", within: 30) {
+            let deployments = try await self.client.deployments()
+            return deployments.isEmpty ? try await self.backends(self.port).count == 3 : false
+        }
         func task(_ e: RawHTTP.Exchange) -> String? {
             e.responses.first.flatMap { try? JSONSerialization.jsonObject(with: Data($0.body)) as? [String: Any] }?["task"] as? String
         }
