@@ -97,23 +97,25 @@ public actor Agent {
     /// `status` is the keeper's; the task's own, as the keeper recorded it, wins (a signal death
     /// in a pid namespace reaches us only as the keeper's exit code 128+n).
     func exited(_ taskId: String, _ status: ExitStatus, pid: Int32) {
-        health?.yield(.stop(taskId: taskId))
-        let recorded = launcher.recordedExit(taskId)
-        // Whatever the task left behind goes with it: no orphaned grandchildren.
-        launcher.killEverything(taskId, pid: pid)
-        let (oomKilled, _) = launcher.cleanUp(taskId)
-        execute(core.exited(taskId: taskId, recorded ?? status, oomKilled: oomKilled, now: Self.now))
+        let (recorded, oomKilled) = tidyUp(taskId, pid: pid)
+        execute(core.exited(taskId: taskId, recorded?.status ?? status, oomKilled: oomKilled, now: Self.now))
     }
 
     /// A recovered task found dead (at restart, or polled later): reported with the exit status its
     /// keeper recorded, when it got to record one.
     func ended(_ taskId: String, pid: Int32?) {
-        let recorded = launcher.recorded(taskId)
-        launcher.killEverything(taskId, pid: pid)
-        let (oomKilled, _) = launcher.cleanUp(taskId)
-        health?.yield(.stop(taskId: taskId))
+        let (recorded, oomKilled) = tidyUp(taskId, pid: pid)
         core.recovered(taskId: taskId, exit: recorded?.status, orphanedAfter: recorded?.orphaned == true ? launcher.recoveryTimeout : nil,
                        oomKilled: oomKilled, now: Self.now)
+    }
+
+    /// After a task's process ended: its checks stop, whatever it left behind goes with it (no
+    /// orphaned grandchildren), and its keeper's record and cgroup are read before they go.
+    func tidyUp(_ taskId: String, pid: Int32?) -> (recorded: (status: ExitStatus, orphaned: Bool)?, oomKilled: Bool) {
+        health?.yield(.stop(taskId: taskId))
+        let recorded = launcher.recorded(taskId)
+        launcher.killEverything(taskId, pid: pid)
+        return (recorded, launcher.cleanUp(taskId).oomKilled)
     }
 
     func tick() {

@@ -47,38 +47,23 @@ public struct FrameworkService: Service {
             group.addTask {
                 guard let election = config.election else { return try await lead(gate, epoch: nil, abdicate: nil) }
                 // A follower asked to stop just stops campaigning.
-                guard let won = try await untilShutdown({ try await campaign(election, as: address) }) else { return }
+                guard let won = try await untilShutdown({ try await election.campaignUntilElected(as: address) }) else { return }
                 if let etcd = store as? EtcdStore { await etcd.setFence(won.fence) }
                 logger.info("elected leader", metadata: ["fence.revision": "\(won.fence.createRevision)"])
                 try await withThrowingDiscardingTaskGroup { inner in
                     inner.addTask { try await lead(gate, epoch: won.fence.createRevision, abdicate: { await election.resign() }) }
                     inner.addTask {
-                        // Renewed at a third of the lease; once the deadline passes unrenewed (or after
-                        // an abdication) the process stops: a deposed leader must not act. Crash-only,
-                        // as Marathon does: a supervisor starts it again as a follower.
-                        _ = try await untilShutdown {
-                            while true {
-                                try await Task.sleep(for: .milliseconds(election.ttl * 1000 / 3))
-                                guard await election.renew() else {
-                                    logger.critical("leadership lost; exiting so a new leader can take over")
-                                    throw LeadershipLost()
-                                }
-                            }
+                        // Once the lease is not renewed in time (or after an abdication) the process
+                        // stops: a deposed leader must not act. Crash-only, as Marathon does.
+                        do { _ = try await untilShutdown { try await election.keepLeading() } } catch let lost as LeadershipLost {
+                            logger.critical("leadership lost; exiting so a new leader can take over")
+                            throw lost
                         }
                         // Stopping on purpose: give the lease up, so another replica leads at once.
                         await election.resign()
                     }
                 }
             }
-        }
-    }
-
-    /// Campaigns whenever no one leads (the API meanwhile forwards to whoever does).
-    func campaign(_ election: LeaderElection, as me: String) async throws -> LeaderElection.Leadership {
-        while true {
-            try Task.checkCancellation()
-            if (try? await election.leader()) == nil, let won = try? await election.campaign(value: me) { return won }
-            try await Task.sleep(for: .milliseconds(200))
         }
     }
 
@@ -162,11 +147,6 @@ public struct FrameworkService: Service {
             try? await Task.sleep(for: known ? .seconds(5) : .milliseconds(500))
         }
     }
-}
-
-/// This replica no longer leads (lease lost or given up): the process ends and restarts as a follower.
-struct LeadershipLost: Error, CustomStringConvertible {
-    var description: String { "leadership lost: this framework replica stops; start it again to rejoin as a follower" }
 }
 
 /// The one HTTP front of a replica: the follower's forwarding routes until it leads, then the

@@ -65,22 +65,12 @@ public struct MasterService: Service {
     /// a missed renewal ends the process (crash-only): a deposed master must not act.
     func campaign(_ election: LeaderElection) async throws {
         let me = "\(config.host):\(config.port)"
-        var won: LeaderElection.Leadership?
-        while won == nil {
-            try Task.checkCancellation()
-            let current = try? await election.leader()
-            await master.follow(current)
-            if current == nil { won = try? await election.campaign(value: me) }
-            if won == nil { try await Task.sleep(for: .milliseconds(200)) }
-        }
-        if let etcd = config.store as? EtcdStore { await etcd.setFence(won!.fence) }
+        let won = try await election.campaignUntilElected(as: me) { [master] in await master.follow($0) }
+        if let etcd = config.store as? EtcdStore { await etcd.setFence(won.fence) }
         try await master.takeOver(as: me)
-        while !Task.isCancelled {
-            try await Task.sleep(for: .milliseconds(election.ttl * 1000 / 3))
-            guard await election.renew() else {
-                logger.critical("master leadership lost; exiting so a new leader can take over")
-                throw MasterLeadershipLost()
-            }
+        do { try await election.keepLeading() } catch let lost as LeadershipLost {
+            logger.critical("master leadership lost; exiting so a new leader can take over")
+            throw lost
         }
     }
 
@@ -114,8 +104,4 @@ public struct MasterService: Service {
             }
         }
     }
-}
-
-struct MasterLeadershipLost: Error, CustomStringConvertible {
-    var description: String { "master leadership lost: this master stops; start it again to rejoin as a follower" }
 }

@@ -58,6 +58,28 @@ public actor LeaderElection {
         return true
     }
 
+    /// Campaigns whenever no one leads, until elected; `following` learns who leads meanwhile
+    /// (nil: no one), every 200 ms.
+    public func campaignUntilElected(as value: String,
+                                     following: @Sendable (String?) async -> Void = { _ in }) async throws -> Leadership {
+        while true {
+            try Task.checkCancellation()
+            let current = try? await leader()
+            await following(current)
+            if current == nil, let won = try? await campaign(value: value) { return won }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+    }
+
+    /// Renews the lease every third of its TTL for as long as it holds; throws `LeadershipLost`
+    /// once a renewal misses the deadline (or after `resign`). Cancellation ends it too.
+    public func keepLeading() async throws {
+        while true {
+            try await Task.sleep(for: .milliseconds(ttl * 1000 / 3))
+            guard await renew() else { throw LeadershipLost() }
+        }
+    }
+
     /// Who leads now: the key's value, or nil.
     public func leader() async throws -> String? { try await current()?.leader }
 
@@ -80,4 +102,11 @@ public actor LeaderElection {
         struct Empty: Decodable, Sendable {}
         let _: Empty = try await gateway.call("/v3/lease/revoke", json: ["ID": id])
     }
+}
+
+/// This replica no longer leads (lease lost or given up). Crash-only: the process ends, and its
+/// supervisor starts it again as a follower.
+public struct LeadershipLost: Error, CustomStringConvertible {
+    public init() {}
+    public var description: String { "leadership lost: this replica stops; start it again to rejoin as a follower" }
 }

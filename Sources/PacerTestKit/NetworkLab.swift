@@ -88,18 +88,8 @@ public final class NetworkLab: @unchecked Sendable {
     static let ip = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? "/usr/sbin/ip"
 
     static func run(_ arguments: [String]) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: ip)
-        p.arguments = arguments
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else {
-            let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            throw LabUnavailable(description: "ip \(arguments.joined(separator: " ")) failed: \(text)")
-        }
+        let r = Command.run(ip, arguments)
+        guard r.status == 0 else { throw LabUnavailable(description: "ip \(arguments.joined(separator: " ")) failed: \(r.err)") }
     }
 }
 

@@ -169,13 +169,19 @@ final class AppsCoreTests: XCTestCase {
         XCTAssertEqual(c.deployments.count, 0)
     }
 
-    func testUnreachableTasksAreReplacedPerStrategyAndSurplusKilledOnReturn() throws {
+    /// One running task of a one-instance app, just reported unreachable at t0.
+    func unreachableTask(inactiveAfter: Double, expungeAfter: Double) throws -> (AppsCore, String) {
         var spec = app("/web", instances: 1)
-        spec.unreachableStrategy = UnreachableStrategy(inactiveAfterSeconds: 60, expungeAfterSeconds: 120)
+        spec.unreachableStrategy = UnreachableStrategy(inactiveAfterSeconds: inactiveAfter, expungeAfterSeconds: expungeAfter)
         var c = try core(spec)
         let id = c.handleOffers([offer("o")], now: t0).launched[0].taskId
         _ = c.report([id], .running, at: t0)
         _ = c.handleUpdates([TaskStatus(taskId: id, agentId: "a1", frameworkId: "f", state: .unreachable, timestamp: 0)], now: t0)
+        return (c, id)
+    }
+
+    func testUnreachableTasksAreReplacedPerStrategyAndSurplusKilledOnReturn() throws {
+        var (c, id) = try unreachableTask(inactiveAfter: 60, expungeAfter: 120)
         XCTAssertTrue(c.handleOffers([offer("o2", agent: "a2")], now: t0.addingTimeInterval(30)).launched.isEmpty, "tolerated for 60 s")
         let replacement = c.handleOffers([offer("o3", agent: "a2")], now: t0.addingTimeInterval(61)).launched
         XCTAssertEqual(replacement.count, 1)
@@ -187,12 +193,7 @@ final class AppsCoreTests: XCTestCase {
     }
 
     func testAnUnreachableTaskIsForgottenAfterExpungeAndKilledIfItReturns() throws {
-        var spec = app("/web", instances: 1)
-        spec.unreachableStrategy = UnreachableStrategy(inactiveAfterSeconds: 5, expungeAfterSeconds: 20)
-        var c = try core(spec)
-        let id = c.handleOffers([offer("o")], now: t0).launched[0].taskId
-        _ = c.report([id], .running, at: t0)
-        _ = c.handleUpdates([TaskStatus(taskId: id, agentId: "a1", frameworkId: "f", state: .unreachable, timestamp: 0)], now: t0)
+        var (c, id) = try unreachableTask(inactiveAfter: 5, expungeAfter: 20)
         XCTAssertFalse(c.tick(now: t0.addingTimeInterval(3)).contains(.revive))
         XCTAssertTrue(c.tick(now: t0.addingTimeInterval(5.2)).contains(.revive), "short of an instance: offers wanted again")
         XCTAssertNotNil(c.tasks[id])

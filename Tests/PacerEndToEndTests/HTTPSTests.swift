@@ -50,17 +50,8 @@ final class HTTPSTests: HTTPTestCase {
     }
 
     func run(_ tool: String, _ args: [String]) -> (status: Int32, out: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: tool)
-        p.arguments = args
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = FileHandle.nullDevice
-        try? p.run()
-        try? pipe.fileHandleForWriting.close()  // else the read below never sees EOF
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        let r = Command.run(tool, args)
+        return (r.status, r.out)
     }
 
     /// curl with the test CA, every test name resolved to loopback; prints the status code last.
