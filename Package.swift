@@ -19,12 +19,15 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
     ],
     targets: [
         // L0: values, Codable, validation. No I/O.
         .target(name: "PacerModel", swiftSettings: strict),
         // L1: pure cores. Events in, directives out; time and ids passed in.
-        .target(name: "PacerMasterCore", dependencies: ["PacerModel"], swiftSettings: strict),
+        .target(name: "PacerMasterCore", dependencies: [
+            "PacerModel", .product(name: "DequeModule", package: "swift-collections"),
+        ], swiftSettings: strict),
         .target(name: "PacerAgentCore", dependencies: ["PacerModel"], swiftSettings: strict),
         .target(name: "PacerAppsCore", dependencies: ["PacerModel"], swiftSettings: strict),
         // Routing tables, balancing algorithms, LB configuration: pure, no sockets.

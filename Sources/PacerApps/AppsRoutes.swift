@@ -59,12 +59,15 @@ enum AppsRoutes {
             try await scheduler.abortCanary(try context.parameters.require("id"))
             return Response(status: .noContent)
         }
-        router.get("/v2/deployments") { _, _ in try JSONResponse.make(await scheduler.deployments()) }
+        router.get("/v2/deployments") { request, _ in
+            try JSONResponse.make(await scheduler.deployments(pacer: request.embedsPacer))
+        }
         router.delete("/v2/deployments/:id") { request, context in
             let id = try context.parameters.require("id")
             if let result = try await scheduler.cancelDeployment(id, force: request.force) { return try JSONResponse.make(result) }
             return Response(status: .accepted)
         }
+        router.get("/metrics") { _, _ in JSONResponse.text(await scheduler.metrics()) }
         router.get("/v2/queue") { _, _ in try JSONResponse.make(["queue": await scheduler.queue()]) }
         router.delete("/v2/queue/**") { request, context in
             var parts = context.parameters.getCatchAll().map(String.init)
@@ -80,6 +83,9 @@ enum AppsRoutes {
 extension Request {
     func flag(_ name: String) -> Bool { uri.queryParameters.get(name).map { $0 == "true" || $0 == "1" } ?? false }
     var force: Bool { flag("force") }
+    /// `embed=pacer`: Pacer's additions to Marathon's objects (Marathon clients decode strictly, so
+    /// they are left out unless asked for).
+    var embedsPacer: Bool { uri.queryParameters.getAll("embed").contains("pacer") }
 }
 
 /// `/v2/info` and `/v2/leader` contents.

@@ -73,6 +73,9 @@ enum EventEncoding {
         case .deploymentFailed(let d, let reason):
             return [("deployment_step_failure", ["plan": plan(d), "currentStep": currentStep(d)]),
                     ("deployment_failed", ["id": d.id, "plan": plan(d), "reason": reason])]
+        case .deploymentStalled(let d, let reason, let since):
+            // Pacer's own event: a deployment that came no closer to its target for the stall time.
+            return [("deployment_stalled", ["id": d.id, "plan": plan(d), "reason": reason, "since": Timestamp.string(since)])]
         case .appTerminated(let id):
             return [("app_terminated_event", ["appId": id.description])]
         case .healthStatusChanged(let t, let alive):

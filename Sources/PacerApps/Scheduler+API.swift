@@ -133,6 +133,16 @@ extension Scheduler {
 
     func deployments() -> [DeploymentInfo] { core.deployments.values.map(\.info).sorted { $0.id < $1.id } }
 
+    /// Deployments in Marathon's shape, with what each waits on under `pacer` when asked for.
+    func deployments(pacer: Bool) -> [PacerExtended<DeploymentInfo, DeploymentProgress>] {
+        let now = Date()
+        return core.deployments.values.sorted { $0.info.id < $1.info.id }.map { d in
+            PacerExtended(d.info, pacer: pacer ? DeploymentProgress(
+                waitingFor: core.waitingFor(d, now: now), stalled: d.stalled == true,
+                startedAt: d.startedAt.map(Timestamp.string), lastProgressAt: d.lastProgressAt.map(Timestamp.string)) : nil)
+        }
+    }
+
     /// Without `force`: roll the app back to its previous version (itself a deployment). With it: just stop tracking.
     func cancelDeployment(_ id: String, force: Bool) async throws(APIError) -> DeploymentResult? {
         guard let d = core.deployments[id] else { throw APIError.notFound("DeploymentPlan \(id) does not exist") }

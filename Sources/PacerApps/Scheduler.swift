@@ -25,6 +25,7 @@ public actor Scheduler {
     var inbox: [SchedulerEvent] = []
     /// Deployment ids as last written to the store; kept in step after every change.
     var storedDeployments: Set<String> = []
+    var counters = SchedulerCounters()
     let doorbell: AsyncStream<Void>.Continuation
     let rings: AsyncStream<Void>
 
@@ -93,7 +94,9 @@ public actor Scheduler {
                 }
                 logger.info("subscribed", metadata: ["framework.id": "\(id)"])
                 await execute(core.subscribed(now: Date()))
-            case .offers: offers += e.offers?.offers ?? []
+            case .offers:
+                offers += e.offers?.offers ?? []
+                counters.offers += e.offers?.offers.count ?? 0
             case .update: if let s = e.update?.status { statuses.append(s) }
             case .error: logger.error("master error", metadata: ["message": "\(e.error?.message ?? "")"])
             case .rescind, .heartbeat, .failure: break
@@ -161,12 +164,15 @@ public actor Scheduler {
                 // F13: the intent is stored, the launch not yet asked for; then asked, not yet recorded as running.
                 Failpoints.hit("launch.intent-persisted")
                 try await master.call(.accept(fid, offerIds: [offer], tasks: tasks, refuseSeconds: refuse))
+                counters.launched += tasks.count
                 Failpoints.hit("launch.accepted")
             case .decline(let offers, let refuse):
                 try await master.call(.decline(fid, offerIds: offers, refuseSeconds: refuse))
             case .kill(let task, let agent): try await master.call(.kill(fid, taskId: task, agentId: agent))
             case .acknowledge(let acks): try await master.call(.acknowledge(fid, acks))
-            case .revive: try await master.call(SchedulerCall(type: .revive, frameworkId: fid))
+            case .revive:
+                try await master.call(SchedulerCall(type: .revive, frameworkId: fid))
+                counters.revives += 1
             case .reconcile(let refs): try await master.call(.reconcile(fid, refs))
             case .persistApp, .deleteApp, .persistTasks, .deleteTasks, .persistCanary, .deleteCanary: break
             }

@@ -29,11 +29,14 @@ extension AppsCore {
         app.version = stamp
         app.versionInfo = VersionInfo(lastScalingAt: stamp,
                                       lastConfigChangeAt: configChanged ? (restored ?? stamp) : (previous?.versionInfo?.lastConfigChangeAt ?? stamp))
-        if configChanged { delays[app.id] = nil }
+        if configChanged {
+            delays[app.id] = nil
+            misfits[app.id] = nil  // the old spec's reasons say nothing about the new one
+        }
         apps[app.id] = app
         // A forced change ends a canary: its tasks become old-version tasks the upgrade replaces.
         let canaryEnded = canaries.removeValue(forKey: app.id) != nil
-        startDeployment(app, action: previous == nil ? "StartApplication" : configChanged ? "RestartApplication" : "ScaleApplication")
+        startDeployment(app, action: previous == nil ? "StartApplication" : configChanged ? "RestartApplication" : "ScaleApplication", now: now)
         let deploymentId = deployment(for: app.id)?.info.id
         var out: [AppsDirective] = (canaryEnded ? [.deleteCanary(app.id)] : []) + [.persistApp(app)]
         out += enforcePlans(now: now)
@@ -52,7 +55,7 @@ extension AppsCore {
         app.versionInfo = VersionInfo(lastScalingAt: stamp, lastConfigChangeAt: stamp)
         apps[id] = app
         let canaryEnded = canaries.removeValue(forKey: id) != nil
-        startDeployment(app, action: "RestartApplication")
+        startDeployment(app, action: "RestartApplication", now: now)
         var out: [AppsDirective] = (canaryEnded ? [.deleteCanary(id)] : []) + [.persistApp(app)]
         out += enforcePlans(now: now)
         if plan(app, now: now).launch > 0 { out.append(.revive) }
@@ -66,7 +69,7 @@ extension AppsCore {
         delays[id] = nil
         let canaryEnded = canaries.removeValue(forKey: id) != nil
         record(.appTerminated(id))
-        startDeployment(app, action: "StopApplication")
+        startDeployment(app, action: "StopApplication", now: now)
         let deploymentId = deployment(for: id)!.info.id
         var out: [AppsDirective] = (canaryEnded ? [.deleteCanary(id)] : []) + [.deleteApp(id)]
         for t in tasks(of: id) { out += requestKill(t.id, now: now) }
@@ -87,7 +90,7 @@ extension AppsCore {
                 app.version = stamp
                 app.versionInfo?.lastScalingAt = stamp
                 apps[appId] = app
-                startDeployment(app, action: "ScaleApplication")
+                startDeployment(app, action: "ScaleApplication", now: now)
                 deploymentId = deployment(for: appId)?.info.id
                 out.append(.persistApp(app))
             }

@@ -9,7 +9,7 @@ public struct Canary: Sendable, Equatable, Codable {
     public var spec: AppDefinition
     public var instances: Int
     public var deploymentId: String
-    public var version: String { spec.versionInfo?.lastConfigChangeAt ?? spec.version ?? "" }
+    public var version: String { spec.configVersion }
 }
 
 extension AppsCore {
@@ -29,7 +29,7 @@ extension AppsCore {
         }
         canarySpec.version = stamp
         canarySpec.versionInfo = VersionInfo(lastScalingAt: stamp, lastConfigChangeAt: stamp)
-        startDeployment(current, action: "Canary")
+        startDeployment(current, action: "Canary", now: now)
         guard let id = deployment(for: spec.id)?.info.id else { throw APIError(status: 500, message: "no deployment") }
         let canary = Canary(spec: canarySpec, instances: instances, deploymentId: id)
         canaries[spec.id] = canary
@@ -44,7 +44,7 @@ extension AppsCore {
         var app = canary.spec
         app.version = Timestamp.string(now)
         apps[app.id] = app
-        startDeployment(app, action: "RestartApplication")
+        startDeployment(app, action: "RestartApplication", now: now)
         var out: [AppsDirective] = [.deleteCanary(app.id), .persistApp(app)]
         out += enforcePlans(now: now)
         if plan(app, now: now).launch > 0 { out.append(.revive) }
@@ -70,7 +70,7 @@ extension AppsCore {
 
     /// Live tasks of the canary (not counted among the app's instances).
     func liveCanaries(_ canary: Canary, now: Date?) -> [TaskRecord] {
-        tasks.values.filter { $0.appId == canary.spec.id && $0.isActive && killRequested[$0.id] == nil && $0.version == canary.version }
+        tasks.of(app: canary.spec.id).filter { $0.isActive && killRequested[$0.id] == nil && $0.version == canary.version }
     }
 
     /// How many canary tasks to start now.

@@ -5,58 +5,100 @@ extension AppsCore {
     /// Packs as many waiting instances into each offer as fit (resources, ports, constraints).
     /// Records come first in the directives: they are persisted before the launch is sent.
     public mutating func handleOffers(_ offers: [Offer], now: Date) -> [AppsDirective] {
+        lastOfferAt = now
+        // What each app (and canary) still wants, worked out once for the batch and counted down
+        // as instances are placed: recomputing it per offer made a batch cost offers × tasks.
+        var wants = launchWants(now: now)
         var out: [AppsDirective] = []
         var declined: [String] = []
         for offer in offers {
             var remaining = offer.resources
             var infos: [TaskInfo] = []
             var records: [TaskRecord] = []
-            for app in apps.values.sorted(by: { $0.id < $1.id }) {
-                if let d = delays[app.id], d.until > now { continue }
-                if !dependenciesReady(app) { continue }
-                place(app, count: plan(app, now: now).launch, on: offer, &remaining, &records, &infos, now: now)
-                if let canary = canaries[app.id] {
-                    place(canary.spec, count: canaryLaunch(app.id, now: now), on: offer, &remaining, &records, &infos, now: now)
+            for i in wants.indices {
+                while wants[i].count > 0 {
+                    switch place(wants[i].spec, on: offer, remaining: remaining, now: now) {
+                    case .success(let (record, info)):
+                        tasks[record.id] = record
+                        remaining = remaining - info.resources
+                        records.append(record)
+                        infos.append(info)
+                        wants[i].count -= 1
+                    case .failure(let misfit):
+                        misfits[wants[i].spec.id, default: Misfits()].record(misfit, on: offer)
+                        wants[i].count = -wants[i].count  // done with this offer; restored below
+                    }
                 }
+                wants[i].count = abs(wants[i].count)
             }
             if infos.isEmpty {
                 declined.append(offer.id)
             } else {
                 out.append(.persistTasks(records))
                 out.append(.accept(offerId: offer.id, tasks: infos, refuseSeconds: 0))
+                unmet = nil  // progress: the starvation watch starts over
             }
         }
+        // Reasons are kept only for apps still waiting (and gone with them).
+        let waiting = Set(wants.filter { $0.count > 0 }.map(\.spec.id))
+        misfits = misfits.filter { waiting.contains($0.key) }
         if !declined.isEmpty {
-            let refuse = hasDemand(now: now) ? settings.unfitRefuseSeconds : settings.declineRefuseSeconds
+            let refuse = wants.contains { $0.count > 0 } ? settings.unfitRefuseSeconds : settings.declineRefuseSeconds
             out.append(.decline(offerIds: declined, refuseSeconds: refuse))
         }
         return out
     }
 
-    /// Up to `count` instances of `app` on this offer, as far as they fit.
-    mutating func place(_ app: AppDefinition, count: Int, on offer: Offer, _ remaining: inout Resources,
-                        _ records: inout [TaskRecord], _ infos: inout [TaskInfo], now: Date) {
-        var wanted = count
-        while wanted > 0, let (record, info) = place(app, on: offer, remaining: remaining, now: now) {
-            tasks[record.id] = record
-            remaining = remaining - info.resources
-            records.append(record)
-            infos.append(info)
-            wanted -= 1
+    /// Apps (and canaries) with instances to launch now, by app id: not in backoff, not waiting
+    /// for their dependencies.
+    func launchWants(now: Date) -> [(spec: AppDefinition, count: Int)] {
+        var out: [(spec: AppDefinition, count: Int)] = []
+        for app in apps.values.sorted(by: { $0.id < $1.id }) {
+            if let d = delays[app.id], d.until > now { continue }
+            guard dependenciesReady(app) else { continue }
+            let n = plan(app, now: now).launch
+            if n > 0 { out.append((app, n)) }
+            if let canary = canaries[app.id] {
+                let c = canaryLaunch(app.id, now: now)
+                if c > 0 { out.append((canary.spec, c)) }
+            }
         }
+        return out
+    }
+
+    /// Whether this offer can take one more instance of `app`, and why not.
+    func fit(_ app: AppDefinition, on offer: Offer, remaining: Resources, now: Date) -> Result<[Int], Misfit> {
+        // Services only on guaranteed resources of their role; batch work only on revocable capacity.
+        if (offer.revocable == true) != (app.kind == .batch) { return .failure(.revocable(wanted: app.kind == .batch)) }
+        if app.kind != .batch, (offer.role ?? Role.any) != (app.role ?? Role.any) {
+            return .failure(.role(offered: offer.role ?? Role.any, wanted: app.role ?? Role.any))
+        }
+        let need = app.resourcesPerTask
+        if remaining.cpus + 1e-6 < need.cpus { return .failure(.cpus(need: need.cpus, had: remaining.cpus)) }
+        if remaining.mem + 1e-6 < need.mem { return .failure(.mem(need: need.mem, had: remaining.mem)) }
+        if remaining.disk + 1e-6 < need.disk { return .failure(.disk(need: need.disk, had: remaining.disk)) }
+        if !app.constraints.isEmpty {
+            let placed = live(app.id, now: now)
+            if let failed = app.constraints.first(where: {
+                !ConstraintCheck.accepts([$0], hostname: offer.hostname, attributes: offer.attributes, placed: placed)
+            }) { return .failure(.constraint(failed)) }
+        }
+        guard let hostPorts = pickPorts(app, from: remaining) else {
+            return .failure(app.requirePorts ? .requiredPorts(app.portDefinitions.map(\.port))
+                                             : .ports(need: app.portDefinitions.count, had: remaining.portCount))
+        }
+        return .success(hostPorts)
     }
 
     /// One instance of `app` on this offer, if it fits.
-    mutating func place(_ app: AppDefinition, on offer: Offer, remaining: Resources, now: Date) -> (TaskRecord, TaskInfo)? {
-        // Services only on guaranteed resources of their role; batch work only on revocable capacity.
-        guard (offer.revocable == true) == (app.kind == .batch),
-              app.kind == .batch || (offer.role ?? Role.any) == (app.role ?? Role.any),
-              remaining.contains(app.resourcesPerTask),
-              ConstraintCheck.accepts(app.constraints, hostname: offer.hostname, attributes: offer.attributes,
-                                      placed: live(app.id, now: now)),
-              let hostPorts = pickPorts(app, from: remaining) else { return nil }
+    mutating func place(_ app: AppDefinition, on offer: Offer, remaining: Resources, now: Date) -> Result<(TaskRecord, TaskInfo), Misfit> {
+        let hostPorts: [Int]
+        switch fit(app, on: offer, remaining: remaining, now: now) {
+        case .success(let ports): hostPorts = ports
+        case .failure(let misfit): return .failure(misfit)
+        }
         let id = TaskRecord.makeId(app: app.id, uuid: nextId())
-        let version = app.versionInfo?.lastConfigChangeAt ?? app.version ?? ""
+        let version = app.configVersion
         let servicePorts = app.portDefinitions.map(\.port)
         let record = TaskRecord(id: id, appId: app.id, agentId: offer.agentId, host: offer.hostname,
                                 agentAttributes: offer.attributes, ports: hostPorts, servicePorts: servicePorts,
@@ -73,7 +115,7 @@ extension AppsCore {
                             command: command, killGracePeriodSeconds: app.taskKillGracePeriodSeconds,
                             healthChecks: checks.isEmpty ? nil : checks, readinessChecks: readiness.isEmpty ? nil : readiness,
                             resourceLimits: app.resourceLimits)
-        return (record, info)
+        return .success((record, info))
     }
 
     /// Host ports: the service ports themselves with `requirePorts`, else the lowest free ones.

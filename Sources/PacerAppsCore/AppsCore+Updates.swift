@@ -140,8 +140,8 @@ extension AppsCore {
         }
         if !expunged.isEmpty { out.append(.deleteTasks(expunged)) }
         out += enforcePlans(now: now)
-        out += checkProgress(now: now)
-        if revive && hasDemand(now: now) { out.append(.revive) }
+        out += watchDeployments(now: now)
+        if reviveIfStarved(now: now) || (revive && hasDemand(now: now)) { out.append(.revive) }
         if let last = lastReconcile, now.timeIntervalSince(last) > settings.reconcileIntervalSeconds {
             lastReconcile = now
             out.append(.reconcile([]))
@@ -175,31 +175,5 @@ extension AppsCore {
         unhealthyKills.insert(t.id)
         record(.unhealthyInstanceKill(t, reason: reason))
         return (t, requestKill(t.id, now: now))
-    }
-}
-
-extension AppsCore {
-    /// Deployments of apps with `progressDeadlineSeconds` fail when no new task became serving for
-    /// that long; with `autoRevert` the app goes back to its last fully healthy spec.
-    mutating func checkProgress(now: Date) -> [AppsDirective] {
-        var out: [AppsDirective] = []
-        for (id, d) in deployments.sorted(by: { $0.key < $1.key }) {
-            guard let app = apps[d.appId], let deadline = app.progressDeadlineSeconds else { continue }
-            let version = app.versionInfo?.lastConfigChangeAt ?? app.version
-            let serving = live(app.id, now: now).filter { $0.version == version && InstancePlan.isServing($0, app) }.count
-            if d.lastProgressAt == nil || serving > d.progress {
-                deployments[id]?.progress = serving
-                deployments[id]?.lastProgressAt = now
-                continue
-            }
-            guard let since = d.lastProgressAt, now.timeIntervalSince(since) > deadline else { continue }
-            deployments[id] = nil
-            record(.deploymentFailed(d.info, reason: "no progress for \(Int(deadline)) s (\(serving) of \(app.instances) serving)"))
-            if app.autoRevert, var good = lastGood[app.id], good != app {
-                good.instances = app.instances
-                if let (_, _, directives) = try? putApp(good, now: now, force: true) { out += directives }
-            }
-        }
-        return out
     }
 }

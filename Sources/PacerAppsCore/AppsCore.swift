@@ -13,6 +13,14 @@ public struct AppsSettings: Sendable {
     public var killRetrySeconds: Double = 10
     public var reconcileIntervalSeconds: Double = 600
     public var servicePorts: ClosedRange<Int> = 10_000...20_000
+    /// With instances to launch and none launched for this long, offers are asked for again, the
+    /// wait doubling up to `reviveMaxSeconds`: a REVIVE lost or overtaken by an older DECLINE must
+    /// not hold a deployment back for the length of a refusal (issue 18).
+    public var reviveSeconds: Double = 5
+    public var reviveMaxSeconds: Double = 30
+    /// A deployment that came no closer to its target for this long is reported stalled (an event,
+    /// a metric, and why it waits in `/v2/deployments?embed=pacer`).
+    public var stallSeconds: Double = 300
     /// Longest wait for load balancers to take a task out of rotation before it is killed anyway.
     public var drainTimeoutSeconds: Double = 10
     /// The roles this framework subscribes with; an app's `role` must be one of them.
@@ -39,16 +47,21 @@ public enum AppsDirective: Sendable, Equatable {
 public struct Deployment: Sendable, Equatable, Codable {
     public var info: DeploymentInfo
     public var appId: PathId
-    /// Serving tasks of the target version, and when that number last grew (the progress deadline runs from it).
-    public var progress = 0
+    /// The fewest changes still to make seen so far (instances to bring up to serving, old tasks to
+    /// remove), and when it last fell: the progress deadline and stall reports run from it.
+    /// Not persisted state in any meaningful sense: a restart measures again from its own start.
+    public var closest: Int?
     public var lastProgressAt: Date?
+    /// Reported stalled, and not progressed since.
+    public var stalled: Bool?
+    public var startedAt: Date?
 }
 
 /// The app framework's decisions: desired apps vs. actual tasks. Pure: time and id prefix come in.
 public struct AppsCore: Sendable {
     public let settings: AppsSettings
     public internal(set) var apps: [PathId: AppDefinition]
-    public internal(set) var tasks: [String: TaskRecord]
+    public internal(set) var tasks: TaskTable
     public internal(set) var deployments: [String: Deployment] = [:]
     public internal(set) var delays: [PathId: LaunchDelay] = [:]
     public internal(set) var lastFailure: [PathId: TaskRecord] = [:]
@@ -74,6 +87,12 @@ public struct AppsCore: Sendable {
     public internal(set) var lastGood: [PathId: AppDefinition] = [:]
     let idPrefix: String
     var counter = 0
+    /// Since when instances have waited to launch with none launched, and when offers were last
+    /// asked for on that account.
+    var unmet: (since: Date, revivedAt: Date, revives: Int)?
+    public internal(set) var lastOfferAt: Date?
+    /// Per app with instances still to launch: why the last batch of offers did not take them.
+    public internal(set) var misfits: [PathId: Misfits] = [:]
 
     /// `deployments`: those stored before a restart; the ones whose app still has work to do
     /// continue under their ids.
@@ -81,7 +100,7 @@ public struct AppsCore: Sendable {
                 deployments stored: [Deployment] = [], canaries: [Canary] = [], idPrefix: String, now: Date) {
         self.settings = settings
         self.apps = Dictionary(apps.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-        self.tasks = Dictionary(tasks.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        self.tasks = TaskTable(tasks)
         self.idPrefix = idPrefix
         for t in tasks where t.state == .unreachable { unreachableSince[t.id] = now }
         // A canary continues after a restart under its deployment id.
@@ -97,10 +116,10 @@ public struct AppsCore: Sendable {
             } else if let d = stored.first(where: { $0.appId == app.id && $0.info.version == app.version }) {
                 deployments[d.info.id] = d
             } else {
-                startDeployment(app, action: "RestartApplication")
+                startDeployment(app, action: "RestartApplication", now: now)
             }
         }
-        for d in stored where self.apps[d.appId] == nil && self.tasks.values.contains(where: { $0.appId == d.appId }) {
+        for d in stored where self.apps[d.appId] == nil && self.tasks.hasTasks(of: d.appId) {
             deployments[d.info.id] = d  // an app being stopped: its removal continues
         }
     }
@@ -114,8 +133,8 @@ public struct AppsCore: Sendable {
     public func live(_ appId: PathId, now: Date? = nil) -> [TaskRecord] {
         let tolerance = apps[appId]?.unreachableStrategy.inactiveAfterSeconds ?? 0
         let canary = canaries[appId]?.version
-        return tasks.values.filter { t in
-            guard t.appId == appId, t.isActive, killRequested[t.id] == nil, t.version != canary else { return false }
+        return tasks.of(app: appId).filter { t in
+            guard t.isActive, killRequested[t.id] == nil, t.version != canary else { return false }
             if t.state == .unreachable, let since = unreachableSince[t.id] {
                 return now.map { $0.timeIntervalSince(since) < tolerance } ?? (tolerance > 0)
             }
@@ -124,7 +143,7 @@ public struct AppsCore: Sendable {
     }
 
     public func tasks(of appId: PathId) -> [TaskRecord] {
-        tasks.values.filter { $0.appId == appId }.sorted { ($0.stagedAt, $0.id) < ($1.stagedAt, $1.id) }
+        tasks.of(app: appId).sorted { ($0.stagedAt, $0.id) < ($1.stagedAt, $1.id) }
     }
 
     public func plan(_ app: AppDefinition, now: Date? = nil) -> InstancePlan {
@@ -134,24 +153,24 @@ public struct AppsCore: Sendable {
     func converged(_ app: AppDefinition) -> Bool {
         let p = plan(app)
         let live = self.live(app.id)
-        let version = app.versionInfo?.lastConfigChangeAt ?? app.version
+        let version = app.configVersion
         return p.launch == 0 && p.kill.isEmpty && live.count == app.instances
             && live.allSatisfy { InstancePlan.isServing($0, app) && $0.version == version }
-            && !tasks.values.contains { $0.appId == app.id && killRequested[$0.id] != nil }
+            && !tasks.of(app: app.id).contains { killRequested[$0.id] != nil }
     }
 
     public func deployment(for appId: PathId) -> Deployment? {
         deployments.values.first { $0.appId == appId }
     }
 
-    mutating func startDeployment(_ app: AppDefinition, action: String) {
+    mutating func startDeployment(_ app: AppDefinition, action: String, now: Date) {
         for (id, d) in deployments where d.appId == app.id {
             deployments[id] = nil
             record(.deploymentFailed(d.info, reason: "superseded by a newer deployment of \(app.id)"))
         }
         let id = nextId()
         let info = DeploymentInfo(id: id, version: app.version ?? "", app: app.id, action: action)
-        deployments[id] = Deployment(info: info, appId: app.id)
+        deployments[id] = Deployment(info: info, appId: app.id, startedAt: now)
         record(.deploymentInfo(info))
     }
 
@@ -165,7 +184,7 @@ public struct AppsCore: Sendable {
                     lastGood[app.id] = app
                     record(.deploymentSuccess(d.info))
                 }
-            } else if !tasks.values.contains(where: { $0.appId == d.appId }) {
+            } else if !tasks.hasTasks(of: d.appId) {
                 deployments[id] = nil
                 record(.deploymentSuccess(d.info))
             }
@@ -173,12 +192,7 @@ public struct AppsCore: Sendable {
     }
 
     /// Every app with something to launch now (not in backoff, not waiting for its dependencies).
-    func hasDemand(now: Date) -> Bool {
-        apps.values.contains { app in
-            (delays[app.id].map { $0.until <= now } ?? true) && dependenciesReady(app)
-                && (plan(app, now: now).launch > 0 || canaryLaunch(app.id, now: now) > 0)
-        }
-    }
+    func hasDemand(now: Date) -> Bool { !launchWants(now: now).isEmpty }
 
     /// An app being deployed waits until every app it depends on is deployed and serving.
     func dependenciesReady(_ app: AppDefinition) -> Bool {

@@ -1,3 +1,4 @@
+import Foundation
 import PacerModel
 
 /// A change worth telling subscribers about (Marathon's event bus). The core records them as it
@@ -7,6 +8,8 @@ public enum AppsEvent: Sendable, Equatable {
     case deploymentInfo(DeploymentInfo)
     case deploymentSuccess(DeploymentInfo)
     case deploymentFailed(DeploymentInfo, reason: String)
+    /// No progress for the stall time; `reason` says what it waits on (Pacer's own event).
+    case deploymentStalled(DeploymentInfo, reason: String, since: Date)
     case appTerminated(PathId)
     case healthStatusChanged(TaskRecord, alive: Bool)
     case failedHealthCheck(TaskRecord, HealthCheck)

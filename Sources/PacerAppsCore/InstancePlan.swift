@@ -10,7 +10,7 @@ public struct InstancePlan: Equatable, Sendable {
 
     public static func make(app: AppDefinition, live: [TaskRecord]) -> InstancePlan {
         let n = app.instances
-        let version = app.versionInfo?.lastConfigChangeAt ?? app.version ?? ""
+        let version = app.configVersion
         let current = live.filter { $0.version == version }
         let old = live.filter { $0.version != version }
         if old.isEmpty {

@@ -9,7 +9,7 @@ extension MasterCore {
             if let last = registrations[info.id], (boot, sequence) <= (last.boot, last.sequence) { return [] }
             registrations[info.id] = (boot, sequence)
         }
-        var out = rescindOffers(agent: info.id)
+        var out = rescindOffers(agentId: info.id)
         let previous = agents[info.id]
         var tasks: [String: MasterTask] = [:]
         for r in reported where !r.state.isTerminal {
@@ -99,7 +99,7 @@ extension MasterCore {
         for (id, agent) in agents.sorted(by: { $0.key < $1.key })
         where agent.reachable && now - agent.lastSeen > settings.agentTimeout {
             agents[id]?.reachable = false
-            out += rescindOffers(agent: id)
+            out += rescindOffers(agentId: id)
             for (taskId, t) in agent.tasks.sorted(by: { $0.key < $1.key }) {
                 agents[id]?.tasks[taskId]?.state = .unreachable
                 out += send(t.frameworkId, .update(TaskStatus(taskId: taskId, agentId: id, frameworkId: t.frameworkId,
@@ -111,12 +111,4 @@ extension MasterCore {
         return out
     }
 
-    mutating func rescindOffers(agent: String) -> [MasterDirective] {
-        var out: [MasterDirective] = []
-        for (id, offer) in offers.sorted(by: { $0.key < $1.key }) where offer.agentId == agent {
-            offers[id] = nil
-            out += send(offer.frameworkId, .rescind(id))
-        }
-        return out
-    }
 }

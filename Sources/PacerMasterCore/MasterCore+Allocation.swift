@@ -4,7 +4,7 @@ extension MasterCore {
     /// Periodic work: expire silent agents, expire frameworks past their failover timeout,
     /// heartbeat frameworks, and offer what is free.
     public mutating func tick(now: Double) -> [MasterDirective] {
-        var out = expireAgents(now: now)
+        var out = expireAgents(now: now) + expireOffers(now: now)
         for (id, f) in frameworks.sorted(by: { $0.key < $1.key })
         where !f.connected && now - (f.disconnectedAt ?? now) > f.info.failoverTimeoutSeconds {
             out += teardown(id)
@@ -34,7 +34,7 @@ extension MasterCore {
         for agentId in agents.keys.sorted() {
             guard let agent = agents[agentId], agent.reachable else { continue }
             for role in drfOrder(Array(members.keys), allocated: allocated, total: total) {
-                guard !offers.values.contains(where: { $0.agentId == agentId && ($0.role ?? Role.any) == role && $0.revocable != true }),
+                guard !offers.on(agent: agentId).contains(where: { ($0.role ?? Role.any) == role && $0.revocable != true }),
                       let l = ledger(agentId) else { continue }
                 var (reserved, unreserved) = l.available(role)
                 if let limit = policy.quotas[role]?.limit {
@@ -53,7 +53,7 @@ extension MasterCore {
                 let offer = Offer(id: nextId("offer"), frameworkId: fid, agentId: agentId, hostname: agent.info.hostname,
                                   attributes: agent.info.attributes, resources: Resources(cpus: scalars.cpus, mem: scalars.mem,
                                   disk: scalars.disk, ports: l.freePorts), role: role)
-                offers[offer.id] = offer
+                offers.add(offer, now: now)
                 allocated[role] = (allocated[role] ?? Resources()) + scalars
                 out.append(.toFramework(fid, .offers([offer])))
             }
@@ -64,7 +64,7 @@ extension MasterCore {
 
     /// Idle capacity (what neither services nor batch tasks hold) to a framework that takes revocable offers.
     mutating func offerRevocable(_ agentId: String, candidates: [String: FrameworkEntry], now: Double) -> [MasterDirective] {
-        guard let agent = agents[agentId], !offers.values.contains(where: { $0.agentId == agentId && $0.revocable == true }),
+        guard let agent = agents[agentId], !offers.on(agent: agentId).contains(where: { $0.revocable == true }),
               let l = ledger(agentId), l.revocableFree.cpus >= settings.minOfferCpus, l.revocableFree.mem >= settings.minOfferMem
         else { return [] }
         let free = Resources(cpus: l.revocableFree.cpus, mem: l.revocableFree.mem, disk: l.revocableFree.disk, ports: l.freePorts)
@@ -74,7 +74,7 @@ extension MasterCore {
         let offer = Offer(id: nextId("offer"), frameworkId: fid, agentId: agentId, hostname: agent.info.hostname,
                           attributes: agent.info.attributes, resources: free,
                           role: frameworks[fid]?.info.servedRoles.first, revocable: true)
-        offers[offer.id] = offer
+        offers.add(offer, now: now)
         return [.toFramework(fid, .offers([offer]))]
     }
 

@@ -19,7 +19,7 @@ extension MasterCore {
         entry.refusals = [:]
         frameworks[id] = entry
         var out: [MasterDirective] = [.toFramework(id, .subscribed(id, heartbeat: settings.frameworkHeartbeat))]
-        for (offerId, o) in offers where o.frameworkId == id { offers[offerId] = nil }
+        dropOffers(of: id)
         out += allocate(now: now)
         return (id, out)
     }
@@ -29,7 +29,7 @@ extension MasterCore {
         guard frameworks[frameworkId]?.connected == true else { return }
         frameworks[frameworkId]?.connected = false
         frameworks[frameworkId]?.disconnectedAt = now
-        for (id, o) in offers where o.frameworkId == frameworkId { offers[id] = nil }
+        dropOffers(of: frameworkId)
     }
 
     public mutating func handle(_ call: SchedulerCall, now: Double) throws(MasterCallError) -> [MasterDirective] {
@@ -65,6 +65,11 @@ extension MasterCore {
         }
     }
 
+    /// Offers of a framework that resubscribed, left or was torn down: it holds none any more.
+    mutating func dropOffers(of fid: String) {
+        for o in offers.values.filter({ $0.frameworkId == fid }) { offers.remove(o.id) }
+    }
+
     /// Refusals are per agent and role (and revocable apart): a framework that has no use for one
     /// role's offers must not hold back its offers of another role on that agent.
     static func refusalKey(_ agentId: String, role: String?, revocable: Bool) -> String {
@@ -72,7 +77,7 @@ extension MasterCore {
     }
 
     mutating func release(_ offer: Offer, _ fid: String, _ filters: Filters?, now: Double) {
-        offers[offer.id] = nil
+        offers.remove(offer.id)
         let refuse = filters?.refuseSeconds ?? settings.defaultRefuseSeconds
         if refuse > 0 { frameworks[fid]?.refusals[Self.refusalKey(offer.agentId, role: offer.role, revocable: offer.revocable == true)] = now + refuse }
     }
@@ -82,7 +87,7 @@ extension MasterCore {
         let valid = a.offerIds.compactMap { offers[$0] }.filter { $0.frameworkId == fid }
         guard !valid.isEmpty, valid.count == a.offerIds.count, Set(valid.map(\.agentId)).count == 1,
               let agentId = valid.first?.agentId, let agent = agents[agentId], agent.reachable else {
-            for o in valid { offers[o.id] = nil }
+            for o in valid { offers.remove(o.id) }
             // A task the master already has came with an earlier copy of this ACCEPT (a retried or
             // duplicated call): it was launched, so "dropped" would make the framework forget it.
             return tasks.filter { task($0.taskId) == nil }.flatMap { t in send(fid, .update(TaskStatus(taskId: t.taskId, agentId: t.agentId, frameworkId: fid,
@@ -196,7 +201,7 @@ extension MasterCore {
                 out.append(.toAgent(agentId: agent.info.id, url: agent.info.url, .kill(framework: fid, task: t.info.taskId)))
             }
         }
-        for (id, o) in offers where o.frameworkId == fid { offers[id] = nil }
+        dropOffers(of: fid)
         frameworks[fid] = nil
         return out
     }

@@ -63,7 +63,7 @@ extension MasterCore {
             l.used[role] = (l.used[role] ?? Resources()) + t.info.resources.scalars
             l.serviceCpusExpected += agent.expectedCpus(t)
         }
-        for o in offers.values where o.agentId == agentId {
+        for o in offers.on(agent: agentId) {
             l.portsTaken = l.portsTaken + Resources(ports: o.resources.ports)
             if o.revocable == true { l.revocableUsed = l.revocableUsed + o.resources.scalars; continue }
             let role = o.role ?? Role.any
@@ -143,12 +143,16 @@ extension MasterCore {
         }
     }
 
+    /// Takes back every offer outstanding on an agent (its resources changed), telling each framework.
     mutating func rescindOffers(agentId: String) -> [MasterDirective] {
-        var out: [MasterDirective] = []
-        for (id, o) in offers.sorted(by: { $0.key < $1.key }) where o.agentId == agentId {
-            offers[id] = nil
-            out += send(o.frameworkId, .rescind(id))
+        offers.on(agent: agentId).sorted { $0.id < $1.id }.flatMap { o in
+            offers.remove(o.id)
+            return send(o.frameworkId, .rescind(o.id))
         }
-        return out
+    }
+
+    /// Offers nobody answered within the offer timeout go back to the pool, the framework told.
+    mutating func expireOffers(now: Double) -> [MasterDirective] {
+        offers.expire(madeBefore: now - settings.offerTimeout).flatMap { send($0.frameworkId, .rescind($0.id)) }
     }
 }

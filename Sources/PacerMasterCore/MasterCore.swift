@@ -11,6 +11,10 @@ public struct MasterSettings: Sendable {
     /// Smallest unused share worth offering.
     public var minOfferCpus: Double = 0.001
     public var minOfferMem: Double = 1
+    /// An offer not answered within this long is rescinded and its resources offered again
+    /// (Mesos' `--offer_timeout`): a DECLINE or ACCEPT lost on the way, or a framework that drops
+    /// offers, must not keep an agent out of every later allocation.
+    public var offerTimeout: Double = 15
     /// Allocation is sampled this often for `/master/allocation` (a day of samples is kept).
     public var statsPeriod: Double = 10
     public init() {}
@@ -79,7 +83,7 @@ public struct MasterCore: Sendable {
     public let settings: MasterSettings
     public internal(set) var agents: [String: AgentEntry] = [:]
     public internal(set) var frameworks: [String: FrameworkEntry] = [:]
-    public internal(set) var offers: [String: Offer] = [:]
+    public internal(set) var offers = OfferBook()
     /// Weights, quotas and dynamic reservations set by the operator (persisted by the shell).
     public internal(set) var policy = ResourcePolicy()
     /// Per agent, the newest registration seen (boot, sequence).

@@ -143,3 +143,9 @@ public struct ResourceLimits: Codable, Sendable, Equatable {
     public var mem: ResourceLimit?
     public init(cpus: ResourceLimit? = nil, mem: ResourceLimit? = nil) { self.cpus = cpus; self.mem = mem }
 }
+
+extension AppDefinition {
+    /// The version a task of this app must carry to count as current: the last configuration
+    /// change (scaling does not make tasks old), or the version of a spec never stored.
+    public var configVersion: String { versionInfo?.lastConfigChangeAt ?? version ?? "" }
+}

@@ -32,3 +32,15 @@ public struct DeploymentResult: Codable, Sendable, Equatable {
     public var deploymentId: String
     public init(version: String, deploymentId: String) { self.version = version; self.deploymentId = deploymentId }
 }
+
+/// Pacer's addition to a deployment (`/v2/deployments?embed=pacer`): what it waits on, in words,
+/// and whether it has been reported stalled (no progress for the framework's stall time).
+public struct DeploymentProgress: Codable, Sendable, Equatable {
+    public var waitingFor: String
+    public var stalled: Bool
+    public var startedAt: String?
+    public var lastProgressAt: String?
+    public init(waitingFor: String, stalled: Bool, startedAt: String?, lastProgressAt: String?) {
+        self.waitingFor = waitingFor; self.stalled = stalled; self.startedAt = startedAt; self.lastProgressAt = lastProgressAt
+    }
+}

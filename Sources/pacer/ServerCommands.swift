@@ -16,6 +16,7 @@ struct MasterCommand: AsyncParsableCommand {
     @Option(help: "Port of the master API.") var port = 5050
     @Option(help: "Seconds without a heartbeat before an agent is unreachable.") var agentTimeout = 15.0
     @Option(help: "Seconds between allocation samples (a day of them is kept).") var statsInterval = 10.0
+    @Option(help: "Seconds an offer may go unanswered before it is rescinded and offered again.") var offerTimeout = 15.0
     @Option(help: "etcd://host:port[,host:port…][/namespace]: masters elect a leader there and keep the operator's policy in it.")
     var store: String?
     @Option(help: "Seconds of the leading master's etcd lease (renewed every third of it).") var leaderTtl = 2
@@ -26,6 +27,8 @@ struct MasterCommand: AsyncParsableCommand {
         config.host = server.bind
         config.port = port
         config.settings.agentTimeout = agentTimeout
+        guard offerTimeout > 0 else { throw ValidationError("--offer-timeout: seconds, more than 0") }
+        config.settings.offerTimeout = offerTimeout
         guard statsInterval >= 0.1 else { throw ValidationError("--stats-interval must be at least 0.1 s") }
         config.settings.statsPeriod = statsInterval
         config.stateDir = server.stateDir + "/master"
@@ -98,10 +101,14 @@ struct FrameworkCommand: AsyncParsableCommand {
     @Option(help: "State store: sqlite:PATH (default: STATE_DIR/framework.sqlite) or etcd://host:port[,host:port…][/namespace].") var store: String?
     @Option(help: "Roles to subscribe with, comma-separated; apps choose one with `role`.") var roles = "*"
     @Option(help: "Seconds of the leader's etcd lease (renewed every third of it).") var leaderTtl = 2
+    @Option(help: "Seconds without progress after which a deployment is reported stalled (event, metric, /v2/deployments?embed=pacer).")
+    var deploymentStallTimeout = 300.0
 
     func run() async throws {
         Logs.bootstrap(server.logLevel)
         var config = FrameworkConfig()
+        guard deploymentStallTimeout > 0 else { throw ValidationError("--deployment-stall-timeout: seconds, more than 0") }
+        config.settings.stallSeconds = deploymentStallTimeout
         config.settings.roles = Runner.urls(roles)
         config.host = server.bind
         config.port = port

@@ -12,11 +12,12 @@ class ClusterTestCase: XCTestCase {
 
     /// Seconds of agent silence before the master marks it unreachable.
     var agentTimeout: Double { 15 }
-    /// Extra arguments of the agent.
+    /// Extra arguments of the agent and of the framework.
     var agentArguments: [String] { [] }
+    var frameworkArguments: [String] { [] }
 
     override func setUp() async throws {
-        cluster = try TestCluster(agentTimeout: agentTimeout, agentArgs: agentArguments)
+        cluster = try TestCluster(agentTimeout: agentTimeout, agentArgs: agentArguments, frameworkArgs: frameworkArguments)
         try await cluster.ready()
     }
 

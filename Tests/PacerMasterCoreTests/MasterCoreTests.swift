@@ -175,3 +175,18 @@ final class MasterCoreTests: XCTestCase {
         XCTAssertEqual(byFramework, [f1: 2, f2: 2])
     }
 }
+
+extension MasterCoreTests {
+    func testAnUnansweredOfferIsRescindedAndOfferedAgainAfterTheOfferTimeout() {
+        var (m, fid, offer) = cluster()
+        XCTAssertTrue(offers(m.tick(now: m.settings.offerTimeout - 1)).isEmpty, "one offer per agent while it is out")
+        XCTAssertTrue(m.heartbeat(agentId: agent.id, now: m.settings.offerTimeout))
+        let ds = m.tick(now: m.settings.offerTimeout + 0.5)
+        let rescinded = ds.compactMap { d -> String? in if case .toFramework(fid, let e) = d { return e.rescind?.offerId }; return nil }
+        XCTAssertEqual(rescinded, [offer.id])
+        let again = offers(ds)
+        XCTAssertEqual(again.count, 1)
+        XCTAssertNotEqual(again.first?.id, offer.id)
+        XCTAssertEqual(again.first?.resources, agent.resources)
+    }
+}

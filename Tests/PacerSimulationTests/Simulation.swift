@@ -1,7 +1,7 @@
 import Foundation
 import PacerAgentCore
-import PacerAppsCore
-import PacerMasterCore
+@testable import PacerAppsCore
+@testable import PacerMasterCore
 import PacerModel
 import PacerTestKit
 
@@ -17,7 +17,11 @@ struct Simulation {
         case exited(agent: String, taskId: String, pid: Int32, ExitStatus)
     }
     struct Pending { var at: Double; var seq: Int; var message: Message }
-    struct Faults { var loss = 0.0; var duplication = 0.0; var maxDelay = 0.01; var crashes = false }
+    struct Faults {
+        var loss = 0.0; var duplication = 0.0; var maxDelay = 0.01; var crashes = false
+        /// The leading master fails over: a new one starts empty; agents and the framework come back to it.
+        var masterFailovers = false
+    }
 
     var rng: SeededRandom
     var now = 0.0
@@ -33,6 +37,11 @@ struct Simulation {
     var nextPid: Int32 = 100
     var everLaunched: Set<String> = []
     var failures: [String] = []
+    /// Checked once faults stop: an app with instances to launch while some agent has room for one
+    /// must get a launch within `progressBound` seconds (a stall: issue 18).
+    var checkProgress = false
+    var progressBound = 30.0
+    var waitingSince: [PathId: Double] = [:]
     /// `PACER_SIM_TRACE=<task id>`: every message about that task, for replaying a failing seed.
     let traced = ProcessInfo.processInfo.environment["PACER_SIM_TRACE"]
     var trace: [String] = []
@@ -99,6 +108,7 @@ struct Simulation {
     mutating func tick() {
         if faults.crashes && rng.chance(0.01) { crashFramework() }
         if faults.crashes && rng.chance(0.01), let id = agents.keys.sorted().randomElement(using: &rng) { crashAgent(id) }
+        if faults.masterFailovers && rng.chance(0.005) { failOverMaster() }
         masterDo(master.tick(now: now))
         if frameworkId == nil || master.frameworks[frameworkId!]?.connected != true { subscribe() }
         frameworkDo(framework.tick(now: Self.date(now)))
@@ -262,6 +272,14 @@ struct Simulation {
         stream += 1  // the old stream is gone
     }
 
+    /// The leading master dies and another takes over with nothing but the operator's policy: agents
+    /// re-register with their tasks (their heartbeats get "unknown agent"), the framework resubscribes.
+    /// Messages in flight reach the new leader, as requests redirected by a follower would.
+    mutating func failOverMaster() {
+        master = MasterCore(now: now, idPrefix: "m\(Int(now * 1000))")
+        stream += 1
+    }
+
     /// The agent process dies (its tasks keep running) and restarts from its checkpoint.
     mutating func crashAgent(_ id: String) {
         guard var a = agents[id] else { return }
@@ -281,6 +299,45 @@ struct Simulation {
         var owners: [String: Int] = [:]
         for a in agents.values { for p in a.processes.values where p.alive { owners[p.taskId, default: 0] += 1 } }
         for (task, n) in owners where n > 1 { failures.append("t=\(now): \(n) processes for task \(task)") }
+        if checkProgress { checkLaunchesProgress() }
+    }
+
+    /// An app that wants instances, is not backing off, and fits on some reachable agent as the
+    /// master sees it (offers outstanding included: an offer nobody answers is a stall too).
+    mutating func checkLaunchesProgress() {
+        let date = Self.date(now)
+        for app in framework.apps.values.sorted(by: { $0.id < $1.id }) {
+            let backingOff = framework.delays[app.id].map { $0.until > date } ?? false
+            let waiting = !backingOff && framework.plan(app, now: date).launch > 0 && hasRoom(for: app)
+            guard waiting else { waitingSince[app.id] = nil; continue }
+            let since = waitingSince[app.id] ?? now
+            waitingSince[app.id] = since
+            if now - since > progressBound {
+                failures.append("t=\(now): \(app.id) stalled: \(framework.plan(app, now: date).launch) to launch, room on an agent, "
+                    + "no launch for \(Int(now - since)) s; master: \(masterView())")
+                waitingSince[app.id] = now  // report once per bound
+            }
+        }
+    }
+
+    /// What the master holds for the framework: offers outstanding (age), refusals left, suppressed.
+    func masterView() -> String {
+        guard let fid = frameworkId, let f = master.frameworks[fid] else { return "framework unknown" }
+        let offers = master.offers.values.filter { $0.frameworkId == fid }.map { "\($0.id)@\($0.agentId)" }.sorted()
+        let refusals = f.refusals.filter { $0.value > now }.map { "\($0.key) \(Int($0.value - now)) s" }.sorted()
+        return "connected \(f.connected), suppressed \(f.suppressed), offers \(offers), refusals \(refusals)"
+    }
+
+    func hasRoom(for app: AppDefinition) -> Bool {
+        master.agents.values.contains { agent in
+            guard agent.reachable, var l = master.ledger(agent.info.id) else { return false }
+            // Offers are free room from the framework's point of view.
+            for o in master.offers.values where o.agentId == agent.info.id && o.revocable != true {
+                l.used[o.role ?? "*"] = (l.used[o.role ?? "*"] ?? Resources()) - o.resources.scalars
+                l.portsTaken = l.portsTaken - Resources(ports: o.resources.ports)
+            }
+            return l.unreservedFree.contains(app.resourcesPerTask.scalars) && l.freePorts.reduce(0) { $0 + $1.count } >= app.portDefinitions.count
+        }
     }
 
     /// Live processes of an app, across all agents.

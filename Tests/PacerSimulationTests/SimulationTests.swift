@@ -21,7 +21,7 @@ final class SimulationTests: XCTestCase {
 
     func runSeed(_ seed: UInt64) -> [String] {
         var sim = Simulation(seed: seed, agents: 3)
-        sim.faults = .init(loss: 0.05, duplication: 0.05, maxDelay: 0.5, crashes: true)
+        sim.faults = .init(loss: 0.05, duplication: 0.05, maxDelay: 0.5, crashes: true, masterFailovers: true)
         sim.run(until: 2)
         var targets: [PathId: Int] = [:]
         for step in 0..<6 {
@@ -39,6 +39,7 @@ final class SimulationTests: XCTestCase {
         }
         // Calm: no more faults; everything must settle.
         sim.faults = .init()
+        sim.checkProgress = true
         sim.run(until: sim.now + 150)  // longer than the launch timeout, so lost launches are replaced
         var problems = sim.failures
         if sim.traced != nil { print(sim.trace.joined(separator: "\n")) }

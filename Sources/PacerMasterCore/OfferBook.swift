@@ -1,0 +1,56 @@
+import DequeModule
+import PacerModel
+
+/// Offers sent and not yet answered. Allocation asks, per agent, whether one is out already, and
+/// offers expire oldest first: so they are kept by id, by agent, and in the order they were made.
+public struct OfferBook: Sendable {
+    public private(set) var byId: [String: Offer] = [:]
+    private var byAgent: [String: Set<String>] = [:]
+    /// Offer ids in the order they were made, with when. Answered offers stay here until they
+    /// reach the front (skipped then): removal from the middle would cost a scan.
+    private var made: Deque<(id: String, at: Double)> = []
+
+    public init() {}
+
+    public var count: Int { byId.count }
+    public var isEmpty: Bool { byId.isEmpty }
+    public var values: Dictionary<String, Offer>.Values { byId.values }
+    public var keys: Dictionary<String, Offer>.Keys { byId.keys }
+    public subscript(id: String) -> Offer? { byId[id] }
+
+    /// Offers outstanding on one agent.
+    public func on(agent agentId: String) -> [Offer] {
+        (byAgent[agentId] ?? []).compactMap { byId[$0] }
+    }
+
+    mutating func add(_ offer: Offer, now: Double) {
+        byId[offer.id] = offer
+        byAgent[offer.agentId, default: []].insert(offer.id)
+        made.append((offer.id, now))
+    }
+
+    @discardableResult
+    mutating func remove(_ id: String) -> Offer? {
+        guard let offer = byId.removeValue(forKey: id) else { return nil }
+        byAgent[offer.agentId]?.remove(id)
+        if byAgent[offer.agentId]?.isEmpty == true { byAgent[offer.agentId] = nil }
+        compactFront()
+        return offer
+    }
+
+    /// Removes and returns the offers made at or before `deadline`, oldest first.
+    mutating func expire(madeBefore deadline: Double) -> [Offer] {
+        var out: [Offer] = []
+        while let first = made.first, first.at <= deadline {
+            made.removeFirst()
+            if let offer = remove(first.id) { out.append(offer) }
+        }
+        return out
+    }
+
+    /// Drops answered offers from the front, so the queue stays as long as what is outstanding
+    /// plus what was answered since the oldest outstanding one was made.
+    private mutating func compactFront() {
+        while let first = made.first, byId[first.id] == nil { made.removeFirst() }
+    }
+}
