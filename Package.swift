@@ -63,6 +63,12 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], swiftSettings: strict),
+        // Simulated agents: the agent core behind real HTTP, tasks without processes (`pacer agent --simulate`).
+        .target(name: "PacerAgentSim", dependencies: [
+            "PacerAgentCore", "PacerServerKit", "PacerClient",
+            .product(name: "HeapModule", package: "swift-collections"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], swiftSettings: strict),
         .target(name: "PacerApps", dependencies: [
             "PacerAppsCore", "PacerStore", "PacerServerKit", "PacerClient",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -73,7 +79,7 @@ let package = Package(
         ], swiftSettings: strict),
         // L4: the one executable; wiring only.
         .executableTarget(name: "pacer", dependencies: [
-            "PacerMaster", "PacerAgent", "PacerApps", "PacerClient", "PacerLB",
+            "PacerMaster", "PacerAgent", "PacerAgentSim", "PacerApps", "PacerClient", "PacerLB",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], swiftSettings: strict),

@@ -100,15 +100,22 @@ public struct AgentService: Service {
     /// Registers with whichever master answers, then heartbeats; a 404 means "register again".
     func registerLoop(_ masters: [MasterClient]) async {
         var current = 0
+        var interval = config.heartbeat
         while !Task.isCancelled {
             let master = masters[current % masters.count]
             do {
                 if await agent.registered {
-                    if try await master.agentCall(.heartbeat(agent.agentInfo.id, usage: await agent.cpuRates())) == 404 { await agent.setRegistered(false) }
-                } else if try await master.agentCall(await agent.registration()) == 200 {
-                    logger.info("registered with master", metadata: ["master": "\(master.baseURL)"])
-                    await agent.setRegistered(true)
-                    continue
+                    let answer = try await master.agentCall(.heartbeat(agent.agentInfo.id, usage: await agent.cpuRates()))
+                    if answer.status == 404 { await agent.setRegistered(false) }
+                    if let s = answer.heartbeatIntervalSeconds { interval = .milliseconds(Int64(s * 1000)) }
+                } else {
+                    let answer = try await master.agentCall(await agent.registration())
+                    if let s = answer.heartbeatIntervalSeconds { interval = .milliseconds(Int64(s * 1000)) }
+                    if answer.status == 200 {
+                        logger.info("registered with master", metadata: ["master": "\(master.baseURL)"])
+                        await agent.setRegistered(true)
+                        continue
+                    }
                 }
             } catch {
                 logger.debug("master unreachable", metadata: ["master": "\(master.baseURL)", "error": "\(error)"])
@@ -119,7 +126,8 @@ public struct AgentService: Service {
                 try? await Task.sleep(for: .milliseconds(250))
                 continue
             }
-            try? await Task.sleep(for: config.heartbeat)
+            // The master's interval: it stretches as the cluster grows.
+            try? await Task.sleep(for: interval)
         }
     }
 
@@ -131,9 +139,9 @@ public struct AgentService: Service {
             if batch.isEmpty { continue }
             var sent = false
             for master in masters where !sent {
-                if let status = try? await master.agentCall(.update(await agent.agentInfo.id, batch)) {
+                if let answer = try? await master.agentCall(.update(await agent.agentInfo.id, batch)) {
                     sent = true
-                    if status == 404 { await agent.setRegistered(false) }
+                    if answer.status == 404 { await agent.setRegistered(false) }
                 }
             }
         }

@@ -33,11 +33,12 @@ public struct MasterClient: Sendable {
     /// Agent → master; returns the HTTP status (404 on HEARTBEAT means: register again). A master
     /// that does not lead redirects to the leader (followed by the transport); one that knows no
     /// leader (503) is an error, so the caller moves on to the next master it knows.
-    public func agentCall(_ call: AgentCall) async throws(ClientError) -> Int {
+    public func agentCall(_ call: AgentCall) async throws(ClientError) -> AgentCallAnswer {
         let body = try! encoder.encode(call)
         let r = try await transport.send(.POST, baseURL + "/api/v1/agent", body: body)
         if r.status == 503 { throw .http(status: 503, nil, body: r.text) }
-        return r.status
+        let reply = r.status == 200 ? try? WireJSON.masterDecoder().decode(AgentCallReply.self, from: r.body) : nil
+        return AgentCallAnswer(status: r.status, heartbeatIntervalSeconds: reply?.heartbeatIntervalSeconds)
     }
 
     /// Opens the SUBSCRIBE stream. Events arrive in batches (all complete lines of a read), so the
@@ -78,6 +79,13 @@ public struct MasterClient: Sendable {
             continuation.onTermination = { _ in task.cancel() }
         }
     }
+}
+
+/// The master's answer to an agent call: its status (404: register again) and, on REGISTER and
+/// HEARTBEAT, the heartbeat interval to keep.
+public struct AgentCallAnswer: Sendable, Equatable {
+    public var status: Int
+    public var heartbeatIntervalSeconds: Double?
 }
 
 /// Splits a byte stream into newline-terminated records, bounded so a broken peer cannot make

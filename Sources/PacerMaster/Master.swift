@@ -157,23 +157,24 @@ public actor Master {
         execute(try core.handle(call, now: Self.now))
     }
 
-    /// Returns the HTTP status for the agent: 404 tells it to register again.
-    public func handle(_ call: AgentCall) -> Int {
+    /// Returns the HTTP status for the agent (404 tells it to register again) and, for REGISTER and
+    /// HEARTBEAT, the interval of its next heartbeat.
+    public func handle(_ call: AgentCall) -> (status: Int, heartbeat: Double?) {
         let now = Self.now
         switch call.type {
         case .register:
-            guard let r = call.register else { return 400 }
+            guard let r = call.register else { return (400, nil) }
             logger.info("agent registered", metadata: ["agent.id": "\(r.agent.id)", "tasks": "\(r.tasks.count)"])
             execute(core.registerAgent(r.agent, tasks: r.tasks, boot: r.boot, sequence: r.sequence, now: now))
-            return 200
+            return (200, core.heartbeatInterval)
         case .heartbeat:
-            return core.heartbeat(agentId: call.agentId, usage: call.usage, now: now) ? 200 : 404
+            return core.heartbeat(agentId: call.agentId, usage: call.usage, now: now) ? (200, core.heartbeatInterval) : (404, nil)
         case .update:
-            guard core.agents[call.agentId]?.reachable == true else { return 404 }
+            guard core.agents[call.agentId]?.reachable == true else { return (404, nil) }
             let statuses = call.update?.statuses ?? []
             let unknown = core.reportsUnknownTasks(agentId: call.agentId, statuses)
             execute(core.agentUpdates(agentId: call.agentId, statuses, now: now))
-            return unknown ? 404 : 202  // 404: register again, with every task
+            return (unknown ? 404 : 202, nil)  // 404: register again, with every task
         }
     }
 

@@ -29,9 +29,10 @@ enum MasterRoutes {
         router.post("/api/v1/agent") { request, _ in
             let call = try JSONBody.decode(AgentCall.self, from: try await BodyReader.json(request, limit: 64 << 20),
                                            decoder: WireJSON.masterDecoder())
-            let status = await master.handle(call)
-            return status == 404 ? JSONResponse.error(APIError.notFound("unknown agent \(call.agentId): register again"))
-                : Response(status: .init(code: status))
+            let (status, heartbeat) = await master.handle(call)
+            if status == 404 { return JSONResponse.error(APIError.notFound("unknown agent \(call.agentId): register again")) }
+            guard let heartbeat else { return Response(status: .init(code: status)) }
+            return try JSONResponse.make(AgentCallReply(heartbeatIntervalSeconds: heartbeat), encoder: WireJSON.masterEncoder())
         }
         return router
     }

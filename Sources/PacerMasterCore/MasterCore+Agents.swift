@@ -33,7 +33,12 @@ extension MasterCore {
                 state: .lost, message: "the agent re-registered without this task", reason: "REASON_AGENT_RESTARTED",
                 timestamp: now)))
         }
+        for id in (previous?.tasks ?? [:]).keys { taskAgent[id] = nil }
         agents[info.id] = AgentEntry(info: info, lastSeen: now, reachable: true, tasks: tasks)
+        for id in tasks.keys { taskAgent[id] = info.id }
+        let interval = heartbeatInterval
+        agents[info.id]?.heartbeatInterval = interval
+        touch(info.id)
         return out + allocate(now: now)
     }
 
@@ -42,8 +47,22 @@ extension MasterCore {
     public mutating func heartbeat(agentId: String, usage: [String: Double]? = nil, now: Double) -> Bool {
         guard agents[agentId]?.reachable == true else { return false }
         agents[agentId]?.lastSeen = now
+        let interval = heartbeatInterval
+        agents[agentId]?.heartbeatInterval = interval
         if let usage { agents[agentId]?.cpuUsage = usage }
         return true
+    }
+
+    /// How often agents should heartbeat now: the base interval, stretched so that all of them
+    /// together send at most `maxHeartbeatsPerSecond`.
+    public var heartbeatInterval: Double {
+        max(settings.heartbeatSeconds, Double(agents.count) / settings.maxHeartbeatsPerSecond)
+    }
+
+    /// Silence after which an agent is unreachable: the configured timeout, plus three of its
+    /// intervals' stretch beyond the base one.
+    func timeout(_ agent: AgentEntry) -> Double {
+        settings.agentTimeout + 3 * max(0, agent.heartbeatInterval - settings.heartbeatSeconds)
     }
 
     /// Status updates from an agent: recorded, then forwarded to the owning framework.
@@ -62,15 +81,17 @@ extension MasterCore {
                 t.health = status.health ?? t.health
                 t.ready = status.ready ?? t.ready
                 if status.state.isTerminal {
-                    agents[agentId]?.tasks[status.taskId] = nil
+                    setTask(status.taskId, on: agentId, nil)
                     freed = true
                 } else {
-                    agents[agentId]?.tasks[status.taskId] = t
+                    setTask(status.taskId, on: agentId, t)
                 }
             }
             if let frameworkId { out += send(frameworkId, .update(status)) }
         }
-        return freed ? out + allocate(now: now) : out
+        guard freed else { return out }
+        touch(agentId)
+        return out + allocate(now: now)
     }
 
     /// An agent reports a live task the master has no record of (its launch arrived after the agent
@@ -85,11 +106,12 @@ extension MasterCore {
         var out: [MasterDirective] = []
         for id in taskIds {
             guard let t = agents[agentId]?.tasks[id], t.state == .staging else { continue }
-            agents[agentId]?.tasks[id] = nil
+            setTask(id, on: agentId, nil)
             out += send(t.frameworkId, .update(TaskStatus(taskId: id, agentId: agentId, frameworkId: t.frameworkId,
                 state: .dropped, message: "could not reach the agent: \(reason)", reason: "REASON_AGENT_UNREACHABLE",
                 timestamp: now)))
         }
+        touch(agentId)
         return out + allocate(now: now)
     }
 
@@ -97,7 +119,7 @@ extension MasterCore {
     mutating func expireAgents(now: Double) -> [MasterDirective] {
         var out: [MasterDirective] = []
         for (id, agent) in agents.sorted(by: { $0.key < $1.key })
-        where agent.reachable && now - agent.lastSeen > settings.agentTimeout {
+        where agent.reachable && now - agent.lastSeen > timeout(agent) {
             agents[id]?.reachable = false
             out += rescindOffers(agentId: id)
             for (taskId, t) in agent.tasks.sorted(by: { $0.key < $1.key }) {
@@ -107,6 +129,7 @@ extension MasterCore {
                         + "\(Int(settings.agentTimeout)) s", reason: "REASON_AGENT_UNREACHABLE", timestamp: now)))
             }
             for f in frameworks.keys.sorted() { out += send(f, .failure(agent: id)) }
+            touch(id)
         }
         return out
     }

@@ -1,8 +1,8 @@
 import PacerModel
 
 extension MasterCore {
-    /// Periodic work: expire silent agents, expire frameworks past their failover timeout,
-    /// heartbeat frameworks, and offer what is free.
+    /// Periodic work: expire silent agents and unanswered offers, expire frameworks past their
+    /// failover timeout, heartbeat frameworks, and offer what is free.
     public mutating func tick(now: Double) -> [MasterDirective] {
         var out = expireAgents(now: now) + expireOffers(now: now)
         for (id, f) in frameworks.sorted(by: { $0.key < $1.key })
@@ -15,72 +15,89 @@ extension MasterCore {
                 out.append(.toFramework(id, .heartbeat))
             }
         }
+        if now - lastFullAllocation >= settings.allocationInterval { allocateAll = true }
         return out + allocate(now: now)
     }
 
-    /// Offers each reachable agent's free resources, role by role in weighted-DRF order (roles short
-    /// of their quota guarantee first), each role's share to the framework of that role with the
-    /// smallest dominant share; never beyond a role's quota limit, never into the headroom other
-    /// roles' unmet guarantees need. Then idle capacity goes as revocable offers to frameworks that
-    /// take them. One outstanding offer per agent and role.
+    /// Offers reachable agents' free resources — those whose resources changed since the last
+    /// allocation, or all of them (`allocateAll`) — role by role in weighted-DRF order (roles
+    /// short of their quota guarantee first), each role's share to the framework of that role with
+    /// the smallest dominant share; never beyond a role's quota limit, never into the headroom
+    /// other roles' unmet guarantees need. Then idle capacity goes as revocable offers to
+    /// frameworks that take them. One outstanding offer per agent and role; one OFFERS event per
+    /// framework and allocation.
     mutating func allocate(now: Double) -> [MasterDirective] {
         let candidates = frameworks.filter { $0.value.connected && !$0.value.suppressed }
-        guard !candidates.isEmpty else { return [] }
+        let full = allocateAll
+        let targets = full ? Array(agents.keys) : Array(dirty)
+        dirty = []
+        if full {
+            allocateAll = false
+            lastFullAllocation = now
+            recomputeSums()
+        }
+        guard !candidates.isEmpty, !targets.isEmpty else { return [] }
         var members: [String: [String]] = [:]
         for (id, f) in candidates { for role in f.info.servedRoles { members[role, default: []].append(id) } }
-        let total = clusterTotal
-        var allocated = allocatedByRole()
-        var out: [MasterDirective] = []
-        for agentId in agents.keys.sorted() {
+        var made: [String: [Offer]] = [:]
+        for agentId in targets.sorted() {
             guard let agent = agents[agentId], agent.reachable else { continue }
-            for role in drfOrder(Array(members.keys), allocated: allocated, total: total) {
+            for role in drfOrder(Array(members.keys), allocated: sums.byRole, total: sums.total) {
                 guard !offers.on(agent: agentId).contains(where: { ($0.role ?? Role.any) == role && $0.revocable != true }),
-                      let l = ledger(agentId) else { continue }
-                var (reserved, unreserved) = l.available(role)
-                if let limit = policy.quotas[role]?.limit {
-                    let room = limit.scalars - (allocated[role] ?? Resources())
-                    reserved = Resources.minimum(reserved, room)
-                    unreserved = Resources.minimum(unreserved, room - reserved)
-                }
-                if meetsGuarantee(role, allocated) {
-                    unreserved = Resources.minimum(unreserved, clusterUnreservedFree() - guaranteeHeadroom(excluding: role, allocated))
-                }
-                let scalars = reserved + unreserved
-                guard scalars.cpus >= settings.minOfferCpus, scalars.mem >= settings.minOfferMem else { continue }
-                let key = Self.refusalKey(agentId, role: role, revocable: false)
-                let eligible = members[role, default: []].filter { (frameworks[$0]?.refusals[key] ?? 0) <= now }
-                guard let fid = eligible.min(by: { frameworkOrder($0, total) < frameworkOrder($1, total) }) else { continue }
-                let offer = Offer(id: nextId("offer"), frameworkId: fid, agentId: agentId, hostname: agent.info.hostname,
-                                  attributes: agent.info.attributes, resources: Resources(cpus: scalars.cpus, mem: scalars.mem,
-                                  disk: scalars.disk, ports: l.freePorts), role: role)
-                offers.add(offer, now: now)
-                allocated[role] = (allocated[role] ?? Resources()) + scalars
-                out.append(.toFramework(fid, .offers([offer])))
+                      let offer = offer(agentId, agent, role: role, members: members[role] ?? [], now: now) else { continue }
+                addOffer(offer, now: now)
+                made[offer.frameworkId, default: []].append(offer)
             }
-            out += offerRevocable(agentId, candidates: candidates, now: now)
+            if let offer = offerRevocable(agentId, candidates: candidates, now: now) {
+                addOffer(offer, now: now)
+                made[offer.frameworkId, default: []].append(offer)
+            }
         }
-        return out
+        // The agents just offered are not dirty: the offers themselves changed their shares.
+        for list in made.values { for o in list { dirty.remove(o.agentId) } }
+        return made.keys.sorted().map { .toFramework($0, .offers(made[$0]!)) }
+    }
+
+    /// What `role` may be offered on this agent now, to whom; nil when nothing worth offering.
+    mutating func offer(_ agentId: String, _ agent: AgentEntry, role: String, members: [String], now: Double) -> Offer? {
+        guard let l = ledger(agentId) else { return nil }
+        var (reserved, unreserved) = l.available(role)
+        if let limit = policy.quotas[role]?.limit {
+            let room = limit.scalars - (sums.byRole[role] ?? Resources())
+            reserved = Resources.minimum(reserved, room)
+            unreserved = Resources.minimum(unreserved, room - reserved)
+        }
+        if meetsGuarantee(role, sums.byRole) {
+            unreserved = Resources.minimum(unreserved, sums.unreservedFree - guaranteeHeadroom(excluding: role, sums.byRole))
+        }
+        let scalars = reserved + unreserved
+        guard scalars.cpus >= settings.minOfferCpus, scalars.mem >= settings.minOfferMem else { return nil }
+        let key = Self.refusalKey(agentId, role: role, revocable: false)
+        let eligible = members.filter { (frameworks[$0]?.refusals[key] ?? 0) <= now }
+        guard let fid = eligible.min(by: { frameworkOrder($0) < frameworkOrder($1) }) else { return nil }
+        return Offer(id: nextId("offer"), frameworkId: fid, agentId: agentId, hostname: agent.info.hostname,
+                     attributes: agent.info.attributes, resources: Resources(cpus: scalars.cpus, mem: scalars.mem,
+                     disk: scalars.disk, ports: l.freePorts), role: role)
     }
 
     /// Idle capacity (what neither services nor batch tasks hold) to a framework that takes revocable offers.
-    mutating func offerRevocable(_ agentId: String, candidates: [String: FrameworkEntry], now: Double) -> [MasterDirective] {
+    mutating func offerRevocable(_ agentId: String, candidates: [String: FrameworkEntry], now: Double) -> Offer? {
         guard let agent = agents[agentId], !offers.on(agent: agentId).contains(where: { $0.revocable == true }),
               let l = ledger(agentId), l.revocableFree.cpus >= settings.minOfferCpus, l.revocableFree.mem >= settings.minOfferMem
-        else { return [] }
+        else { return nil }
         let free = Resources(cpus: l.revocableFree.cpus, mem: l.revocableFree.mem, disk: l.revocableFree.disk, ports: l.freePorts)
-        let outstanding = Dictionary(grouping: offers.values, by: \.frameworkId).mapValues(\.count)
-        guard let fid = candidates.filter({ $0.value.info.wantsRevocable && ($0.value.refusals[Self.refusalKey(agentId, role: nil, revocable: true)] ?? 0) <= now })
-            .keys.min(by: { (outstanding[$0] ?? 0, $0) < (outstanding[$1] ?? 0, $1) }) else { return [] }
-        let offer = Offer(id: nextId("offer"), frameworkId: fid, agentId: agentId, hostname: agent.info.hostname,
-                          attributes: agent.info.attributes, resources: free,
-                          role: frameworks[fid]?.info.servedRoles.first, revocable: true)
-        offers.add(offer, now: now)
-        return [.toFramework(fid, .offers([offer]))]
+        let key = Self.refusalKey(agentId, role: nil, revocable: true)
+        guard let fid = candidates.filter({ $0.value.info.wantsRevocable && ($0.value.refusals[key] ?? 0) <= now })
+            .keys.min(by: { (offers.count(of: $0), $0) < (offers.count(of: $1), $1) }) else { return nil }
+        return Offer(id: nextId("offer"), frameworkId: fid, agentId: agentId, hostname: agent.info.hostname,
+                     attributes: agent.info.attributes, resources: free,
+                     role: frameworks[fid]?.info.servedRoles.first, revocable: true)
     }
 
     /// Roles below their guarantee first, then by dominant share over weight, then by name.
     func drfOrder(_ roles: [String], allocated: [String: Resources], total: Resources) -> [String] {
-        roles.sorted { a, b in
+        guard roles.count > 1 else { return roles }
+        return roles.sorted { a, b in
             let ka = (meetsGuarantee(a, allocated) ? 1 : 0, (allocated[a] ?? Resources()).dominantShare(of: total) / policy.weight(a))
             let kb = (meetsGuarantee(b, allocated) ? 1 : 0, (allocated[b] ?? Resources()).dominantShare(of: total) / policy.weight(b))
             return ka != kb ? ka < kb : a < b
@@ -99,20 +116,9 @@ extension MasterCore {
         }
     }
 
-    func clusterUnreservedFree() -> Resources {
-        agents.keys.filter { agents[$0]?.reachable == true }.reduce(Resources()) { $0 + (ledger($1)?.unreservedFree ?? Resources()) }
-    }
-
-    /// Within a role: the framework with the smallest dominant share, then fewest offers outstanding.
-    func frameworkOrder(_ fid: String, _ total: Resources) -> (Double, Int, String) {
-        var held = Resources()
-        for agent in agents.values {
-            for t in agent.tasks.values where t.frameworkId == fid && !t.state.isTerminal && t.info.revocable != true {
-                held = held + t.info.resources.scalars
-            }
-        }
-        let mine = offers.values.filter { $0.frameworkId == fid }
-        held = mine.reduce(held) { $0 + $1.resources.scalars }
-        return (held.dominantShare(of: total), mine.count, fid)
+    /// Within a role: the framework with the smallest dominant share (tasks and offers it holds),
+    /// then fewest offers outstanding.
+    func frameworkOrder(_ fid: String) -> (Double, Int, String) {
+        ((sums.byFramework[fid] ?? Resources()).dominantShare(of: sums.total), offers.count(of: fid), fid)
     }
 }

@@ -20,6 +20,7 @@ extension MasterCore {
         frameworks[id] = entry
         var out: [MasterDirective] = [.toFramework(id, .subscribed(id, heartbeat: settings.frameworkHeartbeat))]
         dropOffers(of: id)
+        allocateAll = true
         out += allocate(now: now)
         return (id, out)
     }
@@ -56,6 +57,7 @@ extension MasterCore {
         case .revive:
             frameworks[fid]?.suppressed = false
             frameworks[fid]?.refusals = [:]
+            allocateAll = true
             return allocate(now: now)
         case .suppress:
             frameworks[fid]?.suppressed = true
@@ -67,7 +69,7 @@ extension MasterCore {
 
     /// Offers of a framework that resubscribed, left or was torn down: it holds none any more.
     mutating func dropOffers(of fid: String) {
-        for o in offers.values.filter({ $0.frameworkId == fid }) { offers.remove(o.id) }
+        for o in offers.values.filter({ $0.frameworkId == fid }) { removeOffer(o.id) }
     }
 
     /// Refusals are per agent and role (and revocable apart): a framework that has no use for one
@@ -77,7 +79,7 @@ extension MasterCore {
     }
 
     mutating func release(_ offer: Offer, _ fid: String, _ filters: Filters?, now: Double) {
-        offers.remove(offer.id)
+        removeOffer(offer.id)
         let refuse = filters?.refuseSeconds ?? settings.defaultRefuseSeconds
         if refuse > 0 { frameworks[fid]?.refusals[Self.refusalKey(offer.agentId, role: offer.role, revocable: offer.revocable == true)] = now + refuse }
     }
@@ -87,7 +89,7 @@ extension MasterCore {
         let valid = a.offerIds.compactMap { offers[$0] }.filter { $0.frameworkId == fid }
         guard !valid.isEmpty, valid.count == a.offerIds.count, Set(valid.map(\.agentId)).count == 1,
               let agentId = valid.first?.agentId, let agent = agents[agentId], agent.reachable else {
-            for o in valid { offers.remove(o.id) }
+            for o in valid { removeOffer(o.id) }
             // A task the master already has came with an earlier copy of this ACCEPT (a retried or
             // duplicated call): it was launched, so "dropped" would make the framework forget it.
             return tasks.filter { task($0.taskId) == nil }.flatMap { t in send(fid, .update(TaskStatus(taskId: t.taskId, agentId: t.agentId, frameworkId: fid,
@@ -115,11 +117,13 @@ extension MasterCore {
                 continue
             }
             available = available - t.resources
-            agents[agentId]?.tasks[t.taskId] = MasterTask(info: t, frameworkId: fid, state: .staging)
+            setTask(t.taskId, on: agentId, MasterTask(info: t, frameworkId: fid, state: .staging))
             launched.append(t)
         }
         if !launched.isEmpty { out.append(.toAgent(agentId: agentId, url: agent.info.url, .launch(framework: fid, launched))) }
-        return out + preemptBatch(agentId) + allocate(now: now)
+        out += preemptBatch(agentId)
+        touch(agentId)
+        return out + allocate(now: now)
     }
 
     /// Services come first: when their tasks (cpus as expected from their use) and the agent's batch

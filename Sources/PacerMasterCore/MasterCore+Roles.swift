@@ -74,18 +74,10 @@ extension MasterCore {
     }
 
     /// Per role, what its tasks and outstanding offers hold across reachable agents (non-revocable).
-    public func allocatedByRole() -> [String: Resources] {
-        var out: [String: Resources] = [:]
-        for id in agents.keys where agents[id]?.reachable == true {
-            for (role, r) in ledger(id)?.used ?? [:] { out[role] = (out[role] ?? Resources()) + r }
-        }
-        return out
-    }
+    public func allocatedByRole() -> [String: Resources] { sums.byRole.filter { !$0.value.isEmpty } }
 
     /// The resources of every reachable agent.
-    public var clusterTotal: Resources {
-        agents.values.filter(\.reachable).reduce(Resources()) { $0 + $1.info.resources.scalars }
-    }
+    public var clusterTotal: Resources { sums.total }
 
     // MARK: operator calls
 
@@ -99,6 +91,7 @@ extension MasterCore {
             throw MasterCallError("agent \(r.agentId) has only cpus \(free.cpus), mem \(free.mem), disk \(free.disk) unreserved and unused")
         }
         policy.reservations[r.agentId, default: [:]][r.role] = (policy.reservations[r.agentId]?[r.role] ?? Resources()) + r.resources.scalars
+        touch(r.agentId)
         return out
     }
 
@@ -118,6 +111,7 @@ extension MasterCore {
         let left = have - r.resources.scalars
         policy.reservations[r.agentId]?[r.role] = left.isEmpty ? nil : left
         if policy.reservations[r.agentId]?.isEmpty == true { policy.reservations[r.agentId] = nil }
+        touch(r.agentId)
         return out
     }
 
@@ -125,6 +119,7 @@ extension MasterCore {
         guard Role.isValid(role) else { throw MasterCallError("invalid role name '\(role)'") }
         guard weight > 0, weight.isFinite else { throw MasterCallError("weight must be a positive number") }
         policy.weights[role] = weight == 1 ? nil : weight
+        allocateAll = true
     }
 
     public mutating func setQuota(_ role: String, _ quota: Quota?) throws(MasterCallError) {
@@ -133,6 +128,7 @@ extension MasterCore {
             throw MasterCallError("the quota's guarantee exceeds its limit")
         }
         policy.quotas[role] = quota
+        allocateAll = true
     }
 
     func validate(_ r: Reservation) throws(MasterCallError) {
@@ -146,13 +142,16 @@ extension MasterCore {
     /// Takes back every offer outstanding on an agent (its resources changed), telling each framework.
     mutating func rescindOffers(agentId: String) -> [MasterDirective] {
         offers.on(agent: agentId).sorted { $0.id < $1.id }.flatMap { o in
-            offers.remove(o.id)
+            removeOffer(o.id)
             return send(o.frameworkId, .rescind(o.id))
         }
     }
 
     /// Offers nobody answered within the offer timeout go back to the pool, the framework told.
     mutating func expireOffers(now: Double) -> [MasterDirective] {
-        offers.expire(madeBefore: now - settings.offerTimeout).flatMap { send($0.frameworkId, .rescind($0.id)) }
+        offers.expire(madeBefore: now - settings.offerTimeout).flatMap { o in
+            touch(o.agentId)
+            return send(o.frameworkId, .rescind(o.id))
+        }
     }
 }

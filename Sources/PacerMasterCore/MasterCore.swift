@@ -2,8 +2,15 @@ import PacerModel
 
 /// Named bounds and periods of the master. Times are seconds.
 public struct MasterSettings: Sendable {
-    /// An agent silent this long is unreachable; its tasks are reported `TASK_UNREACHABLE`.
+    /// An agent silent this long is unreachable; its tasks are reported `TASK_UNREACHABLE`. Meant
+    /// for agents heartbeating every `heartbeatSeconds`: an agent told a longer interval gets
+    /// three of its intervals' difference on top.
     public var agentTimeout: Double = 15
+    /// How often agents heartbeat in a small cluster.
+    public var heartbeatSeconds: Double = 1
+    /// In a large one, intervals stretch so that at most this many heartbeats arrive per second
+    /// (Nomad's max_heartbeats_per_second): 2,000 agents heartbeat every 10 s.
+    public var maxHeartbeatsPerSecond: Double = 200
     /// How often frameworks get a HEARTBEAT on their stream.
     public var frameworkHeartbeat: Double = 5
     /// Mesos' default refusal when a DECLINE or ACCEPT names no filter.
@@ -15,6 +22,9 @@ public struct MasterSettings: Sendable {
     /// (Mesos' `--offer_timeout`): a DECLINE or ACCEPT lost on the way, or a framework that drops
     /// offers, must not keep an agent out of every later allocation.
     public var offerTimeout: Double = 15
+    /// Every agent is offered again this often (refusals that ran out, idle capacity lent as
+    /// revocable); in between only agents whose resources changed are (Mesos' allocation interval).
+    public var allocationInterval: Double = 1
     /// Allocation is sampled this often for `/master/allocation` (a day of samples is kept).
     public var statsPeriod: Double = 10
     public init() {}
@@ -49,6 +59,8 @@ public struct AgentEntry: Sendable, Equatable {
     public var tasks: [String: MasterTask]
     /// Cores each task used over the agent's last heartbeat interval (absent: not measured).
     public var cpuUsage: [String: Double] = [:]
+    /// The heartbeat interval this agent was last told: its timeout follows from it.
+    public var heartbeatInterval: Double = 1
 
     public init(info: AgentInfo, lastSeen: Double, reachable: Bool, tasks: [String: MasterTask]) {
         self.info = info; self.lastSeen = lastSeen; self.reachable = reachable; self.tasks = tasks
@@ -92,6 +104,16 @@ public struct MasterCore: Sendable {
     let idPrefix: String
     var counter = 0
     var lastHeartbeat: Double
+    /// Per reachable agent its part of the cluster sums, and the sums (see `ClusterSums`).
+    var shares: [String: AgentShare] = [:]
+    var sums = ClusterSums()
+    /// Agents to offer at the next allocation; all of them when `allocateAll` (a revive, a new
+    /// subscription, a policy change, and every `allocationInterval`).
+    var dirty: Set<String> = []
+    var allocateAll = true
+    var lastFullAllocation = -Double.infinity
+    /// Which agent runs each task the master knows.
+    var taskAgent: [String: String] = [:]
 
     public init(settings: MasterSettings = MasterSettings(), now: Double, idPrefix: String, policy: ResourcePolicy = ResourcePolicy()) {
         self.settings = settings; self.startedAt = now; self.lastHeartbeat = now; self.idPrefix = idPrefix; self.policy = policy
@@ -102,10 +124,14 @@ public struct MasterCore: Sendable {
     public mutating func tookOver(policy: ResourcePolicy, now: Double) {
         self.policy = policy
         startedAt = now
+        allocateAll = true
     }
 
     /// Puts a policy back after it could not be stored.
-    public mutating func restorePolicy(_ policy: ResourcePolicy) { self.policy = policy }
+    public mutating func restorePolicy(_ policy: ResourcePolicy) {
+        self.policy = policy
+        allocateAll = true
+    }
 
     mutating func nextId(_ kind: String) -> String {
         counter += 1
@@ -116,8 +142,8 @@ public struct MasterCore: Sendable {
     func inReregistrationWindow(_ now: Double) -> Bool { now - startedAt < settings.agentTimeout }
 
     public func task(_ id: String) -> (agent: AgentEntry, task: MasterTask)? {
-        for agent in agents.values { if let t = agent.tasks[id] { return (agent, t) } }
-        return nil
+        guard let agentId = taskAgent[id], let agent = agents[agentId], let t = agent.tasks[id] else { return nil }
+        return (agent, t)
     }
 
     /// Sends to the framework only while it is connected; agents retry what matters.

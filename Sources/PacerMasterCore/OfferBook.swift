@@ -6,6 +6,7 @@ import PacerModel
 public struct OfferBook: Sendable {
     public private(set) var byId: [String: Offer] = [:]
     private var byAgent: [String: Set<String>] = [:]
+    private var perFramework: [String: Int] = [:]
     /// Offer ids in the order they were made, with when. Answered offers stay here until they
     /// reach the front (skipped then): removal from the middle would cost a scan.
     private var made: Deque<(id: String, at: Double)> = []
@@ -18,6 +19,9 @@ public struct OfferBook: Sendable {
     public var keys: Dictionary<String, Offer>.Keys { byId.keys }
     public subscript(id: String) -> Offer? { byId[id] }
 
+    /// How many offers a framework holds.
+    public func count(of frameworkId: String) -> Int { perFramework[frameworkId] ?? 0 }
+
     /// Offers outstanding on one agent.
     public func on(agent agentId: String) -> [Offer] {
         (byAgent[agentId] ?? []).compactMap { byId[$0] }
@@ -26,6 +30,7 @@ public struct OfferBook: Sendable {
     mutating func add(_ offer: Offer, now: Double) {
         byId[offer.id] = offer
         byAgent[offer.agentId, default: []].insert(offer.id)
+        perFramework[offer.frameworkId, default: 0] += 1
         made.append((offer.id, now))
     }
 
@@ -34,6 +39,8 @@ public struct OfferBook: Sendable {
         guard let offer = byId.removeValue(forKey: id) else { return nil }
         byAgent[offer.agentId]?.remove(id)
         if byAgent[offer.agentId]?.isEmpty == true { byAgent[offer.agentId] = nil }
+        perFramework[offer.frameworkId, default: 1] -= 1
+        if perFramework[offer.frameworkId] == 0 { perFramework[offer.frameworkId] = nil }
         compactFront()
         return offer
     }
@@ -43,7 +50,10 @@ public struct OfferBook: Sendable {
         var out: [Offer] = []
         while let first = made.first, first.at <= deadline {
             made.removeFirst()
-            if let offer = remove(first.id) { out.append(offer) }
+            if let offer = byId[first.id] {
+                remove(offer.id)
+                out.append(offer)
+            }
         }
         return out
     }

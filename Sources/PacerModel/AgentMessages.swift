@@ -64,3 +64,10 @@ public struct AgentMessage: Codable, Sendable, Equatable {
         AgentMessage(type: .acknowledge, acknowledge: Acknowledge(updates: acks))
     }
 }
+
+/// The master's answer to REGISTER and HEARTBEAT (200): how long to wait before the next heartbeat.
+/// The master stretches it as the cluster grows, so it receives a bounded number per second.
+public struct AgentCallReply: Codable, Sendable, Equatable {
+    public var heartbeatIntervalSeconds: Double?
+    public init(heartbeatIntervalSeconds: Double?) { self.heartbeatIntervalSeconds = heartbeatIntervalSeconds }
+}

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import PacerAgent
+import PacerAgentSim
 import PacerApps
 import PacerLB
 import PacerLBCore
@@ -58,9 +59,15 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "Seconds a task keeps running while its agent is gone before the task's keeper stops it (Mesos' recovery_timeout); 0: forever.")
     var recoveryTimeout = 900
     @OptionGroup var isolation: IsolationOptions
+    @OptionGroup var simulation: SimulationOptions
 
     func run() async throws {
         Logs.bootstrap(server.logLevel)
+        if let n = simulation.simulate {
+            return try await Runner.run([FleetService(config: try simulation.fleet(agents: n, server: server, port: port, master: master,
+                                                                                   cpus: cpus, mem: mem, disk: disk, ports: ports,
+                                                                                   attributes: attributes))])
+        }
         var config = try Runner.agentConfig(server: server, port: port, master: master, hostname: hostname, cpus: cpus,
                                             mem: mem, disk: disk, ports: ports, attributes: attributes)
         config.isolation = try isolation.settings()
@@ -76,6 +83,47 @@ struct AgentCommand: AsyncParsableCommand {
         let total = config.reserved.values.reduce(Resources()) { $0 + $1 }
         guard config.resources.contains(total) else { throw ValidationError("--reserved: more than the agent offers") }
         try await Runner.run([try AgentService(config: config)])
+    }
+}
+
+/// `pacer agent --simulate N`: simulated agents for sizing and benchmarks (no processes run).
+struct SimulationOptions: ParsableArguments {
+    @Option(help: "Run N simulated agents in this process instead of one real agent: real protocol over real HTTP, tasks without processes.")
+    var simulate: Int?
+    @Option(help: "Simulated agents: seconds from LAUNCH to RUNNING.") var simStartDelay = 0.05
+    @Option(help: "Simulated agents: share of tasks that fail on their own (0–1), 1–60 s after starting.") var simFailureRate = 0.0
+    @Option(help: "Simulated agents: tasks finish this many seconds after starting (default: run until killed).") var simExitAfter: Double?
+    @Option(help: "Simulated agents: seconds until a task's health and readiness checks first pass.") var simHealthyAfter = 1.0
+    @Option(help: "Simulated agents: share of health-checked tasks whose checks fail (0–1).") var simUnhealthyRate = 0.0
+    @Option(help: "Simulated agents: racks (attribute rack:rN) and zones (zone:zN) the agents are spread over.") var simRacks = 10
+    @Option var simZones = 3
+    @Option(help: "Simulated agents: seed of their random choices (repeatable runs).") var simSeed: UInt64 = 1
+
+    func fleet(agents: Int, server: ServerOptions, port: Int, master: String, cpus: Double?, mem: Double?, disk: Double?,
+               ports: String?, attributes: String?) throws -> FleetConfig {
+        guard agents >= 1 else { throw ValidationError("--simulate: at least 1 agent") }
+        for (name, rate) in [("--sim-failure-rate", simFailureRate), ("--sim-unhealthy-rate", simUnhealthyRate)] where !(0...1).contains(rate) {
+            throw ValidationError("\(name): a share between 0 and 1")
+        }
+        // The real agent's flags, read the same way, give every simulated agent its size.
+        let real = try Runner.agentConfig(server: server, port: port, master: master, hostname: server.bind, cpus: cpus ?? 8,
+                                          mem: mem ?? 32_768, disk: disk ?? 102_400, ports: ports ?? "31000-32000", attributes: attributes)
+        var c = FleetConfig()
+        c.agents = agents
+        c.host = server.bind
+        c.port = port
+        c.masterURLs = real.masterURLs
+        c.resources = real.resources
+        c.attributes = real.attributes
+        c.racks = simRacks
+        c.zones = simZones
+        c.startDelaySeconds = simStartDelay
+        c.failureRate = simFailureRate
+        c.exitAfterSeconds = simExitAfter
+        c.healthyAfterSeconds = simHealthyAfter
+        c.unhealthyRate = simUnhealthyRate
+        c.seed = simSeed
+        return c
     }
 }
 

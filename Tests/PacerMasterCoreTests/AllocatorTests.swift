@@ -1,4 +1,4 @@
-import PacerMasterCore
+@testable import PacerMasterCore
 import PacerModel
 import PacerTestKit
 import XCTest
@@ -164,9 +164,21 @@ final class AllocatorTests: XCTestCase {
                         tasks.append(task("t\(n)", on: o.agentId, cpus: 0.5, mem: 256))
                         left = left - Resources(cpus: 0.5, mem: 256)
                     }
-                    _ = try m.handle(.accept(o.frameworkId, offerIds: [o.id], tasks: tasks, refuseSeconds: 0), now: now)
+                    if rng.next() % 5 == 0 {
+                        _ = try m.handle(.decline(o.frameworkId, offerIds: [o.id], refuseSeconds: Double(rng.next() % 3)), now: now)
+                    } else {
+                        _ = try m.handle(.accept(o.frameworkId, offerIds: [o.id], tasks: tasks, refuseSeconds: 0), now: now)
+                    }
                     try check(m, seed: seed)
                 }
+                // Some tasks end, freeing room the allocator must see at once.
+                for a in m.agents.values.sorted(by: { $0.info.id < $1.info.id }) where rng.next() % 3 == 0 {
+                    guard let t = a.tasks.keys.sorted().first else { continue }
+                    _ = m.agentUpdates(agentId: a.info.id, [TaskStatus(taskId: t, agentId: a.info.id, frameworkId: nil, state: .finished,
+                                                                       uuid: "u\(t)", timestamp: now)], now: now)
+                    try check(m, seed: seed)
+                }
+                for a in m.agents.keys { _ = m.heartbeat(agentId: a, now: now) }
             }
         }
     }
@@ -192,6 +204,18 @@ final class AllocatorTests: XCTestCase {
         }
         for (role, q) in m.policy.quotas {
             if let limit = q.limit { XCTAssertTrue(limit.contains(byRole[role] ?? Resources()), "seed \(seed): \(role) past its limit") }
+        }
+        // The sums kept step by step are the sums worked out from scratch.
+        var fresh = m
+        fresh.recomputeSums()
+        func close(_ a: Resources, _ b: Resources) -> Bool { abs(a.cpus - b.cpus) < 1e-6 && abs(a.mem - b.mem) < 1e-3 && abs(a.disk - b.disk) < 1e-3 }
+        XCTAssertTrue(close(m.sums.total, fresh.sums.total), "seed \(seed): total drifted")
+        XCTAssertTrue(close(m.sums.unreservedFree, fresh.sums.unreservedFree), "seed \(seed): unreserved free drifted")
+        for role in Set(m.sums.byRole.keys).union(fresh.sums.byRole.keys) {
+            XCTAssertTrue(close(m.sums.byRole[role] ?? Resources(), fresh.sums.byRole[role] ?? Resources()), "seed \(seed): \(role) drifted")
+        }
+        for fid in Set(m.sums.byFramework.keys).union(fresh.sums.byFramework.keys) {
+            XCTAssertTrue(close(m.sums.byFramework[fid] ?? Resources(), fresh.sums.byFramework[fid] ?? Resources()), "seed \(seed): \(fid) drifted")
         }
     }
 }

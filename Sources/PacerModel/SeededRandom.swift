@@ -1,5 +1,6 @@
 /// SplitMix64: small, fast, and the same sequence for the same seed everywhere.
-/// Shared by the seeded simulation and the allocator's randomized tests, so a failing seed replays.
+/// Shared by the seeded simulation, the allocator's randomized tests and simulated agents, so a
+/// failing seed replays and a benchmark run repeats.
 public struct SeededRandom: RandomNumberGenerator, Sendable {
     public var state: UInt64
     public init(seed: UInt64) { state = seed }
