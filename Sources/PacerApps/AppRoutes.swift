@@ -30,10 +30,10 @@ enum AppRoutes {
             switch try target(context.parameters.getCatchAll().map(String.init)) {
             case .app(let id):
                 guard let app = await scheduler.app(id) else { throw APIError.notFound("App '\(id)' does not exist") }
-                return try JSONResponse.make(["app": await scheduler.status(of: app, embedTasks: true)])
+                return try JSONResponse.make(["app": await scheduler.view().status(of: app, embedTasks: true)])
             case .tasks(let id):
                 guard await scheduler.app(id) != nil else { throw APIError.notFound("App '\(id)' does not exist") }
-                return try JSONResponse.make(["tasks": await scheduler.tasks(of: id)])
+                return try JSONResponse.make(["tasks": await scheduler.view().tasks(of: id)])
             case .versions(let id):
                 return try JSONResponse.make(["versions": try await scheduler.versions(id).keys.sorted(by: >)])
             case .version(let id, let v):
@@ -65,12 +65,12 @@ enum AppRoutes {
                 return try JSONResponse.make(try await scheduler.remove(id, force: request.force))
             case .tasks(let id):
                 guard await scheduler.app(id) != nil else { throw APIError.notFound("App '\(id)' does not exist") }
-                let ids = await scheduler.taskIds(of: id, host: request.uri.queryParameters.get("host"))
+                let ids = await scheduler.view().taskIds(of: id, host: request.uri.queryParameters.get("host"))
                 let (tasks, deployment) = try await scheduler.killTasks(ids, scale: request.flag("scale"))
                 if let deployment { return try JSONResponse.make(deployment) }
                 return try JSONResponse.make(["tasks": tasks])
             case .task(let id, let taskId):
-                guard await scheduler.tasks(of: id).contains(where: { $0.id == taskId }) else {
+                guard await scheduler.view().tasks(of: id).contains(where: { $0.id == taskId }) else {
                     throw APIError.notFound("Task '\(taskId)' of app '\(id)' does not exist")
                 }
                 let (tasks, deployment) = try await scheduler.killTasks([taskId], scale: request.flag("scale"))

@@ -46,9 +46,11 @@ struct AppsRepository: Sendable {
     func deployments() async throws -> [Deployment] {
         try await store.list(prefix: "deployments/").values.map { try decoder.decode(Deployment.self, from: $0) }
     }
-    /// Makes the stored deployments exactly `current`.
+    /// Makes the stored deployments exactly `current`: new ones written, ended ones removed (the
+    /// others are already there; rewriting every deployment on each change was quadratic).
     func syncDeployments(_ current: [String: Deployment], stored: Set<String>) async throws {
-        var ops: [StoreOp] = try current.values.map { .put("deployments/\($0.info.id)", try encoder.encode($0)) }
+        var ops: [StoreOp] = try current.values.filter { !stored.contains($0.info.id) }
+            .map { .put("deployments/\($0.info.id)", try encoder.encode($0)) }
         ops += stored.subtracting(current.keys).map { .delete("deployments/\($0)") }
         try await store.apply(ops)
     }

@@ -23,7 +23,7 @@ enum AppsRoutes {
         router.get("/v2/apps") { request, _ in
             let embed = request.uri.queryParameters.getAll("embed").contains { $0 == "apps.tasks" || $0 == "app.tasks" }
             let filter = request.uri.queryParameters.get("id")
-            return try JSONResponse.make(["apps": await scheduler.statuses(embedTasks: embed, idFilter: filter)])
+            return try JSONResponse.make(["apps": await scheduler.view().statuses(embedTasks: embed, idFilter: filter)])
         }
         router.post("/v2/apps") { request, _ in
             let spec = try JSONBody.decode(AppDefinition.self, from: try await BodyReader.json(request))
@@ -32,7 +32,7 @@ enum AppsRoutes {
         }
         AppRoutes.register(on: router, scheduler)
         router.get("/v2/tasks") { request, _ in
-            var tasks = await scheduler.tasks(of: nil)
+            var tasks = await scheduler.view().tasks(of: nil)
             if let state = request.uri.queryParameters.get("status") {
                 tasks = tasks.filter { $0.state == "TASK_" + state.uppercased() }
             }

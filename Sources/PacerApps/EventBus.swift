@@ -63,6 +63,13 @@ public actor EventBus {
         subscribers.removeValue(forKey: id)?.continuation.finish()
     }
 
+    public var hasSubscribers: Bool { !subscribers.isEmpty }
+
+    /// Several events in order, in one hop onto the bus.
+    public func publish(_ events: [(type: String, data: Data)]) {
+        for e in events { publish(type: e.type, data: e.data) }
+    }
+
     @discardableResult
     public func publish(type: String, data: Data) -> Int64 {
         lastId += 1

@@ -65,9 +65,10 @@ actor EventCallbacks {
     }
 
     func publish(_ type: String, _ url: String, _ clientIp: String) async {
-        let data = EventEncoding.json(["eventType": type, "callbackUrl": url, "clientIp": clientIp,
-                                       "timestamp": Timestamp.string(Date())])
-        await bus.publish(type: type, data: data)
+        var payload = EventPayload(type, at: Timestamp.string(Date()))
+        payload.callbackUrl = url
+        payload.clientIp = clientIp
+        await bus.publish(type: type, data: EventEncoding.data(payload))
     }
 
     /// Subscribes to the bus before returning, so events published right after (the subscription's

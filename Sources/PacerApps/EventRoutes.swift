@@ -15,8 +15,9 @@ enum EventRoutes {
             let (subscriber, stream) = try await bus.subscribe(types: types.isEmpty ? nil : Set(types), lastEventId: lastId,
                                                                loadBalancer: lb)
             if lb != nil { await loadBalancersChanged(await bus.loadBalancers) }
-            let attached = EventEncoding.json(["eventType": "event_stream_attached", "remoteAddress": "",
-                                               "timestamp": Timestamp.string(Date())])
+            var payload = EventPayload("event_stream_attached", at: Timestamp.string(Date()))
+            payload.remoteAddress = ""
+            let attached = EventEncoding.data(payload)
             await bus.publish(type: "event_stream_attached", data: attached, only: subscriber)
             let body = ResponseBody { writer in
                 do {

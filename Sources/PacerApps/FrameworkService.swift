@@ -136,7 +136,7 @@ public struct FrameworkService: Service {
         while !Task.isCancelled {
             let known = await scheduler.largestAgent != nil
             for url in config.masterURLs {
-                if let r = try? await transport.expectOK(.GET, url + "/state"),
+                if let r = try? await transport.expectOK(.GET, url + "/state-summary"),
                    let state = try? WireJSON.masterDecoder().decode(ClusterState.self, from: r.body) {
                     let agents = state.agents.map(\.resources)
                     await scheduler.setLargestAgent(agents.isEmpty ? nil : Resources(
@@ -144,7 +144,7 @@ public struct FrameworkService: Service {
                     break
                 }
             }
-            try? await Task.sleep(for: known ? .seconds(5) : .milliseconds(500))
+            try? await Task.sleep(for: known ? .seconds(15) : .milliseconds(500))
         }
     }
 }

@@ -21,9 +21,12 @@ extension Scheduler {
 
     /// Marathon's `api_post_event`: an API request changed an app.
     func announce(_ app: AppDefinition, uri: String) async {
-        let data = EventEncoding.json(["eventType": "api_post_event", "timestamp": Timestamp.string(Date()), "clientIp": "",
-                                       "uri": uri, "appDefinition": EventEncoding.object(app)])
-        await bus.publish(type: "api_post_event", data: data)
+        guard await bus.hasSubscribers else { return }
+        var payload = EventPayload("api_post_event", at: Timestamp.string(Date()))
+        payload.clientIp = ""
+        payload.uri = uri
+        payload.appDefinition = app
+        await bus.publish(type: "api_post_event", data: EventEncoding.data(payload))
     }
 
     func validate(_ app: AppDefinition) throws(APIError) {
@@ -48,7 +51,7 @@ extension Scheduler {
         let (app, _, directives) = try core.putApp(spec, now: Date(), force: force)
         try await commit(directives)
         await announce(app, uri: "/v2/apps")
-        return status(of: app, embedTasks: false)
+        return view().status(of: app, embedTasks: false)
     }
 
     /// PUT/PATCH: the body's fields replace the stored ones (Marathon's AppUpdate); a missing app is created.
@@ -103,32 +106,11 @@ extension Scheduler {
 
     func app(_ id: PathId) -> AppDefinition? { core.apps[id] }
 
-    func status(of app: AppDefinition, embedTasks: Bool) -> AppStatus {
-        var s = AppStatus(app: app)
-        let tasks = core.tasks(of: app.id)
-        s.tasksStaged = tasks.filter { $0.state == .staging || $0.state == .starting }.count
-        s.tasksRunning = tasks.filter { $0.state == .running }.count
-        s.tasksHealthy = tasks.filter { $0.state == .running && $0.healthy == true }.count
-        s.tasksUnhealthy = tasks.filter { $0.state == .running && $0.healthy == false }.count
-        s.deployments = core.deployment(for: app.id).map { [$0.info.id] } ?? []
-        if embedTasks { s.tasks = tasks.map { MarathonTask($0) } }
-        s.lastTaskFailure = core.lastFailure[app.id].map { MarathonTask($0) }
-        return s
-    }
-
-    func statuses(embedTasks: Bool, idFilter: String?) -> [AppStatus] {
-        core.apps.values.sorted { $0.id < $1.id }
-            .filter { app in idFilter.map { app.id.description.contains($0) } ?? true }
-            .map { status(of: $0, embedTasks: embedTasks) }
-    }
-
-    func tasks(of app: PathId?) -> [MarathonTask] {
-        let records = app.map { core.tasks(of: $0) } ?? core.tasks.values.sorted { ($0.appId, $0.id) < ($1.appId, $1.id) }
-        return records.map { MarathonTask($0) }
-    }
-
-    func taskIds(of app: PathId, host: String?) -> [String] {
-        core.tasks(of: app).filter { host == nil || $0.host == host }.map(\.id)
+    /// What the read endpoints need, taken in one hop: the core's collections are values, so this
+    /// is a few reference copies, and the answer (JSON for 50,000 tasks) is built outside the
+    /// actor instead of holding up placement and status updates for its length.
+    func view() -> ReadView {
+        ReadView(apps: core.apps, tasks: core.tasks, deployments: core.deployments, lastFailure: core.lastFailure)
     }
 
     func deployments() -> [DeploymentInfo] { core.deployments.values.map(\.info).sorted { $0.id < $1.id } }

@@ -143,10 +143,11 @@ public actor Scheduler {
     /// Publishes what the core recorded, after the writes it followed from are durable.
     func publishEvents() async {
         await syncDeployments()
+        let events = core.takeEvents()
+        // Nobody listening (no stream, no callback): nothing is encoded.
+        guard !events.isEmpty, await bus.hasSubscribers else { return }
         let now = Date()
-        for event in core.takeEvents() {
-            for (type, data) in EventEncoding.encode(event, at: now) { await bus.publish(type: type, data: data) }
-        }
+        await bus.publish(events.flatMap { EventEncoding.encode($0, at: now) })
     }
 
     func execute(_ d: AppsDirective) async throws {

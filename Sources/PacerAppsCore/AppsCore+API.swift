@@ -39,7 +39,7 @@ extension AppsCore {
         startDeployment(app, action: previous == nil ? "StartApplication" : configChanged ? "RestartApplication" : "ScaleApplication", now: now)
         let deploymentId = deployment(for: app.id)?.info.id
         var out: [AppsDirective] = (canaryEnded ? [.deleteCanary(app.id)] : []) + [.persistApp(app)]
-        out += enforcePlans(now: now)
+        out += enforcePlans(now: now, of: [app.id])
         if plan(app, now: now).launch > 0 { out.append(.revive) }
         completeDeployments()
         return (app, deploymentId, out)
@@ -57,7 +57,7 @@ extension AppsCore {
         let canaryEnded = canaries.removeValue(forKey: id) != nil
         startDeployment(app, action: "RestartApplication", now: now)
         var out: [AppsDirective] = (canaryEnded ? [.deleteCanary(id)] : []) + [.persistApp(app)]
-        out += enforcePlans(now: now)
+        out += enforcePlans(now: now, of: [id])
         if plan(app, now: now).launch > 0 { out.append(.revive) }
         return (app, deployment(for: id)?.info.id, out)
     }
@@ -96,7 +96,7 @@ extension AppsCore {
             }
         }
         for t in found { out += requestKill(t.id, now: now) }
-        if !scale && hasDemand(now: now) { out.append(.revive) }
+        if !scale && hasDemand(now: now, among: Set(found.map(\.appId))) { out.append(.revive) }
         return (found, deploymentId, out)
     }
 

@@ -46,7 +46,7 @@ extension AppsCore {
         apps[app.id] = app
         startDeployment(app, action: "RestartApplication", now: now)
         var out: [AppsDirective] = [.deleteCanary(app.id), .persistApp(app)]
-        out += enforcePlans(now: now)
+        out += enforcePlans(now: now, of: [app.id])
         if plan(app, now: now).launch > 0 { out.append(.revive) }
         return (deployment(for: app.id)?.info.id, out)
     }

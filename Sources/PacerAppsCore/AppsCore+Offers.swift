@@ -2,46 +2,45 @@ import Foundation
 import PacerModel
 
 extension AppsCore {
-    /// Packs as many waiting instances into each offer as fit (resources, ports, constraints).
-    /// Records come first in the directives: they are persisted before the launch is sent.
+    /// Places waiting instances on this batch of offers, one per offer in turn (spread over the
+    /// agents rather than packed into the first: a thousand small tasks on one agent made one
+    /// LAUNCH larger than its delivery timeout, and one agent's loss an app's). The records are
+    /// persisted, in one write, before any launch is sent.
     public mutating func handleOffers(_ offers: [Offer], now: Date) -> [AppsDirective] {
         lastOfferAt = now
         // What each app (and canary) still wants, worked out once for the batch and counted down
         // as instances are placed: recomputing it per offer made a batch cost offers × tasks.
         var wants = launchWants(now: now)
-        var out: [AppsDirective] = []
-        var declined: [String] = []
-        for offer in offers {
-            var remaining = offer.resources
-            var infos: [TaskInfo] = []
-            var records: [TaskRecord] = []
-            for i in wants.indices {
-                while wants[i].count > 0 {
-                    switch place(wants[i].spec, on: offer, remaining: remaining, now: now) {
-                    case .success(let (record, info)):
-                        tasks[record.id] = record
-                        remaining = remaining - info.resources
-                        records.append(record)
-                        infos.append(info)
-                        wants[i].count -= 1
-                    case .failure(let misfit):
-                        misfits[wants[i].spec.id, default: Misfits()].record(misfit, on: offer)
-                        wants[i].count = -wants[i].count  // done with this offer; restored below
-                    }
+        var remaining = offers.map(\.resources)
+        var placed = Array(repeating: [TaskInfo](), count: offers.count)
+        var records: [TaskRecord] = []
+        var start = 0
+        for i in wants.indices where !offers.isEmpty {
+            var rotation = Array(start..<offers.count) + Array(0..<start)
+            var k = 0
+            while wants[i].count > 0, !rotation.isEmpty {
+                k %= rotation.count
+                let o = rotation[k]
+                guard case .success(let (record, info)) = place(wants[i].spec, on: offers[o], remaining: remaining[o], now: now) else {
+                    rotation.remove(at: k)  // full, or not for this app: out of its rotation
+                    continue
                 }
-                wants[i].count = abs(wants[i].count)
+                tasks[record.id] = record
+                remaining[o] = remaining[o] - info.resources
+                records.append(record)
+                placed[o].append(info)
+                wants[i].count -= 1
+                k += 1
             }
-            if infos.isEmpty {
-                declined.append(offer.id)
-            } else {
-                out.append(.persistTasks(records))
-                out.append(.accept(offerId: offer.id, tasks: infos, refuseSeconds: 0))
-                unmet = nil  // progress: the starvation watch starts over
-            }
+            start = rotation.isEmpty ? start : rotation[k % rotation.count]
         }
-        // Reasons are kept only for apps still waiting (and gone with them).
-        let waiting = Set(wants.filter { $0.count > 0 }.map(\.spec.id))
-        misfits = misfits.filter { waiting.contains($0.key) }
+        recordMisfits(wants.filter { $0.count > 0 }, offers, remaining, now: now)
+        var out: [AppsDirective] = records.isEmpty ? [] : [.persistTasks(records)]
+        var declined: [String] = []
+        for (o, offer) in offers.enumerated() {
+            if placed[o].isEmpty { declined.append(offer.id) } else { out.append(.accept(offerId: offer.id, tasks: placed[o], refuseSeconds: 0)) }
+        }
+        if !records.isEmpty { unmet = nil }  // progress: the starvation watch starts over
         if !declined.isEmpty {
             let refuse = wants.contains { $0.count > 0 } ? settings.unfitRefuseSeconds : settings.declineRefuseSeconds
             out.append(.decline(offerIds: declined, refuseSeconds: refuse))
@@ -49,11 +48,26 @@ extension AppsCore {
         return out
     }
 
+    /// Why the offers left (as placement left them) do not take the instances still waiting;
+    /// reasons are kept only for apps still waiting. A sample of offers says enough.
+    mutating func recordMisfits(_ waiting: [(spec: AppDefinition, count: Int)], _ offers: [Offer], _ remaining: [Resources], now: Date) {
+        let ids = Set(waiting.map(\.spec.id))
+        misfits = misfits.filter { ids.contains($0.key) }
+        for w in waiting {
+            for o in offers.indices.prefix(200) {
+                if case .failure(let misfit) = fit(w.spec, on: offers[o], remaining: remaining[o], now: now) {
+                    misfits[w.spec.id, default: Misfits()].record(misfit, on: offers[o])
+                }
+            }
+        }
+    }
+
     /// Apps (and canaries) with instances to launch now, by app id: not in backoff, not waiting
     /// for their dependencies.
-    func launchWants(now: Date) -> [(spec: AppDefinition, count: Int)] {
+    func launchWants(now: Date, among ids: Set<PathId>? = nil) -> [(spec: AppDefinition, count: Int)] {
         var out: [(spec: AppDefinition, count: Int)] = []
-        for app in apps.values.sorted(by: { $0.id < $1.id }) {
+        let candidates = ids.map { $0.compactMap { apps[$0] } } ?? Array(apps.values)
+        for app in candidates.sorted(by: { $0.id < $1.id }) {
             if let d = delays[app.id], d.until > now { continue }
             guard dependenciesReady(app) else { continue }
             let n = plan(app, now: now).launch

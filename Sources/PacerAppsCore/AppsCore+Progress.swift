@@ -59,7 +59,7 @@ extension AppsCore {
     /// Whether to ask for offers again: instances have waited to launch, none launched, for the
     /// current backoff (`reviveSeconds`, doubling up to `reviveMaxSeconds`).
     mutating func reviveIfStarved(now: Date) -> Bool {
-        guard hasDemand(now: now) else { unmet = nil; return false }
+        guard hasDemand(now: now, among: maybeWanting) else { unmet = nil; return false }
         guard var u = unmet else {
             unmet = (since: now, revivedAt: now, revives: 0)
             return false

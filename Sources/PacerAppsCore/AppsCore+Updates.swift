@@ -10,8 +10,10 @@ extension AppsCore {
         var acks: [Acknowledgement] = []
         var kills: [AppsDirective] = []
         var revive = false
+        var touched: Set<PathId> = []
         for s in statuses {
             if let uuid = s.uuid, let agent = s.agentId { acks.append(Acknowledgement(agentId: agent, taskId: s.taskId, uuid: uuid)) }
+            if let known = tasks[s.taskId] { touched.insert(known.appId) }
             guard var record = tasks[s.taskId] else {
                 // A task we hold no record of (replaced while its agent was away, or a stray): kill it.
                 if s.state.isTerminal {
@@ -75,9 +77,12 @@ extension AppsCore {
         if !deleted.isEmpty { out.append(.deleteTasks(deleted)) }
         if !acks.isEmpty { out.append(.acknowledge(acks)) }
         out += kills
-        out += enforcePlans(now: now)
-        if revive && hasDemand(now: now) { out.append(.revive) }
-        completeDeployments()
+        // Only the apps these updates touched can have changed plans, and the apps waiting on
+        // them (a dependency now serving lets its dependents launch).
+        let concerned = touched.union(apps.values.filter { !$0.dependencies.isEmpty && !touched.isDisjoint(with: $0.dependencies) }.map(\.id))
+        out += enforcePlans(now: now, of: concerned)
+        if (revive || concerned.count > touched.count) && hasDemand(now: now, among: concerned) { out.append(.revive) }
+        completeDeployments(of: concerned)
         return out
     }
 
@@ -110,7 +115,9 @@ extension AppsCore {
         var expunged: [String] = []
         // A backoff that just ran out: offers were declined meanwhile, so ask for them again.
         if delays.values.contains(where: { $0.until <= now && $0.until > now.addingTimeInterval(-1.5) }) { revive = true }
-        for t in tasks.values.sorted(by: { $0.id < $1.id }) {
+        // Only tasks that need watching: staging (launch timeout), draining, being killed, unreachable.
+        let watched = tasks.staging.union(draining.keys).union(killRequested.keys).union(unreachableSince.keys)
+        for t in watched.sorted().compactMap({ tasks[$0] }) {
             if t.state == .staging, killRequested[t.id] == nil,
                now.timeIntervalSince(t.stagedAt) > settings.launchTimeoutSeconds {
                 out += requestKill(t.id, now: now)
@@ -139,7 +146,8 @@ extension AppsCore {
             out.append(.kill(taskId: id, agentId: stray.agentId))
         }
         if !expunged.isEmpty { out.append(.deleteTasks(expunged)) }
-        out += enforcePlans(now: now)
+        // A converged app has nothing to kill: only apps being deployed are planned here.
+        out += enforcePlans(now: now, of: deployments.values.map(\.appId))
         out += watchDeployments(now: now)
         if reviveIfStarved(now: now) || (revive && hasDemand(now: now)) { out.append(.revive) }
         if let last = lastReconcile, now.timeIntervalSince(last) > settings.reconcileIntervalSeconds {

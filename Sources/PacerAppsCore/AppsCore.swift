@@ -175,8 +175,9 @@ public struct AppsCore: Sendable {
     }
 
     /// Drops finished deployments (the app reached its target, or is gone and its tasks too).
-    mutating func completeDeployments() {
-        for (id, d) in deployments.sorted(by: { $0.key < $1.key }) {
+    /// `of`: only deployments of these apps (what an event touched); all of them by default.
+    mutating func completeDeployments(of ids: Set<PathId>? = nil) {
+        for (id, d) in deployments.sorted(by: { $0.key < $1.key }) where ids?.contains(d.appId) ?? true {
             if canaries[d.appId]?.deploymentId == id { continue }  // held until promoted or aborted
             if let app = apps[d.appId] {
                 if converged(app) {
@@ -192,7 +193,15 @@ public struct AppsCore: Sendable {
     }
 
     /// Every app with something to launch now (not in backoff, not waiting for its dependencies).
-    func hasDemand(now: Date) -> Bool { !launchWants(now: now).isEmpty }
+    func hasDemand(now: Date, among ids: Set<PathId>? = nil) -> Bool { !launchWants(now: now, among: ids).isEmpty }
+
+    /// Apps that may want launches without an event saying so: those being deployed, with a
+    /// canary, or with fewer active tasks than instances. (An app with its count of active tasks
+    /// and no deployment wants a launch only once one of them ends — an event.)
+    var maybeWanting: Set<PathId> {
+        Set(deployments.values.map(\.appId)).union(canaries.keys)
+            .union(apps.values.filter { tasks.activeCount(of: $0.id) < $0.instances }.map(\.id))
+    }
 
     /// An app being deployed waits until every app it depends on is deployed and serving.
     func dependenciesReady(_ app: AppDefinition) -> Bool {
@@ -202,10 +211,12 @@ public struct AppsCore: Sendable {
         }
     }
 
-    /// Kills for every app's surplus or replaced tasks.
-    mutating func enforcePlans(now: Date) -> [AppsDirective] {
+    /// Kills for the surplus or replaced tasks of these apps. A converged app has none, so
+    /// periodic work need only look at apps being deployed; events look at the apps they touched.
+    mutating func enforcePlans(now: Date, of ids: some Sequence<PathId>) -> [AppsDirective] {
         var out: [AppsDirective] = []
-        for app in apps.values.sorted(by: { $0.id < $1.id }) {
+        for id in Set(ids).sorted() {
+            guard let app = apps[id] else { continue }
             for id in plan(app, now: now).kill { out += requestKill(id, now: now) }
         }
         return out

@@ -127,7 +127,7 @@ actor Discovery {
         }
     }
 
-    func snapshot() -> (RoutingTable, Status) { (table, status) }
+    func snapshot() -> (RoutingTable, Status, Int) { (table, status, version) }
 
     /// The configured replicas for the framework VIP, the leader first (then the one answering).
     func frameworkReplicas(_ client: MarathonClient) async -> [Backend] {

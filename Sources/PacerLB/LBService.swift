@@ -112,13 +112,15 @@ public struct LBService: Service {
         let router = Router()
         router.add(middleware: APIErrorMiddleware())
         router.get("/healthz") { _, _ in JSONResponse.text("ok") }
-        router.get("/stats") { _, _ in
-            let (table, status) = await discovery.snapshot()
-            return try JSONResponse.make(LBStats(table: table, framework: status, mailboxes: mailboxes))
+        router.get("/stats") { request, _ in
+            // `?service=PORT`: one service only (a table of 50,000 backends is megabytes).
+            let only = request.uri.queryParameters.get("service").flatMap { Int($0) }
+            let (table, status, version) = await discovery.snapshot()
+            return try JSONResponse.make(LBStats(table: table, version: version, framework: status, mailboxes: mailboxes, only: only))
         }
         router.get("/metrics") { _, _ in
-            let (table, status) = await discovery.snapshot()
-            let stats = LBStats(table: table, framework: status, mailboxes: mailboxes)
+            let (table, status, version) = await discovery.snapshot()
+            let stats = LBStats(table: table, version: version, framework: status, mailboxes: mailboxes)
             let text = MetricsText.render(
                 services: stats.services.map {
                     MetricsText.Service(port: $0.port, app: $0.app, mode: $0.mode, backends: $0.backends.count, counters: $0.counters)
@@ -175,18 +177,24 @@ struct LBStats: Encodable {
     }
     var framework: Discovery.Status
     var connections: Connections
+    /// The newest routing table's version, and the oldest version a worker still runs: a change
+    /// is in force everywhere once `workersVersion` reaches the version that brought it.
+    var version: Int
+    var workersVersion: Int
     var services: [Service]
 
-    init(table: RoutingTable, framework: Discovery.Status, mailboxes: [WorkerMailbox]) {
+    init(table: RoutingTable, version: Int, framework: Discovery.Status, mailboxes: [WorkerMailbox], only: Int? = nil) {
         let workers = mailboxes.map { $0.stats.withLock { $0 } }
         let perWorker = mailboxes.map { $0.services.withLock { $0 } }
         var totals: [Int: ServiceCounters] = [:]
         for counters in perWorker { totals.merge(counters, uniquingKeysWith: +) }
         self.framework = framework
+        self.version = version
+        workersVersion = mailboxes.map { $0.applied.withLock { $0.version } }.min() ?? version
         connections = Connections(accepted: workers.map(\.accepted).reduce(0, +), active: workers.map(\.active).reduce(0, +),
                                   refused: workers.map(\.refused).reduce(0, +),
                                   connectFailures: workers.map(\.connectFailures).reduce(0, +))
-        services = table.services.values.sorted { $0.servicePort < $1.servicePort }.map {
+        services = table.services.values.filter { only == nil || $0.servicePort == only }.sorted { $0.servicePort < $1.servicePort }.map {
             Service(port: $0.servicePort, app: $0.appId, mode: $0.mode.rawValue, balance: $0.balance.rawValue,
                     backends: $0.backends.map { "\($0.host):\($0.port)" }, counters: totals[$0.servicePort] ?? ServiceCounters())
         }

@@ -117,6 +117,8 @@ public actor Master {
         out.family("pacer_agents", "gauge", "Agents by reachability.",
                    [([("reachable", "true")], "\(core.agents.values.filter(\.reachable).count)"),
                     ([("reachable", "false")], "\(core.agents.values.filter { !$0.reachable }.count)")])
+        out.family("pacer_agents_marked_unreachable_total", "counter", "Agents declared unreachable (missed heartbeats) since this master started.",
+                   [([], "\(core.unreachableMarks)")])
         out.family("pacer_offers_outstanding", "gauge", "Offers sent and not yet answered.", [([], "\(core.offers.count)")])
         return out.text
     }
@@ -200,13 +202,13 @@ public actor Master {
         }
     }
 
-    public func state() -> ClusterState {
+    public func state(withTasks: Bool = true) -> ClusterState {
         ClusterState(
             agents: core.agents.values.sorted { $0.info.id < $1.info.id }.map { a in
                 ClusterState.Agent(id: a.info.id, hostname: a.info.hostname, url: a.info.url, reachable: a.reachable,
                                    resources: a.info.resources, used: a.used, attributes: a.info.attributes,
                                    reserved: core.reservations(a.info.id),
-                                   tasks: a.tasks.values.sorted { $0.info.taskId < $1.info.taskId }
+                                   tasks: !withTasks ? [] : a.tasks.values.sorted { $0.info.taskId < $1.info.taskId }
                                        .map { ClusterState.Task(id: $0.info.taskId, frameworkId: $0.frameworkId, state: $0.state) })
             },
             frameworks: core.frameworks.values.sorted { ($0.info.id ?? "") < ($1.info.id ?? "") }

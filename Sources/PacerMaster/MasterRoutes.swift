@@ -13,6 +13,9 @@ enum MasterRoutes {
         // Any master answers who leads (the others redirect everything else there).
         router.get("/master/leader") { _, _ in try JSONResponse.make(await master.leadership) }
         router.get("/state") { _, _ in try JSONResponse.make(await master.state(), encoder: WireJSON.masterEncoder()) }
+        // Agents and frameworks without their tasks (Mesos' /state-summary): what a framework
+        // polls for agent sizes, a fraction of /state at 50,000 tasks.
+        router.get("/state-summary") { _, _ in try JSONResponse.make(await master.state(withTasks: false), encoder: WireJSON.masterEncoder()) }
         router.post("/api/v1/scheduler") { request, _ in
             // An ACCEPT may carry a thousand task infos: larger than an app spec, still bounded.
             let call = try JSONBody.decode(SchedulerCall.self, from: try await BodyReader.json(request, limit: 32 << 20),

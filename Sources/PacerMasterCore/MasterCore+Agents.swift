@@ -121,6 +121,7 @@ extension MasterCore {
         for (id, agent) in agents.sorted(by: { $0.key < $1.key })
         where agent.reachable && now - agent.lastSeen > timeout(agent) {
             agents[id]?.reachable = false
+            unreachableMarks += 1
             out += rescindOffers(agentId: id)
             for (taskId, t) in agent.tasks.sorted(by: { $0.key < $1.key }) {
                 agents[id]?.tasks[taskId]?.state = .unreachable

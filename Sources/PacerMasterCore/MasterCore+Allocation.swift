@@ -15,7 +15,13 @@ extension MasterCore {
                 out.append(.toFramework(id, .heartbeat))
             }
         }
-        if now - lastFullAllocation >= settings.allocationInterval { allocateAll = true }
+        if now - lastFullAllocation >= settings.allocationInterval {
+            // Once per interval the sums are recomputed (what incremental floating-point sums drift
+            // from) and every agent offered (refusals that ran out, idle capacity to lend).
+            lastFullAllocation = now
+            recomputeSums()
+            allocateAll = true
+        }
         return out + allocate(now: now)
     }
 
@@ -31,11 +37,7 @@ extension MasterCore {
         let full = allocateAll
         let targets = full ? Array(agents.keys) : Array(dirty)
         dirty = []
-        if full {
-            allocateAll = false
-            lastFullAllocation = now
-            recomputeSums()
-        }
+        if full { allocateAll = false }
         guard !candidates.isEmpty, !targets.isEmpty else { return [] }
         var members: [String: [String]] = [:]
         for (id, f) in candidates { for role in f.info.servedRoles { members[role, default: []].append(id) } }

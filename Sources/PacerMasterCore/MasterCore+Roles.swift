@@ -11,8 +11,9 @@ struct AgentLedger {
     /// Cpus services are expected to need (their recent use plus a margin), the rest of their allocation lendable.
     var serviceCpusExpected = 0.0
     var serviceOfferCpus = 0.0
-    /// Ports held by any task or offer; ports are never reserved.
-    var portsTaken = Resources()
+    /// Ports held by any task or offer (as collected; normalized when free ports are asked for);
+    /// ports are never reserved.
+    var portsTaken: [PortRange] = []
 
     /// Of a role's use, the part inside its reservation; the rest comes from the unreserved pool.
     func inReservation(_ role: String) -> Resources {
@@ -39,7 +40,7 @@ struct AgentLedger {
                          disk: max(0, total.disk - held.disk - revocableUsed.disk))
     }
 
-    var freePorts: [PortRange] { (total - portsTaken).ports }
+    var freePorts: [PortRange] { PortRange.subtract(portsTaken, from: total.ports) }
 }
 
 extension MasterCore {
@@ -54,7 +55,7 @@ extension MasterCore {
         guard let agent = agents[agentId] else { return nil }
         var l = AgentLedger(total: agent.info.resources, reserved: reservations(agentId))
         for t in agent.tasks.values where !t.state.isTerminal {
-            l.portsTaken = l.portsTaken + Resources(ports: t.info.resources.ports)
+            l.portsTaken += t.info.resources.ports
             if t.info.revocable == true {
                 if !t.preempted { l.revocableUsed = l.revocableUsed + t.info.resources.scalars }
                 continue
@@ -64,7 +65,7 @@ extension MasterCore {
             l.serviceCpusExpected += agent.expectedCpus(t)
         }
         for o in offers.on(agent: agentId) {
-            l.portsTaken = l.portsTaken + Resources(ports: o.resources.ports)
+            l.portsTaken += o.resources.ports
             if o.revocable == true { l.revocableUsed = l.revocableUsed + o.resources.scalars; continue }
             let role = o.role ?? Role.any
             l.used[role] = (l.used[role] ?? Resources()) + o.resources.scalars

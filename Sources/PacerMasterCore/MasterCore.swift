@@ -114,6 +114,8 @@ public struct MasterCore: Sendable {
     var lastFullAllocation = -Double.infinity
     /// Which agent runs each task the master knows.
     var taskAgent: [String: String] = [:]
+    /// Agents declared unreachable since the master started (a healthy cluster keeps this at 0).
+    public internal(set) var unreachableMarks = 0
 
     public init(settings: MasterSettings = MasterSettings(), now: Double, idPrefix: String, policy: ResourcePolicy = ResourcePolicy()) {
         self.settings = settings; self.startedAt = now; self.lastHeartbeat = now; self.idPrefix = idPrefix; self.policy = policy

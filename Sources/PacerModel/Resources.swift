@@ -26,22 +26,22 @@ public struct Resources: Codable, Sendable, Equatable {
 
     public func contains(_ other: Resources) -> Bool {
         cpus + Self.epsilon >= other.cpus && mem + Self.epsilon >= other.mem && disk + Self.epsilon >= other.disk
-            && other.portList.allSatisfy { p in ports.contains { $0.contains(p) } }
+            && (other.ports.isEmpty || PortRange.subtract(ports, from: other.ports).isEmpty)
     }
 
     public var portList: [Int] { ports.flatMap { Array($0.begin...Swift.max($0.begin, $0.end)).prefix($0.count) } }
 
+    /// Port ranges are merged and subtracted as ranges: expanding them into lists of single
+    /// ports made every ledger of an agent with a thousand ports cost thousands of operations.
     public static func + (a: Resources, b: Resources) -> Resources {
         Resources(cpus: a.cpus + b.cpus, mem: a.mem + b.mem, disk: a.disk + b.disk,
-                  ports: PortRange.normalize(a.ports + b.ports))
+                  ports: b.ports.isEmpty ? a.ports : PortRange.normalize(a.ports + b.ports))
     }
 
     /// What is left of `a` after `b` is taken from it (never negative).
     public static func - (a: Resources, b: Resources) -> Resources {
-        let taken = Set(b.portList)
-        let left = a.portList.filter { !taken.contains($0) }
-        return Resources(cpus: Swift.max(0, a.cpus - b.cpus), mem: Swift.max(0, a.mem - b.mem),
-                         disk: Swift.max(0, a.disk - b.disk), ports: PortRange.ranges(of: left))
+        Resources(cpus: Swift.max(0, a.cpus - b.cpus), mem: Swift.max(0, a.mem - b.mem),
+                  disk: Swift.max(0, a.disk - b.disk), ports: b.ports.isEmpty ? a.ports : PortRange.subtract(b.ports, from: a.ports))
     }
 }
 
@@ -56,7 +56,33 @@ extension PortRange {
         }
         return out
     }
-    static func normalize(_ ranges: [PortRange]) -> [PortRange] { self.ranges(of: ranges.flatMap { Array($0.begin...$0.end) }) }
+    /// Sorted, overlapping and adjacent ranges merged, empty ones dropped.
+    public static func normalize(_ ranges: [PortRange]) -> [PortRange] {
+        var out: [PortRange] = []
+        for r in ranges.filter({ $0.count > 0 }).sorted(by: { ($0.begin, $0.end) < ($1.begin, $1.end) }) {
+            if let last = out.last, r.begin <= last.end + 1 {
+                out[out.count - 1].end = Swift.max(last.end, r.end)
+            } else {
+                out.append(r)
+            }
+        }
+        return out
+    }
+
+    /// The ports of `ranges` not in `taken`, as normalized ranges.
+    public static func subtract(_ taken: [PortRange], from ranges: [PortRange]) -> [PortRange] {
+        let cuts = normalize(taken)
+        var out: [PortRange] = []
+        for r in normalize(ranges) {
+            var begin = r.begin
+            for c in cuts where c.end >= begin && c.begin <= r.end {
+                if c.begin > begin { out.append(PortRange(begin, c.begin - 1)) }
+                begin = c.end + 1
+            }
+            if begin <= r.end { out.append(PortRange(begin, r.end)) }
+        }
+        return out
+    }
 
     /// Parses `31000-32000,33000-33100`.
     public static func parseList(_ text: String) -> [PortRange]? {

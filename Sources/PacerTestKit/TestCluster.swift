@@ -118,6 +118,18 @@ public final class TestCluster: @unchecked Sendable {
         return Dictionary(uniqueKeysWithValues: rows.filter { !$0.state.isTerminal }.compactMap { r in r.pid.map { (r.info.taskId, $0) } })
     }
 
+    /// What the framework and master say now — deployments with why each waits, tasks, agents and
+    /// offers — for a failing test's report: a wait that timed out says what it was stuck on.
+    public func diagnostics() async -> String {
+        var out: [String] = []
+        for (what, url) in [("deployments", frameworkURL + "/v2/deployments?embed=pacer"), ("tasks", frameworkURL + "/v2/tasks"),
+                            ("framework metrics", frameworkURL + "/metrics"), ("master metrics", masterURL + "/metrics")] {
+            let answer = try? await HTTPTransport(timeout: .seconds(3)).send(.GET, url)
+            out.append("===== \(what)\n" + (answer.map { String($0.text.prefix(4000)) } ?? "(no answer)"))
+        }
+        return out.joined(separator: "\n")
+    }
+
     /// Everything the processes logged, for a failing test's report.
     public var logs: String {
         [master, agent, framework].compactMap { $0 }.map { "===== \($0.name)\n\($0.log.suffix(6000))" }.joined(separator: "\n")

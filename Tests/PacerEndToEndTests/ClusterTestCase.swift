@@ -22,7 +22,10 @@ class ClusterTestCase: XCTestCase {
     }
 
     override func tearDown() async throws {
-        if let run = testRun, run.failureCount + run.unexpectedExceptionCount > 0 { print(cluster.logs) }
+        if let run = testRun, run.failureCount + run.unexpectedExceptionCount > 0 {
+            print(cluster.logs)
+            print(await cluster.diagnostics())
+        }
         await cluster.shutdown()
     }
 

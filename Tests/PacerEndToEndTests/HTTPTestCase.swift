@@ -29,7 +29,10 @@ class HTTPTestCase: ClusterTestCase {
     }
 
     override func tearDown() async throws {
-        if let run = testRun, run.failureCount > 0 { print("===== lb\n" + lb.process.log.suffix(4000)) }
+        if let run = testRun, run.failureCount + run.unexpectedExceptionCount > 0 {
+            print("===== lb\n" + lb.process.log.suffix(4000))
+            print("===== lb stats\n" + ((try? await HTTPTransport().send(.GET, lb.adminURL + "/stats"))?.text.prefix(4000) ?? "(no answer)"))
+        }
         lb.process.stop()
         try await super.tearDown()
     }

@@ -38,6 +38,7 @@ class ReplicaTestCase: XCTestCase {
     override func tearDown() async throws {
         if let run = testRun, run.failureCount + run.unexpectedExceptionCount > 0 {
             print(cluster.logs)
+            print(await cluster.diagnostics())
             for r in replicas.values { print("===== \(r.name)\n\(r.log.suffix(3000))") }
         }
         for r in replicas.values { r.stop(grace: 3) }

@@ -334,7 +334,7 @@ struct Simulation {
             // Offers are free room from the framework's point of view.
             for o in master.offers.values where o.agentId == agent.info.id && o.revocable != true {
                 l.used[o.role ?? "*"] = (l.used[o.role ?? "*"] ?? Resources()) - o.resources.scalars
-                l.portsTaken = l.portsTaken - Resources(ports: o.resources.ports)
+                l.portsTaken = PortRange.subtract(o.resources.ports, from: l.portsTaken)
             }
             return l.unreservedFree.contains(app.resourcesPerTask.scalars) && l.freePorts.reduce(0) { $0 + $1.count } >= app.portDefinitions.count
         }

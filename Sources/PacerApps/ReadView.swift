@@ -1,0 +1,48 @@
+import PacerAppsCore
+import PacerModel
+
+/// A consistent picture of apps, tasks and deployments at one moment, for the read endpoints
+/// (`/v2/apps`, `/v2/tasks`, …), answered without the scheduler actor.
+struct ReadView: Sendable {
+    let apps: [PathId: AppDefinition]
+    let tasks: TaskTable
+    let deployments: [String: Deployment]
+    let lastFailure: [PathId: TaskRecord]
+
+    func tasks(of app: PathId) -> [TaskRecord] {
+        tasks.of(app: app).sorted { ($0.stagedAt, $0.id) < ($1.stagedAt, $1.id) }
+    }
+
+    func status(of app: AppDefinition, embedTasks: Bool) -> AppStatus {
+        var s = AppStatus(app: app)
+        let tasks = self.tasks(of: app.id)
+        for t in tasks {
+            switch t.state {
+            case .staging, .starting: s.tasksStaged += 1
+            case .running:
+                s.tasksRunning += 1
+                if t.healthy == true { s.tasksHealthy += 1 } else if t.healthy == false { s.tasksUnhealthy += 1 }
+            default: break
+            }
+        }
+        s.deployments = deployments.values.filter { $0.appId == app.id }.map(\.info.id).sorted()
+        if embedTasks { s.tasks = tasks.map { MarathonTask($0) } }
+        s.lastTaskFailure = lastFailure[app.id].map { MarathonTask($0) }
+        return s
+    }
+
+    func statuses(embedTasks: Bool, idFilter: String?) -> [AppStatus] {
+        apps.values.sorted { $0.id < $1.id }
+            .filter { app in idFilter.map { app.id.description.contains($0) } ?? true }
+            .map { status(of: $0, embedTasks: embedTasks) }
+    }
+
+    func tasks(of app: PathId?) -> [MarathonTask] {
+        let records = app.map { tasks(of: $0) } ?? tasks.values.sorted { ($0.appId, $0.id) < ($1.appId, $1.id) }
+        return records.map { MarathonTask($0) }
+    }
+
+    func taskIds(of app: PathId, host: String?) -> [String] {
+        tasks(of: app).filter { host == nil || $0.host == host }.map(\.id)
+    }
+}

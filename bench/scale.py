@@ -1,0 +1,310 @@
+#!/usr/bin/env python3
+"""Control-plane scale benchmark (issue 12): master + framework + one `pacer lb` + N simulated
+agents (`pacer agent --simulate N`), all on this machine, against the release binary.
+
+For each N: time to register every agent; placing 25 x N tasks over min(1000, N) apps (tasks/s)
+while GET /v2/apps, GET /v2/apps?embed=apps.tasks, GET /v2/tasks, POST /v2/apps and a scale PUT are
+timed; how long a task change takes to reach the load balancer's table; killing every task
+(tasks/s); RSS, CPU-seconds and descriptors of master, framework and LB; the master's CPU with
+heartbeats only. Prints one markdown table (see README, "Scale").
+
+Usage: bench/scale.py [--agents 100,800,2000] [--store sqlite|etcd] [--bin .build/release/pacer]
+Not part of `make test`: timings belong here, not in test assertions.
+"""
+import argparse, http.client, json, os, shutil, signal, socket, statistics, subprocess, sys, tempfile, threading, time
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+class Client:
+    """One keep-alive HTTP connection (per thread)."""
+    def __init__(self, port, timeout=60):
+        self.port, self.timeout, self.conn = port, timeout, None
+    def call(self, method, path, body=None):
+        for attempt in range(2):
+            try:
+                if self.conn is None:
+                    self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
+                headers = {"Content-Type": "application/json"} if body is not None else {}
+                self.conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
+                r = self.conn.getresponse()
+                return r.status, r.read()
+            except (OSError, http.client.HTTPException):
+                self.conn = None
+                if attempt == 1:
+                    raise
+    def json(self, method, path, body=None):
+        status, data = self.call(method, path, body)
+        return status, (json.loads(data) if data else None)
+
+def timed(fn):
+    t = time.monotonic()
+    fn()
+    return time.monotonic() - t
+
+def pct(xs, p):
+    if not xs:
+        return float("nan")
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
+
+def metric(port, name, labels=None):
+    """Sum of a Prometheus metric's samples (optionally only those whose labels contain `labels`)."""
+    status, text = Client(port, 10).call("GET", "/metrics")
+    total = 0.0
+    for line in text.decode().splitlines():
+        if line.startswith("#") or not line.startswith(name):
+            continue
+        key, _, value = line.rpartition(" ")
+        if key.split("{")[0] != name or (labels and labels not in key):
+            continue
+        total += float(value)
+    return total
+
+class Proc:
+    def __init__(self, name, args, logdir, env=None):
+        self.name = name
+        self.log = open(os.path.join(logdir, name + ".log"), "w")
+        self.p = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+    def cpu(self):
+        with open(f"/proc/{self.p.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    def rss_mib(self):
+        with open(f"/proc/{self.p.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        return 0
+    def fds(self):
+        return len(os.listdir(f"/proc/{self.p.pid}/fd"))
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(15)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+
+def wait_until(what, seconds, fn, step=0.05):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if fn():
+                return True
+        except (OSError, http.client.HTTPException, ValueError):
+            pass
+        time.sleep(step)
+    print(f"  timed out after {seconds} s waiting for {what}", file=sys.stderr)
+    return False
+
+class Sampler(threading.Thread):
+    """Times API calls in a loop while placement runs."""
+    def __init__(self, port, calls):
+        super().__init__(daemon=True)
+        self.port, self.calls, self.stop_flag = port, calls, threading.Event()
+        self.samples = {name: [] for name, _, _, _ in calls}
+    def run(self):
+        c = Client(self.port)
+        i = 0
+        while not self.stop_flag.is_set():
+            for name, method, path, body in self.calls:
+                b = body(i) if callable(body) else body
+                t = time.monotonic()
+                status, _ = c.call(method, path, b)
+                if status < 500:
+                    self.samples[name].append(time.monotonic() - t)
+            i += 1
+            time.sleep(0.05)
+
+def run(n, args, root):
+    logdir = tempfile.mkdtemp(prefix=f"pacer-scale-{n}-", dir=root)
+    mport, fport, sport, lbadmin = free_port(), free_port(), free_port(), free_port()
+    procs = []
+    etcd = None
+    try:
+        store = f"sqlite:{logdir}/framework.sqlite"
+        if args.store == "etcd":
+            cport, pport = free_port(), free_port()
+            etcd = Proc("etcd", ["etcd", "--data-dir", f"{logdir}/etcd", "--listen-client-urls", f"http://127.0.0.1:{cport}",
+                                 "--advertise-client-urls", f"http://127.0.0.1:{cport}", "--listen-peer-urls", f"http://127.0.0.1:{pport}",
+                                 "--initial-advertise-peer-urls", f"http://127.0.0.1:{pport}",
+                                 "--initial-cluster", f"default=http://127.0.0.1:{pport}", "--max-txn-ops", "100000",
+                                 "--max-request-bytes", str(64 << 20), "--quota-backend-bytes", str(8 << 30)], logdir)
+            store = f"etcd://127.0.0.1:{cport}"
+            wait_until("etcd", 20, lambda: Client(cport, 2).call("GET", "/health")[0] == 200)
+        master = Proc("master", [args.bin, "master", "--port", str(mport), "--state-dir", logdir, "--log-level", "warning"], logdir)
+        framework = Proc("framework", [args.bin, "framework", "--port", str(fport), "--master", f"http://127.0.0.1:{mport}",
+                                       "--state-dir", logdir, "--store", store, "--log-level", "warning"], logdir)
+        procs += [master, framework]
+        with open(f"{logdir}/lb.yaml", "w") as f:
+            f.write(f"bind: 127.0.0.1\nframeworks: [http://127.0.0.1:{fport}]\nadmin_port: {lbadmin}\nhttp_port: 0\nworkers: 2\n"
+                    f"name: bench-lb\n")
+        lb = Proc("lb", [args.bin, "lb", "--config", f"{logdir}/lb.yaml", "--log-level", "warning"], logdir)
+        procs.append(lb)
+        api = Client(fport)
+        wait_until("the framework", 30, lambda: api.call("GET", "/ping")[0] == 200)
+        wait_until("the load balancer", 30, lambda: Client(lbadmin, 2).call("GET", "/healthz")[0] == 200)
+
+        # 1. Registration storm: every simulated agent registers at once.
+        start = time.monotonic()
+        fleet = Proc("agents", [args.bin, "agent", "--simulate", str(n), "--port", str(sport), "--master", f"http://127.0.0.1:{mport}",
+                                "--cpus", "8", "--mem", "32768", "--ports", "31000-31999", "--log-level", "warning"], logdir)
+        procs.append(fleet)
+        registered = wait_until(f"{n} agents", 120, lambda: metric(mport, "pacer_agents", 'reachable="true"') >= n, step=0.1)
+        t_register = time.monotonic() - start if registered else float("nan")
+
+        # 2. Placement of 25 x N tasks over A apps, with the API timed meanwhile.
+        apps = min(args.apps, n)
+        total = args.tasks_per_agent * n
+        per_app = total // apps
+        total = per_app * apps
+        _, probe = api.json("POST", "/v2/apps", {"id": "/probe", "cmd": "sleep 3600", "instances": 1, "cpus": 0.01, "mem": 8,
+                                                 "portDefinitions": [{"port": 0}]})
+        wait_until("the probe app", 60, lambda: api.json("GET", "/v2/apps/probe")[1]["app"]["tasksRunning"] == 1)
+        sampler = Sampler(fport, [
+            ("GET /v2/apps", "GET", "/v2/apps", None),
+            ("GET /v2/apps?embed=apps.tasks", "GET", "/v2/apps?embed=apps.tasks", None),
+            ("GET /v2/tasks", "GET", "/v2/tasks", None),
+            ("PUT scale", "PUT", "/v2/apps/probe?force=true", lambda i: {"instances": 1 + i % 2}),
+        ])
+        posts = []
+        start = time.monotonic()
+        sampler.start()
+        def poster(k):
+            c = Client(fport)
+            for a in range(k, apps, 4):
+                spec = {"id": f"/bench/app-{a:04d}", "cmd": "sleep 3600", "instances": per_app, "cpus": 0.01, "mem": 8,
+                        "portDefinitions": [{"port": 0}], "labels": {"HAPROXY_GROUP": "external"}}
+                posts.append(timed(lambda: c.call("POST", "/v2/apps", spec)))
+        threads = [threading.Thread(target=poster, args=(k,)) for k in range(4)]
+        for t in threads: t.start()
+        for t in threads: t.join()
+        t_posted = time.monotonic() - start
+        placed = wait_until(f"{total} tasks running", args.timeout,
+                            lambda: metric(fport, "pacer_tasks", 'state="TASK_RUNNING"') >= total + 1, step=0.2)
+        t_place = time.monotonic() - start if placed else float("nan")
+        sampler.stop_flag.set()
+        sampler.join()
+        running = metric(fport, "pacer_tasks", 'state="TASK_RUNNING"') - 1
+
+        # 3. Heartbeats only: the master's CPU over 20 s of quiet.
+        time.sleep(3)
+        c0, t0 = master.cpu(), time.monotonic()
+        time.sleep(20)
+        idle_cpu = (master.cpu() - c0) / (time.monotonic() - t0)
+        sizes = {p.name: (p.rss_mib(), p.cpu(), p.fds()) for p in (master, framework, lb)}
+        ever_unreachable = metric(mport, "pacer_agents_marked_unreachable_total")
+
+        # 4. A task change reaching the load balancer: the probe scaled up and down.
+        lb_up, lb_down = lb_propagation(api, lbadmin, probe, args.samples)
+
+        # 5. Kills: every bench app removed.
+        start = time.monotonic()
+        for a in range(apps):
+            api.call("DELETE", f"/v2/apps/bench/app-{a:04d}?force=true")
+        killed = wait_until("every task gone", args.timeout, lambda: metric(fport, "pacer_tasks") <= 2, step=0.2)
+        t_kill = time.monotonic() - start if killed else float("nan")
+
+        row = {
+            "agents": n, "register_s": t_register, "tasks": int(running), "place_s": t_place, "place_rate": running / t_place if placed else 0,
+            "kill_s": t_kill, "kill_rate": total / t_kill if killed else 0, "post_p50": pct(posts, 50), "post_p99": pct(posts, 99),
+            "posts_s": t_posted,
+            **{k + "_p50": pct(v, 50) for k, v in sampler.samples.items()}, **{k + "_p99": pct(v, 99) for k, v in sampler.samples.items()},
+            **{k + "_n": len(v) for k, v in sampler.samples.items()},
+            "lb_up_p50": pct(lb_up, 50), "lb_up_p99": pct(lb_up, 99), "lb_down_p50": pct(lb_down, 50), "lb_down_p99": pct(lb_down, 99),
+            "idle_cpu": idle_cpu, "unreachable": ever_unreachable,
+            **{f"{name}_{what}": v for name, (rss, cpu, fds) in sizes.items() for what, v in (("rss", rss), ("cpu", cpu), ("fds", fds))},
+        }
+        return row
+    finally:
+        for p in reversed(procs):
+            p.stop()
+        if etcd:
+            etcd.stop()
+        if not args.keep:
+            shutil.rmtree(logdir, ignore_errors=True)
+
+def lb_propagation(api, lbadmin, probe, samples):
+    """Seconds from a probe task's TASK_RUNNING (as the event stream tells it) to its backend in the
+    LB's table, and from its draining to its removal there."""
+    service = probe["portDefinitions"][0]["port"]
+    lbc = Client(lbadmin, 10)
+    def backends():
+        """The service's backends as every LB worker runs them (None while a worker lags)."""
+        status, body = lbc.json("GET", f"/stats?service={service}")
+        if body["workersVersion"] < body["version"]:
+            return None
+        return {b for s in body["services"] if s["port"] == service for b in s["backends"]}
+    up, down = [], []
+    for i in range(samples):
+        before = {t["id"] for t in api.json("GET", "/v2/apps/probe/tasks")[1]["tasks"]}
+        api.call("PUT", "/v2/apps/probe?force=true", {"instances": 2})
+        new = None
+        def running():
+            nonlocal new
+            tasks = api.json("GET", "/v2/apps/probe/tasks")[1]["tasks"]
+            fresh = [t for t in tasks if t["id"] not in before and t["state"] == "TASK_RUNNING"]
+            if fresh:
+                new = (fresh[0]["id"], f"{fresh[0]['host']}:{fresh[0]['ports'][0]}")
+            return new is not None
+        if not wait_until("the probe's new task", 30, running, step=0.002):
+            continue
+        t0 = time.monotonic()
+        if wait_until("the LB to route to it", 30, lambda: new[1] in (backends() or set()), step=0.002):
+            up.append(time.monotonic() - t0)
+        api.call("DELETE", f"/v2/apps/probe/tasks/{new[0]}?scale=true")
+        t0 = time.monotonic()
+        if wait_until("the LB to drop it", 30, lambda: new[1] not in (backends() or {new[1]}), step=0.002):
+            down.append(time.monotonic() - t0)
+        wait_until("the probe back at 1", 30, lambda: len(api.json("GET", "/v2/apps/probe/tasks")[1]["tasks"]) == 1)
+    return up, down
+
+def fmt(x, unit="", digits=1):
+    if x != x:  # NaN
+        return "—"
+    return f"{x:,.{digits}f}{unit}"
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--agents", default="100,800,2000")
+    ap.add_argument("--tasks-per-agent", type=int, default=25)
+    ap.add_argument("--apps", type=int, default=1000)
+    ap.add_argument("--store", choices=["sqlite", "etcd"], default="sqlite")
+    ap.add_argument("--bin", default=".build/release/pacer")
+    ap.add_argument("--timeout", type=float, default=600)
+    ap.add_argument("--samples", type=int, default=20, help="LB propagation samples")
+    ap.add_argument("--keep", action="store_true", help="keep logs and state")
+    ap.add_argument("--json", help="also write the rows here")
+    args = ap.parse_args()
+    root = tempfile.mkdtemp(prefix="pacer-scale-")
+    rows = []
+    for n in [int(x) for x in args.agents.split(",")]:
+        print(f"N={n} …", file=sys.stderr, flush=True)
+        row = run(n, args, root)
+        rows.append(row)
+        print(json.dumps(row), file=sys.stderr, flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+    ms = lambda x: fmt(x * 1000, " ms", 0)
+    print(f"\nstore: {args.store}; machine: {os.cpu_count()} cores, {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') >> 30} GiB\n")
+    print("| agents | register all | tasks | place (tasks/s) | kill (tasks/s) | POST /v2/apps p50/p99 | GET /v2/apps p50/p99 | embed=apps.tasks p50/p99 | GET /v2/tasks p50/p99 | scale PUT p50/p99 | to LB p50/p99 | drain to LB p50/p99 |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['agents']:,} | {fmt(r['register_s'], ' s')} | {r['tasks']:,} | {fmt(r['place_s'], ' s')} ({fmt(r['place_rate'], '', 0)}) "
+              f"| {fmt(r['kill_s'], ' s')} ({fmt(r['kill_rate'], '', 0)}) | {ms(r['post_p50'])} / {ms(r['post_p99'])} "
+              f"| {ms(r['GET /v2/apps_p50'])} / {ms(r['GET /v2/apps_p99'])} | {ms(r['GET /v2/apps?embed=apps.tasks_p50'])} / {ms(r['GET /v2/apps?embed=apps.tasks_p99'])} "
+              f"| {ms(r['GET /v2/tasks_p50'])} / {ms(r['GET /v2/tasks_p99'])} | {ms(r['PUT scale_p50'])} / {ms(r['PUT scale_p99'])} "
+              f"| {ms(r['lb_up_p50'])} / {ms(r['lb_up_p99'])} | {ms(r['lb_down_p50'])} / {ms(r['lb_down_p99'])} |")
+    print("\n| agents | master RSS / CPU-s / fds | framework RSS / CPU-s / fds | LB RSS / CPU-s / fds | master CPU, heartbeats only | agents ever unreachable |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        part = lambda p: f"{fmt(r[p + '_rss'], ' MiB', 0)} / {fmt(r[p + '_cpu'], ' s', 0)} / {r[p + '_fds']}"
+        print(f"| {r['agents']:,} | {part('master')} | {part('framework')} | {part('lb')} | {fmt(r['idle_cpu'] * 100, ' % of a core')} | {int(r['unreachable'])} |")
+
+if __name__ == "__main__":
+    main()
