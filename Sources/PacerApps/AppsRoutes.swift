@@ -5,8 +5,10 @@ import PacerServerKit
 
 /// Marathon's `/v2` API over the scheduler.
 enum AppsRoutes {
-    static func router(_ scheduler: Scheduler, info: FrameworkInfoView,
-                       abdicate: (@Sendable () async -> Void)? = nil) -> Router<BasicRequestContext> {
+    /// `lastEventId`: the newest event published, sent with `/v2/apps` as `X-Pacer-Event-Id` so a
+    /// follower of the event stream knows which events the answer already contains.
+    static func router(_ scheduler: Scheduler, info: FrameworkInfoView, abdicate: (@Sendable () async -> Void)? = nil,
+                       lastEventId: @escaping @Sendable () async -> Int64 = { 0 }) -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: APIErrorMiddleware())
         router.get("/ping") { _, _ in JSONResponse.text("pong") }
@@ -23,7 +25,10 @@ enum AppsRoutes {
         router.get("/v2/apps") { request, _ in
             let embed = request.uri.queryParameters.getAll("embed").contains { $0 == "apps.tasks" || $0 == "app.tasks" }
             let filter = request.uri.queryParameters.get("id")
-            return try JSONResponse.make(["apps": await scheduler.view().statuses(embedTasks: embed, idFilter: filter)])
+            // Read before the view is taken: every event up to this id changed what the view shows.
+            let upTo = await lastEventId()
+            return try JSONResponse.make(["apps": await scheduler.view().statuses(embedTasks: embed, idFilter: filter)],
+                                         headers: [.init("X-Pacer-Event-Id")!: "\(upTo)"])
         }
         router.post("/v2/apps") { request, _ in
             let spec = try JSONBody.decode(AppDefinition.self, from: try await BodyReader.json(request))

@@ -147,6 +147,9 @@ enum EventEncoding {
         case .taskDraining(let t):
             // Pacer's own event: load balancers take the task out of rotation, then acknowledge.
             return [EventPayload("instance_draining_event", at: ts, task: t)]
+        case .taskReady(let t):
+            // Pacer's own event: load balancers route to a task with readiness checks once it is ready.
+            return [EventPayload("instance_ready_event", at: ts, task: t)]
         }
     }
 }

@@ -74,7 +74,7 @@ public struct FrameworkService: Service {
         let leader = "\(config.host):\(config.port)"
         let info = FrameworkInfoView(leader: leader, epoch: epoch, marathon_config: ["master": config.masterURLs.joined(separator: ",")],
                                      http_config: ["http_port": config.port])
-        let router = AppsRoutes.router(scheduler, info: info, abdicate: abdicate)
+        let router = AppsRoutes.router(scheduler, info: info, abdicate: abdicate, lastEventId: { await bus.lastId })
         EventRoutes.register(on: router, bus: bus) { names in await scheduler.loadBalancersChanged(names) }
         let callbacks = EventCallbacks(bus: bus, repo: AppsRepository(store: store), logger: logger)
         await callbacks.restore()

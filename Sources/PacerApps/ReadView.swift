@@ -9,13 +9,13 @@ struct ReadView: Sendable {
     let deployments: [String: Deployment]
     let lastFailure: [PathId: TaskRecord]
 
-    func tasks(of app: PathId) -> [TaskRecord] {
+    func records(of app: PathId) -> [TaskRecord] {
         tasks.of(app: app).sorted { ($0.stagedAt, $0.id) < ($1.stagedAt, $1.id) }
     }
 
     func status(of app: AppDefinition, embedTasks: Bool) -> AppStatus {
         var s = AppStatus(app: app)
-        let tasks = self.tasks(of: app.id)
+        let tasks = records(of: app.id)
         for t in tasks {
             switch t.state {
             case .staging, .starting: s.tasksStaged += 1
@@ -38,11 +38,11 @@ struct ReadView: Sendable {
     }
 
     func tasks(of app: PathId?) -> [MarathonTask] {
-        let records = app.map { tasks(of: $0) } ?? tasks.values.sorted { ($0.appId, $0.id) < ($1.appId, $1.id) }
-        return records.map { MarathonTask($0) }
+        let list = app.map { records(of: $0) } ?? tasks.values.sorted { ($0.appId, $0.id) < ($1.appId, $1.id) }
+        return list.map { MarathonTask($0) }
     }
 
     func taskIds(of app: PathId, host: String?) -> [String] {
-        tasks(of: app).filter { host == nil || $0.host == host }.map(\.id)
+        records(of: app).filter { host == nil || $0.host == host }.map(\.id)
     }
 }

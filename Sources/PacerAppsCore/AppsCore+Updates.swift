@@ -47,6 +47,7 @@ extension AppsCore {
                 record.ready = true
                 tasks[s.taskId] = record
                 persist[s.taskId] = record
+                self.record(.taskReady(record))
             }
             if s.healthy != nil || s.health != nil, let app = apps[record.appId] {
                 let (updated, more) = applyHealth(record, s, app, now: now)

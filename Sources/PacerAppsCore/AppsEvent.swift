@@ -16,6 +16,8 @@ public enum AppsEvent: Sendable, Equatable {
     case unhealthyInstanceKill(TaskRecord, reason: String)
     /// Load balancers are to take the task out of rotation; it is killed once they have.
     case taskDraining(TaskRecord)
+    /// Its readiness checks passed: load balancers may send it traffic (Pacer's own event).
+    case taskReady(TaskRecord)
 }
 
 extension AppsCore {

@@ -121,12 +121,18 @@ public struct LBService: Service {
         router.get("/metrics") { _, _ in
             let (table, status, version) = await discovery.snapshot()
             let stats = LBStats(table: table, version: version, framework: status, mailboxes: mailboxes)
-            let text = MetricsText.render(
+            let skipped = await discovery.skippedCounts
+            var text = MetricsText.render(
                 services: stats.services.map {
                     MetricsText.Service(port: $0.port, app: $0.app, mode: $0.mode, backends: $0.backends.count, counters: $0.counters)
                 },
                 connections: (stats.connections.accepted, stats.connections.active, stats.connections.refused),
                 frameworkConnected: status.connected)
+            var extra = PrometheusText()
+            extra.family("pacer_lb_discovery_skipped_total", "counter", "Apps, tasks and events from the framework the LB could not use.",
+                         [([("kind", "app")], "\(skipped.apps)"), ([("kind", "task")], "\(skipped.tasks)"), ([("kind", "event")], "\(skipped.events)")])
+            extra.family("pacer_lb_table_version", "gauge", "Version of the newest routing table.", [([], "\(version)")])
+            text += extra.text
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                             body: .init(byteBuffer: .init(string: text)))
         }

@@ -87,43 +87,39 @@ public struct RoutingTable: Sendable, Equatable, Codable {
         return nil
     }
 
-    /// Routes from the framework's `/v2/apps?embed=apps.tasks`, following marathon-lb's labels.
-    public static func build(apps: [AppStatus], group: String?) -> RoutingTable {
+    /// Routes from the framework's apps, following marathon-lb's labels.
+    public static func build(apps: [RoutedApp], group: String?) -> RoutingTable {
         var services: [Int: ServiceRoute] = [:]
-        for status in apps.sorted(by: { $0.app.id < $1.app.id }) {
-            let app = status.app
-            if let group, app.labels["HAPROXY_GROUP"] != group { continue }
-            let tasks = (status.tasks ?? []).filter { isEligible($0, app) }
-            for (index, def) in app.portDefinitions.enumerated() where def.port > 0 {
-                func label(_ name: String) -> String? { app.labels["HAPROXY_\(index)_\(name)"] }
-                let backends = tasks.compactMap { t -> Backend? in
-                    guard index < t.ports.count else { return nil }
-                    return Backend(host: t.host, port: t.ports[index], taskId: t.id)
-                }.sorted { ($0.host, $0.port) < ($1.host, $1.port) }
-                let vhosts = (label("VHOST") ?? "").split(separator: ",")
-                    .map { VirtualHostName.normalize($0.trimmingCharacters(in: .whitespaces)) }.filter { !$0.isEmpty }
-                services[def.port] = ServiceRoute(
-                    appId: app.id.description, portIndex: index, servicePort: def.port,
-                    // A virtual host is served over HTTP, as marathon-lb does.
-                    mode: label("MODE").flatMap(ServiceRoute.Mode.init(rawValue:)) ?? (vhosts.isEmpty ? .tcp : .http),
-                    balance: label("BALANCE").flatMap(BalanceAlgorithm.init(rawValue:)) ?? .roundRobin,
-                    backends: backends, vhosts: vhosts,
-                    path: label("PATH").flatMap { $0.hasPrefix("/") ? $0 : nil },
-                    sticky: label("STICKY")?.lowercased() == "true",
-                    websocket: label("WEBSOCKET")?.lowercased() == "true",
-                    redirectToHTTPS: label("REDIRECT_TO_HTTPS")?.lowercased() == "true")
-            }
+        for app in apps.sorted(by: { $0.id < $1.id }) {
+            for route in routes(for: app, group: group) { services[route.servicePort] = route }
         }
         return RoutingTable(services: services)
     }
 
-    /// A task receives traffic only while it runs, every health check passes (apps without
-    /// checks: running), it is ready and it is not draining. A task with no verdict yet (checks not
-    /// run) receives nothing.
-    public static func isEligible(_ t: MarathonTask, _ app: AppDefinition) -> Bool {
-        guard t.state == TaskState.running.rawValue, t.draining != true, t.ready != false else { return false }
-        if app.healthChecks.isEmpty { return true }
-        return t.healthCheckResults.count == app.healthChecks.count && t.healthCheckResults.allSatisfy(\.alive)
+    /// One app's routes: a service per port with a service port, backed by its eligible tasks
+    /// (`RoutedTask.eligible`); none for an app outside the load balancer's group.
+    public static func routes(for app: RoutedApp, group: String?) -> [ServiceRoute] {
+        if let group, app.labels["HAPROXY_GROUP"] != group { return [] }
+        let tasks = app.tasks.values.filter { $0.eligible(checks: app.healthChecks) }
+        return app.servicePorts.enumerated().filter { $0.element > 0 }.map { index, port in
+            func label(_ name: String) -> String? { app.labels["HAPROXY_\(index)_\(name)"] }
+            let backends = tasks.compactMap { t -> Backend? in
+                guard index < t.ports.count else { return nil }
+                return Backend(host: t.host, port: t.ports[index], taskId: t.id)
+            }.sorted { ($0.host, $0.port, $0.taskId) < ($1.host, $1.port, $1.taskId) }
+            let vhosts = (label("VHOST") ?? "").split(separator: ",")
+                .map { VirtualHostName.normalize($0.trimmingCharacters(in: .whitespaces)) }.filter { !$0.isEmpty }
+            return ServiceRoute(
+                appId: app.id, portIndex: index, servicePort: port,
+                // A virtual host is served over HTTP, as marathon-lb does.
+                mode: label("MODE").flatMap(ServiceRoute.Mode.init(rawValue:)) ?? (vhosts.isEmpty ? .tcp : .http),
+                balance: label("BALANCE").flatMap(BalanceAlgorithm.init(rawValue:)) ?? .roundRobin,
+                backends: backends, vhosts: vhosts,
+                path: label("PATH").flatMap { $0.hasPrefix("/") ? $0 : nil },
+                sticky: label("STICKY")?.lowercased() == "true",
+                websocket: label("WEBSOCKET")?.lowercased() == "true",
+                redirectToHTTPS: label("REDIRECT_TO_HTTPS")?.lowercased() == "true")
+        }
     }
 }
 

@@ -4,10 +4,12 @@ import PacerModel
 import XCTest
 
 final class RoutingTableTests: XCTestCase {
-    func status(_ json: String, tasks: [MarathonTask]) throws -> AppStatus {
+    /// The app as the framework's `/v2/apps?embed=apps.tasks` sends it, as the LB reads it.
+    func status(_ json: String, tasks: [MarathonTask]) throws -> RoutedApp {
         var s = AppStatus(app: try JSONDecoder().decode(AppDefinition.self, from: Data(json.utf8)))
         s.tasks = tasks
-        return s
+        let body = try WireJSON.marathonEncoder().encode(["apps": [s]])
+        return try XCTUnwrap(try JSONDecoder().decode(AppsSnapshot.self, from: body).apps.first)
     }
 
     func task(_ id: String, port: Int, state: TaskState = .running, health: [Bool]? = nil) -> MarathonTask {
