@@ -233,13 +233,20 @@ def lb_propagation(api, lbadmin, probe, samples):
     LB's table, and from its draining to its removal there."""
     service = probe["portDefinitions"][0]["port"]
     lbc = Client(lbadmin, 10)
-    def backends():
-        """The service's backends as every LB worker runs them (None while a worker lags)."""
+    seen = {}
+    def routed(backend, present):
+        """Whether every LB worker runs a table with (or without) `backend`: the table version that
+        first showed the change, reached by the slowest worker."""
         status, body = lbc.json("GET", f"/stats?service={service}")
-        if body["workersVersion"] < body["version"]:
-            return None
-        return {b for s in body["services"] if s["port"] == service for b in s["backends"]}
+        now = backend in {b for s in body["services"] if s["port"] == service for b in s["backends"]}
+        if now == present and (backend, present) not in seen:
+            seen[(backend, present)] = body["version"]
+        v = seen.get((backend, present))
+        return v is not None and body["workersVersion"] >= v
     up, down = [], []
+    # The sampler left the probe at 1 or 2 instances: back to 1 first.
+    api.call("PUT", "/v2/apps/probe?force=true", {"instances": 1})
+    wait_until("the probe at 1", 60, lambda: len(api.json("GET", "/v2/apps/probe/tasks")[1]["tasks"]) == 1)
     for i in range(samples):
         before = {t["id"] for t in api.json("GET", "/v2/apps/probe/tasks")[1]["tasks"]}
         api.call("PUT", "/v2/apps/probe?force=true", {"instances": 2})
@@ -254,11 +261,11 @@ def lb_propagation(api, lbadmin, probe, samples):
         if not wait_until("the probe's new task", 30, running, step=0.002):
             continue
         t0 = time.monotonic()
-        if wait_until("the LB to route to it", 30, lambda: new[1] in (backends() or set()), step=0.002):
+        if wait_until("the LB to route to it", 30, lambda: routed(new[1], True), step=0.002):
             up.append(time.monotonic() - t0)
         api.call("DELETE", f"/v2/apps/probe/tasks/{new[0]}?scale=true")
         t0 = time.monotonic()
-        if wait_until("the LB to drop it", 30, lambda: new[1] not in (backends() or {new[1]}), step=0.002):
+        if wait_until("the LB to drop it", 30, lambda: routed(new[1], False), step=0.002):
             down.append(time.monotonic() - t0)
         wait_until("the probe back at 1", 30, lambda: len(api.json("GET", "/v2/apps/probe/tasks")[1]["tasks"]) == 1)
     return up, down

@@ -1,16 +1,39 @@
 import Foundation
 import PacerModel
+import Synchronization
 
-/// One item on a subscriber's stream: an event, or a keep-alive comment that lets both ends notice
-/// a dead connection.
+/// One event as delivered: its id (for `Last-Event-ID`), type and JSON.
+public struct BusEvent: Sendable, Equatable {
+    public var id: Int64
+    public var type: String
+    public var data: Data
+    public init(id: Int64, type: String, data: Data) { self.id = id; self.type = type; self.data = data }
+}
+
+/// One item on a subscriber's stream: the events of one publication, or a keep-alive comment that
+/// lets both ends notice a dead connection. A publication is one item: a burst of 4,000 status
+/// events from one batch of updates overflowed a queue counted in events, dropping every
+/// subscriber (the load balancer included) at the moment it mattered most.
 public enum StreamItem: Sendable, Equatable {
-    case event(id: Int64, type: String, data: Data)
+    case events([BusEvent])
     case keepAlive
 }
 
+/// Bytes queued for one subscriber and not yet written out: its backlog is bounded in bytes.
+public final class Backlog: Sendable {
+    let bytes = Atomic<Int>(0)
+    public init() {}
+    public func add(_ n: Int) -> Int { bytes.add(n, ordering: .relaxed).newValue }
+    /// The subscriber wrote these out.
+    public func done(_ n: Int) { bytes.subtract(n, ordering: .relaxed) }
+}
+
 public struct EventBusLimits: Sendable {
-    /// Marathon's event_stream_max_outstanding_messages: a subscriber this far behind is dropped.
+    /// Publications a subscriber may be behind (Marathon's event_stream_max_outstanding_messages
+    /// counts events; a publication here holds all the events of one change).
     public var queuePerSubscriber = 1024
+    /// Bytes a subscriber may be behind before it is dropped: a slow consumer never holds more.
+    public var backlogBytes = 32 << 20
     public var maxSubscribers = 256
     /// Events kept for `Last-Event-ID` resumption.
     public var replay = 1024
@@ -23,6 +46,7 @@ public actor EventBus {
     struct Subscriber {
         var types: Set<String>?
         var continuation: AsyncStream<StreamItem>.Continuation
+        let backlog: Backlog
         /// A load balancer's name (`?lb=`): draining waits for each one connected.
         var loadBalancer: String?
     }
@@ -44,7 +68,7 @@ public actor EventBus {
 
     /// A new stream, starting with what it missed after `lastEventId` (if still kept).
     public func subscribe(types: Set<String>?, lastEventId: Int64?, loadBalancer: String? = nil) throws(APIError)
-        -> (Int, AsyncStream<StreamItem>) {
+        -> (Int, AsyncStream<StreamItem>, Backlog) {
         guard subscribers.count < limits.maxSubscribers else {
             throw APIError(status: 503, message: "too many event stream subscribers (\(limits.maxSubscribers)); retry later")
         }
@@ -52,11 +76,12 @@ public actor EventBus {
                                                             bufferingPolicy: .bufferingOldest(limits.queuePerSubscriber))
         nextSubscriber += 1
         let id = nextSubscriber
-        subscribers[id] = Subscriber(types: types, continuation: continuation, loadBalancer: loadBalancer)
+        let backlog = Backlog()
+        subscribers[id] = Subscriber(types: types, continuation: continuation, backlog: backlog, loadBalancer: loadBalancer)
         if let lastEventId {
-            for e in recent where e.id > lastEventId { deliver(.event(id: e.id, type: e.type, data: e.data), to: id, type: e.type) }
+            deliver(recent.filter { $0.id > lastEventId }.map { BusEvent(id: $0.id, type: $0.type, data: $0.data) }, to: id)
         }
-        return (id, stream)
+        return (id, stream, backlog)
     }
 
     public func unsubscribe(_ id: Int) {
@@ -65,24 +90,28 @@ public actor EventBus {
 
     public var hasSubscribers: Bool { !subscribers.isEmpty }
 
-    /// Several events in order, in one hop onto the bus.
+    /// Several events in order, delivered to each subscriber as one item.
     public func publish(_ events: [(type: String, data: Data)]) {
-        for e in events { publish(type: e.type, data: e.data) }
+        var out: [BusEvent] = []
+        for e in events {
+            lastId += 1
+            out.append(BusEvent(id: lastId, type: e.type, data: e.data))
+            recent.append((lastId, e.type, e.data))
+        }
+        if recent.count > limits.replay { recent.removeFirst(recent.count - limits.replay) }
+        for id in subscribers.keys.sorted() { deliver(out, to: id) }
     }
 
     @discardableResult
     public func publish(type: String, data: Data) -> Int64 {
-        lastId += 1
-        recent.append((lastId, type, data))
-        if recent.count > limits.replay { recent.removeFirst(recent.count - limits.replay) }
-        for id in subscribers.keys.sorted() { deliver(.event(id: lastId, type: type, data: data), to: id, type: type) }
+        publish([(type, data)])
         return lastId
     }
 
     /// Sends only to one subscriber (its `event_stream_attached`).
     public func publish(type: String, data: Data, only subscriber: Int) {
         lastId += 1
-        deliver(.event(id: lastId, type: type, data: data), to: subscriber, type: type)
+        deliver([BusEvent(id: lastId, type: type, data: data)], to: subscriber)
     }
 
     public func closeAll() {
@@ -90,13 +119,19 @@ public actor EventBus {
     }
 
     public func keepAlive() {
-        for id in subscribers.keys.sorted() { deliver(.keepAlive, to: id, type: nil) }
+        for (id, s) in subscribers.sorted(by: { $0.key < $1.key }) {
+            if case .dropped = s.continuation.yield(.keepAlive) { unsubscribe(id) }
+        }
     }
 
-    /// A subscriber whose queue is full is dropped: a slow consumer never slows the framework.
-    func deliver(_ item: StreamItem, to id: Int, type: String?) {
+    /// A subscriber whose queue or backlog is full is dropped: a slow consumer never slows the
+    /// framework, and never holds more than its limit.
+    func deliver(_ events: [BusEvent], to id: Int) {
         guard let s = subscribers[id] else { return }
-        if let type, let wanted = s.types, !wanted.contains(type) { return }
-        if case .dropped = s.continuation.yield(item) { unsubscribe(id) }
+        let wanted = s.types.map { types in events.filter { types.contains($0.type) } } ?? events
+        guard !wanted.isEmpty else { return }
+        let bytes = wanted.reduce(0) { $0 + $1.data.count }
+        if s.backlog.add(bytes) > limits.backlogBytes { return unsubscribe(id) }
+        if case .dropped = s.continuation.yield(.events(wanted)) { unsubscribe(id) }
     }
 }

@@ -83,16 +83,19 @@ actor EventCallbacks {
             while !Task.isCancelled {
                 // A subscription the bus dropped (this receiver fell behind) resumes after the last
                 // delivered event, from the bus's replay buffer.
-                guard let (subscriber, stream) = current else {
+                guard let (subscriber, stream, backlog) = current else {
                     try? await Task.sleep(for: .seconds(1))
                     current = try? await bus.subscribe(types: nil, lastEventId: lastId)
                     continue
                 }
                 for await item in stream {
-                    guard case .event(let id, let type, let data) = item else { continue }
-                    if Task.isCancelled { break }
-                    await Self.deliver(data, type: type, to: url, transport, settings, logger)
-                    lastId = id
+                    guard case .events(let events) = item else { continue }
+                    for e in events {
+                        if Task.isCancelled { break }
+                        await Self.deliver(e.data, type: e.type, to: url, transport, settings, logger)
+                        backlog.done(e.data.count)
+                        lastId = e.id
+                    }
                 }
                 await bus.unsubscribe(subscriber)
                 current = try? await bus.subscribe(types: nil, lastEventId: lastId)

@@ -12,8 +12,8 @@ enum EventRoutes {
             let types = request.uri.queryParameters.getAll("event_type").map { String($0) }
             let lastId = request.headers[.init("Last-Event-ID")!].flatMap { Int64($0) }
             let lb = request.uri.queryParameters.get("lb").flatMap { $0.isEmpty ? nil : String($0) }
-            let (subscriber, stream) = try await bus.subscribe(types: types.isEmpty ? nil : Set(types), lastEventId: lastId,
-                                                               loadBalancer: lb)
+            let (subscriber, stream, backlog) = try await bus.subscribe(types: types.isEmpty ? nil : Set(types), lastEventId: lastId,
+                                                                        loadBalancer: lb)
             if lb != nil { await loadBalancersChanged(await bus.loadBalancers) }
             var payload = EventPayload("event_stream_attached", at: Timestamp.string(Date()))
             payload.remoteAddress = ""
@@ -22,16 +22,21 @@ enum EventRoutes {
             let body = ResponseBody { writer in
                 do {
                     for await item in stream {
-                        var text: String
+                        var buffer = ByteBuffer()
                         switch item {
-                        case .event(let id, let type, let data):
-                            text = "id: \(id)\nevent: \(type)\ndata: "
-                            text += String(decoding: data, as: UTF8.self)
-                            text += "\n\n"
+                        case .events(let events):
+                            // One write for the whole publication.
+                            for e in events {
+                                buffer.writeString("id: \(e.id)\nevent: \(e.type)\ndata: ")
+                                buffer.writeBytes(e.data)
+                                buffer.writeString("\n\n")
+                            }
+                            try await writer.write(buffer)
+                            backlog.done(events.reduce(0) { $0 + $1.data.count })
                         case .keepAlive:
-                            text = ": keep-alive\n\n"
+                            buffer.writeString(": keep-alive\n\n")
+                            try await writer.write(buffer)
                         }
-                        try await writer.write(ByteBuffer(string: text))
                     }
                 } catch {
                     // The subscriber went away; it is removed below.

@@ -77,7 +77,8 @@ actor Discovery {
         needSnapshot = true
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                for try await event in client.events(keepAlives: true, loadBalancer: self.name) {
+                // Only what routing reads: at 50,000 tasks the other events are most of the stream.
+                for try await event in client.events(types: Self.subscribed.sorted(), keepAlives: true, loadBalancer: self.name) {
                     await self.received(event)
                     if !event.event.isEmpty { doorbell.yield() }  // any event, the attach included
                 }
@@ -141,6 +142,10 @@ actor Discovery {
         }
         acknowledgeDraining(client)
     }
+
+    /// The event types the load balancer subscribes to.
+    static let subscribed = routingEvents.union(["event_stream_attached", "deployment_info", "deployment_success", "deployment_failed",
+                                                 "deployment_step_success"])
 
     /// Event types whose payload routing reads.
     static let routingEvents: Set<String> = ["status_update_event", "health_status_changed_event", "instance_draining_event",

@@ -18,24 +18,25 @@ final class EventBusTests: XCTestCase {
 
     func testSubscribersGetEventsInOrderFilteredByType() async throws {
         let bus = EventBus()
-        let (_, all) = try await bus.subscribe(types: nil, lastEventId: nil)
-        let (_, onlyStatus) = try await bus.subscribe(types: ["status_update_event"], lastEventId: nil)
+        let (_, all, _) = try await bus.subscribe(types: nil, lastEventId: nil)
+        let (_, onlyStatus, _) = try await bus.subscribe(types: ["status_update_event"], lastEventId: nil)
         let a = await bus.publish(type: "deployment_info", data: data("1"))
         let b = await bus.publish(type: "status_update_event", data: data("2"))
         XCTAssertLessThan(a, b)
         let got = await take(2, from: all)
-        XCTAssertEqual(got, [.event(id: a, type: "deployment_info", data: data("1")), .event(id: b, type: "status_update_event", data: data("2"))])
+        XCTAssertEqual(got, [.events([BusEvent(id: a, type: "deployment_info", data: data("1"))]),
+                             .events([BusEvent(id: b, type: "status_update_event", data: data("2"))])])
         let filtered = await take(1, from: onlyStatus)
-        XCTAssertEqual(filtered, [.event(id: b, type: "status_update_event", data: data("2"))])
+        XCTAssertEqual(filtered, [.events([BusEvent(id: b, type: "status_update_event", data: data("2"))])])
     }
 
     func testLastEventIdResumesWithWhatWasMissed() async throws {
         let bus = EventBus()
         let first = await bus.publish(type: "x", data: data("1"))
         let second = await bus.publish(type: "x", data: data("2"))
-        let (_, stream) = try await bus.subscribe(types: nil, lastEventId: first)
+        let (_, stream, _) = try await bus.subscribe(types: nil, lastEventId: first)
         let replay = await take(1, from: stream)
-        XCTAssertEqual(replay, [.event(id: second, type: "x", data: data("2"))])
+        XCTAssertEqual(replay, [.events([BusEvent(id: second, type: "x", data: data("2"))])])
     }
 
     func testIdsGrowAcrossRestarts() async {
@@ -48,8 +49,8 @@ final class EventBusTests: XCTestCase {
         var limits = EventBusLimits()
         limits.queuePerSubscriber = 4
         let bus = EventBus(limits: limits)
-        let (_, slow) = try await bus.subscribe(types: nil, lastEventId: nil)
-        let (_, fast) = try await bus.subscribe(types: nil, lastEventId: nil)
+        let (_, slow, _) = try await bus.subscribe(types: nil, lastEventId: nil)
+        let (_, fast, _) = try await bus.subscribe(types: nil, lastEventId: nil)
         var fastSeen = 0
         for i in 0..<10 {
             await bus.publish(type: "x", data: data("\(i)"))
@@ -63,12 +64,36 @@ final class EventBusTests: XCTestCase {
         XCTAssertEqual(slowGot, 4, "it keeps what fit in its queue, nothing more")
     }
 
+    /// A burst (one publication of many events) is one item: a queue counted in items never drops a
+    /// subscriber for a burst; the backlog in bytes bounds what a slow one holds.
+    func testABurstIsOneItemAndTheBacklogIsBoundedInBytes() async throws {
+        var limits = EventBusLimits()
+        limits.queuePerSubscriber = 4
+        limits.backlogBytes = 10_000
+        let bus = EventBus(limits: limits)
+        let (_, reader, backlog) = try await bus.subscribe(types: nil, lastEventId: nil)
+        let (_, idle, _) = try await bus.subscribe(types: nil, lastEventId: nil)
+        await bus.publish((0..<5000).map { _ in (type: "x", data: data("1")) })
+        guard case .events(let burst) = await take(1, from: reader).first else { return XCTFail("no burst") }
+        XCTAssertEqual(burst.count, 5000)
+        backlog.done(5000)  // the reader wrote it out; the idle one did not
+        await bus.publish((0..<4000).map { _ in (type: "x", data: data("1")) })
+        var count = await bus.subscriberCount
+        XCTAssertEqual(count, 2, "9,000 bytes behind: within the backlog")
+        _ = await take(1, from: reader)
+        backlog.done(4000)
+        await bus.publish((0..<4000).map { _ in (type: "x", data: data("1")) })
+        count = await bus.subscriberCount
+        XCTAssertEqual(count, 1, "13,000 bytes behind: the subscriber that never read is dropped, the reader stays")
+        _ = idle
+    }
+
     func testSubscriberCapAnswers503() async throws {
         var limits = EventBusLimits()
         limits.maxSubscribers = 2
         let bus = EventBus(limits: limits)
         _ = try await bus.subscribe(types: nil, lastEventId: nil)
-        let (second, _) = try await bus.subscribe(types: nil, lastEventId: nil)
+        let (second, _, _) = try await bus.subscribe(types: nil, lastEventId: nil)
         do {
             _ = try await bus.subscribe(types: nil, lastEventId: nil)
             XCTFail("over the cap")
