@@ -150,20 +150,10 @@ public actor Agent {
         for d in directives {
             switch d {
             case .spawn(let tasks):
-                var results: [(taskId: String, result: Result<Int32, SpawnError>)] = []
-                for t in tasks {
-                    let r = launcher.spawn(t)
-                    if case .success(let pid) = r {
-                        ProcessReaper.shared.watch(pid) { [weak self] status in
-                            guard let self else { return }
-                            Task { await self.exited(t.taskId, status, pid: pid) }
-                        }
-                        health?.yield(.start(t, sandbox: launcher.sandbox(for: t.taskId), startedAt: Self.now))
-                        logger.debug("task started", metadata: ["task.id": "\(t.taskId)", "pid": "\(pid)"])
-                    }
-                    results.append((t.taskId, r))
-                }
-                execute(core.spawned(results, now: Self.now))
+                // Started after the LAUNCH is answered: a LAUNCH of many tasks spawned inside the
+                // master's request outlasted its delivery timeout and was reported dropped while
+                // the tasks ran (issue 12).
+                Task { await self.spawn(tasks) }
             case .signal(let taskId, let pid, let sig):
                 if sig == AgentCore.sigkill { launcher.killEverything(taskId, pid: pid) } else { Launcher.signalGroup(pid, sig) }
             case .checkpoint:
@@ -174,6 +164,26 @@ public actor Agent {
                 doorbell.yield()
             }
         }
+    }
+
+    /// Starts the processes of a LAUNCH and reports how each start went.
+    func spawn(_ tasks: [TaskInfo]) {
+        var results: [(taskId: String, result: Result<Int32, SpawnError>)] = []
+        for t in tasks {
+            // Killed before its turn came: nothing to start.
+            guard core.tasks[t.taskId]?.state == .staging, core.tasks[t.taskId]?.killRequestedAt == nil else { continue }
+            let r = launcher.spawn(t)
+            if case .success(let pid) = r {
+                ProcessReaper.shared.watch(pid) { [weak self] status in
+                    guard let self else { return }
+                    Task { await self.exited(t.taskId, status, pid: pid) }
+                }
+                health?.yield(.start(t, sandbox: launcher.sandbox(for: t.taskId), startedAt: Self.now))
+                logger.debug("task started", metadata: ["task.id": "\(t.taskId)", "pid": "\(pid)"])
+            }
+            results.append((t.taskId, r))
+        }
+        execute(core.spawned(results, now: Self.now))
     }
 
     /// Writes the checkpoint if it changed, then returns the updates that may now leave.

@@ -6,7 +6,7 @@ import PacerModel
 struct ReadView: Sendable {
     let apps: [PathId: AppDefinition]
     let tasks: TaskTable
-    let deployments: [String: Deployment]
+    let deployments: DeploymentTable
     let lastFailure: [PathId: TaskRecord]
 
     func records(of app: PathId) -> [TaskRecord] {
@@ -25,7 +25,7 @@ struct ReadView: Sendable {
             default: break
             }
         }
-        s.deployments = deployments.values.filter { $0.appId == app.id }.map(\.info.id).sorted()
+        s.deployments = deployments.of(app: app.id).map { [$0.info.id] } ?? []
         if embedTasks { s.tasks = tasks.map { MarathonTask($0) } }
         s.lastTaskFailure = lastFailure[app.id].map { MarathonTask($0) }
         return s

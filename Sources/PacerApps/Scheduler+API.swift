@@ -6,11 +6,18 @@ import PacerModel
 /// core, then persisted (fsync) — and only then answered.
 extension Scheduler {
     /// Runs directives and turns a store failure into 503, so a client never sees a write
-    /// acknowledged that is not on disk.
+    /// acknowledged that is not on disk. Once the change is stored, a call to the master that fails
+    /// (a REVIVE, a KILL) is not the client's failure: the core asks again on its own (starvation
+    /// revives, kill retries), so the answer stays the success it is.
     func commit(_ directives: [AppsDirective]) async throws(APIError) {
         var failure: (any Error)?
         for d in directives where failure == nil {
-            do { try await execute(d) } catch { failure = error }
+            do { try await execute(d) } catch {
+                if d.isStoreWrite { failure = error } else {
+                    logger.warning("call to the master failed after the change was stored; it will be retried",
+                                   metadata: ["error": "\(error)"])
+                }
+            }
         }
         await publishEvents()
         if let failure {

@@ -41,7 +41,7 @@ extension AppsCore {
         var out: [AppsDirective] = (canaryEnded ? [.deleteCanary(app.id)] : []) + [.persistApp(app)]
         out += enforcePlans(now: now, of: [app.id])
         if plan(app, now: now).launch > 0 { out.append(.revive) }
-        completeDeployments()
+        completeDeployments(of: [app.id])
         return (app, deploymentId, out)
     }
 
@@ -73,7 +73,7 @@ extension AppsCore {
         let deploymentId = deployment(for: id)!.info.id
         var out: [AppsDirective] = (canaryEnded ? [.deleteCanary(id)] : []) + [.deleteApp(id)]
         for t in tasks(of: id) { out += requestKill(t.id, now: now) }
-        completeDeployments()
+        completeDeployments(of: [id])
         return (deploymentId, out)
     }
 

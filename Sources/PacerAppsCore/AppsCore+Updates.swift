@@ -118,10 +118,15 @@ extension AppsCore {
         if delays.values.contains(where: { $0.until <= now && $0.until > now.addingTimeInterval(-1.5) }) { revive = true }
         // Only tasks that need watching: staging (launch timeout), draining, being killed, unreachable.
         let watched = tasks.staging.union(draining.keys).union(killRequested.keys).union(unreachableSince.keys)
+        var confirm: [TaskRef] = []
+        confirming.formIntersection(tasks.staging)
         for t in watched.sorted().compactMap({ tasks[$0] }) {
-            if t.state == .staging, killRequested[t.id] == nil,
-               now.timeIntervalSince(t.stagedAt) > settings.launchTimeoutSeconds {
-                out += requestKill(t.id, now: now)
+            if t.state == .staging, killRequested[t.id] == nil, now.timeIntervalSince(t.stagedAt) > settings.launchTimeoutSeconds {
+                if now.timeIntervalSince(t.stagedAt) > settings.launchConfirmSeconds {
+                    out += requestKill(t.id, now: now)
+                } else if confirming.insert(t.id).inserted {
+                    confirm.append(TaskRef(taskId: t.id, agentId: t.agentId))
+                }
             } else if let drain = draining[t.id] {
                 if now.timeIntervalSince(drain.since) >= settings.drainTimeoutSeconds { out += finishDrain(t.id, now: now) }
             } else if let asked = killRequested[t.id], now.timeIntervalSince(asked) > settings.killRetrySeconds {
@@ -147,15 +152,22 @@ extension AppsCore {
             out.append(.kill(taskId: id, agentId: stray.agentId))
         }
         if !expunged.isEmpty { out.append(.deleteTasks(expunged)) }
-        // A converged app has nothing to kill: only apps being deployed are planned here.
-        out += enforcePlans(now: now, of: deployments.values.map(\.appId))
-        out += watchDeployments(now: now)
-        if reviveIfStarved(now: now) || (revive && hasDemand(now: now)) { out.append(.revive) }
+        if !confirm.isEmpty { out.append(.reconcile(confirm)) }
+        if revive && hasDemand(now: now) { out.append(.revive) }
+        // What only time changes (tolerances, deadlines, starvation), once a second: with a thousand
+        // deployments in flight, planning all of them every tick was most of the framework's CPU.
+        if lastSlowTick.map({ now.timeIntervalSince($0) >= 1 }) ?? true {
+            lastSlowTick = now
+            // A converged app has nothing to kill: only apps being deployed are planned here.
+            out += enforcePlans(now: now, of: deployments.appIds)
+            out += watchDeployments(now: now)
+            if reviveIfStarved(now: now), !out.contains(.revive) { out.append(.revive) }
+            completeDeployments()
+        }
         if let last = lastReconcile, now.timeIntervalSince(last) > settings.reconcileIntervalSeconds {
             lastReconcile = now
             out.append(.reconcile([]))
         }
-        completeDeployments()
         return out
     }
 }

@@ -6,9 +6,13 @@ public struct AppsSettings: Sendable {
     public var declineRefuseSeconds: Double = 120
     /// Refusal when something waits but this offer does not fit it.
     public var unfitRefuseSeconds: Double = 2
-    /// A task still staging after this long is killed and replaced (its launch was lost; agents
-    /// start a command in milliseconds).
+    /// A task still staging after this long is asked about (reconciled): the master answers with
+    /// what it knows, or LOST for a launch it never made. Agents start a command in milliseconds.
     public var launchTimeoutSeconds: Double = 60
+    /// A task still staging after this long is given up: killed and replaced (Marathon's
+    /// task_launch_confirm_timeout). Replacing at the first timeout duplicated every task an
+    /// overloaded master had merely not confirmed yet (issue 12: 24,000 records for 8,000 instances).
+    public var launchConfirmSeconds: Double = 300
     /// A requested kill without a terminal update after this long is sent again.
     public var killRetrySeconds: Double = 10
     public var reconcileIntervalSeconds: Double = 600
@@ -44,6 +48,16 @@ public enum AppsDirective: Sendable, Equatable {
     case deleteCanary(PathId)
 }
 
+extension AppsDirective {
+    /// A write to the state store (what must succeed before anything is acknowledged).
+    public var isStoreWrite: Bool {
+        switch self {
+        case .persistApp, .deleteApp, .persistTasks, .deleteTasks, .persistCanary, .deleteCanary: true
+        default: false
+        }
+    }
+}
+
 public struct Deployment: Sendable, Equatable, Codable {
     public var info: DeploymentInfo
     public var appId: PathId
@@ -62,7 +76,7 @@ public struct AppsCore: Sendable {
     public let settings: AppsSettings
     public internal(set) var apps: [PathId: AppDefinition]
     public internal(set) var tasks: TaskTable
-    public internal(set) var deployments: [String: Deployment] = [:]
+    public internal(set) var deployments = DeploymentTable()
     public internal(set) var delays: [PathId: LaunchDelay] = [:]
     public internal(set) var lastFailure: [PathId: TaskRecord] = [:]
     /// Kills we asked for, with when; such tasks no longer count as instances.
@@ -80,6 +94,8 @@ public struct AppsCore: Sendable {
     /// Tasks being drained: the load balancers still to acknowledge, and since when.
     var draining: [String: (waitingFor: Set<String>, since: Date)] = [:]
     var lastReconcile: Date?
+    /// Staging tasks past the launch timeout already asked about.
+    var confirming: Set<String> = []
     var events: [AppsEvent] = []
     /// Canaries running beside their apps, by app.
     public internal(set) var canaries: [PathId: Canary] = [:]
@@ -91,6 +107,8 @@ public struct AppsCore: Sendable {
     /// asked for on that account.
     var unmet: (since: Date, revivedAt: Date, revives: Int)?
     public internal(set) var lastOfferAt: Date?
+    /// When the once-a-second part of `tick` last ran.
+    var lastSlowTick: Date?
     /// Per app with instances still to launch: why the last batch of offers did not take them.
     public internal(set) var misfits: [PathId: Misfits] = [:]
 
@@ -160,12 +178,12 @@ public struct AppsCore: Sendable {
     }
 
     public func deployment(for appId: PathId) -> Deployment? {
-        deployments.values.first { $0.appId == appId }
+        deployments.of(app: appId)
     }
 
     mutating func startDeployment(_ app: AppDefinition, action: String, now: Date) {
-        for (id, d) in deployments where d.appId == app.id {
-            deployments[id] = nil
+        if let d = deployments.of(app: app.id) {
+            deployments[d.info.id] = nil
             record(.deploymentFailed(d.info, reason: "superseded by a newer deployment of \(app.id)"))
         }
         let id = nextId()
@@ -199,7 +217,7 @@ public struct AppsCore: Sendable {
     /// canary, or with fewer active tasks than instances. (An app with its count of active tasks
     /// and no deployment wants a launch only once one of them ends — an event.)
     var maybeWanting: Set<PathId> {
-        Set(deployments.values.map(\.appId)).union(canaries.keys)
+        Set(deployments.appIds).union(canaries.keys)
             .union(apps.values.filter { tasks.activeCount(of: $0.id) < $0.instances }.map(\.id))
     }
 

@@ -16,11 +16,14 @@ extension MasterCore {
             }
         }
         if now - lastFullAllocation >= settings.allocationInterval {
-            // Once per interval the sums are recomputed (what incremental floating-point sums drift
-            // from) and every agent offered (refusals that ran out, idle capacity to lend).
+            // Once per interval every agent is offered (refusals that ran out, idle capacity to lend).
             lastFullAllocation = now
-            recomputeSums()
             allocateAll = true
+        }
+        if now - lastRecompute >= 60 {
+            // What incremental floating-point sums drift from, once a minute (it costs every task).
+            lastRecompute = now
+            recomputeSums()
         }
         return out + allocate(now: now)
     }
@@ -34,7 +37,13 @@ extension MasterCore {
     /// framework and allocation.
     mutating func allocate(now: Double) -> [MasterDirective] {
         let candidates = frameworks.filter { $0.value.connected && !$0.value.suppressed }
-        let full = allocateAll
+        // A full pass costs every agent: asked for by a burst of REVIVEs (one per app created), it
+        // runs at most every `minFullAllocation`, the others left to the next tick.
+        let full = allocateAll || (reviveRequested && now - lastFullPass >= settings.minFullAllocation)
+        if full && !candidates.isEmpty {
+            lastFullPass = now
+            reviveRequested = false
+        }
         let targets = full ? Array(agents.keys) : Array(dirty)
         dirty = []
         if full { allocateAll = false }
@@ -45,7 +54,7 @@ extension MasterCore {
         for agentId in targets.sorted() {
             guard let agent = agents[agentId], agent.reachable else { continue }
             for role in drfOrder(Array(members.keys), allocated: sums.byRole, total: sums.total) {
-                guard !offers.on(agent: agentId).contains(where: { ($0.role ?? Role.any) == role && $0.revocable != true }),
+                guard !offers.has(agent: agentId, where: { ($0.role ?? Role.any) == role && $0.revocable != true }),
                       let offer = offer(agentId, agent, role: role, members: members[role] ?? [], now: now) else { continue }
                 addOffer(offer, now: now)
                 made[offer.frameworkId, default: []].append(offer)
@@ -62,7 +71,11 @@ extension MasterCore {
 
     /// What `role` may be offered on this agent now, to whom; nil when nothing worth offering.
     mutating func offer(_ agentId: String, _ agent: AgentEntry, role: String, members: [String], now: Double) -> Offer? {
-        guard let l = ledger(agentId) else { return nil }
+        // Who may be offered comes first: the ledger costs the agent's tasks, and a framework
+        // that declined this agent has no use for it yet.
+        let key = Self.refusalKey(agentId, role: role, revocable: false)
+        let eligible = members.filter { (frameworks[$0]?.refusals[key] ?? 0) <= now }
+        guard !eligible.isEmpty, let l = ledger(agentId) else { return nil }
         var (reserved, unreserved) = l.available(role)
         if let limit = policy.quotas[role]?.limit {
             let room = limit.scalars - (sums.byRole[role] ?? Resources())
@@ -74,8 +87,6 @@ extension MasterCore {
         }
         let scalars = reserved + unreserved
         guard scalars.cpus >= settings.minOfferCpus, scalars.mem >= settings.minOfferMem else { return nil }
-        let key = Self.refusalKey(agentId, role: role, revocable: false)
-        let eligible = members.filter { (frameworks[$0]?.refusals[key] ?? 0) <= now }
         guard let fid = eligible.min(by: { frameworkOrder($0) < frameworkOrder($1) }) else { return nil }
         return Offer(id: nextId("offer"), frameworkId: fid, agentId: agentId, hostname: agent.info.hostname,
                      attributes: agent.info.attributes, resources: Resources(cpus: scalars.cpus, mem: scalars.mem,
@@ -84,13 +95,13 @@ extension MasterCore {
 
     /// Idle capacity (what neither services nor batch tasks hold) to a framework that takes revocable offers.
     mutating func offerRevocable(_ agentId: String, candidates: [String: FrameworkEntry], now: Double) -> Offer? {
-        guard let agent = agents[agentId], !offers.on(agent: agentId).contains(where: { $0.revocable == true }),
+        let key = Self.refusalKey(agentId, role: nil, revocable: true)
+        guard let fid = candidates.filter({ $0.value.info.wantsRevocable && ($0.value.refusals[key] ?? 0) <= now })
+            .keys.min(by: { (offers.count(of: $0), $0) < (offers.count(of: $1), $1) }),
+              let agent = agents[agentId], !offers.has(agent: agentId, where: { $0.revocable == true }),
               let l = ledger(agentId), l.revocableFree.cpus >= settings.minOfferCpus, l.revocableFree.mem >= settings.minOfferMem
         else { return nil }
         let free = Resources(cpus: l.revocableFree.cpus, mem: l.revocableFree.mem, disk: l.revocableFree.disk, ports: l.freePorts)
-        let key = Self.refusalKey(agentId, role: nil, revocable: true)
-        guard let fid = candidates.filter({ $0.value.info.wantsRevocable && ($0.value.refusals[key] ?? 0) <= now })
-            .keys.min(by: { (offers.count(of: $0), $0) < (offers.count(of: $1), $1) }) else { return nil }
         return Offer(id: nextId("offer"), frameworkId: fid, agentId: agentId, hostname: agent.info.hostname,
                      attributes: agent.info.attributes, resources: free,
                      role: frameworks[fid]?.info.servedRoles.first, revocable: true)

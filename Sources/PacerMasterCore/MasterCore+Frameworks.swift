@@ -57,7 +57,7 @@ extension MasterCore {
         case .revive:
             frameworks[fid]?.suppressed = false
             frameworks[fid]?.refusals = [:]
-            allocateAll = true
+            reviveRequested = true
             return allocate(now: now)
         case .suppress:
             frameworks[fid]?.suppressed = true

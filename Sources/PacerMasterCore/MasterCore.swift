@@ -25,6 +25,8 @@ public struct MasterSettings: Sendable {
     /// Every agent is offered again this often (refusals that ran out, idle capacity lent as
     /// revocable); in between only agents whose resources changed are (Mesos' allocation interval).
     public var allocationInterval: Double = 1
+    /// Full passes asked for by events (REVIVE, a new subscription) run at most this often.
+    public var minFullAllocation: Double = 0.1
     /// Allocation is sampled this often for `/master/allocation` (a day of samples is kept).
     public var statsPeriod: Double = 10
     public init() {}
@@ -112,6 +114,10 @@ public struct MasterCore: Sendable {
     var dirty: Set<String> = []
     var allocateAll = true
     var lastFullAllocation = -Double.infinity
+    var lastFullPass = -Double.infinity
+    var lastRecompute = -Double.infinity
+    /// A REVIVE asked for a full pass (run at most every `minFullAllocation`).
+    var reviveRequested = false
     /// Which agent runs each task the master knows.
     var taskAgent: [String: String] = [:]
     /// Agents declared unreachable since the master started (a healthy cluster keeps this at 0).

@@ -22,6 +22,13 @@ public struct OfferBook: Sendable {
     /// How many offers a framework holds.
     public func count(of frameworkId: String) -> Int { perFramework[frameworkId] ?? 0 }
 
+    /// Whether an offer on this agent matching `test` is out (without building a list: allocation
+    /// asks this for every agent and role).
+    public func has(agent agentId: String, where test: (Offer) -> Bool) -> Bool {
+        guard let ids = byAgent[agentId] else { return false }
+        return ids.contains { byId[$0].map(test) ?? false }
+    }
+
     /// Offers outstanding on one agent.
     public func on(agent agentId: String) -> [Offer] {
         (byAgent[agentId] ?? []).compactMap { byId[$0] }

@@ -80,3 +80,30 @@ final class StallReportTests: XCTestCase {
         XCTAssertEqual(ids.count, 2)
     }
 }
+
+extension StallReportTests {
+    /// An overloaded master may confirm a launch late: the framework asks about it first, and
+    /// replaces it only after `launchConfirmSeconds` — never a second copy for a slow confirmation.
+    func testAnUnconfirmedLaunchIsAskedAboutBeforeItIsReplaced() throws {
+        var c = AppsCore(apps: [], tasks: [], idPrefix: "p", now: t0)
+        _ = try c.putApp(app("/web", instances: 1), now: t0, force: false)
+        let id = try XCTUnwrap(c.handleOffers([offer("o1")], now: t0).launched.first?.taskId)
+        var asked: [[TaskRef]] = [], killed: [String] = []
+        for s in stride(from: 0.5, through: 320, by: 0.5) {
+            for d in c.tick(now: at(s)) {
+                if case .reconcile(let refs) = d, !refs.isEmpty { asked.append(refs) }
+                if case .kill(let t, _) = d { killed.append(t) }
+            }
+            if s == 100 { XCTAssertTrue(killed.isEmpty, "not replaced while merely unconfirmed") }
+        }
+        XCTAssertEqual(asked, [[TaskRef(taskId: id, agentId: "a1")]], "asked once, after the launch timeout")
+        XCTAssertEqual(killed.first, id, "given up after the confirm timeout")
+        // The master's answer that it runs settles it.
+        var d = AppsCore(apps: [], tasks: [], idPrefix: "q", now: t0)
+        _ = try d.putApp(app("/web", instances: 1), now: t0, force: false)
+        let other = try XCTUnwrap(d.handleOffers([offer("o1")], now: t0).launched.first?.taskId)
+        _ = d.tick(now: at(61))
+        _ = d.report([other], .running, at: at(62))
+        XCTAssertFalse((63...400).contains { d.tick(now: at(Double($0))).killed.contains(other) })
+    }
+}

@@ -66,7 +66,12 @@ final class MasterCoreTests: XCTestCase {
         let o = m.offers.values.first!
         _ = try m.handle(.decline(fid, offerIds: [o.id], refuseSeconds: 100), now: 12)
         XCTAssertTrue(offers(m.tick(now: 13)).isEmpty)
-        XCTAssertEqual(offers(try m.handle(SchedulerCall(type: .revive, frameworkId: fid), now: 13)).count, 1)
+        // A revive right after a full allocation pass is served by the next one (at most
+        // minFullAllocation later), so a burst of revives costs one pass, not one each.
+        XCTAssertTrue(offers(try m.handle(SchedulerCall(type: .revive, frameworkId: fid), now: 13)).isEmpty)
+        XCTAssertEqual(offers(m.tick(now: 13 + 2 * m.settings.minFullAllocation)).count, 1)
+        _ = try m.handle(.decline(fid, offerIds: Array(m.offers.keys), refuseSeconds: 100), now: 14)
+        XCTAssertEqual(offers(try m.handle(SchedulerCall(type: .revive, frameworkId: fid), now: 15)).count, 1, "at once when no pass just ran")
     }
 
     func testSuppressedFrameworkGetsNoOffers() throws {

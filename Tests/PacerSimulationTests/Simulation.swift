@@ -63,7 +63,7 @@ struct Simulation {
     init(seed: UInt64, agents count: Int) {
         rng = SeededRandom(seed: seed)
         master = MasterCore(now: 0, idPrefix: "m")
-        framework = AppsCore(apps: [], tasks: [], idPrefix: "f0", now: Self.date(0))
+        framework = AppsCore(settings: Self.frameworkSettings, apps: [], tasks: [], idPrefix: "f0", now: Self.date(0))
         for i in 0..<count {
             let info = AgentInfo(id: "a\(i)", hostname: "h\(i)", url: "agent://a\(i)",
                                  resources: Resources(cpus: 4, mem: 4096, disk: 1000, ports: [PortRange(31000, 31099)]),
@@ -71,6 +71,14 @@ struct Simulation {
             let core = AgentCore(agentId: info.id, idPrefix: "a\(i)b0")
             agents[info.id] = AgentSim(info: info, core: core, checkpoint: core.state)
         }
+    }
+
+    /// Lost LAUNCH messages are the simulation's daily fare: it gives up on a launch sooner than
+    /// the default (the calm phase must outlast it).
+    static var frameworkSettings: AppsSettings {
+        var s = AppsSettings()
+        s.launchConfirmSeconds = 100
+        return s
     }
 
     static func date(_ t: Double) -> Date { Date(timeIntervalSince1970: 1_700_000_000 + t) }
@@ -266,7 +274,7 @@ struct Simulation {
 
     /// The framework process dies and comes back with what it had persisted.
     mutating func crashFramework() {
-        framework = AppsCore(apps: Array(store.apps.values), tasks: Array(store.tasks.values),
+        framework = AppsCore(settings: Self.frameworkSettings, apps: Array(store.apps.values), tasks: Array(store.tasks.values),
                              idPrefix: "f\(Int(now * 1000))", now: Self.date(now))
         if let id = frameworkId { master.disconnected(frameworkId: id, now: now) }
         stream += 1  // the old stream is gone
