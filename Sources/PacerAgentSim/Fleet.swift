@@ -83,6 +83,13 @@ public actor Fleet {
         members.indices.contains(n) ? members[n].core.tasks.values.sorted { $0.info.taskId < $1.info.taskId } : nil
     }
 
+    /// Every live task of the fleet, by id: what "the cluster runs" means to a test or a sizing run.
+    public func liveTasks() -> [String: String] {
+        var out: [String: String] = [:]
+        for m in members { for t in m.core.tasks.values where !t.state.isTerminal { out[t.info.taskId] = t.state.rawValue } }
+        return out
+    }
+
     public struct Summary: Codable, Sendable {
         public var agents: Int
         public var registered: Int

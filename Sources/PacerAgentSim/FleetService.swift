@@ -24,6 +24,7 @@ public struct FleetService: Service {
         let fleet = self.fleet
         router.get("/health") { _, _ in JSONResponse.text("ok") }
         router.get("/state") { _, _ in try JSONResponse.make(await fleet.summary()) }
+        router.get("/tasks") { _, _ in try JSONResponse.make(await fleet.liveTasks()) }
         router.get("/agents/:n/health") { _, context in
             guard await fleet.tasks(of: try Self.index(context)) != nil else { throw APIError.notFound("no such simulated agent") }
             return JSONResponse.text("ok")

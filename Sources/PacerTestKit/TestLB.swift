@@ -34,6 +34,15 @@ public final class TestLB: @unchecked Sendable {
         process = try PacerProcess(name: "lb-\(adminPort)", arguments: ["lb", "--config", configPath], logDir: cluster.dir)
     }
 
+    /// A `pacer lb` the test started itself (its own configuration file).
+    public init(adopting process: PacerProcess, adminPort: Int) {
+        self.process = process
+        self.adminPort = adminPort
+        httpPort = 0
+        configPath = ""
+        logDir = ""
+    }
+
     /// Starts a second `pacer lb` with the same configuration beside the running one (which
     /// hands over its sockets and exits); returns the old process.
     @discardableResult
