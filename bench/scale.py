@@ -136,13 +136,26 @@ def run(n, args, root):
                                  "--max-request-bytes", str(64 << 20), "--quota-backend-bytes", str(8 << 30)], logdir)
             store = f"etcd://127.0.0.1:{cport}"
             wait_until("etcd", 20, lambda: Client(cport, 2).call("GET", "/health")[0] == 200)
-        master = Proc("master", [args.bin, "master", "--port", str(mport), "--state-dir", logdir, "--log-level", "warning"], logdir)
-        framework = Proc("framework", [args.bin, "framework", "--port", str(fport), "--master", f"http://127.0.0.1:{mport}",
-                                       "--state-dir", logdir, "--store", store, "--log-level", "warning"], logdir)
-        procs += [master, framework]
+        # With etcd: two masters and two framework replicas, so failover can be measured too.
+        ha = args.store == "etcd"
+        mports = [mport] + ([free_port()] if ha else [])
+        fports = [fport] + ([free_port()] if ha else [])
+        masters_url = ",".join(f"http://127.0.0.1:{p}" for p in mports)
+        masters = [Proc(f"master-{p}", [args.bin, "master", "--port", str(p), "--state-dir", f"{logdir}/m{p}", "--log-level", "warning"]
+                        + (["--store", store] if ha else []), logdir) for p in mports]
+        frameworks = [Proc(f"framework-{p}", [args.bin, "framework", "--port", str(p), "--master", masters_url,
+                                               "--state-dir", f"{logdir}/f{p}", "--store", store, "--log-level", "warning"], logdir)
+                      for p in fports]
+        procs += masters + frameworks
+        master, framework = masters[0], frameworks[0]
+        if ha:
+            mport = leading_master(mports)
+            fport = leading_framework(fports)
+            master = masters[mports.index(mport)]
+            framework = frameworks[fports.index(fport)]
         with open(f"{logdir}/lb.yaml", "w") as f:
-            f.write(f"bind: 127.0.0.1\nframeworks: [http://127.0.0.1:{fport}]\nadmin_port: {lbadmin}\nhttp_port: 0\nworkers: 2\n"
-                    f"name: bench-lb\n")
+            f.write(f"bind: 127.0.0.1\nframeworks: [{', '.join(f'http://127.0.0.1:{p}' for p in fports)}]\nadmin_port: {lbadmin}\n"
+                    f"http_port: 0\nworkers: 2\nname: bench-lb\n")
         lb = Proc("lb", [args.bin, "lb", "--config", f"{logdir}/lb.yaml", "--log-level", "warning"], logdir)
         procs.append(lb)
         api = Client(fport)
@@ -151,7 +164,7 @@ def run(n, args, root):
 
         # 1. Registration storm: every simulated agent registers at once.
         start = time.monotonic()
-        fleet = Proc("agents", [args.bin, "agent", "--simulate", str(n), "--port", str(sport), "--master", f"http://127.0.0.1:{mport}",
+        fleet = Proc("agents", [args.bin, "agent", "--simulate", str(n), "--port", str(sport), "--master", masters_url,
                                 "--cpus", "8", "--mem", "32768", "--ports", "31000-31999", "--log-level", "warning"], logdir)
         procs.append(fleet)
         registered = wait_until(f"{n} agents", 120, lambda: metric(mport, "pacer_agents", 'reachable="true"') >= n, step=0.1)
@@ -196,13 +209,26 @@ def run(n, args, root):
         c0, t0 = master.cpu(), time.monotonic()
         time.sleep(20)
         idle_cpu = (master.cpu() - c0) / (time.monotonic() - t0)
-        sizes = {p.name: (p.rss_mib(), p.cpu(), p.fds()) for p in (master, framework, lb)}
+        sizes = {name: (p.rss_mib(), p.cpu(), p.fds()) for name, p in (("master", master), ("framework", framework), ("lb", lb))}
         ever_unreachable = metric(mport, "pacer_agents_marked_unreachable_total")
 
         # 4. A task change reaching the load balancer: the probe scaled up and down.
         lb_up, lb_down = lb_propagation(api, lbadmin, probe, args.samples)
 
-        # 5. Kills: every bench app removed.
+        # 5. Churn: tasks killed (and so replaced) at --churn-rate a second for --churn seconds;
+        # the memory of master and framework before, at the peak, after.
+        churn = {}
+        if args.churn > 0:
+            churn = run_churn(api, master, framework, args, apps)
+
+        # 6. Failover (etcd only): the leading framework replica, then the leading master, killed.
+        failover = {}
+        if ha:
+            failover = run_failover(api, frameworks, fports, masters, mports, fport, mport, n, running)
+            fport = [p for p in fports if p != fport][0]
+            api = Client(fport)
+
+        # 7. Kills: every bench app removed.
         start = time.monotonic()
         for a in range(apps):
             api.call("DELETE", f"/v2/apps/bench/app-{a:04d}?force=true")
@@ -218,6 +244,7 @@ def run(n, args, root):
             "lb_up_p50": pct(lb_up, 50), "lb_up_p99": pct(lb_up, 99), "lb_down_p50": pct(lb_down, 50), "lb_down_p99": pct(lb_down, 99),
             "idle_cpu": idle_cpu, "unreachable": ever_unreachable,
             **{f"{name}_{what}": v for name, (rss, cpu, fds) in sizes.items() for what, v in (("rss", rss), ("cpu", cpu), ("fds", fds))},
+            **churn, **failover,
         }
         return row
     finally:
@@ -227,6 +254,96 @@ def run(n, args, root):
             etcd.stop()
         if not args.keep:
             shutil.rmtree(logdir, ignore_errors=True)
+
+def leader_of(ports, path, key):
+    def who():
+        for p in ports:
+            try:
+                status, body = Client(p, 2).json("GET", path)
+                if status == 200 and body.get(key):
+                    return body
+            except (OSError, http.client.HTTPException, ValueError):
+                pass
+        return None
+    return who
+
+def leading_master(ports):
+    found = {}
+    def probe():
+        for p in ports:
+            try:
+                status, body = Client(p, 2).json("GET", "/master/leader")
+                if status == 200 and body.get("leading"):
+                    found["port"] = p
+                    return True
+            except (OSError, http.client.HTTPException, ValueError):
+                pass
+        return False
+    wait_until("a leading master", 30, probe)
+    return found["port"]
+
+def leading_framework(ports):
+    found = {}
+    def probe():
+        for p in ports:
+            try:
+                status, body = Client(p, 2).json("GET", "/v2/leader")
+                if status == 200 and body.get("leader", "").endswith(f":{p}"):
+                    found["port"] = p
+                    return True
+            except (OSError, http.client.HTTPException, ValueError):
+                pass
+        return False
+    wait_until("a leading framework replica", 30, probe)
+    return found["port"]
+
+def run_churn(api, master, framework, args, apps):
+    """Kills `churn_rate` random tasks a second (each replaced: as many launches) for `churn` s."""
+    import random
+    rng = random.Random(1)
+    rss = {"master": [master.rss_mib()], "framework": [framework.rss_mib()]}
+    killed = 0
+    end = time.monotonic() + args.churn
+    while time.monotonic() < end:
+        tick = time.monotonic()
+        ids = []
+        for a in rng.sample(range(apps), min(apps, max(1, args.churn_rate // 10))):
+            status, body = api.json("GET", f"/v2/apps/bench/app-{a:04d}/tasks")
+            running = [t["id"] for t in (body or {}).get("tasks", []) if t["state"] == "TASK_RUNNING"]
+            ids += rng.sample(running, min(len(running), 10))
+        if ids:
+            api.call("POST", "/v2/tasks/delete", {"ids": ids[: args.churn_rate]})
+            killed += len(ids[: args.churn_rate])
+        rss["master"].append(master.rss_mib())
+        rss["framework"].append(framework.rss_mib())
+        time.sleep(max(0, 1 - (time.monotonic() - tick)))
+    return {"churn_s": args.churn, "churn_killed": killed,
+            **{f"churn_{k}_rss_start": v[0] for k, v in rss.items()}, **{f"churn_{k}_rss_max": max(v) for k, v in rss.items()},
+            **{f"churn_{k}_rss_end": v[-1] for k, v in rss.items()}}
+
+def run_failover(api, frameworks, fports, masters, mports, fport, mport, n, running):
+    """Kills the leading framework replica, then the leading master; seconds until the API answers
+    again, and until every agent is back on the new master; tasks before and after."""
+    out = {}
+    def task_ids(port):
+        status, body = Client(port, 60).json("GET", "/v2/tasks")
+        return {t["id"] for t in body["tasks"] if t["state"] == "TASK_RUNNING"}
+    before = task_ids(fport)
+    survivor = [p for p in fports if p != fport][0]
+    frameworks[fports.index(fport)].p.kill()
+    t0 = time.monotonic()
+    wait_until("the API to answer again", 60, lambda: Client(survivor, 2).call("GET", "/v2/apps?id=probe")[0] == 200, step=0.02)
+    out["failover_framework_s"] = time.monotonic() - t0
+    new_master = [p for p in mports if p != mport][0]
+    masters[mports.index(mport)].p.kill()
+    t0 = time.monotonic()
+    wait_until("every agent on the new master", 120, lambda: metric(new_master, "pacer_agents", 'reachable="true"') >= n, step=0.1)
+    out["failover_master_agents_s"] = time.monotonic() - t0
+    time.sleep(5)
+    after = task_ids(survivor)
+    out["failover_tasks_kept"] = len(before & after)
+    out["failover_tasks_changed"] = len(before ^ after)
+    return out
 
 def lb_propagation(api, lbadmin, probe, samples):
     """Seconds from a probe task's TASK_RUNNING (as the event stream tells it) to its backend in the
@@ -286,6 +403,8 @@ def main():
     ap.add_argument("--samples", type=int, default=20, help="LB propagation samples")
     ap.add_argument("--keep", action="store_true", help="keep logs and state")
     ap.add_argument("--json", help="also write the rows here")
+    ap.add_argument("--churn", type=float, default=60, help="seconds of churn (kills and replacements); 0: none")
+    ap.add_argument("--churn-rate", type=int, default=200, help="tasks killed (and replaced) a second during churn")
     args = ap.parse_args()
     root = tempfile.mkdtemp(prefix="pacer-scale-")
     rows = []
@@ -312,6 +431,20 @@ def main():
     for r in rows:
         part = lambda p: f"{fmt(r[p + '_rss'], ' MiB', 0)} / {fmt(r[p + '_cpu'], ' s', 0)} / {r[p + '_fds']}"
         print(f"| {r['agents']:,} | {part('master')} | {part('framework')} | {part('lb')} | {fmt(r['idle_cpu'] * 100, ' % of a core')} | {int(r['unreachable'])} |")
+    if any("churn_s" in r for r in rows):
+        print("\n| agents | churn | tasks killed and replaced | master RSS start / peak / end | framework RSS start / peak / end |")
+        print("|---|---|---|---|---|")
+        for r in rows:
+            if "churn_s" in r:
+                mem = lambda p: f"{fmt(r[f'churn_{p}_rss_start'], '', 0)} / {fmt(r[f'churn_{p}_rss_max'], '', 0)} / {fmt(r[f'churn_{p}_rss_end'], ' MiB', 0)}"
+                print(f"| {r['agents']:,} | {fmt(r['churn_s'], ' s', 0)} | {r['churn_killed']:,} | {mem('master')} | {mem('framework')} |")
+    if any("failover_framework_s" in r for r in rows):
+        print("\n| agents | framework leader kill -9: API again | master leader kill -9: every agent back | running tasks kept / changed |")
+        print("|---|---|---|---|")
+        for r in rows:
+            if "failover_framework_s" in r:
+                print(f"| {r['agents']:,} | {fmt(r['failover_framework_s'], ' s')} | {fmt(r['failover_master_agents_s'], ' s')} "
+                      f"| {r['failover_tasks_kept']:,} / {r['failover_tasks_changed']} |")
 
 if __name__ == "__main__":
     main()
