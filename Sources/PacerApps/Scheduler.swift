@@ -71,14 +71,19 @@ public actor Scheduler {
     func processInbox() async {
         for await _ in rings {
             while !inbox.isEmpty {
-                let batch = inbox
-                inbox = []
+                // At most `maxEventsPerTurn` at a time: the API's requests (and the lease renewal)
+                // wait for the actor while a batch is decided, and a burst of thousands of updates
+                // decided at once held a POST for over a second (issue 12: bound the work per turn).
+                let batch = Array(inbox.prefix(Self.maxEventsPerTurn))
+                inbox.removeFirst(batch.count)
                 do { try await handle(batch) } catch {
                     logger.error("could not record the framework id; dropping the stream", metadata: ["error": "\(error)"])
                 }
             }
         }
     }
+
+    static let maxEventsPerTurn = 500
 
     func handle(_ events: [SchedulerEvent]) async throws {
         var offers: [Offer] = []
@@ -102,8 +107,16 @@ public actor Scheduler {
             case .rescind, .heartbeat, .failure: break
             }
         }
-        if !statuses.isEmpty { await execute(core.handleUpdates(statuses, now: Date())) }
-        if !offers.isEmpty { await execute(core.handleOffers(offers, now: Date())) }
+        // In slices, with a yield between: one OFFERS event carries every agent's offer (2,000 at
+        // once in a large cluster), and the API waits on the actor meanwhile.
+        for slice in stride(from: 0, to: statuses.count, by: Self.maxEventsPerTurn) {
+            await execute(core.handleUpdates(Array(statuses[slice..<min(statuses.count, slice + Self.maxEventsPerTurn)]), now: Date()))
+            await Task.yield()
+        }
+        for slice in stride(from: 0, to: offers.count, by: Self.maxEventsPerTurn) {
+            await execute(core.handleOffers(Array(offers[slice..<min(offers.count, slice + Self.maxEventsPerTurn)]), now: Date()))
+            await Task.yield()
+        }
     }
 
     func tick() async { await execute(core.tick(now: Date())) }

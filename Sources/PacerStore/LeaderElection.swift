@@ -17,6 +17,8 @@ public actor LeaderElection {
     var lease: String?
     /// Monotonic instant after which this replica must consider itself deposed.
     public private(set) var deadline: ContinuousClock.Instant?
+    /// Renewing the lease while this replica leads.
+    var keeper: LeaseKeeper?
 
     public init(gateway: EtcdGateway, key: String, ttl: Int = 2) {
         self.gateway = gateway; self.key = key; self.ttl = ttl
@@ -71,13 +73,28 @@ public actor LeaderElection {
         }
     }
 
-    /// Renews the lease every third of its TTL for as long as it holds; throws `LeadershipLost`
-    /// once a renewal misses the deadline (or after `resign`). Cancellation ends it too.
+    /// Renews the lease every third of its TTL (on a thread of its own: `LeaseKeeper`) for as long
+    /// as it holds; throws `LeadershipLost` once a renewal misses the deadline (or after `resign`).
+    /// Cancellation ends it too.
     public func keepLeading() async throws {
-        while true {
-            try await Task.sleep(for: .milliseconds(ttl * 1000 / 3))
-            guard await renew() else { throw LeadershipLost() }
+        guard let lease, let deadline else { throw LeadershipLost() }
+        let keeper = LeaseKeeper(endpoints: gateway.endpoints, client: gateway.client, lease: lease, ttl: ttl, deadline: deadline)
+        self.keeper = keeper
+        let (ended, signal) = AsyncStream.makeStream(of: Bool.self)
+        keeper.start { lost in
+            signal.yield(lost)
+            signal.finish()
         }
+        let lost = await withTaskCancellationHandler {
+            var lost = false
+            for await l in ended { lost = l }
+            return lost
+        } onCancel: {
+            keeper.stop()
+        }
+        self.deadline = keeper.deadline
+        if lost || self.lease == nil { throw LeadershipLost() }
+        try Task.checkCancellation()
     }
 
     /// Who leads now: the key's value, or nil.
@@ -93,6 +110,7 @@ public actor LeaderElection {
 
     /// Gives leadership up at once: the key goes with its lease.
     public func resign() async {
+        keeper?.stop()
         if let lease { _ = try? await revoke(lease) }
         lease = nil
         deadline = nil

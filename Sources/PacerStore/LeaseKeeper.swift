@@ -1,0 +1,74 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Synchronization
+
+/// Renews a leader's lease on a thread of its own, with blocking calls answered on the HTTP
+/// client's event loops. A renewal must not wait for Swift's cooperative thread pool: a leader
+/// busy placing 50,000 tasks kept both of its threads occupied past its 2 s lease and lost it
+/// (issue 12). The deadline is kept on the monotonic clock from when a renewal was *sent*.
+final class LeaseKeeper: Sendable {
+    private struct State {
+        var deadline: ContinuousClock.Instant
+        var stopped = false
+    }
+    private let state: Mutex<State>
+    private let endpoints: [String]
+    private let client: HTTPClient
+    private let lease: String
+    private let ttl: Int
+
+    init(endpoints: [String], client: HTTPClient, lease: String, ttl: Int, deadline: ContinuousClock.Instant) {
+        self.endpoints = endpoints; self.client = client; self.lease = lease; self.ttl = ttl
+        state = Mutex(State(deadline: deadline))
+    }
+
+    var deadline: ContinuousClock.Instant { state.withLock { $0.deadline } }
+
+    func stop() { state.withLock { $0.stopped = true } }
+
+    /// Renews every third of the TTL until stopped or the deadline passes; then calls `ended`
+    /// (with true if leadership was lost, false if stopped).
+    func start(ended: @escaping @Sendable (Bool) -> Void) {
+        let thread = Thread { [self] in
+            var member = 0
+            while true {
+                Thread.sleep(forTimeInterval: Double(ttl) / 3)
+                if state.withLock({ $0.stopped }) { return ended(false) }
+                let sent = ContinuousClock.now
+                let deadline = self.deadline
+                guard sent < deadline else { return ended(true) }
+                var renewed = false
+                for attempt in 0..<endpoints.count where ContinuousClock.now < deadline {
+                    if renew(endpoints[(member + attempt) % endpoints.count], until: deadline) {
+                        member = (member + attempt) % endpoints.count
+                        renewed = true
+                        break
+                    }
+                }
+                if renewed {
+                    state.withLock { $0.deadline = sent + .seconds(ttl) }
+                } else if ContinuousClock.now >= deadline {
+                    return ended(!state.withLock { $0.stopped })
+                }
+            }
+        }
+        thread.name = "pacer-lease"
+        thread.start()
+    }
+
+    /// One keepalive to one member, waited for here (never past the deadline); true if the lease lives.
+    private func renew(_ endpoint: String, until deadline: ContinuousClock.Instant) -> Bool {
+        let left = deadline - ContinuousClock.now
+        let nanos = left.components.seconds * 1_000_000_000 + left.components.attoseconds / 1_000_000_000
+        guard nanos > 0, var request = try? HTTPClient.Request(url: endpoint + "/v3/lease/keepalive", method: .POST) else { return false }
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .string(#"{"ID":"\#(lease)"}"#)
+        guard let response = try? client.execute(request: request, deadline: .now() + .nanoseconds(nanos)).wait(),
+              response.status == .ok, let body = response.body else { return false }
+        struct KeepAlive: Decodable { struct R: Decodable { var TTL: String? }; var result: R? }
+        let answer = try? JSONDecoder().decode(KeepAlive.self, from: Data(body.readableBytesView))
+        return (answer?.result?.TTL.flatMap { Int($0) } ?? 0) > 0
+    }
+}
