@@ -33,8 +33,13 @@ final class LeaseKeeper: Sendable {
     func start(ended: @escaping @Sendable (Bool) -> Void) {
         let thread = Thread { [self] in
             var member = 0
+            var pause = Double(ttl) / 3
             while true {
-                Thread.sleep(forTimeInterval: Double(ttl) / 3)
+                // Never sleeps past the deadline: a failed renewal is retried soon, and the end of
+                // the lease is noticed when it comes, not a renewal interval later.
+                let left = self.deadline - ContinuousClock.now
+                let leftSeconds = Double(left.components.seconds) + Double(left.components.attoseconds) / 1e18
+                Thread.sleep(forTimeInterval: max(0, min(pause, leftSeconds)))
                 if state.withLock({ $0.stopped }) { return ended(false) }
                 let sent = ContinuousClock.now
                 let deadline = self.deadline
@@ -49,8 +54,11 @@ final class LeaseKeeper: Sendable {
                 }
                 if renewed {
                     state.withLock { $0.deadline = sent + .seconds(ttl) }
+                    pause = Double(ttl) / 3
                 } else if ContinuousClock.now >= deadline {
                     return ended(!state.withLock { $0.stopped })
+                } else {
+                    pause = 0.1
                 }
             }
         }
