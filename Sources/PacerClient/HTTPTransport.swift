@@ -42,8 +42,16 @@ public struct HTTPTransport: Sendable {
     /// Between the cluster's own processes (agents and frameworks to masters): a refused or silent
     /// peer is given up after 300 ms, so a dead master — or a stale redirect to one — costs little
     /// before the caller tries the next.
-    public static let cluster = HTTPClient(eventLoopGroupProvider: .singleton,
-                                           configuration: .init(timeout: .init(connect: .milliseconds(300))))
+    /// Up to 32 connections per peer: a framework sends its ACCEPTs and KILLs 16 at a time, and a
+    /// request waiting for a pooled connection longer than the connect timeout fails
+    /// (`getConnectionFromPoolTimeout`, seen at 2,000 agents).
+    public static let cluster = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clusterConfiguration)
+
+    public static var clusterConfiguration: HTTPClient.Configuration {
+        var c = HTTPClient.Configuration(timeout: .init(connect: .milliseconds(300)))
+        c.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 32)
+        return c
+    }
 
     public init(client: HTTPClient = HTTPTransport.client, timeout: TimeAmount = .seconds(10)) {
         self.client = client; self.timeout = timeout

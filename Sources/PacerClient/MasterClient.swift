@@ -111,7 +111,10 @@ public struct LineSplitter: Sendable {
 /// Master → agent messages.
 public struct AgentClient: Sendable {
     let transport: HTTPTransport
-    public init(transport: HTTPTransport = HTTPTransport(timeout: .seconds(5))) { self.transport = transport }
+    /// Its own pool (per agent, one connection at a time: deliveries to an agent are in order; up to
+    /// 32 to one host, where simulated agents share one listener).
+    public init(transport: HTTPTransport = HTTPTransport(client: AgentClient.client, timeout: .seconds(5))) { self.transport = transport }
+    public static let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: HTTPTransport.clusterConfiguration)
 
     public func send(_ message: AgentMessage, to agentURL: String) async throws(ClientError) {
         let body = try! WireJSON.masterEncoder().encode(message)
