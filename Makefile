@@ -3,10 +3,12 @@
 #   make test  installs what is missing, builds, runs every test
 SWIFT ?= swift
 # System packages the build and the tests need (checked one by one; only missing ones are installed).
-APT_PACKAGES := libevent-dev libssl-dev pkg-config libsqlite3-dev python3 procps openssl curl etcd-server iproute2 util-linux
+APT_PACKAGES := libevent-dev libssl-dev pkg-config libsqlite3-dev python3 python3-venv procps openssl curl etcd-server iproute2 util-linux
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: deps build run test clean
+# Other people's Marathon clients and validators for the compatibility tests (PyPI, pinned).
+COMPAT_VENV := .build/compat-venv
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; done; \
@@ -22,7 +24,12 @@ run: build
 	$(SWIFT) run pacer up
 
 # Deterministic hashing: a failing simulation seed replays exactly (see Tests/PacerSimulationTests).
-test: deps
+$(COMPAT_VENV)/.installed: Tests/compat/requirements.txt
+	python3 -m venv $(COMPAT_VENV)
+	$(COMPAT_VENV)/bin/pip install -q -r Tests/compat/requirements.txt
+	touch $@
+
+test: deps $(COMPAT_VENV)/.installed
 	$(SWIFT) build --build-tests
 	SWIFT_DETERMINISTIC_HASHING=1 $(SWIFT) test --skip-build --disable-swift-testing
 

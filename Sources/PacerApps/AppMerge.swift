@@ -21,6 +21,7 @@ enum AppMerge {
         } catch {
             throw APIError.badRequest("Invalid JSON: \(error)")
         }
+        try AppDefinition.checkFields(update)
         if let given = update["id"] as? String, let givenId = try? PathId(validating: given), givenId != id {
             throw APIError.invalid([FieldError(path: "/id", "the id in the body (\(given)) differs from the URL's (\(id))")])
         }
@@ -41,21 +42,30 @@ enum AppMerge {
     }
 }
 
-/// One entry of `/v2/queue`.
+/// One entry of `/v2/queue`, in Marathon's shape. Without Marathon 1.9's item-level `role`: the
+/// app carries its role, and the `marathon` PyPI client (0.13) refuses a queue item with that key.
 struct QueueItem: Encodable {
     var app: AppDefinition
     var count: Int
     var delay: LaunchDelayView
+    var since: String
+    var processedOffersSummary: OffersSummary
 
     struct LaunchDelayView: Encodable {
         var timeLeftSeconds: Int
         var overdue: Bool
     }
+    struct OffersSummary: Encodable {
+        var processedOffersCount: Int
+        var unusedOffersCount: Int
+    }
 
-    init(app: AppDefinition, count: Int, delay: LaunchDelay?) {
-        self.app = app
-        self.count = count
-        let left = delay.map { max(0, Int($0.until.timeIntervalSinceNow.rounded(.up))) } ?? 0
-        self.delay = LaunchDelayView(timeLeftSeconds: left, overdue: left == 0)
+    init(_ q: AppsCore.Queued, now: Date) {
+        app = q.app
+        count = q.count
+        let left = q.delay.map { max(0, Int($0.until.timeIntervalSince(now).rounded(.up))) } ?? 0
+        delay = LaunchDelayView(timeLeftSeconds: left, overdue: left == 0)
+        since = Timestamp.string(q.since ?? q.app.version.flatMap(Timestamp.parse) ?? now)
+        processedOffersSummary = OffersSummary(processedOffersCount: q.offers.processed, unusedOffersCount: q.offers.unused)
     }
 }

@@ -26,19 +26,19 @@ enum AppRoutes {
     }
 
     static func register(on router: Router<BasicRequestContext>, _ scheduler: Scheduler) {
-        router.get("/v2/apps/**") { _, context in
+        router.get("/v2/apps/**") { request, context in
             switch try target(context.parameters.getCatchAll().map(String.init)) {
             case .app(let id):
                 guard let app = await scheduler.app(id) else { throw APIError.notFound("App '\(id)' does not exist") }
-                return try JSONResponse.make(["app": await scheduler.view().status(of: app, embedTasks: true)])
+                return try JSONResponse.make(["app": await scheduler.view().status(of: app, embedTasks: true)], encoder: request.encoder)
             case .tasks(let id):
                 guard await scheduler.app(id) != nil else { throw APIError.notFound("App '\(id)' does not exist") }
-                return try JSONResponse.make(["tasks": await scheduler.view().tasks(of: id)])
+                return try JSONResponse.make(["tasks": await scheduler.view().tasks(of: id)], encoder: request.encoder)
             case .versions(let id):
                 return try JSONResponse.make(["versions": try await scheduler.versions(id).keys.sorted(by: >)])
             case .version(let id, let v):
                 guard let app = try await scheduler.versions(id)[v] else { throw APIError.notFound("App '\(id)' has no version \(v)") }
-                return try JSONResponse.make(app)
+                return try JSONResponse.make(app, encoder: request.encoder)
             case .task, .restart, .canary:
                 throw APIError(status: 405, message: "method not allowed")
             }

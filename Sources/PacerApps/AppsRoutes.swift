@@ -12,10 +12,13 @@ enum AppsRoutes {
         let router = Router()
         router.add(middleware: APIErrorMiddleware())
         router.get("/ping") { _, _ in JSONResponse.text("pong") }
-        router.get("/v2/info") { _, _ in
-            try JSONResponse.make(await info.with(frameworkId: scheduler.frameworkId, largestAgent: scheduler.largestAgent))
+        router.get("/v2/info") { request, _ in
+            try JSONResponse.make(await info.with(frameworkId: scheduler.frameworkId, largestAgent: scheduler.largestAgent),
+                                  encoder: request.encoder)
         }
-        router.get("/v2/leader") { _, _ in try JSONResponse.make(LeaderView(leader: info.leader, epoch: info.epoch)) }
+        router.get("/v2/leader") { request, _ in
+            try JSONResponse.make(LeaderView(leader: info.leader, epoch: info.epoch), encoder: request.encoder)
+        }
         router.delete("/v2/leader") { _, _ in
             // Marathon's abdication: another replica takes over within a lease's time.
             guard let abdicate else { throw APIError(status: 404, message: "no leader election: this framework runs alone") }
@@ -28,12 +31,12 @@ enum AppsRoutes {
             // Read before the view is taken: every event up to this id changed what the view shows.
             let upTo = await lastEventId()
             return try JSONResponse.make(["apps": await scheduler.view().statuses(embedTasks: embed, idFilter: filter)],
-                                         headers: [.init("X-Pacer-Event-Id")!: "\(upTo)"])
+                                         encoder: request.encoder, headers: [.init("X-Pacer-Event-Id")!: "\(upTo)"])
         }
         router.post("/v2/apps") { request, _ in
-            let spec = try JSONBody.decode(AppDefinition.self, from: try await BodyReader.json(request))
+            let spec = try AppDefinition.request(from: try await BodyReader.json(request))
             let status = try await scheduler.create(spec, force: request.force)
-            return try JSONResponse.make(status, status: .created, headers: [.location: "/v2/apps\(status.app.id)"])
+            return try JSONResponse.make(status, status: .created, encoder: request.encoder, headers: [.location: "/v2/apps\(status.app.id)"])
         }
         AppRoutes.register(on: router, scheduler)
         router.get("/v2/tasks") { request, _ in
@@ -41,7 +44,7 @@ enum AppsRoutes {
             if let state = request.uri.queryParameters.get("status") {
                 tasks = tasks.filter { $0.state == "TASK_" + state.uppercased() }
             }
-            return try JSONResponse.make(["tasks": tasks])
+            return try JSONResponse.make(["tasks": tasks], encoder: request.encoder)
         }
         router.post("/v2/tasks/delete") { request, _ in
             struct Ids: Decodable { var ids: [String] }
@@ -86,32 +89,13 @@ enum AppsRoutes {
 }
 
 extension Request {
-    func flag(_ name: String) -> Bool { uri.queryParameters.get(name).map { $0 == "true" || $0 == "1" } ?? false }
+    /// `?name=true` (any case: Python clients send `True`) or `1`.
+    func flag(_ name: String) -> Bool { uri.queryParameters.get(name).map { $0.lowercased() == "true" || $0 == "1" } ?? false }
     var force: Bool { flag("force") }
     /// `embed=pacer`: Pacer's additions to Marathon's objects (Marathon clients decode strictly, so
     /// they are left out unless asked for).
     var embedsPacer: Bool { uri.queryParameters.getAll("embed").contains("pacer") }
+    /// The encoder for this request's answer: Marathon's shapes, or with Pacer's additions.
+    var encoder: JSONEncoder { MarathonShape.encoder(pacer: embedsPacer) }
 }
 
-/// `/v2/info` and `/v2/leader` contents.
-struct FrameworkInfoView: Encodable, Sendable {
-    var name = "pacer"
-    var version = "0.1.0"
-    var buildref = "unknown"
-    var elected = true
-    var leader: String
-    /// The leadership term (nil without an election).
-    var epoch: Int64?
-    var frameworkId: String?
-    var marathon_config: [String: String]
-    var http_config: [String: Int]
-    /// Pacer's own: the largest agent known, against which specs are checked (nil until one registers).
-    var largestAgent: Resources?
-
-    func with(frameworkId: String?, largestAgent: Resources?) -> FrameworkInfoView {
-        var v = self
-        v.frameworkId = frameworkId
-        v.largestAgent = largestAgent
-        return v
-    }
-}

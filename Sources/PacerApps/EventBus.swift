@@ -10,6 +10,21 @@ public struct BusEvent: Sendable, Equatable {
     public init(id: Int64, type: String, data: Data) { self.id = id; self.type = type; self.data = data }
 }
 
+/// One event as published, in both shapes. Marathon's clients refuse what Marathon never sends
+/// (the `marathon` PyPI client raises on an unknown event type), so plain subscribers get
+/// `marathon` and never a Pacer-only type unless they ask for it by name; load balancers
+/// (`?lb=`) and `?embed=pacer` subscribers get `pacer`.
+public struct Publication: Sendable, Equatable {
+    public var type: String
+    /// Marathon's shape; nil for Pacer's own event types.
+    public var marathon: Data?
+    public var pacer: Data
+
+    public init(type: String, marathon: Data?, pacer: Data) { self.type = type; self.marathon = marathon; self.pacer = pacer }
+    /// An event that has one shape for everyone.
+    public init(type: String, data: Data) { self.init(type: type, marathon: data, pacer: data) }
+}
+
 /// One item on a subscriber's stream: the events of one publication, or a keep-alive comment that
 /// lets both ends notice a dead connection. A publication is one item: a burst of 4,000 status
 /// events from one batch of updates overflowed a queue counted in events, dropping every
@@ -49,11 +64,13 @@ public actor EventBus {
         let backlog: Backlog
         /// A load balancer's name (`?lb=`): draining waits for each one connected.
         var loadBalancer: String?
+        /// Gets Pacer's shapes and event types (load balancers, `?embed=pacer`).
+        var pacer: Bool
     }
     let limits: EventBusLimits
     var subscribers: [Int: Subscriber] = [:]
     var nextSubscriber = 0
-    var recent: [(id: Int64, type: String, data: Data)] = []
+    var recent: [(id: Int64, event: Publication)] = []
     var lastId: Int64
 
     public init(limits: EventBusLimits = EventBusLimits(), now: Date = Date()) {
@@ -67,7 +84,7 @@ public actor EventBus {
     public var loadBalancers: Set<String> { Set(subscribers.values.compactMap(\.loadBalancer)) }
 
     /// A new stream, starting with what it missed after `lastEventId` (if still kept).
-    public func subscribe(types: Set<String>?, lastEventId: Int64?, loadBalancer: String? = nil) throws(APIError)
+    public func subscribe(types: Set<String>?, lastEventId: Int64?, loadBalancer: String? = nil, pacer: Bool = false) throws(APIError)
         -> (Int, AsyncStream<StreamItem>, Backlog) {
         guard subscribers.count < limits.maxSubscribers else {
             throw APIError(status: 503, message: "too many event stream subscribers (\(limits.maxSubscribers)); retry later")
@@ -77,10 +94,9 @@ public actor EventBus {
         nextSubscriber += 1
         let id = nextSubscriber
         let backlog = Backlog()
-        subscribers[id] = Subscriber(types: types, continuation: continuation, backlog: backlog, loadBalancer: loadBalancer)
-        if let lastEventId {
-            deliver(recent.filter { $0.id > lastEventId }.map { BusEvent(id: $0.id, type: $0.type, data: $0.data) }, to: id)
-        }
+        subscribers[id] = Subscriber(types: types, continuation: continuation, backlog: backlog, loadBalancer: loadBalancer,
+                                     pacer: pacer || loadBalancer != nil)
+        if let lastEventId { deliver(recent.filter { $0.id > lastEventId }, to: id) }
         return (id, stream, backlog)
     }
 
@@ -90,28 +106,33 @@ public actor EventBus {
 
     public var hasSubscribers: Bool { !subscribers.isEmpty }
 
+    /// Which shapes someone listens for now: nobody, Marathon clients, Pacer's subscribers.
+    public var listeners: (marathon: Bool, pacer: Bool) {
+        (subscribers.values.contains { !$0.pacer }, subscribers.values.contains { $0.pacer })
+    }
+
     /// Several events in order, delivered to each subscriber as one item.
-    public func publish(_ events: [(type: String, data: Data)]) {
-        var out: [BusEvent] = []
+    public func publish(_ events: [Publication]) {
+        var out: [(id: Int64, event: Publication)] = []
         for e in events {
             lastId += 1
-            out.append(BusEvent(id: lastId, type: e.type, data: e.data))
-            recent.append((lastId, e.type, e.data))
+            out.append((lastId, e))
         }
+        recent += out
         if recent.count > limits.replay { recent.removeFirst(recent.count - limits.replay) }
         for id in subscribers.keys.sorted() { deliver(out, to: id) }
     }
 
     @discardableResult
     public func publish(type: String, data: Data) -> Int64 {
-        publish([(type, data)])
+        publish([Publication(type: type, data: data)])
         return lastId
     }
 
     /// Sends only to one subscriber (its `event_stream_attached`).
     public func publish(type: String, data: Data, only subscriber: Int) {
         lastId += 1
-        deliver([BusEvent(id: lastId, type: type, data: data)], to: subscriber)
+        deliver([(lastId, Publication(type: type, data: data))], to: subscriber)
     }
 
     public func closeAll() {
@@ -126,9 +147,14 @@ public actor EventBus {
 
     /// A subscriber whose queue or backlog is full is dropped: a slow consumer never slows the
     /// framework, and never holds more than its limit.
-    func deliver(_ events: [BusEvent], to id: Int) {
+    func deliver(_ events: [(id: Int64, event: Publication)], to id: Int) {
         guard let s = subscribers[id] else { return }
-        let wanted = s.types.map { types in events.filter { types.contains($0.type) } } ?? events
+        let wanted = events.compactMap { (eventId, e) -> BusEvent? in
+            if let types = s.types, !types.contains(e.type) { return nil }
+            // A Pacer-only type reaches a Marathon client only when it named that type itself.
+            guard let data = s.pacer ? e.pacer : e.marathon ?? (s.types != nil ? e.pacer : nil) else { return nil }
+            return BusEvent(id: eventId, type: e.type, data: data)
+        }
         guard !wanted.isEmpty else { return }
         let bytes = wanted.reduce(0) { $0 + $1.data.count }
         if s.backlog.add(bytes) > limits.backlogBytes { return unsubscribe(id) }

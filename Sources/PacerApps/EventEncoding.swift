@@ -60,23 +60,65 @@ struct EventPayload: Encodable, Sendable {
     }
 }
 
+extension EventPayload {
+    /// Pacer's own event types: only load balancers and `embed=pacer` subscribers get them.
+    static let pacerOnly: Set<String> = ["instance_draining_event", "instance_ready_event", "deployment_stalled"]
+
+    /// The event as Marathon sends it (Marathon 1.x's `Events.scala`), or nil for Pacer's own types.
+    /// Pacer's subscribers get the full payload: the task fields on health events, `instanceId`
+    /// and `healthy` on status updates.
+    var marathon: EventPayload? {
+        guard !Self.pacerOnly.contains(eventType) else { return nil }
+        var m = self
+        switch eventType {
+        case "status_update_event":
+            m.instanceId = nil; m.healthy = nil
+        case "health_status_changed_event":
+            m.taskId = nil; m.host = nil; m.slaveId = nil; m.ports = nil
+        case "failed_health_check_event":
+            m.taskId = nil; m.host = nil; m.slaveId = nil; m.ports = nil; m.version = nil
+        case "unhealthy_instance_kill_event":
+            m.ports = nil
+        case "unhealthy_task_kill_event":
+            m.ports = nil; m.instanceId = nil
+        default: break
+        }
+        return m
+    }
+}
+
 enum EventEncoding {
-    /// Shared: an encoder per event allocated its whole configuration each time.
-    nonisolated(unsafe) static let encoder: JSONEncoder = {
-        let e = JSONEncoder()
-        e.outputFormatting = [.withoutEscapingSlashes]
-        return e
-    }()
+    /// Shared: an encoder per event allocated its whole configuration each time. One writes
+    /// Marathon's shapes (an `api_post_event`'s app without Pacer's fields), one Pacer's.
+    nonisolated(unsafe) static let marathonEncoder = makeEncoder(pacer: false)
+    nonisolated(unsafe) static let pacerEncoder = makeEncoder(pacer: true)
     static let lock = NSLock()
 
-    static func data(_ payload: EventPayload) -> Data {
-        lock.lock()
-        defer { lock.unlock() }
-        return (try? encoder.encode(payload)) ?? Data("{}".utf8)
+    static func makeEncoder(pacer: Bool) -> JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = [.withoutEscapingSlashes]
+        e.userInfo[MarathonShape.key] = !pacer
+        return e
     }
 
-    static func encode(_ event: AppsEvent, at now: Date) -> [(type: String, data: Data)] {
-        payloads(event, at: Timestamp.string(now)).map { ($0.eventType, data($0)) }
+    static func data(_ payload: EventPayload, pacer: Bool = false) -> Data {
+        lock.lock()
+        defer { lock.unlock() }
+        return (try? (pacer ? pacerEncoder : marathonEncoder).encode(payload)) ?? Data("{}".utf8)
+    }
+
+    /// Both shapes of one payload, each encoded only if someone listens for it. (A Pacer
+    /// subscriber resuming with `Last-Event-ID` after a time without one gets Marathon's shape of
+    /// what it missed; load balancers take a fresh snapshot when they reconnect anyway.)
+    static func publication(_ p: EventPayload, for listeners: (marathon: Bool, pacer: Bool)) -> Publication {
+        let marathonShape = p.marathon
+        let marathon = listeners.marathon ? marathonShape.map { data($0) } : nil
+        let pacer = listeners.pacer || marathon == nil ? data(p, pacer: true) : marathon!
+        return Publication(type: p.eventType, marathon: marathon, pacer: pacer)
+    }
+
+    static func encode(_ event: AppsEvent, at now: Date, for listeners: (marathon: Bool, pacer: Bool)) -> [Publication] {
+        payloads(event, at: Timestamp.string(now)).map { publication($0, for: listeners) }
     }
 
     /// Marathon's instance conditions, from Mesos task states.

@@ -13,7 +13,7 @@ enum EventRoutes {
             let lastId = request.headers[.init("Last-Event-ID")!].flatMap { Int64($0) }
             let lb = request.uri.queryParameters.get("lb").flatMap { $0.isEmpty ? nil : String($0) }
             let (subscriber, stream, backlog) = try await bus.subscribe(types: types.isEmpty ? nil : Set(types), lastEventId: lastId,
-                                                                        loadBalancer: lb)
+                                                                        loadBalancer: lb, pacer: request.embedsPacer)
             if lb != nil { await loadBalancersChanged(await bus.loadBalancers) }
             var payload = EventPayload("event_stream_attached", at: Timestamp.string(Date()))
             payload.remoteAddress = ""

@@ -10,10 +10,17 @@ import PacerStore
 
 /// What a replica that does not lead serves: `/v2/leader` and `/ping` itself, everything else
 /// forwarded to the leader (bodies and event streams included), so clients may talk to any replica.
-/// `GET /v2/leader`: Marathon's `leader`, and Pacer's `epoch` (the term, growing with each election).
-struct LeaderView: Codable, Sendable {
+/// `GET /v2/leader`: Marathon's `leader`; with `embed=pacer` also Pacer's `epoch` (the term,
+/// growing with each election) under `pacer`.
+struct LeaderView: Encodable, Sendable {
+    struct Extra: Encodable, Sendable { var epoch: Int64? }
     var leader: String
     var epoch: Int64?
+
+    func encode(to encoder: any Encoder) throws {
+        struct Base: Encodable { var leader: String }
+        try PacerExtended(Base(leader: leader), pacer: Extra(epoch: epoch)).encode(to: encoder)
+    }
 }
 
 /// The store did not answer or refused a write (etcd without quorum, a fenced-off ex-leader): the
@@ -37,9 +44,9 @@ enum FollowerRoutes {
         let router = Router()
         router.add(middleware: APIErrorMiddleware())
         router.get("/ping") { _, _ in JSONResponse.text("pong") }
-        router.get("/v2/leader") { _, _ in
+        router.get("/v2/leader") { request, _ in
             guard let current = try await election.current() else { throw noLeader }
-            return try JSONResponse.make(LeaderView(leader: current.leader, epoch: current.epoch))
+            return try JSONResponse.make(LeaderView(leader: current.leader, epoch: current.epoch), encoder: request.encoder)
         }
         let forward: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, _ in
             // Forwarded to us by a replica that took us for the leader: forwarding again could loop.

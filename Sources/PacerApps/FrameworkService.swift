@@ -22,6 +22,8 @@ public struct FrameworkConfig: Sendable {
     public var events = EventBusLimits()
     /// Replicas elect a leader through this (with an etcd store); nil: this process always leads.
     public var election: LeaderElection?
+    /// The state store's address, for `/v2/info` (`zookeeper_config.zk`).
+    public var storeDescription = "sqlite"
     public init() {}
 }
 
@@ -72,8 +74,8 @@ public struct FrameworkService: Service {
         let bus = EventBus(limits: config.events)
         let scheduler = try await Scheduler(repo: AppsRepository(store: store), settings: config.settings, bus: bus, logger: logger)
         let leader = "\(config.host):\(config.port)"
-        let info = FrameworkInfoView(leader: leader, epoch: epoch, marathon_config: ["master": config.masterURLs.joined(separator: ",")],
-                                     http_config: ["http_port": config.port])
+        let info = FrameworkInfoView(leader: leader, epoch: epoch, masters: config.masterURLs, port: config.port,
+                                     settings: config.settings, store: config.storeDescription)
         let router = AppsRoutes.router(scheduler, info: info, abdicate: abdicate, lastEventId: { await bus.lastId })
         EventRoutes.register(on: router, bus: bus) { names in await scheduler.loadBalancersChanged(names) }
         let callbacks = EventCallbacks(bus: bus, repo: AppsRepository(store: store), logger: logger)

@@ -7,7 +7,7 @@ struct ReadView: Sendable {
     let apps: [PathId: AppDefinition]
     let tasks: TaskTable
     let deployments: DeploymentTable
-    let lastFailure: [PathId: TaskRecord]
+    let lastFailure: [PathId: TaskFailure]
 
     func records(of app: PathId) -> [TaskRecord] {
         tasks.of(app: app).sorted { ($0.stagedAt, $0.id) < ($1.stagedAt, $1.id) }
@@ -26,8 +26,8 @@ struct ReadView: Sendable {
             }
         }
         s.deployments = deployments.of(app: app.id).map { [$0.info.id] } ?? []
-        if embedTasks { s.tasks = tasks.map { MarathonTask($0) } }
-        s.lastTaskFailure = lastFailure[app.id].map { MarathonTask($0) }
+        if embedTasks { s.tasks = tasks.map { MarathonTask($0, role: app.role) } }
+        s.lastTaskFailure = lastFailure[app.id]
         return s
     }
 
@@ -39,7 +39,7 @@ struct ReadView: Sendable {
 
     func tasks(of app: PathId?) -> [MarathonTask] {
         let list = app.map { records(of: $0) } ?? tasks.values.sorted { ($0.appId, $0.id) < ($1.appId, $1.id) }
-        return list.map { MarathonTask($0) }
+        return list.map { MarathonTask($0, role: apps[$0.appId]?.role) }
     }
 
     func taskIds(of app: PathId, host: String?) -> [String] {

@@ -28,12 +28,13 @@ extension Scheduler {
 
     /// Marathon's `api_post_event`: an API request changed an app.
     func announce(_ app: AppDefinition, uri: String) async {
-        guard await bus.hasSubscribers else { return }
+        let listeners = await bus.listeners
+        guard listeners.marathon || listeners.pacer else { return }
         var payload = EventPayload("api_post_event", at: Timestamp.string(Date()))
         payload.clientIp = ""
         payload.uri = uri
         payload.appDefinition = app
-        await bus.publish(type: "api_post_event", data: EventEncoding.data(payload))
+        await bus.publish([EventEncoding.publication(payload, for: listeners)])
     }
 
     func validate(_ app: AppDefinition) throws(APIError) {
@@ -160,7 +161,8 @@ extension Scheduler {
     }
 
     func queue() -> [QueueItem] {
-        core.queue(now: Date()).map { QueueItem(app: $0.app, count: $0.count, delay: $0.delay) }
+        let now = Date()
+        return core.queue(now: now).map { QueueItem($0, now: now) }
     }
 
     func resetDelay(_ id: PathId) async { await execute(core.resetDelay(id)) }

@@ -218,10 +218,11 @@ public actor Scheduler {
     func publishEvents() async {
         await syncDeployments()
         let events = core.takeEvents()
-        // Nobody listening (no stream, no callback): nothing is encoded.
-        guard !events.isEmpty, await bus.hasSubscribers else { return }
+        // Nobody listening (no stream, no callback): nothing is encoded; each shape only if wanted.
+        let listeners = await bus.listeners
+        guard !events.isEmpty, listeners.marathon || listeners.pacer else { return }
         let now = Date()
-        await bus.publish(events.flatMap { EventEncoding.encode($0, at: now) })
+        await bus.publish(events.flatMap { EventEncoding.encode($0, at: now, for: listeners) })
     }
 
     func execute(_ d: AppsDirective) async throws {

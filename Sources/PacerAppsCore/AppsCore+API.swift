@@ -101,10 +101,22 @@ extension AppsCore {
     }
 
     /// Marathon's `/v2/queue` view: apps waiting to launch, with their backoff.
-    public func queue(now: Date) -> [(app: AppDefinition, count: Int, delay: LaunchDelay?)] {
+    /// An app with instances to launch, as `/v2/queue` shows it.
+    public struct Queued: Sendable {
+        public var app: AppDefinition
+        public var count: Int
+        public var delay: LaunchDelay?
+        /// Since when it waits: its deployment's start (else its version's).
+        public var since: Date?
+        public var offers: Misfits
+    }
+
+    public func queue(now: Date) -> [Queued] {
         apps.values.sorted { $0.id < $1.id }.compactMap { app in
             let n = plan(app, now: now).launch
-            return n > 0 ? (app, n, delays[app.id].flatMap { $0.until > now ? $0 : nil }) : nil
+            guard n > 0 else { return nil }
+            return Queued(app: app, count: n, delay: delays[app.id].flatMap { $0.until > now ? $0 : nil },
+                          since: deployments.of(app: app.id)?.startedAt, offers: misfits[app.id] ?? Misfits())
         }
     }
 

@@ -54,11 +54,14 @@ extension AppsCore {
         let ids = Set(waiting.map(\.spec.id))
         misfits = misfits.filter { ids.contains($0.key) }
         for w in waiting {
+            var unused = 0
             for o in offers.indices.prefix(200) {
                 if case .failure(let misfit) = fit(w.spec, on: offers[o], remaining: remaining[o], now: now) {
                     misfits[w.spec.id, default: Misfits()].record(misfit, on: offers[o])
+                    unused += 1
                 }
             }
+            misfits[w.spec.id, default: Misfits()].count(processed: min(offers.count, 200), unused: unused)
         }
     }
 

@@ -86,7 +86,7 @@ extension AppsCore {
         let canary = canaries[app.id].flatMap { $0.deploymentId == d.info.id ? $0 : nil }
         if let delay = delays[app.id], delay.until > now {
             return "launch backoff after failures: next launch in \(Int(delay.until.timeIntervalSince(now).rounded(.up))) s"
-                + (lastFailure[app.id]?.message.map { "; last failure: \($0)" } ?? "")
+                + (lastFailure[app.id].map { "; last failure: \($0.message)" } ?? "")
         }
         if deployment(for: app.id) != nil, !dependenciesReady(app) {
             let waiting = app.dependencies.filter { dep in apps[dep].map { !converged($0) } ?? true }

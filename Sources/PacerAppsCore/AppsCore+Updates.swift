@@ -36,9 +36,9 @@ extension AppsCore {
                 self.record(.statusUpdate(record, s))
                 if !wasKilled, [.failed, .error, .finished].contains(s.state), let app = apps[record.appId] {
                     delays[app.id] = LaunchDelay.afterFailure(delays[app.id], app: app, now: now)
-                    lastFailure[app.id] = record
+                    lastFailure[app.id] = TaskFailure(record, at: now)
                 } else if !wasKilled, s.state == .lost {
-                    lastFailure[record.appId] = record  // Marathon counts a lost task as a failure, without backoff
+                    lastFailure[record.appId] = TaskFailure(record, at: now)  // Marathon counts a lost task as a failure, without backoff
                 }
                 revive = true
                 continue

@@ -78,7 +78,7 @@ public struct AppsCore: Sendable {
     public internal(set) var tasks: TaskTable
     public internal(set) var deployments = DeploymentTable()
     public internal(set) var delays: [PathId: LaunchDelay] = [:]
-    public internal(set) var lastFailure: [PathId: TaskRecord] = [:]
+    public internal(set) var lastFailure: [PathId: TaskFailure] = [:]
     /// Kills we asked for, with when; such tasks no longer count as instances.
     var killRequested: [String: Date] = [:]
     /// Tasks killed for failing health checks and not yet gone: bounds how much of an app health

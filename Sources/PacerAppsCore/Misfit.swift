@@ -47,8 +47,17 @@ public enum Misfit: Error, Equatable, Sendable, CustomStringConvertible {
 /// are named only when nothing else is.
 public struct Misfits: Sendable, Equatable {
     private var byOffer: [String: Misfit] = [:]
+    /// Offers looked at for the app while it waited, and those it could not use (Marathon's
+    /// `processedOffersSummary` in `/v2/queue`).
+    public private(set) var processed = 0
+    public private(set) var unused = 0
 
     public init() {}
+
+    mutating func count(processed: Int, unused: Int) {
+        self.processed += processed
+        self.unused += unused
+    }
 
     /// One agent's offer (its revocable and guaranteed offers apart) did not fit.
     mutating func record(_ m: Misfit, on offer: Offer) {

@@ -24,12 +24,12 @@ public struct MarathonClient: Sendable {
     func path(_ id: PathId) -> String { baseURL + "/v2/apps" + id.description }
 
     public func apps(embedTasks: Bool = false) async throws(ClientError) -> [AppStatus] {
-        let r = try await transport.expectOK(.GET, baseURL + "/v2/apps" + (embedTasks ? "?embed=apps.tasks" : ""))
+        let r = try await transport.expectOK(.GET, baseURL + "/v2/apps?embed=pacer" + (embedTasks ? "&embed=apps.tasks" : ""))
         return try decode(AppsBody.self, r).apps
     }
 
     public func app(_ id: PathId) async throws(ClientError) -> AppStatus {
-        try decode(AppBody.self, try await transport.expectOK(.GET, path(id))).app
+        try decode(AppBody.self, try await transport.expectOK(.GET, path(id) + "?embed=pacer")).app
     }
 
     /// Creates the app, or updates it when it exists (`PUT`). Returns the deployment id, if any.
@@ -61,7 +61,7 @@ public struct MarathonClient: Sendable {
 
     public func tasks(app: PathId? = nil) async throws(ClientError) -> [MarathonTask] {
         let url = app.map { path($0) + "/tasks" } ?? baseURL + "/v2/tasks"
-        return try decode(TasksBody.self, try await transport.expectOK(.GET, url)).tasks
+        return try decode(TasksBody.self, try await transport.expectOK(.GET, url + "?embed=pacer")).tasks
     }
 
     public func killTask(_ app: PathId, taskId: String, scale: Bool = false) async throws(ClientError) {

@@ -113,6 +113,9 @@ actor Discovery {
     func silentFor() -> Double { Date().timeIntervalSince(lastActivity) }
     func resyncDue() -> Bool { Date().timeIntervalSince(lastSnapshot) > resyncInterval }
 
+    /// A full snapshot within a second (marathon-lb's `/_mlb_signal/hup`).
+    func requestResync() { lastSnapshot = .distantPast }
+
     /// Takes a snapshot when one is due, applies the events received since, fetches the apps
     /// they say changed, and publishes the table if it changed.
     func process(_ client: MarathonClient) async throws {

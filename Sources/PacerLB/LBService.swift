@@ -118,6 +118,17 @@ public struct LBService: Service {
             let (table, status, version) = await discovery.snapshot()
             return try JSONResponse.make(LBStats(table: table, version: version, framework: status, mailboxes: mailboxes, only: only))
         }
+        // marathon-lb's admin endpoints, for the deploy tools that call them.
+        router.get("/_haproxy_getvhostmap") { _, _ in JSONResponse.text(MarathonLBViews.vhostMap(await discovery.snapshot().0)) }
+        router.get("/_haproxy_getappmap") { _, _ in JSONResponse.text(MarathonLBViews.appMap(await discovery.snapshot().0)) }
+        router.get("/_haproxy_getconfig") { _, _ in
+            JSONResponse.text(MarathonLBViews.config(await discovery.snapshot().0, httpPort: self.config.httpPort > 0 ? self.config.httpPort : nil,
+                                                     bind: self.config.bind))
+        }
+        // SIGHUP and SIGUSR1 made marathon-lb re-read Marathon; here both resync from the framework
+        // (no process restarts, no reload: the new table reaches the workers as any other).
+        router.post("/_mlb_signal/:signal") { _, context in try await self.signal(context, discovery) }
+        router.get("/_mlb_signal/:signal") { _, context in try await self.signal(context, discovery) }
         router.get("/metrics") { _, _ in
             let (table, status, version) = await discovery.snapshot()
             let stats = LBStats(table: table, version: version, framework: status, mailboxes: mailboxes)
@@ -137,6 +148,15 @@ public struct LBService: Service {
                             body: .init(byteBuffer: .init(string: text)))
         }
         return router
+    }
+
+    func signal(_ context: BasicRequestContext, _ discovery: Discovery) async throws -> Response {
+        let signal = try context.parameters.require("signal")
+        guard signal == "hup" || signal == "usr1" else {
+            throw APIError.notFound("unknown signal '\(signal)': hup or usr1")
+        }
+        await discovery.requestResync()
+        return JSONResponse.text("Sent SIG\(signal.uppercased()) signal to marathon-lb (pacer lb resyncs from the framework)\n")
     }
 
     /// Each proxied connection holds two descriptors; `max_connections` is per worker.

@@ -6,6 +6,8 @@ extension AppDefinition: Codable {
         case constraints, healthChecks, readinessChecks, upgradeStrategy, backoffSeconds, backoffFactor
         case maxLaunchDelaySeconds, killSelection, taskKillGracePeriodSeconds, unreachableStrategy, dependencies
         case role, resourceLimits, version, versionInfo, progressDeadlineSeconds, autoRevert, kind
+        // Marathon fields Pacer answers with their empty values (no containers, executors or fetched URIs).
+        case acceptedResourceRoles, container, executor, uris
     }
 
     public init(from decoder: any Decoder) throws {
@@ -59,8 +61,8 @@ extension AppDefinition: Codable {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(id, forKey: .id)
         try c.encodeIfPresent(cmd, forKey: .cmd)
-        try c.encodeIfPresent(args, forKey: .args)
-        try c.encodeIfPresent(user, forKey: .user)
+        try c.encode(args, forKey: .args)
+        try c.encode(user, forKey: .user)
         try c.encode(env, forKey: .env)
         try c.encode(instances, forKey: .instances)
         try c.encode(cpus, forKey: .cpus)
@@ -82,12 +84,21 @@ extension AppDefinition: Codable {
         try c.encode(unreachableStrategy, forKey: .unreachableStrategy)
         try c.encode(dependencies, forKey: .dependencies)
         try c.encodeIfPresent(role, forKey: .role)
+        try c.encodeIfPresent(version, forKey: .version)
+        try c.encodeIfPresent(versionInfo, forKey: .versionInfo)
+        if MarathonShape.only(encoder) {
+            // What Marathon always sends, so strict clients find every key they expect.
+            try c.encodeNil(forKey: .acceptedResourceRoles)
+            try c.encodeNil(forKey: .container)
+            try c.encode("", forKey: .executor)
+            try c.encode([String](), forKey: .uris)
+            return
+        }
+        // Pacer's additions: stored, and shown only with `embed=pacer`.
         try c.encodeIfPresent(resourceLimits, forKey: .resourceLimits)
         if kind != .service { try c.encode(kind, forKey: .kind) }
         try c.encodeIfPresent(progressDeadlineSeconds, forKey: .progressDeadlineSeconds)
         if autoRevert { try c.encode(autoRevert, forKey: .autoRevert) }
-        try c.encodeIfPresent(version, forKey: .version)
-        try c.encodeIfPresent(versionInfo, forKey: .versionInfo)
     }
 }
 

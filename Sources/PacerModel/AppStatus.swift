@@ -7,7 +7,7 @@ public struct AppStatus: Sendable, Equatable {
     public var tasksUnhealthy = 0
     public var deployments: [String] = []
     public var tasks: [MarathonTask]?
-    public var lastTaskFailure: MarathonTask?
+    public var lastTaskFailure: TaskFailure?
 
     public init(app: AppDefinition) { self.app = app }
 }
@@ -25,7 +25,7 @@ extension AppStatus: Codable {
         tasksUnhealthy = try c.decodeIfPresent(Int.self, forKey: .tasksUnhealthy) ?? 0
         deployments = try c.decodeIfPresent([DeploymentRef].self, forKey: .deployments)?.map(\.id) ?? []
         tasks = try c.decodeIfPresent([MarathonTask].self, forKey: .tasks)
-        lastTaskFailure = try c.decodeIfPresent(MarathonTask.self, forKey: .lastTaskFailure)
+        lastTaskFailure = try c.decodeIfPresent(TaskFailure.self, forKey: .lastTaskFailure)
     }
 
     public func encode(to encoder: any Encoder) throws {

@@ -51,23 +51,75 @@ public struct MarathonTask: Codable, Sendable, Equatable {
     public var ipAddresses: [IPAddress]
     public var healthCheckResults: [HealthCheckResult]
     public var localVolumes: [String]
-    /// Pacer's additions, omitted unless set: readiness (false while an app's readiness checks
-    /// have not passed) and draining (true while load balancers take the task out of rotation).
+    /// Marathon's fault domain (from the agent's `region` and `zone` attributes) and the task's role.
+    public var region: String?
+    public var zone: String?
+    public var role: String?
+    /// Pacer's additions, written only with `embed=pacer` (see `MarathonShape`): readiness (false
+    /// while an app's readiness checks have not passed), draining (true while load balancers take
+    /// the task out of rotation) and why a terminal task ended.
     public var ready: Bool?
     public var draining: Bool?
-    /// Why the task ended (terminal tasks only, as in Marathon's `lastTaskFailure`).
     public var message: String?
 
     public struct IPAddress: Codable, Sendable, Equatable { public var ipAddress: String; public var `protocol`: String }
 
-    public init(_ r: TaskRecord, health: [HealthCheckResult] = []) {
+    enum CodingKeys: String, CodingKey {
+        case id, appId, host, ports, servicePorts, slaveId, stagedAt, startedAt, state, version, ipAddresses
+        case healthCheckResults, localVolumes, region, zone, role, ready, draining, message
+    }
+
+    public init(_ r: TaskRecord, role: String? = nil, health: [HealthCheckResult] = []) {
         id = r.id; appId = r.appId.description; host = r.host; ports = r.ports; servicePorts = r.servicePorts
         slaveId = r.agentId; stagedAt = Timestamp.string(r.stagedAt); startedAt = r.startedAt.map(Timestamp.string)
         state = r.state.rawValue; version = r.version
         ipAddresses = [IPAddress(ipAddress: r.host, protocol: "IPv4")]
         healthCheckResults = r.healthCheckResults ?? health; localVolumes = []
+        region = r.agentAttributes["region"]; zone = r.agentAttributes["zone"]; self.role = role ?? "*"
         ready = r.ready; draining = r.draining
         message = r.state.isTerminal ? r.message : nil
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(appId, forKey: .appId)
+        try c.encode(host, forKey: .host)
+        try c.encode(ports, forKey: .ports)
+        try c.encode(servicePorts, forKey: .servicePorts)
+        try c.encode(slaveId, forKey: .slaveId)
+        try c.encode(stagedAt, forKey: .stagedAt)
+        try c.encodeIfPresent(startedAt, forKey: .startedAt)
+        try c.encode(state, forKey: .state)
+        try c.encode(version, forKey: .version)
+        try c.encode(ipAddresses, forKey: .ipAddresses)
+        try c.encode(healthCheckResults, forKey: .healthCheckResults)
+        try c.encode(localVolumes, forKey: .localVolumes)
+        try c.encodeIfPresent(region, forKey: .region)
+        try c.encodeIfPresent(zone, forKey: .zone)
+        try c.encodeIfPresent(role, forKey: .role)
+        guard !MarathonShape.only(encoder) else { return }
+        try c.encodeIfPresent(ready, forKey: .ready)
+        try c.encodeIfPresent(draining, forKey: .draining)
+        try c.encodeIfPresent(message, forKey: .message)
+    }
+}
+
+/// An app's last failed task, as Marathon's `lastTaskFailure` shows it.
+public struct TaskFailure: Codable, Sendable, Equatable {
+    public var appId: String
+    public var host: String
+    public var message: String
+    public var state: String
+    public var taskId: String
+    public var instanceId: String
+    public var slaveId: String
+    public var timestamp: String
+    public var version: String
+
+    public init(_ r: TaskRecord, at time: Date) {
+        appId = r.appId.description; host = r.host; message = r.message ?? ""; state = r.state.rawValue
+        taskId = r.id; instanceId = r.id; slaveId = r.agentId; timestamp = Timestamp.string(time); version = r.version
     }
 }
 

@@ -35,7 +35,7 @@ public protocol HTTPStatusError: Error {
 
 public enum JSONResponse {
     public static func make<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok,
-                                          encoder: JSONEncoder = WireJSON.marathonEncoder(),
+                                          encoder: JSONEncoder = MarathonShape.encoder(pacer: false),
                                           headers: HTTPFields = [:]) throws -> Response {
         var fields = headers
         fields[.contentType] = "application/json; charset=utf-8"

@@ -40,7 +40,13 @@ public actor ClientHistory {
     }
 
     /// What `GET /v2/leader` answers.
-    public struct LeaderAnswer: Decodable, Sendable { public var leader: String; public var epoch: Int64? }
+    /// `GET /v2/leader?embed=pacer`: the leader and its term.
+    public struct LeaderAnswer: Decodable, Sendable {
+        public struct Extra: Decodable, Sendable { public var epoch: Int64? }
+        public var leader: String
+        public var pacer: Extra?
+        public var epoch: Int64? { pacer?.epoch }
+    }
 
     /// Creates `/hist/<prefix>-N` apps one after another through `urls` (a replica each), moving to
     /// the next on any failure, as a Marathon client given several URLs does.
@@ -69,7 +75,7 @@ public actor ClientHistory {
             let transport = HTTPTransport(timeout: .seconds(1))
             while !Task.isCancelled {
                 for url in urls {
-                    guard let r = try? await transport.send(.GET, url + "/v2/leader"), r.status == 200,
+                    guard let r = try? await transport.send(.GET, url + "/v2/leader?embed=pacer"), r.status == 200,
                           let answer = try? JSONDecoder().decode(LeaderAnswer.self, from: r.body), let epoch = answer.epoch else { continue }
                     await observed(leader: answer.leader, epoch: epoch)
                 }

@@ -91,7 +91,7 @@ public final class TestCluster: @unchecked Sendable {
             try await self.masterState().frameworks.contains { $0.connected }
         }
         try await Eventually.that("framework knows the agents' size", within: 20) {
-            try await client.raw("GET", "/v2/info").text.contains("largestAgent")
+            try await client.raw("GET", "/v2/info?embed=pacer").text.contains("largestAgent")
         }
     }
 

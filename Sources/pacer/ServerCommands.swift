@@ -162,6 +162,7 @@ struct FrameworkCommand: AsyncParsableCommand {
         config.port = port
         config.masterURLs = Runner.urls(master)
         let store = try Runner.openStore(store, stateDir: server.stateDir)
+        config.storeDescription = self.store ?? "sqlite:\(server.stateDir)/framework.sqlite"
         if let etcd = store as? EtcdStore {
             // Replicas sharing an etcd store elect one leader; the others forward to it.
             config.election = LeaderElection(gateway: etcd.gateway, key: etcd.namespace + "leader", ttl: leaderTtl)
@@ -210,6 +211,7 @@ struct Up: AsyncParsableCommand {
         framework.host = server.bind
         framework.port = port
         framework.masterURLs = [masterURL]
+        framework.storeDescription = "sqlite:\(server.stateDir)/framework.sqlite"
         services.append(FrameworkService(config: framework, store: try Runner.openStore(nil, stateDir: server.stateDir)))
         if FileManager.default.fileExists(atPath: lbConfig) {
             var lb = try LBFiles.load(lbConfig)

@@ -83,7 +83,7 @@ final class AppsCoreTests: XCTestCase {
             delays.append(c.delays[spec.id]!.current)
         }
         XCTAssertEqual(delays, [1, 2, 4, 5, 5])
-        XCTAssertEqual(c.lastFailure[spec.id]?.state, .failed)
+        XCTAssertEqual(c.lastFailure[spec.id]?.state, "TASK_FAILED")
         XCTAssertTrue(c.handleOffers([offer("o")], now: now).launched.isEmpty, "still in backoff")
         // A config change resets the delay.
         spec.cmd = "sleep 200"

@@ -73,19 +73,48 @@ final class EventBusTests: XCTestCase {
         let bus = EventBus(limits: limits)
         let (_, reader, backlog) = try await bus.subscribe(types: nil, lastEventId: nil)
         let (_, idle, _) = try await bus.subscribe(types: nil, lastEventId: nil)
-        await bus.publish((0..<5000).map { _ in (type: "x", data: data("1")) })
+        await bus.publish((0..<5000).map { _ in Publication(type: "x", data: data("1")) })
         guard case .events(let burst) = await take(1, from: reader).first else { return XCTFail("no burst") }
         XCTAssertEqual(burst.count, 5000)
         backlog.done(5000)  // the reader wrote it out; the idle one did not
-        await bus.publish((0..<4000).map { _ in (type: "x", data: data("1")) })
+        await bus.publish((0..<4000).map { _ in Publication(type: "x", data: data("1")) })
         var count = await bus.subscriberCount
         XCTAssertEqual(count, 2, "9,000 bytes behind: within the backlog")
         _ = await take(1, from: reader)
         backlog.done(4000)
-        await bus.publish((0..<4000).map { _ in (type: "x", data: data("1")) })
+        await bus.publish((0..<4000).map { _ in Publication(type: "x", data: data("1")) })
         count = await bus.subscriberCount
         XCTAssertEqual(count, 1, "13,000 bytes behind: the subscriber that never read is dropped, the reader stays")
         _ = idle
+    }
+
+    /// Marathon clients get Marathon's shape and never a Pacer-only type unless they name it; load
+    /// balancers and `embed=pacer` subscribers get Pacer's shape and every type.
+    func testMarathonClientsGetMarathonShapesAndPacerSubscribersGetPacerShapes() async throws {
+        let bus = EventBus()
+        let (_, plain, _) = try await bus.subscribe(types: nil, lastEventId: nil)
+        let (_, named, _) = try await bus.subscribe(types: ["instance_draining_event"], lastEventId: nil)
+        let (_, lb, _) = try await bus.subscribe(types: nil, lastEventId: nil, loadBalancer: "lb-1")
+        let (_, embed, _) = try await bus.subscribe(types: nil, lastEventId: nil, pacer: true)
+        var listeners = await bus.listeners
+        XCTAssertTrue(listeners.marathon && listeners.pacer)
+        await bus.publish([Publication(type: "status_update_event", marathon: data("m"), pacer: data("p")),
+                           Publication(type: "instance_draining_event", marathon: nil, pacer: data("d"))])
+        func got(_ stream: AsyncStream<StreamItem>) async -> [String] {
+            guard case .events(let events) = await take(1, from: stream).first else { return [] }
+            return events.map { $0.type + "=" + String(decoding: $0.data, as: UTF8.self) }
+        }
+        let (p, n, l, e) = await (got(plain), got(named), got(lb), got(embed))
+        XCTAssertEqual(p, ["status_update_event=m"])
+        XCTAssertEqual(n, ["instance_draining_event=d"], "asked for by name")
+        XCTAssertEqual(l, ["status_update_event=p", "instance_draining_event=d"])
+        XCTAssertEqual(e, l)
+        let (_, replay, _) = try await bus.subscribe(types: nil, lastEventId: 0)
+        let replayed = await got(replay)
+        XCTAssertEqual(replayed, ["status_update_event=m"], "a replay to a Marathon client keeps its shape")
+        _ = (plain, named)
+        listeners = await bus.listeners
+        XCTAssertTrue(listeners.pacer)
     }
 
     func testSubscriberCapAnswers503() async throws {

@@ -177,11 +177,11 @@ final class OrphanTests: ClusterTestCase {
         try cluster.startAgent()
         let replaced = try await waitRunning("/orphan", 1, within: 20)
         XCTAssertNotEqual(replaced[0].id, task.id)
-        let failure = try await Eventually.value("the end is reported", within: 10) { () -> MarathonTask? in
+        let failure = try await Eventually.value("the end is reported", within: 10) { () -> TaskFailure? in
             try await self.client.app(self.id("/orphan")).lastTaskFailure
         }
-        XCTAssertEqual(failure.id, task.id)
-        XCTAssertTrue(failure.message?.contains("recovery timeout") == true, failure.message ?? "no message")
+        XCTAssertEqual(failure.taskId, task.id)
+        XCTAssertTrue(failure.message.contains("recovery timeout"), failure.message)
         print("F9: orphaned task stopped \(stoppedAfter) s after its agent died (recovery timeout 3 s); replaced")
     }
 }

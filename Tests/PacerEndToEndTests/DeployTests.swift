@@ -46,7 +46,7 @@ final class DeployTests: ClusterTestCase {
         }
         XCTAssertTrue(after.contains { $0.id == before[1].id }, "the healthy task was left alone")
         let app = try await client.app(id("/victim"))
-        XCTAssertEqual(app.lastTaskFailure?.id, before[0].id)
+        XCTAssertEqual(app.lastTaskFailure?.taskId, before[0].id)
         XCTAssertEqual(app.lastTaskFailure?.state, "TASK_FAILED")
     }
 

@@ -22,6 +22,51 @@ final class HTTPProxyTests: HTTPTestCase {
         XCTAssertEqual(received().count, 3)
     }
 
+    /// Any valid method token reaches the backend, which answers for itself (RFC 9110 §9.1: only
+    /// the origin decides 501); an empty line before a request is ignored (RFC 9112 §2.2).
+    func testUnknownMethodsAndLeadingEmptyLinesAreForwarded() throws {
+        let methods = ["REPORT", "SEARCH", "PURGE", "QUERY", "M-SEARCH", "LINK", "PROPFIND", "BREW"]
+        for method in methods {
+            let r = RawHTTP.send(port, "\(method) /m HTTP/1.1\r\nHost: app.example\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi")
+            XCTAssertEqual(r.statuses, [200], method)
+            XCTAssertEqual(received().last?.line, "\(method) /m HTTP/1.1")
+            XCTAssertEqual(received().last?.body, "hi", method)
+        }
+        let r = RawHTTP.send(port, "\r\nGET /after-empty-line HTTP/1.1\r\nHost: app.example\r\nConnection: close\r\n\r\n")
+        XCTAssertEqual(r.statuses, [200])
+        XCTAssertEqual(received().last?.line, "GET /after-empty-line HTTP/1.1")
+        let pipelined = RawHTTP.send(port, "POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\nx\r\nGET /q HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        XCTAssertEqual(pipelined.statuses, [200, 200], "the CRLF an old client adds after a body is skipped")
+        XCTAssertEqual(received().suffix(2).map(\.line), ["POST /p HTTP/1.1", "GET /q HTTP/1.1"])
+        XCTAssertEqual(received().count, methods.count + 3)
+    }
+
+    /// marathon-lb's admin endpoints that deploy tools call, on the admin port.
+    func testMarathonLBAdminEndpoints() async throws {
+        let admin = lb.adminURL, http = HTTPTransport()
+        let vhosts = try await http.expectOK(.GET, admin + "/_haproxy_getvhostmap").text
+        XCTAssertEqual(Set(vhosts.split(separator: "\n")), ["app.example rec_\(port)", "ws.example rec_\(port + 1)"])
+        let apps = try await http.expectOK(.GET, admin + "/_haproxy_getappmap").text
+        XCTAssertEqual(apps, "/rec rec_\(port)\n/rec rec_\(port + 1)\n")
+        let config = try await http.expectOK(.GET, admin + "/_haproxy_getconfig").text
+        XCTAssertTrue(config.contains("backend rec_\(port)\n"), config)
+        XCTAssertTrue(config.contains("server 127_0_0_1_\(backendPort) 127.0.0.1:\(backendPort)\n"), config)
+        XCTAssertTrue(config.contains("acl host_app_example_\(port) hdr(host) -i app.example"), config)
+        struct Stats: Decodable { struct Framework: Decodable { var syncs: Int }; var framework: Framework; var version: Int }
+        func stats() async throws -> Stats { try JSONDecoder().decode(Stats.self, from: try await http.expectOK(.GET, admin + "/stats").body) }
+        for signal in ["hup", "usr1"] {
+            let before = try await stats()
+            let r = try await http.send(.POST, admin + "/_mlb_signal/\(signal)")
+            XCTAssertEqual(r.status, 200, r.text)
+            // A resync re-reads every app from the framework; nothing changed, so the table keeps its version.
+            try await Eventually.that("\(signal): a resync happened", within: 5) { try await stats().framework.syncs > before.framework.syncs }
+            let after = try await stats()
+            XCTAssertEqual(after.version, before.version)
+        }
+        let unknown = try await http.send(.POST, admin + "/_mlb_signal/kill")
+        XCTAssertEqual(unknown.status, 404)
+    }
+
     func testForwardedHeadersAreTheProxysOwn() throws {
         // B21 spoofed X-Forwarded-*, Forwarded, X-Real-IP; B22 a client naming LB headers hop-by-hop.
         let spoof = "X-Forwarded-For: 6.6.6.6\r\nForwarded: for=6.6.6.6\r\nX-Real-IP: 6.6.6.6\r\nX-Forwarded-Proto: https\r\n"

@@ -22,12 +22,12 @@ final class IsolationEndToEndTests: ClusterTestCase {
             + #""instances":1,"cpus":0.1,"mem":64,"resourceLimits":{"cpus":"unlimited"}}"#
         let posted = try await post(spec)
         XCTAssertEqual(posted.status, 201, posted.text)
-        let failure = try await Eventually.value("the OOM kill is the app's last task failure", within: 20) { () -> MarathonTask? in
+        let failure = try await Eventually.value("the OOM kill is the app's last task failure", within: 20) { () -> TaskFailure? in
             try await self.client.app(self.id("/hog")).lastTaskFailure
         }
         XCTAssertEqual(failure.state, "TASK_FAILED")
-        XCTAssertTrue(failure.message?.contains("Memory limit exceeded") == true, failure.message ?? "no message")
-        XCTAssertTrue(failure.message?.contains("64 MiB") == true, failure.message ?? "no message")
+        XCTAssertTrue(failure.message.contains("Memory limit exceeded"), failure.message)
+        XCTAssertTrue(failure.message.contains("64 MiB"), failure.message)
     }
 
     func testHalfACPUIsHalfACoreAndTasksRunAsTheUnprivilegedUser() async throws {

@@ -68,7 +68,7 @@ final class MasterHATests: XCTestCase {
 
         let client = MarathonClient(baseURL: "http://127.0.0.1:\(frameworkPort)")
         try await Eventually.that("framework knows the agent", within: 20) {
-            try await client.raw("GET", "/v2/info").text.contains("largestAgent")
+            try await client.raw("GET", "/v2/info?embed=pacer").text.contains("largestAgent")
         }
         let ops = OperatorClient(baseURL: "http://127.0.0.1:\(first)")
         let agentId = try await Eventually.value("agent registered", within: 15) { () -> String? in

@@ -46,7 +46,7 @@ final class PartitionTests: XCTestCase {
             return try WireJSON.masterDecoder().decode(ClusterState.self, from: r.body).agents.filter(\.reachable).count == 3
         }
         try await Eventually.that("the framework knows the agents", within: 20) {
-            try await self.client.raw("GET", "/v2/info").text.contains("largestAgent")
+            try await self.client.raw("GET", "/v2/info?embed=pacer").text.contains("largestAgent")
         }
     }
 

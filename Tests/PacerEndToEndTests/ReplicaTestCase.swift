@@ -97,7 +97,7 @@ class ReplicaTestCase: XCTestCase {
     }
 
     func epoch(via port: Int) async throws -> Int64 {
-        let r = try await HTTPTransport(timeout: .seconds(2)).expectOK(.GET, "http://127.0.0.1:\(port)/v2/leader")
+        let r = try await HTTPTransport(timeout: .seconds(2)).expectOK(.GET, "http://127.0.0.1:\(port)/v2/leader?embed=pacer")
         return try XCTUnwrap(try JSONDecoder().decode(ClientHistory.LeaderAnswer.self, from: r.body).epoch)
     }
 }

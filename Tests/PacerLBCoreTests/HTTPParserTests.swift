@@ -54,7 +54,7 @@ final class HTTPParserTests: XCTestCase {
 
     func testStatusesForRefusedRequests() {
         XCTAssertEqual(status("GET / HTTP/1.1\r\n\r\n"), 400)
-        XCTAssertEqual(status("PURGE / HTTP/1.1\r\nHost: a\r\n\r\n"), 501)
+        XCTAssertEqual(status("PURGE / HTTP/1.1\r\nHost: a\r\n\r\n"), nil, "forwarded: the origin decides")
         XCTAssertEqual(status("GET / HTTP/2.0\r\nHost: a\r\n\r\n"), 505)
         XCTAssertEqual(status("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n"), 501)
         XCTAssertEqual(status("POST / HTTP/1.1\r\nHost: a\r\nExpect: tea\r\n\r\n"), 417)
@@ -105,5 +105,36 @@ final class HTTPParserTests: XCTestCase {
             var d = ChunkedDecoder()
             XCTAssertThrowsError(try Array(bad.utf8).withUnsafeBytes { try d.advance($0) }, bad.debugDescription)
         }
+    }
+
+    /// RFC 9112 §7.1.1's chunk-ext grammar: names are tokens, values tokens or quoted strings, BWS
+    /// around `;` and `=`; an empty name (`5;`) or junk is refused rather than forwarded.
+    func testChunkExtensionsFollowTheGrammar() throws {
+        func accepts(_ sizeLine: String) -> Bool {
+            var d = ChunkedDecoder()
+            let body = Array((sizeLine + "\r\nhello\r\n0\r\n\r\n").utf8)
+            guard let n = try? body.withUnsafeBytes({ try d.advance($0) }) else { return false }
+            return d.isDone && n == body.count
+        }
+        for good in ["5", "5;a", "5;a=b", "5 ; a = b", "5;a=\"x y\";b", "5;a=\"q\\\"uote\"", "5;a;b=c;d", "5\t;a"] {
+            XCTAssertTrue(accepts(good), good.debugDescription)
+        }
+        for bad in ["5;", "5; ", "5;;a", "5;a=", "5;=b", "5;a=\"open", "5;a b", "5;a=b c", "5;a=\"x\u{1}\"", "5;a=(b)", "5;a=b;"] {
+            XCTAssertFalse(accepts(bad), bad.debugDescription)
+        }
+    }
+
+    /// A proxy forwards any valid method token (WebDAV, cache purges, QUERY): only the origin says 501.
+    func testUnknownMethodsAreForwardedButNotCONNECT() throws {
+        for method in ["REPORT", "SEARCH", "PURGE", "QUERY", "M-SEARCH", "LINK", "PROPFIND", "BREW", "get"] {
+            let (head, _, out) = try request("\(method) /r HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n")
+            XCTAssertEqual(head.knownMethod, .other, method)
+            XCTAssertFalse(head.knownMethod.isIdempotent, "\(method): never retried")
+            XCTAssertTrue(out.hasPrefix("\(method) /r HTTP/1.1\r\n"), out)
+        }
+        XCTAssertEqual(try request("GET / HTTP/1.1\r\nHost: a\r\n\r\n").0.knownMethod, .get)
+        XCTAssertEqual(status("CONNECT / HTTP/1.1\r\nHost: a\r\n\r\n"), 501, "no tunnels through a reverse proxy")
+        XCTAssertEqual(status("CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n"), 501)
+        XCTAssertEqual(status("\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n"), nil, "RFC 9112 §2.2: a leading empty line is ignored")
     }
 }

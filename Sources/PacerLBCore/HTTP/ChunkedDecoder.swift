@@ -3,7 +3,7 @@
 /// Chunk data is skipped by count, so only sizes, extensions and trailers are looked at.
 public struct ChunkedDecoder: Sendable, Equatable {
     enum State: Sendable, Equatable {
-        case size(digits: Int), sizeSpace, extensions, sizeLF
+        case size(digits: Int), sizeSpace, extensions(ChunkExtension), sizeLF
         case data, dataCR, dataLF
         case trailerStart, trailerLine, trailerLF, endLF
         case done
@@ -52,8 +52,8 @@ public struct ChunkedDecoder: Sendable, Equatable {
             }
         case .sizeSpace:
             try afterSize(c)
-        case .extensions:
-            if c == HTTPBytes.cr { state = .sizeLF } else if !HTTPBytes.isFieldValue(c) { throw .bad("control character in a chunk extension") }
+        case .extensions(let ext):
+            if let next = try ext.next(c) { state = .extensions(next) } else { state = .sizeLF }
         case .sizeLF:
             guard c == HTTPBytes.lf else { throw .bad("bare CR after a chunk size") }
             lineBytes = 0
@@ -87,7 +87,7 @@ public struct ChunkedDecoder: Sendable, Equatable {
     mutating func afterSize(_ c: UInt8) throws(HTTPError) {
         switch c {
         case HTTPBytes.cr: state = .sizeLF
-        case UInt8(ascii: ";"): state = .extensions
+        case UInt8(ascii: ";"): state = .extensions(.beforeName)
         case HTTPBytes.sp, HTTPBytes.tab: state = .sizeSpace
         default: throw .bad("malformed chunk size")
         }
@@ -99,6 +99,52 @@ public struct ChunkedDecoder: Sendable, Equatable {
         case 65...70: c - 55
         case 97...102: c - 87
         default: nil
+        }
+    }
+}
+
+/// Where a chunk-size line's extensions are: `*( BWS ";" BWS name [ BWS "=" BWS ( token /
+/// quoted-string ) ] )` up to the CR (RFC 9112 §7.1.1). A strict origin refuses an empty name
+/// (`5;`) or junk, so the proxy refuses it too instead of forwarding what the next hop may read
+/// differently.
+enum ChunkExtension: Sendable, Equatable {
+    case beforeName, name, afterName, beforeValue, token, quoted, escape, afterValue
+
+    /// The state after `c`; nil when `c` is the CR that ends the line.
+    func next(_ c: UInt8) throws(HTTPError) -> ChunkExtension? {
+        let space = c == HTTPBytes.sp || c == HTTPBytes.tab
+        let token = HTTPBytes.isToken(c)
+        switch self {
+        case .beforeName:
+            if space { return self }
+            if token { return .name }
+            throw .bad("empty or malformed chunk extension")
+        case .name, .afterName:
+            if token && self == .name { return .name }
+            if space { return .afterName }
+            if c == UInt8(ascii: "=") { return .beforeValue }
+            if c == UInt8(ascii: ";") { return .beforeName }
+            if c == HTTPBytes.cr { return nil }
+            throw .bad("malformed chunk extension")
+        case .beforeValue:
+            if space { return self }
+            if token { return .token }
+            if c == UInt8(ascii: "\"") { return .quoted }
+            throw .bad("malformed chunk extension value")
+        case .token, .afterValue:
+            if token && self == .token { return .token }
+            if space { return .afterValue }
+            if c == UInt8(ascii: ";") { return .beforeName }
+            if c == HTTPBytes.cr { return nil }
+            throw .bad("malformed chunk extension value")
+        case .quoted:
+            if c == UInt8(ascii: "\"") { return .afterValue }
+            if c == UInt8(ascii: "\\") { return .escape }
+            if c == HTTPBytes.tab || c >= 0x20 && c != 0x7F { return .quoted }
+            throw .bad("control character in a chunk extension")
+        case .escape:
+            if c == HTTPBytes.tab || c >= 0x20 && c != 0x7F { return .quoted }
+            throw .bad("control character in a chunk extension")
         }
     }
 }

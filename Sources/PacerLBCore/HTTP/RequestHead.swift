@@ -13,9 +13,12 @@ public struct RequestHead: Sendable, Equatable {
     public var upgrade: Upgrade
     public var expectContinue: Bool
 
-    public enum Method: Sendable, Equatable { case get, head, post, put, delete, options, patch, trace
-        /// Safe to send again if a reused upstream connection died before any answer (RFC 9110 §9.2.2).
-        public var isIdempotent: Bool { self != .post && self != .patch }
+    /// The methods the proxy treats specially; any other valid token (WebDAV's `REPORT`, `PURGE`,
+    /// `QUERY`, …) is `other` and forwarded as it is: only the origin decides it does not implement one.
+    public enum Method: Sendable, Equatable { case get, head, post, put, delete, options, patch, trace, other
+        /// Safe to send again if a reused upstream connection died before any answer (RFC 9110
+        /// §9.2.2); an unknown method is not assumed to be.
+        public var isIdempotent: Bool { self != .post && self != .patch && self != .other }
     }
     public enum Upgrade: Sendable, Equatable { case none, websocket, other }
 
@@ -46,8 +49,10 @@ public struct RequestHead: Sendable, Equatable {
         let target = targetStart..<i
         guard !target.isEmpty, i < line.upperBound, b[i] == HTTPBytes.sp else { throw .bad("malformed request target") }
         let minor = try version(b, (i + 1)..<line.upperBound)
-        guard let known = knownMethod(b, method) else {
-            throw HTTPError(501, "method not implemented")
+        let known = knownMethod(b, method) ?? .other
+        // CONNECT asks the proxy itself for a tunnel, which a reverse proxy does not give.
+        if known == .other && exact(b, method, "CONNECT") {
+            throw HTTPError(501, "CONNECT is not served: this is a reverse proxy")
         }
         if b[target.lowerBound] != UInt8(ascii: "/") {
             guard known == .options, target.count == 1, b[target.lowerBound] == UInt8(ascii: "*") else {
@@ -72,13 +77,15 @@ public struct RequestHead: Sendable, Equatable {
         return Int(b[r.lowerBound + 7] - 48)
     }
 
+    /// Methods are case-sensitive (RFC 9110 §9.1).
+    static func exact(_ b: UnsafeRawBufferPointer, _ m: Range<Int>, _ s: StaticString) -> Bool {
+        guard m.count == s.utf8CodeUnitCount else { return false }
+        for k in 0..<m.count where b[m.lowerBound + k] != s.utf8Start[k] { return false }
+        return true
+    }
+
     static func knownMethod(_ b: UnsafeRawBufferPointer, _ m: Range<Int>) -> Method? {
-        // Methods are case-sensitive (RFC 9110 §9.1).
-        func is_(_ s: StaticString) -> Bool {
-            guard m.count == s.utf8CodeUnitCount else { return false }
-            for k in 0..<m.count where b[m.lowerBound + k] != s.utf8Start[k] { return false }
-            return true
-        }
+        func is_(_ s: StaticString) -> Bool { exact(b, m, s) }
         switch m.count {
         case 3: return is_("GET") ? .get : is_("PUT") ? .put : nil
         case 4: return is_("HEAD") ? .head : is_("POST") ? .post : nil
