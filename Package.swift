@@ -47,7 +47,8 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-        ], swiftSettings: strict),
+            .product(name: "Yams", package: "Yams"),
+        ], resources: [.embedInCode("openapi.yaml")], swiftSettings: strict),
         // libevent + OpenSSL: the load balancer's data path. Only PacerLB imports it.
         .systemLibrary(name: "CLibevent", pkgConfig: "libevent", providers: [.apt(["libevent-dev", "libssl-dev"])]),
         // System calls Swift cannot import directly (glibc _np spawn actions, prctl).

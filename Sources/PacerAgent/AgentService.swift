@@ -59,6 +59,7 @@ public struct AgentService: Service {
         let router = Router()
         router.add(middleware: APIErrorMiddleware())
         router.get("/health") { _, _ in JSONResponse.text("ok") }
+        OpenAPIDocument.serve(.agent, on: router)
         router.get("/state") { [agent] _, _ in try JSONResponse.make(await agent.tasks(), encoder: WireJSON.masterEncoder()) }
         router.get("/monitor/statistics") { [agent] _, _ in
             try JSONResponse.make(TaskStatistics.mesos(await agent.usage(), now: Agent.now), encoder: WireJSON.masterEncoder())

@@ -10,7 +10,7 @@ enum AppMerge {
     ]
 
     static func merge(body: Data, onto previous: AppDefinition?, id: PathId) throws(APIError) -> AppDefinition {
-        let update: [String: Any]
+        var update: [String: Any]
         do {
             guard let object = try JSONSerialization.jsonObject(with: body, options: [.fragmentsAllowed]) as? [String: Any] else {
                 throw APIError.invalid([FieldError(path: "/", "expected a JSON object")])
@@ -22,6 +22,9 @@ enum AppMerge {
             throw APIError.badRequest("Invalid JSON: \(error)")
         }
         try AppDefinition.checkFields(update)
+        // A null is "not given", as Marathon's AppUpdate reads it (clients that do not send a
+        // minimal body send every unset field as null): the stored value stays.
+        update = update.filter { !($0.value is NSNull) }
         if let given = update["id"] as? String, let givenId = try? PathId(validating: given), givenId != id {
             throw APIError.invalid([FieldError(path: "/id", "the id in the body (\(given)) differs from the URL's (\(id))")])
         }

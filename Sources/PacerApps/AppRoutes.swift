@@ -48,12 +48,12 @@ enum AppRoutes {
         router.post("/v2/apps/**") { request, context in
             switch try target(context.parameters.getCatchAll().map(String.init)) {
             case .restart(let id):
-                return try JSONResponse.make(try await scheduler.restart(id, force: request.force))
+                return try JSONResponse.make(try await scheduler.restart(id, force: try request.force))
             case .canary(let id):
                 // Pacer's canaries: `?instances=N` tasks of the changed spec beside the app's own.
                 let instances = request.uri.queryParameters.get("instances").flatMap { Int($0) } ?? 1
                 let body = try await BodyReader.json(request)
-                return try JSONResponse.make(try await scheduler.canary(id, body: body, instances: instances, force: request.force),
+                return try JSONResponse.make(try await scheduler.canary(id, body: body, instances: instances, force: try request.force),
                                              status: .created)
             default:
                 throw APIError(status: 405, message: "POST a new app to /v2/apps")
@@ -62,18 +62,18 @@ enum AppRoutes {
         router.delete("/v2/apps/**") { request, context in
             switch try target(context.parameters.getCatchAll().map(String.init)) {
             case .app(let id):
-                return try JSONResponse.make(try await scheduler.remove(id, force: request.force))
+                return try JSONResponse.make(try await scheduler.remove(id, force: try request.force))
             case .tasks(let id):
                 guard await scheduler.app(id) != nil else { throw APIError.notFound("App '\(id)' does not exist") }
                 let ids = await scheduler.view().taskIds(of: id, host: request.uri.queryParameters.get("host"))
-                let (tasks, deployment) = try await scheduler.killTasks(ids, scale: request.flag("scale"))
+                let (tasks, deployment) = try await scheduler.killTasks(ids, scale: try request.flag("scale"))
                 if let deployment { return try JSONResponse.make(deployment) }
                 return try JSONResponse.make(["tasks": tasks])
             case .task(let id, let taskId):
                 guard await scheduler.view().tasks(of: id).contains(where: { $0.id == taskId }) else {
                     throw APIError.notFound("Task '\(taskId)' of app '\(id)' does not exist")
                 }
-                let (tasks, deployment) = try await scheduler.killTasks([taskId], scale: request.flag("scale"))
+                let (tasks, deployment) = try await scheduler.killTasks([taskId], scale: try request.flag("scale"))
                 if let deployment { return try JSONResponse.make(deployment) }
                 return try JSONResponse.make(["task": tasks.first])
             default:
@@ -87,7 +87,7 @@ enum AppRoutes {
             throw APIError(status: 405, message: "method not allowed")
         }
         let body = try await BodyReader.json(request)
-        let (created, result) = try await scheduler.update(id, body: body, force: request.force)
+        let (created, result) = try await scheduler.update(id, body: body, force: try request.force)
         return try JSONResponse.make(result, status: created ? .created : .ok)
     }
 }

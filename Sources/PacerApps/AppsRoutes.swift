@@ -12,6 +12,7 @@ enum AppsRoutes {
         let router = Router()
         router.add(middleware: APIErrorMiddleware())
         router.get("/ping") { _, _ in JSONResponse.text("pong") }
+        OpenAPIDocument.serve(.framework, on: router)
         router.get("/v2/info") { request, _ in
             try JSONResponse.make(await info.with(frameworkId: scheduler.frameworkId, largestAgent: scheduler.largestAgent),
                                   encoder: request.encoder)
@@ -35,7 +36,7 @@ enum AppsRoutes {
         }
         router.post("/v2/apps") { request, _ in
             let spec = try AppDefinition.request(from: try await BodyReader.json(request))
-            let status = try await scheduler.create(spec, force: request.force)
+            let status = try await scheduler.create(spec, force: try request.force)
             return try JSONResponse.make(status, status: .created, encoder: request.encoder, headers: [.location: "/v2/apps\(status.app.id)"])
         }
         AppRoutes.register(on: router, scheduler)
@@ -49,7 +50,8 @@ enum AppsRoutes {
         router.post("/v2/tasks/delete") { request, _ in
             struct Ids: Decodable { var ids: [String] }
             let ids = try JSONBody.decode(Ids.self, from: try await BodyReader.json(request)).ids
-            let (tasks, deployment) = try await scheduler.killTasks(ids, scale: request.flag("scale"))
+            _ = try request.force  // accepted (tasks are killed whatever deployment runs), but validated
+            let (tasks, deployment) = try await scheduler.killTasks(ids, scale: try request.flag("scale"))
             if let deployment { return try JSONResponse.make(deployment) }
             return try JSONResponse.make(["tasks": tasks])
         }
@@ -72,7 +74,7 @@ enum AppsRoutes {
         }
         router.delete("/v2/deployments/:id") { request, context in
             let id = try context.parameters.require("id")
-            if let result = try await scheduler.cancelDeployment(id, force: request.force) { return try JSONResponse.make(result) }
+            if let result = try await scheduler.cancelDeployment(id, force: try request.force) { return try JSONResponse.make(result) }
             return Response(status: .accepted)
         }
         router.get("/metrics") { _, _ in JSONResponse.text(await scheduler.metrics()) }
@@ -89,9 +91,17 @@ enum AppsRoutes {
 }
 
 extension Request {
-    /// `?name=true` (any case: Python clients send `True`) or `1`.
-    func flag(_ name: String) -> Bool { uri.queryParameters.get(name).map { $0.lowercased() == "true" || $0 == "1" } ?? false }
-    var force: Bool { flag("force") }
+    /// `?name=true|false` (any case: Python clients send `True`), `1|0`; absent is false. Anything
+    /// else is a 400 rather than a guess (`?force=yes` must not quietly mean false).
+    func flag(_ name: String) throws(APIError) -> Bool {
+        guard let value = uri.queryParameters.get(name) else { return false }
+        switch value.lowercased() {
+        case "true", "1": return true
+        case "false", "0", "": return false
+        default: throw APIError.badRequest("query parameter \(name) must be true or false, got '\(value.prefix(40))'")
+        }
+    }
+    var force: Bool { get throws(APIError) { try flag("force") } }
     /// `embed=pacer`: Pacer's additions to Marathon's objects (Marathon clients decode strictly, so
     /// they are left out unless asked for).
     var embedsPacer: Bool { uri.queryParameters.getAll("embed").contains("pacer") }

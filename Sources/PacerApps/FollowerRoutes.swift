@@ -44,6 +44,7 @@ enum FollowerRoutes {
         let router = Router()
         router.add(middleware: APIErrorMiddleware())
         router.get("/ping") { _, _ in JSONResponse.text("pong") }
+        OpenAPIDocument.serve(.framework, on: router)
         router.get("/v2/leader") { request, _ in
             guard let current = try await election.current() else { throw noLeader }
             return try JSONResponse.make(LeaderView(leader: current.leader, epoch: current.epoch), encoder: request.encoder)

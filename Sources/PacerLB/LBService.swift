@@ -112,9 +112,14 @@ public struct LBService: Service {
         let router = Router()
         router.add(middleware: APIErrorMiddleware())
         router.get("/healthz") { _, _ in JSONResponse.text("ok") }
+        OpenAPIDocument.serve(.lb, on: router)
         router.get("/stats") { request, _ in
             // `?service=PORT`: one service only (a table of 50,000 backends is megabytes).
-            let only = request.uri.queryParameters.get("service").flatMap { Int($0) }
+            var only: Int?
+            if let service = request.uri.queryParameters.get("service") {
+                guard let port = Int(service) else { throw APIError.badRequest("service must be a port number, got '\(service.prefix(40))'") }
+                only = port
+            }
             let (table, status, version) = await discovery.snapshot()
             return try JSONResponse.make(LBStats(table: table, version: version, framework: status, mailboxes: mailboxes, only: only))
         }

@@ -10,6 +10,7 @@ enum MasterRoutes {
         router.add(middleware: APIErrorMiddleware())
         router.add(middleware: LeaderOnly(master: master))
         router.get("/health") { _, _ in JSONResponse.text("ok") }
+        OpenAPIDocument.serve(.master, on: router)
         // Any master answers who leads (the others redirect everything else there).
         router.get("/master/leader") { _, _ in try JSONResponse.make(await master.leadership) }
         router.get("/state") { _, _ in try JSONResponse.make(await master.state(), encoder: WireJSON.masterEncoder()) }
