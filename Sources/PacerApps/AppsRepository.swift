@@ -62,6 +62,29 @@ struct AppsRepository: Sendable {
     }
     func putCallbacks(_ urls: [String]) async throws { try await store.put("events/callbacks", try encoder.encode(urls)) }
 
+    /// Explicit groups, `groups/<id>`, and each group change's result, `groupversions/<id>/<version>`
+    /// (the group as `/v2/groups/{id}` showed it then, apps included).
+    func groups() async throws -> [GroupRecord] {
+        try await store.list(prefix: "groups/").values.map { try decoder.decode(GroupRecord.self, from: $0) }
+    }
+    func putGroup(_ group: GroupRecord) async throws { try await store.put("groups\(group.id)", try encoder.encode(group)) }
+    func deleteGroup(_ id: PathId) async throws {
+        let versions = try await store.list(prefix: "groupversions\(id.isRoot ? "" : id.description)/").keys
+        try await store.apply([.delete("groups\(id)")] + versions.filter { $0.hasPrefix("groupversions\(id)/") || id.isRoot }.map { .delete($0) })
+    }
+    func putGroupVersion(_ id: PathId, version: String, _ snapshot: Data) async throws {
+        try await store.put("groupversions\(id.isRoot ? "" : id.description)/\(version)", snapshot)
+    }
+    func groupVersions(of id: PathId) async throws -> [String: Data] {
+        let prefix = "groupversions\(id.isRoot ? "" : id.description)/"
+        var out: [String: Data] = [:]
+        for (key, value) in try await store.list(prefix: prefix) {
+            let rest = key.dropFirst(prefix.count)
+            if !rest.contains("/") { out[String(rest)] = value }  // not a subgroup's
+        }
+        return out
+    }
+
     /// Canaries in progress, `canaries/<app id>`.
     func canaries() async throws -> [Canary] {
         try await store.list(prefix: "canaries/").values.map { try decoder.decode(Canary.self, from: $0) }

@@ -40,6 +40,7 @@ enum AppsRoutes {
             return try JSONResponse.make(status, status: .created, encoder: request.encoder, headers: [.location: "/v2/apps\(status.app.id)"])
         }
         AppRoutes.register(on: router, scheduler)
+        GroupRoutes.register(on: router, scheduler)
         router.get("/v2/tasks") { request, _ in
             var tasks = await scheduler.view().tasks(of: nil)
             if let state = request.uri.queryParameters.get("status") {

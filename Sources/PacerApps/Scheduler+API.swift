@@ -37,9 +37,10 @@ extension Scheduler {
         await bus.publish([EventEncoding.publication(payload, for: listeners)])
     }
 
-    func validate(_ app: AppDefinition) throws(APIError) {
+    /// `alsoComing`: apps created by the same request (a group's), which dependencies may name.
+    func validate(_ app: AppDefinition, alsoComing: Set<PathId> = []) throws(APIError) {
         var errors = app.validate()
-        for (i, dep) in app.dependencies.enumerated() where core.apps[dep] == nil {
+        for (i, dep) in app.dependencies.enumerated() where core.apps[dep] == nil && !alsoComing.contains(dep) {
             errors.append(FieldError(path: "/dependencies/\(i)", "app \(dep) does not exist"))
         }
         if let big = largestAgent {
@@ -126,15 +127,25 @@ extension Scheduler {
     /// Deployments in Marathon's shape, with what each waits on under `pacer` when asked for.
     func deployments(pacer: Bool) -> [PacerExtended<DeploymentInfo, DeploymentProgress>] {
         let now = Date()
-        return core.deployments.values.sorted { $0.info.id < $1.info.id }.map { d in
-            PacerExtended(d.info, pacer: pacer ? DeploymentProgress(
-                waitingFor: core.waitingFor(d, now: now), stalled: d.stalled == true,
-                startedAt: d.startedAt.map(Timestamp.string), lastProgressAt: d.lastProgressAt.map(Timestamp.string)) : nil)
+        // A group change's app deployments show as one (Marathon's clients follow its id).
+        return core.deploymentViews().map { info, members in
+            PacerExtended(info, pacer: pacer ? DeploymentProgress(
+                waitingFor: members.map { core.waitingFor($0, now: now) }.joined(separator: "; "),
+                stalled: members.contains { $0.stalled == true },
+                startedAt: members.compactMap(\.startedAt).min().map(Timestamp.string),
+                lastProgressAt: members.compactMap(\.lastProgressAt).max().map(Timestamp.string)) : nil)
         }
     }
 
     /// Without `force`: roll the app back to its previous version (itself a deployment). With it: just stop tracking.
     func cancelDeployment(_ id: String, force: Bool) async throws(APIError) -> DeploymentResult? {
+        let members = core.members(ofGroupDeployment: id)
+        if !members.isEmpty {
+            // A group change: each of its apps rolled back (or, forced, no longer tracked).
+            var last: DeploymentResult?
+            for m in members { last = try await cancelDeployment(m.info.id, force: force) }
+            return last
+        }
         guard let d = core.deployments[id] else { throw APIError.notFound("DeploymentPlan \(id) does not exist") }
         if core.canaries[d.appId]?.deploymentId == id {
             // Cancelling a canary is aborting it: the app's own spec never changed.

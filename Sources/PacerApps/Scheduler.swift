@@ -37,7 +37,7 @@ public actor Scheduler {
         frameworkId = try await repo.frameworkId()
         let stored = try await repo.deployments()
         core = AppsCore(settings: settings, apps: try await repo.apps(), tasks: try await repo.tasks(), deployments: stored,
-                        canaries: try await repo.canaries(),
+                        canaries: try await repo.canaries(), groups: try await repo.groups(),
                         idPrefix: String(UUID().uuidString.prefix(8)).lowercased(), now: Date())
         storedDeployments = Set(stored.map(\.info.id))
         logger.info("framework state loaded", metadata: ["apps": "\(core.apps.count)", "tasks": "\(core.tasks.count)",
@@ -233,6 +233,8 @@ public actor Scheduler {
         case .deleteTasks(let ids): try await repo.deleteTasks(ids)
         case .persistCanary(let canary): try await repo.putCanary(canary)
         case .deleteCanary(let id): try await repo.deleteCanary(id)
+        case .persistGroup(let group): try await repo.putGroup(group)
+        case .deleteGroup(let id): try await repo.deleteGroup(id)
         default:
             guard let master, let fid = frameworkId else { return }
             switch d {
@@ -250,7 +252,7 @@ public actor Scheduler {
                 try await master.call(SchedulerCall(type: .revive, frameworkId: fid))
                 counters.revives += 1
             case .reconcile(let refs): try await master.call(.reconcile(fid, refs))
-            case .persistApp, .deleteApp, .persistTasks, .deleteTasks, .persistCanary, .deleteCanary: break
+            case .persistApp, .deleteApp, .persistTasks, .deleteTasks, .persistCanary, .deleteCanary, .persistGroup, .deleteGroup: break
             }
         }
     }

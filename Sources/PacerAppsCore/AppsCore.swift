@@ -46,13 +46,15 @@ public enum AppsDirective: Sendable, Equatable {
     case reconcile([TaskRef])
     case persistCanary(Canary)
     case deleteCanary(PathId)
+    case persistGroup(GroupRecord)
+    case deleteGroup(PathId)
 }
 
 extension AppsDirective {
     /// A write to the state store (what must succeed before anything is acknowledged).
     public var isStoreWrite: Bool {
         switch self {
-        case .persistApp, .deleteApp, .persistTasks, .deleteTasks, .persistCanary, .deleteCanary: true
+        case .persistApp, .deleteApp, .persistTasks, .deleteTasks, .persistCanary, .deleteCanary, .persistGroup, .deleteGroup: true
         default: false
         }
     }
@@ -69,6 +71,8 @@ public struct Deployment: Sendable, Equatable, Codable {
     /// Reported stalled, and not progressed since.
     public var stalled: Bool?
     public var startedAt: Date?
+    /// The group change (`/v2/groups`) this app's deployment is part of: its deployment id.
+    public var group: String?
 }
 
 /// The app framework's decisions: desired apps vs. actual tasks. Pure: time and id prefix come in.
@@ -111,12 +115,19 @@ public struct AppsCore: Sendable {
     var lastSlowTick: Date?
     /// Per app with instances still to launch: why the last batch of offers did not take them.
     public internal(set) var misfits: [PathId: Misfits] = [:]
+    /// Explicit groups (`/v2/groups`), by id.
+    public internal(set) var groups: [PathId: GroupRecord] = [:]
+    /// Group deployments in progress, as they started (their steps keep the apps already done),
+    /// and why one failed when an app of it was superseded or stopped before the others ended.
+    var umbrellas: [String: DeploymentInfo] = [:]
+    var umbrellaFailures: [String: String] = [:]
 
     /// `deployments`: those stored before a restart; the ones whose app still has work to do
     /// continue under their ids.
     public init(settings: AppsSettings = AppsSettings(), apps: [AppDefinition], tasks: [TaskRecord],
-                deployments stored: [Deployment] = [], canaries: [Canary] = [], idPrefix: String, now: Date) {
+                deployments stored: [Deployment] = [], canaries: [Canary] = [], groups: [GroupRecord] = [], idPrefix: String, now: Date) {
         self.settings = settings
+        self.groups = Dictionary(groups.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         self.apps = Dictionary(apps.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         self.tasks = TaskTable(tasks)
         self.idPrefix = idPrefix
@@ -185,6 +196,7 @@ public struct AppsCore: Sendable {
         if let d = deployments.of(app: app.id) {
             deployments[d.info.id] = nil
             record(.deploymentFailed(d.info, reason: "superseded by a newer deployment of \(app.id)"))
+            if let g = d.group { finishGroupDeployment(g, failed: "\(app.id) was changed again before the group change finished") }
         }
         let id = nextId()
         let info = DeploymentInfo(id: id, version: app.version ?? "", app: app.id, action: action)
@@ -202,10 +214,12 @@ public struct AppsCore: Sendable {
                     deployments[id] = nil
                     lastGood[app.id] = app
                     record(.deploymentSuccess(d.info))
+                    if let g = d.group { finishGroupDeployment(g) }
                 }
             } else if !tasks.hasTasks(of: d.appId) {
                 deployments[id] = nil
                 record(.deploymentSuccess(d.info))
+                if let g = d.group { finishGroupDeployment(g) }
             }
         }
     }
@@ -224,7 +238,7 @@ public struct AppsCore: Sendable {
     /// An app being deployed waits until every app it depends on is deployed and serving.
     func dependenciesReady(_ app: AppDefinition) -> Bool {
         guard deployment(for: app.id) != nil else { return true }
-        return app.dependencies.allSatisfy { dep in
+        return effectiveDependencies(of: app.id).allSatisfy { dep in
             apps[dep].map { converged($0) } ?? false
         }
     }
@@ -265,6 +279,7 @@ extension AppsCore {
     public mutating func forgetDeployment(_ id: String) {
         guard let d = deployments.removeValue(forKey: id) else { return }
         record(.deploymentFailed(d.info, reason: "stopped through the API"))
+        if let g = d.group { finishGroupDeployment(g, failed: "stopped through the API") }
     }
 }
 

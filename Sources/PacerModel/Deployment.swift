@@ -6,7 +6,10 @@ public struct DeploymentInfo: Codable, Sendable, Equatable {
         public var readinessCheckResults: [String]?
         public init(action: String, app: String) { self.action = action; self.app = app }
     }
-    public struct Step: Codable, Sendable, Equatable { public var actions: [Action] }
+    public struct Step: Codable, Sendable, Equatable {
+        public var actions: [Action]
+        public init(actions: [Action]) { self.actions = actions }
+    }
 
     public var id: String
     public var version: String
@@ -16,6 +19,13 @@ public struct DeploymentInfo: Codable, Sendable, Equatable {
     public var currentActions: [Action]
     public var currentStep: Int
     public var totalSteps: Int
+
+    /// A deployment of several apps, in steps (a group change).
+    public init(id: String, version: String, steps: [Step]) {
+        self.id = id; self.version = version; self.steps = steps
+        affectedApps = steps.flatMap { $0.actions.map(\.app) }.sorted()
+        currentActions = []; currentStep = steps.isEmpty ? 0 : 1; totalSteps = steps.count
+    }
 
     public init(id: String, version: String, app: PathId, action: String) {
         self.id = id; self.version = version; affectedApps = [app.description]

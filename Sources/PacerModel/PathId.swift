@@ -34,6 +34,28 @@ public struct PathId: Hashable, Comparable, Sendable, CustomStringConvertible {
         return true
     }
 
+    private init(segments: [String]) { self.segments = segments }
+
+    /// The root group, `/` (never an app).
+    public static let root = PathId(segments: [])
+    public var isRoot: Bool { segments.isEmpty }
+    public var parent: PathId { PathId(segments: Array(segments.dropLast())) }
+    /// Itself or below it: `/a` contains `/a` and `/a/b`, not `/ab`.
+    public func contains(_ other: PathId) -> Bool { other.segments.starts(with: segments) }
+
+    /// A group's id as Marathon accepts it: `/`, `` or a path.
+    public init(group raw: String) throws(FieldError) {
+        let trimmed = raw.hasSuffix("/") && raw.count > 1 ? String(raw.dropLast()) : raw
+        if trimmed.isEmpty || trimmed == "/" { self = .root } else { self = try PathId(validating: trimmed) }
+    }
+
+    /// An id in a group's body: absolute (`/prod/web`) or relative to the group (`web`).
+    public init(_ raw: String, in group: PathId) throws(FieldError) {
+        if raw.hasPrefix("/") { self = try PathId(validating: raw); return }
+        let relative = try PathId(validating: raw)
+        self = PathId(segments: group.segments + relative.segments)
+    }
+
     public var description: String { "/" + segments.joined(separator: "/") }
     /// The form Marathon uses inside task ids: `/shop/web` → `shop_web`.
     public var safeName: String { segments.joined(separator: "_") }

@@ -249,7 +249,7 @@ struct Simulation {
                     store.tasks[t.id] = t
                 }
             case .deleteTasks(let ids): for id in ids { store.tasks[id] = nil }
-            case .persistCanary, .deleteCanary: break  // the simulation starts no canaries
+            case .persistCanary, .deleteCanary, .persistGroup, .deleteGroup: break  // the simulation starts no canaries or groups
             case .acknowledge(let acks):
                 // An update is acknowledged only once what it changed is on disk.
                 for ack in acks where store.tasks[ack.taskId] != framework.tasks[ack.taskId] {

@@ -30,6 +30,7 @@ import requests
 # the client on today's Python, not of any server. Restored here so its calls can be judged.
 collections.Iterable = collections.abc.Iterable
 from marathon import MarathonApp, MarathonClient  # noqa: E402
+from marathon.models.group import MarathonGroup  # noqa: E402
 from marathon.models.events import MarathonStatusUpdateEvent  # noqa: E402
 
 FAILURES = []
@@ -127,6 +128,13 @@ class Compat:
         self.client = MarathonClient(self.url)
         schema = self.load("schema/AppDefinition.json")
         self.marathon_schema = jsonschema.Draft4Validator(schema)
+        # Group.json refers to "./AppDefinition.json": resolved from the same directory.
+        group_schema = self.load("schema/Group.json")
+        from referencing import Registry, Resource
+        from referencing.jsonschema import DRAFT4
+        base = group_schema["id"].rsplit("/", 1)[0]
+        registry = Registry().with_resource(base + "/AppDefinition.json", Resource.from_contents(schema, default_specification=DRAFT4))
+        self.group_schema = jsonschema.Draft4Validator(group_schema, registry=registry)
         # Pacer's documented additions (docs/API.md); everything else stays as Marathon's schema says.
         extended = copy.deepcopy(schema)
         extended["properties"].update({
@@ -225,6 +233,34 @@ class Compat:
                 continue
             self.refused(json.dumps(change), spec, field)
 
+        # Groups: Marathon's example group is judged by Group.json, and what Pacer stores for a
+        # group it accepted validates too (answer-only nulls dropped, as for apps).
+        example_group = self.load("group.json")
+        errors = [e.message for e in self.group_schema.iter_errors(example_group)]
+        check(not errors, "Group.json accepts Marathon's example group", errors)
+        group = {"id": "/schema-group", "apps": [{"id": "a", "cmd": "sleep 1", "cpus": 0.01, "mem": 8, "instances": 0}],
+                 "groups": [{"id": "sub", "dependencies": ["/schema-group/a"],
+                             "apps": [{"id": "b", "cmd": "sleep 1", "cpus": 0.01, "mem": 8, "instances": 0}]}]}
+        check(not list(self.group_schema.iter_errors(group)), "Group.json accepts the group posted below")
+        r = self.http.post(self.url + "/v2/groups", json=group, timeout=10)
+        if check(r.status_code == 201 and "deploymentId" in r.json(), "Pacer accepts the group", f"{r.status_code} {r.text}"):
+            stored = self.get("/v2/groups/schema-group")
+
+            def strip(g):
+                g = {k: v for k, v in g.items() if v is not None and k != "pods"}
+                g["apps"] = [{k: v for k, v in a.items() if v is not None} for a in g.get("apps", [])]
+                g["groups"] = [strip(s) for s in g.get("groups", [])]
+                return g
+            errors = [e.message for e in self.group_schema.iter_errors(strip(stored))]
+            check(not errors, "the group as Pacer stores it validates against Group.json", errors)
+            self.http.delete(self.url + "/v2/groups/schema-group?force=true", timeout=10)
+        for change, field in [({"id": "/bad-group", "apps": [{"id": "x", "cmd": "sleep 1", "cpus": "1"}]}, "/apps/0/cpus"),
+                              ({"id": "/bad-group", "colour": "red"}, "/colour"),
+                              ({"id": "/Bad Group"}, "/id")]:
+            if check(list(self.group_schema.iter_errors(change)), f"Group.json refuses {json.dumps(change)}"):
+                r = self.http.post(self.url + "/v2/groups", json=change, timeout=10)
+                check(r.status_code == 422 and field in r.text, f"Pacer refuses that group with 422 naming {field}", f"{r.status_code} {r.text}")
+
         # What Pacer accepts validates: the repository's example apps, as sent and as stored.
         apps_dir = os.path.join(os.path.dirname(__file__), "..", "..", "apps")
         for name in sorted(os.listdir(apps_dir)):
@@ -291,6 +327,7 @@ class Compat:
             same_shape("GET /v2/queue", self.load("queue.json"), {"queue": queue})
         self.http.delete(self.url + "/v2/apps/shapes/waiting?force=true", timeout=10)
         self.wait_deployments_done("/shapes/web")
+        same_shape("GET /v2/groups", self.load("group.json"), self.get("/v2/groups"))
         time.sleep(1)
         stream.close()
         examples = {}
@@ -375,7 +412,8 @@ class Compat:
         check(isinstance(d, dict) and "deploymentId" in d, "kill_task(scale=True)", d)
         eventually("scaled to two", lambda: c.get_app(app_id).instances == 2 and c.get_app(app_id).tasks_running == 2)
         check(c.kill_given_tasks([c.list_tasks(app_id)[0].id]), "kill_given_tasks")
-        eventually("replaced again", lambda: c.get_app(app_id).tasks_running == 2 and not c.list_deployments())
+        eventually("replaced again", lambda: len(c.list_tasks(app_id)) == 2 and c.get_app(app_id).tasks_running == 2
+                   and not c.list_deployments())
         killed = c.kill_tasks(app_id)
         check(isinstance(killed, list) and len(killed) == 2, "kill_tasks (all, replaced)", killed)
         eventually("two run again", lambda: c.get_app(app_id).tasks_running == 2)
@@ -397,10 +435,48 @@ class Compat:
         d = c.delete_app(app_id)
         check("deploymentId" in d, "delete_app", d)
         eventually("gone", lambda: all(a.id != app_id for a in c.list_apps()))
+        self.group_flows()
         stop.set()
         updates = [e for e in events if isinstance(e, MarathonStatusUpdateEvent)]
         errors = [e for e in events if isinstance(e, Exception)]
         check(updates and not errors, f"event_stream: {len(updates)} status updates parsed, no error", errors)
+
+    def group_flows(self):
+        c = self.client
+        g = MarathonGroup(id="/compat-group", apps=[MarathonApp(id="/compat-group/db", cmd="sleep 3600", cpus=0.01, mem=8, instances=1)],
+                          groups=[MarathonGroup(id="/compat-group/web", dependencies=["/compat-group/db"],
+                                                apps=[MarathonApp(id="/compat-group/web/front", cmd="sleep 3600", cpus=0.01, mem=8,
+                                                                  instances=2)])])
+        d = c.create_group(g)
+        check("deploymentId" in d, "create_group", d)
+        plan = [x for x in c.list_deployments() if x.id == d["deploymentId"]]
+        check(not plan or [s.actions[0].app for s in plan[0].steps] == ["/compat-group/db", "/compat-group/web/front"],
+              "one deployment for the group, db before the app that depends on it", plan)
+        eventually("the group runs", lambda: not c.list_deployments() and
+                   c.get_app("/compat-group/web/front").tasks_running == 2 and c.get_app("/compat-group/db").tasks_running == 1)
+        check(any(x.id == "/compat-group" for x in c.list_groups()), "list_groups")
+        got = c.get_group("/compat-group")
+        check(len(got.apps) == 1 and len(got.groups) == 1 and got.groups[0].dependencies == ["/compat-group/db"], "get_group")
+        d = c.scale_group("/compat-group", 2)
+        check("deploymentId" in d, "scale_group", d)
+        eventually("scaled", lambda: not c.list_deployments() and c.get_app("/compat-group/web/front").tasks_running == 4)
+        versions = eventually("versions listed", lambda: self.get("/v2/groups/compat-group/versions"))
+        d = c.rollback_group("/compat-group", versions[-1])
+        check("deploymentId" in d, "rollback_group", d)
+        eventually("rolled back", lambda: not c.list_deployments() and c.get_app("/compat-group/web/front").instances == 2)
+        got = c.get_group("/compat-group")
+        got.apps[0].instances = 3
+        d = c.update_group("/compat-group", got)
+        check("deploymentId" in d, "update_group (read, change, write back)", d)
+        eventually("updated", lambda: not c.list_deployments() and c.get_app("/compat-group/db").tasks_running == 3)
+        # The client's minimal JSON drops empty lists, so replacing the subgroups with none is sent raw.
+        r = self.http.put(self.url + "/v2/groups/compat-group", json={"groups": []}, timeout=10)
+        check(r.ok and "deploymentId" in r.json(), "PUT a group without its subgroup", r.text)
+        eventually("the subgroup is gone", lambda: not c.list_deployments() and
+                   all(a.id != "/compat-group/web/front" for a in c.list_apps()))
+        d = c.delete_group("/compat-group")
+        check("deploymentId" in d, "delete_group", d)
+        eventually("the group is gone", lambda: all(x.id != "/compat-group" for x in c.list_groups()))
 
     def cli_calls(self):
         """The calls the DC/OS CLI (`dcos marathon …`) makes, as raw HTTP: a second, independent client."""
