@@ -25,6 +25,11 @@ class HTTPTestCase: ClusterTestCase {
         try await deployRecorder("/rec", instances: 1, extraLabels: recorderLabels)
         let task = try await waitRunning("/rec", 1)[0]
         backendPort = task.ports[0]
+        // RUNNING is not listening: a slow interpreter start on a loaded machine left the first
+        // request of a test to a refused connection (502) once in ten runs.
+        try await Eventually.that("backend listening", within: 20) {
+            RawHTTP.send(self.backendPort, "GET /__log HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", timeout: 2).statuses == [200]
+        }
         try await Eventually.that("backend in the LB") { try await self.backends(self.port).count == 1 }
     }
 
