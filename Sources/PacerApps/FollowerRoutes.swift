@@ -55,10 +55,13 @@ enum FollowerRoutes {
             guard let leader = try await election.leader(), leader != me else { throw noLeader }
             return try await proxy(request, to: "http://" + leader, client: client)
         }
-        // The router does not backtrack out of a static segment, so /v2/** is named beside /**.
+        // The router does not backtrack out of a static segment, so /v2/** is named beside /**, and
+        // the other methods of the paths served here (abdication on a replica that just lost the
+        // lead was a 404) are named too.
         for method in [HTTPRequest.Method.get, .post, .put, .patch, .delete] {
             for path in ["/", "/**", "/v2/**"] { router.on(RouterPath(path), method: method, use: forward) }
         }
+        router.delete("/v2/leader", use: forward)
         return router
     }
 

@@ -6,7 +6,7 @@ import Yams
 /// Each process serves its own part at `/openapi.json`: the operations tagged with its name.
 /// Kept true by schemathesis against live processes in `make test` (`OpenAPITests`).
 public enum OpenAPIDocument {
-    public enum Part: String, Sendable { case framework, master, agent, lb }
+    public enum Part: String, Sendable, Hashable { case framework, master, agent, lb }
 
     /// The whole document as parsed YAML (a bug in the embedded file fails every test at once).
     static func whole() -> [String: Any] {
@@ -15,9 +15,16 @@ public enum OpenAPIDocument {
         return parsed
     }
 
-    /// The operations of one process, as JSON (built once per router).
-    public static func json(for part: Part) -> Data {
-        let whole = whole()
+    /// Each process's part, built once (a leader builds its router at every election).
+    static let parts: [Part: Data] = {
+        let document = whole()
+        return Dictionary(uniqueKeysWithValues: [Part.framework, .master, .agent, .lb].map { ($0, json(for: $0, in: document)) })
+    }()
+
+    /// The operations of one process, as JSON.
+    public static func json(for part: Part) -> Data { parts[part] ?? Data("{}".utf8) }
+
+    static func json(for part: Part, in whole: [String: Any]) -> Data {
         var doc = whole
         var paths: [String: Any] = [:]
         for (path, item) in (whole["paths"] as? [String: Any] ?? [:]) {

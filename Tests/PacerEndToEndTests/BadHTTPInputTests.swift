@@ -2,7 +2,7 @@ import Foundation
 import PacerTestKit
 import XCTest
 
-/// Every hostile or malformed request of shared/RELIABILITY.md (B1–B26) sent over a raw socket to
+/// Every hostile or malformed request of docs/RELIABILITY.md (B1–B26) sent over a raw socket to
 /// `pacer lb`, in front of a real backend that records what reaches it.
 final class BadHTTPInputTests: HTTPTestCase {
     struct Case {

@@ -54,11 +54,14 @@ class ReplicaTestCase: XCTestCase {
     }
 
     /// Every live replica names the same leader, which is one of them.
+    /// The leader every replica names, once it serves its API (its election key names it a moment
+    /// before its API is up; a call in that moment is a 503 "no leader").
     func agreedLeader(within seconds: Double = 10) async throws -> Int {
-        try await Eventually.value("one leader all replicas agree on", within: seconds) { () -> Int? in
+        try await Eventually.value("one leader all replicas agree on, serving", within: seconds) { () -> Int? in
             var seen: Set<Int?> = []
             for (port, p) in self.replicas where p.isRunning { seen.insert(try await self.leader(via: port)) }
-            guard seen.count == 1, let l = seen.first ?? nil, self.replicas[l]?.isRunning == true else { return nil }
+            guard seen.count == 1, let l = seen.first ?? nil, self.replicas[l]?.isRunning == true,
+                  (try? await self.client(l).raw("GET", "/v2/info"))?.status == 200 else { return nil }
             return l
         }
     }
