@@ -46,7 +46,7 @@ start_replica() {
 for p in "${F[@]}"; do start_replica "$p"; done
 leader() { curl -sf -m 1 "http://127.0.0.1:$1/v2/leader" | python3 -c 'import json,sys; print(json.load(sys.stdin)["leader"].split(":")[1])' 2>/dev/null || true; }
 until [ -n "$(leader ${F[0]})" ]; do sleep 0.2; done
-until curl -sf "http://127.0.0.1:${F[0]}/v2/info" | grep -q largestAgent; do sleep 0.2; done
+until curl -sf "http://127.0.0.1:${F[0]}/v2/info?embed=pacer" | grep -q largestAgent; do sleep 0.2; done
 curl -sf -X POST -H 'Content-Type: application/json' "http://127.0.0.1:${F[0]}/v2/apps" \
     -d '{"id":"/fo","cmd":"sleep 3600","instances":5,"cpus":0.01,"mem":16,"portDefinitions":[]}' >/dev/null
 tasks() { curl -sf -m 2 "http://127.0.0.1:$1/v2/apps/fo/tasks" | python3 -c 'import json,sys; print(" ".join(sorted(t["id"] for t in json.load(sys.stdin)["tasks"] if t["state"]=="TASK_RUNNING")))' 2>/dev/null || true; }

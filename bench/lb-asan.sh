@@ -22,7 +22,7 @@ LB
 ASAN_OPTIONS=detect_leaks=0 "$BIN" up --state-dir "$WORK/state" --port $API --master-port 18350 --agent-port 18351 \
     --task-ports 42000 --lb-config "$WORK/lb.yaml" --log-level warning > "$WORK/up.log" 2>&1 &
 UP=$!
-until curl -sf "http://127.0.0.1:$API/v2/info" | grep -q largestAgent; do sleep 0.2; done
+until curl -sf "http://127.0.0.1:$API/v2/info?embed=pacer" | grep -q largestAgent; do sleep 0.2; done
 curl -sf -X POST -H 'Content-Type: application/json' "http://127.0.0.1:$API/v2/apps" -d "{\"id\":\"/echo\",\"instances\":2,
   \"cpus\":0.1,\"mem\":64,\"resourceLimits\":{\"cpus\":\"unlimited\"},\"portDefinitions\":[{\"port\":$SERVICE}],
   \"cmd\":\"exec python3 -u -c 'import socketserver,os\nclass H(socketserver.BaseRequestHandler):\n    def handle(self):\n        while True:\n            d=self.request.recv(65536)\n            if not d: break\n            self.request.sendall(d)\nsocketserver.ThreadingTCPServer.allow_reuse_address=True\nsocketserver.ThreadingTCPServer((\\\"127.0.0.1\\\",int(os.environ[\\\"PORT0\\\"])),H).serve_forever()'\"}" >/dev/null

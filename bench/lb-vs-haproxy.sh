@@ -46,7 +46,7 @@ API=18180; L4=18100; L7=18101
 "$BIN" up --state-dir "$WORK/state" --port $API --master-port 18150 --agent-port 18151 --task-ports 41000 --isolation none \
     --lb-config /nonexistent --log-level error > "$WORK/up.log" 2>&1 &
 PIDS+=($!)
-until curl -sf "http://127.0.0.1:$API/v2/info" | grep -q largestAgent; do sleep 0.2; done
+until curl -sf "http://127.0.0.1:$API/v2/info?embed=pacer" | grep -q largestAgent; do sleep 0.2; done
 curl -sf -X POST -H 'Content-Type: application/json' "http://127.0.0.1:$API/v2/apps" -d "{
   \"id\": \"/nginx\", \"instances\": 1, \"cpus\": 1, \"mem\": 64, \"resourceLimits\": {\"cpus\": \"unlimited\"},
   \"portDefinitions\": [{\"port\": $L4}, {\"port\": $L7}],

@@ -71,7 +71,7 @@ enum AppsRoutes {
             return Response(status: .noContent)
         }
         router.get("/v2/deployments") { request, _ in
-            try JSONResponse.make(await scheduler.deployments(pacer: request.embedsPacer))
+            try JSONResponse.make(await scheduler.deployments(pacer: request.embedsPacer), encoder: request.encoder)
         }
         router.delete("/v2/deployments/:id") { request, context in
             let id = try context.parameters.require("id")

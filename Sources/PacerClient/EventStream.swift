@@ -79,7 +79,8 @@ extension MarathonClient {
     public func events(types: [String] = [], lastEventId: String? = nil, keepAlives: Bool = false,
                        loadBalancer: String? = nil) -> AsyncThrowingStream<ServerSentEvent, any Error> {
         let lb = loadBalancer.flatMap { $0.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) }.map { "lb=\($0)" }
-        let query = (types.map { "event_type=\($0)" } + (lb.map { [$0] } ?? [])).joined(separator: "&")
+        // Pacer's shapes and event types (draining, ready, stalled): this is Pacer's own client.
+        let query = (types.map { "event_type=\($0)" } + (lb.map { [$0] } ?? []) + ["embed=pacer"]).joined(separator: "&")
         let url = baseURL + "/v2/events" + (query.isEmpty ? "" : "?" + query)
         let client = transport.client
         return AsyncThrowingStream { continuation in
