@@ -10,17 +10,7 @@ enum AppMerge {
     ]
 
     static func merge(body: Data, onto previous: AppDefinition?, id: PathId) throws(APIError) -> AppDefinition {
-        var update: [String: Any]
-        do {
-            guard let object = try JSONSerialization.jsonObject(with: body, options: [.fragmentsAllowed]) as? [String: Any] else {
-                throw APIError.invalid([FieldError(path: "/", "expected a JSON object")])
-            }
-            update = object
-        } catch let e as APIError {
-            throw e
-        } catch {
-            throw APIError.badRequest("Invalid JSON: \(error)")
-        }
+        var update = try JSONBody.object(body)
         try AppDefinition.checkFields(update)
         // A null is "not given", as Marathon's AppUpdate reads it (clients that do not send a
         // minimal body send every unset field as null): the stored value stays.

@@ -27,18 +27,7 @@ extension AppDefinition {
 
     /// Decodes a request body (`POST /v2/apps`, a canary's spec), refusing what Pacer would not run as written.
     public static func request(from data: Data) throws(APIError) -> AppDefinition {
-        let object: [String: Any]
-        do {
-            guard let o = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) as? [String: Any] else {
-                throw APIError.invalid([FieldError(path: "/", "expected a JSON object")])
-            }
-            object = o
-        } catch let e as APIError {
-            throw e
-        } catch {
-            throw APIError.badRequest("Invalid JSON: \(error)")
-        }
-        try checkFields(object)
+        try checkFields(try JSONBody.object(data))
         return try JSONBody.decode(AppDefinition.self, from: data)
     }
 

@@ -22,17 +22,7 @@ public struct GroupSpec: Sendable, Equatable {
     /// Decodes a request body. `at`: the group the URL names (PUT), nil for POST (the body's id,
     /// relative to the root). Errors name the field by its path in the body (`/groups/0/apps/1/cpus`).
     public static func request(from data: Data, at: PathId?) throws(APIError) -> GroupSpec {
-        let object: [String: Any]
-        do {
-            guard let o = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) as? [String: Any] else {
-                throw APIError.invalid([FieldError(path: "/", "expected a JSON object")])
-            }
-            object = o
-        } catch let e as APIError {
-            throw e
-        } catch {
-            throw APIError.badRequest("Invalid JSON: \(error)")
-        }
+        let object = try JSONBody.object(data)
         let id: PathId
         if let at {
             id = at

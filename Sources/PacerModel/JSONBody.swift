@@ -14,6 +14,17 @@ public enum JSONBody {
         }
     }
 
+    /// A body that must be one JSON object (an app spec, an update, a group): 400 when it does not
+    /// parse, 422 when it is not an object.
+    public static func object(_ data: Data) throws(APIError) -> [String: Any] {
+        let parsed: Any
+        do { parsed = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) } catch {
+            throw APIError.badRequest("Invalid JSON: \(error)")
+        }
+        guard let object = parsed as? [String: Any] else { throw APIError.invalid([FieldError(path: "/", "expected a JSON object")]) }
+        return object
+    }
+
     static func pointer(_ path: [any CodingKey]) -> String {
         "/" + path.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: "/")
     }
