@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import Synchronization
 
 /// A `pacer` process started by a test, logging to a file that is printed when a test fails.
 public final class PacerProcess: @unchecked Sendable {
@@ -69,16 +70,27 @@ public final class PacerProcess: @unchecked Sendable {
     public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 }
 
-/// Free loopback ports: a block of consecutive ports nobody listens on.
+/// Free loopback ports: a block of consecutive ports nobody listens on, and that no earlier block
+/// of this test process covers. Blocks are handed out in turn from a random start: random blocks
+/// once put a test's service ports inside its agent's task-port range (free until the LB bound
+/// them, then a launch failed with "port in use"). The range wraps after 12,700 ports, long after
+/// the tests that held the first blocks have ended.
 public enum FreePorts {
+    static let lowest = 20_000, highest = 32_700
+    static let cursor = Mutex(Int.random(in: lowest...highest))
+
     /// Below Linux's ephemeral range (32768+), as real agents' port ranges are: a port there can be
     /// taken at any moment by some outgoing connection, and an agent then refuses to launch on it.
     public static func block(_ count: Int) -> Int {
-        for _ in 0..<200 {
-            let base = Int.random(in: 20_000...32_700 - count)
-            if (base..<base + count).allSatisfy(isFree) { return base }
+        cursor.withLock { next in
+            for _ in 0..<400 {
+                if next + count > highest { next = lowest }
+                let base = next
+                next += count
+                if (base..<base + count).allSatisfy(isFree) { return base }
+            }
+            fatalError("no free block of \(count) ports")
         }
-        fatalError("no free block of \(count) ports")
     }
 
     public static func isFree(_ port: Int) -> Bool {
