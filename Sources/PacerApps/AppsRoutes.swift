@@ -93,12 +93,13 @@ enum AppsRoutes {
 
 extension Request {
     /// `?name=true|false` (any case: Python clients send `True`), `1|0`; absent is false. Anything
-    /// else is a 400 rather than a guess (`?force=yes` must not quietly mean false).
+    /// else, empty included, is a 400 rather than a guess (`?force=yes` must not quietly mean false;
+    /// schemathesis found `?scale=` taken as false).
     func flag(_ name: String) throws(APIError) -> Bool {
         guard let value = uri.queryParameters.get(name) else { return false }
         switch value.lowercased() {
         case "true", "1": return true
-        case "false", "0", "": return false
+        case "false", "0": return false
         default: throw APIError.badRequest("query parameter \(name) must be true or false, got '\(value.prefix(40))'")
         }
     }
