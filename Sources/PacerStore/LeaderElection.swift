@@ -2,7 +2,7 @@ import Foundation
 import NIOCore
 
 /// Lease-based leader election on etcd, for replicas of one service. The leader's key lives on a
-/// lease of `ttl` seconds, renewed every third of it; its create revision is the leader's fence
+/// lease of `ttl` seconds, renewed every sixth of it; its create revision is the leader's fence
 /// (see `EtcdStore.Fence`). The leader counts its own deadline from when it *sent* the last
 /// successful renewal, on the monotonic clock, so it stops before etcd can let anyone else start.
 public actor LeaderElection {
@@ -73,7 +73,7 @@ public actor LeaderElection {
         }
     }
 
-    /// Renews the lease every third of its TTL (on a thread of its own: `LeaseKeeper`) for as long
+    /// Renews the lease every sixth of its TTL (on a thread of its own: `LeaseKeeper`) for as long
     /// as it holds; throws `LeadershipLost` once a renewal misses the deadline (or after `resign`).
     /// Cancellation ends it too.
     public func keepLeading() async throws {

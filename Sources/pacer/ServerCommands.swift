@@ -20,7 +20,7 @@ struct MasterCommand: AsyncParsableCommand {
     @Option(help: "Seconds an offer may go unanswered before it is rescinded and offered again.") var offerTimeout = 15.0
     @Option(help: "etcd://host:port[,host:port…][/namespace]: masters elect a leader there and keep the operator's policy in it.")
     var store: String?
-    @Option(help: "Seconds of the leading master's etcd lease (renewed every third of it).") var leaderTtl = 2
+    @Option(help: "Seconds of the leading master's etcd lease (renewed every sixth of it).") var leaderTtl = 2
 
     func run() async throws {
         Logs.bootstrap(server.logLevel)
@@ -148,7 +148,7 @@ struct FrameworkCommand: AsyncParsableCommand {
     @Option(help: "Master URL(s), comma-separated.") var master = "http://127.0.0.1:5050"
     @Option(help: "State store: sqlite:PATH (default: STATE_DIR/framework.sqlite) or etcd://host:port[,host:port…][/namespace].") var store: String?
     @Option(help: "Roles to subscribe with, comma-separated; apps choose one with `role`.") var roles = "*"
-    @Option(help: "Seconds of the leader's etcd lease (renewed every third of it).") var leaderTtl = 2
+    @Option(help: "Seconds of the leader's etcd lease (renewed every sixth of it).") var leaderTtl = 2
     @Option(help: "Seconds without progress after which a deployment is reported stalled (event, metric, /v2/deployments?embed=pacer).")
     var deploymentStallTimeout = 300.0
 
