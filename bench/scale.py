@@ -267,35 +267,27 @@ def leader_of(ports, path, key):
         return None
     return who
 
-def leading_master(ports):
+def leading(ports, what, path, leads):
+    """The port of the replica that answers `path` saying it leads (`leads(port, body)`)."""
     found = {}
     def probe():
         for p in ports:
             try:
-                status, body = Client(p, 2).json("GET", "/master/leader")
-                if status == 200 and body.get("leading"):
+                status, body = Client(p, 2).json("GET", path)
+                if status == 200 and leads(p, body):
                     found["port"] = p
                     return True
             except (OSError, http.client.HTTPException, ValueError):
                 pass
         return False
-    wait_until("a leading master", 30, probe)
+    wait_until(what, 30, probe)
     return found["port"]
 
+def leading_master(ports):
+    return leading(ports, "a leading master", "/master/leader", lambda p, body: body.get("leading"))
+
 def leading_framework(ports):
-    found = {}
-    def probe():
-        for p in ports:
-            try:
-                status, body = Client(p, 2).json("GET", "/v2/leader")
-                if status == 200 and body.get("leader", "").endswith(f":{p}"):
-                    found["port"] = p
-                    return True
-            except (OSError, http.client.HTTPException, ValueError):
-                pass
-        return False
-    wait_until("a leading framework replica", 30, probe)
-    return found["port"]
+    return leading(ports, "a leading framework replica", "/v2/leader", lambda p, body: body.get("leader", "").endswith(f":{p}"))
 
 def run_churn(api, master, framework, args, apps):
     """Kills `churn_rate` random tasks a second (each replaced: as many launches) for `churn` s."""
