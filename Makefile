@@ -30,7 +30,7 @@ $(COMPAT_VENV)/.installed: Tests/compat/requirements.txt
 	touch $@
 
 test: deps $(COMPAT_VENV)/.installed
-	$(SWIFT) build --build-tests
+	$(SWIFT) build --build-tests --explicit-target-dependency-import-check error
 	SWIFT_DETERMINISTIC_HASHING=1 $(SWIFT) test --skip-build --disable-swift-testing
 
 clean:

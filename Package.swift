@@ -97,6 +97,7 @@ let package = Package(
         .testTarget(name: "PacerStoreTests", dependencies: ["PacerStore", "PacerTestKit", "PacerClient"]),
         .testTarget(name: "PacerAppsTests", dependencies: ["PacerApps", "PacerClient"]),
         .testTarget(name: "PacerLBCoreTests", dependencies: ["PacerLBCore"]),
+        .testTarget(name: "PacerLBTests", dependencies: ["PacerLB", "CLibevent"]),
         .testTarget(name: "PacerSimulationTests", dependencies: ["PacerMasterCore", "PacerAgentCore", "PacerAppsCore", "PacerTestKit"]),
         .testTarget(name: "PacerEndToEndTests", dependencies: ["PacerTestKit", "PacerClient", "PacerModel"]),
     ]

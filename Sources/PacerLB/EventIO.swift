@@ -4,20 +4,21 @@ import Glibc
 import CLibevent
 import PacerLBCore
 
-/// The few evbuffer operations every connection type needs, with errno folded into results.
+/// The few evbuffer operations every connection type needs, with errno folded into results
+/// (`IOResult`, `Drain`).
 enum EventIO {
     static let readSize = 65536
 
     /// Reads straight into space reserved at the end of `buffer`: one `readv`, no FIONREAD
-    /// ioctl first (which `evbuffer_read` does on every call). Returns bytes read, 0 at EOF, -1 on error.
-    static func read(_ fd: Int32, into buffer: OpaquePointer) -> Int {
+    /// ioctl first (which `evbuffer_read` does on every call).
+    static func read(_ fd: Int32, into buffer: OpaquePointer) -> IOResult {
         var vectors = (iovec(), iovec())  // evbuffer_iovec is a #define for iovec
         return withUnsafeMutableBytes(of: &vectors) { raw in
             let vecs = raw.baseAddress!.assumingMemoryBound(to: iovec.self)
             let count = evbuffer_reserve_space(buffer, readSize, vecs, 2)
-            guard count > 0 else { return -1 }
+            guard count > 0 else { return .failed(ENOMEM) }
             let n = readv(fd, vecs, count)
-            guard n > 0 else { return n }
+            guard n > 0 else { return IOResult(n) }
             var left = n
             var used: Int32 = 0
             for i in 0..<Int(count) where left > 0 {
@@ -26,11 +27,9 @@ enum EventIO {
                 used += 1
             }
             evbuffer_commit_space(buffer, vecs, used)
-            return n
+            return .processed(n)
         }
     }
-
-    static var wouldBlock: Bool { errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR }
 
     enum Drain { case empty, blocked, failed }
 
@@ -38,9 +37,11 @@ enum EventIO {
     /// written to `counted`.
     static func write(_ buffer: OpaquePointer, to fd: Int32, counted: inout Int) -> Drain {
         while evbuffer_get_length(buffer) > 0 {
-            let n = evbuffer_write(buffer, fd)
-            if n > 0 { counted += Int(n); continue }
-            return n < 0 && wouldBlock ? .blocked : .failed
+            switch IOResult(Int(evbuffer_write(buffer, fd))) {
+            case .processed(let n): counted += n
+            case .wouldBlock: return .blocked
+            case .eof, .failed: return .failed
+            }
         }
         return .empty
     }

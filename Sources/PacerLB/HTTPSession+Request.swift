@@ -15,7 +15,7 @@ extension HTTPSession {
         switch HeadScanner.scan(bytes, from: scanResume, limits: limits) {
         case .incomplete(let resume):
             scanResume = resume
-            if clientEOF { close() }
+            if fromClient.eof { close() }
             return false
         case .invalid(let error):
             fail(error)
@@ -157,10 +157,7 @@ extension HTTPSession {
         guard up.connected else { return }
         if phase == .tunnel {
             guard up.flush(counted: &cell!.counters.bytesIn) else { return close() }
-            if clientPaused && evbuffer_get_length(up.output) < settings.limits.bufferBytes / 2 {
-                clientPaused = false
-                tunnelFromClient(peerClosed: true)
-            }
+            if fromClient.resume(backlog: up.output, limit: settings.limits.bufferBytes) { tunnelFromClient(peerClosed: true) }
             return
         }
         guard phase == .exchanging, let ex = exchange, !ex.request.isDone else {

@@ -32,7 +32,7 @@ extension HTTPSession {
     }
 
     func upstreamReadable(_ up: Upstream, peerClosed: Bool) {
-        guard up.read(limit: settings.limits.bufferBytes, peerClosed: peerClosed) else { return upstreamBroke(up) }
+        guard up.incoming.fill(limit: settings.limits.bufferBytes, peerClosed: peerClosed) else { return upstreamBroke(up) }
         handleResponse(up)
     }
 
@@ -74,8 +74,8 @@ extension HTTPSession {
                 }
             }
             if ex.responseBody.isDone { return finishExchange(up) }
-            if evbuffer_get_length(up.input) > 0 { up.paused = true }
-            if up.eof && evbuffer_get_length(up.input) == 0 {
+            if evbuffer_get_length(up.input) > 0 { up.incoming.paused = true }
+            if up.incoming.eof && evbuffer_get_length(up.input) == 0 {
                 if case .untilClose = ex.responseBody.state { return finishExchange(up) }
                 ex.cell.backendError()
                 return abort()  // the body was cut short: the client must not take it as complete
@@ -92,7 +92,7 @@ extension HTTPSession {
         let bytes = EventIO.contiguous(up.input, min(available, limits.headBytes + 4))
         switch HeadScanner.scan(bytes, limits: limits, isRequest: false) {
         case .incomplete:
-            if up.eof || available > limits.headBytes { upstreamBroke(up) }
+            if up.incoming.eof || available > limits.headBytes { upstreamBroke(up) }
             return nil
         case .invalid:
             ex.cell.backendError()
@@ -116,7 +116,7 @@ extension HTTPSession {
             // Both copies let go of the retry head, so the scratch buffer is unique again (no copy).
             ex.retryHead = nil
             exchange?.retryHead = nil
-            let close = ex.closeAfter || head.body == .untilClose || clientEOF || worker.stopping
+            let close = ex.closeAfter || head.body == .untilClose || fromClient.eof || worker.stopping
             if !head.isInterim { ex.closeAfter = close }
             scratch.removeAll(keepingCapacity: true)
             HeadWriter.response(bytes, head, fields, clientMinor: ex.clientMinor, close: close && !head.isInterim,
@@ -135,7 +135,7 @@ extension HTTPSession {
     /// carry another request, and the next pipelined request (if any) is taken up.
     func finishExchange(_ up: Upstream) {
         guard let ex = exchange, let head = ex.response else { return }
-        let reusable = !head.closes && ex.request.isDone && !up.eof && evbuffer_get_length(up.input) == 0
+        let reusable = !head.closes && ex.request.isDone && !up.incoming.eof && evbuffer_get_length(up.input) == 0
             && evbuffer_get_length(up.output) == 0 && head.minor == 1
         worker.released(up, reusable: reusable)
         upstream = nil

@@ -16,31 +16,42 @@ extension HTTPSession {
         tunnelFromUpstream(up, peerClosed: true)
     }
 
+    /// Client bytes to the backend; reading stops while the backend's buffer is full (its write
+    /// event resumes it once below half).
     func tunnelFromClient(peerClosed: Bool) {
         guard phase == .tunnel, let up = upstream else { return }
-        readClient(peerClosed: peerClosed)
-        guard phase == .tunnel else { return }
-        evbuffer_add_buffer(up.output, input)
+        if evbuffer_get_length(up.output) >= settings.limits.bufferBytes {
+            fromClient.paused = true
+        } else {
+            readClient(peerClosed: peerClosed)
+            guard phase == .tunnel else { return }
+            evbuffer_add_buffer(up.output, input)
+        }
         var written = 0
         defer { cell?.counters.bytesIn += written }
         guard up.flush(counted: &written) else { return close() }
-        if clientEOF && evbuffer_get_length(up.output) == 0 { shutdown(up.fd, Int32(SHUT_WR)) }
+        if evbuffer_get_length(up.output) == 0 { fromClient.passEOF(to: .socket(up.fd)) }
         tunnelEndIfDone(up)
     }
 
+    /// Backend bytes to the client, with the same backpressure.
     func tunnelFromUpstream(_ up: Upstream, peerClosed: Bool) {
         guard phase == .tunnel else { return }
-        guard up.read(limit: settings.limits.bufferBytes, peerClosed: peerClosed) else { return close() }
-        evbuffer_add_buffer(output, up.input)
+        if evbuffer_get_length(output) >= settings.limits.bufferBytes {
+            up.incoming.paused = true  // the client's write event resumes it (flushClient)
+        } else {
+            guard up.incoming.fill(limit: settings.limits.bufferBytes, peerClosed: peerClosed) else { return close() }
+            evbuffer_add_buffer(output, up.input)
+        }
         var written = 0
         defer { cell?.counters.bytesOut += written }
         if send(counted: &written) == .failed { return close() }
-        if up.eof && evbuffer_get_length(output) == 0 { shutdownClient() }
+        if evbuffer_get_length(output) == 0 { up.incoming.passEOF(to: fromClient.source) }
         tunnelEndIfDone(up)
     }
 
     func tunnelEndIfDone(_ up: Upstream) {
-        if clientEOF && up.eof && evbuffer_get_length(output) == 0 && evbuffer_get_length(up.output) == 0 {
+        if fromClient.eof && up.incoming.eof && evbuffer_get_length(output) == 0 && evbuffer_get_length(up.output) == 0 {
             if let ex = exchange { worker.ended(ex) }
             exchange = nil
             close()

@@ -26,8 +26,8 @@ final class HTTPSession {
     /// TLS on the client side (the HTTPS listener); nil for plain HTTP.
     let tls: TLSConnection?
     var phase = Phase.waiting
-    var clientEOF = false
-    var clientPaused = false
+    /// The client's bytes: `input`, read from the client's socket (or TLS).
+    var fromClient: Flow
     // Reused for every request: no allocation per request once warm.
     var fields: [HeaderField] = []
     var tokens: [Range<Int>] = []
@@ -79,6 +79,7 @@ final class HTTPSession {
                                            port: localPort)
         input = evbuffer_new()
         output = evbuffer_new()
+        fromClient = Flow(source: tls.map { .tls($0) } ?? .socket(client), buffer: input)
     }
 
     var context: UnsafeMutableRawPointer { Unmanaged.passUnretained(self).toOpaque() }
@@ -130,39 +131,21 @@ final class HTTPSession {
         }
     }
 
-    /// One read from the client, through TLS when it is on.
-    func receive() -> Int { tls?.read(into: input) ?? EventIO.read(client, into: input) }
-
     /// Writes `output` to the client, through TLS when it is on.
-    func send(counted: inout Int) -> EventIO.Drain {
-        tls?.write(output, counted: &counted) ?? EventIO.write(output, to: client, counted: &counted)
-    }
+    func send(counted: inout Int) -> EventIO.Drain { fromClient.source.write(output, counted: &counted) }
 
     /// No more bytes to the client (close_notify first under TLS).
-    func shutdownClient() {
-        tls?.shutdown()
-        shutdown(client, Int32(SHUT_WR))
-    }
+    func shutdownClient() { fromClient.source.shutdownWrite() }
 
-    /// Reads what the client sent, up to the buffer limit (then pauses until it is consumed).
+    /// Reads what the client sent, up to the buffer limit (then pauses until it is consumed). A
+    /// lingering connection reads only to discard, until the client closes.
     func readClient(peerClosed: Bool = true) {
-        while !clientEOF && phase != .closed {
-            if phase == .lingering {
-                evbuffer_drain(input, evbuffer_get_length(input))
-            } else if evbuffer_get_length(input) >= settings.limits.bufferBytes {
-                clientPaused = true
-                return
-            }
-            let n = receive()
-            // A short read drained the socket (for TLS: the last network read was short and every
-            // record from it is decrypted), so no second read just to hear EAGAIN.
-            if n > 0 { if !peerClosed && (tls.map { $0.drained && !$0.hasPending } ?? (n < EventIO.readSize)) { return } else { continue } }
-            if n == 0 { clientEOF = true; break }
-            if EventIO.wouldBlock { return }
-            close()
-            return
+        guard phase != .closed else { return }
+        let lingering = phase == .lingering
+        guard fromClient.fill(limit: settings.limits.bufferBytes, peerClosed: peerClosed, discard: lingering) else {
+            return close()
         }
-        if clientEOF && phase == .lingering { close() }
+        if fromClient.eof && lingering { close() }
     }
 
     /// Advances whatever the buffered client bytes allow: the next request head, or the body of
@@ -172,7 +155,7 @@ final class HTTPSession {
             switch phase {
             case .waiting, .readingHead:
                 if evbuffer_get_length(input) == 0 {
-                    if clientEOF { close() }
+                    if fromClient.eof { close() }
                     return
                 }
                 if phase == .waiting { phase = .readingHead; arm(settings.timeouts.httpRequest) }
@@ -202,9 +185,9 @@ final class HTTPSession {
             guard up.flush(counted: &cell!.counters.bytesIn) else { return upstreamBroke(up) }
             if ex.request.isDone || evbuffer_get_length(up.output) >= settings.limits.bufferBytes / 2 { return }
             if evbuffer_get_length(input) > 0 { continue }
-            if clientEOF { return abort() }  // the body was cut short
-            guard clientPaused else { return }
-            clientPaused = false
+            if fromClient.eof { return abort() }  // the body was cut short
+            guard fromClient.paused else { return }
+            fromClient.paused = false
             readClient()
             if evbuffer_get_length(input) == 0 { return }
         }
@@ -228,8 +211,7 @@ final class HTTPSession {
             readClient()
             return
         }
-        if let up = upstream, up.paused, evbuffer_get_length(output) < settings.limits.bufferBytes / 2 {
-            up.paused = false
+        if let up = upstream, up.incoming.resume(backlog: output, limit: settings.limits.bufferBytes) {
             if phase == .tunnel { tunnelFromUpstream(up, peerClosed: true) } else { upstreamReadable(up, peerClosed: true) }
         }
     }

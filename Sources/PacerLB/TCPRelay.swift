@@ -16,12 +16,9 @@ final class TCPRelay {
     var upstream: Int32 = -1
     var clientEvent: OpaquePointer?
     var upstreamEvent: OpaquePointer?
-    /// Bytes waiting to be written to the client, and to the backend.
-    let toClient: OpaquePointer
-    let toUpstream: OpaquePointer
-    var clientEOF = false, upstreamEOF = false
-    var clientShut = false, upstreamShut = false
-    var clientPaused = false, upstreamPaused = false
+    /// Client → backend (read from the client, waiting to be written to the backend), and back.
+    var toBackend: Flow
+    var toClient: Flow
     var connected = false
     var closed = false
     var backend: Backend?
@@ -35,11 +32,12 @@ final class TCPRelay {
         cell = worker.cell(service)
         self.client = client
         self.candidates = candidates
-        toClient = evbuffer_new()
-        toUpstream = evbuffer_new()
+        toBackend = Flow(source: .socket(client), buffer: evbuffer_new())
+        toClient = Flow(source: .socket(-1), buffer: evbuffer_new())
     }
 
     var context: UnsafeMutableRawPointer { Unmanaged.passUnretained(self).toOpaque() }
+    var limit: Int { worker.settings.limits.bufferBytes }
 
     /// The socket's one event for its whole life. The relay is passed unretained: the worker
     /// keeps it alive until `close`, which frees the events first.
@@ -71,6 +69,7 @@ final class TCPRelay {
             }
             backend = next
             upstream = fd
+            toClient.source = .socket(fd)
             upstreamEvent = makeEvent(fd)
             event_add(upstreamEvent, worker.timeout(worker.settings.timeouts.connect))
             return
@@ -89,67 +88,56 @@ final class TCPRelay {
             if Sockets.pendingError(fd) != 0 { connectNext(); return }
             connected = true
             event_add(upstreamEvent, worker.timeout(worker.settings.timeouts.idle))
-            flush(to: upstream)
+            flushToBackend()
         }
-        if what & Int16(EV_READ | EV_CLOSED) != 0 { pump(from: fd, peerClosed: what & Int16(EV_CLOSED) != 0) }
-        if !closed && what & Int16(EV_WRITE) != 0 { flush(to: fd) }
+        let peerClosed = what & Int16(EV_CLOSED) != 0
+        if what & Int16(EV_READ | EV_CLOSED) != 0 {
+            if fd == client { pumpFromClient(peerClosed: peerClosed) } else { pumpFromBackend(peerClosed: peerClosed) }
+        }
+        if !closed && what & Int16(EV_WRITE) != 0 {
+            if fd == client { flushToClient() } else { flushToBackend() }
+        }
         finishIfDone()
     }
 
-    /// Reads from `fd` into the other side's output, until it would block, the peer's buffer is
-    /// full, or the stream ends. `peerClosed` (EPOLLRDHUP, or unknown): the FIN may have come with
-    /// the data and raises no further edge, so read on to EOF rather than stop at a short read.
-    func pump(from fd: Int32, peerClosed: Bool = true) {
-        let fromClient = fd == client
-        if fromClient ? clientEOF : upstreamEOF { return }
-        let destination = fromClient ? toUpstream : toClient
-        while !closed {
-            if evbuffer_get_length(destination) >= worker.settings.limits.bufferBytes {
-                if fromClient { clientPaused = true } else { upstreamPaused = true }
-                break
-            }
-            let n = EventIO.read(fd, into: destination)
-            // Edge-triggered: a short read drained the socket (more data raises a new edge), so no
-            // second read just to hear EAGAIN.
-            if n > 0 { if n < EventIO.readSize && !peerClosed { break } else { continue } }
-            if n == 0 {
-                if fromClient { clientEOF = true } else { upstreamEOF = true }
-                break
-            }
-            if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR { break }
-            close()  // reset or another hard error: both sides go
-            return
-        }
-        let target = fromClient ? upstream : client
-        if fromClient ? connected : true { flush(to: target) }
+    /// Reads what the client sent (until the backend's buffer is full) and sends it on once connected.
+    func pumpFromClient(peerClosed: Bool = true) {
+        guard toBackend.fill(limit: limit, peerClosed: peerClosed) else { return close() }  // a reset: both sides go
+        if connected { flushToBackend() }
     }
 
-    /// Writes what is queued for `fd`; passes on an EOF once its side's buffer is empty; resumes
-    /// the paused reader once there is room again.
-    func flush(to fd: Int32) {
-        guard !closed, fd >= 0 else { return }
-        let toClientSide = fd == client
-        if !toClientSide && !connected { return }
-        let buffer = toClientSide ? toClient : toUpstream
+    func pumpFromBackend(peerClosed: Bool = true) {
+        guard toClient.fill(limit: limit, peerClosed: peerClosed) else { return close() }
+        flushToClient()
+    }
+
+    /// Writes what waits for the backend; passes the client's EOF on once it is all out; reads
+    /// the client again once there is room.
+    func flushToBackend() {
+        guard !closed, connected else { return }
         var written = 0
-        let drained = EventIO.write(buffer, to: fd, counted: &written)
-        if toClientSide { cell.counters.bytesOut += written } else { cell.counters.bytesIn += written }
+        let drained = Endpoint.socket(upstream).write(toBackend.buffer, counted: &written)
+        cell.counters.bytesIn += written
         if drained == .failed { return close() }
-        let sourceEOF = toClientSide ? upstreamEOF : clientEOF
-        if evbuffer_get_length(buffer) == 0 && sourceEOF {
-            if toClientSide && !clientShut { shutdown(client, Int32(SHUT_WR)); clientShut = true }
-            if !toClientSide && !upstreamShut { shutdown(upstream, Int32(SHUT_WR)); upstreamShut = true }
-        }
-        if evbuffer_get_length(buffer) < worker.settings.limits.bufferBytes / 2 {
-            if toClientSide && upstreamPaused { upstreamPaused = false; pump(from: upstream) }
-            if !toClientSide && clientPaused { clientPaused = false; pump(from: client) }
-        }
+        toBackend.passEOF(to: .socket(upstream))
+        if toBackend.resume(backlog: toBackend.buffer, limit: limit) { pumpFromClient() }
     }
 
-    /// Both directions ended and everything was delivered.
+    func flushToClient() {
+        guard !closed else { return }
+        var written = 0
+        let drained = Endpoint.socket(client).write(toClient.buffer, counted: &written)
+        cell.counters.bytesOut += written
+        if drained == .failed { return close() }
+        toClient.passEOF(to: .socket(client))
+        if toClient.resume(backlog: toClient.buffer, limit: limit) { pumpFromBackend() }
+    }
+
+    /// Both directions ended and everything was delivered, or the client left before any backend
+    /// could be reached.
     func finishIfDone() {
-        if !closed && clientShut && upstreamShut { close() }
-        if !closed && clientEOF && !connected && candidates.isEmpty && backend == nil { close() }
+        if !closed && toBackend.shut && toClient.shut { close() }
+        if !closed && toBackend.eof && !connected && candidates.isEmpty && backend == nil { close() }
     }
 
     func close() {
@@ -161,10 +149,9 @@ final class TCPRelay {
         upstreamEvent = nil
         Glibc.close(client)
         if upstream >= 0 { Glibc.close(upstream) }
-        evbuffer_free(toClient)
-        evbuffer_free(toUpstream)
+        evbuffer_free(toClient.buffer)
+        evbuffer_free(toBackend.buffer)
         if let backend { worker.released(service, backend, failed: false) }
         worker.finished(self)
     }
 }
-

@@ -97,18 +97,18 @@ final class TLSConnection {
 
     deinit { SSL_free(ssl) }
 
-    /// Like `EventIO.read`: bytes decrypted into `buffer`, 0 at the end of the stream, -1 with
-    /// errno EAGAIN when more network bytes are needed (or can be sent), -1 otherwise on failure.
-    func read(into buffer: OpaquePointer) -> Int {
+    /// Like `EventIO.read`: bytes decrypted into `buffer`; `.wouldBlock` when more network bytes
+    /// are needed (or some must be sent first).
+    func read(into buffer: OpaquePointer) -> IOResult {
         var readNetwork = false
         while true {
-            let n = decrypt(into: buffer)
-            if n != -1 || errno != EAGAIN || readWantsWrite { return n }
+            let result = decrypt(into: buffer)
+            if result != .wouldBlock || readWantsWrite { return result }
             // Nothing complete left: read the socket, unless this call already found it empty.
-            if (readNetwork && drained) || networkEOF { errno = EAGAIN; return -1 }
+            if (readNetwork && drained) || networkEOF { return .wouldBlock }
             readNetwork = true
             let raw = Glibc.read(fd, contexts.scratch, TLSContexts.scratchSize)
-            if raw < 0 { return -1 }
+            if raw < 0 { return IOResult(raw) }
             if raw == 0 {
                 networkEOF = true
                 pacer_bio_mem_eof(incoming)
@@ -123,16 +123,16 @@ final class TLSConnection {
     var hasPending: Bool { SSL_has_pending(ssl) != 0 || BIO_ctrl_pending(incoming) > 0 }
 
     /// One record's worth of plaintext from what has arrived, or why not.
-    func decrypt(into buffer: OpaquePointer) -> Int {
+    func decrypt(into buffer: OpaquePointer) -> IOResult {
         var vec = iovec()
-        guard evbuffer_reserve_space(buffer, 16384, &vec, 1) == 1 else { return -1 }
+        guard evbuffer_reserve_space(buffer, 16384, &vec, 1) == 1 else { return .failed(ENOMEM) }
         ERR_clear_error()
         let n = SSL_read(ssl, vec.iov_base, Int32(min(vec.iov_len, Int(Int32.max))))
         readWantsWrite = n <= 0 && SSL_get_error(ssl, n) == SSL_ERROR_WANT_WRITE
         if n > 0 {
             vec.iov_len = Int(n)
             evbuffer_commit_space(buffer, &vec, 1)
-            return Int(n)
+            return .processed(Int(n))
         }
         return outcome(n)
     }
@@ -145,7 +145,7 @@ final class TLSConnection {
             ERR_clear_error()
             let n = SSL_write(ssl, p, Int32(chunk))
             if n > 0 { evbuffer_drain(buffer, Int(n)); counted += Int(n); continue }
-            return outcome(n) == -1 && EventIO.wouldBlock ? .blocked : .failed
+            return outcome(n) == .wouldBlock ? .blocked : .failed
         }
         return .empty
     }
@@ -156,18 +156,14 @@ final class TLSConnection {
         SSL_shutdown(ssl)
     }
 
-    func outcome(_ n: Int32) -> Int {
+    /// What a failed `SSL_read`/`SSL_write` means for the stream.
+    func outcome(_ n: Int32) -> IOResult {
         switch SSL_get_error(ssl, n) {
-        case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
-            errno = EAGAIN
-            return -1
-        case SSL_ERROR_ZERO_RETURN:
-            return 0
-        case SSL_ERROR_SYSCALL where errno == 0:
-            return 0
-        default:
-            errno = EPROTO
-            return -1
+        case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE: return .wouldBlock
+        case SSL_ERROR_ZERO_RETURN: return .eof
+        case SSL_ERROR_SYSCALL where errno == 0: return .eof
+        case SSL_ERROR_SYSCALL: return .failed(errno)
+        default: return .failed(EPROTO)
         }
     }
 }

@@ -13,21 +13,20 @@ final class Upstream {
     let backend: Backend
     let service: Int
     var event: OpaquePointer?
-    /// From the backend, and toward it.
-    let input: OpaquePointer
+    /// From the backend (the response), and toward it.
+    var incoming: Flow
     let output: OpaquePointer
+    var input: OpaquePointer { incoming.buffer }
     var connected = false
     /// Served a request before (so a silent close may just be a keep-alive race: retryable).
     var reused = false
-    var eof = false
     var closed = false
-    var paused = false
     var owner: HTTPSession?
 
     init?(worker: Worker, backend: Backend, service: Int) {
         guard let fd = Sockets.connectNonBlocking(backend.host, backend.port) else { return nil }
         self.worker = worker; self.fd = fd; self.backend = backend; self.service = service
-        input = evbuffer_new()
+        incoming = Flow(source: .socket(fd), buffer: evbuffer_new())
         output = evbuffer_new()
         event = event_new(worker.base, fd, TCPRelay.flags, { _, what, context in
             Unmanaged<Upstream>.fromOpaque(context!).takeUnretainedValue().handle(what)
@@ -51,19 +50,6 @@ final class Upstream {
     func finishConnect() -> Bool {
         guard Sockets.pendingError(fd) == 0 else { return false }
         connected = true
-        return true
-    }
-
-    /// Reads into `input` until the socket is drained, `limit` is reached (then `paused`), or EOF.
-    /// Returns false on a hard error.
-    func read(limit: Int, peerClosed: Bool) -> Bool {
-        while !eof {
-            if evbuffer_get_length(input) >= limit { paused = true; return true }
-            let n = EventIO.read(fd, into: input)
-            if n > 0 { if n < EventIO.readSize && !peerClosed { return true } else { continue } }
-            if n == 0 { eof = true; return true }
-            return EventIO.wouldBlock
-        }
         return true
     }
 

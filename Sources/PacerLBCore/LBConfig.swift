@@ -56,13 +56,13 @@ public struct LBConfig: Codable, Sendable, Equatable {
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             let d = Timeouts()
-            connect = try c.decodeIfPresent(Double.self, forKey: .connect) ?? d.connect
-            idle = try c.decodeIfPresent(Double.self, forKey: .idle) ?? d.idle
-            server = try c.decodeIfPresent(Double.self, forKey: .server) ?? d.server
-            httpRequest = try c.decodeIfPresent(Double.self, forKey: .httpRequest) ?? d.httpRequest
-            keepAlive = try c.decodeIfPresent(Double.self, forKey: .keepAlive) ?? d.keepAlive
-            upstreamIdle = try c.decodeIfPresent(Double.self, forKey: .upstreamIdle) ?? d.upstreamIdle
-            drain = try c.decodeIfPresent(Double.self, forKey: .drain) ?? d.drain
+            connect = try c.value(.connect, or: d.connect)
+            idle = try c.value(.idle, or: d.idle)
+            server = try c.value(.server, or: d.server)
+            httpRequest = try c.value(.httpRequest, or: d.httpRequest)
+            keepAlive = try c.value(.keepAlive, or: d.keepAlive)
+            upstreamIdle = try c.value(.upstreamIdle, or: d.upstreamIdle)
+            drain = try c.value(.drain, or: d.drain)
         }
         public var all: [Double] { [connect, idle, server, httpRequest, keepAlive, upstreamIdle, drain] }
     }
@@ -90,14 +90,14 @@ public struct LBConfig: Codable, Sendable, Equatable {
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             let d = Limits()
-            maxConnections = try c.decodeIfPresent(Int.self, forKey: .maxConnections) ?? d.maxConnections
-            bufferBytes = try c.decodeIfPresent(Int.self, forKey: .bufferBytes) ?? d.bufferBytes
-            requestLine = try c.decodeIfPresent(Int.self, forKey: .requestLine) ?? d.requestLine
-            headerLine = try c.decodeIfPresent(Int.self, forKey: .headerLine) ?? d.headerLine
-            headerBytes = try c.decodeIfPresent(Int.self, forKey: .headerBytes) ?? d.headerBytes
-            headerCount = try c.decodeIfPresent(Int.self, forKey: .headerCount) ?? d.headerCount
-            bodyBytes = try c.decodeIfPresent(Int.self, forKey: .bodyBytes) ?? d.bodyBytes
-            idleUpstreams = try c.decodeIfPresent(Int.self, forKey: .idleUpstreams) ?? d.idleUpstreams
+            maxConnections = try c.value(.maxConnections, or: d.maxConnections)
+            bufferBytes = try c.value(.bufferBytes, or: d.bufferBytes)
+            requestLine = try c.value(.requestLine, or: d.requestLine)
+            headerLine = try c.value(.headerLine, or: d.headerLine)
+            headerBytes = try c.value(.headerBytes, or: d.headerBytes)
+            headerCount = try c.value(.headerCount, or: d.headerCount)
+            bodyBytes = try c.value(.bodyBytes, or: d.bodyBytes)
+            idleUpstreams = try c.value(.idleUpstreams, or: d.idleUpstreams)
         }
 
         public var head: HeadLimits {
@@ -119,19 +119,19 @@ public struct LBConfig: Codable, Sendable, Equatable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        bind = try c.decodeIfPresent(String.self, forKey: .bind) ?? "127.0.0.1"
-        name = try c.decodeIfPresent(String.self, forKey: .name) ?? ""
-        frameworks = try c.decodeIfPresent([String].self, forKey: .frameworks) ?? ["http://127.0.0.1:8080"]
-        group = try c.decodeIfPresent(String.self, forKey: .group)
-        adminPort = try c.decodeIfPresent(Int.self, forKey: .adminPort) ?? 9090
-        httpPort = try c.decodeIfPresent(Int.self, forKey: .httpPort) ?? 0
-        httpsPort = try c.decodeIfPresent(Int.self, forKey: .httpsPort) ?? 0
-        certificates = try c.decodeIfPresent([Certificate].self, forKey: .certificates) ?? []
-        frameworkVIP = try c.decodeIfPresent(Int.self, forKey: .frameworkVIP) ?? 0
-        workers = try c.decodeIfPresent(Int.self, forKey: .workers) ?? 0
-        handoverSocket = try c.decodeIfPresent(String.self, forKey: .handoverSocket) ?? ""
-        timeouts = try c.decodeIfPresent(Timeouts.self, forKey: .timeouts) ?? Timeouts()
-        limits = try c.decodeIfPresent(Limits.self, forKey: .limits) ?? Limits()
+        bind = try c.value(.bind, or: "127.0.0.1")
+        name = try c.value(.name, or: "")
+        frameworks = try c.value(.frameworks, or: ["http://127.0.0.1:8080"])
+        group = try c.optional(.group)
+        adminPort = try c.value(.adminPort, or: 9090)
+        httpPort = try c.value(.httpPort, or: 0)
+        httpsPort = try c.value(.httpsPort, or: 0)
+        certificates = try c.value(.certificates, or: [])
+        frameworkVIP = try c.value(.frameworkVIP, or: 0)
+        workers = try c.value(.workers, or: 0)
+        handoverSocket = try c.value(.handoverSocket, or: "")
+        timeouts = try c.value(.timeouts, or: Timeouts())
+        limits = try c.value(.limits, or: Limits())
     }
 }
 

@@ -16,45 +16,44 @@ extension AppDefinition: Codable {
             throw DecodingError.keyNotFound(CodingKeys.id, .init(codingPath: [], debugDescription: "id is required"))
         }
         self.init(id: try c.decode(PathId.self, forKey: .id))
-        cmd = try c.decodeIfPresent(String.self, forKey: .cmd)
-        args = try c.decodeIfPresent([String].self, forKey: .args)
-        user = try c.decodeIfPresent(String.self, forKey: .user)
-        for (name, value) in try c.decodeIfPresent([String: EnvValue].self, forKey: .env) ?? [:] {
+        cmd = try c.optional(.cmd)
+        args = try c.optional(.args)
+        user = try c.optional(.user)
+        for (name, value) in try c.value(.env, or: [String: EnvValue]()) {
             switch value {
             case .plain(let s): env[name] = s
             case .secret: envSecrets.append(name)
             }
         }
-        instances = try c.decodeIfPresent(Int.self, forKey: .instances) ?? 1
-        cpus = try c.decodeIfPresent(Double.self, forKey: .cpus) ?? 1
-        mem = try c.decodeIfPresent(Double.self, forKey: .mem) ?? 128
-        disk = try c.decodeIfPresent(Double.self, forKey: .disk) ?? 0
-        if let defs = try c.decodeIfPresent([PortDefinition].self, forKey: .portDefinitions) {
+        instances = try c.value(.instances, or: 1)
+        cpus = try c.value(.cpus, or: 1)
+        mem = try c.value(.mem, or: 128)
+        disk = try c.value(.disk, or: 0)
+        if let defs: [PortDefinition] = try c.optional(.portDefinitions) {
             portDefinitions = defs
-        } else if let ports = try c.decodeIfPresent([Int].self, forKey: .ports) {
+        } else if let ports: [Int] = try c.optional(.ports) {
             portDefinitions = ports.map { PortDefinition(port: $0) }
         }
-        requirePorts = try c.decodeIfPresent(Bool.self, forKey: .requirePorts) ?? false
-        labels = try c.decodeIfPresent([String: String].self, forKey: .labels) ?? [:]
-        constraints = try c.decodeIfPresent([Constraint].self, forKey: .constraints) ?? []
-        healthChecks = try c.decodeIfPresent([HealthCheck].self, forKey: .healthChecks) ?? []
-        readinessChecks = try c.decodeIfPresent([ReadinessCheck].self, forKey: .readinessChecks) ?? []
-        upgradeStrategy = try c.decodeIfPresent(UpgradeStrategy.self, forKey: .upgradeStrategy) ?? UpgradeStrategy()
-        backoffSeconds = try c.decodeIfPresent(Double.self, forKey: .backoffSeconds) ?? 1
-        backoffFactor = try c.decodeIfPresent(Double.self, forKey: .backoffFactor) ?? 1.15
-        maxLaunchDelaySeconds = try c.decodeIfPresent(Double.self, forKey: .maxLaunchDelaySeconds) ?? 300
-        killSelection = try c.decodeIfPresent(KillSelection.self, forKey: .killSelection) ?? .youngestFirst
-        taskKillGracePeriodSeconds = try c.decodeIfPresent(Double.self, forKey: .taskKillGracePeriodSeconds)
-        unreachableStrategy = try c.decodeIfPresent(UnreachableStrategy.self, forKey: .unreachableStrategy)
-            ?? UnreachableStrategy()
-        dependencies = try c.decodeIfPresent([PathId].self, forKey: .dependencies) ?? []
-        role = try c.decodeIfPresent(String.self, forKey: .role)
-        resourceLimits = try c.decodeIfPresent(ResourceLimits.self, forKey: .resourceLimits)
-        kind = try c.decodeIfPresent(AppKind.self, forKey: .kind) ?? .service
-        progressDeadlineSeconds = try c.decodeIfPresent(Double.self, forKey: .progressDeadlineSeconds)
-        autoRevert = try c.decodeIfPresent(Bool.self, forKey: .autoRevert) ?? false
-        version = try c.decodeIfPresent(String.self, forKey: .version)
-        versionInfo = try c.decodeIfPresent(VersionInfo.self, forKey: .versionInfo)
+        requirePorts = try c.value(.requirePorts, or: false)
+        labels = try c.value(.labels, or: [:])
+        constraints = try c.value(.constraints, or: [])
+        healthChecks = try c.value(.healthChecks, or: [])
+        readinessChecks = try c.value(.readinessChecks, or: [])
+        upgradeStrategy = try c.value(.upgradeStrategy, or: UpgradeStrategy())
+        backoffSeconds = try c.value(.backoffSeconds, or: 1)
+        backoffFactor = try c.value(.backoffFactor, or: 1.15)
+        maxLaunchDelaySeconds = try c.value(.maxLaunchDelaySeconds, or: 300)
+        killSelection = try c.value(.killSelection, or: .youngestFirst)
+        taskKillGracePeriodSeconds = try c.optional(.taskKillGracePeriodSeconds)
+        unreachableStrategy = try c.value(.unreachableStrategy, or: UnreachableStrategy())
+        dependencies = try c.value(.dependencies, or: [])
+        role = try c.optional(.role)
+        resourceLimits = try c.optional(.resourceLimits)
+        kind = try c.value(.kind, or: .service)
+        progressDeadlineSeconds = try c.optional(.progressDeadlineSeconds)
+        autoRevert = try c.value(.autoRevert, or: false)
+        version = try c.optional(.version)
+        versionInfo = try c.optional(.versionInfo)
     }
 
     public func encode(to encoder: any Encoder) throws {

@@ -64,10 +64,10 @@ public struct PortDefinition: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey { case port, `protocol`, name, labels }
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        port = try c.decodeIfPresent(Int.self, forKey: .port) ?? 0
-        self.protocol = try c.decodeIfPresent(String.self, forKey: .protocol) ?? "tcp"
-        name = try c.decodeIfPresent(String.self, forKey: .name)
-        labels = try c.decodeIfPresent([String: String].self, forKey: .labels)
+        port = try c.value(.port, or: 0)
+        self.protocol = try c.value(.protocol, or: "tcp")
+        name = try c.optional(.name)
+        labels = try c.optional(.labels)
     }
 }
 
@@ -80,8 +80,8 @@ public struct UpgradeStrategy: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey { case minimumHealthCapacity, maximumOverCapacity }
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        minimumHealthCapacity = try c.decodeIfPresent(Double.self, forKey: .minimumHealthCapacity) ?? 1
-        maximumOverCapacity = try c.decodeIfPresent(Double.self, forKey: .maximumOverCapacity) ?? 1
+        minimumHealthCapacity = try c.value(.minimumHealthCapacity, or: 1)
+        maximumOverCapacity = try c.value(.maximumOverCapacity, or: 1)
     }
 }
 
@@ -94,8 +94,8 @@ public struct UnreachableStrategy: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey { case inactiveAfterSeconds, expungeAfterSeconds }
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        inactiveAfterSeconds = try c.decodeIfPresent(Double.self, forKey: .inactiveAfterSeconds) ?? 0
-        expungeAfterSeconds = try c.decodeIfPresent(Double.self, forKey: .expungeAfterSeconds) ?? 0
+        inactiveAfterSeconds = try c.value(.inactiveAfterSeconds, or: 0)
+        expungeAfterSeconds = try c.value(.expungeAfterSeconds, or: 0)
     }
 }
 

@@ -19,13 +19,13 @@ extension AppStatus: Codable {
     public init(from decoder: any Decoder) throws {
         app = try AppDefinition(from: decoder)
         let c = try decoder.container(keyedBy: Keys.self)
-        tasksStaged = try c.decodeIfPresent(Int.self, forKey: .tasksStaged) ?? 0
-        tasksRunning = try c.decodeIfPresent(Int.self, forKey: .tasksRunning) ?? 0
-        tasksHealthy = try c.decodeIfPresent(Int.self, forKey: .tasksHealthy) ?? 0
-        tasksUnhealthy = try c.decodeIfPresent(Int.self, forKey: .tasksUnhealthy) ?? 0
-        deployments = try c.decodeIfPresent([DeploymentRef].self, forKey: .deployments)?.map(\.id) ?? []
-        tasks = try c.decodeIfPresent([MarathonTask].self, forKey: .tasks)
-        lastTaskFailure = try c.decodeIfPresent(TaskFailure.self, forKey: .lastTaskFailure)
+        tasksStaged = try c.value(.tasksStaged, or: 0)
+        tasksRunning = try c.value(.tasksRunning, or: 0)
+        tasksHealthy = try c.value(.tasksHealthy, or: 0)
+        tasksUnhealthy = try c.value(.tasksUnhealthy, or: 0)
+        deployments = try c.value(.deployments, or: [DeploymentRef]()).map(\.id)
+        tasks = try c.optional(.tasks)
+        lastTaskFailure = try c.optional(.lastTaskFailure)
     }
 
     public func encode(to encoder: any Encoder) throws {

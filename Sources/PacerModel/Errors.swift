@@ -40,8 +40,8 @@ public struct APIError: Error, Sendable, Equatable, Codable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         status = 0
         message = try c.decode(String.self, forKey: .message)
-        details = try c.decodeIfPresent([Detail].self, forKey: .details) ?? []
-        deploymentId = try c.decodeIfPresent(String.self, forKey: .deploymentId)
+        details = try c.value(.details, or: [])
+        deploymentId = try c.optional(.deploymentId)
     }
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)

@@ -26,17 +26,17 @@ public struct HealthCheck: Codable, Sendable, Equatable {
     }
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.protocol = try c.decodeIfPresent(Kind.self, forKey: .protocol) ?? .http
-        path = try c.decodeIfPresent(String.self, forKey: .path)
-        portIndex = try c.decodeIfPresent(Int.self, forKey: .portIndex)
-        port = try c.decodeIfPresent(Int.self, forKey: .port)
-        command = try c.decodeIfPresent(Command.self, forKey: .command)
-        gracePeriodSeconds = try c.decodeIfPresent(Double.self, forKey: .gracePeriodSeconds) ?? 300
-        intervalSeconds = try c.decodeIfPresent(Double.self, forKey: .intervalSeconds) ?? 60
-        timeoutSeconds = try c.decodeIfPresent(Double.self, forKey: .timeoutSeconds) ?? 20
-        maxConsecutiveFailures = try c.decodeIfPresent(Int.self, forKey: .maxConsecutiveFailures) ?? 3
-        ignoreHttp1xx = try c.decodeIfPresent(Bool.self, forKey: .ignoreHttp1xx) ?? false
-        delaySeconds = try c.decodeIfPresent(Double.self, forKey: .delaySeconds) ?? 15
+        self.protocol = try c.value(.protocol, or: .http)
+        path = try c.optional(.path)
+        portIndex = try c.optional(.portIndex)
+        port = try c.optional(.port)
+        command = try c.optional(.command)
+        gracePeriodSeconds = try c.value(.gracePeriodSeconds, or: 300)
+        intervalSeconds = try c.value(.intervalSeconds, or: 60)
+        timeoutSeconds = try c.value(.timeoutSeconds, or: 20)
+        maxConsecutiveFailures = try c.value(.maxConsecutiveFailures, or: 3)
+        ignoreHttp1xx = try c.value(.ignoreHttp1xx, or: false)
+        delaySeconds = try c.value(.delaySeconds, or: 15)
     }
 }
 
@@ -56,13 +56,13 @@ public struct ReadinessCheck: Codable, Sendable, Equatable {
     }
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        name = try c.decodeIfPresent(String.self, forKey: .name) ?? "readinessCheck"
-        self.protocol = try c.decodeIfPresent(String.self, forKey: .protocol) ?? "HTTP"
-        path = try c.decodeIfPresent(String.self, forKey: .path) ?? "/"
-        portName = try c.decodeIfPresent(String.self, forKey: .portName) ?? "http-api"
-        intervalSeconds = try c.decodeIfPresent(Double.self, forKey: .intervalSeconds) ?? 30
-        timeoutSeconds = try c.decodeIfPresent(Double.self, forKey: .timeoutSeconds) ?? 10
-        httpStatusCodesForReady = try c.decodeIfPresent([Int].self, forKey: .httpStatusCodesForReady) ?? [200]
-        preserveLastResponse = try c.decodeIfPresent(Bool.self, forKey: .preserveLastResponse) ?? false
+        name = try c.value(.name, or: "readinessCheck")
+        self.protocol = try c.value(.protocol, or: "HTTP")
+        path = try c.value(.path, or: "/")
+        portName = try c.value(.portName, or: "http-api")
+        intervalSeconds = try c.value(.intervalSeconds, or: 30)
+        timeoutSeconds = try c.value(.timeoutSeconds, or: 10)
+        httpStatusCodesForReady = try c.value(.httpStatusCodesForReady, or: [200])
+        preserveLastResponse = try c.value(.preserveLastResponse, or: false)
     }
 }
