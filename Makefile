@@ -29,7 +29,9 @@ $(COMPAT_VENV)/.installed: Tests/compat/requirements.txt
 	$(COMPAT_VENV)/bin/pip install -q -r Tests/compat/requirements.txt
 	touch $@
 
+# The formatter's configuration is .swift-format; `swift format -i -r Sources Tests Package.swift` applies it.
 test: deps $(COMPAT_VENV)/.installed
+	$(SWIFT) format lint --strict -r Sources Tests Package.swift
 	$(SWIFT) build --build-tests --explicit-target-dependency-import-check error
 	SWIFT_DETERMINISTIC_HASHING=1 $(SWIFT) test --skip-build --disable-swift-testing
 

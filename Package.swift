@@ -19,75 +19,98 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
-        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0")
     ],
     targets: [
         // L0: values, Codable, validation. No I/O.
         .target(name: "PacerModel", swiftSettings: strict),
         // L1: pure cores. Events in, directives out; time and ids passed in.
-        .target(name: "PacerMasterCore", dependencies: [
-            "PacerModel", .product(name: "DequeModule", package: "swift-collections"),
-        ], swiftSettings: strict),
+        .target(
+            name: "PacerMasterCore",
+            dependencies: [
+                "PacerModel", .product(name: "DequeModule", package: "swift-collections")
+            ], swiftSettings: strict),
         .target(name: "PacerAgentCore", dependencies: ["PacerModel"], swiftSettings: strict),
         .target(name: "PacerAppsCore", dependencies: ["PacerModel"], swiftSettings: strict),
         // Routing tables, balancing algorithms, LB configuration: pure, no sockets.
-        .target(name: "PacerLBCore", dependencies: ["PacerModel", .product(name: "Yams", package: "Yams")], swiftSettings: strict),
+        .target(
+            name: "PacerLBCore", dependencies: ["PacerModel", .product(name: "Yams", package: "Yams")], swiftSettings: strict),
         // L2: persistence, wire clients, shared HTTP server plumbing.
-        .target(name: "PacerStore", dependencies: [
-            "PacerModel", .product(name: "GRDB", package: "GRDB.swift"),
-            .product(name: "AsyncHTTPClient", package: "async-http-client"),
-        ], swiftSettings: strict),
-        .target(name: "PacerClient", dependencies: [
-            "PacerModel",
-            .product(name: "AsyncHTTPClient", package: "async-http-client"),
-            .product(name: "Logging", package: "swift-log"),
-        ], swiftSettings: strict),
-        .target(name: "PacerServerKit", dependencies: [
-            "PacerModel",
-            .product(name: "Hummingbird", package: "hummingbird"),
-            .product(name: "Logging", package: "swift-log"),
-            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            .product(name: "Yams", package: "Yams"),
-        ], resources: [.embedInCode("openapi.yaml")], swiftSettings: strict),
+        .target(
+            name: "PacerStore",
+            dependencies: [
+                "PacerModel", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client")
+            ], swiftSettings: strict),
+        .target(
+            name: "PacerClient",
+            dependencies: [
+                "PacerModel",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log")
+            ], swiftSettings: strict),
+        .target(
+            name: "PacerServerKit",
+            dependencies: [
+                "PacerModel",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams")
+            ], resources: [.embedInCode("openapi.yaml")], swiftSettings: strict),
         // libevent + OpenSSL: the load balancer's data path. Only PacerLB imports it.
         .systemLibrary(name: "CLibevent", pkgConfig: "libevent", providers: [.apt(["libevent-dev", "libssl-dev"])]),
         // System calls Swift cannot import directly (glibc _np spawn actions, prctl).
         .target(name: "CPacerSys"),
         // L3: shells that own a core and do the I/O.
-        .target(name: "PacerMaster", dependencies: [
-            "PacerMasterCore", "PacerServerKit", "PacerClient", "PacerStore",
-            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-        ], swiftSettings: strict),
-        .target(name: "PacerAgent", dependencies: [
-            "PacerAgentCore", "PacerServerKit", "PacerClient", "CPacerSys",
-            .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "NIOSSL", package: "swift-nio-ssl"),
-            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-        ], swiftSettings: strict),
+        .target(
+            name: "PacerMaster",
+            dependencies: [
+                "PacerMasterCore", "PacerServerKit", "PacerClient", "PacerStore",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+            ], swiftSettings: strict),
+        .target(
+            name: "PacerAgent",
+            dependencies: [
+                "PacerAgentCore", "PacerServerKit", "PacerClient", "CPacerSys",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+            ], swiftSettings: strict),
         // Simulated agents: the agent core behind real HTTP, tasks without processes (`pacer agent --simulate`).
-        .target(name: "PacerAgentSim", dependencies: [
-            "PacerAgentCore", "PacerServerKit", "PacerClient",
-            .product(name: "HeapModule", package: "swift-collections"),
-            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-        ], swiftSettings: strict),
-        .target(name: "PacerApps", dependencies: [
-            "PacerAppsCore", "PacerStore", "PacerServerKit", "PacerClient",
-            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-        ], swiftSettings: strict),
-        .target(name: "PacerLB", dependencies: [
-            "PacerLBCore", "PacerClient", "CLibevent", "CPacerSys", "PacerServerKit",
-            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-        ], swiftSettings: strict),
+        .target(
+            name: "PacerAgentSim",
+            dependencies: [
+                "PacerAgentCore", "PacerServerKit", "PacerClient",
+                .product(name: "HeapModule", package: "swift-collections"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+            ], swiftSettings: strict),
+        .target(
+            name: "PacerApps",
+            dependencies: [
+                "PacerAppsCore", "PacerStore", "PacerServerKit", "PacerClient",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+            ], swiftSettings: strict),
+        .target(
+            name: "PacerLB",
+            dependencies: [
+                "PacerLBCore", "PacerClient", "CLibevent", "CPacerSys", "PacerServerKit",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+            ], swiftSettings: strict),
         // L4: the one executable; wiring only.
-        .executableTarget(name: "pacer", dependencies: [
-            "PacerMaster", "PacerAgent", "PacerAgentSim", "PacerApps", "PacerClient", "PacerLB",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-        ], swiftSettings: strict),
-        .target(name: "PacerTestKit", dependencies: [
-            "PacerModel", "PacerClient",
-            .product(name: "AsyncHTTPClient", package: "async-http-client"),
-        ], swiftSettings: strict),
+        .executableTarget(
+            name: "pacer",
+            dependencies: [
+                "PacerMaster", "PacerAgent", "PacerAgentSim", "PacerApps", "PacerClient", "PacerLB",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+            ], swiftSettings: strict),
+        .target(
+            name: "PacerTestKit",
+            dependencies: [
+                "PacerModel", "PacerClient",
+                .product(name: "AsyncHTTPClient", package: "async-http-client")
+            ], swiftSettings: strict),
 
         .testTarget(name: "PacerModelTests", dependencies: ["PacerModel"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PacerMasterCoreTests", dependencies: ["PacerMasterCore", "PacerTestKit"]),
@@ -98,7 +121,8 @@ let package = Package(
         .testTarget(name: "PacerAppsTests", dependencies: ["PacerApps", "PacerClient"]),
         .testTarget(name: "PacerLBCoreTests", dependencies: ["PacerLBCore"]),
         .testTarget(name: "PacerLBTests", dependencies: ["PacerLB", "CLibevent"]),
-        .testTarget(name: "PacerSimulationTests", dependencies: ["PacerMasterCore", "PacerAgentCore", "PacerAppsCore", "PacerTestKit"]),
-        .testTarget(name: "PacerEndToEndTests", dependencies: ["PacerTestKit", "PacerClient", "PacerModel"]),
+        .testTarget(
+            name: "PacerSimulationTests", dependencies: ["PacerMasterCore", "PacerAgentCore", "PacerAppsCore", "PacerTestKit"]),
+        .testTarget(name: "PacerEndToEndTests", dependencies: ["PacerTestKit", "PacerClient", "PacerModel"])
     ]
 )

@@ -51,12 +51,14 @@ public actor Agent {
         self.info = info
         // Named by the agent id, which survives restarts: a restarted agent finds its tasks' groups.
         let cgroups = isolation.cgroups ? try Cgroups.detect(agentName: info.id) : nil
-        launcher = Launcher(sandboxRoot: workDir + "/sandboxes", statusRoot: workDir + "/exits", isolation: isolation, cgroups: cgroups,
-                            recoveryTimeout: settings.recoveryTimeout)
+        launcher = Launcher(
+            sandboxRoot: workDir + "/sandboxes", statusRoot: workDir + "/exits", isolation: isolation, cgroups: cgroups,
+            recoveryTimeout: settings.recoveryTimeout)
         launcher.beat()
         self.logger = logger
-        core = AgentCore(agentId: info.id, settings: settings, idPrefix: UUID().uuidString.prefix(8).lowercased(),
-                         restoring: saved?.checkpoint)
+        core = AgentCore(
+            agentId: info.id, settings: settings, idPrefix: UUID().uuidString.prefix(8).lowercased(),
+            restoring: saved?.checkpoint)
         (rings, doorbell) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -105,8 +107,9 @@ public actor Agent {
     /// keeper recorded, when it got to record one.
     func ended(_ taskId: String, pid: Int32?) {
         let (recorded, oomKilled) = tidyUp(taskId, pid: pid)
-        core.recovered(taskId: taskId, exit: recorded?.status, orphanedAfter: recorded?.orphaned == true ? launcher.recoveryTimeout : nil,
-                       oomKilled: oomKilled, now: Self.now)
+        core.recovered(
+            taskId: taskId, exit: recorded?.status, orphanedAfter: recorded?.orphaned == true ? launcher.recoveryTimeout : nil,
+            oomKilled: oomKilled, now: Self.now)
     }
 
     /// After a task's process ended: its checks stop, whatever it left behind goes with it (no
@@ -121,7 +124,10 @@ public actor Agent {
     func tick() {
         launcher.beat()
         for id in adopted {
-            guard let t = core.tasks[id], let pid = t.pid, !t.state.isTerminal else { adopted.remove(id); continue }
+            guard let t = core.tasks[id], let pid = t.pid, !t.state.isTerminal else {
+                adopted.remove(id)
+                continue
+            }
             if !Launcher.isAlive(pid) {
                 adopted.remove(id)
                 ended(id, pid: pid)
@@ -210,7 +216,8 @@ public actor Agent {
     func cpuRates() -> [String: Double]? {
         guard let cgroups = launcher.cgroups else { return nil }
         let now = Self.now
-        var rates: [String: Double] = [:], seen: [String: (seconds: Double, at: Double)] = [:]
+        var rates: [String: Double] = [:]
+        var seen: [String: (seconds: Double, at: Double)] = [:]
         for t in core.tasks.values where !t.state.isTerminal {
             let id = t.info.taskId
             guard let u = cgroups.usage(id) else { continue }

@@ -28,9 +28,10 @@ public struct AgentConfig: Sendable {
     /// This machine's cpus and memory (less what the system needs), disk under the work dir, ports 31000–32000.
     public static func detectedResources() -> Resources {
         let memMiB = Double(ProcessInfo.processInfo.physicalMemory) / 1_048_576
-        return Resources(cpus: Double(ProcessInfo.processInfo.activeProcessorCount),
-                         mem: (memMiB - min(1024, memMiB / 2)).rounded(.down),
-                         disk: 10_240, ports: [PortRange(31000, 32000)])
+        return Resources(
+            cpus: Double(ProcessInfo.processInfo.activeProcessorCount),
+            mem: (memMiB - min(1024, memMiB / 2)).rounded(.down),
+            disk: 10_240, ports: [PortRange(31000, 32000)])
     }
 }
 
@@ -42,13 +43,16 @@ public struct AgentService: Service {
     let logger: Logger
 
     public init(config: AgentConfig, logger: Logger = Logger(label: "pacer.agent")) throws {
-        self.config = config; self.logger = logger
-        let info = AgentInfo(id: "agent-\(config.hostname)-\(config.port)-" + UUID().uuidString.prefix(8).lowercased(),
-                             hostname: config.hostname, url: "http://\(config.host):\(config.port)",
-                             resources: config.resources, attributes: config.attributes,
-                             reserved: config.reserved.isEmpty ? nil : config.reserved)
-        agent = try Agent(info: info, workDir: config.workDir, settings: config.settings, isolation: config.isolation,
-                          logger: logger)
+        self.config = config
+        self.logger = logger
+        let info = AgentInfo(
+            id: "agent-\(config.hostname)-\(config.port)-" + UUID().uuidString.prefix(8).lowercased(),
+            hostname: config.hostname, url: "http://\(config.host):\(config.port)",
+            resources: config.resources, attributes: config.attributes,
+            reserved: config.reserved.isEmpty ? nil : config.reserved)
+        agent = try Agent(
+            info: info, workDir: config.workDir, settings: config.settings, isolation: config.isolation,
+            logger: logger)
         if !config.isolation.cgroups {
             logger.warning("--isolation none: tasks run without CPU or memory limits", metadata: ["agent.id": "\(info.id)"])
         }
@@ -68,18 +72,24 @@ public struct AgentService: Service {
             JSONResponse.text(TaskStatistics.prometheus(await agent.usage()))
         }
         router.post("/api/v1") { [agent] request, _ in
-            let message = try JSONBody.decode(AgentMessage.self, from: try await BodyReader.json(request, limit: 64 << 20),
-                                              decoder: WireJSON.masterDecoder())
+            let message = try JSONBody.decode(
+                AgentMessage.self, from: try await BodyReader.json(request, limit: 64 << 20),
+                decoder: WireJSON.masterDecoder())
             await agent.handle(message)
             return Response(status: .ok)
         }
-        let app = Application(router: router,
-                              configuration: .init(address: .hostname(config.host, port: config.port), serverName: "pacer-agent"),
-                              logger: logger)
-        let masters = config.masterURLs.map { MasterClient(baseURL: $0, transport: HTTPTransport(client: HTTPTransport.cluster, timeout: .seconds(5))) }
-        let monitor = HealthMonitor(host: config.hostname, launcher: agent.launcher, report: { [agent] taskId, trackers in
-            await agent.healthChanged(taskId, trackers)
-        }, ready: { [agent] taskId in await agent.ready(taskId) })
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname(config.host, port: config.port), serverName: "pacer-agent"),
+            logger: logger)
+        let masters = config.masterURLs.map {
+            MasterClient(baseURL: $0, transport: HTTPTransport(client: HTTPTransport.cluster, timeout: .seconds(5)))
+        }
+        let monitor = HealthMonitor(
+            host: config.hostname, launcher: agent.launcher,
+            report: { [agent] taskId, trackers in
+                await agent.healthChanged(taskId, trackers)
+            }, ready: { [agent] taskId in await agent.ready(taskId) })
         await agent.attach(health: monitor.control)
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await app.run() }

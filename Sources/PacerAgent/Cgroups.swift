@@ -1,7 +1,8 @@
+import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
 
 /// What a task's cgroup enforces, in kernel units.
 public struct CgroupLimits: Sendable, Equatable {
@@ -14,7 +15,10 @@ public struct CgroupLimits: Sendable, Equatable {
     public var pidsMax: Int
 
     public init(shares: Int, quotaMicros: Int?, memoryBytes: Int?, pidsMax: Int) {
-        self.shares = shares; self.quotaMicros = quotaMicros; self.memoryBytes = memoryBytes; self.pidsMax = pidsMax
+        self.shares = shares
+        self.quotaMicros = quotaMicros
+        self.memoryBytes = memoryBytes
+        self.pidsMax = pidsMax
     }
 
     /// cgroup v2 `cpu.weight` (1–10000) for the same share, by the mapping runc and systemd use.
@@ -49,7 +53,10 @@ public struct Cgroups: Sendable {
 
     static let v1Controllers = ["cpu", "cpuacct", "memory", "pids", "freezer"]
 
-    public init(version: Version, bases: [String: String]) { self.version = version; self.bases = bases }
+    public init(version: Version, bases: [String: String]) {
+        self.version = version
+        self.bases = bases
+    }
 
     /// Finds the mounted hierarchies (v2 when it carries the cpu and memory controllers, else v1)
     /// and proves the agent may create groups and set limits there, so a misconfigured machine is
@@ -76,8 +83,9 @@ public struct Cgroups: Sendable {
         } else if v1["cpu"] != nil, v1["cpuacct"] != nil, v1["memory"] != nil {
             groups = Cgroups(version: .v1, bases: v1.mapValues { $0 + "/pacer/" + agentName })
         } else {
-            throw IsolationError("no cgroup hierarchy with the cpu and memory controllers is mounted; "
-                                 + "mount cgroup v2 (or v1 cpu, cpuacct, memory), or start the agent with --isolation none")
+            throw IsolationError(
+                "no cgroup hierarchy with the cpu and memory controllers is mounted; "
+                    + "mount cgroup v2 (or v1 cpu, cpuacct, memory), or start the agent with --isolation none")
         }
         try groups.probe()
         return groups
@@ -101,7 +109,10 @@ public struct Cgroups: Sendable {
             let root = URL(fileURLWithPath: base).deletingLastPathComponent().deletingLastPathComponent().path
             var level = root
             for part in [nil, "pacer", URL(fileURLWithPath: base).lastPathComponent] as [String?] {
-                if let part { level += "/" + part; try makeDir(level) }
+                if let part {
+                    level += "/" + part
+                    try makeDir(level)
+                }
                 try write(level + "/cgroup.subtree_control", "+cpu +memory +pids")
             }
             let d = dir(base, taskId)
@@ -141,10 +152,13 @@ public struct Cgroups: Sendable {
     /// Every process of the task, wherever it forked to: frozen first (v1 freezer, v2 cgroup.freeze)
     /// so nothing forks between reading the list and killing it.
     public func killAll(_ taskId: String) {
-        let (procs, freeze) = version == .v2
+        let (procs, freeze) =
+            version == .v2
             ? (dir(bases["unified"]!, taskId) + "/cgroup.procs", bases["unified"].map { dir($0, taskId) + "/cgroup.freeze" })
-            : ((bases["cpu"] ?? bases["memory"]!).appending("/\(taskId)/cgroup.procs"),
-               bases["freezer"].map { dir($0, taskId) + "/freezer.state" })
+            : (
+                (bases["cpu"] ?? bases["memory"]!).appending("/\(taskId)/cgroup.procs"),
+                bases["freezer"].map { dir($0, taskId) + "/freezer.state" }
+            )
         if version == .v2, (try? write(dir(bases["unified"]!, taskId) + "/cgroup.kill", "1")) != nil { return }
         for _ in 0..<50 {
             let pids = read(procs).split(whereSeparator: \.isWhitespace).compactMap { Int32($0) }
@@ -168,23 +182,26 @@ public struct Cgroups: Sendable {
             let d = dir(bases["unified"]!, taskId)
             let cpu = keyed(read(d + "/cpu.stat"))
             guard let total = cpu["usage_usec"] else { return nil }
-            return CgroupUsage(cpuUserSeconds: Double(cpu["user_usec"] ?? 0) / 1e6, cpuSystemSeconds: Double(cpu["system_usec"] ?? 0) / 1e6,
-                               cpuTotalSeconds: Double(total) / 1e6, periods: cpu["nr_periods"] ?? 0,
-                               throttledPeriods: cpu["nr_throttled"] ?? 0, throttledSeconds: Double(cpu["throttled_usec"] ?? 0) / 1e6,
-                               memoryBytes: Int(read(d + "/memory.current").trimmed) ?? 0,
-                               memoryLimitBytes: Int(read(d + "/memory.max").trimmed), oomKills: oomKills(taskId))
+            return CgroupUsage(
+                cpuUserSeconds: Double(cpu["user_usec"] ?? 0) / 1e6, cpuSystemSeconds: Double(cpu["system_usec"] ?? 0) / 1e6,
+                cpuTotalSeconds: Double(total) / 1e6, periods: cpu["nr_periods"] ?? 0,
+                throttledPeriods: cpu["nr_throttled"] ?? 0, throttledSeconds: Double(cpu["throttled_usec"] ?? 0) / 1e6,
+                memoryBytes: Int(read(d + "/memory.current").trimmed) ?? 0,
+                memoryLimitBytes: Int(read(d + "/memory.max").trimmed), oomKills: oomKills(taskId))
         case .v1:
             guard let cpuBase = bases["cpu"], let acct = bases["cpuacct"], let mem = bases["memory"],
-                  let total = Int(read(dir(acct, taskId) + "/cpuacct.usage").trimmed) else { return nil }
+                let total = Int(read(dir(acct, taskId) + "/cpuacct.usage").trimmed)
+            else { return nil }
             let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
             let stat = keyed(read(dir(acct, taskId) + "/cpuacct.stat"))
             let cpu = keyed(read(dir(cpuBase, taskId) + "/cpu.stat"))
             let limit = Int(read(dir(mem, taskId) + "/memory.limit_in_bytes").trimmed)
-            return CgroupUsage(cpuUserSeconds: Double(stat["user"] ?? 0) / ticks, cpuSystemSeconds: Double(stat["system"] ?? 0) / ticks,
-                               cpuTotalSeconds: Double(total) / 1e9, periods: cpu["nr_periods"] ?? 0,
-                               throttledPeriods: cpu["nr_throttled"] ?? 0, throttledSeconds: Double(cpu["throttled_time"] ?? 0) / 1e9,
-                               memoryBytes: Int(read(dir(mem, taskId) + "/memory.usage_in_bytes").trimmed) ?? 0,
-                               memoryLimitBytes: limit.flatMap { $0 >= Int.max / 2 ? nil : $0 }, oomKills: oomKills(taskId))
+            return CgroupUsage(
+                cpuUserSeconds: Double(stat["user"] ?? 0) / ticks, cpuSystemSeconds: Double(stat["system"] ?? 0) / ticks,
+                cpuTotalSeconds: Double(total) / 1e9, periods: cpu["nr_periods"] ?? 0,
+                throttledPeriods: cpu["nr_throttled"] ?? 0, throttledSeconds: Double(cpu["throttled_time"] ?? 0) / 1e9,
+                memoryBytes: Int(read(dir(mem, taskId) + "/memory.usage_in_bytes").trimmed) ?? 0,
+                memoryLimitBytes: limit.flatMap { $0 >= Int.max / 2 ? nil : $0 }, oomKills: oomKills(taskId))
         }
     }
 
@@ -211,8 +228,9 @@ public struct Cgroups: Sendable {
 
     func makeDir(_ path: String) throws {
         if mkdir(path, 0o755) != 0 && errno != EEXIST {
-            throw IsolationError("cannot create cgroup \(path): \(String(cString: strerror(errno))); "
-                                 + "the agent needs write access to the cgroup hierarchy (run it as root), or --isolation none")
+            throw IsolationError(
+                "cannot create cgroup \(path): \(String(cString: strerror(errno))); "
+                    + "the agent needs write access to the cgroup hierarchy (run it as root), or --isolation none")
         }
     }
 

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import PacerAgentCore
 import PacerModel
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The agent's durable memory: its id and the core's checkpoint (tasks, pids, unacknowledged
 /// updates), replaced atomically (write temp, fsync, rename, fsync dir) so a crash leaves
@@ -36,6 +37,9 @@ struct CheckpointFile {
             throw SpawnError("cannot write \(path): \(String(cString: strerror(errno)))")
         }
         let dirFd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dirFd >= 0 { fsync(dirFd); close(dirFd) }
+        if dirFd >= 0 {
+            fsync(dirFd)
+            close(dirFd)
+        }
     }
 }

@@ -22,8 +22,10 @@ actor HealthMonitor {
     let commands: AsyncStream<HealthCommand>
     nonisolated let control: AsyncStream<HealthCommand>.Continuation
 
-    init(host: String, launcher: Launcher, report: @escaping @Sendable (String, [HealthTracker]) async -> Void,
-         ready: @escaping @Sendable (String) async -> Void) {
+    init(
+        host: String, launcher: Launcher, report: @escaping @Sendable (String, [HealthTracker]) async -> Void,
+        ready: @escaping @Sendable (String) async -> Void
+    ) {
         reportReady = ready
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.certificateVerification = .none
@@ -31,8 +33,9 @@ actor HealthMonitor {
         insecure.redirectConfiguration = .disallow
         var plain = HTTPClient.Configuration()
         plain.redirectConfiguration = .disallow
-        probe = HealthProbe(host: host, launcher: launcher, http: HTTPClient(eventLoopGroupProvider: .singleton, configuration: plain),
-                            https: HTTPClient(eventLoopGroupProvider: .singleton, configuration: insecure))
+        probe = HealthProbe(
+            host: host, launcher: launcher, http: HTTPClient(eventLoopGroupProvider: .singleton, configuration: plain),
+            https: HTTPClient(eventLoopGroupProvider: .singleton, configuration: insecure))
         self.report = report
         (commands, control) = AsyncStream.makeStream(of: HealthCommand.self)
     }

@@ -24,8 +24,9 @@ struct HealthProbe: Sendable {
             let path = check.path.map { $0.hasPrefix("/") ? $0 : "/" + $0 } ?? "/"
             let client = check.kind == .https ? https : http
             do {
-                let response = try await client.execute(HTTPClientRequest(url: "\(scheme)://\(host):\(port)\(path)"),
-                                                        timeout: .milliseconds(Int64(check.timeoutSeconds * 1000)))
+                let response = try await client.execute(
+                    HTTPClientRequest(url: "\(scheme)://\(host):\(port)\(path)"),
+                    timeout: .milliseconds(Int64(check.timeoutSeconds * 1000)))
                 _ = try? await response.body.collect(upTo: 64 << 10)
                 let code = Int(response.status.code)
                 return (200..<400).contains(code) ? (true, nil) : (false, "HTTP \(code) \(response.status.reasonPhrase)")
@@ -83,8 +84,10 @@ struct HealthProbe: Sendable {
         guard let port = check.port else { return false }
         let path = check.path.hasPrefix("/") ? check.path : "/" + check.path
         let url = "\(check.https ? "https" : "http")://\(host):\(port)\(path)"
-        guard let response = try? await (check.https ? https : http).execute(HTTPClientRequest(url: url),
-                                                                          timeout: .milliseconds(Int64(check.timeoutSeconds * 1000)))
+        guard
+            let response = try? await (check.https ? https : http).execute(
+                HTTPClientRequest(url: url),
+                timeout: .milliseconds(Int64(check.timeoutSeconds * 1000)))
         else { return false }
         _ = try? await response.body.collect(upTo: 64 << 10)
         return check.readyStatusCodes.contains(Int(response.status.code))

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import PacerAgentCore
 import PacerModel
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// How the agent confines tasks (`--isolation`, Mesos style): `cgroups` (the default) with optional
 /// `namespaces/pid` and `filesystem/tmp`, or `none`, which must be asked for explicitly.
@@ -25,15 +26,19 @@ public struct IsolationSettings: Sendable, Equatable {
     public static func parse(_ text: String) throws -> IsolationSettings {
         var s = IsolationSettings()
         let parts = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        if parts == ["none"] { s.cgroups = false; return s }
+        if parts == ["none"] {
+            s.cgroups = false
+            return s
+        }
         for p in parts {
             switch p {
             case "cgroups", "cgroups/cpu", "cgroups/mem": s.cgroups = true
             case "namespaces/pid": s.pidNamespace = true
             case "filesystem/tmp": s.privateTmp = true
             default:
-                throw IsolationError("unknown isolator '\(p)' in --isolation \(text); "
-                                     + "use 'none', or 'cgroups' plus optional 'namespaces/pid', 'filesystem/tmp'")
+                throw IsolationError(
+                    "unknown isolator '\(p)' in --isolation \(text); "
+                        + "use 'none', or 'cgroups' plus optional 'namespaces/pid', 'filesystem/tmp'")
             }
         }
         return s
@@ -43,11 +48,13 @@ public struct IsolationSettings: Sendable, Equatable {
     /// larger (or none when "unlimited"), memory from `resourceLimits.mem` likewise.
     public func limits(for task: TaskInfo, batch: Bool = false) -> CgroupLimits {
         let cpus = task.resources.cpus
-        let cpuCap = task.cpuLimit, memCap = task.memoryLimitMiB
+        let cpuCap = task.cpuLimit
+        let memCap = task.memoryLimitMiB
         // Best-effort work yields the cores to services whenever they want them.
         let shares = batch ? 2 : max(2, Int((cpus * 1024).rounded()))
-        return CgroupLimits(shares: shares, quotaMicros: cpuCap.map { max(1_000, Int(($0 * 100_000).rounded())) },
-                            memoryBytes: memCap.map { Int($0 * 1_048_576) }, pidsMax: pidsMax)
+        return CgroupLimits(
+            shares: shares, quotaMicros: cpuCap.map { max(1_000, Int(($0 * 100_000).rounded())) },
+            memoryBytes: memCap.map { Int($0 * 1_048_576) }, pidsMax: pidsMax)
     }
 }
 
@@ -85,7 +92,8 @@ extension IsolationSettings {
         let me = TaskUser.current
         guard me.uid == 0 else {
             if let wanted = task.command.user, wanted != me.name {
-                return .failure(SpawnError("the agent runs as '\(me.name)', not root, and cannot run the task as user '\(wanted)'"))
+                return .failure(
+                    SpawnError("the agent runs as '\(me.name)', not root, and cannot run the task as user '\(wanted)'"))
             }
             return .success((me, false))
         }

@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CPacerSys
 import Foundation
 import PacerAgentCore
 import PacerModel
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Starts a task's process: in its own cgroup (limits from the task, joined before exec), as its
 /// user (supplementary groups cleared), under a keeper that records how it ended (the pid the agent
@@ -26,9 +27,14 @@ public struct Launcher: Sendable {
     public var heartbeatFile: String { statusRoot + "/agent.alive" }
     public let recoveryTimeout: Int
 
-    public init(sandboxRoot: String, statusRoot: String? = nil, isolation: IsolationSettings = IsolationSettings(), cgroups: Cgroups? = nil,
-                recoveryTimeout: Int = 0) {
-        self.sandboxRoot = sandboxRoot; self.isolation = isolation; self.cgroups = cgroups
+    public init(
+        sandboxRoot: String, statusRoot: String? = nil, isolation: IsolationSettings = IsolationSettings(),
+        cgroups: Cgroups? = nil,
+        recoveryTimeout: Int = 0
+    ) {
+        self.sandboxRoot = sandboxRoot
+        self.isolation = isolation
+        self.cgroups = cgroups
         self.statusRoot = statusRoot ?? URL(fileURLWithPath: sandboxRoot).deletingLastPathComponent().path + "/exits"
         self.recoveryTimeout = recoveryTimeout
     }
@@ -63,12 +69,15 @@ public struct Launcher: Sendable {
     /// Task ids become directory names: only a safe alphabet, never `.` or `..`.
     static func isSafeName(_ s: String) -> Bool {
         !s.isEmpty && s.count <= 255 && s != "." && s != ".."
-            && s.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 45 || $0 == 46 || $0 == 95 }
+            && s.utf8.allSatisfy {
+                ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 45 || $0 == 46 || $0 == 95
+            }
     }
 
     public func spawn(_ task: TaskInfo) -> Result<Int32, SpawnError> {
         guard Self.isSafeName(task.taskId) else { return .failure(SpawnError("task id '\(task.taskId)' is not a safe name")) }
-        let user: TaskUser, switchTo: Bool
+        let user: TaskUser
+        let switchTo: Bool
         switch isolation.user(for: task) {
         case .failure(let e): return .failure(e)
         case .success(let u): (user, switchTo) = u
@@ -81,21 +90,26 @@ public struct Launcher: Sendable {
             try FileManager.default.createDirectory(atPath: dir + "/tmp", withIntermediateDirectories: true)
             // The task owns its sandbox; /tmp in it is the task's private /tmp (sticky, like the real one).
             for d in [dir, dir + "/tmp"] where chown(d, user.uid, user.gid) != 0 {
-                return .failure(SpawnError("cannot give sandbox \(d) to user '\(user.name)': \(String(cString: strerror(errno)))"))
+                return .failure(
+                    SpawnError("cannot give sandbox \(d) to user '\(user.name)': \(String(cString: strerror(errno)))"))
             }
             chmod(dir + "/tmp", 0o1777)
         } catch {
             return .failure(SpawnError("cannot create sandbox \(dir): \(error)"))
         }
-        var env = ["PATH": Self.systemPath, "HOME": FileManager.default.fileExists(atPath: user.home) ? user.home : dir,
-                   "USER": user.name, "LOGNAME": user.name,
-                   "MESOS_SANDBOX": dir, "PACER_SANDBOX": dir, "LANG": "C.UTF-8"]
+        var env = [
+            "PATH": Self.systemPath, "HOME": FileManager.default.fileExists(atPath: user.home) ? user.home : dir,
+            "USER": user.name, "LOGNAME": user.name,
+            "MESOS_SANDBOX": dir, "PACER_SANDBOX": dir, "LANG": "C.UTF-8"
+        ]
         env.merge(task.command.environment) { _, task in task }
         let argv: [String]
         if task.command.shell {
             argv = ["/bin/sh", "-c", task.command.value ?? ""]
         } else {
-            guard var args = task.command.arguments, let first = args.first else { return .failure(SpawnError("no arguments to exec")) }
+            guard var args = task.command.arguments, let first = args.first else {
+                return .failure(SpawnError("no arguments to exec"))
+            }
             guard let path = Self.resolve(first, path: env["PATH"] ?? Self.systemPath) else {
                 return .failure(SpawnError("'\(first)' not found on PATH \(env["PATH"] ?? "")"))
             }
@@ -111,17 +125,20 @@ public struct Launcher: Sendable {
         do { try FileManager.default.createDirectory(atPath: statusRoot, withIntermediateDirectories: true) } catch {
             return .failure(SpawnError("cannot create \(statusRoot): \(error)"))
         }
-        let result = Self.spawnProcess(argv, env: env.map { "\($0.key)=\($0.value)" }.sorted(), directory: dir,
-                                       cgroupProcs: procs, user: switchTo ? user : nil,
-                                       pidNamespace: isolation.pidNamespace, privateTmp: isolation.privateTmp ? dir + "/tmp" : nil,
-                                       statusFile: statusFile(for: task.taskId), heartbeat: heartbeatFile, recoveryTimeout: recoveryTimeout)
+        let result = Self.spawnProcess(
+            argv, env: env.map { "\($0.key)=\($0.value)" }.sorted(), directory: dir,
+            cgroupProcs: procs, user: switchTo ? user : nil,
+            pidNamespace: isolation.pidNamespace, privateTmp: isolation.privateTmp ? dir + "/tmp" : nil,
+            statusFile: statusFile(for: task.taskId), heartbeat: heartbeatFile, recoveryTimeout: recoveryTimeout)
         if case .failure = result { cgroups?.remove(task.taskId) }
         return result
     }
 
     /// A command in a running task's context (a command health check): same user, same cgroup
     /// (it counts against the task's limits), same sandbox; output to `<output>.stdout`/`.stderr`.
-    public func spawnInTask(_ task: TaskInfo, _ argv: [String], env: [String: String], output: String) -> Result<Int32, SpawnError> {
+    public func spawnInTask(_ task: TaskInfo, _ argv: [String], env: [String: String], output: String) -> Result<
+        Int32, SpawnError
+    > {
         let dir = sandbox(for: task.taskId)
         let user: TaskUser?
         switch isolation.user(for: task) {
@@ -129,8 +146,9 @@ public struct Launcher: Sendable {
         case .success(let u): user = u.switchTo ? u.0 : nil
         }
         let procs = cgroups.map { groups in groups.bases.values.sorted().map { $0 + "/" + task.taskId + "/cgroup.procs" } } ?? []
-        return Self.spawnProcess(argv, env: env.map { "\($0.key)=\($0.value)" }.sorted(), directory: dir, output: output,
-                                 cgroupProcs: procs, user: user, pidNamespace: false, privateTmp: nil)
+        return Self.spawnProcess(
+            argv, env: env.map { "\($0.key)=\($0.value)" }.sorted(), directory: dir, output: output,
+            cgroupProcs: procs, user: user, pidNamespace: false, privateTmp: nil)
     }
 
     /// Kills everything the task left behind: its process group, and with cgroups every process in
@@ -172,15 +190,19 @@ public struct Launcher: Sendable {
         }
     }
 
-    static let steps = [PACER_STEP_FORK: "fork", PACER_STEP_CGROUP: "join its cgroup", PACER_STEP_MOUNT: "set up its mount namespace",
-                        PACER_STEP_SETPGID: "setpgid", PACER_STEP_FDS: "set up stdin/stdout/stderr", PACER_STEP_CHDIR: "enter its sandbox",
-                        PACER_STEP_SETGROUPS: "clear supplementary groups", PACER_STEP_SETGID: "setgid", PACER_STEP_SETUID: "setuid",
-                        PACER_STEP_EXEC: "exec"]
+    static let steps = [
+        PACER_STEP_FORK: "fork", PACER_STEP_CGROUP: "join its cgroup", PACER_STEP_MOUNT: "set up its mount namespace",
+        PACER_STEP_SETPGID: "setpgid", PACER_STEP_FDS: "set up stdin/stdout/stderr", PACER_STEP_CHDIR: "enter its sandbox",
+        PACER_STEP_SETGROUPS: "clear supplementary groups", PACER_STEP_SETGID: "setgid", PACER_STEP_SETUID: "setuid",
+        PACER_STEP_EXEC: "exec"
+    ]
 
     /// `output` names the files stdout and stderr are appended to (`stdout`/`stderr`, or `health.stdout`…).
-    static func spawnProcess(_ argv: [String], env: [String], directory: String, output: String? = nil, cgroupProcs: [String] = [],
-                             user: TaskUser? = nil, pidNamespace: Bool = false, privateTmp: String? = nil,
-                             statusFile: String? = nil, heartbeat: String? = nil, recoveryTimeout: Int = 0) -> Result<Int32, SpawnError> {
+    static func spawnProcess(
+        _ argv: [String], env: [String], directory: String, output: String? = nil, cgroupProcs: [String] = [],
+        user: TaskUser? = nil, pidNamespace: Bool = false, privateTmp: String? = nil,
+        statusFile: String? = nil, heartbeat: String? = nil, recoveryTimeout: Int = 0
+    ) -> Result<Int32, SpawnError> {
         let prefix = output.map { directory + "/" + $0 + "." } ?? directory + "/"
         let status = statusFile.map { open($0, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600) } ?? -1
         // Without a heartbeat file yet (a launcher used on its own), the keeper simply never gives up.
@@ -196,24 +218,33 @@ public struct Launcher: Sendable {
         guard stdin >= 0, stdout >= 0, stderr >= 0 else {
             return .failure(SpawnError("cannot open \(prefix)stdout/stderr: \(String(cString: strerror(errno)))"))
         }
-        if let user { fchown(stdout, user.uid, user.gid); fchown(stderr, user.uid, user.gid) }
+        if let user {
+            fchown(stdout, user.uid, user.gid)
+            fchown(stderr, user.uid, user.gid)
+        }
         let cArgs = argv.map { strdup($0) } + [nil]
         let cEnv = env.map { strdup($0) } + [nil]
         let cProcs = cgroupProcs.map { strdup($0) } + [nil]
-        let cDir = strdup(directory), cTmp = privateTmp.map { strdup($0) } ?? nil
-        defer { (cArgs + cEnv + cProcs + [cDir, cTmp]).forEach { free($0) } }
-        var failedStep: Int32 = 0, err: Int32 = 0
+        let cDir = strdup(directory)
+        let cTmp = privateTmp.map { strdup($0) } ?? nil
+        defer { for p in cArgs + cEnv + cProcs + [cDir, cTmp] { free(p) } }
+        var failedStep: Int32 = 0
+        var err: Int32 = 0
         let pid: pid_t = cProcs.map { UnsafePointer($0) }.withUnsafeBufferPointer { procs in
-            var spec = pacer_task_spawn(path: cArgs[0], argv: cArgs, envp: cEnv, directory: cDir,
-                                        stdin_fd: stdin, stdout_fd: stdout, stderr_fd: stderr, cgroup_procs: procs.baseAddress,
-                                        switch_user: user == nil ? 0 : 1, uid: user?.uid ?? 0, gid: user?.gid ?? 0,
-                                        new_pid_ns: pidNamespace ? 1 : 0, private_tmp: cTmp, status_fd: status,
-                                        alive_fd: alive, recovery_timeout: Int32(recoveryTimeout))
+            var spec = pacer_task_spawn(
+                path: cArgs[0], argv: cArgs, envp: cEnv, directory: cDir,
+                stdin_fd: stdin, stdout_fd: stdout, stderr_fd: stderr, cgroup_procs: procs.baseAddress,
+                switch_user: user == nil ? 0 : 1, uid: user?.uid ?? 0, gid: user?.gid ?? 0,
+                new_pid_ns: pidNamespace ? 1 : 0, private_tmp: cTmp, status_fd: status,
+                alive_fd: alive, recovery_timeout: Int32(recoveryTimeout))
             return pacer_spawn_task(&spec, &failedStep, &err)
         }
         guard pid > 0 else {
             let step = steps[Int(failedStep)] ?? "start"
-            return .failure(SpawnError("cannot \(step) for \(argv[0])\(user.map { " as user '\($0.name)'" } ?? ""): \(String(cString: strerror(err)))"))
+            return .failure(
+                SpawnError(
+                    "cannot \(step) for \(argv[0])\(user.map { " as user '\($0.name)'" } ?? ""): \(String(cString: strerror(err)))"
+                ))
         }
         return .success(pid)
     }

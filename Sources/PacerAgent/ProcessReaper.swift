@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CPacerSys
 import Foundation
 import PacerAgentCore
 import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The one place in the process that calls `waitpid`: a dedicated thread reaps every child and
 /// hands each exit to whoever watches that pid. One per process, because several agents may share

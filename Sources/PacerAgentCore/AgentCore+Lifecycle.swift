@@ -10,8 +10,10 @@ extension AgentCore {
             let clash = t.resources.portList.filter { inUse.contains($0) }
             state.tasks[t.taskId] = AgentTask(info: t, frameworkId: frameworkId, state: .staging)
             if !clash.isEmpty {
-                finish(t.taskId, .failed, message: "port(s) \(clash.map(String.init).joined(separator: ",")) already in use on this agent",
-                       reason: "REASON_PORTS_IN_USE", now: now)
+                finish(
+                    t.taskId, .failed,
+                    message: "port(s) \(clash.map(String.init).joined(separator: ",")) already in use on this agent",
+                    reason: "REASON_PORTS_IN_USE", now: now)
                 continue
             }
             inUse.formUnion(t.resources.portList)
@@ -22,7 +24,9 @@ extension AgentCore {
     }
 
     /// The shell started (or failed to start) processes.
-    public mutating func spawned(_ results: [(taskId: String, result: Result<Int32, SpawnError>)], now: Double) -> [AgentDirective] {
+    public mutating func spawned(_ results: [(taskId: String, result: Result<Int32, SpawnError>)], now: Double)
+        -> [AgentDirective]
+    {
         for (taskId, result) in results {
             guard let t = state.tasks[taskId] else { continue }
             switch result {
@@ -32,19 +36,23 @@ extension AgentCore {
                 enqueue(taskId, frameworkId: t.frameworkId, .starting, now: now)
                 enqueue(taskId, frameworkId: t.frameworkId, .running, now: now)
             case .failure(let error):
-                finish(taskId, .failed, message: "could not start the command: \(error.message)",
-                       reason: "REASON_COMMAND_EXECUTOR_FAILED", now: now)
+                finish(
+                    taskId, .failed, message: "could not start the command: \(error.message)",
+                    reason: "REASON_COMMAND_EXECUTOR_FAILED", now: now)
             }
         }
         return [.checkpoint] + flush(due(now: now))
     }
 
     /// SIGTERM to the process group now, SIGKILL after the grace period (see `tick`).
-    public mutating func kill(taskId: String, frameworkId: String, reason: String? = nil, message: String? = nil,
-                              now: Double) -> [AgentDirective] {
+    public mutating func kill(
+        taskId: String, frameworkId: String, reason: String? = nil, message: String? = nil,
+        now: Double
+    ) -> [AgentDirective] {
         guard let t = state.tasks[taskId] else {
-            enqueue(taskId, frameworkId: frameworkId, .lost, message: "kill of a task unknown to this agent",
-                    reason: "REASON_RECONCILIATION", now: now)
+            enqueue(
+                taskId, frameworkId: frameworkId, .lost, message: "kill of a task unknown to this agent",
+                reason: "REASON_RECONCILIATION", now: now)
             return [.checkpoint] + flush(due(now: now))
         }
         guard !t.state.isTerminal, t.killRequestedAt == nil else { return [] }
@@ -75,18 +83,23 @@ extension AgentCore {
         switch status {
         case _ where oomKilled && !killed:
             let limit = t.info.memoryLimitMiB.map { "\(Int($0)) MiB" } ?? "its"
-            finish(taskId, .failed, message: "Memory limit exceeded: the task used more than \(limit) of memory and was killed by the kernel's OOM killer",
-                   reason: "REASON_CONTAINER_LIMITATION_MEMORY", now: now)
+            finish(
+                taskId, .failed,
+                message:
+                    "Memory limit exceeded: the task used more than \(limit) of memory and was killed by the kernel's OOM killer",
+                reason: "REASON_CONTAINER_LIMITATION_MEMORY", now: now)
         case _ where killed && t.killReason != nil:
             finish(taskId, .killed, message: t.killMessage ?? "killed", reason: t.killReason, now: now)
         case .exited(0) where !killed:
             finish(taskId, .finished, message: "Command exited with status 0", now: now)
         case .exited(let code):
-            finish(taskId, killed ? .killed : .failed, message: "Command exited with status \(code)",
-                   reason: killed ? nil : "REASON_COMMAND_EXECUTOR_FAILED", now: now)
+            finish(
+                taskId, killed ? .killed : .failed, message: "Command exited with status \(code)",
+                reason: killed ? nil : "REASON_COMMAND_EXECUTOR_FAILED", now: now)
         case .signaled(let sig):
-            finish(taskId, killed ? .killed : .failed, message: "Command terminated with signal \(signalName(sig))",
-                   reason: killed ? nil : "REASON_COMMAND_EXECUTOR_FAILED", now: now)
+            finish(
+                taskId, killed ? .killed : .failed, message: "Command terminated with signal \(signalName(sig))",
+                reason: killed ? nil : "REASON_COMMAND_EXECUTOR_FAILED", now: now)
         }
     }
 
@@ -134,16 +147,20 @@ extension AgentCore {
     /// After an agent restart: a task whose process is gone ended while nobody watched. Its keeper
     /// normally recorded how (`exit`); without that, all that is known is that it is gone.
     /// `orphanedAfter`: the keeper stopped the task itself after that many seconds without its agent.
-    public mutating func recovered(taskId: String, exit: ExitStatus?, orphanedAfter: Int? = nil, oomKilled: Bool = false, now: Double) {
+    public mutating func recovered(
+        taskId: String, exit: ExitStatus?, orphanedAfter: Int? = nil, oomKilled: Bool = false, now: Double
+    ) {
         guard let t = state.tasks[taskId], !t.state.isTerminal else { return }
         if let orphanedAfter {
-            return finish(taskId, t.killRequestedAt != nil ? .killed : .lost,
-                          message: "the agent was gone longer than its recovery timeout (\(orphanedAfter) s): the task's keeper stopped it",
-                          reason: "REASON_EXECUTOR_TERMINATED", now: now)
+            return finish(
+                taskId, t.killRequestedAt != nil ? .killed : .lost,
+                message: "the agent was gone longer than its recovery timeout (\(orphanedAfter) s): the task's keeper stopped it",
+                reason: "REASON_EXECUTOR_TERMINATED", now: now)
         }
         if let exit { return conclude(taskId, t, exit, oomKilled: oomKilled, now: now) }
-        finish(taskId, t.killRequestedAt != nil ? .killed : .failed,
-               message: "the process ended while the agent was down", reason: "REASON_EXECUTOR_TERMINATED", now: now)
+        finish(
+            taskId, t.killRequestedAt != nil ? .killed : .failed,
+            message: "the process ended while the agent was down", reason: "REASON_EXECUTOR_TERMINATED", now: now)
     }
 }
 
@@ -153,7 +170,9 @@ public struct SpawnError: Error, Sendable, Equatable {
 }
 
 func signalName(_ sig: Int32) -> String {
-    let names: [Int32: String] = [1: "Hangup", 2: "Interrupt", 3: "Quit", 6: "Aborted", 9: "Killed",
-                                  11: "Segmentation fault", 13: "Broken pipe", 15: "Terminated"]
+    let names: [Int32: String] = [
+        1: "Hangup", 2: "Interrupt", 3: "Quit", 6: "Aborted", 9: "Killed",
+        11: "Segmentation fault", 13: "Broken pipe", 15: "Terminated"
+    ]
     return names[sig].map { "\($0) (\(sig))" } ?? "\(sig)"
 }

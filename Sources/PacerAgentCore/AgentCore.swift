@@ -13,7 +13,8 @@ public struct AgentSettings: Sendable {
 
 /// How a task's process ended, as `waitpid` tells it.
 public enum ExitStatus: Sendable, Equatable, Codable {
-    case exited(Int32), signaled(Int32)
+    case exited(Int32)
+    case signaled(Int32)
 }
 
 public struct AgentTask: Sendable, Equatable, Codable {
@@ -66,9 +67,13 @@ public struct AgentCore: Sendable {
     public static let sigterm: Int32 = 15
     public static let sigkill: Int32 = 9
 
-    public init(agentId: String, settings: AgentSettings = AgentSettings(), idPrefix: String,
-                restoring checkpoint: AgentCheckpoint? = nil) {
-        self.agentId = agentId; self.settings = settings; self.idPrefix = idPrefix
+    public init(
+        agentId: String, settings: AgentSettings = AgentSettings(), idPrefix: String,
+        restoring checkpoint: AgentCheckpoint? = nil
+    ) {
+        self.agentId = agentId
+        self.settings = settings
+        self.idPrefix = idPrefix
         state = checkpoint ?? AgentCheckpoint(tasks: [:], pending: [:], counter: 0)
     }
 
@@ -86,11 +91,14 @@ public struct AgentCore: Sendable {
     }
 
     /// Queues an update; the caller emits `.checkpoint` then sends heads.
-    mutating func enqueue(_ taskId: String, frameworkId: String, _ s: TaskState, message: String? = nil,
-                          reason: String? = nil, now: Double) {
+    mutating func enqueue(
+        _ taskId: String, frameworkId: String, _ s: TaskState, message: String? = nil,
+        reason: String? = nil, now: Double
+    ) {
         state.counter += 1
-        let status = TaskStatus(taskId: taskId, agentId: agentId, frameworkId: frameworkId, state: s, message: message,
-                                reason: reason, uuid: "\(idPrefix)-\(state.counter)", timestamp: now)
+        let status = TaskStatus(
+            taskId: taskId, agentId: agentId, frameworkId: frameworkId, state: s, message: message,
+            reason: reason, uuid: "\(idPrefix)-\(state.counter)", timestamp: now)
         state.pending[taskId, default: []].append(PendingUpdate(status: status, lastSent: nil, attempts: 0))
     }
 

@@ -17,7 +17,9 @@ public struct HealthTracker: Sendable, Equatable {
     public private(set) var alive: Bool?
 
     public init(check: TaskHealthCheck, taskId: String, startedAt: Double) {
-        self.check = check; self.taskId = taskId; self.startedAt = startedAt
+        self.check = check
+        self.taskId = taskId
+        self.startedAt = startedAt
     }
 
     /// Whether this outcome changed what the framework should hear: liveness flipped, or the
@@ -47,9 +49,10 @@ public struct HealthTracker: Sendable, Equatable {
 
     public var result: HealthCheckResult {
         func stamp(_ t: Double?) -> String? { t.map { Timestamp.string(Date(timeIntervalSince1970: $0)) } }
-        return HealthCheckResult(alive: alive ?? false, consecutiveFailures: consecutiveFailures,
-                                 firstSuccess: stamp(firstSuccess), lastSuccess: stamp(lastSuccess),
-                                 lastFailure: stamp(lastFailure), lastFailureCause: lastFailureCause, taskId: taskId)
+        return HealthCheckResult(
+            alive: alive ?? false, consecutiveFailures: consecutiveFailures,
+            firstSuccess: stamp(firstSuccess), lastSuccess: stamp(lastSuccess),
+            lastFailure: stamp(lastFailure), lastFailureCause: lastFailureCause, taskId: taskId)
     }
 }
 
@@ -61,10 +64,11 @@ extension AgentCore {
         let verdicts = trackers.map(\.alive)
         let healthy: Bool? = verdicts.contains { $0 == false } ? false : verdicts.allSatisfy { $0 == true } ? true : nil
         state.counter += 1
-        let status = TaskStatus(taskId: taskId, agentId: agentId, frameworkId: t.frameworkId, state: .running,
-                                message: trackers.first { $0.alive == false }?.lastFailureCause,
-                                reason: "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED", uuid: "\(idPrefix)-\(state.counter)",
-                                timestamp: now, healthy: healthy, health: trackers.map(\.result))
+        let status = TaskStatus(
+            taskId: taskId, agentId: agentId, frameworkId: t.frameworkId, state: .running,
+            message: trackers.first { $0.alive == false }?.lastFailureCause,
+            reason: "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED", uuid: "\(idPrefix)-\(state.counter)",
+            timestamp: now, healthy: healthy, health: trackers.map(\.result))
         state.pending[taskId, default: []].append(PendingUpdate(status: status, lastSent: nil, attempts: 0))
         return [.checkpoint] + flush(due(now: now))
     }
@@ -75,8 +79,9 @@ extension AgentCore {
     public mutating func ready(taskId: String, now: Double) -> [AgentDirective] {
         guard let t = state.tasks[taskId], t.state == .running else { return [] }
         state.counter += 1
-        let status = TaskStatus(taskId: taskId, agentId: agentId, frameworkId: t.frameworkId, state: .running,
-                                reason: "REASON_TASK_READY", uuid: "\(idPrefix)-\(state.counter)", timestamp: now)
+        let status = TaskStatus(
+            taskId: taskId, agentId: agentId, frameworkId: t.frameworkId, state: .running,
+            reason: "REASON_TASK_READY", uuid: "\(idPrefix)-\(state.counter)", timestamp: now)
         var ready = status
         ready.ready = true
         state.pending[taskId, default: []].append(PendingUpdate(status: ready, lastSent: nil, attempts: 0))

@@ -28,7 +28,11 @@ public actor Fleet {
     }
 
     enum Event: Sendable {
-        case beat, tick, started(String), exited(String, pid: Int32, ExitStatus), health(String), ready(String)
+        case beat, tick
+        case started(String)
+        case exited(String, pid: Int32, ExitStatus)
+        case health(String)
+        case ready(String)
     }
 
     struct Timer: Comparable {
@@ -60,13 +64,19 @@ public actor Fleet {
             var attributes = config.attributes
             attributes["rack"] = "r\(n % max(1, config.racks))"
             attributes["zone"] = "z\(n % max(1, config.zones))"
-            let info = AgentInfo(id: "sim-\(config.port)-\(n)", hostname: "sim-\(config.port)-\(n)",
-                                 url: "http://\(config.host):\(config.port)/agents/\(n)", resources: config.resources, attributes: attributes)
+            let info = AgentInfo(
+                id: "sim-\(config.port)-\(n)", hostname: "sim-\(config.port)-\(n)",
+                url: "http://\(config.host):\(config.port)/agents/\(n)", resources: config.resources, attributes: attributes)
             // Its own client, so its own connection to the master, as a real agent on its own machine has.
-            let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(timeout: .init(connect: .milliseconds(300))))
-            let clients = config.masterURLs.map { MasterClient(baseURL: $0, transport: HTTPTransport(client: http, timeout: .seconds(5))) }
-            members.append(Member(info: info, core: AgentCore(agentId: info.id, idPrefix: "sim\(n)b\(boot.suffix(6))"),
-                                  clients: clients, http: http, heartbeat: config.heartbeatSeconds))
+            let http = HTTPClient(
+                eventLoopGroupProvider: .singleton, configuration: .init(timeout: .init(connect: .milliseconds(300))))
+            let clients = config.masterURLs.map {
+                MasterClient(baseURL: $0, transport: HTTPTransport(client: http, timeout: .seconds(5)))
+            }
+            members.append(
+                Member(
+                    info: info, core: AgentCore(agentId: info.id, idPrefix: "sim\(n)b\(boot.suffix(6))"),
+                    clients: clients, http: http, heartbeat: config.heartbeatSeconds))
             // Every agent registers at once (the storm a cluster-wide restart makes), then ticks.
             timers.insert(Timer(at: now, seq: 2 * n, member: n, event: .beat))
             timers.insert(Timer(at: now + Double(n % 1000) / 1000, seq: 2 * n + 1, member: n, event: .tick))
@@ -99,13 +109,16 @@ public actor Fleet {
     }
 
     public func summary() -> Summary {
-        var tasks = 0, running = 0, pending = 0
+        var tasks = 0
+        var running = 0
+        var pending = 0
         for m in members {
             tasks += m.core.tasks.count
             running += m.core.tasks.values.filter { $0.state == .running }.count
             pending += m.core.state.pending.values.reduce(0) { $0 + $1.count }
         }
-        return Summary(agents: members.count, registered: registeredCount, tasks: tasks, running: running, pendingUpdates: pending)
+        return Summary(
+            agents: members.count, registered: registeredCount, tasks: tasks, running: running, pendingUpdates: pending)
     }
 
     /// A message from the master to agent n.
@@ -118,7 +131,10 @@ public actor Fleet {
             execute(n, members[n].core.launch(frameworkId: l.frameworkId, l.tasks, now: now), now: now)
         case .kill:
             guard let k = message.kill else { return true }
-            execute(n, members[n].core.kill(taskId: k.taskId, frameworkId: k.frameworkId, reason: k.reason, message: k.message, now: now), now: now)
+            execute(
+                n,
+                members[n].core.kill(
+                    taskId: k.taskId, frameworkId: k.frameworkId, reason: k.reason, message: k.message, now: now), now: now)
         case .acknowledge:
             execute(n, members[n].core.acknowledge(message.acknowledge?.updates ?? [], now: now), now: now)
         }

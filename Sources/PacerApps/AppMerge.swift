@@ -6,7 +6,7 @@ import PacerModel
 enum AppMerge {
     /// Keys that replace each other: setting one drops the stored other.
     static let exclusive: [String: [String]] = [
-        "cmd": ["args"], "args": ["cmd"], "ports": ["portDefinitions"], "portDefinitions": ["ports"],
+        "cmd": ["args"], "args": ["cmd"], "ports": ["portDefinitions"], "portDefinitions": ["ports"]
     ]
 
     static func merge(body: Data, onto previous: AppDefinition?, id: PathId) throws(APIError) -> AppDefinition {
@@ -20,7 +20,8 @@ enum AppMerge {
         }
         var base: [String: Any] = [:]
         if let previous, let data = try? WireJSON.marathonEncoder().encode(previous),
-           let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        {
             base = object
             for key in ["version", "versionInfo"] { base[key] = nil }
         }

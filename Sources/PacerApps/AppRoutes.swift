@@ -11,7 +11,13 @@ enum AppRoutes {
     }
 
     enum Target {
-        case app(PathId), tasks(PathId), task(PathId, String), restart(PathId), canary(PathId), versions(PathId), version(PathId, String)
+        case app(PathId)
+        case tasks(PathId)
+        case task(PathId, String)
+        case restart(PathId)
+        case canary(PathId)
+        case versions(PathId)
+        case version(PathId, String)
     }
 
     static func target(_ parts: [String]) throws(APIError) -> Target {
@@ -30,14 +36,17 @@ enum AppRoutes {
             switch try target(context.parameters.getCatchAll().map(String.init)) {
             case .app(let id):
                 guard let app = await scheduler.app(id) else { throw APIError.notFound("App '\(id)' does not exist") }
-                return try JSONResponse.make(["app": await scheduler.view().status(of: app, embedTasks: true)], encoder: request.encoder)
+                return try JSONResponse.make(
+                    ["app": await scheduler.view().status(of: app, embedTasks: true)], encoder: request.encoder)
             case .tasks(let id):
                 guard await scheduler.app(id) != nil else { throw APIError.notFound("App '\(id)' does not exist") }
                 return try JSONResponse.make(["tasks": await scheduler.view().tasks(of: id)], encoder: request.encoder)
             case .versions(let id):
                 return try JSONResponse.make(["versions": try await scheduler.versions(id).keys.sorted(by: >)])
             case .version(let id, let v):
-                guard let app = try await scheduler.versions(id)[v] else { throw APIError.notFound("App '\(id)' has no version \(v)") }
+                guard let app = try await scheduler.versions(id)[v] else {
+                    throw APIError.notFound("App '\(id)' has no version \(v)")
+                }
                 return try JSONResponse.make(app, encoder: request.encoder)
             case .task, .restart, .canary:
                 throw APIError(status: 405, message: "method not allowed")
@@ -53,8 +62,9 @@ enum AppRoutes {
                 // Pacer's canaries: `?instances=N` tasks of the changed spec beside the app's own.
                 let instances = request.uri.queryParameters.get("instances").flatMap { Int($0) } ?? 1
                 let body = try await BodyReader.json(request)
-                return try JSONResponse.make(try await scheduler.canary(id, body: body, instances: instances, force: try request.force),
-                                             status: .created)
+                return try JSONResponse.make(
+                    try await scheduler.canary(id, body: body, instances: instances, force: try request.force),
+                    status: .created)
             default:
                 throw APIError(status: 405, message: "POST a new app to /v2/apps")
             }

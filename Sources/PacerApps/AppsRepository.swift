@@ -70,7 +70,8 @@ struct AppsRepository: Sendable {
     func putGroup(_ group: GroupRecord) async throws { try await store.put("groups\(group.id)", try encoder.encode(group)) }
     func deleteGroup(_ id: PathId) async throws {
         let versions = try await store.list(prefix: "groupversions\(id.isRoot ? "" : id.description)/").keys
-        try await store.apply([.delete("groups\(id)")] + versions.filter { $0.hasPrefix("groupversions\(id)/") || id.isRoot }.map { .delete($0) })
+        try await store.apply(
+            [.delete("groups\(id)")] + versions.filter { $0.hasPrefix("groupversions\(id)/") || id.isRoot }.map { .delete($0) })
     }
     func putGroupVersion(_ id: PathId, version: String, _ snapshot: Data) async throws {
         try await store.put("groupversions\(id.isRoot ? "" : id.description)/\(version)", snapshot)

@@ -7,15 +7,18 @@ import PacerServerKit
 enum AppsRoutes {
     /// `lastEventId`: the newest event published, sent with `/v2/apps` as `X-Pacer-Event-Id` so a
     /// follower of the event stream knows which events the answer already contains.
-    static func router(_ scheduler: Scheduler, info: FrameworkInfoView, abdicate: (@Sendable () async -> Void)? = nil,
-                       lastEventId: @escaping @Sendable () async -> Int64 = { 0 }) -> Router<BasicRequestContext> {
+    static func router(
+        _ scheduler: Scheduler, info: FrameworkInfoView, abdicate: (@Sendable () async -> Void)? = nil,
+        lastEventId: @escaping @Sendable () async -> Int64 = { 0 }
+    ) -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: APIErrorMiddleware())
         router.get("/ping") { _, _ in JSONResponse.text("pong") }
         OpenAPIDocument.serve(.framework, on: router)
         router.get("/v2/info") { request, _ in
-            try JSONResponse.make(await info.with(frameworkId: scheduler.frameworkId, largestAgent: scheduler.largestAgent),
-                                  encoder: request.encoder)
+            try JSONResponse.make(
+                await info.with(frameworkId: scheduler.frameworkId, largestAgent: scheduler.largestAgent),
+                encoder: request.encoder)
         }
         router.get("/v2/leader") { request, _ in
             try JSONResponse.make(LeaderView(leader: info.leader, epoch: info.epoch), encoder: request.encoder)
@@ -31,13 +34,15 @@ enum AppsRoutes {
             let filter = request.uri.queryParameters.get("id")
             // Read before the view is taken: every event up to this id changed what the view shows.
             let upTo = await lastEventId()
-            return try JSONResponse.make(["apps": await scheduler.view().statuses(embedTasks: embed, idFilter: filter)],
-                                         encoder: request.encoder, headers: [.init("X-Pacer-Event-Id")!: "\(upTo)"])
+            return try JSONResponse.make(
+                ["apps": await scheduler.view().statuses(embedTasks: embed, idFilter: filter)],
+                encoder: request.encoder, headers: [.init("X-Pacer-Event-Id")!: "\(upTo)"])
         }
         router.post("/v2/apps") { request, _ in
             let spec = try AppDefinition.request(from: try await BodyReader.json(request))
             let status = try await scheduler.create(spec, force: try request.force)
-            return try JSONResponse.make(status, status: .created, encoder: request.encoder, headers: [.location: "/v2/apps\(status.app.id)"])
+            return try JSONResponse.make(
+                status, status: .created, encoder: request.encoder, headers: [.location: "/v2/apps\(status.app.id)"])
         }
         AppRoutes.register(on: router, scheduler)
         GroupRoutes.register(on: router, scheduler)
@@ -58,7 +63,10 @@ enum AppsRoutes {
         }
         // Pacer's addition: a load balancer reports tasks it has taken out of rotation (draining).
         router.post("/v2/tasks/drained") { request, _ in
-            struct Drained: Decodable { var lb: String; var taskIds: [String] }
+            struct Drained: Decodable {
+                var lb: String
+                var taskIds: [String]
+            }
             let body = try JSONBody.decode(Drained.self, from: try await BodyReader.json(request))
             await scheduler.drained(body.taskIds, by: body.lb)
             return Response(status: .noContent)
@@ -75,7 +83,9 @@ enum AppsRoutes {
         }
         router.delete("/v2/deployments/:id") { request, context in
             let id = try context.parameters.require("id")
-            if let result = try await scheduler.cancelDeployment(id, force: try request.force) { return try JSONResponse.make(result) }
+            if let result = try await scheduler.cancelDeployment(id, force: try request.force) {
+                return try JSONResponse.make(result)
+            }
             return Response(status: .accepted)
         }
         router.get("/metrics") { _, _ in JSONResponse.text(await scheduler.metrics()) }
@@ -110,4 +120,3 @@ extension Request {
     /// The encoder for this request's answer: Marathon's shapes, or with Pacer's additions.
     var encoder: JSONEncoder { MarathonShape.encoder(pacer: embedsPacer) }
 }
-

@@ -7,7 +7,11 @@ public struct BusEvent: Sendable, Equatable {
     public var id: Int64
     public var type: String
     public var data: Data
-    public init(id: Int64, type: String, data: Data) { self.id = id; self.type = type; self.data = data }
+    public init(id: Int64, type: String, data: Data) {
+        self.id = id
+        self.type = type
+        self.data = data
+    }
 }
 
 /// One event as published, in both shapes. Marathon's clients refuse what Marathon never sends
@@ -20,7 +24,11 @@ public struct Publication: Sendable, Equatable {
     public var marathon: Data?
     public var pacer: Data
 
-    public init(type: String, marathon: Data?, pacer: Data) { self.type = type; self.marathon = marathon; self.pacer = pacer }
+    public init(type: String, marathon: Data?, pacer: Data) {
+        self.type = type
+        self.marathon = marathon
+        self.pacer = pacer
+    }
     /// An event that has one shape for everyone.
     public init(type: String, data: Data) { self.init(type: type, marathon: data, pacer: data) }
 }
@@ -84,18 +92,22 @@ public actor EventBus {
     public var loadBalancers: Set<String> { Set(subscribers.values.compactMap(\.loadBalancer)) }
 
     /// A new stream, starting with what it missed after `lastEventId` (if still kept).
-    public func subscribe(types: Set<String>?, lastEventId: Int64?, loadBalancer: String? = nil, pacer: Bool = false) throws(APIError)
-        -> (Int, AsyncStream<StreamItem>, Backlog) {
+    public func subscribe(types: Set<String>?, lastEventId: Int64?, loadBalancer: String? = nil, pacer: Bool = false)
+        throws(APIError)
+        -> (Int, AsyncStream<StreamItem>, Backlog)
+    {
         guard subscribers.count < limits.maxSubscribers else {
             throw APIError(status: 503, message: "too many event stream subscribers (\(limits.maxSubscribers)); retry later")
         }
-        let (stream, continuation) = AsyncStream.makeStream(of: StreamItem.self,
-                                                            bufferingPolicy: .bufferingOldest(limits.queuePerSubscriber))
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: StreamItem.self,
+            bufferingPolicy: .bufferingOldest(limits.queuePerSubscriber))
         nextSubscriber += 1
         let id = nextSubscriber
         let backlog = Backlog()
-        subscribers[id] = Subscriber(types: types, continuation: continuation, backlog: backlog, loadBalancer: loadBalancer,
-                                     pacer: pacer || loadBalancer != nil)
+        subscribers[id] = Subscriber(
+            types: types, continuation: continuation, backlog: backlog, loadBalancer: loadBalancer,
+            pacer: pacer || loadBalancer != nil)
         if let lastEventId { deliver(recent.filter { $0.id > lastEventId }, to: id) }
         return (id, stream, backlog)
     }

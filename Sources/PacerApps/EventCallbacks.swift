@@ -24,7 +24,10 @@ actor EventCallbacks {
     var deliveries: [String: Task<Void, Never>] = [:]
 
     init(bus: EventBus, repo: AppsRepository, settings: Settings = Settings(), logger: Logger) {
-        self.bus = bus; self.repo = repo; self.settings = settings; self.logger = logger
+        self.bus = bus
+        self.repo = repo
+        self.settings = settings
+        self.logger = logger
     }
 
     var urls: [String] { deliveries.keys.sorted() }
@@ -104,12 +107,15 @@ actor EventCallbacks {
     }
 
     /// One event to one callback: POSTed, retried with doubling waits; given up after `attempts`.
-    static func deliver(_ data: Data, type: String, to url: String, _ transport: HTTPTransport, _ settings: Settings,
-                        _ logger: Logger) async {
+    static func deliver(
+        _ data: Data, type: String, to url: String, _ transport: HTTPTransport, _ settings: Settings,
+        _ logger: Logger
+    ) async {
         var wait = settings.firstRetry
         for attempt in 1...settings.attempts {
             if let r = try? await transport.send(.POST, url, body: data, headers: [("Content-Type", "application/json")]),
-               (200..<300).contains(r.status) {
+                (200..<300).contains(r.status)
+            {
                 return
             }
             if attempt == settings.attempts || Task.isCancelled { break }

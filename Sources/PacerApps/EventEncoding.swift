@@ -7,9 +7,20 @@ import PacerModel
 /// encoder: building dictionaries for JSONSerialization (with its locale-aware key sort) cost
 /// 43 % of the framework's CPU while 2,500 tasks launched (issue 12's profile).
 struct EventPayload: Encodable, Sendable {
-    struct IPAddress: Encodable, Sendable { var ipAddress: String; var `protocol` = "IPv4" }
-    struct Plan: Encodable, Sendable { var id, version: String; var affectedApps: [String]; var steps: [Action] }
-    struct Action: Encodable, Sendable { var action: String; var type: String?; var app: String }
+    struct IPAddress: Encodable, Sendable {
+        var ipAddress: String
+        var `protocol` = "IPv4"
+    }
+    struct Plan: Encodable, Sendable {
+        var id, version: String
+        var affectedApps: [String]
+        var steps: [Action]
+    }
+    struct Action: Encodable, Sendable {
+        var action: String
+        var type: String?
+        var app: String
+    }
     struct Step: Encodable, Sendable { var actions: [Action] }
 
     var eventType: String
@@ -43,20 +54,31 @@ struct EventPayload: Encodable, Sendable {
     var callbackUrl: String?
     var remoteAddress: String?
 
-    init(_ type: String, at timestamp: String) { eventType = type; self.timestamp = timestamp }
+    init(_ type: String, at timestamp: String) {
+        eventType = type
+        self.timestamp = timestamp
+    }
 
     /// The task fields Marathon's task events carry.
     init(_ type: String, at timestamp: String, task t: TaskRecord) {
         self.init(type, at: timestamp)
-        appId = t.appId.description; taskId = t.id; instanceId = t.id; host = t.host; slaveId = t.agentId
-        ports = t.ports; version = t.version
+        appId = t.appId.description
+        taskId = t.id
+        instanceId = t.id
+        host = t.host
+        slaveId = t.agentId
+        ports = t.ports
+        version = t.version
     }
 
     init(_ type: String, at timestamp: String, deployment d: DeploymentInfo, withStep: Bool) {
         self.init(type, at: timestamp)
-        plan = Plan(id: d.id, version: d.version, affectedApps: d.affectedApps,
-                    steps: d.steps.flatMap(\.actions).map { Action(action: $0.action, app: $0.app) })
-        if withStep { currentStep = Step(actions: d.currentActions.map { Action(action: $0.action, type: $0.action, app: $0.app) }) }
+        plan = Plan(
+            id: d.id, version: d.version, affectedApps: d.affectedApps,
+            steps: d.steps.flatMap(\.actions).map { Action(action: $0.action, app: $0.app) })
+        if withStep {
+            currentStep = Step(actions: d.currentActions.map { Action(action: $0.action, type: $0.action, app: $0.app) })
+        }
     }
 }
 
@@ -72,15 +94,24 @@ extension EventPayload {
         var m = self
         switch eventType {
         case "status_update_event":
-            m.instanceId = nil; m.healthy = nil
+            m.instanceId = nil
+            m.healthy = nil
         case "health_status_changed_event":
-            m.taskId = nil; m.host = nil; m.slaveId = nil; m.ports = nil
+            m.taskId = nil
+            m.host = nil
+            m.slaveId = nil
+            m.ports = nil
         case "failed_health_check_event":
-            m.taskId = nil; m.host = nil; m.slaveId = nil; m.ports = nil; m.version = nil
+            m.taskId = nil
+            m.host = nil
+            m.slaveId = nil
+            m.ports = nil
+            m.version = nil
         case "unhealthy_instance_kill_event":
             m.ports = nil
         case "unhealthy_task_kill_event":
-            m.ports = nil; m.instanceId = nil
+            m.ports = nil
+            m.instanceId = nil
         default: break
         }
         return m
@@ -146,8 +177,12 @@ enum EventEncoding {
             status.ipAddresses = [.init(ipAddress: t.host)]
             status.healthy = s.healthy
             var instance = EventPayload("instance_changed_event", at: ts)
-            instance.instanceId = t.id; instance.condition = condition(s.state); instance.runSpecId = t.appId.description
-            instance.agentId = t.agentId; instance.host = t.host; instance.runSpecVersion = t.version
+            instance.instanceId = t.id
+            instance.condition = condition(s.state)
+            instance.runSpecId = t.appId.description
+            instance.agentId = t.agentId
+            instance.host = t.host
+            instance.runSpecVersion = t.version
             instance.goal = s.state.isTerminal ? "Decommissioned" : "Running"
             return [status, instance]
         case .deploymentInfo(let d):

@@ -6,14 +6,17 @@ import PacerServerKit
 /// `GET /v2/events`: server-sent events, `?event_type=` filters, `Last-Event-ID` resumes.
 enum EventRoutes {
     /// `loadBalancersChanged` hears the set of subscribed load balancers (`?lb=NAME`) whenever it changes.
-    static func register(on router: Router<BasicRequestContext>, bus: EventBus,
-                         loadBalancersChanged: @escaping @Sendable (Set<String>) async -> Void) {
+    static func register(
+        on router: Router<BasicRequestContext>, bus: EventBus,
+        loadBalancersChanged: @escaping @Sendable (Set<String>) async -> Void
+    ) {
         router.get("/v2/events") { request, _ in
             let types = request.uri.queryParameters.getAll("event_type").map { String($0) }
             let lastId = request.headers[.init("Last-Event-ID")!].flatMap { Int64($0) }
             let lb = request.uri.queryParameters.get("lb").flatMap { $0.isEmpty ? nil : String($0) }
-            let (subscriber, stream, backlog) = try await bus.subscribe(types: types.isEmpty ? nil : Set(types), lastEventId: lastId,
-                                                                        loadBalancer: lb, pacer: request.embedsPacer)
+            let (subscriber, stream, backlog) = try await bus.subscribe(
+                types: types.isEmpty ? nil : Set(types), lastEventId: lastId,
+                loadBalancer: lb, pacer: request.embedsPacer)
             if lb != nil { await loadBalancersChanged(await bus.loadBalancers) }
             var payload = EventPayload("event_stream_attached", at: Timestamp.string(Date()))
             payload.remoteAddress = ""

@@ -30,15 +30,18 @@ extension StoreError: HTTPStatusError {
 }
 
 enum FollowerRoutes {
-    static let hopByHop: Set<String> = ["connection", "keep-alive", "transfer-encoding", "te", "upgrade", "proxy-connection", "host",
-                                        "content-length"]
+    static let hopByHop: Set<String> = [
+        "connection", "keep-alive", "transfer-encoding", "te", "upgrade", "proxy-connection", "host",
+        "content-length"
+    ]
 
     /// `me`: this replica's address; while it takes over, the key already names it but its API is
     /// not up yet, and forwarding to itself would loop.
     /// Gives up connecting within half a second: a leader that just died refuses connections, and
     /// the shared client would retry them for 10 s while the lease expires and a new leader takes over.
-    static let proxyClient = HTTPClient(eventLoopGroupProvider: .singleton,
-                                        configuration: .init(timeout: .init(connect: .milliseconds(500))))
+    static let proxyClient = HTTPClient(
+        eventLoopGroupProvider: .singleton,
+        configuration: .init(timeout: .init(connect: .milliseconds(500))))
 
     static func router(election: LeaderElection, me: String, client: HTTPClient = proxyClient) -> Router<BasicRequestContext> {
         let router = Router()
@@ -67,7 +70,11 @@ enum FollowerRoutes {
 
     static let noLeader = APIError(status: 503, message: "no leader is elected at the moment; retry in a second")
     static let forwardedBy = "X-Forwarded-By"
-    static let loop = APIError(status: 502, message: "forwarding loop detected: a replica forwarded this request here, but this replica does not lead either (leadership is changing); retry")
+    static let loop = APIError(
+        status: 502,
+        message:
+            "forwarding loop detected: a replica forwarded this request here, but this replica does not lead either (leadership is changing); retry"
+    )
 
     static func proxy(_ request: Request, to base: String, client: HTTPClient) async throws -> Response {
         var out = HTTPClientRequest(url: base + request.uri.description)
@@ -87,9 +94,11 @@ enum FollowerRoutes {
             if let name = HTTPField.Name(h.name) { headers.append(HTTPField(name: name, value: h.value)) }
         }
         // Streamed through (the event stream never ends by itself).
-        return Response(status: .init(code: Int(response.status.code)), headers: headers, body: ResponseBody { writer in
-            for try await chunk in response.body { try await writer.write(chunk) }
-            try await writer.finish(nil)
-        })
+        return Response(
+            status: .init(code: Int(response.status.code)), headers: headers,
+            body: ResponseBody { writer in
+                for try await chunk in response.body { try await writer.write(chunk) }
+                try await writer.finish(nil)
+            })
     }
 }

@@ -34,16 +34,21 @@ public struct FrameworkService: Service {
     let logger: Logger
 
     public init(config: FrameworkConfig, store: any StateStore, logger: Logger = Logger(label: "pacer.framework")) {
-        self.config = config; self.store = store; self.logger = logger
+        self.config = config
+        self.store = store
+        self.logger = logger
     }
 
     public func run() async throws {
         let address = "\(config.host):\(config.port)"
         let gate = RoleResponder(config.election.map { FollowerRoutes.router(election: $0, me: address).buildResponder() })
-        let app = Application(responder: gate,
-                              configuration: .init(address: .hostname(config.host, port: config.port), serverName: "pacer"),
-                              logger: logger)
-        logger.info("framework API listening", metadata: ["address": "\(address)", "role": "\(config.election == nil ? "leader" : "follower")"])
+        let app = Application(
+            responder: gate,
+            configuration: .init(address: .hostname(config.host, port: config.port), serverName: "pacer"),
+            logger: logger)
+        logger.info(
+            "framework API listening",
+            metadata: ["address": "\(address)", "role": "\(config.election == nil ? "leader" : "follower")"])
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await app.run() }
             group.addTask {
@@ -72,10 +77,12 @@ public struct FrameworkService: Service {
     /// Loads the state, puts the Marathon API in front, and runs the scheduler until shutdown.
     func lead(_ gate: RoleResponder, epoch: Int64?, abdicate: (@Sendable () async -> Void)?) async throws {
         let bus = EventBus(limits: config.events)
-        let scheduler = try await Scheduler(repo: AppsRepository(store: store), settings: config.settings, bus: bus, logger: logger)
+        let scheduler = try await Scheduler(
+            repo: AppsRepository(store: store), settings: config.settings, bus: bus, logger: logger)
         let leader = "\(config.host):\(config.port)"
-        let info = FrameworkInfoView(leader: leader, epoch: epoch, masters: config.masterURLs, port: config.port,
-                                     settings: config.settings, store: config.storeDescription)
+        let info = FrameworkInfoView(
+            leader: leader, epoch: epoch, masters: config.masterURLs, port: config.port,
+            settings: config.settings, store: config.storeDescription)
         let router = AppsRoutes.router(scheduler, info: info, abdicate: abdicate, lastEventId: { await bus.lastId })
         EventRoutes.register(on: router, bus: bus) { names in await scheduler.loadBalancersChanged(names) }
         let callbacks = EventCallbacks(bus: bus, repo: AppsRepository(store: store), logger: logger)
@@ -116,7 +123,9 @@ public struct FrameworkService: Service {
                     group.addTask {
                         while true {
                             let (silent, limit) = await scheduler.silence(missedHeartbeats: config.missedHeartbeats)
-                            if silent > limit { throw ClientError.transport(url: master.baseURL, "no event for \(Int(silent)) s") }
+                            if silent > limit {
+                                throw ClientError.transport(url: master.baseURL, "no event for \(Int(silent)) s")
+                            }
                             try await Task.sleep(for: .milliseconds(500))
                         }
                     }
@@ -139,10 +148,14 @@ public struct FrameworkService: Service {
             let known = await scheduler.largestAgent != nil
             for url in config.masterURLs {
                 if let r = try? await transport.expectOK(.GET, url + "/state-summary"),
-                   let state = try? WireJSON.masterDecoder().decode(ClusterState.self, from: r.body) {
+                    let state = try? WireJSON.masterDecoder().decode(ClusterState.self, from: r.body)
+                {
                     let agents = state.agents.map(\.resources)
-                    await scheduler.setLargestAgent(agents.isEmpty ? nil : Resources(
-                        cpus: agents.map(\.cpus).max()!, mem: agents.map(\.mem).max()!, disk: agents.map(\.disk).max()!))
+                    await scheduler.setLargestAgent(
+                        agents.isEmpty
+                            ? nil
+                            : Resources(
+                                cpus: agents.map(\.cpus).max()!, mem: agents.map(\.mem).max()!, disk: agents.map(\.disk).max()!))
                     break
                 }
             }

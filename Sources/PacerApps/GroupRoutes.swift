@@ -6,7 +6,11 @@ import PacerServerKit
 /// `/v2/groups[/{id}][/versions[/{version}]]`: Marathon's group API. Group ids contain slashes, so
 /// the path is split by its known suffixes, as for apps.
 enum GroupRoutes {
-    enum Target { case group(PathId), versions(PathId), version(PathId, String) }
+    enum Target {
+        case group(PathId)
+        case versions(PathId)
+        case version(PathId, String)
+    }
 
     static func target(_ parts: [String]) throws(APIError) -> Target {
         func id(_ p: ArraySlice<String>) throws(APIError) -> PathId {
@@ -32,10 +36,14 @@ enum GroupRoutes {
                     throw APIError.notFound("Group '\(id)' has no version \(version)")
                 }
                 // Stored in Pacer's full form; answered in the caller's.
-                guard let object = try? JSONSerialization.jsonObject(with: data) else { throw APIError(status: 500, message: "stored group version \(version) is not JSON") }
+                guard let object = try? JSONSerialization.jsonObject(with: data) else {
+                    throw APIError(status: 500, message: "stored group version \(version) is not JSON")
+                }
                 let shaped = request.embedsPacer ? object : marathonShape(object)
                 let body = try JSONSerialization.data(withJSONObject: shaped, options: [.sortedKeys, .withoutEscapingSlashes])
-                return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+                return Response(
+                    status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
+                    body: .init(byteBuffer: ByteBuffer(bytes: body)))
             }
         }
         router.get("/v2/groups") { request, context in try await get(request, context) }

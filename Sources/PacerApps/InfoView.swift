@@ -41,14 +41,20 @@ struct FrameworkInfoView: Encodable, Sendable {
         var event_subscriber = EventSubscriber()
         var http_config: HTTPConfig
     }
-    private struct EventSubscriber: Encodable { var type = "http_callback"; var http_endpoints: [String] = [] }
-    private struct HTTPConfig: Encodable { var http_port: Int; var https_port = 8443 }
+    private struct EventSubscriber: Encodable {
+        var type = "http_callback"
+        var http_endpoints: [String] = []
+    }
+    private struct HTTPConfig: Encodable {
+        var http_port: Int
+        var https_port = 8443
+    }
     private struct ZooKeeperConfig: Encodable {
         var zk: String
         var zk_compression = false
         var zk_compression_threshold = 65536
         var zk_connection_timeout = 10000
-        var zk_max_node_size = 1024000
+        var zk_max_node_size = 1_024_000
         var zk_max_versions = 50
         var zk_session_timeout = 10000
         var zk_timeout = 10000
@@ -98,15 +104,17 @@ struct FrameworkInfoView: Encodable, Sendable {
     func encode(to encoder: any Encoder) throws {
         let ms = { (seconds: Double) in Int(seconds * 1000) }
         let host = String(leader.split(separator: ":").first ?? "127.0.0.1")
-        let config = MarathonConfig(decline_offer_duration: ms(settings.declineRefuseSeconds), ha: epoch != nil, hostname: host,
-                                    local_port_max: settings.servicePorts.upperBound, local_port_min: settings.servicePorts.lowerBound,
-                                    master: masters.joined(separator: ","), mesos_leader_ui_url: masters.first ?? "",
-                                    min_revive_offers_interval: ms(settings.reviveSeconds),
-                                    reconciliation_interval: ms(settings.reconcileIntervalSeconds),
-                                    task_launch_confirm_timeout: ms(settings.launchConfirmSeconds),
-                                    task_launch_timeout: ms(settings.launchTimeoutSeconds), webui_url: "http://\(leader)")
-        let base = Base(leader: leader, frameworkId: frameworkId, marathon_config: config, zookeeper_config: ZooKeeperConfig(zk: store),
-                        http_config: HTTPConfig(http_port: port))
+        let config = MarathonConfig(
+            decline_offer_duration: ms(settings.declineRefuseSeconds), ha: epoch != nil, hostname: host,
+            local_port_max: settings.servicePorts.upperBound, local_port_min: settings.servicePorts.lowerBound,
+            master: masters.joined(separator: ","), mesos_leader_ui_url: masters.first ?? "",
+            min_revive_offers_interval: ms(settings.reviveSeconds),
+            reconciliation_interval: ms(settings.reconcileIntervalSeconds),
+            task_launch_confirm_timeout: ms(settings.launchConfirmSeconds),
+            task_launch_timeout: ms(settings.launchTimeoutSeconds), webui_url: "http://\(leader)")
+        let base = Base(
+            leader: leader, frameworkId: frameworkId, marathon_config: config, zookeeper_config: ZooKeeperConfig(zk: store),
+            http_config: HTTPConfig(http_port: port))
         try PacerExtended(base, pacer: Extra(epoch: epoch, largestAgent: largestAgent)).encode(to: encoder)
     }
 }

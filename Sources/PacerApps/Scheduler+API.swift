@@ -13,16 +13,20 @@ extension Scheduler {
         var failure: (any Error)?
         for d in directives where failure == nil {
             do { try await execute(d) } catch {
-                if d.isStoreWrite { failure = error } else {
-                    logger.warning("call to the master failed after the change was stored; it will be retried",
-                                   metadata: ["error": "\(error)"])
+                if d.isStoreWrite {
+                    failure = error
+                } else {
+                    logger.warning(
+                        "call to the master failed after the change was stored; it will be retried",
+                        metadata: ["error": "\(error)"])
                 }
             }
         }
         await publishEvents()
         if let failure {
             logger.error("write failed", metadata: ["error": "\(failure)"])
-            throw APIError(status: 503, message: "the state store refused the write: \(failure). Nothing was acknowledged; retry.")
+            throw APIError(
+                status: 503, message: "the state store refused the write: \(failure). Nothing was acknowledged; retry.")
         }
     }
 
@@ -71,7 +75,10 @@ extension Scheduler {
         let (app, deploymentId, directives) = try core.putApp(spec, now: Date(), force: force)
         try await commit(directives)
         if deploymentId != nil { await announce(app, uri: "/v2/apps\(id)") }
-        return (previous == nil, DeploymentResult(version: app.version ?? "", deploymentId: deploymentId ?? UUID().uuidString.lowercased()))
+        return (
+            previous == nil,
+            DeploymentResult(version: app.version ?? "", deploymentId: deploymentId ?? UUID().uuidString.lowercased())
+        )
     }
 
     /// A canary of a changed spec (merged onto the current one, like PUT) beside the app.
@@ -129,11 +136,14 @@ extension Scheduler {
         let now = Date()
         // A group change's app deployments show as one (Marathon's clients follow its id).
         return core.deploymentViews().map { info, members in
-            PacerExtended(info, pacer: pacer ? DeploymentProgress(
-                waitingFor: members.map { core.waitingFor($0, now: now) }.joined(separator: "; "),
-                stalled: members.contains { $0.stalled == true },
-                startedAt: members.compactMap(\.startedAt).min().map(Timestamp.string),
-                lastProgressAt: members.compactMap(\.lastProgressAt).max().map(Timestamp.string)) : nil)
+            PacerExtended(
+                info,
+                pacer: pacer
+                    ? DeploymentProgress(
+                        waitingFor: members.map { core.waitingFor($0, now: now) }.joined(separator: "; "),
+                        stalled: members.contains { $0.stalled == true },
+                        startedAt: members.compactMap(\.startedAt).min().map(Timestamp.string),
+                        lastProgressAt: members.compactMap(\.lastProgressAt).max().map(Timestamp.string)) : nil)
         }
     }
 

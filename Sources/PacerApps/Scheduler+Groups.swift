@@ -16,9 +16,11 @@ extension Scheduler {
         let apps = core.apps.values.filter { $0.id.parent == id }.sorted { $0.id < $1.id }
         let subgroups = ids.filter { !$0.isRoot && $0.parent == id && $0 != id }.sorted()
         let record = core.groups[id]
-        let version = ([record?.version] + core.apps(under: id).map(\.version)).compactMap { $0 }.max() ?? Timestamp.string(Date())
-        return GroupView(id: id, apps: apps, groups: subgroups.map { view(of: $0, among: ids) }, dependencies: record?.dependencies ?? [],
-                         version: version)
+        let version =
+            ([record?.version] + core.apps(under: id).map(\.version)).compactMap { $0 }.max() ?? Timestamp.string(Date())
+        return GroupView(
+            id: id, apps: apps, groups: subgroups.map { view(of: $0, among: ids) }, dependencies: record?.dependencies ?? [],
+            version: version)
     }
 
     /// POST /v2/groups: a new group (409 when the path is taken).
@@ -44,7 +46,9 @@ extension Scheduler {
 
     func revertGroup(_ id: PathId, to version: String, force: Bool) async throws(APIError) -> DeploymentResult {
         let snapshot: Data?
-        do { snapshot = try await repo.groupVersions(of: id)[version] } catch { throw APIError(status: 503, message: "the state store did not answer: \(error); retry") }
+        do { snapshot = try await repo.groupVersions(of: id)[version] } catch {
+            throw APIError(status: 503, message: "the state store did not answer: \(error); retry")
+        }
         guard let snapshot else { throw APIError.notFound("Group '\(id)' has no version \(version)") }
         var spec = try GroupSpec.request(from: snapshot, at: id)
         spec.version = nil

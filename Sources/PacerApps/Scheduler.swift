@@ -36,25 +36,34 @@ public actor Scheduler {
         (rings, doorbell) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         frameworkId = try await repo.frameworkId()
         let stored = try await repo.deployments()
-        core = AppsCore(settings: settings, apps: try await repo.apps(), tasks: try await repo.tasks(), deployments: stored,
-                        canaries: try await repo.canaries(), groups: try await repo.groups(),
-                        idPrefix: String(UUID().uuidString.prefix(8)).lowercased(), now: Date())
+        core = AppsCore(
+            settings: settings, apps: try await repo.apps(), tasks: try await repo.tasks(), deployments: stored,
+            canaries: try await repo.canaries(), groups: try await repo.groups(),
+            idPrefix: String(UUID().uuidString.prefix(8)).lowercased(), now: Date())
         storedDeployments = Set(stored.map(\.info.id))
-        logger.info("framework state loaded", metadata: ["apps": "\(core.apps.count)", "tasks": "\(core.tasks.count)",
-                                                         "framework.id": "\(frameworkId ?? "(new)")"])
+        logger.info(
+            "framework state loaded",
+            metadata: [
+                "apps": "\(core.apps.count)", "tasks": "\(core.tasks.count)",
+                "framework.id": "\(frameworkId ?? "(new)")"
+            ])
     }
 
     /// Revocable offers are always asked for: batch apps may be deployed at any time.
     var frameworkInfo: FrameworkInfo {
-        FrameworkInfo(id: frameworkId, name: "pacer", failoverTimeoutSeconds: 604_800, roles: core.settings.roles,
-                      capabilities: ["REVOCABLE_RESOURCES"])
+        FrameworkInfo(
+            id: frameworkId, name: "pacer", failoverTimeoutSeconds: 604_800, roles: core.settings.roles,
+            capabilities: ["REVOCABLE_RESOURCES"])
     }
 
     // MARK: master stream
 
     /// The silence watchdog counts from the start of a subscription attempt.
     func connecting() { lastEvent = Date() }
-    func connected(to master: MasterClient) { self.master = master; lastEvent = Date() }
+    func connected(to master: MasterClient) {
+        self.master = master
+        lastEvent = Date()
+    }
     func disconnected() { master = nil }
     /// Seconds since the last event, and how long silence may last before the stream counts as dead.
     func silence(missedHeartbeats: Double) -> (silent: TimeInterval, limit: TimeInterval) {
@@ -110,7 +119,8 @@ public actor Scheduler {
         // In slices, with a yield between: one OFFERS event carries every agent's offer (2,000 at
         // once in a large cluster), and the API waits on the actor meanwhile.
         for slice in stride(from: 0, to: statuses.count, by: Self.maxEventsPerTurn) {
-            await execute(core.handleUpdates(Array(statuses[slice..<min(statuses.count, slice + Self.maxEventsPerTurn)]), now: Date()))
+            await execute(
+                core.handleUpdates(Array(statuses[slice..<min(statuses.count, slice + Self.maxEventsPerTurn)]), now: Date()))
             await Task.yield()
         }
         for slice in stride(from: 0, to: offers.count, by: Self.maxEventsPerTurn) {
@@ -165,7 +175,8 @@ public actor Scheduler {
     func concurrently(_ directives: [AppsDirective]) async throws {
         guard let master, let fid = frameworkId else { return }
         let failures = try await withThrowingTaskGroup(of: (Int, (any Error)?).self) { group in
-            var next = 0, failures: [any Error] = []
+            var next = 0
+            var failures: [any Error] = []
             func submit() {
                 guard next < directives.count else { return }
                 let d = directives[next]
@@ -210,7 +221,8 @@ public actor Scheduler {
             try await repo.syncDeployments(current.byId, stored: storedDeployments)
             storedDeployments = currentIds
         } catch {
-            logger.warning("could not store deployments; they will be re-created after a restart", metadata: ["error": "\(error)"])
+            logger.warning(
+                "could not store deployments; they will be re-created after a restart", metadata: ["error": "\(error)"])
         }
     }
 
@@ -252,7 +264,8 @@ public actor Scheduler {
                 try await master.call(SchedulerCall(type: .revive, frameworkId: fid))
                 counters.revives += 1
             case .reconcile(let refs): try await master.call(.reconcile(fid, refs))
-            case .persistApp, .deleteApp, .persistTasks, .deleteTasks, .persistCanary, .deleteCanary, .persistGroup, .deleteGroup: break
+            case .persistApp, .deleteApp, .persistTasks, .deleteTasks, .persistCanary, .deleteCanary, .persistGroup, .deleteGroup:
+                break
             }
         }
     }

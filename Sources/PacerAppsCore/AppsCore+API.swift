@@ -10,16 +10,24 @@ extension AppsCore {
     /// Creates or updates an app (already validated). Returns the stored spec, its deployment id and
     /// the directives; an identical spec changes nothing and restarts nothing.
     public mutating func putApp(_ spec: AppDefinition, now: Date, force: Bool) throws(APIError)
-        -> (app: AppDefinition, deploymentId: String?, [AppsDirective]) {
+        -> (app: AppDefinition, deploymentId: String?, [AppsDirective])
+    {
         try checkNotLocked(spec.id, force: force)
         if let role = spec.role, !settings.roles.contains(role) {
-            throw APIError.invalid([FieldError(path: "/role", "role '\(role)' is not served by this framework (it serves \(settings.roles.joined(separator: ", ")); start it with --roles)")])
+            throw APIError.invalid([
+                FieldError(
+                    path: "/role",
+                    "role '\(role)' is not served by this framework (it serves \(settings.roles.joined(separator: ", ")); start it with --roles)"
+                )
+            ])
         }
         let previous = apps[spec.id]
         var app = try ServicePorts.assign(spec, previous: previous, others: Array(apps.values), range: settings.servicePorts)
         let stamp = Timestamp.string(now)
         if let previous {
-            var unchanged = app; unchanged.version = previous.version; unchanged.versionInfo = previous.versionInfo
+            var unchanged = app
+            unchanged.version = previous.version
+            unchanged.versionInfo = previous.versionInfo
             if unchanged == previous { return (previous, nil, []) }
         }
         let configChanged = previous.map { !app.sameConfiguration(as: $0) } ?? true
@@ -27,8 +35,9 @@ extension AppsCore {
         // tasks still running it count as current and are not restarted by a rollback.
         let restored = lastGood[app.id].flatMap { app.sameConfiguration(as: $0) ? $0.versionInfo?.lastConfigChangeAt : nil }
         app.version = stamp
-        app.versionInfo = VersionInfo(lastScalingAt: stamp,
-                                      lastConfigChangeAt: configChanged ? (restored ?? stamp) : (previous?.versionInfo?.lastConfigChangeAt ?? stamp))
+        app.versionInfo = VersionInfo(
+            lastScalingAt: stamp,
+            lastConfigChangeAt: configChanged ? (restored ?? stamp) : (previous?.versionInfo?.lastConfigChangeAt ?? stamp))
         if configChanged {
             delays[app.id] = nil
             misfits[app.id] = nil  // the old spec's reasons say nothing about the new one
@@ -36,7 +45,9 @@ extension AppsCore {
         apps[app.id] = app
         // A forced change ends a canary: its tasks become old-version tasks the upgrade replaces.
         let canaryEnded = canaries.removeValue(forKey: app.id) != nil
-        startDeployment(app, action: previous == nil ? "StartApplication" : configChanged ? "RestartApplication" : "ScaleApplication", now: now)
+        startDeployment(
+            app, action: previous == nil ? "StartApplication" : configChanged ? "RestartApplication" : "ScaleApplication",
+            now: now)
         let deploymentId = deployment(for: app.id)?.info.id
         var out: [AppsDirective] = (canaryEnded ? [.deleteCanary(app.id)] : []) + [.persistApp(app)]
         out += enforcePlans(now: now, of: [app.id])
@@ -47,7 +58,8 @@ extension AppsCore {
 
     /// Restarts every task of the app by giving it a new config version (Marathon's /restart).
     public mutating func restartApp(_ id: PathId, now: Date, force: Bool) throws(APIError)
-        -> (app: AppDefinition, deploymentId: String?, [AppsDirective]) {
+        -> (app: AppDefinition, deploymentId: String?, [AppsDirective])
+    {
         guard var app = apps[id] else { throw APIError.notFound("App '\(id)' does not exist") }
         try checkNotLocked(id, force: force)
         let stamp = Timestamp.string(now)
@@ -62,7 +74,9 @@ extension AppsCore {
         return (app, deployment(for: id)?.info.id, out)
     }
 
-    public mutating func removeApp(_ id: PathId, now: Date, force: Bool) throws(APIError) -> (deploymentId: String, [AppsDirective]) {
+    public mutating func removeApp(_ id: PathId, now: Date, force: Bool) throws(APIError) -> (
+        deploymentId: String, [AppsDirective]
+    ) {
         guard let app = apps[id] else { throw APIError.notFound("App '\(id)' does not exist") }
         try checkNotLocked(id, force: force)
         apps[id] = nil
@@ -78,7 +92,9 @@ extension AppsCore {
     }
 
     /// Kills tasks; with `scale`, the app's instance count drops by the number killed, so none is replaced.
-    public mutating func killTasks(_ ids: [String], scale: Bool, now: Date) -> (killed: [TaskRecord], deploymentId: String?, [AppsDirective]) {
+    public mutating func killTasks(_ ids: [String], scale: Bool, now: Date) -> (
+        killed: [TaskRecord], deploymentId: String?, [AppsDirective]
+    ) {
         let found = ids.compactMap { tasks[$0] }.filter(\.isActive)
         var out: [AppsDirective] = []
         var deploymentId: String?
@@ -115,8 +131,9 @@ extension AppsCore {
         apps.values.sorted { $0.id < $1.id }.compactMap { app in
             let n = plan(app, now: now).launch
             guard n > 0 else { return nil }
-            return Queued(app: app, count: n, delay: delays[app.id].flatMap { $0.until > now ? $0 : nil },
-                          since: deployments.of(app: app.id)?.startedAt, offers: misfits[app.id] ?? Misfits())
+            return Queued(
+                app: app, count: n, delay: delays[app.id].flatMap { $0.until > now ? $0 : nil },
+                since: deployments.of(app: app.id)?.startedAt, offers: misfits[app.id] ?? Misfits())
         }
     }
 

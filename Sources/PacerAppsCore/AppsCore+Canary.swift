@@ -14,14 +14,16 @@ public struct Canary: Sendable, Equatable, Codable {
 
 extension AppsCore {
     public mutating func startCanary(_ spec: AppDefinition, instances: Int, now: Date, force: Bool) throws(APIError)
-        -> (Canary, [AppsDirective]) {
+        -> (Canary, [AppsDirective])
+    {
         guard let current = apps[spec.id] else { throw APIError.notFound("App '\(spec.id)' does not exist") }
         try checkNotLocked(spec.id, force: force)
         guard instances >= 1 else { throw APIError(status: 422, message: "a canary needs instances >= 1") }
         guard !spec.sameConfiguration(as: current) else {
             throw APIError(status: 422, message: "the canary spec is the app's current configuration; change something")
         }
-        var canarySpec = try ServicePorts.assign(spec, previous: current, others: Array(apps.values), range: settings.servicePorts)
+        var canarySpec = try ServicePorts.assign(
+            spec, previous: current, others: Array(apps.values), range: settings.servicePorts)
         var stamp = Timestamp.string(now)
         // The canary's tasks are told apart by version: it must differ from the app's (same millisecond).
         if stamp == current.versionInfo?.lastConfigChangeAt || stamp == current.version {

@@ -7,7 +7,11 @@ public struct GroupRecord: Codable, Sendable, Equatable {
     public var id: PathId
     public var dependencies: [PathId]
     public var version: String
-    public init(id: PathId, dependencies: [PathId], version: String) { self.id = id; self.dependencies = dependencies; self.version = version }
+    public init(id: PathId, dependencies: [PathId], version: String) {
+        self.id = id
+        self.dependencies = dependencies
+        self.version = version
+    }
 }
 
 /// `/v2/groups`: a group change is one deployment to Marathon's clients. Each app it touches gets
@@ -21,7 +25,10 @@ extension AppsCore {
         var out: Set<PathId> = [.root]
         for id in Array(apps.keys) + Array(groups.keys) {
             var p = apps[id] == nil ? id : id.parent
-            while !out.contains(p) { out.insert(p); p = p.parent }
+            while !out.contains(p) {
+                out.insert(p)
+                p = p.parent
+            }
         }
         return out
     }
@@ -33,7 +40,9 @@ extension AppsCore {
     /// Applies a group change: every app of the spec created or updated, apps and subgroups that
     /// a given `apps`/`groups` list leaves out removed. All or nothing: a refusal of any part
     /// (an app locked by a deployment, an invalid role, a port taken) leaves everything as it was.
-    public mutating func putGroup(_ spec: GroupSpec, now: Date, force: Bool) throws(APIError) -> (deploymentId: String, [AppsDirective]) {
+    public mutating func putGroup(_ spec: GroupSpec, now: Date, force: Bool) throws(APIError) -> (
+        deploymentId: String, [AppsDirective]
+    ) {
         var trial = self
         let out = try trial.applyGroup(spec, now: now, force: force)
         self = trial
@@ -41,7 +50,9 @@ extension AppsCore {
     }
 
     /// Every app below the group scaled by `factor` (rounded up), as one deployment.
-    public mutating func scaleGroup(_ id: PathId, by factor: Double, now: Date, force: Bool) throws(APIError) -> (deploymentId: String, [AppsDirective]) {
+    public mutating func scaleGroup(_ id: PathId, by factor: Double, now: Date, force: Bool) throws(APIError) -> (
+        deploymentId: String, [AppsDirective]
+    ) {
         guard groupIds.contains(id) else { throw APIError.notFound("Group '\(id)' does not exist") }
         var trial = self
         let changes = apps(under: id).map { app -> AppChange in
@@ -55,18 +66,26 @@ extension AppsCore {
     }
 
     /// The group, its apps and subgroups removed, as one deployment.
-    public mutating func removeGroup(_ id: PathId, now: Date, force: Bool) throws(APIError) -> (deploymentId: String, [AppsDirective]) {
+    public mutating func removeGroup(_ id: PathId, now: Date, force: Bool) throws(APIError) -> (
+        deploymentId: String, [AppsDirective]
+    ) {
         guard groupIds.contains(id) else { throw APIError.notFound("Group '\(id)' does not exist") }
         var trial = self
         let removed = groups.keys.filter { id.contains($0) }
-        let out = try trial.apply(apps(under: id).map { .remove($0.id) }, groups: [], removedGroups: removed, now: now, force: force)
+        let out = try trial.apply(
+            apps(under: id).map { .remove($0.id) }, groups: [], removedGroups: removed, now: now, force: force)
         self = trial
         return out
     }
 
-    enum AppChange { case put(AppDefinition), remove(PathId) }
+    enum AppChange {
+        case put(AppDefinition)
+        case remove(PathId)
+    }
 
-    mutating func applyGroup(_ spec: GroupSpec, now: Date, force: Bool) throws(APIError) -> (deploymentId: String, [AppsDirective]) {
+    mutating func applyGroup(_ spec: GroupSpec, now: Date, force: Bool) throws(APIError) -> (
+        deploymentId: String, [AppsDirective]
+    ) {
         var changes: [AppChange] = []
         var records: [GroupRecord] = []
         var removedGroups: [PathId] = []
@@ -75,7 +94,8 @@ extension AppsCore {
             if apps[g.id] != nil { throw APIError(status: 409, message: "\(g.id) is an app, not a group") }
             let stamp = Timestamp.string(now)
             if g.dependencies != nil || groups[g.id] == nil {
-                records.append(GroupRecord(id: g.id, dependencies: g.dependencies ?? groups[g.id]?.dependencies ?? [], version: stamp))
+                records.append(
+                    GroupRecord(id: g.id, dependencies: g.dependencies ?? groups[g.id]?.dependencies ?? [], version: stamp))
             }
             for app in g.apps ?? [] {
                 if !groupIds.subtracting([g.id]).filter({ $0 == app.id }).isEmpty || groups[app.id] != nil {
@@ -99,13 +119,19 @@ extension AppsCore {
             }
         }
         try walk(spec)
-        return try apply(changes.filter { if case .remove(let id) = $0 { return !wanted.contains(id) }; return true },
-                         groups: records, removedGroups: removedGroups, now: now, force: force)
+        return try apply(
+            changes.filter {
+                if case .remove(let id) = $0 { return !wanted.contains(id) }
+                return true
+            },
+            groups: records, removedGroups: removedGroups, now: now, force: force)
     }
 
     /// The changes as one group deployment: locks checked for every app first, then each applied.
-    mutating func apply(_ changes: [AppChange], groups records: [GroupRecord], removedGroups: [PathId], now: Date,
-                        force: Bool) throws(APIError) -> (deploymentId: String, [AppsDirective]) {
+    mutating func apply(
+        _ changes: [AppChange], groups records: [GroupRecord], removedGroups: [PathId], now: Date,
+        force: Bool
+    ) throws(APIError) -> (deploymentId: String, [AppsDirective]) {
         for change in changes {
             switch change {
             case .put(let app): try checkNotLocked(app.id, force: force)
@@ -154,7 +180,8 @@ extension AppsCore {
         func depth(_ app: String, _ path: Set<String>) -> Int {
             if let l = level[app] { return l }
             let deps = (try? PathId(validating: app)).map { effectiveDependencies(of: $0) } ?? []
-            let d = deps.map(\.description).filter { byApp[$0] != nil && !path.contains($0) }
+            let d =
+                deps.map(\.description).filter { byApp[$0] != nil && !path.contains($0) }
                 .map { depth($0, path.union([app])) + 1 }.max() ?? 0
             level[app] = d
             return d
@@ -217,8 +244,9 @@ extension AppsCore {
             // The whole plan as it started (apps done stay in its steps) while this process knows
             // it; after a restart, the apps still deploying.
             let known = umbrellas[g]
-            let info = groupInfo(g, actions: known?.steps.flatMap(\.actions) ?? members.flatMap { $0.info.steps.flatMap(\.actions) },
-                                 version: known?.version ?? members.map(\.info.version).max() ?? "")
+            let info = groupInfo(
+                g, actions: known?.steps.flatMap(\.actions) ?? members.flatMap { $0.info.steps.flatMap(\.actions) },
+                version: known?.version ?? members.map(\.info.version).max() ?? "")
             single.append((info, members.sorted { $0.info.id < $1.info.id }))
         }
         return single.sorted { $0.0.id < $1.0.id }

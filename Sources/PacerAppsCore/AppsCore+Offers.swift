@@ -21,7 +21,8 @@ extension AppsCore {
             while wants[i].count > 0, !rotation.isEmpty {
                 k %= rotation.count
                 let o = rotation[k]
-                guard case .success(let (record, info)) = place(wants[i].spec, on: offers[o], remaining: remaining[o], now: now) else {
+                guard case .success(let (record, info)) = place(wants[i].spec, on: offers[o], remaining: remaining[o], now: now)
+                else {
                     rotation.remove(at: k)  // full, or not for this app: out of its rotation
                     continue
                 }
@@ -38,7 +39,11 @@ extension AppsCore {
         var out: [AppsDirective] = records.isEmpty ? [] : [.persistTasks(records)]
         var declined: [String] = []
         for (o, offer) in offers.enumerated() {
-            if placed[o].isEmpty { declined.append(offer.id) } else { out.append(.accept(offerId: offer.id, tasks: placed[o], refuseSeconds: 0)) }
+            if placed[o].isEmpty {
+                declined.append(offer.id)
+            } else {
+                out.append(.accept(offerId: offer.id, tasks: placed[o], refuseSeconds: 0))
+            }
         }
         if !records.isEmpty { unmet = nil }  // progress: the starvation watch starts over
         if !declined.isEmpty {
@@ -50,7 +55,9 @@ extension AppsCore {
 
     /// Why the offers left (as placement left them) do not take the instances still waiting;
     /// reasons are kept only for apps still waiting. A sample of offers says enough.
-    mutating func recordMisfits(_ waiting: [(spec: AppDefinition, count: Int)], _ offers: [Offer], _ remaining: [Resources], now: Date) {
+    mutating func recordMisfits(
+        _ waiting: [(spec: AppDefinition, count: Int)], _ offers: [Offer], _ remaining: [Resources], now: Date
+    ) {
         let ids = Set(waiting.map(\.spec.id))
         misfits = misfits.filter { ids.contains($0.key) }
         for w in waiting {
@@ -98,17 +105,23 @@ extension AppsCore {
             let placed = live(app.id, now: now)
             if let failed = app.constraints.first(where: {
                 !ConstraintCheck.accepts([$0], hostname: offer.hostname, attributes: offer.attributes, placed: placed)
-            }) { return .failure(.constraint(failed)) }
+            }) {
+                return .failure(.constraint(failed))
+            }
         }
         guard let hostPorts = pickPorts(app, from: remaining) else {
-            return .failure(app.requirePorts ? .requiredPorts(app.portDefinitions.map(\.port))
-                                             : .ports(need: app.portDefinitions.count, had: remaining.portCount))
+            return .failure(
+                app.requirePorts
+                    ? .requiredPorts(app.portDefinitions.map(\.port))
+                    : .ports(need: app.portDefinitions.count, had: remaining.portCount))
         }
         return .success(hostPorts)
     }
 
     /// One instance of `app` on this offer, if it fits.
-    mutating func place(_ app: AppDefinition, on offer: Offer, remaining: Resources, now: Date) -> Result<(TaskRecord, TaskInfo), Misfit> {
+    mutating func place(_ app: AppDefinition, on offer: Offer, remaining: Resources, now: Date) -> Result<
+        (TaskRecord, TaskInfo), Misfit
+    > {
         let hostPorts: [Int]
         switch fit(app, on: offer, remaining: remaining, now: now) {
         case .success(let ports): hostPorts = ports
@@ -117,21 +130,24 @@ extension AppsCore {
         let id = TaskRecord.makeId(app: app.id, uuid: nextId())
         let version = app.configVersion
         let servicePorts = app.portDefinitions.map(\.port)
-        let record = TaskRecord(id: id, appId: app.id, agentId: offer.agentId, host: offer.hostname,
-                                agentAttributes: offer.attributes, ports: hostPorts, servicePorts: servicePorts,
-                                version: version, stagedAt: now)
+        let record = TaskRecord(
+            id: id, appId: app.id, agentId: offer.agentId, host: offer.hostname,
+            agentAttributes: offer.attributes, ports: hostPorts, servicePorts: servicePorts,
+            version: version, stagedAt: now)
         let resources = Resources(cpus: app.cpus, mem: app.mem, disk: app.disk, ports: PortRange.ranges(of: hostPorts))
-        let command = CommandInfo(shell: app.cmd != nil, value: app.cmd, arguments: app.args,
-                                  environment: environment(app, taskId: id, host: offer.hostname, ports: hostPorts),
-                                  user: app.user)
+        let command = CommandInfo(
+            shell: app.cmd != nil, value: app.cmd, arguments: app.args,
+            environment: environment(app, taskId: id, host: offer.hostname, ports: hostPorts),
+            user: app.user)
         let checks = app.healthChecks.map { TaskHealthCheck($0, taskPorts: hostPorts) }
         let readiness = app.readinessChecks.map {
             TaskReadinessCheck($0, portNames: app.portDefinitions.map(\.name), taskPorts: hostPorts)
         }
-        let info = TaskInfo(taskId: id, name: app.id.description, agentId: offer.agentId, resources: resources,
-                            command: command, killGracePeriodSeconds: app.taskKillGracePeriodSeconds,
-                            healthChecks: checks.isEmpty ? nil : checks, readinessChecks: readiness.isEmpty ? nil : readiness,
-                            resourceLimits: app.resourceLimits)
+        let info = TaskInfo(
+            taskId: id, name: app.id.description, agentId: offer.agentId, resources: resources,
+            command: command, killGracePeriodSeconds: app.taskKillGracePeriodSeconds,
+            healthChecks: checks.isEmpty ? nil : checks, readinessChecks: readiness.isEmpty ? nil : readiness,
+            resourceLimits: app.resourceLimits)
         return .success((record, info))
     }
 
@@ -146,7 +162,10 @@ extension AppsCore {
         var picked: [Int] = []
         for range in r.ports {
             var p = range.begin
-            while p <= range.end && picked.count < need { picked.append(p); p += 1 }
+            while p <= range.end && picked.count < need {
+                picked.append(p)
+                p += 1
+            }
             if picked.count == need { return picked }
         }
         return nil
@@ -157,7 +176,7 @@ extension AppsCore {
         var env: [String: String] = [
             "HOST": host, "PACER_APP_ID": app.id.description, "PACER_TASK_ID": taskId,
             "MARATHON_APP_ID": app.id.description, "MARATHON_APP_VERSION": app.version ?? "",
-            "MESOS_TASK_ID": taskId, "PORTS": ports.map(String.init).joined(separator: ","),
+            "MESOS_TASK_ID": taskId, "PORTS": ports.map(String.init).joined(separator: ",")
         ]
         for (i, p) in ports.enumerated() {
             env["PORT\(i)"] = String(p)

@@ -36,7 +36,8 @@ extension AppsCore {
             let since = d.lastProgressAt ?? now
             let quiet = now.timeIntervalSince(since)
             if let app = apps[d.appId], let deadline = app.progressDeadlineSeconds, quiet > deadline,
-               canaries[app.id]?.deploymentId != id {
+                canaries[app.id]?.deploymentId != id
+            {
                 out += failForNoProgress(d, app, deadline: deadline, now: now)
                 continue
             }
@@ -59,7 +60,10 @@ extension AppsCore {
     /// Whether to ask for offers again: instances have waited to launch, none launched, for the
     /// current backoff (`reviveSeconds`, doubling up to `reviveMaxSeconds`).
     mutating func reviveIfStarved(now: Date) -> Bool {
-        guard hasDemand(now: now, among: maybeWanting) else { unmet = nil; return false }
+        guard hasDemand(now: now, among: maybeWanting) else {
+            unmet = nil
+            return false
+        }
         guard var u = unmet else {
             unmet = (since: now, revivedAt: now, revives: 0)
             return false
@@ -81,7 +85,8 @@ extension AppsCore {
     public func waitingFor(_ d: Deployment, now: Date) -> String {
         guard let app = apps[d.appId] else {
             let left = tasks.of(app: d.appId).filter(\.isActive)
-            return left.isEmpty ? "nothing; finishing" : "\(count(left.count, "task")) of the removed app still to stop" + drainNote(left)
+            return left.isEmpty
+                ? "nothing; finishing" : "\(count(left.count, "task")) of the removed app still to stop" + drainNote(left)
         }
         let canary = canaries[app.id].flatMap { $0.deploymentId == d.info.id ? $0 : nil }
         if let delay = delays[app.id], delay.until > now {
@@ -94,7 +99,8 @@ extension AppsCore {
         }
         let toLaunch = canary.map { _ in canaryLaunch(app.id, now: now) } ?? plan(app, now: now).launch
         if toLaunch > 0 {
-            let why = misfits[app.id]?.summary
+            let why =
+                misfits[app.id]?.summary
                 ?? lastOfferAt.map { "no offer in the last \(Int(now.timeIntervalSince($0))) s" } ?? "no offer received yet"
             return "\(count(toLaunch, "instance")) to launch; \(why)"
         }

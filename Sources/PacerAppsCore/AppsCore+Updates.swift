@@ -12,7 +12,9 @@ extension AppsCore {
         var revive = false
         var touched: Set<PathId> = []
         for s in statuses {
-            if let uuid = s.uuid, let agent = s.agentId { acks.append(Acknowledgement(agentId: agent, taskId: s.taskId, uuid: uuid)) }
+            if let uuid = s.uuid, let agent = s.agentId {
+                acks.append(Acknowledgement(agentId: agent, taskId: s.taskId, uuid: uuid))
+            }
             if let known = tasks[s.taskId] { touched.insert(known.appId) }
             guard var record = tasks[s.taskId] else {
                 // A task we hold no record of (replaced while its agent was away, or a stray): kill it.
@@ -38,7 +40,8 @@ extension AppsCore {
                     delays[app.id] = LaunchDelay.afterFailure(delays[app.id], app: app, now: now)
                     lastFailure[app.id] = TaskFailure(record, at: now)
                 } else if !wasKilled, s.state == .lost {
-                    lastFailure[record.appId] = TaskFailure(record, at: now)  // Marathon counts a lost task as a failure, without backoff
+                    // Marathon counts a lost task as a failure, without backoff.
+                    lastFailure[record.appId] = TaskFailure(record, at: now)
                 }
                 revive = true
                 continue
@@ -80,7 +83,8 @@ extension AppsCore {
         out += kills
         // Only the apps these updates touched can have changed plans, and the apps waiting on
         // them (a dependency now serving lets its dependents launch).
-        let concerned = touched.union(apps.values.filter { !$0.dependencies.isEmpty && !touched.isDisjoint(with: $0.dependencies) }.map(\.id))
+        let concerned = touched.union(
+            apps.values.filter { !$0.dependencies.isEmpty && !touched.isDisjoint(with: $0.dependencies) }.map(\.id))
         out += enforcePlans(now: now, of: concerned)
         if (revive || concerned.count > touched.count) && hasDemand(now: now, among: concerned) { out.append(.revive) }
         completeDeployments(of: concerned)
@@ -97,7 +101,8 @@ extension AppsCore {
     /// An unreachable task past its app's `inactiveAfterSeconds` while the app has its full count without it.
     func wasReplaced(_ t: TaskRecord, now: Date) -> Bool {
         guard let since = unreachableSince[t.id], let app = apps[t.appId],
-              now.timeIntervalSince(since) >= app.unreachableStrategy.inactiveAfterSeconds else { return false }
+            now.timeIntervalSince(since) >= app.unreachableStrategy.inactiveAfterSeconds
+        else { return false }
         return live(app.id, now: now).filter { $0.id != t.id }.count >= app.instances
     }
 
@@ -121,7 +126,8 @@ extension AppsCore {
         var confirm: [TaskRef] = []
         confirming.formIntersection(tasks.staging)
         for t in watched.sorted().compactMap({ tasks[$0] }) {
-            if t.state == .staging, killRequested[t.id] == nil, now.timeIntervalSince(t.stagedAt) > settings.launchTimeoutSeconds {
+            if t.state == .staging, killRequested[t.id] == nil, now.timeIntervalSince(t.stagedAt) > settings.launchTimeoutSeconds
+            {
                 if now.timeIntervalSince(t.stagedAt) > settings.launchConfirmSeconds {
                     out += requestKill(t.id, now: now)
                 } else if confirming.insert(t.id).inserted {
@@ -134,7 +140,8 @@ extension AppsCore {
                 out.append(.kill(taskId: t.id, agentId: t.agentId))
             }
             if t.state == .unreachable, let since = unreachableSince[t.id], let app = apps[t.appId] {
-                let away = now.timeIntervalSince(since), strategy = app.unreachableStrategy
+                let away = now.timeIntervalSince(since)
+                let strategy = app.unreachableStrategy
                 // Just past its tolerance the app is short of an instance, and offers were declined
                 // meanwhile: ask for them again (ticks are 0.5 s apart, the window 1.5 s).
                 if away >= strategy.inactiveAfterSeconds && away < strategy.inactiveAfterSeconds + 1.5 { revive = true }
@@ -147,7 +154,8 @@ extension AppsCore {
                 }
             }
         }
-        for (id, stray) in strays.sorted(by: { $0.key < $1.key }) where now.timeIntervalSince(stray.since) > settings.killRetrySeconds {
+        for (id, stray) in strays.sorted(by: { $0.key < $1.key })
+        where now.timeIntervalSince(stray.since) > settings.killRetrySeconds {
             strays[id] = (stray.agentId, now)
             out.append(.kill(taskId: id, agentId: stray.agentId))
         }
@@ -175,7 +183,9 @@ extension AppsCore {
 extension AppsCore {
     /// Health results from the agent: recorded (and so persisted), turned into Marathon's health
     /// events, and a task past `maxConsecutiveFailures` is killed — a bounded share of the app at a time.
-    mutating func applyHealth(_ old: TaskRecord, _ s: TaskStatus, _ app: AppDefinition, now: Date) -> (TaskRecord, [AppsDirective]) {
+    mutating func applyHealth(_ old: TaskRecord, _ s: TaskStatus, _ app: AppDefinition, now: Date) -> (
+        TaskRecord, [AppsDirective]
+    ) {
         var t = old
         t.healthy = s.healthy
         t.healthCheckResults = s.health
@@ -186,7 +196,8 @@ extension AppsCore {
             let before = old.healthCheckResults?[safe: i]?.consecutiveFailures ?? 0
             if !result.alive && result.consecutiveFailures > before { record(.failedHealthCheck(t, check)) }
             if check.maxConsecutiveFailures > 0 && result.consecutiveFailures >= check.maxConsecutiveFailures {
-                exceeded = "\(result.consecutiveFailures) consecutive failures of a \(check.protocol.rawValue) check: "
+                exceeded =
+                    "\(result.consecutiveFailures) consecutive failures of a \(check.protocol.rawValue) check: "
                     + (result.lastFailureCause ?? "no cause given")
             }
         }

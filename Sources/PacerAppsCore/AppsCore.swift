@@ -54,7 +54,8 @@ extension AppsDirective {
     /// A write to the state store (what must succeed before anything is acknowledged).
     public var isStoreWrite: Bool {
         switch self {
-        case .persistApp, .deleteApp, .persistTasks, .deleteTasks, .persistCanary, .deleteCanary, .persistGroup, .deleteGroup: true
+        case .persistApp, .deleteApp, .persistTasks, .deleteTasks, .persistCanary, .deleteCanary, .persistGroup, .deleteGroup:
+            true
         default: false
         }
     }
@@ -124,8 +125,10 @@ public struct AppsCore: Sendable {
 
     /// `deployments`: those stored before a restart; the ones whose app still has work to do
     /// continue under their ids.
-    public init(settings: AppsSettings = AppsSettings(), apps: [AppDefinition], tasks: [TaskRecord],
-                deployments stored: [Deployment] = [], canaries: [Canary] = [], groups: [GroupRecord] = [], idPrefix: String, now: Date) {
+    public init(
+        settings: AppsSettings = AppsSettings(), apps: [AppDefinition], tasks: [TaskRecord],
+        deployments stored: [Deployment] = [], canaries: [Canary] = [], groups: [GroupRecord] = [], idPrefix: String, now: Date
+    ) {
         self.settings = settings
         self.groups = Dictionary(groups.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         self.apps = Dictionary(apps.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
@@ -196,7 +199,9 @@ public struct AppsCore: Sendable {
         if let d = deployments.of(app: app.id) {
             deployments[d.info.id] = nil
             record(.deploymentFailed(d.info, reason: "superseded by a newer deployment of \(app.id)"))
-            if let g = d.group { finishGroupDeployment(g, failed: "\(app.id) was changed again before the group change finished") }
+            if let g = d.group {
+                finishGroupDeployment(g, failed: "\(app.id) was changed again before the group change finished")
+            }
         }
         let id = nextId()
         let info = DeploymentInfo(id: id, version: app.version ?? "", app: app.id, action: action)

@@ -3,8 +3,10 @@ import PacerModel
 /// Marathon's placement constraints over `hostname` and agent attributes.
 public enum ConstraintCheck {
     /// Whether one more task of the app may go on this agent, given where its tasks are now.
-    public static func accepts(_ constraints: [Constraint], hostname: String, attributes: [String: String],
-                               placed: [TaskRecord]) -> Bool {
+    public static func accepts(
+        _ constraints: [Constraint], hostname: String, attributes: [String: String],
+        placed: [TaskRecord]
+    ) -> Bool {
         constraints.allSatisfy { accepts($0, hostname: hostname, attributes: attributes, placed: placed) }
     }
 

@@ -14,7 +14,9 @@ public struct InstancePlan: Equatable, Sendable {
         let current = live.filter { $0.version == version }
         let old = live.filter { $0.version != version }
         if old.isEmpty {
-            if current.count > n { return InstancePlan(launch: 0, kill: surplus(current, count: current.count - n, app.killSelection, app)) }
+            if current.count > n {
+                return InstancePlan(launch: 0, kill: surplus(current, count: current.count - n, app.killSelection, app))
+            }
             return InstancePlan(launch: n - current.count, kill: [])
         }
         let maxTotal = n + Int((Double(n) * app.upgradeStrategy.maximumOverCapacity).rounded(.down))

@@ -8,7 +8,8 @@ public struct LaunchDelay: Sendable, Equatable {
     public var until: Date
 
     public static func afterFailure(_ previous: LaunchDelay?, app: AppDefinition, now: Date) -> LaunchDelay {
-        let next = previous.map { min($0.current * app.backoffFactor, app.maxLaunchDelaySeconds) }
+        let next =
+            previous.map { min($0.current * app.backoffFactor, app.maxLaunchDelaySeconds) }
             ?? min(app.backoffSeconds, app.maxLaunchDelaySeconds)
         return LaunchDelay(current: next, until: now.addingTimeInterval(next))
     }

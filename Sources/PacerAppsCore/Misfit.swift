@@ -16,7 +16,8 @@ public enum Misfit: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .role(let offered, let wanted): "offered to role '\(offered)', the app runs as '\(wanted)'"
-        case .revocable(let wanted): wanted ? "not revocable (batch apps run only on idle capacity)" : "revocable (services need guaranteed resources)"
+        case .revocable(let wanted):
+            wanted ? "not revocable (batch apps run only on idle capacity)" : "revocable (services need guaranteed resources)"
         case .cpus(let need, let had): "too few cpus (needs \(need), had \(had))"
         case .mem(let need, let had): "too little mem (needs \(need) MiB, had \(had))"
         case .disk(let need, let had): "too little disk (needs \(need) MiB, had \(had))"
@@ -68,11 +69,17 @@ public struct Misfits: Sendable, Equatable {
 
     /// "2 offers did not fit: 2 × constraint rack:LIKE:r9 not met" (the latest example of each kind).
     public var summary: String {
-        let relevant = byOffer.values.filter { if case .role = $0 { return false }; if case .revocable = $0 { return false }; return true }
+        let relevant = byOffer.values.filter {
+            if case .role = $0 { return false }
+            if case .revocable = $0 { return false }
+            return true
+        }
         let shown = relevant.isEmpty ? Array(byOffer.values) : relevant
         var byKind: [String: (count: Int, example: Misfit)] = [:]
         for m in shown { byKind[m.kind] = ((byKind[m.kind]?.count ?? 0) + 1, m) }
-        let parts = byKind.sorted { ($0.value.count, $1.key) > ($1.value.count, $0.key) }.map { "\($0.value.count) × \($0.value.example)" }
+        let parts = byKind.sorted { ($0.value.count, $1.key) > ($1.value.count, $0.key) }.map {
+            "\($0.value.count) × \($0.value.example)"
+        }
         return "\(shown.count) offer\(shown.count == 1 ? "" : "s") did not fit: " + parts.joined(separator: "; ")
     }
 }

@@ -3,11 +3,15 @@ import PacerModel
 /// Gives every `port: 0` definition a service port from the range, unique across apps;
 /// an update keeps the ports the app already had, so load balancers see stable addresses.
 public enum ServicePorts {
-    public static func assign(_ app: AppDefinition, previous: AppDefinition?, others: [AppDefinition],
-                              range: ClosedRange<Int>) throws(APIError) -> AppDefinition {
+    public static func assign(
+        _ app: AppDefinition, previous: AppDefinition?, others: [AppDefinition],
+        range: ClosedRange<Int>
+    ) throws(APIError) -> AppDefinition {
         var app = app
         var taken: [Int: PathId] = [:]
-        for other in others where other.id != app.id { for p in other.portDefinitions where p.port != 0 { taken[p.port] = other.id } }
+        for other in others where other.id != app.id {
+            for p in other.portDefinitions where p.port != 0 { taken[p.port] = other.id }
+        }
         for (i, p) in app.portDefinitions.enumerated() where p.port != 0 {
             if let owner = taken[p.port] {
                 throw .invalid([FieldError(path: "/portDefinitions/\(i)/port", "service port \(p.port) is used by app \(owner)")])

@@ -8,7 +8,11 @@ public struct ServerSentEvent: Sendable, Equatable {
     public var id: String?
     public var event: String
     public var data: String
-    public init(id: String?, event: String, data: String) { self.id = id; self.event = event; self.data = data }
+    public init(id: String?, event: String, data: String) {
+        self.id = id
+        self.event = event
+        self.data = data
+    }
 }
 
 /// Parses the `text/event-stream` format: `field: value` lines, a blank line ends an event,
@@ -34,7 +38,8 @@ public struct SSEParser: Sendable {
                 if !data.isEmpty || event != nil {
                     out.append(ServerSentEvent(id: id, event: event ?? "message", data: data.joined(separator: "\n")))
                 }
-                event = nil; data = []
+                event = nil
+                data = []
                 continue
             }
             if text.hasPrefix(":") {
@@ -76,8 +81,10 @@ extension MarathonClient {
     /// passing the last id they saw to resume.
     /// With `keepAlives`, comment lines arrive as events with an empty type.
     /// `loadBalancer`: subscribe as this load balancer, so draining waits for it (Pacer's `?lb=`).
-    public func events(types: [String] = [], lastEventId: String? = nil, keepAlives: Bool = false,
-                       loadBalancer: String? = nil) -> AsyncThrowingStream<ServerSentEvent, any Error> {
+    public func events(
+        types: [String] = [], lastEventId: String? = nil, keepAlives: Bool = false,
+        loadBalancer: String? = nil
+    ) -> AsyncThrowingStream<ServerSentEvent, any Error> {
         let lb = loadBalancer.flatMap { $0.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) }.map { "lb=\($0)" }
         // Pacer's shapes and event types (draining, ready, stalled): this is Pacer's own client.
         let query = (types.map { "event_type=\($0)" } + (lb.map { [$0] } ?? []) + ["embed=pacer"]).joined(separator: "&")

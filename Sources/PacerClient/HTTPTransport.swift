@@ -36,8 +36,9 @@ public struct HTTPTransport: Sendable {
 
     /// Gives up connecting after a second (AsyncHTTPClient's default retries a refused connection
     /// for 10 s): a dead master or leader must be noticed at once, so callers move to another.
-    public static let client = HTTPClient(eventLoopGroupProvider: .singleton,
-                                          configuration: .init(timeout: .init(connect: .seconds(1))))
+    public static let client = HTTPClient(
+        eventLoopGroupProvider: .singleton,
+        configuration: .init(timeout: .init(connect: .seconds(1))))
 
     /// Between the cluster's own processes (agents and frameworks to masters): a refused or silent
     /// peer is given up after 300 ms, so a dead master — or a stale redirect to one — costs little
@@ -54,31 +55,39 @@ public struct HTTPTransport: Sendable {
     }
 
     public init(client: HTTPClient = HTTPTransport.client, timeout: TimeAmount = .seconds(10)) {
-        self.client = client; self.timeout = timeout
+        self.client = client
+        self.timeout = timeout
     }
 
-    public func send(_ method: HTTPMethod, _ url: String, body: Data? = nil,
-                     headers: [(String, String)] = [], maxResponse: Int = 64 << 20) async throws(ClientError) -> HTTPResult {
+    public func send(
+        _ method: HTTPMethod, _ url: String, body: Data? = nil,
+        headers: [(String, String)] = [], maxResponse: Int = 64 << 20
+    ) async throws(ClientError) -> HTTPResult {
         var request = HTTPClientRequest(url: url)
         request.method = method
         for (k, v) in headers { request.headers.add(name: k, value: v) }
         if let body {
-            if !request.headers.contains(name: "Content-Type") { request.headers.add(name: "Content-Type", value: "application/json") }
+            if !request.headers.contains(name: "Content-Type") {
+                request.headers.add(name: "Content-Type", value: "application/json")
+            }
             request.body = .bytes(ByteBuffer(bytes: body))
         }
         do {
             let response = try await client.execute(request, timeout: timeout)
             let bytes = try await response.body.collect(upTo: maxResponse)
-            return HTTPResult(status: Int(response.status.code), body: Data(bytes.readableBytesView),
-                              headers: response.headers.map { ($0.name, $0.value) })
+            return HTTPResult(
+                status: Int(response.status.code), body: Data(bytes.readableBytesView),
+                headers: response.headers.map { ($0.name, $0.value) })
         } catch {
             throw .transport(url: url, "\(error)")
         }
     }
 
     /// Sends and requires a 2xx answer; decodes Marathon-style error bodies otherwise.
-    public func expectOK(_ method: HTTPMethod, _ url: String, body: Data? = nil,
-                         headers: [(String, String)] = []) async throws(ClientError) -> HTTPResult {
+    public func expectOK(
+        _ method: HTTPMethod, _ url: String, body: Data? = nil,
+        headers: [(String, String)] = []
+    ) async throws(ClientError) -> HTTPResult {
         let r = try await send(method, url, body: body, headers: headers)
         guard (200..<300).contains(r.status) else {
             var api = try? WireJSON.marathonDecoder().decode(APIError.self, from: r.body)

@@ -45,13 +45,15 @@ public struct MarathonClient: Sendable {
 
     @discardableResult
     public func scale(_ id: PathId, instances: Int, force: Bool = false) async throws(ClientError) -> DeploymentResult {
-        let r = try await transport.expectOK(.PUT, path(id) + (force ? "?force=true" : ""), body: Data("{\"instances\":\(instances)}".utf8))
+        let r = try await transport.expectOK(
+            .PUT, path(id) + (force ? "?force=true" : ""), body: Data("{\"instances\":\(instances)}".utf8))
         return try decode(DeploymentResult.self, r)
     }
 
     @discardableResult
     public func restart(_ id: PathId, force: Bool = false) async throws(ClientError) -> DeploymentResult {
-        try decode(DeploymentResult.self, try await transport.expectOK(.POST, path(id) + "/restart" + (force ? "?force=true" : "")))
+        try decode(
+            DeploymentResult.self, try await transport.expectOK(.POST, path(id) + "/restart" + (force ? "?force=true" : "")))
     }
 
     @discardableResult
@@ -73,7 +75,9 @@ public struct MarathonClient: Sendable {
     }
 
     /// Any request, answered as it comes (no status check): for tests and tools.
-    public func raw(_ method: String, _ path: String, body: Data? = nil, headers: [(String, String)] = []) async throws(ClientError) -> HTTPResult {
+    public func raw(_ method: String, _ path: String, body: Data? = nil, headers: [(String, String)] = [])
+        async throws(ClientError) -> HTTPResult
+    {
         try await transport.send(.init(rawValue: method), baseURL + path, body: body, headers: headers)
     }
 }

@@ -26,8 +26,9 @@ public struct MasterClient: Sendable {
 
     public func call(_ call: SchedulerCall) async throws(ClientError) {
         let body = try! encoder.encode(call)  // encoding plain value types cannot fail
-        _ = try await transport.expectOK(.POST, baseURL + "/api/v1/scheduler", body: body,
-                                         headers: streamId.map { [("Mesos-Stream-Id", $0)] } ?? [])
+        _ = try await transport.expectOK(
+            .POST, baseURL + "/api/v1/scheduler", body: body,
+            headers: streamId.map { [("Mesos-Stream-Id", $0)] } ?? [])
     }
 
     /// Agent → master; returns the HTTP status (404 on HEARTBEAT means: register again). A master
@@ -44,8 +45,10 @@ public struct MasterClient: Sendable {
     /// Opens the SUBSCRIBE stream. Events arrive in batches (all complete lines of a read), so the
     /// framework can persist and acknowledge many updates at once. `subscribed` gets this client on
     /// the new stream before the first event.
-    public func subscribe(_ info: FrameworkInfo,
-                          subscribed: @escaping @Sendable (MasterClient) async -> Void) -> AsyncThrowingStream<[SchedulerEvent], any Error> {
+    public func subscribe(
+        _ info: FrameworkInfo,
+        subscribed: @escaping @Sendable (MasterClient) async -> Void
+    ) -> AsyncThrowingStream<[SchedulerEvent], any Error> {
         let body = try! encoder.encode(SchedulerCall.subscribe(info))
         let url = baseURL + "/api/v1/scheduler"
         let client = transport.client
@@ -113,7 +116,9 @@ public struct AgentClient: Sendable {
     let transport: HTTPTransport
     /// Its own pool (per agent, one connection at a time: deliveries to an agent are in order; up to
     /// 32 to one host, where simulated agents share one listener).
-    public init(transport: HTTPTransport = HTTPTransport(client: AgentClient.client, timeout: .seconds(5))) { self.transport = transport }
+    public init(transport: HTTPTransport = HTTPTransport(client: AgentClient.client, timeout: .seconds(5))) {
+        self.transport = transport
+    }
     public static let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: HTTPTransport.clusterConfiguration)
 
     public func send(_ message: AgentMessage, to agentURL: String) async throws(ClientError) {

@@ -42,9 +42,14 @@ actor Discovery {
     var needSnapshot = true
     var lastSnapshot = Date.distantPast
 
-    init(config: LBConfig, logger: Logger, initial: RoutingTable? = nil, publish: @escaping @Sendable (RoutingTable, Int) -> Void,
-         settled: @escaping @Sendable (Int, Set<String>) -> Bool) {
-        self.config = config; self.logger = logger; self.publish = publish; self.settled = settled
+    init(
+        config: LBConfig, logger: Logger, initial: RoutingTable? = nil, publish: @escaping @Sendable (RoutingTable, Int) -> Void,
+        settled: @escaping @Sendable (Int, Set<String>) -> Bool
+    ) {
+        self.config = config
+        self.logger = logger
+        self.publish = publish
+        self.settled = settled
         model = DiscoveryModel(group: config.group)
         if let initial { table = initial }
     }
@@ -62,8 +67,9 @@ actor Discovery {
             do {
                 try await follow(MarathonClient(baseURL: url, transport: HTTPTransport(timeout: .seconds(30))))
             } catch {
-                logger.warning("framework stream ended; serving the last known backends",
-                               metadata: ["framework": "\(url)", "error": "\(error)"])
+                logger.warning(
+                    "framework stream ended; serving the last known backends",
+                    metadata: ["framework": "\(url)", "error": "\(error)"])
             }
             status.connected = false
             try? await Task.sleep(for: .seconds(1))
@@ -128,7 +134,9 @@ actor Discovery {
         var refetch: Set<String> = []
         for e in batch {
             guard let event = DiscoveryEvent.parse(type: e.event, data: Data(e.data.utf8)) else {
-                if Self.routingEvents.contains(e.event) { skip("event", "an event without the fields routing needs", &skipped.events) }
+                if Self.routingEvents.contains(e.event) {
+                    skip("event", "an event without the fields routing needs", &skipped.events)
+                }
                 continue
             }
             refetch.formUnion(model.apply(event))
@@ -147,12 +155,16 @@ actor Discovery {
     }
 
     /// The event types the load balancer subscribes to.
-    static let subscribed = routingEvents.union(["event_stream_attached", "deployment_info", "deployment_success", "deployment_failed",
-                                                 "deployment_step_success"])
+    static let subscribed = routingEvents.union([
+        "event_stream_attached", "deployment_info", "deployment_success", "deployment_failed",
+        "deployment_step_success"
+    ])
 
     /// Event types whose payload routing reads.
-    static let routingEvents: Set<String> = ["status_update_event", "health_status_changed_event", "instance_draining_event",
-                                             "instance_ready_event", "app_terminated_event", "api_post_event"]
+    static let routingEvents: Set<String> = [
+        "status_update_event", "health_status_changed_event", "instance_draining_event",
+        "instance_ready_event", "app_terminated_event", "api_post_event"
+    ]
 
     /// Every app with its tasks. Events received before it was taken (Pacer says up to which
     /// event id, `X-Pacer-Event-Id`) are already in it and dropped.
@@ -187,8 +199,9 @@ actor Discovery {
     func skip(_ kind: String, _ what: String, _ counter: inout Int, count: Int = 1) {
         counter += count
         if warned.insert(kind).inserted {
-            logger.warning("skipping \(what) from the framework (counted in pacer_lb_discovery_skipped_total)",
-                           metadata: ["kind": "\(kind)"])
+            logger.warning(
+                "skipping \(what) from the framework (counted in pacer_lb_discovery_skipped_total)",
+                metadata: ["kind": "\(kind)"])
         }
     }
 
@@ -208,7 +221,10 @@ actor Discovery {
     func acknowledge(_ tasks: Set<String>, afterVersion version: Int, lb: String, _ client: MarathonClient) async {
         let deadline = Date().addingTimeInterval(drainWait)
         while !settled(version, tasks) && Date() < deadline { try? await Task.sleep(for: .milliseconds(20)) }
-        struct Drained: Encodable { var lb: String; var taskIds: [String] }
+        struct Drained: Encodable {
+            var lb: String
+            var taskIds: [String]
+        }
         let body = try? JSONEncoder().encode(Drained(lb: lb, taskIds: tasks.sorted()))
         do {
             _ = try await client.raw("POST", "/v2/tasks/drained", body: body, headers: [("Content-Type", "application/json")])

@@ -1,8 +1,9 @@
+import CLibevent
+import PacerLBCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import CLibevent
-import PacerLBCore
 
 /// The few evbuffer operations every connection type needs, with errno folded into results
 /// (`IOResult`, `Drain`).
@@ -58,8 +59,10 @@ enum EventIO {
 
     /// Moves the part of `source` that belongs to a body into `destination` (without copying
     /// whole chains), at most `limit` bytes. Throws on broken chunked framing.
-    static func moveBody(_ source: OpaquePointer, to destination: OpaquePointer, _ progress: inout BodyProgress,
-                         limit: Int) throws(HTTPError) -> Int {
+    static func moveBody(
+        _ source: OpaquePointer, to destination: OpaquePointer, _ progress: inout BodyProgress,
+        limit: Int
+    ) throws(HTTPError) -> Int {
         let available = min(evbuffer_get_length(source), limit)
         guard available > 0 else { return 0 }
         let n = try progress.take(available: available) { (visit) throws(HTTPError) in

@@ -1,7 +1,8 @@
+import CLibevent
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import CLibevent
 
 /// What one non-blocking read did, as a value (swift-nio's `IOResult`, plus the two ends a stream
 /// can reach) instead of `-1` and an `errno` that the next call may overwrite.
@@ -17,7 +18,11 @@ enum IOResult: Equatable {
     /// The result of a `read`-like call returning `n` (errno is read at once, before anything else
     /// can change it).
     init(_ n: Int) {
-        if n > 0 { self = .processed(n) } else if n == 0 { self = .eof } else {
+        if n > 0 {
+            self = .processed(n)
+        } else if n == 0 {
+            self = .eof
+        } else {
             let code = errno
             self = code == EAGAIN || code == EWOULDBLOCK || code == EINTR ? .wouldBlock : .failed(code)
         }

@@ -1,8 +1,9 @@
+import CLibevent
+import PacerLBCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import CLibevent
-import PacerLBCore
 
 extension HTTPSession {
     /// Parses the next request head if it has fully arrived, routes it and sends it on.
@@ -11,7 +12,8 @@ extension HTTPSession {
         let limits = settings.limits.head
         let available = evbuffer_get_length(input)
         let bytes = EventIO.contiguous(input, min(available, limits.headBytes + 4))
-        let start: Int, end: Int
+        let start: Int
+        let end: Int
         switch HeadScanner.scan(bytes, from: scanResume, limits: limits) {
         case .incomplete(let resume):
             scanResume = resume
@@ -56,16 +58,18 @@ extension HTTPSession {
         evbuffer_drain(input, end)
         guard let (first, picked) = choice else {
             route.cell.started()
-            exchange = Exchange(route: route, backend: Backend(host: "", port: 0, taskId: ""), picked: nil, candidates: [],
-                                method: head.knownMethod, clientMinor: head.minor, closeAfter: true, tunnel: false,
-                                request: BodyProgress(head.body), started: 0)
+            exchange = Exchange(
+                route: route, backend: Backend(host: "", port: 0, taskId: ""), picked: nil, candidates: [],
+                method: head.knownMethod, clientMinor: head.minor, closeAfter: true, tunnel: false,
+                request: BodyProgress(head.body), started: 0)
             fail(HTTPError(503, "no healthy backend for this service"))
             return false
         }
         event_del(timer)
-        let ex = Exchange(route: route, backend: first, picked: picked ? first : nil, candidates: nil, method: head.knownMethod,
-                          clientMinor: head.minor, closeAfter: head.wantsClose || worker.stopping, tunnel: tunnel,
-                          request: BodyProgress(head.body), started: worker.now())
+        let ex = Exchange(
+            route: route, backend: first, picked: picked ? first : nil, candidates: nil, method: head.knownMethod,
+            clientMinor: head.minor, closeAfter: head.wantsClose || worker.stopping, tunnel: tunnel,
+            request: BodyProgress(head.body), started: worker.now())
         if head.body == .none && head.knownMethod.isIdempotent && !tunnel { ex.retryHead = scratch }
         if service.sticky && cookie != first.stickyId {
             ex.stickyCookie = Array("set-cookie: pacer_sticky=\(first.stickyId); path=/; httponly\r\n".utf8)
@@ -88,13 +92,20 @@ extension HTTPSession {
     func route(_ bytes: UnsafeRawBufferPointer, _ head: RequestHead) -> WorkerRoute? {
         switch entry {
         case .service(let port):
-            guard let route = worker.routes[port] else { fail(HTTPError(503, "service is gone")); return nil }
+            guard let route = worker.routes[port] else {
+                fail(HTTPError(503, "service is gone"))
+                return nil
+            }
             return route
         case .virtualHost:
-            guard let host = head.host else { fail(HTTPError(404, "no Host, so no virtual host")); return nil }
+            guard let host = head.host else {
+                fail(HTTPError(404, "no Host, so no virtual host"))
+                return nil
+            }
             let name = VirtualHostName.normalize(UnsafeRawBufferPointer(rebasing: bytes[host]))
             guard let port = worker.table.virtualHost(name, target: UnsafeRawBufferPointer(rebasing: bytes[head.target])),
-                  let route = worker.routes[port] else {
+                let route = worker.routes[port]
+            else {
                 fail(HTTPError(404, "no service for this host and path"))
                 return nil
             }
@@ -110,7 +121,8 @@ extension HTTPSession {
             var i = 0
             while i + key.count <= value.count {
                 if (i == 0 || value[i - 1] == UInt8(ascii: " ") || value[i - 1] == UInt8(ascii: ";"))
-                    && value[i..<(i + key.count)].elementsEqual(key) {
+                    && value[i..<(i + key.count)].elementsEqual(key)
+                {
                     var j = i + key.count
                     while j < value.count && value[j] != UInt8(ascii: ";") { j += 1 }
                     return String(decoding: value[(i + key.count)..<j], as: UTF8.self)

@@ -1,8 +1,9 @@
+import CLibevent
+import PacerLBCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import CLibevent
-import PacerLBCore
 
 extension HTTPSession {
     func upstreamEvent(_ up: Upstream, _ what: Int16) {
@@ -19,7 +20,9 @@ extension HTTPSession {
             guard upstream === up else { return }
         }
         if what & Int16(EV_READ | EV_CLOSED) != 0 {
-            if phase == .tunnel { tunnelFromUpstream(up, peerClosed: what & Int16(EV_CLOSED) != 0) } else {
+            if phase == .tunnel {
+                tunnelFromUpstream(up, peerClosed: what & Int16(EV_CLOSED) != 0)
+            } else {
                 upstreamReadable(up, peerClosed: what & Int16(EV_CLOSED) != 0)
             }
         }
@@ -101,8 +104,9 @@ extension HTTPSession {
         case .complete(let start, let end):
             let head: ResponseHead
             do {
-                head = try ResponseHead.parse(bytes, start..<end, limits: limits, isHead: ex.method == .head,
-                                              fields: &fields, connectionTokens: &tokens)
+                head = try ResponseHead.parse(
+                    bytes, start..<end, limits: limits, isHead: ex.method == .head,
+                    fields: &fields, connectionTokens: &tokens)
             } catch {
                 ex.cell.backendError()
                 fail(HTTPError(502, error.reason))
@@ -119,11 +123,15 @@ extension HTTPSession {
             let close = ex.closeAfter || head.body == .untilClose || fromClient.eof || worker.stopping
             if !head.isInterim { ex.closeAfter = close }
             scratch.removeAll(keepingCapacity: true)
-            HeadWriter.response(bytes, head, fields, clientMinor: ex.clientMinor, close: close && !head.isInterim,
-                                extra: head.isInterim ? [] : ex.stickyCookie, into: &scratch)
+            HeadWriter.response(
+                bytes, head, fields, clientMinor: ex.clientMinor, close: close && !head.isInterim,
+                extra: head.isInterim ? [] : ex.stickyCookie, into: &scratch)
             evbuffer_drain(up.input, end)
             EventIO.add(output, scratch)
-            if head.isInterim { flushClient(); return head }
+            if head.isInterim {
+                flushClient()
+                return head
+            }
             ex.cell.answered(status: head.status, latency: worker.now() - ex.started)
             ex.responseBody = BodyProgress(head.body)
             if head.status == 101 { startTunnel(up) }
@@ -135,7 +143,8 @@ extension HTTPSession {
     /// carry another request, and the next pipelined request (if any) is taken up.
     func finishExchange(_ up: Upstream) {
         guard let ex = exchange, let head = ex.response else { return }
-        let reusable = !head.closes && ex.request.isDone && !up.incoming.eof && evbuffer_get_length(up.input) == 0
+        let reusable =
+            !head.closes && ex.request.isDone && !up.incoming.eof && evbuffer_get_length(up.input) == 0
             && evbuffer_get_length(up.output) == 0 && head.minor == 1
         worker.released(up, reusable: reusable)
         upstream = nil

@@ -1,8 +1,9 @@
+import CLibevent
+import PacerLBCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import CLibevent
-import PacerLBCore
 
 /// After a `101 Switching Protocols` on a route that allows WebSocket, the connection is a plain
 /// byte tunnel both ways, with half-closes passed on, until both sides are done.

@@ -1,14 +1,18 @@
+import CLibevent
+import PacerLBCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import CLibevent
-import PacerLBCore
 
 /// One client connection in HTTP mode: requests are parsed strictly, routed one at a time
 /// (pipelined ones wait in the input buffer, B17), sent on a pooled or new backend connection,
 /// and answered in order. Owned by one worker thread; one edge-triggered event on the socket.
 final class HTTPSession {
-    enum Entry { case service(Int), virtualHost }
+    enum Entry {
+        case service(Int)
+        case virtualHost
+    }
     enum Phase { case waiting, readingHead, exchanging, tunnel, closing, lingering, closed }
 
     // unowned(unsafe): the worker owns every session and outlives it; a checked unowned reference
@@ -63,20 +67,35 @@ final class HTTPSession {
         var service: Int { route.port }
         var cell: ServiceCell { route.cell }
 
-        init(route: WorkerRoute, backend: Backend, picked: Backend?, candidates: [Backend]?, method: RequestHead.Method,
-             clientMinor: Int, closeAfter: Bool, tunnel: Bool, request: BodyProgress, started: Double) {
-            self.route = route; self.backend = backend; self.picked = picked; self.candidates = candidates
-            self.method = method; self.clientMinor = clientMinor; self.closeAfter = closeAfter; self.tunnel = tunnel
-            self.request = request; self.started = started
+        init(
+            route: WorkerRoute, backend: Backend, picked: Backend?, candidates: [Backend]?, method: RequestHead.Method,
+            clientMinor: Int, closeAfter: Bool, tunnel: Bool, request: BodyProgress, started: Double
+        ) {
+            self.route = route
+            self.backend = backend
+            self.picked = picked
+            self.candidates = candidates
+            self.method = method
+            self.clientMinor = clientMinor
+            self.closeAfter = closeAfter
+            self.tunnel = tunnel
+            self.request = request
+            self.started = started
         }
     }
 
-    init(worker: Worker, client: Int32, entry: Entry, peer: UnsafeMutablePointer<sockaddr>?, localPort: Int,
-         tls: TLSConnection? = nil) {
-        self.worker = worker; self.client = client; self.entry = entry; self.tls = tls
+    init(
+        worker: Worker, client: Int32, entry: Entry, peer: UnsafeMutablePointer<sockaddr>?, localPort: Int,
+        tls: TLSConnection? = nil
+    ) {
+        self.worker = worker
+        self.client = client
+        self.entry = entry
+        self.tls = tls
         clientKey = Sockets.clientKey(peer)
-        forwarding = HeadWriter.Forwarding(clientAddress: Sockets.addressString(peer), proto: tls == nil ? "http" : "https",
-                                           port: localPort)
+        forwarding = HeadWriter.Forwarding(
+            clientAddress: Sockets.addressString(peer), proto: tls == nil ? "http" : "https",
+            port: localPort)
         input = evbuffer_new()
         output = evbuffer_new()
         fromClient = Flow(source: tls.map { .tls($0) } ?? .socket(client), buffer: input)
@@ -88,12 +107,16 @@ final class HTTPSession {
     func start() {
         evutil_make_socket_nonblocking(client)
         Sockets.noDelay(client)
-        clientEvent = event_new(worker.base, client, TCPRelay.flags, { _, what, ctx in
-            Unmanaged<HTTPSession>.fromOpaque(ctx!).takeUnretainedValue().clientEvent(what)
-        }, context)
-        timer = event_new(worker.base, -1, 0, { _, _, ctx in
-            Unmanaged<HTTPSession>.fromOpaque(ctx!).takeUnretainedValue().deadlinePassed()
-        }, context)
+        clientEvent = event_new(
+            worker.base, client, TCPRelay.flags,
+            { _, what, ctx in
+                Unmanaged<HTTPSession>.fromOpaque(ctx!).takeUnretainedValue().clientEvent(what)
+            }, context)
+        timer = event_new(
+            worker.base, -1, 0,
+            { _, _, ctx in
+                Unmanaged<HTTPSession>.fromOpaque(ctx!).takeUnretainedValue().deadlinePassed()
+            }, context)
         event_add(clientEvent, worker.timeout(settings.timeouts.idle))
         arm(settings.timeouts.httpRequest)  // a new connection owes its first request head promptly
     }
@@ -114,9 +137,14 @@ final class HTTPSession {
 
     func clientEvent(_ what: Int16) {
         guard phase != .closed else { return }
-        if what & Int16(EV_TIMEOUT) != 0 { close(); return }
+        if what & Int16(EV_TIMEOUT) != 0 {
+            close()
+            return
+        }
         if what & Int16(EV_READ | EV_CLOSED) != 0 {
-            if phase == .tunnel { tunnelFromClient(peerClosed: what & Int16(EV_CLOSED) != 0) } else {
+            if phase == .tunnel {
+                tunnelFromClient(peerClosed: what & Int16(EV_CLOSED) != 0)
+            } else {
                 readClient(peerClosed: what & Int16(EV_CLOSED) != 0)
                 process()
             }
@@ -158,7 +186,10 @@ final class HTTPSession {
                     if fromClient.eof { close() }
                     return
                 }
-                if phase == .waiting { phase = .readingHead; arm(settings.timeouts.httpRequest) }
+                if phase == .waiting {
+                    phase = .readingHead
+                    arm(settings.timeouts.httpRequest)
+                }
                 guard beginRequest() else { return }
             case .exchanging:
                 forwardRequestBody()
@@ -237,7 +268,10 @@ final class HTTPSession {
 
     /// Ends the connection at once: used when an answer was already under way.
     func abort() {
-        if let ex = exchange { ex.cell.failed(); worker.ended(ex) }
+        if let ex = exchange {
+            ex.cell.failed()
+            worker.ended(ex)
+        }
         exchange = nil
         // What already came from the backend still goes out (best effort), then the close tells
         // the client the response was cut short.
@@ -247,7 +281,10 @@ final class HTTPSession {
     }
 
     func dropUpstream() {
-        if let up = upstream { worker.released(up, reusable: false); upstream = nil }
+        if let up = upstream {
+            worker.released(up, reusable: false)
+            upstream = nil
+        }
     }
 
     func close() {

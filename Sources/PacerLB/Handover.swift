@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CPacerSys
 import Foundation
 import PacerLBCore
 import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Hitless restart: a new `pacer lb` asks the running one, over a Unix socket, for its listening
 /// sockets and routing table (SCM_RIGHTS). The sockets stay open throughout — only their owner
@@ -53,7 +54,9 @@ enum Handover {
             let message = buffer[0..<n]
             if message.first == UInt8(ascii: "T") {
                 table = try? JSONDecoder().decode(RoutingTable.self, from: Data(message.dropFirst()))
-            } else if message.first == UInt8(ascii: "L"), passed >= 0, let port = Int(String(decoding: message.dropFirst(), as: UTF8.self)) {
+            } else if message.first == UInt8(ascii: "L"), passed >= 0,
+                let port = Int(String(decoding: message.dropFirst(), as: UTF8.self))
+            {
                 listeners[port, default: []].append(passed)
             } else if message.first == UInt8(ascii: "E") {
                 guard let table else { break }
@@ -72,7 +75,9 @@ enum Handover {
         let fd: Int32
         let path: String
 
-        init?(path: String, handOver: @escaping @Sendable () -> (RoutingTable, [Int: [Int32]]), done: @escaping @Sendable () -> Void) {
+        init?(
+            path: String, handOver: @escaping @Sendable () -> (RoutingTable, [Int: [Int32]]), done: @escaping @Sendable () -> Void
+        ) {
             unlink(path)
             guard var (socket, addr) = Handover.socket(path) else { return nil }
             guard Handover.withAddress(&addr, { bind(socket, $0, $1) }) == 0, listen(socket, 4) == 0 else {
@@ -88,12 +93,17 @@ enum Handover {
                     if conn < 0 { if errno == EINTR { continue } else { return } }
                     var request = [UInt8](repeating: 0, count: 64)
                     let n = recv(conn, &request, request.count, 0)
-                    guard n > 0, String(decoding: request[0..<n], as: UTF8.self) == "takeover" else { Glibc.close(conn); continue }
+                    guard n > 0, String(decoding: request[0..<n], as: UTF8.self) == "takeover" else {
+                        Glibc.close(conn)
+                        continue
+                    }
                     let (table, listeners) = handOver()
                     let json = (try? JSONEncoder().encode(table)) ?? Data()
                     _ = (Array("T".utf8) + Array(json)).withUnsafeBytes { send(conn, $0.baseAddress, $0.count, 0) }
                     for (port, fds) in listeners {
-                        for f in fds { _ = Array("L\(port)".utf8).withUnsafeBytes { pacer_send_fd(conn, f, $0.baseAddress, $0.count) } }
+                        for f in fds {
+                            _ = Array("L\(port)".utf8).withUnsafeBytes { pacer_send_fd(conn, f, $0.baseAddress, $0.count) }
+                        }
                     }
                     _ = Array("E".utf8).withUnsafeBytes { send(conn, $0.baseAddress, $0.count, 0) }
                     Glibc.close(conn)

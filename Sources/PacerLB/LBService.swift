@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CLibevent
 import CPacerSys
 import Foundation
@@ -12,6 +9,10 @@ import PacerServerKit
 import ServiceLifecycle
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The load balancer as a long-running service: worker threads on libevent for the data path,
 /// discovery and the admin endpoint on Swift concurrency.
 public struct LBService: Service {
@@ -19,7 +20,8 @@ public struct LBService: Service {
     let logger: Logger
 
     public init(config: LBConfig, logger: Logger = Logger(label: "pacer.lb")) {
-        self.config = config; self.logger = logger
+        self.config = config
+        self.logger = logger
     }
 
     public func run() async throws {
@@ -34,13 +36,16 @@ public struct LBService: Service {
         // refuses no connection (F20).
         let inheritance = Handover.takeOver(config.handoverPath)
         if let inheritance {
-            logger.info("took over listening sockets from the running load balancer",
-                        metadata: ["ports": "\(inheritance.listeners.keys.sorted())"])
+            logger.info(
+                "took over listening sockets from the running load balancer",
+                metadata: ["ports": "\(inheritance.listeners.keys.sorted())"])
         }
         let mailboxes = (0..<count).map { _ in WorkerMailbox() }
         for (i, mailbox) in mailboxes.enumerated() {
             let (config, logger) = (self.config, self.logger)
-            let share = (inheritance?.listeners ?? [:]).mapValues { fds in stride(from: i, to: fds.count, by: count).map { fds[$0] } }
+            let share = (inheritance?.listeners ?? [:]).mapValues { fds in
+                stride(from: i, to: fds.count, by: count).map { fds[$0] }
+            }
             let thread = Thread {
                 // Each worker's libevent objects are made and used on its own thread only.
                 Worker(settings: config, mailbox: mailbox, logger: logger, inherited: share).run()
@@ -51,18 +56,24 @@ public struct LBService: Service {
         }
         let latest = LatestTable(inheritance?.table ?? RoutingTable())
         if let table = inheritance?.table { for m in mailboxes { m.post(table) } }
-        let discovery = Discovery(config: config, logger: logger, initial: inheritance?.table, publish: { table, version in
-            guard latest.set(table) else { return }
-            for m in mailboxes { m.post(table, version: version) }
-        }, settled: { version, tasks in mailboxes.allSatisfy { $0.settled(version, tasks) } })
+        let discovery = Discovery(
+            config: config, logger: logger, initial: inheritance?.table,
+            publish: { table, version in
+                guard latest.set(table) else { return }
+                for m in mailboxes { m.post(table, version: version) }
+            }, settled: { version, tasks in mailboxes.allSatisfy { $0.settled(version, tasks) } })
         let (successorArrived, successor) = AsyncStream.makeStream(of: Void.self)
-        let handover = Handover.Server(path: config.handoverPath, handOver: {
-            let table = latest.freeze()  // from now on the table stays what the successor got
-            var listeners: [Int: [Int32]] = [:]
-            for m in mailboxes { listeners.merge(m.listening.withLock { $0 }, uniquingKeysWith: +) }
-            return (table, listeners)
-        }, done: { successor.yield() })
-        if handover == nil { logger.warning("no hand-over socket; a restart will not be hitless", metadata: ["path": "\(config.handoverPath)"]) }
+        let handover = Handover.Server(
+            path: config.handoverPath,
+            handOver: {
+                let table = latest.freeze()  // from now on the table stays what the successor got
+                var listeners: [Int: [Int32]] = [:]
+                for m in mailboxes { listeners.merge(m.listening.withLock { $0 }, uniquingKeysWith: +) }
+                return (table, listeners)
+            }, done: { successor.yield() })
+        if handover == nil {
+            logger.warning("no hand-over socket; a restart will not be hitless", metadata: ["path": "\(config.handoverPath)"])
+        }
         logger.info("load balancer running", metadata: ["workers": "\(count)", "admin": "\(config.bind):\(config.adminPort)"])
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.serveAdmin(discovery, mailboxes) }
@@ -94,9 +105,10 @@ public struct LBService: Service {
     /// The admin endpoint; while a predecessor still holds the port (hand-over), binding is retried.
     func serveAdmin(_ discovery: Discovery, _ mailboxes: [WorkerMailbox]) async {
         while !Task.isCancelled {
-            let app = Application(router: adminRouter(discovery, mailboxes),
-                                  configuration: .init(address: .hostname(config.bind, port: config.adminPort), serverName: "pacer-lb"),
-                                  logger: logger)
+            let app = Application(
+                router: adminRouter(discovery, mailboxes),
+                configuration: .init(address: .hostname(config.bind, port: config.adminPort), serverName: "pacer-lb"),
+                logger: logger)
             do {
                 try await app.run()
                 return
@@ -117,18 +129,23 @@ public struct LBService: Service {
             // `?service=PORT`: one service only (a table of 50,000 backends is megabytes).
             var only: Int?
             if let service = request.uri.queryParameters.get("service") {
-                guard let port = Int(service) else { throw APIError.badRequest("service must be a port number, got '\(service.prefix(40))'") }
+                guard let port = Int(service) else {
+                    throw APIError.badRequest("service must be a port number, got '\(service.prefix(40))'")
+                }
                 only = port
             }
             let (table, status, version) = await discovery.snapshot()
-            return try JSONResponse.make(LBStats(table: table, version: version, framework: status, mailboxes: mailboxes, only: only))
+            return try JSONResponse.make(
+                LBStats(table: table, version: version, framework: status, mailboxes: mailboxes, only: only))
         }
         // marathon-lb's admin endpoints, for the deploy tools that call them.
         router.get("/_haproxy_getvhostmap") { _, _ in JSONResponse.text(MarathonLBViews.vhostMap(await discovery.snapshot().0)) }
         router.get("/_haproxy_getappmap") { _, _ in JSONResponse.text(MarathonLBViews.appMap(await discovery.snapshot().0)) }
         router.get("/_haproxy_getconfig") { _, _ in
-            JSONResponse.text(MarathonLBViews.config(await discovery.snapshot().0, httpPort: self.config.httpPort > 0 ? self.config.httpPort : nil,
-                                                     bind: self.config.bind))
+            JSONResponse.text(
+                MarathonLBViews.config(
+                    await discovery.snapshot().0, httpPort: self.config.httpPort > 0 ? self.config.httpPort : nil,
+                    bind: self.config.bind))
         }
         // SIGHUP and SIGUSR1 made marathon-lb re-read Marathon; here both resync from the framework
         // (no process restarts, no reload: the new table reaches the workers as any other).
@@ -140,17 +157,23 @@ public struct LBService: Service {
             let skipped = await discovery.skippedCounts
             var text = MetricsText.render(
                 services: stats.services.map {
-                    MetricsText.Service(port: $0.port, app: $0.app, mode: $0.mode, backends: $0.backends.count, counters: $0.counters)
+                    MetricsText.Service(
+                        port: $0.port, app: $0.app, mode: $0.mode, backends: $0.backends.count, counters: $0.counters)
                 },
                 connections: (stats.connections.accepted, stats.connections.active, stats.connections.refused),
                 frameworkConnected: status.connected)
             var extra = PrometheusText()
-            extra.family("pacer_lb_discovery_skipped_total", "counter", "Apps, tasks and events from the framework the LB could not use.",
-                         [([("kind", "app")], "\(skipped.apps)"), ([("kind", "task")], "\(skipped.tasks)"), ([("kind", "event")], "\(skipped.events)")])
+            extra.family(
+                "pacer_lb_discovery_skipped_total", "counter", "Apps, tasks and events from the framework the LB could not use.",
+                [
+                    ([("kind", "app")], "\(skipped.apps)"), ([("kind", "task")], "\(skipped.tasks)"),
+                    ([("kind", "event")], "\(skipped.events)")
+                ])
             extra.family("pacer_lb_table_version", "gauge", "Version of the newest routing table.", [([], "\(version)")])
             text += extra.text
-            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                            body: .init(byteBuffer: .init(string: text)))
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: .init(string: text)))
         }
         return router
     }
@@ -193,7 +216,12 @@ final class LatestTable: Sendable {
         }
     }
 
-    func freeze() -> RoutingTable { slot.withLock { $0.frozen = true; return $0.table } }
+    func freeze() -> RoutingTable {
+        slot.withLock {
+            $0.frozen = true
+            return $0.table
+        }
+    }
 }
 
 /// `/stats`: the framework link, connection totals, and per service its backends and counters
@@ -222,12 +250,16 @@ struct LBStats: Encodable {
         self.framework = framework
         self.version = version
         workersVersion = mailboxes.map { $0.applied.withLock { $0.version } }.min() ?? version
-        connections = Connections(accepted: workers.map(\.accepted).reduce(0, +), active: workers.map(\.active).reduce(0, +),
-                                  refused: workers.map(\.refused).reduce(0, +),
-                                  connectFailures: workers.map(\.connectFailures).reduce(0, +))
-        services = table.services.values.filter { only == nil || $0.servicePort == only }.sorted { $0.servicePort < $1.servicePort }.map {
-            Service(port: $0.servicePort, app: $0.appId, mode: $0.mode.rawValue, balance: $0.balance.rawValue,
-                    backends: $0.backends.map { "\($0.host):\($0.port)" }, counters: totals[$0.servicePort] ?? ServiceCounters())
+        connections = Connections(
+            accepted: workers.map(\.accepted).reduce(0, +), active: workers.map(\.active).reduce(0, +),
+            refused: workers.map(\.refused).reduce(0, +),
+            connectFailures: workers.map(\.connectFailures).reduce(0, +))
+        services = table.services.values.filter { only == nil || $0.servicePort == only }.sorted {
+            $0.servicePort < $1.servicePort
+        }.map {
+            Service(
+                port: $0.servicePort, app: $0.appId, mode: $0.mode.rawValue, balance: $0.balance.rawValue,
+                backends: $0.backends.map { "\($0.host):\($0.port)" }, counters: totals[$0.servicePort] ?? ServiceCounters())
         }
     }
 }

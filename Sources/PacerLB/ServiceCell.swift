@@ -5,7 +5,10 @@ import PacerLBCore
 final class ServiceCell {
     var counters = ServiceCounters()
 
-    func started() { counters.requests += 1; counters.active += 1 }
+    func started() {
+        counters.requests += 1
+        counters.active += 1
+    }
     func finished() { counters.active -= 1 }
     func connectFailed() { counters.connectFailures += 1 }
     func backendError() { counters.backendErrors += 1 }

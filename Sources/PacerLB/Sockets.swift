@@ -1,7 +1,8 @@
+import CLibevent
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import CLibevent
 
 /// Small socket helpers for the data path (IPv4 loopback and LAN addresses).
 enum Sockets {
@@ -22,7 +23,10 @@ enum Sockets {
         let rc = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        if rc != 0 && errno != EINPROGRESS { close(fd); return nil }
+        if rc != 0 && errno != EINPROGRESS {
+            close(fd)
+            return nil
+        }
         return fd
     }
 

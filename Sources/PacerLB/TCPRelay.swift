@@ -1,8 +1,9 @@
+import CLibevent
+import PacerLBCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import CLibevent
-import PacerLBCore
 
 /// One proxied TCP connection: client ⇄ backend. One edge-triggered event per socket, added once;
 /// bytes move between evbuffers without copies; reading stops while the other side's buffer is
@@ -42,9 +43,11 @@ final class TCPRelay {
     /// The socket's one event for its whole life. The relay is passed unretained: the worker
     /// keeps it alive until `close`, which frees the events first.
     func makeEvent(_ fd: Int32) -> OpaquePointer? {
-        event_new(worker.base, fd, Self.flags, { fd, what, context in
-            Unmanaged<TCPRelay>.fromOpaque(context!).takeUnretainedValue().handle(fd: fd, what: what)
-        }, context)
+        event_new(
+            worker.base, fd, Self.flags,
+            { fd, what, context in
+                Unmanaged<TCPRelay>.fromOpaque(context!).takeUnretainedValue().handle(fd: fd, what: what)
+            }, context)
     }
 
     func start() {
@@ -57,8 +60,14 @@ final class TCPRelay {
 
     /// Tries the next candidate backend; with none left, the client is closed.
     func connectNext() {
-        if let event = upstreamEvent { event_free(event); upstreamEvent = nil }
-        if upstream >= 0 { Glibc.close(upstream); upstream = -1 }
+        if let event = upstreamEvent {
+            event_free(event)
+            upstreamEvent = nil
+        }
+        if upstream >= 0 {
+            Glibc.close(upstream)
+            upstream = -1
+        }
         if let failed = backend { worker.released(service, failed, failed: true) }
         backend = nil
         while !candidates.isEmpty {
@@ -85,7 +94,10 @@ final class TCPRelay {
         }
         if fd == upstream && !connected {
             guard what & Int16(EV_WRITE) != 0 || what & Int16(EV_READ) != 0 else { return }
-            if Sockets.pendingError(fd) != 0 { connectNext(); return }
+            if Sockets.pendingError(fd) != 0 {
+                connectNext()
+                return
+            }
             connected = true
             event_add(upstreamEvent, worker.timeout(worker.settings.timeouts.idle))
             flushToBackend()

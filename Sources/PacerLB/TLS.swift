@@ -1,8 +1,9 @@
+import CLibevent
+import PacerLBCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import CLibevent
-import PacerLBCore
 
 /// A certificate that cannot be used, named so the operator knows which file to fix.
 public struct TLSConfigError: Error, CustomStringConvertible {
@@ -29,12 +30,15 @@ final class TLSContexts {
             }
             guard SSL_CTX_use_PrivateKey_file(ctx, c.key, SSL_FILETYPE_PEM) == 1, SSL_CTX_check_private_key(ctx) == 1 else {
                 SSL_CTX_free(ctx)
-                throw TLSConfigError(path: c.key, reason: "cannot read the PEM key or it does not match \(c.cert) (\(Self.lastError()))")
+                throw TLSConfigError(
+                    path: c.key, reason: "cannot read the PEM key or it does not match \(c.cert) (\(Self.lastError()))")
             }
-            pacer_tls_on_servername(ctx, { ssl, _, arg in
-                Unmanaged<TLSContexts>.fromOpaque(arg!).takeUnretainedValue().select(ssl!)
-                return SSL_TLSEXT_ERR_OK
-            }, Unmanaged.passUnretained(self).toOpaque())
+            pacer_tls_on_servername(
+                ctx,
+                { ssl, _, arg in
+                    Unmanaged<TLSContexts>.fromOpaque(arg!).takeUnretainedValue().select(ssl!)
+                    return SSL_TLSEXT_ERR_OK
+                }, Unmanaged.passUnretained(self).toOpaque())
             contexts.append(ctx)
         }
     }
@@ -86,7 +90,8 @@ final class TLSConnection {
 
     init?(_ contexts: TLSContexts, fd: Int32) {
         guard let primary = contexts.primary, let ssl = SSL_new(primary),
-              let incoming = BIO_new(BIO_s_mem()), let outgoing = BIO_new_socket(fd, BIO_NOCLOSE) else { return nil }
+            let incoming = BIO_new(BIO_s_mem()), let outgoing = BIO_new_socket(fd, BIO_NOCLOSE)
+        else { return nil }
         SSL_set_bio(ssl, incoming, outgoing)
         SSL_set_accept_state(ssl)
         self.ssl = ssl
@@ -144,7 +149,11 @@ final class TLSConnection {
             guard let p = evbuffer_pullup(buffer, chunk) else { return .failed }
             ERR_clear_error()
             let n = SSL_write(ssl, p, Int32(chunk))
-            if n > 0 { evbuffer_drain(buffer, Int(n)); counted += Int(n); continue }
+            if n > 0 {
+                evbuffer_drain(buffer, Int(n))
+                counted += Int(n)
+                continue
+            }
             return outcome(n) == .wouldBlock ? .blocked : .failed
         }
         return .empty

@@ -1,8 +1,9 @@
+import CLibevent
+import PacerLBCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import CLibevent
-import PacerLBCore
 
 /// One connection to a backend for HTTP traffic. While a request uses it, its events go to that
 /// session; while it waits in the worker's pool, any readable byte, close or timeout retires it
@@ -25,12 +26,17 @@ final class Upstream {
 
     init?(worker: Worker, backend: Backend, service: Int) {
         guard let fd = Sockets.connectNonBlocking(backend.host, backend.port) else { return nil }
-        self.worker = worker; self.fd = fd; self.backend = backend; self.service = service
+        self.worker = worker
+        self.fd = fd
+        self.backend = backend
+        self.service = service
         incoming = Flow(source: .socket(fd), buffer: evbuffer_new())
         output = evbuffer_new()
-        event = event_new(worker.base, fd, TCPRelay.flags, { _, what, context in
-            Unmanaged<Upstream>.fromOpaque(context!).takeUnretainedValue().handle(what)
-        }, Unmanaged.passUnretained(self).toOpaque())
+        event = event_new(
+            worker.base, fd, TCPRelay.flags,
+            { _, what, context in
+                Unmanaged<Upstream>.fromOpaque(context!).takeUnretainedValue().handle(what)
+            }, Unmanaged.passUnretained(self).toOpaque())
         arm(worker.settings.timeouts.connect)
     }
 
@@ -89,7 +95,10 @@ struct UpstreamPool {
     mutating func put(_ up: Upstream) {
         up.owner = nil
         up.reused = true
-        guard idle[up.backend, default: []].count < limit else { up.close(); return }
+        guard idle[up.backend, default: []].count < limit else {
+            up.close()
+            return
+        }
         up.arm(idleSeconds)
         idle[up.backend, default: []].append(up)
     }

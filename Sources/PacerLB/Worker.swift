@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CLibevent
 import Foundation
 import Logging
 import PacerLBCore
 import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// How the control side talks to a worker thread: a routing snapshot in a slot, and an eventfd
 /// that wakes the worker's loop to take it. The lock is taken once per snapshot, never per request.
@@ -24,7 +25,10 @@ final class WorkerMailbox: Sendable {
     init() { fd = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC)) }
 
     func post(_ table: RoutingTable, version: Int = 0) {
-        slot.withLock { $0.table = table; $0.version = version }
+        slot.withLock {
+            $0.table = table
+            $0.version = version
+        }
         eventfd_write(fd, 1)
     }
 
@@ -78,11 +82,13 @@ final class Worker {
     func timeout(_ seconds: Double) -> UnsafePointer<Glibc.timeval> {
         if let t = commonTimeouts[seconds] { return t }
         var tv = Sockets.timeval(seconds)
-        let t = event_base_init_common_timeout(base, &tv) ?? {
-            let own = UnsafeMutablePointer<Glibc.timeval>.allocate(capacity: 1)  // kept for the worker's life
-            own.initialize(to: tv)
-            return UnsafePointer(own)
-        }()
+        let t =
+            event_base_init_common_timeout(base, &tv)
+            ?? {
+                let own = UnsafeMutablePointer<Glibc.timeval>.allocate(capacity: 1)  // kept for the worker's life
+                own.initialize(to: tv)
+                return UnsafePointer(own)
+            }()
         commonTimeouts[seconds] = t
         return t
     }
@@ -114,14 +120,18 @@ final class Worker {
 
     /// Runs the loop until told to stop and every connection has ended.
     func run() {
-        mailboxEvent = event_new(base, mailbox.fd, Int16(EV_READ | EV_PERSIST), { _, _, ctx in
-            Unmanaged<Worker>.fromOpaque(ctx!).takeUnretainedValue().takeMail()
-        }, context)
+        mailboxEvent = event_new(
+            base, mailbox.fd, Int16(EV_READ | EV_PERSIST),
+            { _, _, ctx in
+                Unmanaged<Worker>.fromOpaque(ctx!).takeUnretainedValue().takeMail()
+            }, context)
         event_add(mailboxEvent, nil)
         // Counters leave the thread twice a second, so the request path never takes a lock.
-        statsEvent = event_new(base, -1, Int16(EV_PERSIST), { _, _, ctx in
-            Unmanaged<Worker>.fromOpaque(ctx!).takeUnretainedValue().publishStats()
-        }, context)
+        statsEvent = event_new(
+            base, -1, Int16(EV_PERSIST),
+            { _, _, ctx in
+                Unmanaged<Worker>.fromOpaque(ctx!).takeUnretainedValue().publishStats()
+            }, context)
         var half = Sockets.timeval(0.5)
         event_add(statsEvent, &half)
         takeMail()
@@ -219,7 +229,8 @@ final class Worker {
         mailbox.listening.withLock { $0 = fds }
         routes = new.services.mapValues { service in
             let old = routes[service.servicePort]
-            let balancer = old.flatMap { $0.service.balance == service.balance ? $0.balancer : nil } ?? Balancers.make(service.balance)
+            let balancer =
+                old.flatMap { $0.service.balance == service.balance ? $0.balancer : nil } ?? Balancers.make(service.balance)
             return WorkerRoute(service: service, balancer: balancer, cell: cell(service.servicePort))
         }
     }
@@ -229,9 +240,11 @@ final class Worker {
     /// Takes over a listening socket from a predecessor; its queued connections come with it.
     func adopt(_ fd: Int32) -> OpaquePointer? {
         evutil_make_socket_nonblocking(fd)
-        let l = evconnlistener_new(base, { _, fd, sa, _, ctx in
-            Unmanaged<Worker>.fromOpaque(ctx!).takeUnretainedValue().accepted(fd, sa)
-        }, context, Self.listenerFlags, 0, fd)
+        let l = evconnlistener_new(
+            base,
+            { _, fd, sa, _, ctx in
+                Unmanaged<Worker>.fromOpaque(ctx!).takeUnretainedValue().accepted(fd, sa)
+            }, context, Self.listenerFlags, 0, fd)
         if l == nil { close(fd) } else { evconnlistener_set_error_cb(l, nil) }
         return l
     }
@@ -241,9 +254,11 @@ final class Worker {
         let flags = Self.listenerFlags
         let listener = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                evconnlistener_new_bind(base, { _, fd, sa, _, ctx in
-                    Unmanaged<Worker>.fromOpaque(ctx!).takeUnretainedValue().accepted(fd, sa)
-                }, context, flags, 1024, $0, Int32(MemoryLayout<sockaddr_in>.size))
+                evconnlistener_new_bind(
+                    base,
+                    { _, fd, sa, _, ctx in
+                        Unmanaged<Worker>.fromOpaque(ctx!).takeUnretainedValue().accepted(fd, sa)
+                    }, context, flags, 1024, $0, Int32(MemoryLayout<sockaddr_in>.size))
             }
         }
         guard let listener else {
@@ -282,11 +297,14 @@ final class Worker {
         close(fd)
     }
 
-    func startSession(_ fd: Int32, _ sa: UnsafeMutablePointer<sockaddr>?, entry: HTTPSession.Entry, port: Int,
-                      tls: TLSConnection? = nil) {
+    func startSession(
+        _ fd: Int32, _ sa: UnsafeMutablePointer<sockaddr>?, entry: HTTPSession.Entry, port: Int,
+        tls: TLSConnection? = nil
+    ) {
         let session = HTTPSession(worker: self, client: fd, entry: entry, peer: sa, localPort: port, tls: tls)
         sessions[ObjectIdentifier(session)] = session
-        local.accepted += 1; local.active += 1
+        local.accepted += 1
+        local.active += 1
         session.start()
     }
 
@@ -294,7 +312,8 @@ final class Worker {
         guard !backends.isEmpty else { return refuse(fd) }
         let relay = TCPRelay(worker: self, service: service, client: fd, candidates: backends)
         relays[ObjectIdentifier(relay)] = relay
-        local.accepted += 1; local.active += 1
+        local.accepted += 1
+        local.active += 1
         cell(service).started()
         relay.start()
     }
@@ -327,7 +346,10 @@ final class Worker {
 
     /// A balancer's pick is done with (least-connections counts).
     func released(_ port: Int, _ backend: Backend, failed: Bool) {
-        if failed { local.connectFailures += 1; cell(port).connectFailed() }
+        if failed {
+            local.connectFailures += 1
+            cell(port).connectFailed()
+        }
         routes[port]?.balancer.released(backend)
     }
 

@@ -9,7 +9,10 @@ final class WorkerRoute {
     let cell: ServiceCell
 
     init(service: ServiceRoute, balancer: any Balancer, cell: ServiceCell) {
-        port = service.servicePort; self.service = service; self.balancer = balancer; self.cell = cell
+        port = service.servicePort
+        self.service = service
+        self.balancer = balancer
+        self.cell = cell
     }
 
     /// The balancer's choice; a sticky cookie naming a backend still in rotation wins.

@@ -31,7 +31,10 @@ public struct LBConfig: Codable, Sendable, Equatable {
     public struct Certificate: Codable, Sendable, Equatable {
         public var cert: String
         public var key: String
-        public init(cert: String, key: String) { self.cert = cert; self.key = key }
+        public init(cert: String, key: String) {
+            self.cert = cert
+            self.key = key
+        }
     }
 
     public struct Timeouts: Codable, Sendable, Equatable {
@@ -51,7 +54,11 @@ public struct LBConfig: Codable, Sendable, Equatable {
         public var drain = 30.0
         public init() {}
         enum CodingKeys: String, CodingKey {
-            case connect, idle, server, httpRequest = "http_request", keepAlive = "keep_alive", upstreamIdle = "upstream_idle", drain
+            case connect, idle, server
+            case httpRequest = "http_request"
+            case keepAlive = "keep_alive"
+            case upstreamIdle = "upstream_idle"
+            case drain
         }
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -83,9 +90,14 @@ public struct LBConfig: Codable, Sendable, Equatable {
         public var idleUpstreams = 64
         public init() {}
         enum CodingKeys: String, CodingKey {
-            case maxConnections = "max_connections", bufferBytes = "buffer_bytes", requestLine = "request_line"
-            case headerLine = "header_line", headerBytes = "header_bytes", headerCount = "header_count"
-            case bodyBytes = "body_bytes", idleUpstreams = "idle_upstreams"
+            case maxConnections = "max_connections"
+            case bufferBytes = "buffer_bytes"
+            case requestLine = "request_line"
+            case headerLine = "header_line"
+            case headerBytes = "header_bytes"
+            case headerCount = "header_count"
+            case bodyBytes = "body_bytes"
+            case idleUpstreams = "idle_upstreams"
         }
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -102,7 +114,10 @@ public struct LBConfig: Codable, Sendable, Equatable {
 
         public var head: HeadLimits {
             var h = HeadLimits()
-            h.requestLine = requestLine; h.fieldLine = headerLine; h.headBytes = headerBytes; h.fields = headerCount
+            h.requestLine = requestLine
+            h.fieldLine = headerLine
+            h.headBytes = headerBytes
+            h.fields = headerCount
             return h
         }
     }
@@ -110,8 +125,15 @@ public struct LBConfig: Codable, Sendable, Equatable {
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case bind, name, frameworks, group, adminPort = "admin_port", httpPort = "http_port", httpsPort = "https_port"
-        case certificates, frameworkVIP = "framework_vip", workers, handoverSocket = "handover_socket", timeouts, limits
+        case bind, name, frameworks, group
+        case adminPort = "admin_port"
+        case httpPort = "http_port"
+        case httpsPort = "https_port"
+        case certificates
+        case frameworkVIP = "framework_vip"
+        case workers
+        case handoverSocket = "handover_socket"
+        case timeouts, limits
     }
 
     /// The hand-over socket's path, with the default filled in.
@@ -144,11 +166,15 @@ public struct LBConfigError: Error, Sendable, CustomStringConvertible {
 
 extension LBConfig {
     static let knownKeys: [String: Set<String>] = [
-        "": ["bind", "name", "frameworks", "group", "admin_port", "http_port", "https_port", "certificates", "framework_vip",
-             "workers", "handover_socket", "timeouts", "limits"],
+        "": [
+            "bind", "name", "frameworks", "group", "admin_port", "http_port", "https_port", "certificates", "framework_vip",
+            "workers", "handover_socket", "timeouts", "limits"
+        ],
         "timeouts": ["connect", "idle", "server", "http_request", "keep_alive", "upstream_idle", "drain"],
-        "limits": ["max_connections", "buffer_bytes", "request_line", "header_line", "header_bytes", "header_count",
-                   "body_bytes", "idle_upstreams"],
+        "limits": [
+            "max_connections", "buffer_bytes", "request_line", "header_line", "header_bytes", "header_count",
+            "body_bytes", "idle_upstreams"
+        ]
     ]
 
     /// Parses and checks a configuration; every error names its line.
@@ -178,8 +204,10 @@ extension LBConfig {
         for (key, value) in mapping {
             guard let name = key.string else { continue }
             guard known.contains(name) else {
-                throw LBConfigError(line: key.mark.map { $0.line }, message: "unknown key '\(name)'"
-                    + (section.isEmpty ? "" : " in '\(section)'") + "; known: \(known.sorted().joined(separator: ", "))")
+                throw LBConfigError(
+                    line: key.mark.map { $0.line },
+                    message: "unknown key '\(name)'"
+                        + (section.isEmpty ? "" : " in '\(section)'") + "; known: \(known.sorted().joined(separator: ", "))")
             }
             if knownKeys[name] != nil { try checkKeys(value, section: name) }
         }
@@ -188,7 +216,9 @@ extension LBConfig {
     static func line(of path: [any CodingKey], in node: Node) -> Int? {
         var current: Node? = node
         for key in path {
-            if let i = key.intValue { current = current?.sequence.flatMap { $0.indices.contains(i) ? $0[i] : nil } } else {
+            if let i = key.intValue {
+                current = current?.sequence.flatMap { $0.indices.contains(i) ? $0[i] : nil }
+            } else {
                 current = current?.mapping?[key.stringValue]
             }
         }
@@ -198,11 +228,13 @@ extension LBConfig {
     static func describe(_ e: DecodingError, in node: Node) -> LBConfigError {
         switch e {
         case .typeMismatch(let type, let ctx):
-            return LBConfigError(line: line(of: ctx.codingPath, in: node),
-                                 message: "'\(ctx.codingPath.map(\.stringValue).joined(separator: "."))' must be \(type)")
+            return LBConfigError(
+                line: line(of: ctx.codingPath, in: node),
+                message: "'\(ctx.codingPath.map(\.stringValue).joined(separator: "."))' must be \(type)")
         case .dataCorrupted(let ctx), .valueNotFound(_, let ctx):
-            return LBConfigError(line: line(of: ctx.codingPath, in: node),
-                                 message: "'\(ctx.codingPath.map(\.stringValue).joined(separator: "."))': \(ctx.debugDescription)")
+            return LBConfigError(
+                line: line(of: ctx.codingPath, in: node),
+                message: "'\(ctx.codingPath.map(\.stringValue).joined(separator: "."))': \(ctx.debugDescription)")
         case .keyNotFound(let key, let ctx):
             return LBConfigError(line: line(of: ctx.codingPath, in: node), message: "missing '\(key.stringValue)'")
         @unknown default:
@@ -220,7 +252,9 @@ extension LBConfig {
         for url in frameworks where !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
             throw fail(["frameworks"], "'\(url)' is not an http(s) URL")
         }
-        if !(1...65535).contains(adminPort) { throw fail(["admin_port"], "'admin_port' must be a port (1-65535), got \(adminPort)") }
+        if !(1...65535).contains(adminPort) {
+            throw fail(["admin_port"], "'admin_port' must be a port (1-65535), got \(adminPort)")
+        }
         if !(0...256).contains(workers) { throw fail(["workers"], "'workers' must be 0 (one per core) to 256") }
         for (key, port) in [("http_port", httpPort), ("https_port", httpsPort), ("framework_vip", frameworkVIP)]
         where !(0...65535).contains(port) {
@@ -229,14 +263,19 @@ extension LBConfig {
         if httpsPort > 0 && certificates.isEmpty {
             throw fail(["https_port"], "'https_port' needs at least one entry in 'certificates'")
         }
-        if !timeouts.all.allSatisfy({ $0 > 0 && $0 <= 86_400 }) { throw fail(["timeouts"], "timeouts must be > 0 and <= 86400 seconds") }
+        if !timeouts.all.allSatisfy({ $0 > 0 && $0 <= 86_400 }) {
+            throw fail(["timeouts"], "timeouts must be > 0 and <= 86400 seconds")
+        }
         if limits.maxConnections < 1 || limits.bufferBytes < 4096 {
             throw fail(["limits"], "max_connections must be >= 1 and buffer_bytes >= 4096")
         }
         if limits.requestLine < 64 || limits.headerLine < 64 || limits.headerBytes < limits.requestLine
-            || limits.headerCount < 1 || limits.bodyBytes < 0 || limits.idleUpstreams < 0 {
-            throw fail(["limits"], "header limits must be >= 64 bytes (header_bytes >= request_line), header_count >= 1, "
-                + "body_bytes and idle_upstreams >= 0")
+            || limits.headerCount < 1 || limits.bodyBytes < 0 || limits.idleUpstreams < 0
+        {
+            throw fail(
+                ["limits"],
+                "header limits must be >= 64 bytes (header_bytes >= request_line), header_count >= 1, "
+                    + "body_bytes and idle_upstreams >= 0")
         }
     }
 }

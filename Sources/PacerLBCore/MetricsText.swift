@@ -9,31 +9,51 @@ public enum MetricsText {
         public var backends: Int
         public var counters: ServiceCounters
         public init(port: Int, app: String, mode: String, backends: Int, counters: ServiceCounters) {
-            self.port = port; self.app = app; self.mode = mode; self.backends = backends; self.counters = counters
+            self.port = port
+            self.app = app
+            self.mode = mode
+            self.backends = backends
+            self.counters = counters
         }
     }
 
-    public static func render(services: [Service], connections: (accepted: Int, active: Int, refused: Int),
-                              frameworkConnected: Bool) -> String {
+    public static func render(
+        services: [Service], connections: (accepted: Int, active: Int, refused: Int),
+        frameworkConnected: Bool
+    ) -> String {
         var out = PrometheusText()
         func labels(_ s: Service, _ extra: (String, String)? = nil) -> [(String, String)] {
             [("port", "\(s.port)"), ("app", s.app), ("mode", s.mode)] + (extra.map { [$0] } ?? [])
         }
         let sorted = services.sorted { $0.port < $1.port }
-        out.family("pacer_lb_requests_total", "counter", "Requests (HTTP) or connections (TCP) taken on per service.",
-                   sorted.map { (labels($0), "\($0.counters.requests)") })
-        out.family("pacer_lb_active", "gauge", "Requests or connections in progress per service.",
-                   sorted.map { (labels($0), "\($0.counters.active)") })
-        out.family("pacer_lb_responses_total", "counter", "HTTP responses per service and status class.",
-                   sorted.flatMap { s in (1...5).map { (labels(s, ("class", "\($0)xx")), "\(s.counters.responses[$0 - 1])") } })
-        out.family("pacer_lb_errors_total", "counter", "Failures per service and kind.", sorted.flatMap { s in
-            [("connect", s.counters.connectFailures), ("backend", s.counters.backendErrors), ("timeout", s.counters.timeouts),
-             ("aborted", s.counters.aborted), ("generated", s.counters.generated)].map { (labels(s, ("kind", $0.0)), "\($0.1)") }
-        })
-        out.family("pacer_lb_bytes_total", "counter", "Bytes relayed per service and direction.", sorted.flatMap { s in
-            [(labels(s, ("direction", "in")), "\(s.counters.bytesIn)"), (labels(s, ("direction", "out")), "\(s.counters.bytesOut)")]
-        })
-        out.family("pacer_lb_backends", "gauge", "Backends in rotation per service.", sorted.map { (labels($0), "\($0.backends)") })
+        out.family(
+            "pacer_lb_requests_total", "counter", "Requests (HTTP) or connections (TCP) taken on per service.",
+            sorted.map { (labels($0), "\($0.counters.requests)") })
+        out.family(
+            "pacer_lb_active", "gauge", "Requests or connections in progress per service.",
+            sorted.map { (labels($0), "\($0.counters.active)") })
+        out.family(
+            "pacer_lb_responses_total", "counter", "HTTP responses per service and status class.",
+            sorted.flatMap { s in (1...5).map { (labels(s, ("class", "\($0)xx")), "\(s.counters.responses[$0 - 1])") } })
+        out.family(
+            "pacer_lb_errors_total", "counter", "Failures per service and kind.",
+            sorted.flatMap { s in
+                [
+                    ("connect", s.counters.connectFailures), ("backend", s.counters.backendErrors),
+                    ("timeout", s.counters.timeouts),
+                    ("aborted", s.counters.aborted), ("generated", s.counters.generated)
+                ].map { (labels(s, ("kind", $0.0)), "\($0.1)") }
+            })
+        out.family(
+            "pacer_lb_bytes_total", "counter", "Bytes relayed per service and direction.",
+            sorted.flatMap { s in
+                [
+                    (labels(s, ("direction", "in")), "\(s.counters.bytesIn)"),
+                    (labels(s, ("direction", "out")), "\(s.counters.bytesOut)")
+                ]
+            })
+        out.family(
+            "pacer_lb_backends", "gauge", "Backends in rotation per service.", sorted.map { (labels($0), "\($0.backends)") })
         out.family("pacer_lb_response_seconds", "histogram", "Time from request to response head per service.", [])
         for s in sorted {
             var cumulative = 0
@@ -45,12 +65,15 @@ public enum MetricsText {
             out.sample("pacer_lb_response_seconds_sum", labels(s), "\(s.counters.latency.sum)")
             out.sample("pacer_lb_response_seconds_count", labels(s), "\(s.counters.latency.count)")
         }
-        out.family("pacer_lb_connections_accepted_total", "counter", "Client connections accepted.", [([], "\(connections.accepted)")])
+        out.family(
+            "pacer_lb_connections_accepted_total", "counter", "Client connections accepted.", [([], "\(connections.accepted)")])
         out.family("pacer_lb_connections_active", "gauge", "Client connections open.", [([], "\(connections.active)")])
-        out.family("pacer_lb_connections_refused_total", "counter", "Client connections refused (no route, limits).",
-                   [([], "\(connections.refused)")])
-        out.family("pacer_lb_framework_connected", "gauge", "1 while the framework's event stream is followed.",
-                   [([], frameworkConnected ? "1" : "0")])
+        out.family(
+            "pacer_lb_connections_refused_total", "counter", "Client connections refused (no route, limits).",
+            [([], "\(connections.refused)")])
+        out.family(
+            "pacer_lb_framework_connected", "gauge", "1 while the framework's event stream is followed.",
+            [([], frameworkConnected ? "1" : "0")])
         return out.text
     }
 }

@@ -5,7 +5,11 @@ public struct Backend: Hashable, Sendable, Codable {
     public var host: String
     public var port: Int
     public var taskId: String
-    public init(host: String, port: Int, taskId: String) { self.host = host; self.port = port; self.taskId = taskId }
+    public init(host: String, port: Int, taskId: String) {
+        self.host = host
+        self.port = port
+        self.taskId = taskId
+    }
 
     /// Hashes the port only: cheap on the request path (pool lookups), and ports rarely repeat
     /// within one service; equality still compares everything.
@@ -20,7 +24,11 @@ public struct Backend: Hashable, Sendable, Codable {
     }
 }
 
-public enum BalanceAlgorithm: String, Sendable, Codable { case roundRobin = "roundrobin", leastConnections = "leastconn", source }
+public enum BalanceAlgorithm: String, Sendable, Codable {
+    case roundRobin = "roundrobin"
+    case leastConnections = "leastconn"
+    case source
+}
 
 /// One app port with a service port: where clients connect, and the tasks behind it.
 public struct ServiceRoute: Sendable, Equatable, Codable {
@@ -42,12 +50,22 @@ public struct ServiceRoute: Sendable, Equatable, Codable {
 
     public enum Mode: String, Sendable, Codable { case tcp, http }
 
-    public init(appId: String, portIndex: Int, servicePort: Int, mode: Mode, balance: BalanceAlgorithm, backends: [Backend],
-                vhosts: [String] = [], path: String? = nil, sticky: Bool = false, websocket: Bool = false,
-                redirectToHTTPS: Bool = false) {
-        self.appId = appId; self.portIndex = portIndex; self.servicePort = servicePort; self.mode = mode
-        self.balance = balance; self.backends = backends; self.vhosts = vhosts; self.path = path
-        self.sticky = sticky; self.websocket = websocket; self.redirectToHTTPS = redirectToHTTPS
+    public init(
+        appId: String, portIndex: Int, servicePort: Int, mode: Mode, balance: BalanceAlgorithm, backends: [Backend],
+        vhosts: [String] = [], path: String? = nil, sticky: Bool = false, websocket: Bool = false,
+        redirectToHTTPS: Bool = false
+    ) {
+        self.appId = appId
+        self.portIndex = portIndex
+        self.servicePort = servicePort
+        self.mode = mode
+        self.balance = balance
+        self.backends = backends
+        self.vhosts = vhosts
+        self.path = path
+        self.sticky = sticky
+        self.websocket = websocket
+        self.redirectToHTTPS = redirectToHTTPS
     }
 }
 
@@ -75,7 +93,9 @@ public struct RoutingTable: Sendable, Equatable, Codable {
                 hosts[host, default: []].append(VirtualHostRoute(path: service.path ?? "/", servicePort: service.servicePort))
             }
         }
-        virtualHosts = hosts.mapValues { $0.sorted { ($0.path.utf8.count, $1.servicePort) > ($1.path.utf8.count, $0.servicePort) } }
+        virtualHosts = hosts.mapValues {
+            $0.sorted { ($0.path.utf8.count, $1.servicePort) > ($1.path.utf8.count, $0.servicePort) }
+        }
     }
 
     /// The service for a request to `host` (already normalized) with the given target path.

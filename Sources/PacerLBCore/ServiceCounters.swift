@@ -22,10 +22,16 @@ public struct ServiceCounters: Sendable, Equatable, Codable {
 
     public static func + (a: ServiceCounters, b: ServiceCounters) -> ServiceCounters {
         var s = a
-        s.requests += b.requests; s.active += b.active; s.generated += b.generated
+        s.requests += b.requests
+        s.active += b.active
+        s.generated += b.generated
         s.responses = zip(a.responses, b.responses).map(+)
-        s.connectFailures += b.connectFailures; s.backendErrors += b.backendErrors; s.timeouts += b.timeouts
-        s.aborted += b.aborted; s.bytesIn += b.bytesIn; s.bytesOut += b.bytesOut
+        s.connectFailures += b.connectFailures
+        s.backendErrors += b.backendErrors
+        s.timeouts += b.timeouts
+        s.aborted += b.aborted
+        s.bytesIn += b.bytesIn
+        s.bytesOut += b.bytesOut
         s.latency = a.latency + b.latency
         return s
     }

@@ -34,7 +34,8 @@ public actor Master {
         self.policyStorage = policyStorage
         let policy = leading ? try await policyStorage?.load() ?? ResourcePolicy() : ResourcePolicy()
         self.leading = leading
-        core = MasterCore(settings: settings, now: now, idPrefix: String(UInt32.random(in: .min ... .max), radix: 16), policy: policy)
+        core = MasterCore(
+            settings: settings, now: now, idPrefix: String(UInt32.random(in: .min ... .max), radix: 16), policy: policy)
         history = AllocationHistory(period: settings.statsPeriod)
         self.logger = logger
         (deliveries, outbox) = AsyncStream.makeStream(of: AgentDelivery.self)
@@ -74,15 +75,27 @@ public actor Master {
     var leadership: Leadership { Leadership(leader: leader, leading: leading) }
 
     /// What a follower answers instead of acting.
-    public var notLeading: String { "this master does not lead\(leader.map { "; the leader is \($0)" } ?? ""); try another master" }
+    public var notLeading: String {
+        "this master does not lead\(leader.map { "; the leader is \($0)" } ?? ""); try another master"
+    }
 
-    public func reserve(_ r: Reservation) async throws -> ResourcePolicy { try await changePolicy { (c) throws(MasterCallError) in try c.reserve(r) } }
-    public func unreserve(_ r: Reservation) async throws -> ResourcePolicy { try await changePolicy { (c) throws(MasterCallError) in try c.unreserve(r) } }
+    public func reserve(_ r: Reservation) async throws -> ResourcePolicy {
+        try await changePolicy { (c) throws(MasterCallError) in try c.reserve(r) }
+    }
+    public func unreserve(_ r: Reservation) async throws -> ResourcePolicy {
+        try await changePolicy { (c) throws(MasterCallError) in try c.unreserve(r) }
+    }
     public func setWeight(_ role: String, _ w: Double) async throws -> ResourcePolicy {
-        try await changePolicy { (c) throws(MasterCallError) in try c.setWeight(role, w); return [] }
+        try await changePolicy { (c) throws(MasterCallError) in
+            try c.setWeight(role, w)
+            return []
+        }
     }
     public func setQuota(_ role: String, _ q: Quota?) async throws -> ResourcePolicy {
-        try await changePolicy { (c) throws(MasterCallError) in try c.setQuota(role, q); return [] }
+        try await changePolicy { (c) throws(MasterCallError) in
+            try c.setQuota(role, q)
+            return []
+        }
     }
 
     func sample() { history.record(core, now: Self.now) }
@@ -91,34 +104,55 @@ public actor Master {
         let allocated = core.allocatedByRole()
         var names = Set(allocated.keys).union(core.policy.weights.keys).union(core.policy.quotas.keys)
         var reserved: [String: Resources] = [:]
-        for id in core.agents.keys { for (role, r) in core.reservations(id) { reserved[role] = (reserved[role] ?? Resources()) + r } }
+        for id in core.agents.keys {
+            for (role, r) in core.reservations(id) { reserved[role] = (reserved[role] ?? Resources()) + r }
+        }
         names.formUnion(reserved.keys)
         var frameworks: [String: [String]] = [:]
-        for (id, f) in core.frameworks { for role in f.info.servedRoles { frameworks[role, default: []].append(id); names.insert(role) } }
+        for (id, f) in core.frameworks {
+            for role in f.info.servedRoles {
+                frameworks[role, default: []].append(id)
+                names.insert(role)
+            }
+        }
         return names.sorted().map { name in
-            RoleStatus(name: name, weight: core.policy.weight(name), quota: core.policy.quotas[name],
-                       allocated: allocated[name] ?? Resources(), reserved: reserved[name] ?? Resources(),
-                       frameworks: (frameworks[name] ?? []).sorted())
+            RoleStatus(
+                name: name, weight: core.policy.weight(name), quota: core.policy.quotas[name],
+                allocated: allocated[name] ?? Resources(), reserved: reserved[name] ?? Resources(),
+                frameworks: (frameworks[name] ?? []).sorted())
         }
     }
 
     /// Allocation now (total, allocated per role and resource, per agent) for Prometheus, whose own
     /// storage keeps the history; `/master/allocation` keeps the last day for those without one.
     public func metrics() -> String {
-        let total = core.clusterTotal, byRole = core.allocatedByRole()
+        let total = core.clusterTotal
+        let byRole = core.allocatedByRole()
         func perResource(_ r: Resources) -> [(String, Double)] { [("cpus", r.cpus), ("mem", r.mem), ("disk", r.disk)] }
         var out = PrometheusText()
-        out.family("pacer_cluster_resources", "gauge", "Resources of reachable agents.",
-                   perResource(total).map { ([("resource", $0.0)], "\($0.1)") })
-        out.family("pacer_cluster_allocated", "gauge", "Resources held by tasks and outstanding offers, per role.",
-                   byRole.sorted { $0.key < $1.key }.flatMap { role, r in perResource(r).map { ([("role", role), ("resource", $0.0)], "\($0.1)") } })
-        out.family("pacer_agent_allocation_ratio", "gauge", "Allocated / total of an agent's most allocated resource.",
-                   history.agents.sorted { $0.key < $1.key }.map { ([("agent", $0.key)], "\($0.value.allocated.dominantShare(of: $0.value.total))") })
-        out.family("pacer_agents", "gauge", "Agents by reachability.",
-                   [([("reachable", "true")], "\(core.agents.values.filter(\.reachable).count)"),
-                    ([("reachable", "false")], "\(core.agents.values.filter { !$0.reachable }.count)")])
-        out.family("pacer_agents_marked_unreachable_total", "counter", "Agents declared unreachable (missed heartbeats) since this master started.",
-                   [([], "\(core.unreachableMarks)")])
+        out.family(
+            "pacer_cluster_resources", "gauge", "Resources of reachable agents.",
+            perResource(total).map { ([("resource", $0.0)], "\($0.1)") })
+        out.family(
+            "pacer_cluster_allocated", "gauge", "Resources held by tasks and outstanding offers, per role.",
+            byRole.sorted { $0.key < $1.key }.flatMap { role, r in
+                perResource(r).map { ([("role", role), ("resource", $0.0)], "\($0.1)") }
+            })
+        out.family(
+            "pacer_agent_allocation_ratio", "gauge", "Allocated / total of an agent's most allocated resource.",
+            history.agents.sorted { $0.key < $1.key }.map {
+                ([("agent", $0.key)], "\($0.value.allocated.dominantShare(of: $0.value.total))")
+            })
+        out.family(
+            "pacer_agents", "gauge", "Agents by reachability.",
+            [
+                ([("reachable", "true")], "\(core.agents.values.filter(\.reachable).count)"),
+                ([("reachable", "false")], "\(core.agents.values.filter { !$0.reachable }.count)")
+            ])
+        out.family(
+            "pacer_agents_marked_unreachable_total", "counter",
+            "Agents declared unreachable (missed heartbeats) since this master started.",
+            [([], "\(core.unreachableMarks)")])
         out.family("pacer_offers_outstanding", "gauge", "Offers sent and not yet answered.", [([], "\(core.offers.count)")])
         return out.text
     }
@@ -129,9 +163,12 @@ public actor Master {
 
     static var now: Double { Date().timeIntervalSince1970 }
 
-    public func subscribe(_ info: FrameworkInfo) -> (frameworkId: String, streamId: String, generation: Int, events: AsyncStream<SchedulerEvent>) {
-        let (stream, continuation) = AsyncStream.makeStream(of: SchedulerEvent.self,
-                                                            bufferingPolicy: .bufferingOldest(Self.streamBound))
+    public func subscribe(_ info: FrameworkInfo) -> (
+        frameworkId: String, streamId: String, generation: Int, events: AsyncStream<SchedulerEvent>
+    ) {
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: SchedulerEvent.self,
+            bufferingPolicy: .bufferingOldest(Self.streamBound))
         generation += 1
         let (id, directives) = core.subscribe(info, now: Self.now)
         streams[id]?.continuation.finish()
@@ -154,7 +191,9 @@ public actor Master {
             throw MasterCallError("framework \(call.frameworkId ?? "(none)") is not subscribed: SUBSCRIBE first")
         }
         guard streamId == current else {
-            throw MasterCallError("the stream id \(streamId.map { "'\($0)'" } ?? "(missing Mesos-Stream-Id header)") is not the framework's current subscription: a newer SUBSCRIBE replaced it")
+            throw MasterCallError(
+                "the stream id \(streamId.map { "'\($0)'" } ?? "(missing Mesos-Stream-Id header)") is not the framework's current subscription: a newer SUBSCRIBE replaced it"
+            )
         }
         execute(try core.handle(call, now: Self.now))
     }
@@ -205,11 +244,14 @@ public actor Master {
     public func state(withTasks: Bool = true) -> ClusterState {
         ClusterState(
             agents: core.agents.values.sorted { $0.info.id < $1.info.id }.map { a in
-                ClusterState.Agent(id: a.info.id, hostname: a.info.hostname, url: a.info.url, reachable: a.reachable,
-                                   resources: a.info.resources, used: a.used, attributes: a.info.attributes,
-                                   reserved: core.reservations(a.info.id),
-                                   tasks: !withTasks ? [] : a.tasks.values.sorted { $0.info.taskId < $1.info.taskId }
-                                       .map { ClusterState.Task(id: $0.info.taskId, frameworkId: $0.frameworkId, state: $0.state) })
+                ClusterState.Agent(
+                    id: a.info.id, hostname: a.info.hostname, url: a.info.url, reachable: a.reachable,
+                    resources: a.info.resources, used: a.used, attributes: a.info.attributes,
+                    reserved: core.reservations(a.info.id),
+                    tasks: !withTasks
+                        ? []
+                        : a.tasks.values.sorted { $0.info.taskId < $1.info.taskId }
+                            .map { ClusterState.Task(id: $0.info.taskId, frameworkId: $0.frameworkId, state: $0.state) })
             },
             frameworks: core.frameworks.values.sorted { ($0.info.id ?? "") < ($1.info.id ?? "") }
                 .map { ClusterState.Framework(id: $0.info.id ?? "", name: $0.info.name, connected: $0.connected) },

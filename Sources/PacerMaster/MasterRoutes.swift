@@ -16,23 +16,31 @@ enum MasterRoutes {
         router.get("/state") { _, _ in try JSONResponse.make(await master.state(), encoder: WireJSON.masterEncoder()) }
         // Agents and frameworks without their tasks (Mesos' /state-summary): what a framework
         // polls for agent sizes, a fraction of /state at 50,000 tasks.
-        router.get("/state-summary") { _, _ in try JSONResponse.make(await master.state(withTasks: false), encoder: WireJSON.masterEncoder()) }
+        router.get("/state-summary") { _, _ in
+            try JSONResponse.make(await master.state(withTasks: false), encoder: WireJSON.masterEncoder())
+        }
         router.post("/api/v1/scheduler") { request, _ in
             // An ACCEPT may carry a thousand task infos: larger than an app spec, still bounded.
-            let call = try JSONBody.decode(SchedulerCall.self, from: try await BodyReader.json(request, limit: 32 << 20),
-                                           decoder: WireJSON.masterDecoder())
+            let call = try JSONBody.decode(
+                SchedulerCall.self, from: try await BodyReader.json(request, limit: 32 << 20),
+                decoder: WireJSON.masterDecoder())
             if call.type == .subscribe {
-                guard let info = call.subscribe?.frameworkInfo else { throw APIError.badRequest("SUBSCRIBE needs subscribe.framework_info") }
+                guard let info = call.subscribe?.frameworkInfo else {
+                    throw APIError.badRequest("SUBSCRIBE needs subscribe.framework_info")
+                }
                 return await subscription(master, info)
             }
             let streamId = request.headers[.init("Mesos-Stream-Id")!]
-            do { try await master.handle(call, streamId: streamId) } catch let e as MasterCallError { throw APIError.badRequest(e.message) }
+            do { try await master.handle(call, streamId: streamId) } catch let e as MasterCallError {
+                throw APIError.badRequest(e.message)
+            }
             return Response(status: .accepted)
         }
         operatorRoutes(router, master)
         router.post("/api/v1/agent") { request, _ in
-            let call = try JSONBody.decode(AgentCall.self, from: try await BodyReader.json(request, limit: 64 << 20),
-                                           decoder: WireJSON.masterDecoder())
+            let call = try JSONBody.decode(
+                AgentCall.self, from: try await BodyReader.json(request, limit: 64 << 20),
+                decoder: WireJSON.masterDecoder())
             let (status, heartbeat) = await master.handle(call)
             if status == 404 { return JSONResponse.error(APIError.notFound("unknown agent \(call.agentId): register again")) }
             guard let heartbeat else { return Response(status: .init(code: status)) }
@@ -41,8 +49,15 @@ enum MasterRoutes {
         return router
     }
 
-    struct WeightBody: Decodable { var role: String; var weight: Double }
-    struct QuotaBody: Decodable { var role: String; var guarantee: Resources?; var limit: Resources? }
+    struct WeightBody: Decodable {
+        var role: String
+        var weight: Double
+    }
+    struct QuotaBody: Decodable {
+        var role: String
+        var guarantee: Resources?
+        var limit: Resources?
+    }
 
     /// The operator API: reservations, weights and quota change at runtime, no agent restart.
     /// A refusal (in use, not enough free, bad role) is 409 with a message that says why.
@@ -65,7 +80,9 @@ enum MasterRoutes {
         }
         router.put("/master/quota") { request, _ in
             let q = try await body(QuotaBody.self, request)
-            return try await refusing { try await master.setQuota(q.role, Quota(guarantee: q.guarantee ?? Resources(), limit: q.limit)) }
+            return try await refusing {
+                try await master.setQuota(q.role, Quota(guarantee: q.guarantee ?? Resources(), limit: q.limit))
+            }
         }
         router.delete("/master/quota/:role") { _, context in
             let role = context.parameters.get("role") ?? ""
@@ -114,7 +131,8 @@ struct LeaderOnly: RouterMiddleware {
     typealias Context = BasicRequestContext
     let master: Master
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response
+    {
         let path = request.uri.path
         if await master.leading || path == "/health" || path == "/master/leader" { return try await next(request, context) }
         guard let leader = await master.leader else { throw APIError(status: 503, message: await master.notLeading) }

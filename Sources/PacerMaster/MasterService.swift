@@ -28,17 +28,21 @@ public struct MasterService: Service {
     let logger: Logger
 
     public init(config: MasterConfig, logger: Logger = Logger(label: "pacer.master")) async throws {
-        self.config = config; self.logger = logger
+        self.config = config
+        self.logger = logger
         if let dir = config.stateDir { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-        let storage: (any PolicyStorage)? = config.store.map { StoredPolicy(store: $0) }
+        let storage: (any PolicyStorage)? =
+            config.store.map { StoredPolicy(store: $0) }
             ?? config.stateDir.map { PolicyFile(path: $0 + "/master-policy.json") }
-        master = try await Master(settings: config.settings, policyStorage: storage, leading: config.election == nil, logger: logger)
+        master = try await Master(
+            settings: config.settings, policyStorage: storage, leading: config.election == nil, logger: logger)
     }
 
     public func run() async throws {
-        let app = Application(router: MasterRoutes.router(master),
-                              configuration: .init(address: .hostname(config.host, port: config.port), serverName: "pacer-master"),
-                              logger: logger)
+        let app = Application(
+            router: MasterRoutes.router(master),
+            configuration: .init(address: .hostname(config.host, port: config.port), serverName: "pacer-master"),
+            logger: logger)
         logger.info("master listening", metadata: ["address": "\(config.host):\(config.port)"])
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await app.run() }
@@ -51,7 +55,9 @@ public struct MasterService: Service {
             }
             group.addTask { await cancelWhenGracefulShutdown { await every(config.tick) { await master.tick() } } }
             group.addTask {
-                await cancelWhenGracefulShutdown { await every(.milliseconds(Int64(config.settings.statsPeriod * 1000))) { await master.sample() } }
+                await cancelWhenGracefulShutdown {
+                    await every(.milliseconds(Int64(config.settings.statsPeriod * 1000))) { await master.sample() }
+                }
             }
             group.addTask {
                 // Subscription streams never end by themselves; the server waits for them on shutdown.

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import PacerModel
 import PacerStore
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Where the operator's weights, quotas and reservations live between master runs.
 protocol PolicyStorage: Sendable {
@@ -46,7 +47,9 @@ struct PolicyFile: PolicyStorage {
         guard fd >= 0 else { throw PolicyFileError(message: "cannot write \(temp): \(String(cString: strerror(errno)))") }
         let ok = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) == $0.count } && fsync(fd) == 0
         close(fd)
-        guard ok, rename(temp, path) == 0 else { throw PolicyFileError(message: "cannot write \(path): \(String(cString: strerror(errno)))") }
+        guard ok, rename(temp, path) == 0 else {
+            throw PolicyFileError(message: "cannot write \(path): \(String(cString: strerror(errno)))")
+        }
     }
 }
 

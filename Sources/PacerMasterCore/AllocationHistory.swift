@@ -24,12 +24,20 @@ public struct AllocationHistory: Sendable {
 
     public mutating func record(_ core: MasterCore, now: Double) {
         let byRole = core.allocatedByRole()
-        let s = Sample(time: now, total: core.clusterTotal, allocated: byRole.values.reduce(Resources()) { $0 + $1 }, byRole: byRole)
-        if samples.count < capacity { samples.append(s) } else { samples[next] = s; next = (next + 1) % capacity }
+        let s = Sample(
+            time: now, total: core.clusterTotal, allocated: byRole.values.reduce(Resources()) { $0 + $1 }, byRole: byRole)
+        if samples.count < capacity {
+            samples.append(s)
+        } else {
+            samples[next] = s
+            next = (next + 1) % capacity
+        }
         for (id, agent) in core.agents where agent.reachable {
             let used = (core.ledger(id)?.used.values.reduce(Resources()) { $0 + $1 }) ?? Resources()
             let rate = used.dominantShare(of: agent.info.resources.scalars)
-            var f = agents[id] ?? AgentFigures(total: agent.info.resources.scalars, allocated: used, averageRate: 0, peakRate: 0, samples: 0)
+            var f =
+                agents[id]
+                ?? AgentFigures(total: agent.info.resources.scalars, allocated: used, averageRate: 0, peakRate: 0, samples: 0)
             f.averageRate = (f.averageRate * Double(f.samples) + rate) / Double(f.samples + 1)
             f.samples += 1
             f.peakRate = max(f.peakRate, rate)

@@ -2,8 +2,10 @@ import PacerModel
 
 extension MasterCore {
     /// An agent registers, or re-registers with the tasks it runs (after its or the master's restart).
-    public mutating func registerAgent(_ info: AgentInfo, tasks reported: [AgentCall.RunningTask],
-                                       boot: String? = nil, sequence: Int? = nil, now: Double) -> [MasterDirective] {
+    public mutating func registerAgent(
+        _ info: AgentInfo, tasks reported: [AgentCall.RunningTask],
+        boot: String? = nil, sequence: Int? = nil, now: Double
+    ) -> [MasterDirective] {
         if let boot, let sequence {
             // Boots sort by start time: an older boot's registration, or an older one of this boot, is stale.
             if let last = registrations[info.id], (boot, sequence) <= (last.boot, last.sequence) { return [] }
@@ -16,22 +18,32 @@ extension MasterCore {
             tasks[r.task.taskId] = MasterTask(info: r.task, frameworkId: r.frameworkId, state: r.state)
             if frameworks[r.frameworkId] == nil {
                 // Known only through its tasks (the master restarted): keep them until it re-subscribes.
-                frameworks[r.frameworkId] = FrameworkEntry(info: FrameworkInfo(id: r.frameworkId, name: "unknown"),
-                                                           connected: false, disconnectedAt: now)
+                frameworks[r.frameworkId] = FrameworkEntry(
+                    info: FrameworkInfo(id: r.frameworkId, name: "unknown"),
+                    connected: false, disconnectedAt: now)
             }
             if previous?.reachable == false {
                 // Back from a partition: tell the framework what is really running; it decides.
-                out += send(r.frameworkId, .update(TaskStatus(taskId: r.task.taskId, agentId: info.id,
-                    frameworkId: r.frameworkId, state: r.state, message: "agent re-registered",
-                    reason: "REASON_AGENT_REREGISTERED", timestamp: now)))
+                out += send(
+                    r.frameworkId,
+                    .update(
+                        TaskStatus(
+                            taskId: r.task.taskId, agentId: info.id,
+                            frameworkId: r.frameworkId, state: r.state, message: "agent re-registered",
+                            reason: "REASON_AGENT_REREGISTERED", timestamp: now)))
             }
         }
         // A task the agent reports ended is not lost: the agent's own update, with how it ended, follows.
         let reportedIds = Set(reported.map(\.task.taskId))
-        for (id, t) in (previous?.tasks ?? [:]).sorted(by: { $0.key < $1.key }) where !reportedIds.contains(id) && !t.state.isTerminal {
-            out += send(t.frameworkId, .update(TaskStatus(taskId: id, agentId: info.id, frameworkId: t.frameworkId,
-                state: .lost, message: "the agent re-registered without this task", reason: "REASON_AGENT_RESTARTED",
-                timestamp: now)))
+        for (id, t) in (previous?.tasks ?? [:]).sorted(by: { $0.key < $1.key })
+        where !reportedIds.contains(id) && !t.state.isTerminal {
+            out += send(
+                t.frameworkId,
+                .update(
+                    TaskStatus(
+                        taskId: id, agentId: info.id, frameworkId: t.frameworkId,
+                        state: .lost, message: "the agent re-registered without this task", reason: "REASON_AGENT_RESTARTED",
+                        timestamp: now)))
         }
         for id in (previous?.tasks ?? [:]).keys { taskAgent[id] = nil }
         agents[info.id] = AgentEntry(info: info, lastSeen: now, reachable: true, tasks: tasks)
@@ -101,15 +113,21 @@ extension MasterCore {
     }
 
     /// The shell could not deliver a LAUNCH: the tasks never started.
-    public mutating func launchUndeliverable(agentId: String, taskIds: [String], reason: String,
-                                             now: Double) -> [MasterDirective] {
+    public mutating func launchUndeliverable(
+        agentId: String, taskIds: [String], reason: String,
+        now: Double
+    ) -> [MasterDirective] {
         var out: [MasterDirective] = []
         for id in taskIds {
             guard let t = agents[agentId]?.tasks[id], t.state == .staging else { continue }
             setTask(id, on: agentId, nil)
-            out += send(t.frameworkId, .update(TaskStatus(taskId: id, agentId: agentId, frameworkId: t.frameworkId,
-                state: .dropped, message: "could not reach the agent: \(reason)", reason: "REASON_AGENT_UNREACHABLE",
-                timestamp: now)))
+            out += send(
+                t.frameworkId,
+                .update(
+                    TaskStatus(
+                        taskId: id, agentId: agentId, frameworkId: t.frameworkId,
+                        state: .dropped, message: "could not reach the agent: \(reason)", reason: "REASON_AGENT_UNREACHABLE",
+                        timestamp: now)))
         }
         touch(agentId)
         return out + allocate(now: now)
@@ -125,9 +143,14 @@ extension MasterCore {
             out += rescindOffers(agentId: id)
             for (taskId, t) in agent.tasks.sorted(by: { $0.key < $1.key }) {
                 agents[id]?.tasks[taskId]?.state = .unreachable
-                out += send(t.frameworkId, .update(TaskStatus(taskId: taskId, agentId: id, frameworkId: t.frameworkId,
-                    state: .unreachable, message: "agent \(agent.info.hostname) missed heartbeats for "
-                        + "\(Int(settings.agentTimeout)) s", reason: "REASON_AGENT_UNREACHABLE", timestamp: now)))
+                out += send(
+                    t.frameworkId,
+                    .update(
+                        TaskStatus(
+                            taskId: taskId, agentId: id, frameworkId: t.frameworkId,
+                            state: .unreachable,
+                            message: "agent \(agent.info.hostname) missed heartbeats for "
+                                + "\(Int(settings.agentTimeout)) s", reason: "REASON_AGENT_UNREACHABLE", timestamp: now)))
             }
             for f in frameworks.keys.sorted() { out += send(f, .failure(agent: id)) }
             touch(id)

@@ -55,7 +55,8 @@ extension MasterCore {
             guard let agent = agents[agentId], agent.reachable else { continue }
             for role in drfOrder(Array(members.keys), allocated: sums.byRole, total: sums.total) {
                 guard !offers.has(agent: agentId, where: { ($0.role ?? Role.any) == role && $0.revocable != true }),
-                      let offer = offer(agentId, agent, role: role, members: members[role] ?? [], now: now) else { continue }
+                    let offer = offer(agentId, agent, role: role, members: members[role] ?? [], now: now)
+                else { continue }
                 addOffer(offer, now: now)
                 made[offer.frameworkId, default: []].append(offer)
             }
@@ -88,31 +89,40 @@ extension MasterCore {
         let scalars = reserved + unreserved
         guard scalars.cpus >= settings.minOfferCpus, scalars.mem >= settings.minOfferMem else { return nil }
         guard let fid = eligible.min(by: { frameworkOrder($0) < frameworkOrder($1) }) else { return nil }
-        return Offer(id: nextId("offer"), frameworkId: fid, agentId: agentId, hostname: agent.info.hostname,
-                     attributes: agent.info.attributes, resources: Resources(cpus: scalars.cpus, mem: scalars.mem,
-                     disk: scalars.disk, ports: l.freePorts), role: role)
+        return Offer(
+            id: nextId("offer"), frameworkId: fid, agentId: agentId, hostname: agent.info.hostname,
+            attributes: agent.info.attributes,
+            resources: Resources(
+                cpus: scalars.cpus, mem: scalars.mem,
+                disk: scalars.disk, ports: l.freePorts), role: role)
     }
 
     /// Idle capacity (what neither services nor batch tasks hold) to a framework that takes revocable offers.
     mutating func offerRevocable(_ agentId: String, candidates: [String: FrameworkEntry], now: Double) -> Offer? {
         let key = Self.refusalKey(agentId, role: nil, revocable: true)
-        guard let fid = candidates.filter({ $0.value.info.wantsRevocable && ($0.value.refusals[key] ?? 0) <= now })
-            .keys.min(by: { (offers.count(of: $0), $0) < (offers.count(of: $1), $1) }),
-              let agent = agents[agentId], !offers.has(agent: agentId, where: { $0.revocable == true }),
-              let l = ledger(agentId), l.revocableFree.cpus >= settings.minOfferCpus, l.revocableFree.mem >= settings.minOfferMem
+        guard
+            let fid = candidates.filter({ $0.value.info.wantsRevocable && ($0.value.refusals[key] ?? 0) <= now })
+                .keys.min(by: { (offers.count(of: $0), $0) < (offers.count(of: $1), $1) }),
+            let agent = agents[agentId], !offers.has(agent: agentId, where: { $0.revocable == true }),
+            let l = ledger(agentId), l.revocableFree.cpus >= settings.minOfferCpus, l.revocableFree.mem >= settings.minOfferMem
         else { return nil }
         let free = Resources(cpus: l.revocableFree.cpus, mem: l.revocableFree.mem, disk: l.revocableFree.disk, ports: l.freePorts)
-        return Offer(id: nextId("offer"), frameworkId: fid, agentId: agentId, hostname: agent.info.hostname,
-                     attributes: agent.info.attributes, resources: free,
-                     role: frameworks[fid]?.info.servedRoles.first, revocable: true)
+        return Offer(
+            id: nextId("offer"), frameworkId: fid, agentId: agentId, hostname: agent.info.hostname,
+            attributes: agent.info.attributes, resources: free,
+            role: frameworks[fid]?.info.servedRoles.first, revocable: true)
     }
 
     /// Roles below their guarantee first, then by dominant share over weight, then by name.
     func drfOrder(_ roles: [String], allocated: [String: Resources], total: Resources) -> [String] {
         guard roles.count > 1 else { return roles }
         return roles.sorted { a, b in
-            let ka = (meetsGuarantee(a, allocated) ? 1 : 0, (allocated[a] ?? Resources()).dominantShare(of: total) / policy.weight(a))
-            let kb = (meetsGuarantee(b, allocated) ? 1 : 0, (allocated[b] ?? Resources()).dominantShare(of: total) / policy.weight(b))
+            let ka = (
+                meetsGuarantee(a, allocated) ? 1 : 0, (allocated[a] ?? Resources()).dominantShare(of: total) / policy.weight(a)
+            )
+            let kb = (
+                meetsGuarantee(b, allocated) ? 1 : 0, (allocated[b] ?? Resources()).dominantShare(of: total) / policy.weight(b)
+            )
             return ka != kb ? ka < kb : a < b
         }
     }

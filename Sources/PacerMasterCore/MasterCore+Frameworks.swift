@@ -81,20 +81,30 @@ extension MasterCore {
     mutating func release(_ offer: Offer, _ fid: String, _ filters: Filters?, now: Double) {
         removeOffer(offer.id)
         let refuse = filters?.refuseSeconds ?? settings.defaultRefuseSeconds
-        if refuse > 0 { frameworks[fid]?.refusals[Self.refusalKey(offer.agentId, role: offer.role, revocable: offer.revocable == true)] = now + refuse }
+        if refuse > 0 {
+            frameworks[fid]?.refusals[Self.refusalKey(offer.agentId, role: offer.role, revocable: offer.revocable == true)] =
+                now + refuse
+        }
     }
 
     mutating func accept(_ fid: String, _ a: SchedulerCall.Accept, now: Double) -> [MasterDirective] {
         let tasks = a.operations.compactMap(\.launch).flatMap(\.taskInfos)
         let valid = a.offerIds.compactMap { offers[$0] }.filter { $0.frameworkId == fid }
         guard !valid.isEmpty, valid.count == a.offerIds.count, Set(valid.map(\.agentId)).count == 1,
-              let agentId = valid.first?.agentId, let agent = agents[agentId], agent.reachable else {
+            let agentId = valid.first?.agentId, let agent = agents[agentId], agent.reachable
+        else {
             for o in valid { removeOffer(o.id) }
             // A task the master already has came with an earlier copy of this ACCEPT (a retried or
             // duplicated call): it was launched, so "dropped" would make the framework forget it.
-            return tasks.filter { task($0.taskId) == nil }.flatMap { t in send(fid, .update(TaskStatus(taskId: t.taskId, agentId: t.agentId, frameworkId: fid,
-                state: .dropped, message: "offer no longer valid (rescinded, used or from several agents)",
-                reason: "REASON_INVALID_OFFERS", timestamp: now))) } + allocate(now: now)
+            return tasks.filter { task($0.taskId) == nil }.flatMap { t in
+                send(
+                    fid,
+                    .update(
+                        TaskStatus(
+                            taskId: t.taskId, agentId: t.agentId, frameworkId: fid,
+                            state: .dropped, message: "offer no longer valid (rescinded, used or from several agents)",
+                            reason: "REASON_INVALID_OFFERS", timestamp: now)))
+            } + allocate(now: now)
         }
         var available = valid.dropFirst().reduce(valid[0].resources) { $0 + $1.resources }
         for o in valid { release(o, fid, a.filters, now: now) }
@@ -106,14 +116,21 @@ extension MasterCore {
             t.revocable = valid[0].revocable
             if let existing = task(t.taskId), existing.task.info == t { continue }  // a duplicate of a launch already made
             let problem: String? =
-                task(t.taskId) != nil ? "task id \(t.taskId) is already in use" :
-                t.agentId != agentId ? "task names agent \(t.agentId) but the offer is from \(agentId)" :
-                !(t.resources.cpus > 0 && t.resources.mem > 0) ? "a task needs cpus > 0 and mem > 0" :
-                !available.contains(t.resources) ? "task needs \(describe(t.resources)) but the offer has \(describe(available)) left" :
-                nil
+                task(t.taskId) != nil
+                ? "task id \(t.taskId) is already in use"
+                : t.agentId != agentId
+                    ? "task names agent \(t.agentId) but the offer is from \(agentId)"
+                    : !(t.resources.cpus > 0 && t.resources.mem > 0)
+                        ? "a task needs cpus > 0 and mem > 0"
+                        : !available.contains(t.resources)
+                            ? "task needs \(describe(t.resources)) but the offer has \(describe(available)) left" : nil
             if let problem {
-                out += send(fid, .update(TaskStatus(taskId: t.taskId, agentId: agentId, frameworkId: fid, state: .error,
-                    message: problem, reason: "REASON_TASK_INVALID", timestamp: now)))
+                out += send(
+                    fid,
+                    .update(
+                        TaskStatus(
+                            taskId: t.taskId, agentId: agentId, frameworkId: fid, state: .error,
+                            message: problem, reason: "REASON_TASK_INVALID", timestamp: now)))
                 continue
             }
             available = available - t.resources
@@ -141,9 +158,13 @@ extension MasterCore {
         for t in batch where !agent.info.resources.scalars.contains(load) {
             load = load - t.info.resources.scalars
             agents[agentId]?.tasks[t.info.taskId]?.preempted = true
-            out.append(.toAgent(agentId: agentId, url: agent.info.url,
-                                .kill(framework: t.frameworkId, task: t.info.taskId,
-                                      reason: "REASON_TASK_PREEMPTED", message: "preempted: a service task needed the resources of this best-effort task")))
+            out.append(
+                .toAgent(
+                    agentId: agentId, url: agent.info.url,
+                    .kill(
+                        framework: t.frameworkId, task: t.info.taskId,
+                        reason: "REASON_TASK_PREEMPTED",
+                        message: "preempted: a service task needed the resources of this best-effort task")))
         }
         return out
     }
@@ -160,8 +181,12 @@ extension MasterCore {
                 return [.toAgent(agentId: agentId, url: agent.info.url, .kill(framework: fid, task: taskId))]
             }
             if inReregistrationWindow(now) { return [] }
-            return send(fid, .update(TaskStatus(taskId: taskId, agentId: nil, frameworkId: fid, state: .lost,
-                message: "kill of a task unknown to the master", reason: "REASON_RECONCILIATION", timestamp: now)))
+            return send(
+                fid,
+                .update(
+                    TaskStatus(
+                        taskId: taskId, agentId: nil, frameworkId: fid, state: .lost,
+                        message: "kill of a task unknown to the master", reason: "REASON_RECONCILIATION", timestamp: now)))
         }
         guard agent.reachable else { return [] }
         return [.toAgent(agentId: agent.info.id, url: agent.info.url, .kill(framework: fid, task: taskId))]
@@ -177,8 +202,9 @@ extension MasterCore {
     /// Explicit (named tasks) or implicit (none named: everything the master knows of this framework).
     func reconcile(_ fid: String, _ refs: [TaskRef], now: Double) -> [MasterDirective] {
         func status(_ agent: AgentEntry, _ t: MasterTask) -> TaskStatus {
-            var s = TaskStatus(taskId: t.info.taskId, agentId: agent.info.id, frameworkId: fid, state: t.state,
-                               reason: "REASON_RECONCILIATION", timestamp: now)
+            var s = TaskStatus(
+                taskId: t.info.taskId, agentId: agent.info.id, frameworkId: fid, state: t.state,
+                reason: "REASON_RECONCILIATION", timestamp: now)
             (s.healthy, s.health, s.ready) = (t.healthy, t.health, t.ready)
             return s
         }
@@ -193,8 +219,12 @@ extension MasterCore {
             // Silence while the task's agent may still re-register after a master restart: "lost"
             // would be a lie. An agent that is back has told us all its tasks: this one is not there.
             if inReregistrationWindow(now) && ref.agentId.flatMap({ agents[$0]?.reachable }) != true { return [] }
-            return send(fid, .update(TaskStatus(taskId: ref.taskId, agentId: ref.agentId, frameworkId: fid, state: .lost,
-                message: "task unknown to the master", reason: "REASON_RECONCILIATION", timestamp: now)))
+            return send(
+                fid,
+                .update(
+                    TaskStatus(
+                        taskId: ref.taskId, agentId: ref.agentId, frameworkId: fid, state: .lost,
+                        message: "task unknown to the master", reason: "REASON_RECONCILIATION", timestamp: now)))
         }
     }
 

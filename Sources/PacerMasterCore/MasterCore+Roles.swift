@@ -36,8 +36,9 @@ struct AgentLedger {
     var revocableFree: Resources {
         let held = used.values.reduce(Resources()) { $0 + $1 }
         let cpus = total.cpus - serviceCpusExpected - serviceOfferCpus - revocableUsed.cpus
-        return Resources(cpus: max(0, cpus), mem: max(0, total.mem - held.mem - revocableUsed.mem),
-                         disk: max(0, total.disk - held.disk - revocableUsed.disk))
+        return Resources(
+            cpus: max(0, cpus), mem: max(0, total.mem - held.mem - revocableUsed.mem),
+            disk: max(0, total.disk - held.disk - revocableUsed.disk))
     }
 
     var freePorts: [PortRange] { PortRange.subtract(portsTaken, from: total.ports) }
@@ -66,7 +67,10 @@ extension MasterCore {
         }
         for o in offers.on(agent: agentId) {
             l.portsTaken += o.resources.ports
-            if o.revocable == true { l.revocableUsed = l.revocableUsed + o.resources.scalars; continue }
+            if o.revocable == true {
+                l.revocableUsed = l.revocableUsed + o.resources.scalars
+                continue
+            }
             let role = o.role ?? Role.any
             l.used[role] = (l.used[role] ?? Resources()) + o.resources.scalars
             l.serviceOfferCpus += o.resources.cpus
@@ -89,9 +93,11 @@ extension MasterCore {
         let out = rescindOffers(agentId: r.agentId)
         guard let l = ledger(r.agentId), l.unreservedFree.contains(r.resources.scalars) else {
             let free = ledger(r.agentId)?.unreservedFree ?? Resources()
-            throw MasterCallError("agent \(r.agentId) has only cpus \(free.cpus), mem \(free.mem), disk \(free.disk) unreserved and unused")
+            throw MasterCallError(
+                "agent \(r.agentId) has only cpus \(free.cpus), mem \(free.mem), disk \(free.disk) unreserved and unused")
         }
-        policy.reservations[r.agentId, default: [:]][r.role] = (policy.reservations[r.agentId]?[r.role] ?? Resources()) + r.resources.scalars
+        policy.reservations[r.agentId, default: [:]][r.role] =
+            (policy.reservations[r.agentId]?[r.role] ?? Resources()) + r.resources.scalars
         touch(r.agentId)
         return out
     }
@@ -101,7 +107,9 @@ extension MasterCore {
         try validate(r)
         let have = policy.reservations[r.agentId]?[r.role] ?? Resources()
         guard have.contains(r.resources.scalars) else {
-            throw MasterCallError("role \(r.role) has only cpus \(have.cpus), mem \(have.mem), disk \(have.disk) dynamically reserved on agent \(r.agentId)")
+            throw MasterCallError(
+                "role \(r.role) has only cpus \(have.cpus), mem \(have.mem), disk \(have.disk) dynamically reserved on agent \(r.agentId)"
+            )
         }
         let out = rescindOffers(agentId: r.agentId)
         let l = ledger(r.agentId)!
@@ -133,7 +141,9 @@ extension MasterCore {
     }
 
     func validate(_ r: Reservation) throws(MasterCallError) {
-        guard Role.isValid(r.role), r.role != Role.any else { throw MasterCallError("reservations need a named role, not '\(r.role)'") }
+        guard Role.isValid(r.role), r.role != Role.any else {
+            throw MasterCallError("reservations need a named role, not '\(r.role)'")
+        }
         guard agents[r.agentId] != nil else { throw MasterCallError("unknown agent \(r.agentId)") }
         guard !r.resources.scalars.isEmpty, r.resources.cpus >= 0, r.resources.mem >= 0, r.resources.disk >= 0 else {
             throw MasterCallError("a reservation needs positive cpus, mem or disk")

@@ -50,7 +50,10 @@ public struct MasterTask: Sendable, Equatable {
     public var health: [HealthCheckResult]?
     public var ready: Bool?
     public init(info: TaskInfo, frameworkId: String, state: TaskState, preempted: Bool = false) {
-        self.info = info; self.frameworkId = frameworkId; self.state = state; self.preempted = preempted
+        self.info = info
+        self.frameworkId = frameworkId
+        self.state = state
+        self.preempted = preempted
     }
 }
 
@@ -65,7 +68,10 @@ public struct AgentEntry: Sendable, Equatable {
     public var heartbeatInterval: Double = 1
 
     public init(info: AgentInfo, lastSeen: Double, reachable: Bool, tasks: [String: MasterTask]) {
-        self.info = info; self.lastSeen = lastSeen; self.reachable = reachable; self.tasks = tasks
+        self.info = info
+        self.lastSeen = lastSeen
+        self.reachable = reachable
+        self.tasks = tasks
     }
 
     /// The cpus a service task is expected to need: what it used lately plus a margin for bursts,
@@ -123,8 +129,14 @@ public struct MasterCore: Sendable {
     /// Agents declared unreachable since the master started (a healthy cluster keeps this at 0).
     public internal(set) var unreachableMarks = 0
 
-    public init(settings: MasterSettings = MasterSettings(), now: Double, idPrefix: String, policy: ResourcePolicy = ResourcePolicy()) {
-        self.settings = settings; self.startedAt = now; self.lastHeartbeat = now; self.idPrefix = idPrefix; self.policy = policy
+    public init(
+        settings: MasterSettings = MasterSettings(), now: Double, idPrefix: String, policy: ResourcePolicy = ResourcePolicy()
+    ) {
+        self.settings = settings
+        self.startedAt = now
+        self.lastHeartbeat = now
+        self.idPrefix = idPrefix
+        self.policy = policy
     }
 
     /// A master elected after another: the operator's policy as stored, and agents get one

@@ -1,12 +1,20 @@
 /// Agent → master calls (`POST /api/v1/agent`).
 public struct AgentCall: Codable, Sendable, Equatable {
-    public enum Kind: String, Codable, Sendable { case register = "REGISTER", heartbeat = "HEARTBEAT", update = "UPDATE" }
+    public enum Kind: String, Codable, Sendable {
+        case register = "REGISTER"
+        case heartbeat = "HEARTBEAT"
+        case update = "UPDATE"
+    }
     /// A task the agent runs, reported when it (re-)registers so a restarted master relearns it.
     public struct RunningTask: Codable, Sendable, Equatable {
         public var task: TaskInfo
         public var frameworkId: String
         public var state: TaskState
-        public init(task: TaskInfo, frameworkId: String, state: TaskState) { self.task = task; self.frameworkId = frameworkId; self.state = state }
+        public init(task: TaskInfo, frameworkId: String, state: TaskState) {
+            self.task = task
+            self.frameworkId = frameworkId
+            self.state = state
+        }
     }
     public struct Register: Codable, Sendable, Equatable {
         public var agent: AgentInfo
@@ -26,7 +34,8 @@ public struct AgentCall: Codable, Sendable, Equatable {
     public var usage: [String: Double]?
 
     public static func register(_ info: AgentInfo, tasks: [RunningTask], boot: String? = nil, sequence: Int? = nil) -> AgentCall {
-        AgentCall(type: .register, agentId: info.id, register: Register(agent: info, tasks: tasks, boot: boot, sequence: sequence))
+        AgentCall(
+            type: .register, agentId: info.id, register: Register(agent: info, tasks: tasks, boot: boot, sequence: sequence))
     }
     public static func heartbeat(_ agentId: String, usage: [String: Double]? = nil) -> AgentCall {
         AgentCall(type: .heartbeat, agentId: agentId, usage: usage)
@@ -38,8 +47,15 @@ public struct AgentCall: Codable, Sendable, Equatable {
 
 /// Master → agent messages (`POST /api/v1` on the agent).
 public struct AgentMessage: Codable, Sendable, Equatable {
-    public enum Kind: String, Codable, Sendable { case launch = "LAUNCH", kill = "KILL", acknowledge = "ACKNOWLEDGE" }
-    public struct Launch: Codable, Sendable, Equatable { public var frameworkId: String; public var tasks: [TaskInfo] }
+    public enum Kind: String, Codable, Sendable {
+        case launch = "LAUNCH"
+        case kill = "KILL"
+        case acknowledge = "ACKNOWLEDGE"
+    }
+    public struct Launch: Codable, Sendable, Equatable {
+        public var frameworkId: String
+        public var tasks: [TaskInfo]
+    }
     public struct Kill: Codable, Sendable, Equatable {
         public var taskId: String
         public var frameworkId: String

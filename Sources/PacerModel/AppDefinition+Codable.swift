@@ -103,11 +103,15 @@ extension AppDefinition: Codable {
 
 /// An `env` value: a string, or Marathon's `{"secret": "name"}` reference.
 enum EnvValue: Decodable {
-    case plain(String), secret
+    case plain(String)
+    case secret
     struct Secret: Decodable { var secret: String }
     init(from decoder: any Decoder) throws {
         let c = try decoder.singleValueContainer()
-        if let s = try? c.decode(String.self) { self = .plain(s); return }
+        if let s = try? c.decode(String.self) {
+            self = .plain(s)
+            return
+        }
         _ = try c.decode(Secret.self)
         self = .secret
     }

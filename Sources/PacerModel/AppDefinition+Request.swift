@@ -12,7 +12,7 @@ extension AppDefinition {
         "dependencies", "disk", "env", "executor", "executorResources", "fetch", "gpus", "healthChecks", "id", "instances",
         "ipAddress", "killSelection", "labels", "maxLaunchDelaySeconds", "mem", "networks", "portDefinitions", "ports",
         "readinessChecks", "requirePorts", "residency", "secrets", "taskKillGracePeriodSeconds", "unreachableStrategy",
-        "upgradeStrategy", "uris", "user", "version", "versionInfo",
+        "upgradeStrategy", "uris", "user", "version", "versionInfo"
     ]
     /// Pacer's additions to the app definition (`role` and `resourceLimits` as later Marathon
     /// versions have them; `kind`, `progressDeadlineSeconds` and `autoRevert` Pacer's own).
@@ -22,7 +22,7 @@ extension AppDefinition {
     /// ignored in requests, as Marathon ignores them, rather than refused.
     public static let answerFields: Set<String> = [
         "tasks", "tasksStaged", "tasksRunning", "tasksHealthy", "tasksUnhealthy", "deployments", "lastTaskFailure",
-        "taskStats", "readinessCheckResults",
+        "taskStats", "readinessCheckResults"
     ]
 
     /// Decodes a request body (`POST /v2/apps`, a canary's spec), refusing what Pacer would not run as written.
@@ -34,8 +34,13 @@ extension AppDefinition {
     /// Unknown fields and set-but-unsupported Marathon fields, by name (also for PUT/PATCH bodies).
     public static func checkFields(_ object: [String: Any]) throws(APIError) {
         var errors: [FieldError] = []
-        for key in object.keys.sorted() where !marathonFields.contains(key) && !pacerFields.contains(key) && !answerFields.contains(key) {
-            errors.append(FieldError(path: "/\(key)", "unknown field: an app definition has no '\(key)' (Marathon's fields and Pacer's \(pacerFields.sorted().joined(separator: ", ")))"))
+        for key in object.keys.sorted()
+        where !marathonFields.contains(key) && !pacerFields.contains(key) && !answerFields.contains(key) {
+            errors.append(
+                FieldError(
+                    path: "/\(key)",
+                    "unknown field: an app definition has no '\(key)' (Marathon's fields and Pacer's \(pacerFields.sorted().joined(separator: ", ")))"
+                ))
         }
         for (key, why) in unsupported where !isEmptyValue(object[key], key: key, role: object["role"] as? String) {
             errors.append(FieldError(path: "/\(key)", why))
@@ -55,7 +60,8 @@ extension AppDefinition {
         "ipAddress": "IP-per-task is not supported: tasks use their agent's address and ports (leave ipAddress null)",
         "networks": "only host networking is supported (networks: [{\"mode\": \"host\"}] or leave it out)",
         "residency": "resident tasks (persistent volumes) are not supported (leave residency null)",
-        "acceptedResourceRoles": "use `role` to run on a role's resources (acceptedResourceRoles may only name '*' or the app's role)",
+        "acceptedResourceRoles":
+            "use `role` to run on a role's resources (acceptedResourceRoles may only name '*' or the app's role)"
     ]
 
     static func isEmptyValue(_ value: Any?, key: String, role: String?) -> Bool {

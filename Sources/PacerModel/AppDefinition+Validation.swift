@@ -22,19 +22,24 @@ extension AppDefinition {
         }
         func range(_ v: Double, _ lo: Double, _ hi: Double, _ path: String, exclusiveLow: Bool = false) {
             let okLow = exclusiveLow ? v > lo : v >= lo
-            check(v.isFinite && okLow && v <= hi, path,
-                  "must be a number \(exclusiveLow ? ">" : ">=") \(lo) and <= \(hi), got \(v)")
+            check(
+                v.isFinite && okLow && v <= hi, path,
+                "must be a number \(exclusiveLow ? ">" : ">=") \(lo) and <= \(hi), got \(v)")
         }
         check(cmd != nil || args != nil, "/cmd", "one of cmd or args must be set")
         check(!(cmd != nil && args != nil), "/cmd", "set cmd or args, not both")
         if let cmd {
-            check(!cmd.isEmpty && cmd.utf8.count <= limits.maxCmdBytes, "/cmd",
-                  "must be 1 to \(limits.maxCmdBytes) bytes")
+            check(
+                !cmd.isEmpty && cmd.utf8.count <= limits.maxCmdBytes, "/cmd",
+                "must be 1 to \(limits.maxCmdBytes) bytes")
             check(!cmd.utf8.contains(0), "/cmd", "must not contain NUL")
         }
-        if let args { check(!args.isEmpty && args.allSatisfy { !$0.utf8.contains(0) }, "/args", "must be a non-empty list without NUL") }
-        check(instances >= 0 && instances <= limits.maxInstances, "/instances",
-              "must be between 0 and \(limits.maxInstances), got \(instances)")
+        if let args {
+            check(!args.isEmpty && args.allSatisfy { !$0.utf8.contains(0) }, "/args", "must be a non-empty list without NUL")
+        }
+        check(
+            instances >= 0 && instances <= limits.maxInstances, "/instances",
+            "must be between 0 and \(limits.maxInstances), got \(instances)")
         range(cpus, 0, limits.maxCpus, "/cpus", exclusiveLow: true)
         range(mem, 0, limits.maxMem, "/mem", exclusiveLow: true)
         range(disk, 0, limits.maxDisk, "/disk")
@@ -43,7 +48,9 @@ extension AppDefinition {
             check(false, "/env/\(k)", "variable names must be non-empty without '=' or NUL, values without NUL")
         }
         for name in envSecrets.sorted() {
-            check(false, "/env/\(name)", "secret references are not supported: Pacer has no secret store; pass the value, or read it in the task")
+            check(
+                false, "/env/\(name)",
+                "secret references are not supported: Pacer has no secret store; pass the value, or read it in the task")
         }
         check(labels.count <= limits.maxLabels, "/labels", "at most \(limits.maxLabels) labels")
         errors += validatePorts(limits: limits)
@@ -58,9 +65,12 @@ extension AppDefinition {
         for (i, c) in constraints.enumerated() { errors += c.validate(path: "/constraints/\(i)") }
         for (i, h) in healthChecks.enumerated() { errors += validate(h, path: "/healthChecks/\(i)") }
         for (i, r) in readinessChecks.enumerated() {
-            check(portDefinitions.contains { $0.name == r.portName }, "/readinessChecks/\(i)/portName",
-                  "names no port of this app (port names: \(portDefinitions.compactMap(\.name).joined(separator: ", ")))")
-            check(r.intervalSeconds > 0 && r.timeoutSeconds > 0, "/readinessChecks/\(i)", "intervalSeconds and timeoutSeconds must be > 0")
+            check(
+                portDefinitions.contains { $0.name == r.portName }, "/readinessChecks/\(i)/portName",
+                "names no port of this app (port names: \(portDefinitions.compactMap(\.name).joined(separator: ", ")))")
+            check(
+                r.intervalSeconds > 0 && r.timeoutSeconds > 0, "/readinessChecks/\(i)",
+                "intervalSeconds and timeoutSeconds must be > 0")
         }
         check(!dependencies.contains(id), "/dependencies", "an app cannot depend on itself")
         if let deadline = progressDeadlineSeconds { range(deadline, 1, limits.maxBackoffSeconds, "/progressDeadlineSeconds") }
@@ -93,7 +103,9 @@ extension AppDefinition {
     private func validate(_ h: HealthCheck, path: String) -> [FieldError] {
         var errors: [FieldError] = []
         if h.protocol == .command {
-            if h.command?.value.isEmpty != false { errors.append(FieldError(path: path + "/command", "COMMAND checks need a command")) }
+            if h.command?.value.isEmpty != false {
+                errors.append(FieldError(path: path + "/command", "COMMAND checks need a command"))
+            }
         } else if h.port == nil {
             let index = h.portIndex ?? 0
             if index < 0 || index >= portDefinitions.count {
@@ -102,7 +114,8 @@ extension AppDefinition {
         } else if let port = h.port, !(1...65535).contains(port) {
             errors.append(FieldError(path: path + "/port", "must be between 1 and 65535"))
         }
-        for (name, v) in [("intervalSeconds", h.intervalSeconds), ("timeoutSeconds", h.timeoutSeconds)] where !(v > 0 && v <= 86_400) {
+        for (name, v) in [("intervalSeconds", h.intervalSeconds), ("timeoutSeconds", h.timeoutSeconds)]
+        where !(v > 0 && v <= 86_400) {
             errors.append(FieldError(path: "\(path)/\(name)", "must be > 0 and <= 86400"))
         }
         if !(h.gracePeriodSeconds >= 0 && h.gracePeriodSeconds <= 86_400) {

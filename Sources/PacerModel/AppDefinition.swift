@@ -46,10 +46,14 @@ public struct AppDefinition: Sendable, Equatable {
     /// True when the two specs would run the same tasks: only `instances` and bookkeeping differ.
     /// Marathon restarts tasks only for such configuration changes, never for a scale.
     public func sameConfiguration(as other: AppDefinition) -> Bool {
-        var a = self, b = other
-        a.instances = 0; b.instances = 0
-        a.version = nil; b.version = nil
-        a.versionInfo = nil; b.versionInfo = nil
+        var a = self
+        var b = other
+        a.instances = 0
+        b.instances = 0
+        a.version = nil
+        b.version = nil
+        a.versionInfo = nil
+        b.versionInfo = nil
         return a == b
     }
 }
@@ -59,7 +63,10 @@ public struct PortDefinition: Codable, Sendable, Equatable {
     public var `protocol`: String = "tcp"
     public var name: String?
     public var labels: [String: String]?
-    public init(port: Int, name: String? = nil) { self.port = port; self.name = name }
+    public init(port: Int, name: String? = nil) {
+        self.port = port
+        self.name = name
+    }
 
     enum CodingKeys: String, CodingKey { case port, `protocol`, name, labels }
     public init(from decoder: any Decoder) throws {
@@ -75,7 +82,8 @@ public struct UpgradeStrategy: Codable, Sendable, Equatable {
     public var minimumHealthCapacity: Double = 1
     public var maximumOverCapacity: Double = 1
     public init(minimumHealthCapacity: Double = 1, maximumOverCapacity: Double = 1) {
-        self.minimumHealthCapacity = minimumHealthCapacity; self.maximumOverCapacity = maximumOverCapacity
+        self.minimumHealthCapacity = minimumHealthCapacity
+        self.maximumOverCapacity = maximumOverCapacity
     }
     enum CodingKeys: String, CodingKey { case minimumHealthCapacity, maximumOverCapacity }
     public init(from decoder: any Decoder) throws {
@@ -89,7 +97,8 @@ public struct UnreachableStrategy: Codable, Sendable, Equatable {
     public var inactiveAfterSeconds: Double = 0
     public var expungeAfterSeconds: Double = 0
     public init(inactiveAfterSeconds: Double = 0, expungeAfterSeconds: Double = 0) {
-        self.inactiveAfterSeconds = inactiveAfterSeconds; self.expungeAfterSeconds = expungeAfterSeconds
+        self.inactiveAfterSeconds = inactiveAfterSeconds
+        self.expungeAfterSeconds = expungeAfterSeconds
     }
     enum CodingKeys: String, CodingKey { case inactiveAfterSeconds, expungeAfterSeconds }
     public init(from decoder: any Decoder) throws {
@@ -100,14 +109,16 @@ public struct UnreachableStrategy: Codable, Sendable, Equatable {
 }
 
 public enum KillSelection: String, Codable, Sendable {
-    case youngestFirst = "YOUNGEST_FIRST", oldestFirst = "OLDEST_FIRST"
+    case youngestFirst = "YOUNGEST_FIRST"
+    case oldestFirst = "OLDEST_FIRST"
 }
 
 public struct VersionInfo: Codable, Sendable, Equatable {
     public var lastScalingAt: String
     public var lastConfigChangeAt: String
     public init(lastScalingAt: String, lastConfigChangeAt: String) {
-        self.lastScalingAt = lastScalingAt; self.lastConfigChangeAt = lastConfigChangeAt
+        self.lastScalingAt = lastScalingAt
+        self.lastConfigChangeAt = lastConfigChangeAt
     }
 }
 
@@ -119,7 +130,8 @@ public enum AppKind: String, Codable, Sendable, Equatable {
 
 /// `resourceLimits`: a number, or `"unlimited"`.
 public enum ResourceLimit: Sendable, Equatable, Codable {
-    case limited(Double), unlimited
+    case limited(Double)
+    case unlimited
     public init(from decoder: any Decoder) throws {
         let c = try decoder.singleValueContainer()
         if let s = try? c.decode(String.self) {
@@ -127,7 +139,9 @@ public enum ResourceLimit: Sendable, Equatable, Codable {
                 throw DecodingError.dataCorruptedError(in: c, debugDescription: "expected a number or \"unlimited\"")
             }
             self = .unlimited
-        } else { self = .limited(try c.decode(Double.self)) }
+        } else {
+            self = .limited(try c.decode(Double.self))
+        }
     }
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.singleValueContainer()
@@ -141,7 +155,10 @@ public enum ResourceLimit: Sendable, Equatable, Codable {
 public struct ResourceLimits: Codable, Sendable, Equatable {
     public var cpus: ResourceLimit?
     public var mem: ResourceLimit?
-    public init(cpus: ResourceLimit? = nil, mem: ResourceLimit? = nil) { self.cpus = cpus; self.mem = mem }
+    public init(cpus: ResourceLimit? = nil, mem: ResourceLimit? = nil) {
+        self.cpus = cpus
+        self.mem = mem
+    }
 }
 
 extension AppDefinition {

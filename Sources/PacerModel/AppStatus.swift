@@ -13,7 +13,9 @@ public struct AppStatus: Sendable, Equatable {
 }
 
 extension AppStatus: Codable {
-    enum Keys: String, CodingKey { case tasksStaged, tasksRunning, tasksHealthy, tasksUnhealthy, deployments, tasks, lastTaskFailure }
+    enum Keys: String, CodingKey {
+        case tasksStaged, tasksRunning, tasksHealthy, tasksUnhealthy, deployments, tasks, lastTaskFailure
+    }
     struct DeploymentRef: Codable { var id: String }
 
     public init(from decoder: any Decoder) throws {

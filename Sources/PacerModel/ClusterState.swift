@@ -11,29 +11,48 @@ public struct ClusterState: Codable, Sendable, Equatable {
         /// Role → resources reserved for it here (static and dynamic).
         public var reserved: [String: Resources]?
         public var tasks: [Task]
-        public init(id: String, hostname: String, url: String, reachable: Bool, resources: Resources, used: Resources,
-                    attributes: [String: String], reserved: [String: Resources]? = nil, tasks: [Task]) {
-            self.id = id; self.hostname = hostname; self.url = url; self.reachable = reachable
-            self.resources = resources; self.used = used; self.attributes = attributes; self.reserved = reserved; self.tasks = tasks
+        public init(
+            id: String, hostname: String, url: String, reachable: Bool, resources: Resources, used: Resources,
+            attributes: [String: String], reserved: [String: Resources]? = nil, tasks: [Task]
+        ) {
+            self.id = id
+            self.hostname = hostname
+            self.url = url
+            self.reachable = reachable
+            self.resources = resources
+            self.used = used
+            self.attributes = attributes
+            self.reserved = reserved
+            self.tasks = tasks
         }
     }
     public struct Task: Codable, Sendable, Equatable {
         public var id: String
         public var frameworkId: String
         public var state: TaskState
-        public init(id: String, frameworkId: String, state: TaskState) { self.id = id; self.frameworkId = frameworkId; self.state = state }
+        public init(id: String, frameworkId: String, state: TaskState) {
+            self.id = id
+            self.frameworkId = frameworkId
+            self.state = state
+        }
     }
     public struct Framework: Codable, Sendable, Equatable {
         public var id: String
         public var name: String
         public var connected: Bool
-        public init(id: String, name: String, connected: Bool) { self.id = id; self.name = name; self.connected = connected }
+        public init(id: String, name: String, connected: Bool) {
+            self.id = id
+            self.name = name
+            self.connected = connected
+        }
     }
     public var agents: [Agent]
     public var frameworks: [Framework]
     public var outstandingOffers: Int
     public init(agents: [Agent], frameworks: [Framework], outstandingOffers: Int) {
-        self.agents = agents; self.frameworks = frameworks; self.outstandingOffers = outstandingOffers
+        self.agents = agents
+        self.frameworks = frameworks
+        self.outstandingOffers = outstandingOffers
     }
 }
 
@@ -46,7 +65,11 @@ public struct RoleStatus: Codable, Sendable, Equatable {
     public var reserved: Resources
     public var frameworks: [String]
     public init(name: String, weight: Double, quota: Quota?, allocated: Resources, reserved: Resources, frameworks: [String]) {
-        self.name = name; self.weight = weight; self.quota = quota; self.allocated = allocated; self.reserved = reserved
+        self.name = name
+        self.weight = weight
+        self.quota = quota
+        self.allocated = allocated
+        self.reserved = reserved
         self.frameworks = frameworks
     }
 }
@@ -59,7 +82,10 @@ public struct AllocationReport: Codable, Sendable {
         public var allocated: Resources
         public var byRole: [String: Resources]
         public init(time: Double, total: Resources, allocated: Resources, byRole: [String: Resources]) {
-            self.time = time; self.total = total; self.allocated = allocated; self.byRole = byRole
+            self.time = time
+            self.total = total
+            self.allocated = allocated
+            self.byRole = byRole
         }
     }
     public struct Agent: Codable, Sendable, Equatable {
@@ -69,11 +95,19 @@ public struct AllocationReport: Codable, Sendable {
         public var peakRate: Double
         public var samples: Int
         public init(total: Resources, allocated: Resources, averageRate: Double, peakRate: Double, samples: Int) {
-            self.total = total; self.allocated = allocated; self.averageRate = averageRate; self.peakRate = peakRate; self.samples = samples
+            self.total = total
+            self.allocated = allocated
+            self.averageRate = averageRate
+            self.peakRate = peakRate
+            self.samples = samples
         }
     }
     public var period: Double
     public var samples: [Sample]
     public var agents: [String: Agent]
-    public init(period: Double, samples: [Sample], agents: [String: Agent]) { self.period = period; self.samples = samples; self.agents = agents }
+    public init(period: Double, samples: [Sample], agents: [String: Agent]) {
+        self.period = period
+        self.samples = samples
+        self.agents = agents
+    }
 }

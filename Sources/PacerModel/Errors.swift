@@ -2,7 +2,10 @@
 public struct FieldError: Error, Sendable, Equatable {
     public var path: String
     public var message: String
-    public init(path: String, _ message: String) { self.path = path; self.message = message }
+    public init(path: String, _ message: String) {
+        self.path = path
+        self.message = message
+    }
 }
 
 /// An error the API turns into a Marathon-shaped body: `{"message": …, "details": [{"path", "errors"}]}`.
@@ -15,11 +18,17 @@ public struct APIError: Error, Sendable, Equatable, Codable {
     public struct Detail: Codable, Sendable, Equatable {
         public var path: String
         public var errors: [String]
-        public init(path: String, errors: [String]) { self.path = path; self.errors = errors }
+        public init(path: String, errors: [String]) {
+            self.path = path
+            self.errors = errors
+        }
     }
 
     public init(status: Int, message: String, details: [Detail] = [], deploymentId: String? = nil) {
-        self.status = status; self.message = message; self.details = details; self.deploymentId = deploymentId
+        self.status = status
+        self.message = message
+        self.details = details
+        self.deploymentId = deploymentId
     }
 
     public static func invalid(_ errors: [FieldError]) -> APIError {
@@ -32,8 +41,10 @@ public struct APIError: Error, Sendable, Equatable, Codable {
         APIError(status: 400, message: what, details: [Detail(path: path, errors: [what])])
     }
     public static func locked(appId: PathId, deploymentId: String) -> APIError {
-        APIError(status: 409, message: "App is locked by one or more deployments. Override with the option '?force=true'. "
-            + "View details at '/v2/deployments/<DEPLOYMENT_ID>'.", deploymentId: deploymentId)
+        APIError(
+            status: 409,
+            message: "App is locked by one or more deployments. Override with the option '?force=true'. "
+                + "View details at '/v2/deployments/<DEPLOYMENT_ID>'.", deploymentId: deploymentId)
     }
     enum CodingKeys: String, CodingKey { case message, details, deploymentId }
     public init(from decoder: any Decoder) throws {

@@ -14,7 +14,10 @@ public struct GroupSpec: Sendable, Equatable {
     public var version: String?
 
     public init(id: PathId, apps: [AppDefinition]? = nil, groups: [GroupSpec]? = nil, dependencies: [PathId]? = nil) {
-        self.id = id; self.apps = apps; self.groups = groups; self.dependencies = dependencies
+        self.id = id
+        self.apps = apps
+        self.groups = groups
+        self.dependencies = dependencies
     }
 
     static let fields: Set<String> = ["id", "apps", "groups", "dependencies", "scaleBy", "version", "pods", "enforceRole"]
@@ -41,18 +44,25 @@ public struct GroupSpec: Sendable, Equatable {
     static func parse(_ o: [String: Any], id: PathId, path: String) throws(APIError) -> GroupSpec {
         var errors: [FieldError] = []
         for key in o.keys.sorted() where !fields.contains(key) {
-            errors.append(FieldError(path: "\(path)/\(key)", "unknown field: a group has id, apps, groups, dependencies, scaleBy and version"))
+            errors.append(
+                FieldError(
+                    path: "\(path)/\(key)", "unknown field: a group has id, apps, groups, dependencies, scaleBy and version"))
         }
         if let pods = o["pods"], !((pods as? [Any])?.isEmpty ?? (pods is NSNull)) {
             errors.append(FieldError(path: "\(path)/pods", "pods are not supported (leave pods empty)"))
         }
         if let enforce = o["enforceRole"], !(enforce is NSNull), (enforce as? Bool) != false {
-            errors.append(FieldError(path: "\(path)/enforceRole", "enforceRole is not supported: give apps their `role` (leave enforceRole false)"))
+            errors.append(
+                FieldError(
+                    path: "\(path)/enforceRole", "enforceRole is not supported: give apps their `role` (leave enforceRole false)")
+            )
         }
         if !errors.isEmpty { throw .invalid(errors) }
         var spec = GroupSpec(id: id)
         if let raw = o["dependencies"], !(raw is NSNull) {
-            guard let list = raw as? [String] else { throw .invalid([FieldError(path: "\(path)/dependencies", "expected an array of ids")]) }
+            guard let list = raw as? [String] else {
+                throw .invalid([FieldError(path: "\(path)/dependencies", "expected an array of ids")])
+            }
             var deps: [PathId] = []
             for (i, d) in list.enumerated() {
                 do { deps.append(try PathId(d, in: id.parent)) } catch {
@@ -63,16 +73,23 @@ public struct GroupSpec: Sendable, Equatable {
         }
         if let raw = o["scaleBy"], !(raw is NSNull) {
             guard let f = (raw as? NSNumber)?.doubleValue, !(raw is Bool), f > 0, f <= 10_000 else {
-                throw .invalid([FieldError(path: "\(path)/scaleBy", "expected a number > 0 (the factor every app's instances are multiplied by)")])
+                throw .invalid([
+                    FieldError(
+                        path: "\(path)/scaleBy", "expected a number > 0 (the factor every app's instances are multiplied by)")
+                ])
             }
             spec.scaleBy = f
         }
         if let raw = o["version"], !(raw is NSNull) {
-            guard let v = raw as? String else { throw .invalid([FieldError(path: "\(path)/version", "expected a version string")]) }
+            guard let v = raw as? String else {
+                throw .invalid([FieldError(path: "\(path)/version", "expected a version string")])
+            }
             spec.version = v
         }
         if let raw = o["apps"], !(raw is NSNull) {
-            guard let list = raw as? [Any] else { throw .invalid([FieldError(path: "\(path)/apps", "expected an array of apps")]) }
+            guard let list = raw as? [Any] else {
+                throw .invalid([FieldError(path: "\(path)/apps", "expected an array of apps")])
+            }
             var apps: [AppDefinition] = []
             for (i, item) in list.enumerated() {
                 apps.append(try app(item, group: id, path: "\(path)/apps/\(i)"))
@@ -80,7 +97,9 @@ public struct GroupSpec: Sendable, Equatable {
             spec.apps = apps
         }
         if let raw = o["groups"], !(raw is NSNull) {
-            guard let list = raw as? [Any] else { throw .invalid([FieldError(path: "\(path)/groups", "expected an array of groups")]) }
+            guard let list = raw as? [Any] else {
+                throw .invalid([FieldError(path: "\(path)/groups", "expected an array of groups")])
+            }
             var groups: [GroupSpec] = []
             for (i, item) in list.enumerated() {
                 let at = "\(path)/groups/\(i)"
@@ -108,15 +127,20 @@ public struct GroupSpec: Sendable, Equatable {
             let id: PathId
             do { id = try PathId(raw, in: group) } catch { throw APIError.invalid([FieldError(path: "/id", error.message)]) }
             guard id.parent == group else {
-                throw APIError.invalid([FieldError(path: "/id", "\(id) is not an app of group \(group) (put it in the group of its path)")])
+                throw APIError.invalid([
+                    FieldError(path: "/id", "\(id) is not an app of group \(group) (put it in the group of its path)")
+                ])
             }
             o["id"] = id.description
             let data: Data
-            do { data = try JSONSerialization.data(withJSONObject: o) } catch { throw APIError.badRequest("Invalid JSON: \(error)") }
+            do { data = try JSONSerialization.data(withJSONObject: o) } catch {
+                throw APIError.badRequest("Invalid JSON: \(error)")
+            }
             return try JSONBody.decode(AppDefinition.self, from: data)
         } catch {
-            throw APIError(status: error.status, message: error.message,
-                           details: error.details.map { .init(path: path + ($0.path == "/" ? "" : $0.path), errors: $0.errors) })
+            throw APIError(
+                status: error.status, message: error.message,
+                details: error.details.map { .init(path: path + ($0.path == "/" ? "" : $0.path), errors: $0.errors) })
         }
     }
 
@@ -133,7 +157,11 @@ public struct GroupView: Encodable, Sendable {
     public var version: String
 
     public init(id: PathId, apps: [AppDefinition], groups: [GroupView], dependencies: [PathId], version: String) {
-        self.id = id; self.apps = apps; self.groups = groups; self.dependencies = dependencies; self.version = version
+        self.id = id
+        self.apps = apps
+        self.groups = groups
+        self.dependencies = dependencies
+        self.version = version
     }
 
     enum Keys: String, CodingKey { case id, apps, groups, pods, dependencies, version }

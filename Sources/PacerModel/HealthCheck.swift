@@ -1,6 +1,11 @@
 /// Marathon's `healthChecks` entry, with Marathon's defaults.
 public struct HealthCheck: Codable, Sendable, Equatable {
-    public enum Kind: String, Codable, Sendable { case http = "HTTP", https = "HTTPS", tcp = "TCP", command = "COMMAND" }
+    public enum Kind: String, Codable, Sendable {
+        case http = "HTTP"
+        case https = "HTTPS"
+        case tcp = "TCP"
+        case command = "COMMAND"
+    }
     public struct Command: Codable, Sendable, Equatable {
         public var value: String
         public init(value: String) { self.value = value }

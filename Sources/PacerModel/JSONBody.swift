@@ -3,8 +3,10 @@ import Foundation
 /// Decodes request bodies, mapping every failure to the Marathon error the API should return:
 /// unparseable JSON → 400, a field of the wrong type or value → 422 naming the field.
 public enum JSONBody {
-    public static func decode<T: Decodable>(_ type: T.Type, from data: Data,
-                                            decoder: JSONDecoder = WireJSON.marathonDecoder()) throws(APIError) -> T {
+    public static func decode<T: Decodable>(
+        _ type: T.Type, from data: Data,
+        decoder: JSONDecoder = WireJSON.marathonDecoder()
+    ) throws(APIError) -> T {
         do {
             return try decoder.decode(type, from: data)
         } catch let error as DecodingError {
@@ -21,7 +23,9 @@ public enum JSONBody {
         do { parsed = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) } catch {
             throw APIError.badRequest("Invalid JSON: \(error)")
         }
-        guard let object = parsed as? [String: Any] else { throw APIError.invalid([FieldError(path: "/", "expected a JSON object")]) }
+        guard let object = parsed as? [String: Any] else {
+            throw APIError.invalid([FieldError(path: "/", "expected a JSON object")])
+        }
         return object
     }
 

@@ -10,9 +10,15 @@ public struct AgentInfo: Codable, Sendable, Equatable {
     public var attributes: [String: String]
     /// Static reservations from the agent's flags: role → resources set aside for it.
     public var reserved: [String: Resources]?
-    public init(id: String, hostname: String, url: String, resources: Resources, attributes: [String: String] = [:],
-                reserved: [String: Resources]? = nil) {
-        self.id = id; self.hostname = hostname; self.url = url; self.resources = resources; self.attributes = attributes
+    public init(
+        id: String, hostname: String, url: String, resources: Resources, attributes: [String: String] = [:],
+        reserved: [String: Resources]? = nil
+    ) {
+        self.id = id
+        self.hostname = hostname
+        self.url = url
+        self.resources = resources
+        self.attributes = attributes
         self.reserved = reserved
     }
 }
@@ -26,10 +32,16 @@ public struct FrameworkInfo: Codable, Sendable, Equatable {
     public var roles: [String]?
     /// `REVOCABLE_RESOURCES`: it also wants best-effort offers of idle capacity.
     public var capabilities: [String]?
-    public init(id: String? = nil, name: String, failoverTimeoutSeconds: Double = 604_800, hostname: String? = nil,
-                roles: [String]? = nil, capabilities: [String]? = nil) {
-        self.id = id; self.name = name; self.failoverTimeoutSeconds = failoverTimeoutSeconds; self.hostname = hostname
-        self.roles = roles; self.capabilities = capabilities
+    public init(
+        id: String? = nil, name: String, failoverTimeoutSeconds: Double = 604_800, hostname: String? = nil,
+        roles: [String]? = nil, capabilities: [String]? = nil
+    ) {
+        self.id = id
+        self.name = name
+        self.failoverTimeoutSeconds = failoverTimeoutSeconds
+        self.hostname = hostname
+        self.roles = roles
+        self.capabilities = capabilities
     }
 
     public var servedRoles: [String] { roles.flatMap { $0.isEmpty ? nil : $0 } ?? [Role.any] }
@@ -48,10 +60,18 @@ public struct Offer: Codable, Sendable, Equatable {
     public var role: String?
     /// Best-effort capacity: tasks launched on it are revocable and may be preempted.
     public var revocable: Bool?
-    public init(id: String, frameworkId: String, agentId: String, hostname: String,
-                attributes: [String: String], resources: Resources, role: String? = nil, revocable: Bool? = nil) {
-        self.id = id; self.frameworkId = frameworkId; self.agentId = agentId; self.hostname = hostname
-        self.attributes = attributes; self.resources = resources; self.role = role; self.revocable = revocable
+    public init(
+        id: String, frameworkId: String, agentId: String, hostname: String,
+        attributes: [String: String], resources: Resources, role: String? = nil, revocable: Bool? = nil
+    ) {
+        self.id = id
+        self.frameworkId = frameworkId
+        self.agentId = agentId
+        self.hostname = hostname
+        self.attributes = attributes
+        self.resources = resources
+        self.role = role
+        self.revocable = revocable
     }
 }
 
@@ -63,7 +83,11 @@ public struct CommandInfo: Codable, Sendable, Equatable {
     public var environment: [String: String]
     public var user: String?
     public init(shell: Bool, value: String?, arguments: [String]?, environment: [String: String], user: String? = nil) {
-        self.shell = shell; self.value = value; self.arguments = arguments; self.environment = environment; self.user = user
+        self.shell = shell
+        self.value = value
+        self.arguments = arguments
+        self.environment = environment
+        self.user = user
     }
 }
 
@@ -84,12 +108,20 @@ public struct TaskInfo: Codable, Sendable, Equatable {
     public var role: String?
     /// Launched on revocable (best-effort) resources: lowest CPU weight, preempted when services need the room.
     public var revocable: Bool?
-    public init(taskId: String, name: String, agentId: String, resources: Resources, command: CommandInfo,
-                killGracePeriodSeconds: Double? = nil, healthChecks: [TaskHealthCheck]? = nil,
-                readinessChecks: [TaskReadinessCheck]? = nil, resourceLimits: ResourceLimits? = nil) {
-        self.taskId = taskId; self.name = name; self.agentId = agentId; self.resources = resources
-        self.command = command; self.killGracePeriodSeconds = killGracePeriodSeconds; self.healthChecks = healthChecks
-        self.readinessChecks = readinessChecks; self.resourceLimits = resourceLimits
+    public init(
+        taskId: String, name: String, agentId: String, resources: Resources, command: CommandInfo,
+        killGracePeriodSeconds: Double? = nil, healthChecks: [TaskHealthCheck]? = nil,
+        readinessChecks: [TaskReadinessCheck]? = nil, resourceLimits: ResourceLimits? = nil
+    ) {
+        self.taskId = taskId
+        self.name = name
+        self.agentId = agentId
+        self.resources = resources
+        self.command = command
+        self.killGracePeriodSeconds = killGracePeriodSeconds
+        self.healthChecks = healthChecks
+        self.readinessChecks = readinessChecks
+        self.resourceLimits = resourceLimits
     }
 }
 
@@ -131,11 +163,20 @@ public struct TaskStatus: Codable, Sendable, Equatable {
     public var health: [HealthCheckResult]?
     /// Every readiness check answered ready (set once; readiness is not re-checked afterwards).
     public var ready: Bool?
-    public init(taskId: String, agentId: String?, frameworkId: String?, state: TaskState, message: String? = nil,
-                reason: String? = nil, uuid: String? = nil, timestamp: Double, healthy: Bool? = nil,
-                health: [HealthCheckResult]? = nil) {
-        self.taskId = taskId; self.agentId = agentId; self.frameworkId = frameworkId; self.state = state
-        self.message = message; self.reason = reason; self.uuid = uuid; self.timestamp = timestamp; self.healthy = healthy
+    public init(
+        taskId: String, agentId: String?, frameworkId: String?, state: TaskState, message: String? = nil,
+        reason: String? = nil, uuid: String? = nil, timestamp: Double, healthy: Bool? = nil,
+        health: [HealthCheckResult]? = nil
+    ) {
+        self.taskId = taskId
+        self.agentId = agentId
+        self.frameworkId = frameworkId
+        self.state = state
+        self.message = message
+        self.reason = reason
+        self.uuid = uuid
+        self.timestamp = timestamp
+        self.healthy = healthy
         self.health = health
     }
 }
@@ -144,7 +185,11 @@ public struct Acknowledgement: Codable, Sendable, Equatable, Hashable {
     public var agentId: String
     public var taskId: String
     public var uuid: String
-    public init(agentId: String, taskId: String, uuid: String) { self.agentId = agentId; self.taskId = taskId; self.uuid = uuid }
+    public init(agentId: String, taskId: String, uuid: String) {
+        self.agentId = agentId
+        self.taskId = taskId
+        self.uuid = uuid
+    }
 }
 
 public struct Filters: Codable, Sendable, Equatable {
@@ -155,5 +200,8 @@ public struct Filters: Codable, Sendable, Equatable {
 public struct TaskRef: Codable, Sendable, Equatable {
     public var taskId: String
     public var agentId: String?
-    public init(taskId: String, agentId: String?) { self.taskId = taskId; self.agentId = agentId }
+    public init(taskId: String, agentId: String?) {
+        self.taskId = taskId
+        self.agentId = agentId
+    }
 }

@@ -25,7 +25,10 @@ public struct PacerExtended<Base: Encodable & Sendable, Extra: Encodable & Senda
     public var base: Base
     public var pacer: Extra?
 
-    public init(_ base: Base, pacer: Extra?) { self.base = base; self.pacer = pacer }
+    public init(_ base: Base, pacer: Extra?) {
+        self.base = base
+        self.pacer = pacer
+    }
 
     enum Key: String, CodingKey { case pacer }
 

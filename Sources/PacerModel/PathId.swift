@@ -12,8 +12,10 @@ public struct PathId: Hashable, Comparable, Sendable, CustomStringConvertible {
         guard !trimmed.isEmpty else { throw FieldError(path: "/id", "id must not be empty") }
         let parts = trimmed.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         for part in parts where !Self.isValidSegment(part) {
-            throw FieldError(path: "/id", "'\(raw.prefix(80))' is not a valid app id: each path segment must match "
-                + "[a-z0-9]([-a-z0-9.]*[a-z0-9])? ('.' and '..' are not allowed)")
+            throw FieldError(
+                path: "/id",
+                "'\(raw.prefix(80))' is not a valid app id: each path segment must match "
+                    + "[a-z0-9]([-a-z0-9.]*[a-z0-9])? ('.' and '..' are not allowed)")
         }
         segments = parts
     }
@@ -51,7 +53,10 @@ public struct PathId: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     /// An id in a group's body: absolute (`/prod/web`) or relative to the group (`web`).
     public init(_ raw: String, in group: PathId) throws(FieldError) {
-        if raw.hasPrefix("/") { self = try PathId(validating: raw); return }
+        if raw.hasPrefix("/") {
+            self = try PathId(validating: raw)
+            return
+        }
         let relative = try PathId(validating: raw)
         self = PathId(segments: group.segments + relative.segments)
     }

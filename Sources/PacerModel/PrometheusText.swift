@@ -6,7 +6,9 @@ public struct PrometheusText: Sendable {
     public init() {}
 
     /// One metric family: its help and type lines, then one sample per row of labels and value.
-    public mutating func family(_ name: String, _ type: String, _ help: String, _ rows: [(labels: [(String, String)], value: String)]) {
+    public mutating func family(
+        _ name: String, _ type: String, _ help: String, _ rows: [(labels: [(String, String)], value: String)]
+    ) {
         text += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
         for row in rows { sample(name, row.labels, row.value) }
     }
@@ -21,6 +23,7 @@ public struct PrometheusText: Sendable {
     }
 
     public static func escape(_ s: String) -> String {
-        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
+        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(
+            of: "\n", with: "\\n")
     }
 }

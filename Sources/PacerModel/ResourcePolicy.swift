@@ -5,8 +5,9 @@ public enum Role {
 
     /// Mesos' rule: not empty, not `.`/`..`, no leading `-`, no whitespace or `/`.
     public static func isValid(_ name: String) -> Bool {
-        name == any || (!name.isEmpty && name.count <= 128 && name != "." && name != ".." && !name.hasPrefix("-")
-                        && !name.contains { $0.isWhitespace || $0 == "/" || $0 == "*" })
+        name == any
+            || (!name.isEmpty && name.count <= 128 && name != "." && name != ".." && !name.hasPrefix("-")
+                && !name.contains { $0.isWhitespace || $0 == "/" || $0 == "*" })
     }
 }
 
@@ -14,7 +15,10 @@ public enum Role {
 public struct Quota: Codable, Sendable, Equatable {
     public var guarantee: Resources
     public var limit: Resources?
-    public init(guarantee: Resources = Resources(), limit: Resources? = nil) { self.guarantee = guarantee; self.limit = limit }
+    public init(guarantee: Resources = Resources(), limit: Resources? = nil) {
+        self.guarantee = guarantee
+        self.limit = limit
+    }
 }
 
 /// Resources on one agent set aside for one role (dynamic: made and undone through the operator API).
@@ -23,7 +27,9 @@ public struct Reservation: Codable, Sendable, Equatable {
     public var role: String
     public var resources: Resources
     public init(agentId: String, role: String, resources: Resources) {
-        self.agentId = agentId; self.role = role; self.resources = resources
+        self.agentId = agentId
+        self.role = role
+        self.resources = resources
     }
 }
 

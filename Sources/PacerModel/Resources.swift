@@ -4,7 +4,10 @@ import Foundation
 public struct PortRange: Codable, Sendable, Hashable {
     public var begin: Int
     public var end: Int
-    public init(_ begin: Int, _ end: Int) { self.begin = begin; self.end = end }
+    public init(_ begin: Int, _ end: Int) {
+        self.begin = begin
+        self.end = end
+    }
     public var count: Int { Swift.max(0, end - begin + 1) }
     public func contains(_ port: Int) -> Bool { port >= begin && port <= end }
 }
@@ -17,7 +20,10 @@ public struct Resources: Codable, Sendable, Equatable {
     public var ports: [PortRange]
 
     public init(cpus: Double = 0, mem: Double = 0, disk: Double = 0, ports: [PortRange] = []) {
-        self.cpus = cpus; self.mem = mem; self.disk = disk; self.ports = ports
+        self.cpus = cpus
+        self.mem = mem
+        self.disk = disk
+        self.ports = ports
     }
 
     public var portCount: Int { ports.reduce(0) { $0 + $1.count } }
@@ -34,14 +40,16 @@ public struct Resources: Codable, Sendable, Equatable {
     /// Port ranges are merged and subtracted as ranges: expanding them into lists of single
     /// ports made every ledger of an agent with a thousand ports cost thousands of operations.
     public static func + (a: Resources, b: Resources) -> Resources {
-        Resources(cpus: a.cpus + b.cpus, mem: a.mem + b.mem, disk: a.disk + b.disk,
-                  ports: b.ports.isEmpty ? a.ports : PortRange.normalize(a.ports + b.ports))
+        Resources(
+            cpus: a.cpus + b.cpus, mem: a.mem + b.mem, disk: a.disk + b.disk,
+            ports: b.ports.isEmpty ? a.ports : PortRange.normalize(a.ports + b.ports))
     }
 
     /// What is left of `a` after `b` is taken from it (never negative).
     public static func - (a: Resources, b: Resources) -> Resources {
-        Resources(cpus: Swift.max(0, a.cpus - b.cpus), mem: Swift.max(0, a.mem - b.mem),
-                  disk: Swift.max(0, a.disk - b.disk), ports: b.ports.isEmpty ? a.ports : PortRange.subtract(b.ports, from: a.ports))
+        Resources(
+            cpus: Swift.max(0, a.cpus - b.cpus), mem: Swift.max(0, a.mem - b.mem),
+            disk: Swift.max(0, a.disk - b.disk), ports: b.ports.isEmpty ? a.ports : PortRange.subtract(b.ports, from: a.ports))
     }
 }
 
@@ -50,7 +58,9 @@ extension PortRange {
     public static func ranges(of ports: [Int]) -> [PortRange] {
         var out: [PortRange] = []
         for p in ports.sorted() {
-            if let last = out.last, last.end + 1 == p { out[out.count - 1].end = p } else if out.last?.contains(p) != true {
+            if let last = out.last, last.end + 1 == p {
+                out[out.count - 1].end = p
+            } else if out.last?.contains(p) != true {
                 out.append(PortRange(p, p))
             }
         }
@@ -90,7 +100,8 @@ extension PortRange {
         for piece in text.split(separator: ",") {
             let bounds = piece.split(separator: "-").map { Int($0.trimmingCharacters(in: .whitespaces)) }
             guard bounds.count == 1 || bounds.count == 2, let lo = bounds.first ?? nil, let hi = bounds.last ?? nil,
-                  lo > 0, hi <= 65535, lo <= hi else { return nil }
+                lo > 0, hi <= 65535, lo <= hi
+            else { return nil }
             out.append(PortRange(lo, hi))
         }
         return out.isEmpty ? nil : out

@@ -1,8 +1,14 @@
 /// Framework → master calls (`POST /api/v1/scheduler`).
 public struct SchedulerCall: Codable, Sendable, Equatable {
     public enum Kind: String, Codable, Sendable {
-        case subscribe = "SUBSCRIBE", accept = "ACCEPT", decline = "DECLINE", kill = "KILL"
-        case acknowledge = "ACKNOWLEDGE", reconcile = "RECONCILE", revive = "REVIVE", suppress = "SUPPRESS"
+        case subscribe = "SUBSCRIBE"
+        case accept = "ACCEPT"
+        case decline = "DECLINE"
+        case kill = "KILL"
+        case acknowledge = "ACKNOWLEDGE"
+        case reconcile = "RECONCILE"
+        case revive = "REVIVE"
+        case suppress = "SUPPRESS"
         case teardown = "TEARDOWN"
     }
     public struct Subscribe: Codable, Sendable, Equatable { public var frameworkInfo: FrameworkInfo }
@@ -10,15 +16,23 @@ public struct SchedulerCall: Codable, Sendable, Equatable {
         public var type: String  // "LAUNCH"
         public var launch: Launch?
         public struct Launch: Codable, Sendable, Equatable { public var taskInfos: [TaskInfo] }
-        public static func launch(_ tasks: [TaskInfo]) -> Operation { Operation(type: "LAUNCH", launch: Launch(taskInfos: tasks)) }
+        public static func launch(_ tasks: [TaskInfo]) -> Operation {
+            Operation(type: "LAUNCH", launch: Launch(taskInfos: tasks))
+        }
     }
     public struct Accept: Codable, Sendable, Equatable {
         public var offerIds: [String]
         public var operations: [Operation]
         public var filters: Filters?
     }
-    public struct Decline: Codable, Sendable, Equatable { public var offerIds: [String]; public var filters: Filters? }
-    public struct Kill: Codable, Sendable, Equatable { public var taskId: String; public var agentId: String? }
+    public struct Decline: Codable, Sendable, Equatable {
+        public var offerIds: [String]
+        public var filters: Filters?
+    }
+    public struct Kill: Codable, Sendable, Equatable {
+        public var taskId: String
+        public var agentId: String?
+    }
     public struct Acknowledge: Codable, Sendable, Equatable { public var updates: [Acknowledgement] }
     public struct Reconcile: Codable, Sendable, Equatable { public var tasks: [TaskRef] }
 
@@ -31,14 +45,22 @@ public struct SchedulerCall: Codable, Sendable, Equatable {
     public var acknowledge: Acknowledge?
     public var reconcile: Reconcile?
 
-    public init(type: Kind, frameworkId: String?) { self.type = type; self.frameworkId = frameworkId }
+    public init(type: Kind, frameworkId: String?) {
+        self.type = type
+        self.frameworkId = frameworkId
+    }
 }
 
 /// Master → framework events, one JSON object per line of the subscription stream.
 public struct SchedulerEvent: Codable, Sendable, Equatable {
     public enum Kind: String, Codable, Sendable {
-        case subscribed = "SUBSCRIBED", offers = "OFFERS", rescind = "RESCIND", update = "UPDATE"
-        case heartbeat = "HEARTBEAT", failure = "FAILURE", error = "ERROR"
+        case subscribed = "SUBSCRIBED"
+        case offers = "OFFERS"
+        case rescind = "RESCIND"
+        case update = "UPDATE"
+        case heartbeat = "HEARTBEAT"
+        case failure = "FAILURE"
+        case error = "ERROR"
     }
     public struct Subscribed: Codable, Sendable, Equatable {
         public var frameworkId: String
@@ -60,21 +82,46 @@ public struct SchedulerEvent: Codable, Sendable, Equatable {
 
     public init(type: Kind) { self.type = type }
     public static func subscribed(_ id: String, heartbeat: Double) -> SchedulerEvent {
-        var e = SchedulerEvent(type: .subscribed); e.subscribed = Subscribed(frameworkId: id, heartbeatIntervalSeconds: heartbeat); return e
+        var e = SchedulerEvent(type: .subscribed)
+        e.subscribed = Subscribed(frameworkId: id, heartbeatIntervalSeconds: heartbeat)
+        return e
     }
-    public static func offers(_ offers: [Offer]) -> SchedulerEvent { var e = SchedulerEvent(type: .offers); e.offers = Offers(offers: offers); return e }
-    public static func rescind(_ id: String) -> SchedulerEvent { var e = SchedulerEvent(type: .rescind); e.rescind = Rescind(offerId: id); return e }
-    public static func update(_ s: TaskStatus) -> SchedulerEvent { var e = SchedulerEvent(type: .update); e.update = Update(status: s); return e }
-    public static func failure(agent: String) -> SchedulerEvent { var e = SchedulerEvent(type: .failure); e.failure = Failure(agentId: agent); return e }
-    public static func error(_ m: String) -> SchedulerEvent { var e = SchedulerEvent(type: .error); e.error = Message(message: m); return e }
+    public static func offers(_ offers: [Offer]) -> SchedulerEvent {
+        var e = SchedulerEvent(type: .offers)
+        e.offers = Offers(offers: offers)
+        return e
+    }
+    public static func rescind(_ id: String) -> SchedulerEvent {
+        var e = SchedulerEvent(type: .rescind)
+        e.rescind = Rescind(offerId: id)
+        return e
+    }
+    public static func update(_ s: TaskStatus) -> SchedulerEvent {
+        var e = SchedulerEvent(type: .update)
+        e.update = Update(status: s)
+        return e
+    }
+    public static func failure(agent: String) -> SchedulerEvent {
+        var e = SchedulerEvent(type: .failure)
+        e.failure = Failure(agentId: agent)
+        return e
+    }
+    public static func error(_ m: String) -> SchedulerEvent {
+        var e = SchedulerEvent(type: .error)
+        e.error = Message(message: m)
+        return e
+    }
     public static let heartbeat = SchedulerEvent(type: .heartbeat)
 }
 
 extension SchedulerCall {
     public static func subscribe(_ info: FrameworkInfo) -> SchedulerCall {
-        var c = SchedulerCall(type: .subscribe, frameworkId: info.id); c.subscribe = Subscribe(frameworkInfo: info); return c
+        var c = SchedulerCall(type: .subscribe, frameworkId: info.id)
+        c.subscribe = Subscribe(frameworkInfo: info)
+        return c
     }
-    public static func accept(_ fid: String, offerIds: [String], tasks: [TaskInfo], refuseSeconds: Double? = nil) -> SchedulerCall {
+    public static func accept(_ fid: String, offerIds: [String], tasks: [TaskInfo], refuseSeconds: Double? = nil) -> SchedulerCall
+    {
         var c = SchedulerCall(type: .accept, frameworkId: fid)
         c.accept = Accept(offerIds: offerIds, operations: [.launch(tasks)], filters: refuseSeconds.map(Filters.init))
         return c
@@ -85,12 +132,18 @@ extension SchedulerCall {
         return c
     }
     public static func kill(_ fid: String, taskId: String, agentId: String?) -> SchedulerCall {
-        var c = SchedulerCall(type: .kill, frameworkId: fid); c.kill = Kill(taskId: taskId, agentId: agentId); return c
+        var c = SchedulerCall(type: .kill, frameworkId: fid)
+        c.kill = Kill(taskId: taskId, agentId: agentId)
+        return c
     }
     public static func acknowledge(_ fid: String, _ acks: [Acknowledgement]) -> SchedulerCall {
-        var c = SchedulerCall(type: .acknowledge, frameworkId: fid); c.acknowledge = Acknowledge(updates: acks); return c
+        var c = SchedulerCall(type: .acknowledge, frameworkId: fid)
+        c.acknowledge = Acknowledge(updates: acks)
+        return c
     }
     public static func reconcile(_ fid: String, _ tasks: [TaskRef]) -> SchedulerCall {
-        var c = SchedulerCall(type: .reconcile, frameworkId: fid); c.reconcile = Reconcile(tasks: tasks); return c
+        var c = SchedulerCall(type: .reconcile, frameworkId: fid)
+        c.reconcile = Reconcile(tasks: tasks)
+        return c
     }
 }

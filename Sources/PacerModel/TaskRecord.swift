@@ -24,10 +24,20 @@ public struct TaskRecord: Codable, Sendable, Equatable {
     /// Being taken out of load balancers before its kill (nil: not draining).
     public var draining: Bool?
 
-    public init(id: String, appId: PathId, agentId: String, host: String, agentAttributes: [String: String],
-                ports: [Int], servicePorts: [Int], version: String, stagedAt: Date, state: TaskState = .staging) {
-        self.id = id; self.appId = appId; self.agentId = agentId; self.host = host; self.agentAttributes = agentAttributes
-        self.ports = ports; self.servicePorts = servicePorts; self.version = version; self.stagedAt = stagedAt; self.state = state
+    public init(
+        id: String, appId: PathId, agentId: String, host: String, agentAttributes: [String: String],
+        ports: [Int], servicePorts: [Int], version: String, stagedAt: Date, state: TaskState = .staging
+    ) {
+        self.id = id
+        self.appId = appId
+        self.agentId = agentId
+        self.host = host
+        self.agentAttributes = agentAttributes
+        self.ports = ports
+        self.servicePorts = servicePorts
+        self.version = version
+        self.stagedAt = stagedAt
+        self.state = state
     }
 
     /// Marathon's task id form: `shop_web.<uuid>`; the app id is recoverable from it.
@@ -62,7 +72,10 @@ public struct MarathonTask: Codable, Sendable, Equatable {
     public var draining: Bool?
     public var message: String?
 
-    public struct IPAddress: Codable, Sendable, Equatable { public var ipAddress: String; public var `protocol`: String }
+    public struct IPAddress: Codable, Sendable, Equatable {
+        public var ipAddress: String
+        public var `protocol`: String
+    }
 
     enum CodingKeys: String, CodingKey {
         case id, appId, host, ports, servicePorts, slaveId, stagedAt, startedAt, state, version, ipAddresses
@@ -70,13 +83,24 @@ public struct MarathonTask: Codable, Sendable, Equatable {
     }
 
     public init(_ r: TaskRecord, role: String? = nil, health: [HealthCheckResult] = []) {
-        id = r.id; appId = r.appId.description; host = r.host; ports = r.ports; servicePorts = r.servicePorts
-        slaveId = r.agentId; stagedAt = Timestamp.string(r.stagedAt); startedAt = r.startedAt.map(Timestamp.string)
-        state = r.state.rawValue; version = r.version
+        id = r.id
+        appId = r.appId.description
+        host = r.host
+        ports = r.ports
+        servicePorts = r.servicePorts
+        slaveId = r.agentId
+        stagedAt = Timestamp.string(r.stagedAt)
+        startedAt = r.startedAt.map(Timestamp.string)
+        state = r.state.rawValue
+        version = r.version
         ipAddresses = [IPAddress(ipAddress: r.host, protocol: "IPv4")]
-        healthCheckResults = r.healthCheckResults ?? health; localVolumes = []
-        region = r.agentAttributes["region"]; zone = r.agentAttributes["zone"]; self.role = role ?? "*"
-        ready = r.ready; draining = r.draining
+        healthCheckResults = r.healthCheckResults ?? health
+        localVolumes = []
+        region = r.agentAttributes["region"]
+        zone = r.agentAttributes["zone"]
+        self.role = role ?? "*"
+        ready = r.ready
+        draining = r.draining
         message = r.state.isTerminal ? r.message : nil
     }
 
@@ -118,8 +142,15 @@ public struct TaskFailure: Codable, Sendable, Equatable {
     public var version: String
 
     public init(_ r: TaskRecord, at time: Date) {
-        appId = r.appId.description; host = r.host; message = r.message ?? ""; state = r.state.rawValue
-        taskId = r.id; instanceId = r.id; slaveId = r.agentId; timestamp = Timestamp.string(time); version = r.version
+        appId = r.appId.description
+        host = r.host
+        message = r.message ?? ""
+        state = r.state.rawValue
+        taskId = r.id
+        instanceId = r.id
+        slaveId = r.agentId
+        timestamp = Timestamp.string(time)
+        version = r.version
     }
 }
 
@@ -133,10 +164,17 @@ public struct HealthCheckResult: Codable, Sendable, Equatable {
     public var lastFailureCause: String?
     public var taskId: String
     public var instanceId: String
-    public init(alive: Bool, consecutiveFailures: Int, firstSuccess: String? = nil, lastSuccess: String? = nil,
-                lastFailure: String? = nil, lastFailureCause: String? = nil, taskId: String) {
-        self.alive = alive; self.consecutiveFailures = consecutiveFailures; self.firstSuccess = firstSuccess
-        self.lastSuccess = lastSuccess; self.lastFailure = lastFailure; self.lastFailureCause = lastFailureCause
-        self.taskId = taskId; self.instanceId = taskId
+    public init(
+        alive: Bool, consecutiveFailures: Int, firstSuccess: String? = nil, lastSuccess: String? = nil,
+        lastFailure: String? = nil, lastFailureCause: String? = nil, taskId: String
+    ) {
+        self.alive = alive
+        self.consecutiveFailures = consecutiveFailures
+        self.firstSuccess = firstSuccess
+        self.lastSuccess = lastSuccess
+        self.lastFailure = lastFailure
+        self.lastFailureCause = lastFailureCause
+        self.taskId = taskId
+        self.instanceId = taskId
     }
 }

@@ -8,8 +8,10 @@ import PacerModel
 public struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     public init() {}
 
-    public func handle(_ request: Request, context: Context,
-                       next: (Request, Context) async throws -> Response) async throws -> Response {
+    public func handle(
+        _ request: Request, context: Context,
+        next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
         do {
             return try await next(request, context)
         } catch let error as APIError {
@@ -34,9 +36,11 @@ public protocol HTTPStatusError: Error {
 }
 
 public enum JSONResponse {
-    public static func make<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok,
-                                          encoder: JSONEncoder = MarathonShape.encoder(pacer: false),
-                                          headers: HTTPFields = [:]) throws -> Response {
+    public static func make<T: Encodable>(
+        _ value: T, status: HTTPResponse.Status = .ok,
+        encoder: JSONEncoder = MarathonShape.encoder(pacer: false),
+        headers: HTTPFields = [:]
+    ) throws -> Response {
         var fields = headers
         fields[.contentType] = "application/json; charset=utf-8"
         return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
@@ -47,7 +51,8 @@ public enum JSONResponse {
     }
 
     public static func text(_ s: String, status: HTTPResponse.Status = .ok) -> Response {
-        Response(status: status, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: s)))
+        Response(
+            status: status, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: s)))
     }
 }
 

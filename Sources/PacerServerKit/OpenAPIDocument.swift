@@ -37,7 +37,8 @@ public enum OpenAPIDocument {
         }
         doc["paths"] = paths
         doc["tags"] = [["name": part.rawValue]]
-        return (try? JSONSerialization.data(withJSONObject: doc, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        return (try? JSONSerialization.data(withJSONObject: doc, options: [.sortedKeys, .withoutEscapingSlashes]))
+            ?? Data("{}".utf8)
     }
 
     /// `GET /openapi.json` on a router.

@@ -12,11 +12,14 @@ public actor EtcdGateway {
 
     /// Gives up connecting to a member after 250 ms: AsyncHTTPClient otherwise retries a refused
     /// connection until the request's deadline, and a dead member would cost the lease its renewal.
-    public static let client = HTTPClient(eventLoopGroupProvider: .singleton,
-                                          configuration: .init(timeout: .init(connect: .milliseconds(250))))
+    public static let client = HTTPClient(
+        eventLoopGroupProvider: .singleton,
+        configuration: .init(timeout: .init(connect: .milliseconds(250))))
 
     public init(endpoints: [String], client: HTTPClient = EtcdGateway.client, timeout: TimeAmount = .seconds(5)) {
-        self.endpoints = endpoints; self.client = client; self.timeout = timeout
+        self.endpoints = endpoints
+        self.client = client
+        self.timeout = timeout
     }
 
     /// On a transport failure tries the other members in turn; an error answer is thrown as is.
@@ -46,7 +49,9 @@ public actor EtcdGateway {
             let payload = Data(bytes.readableBytesView)
             guard response.status == .ok else {
                 let e = try? JSONDecoder().decode(GatewayError.self, from: payload)
-                throw StoreError("etcd \(endpoint)\(path) answered \(response.status.code): \(e?.message ?? e?.error ?? String(decoding: payload.prefix(300), as: UTF8.self))")
+                throw StoreError(
+                    "etcd \(endpoint)\(path) answered \(response.status.code): \(e?.message ?? e?.error ?? String(decoding: payload.prefix(300), as: UTF8.self))"
+                )
             }
             return try JSONDecoder().decode(T.self, from: payload)
         }
@@ -59,7 +64,11 @@ public actor EtcdGateway {
 }
 
 // The gateway's JSON: int64s are strings, keys and values base64.
-struct KeyValue: Decodable, Sendable { var key: String; var value: String?; var create_revision: String? }
+struct KeyValue: Decodable, Sendable {
+    var key: String
+    var value: String?
+    var create_revision: String?
+}
 struct ResponseHeader: Decodable, Sendable { var revision: String? }
 struct RangeResponse: Decodable, Sendable { var kvs: [KeyValue]? }
 struct TxnResponse: Decodable, Sendable {
@@ -68,4 +77,7 @@ struct TxnResponse: Decodable, Sendable {
     var succeeded: Bool?
     var responses: [Op]?
 }
-struct GatewayError: Decodable, Sendable { var error: String?; var message: String? }
+struct GatewayError: Decodable, Sendable {
+    var error: String?
+    var message: String?
+}

@@ -13,7 +13,10 @@ public actor EtcdStore: StateStore {
     public struct Fence: Sendable, Equatable {
         public var key: String
         public var createRevision: Int64
-        public init(key: String, createRevision: Int64) { self.key = key; self.createRevision = createRevision }
+        public init(key: String, createRevision: Int64) {
+            self.key = key
+            self.createRevision = createRevision
+        }
     }
 
     public nonisolated let gateway: EtcdGateway
@@ -21,7 +24,10 @@ public actor EtcdStore: StateStore {
     public private(set) var fence: Fence?
 
     /// `endpoints`: `http://host:port` of each member; the store follows whichever answers.
-    public init(endpoints: [String], namespace: String = "/pacer/", client: HTTPClient = EtcdGateway.client, timeout: TimeAmount = .seconds(5)) {
+    public init(
+        endpoints: [String], namespace: String = "/pacer/", client: HTTPClient = EtcdGateway.client,
+        timeout: TimeAmount = .seconds(5)
+    ) {
         gateway = EtcdGateway(endpoints: endpoints, client: client, timeout: timeout)
         self.namespace = namespace
     }
@@ -32,7 +38,9 @@ public actor EtcdStore: StateStore {
 
     /// Parses `etcd://h1:p1,h2:p2[/namespace]`.
     public static func endpoints(fromURL url: String) throws -> (endpoints: [String], namespace: String) {
-        guard url.hasPrefix("etcd://") else { throw StoreError("an etcd store is etcd://host:port[,host:port…][/namespace], got '\(url)'") }
+        guard url.hasPrefix("etcd://") else {
+            throw StoreError("an etcd store is etcd://host:port[,host:port…][/namespace], got '\(url)'")
+        }
         var rest = String(url.dropFirst("etcd://".count))
         var namespace = "/pacer/"
         if let slash = rest.firstIndex(of: "/") {
@@ -40,7 +48,9 @@ public actor EtcdStore: StateStore {
             rest = String(rest[..<slash])
         }
         let hosts = rest.split(separator: ",").map(String.init)
-        guard !hosts.isEmpty, hosts.allSatisfy({ $0.contains(":") }) else { throw StoreError("etcd endpoints need host:port, got '\(rest)'") }
+        guard !hosts.isEmpty, hosts.allSatisfy({ $0.contains(":") }) else {
+            throw StoreError("etcd endpoints need host:port, got '\(rest)'")
+        }
         return (hosts.map { "http://" + $0 }, namespace)
     }
 
@@ -53,7 +63,8 @@ public actor EtcdStore: StateStore {
 
     public func list(prefix: String) async throws -> [String: Data] {
         let start = namespace + prefix
-        let r: RangeResponse = try await call("/v3/kv/range", ["key": b64(start), "range_end": Data(Self.rangeEnd(start)).base64EncodedString()])
+        let r: RangeResponse = try await call(
+            "/v3/kv/range", ["key": b64(start), "range_end": Data(Self.rangeEnd(start)).base64EncodedString()])
         var out: [String: Data] = [:]
         for kv in r.kvs ?? [] {
             let key = String(decoding: try Self.unb64(kv.key), as: UTF8.self)
@@ -65,10 +76,13 @@ public actor EtcdStore: StateStore {
     public func apply(_ ops: [StoreOp]) async throws {
         // etcd refuses a transaction that names a key twice: the last operation on a key wins,
         // which is what applying the batch in order means.
-        var last: [String: StoreOp] = [:], order: [String] = []
+        var last: [String: StoreOp] = [:]
+        var order: [String] = []
         for op in ops {
             let key: String
-            switch op { case .put(let k, _), .delete(let k): key = k }
+            switch op {
+            case .put(let k, _), .delete(let k): key = k
+            }
             if last[key] == nil { order.append(key) }
             last[key] = op
         }
@@ -80,7 +94,9 @@ public actor EtcdStore: StateStore {
         }
         var body: [String: Any] = ["success": requests]
         if let fence {
-            body["compare"] = [["key": b64(fence.key), "target": "CREATE", "result": "EQUAL", "create_revision": "\(fence.createRevision)"]]
+            body["compare"] = [
+                ["key": b64(fence.key), "target": "CREATE", "result": "EQUAL", "create_revision": "\(fence.createRevision)"]
+            ]
         }
         let r: TxnResponse = try await call("/v3/kv/txn", body)
         guard r.succeeded == true || fence == nil else {
@@ -99,7 +115,10 @@ public actor EtcdStore: StateStore {
     static func rangeEnd(_ prefix: String) -> [UInt8] {
         var bytes = Array(prefix.utf8)
         while let last = bytes.last {
-            if last < 0xFF { bytes[bytes.count - 1] = last + 1; return bytes }
+            if last < 0xFF {
+                bytes[bytes.count - 1] = last + 1
+                return bytes
+            }
             bytes.removeLast()
         }
         return [0]

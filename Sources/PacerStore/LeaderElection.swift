@@ -21,11 +21,19 @@ public actor LeaderElection {
     var keeper: LeaseKeeper?
 
     public init(gateway: EtcdGateway, key: String, ttl: Int = 2) {
-        self.gateway = gateway; self.key = key; self.ttl = ttl
+        self.gateway = gateway
+        self.key = key
+        self.ttl = ttl
     }
 
-    struct LeaseGrant: Decodable, Sendable { var ID: String?; var TTL: String? }
-    struct KeepAlive: Decodable, Sendable { struct R: Decodable, Sendable { var TTL: String? }; var result: R? }
+    struct LeaseGrant: Decodable, Sendable {
+        var ID: String?
+        var TTL: String?
+    }
+    struct KeepAlive: Decodable, Sendable {
+        struct R: Decodable, Sendable { var TTL: String? }
+        var result: R?
+    }
 
     /// One attempt: leader (with its fence) if the key was free, else nil.
     public func campaign(value: String) async throws -> Leadership? {
@@ -33,10 +41,12 @@ public actor LeaderElection {
         let grant: LeaseGrant = try await gateway.call("/v3/lease/grant", json: ["TTL": "\(ttl)"])
         guard let id = grant.ID else { throw StoreError("etcd granted no lease") }
         let k = Data(key.utf8).base64EncodedString()
-        let txn: TxnResponse = try await gateway.call("/v3/kv/txn", json: [
-            "compare": [["key": k, "target": "CREATE", "result": "EQUAL", "create_revision": "0"]],
-            "success": [["request_put": ["key": k, "value": Data(value.utf8).base64EncodedString(), "lease": id]]],
-        ])
+        let txn: TxnResponse = try await gateway.call(
+            "/v3/kv/txn",
+            json: [
+                "compare": [["key": k, "target": "CREATE", "result": "EQUAL", "create_revision": "0"]],
+                "success": [["request_put": ["key": k, "value": Data(value.utf8).base64EncodedString(), "lease": id]]]
+            ])
         guard txn.succeeded == true, let rev = txn.header?.revision.flatMap({ Int64($0) }) else {
             _ = try? await revoke(id)
             return nil
@@ -55,15 +65,18 @@ public actor LeaderElection {
         let left = deadline - sent
         let within = TimeAmount.nanoseconds(left.components.seconds * 1_000_000_000 + left.components.attoseconds / 1_000_000_000)
         guard let r: KeepAlive = try? await gateway.call("/v3/lease/keepalive", json: ["ID": lease], within: within),
-              let left = r.result?.TTL.flatMap({ Int($0) }), left > 0 else { return ContinuousClock.now < deadline }
+            let left = r.result?.TTL.flatMap({ Int($0) }), left > 0
+        else { return ContinuousClock.now < deadline }
         self.deadline = sent + .seconds(ttl)
         return true
     }
 
     /// Campaigns whenever no one leads, until elected; `following` learns who leads meanwhile
     /// (nil: no one), every 200 ms.
-    public func campaignUntilElected(as value: String,
-                                     following: @Sendable (String?) async -> Void = { _ in }) async throws -> Leadership {
+    public func campaignUntilElected(
+        as value: String,
+        following: @Sendable (String?) async -> Void = { _ in }
+    ) async throws -> Leadership {
         while true {
             try Task.checkCancellation()
             let current = try? await leader()

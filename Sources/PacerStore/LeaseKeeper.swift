@@ -20,7 +20,10 @@ final class LeaseKeeper: Sendable {
     private let ttl: Int
 
     init(endpoints: [String], client: HTTPClient, lease: String, ttl: Int, deadline: ContinuousClock.Instant) {
-        self.endpoints = endpoints; self.client = client; self.lease = lease; self.ttl = ttl
+        self.endpoints = endpoints
+        self.client = client
+        self.lease = lease
+        self.ttl = ttl
         state = Mutex(State(deadline: deadline))
     }
 
@@ -77,12 +80,18 @@ final class LeaseKeeper: Sendable {
     private func renew(_ endpoint: String, until deadline: ContinuousClock.Instant) -> Bool {
         let left = min(deadline - ContinuousClock.now, .milliseconds(ttl * 250))
         let nanos = left.components.seconds * 1_000_000_000 + left.components.attoseconds / 1_000_000_000
-        guard nanos > 0, var request = try? HTTPClient.Request(url: endpoint + "/v3/lease/keepalive", method: .POST) else { return false }
+        guard nanos > 0, var request = try? HTTPClient.Request(url: endpoint + "/v3/lease/keepalive", method: .POST) else {
+            return false
+        }
         request.headers.add(name: "Content-Type", value: "application/json")
         request.body = .string(#"{"ID":"\#(lease)"}"#)
         guard let response = try? client.execute(request: request, deadline: .now() + .nanoseconds(nanos)).wait(),
-              response.status == .ok, let body = response.body else { return false }
-        struct KeepAlive: Decodable { struct R: Decodable { var TTL: String? }; var result: R? }
+            response.status == .ok, let body = response.body
+        else { return false }
+        struct KeepAlive: Decodable {
+            struct R: Decodable { var TTL: String? }
+            var result: R?
+        }
         let answer = try? JSONDecoder().decode(KeepAlive.self, from: Data(body.readableBytesView))
         return (answer?.result?.TTL.flatMap { Int($0) } ?? 0) > 0
     }

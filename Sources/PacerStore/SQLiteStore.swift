@@ -13,8 +13,9 @@ public final class SQLiteStore: StateStore {
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
         do {
-            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
-                                                    withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                atPath: (path as NSString).deletingLastPathComponent,
+                withIntermediateDirectories: true)
             pool = try DatabasePool(path: path, configuration: config)
             try pool.write { db in
                 try db.execute(sql: "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL)")
@@ -24,8 +25,9 @@ public final class SQLiteStore: StateStore {
         } catch let error as StoreError {
             throw error
         } catch {
-            throw StoreError("cannot open the store at \(path): \(error). Move the file away to start empty, "
-                + "or restore it from a backup.")
+            throw StoreError(
+                "cannot open the store at \(path): \(error). Move the file away to start empty, "
+                    + "or restore it from a backup.")
         }
     }
 
@@ -37,8 +39,9 @@ public final class SQLiteStore: StateStore {
         try await pool.read { db in
             var out: [String: Data] = [:]
             // Range scan instead of LIKE, so '%' and '_' in keys mean themselves.
-            let rows = try Row.fetchAll(db, sql: "SELECT key, value FROM kv WHERE key >= ? AND key < ?",
-                                        arguments: [prefix, prefix + "\u{10FFFF}"])
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT key, value FROM kv WHERE key >= ? AND key < ?",
+                arguments: [prefix, prefix + "\u{10FFFF}"])
             for row in rows { out[row["key"]] = row["value"] }
             return out
         }
@@ -50,8 +53,9 @@ public final class SQLiteStore: StateStore {
             for op in ops {
                 switch op {
                 case .put(let k, let v):
-                    try db.execute(sql: "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                                   arguments: [k, v])
+                    try db.execute(
+                        sql: "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                        arguments: [k, v])
                 case .delete(let k):
                     try db.execute(sql: "DELETE FROM kv WHERE key = ?", arguments: [k])
                 }

@@ -52,12 +52,15 @@ public actor ClientHistory {
     /// the next on any failure, as a Marathon client given several URLs does.
     public nonisolated func writer(_ urls: [String], prefix: String) -> Task<Void, Never> {
         Task {
-            var i = 0, at = 0
+            var i = 0
+            var at = 0
             while !Task.isCancelled {
                 i += 1
-                let id = "/hist/\(prefix)-\(i)", started = Date()
+                let id = "/hist/\(prefix)-\(i)"
+                let started = Date()
                 let body = Data(#"{"id":"\#(id)","cmd":"sleep 1","instances":0,"cpus":0.01,"mem":8}"#.utf8)
-                let r = try? await HTTPTransport(timeout: .seconds(10)).send(.POST, urls[at % urls.count] + "/v2/apps", body: body)
+                let r = try? await HTTPTransport(timeout: .seconds(10)).send(
+                    .POST, urls[at % urls.count] + "/v2/apps", body: body)
                 if r?.status == 201 {
                     await acked(id, after: Date().timeIntervalSince(started))
                 } else {
@@ -76,7 +79,8 @@ public actor ClientHistory {
             while !Task.isCancelled {
                 for url in urls {
                     guard let r = try? await transport.send(.GET, url + "/v2/leader?embed=pacer"), r.status == 200,
-                          let answer = try? JSONDecoder().decode(LeaderAnswer.self, from: r.body), let epoch = answer.epoch else { continue }
+                        let answer = try? JSONDecoder().decode(LeaderAnswer.self, from: r.body), let epoch = answer.epoch
+                    else { continue }
                     await observed(leader: answer.leader, epoch: epoch)
                 }
                 try? await Task.sleep(for: .milliseconds(100))

@@ -14,7 +14,8 @@ public enum Command {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: tool)
         p.arguments = arguments
-        let out = Pipe(), err = Pipe()
+        let out = Pipe()
+        let err = Pipe()
         p.standardOutput = out
         p.standardError = err
         do { try p.run() } catch { return Result(status: -1, out: "", err: "cannot run \(tool): \(error)") }
@@ -25,7 +26,8 @@ public enum Command {
         let outData = out.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         reading.wait()
-        return Result(status: p.terminationStatus, out: String(decoding: outData, as: UTF8.self),
-                      err: String(decoding: errData.withLock { $0 }, as: UTF8.self))
+        return Result(
+            status: p.terminationStatus, out: String(decoding: outData, as: UTF8.self),
+            err: String(decoding: errData.withLock { $0 }, as: UTF8.self))
     }
 }

@@ -9,8 +9,10 @@ public enum Eventually {
     }
 
     @discardableResult
-    public static func value<T: Sendable>(_ what: String, within seconds: Double = 10, every: Duration = .milliseconds(100),
-                                          _ probe: () async throws -> T?) async throws -> T {
+    public static func value<T: Sendable>(
+        _ what: String, within seconds: Double = 10, every: Duration = .milliseconds(100),
+        _ probe: () async throws -> T?
+    ) async throws -> T {
         let deadline = Date().addingTimeInterval(seconds)
         while true {
             if let v = try? await probe() { return v }

@@ -1,8 +1,9 @@
+import Foundation
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
-import Synchronization
 
 /// Clients sending requests continuously through the LB while a test changes things underneath:
 /// each thread sends keep-alive GETs on one connection (reconnecting when the server says
@@ -45,7 +46,10 @@ public final class LoadLoop: Sendable {
             if pause > 0 { usleep(UInt32(pause * 1_000_000)) }
             if fd < 0 {
                 guard let c = Loopback.connect(port, receiveTimeout: 5) else {
-                    record { $0.failed += 1; $0.failures.append("connect refused") }
+                    record {
+                        $0.failed += 1
+                        $0.failures.append("connect refused")
+                    }
                     usleep(10_000)
                     continue
                 }
@@ -60,17 +64,29 @@ public final class LoadLoop: Sendable {
                 if served > 0 && sent <= 0 || served > 0 && response == nil && errno != EAGAIN {
                     record { $0.resent += 1 }
                 } else {
-                    record { $0.failed += 1; $0.failures.append("no response (errno \(errno))") }
+                    record {
+                        $0.failed += 1
+                        $0.failures.append("no response (errno \(errno))")
+                    }
                 }
                 continue
             }
             served += 1
             if response.status == 200 {
-                record { $0.ok += 1; $0.tasks[response.task, default: 0] += 1 }
+                record {
+                    $0.ok += 1
+                    $0.tasks[response.task, default: 0] += 1
+                }
             } else {
-                record { $0.failed += 1; $0.failures.append("status \(response.status)") }
+                record {
+                    $0.failed += 1
+                    $0.failures.append("status \(response.status)")
+                }
             }
-            if response.close { close(fd); fd = -1 }
+            if response.close {
+                close(fd)
+                fd = -1
+            }
         }
         if fd >= 0 { close(fd) }
     }

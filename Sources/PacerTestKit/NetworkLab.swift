@@ -1,7 +1,8 @@
+import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
 
 /// Several hosts on one machine: each host a network namespace with its own address, wired to a
 /// bridge the lab creates (the bridge's address is the "control" host: master and framework bind
@@ -19,7 +20,9 @@ public final class NetworkLab: @unchecked Sendable {
     public var controlAddress: String { subnet + ".1" }
 
     public init() throws {
-        guard geteuid() == 0 else { throw LabUnavailable(description: "network namespaces need root: run the tests as root (CI does)") }
+        guard geteuid() == 0 else {
+            throw LabUnavailable(description: "network namespaces need root: run the tests as root (CI does)")
+        }
         guard FileManager.default.isExecutableFile(atPath: Self.ip) else {
             throw LabUnavailable(description: "iproute2's ip is missing: run `make test` (it installs iproute2)")
         }
@@ -34,7 +37,8 @@ public final class NetworkLab: @unchecked Sendable {
     /// A new host; returns its address.
     @discardableResult
     public func addHost(_ name: String) throws -> String {
-        let namespace = "pacer-\(tag)-\(name)", link = "pv\(tag)\(order.count)"
+        let namespace = "pacer-\(tag)-\(name)"
+        let link = "pv\(tag)\(order.count)"
         let address = "\(subnet).\(order.count + 10)"
         try Self.run(["netns", "add", namespace])
         try Self.run(["link", "add", link, "type", "veth", "peer", "name", "eth0", "netns", namespace])
@@ -74,8 +78,9 @@ public final class NetworkLab: @unchecked Sendable {
     /// Starts `pacer` inside the host's network namespace (nsenter execs it: the pid is pacer's).
     /// Only the network is switched — `ip netns exec` would also remount /sys and hide cgroups.
     public func start(_ name: String, on host: String, arguments: [String], logDir: String) throws -> PacerProcess {
-        try PacerProcess(name: name, arguments: ["--net=/run/netns/" + hosts[host]!.namespace, PacerProcess.binary] + arguments,
-                         logDir: logDir, executable: "/usr/bin/nsenter")
+        try PacerProcess(
+            name: name, arguments: ["--net=/run/netns/" + hosts[host]!.namespace, PacerProcess.binary] + arguments,
+            logDir: logDir, executable: "/usr/bin/nsenter")
     }
 
     public func destroy() {
@@ -85,7 +90,8 @@ public final class NetworkLab: @unchecked Sendable {
         order = []
     }
 
-    static let ip = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? "/usr/sbin/ip"
+    static let ip =
+        ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? "/usr/sbin/ip"
 
     static func run(_ arguments: [String]) throws {
         let r = Command.run(ip, arguments)

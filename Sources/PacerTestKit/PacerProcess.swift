@@ -1,8 +1,9 @@
+import Foundation
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
-import Synchronization
 
 /// A `pacer` process started by a test, logging to a file that is printed when a test fails.
 public final class PacerProcess: @unchecked Sendable {
@@ -25,8 +26,10 @@ public final class PacerProcess: @unchecked Sendable {
     }
 
     /// `executable`: another program than `pacer` (etcd, for instance).
-    public init(name: String, arguments: [String], logDir: String, environment: [String: String] = [:],
-                executable: String = PacerProcess.binary) throws {
+    public init(
+        name: String, arguments: [String], logDir: String, environment: [String: String] = [:],
+        executable: String = PacerProcess.binary
+    ) throws {
         self.name = name
         self.arguments = arguments
         logPath = "\(logDir)/\(name).log"
@@ -59,7 +62,10 @@ public final class PacerProcess: @unchecked Sendable {
         kill(pid, SIGTERM)
         let deadline = Date().addingTimeInterval(grace)
         while process.isRunning && Date() < deadline { usleep(20_000) }
-        if process.isRunning { kill(pid, SIGKILL); process.waitUntilExit() }
+        if process.isRunning {
+            kill(pid, SIGKILL)
+            process.waitUntilExit()
+        }
     }
 
     public func kill9() {
@@ -117,7 +123,10 @@ public enum Loopback {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var timeout = timeval(tv_sec: seconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        guard withAddress(port, { Glibc.connect(fd, $0, $1) == 0 }) else { close(fd); return nil }
+        guard withAddress(port, { Glibc.connect(fd, $0, $1) == 0 }) else {
+            close(fd)
+            return nil
+        }
         return fd
     }
 }

@@ -1,7 +1,8 @@
+import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
 
 /// A deliberately dumb HTTP client for raw-socket tests: sends exact bytes, reads what comes back.
 public enum RawHTTP {
@@ -12,7 +13,9 @@ public enum RawHTTP {
         public func header(_ name: String) -> String? {
             for line in head.split(separator: "\r\n").dropFirst() {
                 let parts = line.split(separator: ":", maxSplits: 1)
-                if parts.count == 2, parts[0].lowercased() == name.lowercased() { return parts[1].trimmingCharacters(in: .whitespaces) }
+                if parts.count == 2, parts[0].lowercased() == name.lowercased() {
+                    return parts[1].trimmingCharacters(in: .whitespaces)
+                }
             }
             return nil
         }
@@ -28,7 +31,9 @@ public enum RawHTTP {
 
     /// Sends `chunks` (pausing `gap` seconds between them), then reads until EOF or `timeout`.
     public static func send(_ port: Int, _ chunks: [[UInt8]], gap: Double = 0, timeout: Int = 3) -> Exchange {
-        guard let fd = Loopback.connect(port, receiveTimeout: timeout) else { return Exchange(responses: [], closed: true, raw: []) }
+        guard let fd = Loopback.connect(port, receiveTimeout: timeout) else {
+            return Exchange(responses: [], closed: true, raw: [])
+        }
         defer { close(fd) }
         sending: for (i, chunk) in chunks.enumerated() {
             if i > 0 && gap > 0 { usleep(UInt32(gap * 1_000_000)) }
@@ -44,7 +49,10 @@ public enum RawHTTP {
         var closed = false
         while true {
             let n = recv(fd, &buffer, buffer.count, 0)
-            if n > 0 { raw += buffer[0..<n]; continue }
+            if n > 0 {
+                raw += buffer[0..<n]
+                continue
+            }
             closed = n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)
             break
         }

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import PacerClient
 import PacerModel
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A master, one agent and a framework as separate `pacer` processes on free loopback ports,
 /// with their own state directory: each can be killed and restarted on its own.
@@ -26,8 +27,10 @@ public final class TestCluster: @unchecked Sendable {
 
     let masterArgs: [String]
 
-    public init(agentTimeout: Double = 15, masterArgs: [String] = [], standbyMasters: Int = 0, agentArgs: [String] = [],
-                frameworkArgs: [String] = []) throws {
+    public init(
+        agentTimeout: Double = 15, masterArgs: [String] = [], standbyMasters: Int = 0, agentArgs: [String] = [],
+        frameworkArgs: [String] = []
+    ) throws {
         self.masterArgs = masterArgs
         self.agentArgs = agentArgs
         self.frameworkArgs = frameworkArgs
@@ -58,28 +61,40 @@ public final class TestCluster: @unchecked Sendable {
     let agentTimeout: Double
 
     public func startMaster() throws {
-        master = try PacerProcess(name: "master", arguments: ["master", "--port", "\(masterPort)", "--state-dir", dir,
-                                                               "--agent-timeout", "\(agentTimeout)"] + masterArgs, logDir: dir)
+        master = try PacerProcess(
+            name: "master",
+            arguments: [
+                "master", "--port", "\(masterPort)", "--state-dir", dir,
+                "--agent-timeout", "\(agentTimeout)"
+            ] + masterArgs, logDir: dir)
     }
 
     /// (Re)starts the standby master on `port`, with its own state directory.
     public func startStandby(_ port: Int) throws {
-        standbys[port] = try PacerProcess(name: "master-\(port)", arguments: [
-            "master", "--port", "\(port)", "--state-dir", dir + "/m\(port)", "--agent-timeout", "\(agentTimeout)",
-        ] + masterArgs, logDir: dir)
+        standbys[port] = try PacerProcess(
+            name: "master-\(port)",
+            arguments: [
+                "master", "--port", "\(port)", "--state-dir", dir + "/m\(port)", "--agent-timeout", "\(agentTimeout)"
+            ] + masterArgs, logDir: dir)
     }
 
     public func startAgent() throws {
-        agent = try PacerProcess(name: "agent", arguments: [
-            "agent", "--port", "\(agentPort)", "--master", masterList, "--state-dir", dir, "--cpus", "4", "--mem", "4096",
-            "--ports", "\(taskPorts)-\(taskPorts + 99)", "--attributes", "rack:r1",
-        ] + agentArgs, logDir: dir)
+        agent = try PacerProcess(
+            name: "agent",
+            arguments: [
+                "agent", "--port", "\(agentPort)", "--master", masterList, "--state-dir", dir, "--cpus", "4", "--mem", "4096",
+                "--ports", "\(taskPorts)-\(taskPorts + 99)", "--attributes", "rack:r1"
+            ] + agentArgs, logDir: dir)
     }
 
     /// `environment`: extra variables (`PACER_FAILPOINTS`, say).
     public func startFramework(environment: [String: String] = [:]) throws {
-        framework = try PacerProcess(name: "framework", arguments: ["framework", "--port", "\(frameworkPort)", "--master", masterList,
-                                                                     "--state-dir", dir] + frameworkArgs, logDir: dir, environment: environment)
+        framework = try PacerProcess(
+            name: "framework",
+            arguments: [
+                "framework", "--port", "\(frameworkPort)", "--master", masterList,
+                "--state-dir", dir
+            ] + frameworkArgs, logDir: dir, environment: environment)
     }
 
     /// Waits until the framework answers and has subscribed (it then knows the agent's size).
@@ -112,18 +127,25 @@ public final class TestCluster: @unchecked Sendable {
 
     /// Live tasks of the agent at `agentURL` and the pid the agent watches (each task's keeper).
     public static func taskPids(agent agentURL: String) async throws -> [String: Int32] {
-        struct Row: Decodable { var info: TaskInfo; var pid: Int32?; var state: TaskState }
+        struct Row: Decodable {
+            var info: TaskInfo
+            var pid: Int32?
+            var state: TaskState
+        }
         let r = try await HTTPTransport(timeout: .seconds(3)).expectOK(.GET, agentURL + "/state")
         let rows = try WireJSON.masterDecoder().decode([Row].self, from: r.body)
-        return Dictionary(uniqueKeysWithValues: rows.filter { !$0.state.isTerminal }.compactMap { r in r.pid.map { (r.info.taskId, $0) } })
+        return Dictionary(
+            uniqueKeysWithValues: rows.filter { !$0.state.isTerminal }.compactMap { r in r.pid.map { (r.info.taskId, $0) } })
     }
 
     /// What the framework and master say now — deployments with why each waits, tasks, agents and
     /// offers — for a failing test's report: a wait that timed out says what it was stuck on.
     public func diagnostics() async -> String {
         var out: [String] = []
-        for (what, url) in [("deployments", frameworkURL + "/v2/deployments?embed=pacer"), ("tasks", frameworkURL + "/v2/tasks"),
-                            ("framework metrics", frameworkURL + "/metrics"), ("master metrics", masterURL + "/metrics")] {
+        for (what, url) in [
+            ("deployments", frameworkURL + "/v2/deployments?embed=pacer"), ("tasks", frameworkURL + "/v2/tasks"),
+            ("framework metrics", frameworkURL + "/metrics"), ("master metrics", masterURL + "/metrics")
+        ] {
             let answer = try? await HTTPTransport(timeout: .seconds(3)).send(.GET, url)
             out.append("===== \(what)\n" + (answer.map { String($0.text.prefix(4000)) } ?? "(no answer)"))
         }
@@ -142,7 +164,10 @@ public final class TestCluster: @unchecked Sendable {
         agent?.stop()
         master?.stop()
         for m in standbys.values { m.stop() }
-        for pid in pids.values { kill(-pid, SIGKILL); kill(pid, SIGKILL) }
+        for pid in pids.values {
+            kill(-pid, SIGKILL)
+            kill(pid, SIGKILL)
+        }
         try? FileManager.default.removeItem(atPath: dir)
     }
 }

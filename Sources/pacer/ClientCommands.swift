@@ -25,11 +25,13 @@ func appId(_ raw: String) throws -> PathId {
 }
 
 struct AppCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "app", abstract: "Deploy and manage apps.",
+    static let configuration = CommandConfiguration(
+        commandName: "app", abstract: "Deploy and manage apps.",
         subcommands: [Deploy.self, List.self, Show.self, Scale.self, Restart.self, Remove.self])
 
     struct Deploy: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Create or update an app from a JSON spec and wait for its deployment.")
+        static let configuration = CommandConfiguration(
+            abstract: "Create or update an app from a JSON spec and wait for its deployment.")
         @OptionGroup var options: ClientOptions
         @Argument(help: "Path to the app's JSON spec.") var file: String
         @Flag(help: "Override a deployment in progress.") var force = false
@@ -42,7 +44,8 @@ struct AppCommand: AsyncParsableCommand {
             let client = options.client
             let result = try await client.deploy(json: data, id: id)
             if !options.json { print("deploying \(id) (deployment \(result?.deploymentId ?? "-"))") }
-            try await DeploymentWait.wait(client, app: id, deploymentId: result?.deploymentId, timeout: timeout, quiet: options.json)
+            try await DeploymentWait.wait(
+                client, app: id, deploymentId: result?.deploymentId, timeout: timeout, quiet: options.json)
             let status = try await client.app(id)
             try options.emit(status) { Tables.apps([status]) }
         }
@@ -121,8 +124,10 @@ struct TaskCommand: AsyncParsableCommand {
 
 extension ClientOptions {
     /// Submits a change to an app, waits for the deployment it started, then reports.
-    func change(_ id: PathId, timeout: Double, done: String,
-                _ submit: (MarathonClient, PathId) async throws -> DeploymentResult) async throws {
+    func change(
+        _ id: PathId, timeout: Double, done: String,
+        _ submit: (MarathonClient, PathId) async throws -> DeploymentResult
+    ) async throws {
         let result = try await submit(client, id)
         try await DeploymentWait.wait(client, app: id, deploymentId: result.deploymentId, timeout: timeout, quiet: json)
         try emit(result) { done + "\n" }
@@ -139,7 +144,10 @@ enum DeploymentWait {
             let active = try await client.deployments().contains { $0.id == deploymentId }
             if let s = try? await client.app(app) {
                 let line = "  \(app): \(s.tasksRunning)/\(s.app.instances) running, \(s.tasksStaged) staging"
-                if line != last && !quiet { print(line); last = line }
+                if line != last && !quiet {
+                    print(line)
+                    last = line
+                }
             }
             if !active { return }
             try await Task.sleep(for: .milliseconds(300))
@@ -159,15 +167,23 @@ enum Tables {
     }
 
     static func apps(_ apps: [AppStatus]) -> String {
-        render(["ID", "INSTANCES", "RUNNING", "STAGED", "HEALTHY", "CPUS", "MEM", "SERVICE PORTS", "DEPLOYMENTS", "CMD"],
-               apps.map { s in [s.app.id.description, "\(s.app.instances)", "\(s.tasksRunning)", "\(s.tasksStaged)",
-                                "\(s.tasksHealthy)", "\(s.app.cpus)", "\(s.app.mem)",
-                                s.app.portDefinitions.map { String($0.port) }.joined(separator: ","),
-                                "\(s.deployments.count)", String((s.app.cmd ?? s.app.args?.joined(separator: " ") ?? "").prefix(40))] })
+        render(
+            ["ID", "INSTANCES", "RUNNING", "STAGED", "HEALTHY", "CPUS", "MEM", "SERVICE PORTS", "DEPLOYMENTS", "CMD"],
+            apps.map { s in
+                [
+                    s.app.id.description, "\(s.app.instances)", "\(s.tasksRunning)", "\(s.tasksStaged)",
+                    "\(s.tasksHealthy)", "\(s.app.cpus)", "\(s.app.mem)",
+                    s.app.portDefinitions.map { String($0.port) }.joined(separator: ","),
+                    "\(s.deployments.count)", String((s.app.cmd ?? s.app.args?.joined(separator: " ") ?? "").prefix(40))
+                ]
+            })
     }
 
     static func tasks(_ tasks: [MarathonTask]) -> String {
-        render(["ID", "APP", "STATE", "HOST", "PORTS", "STARTED"],
-               tasks.map { [$0.id, $0.appId, $0.state, $0.host, $0.ports.map(String.init).joined(separator: ","), $0.startedAt ?? "-"] })
+        render(
+            ["ID", "APP", "STATE", "HOST", "PORTS", "STARTED"],
+            tasks.map {
+                [$0.id, $0.appId, $0.state, $0.host, $0.ports.map(String.init).joined(separator: ","), $0.startedAt ?? "-"]
+            })
     }
 }

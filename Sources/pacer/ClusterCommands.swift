@@ -5,8 +5,9 @@ import PacerModel
 
 /// `pacer cluster …`: the master's operator API.
 struct ClusterCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "cluster", abstract: "Roles, quota, reservations and allocation statistics.",
-                                                    subcommands: [Stats.self, Roles.self, Reserve.self, Unreserve.self, SetQuota.self, Weight.self])
+    static let configuration = CommandConfiguration(
+        commandName: "cluster", abstract: "Roles, quota, reservations and allocation statistics.",
+        subcommands: [Stats.self, Roles.self, Reserve.self, Unreserve.self, SetQuota.self, Weight.self])
 
     struct MasterOptions: ParsableArguments {
         @Option(help: "Master URL (or PACER_MASTER).")
@@ -19,7 +20,9 @@ struct ClusterCommand: AsyncParsableCommand {
         var r = Resources()
         for pair in text.split(separator: ",") {
             let kv = pair.split(separator: "=", maxSplits: 1)
-            guard kv.count == 2, let v = Double(kv[1]), v >= 0 else { throw ValidationError("expected cpus=N,mem=N,disk=N, got '\(pair)'") }
+            guard kv.count == 2, let v = Double(kv[1]), v >= 0 else {
+                throw ValidationError("expected cpus=N,mem=N,disk=N, got '\(pair)'")
+            }
             switch kv[0] {
             case "cpus": r.cpus = v
             case "mem": r.mem = v
@@ -33,22 +36,32 @@ struct ClusterCommand: AsyncParsableCommand {
     static func show(_ r: Resources) -> String { "cpus \(r.cpus), mem \(Int(r.mem)) MiB, disk \(Int(r.disk)) MiB" }
 
     struct Stats: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Average and peak allocation over the recorded history (up to 24 h).")
+        static let configuration = CommandConfiguration(
+            abstract: "Average and peak allocation over the recorded history (up to 24 h).")
         @OptionGroup var options: MasterOptions
         func run() async throws {
             let report = try await options.client.allocation()
             guard !report.samples.isEmpty else { return print("no samples yet (one every \(Int(report.period)) s)") }
             let span = (report.samples.last!.time - report.samples.first!.time) / 60
-            print("allocation over \(String(format: "%.1f", span)) min, \(report.samples.count) samples every \(Int(report.period)) s")
+            print(
+                "allocation over \(String(format: "%.1f", span)) min, \(report.samples.count) samples every \(Int(report.period)) s"
+            )
             func rates(_ pick: (AllocationReport.Sample) -> (Double, Double)) -> (avg: Double, peak: Double) {
-                let r = report.samples.map { let (a, t) = pick($0); return t > 0 ? a / t : 0 }
+                let r = report.samples.map {
+                    let (a, t) = pick($0)
+                    return t > 0 ? a / t : 0
+                }
                 return (r.reduce(0, +) / Double(r.count), r.max() ?? 0)
             }
-            for (name, pick) in [("cpus", { (s: AllocationReport.Sample) in (s.allocated.cpus, s.total.cpus) }),
-                                 ("mem", { (s: AllocationReport.Sample) in (s.allocated.mem, s.total.mem) }),
-                                 ("disk", { (s: AllocationReport.Sample) in (s.allocated.disk, s.total.disk) })] {
+            for (name, pick) in [
+                ("cpus", { (s: AllocationReport.Sample) in (s.allocated.cpus, s.total.cpus) }),
+                ("mem", { (s: AllocationReport.Sample) in (s.allocated.mem, s.total.mem) }),
+                ("disk", { (s: AllocationReport.Sample) in (s.allocated.disk, s.total.disk) })
+            ] {
                 let (avg, peak) = rates(pick)
-                print("  " + name.padding(toLength: 6, withPad: " ", startingAt: 0) + String(format: "average %5.1f %%   peak %5.1f %%", avg * 100, peak * 100))
+                print(
+                    "  " + name.padding(toLength: 6, withPad: " ", startingAt: 0)
+                        + String(format: "average %5.1f %%   peak %5.1f %%", avg * 100, peak * 100))
             }
             let roles = Set(report.samples.flatMap { $0.byRole.keys }).sorted()
             for role in roles {
@@ -63,8 +76,10 @@ struct ClusterCommand: AsyncParsableCommand {
         @OptionGroup var options: MasterOptions
         func run() async throws {
             for r in try await options.client.roles() {
-                print("\(r.name)  weight \(r.weight)  allocated \(show(r.allocated))  reserved \(show(r.reserved))"
-                      + (r.quota.map { "  guarantee \(show($0.guarantee))" + ($0.limit.map { "  limit \(show($0))" } ?? "") } ?? ""))
+                print(
+                    "\(r.name)  weight \(r.weight)  allocated \(show(r.allocated))  reserved \(show(r.reserved))"
+                        + (r.quota.map { "  guarantee \(show($0.guarantee))" + ($0.limit.map { "  limit \(show($0))" } ?? "") }
+                            ?? ""))
             }
         }
     }
@@ -107,9 +122,12 @@ struct ClusterCommand: AsyncParsableCommand {
         @Option(help: "Limit: cpus=N,mem=N,disk=N.") var limit: String?
         @Flag(help: "Remove the role's quota.") var remove = false
         func run() async throws {
-            if remove { _ = try await options.client.removeQuota(role: role) } else {
-                _ = try await options.client.setQuota(role: role, guarantee: try ClusterCommand.resources(guarantee),
-                                                      limit: try limit.map(ClusterCommand.resources))
+            if remove {
+                _ = try await options.client.removeQuota(role: role)
+            } else {
+                _ = try await options.client.setQuota(
+                    role: role, guarantee: try ClusterCommand.resources(guarantee),
+                    limit: try limit.map(ClusterCommand.resources))
             }
             print("quota of \(role) updated")
         }

@@ -1,11 +1,12 @@
 import ArgumentParser
 import Foundation
+import Logging
 import PacerLB
 import PacerLBCore
-import Logging
 
 struct LBCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "lb",
+    static let configuration = CommandConfiguration(
+        commandName: "lb",
         abstract: "Run the load balancer, or check a configuration (--check), as `haproxy -c` does.")
     @Option(help: "Configuration file (lb-config/*.yaml).") var config = "lb-config/local.yaml"
     @Option(help: "Only check this configuration file and exit: 0 when valid, else the offending line.") var check: String?

@@ -6,8 +6,10 @@ struct Pacer: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pacer",
         abstract: "Run long-lived services on a cluster and reach them through a load balancer.",
-        subcommands: [Up.self, MasterCommand.self, AgentCommand.self, FrameworkCommand.self, LBCommand.self, AppCommand.self,
-                      TaskCommand.self, ClusterCommand.self])
+        subcommands: [
+            Up.self, MasterCommand.self, AgentCommand.self, FrameworkCommand.self, LBCommand.self, AppCommand.self,
+            TaskCommand.self, ClusterCommand.self
+        ])
 }
 
 /// Flags every server part shares.

@@ -34,7 +34,9 @@ struct MasterCommand: AsyncParsableCommand {
         config.settings.statsPeriod = statsInterval
         config.stateDir = server.stateDir + "/master"
         if let store {
-            guard store.hasPrefix("etcd://") else { throw ValidationError("--store for masters: etcd://host:port[,…] (replicas need a shared store)") }
+            guard store.hasPrefix("etcd://") else {
+                throw ValidationError("--store for masters: etcd://host:port[,…] (replicas need a shared store)")
+            }
             let (endpoints, namespace) = try EtcdStore.endpoints(fromURL: store)
             let etcd = EtcdStore(endpoints: endpoints, namespace: namespace)
             config.store = etcd
@@ -56,7 +58,10 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "Port ranges to offer, e.g. 31000-32000.") var ports: String?
     @Option(help: "Attributes, e.g. rack:r1;zone:a.") var attributes: String?
     @Option(help: "Static reservations, e.g. web:cpus=2,mem=1024;batch:cpus=1.") var reserved: String?
-    @Option(help: "Seconds a task keeps running while its agent is gone before the task's keeper stops it (Mesos' recovery_timeout); 0: forever.")
+    @Option(
+        help:
+            "Seconds a task keeps running while its agent is gone before the task's keeper stops it (Mesos' recovery_timeout); 0: forever."
+    )
     var recoveryTimeout = 900
     @OptionGroup var isolation: IsolationOptions
     @OptionGroup var simulation: SimulationOptions
@@ -64,12 +69,17 @@ struct AgentCommand: AsyncParsableCommand {
     func run() async throws {
         Logs.bootstrap(server.logLevel)
         if let n = simulation.simulate {
-            return try await Runner.run([FleetService(config: try simulation.fleet(agents: n, server: server, port: port, master: master,
-                                                                                   cpus: cpus, mem: mem, disk: disk, ports: ports,
-                                                                                   attributes: attributes))])
+            return try await Runner.run([
+                FleetService(
+                    config: try simulation.fleet(
+                        agents: n, server: server, port: port, master: master,
+                        cpus: cpus, mem: mem, disk: disk, ports: ports,
+                        attributes: attributes))
+            ])
         }
-        var config = try Runner.agentConfig(server: server, port: port, master: master, hostname: hostname, cpus: cpus,
-                                            mem: mem, disk: disk, ports: ports, attributes: attributes)
+        var config = try Runner.agentConfig(
+            server: server, port: port, master: master, hostname: hostname, cpus: cpus,
+            mem: mem, disk: disk, ports: ports, attributes: attributes)
         config.isolation = try isolation.settings()
         guard recoveryTimeout >= 0 else { throw ValidationError("--recovery-timeout: seconds, 0 or more") }
         config.settings.recoveryTimeout = recoveryTimeout
@@ -88,26 +98,35 @@ struct AgentCommand: AsyncParsableCommand {
 
 /// `pacer agent --simulate N`: simulated agents for sizing and benchmarks (no processes run).
 struct SimulationOptions: ParsableArguments {
-    @Option(help: "Run N simulated agents in this process instead of one real agent: real protocol over real HTTP, tasks without processes.")
+    @Option(
+        help:
+            "Run N simulated agents in this process instead of one real agent: real protocol over real HTTP, tasks without processes."
+    )
     var simulate: Int?
     @Option(help: "Simulated agents: seconds from LAUNCH to RUNNING.") var simStartDelay = 0.05
-    @Option(help: "Simulated agents: share of tasks that fail on their own (0–1), 1–60 s after starting.") var simFailureRate = 0.0
-    @Option(help: "Simulated agents: tasks finish this many seconds after starting (default: run until killed).") var simExitAfter: Double?
+    @Option(help: "Simulated agents: share of tasks that fail on their own (0–1), 1–60 s after starting.") var simFailureRate =
+        0.0
+    @Option(help: "Simulated agents: tasks finish this many seconds after starting (default: run until killed).")
+    var simExitAfter: Double?
     @Option(help: "Simulated agents: seconds until a task's health and readiness checks first pass.") var simHealthyAfter = 1.0
     @Option(help: "Simulated agents: share of health-checked tasks whose checks fail (0–1).") var simUnhealthyRate = 0.0
     @Option(help: "Simulated agents: racks (attribute rack:rN) and zones (zone:zN) the agents are spread over.") var simRacks = 10
     @Option var simZones = 3
     @Option(help: "Simulated agents: seed of their random choices (repeatable runs).") var simSeed: UInt64 = 1
 
-    func fleet(agents: Int, server: ServerOptions, port: Int, master: String, cpus: Double?, mem: Double?, disk: Double?,
-               ports: String?, attributes: String?) throws -> FleetConfig {
+    func fleet(
+        agents: Int, server: ServerOptions, port: Int, master: String, cpus: Double?, mem: Double?, disk: Double?,
+        ports: String?, attributes: String?
+    ) throws -> FleetConfig {
         guard agents >= 1 else { throw ValidationError("--simulate: at least 1 agent") }
-        for (name, rate) in [("--sim-failure-rate", simFailureRate), ("--sim-unhealthy-rate", simUnhealthyRate)] where !(0...1).contains(rate) {
+        for (name, rate) in [("--sim-failure-rate", simFailureRate), ("--sim-unhealthy-rate", simUnhealthyRate)]
+        where !(0...1).contains(rate) {
             throw ValidationError("\(name): a share between 0 and 1")
         }
         // The real agent's flags, read the same way, give every simulated agent its size.
-        let real = try Runner.agentConfig(server: server, port: port, master: master, hostname: server.bind, cpus: cpus ?? 8,
-                                          mem: mem ?? 32_768, disk: disk ?? 102_400, ports: ports ?? "31000-32000", attributes: attributes)
+        let real = try Runner.agentConfig(
+            server: server, port: port, master: master, hostname: server.bind, cpus: cpus ?? 8,
+            mem: mem ?? 32_768, disk: disk ?? 102_400, ports: ports ?? "31000-32000", attributes: attributes)
         var c = FleetConfig()
         c.agents = agents
         c.host = server.bind
@@ -128,7 +147,10 @@ struct SimulationOptions: ParsableArguments {
 }
 
 struct IsolationOptions: ParsableArguments {
-    @Option(help: "How tasks are confined: 'cgroups' (CPU and memory limits; add ',namespaces/pid' and/or ',filesystem/tmp' for own pid namespace and private /tmp), or 'none'.")
+    @Option(
+        help:
+            "How tasks are confined: 'cgroups' (CPU and memory limits; add ',namespaces/pid' and/or ',filesystem/tmp' for own pid namespace and private /tmp), or 'none'."
+    )
     var isolation = "cgroups"
     @Option(help: "User tasks run as when their app names none.") var taskUser = "nobody"
     @Flag(help: "Let apps run tasks as root.") var allowRootTasks = false
@@ -146,10 +168,13 @@ struct FrameworkCommand: AsyncParsableCommand {
     @OptionGroup var server: ServerOptions
     @Option(help: "Port of the Marathon-compatible API.") var port = 8080
     @Option(help: "Master URL(s), comma-separated.") var master = "http://127.0.0.1:5050"
-    @Option(help: "State store: sqlite:PATH (default: STATE_DIR/framework.sqlite) or etcd://host:port[,host:port…][/namespace].") var store: String?
+    @Option(help: "State store: sqlite:PATH (default: STATE_DIR/framework.sqlite) or etcd://host:port[,host:port…][/namespace].")
+    var store: String?
     @Option(help: "Roles to subscribe with, comma-separated; apps choose one with `role`.") var roles = "*"
     @Option(help: "Seconds of the leader's etcd lease (renewed every sixth of it).") var leaderTtl = 2
-    @Option(help: "Seconds without progress after which a deployment is reported stalled (event, metric, /v2/deployments?embed=pacer).")
+    @Option(
+        help:
+            "Seconds without progress after which a deployment is reported stalled (event, metric, /v2/deployments?embed=pacer).")
     var deploymentStallTimeout = 300.0
 
     func run() async throws {
@@ -172,7 +197,8 @@ struct FrameworkCommand: AsyncParsableCommand {
 }
 
 struct Up: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "up", abstract: "Run a whole cluster on this machine: master, agents and framework.")
+    static let configuration = CommandConfiguration(
+        commandName: "up", abstract: "Run a whole cluster on this machine: master, agents and framework.")
     @OptionGroup var server: ServerOptions
     @Option(help: "Number of agents (ports 5051, 5052, …).") var agents = 1
     @Option(help: "CPUs each agent offers (default: detected).") var agentCpus: Double?
@@ -195,12 +221,15 @@ struct Up: AsyncParsableCommand {
         var services: [any Service] = [try await MasterService(config: master)]
         for i in 0..<max(1, agents) {
             let first = taskPorts + i * 1000
-            var config = try Runner.agentConfig(server: server, port: agentPort + i, master: masterURL,
-                                                hostname: server.bind, cpus: agentCpus, mem: agentMem, disk: nil,
-                                                ports: "\(first)-\(first + 999)", attributes: nil)
+            var config = try Runner.agentConfig(
+                server: server, port: agentPort + i, master: masterURL,
+                hostname: server.bind, cpus: agentCpus, mem: agentMem, disk: nil,
+                ports: "\(first)-\(first + 999)", attributes: nil)
             config.killTasksOnShutdown = true
             config.isolation = try isolation.settings()
-            do { services.append(try AgentService(config: config)) } catch let error as IsolationError where config.isolation.cgroups {
+            do { services.append(try AgentService(config: config)) } catch let error as IsolationError
+                where config.isolation.cgroups
+            {
                 // A laptop or a container without cgroup access still gets a working cluster, visibly unconfined.
                 Logger(label: "pacer").warning("tasks will run WITHOUT isolation (no CPU or memory limits): \(error)")
                 config.isolation.cgroups = false
@@ -220,21 +249,25 @@ struct Up: AsyncParsableCommand {
         } else {
             Logger(label: "pacer").warning("no load balancer: \(lbConfig) not found")
         }
-        Logger(label: "pacer").info("pacer up: master :\(masterPort), \(agents) agent(s) from :\(agentPort), framework API http://\(server.bind):\(port)")
+        Logger(label: "pacer").info(
+            "pacer up: master :\(masterPort), \(agents) agent(s) from :\(agentPort), framework API http://\(server.bind):\(port)")
         try await Runner.run(services)
     }
 }
 
 enum Runner {
     static func run(_ services: [any Service]) async throws {
-        let group = ServiceGroup(configuration: .init(
-            services: services.map { .init(service: $0) },
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: Logger(label: "pacer.lifecycle")))
+        let group = ServiceGroup(
+            configuration: .init(
+                services: services.map { .init(service: $0) },
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: Logger(label: "pacer.lifecycle")))
         try await group.run()
     }
 
-    static func urls(_ list: String) -> [String] { list.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
+    static func urls(_ list: String) -> [String] {
+        list.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+    }
 
     static func openStore(_ spec: String?, stateDir: String) throws -> any StateStore {
         let spec = spec ?? "sqlite:\(stateDir)/framework.sqlite"
@@ -246,8 +279,10 @@ enum Runner {
         throw ValidationError("unsupported store '\(spec)': use sqlite:PATH or etcd://host:port[,host:port…][/namespace]")
     }
 
-    static func agentConfig(server: ServerOptions, port: Int, master: String, hostname: String, cpus: Double?, mem: Double?,
-                            disk: Double?, ports: String?, attributes: String?) throws -> AgentConfig {
+    static func agentConfig(
+        server: ServerOptions, port: Int, master: String, hostname: String, cpus: Double?, mem: Double?,
+        disk: Double?, ports: String?, attributes: String?
+    ) throws -> AgentConfig {
         var config = AgentConfig()
         config.host = server.bind
         config.port = port
@@ -258,7 +293,9 @@ enum Runner {
         if let mem { config.resources.mem = mem }
         if let disk { config.resources.disk = disk }
         if let ports {
-            guard let ranges = PortRange.parseList(ports) else { throw ValidationError("--ports: expected ranges like 31000-32000,33000-33100") }
+            guard let ranges = PortRange.parseList(ports) else {
+                throw ValidationError("--ports: expected ranges like 31000-32000,33000-33100")
+            }
             config.resources.ports = ranges
         }
         for pair in (attributes ?? "").split(separator: ";") {

@@ -17,8 +17,9 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
             precondition(head.target.upperBound <= end && head.method.upperBound <= end)
             for f in fields { precondition(f.name.upperBound <= end && f.value.upperBound <= end) }
             var out: [UInt8] = []
-            HeadWriter.request(bytes, head, fields, forwarding: .init(clientAddress: "127.0.0.1", proto: "http", port: 1),
-                               tunnel: false, into: &out)
+            HeadWriter.request(
+                bytes, head, fields, forwarding: .init(clientAddress: "127.0.0.1", proto: "http", port: 1),
+                tunnel: false, into: &out)
             precondition(!out.contains(0) && !out.isEmpty)
             var progress = BodyProgress(head.body)
             let rest = UnsafeRawBufferPointer(rebasing: bytes[end...])
@@ -26,8 +27,10 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
                 precondition(n <= rest.count)
             }
         }
-        if let response = try? ResponseHead.parse(bytes, start..<end, limits: limits, isHead: false, fields: &fields,
-                                                 connectionTokens: &tokens) {
+        if let response = try? ResponseHead.parse(
+            bytes, start..<end, limits: limits, isHead: false, fields: &fields,
+            connectionTokens: &tokens)
+        {
             precondition(response.statusText.upperBound <= end)
         }
     case .incomplete(let resume):

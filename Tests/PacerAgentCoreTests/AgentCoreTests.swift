@@ -4,12 +4,16 @@ import XCTest
 
 final class AgentCoreTests: XCTestCase {
     func task(_ id: String, ports: [PortRange] = [], grace: Double? = nil) -> TaskInfo {
-        TaskInfo(taskId: id, name: id, agentId: "a1", resources: Resources(cpus: 0.1, mem: 10, ports: ports),
-                 command: CommandInfo(shell: true, value: "sleep 100", arguments: nil, environment: [:]),
-                 killGracePeriodSeconds: grace)
+        TaskInfo(
+            taskId: id, name: id, agentId: "a1", resources: Resources(cpus: 0.1, mem: 10, ports: ports),
+            command: CommandInfo(shell: true, value: "sleep 100", arguments: nil, environment: [:]),
+            killGracePeriodSeconds: grace)
     }
     func sent(_ ds: [AgentDirective]) -> [TaskStatus] {
-        ds.flatMap { d -> [TaskStatus] in if case .send(let s) = d { return s }; return [] }
+        ds.flatMap { d -> [TaskStatus] in
+            if case .send(let s) = d { return s }
+            return []
+        }
     }
     func ack(_ s: TaskStatus) -> Acknowledgement { Acknowledgement(agentId: "a1", taskId: s.taskId, uuid: s.uuid!) }
 
@@ -33,11 +37,11 @@ final class AgentCoreTests: XCTestCase {
 
     func testUnacknowledgedUpdatesAreResentWithBackoff() {
         var (core, starting) = running()
-        XCTAssertEqual(sent(core.tick(now: 2)).map(\.uuid), [starting.uuid])   // after 2 s
-        XCTAssertTrue(sent(core.tick(now: 5)).isEmpty)                          // now waits 4 s
+        XCTAssertEqual(sent(core.tick(now: 2)).map(\.uuid), [starting.uuid])  // after 2 s
+        XCTAssertTrue(sent(core.tick(now: 5)).isEmpty)  // now waits 4 s
         XCTAssertEqual(sent(core.tick(now: 6)).map(\.uuid), [starting.uuid])
-        XCTAssertEqual(sent(core.tick(now: 14)).map(\.uuid), [starting.uuid])   // 8 s
-        XCTAssertEqual(sent(core.tick(now: 24)).map(\.uuid), [starting.uuid])   // capped at 10 s
+        XCTAssertEqual(sent(core.tick(now: 14)).map(\.uuid), [starting.uuid])  // 8 s
+        XCTAssertEqual(sent(core.tick(now: 24)).map(\.uuid), [starting.uuid])  // capped at 10 s
         XCTAssertEqual(sent(core.registered(now: 25)).map(\.uuid), [starting.uuid], "re-registration resends at once")
     }
 
@@ -54,8 +58,10 @@ final class AgentCoreTests: XCTestCase {
     }
 
     func testExitStatusesMapToStatesWithMessages() {
-        for (status, state, message) in [(ExitStatus.exited(0), TaskState.finished, "status 0"),
-                                         (.exited(3), .failed, "status 3"), (.signaled(9), .failed, "Killed (9)")] {
+        for (status, state, message) in [
+            (ExitStatus.exited(0), TaskState.finished, "status 0"),
+            (.exited(3), .failed, "status 3"), (.signaled(9), .failed, "Killed (9)")
+        ] {
             var (core, _) = running()
             _ = core.exited(taskId: "t1", status, now: 1)
             let last = core.state.pending["t1"]!.last!.status
@@ -81,7 +87,11 @@ final class AgentCoreTests: XCTestCase {
         _ = core.launch(frameworkId: "f", [task("p1", ports: [PortRange(31000, 31000)])], now: 0)
         _ = core.spawned([("p1", .success(101))], now: 0)
         let ds = core.launch(frameworkId: "f", [task("p2", ports: [PortRange(31000, 31001)])], now: 1)
-        XCTAssertFalse(ds.contains { if case .spawn = $0 { return true }; return false })
+        XCTAssertFalse(
+            ds.contains {
+                if case .spawn = $0 { return true }
+                return false
+            })
         XCTAssertEqual(core.state.pending["p2"]?.first?.status.state, .failed)
         XCTAssertTrue(core.state.pending["p2"]?.first?.status.message?.contains("31000") ?? false)
     }
@@ -131,6 +141,7 @@ extension AgentCoreTests {
         _ = core.tick(now: 10)  // SIGKILL sent
         let data = try JSONEncoder().encode(core.state)
         XCTAssertEqual(try JSONDecoder().decode(AgentCheckpoint.self, from: data), core.state)
-        XCTAssertFalse(core.tick(now: 20).contains(.signal(taskId: "t1", pid: 100, signal: AgentCore.sigkill)), "SIGKILL goes out once")
+        XCTAssertFalse(
+            core.tick(now: 20).contains(.signal(taskId: "t1", pid: 100, signal: AgentCore.sigkill)), "SIGKILL goes out once")
     }
 }

@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import PacerAgent
 import PacerAgentCore
 import PacerModel
 import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Real processes in real cgroups: the limits the agent sets are measured from the kernel's own
 /// accounting. Needs root (cgroups, setuid), as an agent does.
@@ -23,7 +24,10 @@ final class IsolationTests: XCTestCase {
     }
 
     override func tearDown() async throws {
-        for (id, pid) in started { launcher?.killEverything(id, pid: pid); _ = launcher?.cleanUp(id) }
+        for (id, pid) in started {
+            launcher?.killEverything(id, pid: pid)
+            _ = launcher?.cleanUp(id)
+        }
         for l in launchers { l.cgroups?.removeAgentGroup() }
         try? FileManager.default.removeItem(atPath: dir)
     }
@@ -35,12 +39,16 @@ final class IsolationTests: XCTestCase {
         return l
     }
 
-    func task(_ cmd: String, cpus: Double = 0.5, mem: Double = 64, limits: ResourceLimits? = nil, user: String? = nil,
-              ports: [Int] = []) -> TaskInfo {
+    func task(
+        _ cmd: String, cpus: Double = 0.5, mem: Double = 64, limits: ResourceLimits? = nil, user: String? = nil,
+        ports: [Int] = []
+    ) -> TaskInfo {
         let id = "t-" + UUID().uuidString.prefix(8).lowercased()
-        return TaskInfo(taskId: id, name: "/iso", agentId: "a", resources: Resources(cpus: cpus, mem: mem, disk: 0, ports: PortRange.ranges(of: ports)),
-                        command: CommandInfo(shell: true, value: cmd, arguments: nil, environment: ["APP_VAR": "1"], user: user),
-                        resourceLimits: limits)
+        return TaskInfo(
+            taskId: id, name: "/iso", agentId: "a",
+            resources: Resources(cpus: cpus, mem: mem, disk: 0, ports: PortRange.ranges(of: ports)),
+            command: CommandInfo(shell: true, value: cmd, arguments: nil, environment: ["APP_VAR": "1"], user: user),
+            resourceLimits: limits)
     }
 
     func start(_ t: TaskInfo, with l: Launcher? = nil) throws -> (pid: Int32, exit: Task<ExitStatus, Never>) {
@@ -76,10 +84,14 @@ final class IsolationTests: XCTestCase {
         try await Task.sleep(for: .milliseconds(500))
         let before = (groups.usage(capped.taskId)!.cpuTotalSeconds, groups.usage(raised.taskId)!.cpuTotalSeconds, Date())
         try await Task.sleep(for: .seconds(10))
-        let a = groups.usage(capped.taskId)!, b = groups.usage(raised.taskId)!
+        let a = groups.usage(capped.taskId)!
+        let b = groups.usage(raised.taskId)!
         let wall = Date().timeIntervalSince(before.2)
-        let cappedRate = (a.cpuTotalSeconds - before.0) / wall, raisedRate = (b.cpuTotalSeconds - before.1) / wall
-        print("cpus 0.5: \(cappedRate) cores, throttled \(a.throttledPeriods)/\(a.periods); resourceLimits.cpus 1: \(raisedRate) cores")
+        let cappedRate = (a.cpuTotalSeconds - before.0) / wall
+        let raisedRate = (b.cpuTotalSeconds - before.1) / wall
+        print(
+            "cpus 0.5: \(cappedRate) cores, throttled \(a.throttledPeriods)/\(a.periods); resourceLimits.cpus 1: \(raisedRate) cores"
+        )
         XCTAssertLessThanOrEqual(cappedRate, 0.55)
         XCTAssertGreaterThan(cappedRate, 0.3, "the task should still get its half core")
         XCTAssertGreaterThan(a.throttledPeriods, 0)
@@ -101,7 +113,9 @@ final class IsolationTests: XCTestCase {
         let last = try XCTUnwrap(core.state.pending[t.taskId]?.last?.status)
         XCTAssertEqual(last.state, .failed)
         XCTAssertEqual(last.reason, "REASON_CONTAINER_LIMITATION_MEMORY")
-        XCTAssertTrue(last.message?.contains("Memory limit exceeded") == true && last.message?.contains("64 MiB") == true, last.message ?? "")
+        XCTAssertTrue(
+            last.message?.contains("Memory limit exceeded") == true && last.message?.contains("64 MiB") == true,
+            last.message ?? "")
     }
 
     func testTasksRunAsTheirUserWithACleanEnvironment() async throws {
@@ -121,15 +135,20 @@ final class IsolationTests: XCTestCase {
         XCTAssertTrue(lines.contains("PATH=\(Launcher.systemPath)"))
         XCTAssertTrue(lines.contains("USER=nobody"))
         XCTAssertTrue(lines.contains("APP_VAR=1"))
-        XCTAssertTrue(env.isSubset(of: ["PATH", "HOME", "USER", "LOGNAME", "MESOS_SANDBOX", "PACER_SANDBOX", "LANG", "APP_VAR", "PWD", "SHLVL", "_"]),
-                      "unexpected variables: \(env)")
+        XCTAssertTrue(
+            env.isSubset(of: [
+                "PATH", "HOME", "USER", "LOGNAME", "MESOS_SANDBOX", "PACER_SANDBOX", "LANG", "APP_VAR", "PWD", "SHLVL", "_"
+            ]),
+            "unexpected variables: \(env)")
     }
 
     func testRootIsRefusedUnlessAllowed() async throws {
         let t = task("id -u", user: "root")
         guard case .failure(let e) = launcher.spawn(t) else { return XCTFail("a task ran as root") }
         XCTAssertTrue(e.message.contains("--allow-root-tasks"), e.message)
-        guard case .failure(let missing) = launcher.spawn(task("true", user: "no-such-user-x")) else { return XCTFail("unknown user ran") }
+        guard case .failure(let missing) = launcher.spawn(task("true", user: "no-such-user-x")) else {
+            return XCTFail("unknown user ran")
+        }
         XCTAssertTrue(missing.message.contains("does not exist"), missing.message)
         var allowing = IsolationSettings()
         allowing.allowRoot = true
@@ -149,9 +168,13 @@ final class IsolationTests: XCTestCase {
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
         listen(fd, 1)
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        _ = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
         let port = Int(UInt16(bigEndian: addr.sin_port))
-        guard case .failure(let e) = launcher.spawn(task("sleep 10", ports: [port])) else { return XCTFail("launched on a busy port") }
+        guard case .failure(let e) = launcher.spawn(task("sleep 10", ports: [port])) else {
+            return XCTFail("launched on a busy port")
+        }
         XCTAssertTrue(e.message.contains("port \(port) is already in use"), e.message)
     }
 
@@ -170,7 +193,8 @@ final class IsolationTests: XCTestCase {
         _ = await exit.value
         try await Task.sleep(for: .milliseconds(100))
         // Gone, or a zombie waiting for whoever inherited it (no reaper runs in this test process).
-        let state = (try? String(contentsOfFile: "/proc/\(escaped)/stat", encoding: .utf8))?.split(separator: " ").dropFirst(2).first
+        let state = (try? String(contentsOfFile: "/proc/\(escaped)/stat", encoding: .utf8))?.split(separator: " ").dropFirst(2)
+            .first
         XCTAssertTrue(state == nil || state == "Z", "the escaped grandchild survived (state \(state ?? "-"))")
         XCTAssertEqual(launcher.cgroups?.processes(t.taskId), [])
     }
@@ -245,13 +269,16 @@ final class CgroupFilesTests: XCTestCase {
         XCTAssertEqual(groups.version, .v2)
         var settings = IsolationSettings()
         settings.pidsMax = 100
-        let t = TaskInfo(taskId: "t1", name: "/x", agentId: "a", resources: Resources(cpus: 0.5, mem: 64, disk: 0, ports: []),
-                         command: CommandInfo(shell: true, value: "true", arguments: nil, environment: [:]),
-                         resourceLimits: ResourceLimits(cpus: .limited(2), mem: .unlimited))
+        let t = TaskInfo(
+            taskId: "t1", name: "/x", agentId: "a", resources: Resources(cpus: 0.5, mem: 64, disk: 0, ports: []),
+            command: CommandInfo(shell: true, value: "true", arguments: nil, environment: [:]),
+            resourceLimits: ResourceLimits(cpus: .limited(2), mem: .unlimited))
         let procs = try groups.create("t1", settings.limits(for: t))
         let d = root + "/pacer/a1/t1"
         XCTAssertEqual(procs, [d + "/cgroup.procs"])
-        func file(_ name: String) -> String { ((try? String(contentsOfFile: d + "/" + name, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines) }
+        func file(_ name: String) -> String {
+            ((try? String(contentsOfFile: d + "/" + name, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        }
         XCTAssertEqual(file("cpu.max"), "200000 100000")
         XCTAssertEqual(file("cpu.weight"), "20")
         XCTAssertEqual(file("memory.max"), "max")

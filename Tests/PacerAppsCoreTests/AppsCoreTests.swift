@@ -40,14 +40,18 @@ final class AppsCoreTests: XCTestCase {
         XCTAssertEqual(c.handleOffers([offer("o2", agent: "a2", host: "h2")], now: t0).launched.count, 1)
         XCTAssertEqual(c.handleOffers([offer("o3", host: "h1")], now: t0).launched.count, 0)
 
-        func placed(_ op: Constraint.Operator, _ value: String?, attributes: [String: String], host: String = "h1",
-                    existing: [(String, [String: String])] = []) -> Bool {
+        func placed(
+            _ op: Constraint.Operator, _ value: String?, attributes: [String: String], host: String = "h1",
+            existing: [(String, [String: String])] = []
+        ) -> Bool {
             let records = existing.enumerated().map { i, e in
-                TaskRecord(id: "t\(i)", appId: try! PathId(validating: "/x"), agentId: "a", host: e.0, agentAttributes: e.1,
-                           ports: [], servicePorts: [], version: "v", stagedAt: t0)
+                TaskRecord(
+                    id: "t\(i)", appId: try! PathId(validating: "/x"), agentId: "a", host: e.0, agentAttributes: e.1,
+                    ports: [], servicePorts: [], version: "v", stagedAt: t0)
             }
-            return ConstraintCheck.accepts([Constraint(field: value == nil && op == .unique ? "hostname" : "rack", op: op, value: value)],
-                                           hostname: host, attributes: attributes, placed: records)
+            return ConstraintCheck.accepts(
+                [Constraint(field: value == nil && op == .unique ? "hostname" : "rack", op: op, value: value)],
+                hostname: host, attributes: attributes, placed: records)
         }
         XCTAssertTrue(placed(.cluster, "r1", attributes: ["rack": "r1"]))
         XCTAssertFalse(placed(.cluster, "r1", attributes: ["rack": "r2"]))
@@ -130,14 +134,24 @@ final class AppsCoreTests: XCTestCase {
 
     func testUnknownTasksAreKilledAndUpdatesAcknowledgedAfterPersisting() throws {
         var c = try core(app("/web"))
-        let ds = c.handleUpdates([TaskStatus(taskId: "stray.1", agentId: "a9", frameworkId: "f", state: .running, uuid: "u",
-                                             timestamp: 0)], now: t0)
+        let ds = c.handleUpdates(
+            [
+                TaskStatus(
+                    taskId: "stray.1", agentId: "a9", frameworkId: "f", state: .running, uuid: "u",
+                    timestamp: 0)
+            ], now: t0)
         XCTAssertEqual(ds.killed, ["stray.1"])
         XCTAssertTrue(ds.contains(.acknowledge([Acknowledgement(agentId: "a9", taskId: "stray.1", uuid: "u")])))
         let id = c.handleOffers([offer("o")], now: t0).launched[0].taskId
         let update = c.report([id], .running, at: t0)
-        let persistAt = update.firstIndex { if case .persistTasks = $0 { return true }; return false }!
-        let ackAt = update.firstIndex { if case .acknowledge = $0 { return true }; return false }!
+        let persistAt = update.firstIndex {
+            if case .persistTasks = $0 { return true }
+            return false
+        }!
+        let ackAt = update.firstIndex {
+            if case .acknowledge = $0 { return true }
+            return false
+        }!
         XCTAssertLessThan(persistAt, ackAt)
     }
 
@@ -182,13 +196,15 @@ final class AppsCoreTests: XCTestCase {
 
     func testUnreachableTasksAreReplacedPerStrategyAndSurplusKilledOnReturn() throws {
         var (c, id) = try unreachableTask(inactiveAfter: 60, expungeAfter: 120)
-        XCTAssertTrue(c.handleOffers([offer("o2", agent: "a2")], now: t0.addingTimeInterval(30)).launched.isEmpty, "tolerated for 60 s")
+        XCTAssertTrue(
+            c.handleOffers([offer("o2", agent: "a2")], now: t0.addingTimeInterval(30)).launched.isEmpty, "tolerated for 60 s")
         let replacement = c.handleOffers([offer("o3", agent: "a2")], now: t0.addingTimeInterval(61)).launched
         XCTAssertEqual(replacement.count, 1)
         _ = c.report([replacement[0].taskId], .running, at: t0.addingTimeInterval(62))
         // The old copy comes back: one too many, and the returning one is the one to go.
-        let back = c.handleUpdates([TaskStatus(taskId: id, agentId: "a1", frameworkId: "f", state: .running, timestamp: 0)],
-                                   now: t0.addingTimeInterval(63))
+        let back = c.handleUpdates(
+            [TaskStatus(taskId: id, agentId: "a1", frameworkId: "f", state: .running, timestamp: 0)],
+            now: t0.addingTimeInterval(63))
         XCTAssertEqual(back.killed, [id], "the old copy goes, not the replacement")
     }
 
@@ -200,8 +216,9 @@ final class AppsCoreTests: XCTestCase {
         let expunge = c.tick(now: t0.addingTimeInterval(21))
         XCTAssertTrue(expunge.contains(.deleteTasks([id])))
         XCTAssertNil(c.tasks[id])
-        let back = c.handleUpdates([TaskStatus(taskId: id, agentId: "a1", frameworkId: "f", state: .running, timestamp: 0)],
-                                   now: t0.addingTimeInterval(30))
+        let back = c.handleUpdates(
+            [TaskStatus(taskId: id, agentId: "a1", frameworkId: "f", state: .running, timestamp: 0)],
+            now: t0.addingTimeInterval(30))
         XCTAssertEqual(back.killed, [id], "a forgotten task that comes back is a stray")
     }
 
@@ -211,7 +228,8 @@ final class AppsCoreTests: XCTestCase {
         var c = try core(app("/web", instances: 1))
         let id = c.handleOffers([offer("o")], now: t0).launched[0].taskId
         _ = c.report([id], .running, at: t0)
-        _ = c.handleUpdates([TaskStatus(taskId: id, agentId: "a1", frameworkId: "f", state: .starting, uuid: "late", timestamp: 0)], now: t0)
+        _ = c.handleUpdates(
+            [TaskStatus(taskId: id, agentId: "a1", frameworkId: "f", state: .starting, uuid: "late", timestamp: 0)], now: t0)
         XCTAssertEqual(c.tasks[id]?.state, .running)
     }
 
@@ -224,7 +242,8 @@ final class AppsCoreTests: XCTestCase {
         XCTAssertTrue(ds.contains(.reconcile([])))
         XCTAssertTrue(restarted.handleOffers([offer("o2")], now: t0).launched.isEmpty, "no duplicate launch after a restart")
         // The master never heard of one (crash between persisting and accepting): it is replaced.
-        _ = restarted.handleUpdates([TaskStatus(taskId: launched[0], agentId: "a1", frameworkId: "f", state: .lost, timestamp: 0)], now: t0)
+        _ = restarted.handleUpdates(
+            [TaskStatus(taskId: launched[0], agentId: "a1", frameworkId: "f", state: .lost, timestamp: 0)], now: t0)
         XCTAssertEqual(restarted.handleOffers([offer("o3")], now: t0).launched.count, 1)
     }
 }

@@ -58,8 +58,9 @@ final class CanaryTests: XCTestCase {
         let (canary, _) = try c.startCanary(changed(), instances: 1, now: t0, force: false)
         _ = c.handleOffers([offer("o2")], now: t0)
         let deployments = c.deployments.values.map { $0 }
-        let restarted = AppsCore(apps: Array(c.apps.values), tasks: Array(c.tasks.values), deployments: deployments,
-                                 canaries: [canary], idPrefix: "q", now: t0)
+        let restarted = AppsCore(
+            apps: Array(c.apps.values), tasks: Array(c.tasks.values), deployments: deployments,
+            canaries: [canary], idPrefix: "q", now: t0)
         XCTAssertEqual(restarted.canaries.count, 1)
         XCTAssertNotNil(restarted.deployments[canary.deploymentId])
         XCTAssertEqual(restarted.live(try PathId(validating: "/web")).count, 2, "canary tasks are not the app's instances")

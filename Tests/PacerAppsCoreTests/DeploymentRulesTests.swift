@@ -54,7 +54,8 @@ final class DeploymentRulesTests: XCTestCase {
         _ = try c.putApp(spec, now: t0, force: false)
         let good = c.handleOffers([offer("o")], now: t0).launched.map(\.taskId)
         _ = c.report(good, .running, at: t0)
-        var healthy = TaskStatus(taskId: good[0], agentId: "a1", frameworkId: "f", state: .running, uuid: "h", timestamp: 0, healthy: true)
+        var healthy = TaskStatus(
+            taskId: good[0], agentId: "a1", frameworkId: "f", state: .running, uuid: "h", timestamp: 0, healthy: true)
         healthy.health = [HealthCheckResult(alive: true, consecutiveFailures: 0, taskId: good[0])]
         _ = c.handleUpdates([healthy], now: t0)
         XCTAssertTrue(c.deployments.isEmpty)
@@ -69,11 +70,19 @@ final class DeploymentRulesTests: XCTestCase {
         XCTAssertEqual(c.deployments.count, 1, "within the deadline")
         let ds = c.tick(now: t0.addingTimeInterval(40))
         let events = c.takeEvents()
-        XCTAssertTrue(events.contains { if case .deploymentFailed(_, let reason) = $0 { return reason.contains("no progress") }; return false })
+        XCTAssertTrue(
+            events.contains {
+                if case .deploymentFailed(_, let reason) = $0 { return reason.contains("no progress") }
+                return false
+            })
         XCTAssertEqual(c.apps[spec.id]?.cmd, "sleep 100", "reverted to the last healthy spec")
         XCTAssertTrue(ds.killed.contains(bad[0]), "the broken version's task goes")
         XCTAssertFalse(ds.killed.contains(good[0]), "the healthy task of the good version is not restarted")
-        XCTAssertTrue(ds.contains { if case .persistApp = $0 { return true }; return false })
+        XCTAssertTrue(
+            ds.contains {
+                if case .persistApp = $0 { return true }
+                return false
+            })
     }
 }
 
@@ -85,8 +94,9 @@ extension DeploymentRulesTests {
         let done = c.handleOffers([offer("o", cpus: 0.1)], now: t0).launched.map(\.taskId)
         _ = c.report(done, .running, at: t0)
         let waiting = try XCTUnwrap(c.deployment(for: try PathId(validating: "/waiting")))
-        let restarted = AppsCore(apps: Array(c.apps.values), tasks: Array(c.tasks.values), deployments: Array(c.deployments.values),
-                                 idPrefix: "q", now: t0)
+        let restarted = AppsCore(
+            apps: Array(c.apps.values), tasks: Array(c.tasks.values), deployments: Array(c.deployments.values),
+            idPrefix: "q", now: t0)
         XCTAssertEqual(restarted.deployment(for: try PathId(validating: "/waiting"))?.info.id, waiting.info.id)
         XCTAssertEqual(restarted.deployments.count, 1, "finished deployments are not resurrected")
     }

@@ -15,7 +15,11 @@ final class DrainingTests: XCTestCase {
         XCTAssertEqual(ds.killed, [], "no kill while load balancers still route to the tasks")
         let draining = c.tasks.values.filter { $0.draining == true }.map(\.id).sorted()
         XCTAssertEqual(draining.count, 2)
-        XCTAssertTrue(c.takeEvents().contains { if case .taskDraining = $0 { return true }; return false })
+        XCTAssertTrue(
+            c.takeEvents().contains {
+                if case .taskDraining = $0 { return true }
+                return false
+            })
         XCTAssertEqual(c.drained(draining, by: "lb-a", now: t0).killed, [], "lb-b has not let go yet")
         XCTAssertEqual(Set(c.drained(draining, by: "lb-b", now: t0).killed), Set(draining))
         XCTAssertEqual(c.drained(draining, by: "lb-b", now: t0).killed, [], "acknowledged twice: killed once")
@@ -33,7 +37,8 @@ final class DrainingTests: XCTestCase {
         let (_, _, second) = c.killTasks([ids[1]], scale: false, now: t0.addingTimeInterval(11))
         XCTAssertEqual(second.killed, [])
         XCTAssertEqual(c.drained([ids[1]], by: "lb-a", now: t0.addingTimeInterval(11)).killed, [])
-        XCTAssertEqual(c.loadBalancersChanged(["lb-a"], now: t0.addingTimeInterval(12)).killed, [ids[1]], "lb-b left: not waited for")
+        XCTAssertEqual(
+            c.loadBalancersChanged(["lb-a"], now: t0.addingTimeInterval(12)).killed, [ids[1]], "lb-b left: not waited for")
     }
 
     func testWithoutLoadBalancersAndForStagingTasksKillsAreImmediate() throws {

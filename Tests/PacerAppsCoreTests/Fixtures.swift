@@ -2,8 +2,10 @@ import Foundation
 import PacerAppsCore
 import PacerModel
 
-func app(_ id: String, instances: Int = 1, cpus: Double = 0.1, mem: Double = 16, ports: Int = 1,
-         constraints: [Constraint] = []) -> AppDefinition {
+func app(
+    _ id: String, instances: Int = 1, cpus: Double = 0.1, mem: Double = 16, ports: Int = 1,
+    constraints: [Constraint] = []
+) -> AppDefinition {
     var a = AppDefinition(id: try! PathId(validating: id))
     a.cmd = "sleep 100"
     a.instances = instances
@@ -14,18 +16,36 @@ func app(_ id: String, instances: Int = 1, cpus: Double = 0.1, mem: Double = 16,
     return a
 }
 
-func offer(_ id: String, agent: String = "a1", host: String = "h1", cpus: Double = 4, mem: Double = 4096,
-           attributes: [String: String] = [:]) -> Offer {
-    Offer(id: id, frameworkId: "f", agentId: agent, hostname: host, attributes: attributes,
-          resources: Resources(cpus: cpus, mem: mem, disk: 1000, ports: [PortRange(31000, 31999)]))
+func offer(
+    _ id: String, agent: String = "a1", host: String = "h1", cpus: Double = 4, mem: Double = 4096,
+    attributes: [String: String] = [:]
+) -> Offer {
+    Offer(
+        id: id, frameworkId: "f", agentId: agent, hostname: host, attributes: attributes,
+        resources: Resources(cpus: cpus, mem: mem, disk: 1000, ports: [PortRange(31000, 31999)]))
 }
 
 let t0 = Date(timeIntervalSince1970: 1_700_000_000)
 
 extension Array where Element == AppsDirective {
-    var launched: [TaskInfo] { flatMap { d -> [TaskInfo] in if case .accept(_, let t, _) = d { return t }; return [] } }
-    var killed: [String] { compactMap { d in if case .kill(let id, _) = d { return id }; return nil } }
-    var declined: [String] { flatMap { d -> [String] in if case .decline(let ids, _) = d { return ids }; return [] } }
+    var launched: [TaskInfo] {
+        flatMap { d -> [TaskInfo] in
+            if case .accept(_, let t, _) = d { return t }
+            return []
+        }
+    }
+    var killed: [String] {
+        compactMap { d in
+            if case .kill(let id, _) = d { return id }
+            return nil
+        }
+    }
+    var declined: [String] {
+        flatMap { d -> [String] in
+            if case .decline(let ids, _) = d { return ids }
+            return []
+        }
+    }
 }
 
 extension AppsCore {
@@ -40,7 +60,11 @@ extension AppsCore {
 
     /// Reports every given task in `state` from its agent, as an update with a uuid.
     mutating func report(_ ids: [String], _ state: TaskState, at now: Date) -> [AppsDirective] {
-        handleUpdates(ids.map { TaskStatus(taskId: $0, agentId: tasks[$0]?.agentId ?? "a1", frameworkId: "f", state: state,
-                                           uuid: UUID().uuidString, timestamp: now.timeIntervalSince1970) }, now: now)
+        handleUpdates(
+            ids.map {
+                TaskStatus(
+                    taskId: $0, agentId: tasks[$0]?.agentId ?? "a1", frameworkId: "f", state: state,
+                    uuid: UUID().uuidString, timestamp: now.timeIntervalSince1970)
+            }, now: now)
     }
 }

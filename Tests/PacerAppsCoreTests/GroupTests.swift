@@ -10,17 +10,21 @@ final class GroupTests: XCTestCase {
 
     func spec(_ json: String, at: PathId? = nil) throws -> GroupSpec { try GroupSpec.request(from: Data(json.utf8), at: at) }
 
-    let prod = #"{"id":"/prod","apps":[{"id":"db","cmd":"sleep 1","cpus":0.1,"mem":8}],"groups":[{"id":"web","dependencies":["/prod/db"],"apps":[{"id":"front","cmd":"sleep 1","cpus":0.1,"mem":8,"instances":2}]}]}"#
+    let prod =
+        #"{"id":"/prod","apps":[{"id":"db","cmd":"sleep 1","cpus":0.1,"mem":8}],"groups":[{"id":"web","dependencies":["/prod/db"],"apps":[{"id":"front","cmd":"sleep 1","cpus":0.1,"mem":8,"instances":2}]}]}"#
 
     func testAGroupChangeIsOneDeploymentInDependencyOrder() throws {
         var c = AppsCore(apps: [], tasks: [], idPrefix: "p", now: t0)
         let (deploymentId, ds) = try c.putGroup(try spec(prod), now: t0, force: false)
         XCTAssertEqual(Set(c.apps.keys), [id("/prod/db"), id("/prod/web/front")])
-        XCTAssertTrue(ds.contains(.persistGroup(GroupRecord(id: id("/prod/web"), dependencies: [id("/prod/db")], version: Timestamp.string(t0)))))
+        XCTAssertTrue(
+            ds.contains(
+                .persistGroup(GroupRecord(id: id("/prod/web"), dependencies: [id("/prod/db")], version: Timestamp.string(t0)))))
         let views = c.deploymentViews()
         XCTAssertEqual(views.count, 1, "one deployment for the group change")
         XCTAssertEqual(views[0].info.id, deploymentId)
-        XCTAssertEqual(views[0].info.steps.map { $0.actions.map(\.app) }, [["/prod/db"], ["/prod/web/front"]], "db first: web depends on it")
+        XCTAssertEqual(
+            views[0].info.steps.map { $0.actions.map(\.app) }, [["/prod/db"], ["/prod/web/front"]], "db first: web depends on it")
         XCTAssertEqual(views[0].info.currentStep, 1)
         // Only db launches until it serves.
         let first = c.handleOffers([offer("o1")], now: t0).launched
@@ -32,7 +36,10 @@ final class GroupTests: XCTestCase {
         _ = c.takeEvents()
         _ = c.report(second.map(\.taskId), .running, at: t0)
         XCTAssertTrue(c.deploymentViews().isEmpty)
-        let done = c.takeEvents().compactMap { e -> String? in if case .deploymentSuccess(let d) = e { return d.id }; return nil }
+        let done = c.takeEvents().compactMap { e -> String? in
+            if case .deploymentSuccess(let d) = e { return d.id }
+            return nil
+        }
         XCTAssertTrue(done.contains(deploymentId), "the group's own id succeeds: \(done)")
     }
 
@@ -40,8 +47,9 @@ final class GroupTests: XCTestCase {
         var c = AppsCore(apps: [], tasks: [], idPrefix: "p", now: t0)
         _ = try c.putGroup(try spec(prod), now: t0, force: false)
         // Only db listed at /prod, no subgroups: web and its app go.
-        _ = try c.putGroup(try spec(#"{"apps":[{"id":"db","cmd":"sleep 1","cpus":0.1,"mem":8}],"groups":[]}"#, at: id("/prod")),
-                           now: t0, force: true)
+        _ = try c.putGroup(
+            try spec(#"{"apps":[{"id":"db","cmd":"sleep 1","cpus":0.1,"mem":8}],"groups":[]}"#, at: id("/prod")),
+            now: t0, force: true)
         XCTAssertEqual(Set(c.apps.keys), [id("/prod/db")])
         XCTAssertNil(c.groups[id("/prod/web")])
         // Fields left out leave the rest alone.

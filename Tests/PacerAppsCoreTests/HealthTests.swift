@@ -13,8 +13,10 @@ final class HealthTests: XCTestCase {
     }
 
     func health(_ c: AppsCore, _ id: String, alive: Bool, failures: Int) -> TaskStatus {
-        TaskStatus(taskId: id, agentId: "a1", frameworkId: "f", state: .running, uuid: UUID().uuidString, timestamp: 0,
-                   healthy: alive, health: [HealthCheckResult(alive: alive, consecutiveFailures: failures, lastFailureCause: "HTTP 500", taskId: id)])
+        TaskStatus(
+            taskId: id, agentId: "a1", frameworkId: "f", state: .running, uuid: UUID().uuidString, timestamp: 0,
+            healthy: alive,
+            health: [HealthCheckResult(alive: alive, consecutiveFailures: failures, lastFailureCause: "HTTP 500", taskId: id)])
     }
 
     func running(_ spec: AppDefinition) throws -> (AppsCore, [String]) {
@@ -30,11 +32,19 @@ final class HealthTests: XCTestCase {
         var (c, ids) = try running(checked(2))
         XCTAssertEqual(c.deployments.count, 1, "running is not enough when the app has health checks")
         let ds = c.handleUpdates(ids.map { health(c, $0, alive: true, failures: 0) }, now: t0)
-        XCTAssertTrue(ds.contains { if case .persistTasks = $0 { return true }; return false }, "health is persisted")
+        XCTAssertTrue(
+            ds.contains {
+                if case .persistTasks = $0 { return true }
+                return false
+            }, "health is persisted")
         XCTAssertEqual(c.tasks[ids[0]]?.healthy, true)
         XCTAssertEqual(c.deployments.count, 0, "healthy: the deployment is done")
         let events = c.takeEvents()
-        XCTAssertEqual(events.filter { if case .healthStatusChanged(_, true) = $0 { return true }; return false }.count, 2)
+        XCTAssertEqual(
+            events.filter {
+                if case .healthStatusChanged(_, true) = $0 { return true }
+                return false
+            }.count, 2)
     }
 
     func testTaskPastMaxFailuresIsKilledAndReplaced() throws {
@@ -45,8 +55,16 @@ final class HealthTests: XCTestCase {
         let three = c.handleUpdates([health(c, ids[0], alive: false, failures: 3)], now: t0)
         XCTAssertEqual(three.killed, [ids[0]])
         let events = c.takeEvents()
-        XCTAssertTrue(events.contains { if case .unhealthyInstanceKill(let t, _) = $0 { return t.id == ids[0] }; return false })
-        XCTAssertTrue(events.contains { if case .failedHealthCheck = $0 { return true }; return false })
+        XCTAssertTrue(
+            events.contains {
+                if case .unhealthyInstanceKill(let t, _) = $0 { return t.id == ids[0] }
+                return false
+            })
+        XCTAssertTrue(
+            events.contains {
+                if case .failedHealthCheck = $0 { return true }
+                return false
+            })
         _ = c.report([ids[0]], .killed, at: t0)
         XCTAssertEqual(c.handleOffers([offer("o2")], now: t0).launched.count, 1, "replaced without backoff")
     }
@@ -56,7 +74,8 @@ final class HealthTests: XCTestCase {
         let ds = c.handleUpdates(ids.map { health(c, $0, alive: false, failures: 1) }, now: t0)
         XCTAssertEqual(ds.killed.count, 2, "8 instances: at most a quarter killed for health at a time")
         _ = c.report(ds.killed, .killed, at: t0)
-        let more = c.handleUpdates(ids.filter { !ds.killed.contains($0) }.map { health(c, $0, alive: false, failures: 2) }, now: t0)
+        let more = c.handleUpdates(
+            ids.filter { !ds.killed.contains($0) }.map { health(c, $0, alive: false, failures: 2) }, now: t0)
         XCTAssertEqual(more.killed.count, 2, "the next ones go once those are gone")
     }
 

@@ -7,8 +7,9 @@ import XCTest
 /// Marathon's invariants checked after every step.
 final class InstancePlanTests: XCTestCase {
     func record(_ id: String, version: String, running: Bool, at: Double) -> TaskRecord {
-        TaskRecord(id: id, appId: try! PathId(validating: "/a"), agentId: "a", host: "h", agentAttributes: [:], ports: [],
-                   servicePorts: [], version: version, stagedAt: t0.addingTimeInterval(at), state: running ? .running : .staging)
+        TaskRecord(
+            id: id, appId: try! PathId(validating: "/a"), agentId: "a", host: "h", agentAttributes: [:], ports: [],
+            servicePorts: [], version: version, stagedAt: t0.addingTimeInterval(at), state: running ? .running : .staging)
     }
 
     func testRollingUpgradeInvariantsHoldAtEveryStep() {
@@ -29,7 +30,11 @@ final class InstancePlanTests: XCTestCase {
                         let plan = InstancePlan.make(app: spec, live: live)
                         if plan.launch == 0 && plan.kill.isEmpty {
                             if live.allSatisfy({ $0.state == .running }) { break }
-                            live = live.map { var t = $0; t.state = .running; return t }
+                            live = live.map {
+                                var t = $0
+                                t.state = .running
+                                return t
+                            }
                             continue
                         }
                         // Tasks launched in the previous step start running only now.
@@ -44,11 +49,16 @@ final class InstancePlanTests: XCTestCase {
                             live.append(record("new\(counter)", version: "new", running: false, at: 100 + Double(counter)))
                         }
                         XCTAssertLessThanOrEqual(live.count, max(maxTotal, n), "too many tasks: \(label)")
-                        live = live.map { var t = $0; if startedBefore.contains(t.id) { t.state = .running }; return t }
+                        live = live.map {
+                            var t = $0
+                            if startedBefore.contains(t.id) { t.state = .running }
+                            return t
+                        }
                     }
                     XCTAssertLessThan(steps, 100, "did not converge: n=\(n) min=\(minHealth) over=\(maxOver)")
                     XCTAssertEqual(live.count, n)
-                    XCTAssertTrue(live.allSatisfy { $0.version == "new" }, "old tasks left: n=\(n) min=\(minHealth) over=\(maxOver)")
+                    XCTAssertTrue(
+                        live.allSatisfy { $0.version == "new" }, "old tasks left: n=\(n) min=\(minHealth) over=\(maxOver)")
                 }
             }
         }
@@ -61,7 +71,8 @@ final class InstancePlanTests: XCTestCase {
         let first = InstancePlan.make(app: spec, live: old)
         XCTAssertEqual(first.launch, 2)
         XCTAssertEqual(first.kill, [])
-        let staging = old + [record("n1", version: "new", running: false, at: 1), record("n2", version: "new", running: false, at: 1)]
+        let staging =
+            old + [record("n1", version: "new", running: false, at: 1), record("n2", version: "new", running: false, at: 1)]
         XCTAssertEqual(InstancePlan.make(app: spec, live: staging).kill, [], "nothing old goes before new tasks run")
     }
 }

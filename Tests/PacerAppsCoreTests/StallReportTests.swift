@@ -1,7 +1,8 @@
 import Foundation
-@testable import PacerAppsCore
 import PacerModel
 import XCTest
+
+@testable import PacerAppsCore
 
 /// Issue 18: stalls are reported whatever their cause, with what the deployment waits on in words,
 /// and the framework asks for offers again while it has instances it cannot place.
@@ -29,8 +30,11 @@ final class StallReportTests: XCTestCase {
         var c = AppsCore(settings: s, apps: [], tasks: [], idPrefix: "p", now: t0)
         let spec = app("/web", instances: 2, constraints: [Constraint(field: "rack", op: .like, value: "r9")])
         _ = try c.putApp(spec, now: t0, force: false)
-        XCTAssertTrue(c.handleOffers([offer("o1", attributes: ["rack": "r1"]), offer("o2", agent: "a2", host: "h2", attributes: ["rack": "r2"])],
-                                     now: at(1)).launched.isEmpty)
+        XCTAssertTrue(
+            c.handleOffers(
+                [offer("o1", attributes: ["rack": "r1"]), offer("o2", agent: "a2", host: "h2", attributes: ["rack": "r2"])],
+                now: at(1)
+            ).launched.isEmpty)
         let d = try XCTUnwrap(c.deployment(for: spec.id))
         let why = c.waitingFor(d, now: at(2))
         XCTAssertTrue(why.hasPrefix("2 instances to launch; 2 offers did not fit: 2 × constraint rack:LIKE:r9 not met"), why)
@@ -61,14 +65,19 @@ final class StallReportTests: XCTestCase {
         XCTAssertEqual(c.waitingFor(d, now: at(1)), "1 new task launched, not yet running (TASK_STAGING)")
         _ = c.report(ids, .running, at: at(2))
         XCTAssertEqual(c.waitingFor(d, now: at(2)), "1 new task not yet healthy (no check result yet)")
-        var failing = TaskStatus(taskId: ids[0], agentId: "a1", frameworkId: "f", state: .running, uuid: "h", timestamp: 0, healthy: false)
-        failing.health = [HealthCheckResult(alive: false, consecutiveFailures: 2, lastFailureCause: "HTTP 503 from /health", taskId: ids[0])]
+        var failing = TaskStatus(
+            taskId: ids[0], agentId: "a1", frameworkId: "f", state: .running, uuid: "h", timestamp: 0, healthy: false)
+        failing.health = [
+            HealthCheckResult(alive: false, consecutiveFailures: 2, lastFailureCause: "HTTP 503 from /health", taskId: ids[0])
+        ]
         _ = c.handleUpdates([failing], now: at(3))
         XCTAssertEqual(c.waitingFor(d, now: at(3)), "1 new task not yet healthy: HTTP 503 from /health")
 
         // A failed task puts the app into backoff; the text says so, with the failure.
         _ = c.report(ids, .failed, at: at(4))
-        XCTAssertTrue(c.waitingFor(d, now: at(4)).hasPrefix("launch backoff after failures: next launch in 1 s"), c.waitingFor(d, now: at(4)))
+        XCTAssertTrue(
+            c.waitingFor(d, now: at(4)).hasPrefix("launch backoff after failures: next launch in 1 s"),
+            c.waitingFor(d, now: at(4)))
     }
 
     func testDrainingIsNamedWithTheLoadBalancersItWaitsFor() throws {
@@ -76,7 +85,8 @@ final class StallReportTests: XCTestCase {
         _ = c.loadBalancersChanged(["lb-1"], now: t0)
         _ = try c.putApp(app("/web", instances: 1), now: at(1), force: false)
         let d = try XCTUnwrap(c.deployment(for: try PathId(validating: "/web")))
-        XCTAssertEqual(c.waitingFor(d, now: at(1)), "1 old task being stopped; waiting for load balancer lb-1 to take 1 out of rotation")
+        XCTAssertEqual(
+            c.waitingFor(d, now: at(1)), "1 old task being stopped; waiting for load balancer lb-1 to take 1 out of rotation")
         XCTAssertEqual(ids.count, 2)
     }
 }
@@ -88,7 +98,8 @@ extension StallReportTests {
         var c = AppsCore(apps: [], tasks: [], idPrefix: "p", now: t0)
         _ = try c.putApp(app("/web", instances: 1), now: t0, force: false)
         let id = try XCTUnwrap(c.handleOffers([offer("o1")], now: t0).launched.first?.taskId)
-        var asked: [[TaskRef]] = [], killed: [String] = []
+        var asked: [[TaskRef]] = []
+        var killed: [String] = []
         for s in stride(from: 0.5, through: 320, by: 0.5) {
             for d in c.tick(now: at(s)) {
                 if case .reconcile(let refs) = d, !refs.isEmpty { asked.append(refs) }

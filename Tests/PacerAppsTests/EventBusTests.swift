@@ -24,8 +24,12 @@ final class EventBusTests: XCTestCase {
         let b = await bus.publish(type: "status_update_event", data: data("2"))
         XCTAssertLessThan(a, b)
         let got = await take(2, from: all)
-        XCTAssertEqual(got, [.events([BusEvent(id: a, type: "deployment_info", data: data("1"))]),
-                             .events([BusEvent(id: b, type: "status_update_event", data: data("2"))])])
+        XCTAssertEqual(
+            got,
+            [
+                .events([BusEvent(id: a, type: "deployment_info", data: data("1"))]),
+                .events([BusEvent(id: b, type: "status_update_event", data: data("2"))])
+            ])
         let filtered = await take(1, from: onlyStatus)
         XCTAssertEqual(filtered, [.events([BusEvent(id: b, type: "status_update_event", data: data("2"))])])
     }
@@ -98,8 +102,10 @@ final class EventBusTests: XCTestCase {
         let (_, embed, _) = try await bus.subscribe(types: nil, lastEventId: nil, pacer: true)
         var listeners = await bus.listeners
         XCTAssertTrue(listeners.marathon && listeners.pacer)
-        await bus.publish([Publication(type: "status_update_event", marathon: data("m"), pacer: data("p")),
-                           Publication(type: "instance_draining_event", marathon: nil, pacer: data("d"))])
+        await bus.publish([
+            Publication(type: "status_update_event", marathon: data("m"), pacer: data("p")),
+            Publication(type: "instance_draining_event", marathon: nil, pacer: data("d"))
+        ])
         func got(_ stream: AsyncStream<StreamItem>) async -> [String] {
             guard case .events(let events) = await take(1, from: stream).first else { return [] }
             return events.map { $0.type + "=" + String(decoding: $0.data, as: UTF8.self) }
@@ -136,8 +142,12 @@ final class EventBusTests: XCTestCase {
         var events = try p.feed(ByteBuffer(string: "id: 7\nevent: status_update_event\ndata: {\"a\":"))
         XCTAssertEqual(events, [])
         events = try p.feed(ByteBuffer(string: "1}\n\n: keep-alive\n\ndata: x\ndata: y\n\n"))
-        XCTAssertEqual(events, [ServerSentEvent(id: "7", event: "status_update_event", data: "{\"a\":1}"),
-                                ServerSentEvent(id: "7", event: "message", data: "x\ny")])
+        XCTAssertEqual(
+            events,
+            [
+                ServerSentEvent(id: "7", event: "status_update_event", data: "{\"a\":1}"),
+                ServerSentEvent(id: "7", event: "message", data: "x\ny")
+            ])
         XCTAssertEqual(p.comments, 1)
     }
 }

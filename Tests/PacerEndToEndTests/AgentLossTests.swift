@@ -1,22 +1,26 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import PacerClient
 import PacerModel
 import PacerTestKit
 import XCTest
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 final class AgentLossTests: ClusterTestCase {
     override var agentTimeout: Double { 2 }
 
     /// A silent agent's tasks become TASK_UNREACHABLE; when it speaks again they are running again.
     func testSilentAgentsTasksAreUnreachableThenBack() async throws {
-        _ = try await post(sleeper("/far", instances: 1, extra: #","unreachableStrategy":{"inactiveAfterSeconds":300,"expungeAfterSeconds":600}"#))
+        _ = try await post(
+            sleeper(
+                "/far", instances: 1, extra: #","unreachableStrategy":{"inactiveAfterSeconds":300,"expungeAfterSeconds":600}"#))
         let task = try await waitRunning("/far", 1)[0]
         cluster.agent.signal(SIGSTOP)
         defer { cluster.agent.signal(SIGCONT) }
-        let client = self.client, app = id("/far")
+        let client = self.client
+        let app = id("/far")
         try await Eventually.that("task unreachable", within: 10) {
             try await client.tasks(app: app).first?.state == "TASK_UNREACHABLE"
         }

@@ -19,15 +19,21 @@ final class BadHTTPInputTests: HTTPTestCase {
     /// the backend receives nothing.
     static let refused: [Case] = {
         var c: [Case] = []
-        func add(_ id: String, _ s: String, _ statuses: Set<Int> = [400]) { c.append(Case(id: id, bytes: req(s), statuses: statuses)) }
+        func add(_ id: String, _ s: String, _ statuses: Set<Int> = [400]) {
+            c.append(Case(id: id, bytes: req(s), statuses: statuses))
+        }
         add("B1 CL+TE", "POST / HTTP/1.1\r\n\(ok)Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
         add("B1 TE+CL", "POST / HTTP/1.1\r\n\(ok)Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n")
         add("B2 two CL", "POST / HTTP/1.1\r\n\(ok)Content-Length: 1\r\nContent-Length: 0\r\n\r\nx")
         for v in ["+1", "-1", "0x10", "1Z", "1_0", "", "1, 2", "99999999999999999999999"] {
             add("B3 CL '\(v)'", "POST / HTTP/1.1\r\n\(ok)Content-Length: \(v)\r\n\r\nx")
         }
-        for size in ["0x1", "+1", "-0", "0_2e", " 0", "11111111111111111", "1;ext\r\r", "1;", "1;;a", "1;a b", "1;a=", "1;a=\"open"] {
-            add("B4 chunk '\(size.debugDescription)'", "POST / HTTP/1.1\r\n\(ok)Transfer-Encoding: chunked\r\n\r\n\(size)\r\nx\r\n0\r\n\r\n")
+        for size in [
+            "0x1", "+1", "-0", "0_2e", " 0", "11111111111111111", "1;ext\r\r", "1;", "1;;a", "1;a b", "1;a=", "1;a=\"open"
+        ] {
+            add(
+                "B4 chunk '\(size.debugDescription)'",
+                "POST / HTTP/1.1\r\n\(ok)Transfer-Encoding: chunked\r\n\r\n\(size)\r\nx\r\n0\r\n\r\n")
         }
         for te in [",chunked", "chunked, gzip", "gzip, chunked", "xchunked", "\u{a0}chunked", "identity"] {
             add("B5 TE '\(te)'", "POST / HTTP/1.1\r\n\(ok)Transfer-Encoding: \(te)\r\n\r\n0\r\n\r\n", [400, 501])
@@ -63,12 +69,17 @@ final class BadHTTPInputTests: HTTPTestCase {
         add("B14 LF in request line", "GET /\nHTTP/1.1\r\n\(ok)\r\n")
         add("B14 CONNECT (no tunnels through a reverse proxy)", "CONNECT / HTTP/1.1\r\n\(ok)\r\n", [501])
         add("B15 64 KB header line", "GET / HTTP/1.1\r\n\(ok)X-Big: \(String(repeating: "a", count: 65536))\r\n\r\n", [431])
-        add("B15 1 MB head", "GET / HTTP/1.1\r\n\(ok)" + String(repeating: "X-A: \(String(repeating: "b", count: 1000))\r\n", count: 1000) + "\r\n", [431])
+        add(
+            "B15 1 MB head",
+            "GET / HTTP/1.1\r\n\(ok)" + String(repeating: "X-A: \(String(repeating: "b", count: 1000))\r\n", count: 1000)
+                + "\r\n", [431])
         add("B15 10000 headers", "GET / HTTP/1.1\r\n\(ok)" + String(repeating: "X-A: b\r\n", count: 10000) + "\r\n", [431])
         add("B15 100 KB request line", "GET /\(String(repeating: "a", count: 100_000)) HTTP/1.1\r\n\(ok)\r\n", [414])
         add("B19 HTTP/1.0 with TE", "POST / HTTP/1.0\r\n\(ok)Transfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n")
         add("B19 HTTP/1.0 with TE only", "POST / HTTP/1.0\r\n\(ok)Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
-        add("B20 Expect with oversized CL", "POST / HTTP/1.1\r\n\(ok)Expect: 100-continue\r\nContent-Length: 999999999\r\n\r\n", [413])
+        add(
+            "B20 Expect with oversized CL", "POST / HTTP/1.1\r\n\(ok)Expect: 100-continue\r\nContent-Length: 999999999\r\n\r\n",
+            [413])
         add("B23 Host port out of range", "GET / HTTP/1.1\r\nHost: app.example:99999\r\n\r\n")
         return c
     }()
@@ -77,8 +88,9 @@ final class BadHTTPInputTests: HTTPTestCase {
         XCTAssertEqual(received().count, 0)
         for c in Self.refused {
             let exchange = RawHTTP.send(port, [c.bytes])
-            XCTAssertTrue(c.statuses.contains(exchange.statuses.first ?? -1),
-                          "\(c.id): got \(exchange.statuses) \(String(decoding: exchange.raw.prefix(120), as: UTF8.self).debugDescription)")
+            XCTAssertTrue(
+                c.statuses.contains(exchange.statuses.first ?? -1),
+                "\(c.id): got \(exchange.statuses) \(String(decoding: exchange.raw.prefix(120), as: UTF8.self).debugDescription)")
             XCTAssertEqual(exchange.responses.count, 1, "\(c.id): exactly one answer")
             XCTAssertTrue(exchange.closed, "\(c.id): connection closed")
             XCTAssertEqual(exchange.responses.first?.header("connection"), "close", c.id)

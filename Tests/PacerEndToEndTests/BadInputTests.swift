@@ -22,20 +22,23 @@ final class BadInputTests: ClusterTestCase {
             (#"{"id":"/x","cmd":"sleep 1","ports":[80,80]}"#, 422, "/portDefinitions/1/port"),
             (#"{"id":"/x"}"#, 422, "/cmd"),
             (String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000), 400, nil),
-            (#"[1,2,3]"#, 422, nil),
+            (#"[1,2,3]"#, 422, nil)
         ]
         for (body, status, path) in cases {
             let r = try await post(body)
             XCTAssertEqual(r.status, status, "\(body.prefix(80)): \(r.text.prefix(300))")
             let error = try? JSONDecoder().decode(APIError.self, from: r.body)
             XCTAssertNotNil(error?.message, "Marathon-style body for \(body.prefix(60))")
-            if let path { XCTAssertTrue(error?.details.contains { $0.path == path } ?? false, "\(body.prefix(60)) names \(path): \(r.text)") }
+            if let path {
+                XCTAssertTrue(error?.details.contains { $0.path == path } ?? false, "\(body.prefix(60)) names \(path): \(r.text)")
+            }
         }
         let big = "{\"id\":\"/big\",\"cmd\":\"\(String(repeating: "x", count: 2 << 20))\"}"
         let tooBig = try await post(big)
         XCTAssertEqual(tooBig.status, 413)
-        let form = try await client.raw("POST", "/v2/apps", body: Data(#"{"id":"/x","cmd":"sleep 1"}"#.utf8),
-                                        headers: [("Content-Type", "text/plain")])
+        let form = try await client.raw(
+            "POST", "/v2/apps", body: Data(#"{"id":"/x","cmd":"sleep 1"}"#.utf8),
+            headers: [("Content-Type", "text/plain")])
         XCTAssertEqual(form.status, 415, "a cross-site form post cannot create apps")
         let apps = try await client.apps()
         XCTAssertEqual(apps.count, 0)

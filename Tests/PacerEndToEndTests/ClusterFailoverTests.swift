@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import PacerClient
 import PacerModel
 import PacerTestKit
 import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Issue 5's acceptance run: clients send requests continuously to an app's service port and to
 /// the framework VIP of the load balancer while, one after another, the leading framework replica,
@@ -22,7 +23,10 @@ final class ClusterFailoverTests: ReplicaTestCase {
         var lastOK = Date()
         var longest = 0.0
         var failures = 0
-        func ok() { longest = max(longest, Date().timeIntervalSince(lastOK)); lastOK = Date() }
+        func ok() {
+            longest = max(longest, Date().timeIntervalSince(lastOK))
+            lastOK = Date()
+        }
         func failed() { failures += 1 }
     }
 
@@ -30,7 +34,8 @@ final class ClusterFailoverTests: ReplicaTestCase {
     func leadingMaster(skipping dead: Int? = nil) async -> Int? {
         for url in cluster.masterURLs where !url.hasSuffix(":\(dead ?? -1)") {
             guard let r = try? await HTTPTransport(timeout: .seconds(1)).send(.GET, url + "/master/leader"), r.status == 200,
-                  r.text.contains(#""leading":true"#) else { continue }
+                r.text.contains(#""leading":true"#)
+            else { continue }
             return Int(url.split(separator: ":").last!)
         }
         return nil
@@ -63,7 +68,8 @@ final class ClusterFailoverTests: ReplicaTestCase {
         var killedAt = Date()
         let vipBack = try await Eventually.value("the VIP answers again", within: 10) { () -> Double? in
             guard let apps = try? await MarathonClient(baseURL: "http://127.0.0.1:\(vip)").apps(),
-                  apps.contains(where: { $0.app.id.description == "/web" }) else { return nil }
+                apps.contains(where: { $0.app.id.description == "/web" })
+            else { return nil }
             return Date().timeIntervalSince(killedAt)
         }
         _ = try await agreedLeader()
@@ -78,7 +84,8 @@ final class ClusterFailoverTests: ReplicaTestCase {
         }
         try await Eventually.that("agent and framework are back on the new master", within: 20) {
             let state = try await self.cluster.masterState()
-            return state.agents.first?.tasks.filter { $0.state == .running }.count == 2 && state.frameworks.contains(where: \.connected)
+            return state.agents.first?.tasks.filter { $0.state == .running }.count == 2
+                && state.frameworks.contains(where: \.connected)
         }
 
         // 3. The agent, killed and started again.
@@ -91,7 +98,9 @@ final class ClusterFailoverTests: ReplicaTestCase {
         let etcdLeader = await etcd.leaderIndex()
         etcd.kill9(try XCTUnwrap(etcdLeader))
         try await Task.sleep(for: .seconds(3))
-        let probe = try await client(try await agreedLeader()).raw("PUT", "/v2/apps/web", body: Data(#"{"labels":{"HAPROXY_0_MODE":"http","HAPROXY_0_VHOST":"app.example","checked":"yes"}}"#.utf8))
+        let probe = try await client(try await agreedLeader()).raw(
+            "PUT", "/v2/apps/web",
+            body: Data(#"{"labels":{"HAPROXY_0_MODE":"http","HAPROXY_0_VHOST":"app.example","checked":"yes"}}"#.utf8))
         XCTAssertEqual(probe.status, 200, "writes still work without one etcd member: \(probe.text)")
 
         let result = load.stop()
@@ -121,8 +130,9 @@ final class ClusterFailoverTests: ReplicaTestCase {
         let state = try await cluster.masterState()
         let live = state.agents.flatMap(\.tasks).filter { !$0.state.isTerminal }
         XCTAssertEqual(live.count, 2, "no duplicate task at the master")
-        print("every kill under traffic: \(result.ok) app requests, 0 failed; VIP again \(vipBack) s after the framework leader's kill "
-            + "(longest VIP silence \(longest) s, \(vipFailures) failed polls); new master \(newMaster) s; agent restart kept "
-            + "\(pids.count) tasks (\(tasks.count) before); one etcd member lost, writes go on")
+        print(
+            "every kill under traffic: \(result.ok) app requests, 0 failed; VIP again \(vipBack) s after the framework leader's kill "
+                + "(longest VIP silence \(longest) s, \(vipFailures) failed polls); new master \(newMaster) s; agent restart kept "
+                + "\(pids.count) tasks (\(tasks.count) before); one etcd member lost, writes go on")
     }
 }

@@ -38,7 +38,8 @@ class ClusterTestCase: XCTestCase {
     /// Waits until the app has exactly `count` running tasks and nothing else.
     @discardableResult
     func waitRunning(_ app: String, _ count: Int, within: Double = 15) async throws -> [MarathonTask] {
-        let client = self.client, appId = id(app)
+        let client = self.client
+        let appId = id(app)
         return try await Eventually.value("\(app) has \(count) running tasks", within: within) {
             let tasks = try await client.tasks(app: appId)
             return tasks.count == count && tasks.allSatisfy({ $0.state == "TASK_RUNNING" }) ? tasks : nil

@@ -37,7 +37,8 @@ final class CrashTests: ClusterTestCase {
         kill(pids[before[0].id]!, SIGKILL)
         try await Eventually.that("replaced", within: 15) {
             let tasks = try await self.client.tasks(app: self.id("/steady"))
-            return tasks.count == 2 && !tasks.contains { $0.id == before[0].id } && tasks.allSatisfy { $0.state == "TASK_RUNNING" }
+            return tasks.count == 2 && !tasks.contains { $0.id == before[0].id }
+                && tasks.allSatisfy { $0.state == "TASK_RUNNING" }
         }
     }
 
@@ -91,12 +92,15 @@ extension CrashTests {
     /// A task that ends while its agent is down is reported, once the agent is back, with the exit
     /// status it really had: its keeper outlived the agent and wrote it down.
     func testATaskThatExitedWhileTheAgentWasDownIsReportedWithItsExitStatus() async throws {
-        let spec = #"{"id":"/quits","cmd":"trap 'exit 3' USR1; echo trapped; while true; do sleep 0.1; done","instances":1,"cpus":0.01,"mem":16}"#
+        let spec =
+            #"{"id":"/quits","cmd":"trap 'exit 3' USR1; echo trapped; while true; do sleep 0.1; done","instances":1,"cpus":0.01,"mem":16}"#
         _ = try await post(spec)
         let task = try await waitRunning("/quits", 1)[0]
         // RUNNING comes with the spawn; the signal must wait for the shell's trap.
         let stdout = "\(cluster.dir)/agent-\(cluster.agentPort)/sandboxes/\(task.id)/stdout"
-        try await Eventually.that("the trap is set") { (try? String(contentsOfFile: stdout, encoding: .utf8))?.contains("trapped") == true }
+        try await Eventually.that("the trap is set") {
+            (try? String(contentsOfFile: stdout, encoding: .utf8))?.contains("trapped") == true
+        }
         let pids = try await cluster.taskPids()
         let pid = try XCTUnwrap(pids[task.id])
         cluster.agent.kill9()
@@ -162,7 +166,9 @@ final class OrphanTests: ClusterTestCase {
     override var agentArguments: [String] { ["--recovery-timeout", "3"] }
 
     func testOrphanedTasksStopAfterTheRecoveryTimeout() async throws {
-        _ = try await post(sleeper("/orphan", instances: 1, extra: #","unreachableStrategy":{"inactiveAfterSeconds":1,"expungeAfterSeconds":3600}"#))
+        _ = try await post(
+            sleeper(
+                "/orphan", instances: 1, extra: #","unreachableStrategy":{"inactiveAfterSeconds":1,"expungeAfterSeconds":3600}"#))
         let task = try await waitRunning("/orphan", 1)[0]
         let pids = try await cluster.taskPids()
         let pid = try XCTUnwrap(pids[task.id])

@@ -7,7 +7,9 @@ import XCTest
 final class DeployTests: ClusterTestCase {
     /// The README walkthrough: hello.json runs, and every task answers HTTP on its host port.
     func testHelloAppRunsAndEveryTaskAnswersHTTP() async throws {
-        let spec = try String(contentsOfFile: #filePath.replacingOccurrences(of: "Tests/PacerEndToEndTests/DeployTests.swift", with: "apps/hello.json"), encoding: .utf8)
+        let spec = try String(
+            contentsOfFile: #filePath.replacingOccurrences(
+                of: "Tests/PacerEndToEndTests/DeployTests.swift", with: "apps/hello.json"), encoding: .utf8)
         let created = try await post(spec)
         XCTAssertEqual(created.status, 201, created.text)
         let tasks = try await waitRunning("/hello", 2, within: 10)
@@ -41,7 +43,8 @@ final class DeployTests: ClusterTestCase {
         kill(pids[before[0].id]!, SIGKILL)
         let after = try await Eventually.value("replacement running") { () -> [MarathonTask]? in
             let tasks = try await self.client.tasks(app: self.id("/victim"))
-            return tasks.count == 2 && tasks.allSatisfy { $0.state == "TASK_RUNNING" } && !tasks.contains { $0.id == before[0].id }
+            return tasks.count == 2 && tasks.allSatisfy { $0.state == "TASK_RUNNING" }
+                && !tasks.contains { $0.id == before[0].id }
                 ? tasks : nil
         }
         XCTAssertTrue(after.contains { $0.id == before[1].id }, "the healthy task was left alone")
@@ -68,7 +71,8 @@ final class DeployTests: ClusterTestCase {
     func testKillEscalatesAfterGraceAndLeavesNoOrphans() async throws {
         let marker = "pacer-orphan-\(UUID().uuidString.prefix(6))"
         let stubborn = "python3 -c 'import signal,time; signal.signal(15, signal.SIG_IGN); time.sleep(3600)' \(marker)"
-        let spec = #"{"id":"/stubborn","cmd":"\#(stubborn) & exec \#(stubborn)","#
+        let spec =
+            #"{"id":"/stubborn","cmd":"\#(stubborn) & exec \#(stubborn)","#
             + #""instances":1,"cpus":0.01,"mem":64,"resourceLimits":{"cpus":"unlimited"},"taskKillGracePeriodSeconds":1}"#
         let r = try await post(spec)
         XCTAssertEqual(r.status, 201, r.text)
@@ -91,7 +95,8 @@ final class DeployTests: ClusterTestCase {
     }
 
     func testTasksGetTheirEnvironmentAndSandbox() async throws {
-        let spec = #"{"id":"/env","cmd":"env > env.txt; pwd > pwd.txt; exec sleep 3600","instances":1,"cpus":0.01,"mem":8,"#
+        let spec =
+            #"{"id":"/env","cmd":"env > env.txt; pwd > pwd.txt; exec sleep 3600","instances":1,"cpus":0.01,"mem":8,"#
             + #""portDefinitions":[{"port":0,"name":"web"},{"port":0}],"env":{"GREETING":"hi"}}"#
         _ = try await post(spec)
         let task = try await waitRunning("/env", 1)[0]
@@ -101,15 +106,18 @@ final class DeployTests: ClusterTestCase {
             let done = (try? String(contentsOfFile: sandbox + "/pwd.txt", encoding: .utf8))?.hasSuffix("\n") == true
             return s?.contains("PORTS=") == true && done ? s : nil
         }
-        for expected in ["PORT0=\(task.ports[0])", "PORT1=\(task.ports[1])", "PORT=\(task.ports[0])", "PORT_WEB=\(task.ports[0])",
-                         "PORTS=\(task.ports[0]),\(task.ports[1])", "HOST=127.0.0.1", "PACER_APP_ID=/env", "PACER_TASK_ID=\(task.id)",
-                         "MARATHON_APP_ID=/env", "MESOS_TASK_ID=\(task.id)", "GREETING=hi", "MARATHON_APP_VERSION="] {
+        for expected in [
+            "PORT0=\(task.ports[0])", "PORT1=\(task.ports[1])", "PORT=\(task.ports[0])", "PORT_WEB=\(task.ports[0])",
+            "PORTS=\(task.ports[0]),\(task.ports[1])", "HOST=127.0.0.1", "PACER_APP_ID=/env", "PACER_TASK_ID=\(task.id)",
+            "MARATHON_APP_ID=/env", "MESOS_TASK_ID=\(task.id)", "GREETING=hi", "MARATHON_APP_VERSION="
+        ] {
             XCTAssertTrue(env.contains(expected), "missing \(expected)")
         }
         XCTAssertFalse(env.contains("PACER_BIN"), "the agent's own environment does not leak into tasks")
         XCTAssertTrue(FileManager.default.fileExists(atPath: sandbox + "/stdout"))
         XCTAssertTrue(FileManager.default.fileExists(atPath: sandbox + "/stderr"))
-        XCTAssertEqual(try String(contentsOfFile: sandbox + "/pwd.txt", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines),
-                       sandbox)
+        XCTAssertEqual(
+            try String(contentsOfFile: sandbox + "/pwd.txt", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines),
+            sandbox)
     }
 }

@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import PacerClient
 import PacerModel
 import PacerTestKit
 import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// F5 and F6 of RELIABILITY.md: three etcd members under two framework replicas and a master that
 /// elects on etcd too. Losing one member changes nothing a client can see but a short stall;
@@ -16,7 +17,8 @@ final class EtcdFaultTests: ReplicaTestCase {
     override func masterArguments(_ etcd: EtcdCluster) -> [String] { ["--store", etcd.storeURL] }
 
     func steadyApp(via port: Int) async throws -> Set<String> {
-        let posted = try await client(port).raw("POST", "/v2/apps", body: Data(#"{"id":"/steady","cmd":"sleep 3600","instances":2,"cpus":0.01,"mem":16}"#.utf8))
+        let posted = try await client(port).raw(
+            "POST", "/v2/apps", body: Data(#"{"id":"/steady","cmd":"sleep 3600","instances":2,"cpus":0.01,"mem":16}"#.utf8))
         XCTAssertEqual(posted.status, 201, posted.text)
         return try await Eventually.value("2 running", within: 20) { () -> Set<String>? in
             let t = try await self.client(port).tasks(app: PathId(validating: "/steady")).filter { $0.state == "TASK_RUNNING" }
@@ -30,13 +32,15 @@ final class EtcdFaultTests: ReplicaTestCase {
         let before = try await steadyApp(via: leader)
         let pids = try await cluster.taskPids()
         let history = ClientHistory()
-        let writes = writer(history, "f6"), watch = observer(history)
+        let writes = writer(history, "f6")
+        let watch = observer(history)
         try await Task.sleep(for: .seconds(1))
         let etcdLeader = await etcd.leaderIndex()
         let victim = try XCTUnwrap(etcdLeader, "etcd names a leader")
         etcd.kill9(victim)
         try await Task.sleep(for: .seconds(4))
-        writes.cancel(); watch.cancel()
+        writes.cancel()
+        watch.cancel()
         _ = await (writes.value, watch.value)
 
         let now = try await agreedLeader()
@@ -47,15 +51,19 @@ final class EtcdFaultTests: ReplicaTestCase {
         XCTAssertLessThanOrEqual(slowest, 3.0, "writes stall only while etcd elects a new leader")
         let pidsAfter = try await cluster.taskPids()
         XCTAssertEqual(pidsAfter, pids, "no task restarted")
-        let running = Set(try await client(now).tasks(app: PathId(validating: "/steady")).filter { $0.state == "TASK_RUNNING" }.map(\.id))
+        let running = Set(
+            try await client(now).tasks(app: PathId(validating: "/steady")).filter { $0.state == "TASK_RUNNING" }.map(\.id))
         XCTAssertEqual(running, before)
         // Everything keeps working: a new app deploys and runs, the master leads.
-        let posted = try await client(now).raw("POST", "/v2/apps", body: Data(#"{"id":"/later","cmd":"sleep 3600","instances":1,"cpus":0.01,"mem":16}"#.utf8))
+        let posted = try await client(now).raw(
+            "POST", "/v2/apps", body: Data(#"{"id":"/later","cmd":"sleep 3600","instances":1,"cpus":0.01,"mem":16}"#.utf8))
         XCTAssertEqual(posted.status, 201, posted.text)
         try await Eventually.that("the new app runs", within: 15) {
             try await self.client(now).tasks(app: PathId(validating: "/later")).contains { $0.state == "TASK_RUNNING" }
         }
-        print("F6: etcd leader member killed; \(acked) writes acknowledged, \(failed) refused, slowest ack \(slowest) s, 0 lost, framework leader \(leader == now ? "unchanged" : "re-elected")")
+        print(
+            "F6: etcd leader member killed; \(acked) writes acknowledged, \(failed) refused, slowest ack \(slowest) s, 0 lost, framework leader \(leader == now ? "unchanged" : "re-elected")"
+        )
     }
 
     /// F5: two of three members gone: writes are refused (5xx, never a false 2xx) within the
@@ -70,11 +78,14 @@ final class EtcdFaultTests: ReplicaTestCase {
         for i in 0..<4 {
             for port in replicas.keys.sorted() where replicas[port]!.isRunning {
                 let started = Date()
-                let r = try? await HTTPTransport(timeout: .seconds(15)).send(.POST, "http://127.0.0.1:\(port)/v2/apps",
+                let r = try? await HTTPTransport(timeout: .seconds(15)).send(
+                    .POST, "http://127.0.0.1:\(port)/v2/apps",
                     body: Data(#"{"id":"/refused\#(i)","cmd":"sleep 1","instances":0,"cpus":0.01,"mem":8}"#.utf8))
                 let took = Date().timeIntervalSince(started)
                 // No answer at all (a leader that just stepped down) is a refusal too; a 2xx would be a lie.
-                if let r { XCTAssertTrue((500..<600).contains(r.status), "a write without quorum answered \(r.status): \(r.text)") }
+                if let r {
+                    XCTAssertTrue((500..<600).contains(r.status), "a write without quorum answered \(r.status): \(r.text)")
+                }
                 refusals.append(took)
             }
         }
@@ -92,11 +103,14 @@ final class EtcdFaultTests: ReplicaTestCase {
         if !cluster.master.isRunning { try cluster.startMaster() }
         let next = try await agreedLeader(within: 30)
         try await Eventually.that("writes are accepted again", within: 20) {
-            let r = try await self.client(next).raw("POST", "/v2/apps", body: Data(#"{"id":"/back","cmd":"sleep 1","instances":0,"cpus":0.01,"mem":8}"#.utf8))
+            let r = try await self.client(next).raw(
+                "POST", "/v2/apps", body: Data(#"{"id":"/back","cmd":"sleep 1","instances":0,"cpus":0.01,"mem":8}"#.utf8))
             return r.status == 201
         }
         try await Eventually.that("the agent is back with its tasks", within: 30) {
-            let running = Set(try await self.client(next).tasks(app: PathId(validating: "/steady")).filter { $0.state == "TASK_RUNNING" }.map(\.id))
+            let running = Set(
+                try await self.client(next).tasks(app: PathId(validating: "/steady")).filter { $0.state == "TASK_RUNNING" }.map(
+                    \.id))
             return running == before
         }
         let after = try await cluster.taskPids()
@@ -105,6 +119,8 @@ final class EtcdFaultTests: ReplicaTestCase {
         // the quorum went (the client's outcome was unknown, not "no"). Counted, not asserted.
         let refused = try await appIds(via: next).filter { $0.hasPrefix("/refused") }.count
         refusals.sort()
-        print("F5: quorum lost; \(refusals.count) writes refused, median \(refusals[refusals.count / 2]) s, worst \(worst) s (\(refused) applied after all); tasks untouched; recovered")
+        print(
+            "F5: quorum lost; \(refusals.count) writes refused, median \(refusals[refusals.count / 2]) s, worst \(worst) s (\(refused) applied after all); tasks untouched; recovered"
+        )
     }
 }

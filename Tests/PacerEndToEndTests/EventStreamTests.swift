@@ -19,9 +19,11 @@ final class EventStreamTests: ClusterTestCase {
     }
 
     func testTwoSubscribersSeeEveryChangeInOrder() async throws {
-        let one = Recorder(), two = Recorder(), statusOnly = Recorder()
+        let one = Recorder()
+        let two = Recorder()
+        let statusOnly = Recorder()
         let followers = [follow(one), follow(two), follow(statusOnly, types: ["status_update_event"])]
-        defer { followers.forEach { $0.cancel() } }
+        defer { for f in followers { f.cancel() } }
         try await Eventually.that("attached") {
             let (x, y) = (await one.events.count, await two.events.count)
             return x >= 1 && y >= 1
@@ -39,11 +41,14 @@ final class EventStreamTests: ClusterTestCase {
         try await Eventually.that("last kill seen") {
             await one.events.filter { $0.event == "status_update_event" && $0.data.contains("TASK_KILLED") }.count == 2
         }
-        let a = await one.events, b = await two.events
+        let a = await one.events
+        let b = await two.events
         XCTAssertEqual(a.first?.event, "event_stream_attached")
         let kinds = Set(a.map(\.event))
-        for expected in ["api_post_event", "deployment_info", "status_update_event", "instance_changed_event",
-                         "deployment_step_success", "deployment_success", "app_terminated_event"] {
+        for expected in [
+            "api_post_event", "deployment_info", "status_update_event", "instance_changed_event",
+            "deployment_step_success", "deployment_success", "app_terminated_event"
+        ] {
             XCTAssertTrue(kinds.contains(expected), "missing \(expected): \(kinds)")
         }
         // Both saw the same events (after their own attach event), with growing ids.

@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import PacerClient
 import PacerTestKit
 import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `/v2/eventSubscriptions`: a real HTTP receiver gets every event POSTed, in order; the
 /// registration survives a framework restart; bad callback URLs are refused.
@@ -12,19 +13,19 @@ final class EventSubscriptionTests: ClusterTestCase {
     /// Appends each POSTed body as one line to `received.log`; answers 500 to the first POST (the
     /// test's own probe), 200 after.
     static let receiver = #"""
-    import http.server, os, sys
-    FIRST = [True]
-    class H(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            if FIRST[0]:
-                FIRST[0] = False
-                self.send_response(500); self.send_header("Content-Length", "0"); self.end_headers(); return
-            with open(sys.argv[2], "ab") as f: f.write(body.replace(b"\n", b" ") + b"\n")
-            self.send_response(200); self.send_header("Content-Length", "0"); self.end_headers()
-        def log_message(self, *a): pass
-    http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-    """#
+        import http.server, os, sys
+        FIRST = [True]
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if FIRST[0]:
+                    FIRST[0] = False
+                    self.send_response(500); self.send_header("Content-Length", "0"); self.end_headers(); return
+                with open(sys.argv[2], "ab") as f: f.write(body.replace(b"\n", b" ") + b"\n")
+                self.send_response(200); self.send_header("Content-Length", "0"); self.end_headers()
+            def log_message(self, *a): pass
+        http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+        """#
 
     func testCallbacksReceiveEveryEventAndSurviveAFrameworkRestart() async throws {
         let port = FreePorts.block(1)
@@ -38,7 +39,9 @@ final class EventSubscriptionTests: ClusterTestCase {
         // SIGKILL without waiting: Foundation's waitUntilExit can hang here once the child is reaped.
         defer { kill(receiver.processIdentifier, SIGKILL) }
         let callback = "http://127.0.0.1:\(port)/events"
-        try await Eventually.that("receiver up") { (try? await HTTPTransport().send(.POST, callback, body: Data("{}".utf8))) != nil }
+        try await Eventually.that("receiver up") {
+            (try? await HTTPTransport().send(.POST, callback, body: Data("{}".utf8))) != nil
+        }
 
         let bad = try await client.raw("POST", "/v2/eventSubscriptions?callbackUrl=ftp://x")
         XCTAssertEqual(bad.status, 422, bad.text)

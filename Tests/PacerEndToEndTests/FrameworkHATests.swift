@@ -11,11 +11,14 @@ final class FrameworkHATests: ReplicaTestCase {
         let first = try await agreedLeader()
         let follower = replicas.keys.first { $0 != first }!
         // Written through a follower: forwarded to the leader.
-        let r = try await client(follower).raw("POST", "/v2/apps",
-                                              body: Data(#"{"id":"/ha","cmd":"sleep 3600","instances":3,"cpus":0.01,"mem":16}"#.utf8))
+        let r = try await client(follower).raw(
+            "POST", "/v2/apps",
+            body: Data(#"{"id":"/ha","cmd":"sleep 3600","instances":3,"cpus":0.01,"mem":16}"#.utf8))
         XCTAssertEqual(r.status, 201, r.text)
         let before = try await Eventually.value("3 running", within: 15) { () -> Set<String>? in
-            let tasks = try await self.client(follower).tasks(app: PathId(validating: "/ha")).filter { $0.state == "TASK_RUNNING" }
+            let tasks = try await self.client(follower).tasks(app: PathId(validating: "/ha")).filter {
+                $0.state == "TASK_RUNNING"
+            }
             return tasks.count == 3 ? Set(tasks.map(\.id)) : nil
         }
 
@@ -35,7 +38,8 @@ final class FrameworkHATests: ReplicaTestCase {
         let second = try await agreedLeader()
         XCTAssertNotEqual(second, first)
         try await Task.sleep(for: .seconds(2))
-        let after = Set(try await client(second).tasks(app: PathId(validating: "/ha")).filter { $0.state == "TASK_RUNNING" }.map(\.id))
+        let after = Set(
+            try await client(second).tasks(app: PathId(validating: "/ha")).filter { $0.state == "TASK_RUNNING" }.map(\.id))
         XCTAssertEqual(after, before, "no task restarted, lost or duplicated by the failover")
 
         // Abdication: the leader gives up, another replica takes over, the old one exits.
@@ -45,7 +49,8 @@ final class FrameworkHATests: ReplicaTestCase {
         replicas[first] = nil
         let third = try await agreedLeader()
         XCTAssertNotEqual(third, second)
-        let kept = Set(try await client(third).tasks(app: PathId(validating: "/ha")).filter { $0.state == "TASK_RUNNING" }.map(\.id))
+        let kept = Set(
+            try await client(third).tasks(app: PathId(validating: "/ha")).filter { $0.state == "TASK_RUNNING" }.map(\.id))
         XCTAssertEqual(kept, before)
     }
 
@@ -61,13 +66,17 @@ final class FrameworkHATests: ReplicaTestCase {
         replicas[first]!.kill9()
         let killedAt = Date()
         let answered = try await Eventually.value("the VIP answers again", within: 10) { () -> Double? in
-            guard let apps = try? await self.client(vip).apps(), apps.contains(where: { $0.app.id.description == "/web" }) else { return nil }
+            guard let apps = try? await self.client(vip).apps(), apps.contains(where: { $0.app.id.description == "/web" }) else {
+                return nil
+            }
             return Date().timeIntervalSince(killedAt)
         }
         let second = try await agreedLeader()
         try await Task.sleep(for: .seconds(2))
         let result = load.stop()
-        print("framework failover through the VIP: API again after \(answered) s; app traffic \(result.ok) ok, \(result.failed) failed")
+        print(
+            "framework failover through the VIP: API again after \(answered) s; app traffic \(result.ok) ok, \(result.failed) failed"
+        )
         XCTAssertNotEqual(second, first)
         XCTAssertLessThanOrEqual(answered, 3.0)
         XCTAssertGreaterThan(result.ok, 100)

@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import PacerClient
 import PacerTestKit
 import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// HTTP mode through a real `pacer lb` to a real recording backend: routing, forwarding headers,
 /// framing, pipelining, deadlines, upgrades, bad backends, big bodies.
@@ -27,7 +28,8 @@ final class HTTPProxyTests: HTTPTestCase {
     func testUnknownMethodsAndLeadingEmptyLinesAreForwarded() throws {
         let methods = ["REPORT", "SEARCH", "PURGE", "QUERY", "M-SEARCH", "LINK", "PROPFIND", "BREW"]
         for method in methods {
-            let r = RawHTTP.send(port, "\(method) /m HTTP/1.1\r\nHost: app.example\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi")
+            let r = RawHTTP.send(
+                port, "\(method) /m HTTP/1.1\r\nHost: app.example\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi")
             XCTAssertEqual(r.statuses, [200], method)
             XCTAssertEqual(received().last?.line, "\(method) /m HTTP/1.1")
             XCTAssertEqual(received().last?.body, "hi", method)
@@ -35,7 +37,10 @@ final class HTTPProxyTests: HTTPTestCase {
         let r = RawHTTP.send(port, "\r\nGET /after-empty-line HTTP/1.1\r\nHost: app.example\r\nConnection: close\r\n\r\n")
         XCTAssertEqual(r.statuses, [200])
         XCTAssertEqual(received().last?.line, "GET /after-empty-line HTTP/1.1")
-        let pipelined = RawHTTP.send(port, "POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\nx\r\nGET /q HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        let pipelined = RawHTTP.send(
+            port,
+            "POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\nx\r\nGET /q HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+        )
         XCTAssertEqual(pipelined.statuses, [200, 200], "the CRLF an old client adds after a body is skipped")
         XCTAssertEqual(received().suffix(2).map(\.line), ["POST /p HTTP/1.1", "GET /q HTTP/1.1"])
         XCTAssertEqual(received().count, methods.count + 3)
@@ -43,7 +48,8 @@ final class HTTPProxyTests: HTTPTestCase {
 
     /// marathon-lb's admin endpoints that deploy tools call, on the admin port.
     func testMarathonLBAdminEndpoints() async throws {
-        let admin = lb.adminURL, http = HTTPTransport()
+        let admin = lb.adminURL
+        let http = HTTPTransport()
         let vhosts = try await http.expectOK(.GET, admin + "/_haproxy_getvhostmap").text
         XCTAssertEqual(Set(vhosts.split(separator: "\n")), ["app.example rec_\(port)", "ws.example rec_\(port + 1)"])
         let apps = try await http.expectOK(.GET, admin + "/_haproxy_getappmap").text
@@ -52,14 +58,22 @@ final class HTTPProxyTests: HTTPTestCase {
         XCTAssertTrue(config.contains("backend rec_\(port)\n"), config)
         XCTAssertTrue(config.contains("server 127_0_0_1_\(backendPort) 127.0.0.1:\(backendPort)\n"), config)
         XCTAssertTrue(config.contains("acl host_app_example_\(port) hdr(host) -i app.example"), config)
-        struct Stats: Decodable { struct Framework: Decodable { var syncs: Int }; var framework: Framework; var version: Int }
-        func stats() async throws -> Stats { try JSONDecoder().decode(Stats.self, from: try await http.expectOK(.GET, admin + "/stats").body) }
+        struct Stats: Decodable {
+            struct Framework: Decodable { var syncs: Int }
+            var framework: Framework
+            var version: Int
+        }
+        func stats() async throws -> Stats {
+            try JSONDecoder().decode(Stats.self, from: try await http.expectOK(.GET, admin + "/stats").body)
+        }
         for signal in ["hup", "usr1"] {
             let before = try await stats()
             let r = try await http.send(.POST, admin + "/_mlb_signal/\(signal)")
             XCTAssertEqual(r.status, 200, r.text)
             // A resync re-reads every app from the framework; nothing changed, so the table keeps its version.
-            try await Eventually.that("\(signal): a resync happened", within: 5) { try await stats().framework.syncs > before.framework.syncs }
+            try await Eventually.that("\(signal): a resync happened", within: 5) {
+                try await stats().framework.syncs > before.framework.syncs
+            }
             let after = try await stats()
             XCTAssertEqual(after.version, before.version)
         }
@@ -69,9 +83,11 @@ final class HTTPProxyTests: HTTPTestCase {
 
     func testForwardedHeadersAreTheProxysOwn() throws {
         // B21 spoofed X-Forwarded-*, Forwarded, X-Real-IP; B22 a client naming LB headers hop-by-hop.
-        let spoof = "X-Forwarded-For: 6.6.6.6\r\nForwarded: for=6.6.6.6\r\nX-Real-IP: 6.6.6.6\r\nX-Forwarded-Proto: https\r\n"
+        let spoof =
+            "X-Forwarded-For: 6.6.6.6\r\nForwarded: for=6.6.6.6\r\nX-Real-IP: 6.6.6.6\r\nX-Forwarded-Proto: https\r\n"
             + "X-Forwarded-Port: 1\r\nX-Forwarded-Host: evil\r\nKeep-Alive: 5\r\nX-Private: secret\r\nTE: trailers\r\n"
-        let r = RawHTTP.send(port, "GET / HTTP/1.1\r\nHost: app.example\r\n\(spoof)Connection: close, X-Forwarded-For, X-Private\r\n\r\n")
+        let r = RawHTTP.send(
+            port, "GET / HTTP/1.1\r\nHost: app.example\r\n\(spoof)Connection: close, X-Forwarded-For, X-Private\r\n\r\n")
         XCTAssertEqual(r.statuses, [200])
         let rec = try XCTUnwrap(received().last)
         XCTAssertEqual(rec.header("x-forwarded-for"), ["127.0.0.1"])
@@ -88,10 +104,13 @@ final class HTTPProxyTests: HTTPTestCase {
         let r = RawHTTP.send(port, two)
         XCTAssertEqual(r.statuses, [200, 200])
         XCTAssertEqual(received().map(\.line), ["GET /1 HTTP/1.1", "GET /2 HTTP/1.1"])
-        let bad = RawHTTP.send(port, "GET /3 HTTP/1.1\r\nHost: a\r\n\r\nGET /4 HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\nGET /5 HTTP/1.1\r\nHost: a\r\n\r\n")
+        let bad = RawHTTP.send(
+            port,
+            "GET /3 HTTP/1.1\r\nHost: a\r\n\r\nGET /4 HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\nGET /5 HTTP/1.1\r\nHost: a\r\n\r\n")
         XCTAssertEqual(bad.statuses, [200, 400], "B17: the good one answered, then 400")
         XCTAssertTrue(bad.closed)
-        XCTAssertEqual(received().map(\.line).suffix(1), ["GET /3 HTTP/1.1"], "nothing after the invalid request reached the backend")
+        XCTAssertEqual(
+            received().map(\.line).suffix(1), ["GET /3 HTTP/1.1"], "nothing after the invalid request reached the backend")
         let partial = RawHTTP.send(port, "GET /6 HTTP/1.1\r\nHost: a\r\n\r\nGET /7 HTT", timeout: 1)
         XCTAssertEqual(partial.statuses, [200])
         XCTAssertEqual(received().last?.line, "GET /6 HTTP/1.1")
@@ -99,17 +118,23 @@ final class HTTPProxyTests: HTTPTestCase {
 
     func testBodiesAreForwardedWithTheirFraming() throws {
         // B18: GET with a body keeps its body and length; CL is decimal (010 = 10).
-        XCTAssertEqual(RawHTTP.send(port, "GET /g HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbody").statuses, [200])
+        XCTAssertEqual(
+            RawHTTP.send(port, "GET /g HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbody").statuses, [200]
+        )
         XCTAssertEqual(received().last?.body, "body")
         XCTAssertEqual(received().last?.header("content-length"), ["4"])
-        XCTAssertEqual(RawHTTP.send(port, "POST /d HTTP/1.1\r\nHost: a\r\nContent-Length: 010\r\nConnection: close\r\n\r\n0123456789").statuses, [200])
+        XCTAssertEqual(
+            RawHTTP.send(port, "POST /d HTTP/1.1\r\nHost: a\r\nContent-Length: 010\r\nConnection: close\r\n\r\n0123456789")
+                .statuses, [200])
         XCTAssertEqual(received().last?.body, "0123456789")
-        let chunked = "POST /c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        let chunked =
+            "POST /c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
             + "5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n"
         XCTAssertEqual(RawHTTP.send(port, chunked).statuses, [200])
         XCTAssertEqual(received().last?.body, "hello world")
         // Expect: 100-continue within the limit is passed to the backend, which decides.
-        let expect = RawHTTP.send(port, "POST /e HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+        let expect = RawHTTP.send(
+            port, "POST /e HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
         XCTAssertEqual(expect.statuses.last, 200)
         // A body over the limit: 413 before anything is forwarded.
         let before = received().count
@@ -134,12 +159,14 @@ final class HTTPProxyTests: HTTPTestCase {
 
     func testUpgradesPassOnlyWhereAllowed() throws {
         // B24: h2c smuggling attempt: Upgrade and HTTP2-Settings stripped, answered as HTTP/1.1.
-        let h2c = get(port, headers: "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\nConnection: Upgrade, HTTP2-Settings\r\n")
+        let h2c = get(
+            port, headers: "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\nConnection: Upgrade, HTTP2-Settings\r\n")
         XCTAssertEqual(h2c.statuses, [200])
         XCTAssertEqual(received().last?.header("upgrade"), [])
         XCTAssertEqual(received().last?.header("http2-settings"), [])
         // WebSocket on a route without HAPROXY_0_WEBSOCKET: not upgraded.
-        let ws = "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        let ws =
+            "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
             + "Sec-WebSocket-Version: 13\r\n\r\n"
         let refused = RawHTTP.send(port, ws + "", timeout: 2)
         XCTAssertEqual(refused.statuses, [200])
@@ -196,22 +223,27 @@ final class HTTPProxyTests: HTTPTestCase {
             if total % (32 << 20) < n { peak = max(peak, lb.process.residentBytes) }
         }
         XCTAssertGreaterThan(total, size)
-        XCTAssertLessThan(peak - rssBefore, 64 << 20, "the LB streamed instead of buffering (RSS +\((peak - rssBefore) >> 20) MiB)")
+        XCTAssertLessThan(
+            peak - rssBefore, 64 << 20, "the LB streamed instead of buffering (RSS +\((peak - rssBefore) >> 20) MiB)")
         // 8 MiB up, chunked, echoed back.
         let body = String(repeating: "0123456789abcdef", count: (8 << 20) / 16)
         let chunks = stride(from: 0, to: body.utf8.count, by: 1 << 16).map { i -> String in
             let end = min(i + (1 << 16), body.utf8.count)
             return String(end - i, radix: 16) + "\r\n" + String(body.utf8.dropFirst(i).prefix(end - i))! + "\r\n"
         }
-        let up = RawHTTP.send(port, [Array("POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".utf8)]
-            + chunks.map { Array($0.utf8) } + [Array("0\r\n\r\n".utf8)], timeout: 20)
+        let up = RawHTTP.send(
+            port,
+            [Array("POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".utf8)]
+                + chunks.map { Array($0.utf8) } + [Array("0\r\n\r\n".utf8)], timeout: 20)
         XCTAssertEqual(up.statuses, [200])
         XCTAssertEqual(up.responses.first?.body.count, 8 << 20)
         // Sized bodies many times the LB's buffer (64 KiB here), sent in one go: paused and resumed.
         for size in [300_000, 1 << 20, 900_001] {
             let data = Array(repeating: UInt8(ascii: "z"), count: size)
-            let sized = RawHTTP.send(port, [Array("POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: \(size)\r\nConnection: close\r\n\r\n".utf8) + data],
-                                     timeout: 10)
+            let sized = RawHTTP.send(
+                port,
+                [Array("POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: \(size)\r\nConnection: close\r\n\r\n".utf8) + data],
+                timeout: 10)
             XCTAssertEqual(sized.statuses, [200], "\(size)")
             XCTAssertEqual(sized.responses.first?.body.count, size)
         }
@@ -223,7 +255,11 @@ final class HTTPProxyTests: HTTPTestCase {
         let before = lb.openDescriptors
         for i in 0..<150 {
             guard let fd = Loopback.connect(port) else { continue }
-            if i % 3 == 1 { _ = Array("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\nabc".utf8).withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) } }
+            if i % 3 == 1 {
+                _ = Array("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\nabc".utf8).withUnsafeBytes {
+                    send(fd, $0.baseAddress, $0.count, 0)
+                }
+            }
             if i % 3 == 2 {
                 var linger = Glibc.linger(l_onoff: 1, l_linger: 0)  // close with RST
                 setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
@@ -246,12 +282,15 @@ final class HTTPProxyTests: HTTPTestCase {
             let t = try await HTTPTransport().expectOK(.GET, url + "/metrics").text
             return t.contains("pacer_lb_requests_total{port=\"\(self.port)\",app=\"/rec\",mode=\"http\"} 5") ? t : nil
         }
-        XCTAssertTrue(text.contains("pacer_lb_responses_total{port=\"\(port)\",app=\"/rec\",mode=\"http\",class=\"2xx\"} 5"), text)
+        XCTAssertTrue(
+            text.contains("pacer_lb_responses_total{port=\"\(port)\",app=\"/rec\",mode=\"http\",class=\"2xx\"} 5"), text)
         XCTAssertTrue(text.contains("pacer_lb_response_seconds_count{port=\"\(port)\",app=\"/rec\",mode=\"http\"} 5"), text)
         XCTAssertTrue(text.contains("# TYPE pacer_lb_response_seconds histogram"))
         XCTAssertTrue(text.contains("pacer_lb_backends{port=\"\(port)\",app=\"/rec\",mode=\"http\"} 1"))
         XCTAssertTrue(text.contains("pacer_lb_framework_connected 1"))
-        let bytesOut = text.split(separator: "\n").first { $0.hasPrefix("pacer_lb_bytes_total{port=\"\(port)\"") && $0.contains("out") }
+        let bytesOut = text.split(separator: "\n").first {
+            $0.hasPrefix("pacer_lb_bytes_total{port=\"\(port)\"") && $0.contains("out")
+        }
         XCTAssertGreaterThan(Int(bytesOut?.split(separator: " ").last ?? "0") ?? 0, 500)
         let stats = try await HTTPTransport().expectOK(.GET, url + "/stats").text
         XCTAssertTrue(stats.contains("\"requests\":5"), stats)
@@ -260,8 +299,11 @@ final class HTTPProxyTests: HTTPTestCase {
     /// HAPROXY_0_STICKY: the first answer sets a cookie naming its backend; requests carrying it
     /// stay there, requests without it are balanced.
     func testStickyCookieKeepsAClientOnOneBackend() async throws {
-        let r = try await client.raw("PUT", "/v2/apps/rec?force=true", body: try JSONSerialization.data(withJSONObject: [
-            "instances": 3, "labels": ["HAPROXY_0_MODE": "http", "HAPROXY_0_VHOST": "app.example", "HAPROXY_0_STICKY": "true"]]))
+        let r = try await client.raw(
+            "PUT", "/v2/apps/rec?force=true",
+            body: try JSONSerialization.data(withJSONObject: [
+                "instances": 3, "labels": ["HAPROXY_0_MODE": "http", "HAPROXY_0_VHOST": "app.example", "HAPROXY_0_STICKY": "true"]
+            ]))
         XCTAssertEqual(r.status, 200, r.text)
         // The label change restarts the tasks: wait for the new three, not the old ones on their way out.
         try await Eventually.that("three backends, the deployment done", within: 30) {
@@ -269,7 +311,8 @@ final class HTTPProxyTests: HTTPTestCase {
             return deployments.isEmpty ? try await self.backends(self.port).count == 3 : false
         }
         func task(_ e: RawHTTP.Exchange) -> String? {
-            e.responses.first.flatMap { try? JSONSerialization.jsonObject(with: Data($0.body)) as? [String: Any] }?["task"] as? String
+            e.responses.first.flatMap { try? JSONSerialization.jsonObject(with: Data($0.body)) as? [String: Any] }?["task"]
+                as? String
         }
         let first = get(port)
         let cookie = try XCTUnwrap(first.responses.first?.header("set-cookie"), first.responses.first?.head ?? "")

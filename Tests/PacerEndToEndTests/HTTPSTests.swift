@@ -17,14 +17,18 @@ final class HTTPSTests: HTTPTestCase {
         certs = cluster.dir + "/certs"
         try makeCertificates()
         httpsPort = FreePorts.block(1)
-        tlsLB = try TestLB(cluster: cluster, extra: """
-        https_port: \(httpsPort)
-        certificates:
-          - {cert: \(certs)/app.pem, key: \(certs)/app.key}
-          - {cert: \(certs)/other.pem, key: \(certs)/other.key}
-        """)
+        tlsLB = try TestLB(
+            cluster: cluster,
+            extra: """
+                https_port: \(httpsPort)
+                certificates:
+                  - {cert: \(certs)/app.pem, key: \(certs)/app.key}
+                  - {cert: \(certs)/other.pem, key: \(certs)/other.key}
+                """)
         let url = tlsLB.adminURL
-        try await Eventually.that("TLS LB up", within: 10) { try await HTTPTransport().send(.GET, url + "/healthz").status == 200 }
+        try await Eventually.that("TLS LB up", within: 10) {
+            try await HTTPTransport().send(.GET, url + "/healthz").status == 200
+        }
         let port = httpsPort
         try await Eventually.that("HTTPS routes") { self.curl(["-k", "https://app.example:\(port)/"]).status == 0 }
     }
@@ -38,14 +42,14 @@ final class HTTPSTests: HTTPTestCase {
     func makeCertificates() throws {
         try FileManager.default.createDirectory(atPath: certs, withIntermediateDirectories: true)
         let script = """
-        set -e; cd \(certs)
-        openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=pacer-test-ca 2>/dev/null
-        for name in app other; do
-          openssl req -newkey rsa:2048 -nodes -keyout $name.key -out $name.csr -subj /CN=$name.example 2>/dev/null
-          printf "subjectAltName=DNS:$name.example,DNS:*.$name.example" > $name.ext
-          openssl x509 -req -in $name.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out $name.pem -days 2 -extfile $name.ext 2>/dev/null
-        done
-        """
+            set -e; cd \(certs)
+            openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=pacer-test-ca 2>/dev/null
+            for name in app other; do
+              openssl req -newkey rsa:2048 -nodes -keyout $name.key -out $name.csr -subj /CN=$name.example 2>/dev/null
+              printf "subjectAltName=DNS:$name.example,DNS:*.$name.example" > $name.ext
+              openssl x509 -req -in $name.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out $name.pem -days 2 -extfile $name.ext 2>/dev/null
+            done
+            """
         XCTAssertEqual(run("/bin/sh", ["-c", script]).status, 0)
     }
 
@@ -59,7 +63,8 @@ final class HTTPSTests: HTTPTestCase {
         let resolve = ["app.example", "other.example", "www.other.example", "ws.example", "nope.example"].flatMap {
             ["--resolve", "\($0):\(httpsPort):127.0.0.1", "--resolve", "\($0):\(lb.httpPort):127.0.0.1"]
         }
-        return run("/usr/bin/curl", ["-s", "--max-time", "5", "--cacert", "\(certs)/ca.pem", "-w", "\n%{http_code}"] + resolve + args)
+        return run(
+            "/usr/bin/curl", ["-s", "--max-time", "5", "--cacert", "\(certs)/ca.pem", "-w", "\n%{http_code}"] + resolve + args)
     }
 
     func testTerminatesTLSAndPicksTheCertificateBySNI() throws {
@@ -89,12 +94,15 @@ final class HTTPSTests: HTTPTestCase {
         let r = RawHTTP.send(tlsLB.httpPort, "GET /path?q=1 HTTP/1.1\r\nHost: WS.example:\(tlsLB.httpPort)\r\n\r\n")
         XCTAssertEqual(r.statuses, [301])
         XCTAssertEqual(r.responses.first?.header("location"), "https://ws.example:\(httpsPort)/path?q=1")
-        XCTAssertEqual(RawHTTP.send(tlsLB.httpPort, "GET / HTTP/1.1\r\nHost: app.example\r\nConnection: close\r\n\r\n").statuses, [200])
+        XCTAssertEqual(
+            RawHTTP.send(tlsLB.httpPort, "GET / HTTP/1.1\r\nHost: app.example\r\nConnection: close\r\n\r\n").statuses, [200])
     }
 
     func testBadCertificateStopsTheStartWithItsPath() throws {
         try "not a certificate".write(toFile: certs + "/bad.pem", atomically: true, encoding: .utf8)
-        let bad = try TestLB(cluster: cluster, extra: "https_port: \(FreePorts.block(1))\ncertificates: [{cert: \(certs)/bad.pem, key: \(certs)/app.key}]")
+        let bad = try TestLB(
+            cluster: cluster,
+            extra: "https_port: \(FreePorts.block(1))\ncertificates: [{cert: \(certs)/bad.pem, key: \(certs)/app.key}]")
         let deadline = Date().addingTimeInterval(10)
         while bad.process.isRunning && Date() < deadline { usleep(50_000) }
         XCTAssertFalse(bad.process.isRunning)

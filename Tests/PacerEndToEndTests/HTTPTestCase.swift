@@ -28,7 +28,8 @@ class HTTPTestCase: ClusterTestCase {
         // RUNNING is not listening: a slow interpreter start on a loaded machine left the first
         // request of a test to a refused connection (502) once in ten runs.
         try await Eventually.that("backend listening", within: 20) {
-            RawHTTP.send(self.backendPort, "GET /__log HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", timeout: 2).statuses == [200]
+            RawHTTP.send(self.backendPort, "GET /__log HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", timeout: 2).statuses
+                == [200]
         }
         try await Eventually.that("backend in the LB") { try await self.backends(self.port).count == 1 }
     }
@@ -36,19 +37,25 @@ class HTTPTestCase: ClusterTestCase {
     override func tearDown() async throws {
         if let run = testRun, run.failureCount + run.unexpectedExceptionCount > 0 {
             print("===== lb\n" + lb.process.log.suffix(4000))
-            print("===== lb stats\n" + ((try? await HTTPTransport().send(.GET, lb.adminURL + "/stats"))?.text.prefix(4000) ?? "(no answer)"))
+            print(
+                "===== lb stats\n"
+                    + ((try? await HTTPTransport().send(.GET, lb.adminURL + "/stats"))?.text.prefix(4000) ?? "(no answer)"))
         }
         lb.process.stop()
         try await super.tearDown()
     }
 
-    func deployRecorder(_ app: String, instances: Int, extraLabels: [String: String] = [:], checks: [[String: Any]] = []) async throws {
+    func deployRecorder(_ app: String, instances: Int, extraLabels: [String: String] = [:], checks: [[String: Any]] = [])
+        async throws
+    {
         let cmd = try Backends.command(Backends.httpRecorder, name: "recorder", in: cluster.dir)
-        let labels = ["HAPROXY_0_MODE": "http", "HAPROXY_0_VHOST": "app.example", "HAPROXY_1_MODE": "http",
-                      "HAPROXY_1_VHOST": "ws.example", "HAPROXY_1_WEBSOCKET": "true"].merging(extraLabels) { $1 }
+        let labels = [
+            "HAPROXY_0_MODE": "http", "HAPROXY_0_VHOST": "app.example", "HAPROXY_1_MODE": "http",
+            "HAPROXY_1_VHOST": "ws.example", "HAPROXY_1_WEBSOCKET": "true"
+        ].merging(extraLabels) { $1 }
         let spec: [String: Any] = [
             "id": app, "cmd": cmd, "instances": instances, "cpus": 0.01, "mem": 64, "resourceLimits": ["cpus": "unlimited"],
-            "portDefinitions": [["port": port], ["port": port + 1]], "labels": labels, "healthChecks": checks,
+            "portDefinitions": [["port": port], ["port": port + 1]], "labels": labels, "healthChecks": checks
         ]
         let r = try await post(String(decoding: try JSONSerialization.data(withJSONObject: spec), as: UTF8.self))
         XCTAssertEqual(r.status, 201, r.text)

@@ -13,7 +13,8 @@ final class HealthCheckTests: ClusterTestCase {
     let fast = #""intervalSeconds":1,"timeoutSeconds":1,"gracePeriodSeconds":10,"delaySeconds":0,"maxConsecutiveFailures":3"#
 
     func waitHealthy(_ app: String, _ n: Int) async throws -> AppStatus {
-        let client = self.client, appId = id(app)
+        let client = self.client
+        let appId = id(app)
         return try await Eventually.value("\(app): \(n) healthy", within: 15) {
             let s = try await client.app(appId)
             return s.tasksHealthy == n && s.tasksRunning == n ? s : nil
@@ -46,7 +47,8 @@ final class HealthCheckTests: ClusterTestCase {
         let sandbox = "\(cluster.dir)/agent-\(cluster.agentPort)/sandboxes/\(victim.id)"
         let started = Date()
         try FileManager.default.removeItem(atPath: sandbox + "/healthy")
-        let client = self.client, appId = id("/flaky")
+        let client = self.client
+        let appId = id("/flaky")
         try await Eventually.that("replaced and healthy", within: 1 * 3 + 5) {
             let s = try await client.app(appId)
             return s.tasksHealthy == 2 && s.tasks?.contains { $0.id == victim.id } == false
@@ -55,16 +57,19 @@ final class HealthCheckTests: ClusterTestCase {
     }
 
     func testTCPAndCommandChecks() async throws {
-        let checks = #"{"protocol":"TCP","portIndex":0,\#(fast)},{"protocol":"COMMAND","command":{"value":"test -f ok"},\#(fast)}"#
+        let checks =
+            #"{"protocol":"TCP","portIndex":0,\#(fast)},{"protocol":"COMMAND","command":{"value":"test -f ok"},\#(fast)}"#
         let r = try await post(server("/both", instances: 1, checks: checks))
         XCTAssertEqual(r.status, 201, r.text)
         let status = try await waitHealthy("/both", 1)
         XCTAssertEqual(status.tasks?.first?.healthCheckResults.count, 2)
         // A command that fails makes the task unhealthy (and, past the threshold, replaced).
-        let bad = #"{"protocol":"COMMAND","command":{"value":"exit 3"},"intervalSeconds":1,"timeoutSeconds":1,"#
+        let bad =
+            #"{"protocol":"COMMAND","command":{"value":"exit 3"},"intervalSeconds":1,"timeoutSeconds":1,"#
             + #""gracePeriodSeconds":0,"delaySeconds":0,"maxConsecutiveFailures":0}"#
         _ = try await post(server("/sick", instances: 1, checks: bad))
-        let client = self.client, sick = id("/sick")
+        let client = self.client
+        let sick = id("/sick")
         let unhealthy = try await Eventually.value("unhealthy", within: 10) { () -> AppStatus? in
             let s = try await client.app(sick)
             return s.tasksUnhealthy == 1 ? s : nil

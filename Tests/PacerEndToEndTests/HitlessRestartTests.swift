@@ -16,9 +16,12 @@ final class HitlessRestartTests: HTTPTestCase {
             try await Eventually.that("round \(round): the old LB exited", within: 20) { !old.isRunning }
             XCTAssertTrue(old.log.contains("load balancer running"))
             XCTAssertTrue(lb.process.log.contains("took over listening sockets"), lb.process.log)
-            try await Eventually.that("round \(round): requests flow through the new LB", within: 5) { byPort.snapshot.ok > before + 50 }
+            try await Eventually.that("round \(round): requests flow through the new LB", within: 5) {
+                byPort.snapshot.ok > before + 50
+            }
         }
-        let a = byPort.stop(), b = byHost.stop()
+        let a = byPort.stop()
+        let b = byHost.stop()
         XCTAssertEqual(a.failed + b.failed, 0, "failures: \((a.failures + b.failures).prefix(5))")
         XCTAssertGreaterThan(a.ok, 200)
         XCTAssertGreaterThan(b.ok, 100)

@@ -14,15 +14,18 @@ final class IsolationEndToEndTests: ClusterTestCase {
 
     func statistics() async throws -> [String: [String: Double]] {
         let r = try await HTTPTransport(timeout: .seconds(3)).expectOK(.GET, cluster.agentURL + "/monitor/statistics")
-        return Dictionary(uniqueKeysWithValues: try JSONDecoder().decode([Stat].self, from: r.body).map { ($0.executor_id, $0.statistics) })
+        return Dictionary(
+            uniqueKeysWithValues: try JSONDecoder().decode([Stat].self, from: r.body).map { ($0.executor_id, $0.statistics) })
     }
 
     func testAnAppOverItsMemoryIsOOMKilledAndMarathonSaysSo() async throws {
-        let spec = #"{"id":"/hog","cmd":"exec python3 -c 'import time; a = bytearray(200 << 20); time.sleep(60)'","#
+        let spec =
+            #"{"id":"/hog","cmd":"exec python3 -c 'import time; a = bytearray(200 << 20); time.sleep(60)'","#
             + #""instances":1,"cpus":0.1,"mem":64,"resourceLimits":{"cpus":"unlimited"}}"#
         let posted = try await post(spec)
         XCTAssertEqual(posted.status, 201, posted.text)
-        let failure = try await Eventually.value("the OOM kill is the app's last task failure", within: 20) { () -> TaskFailure? in
+        let failure = try await Eventually.value("the OOM kill is the app's last task failure", within: 20) {
+            () -> TaskFailure? in
             try await self.client.app(self.id("/hog")).lastTaskFailure
         }
         XCTAssertEqual(failure.state, "TASK_FAILED")
@@ -38,12 +41,14 @@ final class IsolationEndToEndTests: ClusterTestCase {
         let pids = try await cluster.taskPids()
         let pid = try XCTUnwrap(pids[task.id])
         let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
-        let uid = status.split(separator: "\n").first { $0.hasPrefix("Uid:") }?.split(whereSeparator: \.isWhitespace).dropFirst().first
+        let uid = status.split(separator: "\n").first { $0.hasPrefix("Uid:") }?.split(whereSeparator: \.isWhitespace).dropFirst()
+            .first
         XCTAssertEqual(uid.map(String.init), "65534", "tasks run as nobody by default")
 
         try await Task.sleep(for: .milliseconds(500))
         let firstStats = try await statistics()
-        let first = try XCTUnwrap(firstStats[task.id]), start = Date()
+        let first = try XCTUnwrap(firstStats[task.id])
+        let start = Date()
         try await Task.sleep(for: .seconds(5))
         let secondStats = try await statistics()
         let second = try XCTUnwrap(secondStats[task.id])

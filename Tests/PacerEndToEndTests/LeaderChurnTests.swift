@@ -11,39 +11,49 @@ extension FrameworkHATests {
     /// F1: kill -9 of the leader during API writes: no acknowledged write lost, no task restarted.
     func testF1KillingTheLeaderDuringWritesLosesNoAcknowledgedWrite() async throws {
         let first = try await agreedLeader()
-        let posted = try await client(first).raw("POST", "/v2/apps", body: Data(#"{"id":"/steady","cmd":"sleep 3600","instances":2,"cpus":0.01,"mem":16}"#.utf8))
+        let posted = try await client(first).raw(
+            "POST", "/v2/apps", body: Data(#"{"id":"/steady","cmd":"sleep 3600","instances":2,"cpus":0.01,"mem":16}"#.utf8))
         XCTAssertEqual(posted.status, 201, posted.text)
         let before = try await Eventually.value("2 running", within: 15) { () -> Set<String>? in
             let t = try await self.client(first).tasks(app: PathId(validating: "/steady")).filter { $0.state == "TASK_RUNNING" }
             return t.count == 2 ? Set(t.map(\.id)) : nil
         }
         let history = ClientHistory()
-        let writes = writer(history, "f1"), watch = observer(history)
+        let writes = writer(history, "f1")
+        let watch = observer(history)
         try await Task.sleep(for: .seconds(1.5))
         replicas[first]!.kill9()
         let second = try await agreedLeader()
         try await Task.sleep(for: .seconds(2))
-        writes.cancel(); watch.cancel()
+        writes.cancel()
+        watch.cancel()
         _ = await (writes.value, watch.value)
 
         let problems = await history.problems(finalState: try await appIds(via: second))
         XCTAssertEqual(problems, [])
-        let (acked, failed, slowest, epochs) = await (history.acknowledged.count, history.failed, history.slowestAck, history.epochs)
+        let (acked, failed, slowest, epochs) = await (
+            history.acknowledged.count, history.failed, history.slowestAck, history.epochs
+        )
         XCTAssertGreaterThan(acked, 20)
         XCTAssertGreaterThanOrEqual(epochs, 2, "the observer saw both terms")
-        let after = Set(try await client(second).tasks(app: PathId(validating: "/steady")).filter { $0.state == "TASK_RUNNING" }.map(\.id))
+        let after = Set(
+            try await client(second).tasks(app: PathId(validating: "/steady")).filter { $0.state == "TASK_RUNNING" }.map(\.id))
         XCTAssertEqual(after, before, "no task restarted")
-        print("F1: \(acked) writes acknowledged, \(failed) refused during the failover, slowest ack \(slowest) s, \(epochs) epochs, 0 lost")
+        print(
+            "F1: \(acked) writes acknowledged, \(failed) refused during the failover, slowest ack \(slowest) s, \(epochs) epochs, 0 lost"
+        )
     }
 
     /// F25: twenty abdications while the app is scaled back and forth and apps are created: nothing
     /// acknowledged is lost, one leader per epoch, the count ends exact and deployments finish.
     func testF25TwentyAbdicationsDuringDeploys() async throws {
         let first = try await agreedLeader()
-        let posted = try await client(first).raw("POST", "/v2/apps", body: Data(#"{"id":"/churn","cmd":"sleep 3600","instances":2,"cpus":0.01,"mem":16}"#.utf8))
+        let posted = try await client(first).raw(
+            "POST", "/v2/apps", body: Data(#"{"id":"/churn","cmd":"sleep 3600","instances":2,"cpus":0.01,"mem":16}"#.utf8))
         XCTAssertEqual(posted.status, 201, posted.text)
         let history = ClientHistory()
-        let writes = writer(history, "f25"), watch = observer(history)
+        let writes = writer(history, "f25")
+        let watch = observer(history)
         let ports = replicas.keys.sorted()
         let target = TargetBox()
         // Scales /churn between 1 and 4 through whichever replica answers; stopped between requests,
@@ -53,7 +63,8 @@ extension FrameworkHATests {
             while await !target.stopped {
                 i += 1
                 let n = 1 + i % 4
-                let r = try? await MarathonClient(baseURL: "http://127.0.0.1:\(ports[i % ports.count])").raw("PUT", "/v2/apps/churn?force=true", body: Data(#"{"instances":\#(n)}"#.utf8))
+                let r = try? await MarathonClient(baseURL: "http://127.0.0.1:\(ports[i % ports.count])").raw(
+                    "PUT", "/v2/apps/churn?force=true", body: Data(#"{"instances":\#(n)}"#.utf8))
                 if r?.status == 200 { await target.acked(n) } else { await target.indeterminate(n) }
                 try? await Task.sleep(for: .milliseconds(700))
             }
@@ -75,19 +86,24 @@ extension FrameworkHATests {
         }
         let churnSeconds = Date().timeIntervalSince(started)
         await target.stop()
-        writes.cancel(); watch.cancel()
+        writes.cancel()
+        watch.cancel()
         _ = await (deployer.value, writes.value, watch.value)
 
         let leader = try await agreedLeader()
         try await Eventually.value("deployments finish and /churn has its count", within: 30) { () -> Bool? in
             let deployments = try await self.client(leader).deployments()
             let app = try await self.client(leader).app(PathId(validating: "/churn"))
-            let running = try await self.client(leader).tasks(app: PathId(validating: "/churn")).filter { $0.state == "TASK_RUNNING" }
+            let running = try await self.client(leader).tasks(app: PathId(validating: "/churn")).filter {
+                $0.state == "TASK_RUNNING"
+            }
             return deployments.isEmpty && running.count == app.app.instances ? true : nil
         }
         let wanted = try await client(leader).app(PathId(validating: "/churn")).app.instances
         let possible = await target.possible
-        XCTAssertTrue(possible.contains(wanted), "/churn has \(wanted) instances; the last acknowledged scale and later unanswered ones allow \(possible)")
+        XCTAssertTrue(
+            possible.contains(wanted),
+            "/churn has \(wanted) instances; the last acknowledged scale and later unanswered ones allow \(possible)")
         try await Task.sleep(for: .seconds(2))
         let state = try await cluster.masterState()
         let live = state.agents.flatMap(\.tasks).filter { $0.id.hasPrefix("churn.") && !$0.state.isTerminal }.count
@@ -97,8 +113,9 @@ extension FrameworkHATests {
         let (acked, epochs) = await (history.acknowledged.count, history.epochs)
         XCTAssertGreaterThanOrEqual(epochs, 15, "the observer saw the terms change")
         handovers.sort()
-        print("F25: 20 abdications in \(Int(churnSeconds)) s, handover median \(handovers[10]) s worst \(handovers.last!) s; "
-            + "\(acked) writes acknowledged, 0 lost; \(epochs) epochs observed, one leader each; /churn ends at \(wanted)")
+        print(
+            "F25: 20 abdications in \(Int(churnSeconds)) s, handover median \(handovers[10]) s worst \(handovers.last!) s; "
+                + "\(acked) writes acknowledged, 0 lost; \(epochs) epochs observed, one leader each; /churn ends at \(wanted)")
     }
 
     /// A replica asked to stop (SIGTERM) stops, follower or leader; a leader gives its lease up, so
@@ -125,12 +142,14 @@ extension FrameworkHATests {
     func testF2AForwardingLoopIsDetected() async throws {
         let leader = try await agreedLeader()
         let follower = replicas.keys.first { $0 != leader }!
-        let forwarded = try await HTTPTransport().send(.GET, "http://127.0.0.1:\(follower)/v2/apps", headers: [("X-Forwarded-By", "pacer-follower")])
+        let forwarded = try await HTTPTransport().send(
+            .GET, "http://127.0.0.1:\(follower)/v2/apps", headers: [("X-Forwarded-By", "pacer-follower")])
         XCTAssertEqual(forwarded.status, 502)
         XCTAssertTrue(forwarded.text.contains("forwarding loop"), forwarded.text)
         let plain = try await HTTPTransport().send(.GET, "http://127.0.0.1:\(follower)/v2/apps")
         XCTAssertEqual(plain.status, 200, "forwarded once, answered by the leader")
-        let viaFollower = try await self.epoch(via: follower), viaLeader = try await self.epoch(via: leader)
+        let viaFollower = try await self.epoch(via: follower)
+        let viaLeader = try await self.epoch(via: leader)
         XCTAssertEqual(viaFollower, viaLeader, "every replica names the same term")
     }
 }
@@ -141,7 +160,10 @@ actor TargetBox {
     var last = 2
     var unanswered: Set<Int> = []
     var stopped = false
-    func acked(_ n: Int) { last = n; unanswered = [] }
+    func acked(_ n: Int) {
+        last = n
+        unanswered = []
+    }
     func indeterminate(_ n: Int) { unanswered.insert(n) }
     func stop() { stopped = true }
     var possible: Set<Int> { unanswered.union([last]) }

@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import PacerClient
 import PacerModel
 import PacerTestKit
 import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// F4 of RELIABILITY.md: the leading framework replica loses etcd (and only etcd: clients, the
 /// master and the other replica still reach it). Two replicas, each its own host; etcd on an
@@ -29,7 +30,10 @@ final class LeaderPartitionTests: XCTestCase {
         let agentURL = "http://\(lab.controlAddress):\(agentPort)"
         let pids = (try? await TestCluster.taskPids(agent: agentURL)) ?? [:]
         for p in processes.values { p.stop(grace: 3) }
-        for pid in pids.values { kill(-pid, SIGKILL); kill(pid, SIGKILL) }
+        for pid in pids.values {
+            kill(-pid, SIGKILL)
+            kill(pid, SIGKILL)
+        }
         etcd?.stop()
         lab?.destroy()
         try? FileManager.default.removeItem(atPath: dir)
@@ -38,14 +42,18 @@ final class LeaderPartitionTests: XCTestCase {
     var agentPort = 0
 
     func replica(_ name: String, on host: String, master: String) throws -> PacerProcess {
-        try lab.start(name, on: host, arguments: [
-            "framework", "--bind", lab.address(host), "--port", "8080", "--master", master, "--state-dir", dir + "/" + name,
-            "--store", etcd.storeURL,
-        ], logDir: dir)
+        try lab.start(
+            name, on: host,
+            arguments: [
+                "framework", "--bind", lab.address(host), "--port", "8080", "--master", master, "--state-dir", dir + "/" + name,
+                "--store", etcd.storeURL
+            ], logDir: dir)
     }
 
     func leader(at url: String) async -> String? {
-        guard let r = try? await HTTPTransport(timeout: .seconds(1)).send(.GET, url + "/v2/leader"), r.status == 200 else { return nil }
+        guard let r = try? await HTTPTransport(timeout: .seconds(1)).send(.GET, url + "/v2/leader"), r.status == 200 else {
+            return nil
+        }
         return (try? JSONDecoder().decode(ClientHistory.LeaderAnswer.self, from: r.body))?.leader
     }
 
@@ -58,13 +66,18 @@ final class LeaderPartitionTests: XCTestCase {
         agentPort = FreePorts.block(1)
         let taskPorts = FreePorts.block(20)
         let master = "http://\(control):\(masterPort)"
-        processes["master"] = try PacerProcess(name: "master", arguments: [
-            "master", "--bind", control, "--port", "\(masterPort)", "--state-dir", dir + "/master",
-        ], logDir: dir)
-        processes["agent"] = try PacerProcess(name: "agent", arguments: [
-            "agent", "--bind", control, "--hostname", control, "--port", "\(agentPort)", "--master", master, "--state-dir", dir + "/agent",
-            "--cpus", "2", "--mem", "1024", "--ports", "\(taskPorts)-\(taskPorts + 19)",
-        ], logDir: dir)
+        processes["master"] = try PacerProcess(
+            name: "master",
+            arguments: [
+                "master", "--bind", control, "--port", "\(masterPort)", "--state-dir", dir + "/master"
+            ], logDir: dir)
+        processes["agent"] = try PacerProcess(
+            name: "agent",
+            arguments: [
+                "agent", "--bind", control, "--hostname", control, "--port", "\(agentPort)", "--master", master, "--state-dir",
+                dir + "/agent",
+                "--cpus", "2", "--mem", "1024", "--ports", "\(taskPorts)-\(taskPorts + 19)"
+            ], logDir: dir)
         let (a1, a2) = (try lab.addHost("r1"), try lab.addHost("r2"))
         let (url1, url2) = ("http://\(a1):8080", "http://\(a2):8080")
         // r1 first, so it leads.
@@ -74,14 +87,16 @@ final class LeaderPartitionTests: XCTestCase {
         try await Eventually.that("r2 follows r1", within: 20) { await self.leader(at: url2) == "\(a1):8080" }
 
         let client = MarathonClient(baseURL: url1)
-        let posted = try await client.raw("POST", "/v2/apps", body: Data(#"{"id":"/steady","cmd":"sleep 3600","instances":2,"cpus":0.01,"mem":16}"#.utf8))
+        let posted = try await client.raw(
+            "POST", "/v2/apps", body: Data(#"{"id":"/steady","cmd":"sleep 3600","instances":2,"cpus":0.01,"mem":16}"#.utf8))
         XCTAssertEqual(posted.status, 201, posted.text)
         let before = try await Eventually.value("2 running", within: 20) { () -> Set<String>? in
             let t = try await client.tasks(app: PathId(validating: "/steady")).filter { $0.state == "TASK_RUNNING" }
             return t.count == 2 ? Set(t.map(\.id)) : nil
         }
         let history = ClientHistory()
-        let writes = history.writer([url1, url2], prefix: "f4"), watch = history.observer([url1, url2])
+        let writes = history.writer([url1, url2], prefix: "f4")
+        let watch = history.observer([url1, url2])
         try await Task.sleep(for: .seconds(1))
 
         try lab.cut("r1", from: etcdAddress)
@@ -92,7 +107,8 @@ final class LeaderPartitionTests: XCTestCase {
             var direct: [String: Int] = [:]
             for i in 0..<10 where r1.isRunning {
                 let id = "/direct/d\(i)"
-                let r = try? await HTTPTransport(timeout: .seconds(8)).send(.POST, url1 + "/v2/apps",
+                let r = try? await HTTPTransport(timeout: .seconds(8)).send(
+                    .POST, url1 + "/v2/apps",
                     body: Data(#"{"id":"\#(id)","cmd":"sleep 1","instances":0,"cpus":0.01,"mem":8}"#.utf8))
                 direct[id] = r?.status ?? 0
             }
@@ -111,7 +127,8 @@ final class LeaderPartitionTests: XCTestCase {
             let (l1, l2) = (await self.leader(at: url1), await self.leader(at: url2))
             return l1 == "\(a2):8080" && l2 == l1
         }
-        writes.cancel(); watch.cancel()
+        writes.cancel()
+        watch.cancel()
         _ = await (writes.value, watch.value)
 
         let final = Set(try await MarathonClient(baseURL: url2).apps().map(\.app.id.description))
@@ -119,11 +136,16 @@ final class LeaderPartitionTests: XCTestCase {
         XCTAssertEqual(problems, [])
         let falseYes = direct.filter { (200..<300).contains($0.value) && !final.contains($0.key) }
         XCTAssertEqual(falseYes, [:], "the cut-off leader acknowledged writes that are not stored")
-        let after = Set(try await MarathonClient(baseURL: url2).tasks(app: PathId(validating: "/steady")).filter { $0.state == "TASK_RUNNING" }.map(\.id))
+        let after = Set(
+            try await MarathonClient(baseURL: url2).tasks(app: PathId(validating: "/steady")).filter {
+                $0.state == "TASK_RUNNING"
+            }.map(\.id))
         XCTAssertEqual(after, before, "no task restarted")
         let (acked, epochs) = await (history.acknowledged.count, history.epochs)
         XCTAssertLessThanOrEqual(steppedDown, 4.0, "steps down within the lease TTL (2 s) and a renewal")
-        print("F4: leader cut off from etcd stepped down after \(steppedDown) s, r2 led after \(handedOver) s; "
-            + "direct writes to it answered \(direct.values.sorted()); \(acked) acknowledged, 0 lost; \(epochs) epochs, one leader each")
+        print(
+            "F4: leader cut off from etcd stepped down after \(steppedDown) s, r2 led after \(handedOver) s; "
+                + "direct writes to it answered \(direct.values.sorted()); \(acked) acknowledged, 0 lost; \(epochs) epochs, one leader each"
+        )
     }
 }

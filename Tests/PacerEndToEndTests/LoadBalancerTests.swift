@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import PacerClient
 import PacerModel
 import PacerTestKit
 import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Real traffic through a real `pacer lb` to real task processes.
 final class LoadBalancerTests: ClusterTestCase {
@@ -26,22 +27,23 @@ final class LoadBalancerTests: ClusterTestCase {
 
     /// A TCP server that first says which task it is, then echoes lines until EOF.
     static let whoami = """
-    import socketserver,os
-    class H(socketserver.StreamRequestHandler):
-        def handle(self):
-            self.wfile.write((os.environ["PACER_TASK_ID"]+"\\n").encode())
-            while True:
-                data = self.connection.recv(65536)
-                if not data: break
-                self.connection.sendall(data)
-    socketserver.ThreadingTCPServer.allow_reuse_address=True
-    socketserver.ThreadingTCPServer(("127.0.0.1",int(os.environ["PORT0"])),H).serve_forever()
-    """
+        import socketserver,os
+        class H(socketserver.StreamRequestHandler):
+            def handle(self):
+                self.wfile.write((os.environ["PACER_TASK_ID"]+"\\n").encode())
+                while True:
+                    data = self.connection.recv(65536)
+                    if not data: break
+                    self.connection.sendall(data)
+        socketserver.ThreadingTCPServer.allow_reuse_address=True
+        socketserver.ThreadingTCPServer(("127.0.0.1",int(os.environ["PORT0"])),H).serve_forever()
+        """
 
     func deployWhoami(_ id: String, instances: Int, servicePort: Int, checks: [[String: Any]] = []) async throws {
         let spec: [String: Any] = [
-            "id": id, "cmd": "exec python3 -u -c '\(Self.whoami)'", "instances": instances, "cpus": 0.01, "mem": 64, "resourceLimits": ["cpus": "unlimited"],
-            "portDefinitions": [["port": servicePort]], "healthChecks": checks, "labels": ["HAPROXY_0_MODE": "tcp"],
+            "id": id, "cmd": "exec python3 -u -c '\(Self.whoami)'", "instances": instances, "cpus": 0.01, "mem": 64,
+            "resourceLimits": ["cpus": "unlimited"],
+            "portDefinitions": [["port": servicePort]], "healthChecks": checks, "labels": ["HAPROXY_0_MODE": "tcp"]
         ]
         let r = try await post(String(decoding: try JSONSerialization.data(withJSONObject: spec), as: UTF8.self))
         XCTAssertEqual(r.status, 201, r.text)
@@ -68,7 +70,10 @@ final class LoadBalancerTests: ClusterTestCase {
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
             let n = recv(fd, &buffer, buffer.count, 0)
-            if n <= 0 { if n < 0 { return nil }; break }
+            if n <= 0 {
+                if n < 0 { return nil }
+                break
+            }
             received += buffer[0..<n]
         }
         guard let nl = received.firstIndex(of: 0x0A) else { return nil }
@@ -99,11 +104,14 @@ final class LoadBalancerTests: ClusterTestCase {
 
     func testTaskFailingItsHealthCheckGetsNoTraffic() async throws {
         let port = FreePorts.block(1)
-        let check: [String: Any] = ["protocol": "COMMAND", "command": ["value": "test -f ok"], "intervalSeconds": 1,
-                                    "timeoutSeconds": 1, "gracePeriodSeconds": 0, "delaySeconds": 0, "maxConsecutiveFailures": 0]
+        let check: [String: Any] = [
+            "protocol": "COMMAND", "command": ["value": "test -f ok"], "intervalSeconds": 1,
+            "timeoutSeconds": 1, "gracePeriodSeconds": 0, "delaySeconds": 0, "maxConsecutiveFailures": 0
+        ]
         let whoamiWithFile: [String: Any] = [
-            "id": "/gated", "cmd": "touch ok && exec python3 -u -c '\(Self.whoami)'", "instances": 2, "cpus": 0.01, "mem": 64, "resourceLimits": ["cpus": "unlimited"],
-            "portDefinitions": [["port": port]], "healthChecks": [check],
+            "id": "/gated", "cmd": "touch ok && exec python3 -u -c '\(Self.whoami)'", "instances": 2, "cpus": 0.01, "mem": 64,
+            "resourceLimits": ["cpus": "unlimited"],
+            "portDefinitions": [["port": port]], "healthChecks": [check]
         ]
         _ = try await post(String(decoding: try JSONSerialization.data(withJSONObject: whoamiWithFile), as: UTF8.self))
         try await Eventually.that("both healthy behind the LB", within: 15) { try await self.backends(port).count == 2 }
@@ -167,7 +175,8 @@ final class LoadBalancerTests: ClusterTestCase {
     func testFrameworkVIPReachesALiveReplica() async throws {
         let vip = FreePorts.block(1)
         let dead = "http://127.0.0.1:\(FreePorts.block(1))"
-        let front = try TestLB(cluster: cluster, timeouts: ["drain": 2], frameworks: [dead, cluster.frameworkURL], extra: "framework_vip: \(vip)")
+        let front = try TestLB(
+            cluster: cluster, timeouts: ["drain": 2], frameworks: [dead, cluster.frameworkURL], extra: "framework_vip: \(vip)")
         defer { front.process.stop() }
         try await Eventually.that("VIP answers", within: 15) {
             try await HTTPTransport().send(.GET, "http://127.0.0.1:\(vip)/v2/info").status == 200

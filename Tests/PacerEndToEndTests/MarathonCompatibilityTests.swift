@@ -10,15 +10,20 @@ final class MarathonCompatibilityTests: ClusterTestCase {
     /// Marathon's fault domain comes from the agent's `region` and `zone` attributes.
     override var agentArguments: [String] { ["--attributes", "rack:r1;region:primary;zone:a"] }
 
-    var repo: String { #filePath.replacingOccurrences(of: "/Tests/PacerEndToEndTests/MarathonCompatibilityTests.swift", with: "") }
+    var repo: String {
+        #filePath.replacingOccurrences(of: "/Tests/PacerEndToEndTests/MarathonCompatibilityTests.swift", with: "")
+    }
 
     func testMarathonSchemaExamplesAndClientsAgreeWithPacer() async throws {
         let python = repo + "/.build/compat-venv/bin/python3"
         guard FileManager.default.isExecutableFile(atPath: python) else {
-            return XCTFail("\(python) is missing: `make test` creates it (python3 -m venv, pip install -r Tests/compat/requirements.txt)")
+            return XCTFail(
+                "\(python) is missing: `make test` creates it (python3 -m venv, pip install -r Tests/compat/requirements.txt)")
         }
-        let arguments = [repo + "/Tests/compat/marathon_compat.py", "--url", cluster.frameworkURL,
-                         "--fixtures", repo + "/Tests/PacerModelTests/Fixtures"]
+        let arguments = [
+            repo + "/Tests/compat/marathon_compat.py", "--url", cluster.frameworkURL,
+            "--fixtures", repo + "/Tests/PacerModelTests/Fixtures"
+        ]
         // The script takes a minute or two; it runs off the cooperative pool.
         let result = await withCheckedContinuation { continuation in
             DispatchQueue.global().async { continuation.resume(returning: Command.run(python, arguments)) }

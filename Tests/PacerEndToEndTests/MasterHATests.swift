@@ -20,14 +20,19 @@ final class MasterHATests: XCTestCase {
         // The agent leaves its tasks running when it stops (as a standalone agent should): end them here.
         let pids = agentURL.isEmpty ? [:] : ((try? await TestCluster.taskPids(agent: agentURL)) ?? [:])
         for p in Array(masters.values) + others { p.stop(grace: 3) }
-        for pid in pids.values { kill(-pid, SIGKILL); kill(pid, SIGKILL) }
+        for pid in pids.values {
+            kill(-pid, SIGKILL)
+            kill(pid, SIGKILL)
+        }
         etcd?.stop()
     }
 
     var agentURL = ""
 
     func leading(_ port: Int) async -> Bool {
-        guard let r = try? await HTTPTransport(timeout: .seconds(2)).send(.GET, "http://127.0.0.1:\(port)/master/leader") else { return false }
+        guard let r = try? await HTTPTransport(timeout: .seconds(2)).send(.GET, "http://127.0.0.1:\(port)/master/leader") else {
+            return false
+        }
         return r.status == 200 && r.text.contains(#""leading":true"#)
     }
 
@@ -42,19 +47,29 @@ final class MasterHATests: XCTestCase {
         let taskPorts = FreePorts.block(50)
         let masterList = "http://127.0.0.1:\(m1),http://127.0.0.1:\(m2)"
         for port in [m1, m2] {
-            masters[port] = try PacerProcess(name: "master-\(port)", arguments: [
-                "master", "--port", "\(port)", "--state-dir", dir + "/m\(port)", "--store", etcd.storeURL, "--agent-timeout", "15",
-            ], logDir: dir)
+            masters[port] = try PacerProcess(
+                name: "master-\(port)",
+                arguments: [
+                    "master", "--port", "\(port)", "--state-dir", dir + "/m\(port)", "--store", etcd.storeURL, "--agent-timeout",
+                    "15"
+                ], logDir: dir)
         }
-        others.append(try PacerProcess(name: "agent", arguments: [
-            "agent", "--port", "\(agentPort)", "--master", masterList, "--state-dir", dir, "--cpus", "4", "--mem", "4096",
-            "--ports", "\(taskPorts)-\(taskPorts + 49)",
-        ], logDir: dir))
-        others.append(try PacerProcess(name: "framework", arguments: [
-            "framework", "--port", "\(frameworkPort)", "--master", masterList, "--state-dir", dir,
-        ], logDir: dir))
+        others.append(
+            try PacerProcess(
+                name: "agent",
+                arguments: [
+                    "agent", "--port", "\(agentPort)", "--master", masterList, "--state-dir", dir, "--cpus", "4", "--mem", "4096",
+                    "--ports", "\(taskPorts)-\(taskPorts + 49)"
+                ], logDir: dir))
+        others.append(
+            try PacerProcess(
+                name: "framework",
+                arguments: [
+                    "framework", "--port", "\(frameworkPort)", "--master", masterList, "--state-dir", dir
+                ], logDir: dir))
         let first = try await Eventually.value("one master leads", within: 15) { () -> Int? in
-            let l1 = await self.leading(m1), l2 = await self.leading(m2)
+            let l1 = await self.leading(m1)
+            let l2 = await self.leading(m2)
             return l1 != l2 ? (l1 ? m1 : m2) : nil
         }
         let follower = first == m1 ? m2 : m1
@@ -76,7 +91,8 @@ final class MasterHATests: XCTestCase {
             return try WireJSON.masterDecoder().decode(ClusterState.self, from: r.body).agents.first?.id
         }
         _ = try await ops.reserve(Reservation(agentId: agentId, role: "web", resources: Resources(cpus: 1, mem: 256)))
-        let r = try await client.raw("POST", "/v2/apps", body: Data(#"{"id":"/m","cmd":"sleep 3600","instances":3,"cpus":0.5,"mem":16}"#.utf8))
+        let r = try await client.raw(
+            "POST", "/v2/apps", body: Data(#"{"id":"/m","cmd":"sleep 3600","instances":3,"cpus":0.5,"mem":16}"#.utf8))
         XCTAssertEqual(r.status, 201, r.text)
         let before = try await Eventually.value("3 running", within: 15) { () -> Set<String>? in
             let t = try await client.tasks(app: PathId(validating: "/m")).filter { $0.state == "TASK_RUNNING" }
@@ -90,9 +106,12 @@ final class MasterHATests: XCTestCase {
         let state = try await Eventually.value("agent back with its tasks", within: 15) { () -> ClusterState? in
             let r = try await HTTPTransport().expectOK(.GET, "http://127.0.0.1:\(follower)/state")
             let s = try WireJSON.masterDecoder().decode(ClusterState.self, from: r.body)
-            return s.agents.first?.tasks.filter { $0.state == .running }.count == 3 && s.frameworks.contains(where: \.connected) ? s : nil
+            return s.agents.first?.tasks.filter { $0.state == .running }.count == 3 && s.frameworks.contains(where: \.connected)
+                ? s : nil
         }
-        print("master kill -9: new leader after \(elected) s; agent and framework back after \(Date().timeIntervalSince(killedAt)) s")
+        print(
+            "master kill -9: new leader after \(elected) s; agent and framework back after \(Date().timeIntervalSince(killedAt)) s"
+        )
         XCTAssertLessThanOrEqual(elected, 3.0)
         XCTAssertEqual(Set(state.agents[0].tasks.map(\.id)), before)
         let roles = try await OperatorClient(baseURL: "http://127.0.0.1:\(follower)").roles()

@@ -32,18 +32,30 @@ final class OpenAPITests: XCTestCase {
         let base = FreePorts.block(6)
         let (master, fleet, framework, agent, admin) = (base, base + 1, base + 2, base + 3, base + 4)
         let masterURL = "http://127.0.0.1:\(master)"
-        processes.append(try PacerProcess(name: "master", arguments: ["master", "--port", "\(master)", "--state-dir", dir + "/m"], logDir: dir))
-        processes.append(try PacerProcess(name: "agents", arguments: [
-            "agent", "--simulate", "3", "--port", "\(fleet)", "--master", masterURL, "--cpus", "8", "--mem", "16384",
-        ], logDir: dir))
-        processes.append(try PacerProcess(name: "framework", arguments: [
-            "framework", "--port", "\(framework)", "--master", masterURL, "--state-dir", dir + "/f",
-        ], logDir: dir))
+        processes.append(
+            try PacerProcess(name: "master", arguments: ["master", "--port", "\(master)", "--state-dir", dir + "/m"], logDir: dir)
+        )
+        processes.append(
+            try PacerProcess(
+                name: "agents",
+                arguments: [
+                    "agent", "--simulate", "3", "--port", "\(fleet)", "--master", masterURL, "--cpus", "8", "--mem", "16384"
+                ], logDir: dir))
+        processes.append(
+            try PacerProcess(
+                name: "framework",
+                arguments: [
+                    "framework", "--port", "\(framework)", "--master", masterURL, "--state-dir", dir + "/f"
+                ], logDir: dir))
         // A real agent for its own API; its master does not exist, so nothing is ever launched on it.
-        processes.append(try PacerProcess(name: "agent", arguments: [
-            "agent", "--port", "\(agent)", "--master", "http://127.0.0.1:\(FreePorts.block(1))", "--state-dir", dir + "/a",
-            "--cpus", "1", "--mem", "256", "--ports", "\(base + 5)-\(base + 5)",
-        ], logDir: dir))
+        processes.append(
+            try PacerProcess(
+                name: "agent",
+                arguments: [
+                    "agent", "--port", "\(agent)", "--master", "http://127.0.0.1:\(FreePorts.block(1))", "--state-dir",
+                    dir + "/a",
+                    "--cpus", "1", "--mem", "256", "--ports", "\(base + 5)-\(base + 5)"
+                ], logDir: dir))
         let lbConfig = dir + "/lb.yaml"
         try "bind: 127.0.0.1\nframeworks: [http://127.0.0.1:\(framework)]\nadmin_port: \(admin)\nhttp_port: 0\nworkers: 1\n"
             .write(toFile: lbConfig, atomically: true, encoding: .utf8)
@@ -63,21 +75,25 @@ final class OpenAPITests: XCTestCase {
             ("framework", framework, ["events", "abdicate"]),
             ("master", master, ["schedulerCall"]),
             ("agent", agent, ["agentAPI"]),
-            ("lb", admin, []),
+            ("lb", admin, [])
         ]
         for run in runs {
-            var arguments = ["run", "http://127.0.0.1:\(run.port)/openapi.json", "--checks", "all",
-                             // 404 (not 405) for a method a path lacks, and semantic refusals (a
-                             // dependency that does not exist, cmd and args both set) of
-                             // schema-valid input are Pacer's documented answers.
-                             "--exclude-checks", "unsupported_method,positive_data_acceptance",
-                             "--max-examples", "10", "--seed", "1", "--request-timeout", "10", "--no-color"]
+            var arguments = [
+                "run", "http://127.0.0.1:\(run.port)/openapi.json", "--checks", "all",
+                // 404 (not 405) for a method a path lacks, and semantic refusals (a
+                // dependency that does not exist, cmd and args both set) of
+                // schema-valid input are Pacer's documented answers.
+                "--exclude-checks", "unsupported_method,positive_data_acceptance",
+                "--max-examples", "10", "--seed", "1", "--request-timeout", "10", "--no-color"
+            ]
             for op in run.excluded { arguments += ["--exclude-operation-id", op] }
             let fixed = arguments
             let result = await withCheckedContinuation { continuation in
                 DispatchQueue.global().async { continuation.resume(returning: Command.run(schemathesis, fixed)) }
             }
-            let summary = result.out.split(separator: "\n").last { $0.contains("passed") || $0.contains("failure") || $0.contains("issues") }
+            let summary = result.out.split(separator: "\n").last {
+                $0.contains("passed") || $0.contains("failure") || $0.contains("issues")
+            }
             XCTAssertEqual(result.status, 0, "\(run.part):\n\(result.out.suffix(6000))\n\(result.err.suffix(2000))")
             print("schemathesis \(run.part): \(summary.map(String.init) ?? "?")")
         }

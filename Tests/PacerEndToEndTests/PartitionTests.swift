@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import PacerClient
 import PacerModel
 import PacerTestKit
 import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Three agents, each its own host (network namespace, own address); master and framework on the
 /// bridge. A partition takes one host's link down (F10, F11 of RELIABILITY.md).
@@ -25,19 +26,30 @@ final class PartitionTests: XCTestCase {
         let control = lab.controlAddress
         let (masterPort, frameworkPort) = (FreePorts.block(1), FreePorts.block(1))
         let master = "http://\(control):\(masterPort)"
-        processes.append(try PacerProcess(name: "master", arguments: [
-            "master", "--bind", control, "--port", "\(masterPort)", "--state-dir", dir + "/master", "--agent-timeout", "\(agentTimeout)",
-        ], logDir: dir))
-        processes.append(try PacerProcess(name: "framework", arguments: [
-            "framework", "--bind", control, "--port", "\(frameworkPort)", "--master", master, "--state-dir", dir + "/framework",
-        ], logDir: dir))
+        processes.append(
+            try PacerProcess(
+                name: "master",
+                arguments: [
+                    "master", "--bind", control, "--port", "\(masterPort)", "--state-dir", dir + "/master", "--agent-timeout",
+                    "\(agentTimeout)"
+                ], logDir: dir))
+        processes.append(
+            try PacerProcess(
+                name: "framework",
+                arguments: [
+                    "framework", "--bind", control, "--port", "\(frameworkPort)", "--master", master, "--state-dir",
+                    dir + "/framework"
+                ], logDir: dir))
         for host in ["h1", "h2", "h3"] {
             let address = try lab.addHost(host)
             // The same ports on every host: they are different machines as far as the network goes.
-            processes.append(try lab.start("agent-" + host, on: host, arguments: [
-                "agent", "--bind", address, "--hostname", address, "--port", "5051", "--master", master,
-                "--state-dir", dir + "/" + host, "--cpus", "2", "--mem", "1024", "--ports", "31000-31099",
-            ], logDir: dir))
+            processes.append(
+                try lab.start(
+                    "agent-" + host, on: host,
+                    arguments: [
+                        "agent", "--bind", address, "--hostname", address, "--port", "5051", "--master", master,
+                        "--state-dir", dir + "/" + host, "--cpus", "2", "--mem", "1024", "--ports", "31000-31099"
+                    ], logDir: dir))
             agents[host] = "http://\(address):5051"
         }
         client = MarathonClient(baseURL: "http://\(control):\(frameworkPort)")
@@ -58,7 +70,10 @@ final class PartitionTests: XCTestCase {
         var pids: [Int32] = []
         for url in agents.values { pids += (try? await TestCluster.taskPids(agent: url))?.values.map { $0 } ?? [] }
         for p in processes.reversed() { p.stop(grace: 3) }
-        for pid in pids { kill(-pid, SIGKILL); kill(pid, SIGKILL) }
+        for pid in pids {
+            kill(-pid, SIGKILL)
+            kill(pid, SIGKILL)
+        }
         lab?.destroy()
         try? FileManager.default.removeItem(atPath: dir)
     }
@@ -70,7 +85,8 @@ final class PartitionTests: XCTestCase {
     func host(of task: MarathonTask) -> String { agents.first { $0.value.contains("//\(task.host):") }!.key }
 
     func testAShortPartitionChangesNothingAndALongOneIsReplacedThenTheOldCopyKilled() async throws {
-        let spec = #"{"id":"/part","cmd":"sleep 3600","instances":2,"cpus":0.01,"mem":16,"constraints":[["hostname","UNIQUE"]],"#
+        let spec =
+            #"{"id":"/part","cmd":"sleep 3600","instances":2,"cpus":0.01,"mem":16,"constraints":[["hostname","UNIQUE"]],"#
             + #""unreachableStrategy":{"inactiveAfterSeconds":3,"expungeAfterSeconds":600}}"#
         let posted = try await client.raw("POST", "/v2/apps", body: Data(spec.utf8))
         XCTAssertEqual(posted.status, 201, posted.text)
@@ -119,6 +135,8 @@ final class PartitionTests: XCTestCase {
         let final = try await running()
         XCTAssertEqual(Set(final.map(\.id)), [first[1].id, replacement.id], "exactly the count again, the replacement kept")
         try await Eventually.that("the old process is gone", within: 5) { kill(oldPids[first[0].id]!, 0) != 0 }
-        print("partition: unreachable after \(unreachableAfter) s, replaced after \(replacedAfter) s; old copy killed \(killedAfter) s after the heal")
+        print(
+            "partition: unreachable after \(unreachableAfter) s, replaced after \(replacedAfter) s; old copy killed \(killedAfter) s after the heal"
+        )
     }
 }

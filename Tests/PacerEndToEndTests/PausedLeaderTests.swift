@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import PacerClient
 import PacerModel
 import PacerTestKit
 import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// F3: a leader paused (`kill -STOP`) past its lease, then resumed, makes no store write and
 /// launches or kills nothing: its etcd transactions fail on the deleted election key and the master
@@ -18,11 +19,15 @@ extension FrameworkHATests {
     func testAPausedLeaderThatResumesWritesNothingAndLaunchesNothing() async throws {
         let first = try await agreedLeader()
         // The leader is paused with work in hand: an acknowledged app whose tasks it has only begun to launch.
-        let r = try await client(first).raw("POST", "/v2/apps", body: Data(#"{"id":"/f3","cmd":"sleep 3600","instances":6,"cpus":0.01,"mem":16}"#.utf8))
+        let r = try await client(first).raw(
+            "POST", "/v2/apps", body: Data(#"{"id":"/f3","cmd":"sleep 3600","instances":6,"cpus":0.01,"mem":16}"#.utf8))
         XCTAssertEqual(r.status, 201, r.text)
         let paused = replicas.removeValue(forKey: first)!
         paused.signal(SIGSTOP)
-        defer { replicas[first] = paused; paused.signal(SIGCONT) }
+        defer {
+            replicas[first] = paused
+            paused.signal(SIGCONT)
+        }
 
         let second = try await agreedLeader(within: 15)
         let put = try await client(second).raw("PUT", "/v2/apps/f3?force=true", body: Data(#"{"instances":4}"#.utf8))
@@ -48,7 +53,8 @@ extension FrameworkHATests {
         let finalTasks = try await running(second, "/f3")
         XCTAssertEqual(finalTasks, kept, "the resumed ex-leader launched or killed a task")
         let state = try await cluster.masterState()
-        XCTAssertEqual(state.agents.flatMap(\.tasks).filter { $0.state == .running }.count, 4, "no task beyond the 4 the new leader keeps")
+        XCTAssertEqual(
+            state.agents.flatMap(\.tasks).filter { $0.state == .running }.count, 4, "no task beyond the 4 the new leader keeps")
         let leaderNow = try await agreedLeader()
         XCTAssertEqual(leaderNow, second)
         XCTAssertTrue(paused.log.contains("leadership lost"), String(paused.log.suffix(2000)))

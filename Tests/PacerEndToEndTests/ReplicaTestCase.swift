@@ -24,13 +24,17 @@ class ReplicaTestCase: XCTestCase {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         etcd = try EtcdCluster(size: etcdMembers, dir: dir)
         try await etcd.ready()
-        cluster = try TestCluster(masterArgs: masterArguments(etcd), standbyMasters: standbyMasters, frameworkArgs: ["--store", etcd.storeURL])
+        cluster = try TestCluster(
+            masterArgs: masterArguments(etcd), standbyMasters: standbyMasters, frameworkArgs: ["--store", etcd.storeURL])
         replicas[cluster.frameworkPort] = cluster.framework
         for _ in 1..<replicaCount {
             let port = FreePorts.block(1)
-            replicas[port] = try PacerProcess(name: "framework-\(port)", arguments: [
-                "framework", "--port", "\(port)", "--master", cluster.masterURLs.joined(separator: ","), "--state-dir", dir + "/f\(port)", "--store", etcd.storeURL,
-            ], logDir: dir)
+            replicas[port] = try PacerProcess(
+                name: "framework-\(port)",
+                arguments: [
+                    "framework", "--port", "\(port)", "--master", cluster.masterURLs.joined(separator: ","), "--state-dir",
+                    dir + "/f\(port)", "--store", etcd.storeURL
+                ], logDir: dir)
         }
         try await cluster.ready()
     }
@@ -48,8 +52,10 @@ class ReplicaTestCase: XCTestCase {
 
     func leader(via port: Int) async throws -> Int? {
         struct L: Decodable { var leader: String }
-        guard let r = try? await HTTPTransport(timeout: .seconds(2)).send(.GET, "http://127.0.0.1:\(port)/v2/leader"), r.status == 200,
-              let l = try? JSONDecoder().decode(L.self, from: r.body) else { return nil }
+        guard let r = try? await HTTPTransport(timeout: .seconds(2)).send(.GET, "http://127.0.0.1:\(port)/v2/leader"),
+            r.status == 200,
+            let l = try? JSONDecoder().decode(L.self, from: r.body)
+        else { return nil }
         return l.leader.split(separator: ":").last.flatMap { Int($0) }
     }
 
@@ -61,13 +67,13 @@ class ReplicaTestCase: XCTestCase {
             var seen: Set<Int?> = []
             for (port, p) in self.replicas where p.isRunning { seen.insert(try await self.leader(via: port)) }
             guard seen.count == 1, let l = seen.first ?? nil, self.replicas[l]?.isRunning == true,
-                  (try? await self.client(l).raw("GET", "/v2/info"))?.status == 200 else { return nil }
+                (try? await self.client(l).raw("GET", "/v2/info"))?.status == 200
+            else { return nil }
             return l
         }
     }
 
     func client(_ port: Int) -> MarathonClient { MarathonClient(baseURL: "http://127.0.0.1:\(port)") }
-
 
     var replicaURLs: [String] { replicas.keys.sorted().map { "http://127.0.0.1:\($0)" } }
     func writer(_ history: ClientHistory, _ prefix: String) -> Task<Void, Never> { history.writer(replicaURLs, prefix: prefix) }
@@ -80,9 +86,11 @@ class ReplicaTestCase: XCTestCase {
         let lb = try TestLB(cluster: cluster, frameworks: replicaURLs, extra: "framework_vip: \(vip)")
         let port = FreePorts.block(1)
         let cmd = try Backends.command(Backends.httpRecorder, name: "recorder", in: cluster.dir)
-        let spec: [String: Any] = ["id": "/web", "cmd": cmd, "instances": 2, "cpus": 0.01, "mem": 64,
-                                   "resourceLimits": ["cpus": "unlimited"], "portDefinitions": [["port": port]],
-                                   "labels": ["HAPROXY_0_MODE": "http", "HAPROXY_0_VHOST": "app.example"]]
+        let spec: [String: Any] = [
+            "id": "/web", "cmd": cmd, "instances": 2, "cpus": 0.01, "mem": 64,
+            "resourceLimits": ["cpus": "unlimited"], "portDefinitions": [["port": port]],
+            "labels": ["HAPROXY_0_MODE": "http", "HAPROXY_0_VHOST": "app.example"]
+        ]
         let posted = try await client(vip).raw("POST", "/v2/apps", body: try JSONSerialization.data(withJSONObject: spec))
         XCTAssertEqual(posted.status, 201, posted.text)
         try await Eventually.that("both backends in the LB", within: 20) { try await lb.backends(port).count == 2 }

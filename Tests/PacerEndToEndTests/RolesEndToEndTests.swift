@@ -57,7 +57,9 @@ final class RolesEndToEndTests: XCTestCase {
         // A master restart keeps the reservation, and with it the placement.
         cluster.master.kill9()
         try cluster.startMaster()
-        try await Eventually.that("master back with the agent", within: 20) { try await self.cluster.masterState().agents.count == 1 }
+        try await Eventually.that("master back with the agent", within: 20) {
+            try await self.cluster.masterState().agents.count == 1
+        }
         let web = try await ops.roles().first { $0.name == "web" }
         XCTAssertEqual(web?.reserved.cpus, 3)
         try await Task.sleep(for: .seconds(2))
@@ -92,10 +94,14 @@ final class RolesEndToEndTests: XCTestCase {
         // Allocation counts what tasks hold plus offers outstanding (an offer sampled while the
         // framework holds it counts the whole agent): at least the tasks' 2 of 4 cpus.
         let peak = text.split(separator: "\n").first { $0.contains("cpus") && $0.contains("peak") }
-            .flatMap { $0.split(separator: "peak").last }.flatMap { Double($0.replacingOccurrences(of: "%", with: "").trimmingCharacters(in: .whitespaces)) }
+            .flatMap { $0.split(separator: "peak").last }.flatMap {
+                Double($0.replacingOccurrences(of: "%", with: "").trimmingCharacters(in: .whitespaces))
+            }
         XCTAssertGreaterThanOrEqual(peak ?? 0, 50, text)
         let metrics = try await HTTPTransport().expectOK(.GET, cluster.masterURL + "/metrics")
-        let line = metrics.text.split(separator: "\n").first { $0.hasPrefix(#"pacer_cluster_allocated{role="*",resource="cpus"}"#) }
+        let line = metrics.text.split(separator: "\n").first {
+            $0.hasPrefix(#"pacer_cluster_allocated{role="*",resource="cpus"}"#)
+        }
         XCTAssertGreaterThanOrEqual(line.flatMap { $0.split(separator: " ").last }.flatMap { Double($0) } ?? 0, 2, metrics.text)
     }
 
@@ -104,7 +110,8 @@ final class RolesEndToEndTests: XCTestCase {
         try await deploy(#"{"id":"/idle","cmd":"sleep 3600","instances":2,"cpus":1.5,"mem":16}"#)
         try await Eventually.that("services run", within: 15) { try await self.running("/idle").count == 2 }
         // 1 cpu is unallocated (room for 2 half-cpu workers); the services' idle 3 cpus make room for 5 more.
-        try await deploy(#"{"id":"/batch","kind":"batch","cmd":"sleep 3600","instances":8,"cpus":0.5,"mem":16,"portDefinitions":[]}"#)
+        try await deploy(
+            #"{"id":"/batch","kind":"batch","cmd":"sleep 3600","instances":8,"cpus":0.5,"mem":16,"portDefinitions":[]}"#)
         let count = try await Eventually.value("batch uses the services' idle cpu", within: 20) { () -> Int? in
             let n = try await self.running("/batch").count
             return n >= 7 ? n : nil
@@ -122,7 +129,9 @@ final class RolesEndToEndTests: XCTestCase {
         try await Eventually.that("batch fills the agent", within: 20) { try await self.running("/batch").count == 8 }
         let updates = Updates()
         let client = self.client
-        let follower = Task { do { for try await e in client.events(types: ["status_update_event"]) { await updates.add(e.data) } } catch {} }
+        let follower = Task {
+            do { for try await e in client.events(types: ["status_update_event"]) { await updates.add(e.data) } } catch {}
+        }
         defer { follower.cancel() }
         try await Task.sleep(for: .milliseconds(300))
         let started = Date()

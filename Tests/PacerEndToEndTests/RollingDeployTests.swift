@@ -11,9 +11,12 @@ import XCTest
 final class RollingDeployTests: HTTPTestCase {
     override func setUp() async throws {
         try await super.setUp()
-        let r = try await client.raw("PUT", "/v2/apps/rec?force=true", body: try JSONSerialization.data(withJSONObject: [
-            "instances": 10, "healthChecks": [ZeroDowntimeTests.check],
-            "upgradeStrategy": ["minimumHealthCapacity": 1, "maximumOverCapacity": 0.2]]))
+        let r = try await client.raw(
+            "PUT", "/v2/apps/rec?force=true",
+            body: try JSONSerialization.data(withJSONObject: [
+                "instances": 10, "healthChecks": [ZeroDowntimeTests.check],
+                "upgradeStrategy": ["minimumHealthCapacity": 1, "maximumOverCapacity": 0.2]
+            ]))
         XCTAssertEqual(r.status, 200, r.text)
         try await waitServing(10)
     }
@@ -42,7 +45,8 @@ final class RollingDeployTests: HTTPTestCase {
     }
 
     func testRollingRestartFailsNoRequestAndTwoSubscribersSeeItAllInOrder() async throws {
-        let a = Subscriber(client), b = Subscriber(client)
+        let a = Subscriber(client)
+        let b = Subscriber(client)
         try await Eventually.that("both subscribers attached") {
             a.seen.contains { $0.event == "event_stream_attached" } && b.seen.contains { $0.event == "event_stream_attached" }
         }
@@ -57,7 +61,9 @@ final class RollingDeployTests: HTTPTestCase {
         }
         try await waitServing(10)
         let result = load.stop()
-        print("rolling restart of 10: \(Int(Date().timeIntervalSince(started) * 1000)) ms, \(result.ok) requests, \(result.failed) failed")
+        print(
+            "rolling restart of 10: \(Int(Date().timeIntervalSince(started) * 1000)) ms, \(result.ok) requests, \(result.failed) failed"
+        )
         XCTAssertEqual(result.failed, 0, "failures: \(result.failures.prefix(10))")
         XCTAssertGreaterThan(result.tasks.count, 15, "old and new tasks both served")
         // Both subscribers: the same events in the same order, the deployment from info to success.
@@ -65,19 +71,24 @@ final class RollingDeployTests: HTTPTestCase {
             a.seen.contains { $0.event == "deployment_success" && $0.data.contains(deployment.deploymentId) }
                 && b.seen.contains { $0.event == "deployment_success" && $0.data.contains(deployment.deploymentId) }
         }
-        a.stop(); b.stop()
-        let sa = a.seen.filter { $0.event != "event_stream_attached" }, sb = b.seen.filter { $0.event != "event_stream_attached" }
+        a.stop()
+        b.stop()
+        let sa = a.seen.filter { $0.event != "event_stream_attached" }
+        let sb = b.seen.filter { $0.event != "event_stream_attached" }
         let common = min(sa.count, sb.count)
         XCTAssertEqual(sa.prefix(common).map(\.id), sb.prefix(common).map(\.id))
         let ids = sa.compactMap { $0.id.flatMap(Int.init) }
         XCTAssertEqual(ids, ids.sorted(), "ids increase")
         let types = sa.map(\.event)
-        for t in ["deployment_info", "status_update_event", "health_status_changed_event", "instance_draining_event",
-                  "deployment_step_success", "deployment_success"] {
+        for t in [
+            "deployment_info", "status_update_event", "health_status_changed_event", "instance_draining_event",
+            "deployment_step_success", "deployment_success"
+        ] {
             XCTAssertTrue(types.contains(t), "\(t) in \(Set(types))")
         }
         let kills = sa.filter { $0.event == "status_update_event" && $0.data.contains("TASK_KILLED") }
-        XCTAssertEqual(Set(before.filter { id in kills.contains { $0.data.contains(id) } }), before, "every old task's end was reported")
+        XCTAssertEqual(
+            Set(before.filter { id in kills.contains { $0.data.contains(id) } }), before, "every old task's end was reported")
         XCTAssertLessThan(types.firstIndex(of: "deployment_info")!, types.lastIndex(of: "deployment_success")!)
     }
 
@@ -87,7 +98,8 @@ final class RollingDeployTests: HTTPTestCase {
         // Listens nowhere: its health check never passes.
         let r = try await client.raw("PUT", "/v2/apps/rec", body: Data(#"{"cmd": "exec sleep 3600"}"#.utf8))
         XCTAssertEqual(r.status, 200, r.text)
-        let deploymentId = try XCTUnwrap(try JSONSerialization.jsonObject(with: r.body) as? [String: Any])["deploymentId"] as? String
+        let deploymentId =
+            try XCTUnwrap(try JSONSerialization.jsonObject(with: r.body) as? [String: Any])["deploymentId"] as? String
         try await Task.sleep(for: .seconds(4))
         let during = try await client.tasks(app: id("/rec"))
         XCTAssertTrue(old.isSubset(of: Set(during.map(\.id))), "the old version keeps serving while the new one is unhealthy")
@@ -112,9 +124,11 @@ final class RollingDeployTests: HTTPTestCase {
     func testCanaryGetsItsShareThenPromotionRollsTheAppWithoutAFailedRequest() async throws {
         let old = Set(try await client.tasks(app: id("/rec")).map(\.id))
         let load = LoadLoop(port: port, threads: 4)
-        let r = try await client.raw("POST", "/v2/apps/rec/canary?instances=2", body: Data(#"{"env": {"FLAVOUR": "canary"}}"#.utf8))
+        let r = try await client.raw(
+            "POST", "/v2/apps/rec/canary?instances=2", body: Data(#"{"env": {"FLAVOUR": "canary"}}"#.utf8))
         XCTAssertEqual(r.status, 201, r.text)
-        let deploymentId = try XCTUnwrap((try JSONSerialization.jsonObject(with: r.body) as? [String: Any])?["deploymentId"] as? String)
+        let deploymentId = try XCTUnwrap(
+            (try JSONSerialization.jsonObject(with: r.body) as? [String: Any])?["deploymentId"] as? String)
         try await Eventually.that("12 backends: 10 + 2 canaries", within: 30) { try await self.backends(self.port).count == 12 }
         let canaries = Set(try await client.tasks(app: id("/rec")).map(\.id)).subtracting(old)
         XCTAssertEqual(canaries.count, 2)
@@ -151,8 +165,11 @@ final class RollingDeployTests: HTTPTestCase {
         let old = Set(try await client.tasks(app: id("/rec")).map(\.id))
         let r = try await client.raw("POST", "/v2/apps/rec/canary?instances=1", body: Data(#"{"cmd": "exec sleep 3600"}"#.utf8))
         XCTAssertEqual(r.status, 201, r.text)
-        let deploymentId = try XCTUnwrap((try JSONSerialization.jsonObject(with: r.body) as? [String: Any])?["deploymentId"] as? String)
-        try await Eventually.that("the canary task runs", within: 20) { (try await self.client.tasks(app: self.id("/rec"))).count == 11 }
+        let deploymentId = try XCTUnwrap(
+            (try JSONSerialization.jsonObject(with: r.body) as? [String: Any])?["deploymentId"] as? String)
+        try await Eventually.that("the canary task runs", within: 20) {
+            (try await self.client.tasks(app: self.id("/rec"))).count == 11
+        }
         let inLB = try await backends(port).count
         XCTAssertEqual(inLB, 10, "an unhealthy canary gets no traffic")
         let locked = try await client.raw("PUT", "/v2/apps/rec", body: Data(#"{"instances": 3}"#.utf8))

@@ -16,9 +16,13 @@ extension FrameworkHATests {
         let spec: [String: Any] = [
             "id": "/roll", "cmd": "sleep 2; " + backend, "instances": 3, "cpus": 0.01, "mem": 64,
             "resourceLimits": ["cpus": "unlimited"], "env": ["V": "1"],
-            "healthChecks": [["protocol": "HTTP", "path": "/health", "portIndex": 0, "intervalSeconds": 1, "timeoutSeconds": 1,
-                              "gracePeriodSeconds": 15, "delaySeconds": 0, "maxConsecutiveFailures": 5]],
-            "upgradeStrategy": ["minimumHealthCapacity": 1, "maximumOverCapacity": 0.34],
+            "healthChecks": [
+                [
+                    "protocol": "HTTP", "path": "/health", "portIndex": 0, "intervalSeconds": 1, "timeoutSeconds": 1,
+                    "gracePeriodSeconds": 15, "delaySeconds": 0, "maxConsecutiveFailures": 5
+                ]
+            ],
+            "upgradeStrategy": ["minimumHealthCapacity": 1, "maximumOverCapacity": 0.34]
         ]
         let posted = try await client(first).raw("POST", "/v2/apps", body: try JSONSerialization.data(withJSONObject: spec))
         XCTAssertEqual(posted.status, 201, posted.text)
@@ -39,7 +43,8 @@ extension FrameworkHATests {
         try await Eventually.that("a new-version task is up", within: 20) {
             try await self.client(first).tasks(app: roll).contains { !oldTasks.contains($0.id) && $0.state == "TASK_RUNNING" }
         }
-        let startedBefore = Set(try await client(first).tasks(app: roll).filter { !oldTasks.contains($0.id) && $0.state == "TASK_RUNNING" }.map(\.id))
+        let startedBefore = Set(
+            try await client(first).tasks(app: roll).filter { !oldTasks.contains($0.id) && $0.state == "TASK_RUNNING" }.map(\.id))
         replicas[first]!.kill9()
         let second = try await agreedLeader()
         var seen: Set<String> = []
@@ -47,13 +52,16 @@ extension FrameworkHATests {
             let deployments = try await self.client(second).deployments()
             seen.formUnion(deployments.map(\.id))
             let tasks = try await self.client(second).tasks(app: roll)
-            return deployments.isEmpty && tasks.count == 3 && tasks.allSatisfy { !oldTasks.contains($0.id) && $0.state == "TASK_RUNNING" }
+            return deployments.isEmpty && tasks.count == 3
+                && tasks.allSatisfy { !oldTasks.contains($0.id) && $0.state == "TASK_RUNNING" }
         }
         XCTAssertTrue(seen.isSubset(of: [deploymentId]), "the same deployment continued, no second one: saw \(seen)")
         let final = Set(try await client(second).tasks(app: roll).map(\.id))
         XCTAssertTrue(startedBefore.isSubset(of: final), "new tasks started before the failover were kept")
         let app = try await client(second).app(roll)
         XCTAssertEqual(app.tasksHealthy, 3)
-        print("F12: deployment \(deploymentId) continued under the new leader; \(startedBefore.count) new task(s) from before the failover kept")
+        print(
+            "F12: deployment \(deploymentId) continued under the new leader; \(startedBefore.count) new task(s) from before the failover kept"
+        )
     }
 }

@@ -24,18 +24,25 @@ final class ScaleCorrectnessTests: XCTestCase {
         try await etcd.ready()
         let masterPort = FreePorts.block(1)
         let master = "http://127.0.0.1:\(masterPort)"
-        processes.append(try PacerProcess(name: "master", arguments: ["master", "--port", "\(masterPort)", "--state-dir", dir], logDir: dir))
+        processes.append(
+            try PacerProcess(name: "master", arguments: ["master", "--port", "\(masterPort)", "--state-dir", dir], logDir: dir))
         for _ in 0..<2 {
             let port = FreePorts.block(1)
-            replicas[port] = try PacerProcess(name: "framework-\(port)", arguments: [
-                "framework", "--port", "\(port)", "--master", master, "--state-dir", dir + "/f\(port)", "--store", etcd.storeURL,
-            ], logDir: dir)
+            replicas[port] = try PacerProcess(
+                name: "framework-\(port)",
+                arguments: [
+                    "framework", "--port", "\(port)", "--master", master, "--state-dir", dir + "/f\(port)", "--store",
+                    etcd.storeURL
+                ], logDir: dir)
         }
         fleetPort = FreePorts.block(1)
-        processes.append(try PacerProcess(name: "agents", arguments: [
-            "agent", "--simulate", "\(Self.agents)", "--port", "\(fleetPort)", "--master", master,
-            "--cpus", "4", "--mem", "8192", "--ports", "31000-31099", "--sim-healthy-after", "0.5",
-        ], logDir: dir))
+        processes.append(
+            try PacerProcess(
+                name: "agents",
+                arguments: [
+                    "agent", "--simulate", "\(Self.agents)", "--port", "\(fleetPort)", "--master", master,
+                    "--cpus", "4", "--mem", "8192", "--ports", "31000-31099", "--sim-healthy-after", "0.5"
+                ], logDir: dir))
     }
 
     override func tearDown() async throws {
@@ -51,8 +58,10 @@ final class ScaleCorrectnessTests: XCTestCase {
         try await Eventually.value("a leading replica", within: 20) { () -> Int? in
             for (port, p) in self.replicas where p.isRunning {
                 struct L: Decodable { var leader: String }
-                guard let r = try? await HTTPTransport(timeout: .seconds(2)).send(.GET, "http://127.0.0.1:\(port)/v2/leader"), r.status == 200,
-                      let l = try? JSONDecoder().decode(L.self, from: r.body), l.leader.hasSuffix(":\(port)") else { continue }
+                guard let r = try? await HTTPTransport(timeout: .seconds(2)).send(.GET, "http://127.0.0.1:\(port)/v2/leader"),
+                    r.status == 200,
+                    let l = try? JSONDecoder().decode(L.self, from: r.body), l.leader.hasSuffix(":\(port)")
+                else { continue }
                 return port
             }
             return nil
@@ -74,9 +83,13 @@ final class ScaleCorrectnessTests: XCTestCase {
         var ids: Set<String> = []
         for a in apps {
             let tasks = a.tasks ?? []
-            guard tasks.count == Self.perApp, tasks.allSatisfy({ $0.state == "TASK_RUNNING" && $0.healthCheckResults.allSatisfy(\.alive)
-                                                                  && !$0.healthCheckResults.isEmpty }),
-                  version[a.app.id.description].map({ v in tasks.allSatisfy { $0.version == v } }) ?? true else { return nil }
+            guard tasks.count == Self.perApp,
+                tasks.allSatisfy({
+                    $0.state == "TASK_RUNNING" && $0.healthCheckResults.allSatisfy(\.alive)
+                        && !$0.healthCheckResults.isEmpty
+                }),
+                version[a.app.id.description].map({ v in tasks.allSatisfy { $0.version == v } }) ?? true
+            else { return nil }
             ids.formUnion(tasks.map(\.id))
             let routed = Set(try await lb.backends(a.app.portDefinitions[0].port))
             guard routed == Set(tasks.map { "\($0.host):\($0.ports[0])" }) else { return nil }
@@ -98,7 +111,8 @@ final class ScaleCorrectnessTests: XCTestCase {
         workers: 2
         name: scale-lb
         """.write(toFile: lbConfig, atomically: true, encoding: .utf8)
-        let lb = TestLB(adopting: try PacerProcess(name: "lb", arguments: ["lb", "--config", lbConfig], logDir: dir), adminPort: lbPort)
+        let lb = TestLB(
+            adopting: try PacerProcess(name: "lb", arguments: ["lb", "--config", lbConfig], logDir: dir), adminPort: lbPort)
         processes.append(lb.process)
         let api = MarathonClient(baseURL: "http://127.0.0.1:\(first)")
         try await Eventually.that("every simulated agent registered", within: 60) {
@@ -106,9 +120,11 @@ final class ScaleCorrectnessTests: XCTestCase {
             return (try JSONSerialization.jsonObject(with: r.body) as? [String: Any])?["registered"] as? Int == Self.agents
         }
         for a in 0..<Self.apps {
-            let spec: [String: Any] = ["id": "/scale/app-\(a)", "cmd": "sleep 3600", "instances": Self.perApp, "cpus": 0.01, "mem": 8,
-                                       "portDefinitions": [["port": 0]], "healthChecks": [["protocol": "TCP", "gracePeriodSeconds": 30]],
-                                       "upgradeStrategy": ["minimumHealthCapacity": 0.5, "maximumOverCapacity": 0.2]]
+            let spec: [String: Any] = [
+                "id": "/scale/app-\(a)", "cmd": "sleep 3600", "instances": Self.perApp, "cpus": 0.01, "mem": 8,
+                "portDefinitions": [["port": 0]], "healthChecks": [["protocol": "TCP", "gracePeriodSeconds": 30]],
+                "upgradeStrategy": ["minimumHealthCapacity": 0.5, "maximumOverCapacity": 0.2]
+            ]
             let r = try await api.raw("POST", "/v2/apps", body: try JSONSerialization.data(withJSONObject: spec))
             XCTAssertEqual(r.status, 201, r.text)
         }

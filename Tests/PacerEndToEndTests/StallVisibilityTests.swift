@@ -18,7 +18,9 @@ final class StallVisibilityTests: ClusterTestCase {
     func testAStuckDeploymentSaysWhyAndIsReportedStalled() async throws {
         let recorder = Recorder()
         let client = self.client
-        let follower = Task { do { for try await e in client.events(types: ["deployment_stalled"]) { await recorder.add(e) } } catch {} }
+        let follower = Task {
+            do { for try await e in client.events(types: ["deployment_stalled"]) { await recorder.add(e) } } catch {}
+        }
         defer { follower.cancel() }
 
         let posted = try await post(sleeper("/stuck", instances: 2, extra: #","constraints":[["rack","LIKE","r9"]]"#))
@@ -34,12 +36,15 @@ final class StallVisibilityTests: ClusterTestCase {
         let list = try XCTUnwrap(try JSONSerialization.jsonObject(with: withPacer.body) as? [[String: Any]])
         let pacer = try XCTUnwrap(list.first?["pacer"] as? [String: Any], withPacer.text)
         XCTAssertEqual(pacer["stalled"] as? Bool, true)
-        XCTAssertTrue((pacer["waitingFor"] as? String)?.contains("1 offer did not fit: 1 × constraint rack:LIKE:r9 not met") ?? false, withPacer.text)
+        XCTAssertTrue(
+            (pacer["waitingFor"] as? String)?.contains("1 offer did not fit: 1 × constraint rack:LIKE:r9 not met") ?? false,
+            withPacer.text)
 
         let marathon = try await client.raw("GET", "/v2/deployments")
         let plain = try XCTUnwrap(try JSONSerialization.jsonObject(with: marathon.body) as? [[String: Any]])
-        XCTAssertEqual(Set(plain.first?.keys.map { $0 } ?? []),
-                       ["id", "version", "affectedApps", "affectedPods", "steps", "currentActions", "currentStep", "totalSteps"])
+        XCTAssertEqual(
+            Set(plain.first?.keys.map { $0 } ?? []),
+            ["id", "version", "affectedApps", "affectedPods", "steps", "currentActions", "currentStep", "totalSteps"])
 
         let metrics = try await client.raw("GET", "/metrics").text
         XCTAssertTrue(metrics.contains("pacer_deployments_stalled 1"), metrics)

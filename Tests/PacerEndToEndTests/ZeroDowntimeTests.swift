@@ -8,14 +8,21 @@ import XCTest
 /// scaled, restarted and its tasks killed. Tasks leave the LB (draining, acknowledged by the LB)
 /// before they are killed, so no request fails.
 final class ZeroDowntimeTests: HTTPTestCase {
-    static var check: [String: Any] { ["protocol": "HTTP", "path": "/health", "portIndex": 0, "intervalSeconds": 1,
-                                       "timeoutSeconds": 1, "gracePeriodSeconds": 10, "delaySeconds": 0, "maxConsecutiveFailures": 3] }
+    static var check: [String: Any] {
+        [
+            "protocol": "HTTP", "path": "/health", "portIndex": 0, "intervalSeconds": 1,
+            "timeoutSeconds": 1, "gracePeriodSeconds": 10, "delaySeconds": 0, "maxConsecutiveFailures": 3
+        ]
+    }
 
     override func setUp() async throws {
         try await super.setUp()
         // The recorder again, now with a health check (so new tasks get traffic only once they answer).
-        var r = try await client.raw("PUT", "/v2/apps/rec?force=true", body: try JSONSerialization.data(withJSONObject: [
-            "healthChecks": [Self.check]]))
+        var r = try await client.raw(
+            "PUT", "/v2/apps/rec?force=true",
+            body: try JSONSerialization.data(withJSONObject: [
+                "healthChecks": [Self.check]
+            ]))
         XCTAssertEqual(r.status, 200, r.text)
         try await Eventually.that("healthy again", within: 20) {
             let tasks = try await self.client.tasks(app: self.id("/rec"))
@@ -53,7 +60,9 @@ final class ZeroDowntimeTests: HTTPTestCase {
             }
         }
         let result = load.stop()
-        print("scaling under load: \(result.ok) requests, \(result.failed) failed, \(result.resent) resent, spread over \(result.tasks.count) tasks")
+        print(
+            "scaling under load: \(result.ok) requests, \(result.failed) failed, \(result.resent) resent, spread over \(result.tasks.count) tasks"
+        )
         XCTAssertEqual(result.failed, 0, "failures: \(result.failures.prefix(10))")
         XCTAssertGreaterThan(result.ok, 500)
         XCTAssertGreaterThan(result.tasks.count, 5, "traffic reached the added tasks")

@@ -6,16 +6,16 @@ import XCTest
 /// never stalls the table), events applied one by one, routes rebuilt for changed apps only.
 final class DiscoveryModelTests: XCTestCase {
     let snapshot = #"""
-    {"apps":[
-      {"id":"/web","labels":{"HAPROXY_0_VHOST":"web.example"},"portDefinitions":[{"port":10000}],"healthChecks":[{"protocol":"HTTP"}],
-       "tasks":[{"id":"web.1","host":"10.0.0.1","ports":[31000],"state":"TASK_RUNNING","healthCheckResults":[{"alive":true}]},
-                {"id":"web.2","host":"10.0.0.2","ports":[31001],"state":"TASK_RUNNING"},
-                {"id":"web.3","ports":[31002],"state":"TASK_RUNNING"},
-                {"id":"web.4","host":"10.0.0.4","ports":"not a list","state":"TASK_RUNNING"}]},
-      {"labels":{},"portDefinitions":[{"port":10001}]},
-      {"id":"/tcp","ports":[10002],"tasks":[{"id":"tcp.1","host":"10.0.0.5","ports":[31005],"state":"TASK_RUNNING","slaveId":null}]}
-    ]}
-    """#
+        {"apps":[
+          {"id":"/web","labels":{"HAPROXY_0_VHOST":"web.example"},"portDefinitions":[{"port":10000}],"healthChecks":[{"protocol":"HTTP"}],
+           "tasks":[{"id":"web.1","host":"10.0.0.1","ports":[31000],"state":"TASK_RUNNING","healthCheckResults":[{"alive":true}]},
+                    {"id":"web.2","host":"10.0.0.2","ports":[31001],"state":"TASK_RUNNING"},
+                    {"id":"web.3","ports":[31002],"state":"TASK_RUNNING"},
+                    {"id":"web.4","host":"10.0.0.4","ports":"not a list","state":"TASK_RUNNING"}]},
+          {"labels":{},"portDefinitions":[{"port":10001}]},
+          {"id":"/tcp","ports":[10002],"tasks":[{"id":"tcp.1","host":"10.0.0.5","ports":[31005],"state":"TASK_RUNNING","slaveId":null}]}
+        ]}
+        """#
 
     func testOddAppsAndTasksAreSkippedAndCountedNotFatal() throws {
         let s = try JSONDecoder().decode(AppsSnapshot.self, from: Data(snapshot.utf8))
@@ -26,7 +26,8 @@ final class DiscoveryModelTests: XCTestCase {
         model.replaceAll(s.apps)
         let table = model.table(updating: RoutingTable())
         XCTAssertEqual(table.services[10000]?.backends.map(\.taskId), ["web.1"], "web.2 has no health verdict yet")
-        XCTAssertEqual(table.services[10002]?.backends.map(\.taskId), ["tcp.1"], "Marathon's older `ports` list; no slaveId needed")
+        XCTAssertEqual(
+            table.services[10002]?.backends.map(\.taskId), ["tcp.1"], "Marathon's older `ports` list; no slaveId needed")
     }
 
     func testEventsMoveTasksInAndOutOfRotation() throws {
@@ -37,7 +38,9 @@ final class DiscoveryModelTests: XCTestCase {
             model.apply(DiscoveryEvent.parse(type: type, data: Data(json.utf8))!)
         }
         XCTAssertEqual(apply("health_status_changed_event", #"{"appId":"/web","taskId":"web.2","alive":true}"#), [])
-        _ = apply("status_update_event", #"{"appId":"/web","taskId":"web.5","taskStatus":"TASK_RUNNING","host":"10.0.0.6","ports":[31009]}"#)
+        _ = apply(
+            "status_update_event",
+            #"{"appId":"/web","taskId":"web.5","taskStatus":"TASK_RUNNING","host":"10.0.0.6","ports":[31009]}"#)
         table = model.table(updating: table)
         XCTAssertEqual(table.services[10000]?.backends.map(\.taskId), ["web.1", "web.2"], "web.5 is not healthy yet")
         _ = apply("health_status_changed_event", #"{"appId":"/web","instanceId":"web.5","alive":true}"#)
@@ -49,7 +52,10 @@ final class DiscoveryModelTests: XCTestCase {
         XCTAssertEqual(model.draining, [], "gone")
         // An app's definition changed, or a task of an app not known: fetched again, by id.
         XCTAssertEqual(apply("api_post_event", #"{"appDefinition":{"id":"/web","instances":3}}"#), ["/web"])
-        XCTAssertEqual(apply("status_update_event", #"{"appId":"/new","taskId":"new.1","taskStatus":"TASK_RUNNING","host":"h","ports":[1]}"#), ["/new"])
+        XCTAssertEqual(
+            apply(
+                "status_update_event", #"{"appId":"/new","taskId":"new.1","taskStatus":"TASK_RUNNING","host":"h","ports":[1]}"#),
+            ["/new"])
         XCTAssertEqual(apply("deployment_success", #"{"id":"d","plan":{"affectedApps":["/tcp"]}}"#), ["/tcp"])
         _ = apply("app_terminated_event", #"{"appId":"/tcp"}"#)
         table = model.table(updating: table)

@@ -1,5 +1,6 @@
-@testable import PacerLBCore
 import XCTest
+
+@testable import PacerLBCore
 
 final class HTTPParserTests: XCTestCase {
     func withBytes<T>(_ s: String, _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
@@ -8,17 +9,24 @@ final class HTTPParserTests: XCTestCase {
 
     func request(_ s: String) throws -> (RequestHead, [HeaderField], String) {
         try withBytes(s) { b in
-            guard case .complete(let start, let end) = HeadScanner.scan(b, limits: HeadLimits()) else { throw HTTPError.bad("incomplete") }
-            var fields: [HeaderField] = [], tokens: [Range<Int>] = []
+            guard case .complete(let start, let end) = HeadScanner.scan(b, limits: HeadLimits()) else {
+                throw HTTPError.bad("incomplete")
+            }
+            var fields: [HeaderField] = []
+            var tokens: [Range<Int>] = []
             let head = try RequestHead.parse(b, start..<end, limits: HeadLimits(), fields: &fields, connectionTokens: &tokens)
             var out: [UInt8] = []
-            HeadWriter.request(b, head, fields, forwarding: .init(clientAddress: "10.0.0.1", proto: "http", port: 80), tunnel: false, into: &out)
+            HeadWriter.request(
+                b, head, fields, forwarding: .init(clientAddress: "10.0.0.1", proto: "http", port: 80), tunnel: false, into: &out)
             return (head, fields, String(decoding: out, as: UTF8.self))
         }
     }
 
     func status(_ s: String) -> Int? {
-        do { _ = try request(s); return nil } catch let e as HTTPError { return e.status } catch { return -1 }
+        do {
+            _ = try request(s)
+            return nil
+        } catch let e as HTTPError { return e.status } catch { return -1 }
     }
 
     func testScannerResumesAndSkipsLeadingEmptyLines() {
@@ -36,20 +44,26 @@ final class HTTPParserTests: XCTestCase {
     }
 
     func testForwardedHeadDropsHopByHopAndAddsTheProxysOwn() throws {
-        let (head, _, out) = try request("POST /p?q=1 HTTP/1.1\r\nHost: A.example\r\nConnection: keep-alive, X-Secret\r\nX-Secret: s\r\n"
-            + "X-Forwarded-For: 1.2.3.4\r\nContent-Length: 3\r\nContent-Length: 3\r\nCookie: a=b\r\n\r\n")
+        let (head, _, out) = try request(
+            "POST /p?q=1 HTTP/1.1\r\nHost: A.example\r\nConnection: keep-alive, X-Secret\r\nX-Secret: s\r\n"
+                + "X-Forwarded-For: 1.2.3.4\r\nContent-Length: 3\r\nContent-Length: 3\r\nCookie: a=b\r\n\r\n")
         XCTAssertEqual(head.body, .length(3))
         XCTAssertFalse(head.wantsClose)
-        XCTAssertEqual(out, "POST /p?q=1 HTTP/1.1\r\nHost: A.example\r\nContent-Length: 3\r\nCookie: a=b\r\n"
-            + "x-forwarded-for: 10.0.0.1\r\nx-forwarded-proto: http\r\nx-forwarded-port: 80\r\n\r\n")
+        XCTAssertEqual(
+            out,
+            "POST /p?q=1 HTTP/1.1\r\nHost: A.example\r\nContent-Length: 3\r\nCookie: a=b\r\n"
+                + "x-forwarded-for: 10.0.0.1\r\nx-forwarded-proto: http\r\nx-forwarded-port: 80\r\n\r\n")
     }
 
     func testConnectionSemanticsPerVersion() throws {
         XCTAssertTrue(try request("GET / HTTP/1.0\r\n\r\n").0.wantsClose)
         XCTAssertFalse(try request("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n").0.wantsClose)
         XCTAssertTrue(try request("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").0.wantsClose)
-        XCTAssertEqual(try request("GET / HTTP/1.1\r\nHost: a\r\nUpgrade: WebSocket\r\nConnection: upgrade\r\n\r\n").0.upgrade, .websocket)
-        XCTAssertEqual(try request("GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n").0.upgrade, .none, "Upgrade needs Connection: upgrade")
+        XCTAssertEqual(
+            try request("GET / HTTP/1.1\r\nHost: a\r\nUpgrade: WebSocket\r\nConnection: upgrade\r\n\r\n").0.upgrade, .websocket)
+        XCTAssertEqual(
+            try request("GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n").0.upgrade, .none,
+            "Upgrade needs Connection: upgrade")
     }
 
     func testStatusesForRefusedRequests() {
@@ -72,8 +86,10 @@ final class HTTPParserTests: XCTestCase {
                 guard case .complete(let start, let end) = HeadScanner.scan(b, limits: HeadLimits(), isRequest: false) else {
                     throw HTTPError.bad("incomplete")
                 }
-                var fields: [HeaderField] = [], tokens: [Range<Int>] = []
-                return try ResponseHead.parse(b, start..<end, limits: HeadLimits(), isHead: head, fields: &fields, connectionTokens: &tokens)
+                var fields: [HeaderField] = []
+                var tokens: [Range<Int>] = []
+                return try ResponseHead.parse(
+                    b, start..<end, limits: HeadLimits(), isHead: head, fields: &fields, connectionTokens: &tokens)
             }
         }
         XCTAssertEqual(try response("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n").body, .length(5))
@@ -119,7 +135,8 @@ final class HTTPParserTests: XCTestCase {
         for good in ["5", "5;a", "5;a=b", "5 ; a = b", "5;a=\"x y\";b", "5;a=\"q\\\"uote\"", "5;a;b=c;d", "5\t;a"] {
             XCTAssertTrue(accepts(good), good.debugDescription)
         }
-        for bad in ["5;", "5; ", "5;;a", "5;a=", "5;=b", "5;a=\"open", "5;a b", "5;a=b c", "5;a=\"x\u{1}\"", "5;a=(b)", "5;a=b;"] {
+        for bad in ["5;", "5; ", "5;;a", "5;a=", "5;=b", "5;a=\"open", "5;a b", "5;a=b c", "5;a=\"x\u{1}\"", "5;a=(b)", "5;a=b;"]
+        {
             XCTAssertFalse(accepts(bad), bad.debugDescription)
         }
     }

@@ -13,32 +13,39 @@ final class RoutingTableTests: XCTestCase {
     }
 
     func task(_ id: String, port: Int, state: TaskState = .running, health: [Bool]? = nil) -> MarathonTask {
-        var r = TaskRecord(id: id, appId: try! PathId(validating: "/a"), agentId: "ag", host: "127.0.0.1", agentAttributes: [:],
-                           ports: [port, port + 1], servicePorts: [], version: "v", stagedAt: Date(), state: state)
+        var r = TaskRecord(
+            id: id, appId: try! PathId(validating: "/a"), agentId: "ag", host: "127.0.0.1", agentAttributes: [:],
+            ports: [port, port + 1], servicePorts: [], version: "v", stagedAt: Date(), state: state)
         r.healthCheckResults = health?.map { HealthCheckResult(alive: $0, consecutiveFailures: $0 ? 0 : 1, taskId: id) }
         return MarathonTask(r)
     }
 
     func testLabelsModesAndBackends() throws {
-        let web = try status(#"{"id":"/web","cmd":"x","portDefinitions":[{"port":10000},{"port":10001}],"labels":{"HAPROXY_GROUP":"external","HAPROXY_0_MODE":"http","HAPROXY_0_VHOST":"Web.Example.com, www.example.com","HAPROXY_1_BALANCE":"leastconn"}}"#,
-                             tasks: [task("w1", port: 31000), task("w2", port: 31002, state: .staging)])
-        let internalApp = try status(#"{"id":"/db","cmd":"x","portDefinitions":[{"port":10002}],"labels":{"HAPROXY_GROUP":"internal"}}"#,
-                                     tasks: [task("d1", port: 31010)])
+        let web = try status(
+            #"{"id":"/web","cmd":"x","portDefinitions":[{"port":10000},{"port":10001}],"labels":{"HAPROXY_GROUP":"external","HAPROXY_0_MODE":"http","HAPROXY_0_VHOST":"Web.Example.com, www.example.com","HAPROXY_1_BALANCE":"leastconn"}}"#,
+            tasks: [task("w1", port: 31000), task("w2", port: 31002, state: .staging)])
+        let internalApp = try status(
+            #"{"id":"/db","cmd":"x","portDefinitions":[{"port":10002}],"labels":{"HAPROXY_GROUP":"internal"}}"#,
+            tasks: [task("d1", port: 31010)])
         let table = RoutingTable.build(apps: [web, internalApp], group: "external")
         XCTAssertEqual(table.services.keys.sorted(), [10000, 10001], "only the configured group")
         XCTAssertEqual(table.services[10000]?.mode, .http)
         XCTAssertEqual(table.services[10000]?.vhosts, ["web.example.com", "www.example.com"])
         XCTAssertEqual(table.services[10001]?.mode, .tcp)
         XCTAssertEqual(table.services[10001]?.balance, .leastConnections)
-        XCTAssertEqual(table.services[10000]?.backends, [Backend(host: "127.0.0.1", port: 31000, taskId: "w1")], "staging tasks get nothing")
+        XCTAssertEqual(
+            table.services[10000]?.backends, [Backend(host: "127.0.0.1", port: 31000, taskId: "w1")], "staging tasks get nothing")
         XCTAssertEqual(table.services[10001]?.backends.map(\.port), [31001], "the second port of each task")
         XCTAssertEqual(RoutingTable.build(apps: [web, internalApp], group: nil).services.count, 3)
     }
 
     func testOnlyTasksPassingEveryHealthCheckGetTraffic() throws {
-        let app = try status(#"{"id":"/h","cmd":"x","portDefinitions":[{"port":10000}],"healthChecks":[{"protocol":"TCP"},{"protocol":"HTTP"}]}"#,
-                             tasks: [task("ok", port: 1, health: [true, true]), task("sick", port: 3, health: [true, false]),
-                                     task("unknown", port: 5, health: nil)])
+        let app = try status(
+            #"{"id":"/h","cmd":"x","portDefinitions":[{"port":10000}],"healthChecks":[{"protocol":"TCP"},{"protocol":"HTTP"}]}"#,
+            tasks: [
+                task("ok", port: 1, health: [true, true]), task("sick", port: 3, health: [true, false]),
+                task("unknown", port: 5, health: nil)
+            ])
         XCTAssertEqual(RoutingTable.build(apps: [app], group: nil).services[10000]?.backends.map(\.taskId), ["ok"])
     }
 
@@ -47,7 +54,9 @@ final class RoutingTableTests: XCTestCase {
         var rr = RoundRobin()
         XCTAssertEqual((0..<6).compactMap { _ in rr.pick(b, client: 0)?.port }, [0, 1, 2, 0, 1, 2])
         var lc = LeastConnections()
-        let first = lc.pick(b, client: 0)!, second = lc.pick(b, client: 0)!, third = lc.pick(b, client: 0)!
+        let first = lc.pick(b, client: 0)!
+        let second = lc.pick(b, client: 0)!
+        let third = lc.pick(b, client: 0)!
         XCTAssertEqual(Set([first, second, third]), Set(b), "spread while counts are equal")
         lc.released(second)
         XCTAssertEqual(lc.pick(b, client: 0), second, "the one with fewest connections")
@@ -64,11 +73,15 @@ final class RoutingTableTests: XCTestCase {
     }
 
     func testConfigCheckNamesTheOffendingLine() throws {
-        let good = try LBConfig.parse("bind: 127.0.0.1\nframeworks: [http://127.0.0.1:8080]\nadmin_port: 9191\ntimeouts:\n  connect: 1.5\n")
+        let good = try LBConfig.parse(
+            "bind: 127.0.0.1\nframeworks: [http://127.0.0.1:8080]\nadmin_port: 9191\ntimeouts:\n  connect: 1.5\n")
         XCTAssertEqual(good.adminPort, 9191)
         XCTAssertEqual(good.timeouts.connect, 1.5)
         func error(_ text: String) -> LBConfigError? {
-            do { _ = try LBConfig.parse(text); return nil } catch { return error }
+            do {
+                _ = try LBConfig.parse(text)
+                return nil
+            } catch { return error }
         }
         XCTAssertEqual(error("bind: 127.0.0.1\nhtp_port: 10080\n")?.line, 2)
         XCTAssertEqual(error("bind: x\ntimeouts:\n  connect: soon\n")?.line, 3)

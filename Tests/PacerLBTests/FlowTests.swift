@@ -1,10 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CLibevent
 import Foundation
 import XCTest
+
 @testable import PacerLB
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `Flow` against real loopback TCP sockets: the one read loop every LB connection type uses.
 final class FlowTests: XCTestCase {
@@ -146,7 +148,10 @@ final class FlowTests: XCTestCase {
         var total = 0
         while true {
             let n = received.withUnsafeMutableBytes { read(sinkPeer, $0.baseAddress!, 64) }
-            if n <= 0 { XCTAssertEqual(n, 0, "EOF, not an error"); break }
+            if n <= 0 {
+                XCTAssertEqual(n, 0, "EOF, not an error")
+                break
+            }
             total += n
         }
         XCTAssertEqual(total, 10)

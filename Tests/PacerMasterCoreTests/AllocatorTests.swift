@@ -1,22 +1,28 @@
-@testable import PacerMasterCore
 import PacerModel
 import PacerTestKit
 import XCTest
+
+@testable import PacerMasterCore
 
 /// Roles, weights, quota and reservations: a few named cases, then many randomized clusters with
 /// the allocator's invariants checked after every step.
 final class AllocatorTests: XCTestCase {
     func agent(_ id: String, cpus: Double, mem: Double, reserved: [String: Resources]? = nil) -> AgentInfo {
-        AgentInfo(id: id, hostname: id, url: "http://\(id)", resources: Resources(cpus: cpus, mem: mem, disk: 0), reserved: reserved)
+        AgentInfo(
+            id: id, hostname: id, url: "http://\(id)", resources: Resources(cpus: cpus, mem: mem, disk: 0), reserved: reserved)
     }
 
     func offers(_ ds: [MasterDirective]) -> [Offer] {
-        ds.flatMap { d -> [Offer] in if case .toFramework(_, let e) = d, let o = e.offers { return o.offers }; return [] }
+        ds.flatMap { d -> [Offer] in
+            if case .toFramework(_, let e) = d, let o = e.offers { return o.offers }
+            return []
+        }
     }
 
     func task(_ id: String, on agentId: String, cpus: Double, mem: Double) -> TaskInfo {
-        TaskInfo(taskId: id, name: id, agentId: agentId, resources: Resources(cpus: cpus, mem: mem),
-                 command: CommandInfo(shell: true, value: "sleep 1", arguments: nil, environment: [:]))
+        TaskInfo(
+            taskId: id, name: id, agentId: agentId, resources: Resources(cpus: cpus, mem: mem),
+            command: CommandInfo(shell: true, value: "sleep 1", arguments: nil, environment: [:]))
     }
 
     func testReservedResourcesAreOfferedOnlyToTheirRoleAndUnreservingWaitsForTheirTasks() throws {
@@ -29,13 +35,15 @@ final class AllocatorTests: XCTestCase {
         XCTAssertEqual(first.role, "*")
         XCTAssertEqual(first.resources.cpus, 2, "the reserved half is not offered to role *")
         // `other` takes everything unreserved; the web framework still gets its reservation.
-        _ = try m.handle(.accept(other, offerIds: [first.id], tasks: [task("o1", on: "a1", cpus: 2, mem: 3072)], refuseSeconds: 0), now: 1)
+        _ = try m.handle(
+            .accept(other, offerIds: [first.id], tasks: [task("o1", on: "a1", cpus: 2, mem: 3072)], refuseSeconds: 0), now: 1)
         let (web, o2) = m.subscribe(FrameworkInfo(name: "web", roles: ["web"]), now: 1)
         let webOffer = try XCTUnwrap(offers(o2 + m.tick(now: 2)).first { $0.frameworkId == web })
         XCTAssertEqual(webOffer.role, "web")
         XCTAssertEqual(webOffer.resources.cpus, 2)
         XCTAssertEqual(webOffer.resources.mem, 1024)
-        _ = try m.handle(.accept(web, offerIds: [webOffer.id], tasks: [task("w1", on: "a1", cpus: 1, mem: 512)], refuseSeconds: 5), now: 2)
+        _ = try m.handle(
+            .accept(web, offerIds: [webOffer.id], tasks: [task("w1", on: "a1", cpus: 1, mem: 512)], refuseSeconds: 5), now: 2)
         XCTAssertThrowsError(try m.unreserve(Reservation(agentId: "a1", role: "web", resources: Resources(cpus: 2, mem: 1024)))) {
             XCTAssertTrue(($0 as? MasterCallError)?.message.contains("in use") == true, "\($0)")
         }
@@ -87,7 +95,10 @@ final class AllocatorTests: XCTestCase {
         let service = try XCTUnwrap(offers(m.tick(now: 5)).first { $0.revocable != true })
         XCTAssertEqual(service.resources.cpus, 2)
         let ds2 = try m.handle(.accept(fid, offerIds: [service.id], tasks: [task("s1", on: "a1", cpus: 1.2, mem: 600)]), now: 5)
-        let kills = ds2.compactMap { d -> AgentMessage.Kill? in if case .toAgent(_, _, let msg) = d { return msg.kill }; return nil }
+        let kills = ds2.compactMap { d -> AgentMessage.Kill? in
+            if case .toAgent(_, _, let msg) = d { return msg.kill }
+            return nil
+        }
         XCTAssertEqual(kills.count, 3, "as few batch tasks as make room: 1.2 + 0.5 fits in 2")
         XCTAssertTrue(kills.allSatisfy { $0.reason == "REASON_TASK_PREEMPTED" && $0.taskId.hasPrefix("b") })
     }
@@ -98,8 +109,13 @@ final class AllocatorTests: XCTestCase {
         let (fid, ds) = m.subscribe(FrameworkInfo(name: "apps", capabilities: ["REVOCABLE_RESOURCES"]), now: 0)
         let regular = try XCTUnwrap(offers(ds).first { $0.revocable != true })
         // Services hold 3 of 4 cpus but use almost none of it.
-        var out = try m.handle(.accept(fid, offerIds: [regular.id], tasks: [task("s1", on: "a1", cpus: 1.5, mem: 512),
-                                                                            task("s2", on: "a1", cpus: 1.5, mem: 512)], refuseSeconds: 30), now: 1)
+        var out = try m.handle(
+            .accept(
+                fid, offerIds: [regular.id],
+                tasks: [
+                    task("s1", on: "a1", cpus: 1.5, mem: 512),
+                    task("s2", on: "a1", cpus: 1.5, mem: 512)
+                ], refuseSeconds: 30), now: 1)
         let old = try XCTUnwrap(offers(ds + out).last { $0.revocable == true && m.offers[$0.id] != nil })
         XCTAssertEqual(old.resources.cpus, 1, accuracy: 1e-9, "unmeasured services count whole")
         out = try m.handle(.decline(fid, offerIds: [old.id], refuseSeconds: 1), now: 1)
@@ -108,13 +124,18 @@ final class AllocatorTests: XCTestCase {
         // 4 - (0.02 × 1.25 + 0.05) - (0.1 × 1.25 + 0.05) = 3.75
         XCTAssertEqual(lent.resources.cpus, 3.75, accuracy: 1e-9)
         XCTAssertEqual(lent.resources.mem, 3072, accuracy: 1e-9, "memory is never lent")
-        _ = try m.handle(.accept(fid, offerIds: [lent.id], tasks: (0..<7).map { task("b\($0)", on: "a1", cpus: 0.5, mem: 256) }), now: 3)
+        _ = try m.handle(
+            .accept(fid, offerIds: [lent.id], tasks: (0..<7).map { task("b\($0)", on: "a1", cpus: 0.5, mem: 256) }), now: 3)
         // A busy service does not preempt by itself (its weight takes the cpu back); a new service
         // task does, and only as much as it needs.
         XCTAssertTrue(m.heartbeat(agentId: "a1", usage: ["s1": 0.02, "s2": 0.1], now: 40))
         let svcOffer = try XCTUnwrap(offers(m.tick(now: 40)).first { $0.revocable != true })
-        let ds2 = try m.handle(.accept(fid, offerIds: [svcOffer.id], tasks: [task("s3", on: "a1", cpus: 0.75, mem: 256)]), now: 40)
-        let kills = ds2.compactMap { d -> AgentMessage.Kill? in if case .toAgent(_, _, let msg) = d { return msg.kill }; return nil }
+        let ds2 = try m.handle(
+            .accept(fid, offerIds: [svcOffer.id], tasks: [task("s3", on: "a1", cpus: 0.75, mem: 256)]), now: 40)
+        let kills = ds2.compactMap { d -> AgentMessage.Kill? in
+            if case .toAgent(_, _, let msg) = d { return msg.kill }
+            return nil
+        }
         XCTAssertEqual(kills.count, 1, "0.75 new + 0.25 expected + 3.5 batch = 4.5 > 4: one half-cpu task goes")
     }
 
@@ -139,14 +160,18 @@ final class AllocatorTests: XCTestCase {
             let roles = ["r0", "r1", "r2", "r3"].prefix(Int(rng.next() % 3) + 2).map { $0 }
             for r in roles where rng.next() % 2 == 0 { try m.setWeight(r, Double(rng.next() % 4 + 1)) }
             for i in 0..<Int(rng.next() % 6 + 1) {
-                _ = m.registerAgent(agent("a\(i)", cpus: Double(rng.next() % 8 + 1), mem: Double(rng.next() % 8 + 1) * 1024), tasks: [], now: 0)
+                _ = m.registerAgent(
+                    agent("a\(i)", cpus: Double(rng.next() % 8 + 1), mem: Double(rng.next() % 8 + 1) * 1024), tasks: [], now: 0)
                 if rng.next() % 3 == 0 {
-                    _ = try? m.reserve(Reservation(agentId: "a\(i)", role: roles[Int(rng.next() % UInt64(roles.count))],
-                                                   resources: Resources(cpus: 1, mem: 512)))
+                    _ = try? m.reserve(
+                        Reservation(
+                            agentId: "a\(i)", role: roles[Int(rng.next() % UInt64(roles.count))],
+                            resources: Resources(cpus: 1, mem: 512)))
                 }
             }
             for r in roles where rng.next() % 3 == 0 {
-                try m.setQuota(r, Quota(guarantee: Resources(cpus: 1), limit: Resources(cpus: Double(rng.next() % 6 + 2), mem: 1e9)))
+                try m.setQuota(
+                    r, Quota(guarantee: Resources(cpus: 1), limit: Resources(cpus: Double(rng.next() % 6 + 2), mem: 1e9)))
             }
             var served: [String: [String]] = [:]
             for r in roles {
@@ -157,15 +182,18 @@ final class AllocatorTests: XCTestCase {
             for step in 1...40 {
                 let now = Double(step)
                 for o in offers(m.tick(now: now)) where m.offers[o.id] != nil {
-                    XCTAssertTrue(served[o.frameworkId]?.contains(o.role ?? "*") == true, "seed \(seed): offer for a role not served")
-                    var left = o.resources, tasks: [TaskInfo] = []
+                    XCTAssertTrue(
+                        served[o.frameworkId]?.contains(o.role ?? "*") == true, "seed \(seed): offer for a role not served")
+                    var left = o.resources
+                    var tasks: [TaskInfo] = []
                     while left.cpus >= 0.5 - 1e-9, left.mem >= 256 - 1e-9 {
                         n += 1
                         tasks.append(task("t\(n)", on: o.agentId, cpus: 0.5, mem: 256))
                         left = left - Resources(cpus: 0.5, mem: 256)
                     }
                     if rng.next() % 5 == 0 {
-                        _ = try m.handle(.decline(o.frameworkId, offerIds: [o.id], refuseSeconds: Double(rng.next() % 3)), now: now)
+                        _ = try m.handle(
+                            .decline(o.frameworkId, offerIds: [o.id], refuseSeconds: Double(rng.next() % 3)), now: now)
                     } else {
                         _ = try m.handle(.accept(o.frameworkId, offerIds: [o.id], tasks: tasks, refuseSeconds: 0), now: now)
                     }
@@ -174,8 +202,13 @@ final class AllocatorTests: XCTestCase {
                 // Some tasks end, freeing room the allocator must see at once.
                 for a in m.agents.values.sorted(by: { $0.info.id < $1.info.id }) where rng.next() % 3 == 0 {
                     guard let t = a.tasks.keys.sorted().first else { continue }
-                    _ = m.agentUpdates(agentId: a.info.id, [TaskStatus(taskId: t, agentId: a.info.id, frameworkId: nil, state: .finished,
-                                                                       uuid: "u\(t)", timestamp: now)], now: now)
+                    _ = m.agentUpdates(
+                        agentId: a.info.id,
+                        [
+                            TaskStatus(
+                                taskId: t, agentId: a.info.id, frameworkId: nil, state: .finished,
+                                uuid: "u\(t)", timestamp: now)
+                        ], now: now)
                     try check(m, seed: seed)
                 }
                 for a in m.agents.keys { _ = m.heartbeat(agentId: a, now: now) }
@@ -188,7 +221,8 @@ final class AllocatorTests: XCTestCase {
         for a in m.agents.values {
             var used: [String: Resources] = [:]
             for t in a.tasks.values where !t.state.isTerminal {
-                used[t.info.role ?? "*", default: Resources()] = used[t.info.role ?? "*", default: Resources()] + t.info.resources.scalars
+                used[t.info.role ?? "*", default: Resources()] =
+                    used[t.info.role ?? "*", default: Resources()] + t.info.resources.scalars
             }
             for o in m.offers.values where o.agentId == a.info.id {
                 used[o.role ?? "*", default: Resources()] = used[o.role ?? "*", default: Resources()] + o.resources.scalars
@@ -203,19 +237,27 @@ final class AllocatorTests: XCTestCase {
             for (r, u) in used { byRole[r] = (byRole[r] ?? Resources()) + u }
         }
         for (role, q) in m.policy.quotas {
-            if let limit = q.limit { XCTAssertTrue(limit.contains(byRole[role] ?? Resources()), "seed \(seed): \(role) past its limit") }
+            if let limit = q.limit {
+                XCTAssertTrue(limit.contains(byRole[role] ?? Resources()), "seed \(seed): \(role) past its limit")
+            }
         }
         // The sums kept step by step are the sums worked out from scratch.
         var fresh = m
         fresh.recomputeSums()
-        func close(_ a: Resources, _ b: Resources) -> Bool { abs(a.cpus - b.cpus) < 1e-6 && abs(a.mem - b.mem) < 1e-3 && abs(a.disk - b.disk) < 1e-3 }
+        func close(_ a: Resources, _ b: Resources) -> Bool {
+            abs(a.cpus - b.cpus) < 1e-6 && abs(a.mem - b.mem) < 1e-3 && abs(a.disk - b.disk) < 1e-3
+        }
         XCTAssertTrue(close(m.sums.total, fresh.sums.total), "seed \(seed): total drifted")
         XCTAssertTrue(close(m.sums.unreservedFree, fresh.sums.unreservedFree), "seed \(seed): unreserved free drifted")
         for role in Set(m.sums.byRole.keys).union(fresh.sums.byRole.keys) {
-            XCTAssertTrue(close(m.sums.byRole[role] ?? Resources(), fresh.sums.byRole[role] ?? Resources()), "seed \(seed): \(role) drifted")
+            XCTAssertTrue(
+                close(m.sums.byRole[role] ?? Resources(), fresh.sums.byRole[role] ?? Resources()), "seed \(seed): \(role) drifted"
+            )
         }
         for fid in Set(m.sums.byFramework.keys).union(fresh.sums.byFramework.keys) {
-            XCTAssertTrue(close(m.sums.byFramework[fid] ?? Resources(), fresh.sums.byFramework[fid] ?? Resources()), "seed \(seed): \(fid) drifted")
+            XCTAssertTrue(
+                close(m.sums.byFramework[fid] ?? Resources(), fresh.sums.byFramework[fid] ?? Resources()),
+                "seed \(seed): \(fid) drifted")
         }
     }
 }

@@ -3,21 +3,33 @@ import PacerModel
 import XCTest
 
 final class MasterCoreTests: XCTestCase {
-    let agent = AgentInfo(id: "a1", hostname: "h1", url: "http://a1", resources:
-        Resources(cpus: 2, mem: 1024, disk: 100, ports: [PortRange(31000, 31009)]), attributes: ["rack": "r1"])
+    let agent = AgentInfo(
+        id: "a1", hostname: "h1", url: "http://a1",
+        resources:
+            Resources(cpus: 2, mem: 1024, disk: 100, ports: [PortRange(31000, 31009)]), attributes: ["rack": "r1"])
 
     func offers(_ ds: [MasterDirective]) -> [Offer] {
-        ds.flatMap { d -> [Offer] in if case .toFramework(_, let e) = d, let o = e.offers { return o.offers }; return [] }
+        ds.flatMap { d -> [Offer] in
+            if case .toFramework(_, let e) = d, let o = e.offers { return o.offers }
+            return []
+        }
     }
     func updates(_ ds: [MasterDirective]) -> [TaskStatus] {
-        ds.compactMap { d in if case .toFramework(_, let e) = d { return e.update?.status }; return nil }
+        ds.compactMap { d in
+            if case .toFramework(_, let e) = d { return e.update?.status }
+            return nil
+        }
     }
     func launches(_ ds: [MasterDirective]) -> [TaskInfo] {
-        ds.flatMap { d -> [TaskInfo] in if case .toAgent(_, _, let m) = d { return m.launch?.tasks ?? [] }; return [] }
+        ds.flatMap { d -> [TaskInfo] in
+            if case .toAgent(_, _, let m) = d { return m.launch?.tasks ?? [] }
+            return []
+        }
     }
     func task(_ id: String, cpus: Double = 0.5, mem: Double = 100, ports: [PortRange] = []) -> TaskInfo {
-        TaskInfo(taskId: id, name: id, agentId: "a1", resources: Resources(cpus: cpus, mem: mem, ports: ports),
-                 command: CommandInfo(shell: true, value: "sleep 1", arguments: nil, environment: [:]))
+        TaskInfo(
+            taskId: id, name: id, agentId: "a1", resources: Resources(cpus: cpus, mem: mem, ports: ports),
+            command: CommandInfo(shell: true, value: "sleep 1", arguments: nil, environment: [:]))
     }
 
     /// A master with one agent and one subscribed framework, and the first offer it made.
@@ -37,9 +49,13 @@ final class MasterCoreTests: XCTestCase {
 
     func testAcceptLaunchesFittingTasksAndRefusesTheRest() throws {
         var (m, fid, offer) = cluster()
-        let ds = try m.handle(.accept(fid, offerIds: [offer.id], tasks: [
-            task("ok", ports: [PortRange(31000, 31000)]), task("too-big", cpus: 4), task("bad-port", ports: [PortRange(40000, 40000)]),
-        ], refuseSeconds: 0), now: 1)
+        let ds = try m.handle(
+            .accept(
+                fid, offerIds: [offer.id],
+                tasks: [
+                    task("ok", ports: [PortRange(31000, 31000)]), task("too-big", cpus: 4),
+                    task("bad-port", ports: [PortRange(40000, 40000)])
+                ], refuseSeconds: 0), now: 1)
         XCTAssertEqual(launches(ds).map(\.taskId), ["ok"])
         let errors = updates(ds)
         XCTAssertEqual(Set(errors.map(\.taskId)), ["too-big", "bad-port"])
@@ -71,7 +87,9 @@ final class MasterCoreTests: XCTestCase {
         XCTAssertTrue(offers(try m.handle(SchedulerCall(type: .revive, frameworkId: fid), now: 13)).isEmpty)
         XCTAssertEqual(offers(m.tick(now: 13 + 2 * m.settings.minFullAllocation)).count, 1)
         _ = try m.handle(.decline(fid, offerIds: Array(m.offers.keys), refuseSeconds: 100), now: 14)
-        XCTAssertEqual(offers(try m.handle(SchedulerCall(type: .revive, frameworkId: fid), now: 15)).count, 1, "at once when no pass just ran")
+        XCTAssertEqual(
+            offers(try m.handle(SchedulerCall(type: .revive, frameworkId: fid), now: 15)).count, 1,
+            "at once when no pass just ran")
     }
 
     func testSuppressedFrameworkGetsNoOffers() throws {
@@ -93,7 +111,11 @@ final class MasterCoreTests: XCTestCase {
         XCTAssertTrue(updates(m.tick(now: 20)).isEmpty)  // 10 s of silence < 15 s timeout
         let ds = m.tick(now: 26)
         XCTAssertEqual(updates(ds).map(\.state), [.unreachable])
-        XCTAssertTrue(ds.contains { if case .toFramework(_, let e) = $0 { return e.type == .failure }; return false })
+        XCTAssertTrue(
+            ds.contains {
+                if case .toFramework(_, let e) = $0 { return e.type == .failure }
+                return false
+            })
         XCTAssertFalse(m.heartbeat(agentId: "a1", now: 27))  // must register again
         // It comes back with its task: the framework hears the real state.
         let back = m.registerAgent(agent, tasks: [.init(task: task("t1"), frameworkId: fid, state: .running)], now: 28)
@@ -106,7 +128,9 @@ final class MasterCoreTests: XCTestCase {
         XCTAssertTrue(offers(m.tick(now: 1)).isEmpty)  // nothing free: all cpus used
         let running = TaskStatus(taskId: "t1", agentId: "a1", frameworkId: fid, state: .running, uuid: "u1", timestamp: 2)
         XCTAssertEqual(updates(m.agentUpdates(agentId: "a1", [running], now: 2)), [running])
-        var failed = running; failed.state = .failed; failed.uuid = "u2"
+        var failed = running
+        failed.state = .failed
+        failed.uuid = "u2"
         let ds = m.agentUpdates(agentId: "a1", [failed], now: 3)
         XCTAssertEqual(updates(ds), [failed])
         XCTAssertEqual(offers(ds).first?.resources.cpus, 2)
@@ -115,14 +139,21 @@ final class MasterCoreTests: XCTestCase {
     func testAcknowledgementsGoToTheAgent() throws {
         var (m, fid, _) = cluster()
         let ds = try m.handle(.acknowledge(fid, [Acknowledgement(agentId: "a1", taskId: "t", uuid: "u")]), now: 1)
-        XCTAssertEqual(ds, [.toAgent(agentId: "a1", url: "http://a1", .acknowledge([Acknowledgement(agentId: "a1", taskId: "t", uuid: "u")]))])
+        XCTAssertEqual(
+            ds,
+            [.toAgent(agentId: "a1", url: "http://a1", .acknowledge([Acknowledgement(agentId: "a1", taskId: "t", uuid: "u")]))])
     }
 
     func testReconciliationAnswersKnownTasksAndLostForUnknownAfterTheWindow() throws {
         var (m, fid, offer) = cluster()
         _ = try m.handle(.accept(fid, offerIds: [offer.id], tasks: [task("t1")]), now: 1)
-        let explicit = try m.handle(.reconcile(fid, [TaskRef(taskId: "t1", agentId: "a1"), TaskRef(taskId: "ghost", agentId: nil),
-                                                     TaskRef(taskId: "ghost2", agentId: "a9")]), now: 2)
+        let explicit = try m.handle(
+            .reconcile(
+                fid,
+                [
+                    TaskRef(taskId: "t1", agentId: "a1"), TaskRef(taskId: "ghost", agentId: nil),
+                    TaskRef(taskId: "ghost2", agentId: "a9")
+                ]), now: 2)
         XCTAssertEqual(updates(explicit).map(\.taskId), ["t1"])  // ghosts: silence while their agents may re-register
         // An agent that is back reported every task it has: one it does not have is lost, window or not.
         let onKnownAgent = try m.handle(.reconcile(fid, [TaskRef(taskId: "never-launched", agentId: "a1")]), now: 2)
@@ -152,7 +183,10 @@ final class MasterCoreTests: XCTestCase {
         _ = m.tick(now: 60)
         XCTAssertNotNil(m.frameworks[fid])  // within its failover timeout
         XCTAssertTrue(m.heartbeat(agentId: "a1", now: 60))
-        let kills = m.tick(now: 70).filter { if case .toAgent(_, _, let msg) = $0 { return msg.type == .kill }; return false }
+        let kills = m.tick(now: 70).filter {
+            if case .toAgent(_, _, let msg) = $0 { return msg.type == .kill }
+            return false
+        }
         XCTAssertEqual(kills.count, 1)
         XCTAssertNil(m.frameworks[fid])
     }
@@ -187,7 +221,10 @@ extension MasterCoreTests {
         XCTAssertTrue(offers(m.tick(now: m.settings.offerTimeout - 1)).isEmpty, "one offer per agent while it is out")
         XCTAssertTrue(m.heartbeat(agentId: agent.id, now: m.settings.offerTimeout))
         let ds = m.tick(now: m.settings.offerTimeout + 0.5)
-        let rescinded = ds.compactMap { d -> String? in if case .toFramework(fid, let e) = d { return e.rescind?.offerId }; return nil }
+        let rescinded = ds.compactMap { d -> String? in
+            if case .toFramework(fid, let e) = d { return e.rescind?.offerId }
+            return nil
+        }
         XCTAssertEqual(rescinded, [offer.id])
         let again = offers(ds)
         XCTAssertEqual(again.count, 1)

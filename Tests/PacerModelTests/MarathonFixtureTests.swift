@@ -45,10 +45,13 @@ final class MarathonFixtureTests: XCTestCase {
         var status = AppStatus(app: try JSONDecoder().decode([AppDefinition].self, from: try fixture("apps_create"))[0])
         status.tasksRunning = 2
         status.deployments = ["d1"]
-        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: try WireJSON.marathonEncoder().encode(status)) as? [String: Any])
-        for key in ["id", "cmd", "instances", "cpus", "mem", "disk", "ports", "portDefinitions", "requirePorts", "constraints",
-                    "healthChecks", "upgradeStrategy", "backoffSeconds", "backoffFactor", "maxLaunchDelaySeconds",
-                    "tasksStaged", "tasksRunning", "tasksHealthy", "tasksUnhealthy", "deployments"] {
+        let object = try XCTUnwrap(
+            JSONSerialization.jsonObject(with: try WireJSON.marathonEncoder().encode(status)) as? [String: Any])
+        for key in [
+            "id", "cmd", "instances", "cpus", "mem", "disk", "ports", "portDefinitions", "requirePorts", "constraints",
+            "healthChecks", "upgradeStrategy", "backoffSeconds", "backoffFactor", "maxLaunchDelaySeconds",
+            "tasksStaged", "tasksRunning", "tasksHealthy", "tasksUnhealthy", "deployments"
+        ] {
             XCTAssertNotNil(object[key], "missing \(key)")
         }
         XCTAssertEqual((object["deployments"] as? [[String: String]])?.first?["id"], "d1")
@@ -57,9 +60,11 @@ final class MarathonFixtureTests: XCTestCase {
     func testMarathonTaskShapeMatchesTheExample() throws {
         struct Tasks: Decodable { var tasks: [MarathonTask] }
         let example = try JSONSerialization.jsonObject(with: try fixture("tasks")) as! [String: [[String: Any]]]
-        let record = TaskRecord(id: "web.1", appId: try PathId(validating: "/web"), agentId: "a1", host: "h", agentAttributes: [:],
-                                ports: [31000], servicePorts: [10000], version: "v", stagedAt: Date(timeIntervalSince1970: 0))
-        let ours = try JSONSerialization.jsonObject(with: try WireJSON.marathonEncoder().encode(MarathonTask(record))) as! [String: Any]
+        let record = TaskRecord(
+            id: "web.1", appId: try PathId(validating: "/web"), agentId: "a1", host: "h", agentAttributes: [:],
+            ports: [31000], servicePorts: [10000], version: "v", stagedAt: Date(timeIntervalSince1970: 0))
+        let ours =
+            try JSONSerialization.jsonObject(with: try WireJSON.marathonEncoder().encode(MarathonTask(record))) as! [String: Any]
         let theirs = Set(example["tasks"]![0].keys).subtracting(["region", "zone", "role", "startedAt"])
         XCTAssertTrue(theirs.isSubset(of: Set(ours.keys)), "missing: \(theirs.subtracting(ours.keys))")
         XCTAssertEqual(ours["stagedAt"] as? String, "1970-01-01T00:00:00.000Z")

@@ -15,12 +15,15 @@ final class ResourcesTests: XCTestCase {
             }
         }
         for _ in 0..<2000 {
-            let a = ranges(), b = ranges()
+            let a = ranges()
+            let b = ranges()
             let merged = PortRange.normalize(a)
             XCTAssertEqual(ports(merged), ports(a))
-            XCTAssertTrue(zip(merged, merged.dropFirst()).allSatisfy { $0.end + 1 < $1.begin }, "sorted, disjoint, not adjacent: \(merged)")
+            XCTAssertTrue(
+                zip(merged, merged.dropFirst()).allSatisfy { $0.end + 1 < $1.begin }, "sorted, disjoint, not adjacent: \(merged)")
             XCTAssertEqual(ports(PortRange.subtract(b, from: a)), ports(a).subtracting(ports(b)))
-            let ra = Resources(cpus: 1, ports: a), rb = Resources(ports: b)
+            let ra = Resources(cpus: 1, ports: a)
+            let rb = Resources(ports: b)
             XCTAssertEqual(ports((ra + rb).ports), ports(a).union(ports(b)))
             XCTAssertEqual(ports((ra - rb).ports), ports(a).subtracting(ports(b)))
             XCTAssertEqual(ra.contains(rb), ports(b).isSubset(of: ports(a)))

@@ -16,8 +16,10 @@ final class ValidationTests: XCTestCase {
         for good in ["/a", "a", "/shop/web", "/a-b/c.d", "/0", "/a1.b2"] {
             XCTAssertNoThrow(try PathId(validating: good), good)
         }
-        for bad in ["", "/", "..", "/a/../b", "/A", "/a//b", "/%2e%2e", "/a_b", "/-a", "/a-", "/a..b", "/a/.", "/a\u{0}b",
-                    "/ａ", String(repeating: "a", count: 1000)] {
+        for bad in [
+            "", "/", "..", "/a/../b", "/A", "/a//b", "/%2e%2e", "/a_b", "/-a", "/a-", "/a..b", "/a/.", "/a\u{0}b",
+            "/ａ", String(repeating: "a", count: 1000)
+        ] {
             XCTAssertThrowsError(try PathId(validating: bad), bad)
         }
         XCTAssertEqual(try PathId(validating: "shop/web").description, "/shop/web")
@@ -32,7 +34,9 @@ final class ValidationTests: XCTestCase {
         XCTAssertNotNil(try errors(#"{"id":"/x","cmd":"x","backoffFactor":0.5}"#)["/backoffFactor"])
         XCTAssertNotNil(try errors(#"{"id":"/x","cmd":"x","ports":[80,80]}"#)["/portDefinitions/1/port"])
         XCTAssertNotNil(try errors(#"{"id":"/x","cmd":"x","ports":[65536]}"#)["/portDefinitions/0/port"])
-        XCTAssertNotNil(try errors(#"{"id":"/x","cmd":"x","upgradeStrategy":{"minimumHealthCapacity":2}}"#)["/upgradeStrategy/minimumHealthCapacity"])
+        XCTAssertNotNil(
+            try errors(#"{"id":"/x","cmd":"x","upgradeStrategy":{"minimumHealthCapacity":2}}"#)[
+                "/upgradeStrategy/minimumHealthCapacity"])
         XCTAssertNotNil(try errors(#"{"id":"/x"}"#)["/cmd"])
         XCTAssertEqual(try errors(#"{"id":"/x","cmd":"x"}"#), [:])
     }
@@ -49,7 +53,10 @@ final class ValidationTests: XCTestCase {
 
     func testDecodingErrorsMapToMarathonStatuses() {
         func status(_ json: String) -> (Int, String?) {
-            do { _ = try decode(json); return (0, nil) } catch { return (error.status, error.details.first?.path) }
+            do {
+                _ = try decode(json)
+                return (0, nil)
+            } catch { return (error.status, error.details.first?.path) }
         }
         XCTAssertEqual(status(#"{"id":"/x","cmd":"x","cpus":NaN}"#).0, 400)
         XCTAssertEqual(status(#"{"id":"/x","cmd":"x""#).0, 400)
@@ -91,7 +98,8 @@ final class ValidationTests: XCTestCase {
 /// Every example in `apps/` is a valid spec: a newcomer's first deploy must not fail on our own file.
 final class ExampleAppsTests: XCTestCase {
     func testEveryExampleAppDecodesAndValidates() throws {
-        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         let files = try FileManager.default.contentsOfDirectory(atPath: repo.path + "/apps").filter { $0.hasSuffix(".json") }
         XCTAssertGreaterThanOrEqual(files.count, 4)
         var kinds: Set<AppKind> = []

@@ -1,9 +1,10 @@
 import Foundation
 import PacerAgentCore
-@testable import PacerAppsCore
-@testable import PacerMasterCore
 import PacerModel
 import PacerTestKit
+
+@testable import PacerAppsCore
+@testable import PacerMasterCore
 
 /// Master, agents and the framework core wired through a simulated network and clock.
 /// Calls over HTTP may be lost, duplicated or delayed (so reordered); the subscription stream is
@@ -16,9 +17,16 @@ struct Simulation {
         case toFramework(SchedulerEvent, stream: Int)
         case exited(agent: String, taskId: String, pid: Int32, ExitStatus)
     }
-    struct Pending { var at: Double; var seq: Int; var message: Message }
+    struct Pending {
+        var at: Double
+        var seq: Int
+        var message: Message
+    }
     struct Faults {
-        var loss = 0.0; var duplication = 0.0; var maxDelay = 0.01; var crashes = false
+        var loss = 0.0
+        var duplication = 0.0
+        var maxDelay = 0.01
+        var crashes = false
         /// The leading master fails over: a new one starts empty; agents and the framework come back to it.
         var masterFailovers = false
     }
@@ -58,16 +66,20 @@ struct Simulation {
     }
 
     /// What the framework has on disk.
-    struct FrameworkStore { var apps: [PathId: AppDefinition] = [:]; var tasks: [String: TaskRecord] = [:] }
+    struct FrameworkStore {
+        var apps: [PathId: AppDefinition] = [:]
+        var tasks: [String: TaskRecord] = [:]
+    }
 
     init(seed: UInt64, agents count: Int) {
         rng = SeededRandom(seed: seed)
         master = MasterCore(now: 0, idPrefix: "m")
         framework = AppsCore(settings: Self.frameworkSettings, apps: [], tasks: [], idPrefix: "f0", now: Self.date(0))
         for i in 0..<count {
-            let info = AgentInfo(id: "a\(i)", hostname: "h\(i)", url: "agent://a\(i)",
-                                 resources: Resources(cpus: 4, mem: 4096, disk: 1000, ports: [PortRange(31000, 31099)]),
-                                 attributes: ["rack": "r\(i % 2)"])
+            let info = AgentInfo(
+                id: "a\(i)", hostname: "h\(i)", url: "agent://a\(i)",
+                resources: Resources(cpus: 4, mem: 4096, disk: 1000, ports: [PortRange(31000, 31099)]),
+                attributes: ["rack": "r\(i % 2)"])
             let core = AgentCore(agentId: info.id, idPrefix: "a\(i)b0")
             agents[info.id] = AgentSim(info: info, core: core, checkpoint: core.state)
         }
@@ -125,7 +137,11 @@ struct Simulation {
             if !registered {
                 agents[id]!.registrations += 1
                 let a = agents[id]!
-                send(.toMaster(.register(a.info, tasks: a.core.runningTasks, boot: String(format: "%06d", a.boots), sequence: a.registrations)))
+                send(
+                    .toMaster(
+                        .register(
+                            a.info, tasks: a.core.runningTasks, boot: String(format: "%06d", a.boots), sequence: a.registrations))
+                )
             } else {
                 send(.toMaster(.heartbeat(id)))
             }
@@ -157,7 +173,10 @@ struct Simulation {
             case .heartbeat:
                 if !master.heartbeat(agentId: call.agentId, now: now) { agents[call.agentId]?.registered = false }
             case .update:
-                if master.agents[call.agentId]?.reachable != true { agents[call.agentId]?.registered = false; return }
+                if master.agents[call.agentId]?.reachable != true {
+                    agents[call.agentId]?.registered = false
+                    return
+                }
                 let statuses = call.update?.statuses ?? []
                 let unknown = master.reportsUnknownTasks(agentId: call.agentId, statuses)
                 masterDo(master.agentUpdates(agentId: call.agentId, statuses, now: now))
@@ -217,14 +236,17 @@ struct Simulation {
                     results.append((t.taskId, .success(nextPid)))
                     if rng.chance(0.05) {  // some tasks crash on their own
                         seq += 1
-                        queue.append(Pending(at: now + Double.random(in: 1...30, using: &rng), seq: seq,
-                                             message: .exited(agent: id, taskId: t.taskId, pid: nextPid, .exited(1))))
+                        queue.append(
+                            Pending(
+                                at: now + Double.random(in: 1...30, using: &rng), seq: seq,
+                                message: .exited(agent: id, taskId: t.taskId, pid: nextPid, .exited(1))))
                     }
                 }
                 agentDo(id, agents[id]!.core.spawned(results, now: now))
             case .signal(let taskId, let pid, let signal):
                 seq += 1
-                queue.append(Pending(at: now + 0.05, seq: seq, message: .exited(agent: id, taskId: taskId, pid: pid, .signaled(signal))))
+                queue.append(
+                    Pending(at: now + 0.05, seq: seq, message: .exited(agent: id, taskId: taskId, pid: pid, .signaled(signal))))
             case .checkpoint:
                 agents[id]!.checkpoint = agents[id]!.core.state
             case .send(let statuses):
@@ -274,8 +296,9 @@ struct Simulation {
 
     /// The framework process dies and comes back with what it had persisted.
     mutating func crashFramework() {
-        framework = AppsCore(settings: Self.frameworkSettings, apps: Array(store.apps.values), tasks: Array(store.tasks.values),
-                             idPrefix: "f\(Int(now * 1000))", now: Self.date(now))
+        framework = AppsCore(
+            settings: Self.frameworkSettings, apps: Array(store.apps.values), tasks: Array(store.tasks.values),
+            idPrefix: "f\(Int(now * 1000))", now: Self.date(now))
         if let id = frameworkId { master.disconnected(frameworkId: id, now: now) }
         stream += 1  // the old stream is gone
     }
@@ -317,12 +340,16 @@ struct Simulation {
         for app in framework.apps.values.sorted(by: { $0.id < $1.id }) {
             let backingOff = framework.delays[app.id].map { $0.until > date } ?? false
             let waiting = !backingOff && framework.plan(app, now: date).launch > 0 && hasRoom(for: app)
-            guard waiting else { waitingSince[app.id] = nil; continue }
+            guard waiting else {
+                waitingSince[app.id] = nil
+                continue
+            }
             let since = waitingSince[app.id] ?? now
             waitingSince[app.id] = since
             if now - since > progressBound {
-                failures.append("t=\(now): \(app.id) stalled: \(framework.plan(app, now: date).launch) to launch, room on an agent, "
-                    + "no launch for \(Int(now - since)) s; master: \(masterView())")
+                failures.append(
+                    "t=\(now): \(app.id) stalled: \(framework.plan(app, now: date).launch) to launch, room on an agent, "
+                        + "no launch for \(Int(now - since)) s; master: \(masterView())")
                 waitingSince[app.id] = now  // report once per bound
             }
         }
@@ -344,12 +371,15 @@ struct Simulation {
                 l.used[o.role ?? "*"] = (l.used[o.role ?? "*"] ?? Resources()) - o.resources.scalars
                 l.portsTaken = PortRange.subtract(o.resources.ports, from: l.portsTaken)
             }
-            return l.unreservedFree.contains(app.resourcesPerTask.scalars) && l.freePorts.reduce(0) { $0 + $1.count } >= app.portDefinitions.count
+            return l.unreservedFree.contains(app.resourcesPerTask.scalars)
+                && l.freePorts.reduce(0) { $0 + $1.count } >= app.portDefinitions.count
         }
     }
 
     /// Live processes of an app, across all agents.
     func liveProcesses(_ app: PathId) -> Int {
-        agents.values.reduce(0) { sum, a in sum + a.processes.values.filter { $0.alive && $0.taskId.hasPrefix(app.safeName + ".") }.count }
+        agents.values.reduce(0) { sum, a in
+            sum + a.processes.values.filter { $0.alive && $0.taskId.hasPrefix(app.safeName + ".") }.count
+        }
     }
 }

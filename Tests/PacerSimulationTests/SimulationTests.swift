@@ -48,14 +48,22 @@ final class SimulationTests: XCTestCase {
             let running = sim.framework.tasks.values.filter { $0.appId == id && $0.state == .running }.count
             if live != n || running != n {
                 problems.append("\(id): wanted \(n), \(live) processes, \(running) running records")
-                if sim.traced != nil { for t in sim.framework.tasks.values where t.appId == id { problems.append("  record \(t.id) \(t.state)") } }
+                if sim.traced != nil {
+                    for t in sim.framework.tasks.values where t.appId == id { problems.append("  record \(t.id) \(t.state)") }
+                }
             }
         }
         for (agentId, a) in sim.agents.sorted(by: { $0.key < $1.key }) {
             for p in a.processes.values where p.alive && sim.framework.tasks[p.taskId] == nil {
-                let known = sim.master.task(p.taskId).map { "master: \($0.task.state) on \($0.agent.info.id)" } ?? "master: unknown"
-                let agentState = a.core.tasks[p.taskId].map { "agent: \($0.state), pending \(a.core.state.pending[p.taskId]?.map(\.status.state.rawValue) ?? [])" } ?? "agent: no record"
-                problems.append("orphan \(p.taskId) on \(agentId): \(known); \(agentState); everLaunched \(sim.everLaunched.contains(p.taskId))")
+                let known =
+                    sim.master.task(p.taskId).map { "master: \($0.task.state) on \($0.agent.info.id)" } ?? "master: unknown"
+                let agentState =
+                    a.core.tasks[p.taskId].map {
+                        "agent: \($0.state), pending \(a.core.state.pending[p.taskId]?.map(\.status.state.rawValue) ?? [])"
+                    } ?? "agent: no record"
+                problems.append(
+                    "orphan \(p.taskId) on \(agentId): \(known); \(agentState); everLaunched \(sim.everLaunched.contains(p.taskId))"
+                )
             }
         }
         for t in sim.framework.tasks.values where t.state == .running && sim.master.task(t.id) == nil {
@@ -76,8 +84,9 @@ final class SimulationTests: XCTestCase {
             if !problems.isEmpty {
                 failed.append(seed)
                 if failed.count <= 3 {
-                    print("seed \(seed) failed (replay: SWIFT_DETERMINISTIC_HASHING=1 PACER_SIM_SEED=\(seed)):\n  "
-                        + problems.prefix(8).joined(separator: "\n  "))
+                    print(
+                        "seed \(seed) failed (replay: SWIFT_DETERMINISTIC_HASHING=1 PACER_SIM_SEED=\(seed)):\n  "
+                            + problems.prefix(8).joined(separator: "\n  "))
                 }
             }
         }

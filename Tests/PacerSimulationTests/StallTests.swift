@@ -1,8 +1,9 @@
 import Foundation
-@testable import PacerAppsCore
 import PacerMasterCore
 import PacerModel
 import XCTest
+
+@testable import PacerAppsCore
 
 /// Issue 18: a deployment that never progresses after failovers. Two message races, built by
 /// hand with the real master and framework cores, each of which stalled a deployment before
@@ -10,8 +11,9 @@ import XCTest
 /// agent was never offered again), and a REVIVE that overtook an older DECLINE (the refusal
 /// it carried then held the agent back for two minutes).
 final class StallTests: XCTestCase {
-    let agent = AgentInfo(id: "a1", hostname: "h1", url: "agent://a1",
-                          resources: Resources(cpus: 4, mem: 4096, disk: 1000, ports: [PortRange(31000, 31099)]), attributes: [:])
+    let agent = AgentInfo(
+        id: "a1", hostname: "h1", url: "agent://a1",
+        resources: Resources(cpus: 4, mem: 4096, disk: 1000, ports: [PortRange(31000, 31099)]), attributes: [:])
 
     func date(_ t: Double) -> Date { Date(timeIntervalSince1970: 1_700_000_000 + t) }
 
@@ -38,16 +40,24 @@ final class StallTests: XCTestCase {
     }
 
     func launched(_ ds: [AppsDirective]) -> [TaskInfo] {
-        ds.flatMap { d -> [TaskInfo] in if case .accept(_, let t, _) = d { return t }; return [] }
+        ds.flatMap { d -> [TaskInfo] in
+            if case .accept(_, let t, _) = d { return t }
+            return []
+        }
     }
 
     func offers(_ ds: [MasterDirective]) -> [Offer] {
-        ds.flatMap { d -> [Offer] in if case .toFramework(_, let e) = d, let o = e.offers { return o.offers }; return [] }
+        ds.flatMap { d -> [Offer] in
+            if case .toFramework(_, let e) = d, let o = e.offers { return o.offers }
+            return []
+        }
     }
 
     /// Ticks master and framework every 0.25 s from `start` for `seconds`, delivering offers and
     /// calls at once; returns when the first task is launched, or nil.
-    func launchTime(_ m: inout MasterCore, _ f: inout AppsCore, fid: String, from start: Double, seconds: Double) throws -> Double? {
+    func launchTime(_ m: inout MasterCore, _ f: inout AppsCore, fid: String, from start: Double, seconds: Double) throws
+        -> Double?
+    {
         var t = start
         while t < start + seconds {
             t += 0.25
@@ -72,7 +82,11 @@ final class StallTests: XCTestCase {
         let (fid, subscribed) = m.subscribe(FrameworkInfo(name: "pacer"), now: 100)
         var f = AppsCore(apps: [], tasks: [], idPrefix: "f", now: date(100))
         // Nothing to launch: it declines — and the DECLINE never arrives.
-        XCTAssertTrue(f.handleOffers(offers(subscribed), now: date(100)).contains { if case .decline = $0 { return true }; return false })
+        XCTAssertTrue(
+            f.handleOffers(offers(subscribed), now: date(100)).contains {
+                if case .decline = $0 { return true }
+                return false
+            })
         // An app is posted; its REVIVE arrives.
         let (_, _, put) = try f.putApp(web(), now: date(101), force: false)
         for call in calls(put, fid) { _ = try m.handle(call, now: 101) }

@@ -157,13 +157,19 @@ final class EtcdStoreTests: XCTestCase, StoreConformanceTests {
 
     func testNoMemberAnsweringIsAClearError() async throws {
         let store = EtcdStore(endpoints: ["http://127.0.0.1:1"], timeout: .seconds(1))
-        do { _ = try await store.get("x"); XCTFail("no error") } catch {
+        do {
+            _ = try await store.get("x")
+            XCTFail("no error")
+        } catch {
             XCTAssertTrue("\(error)".contains("no etcd member answered"), "\(error)")
         }
     }
 
     func createRevision(of key: String) async throws -> Int64 {
-        struct R: Decodable { struct KV: Decodable { var create_revision: String }; var kvs: [KV] }
+        struct R: Decodable {
+            struct KV: Decodable { var create_revision: String }
+            var kvs: [KV]
+        }
         let body = try JSONSerialization.data(withJSONObject: ["key": Data(key.utf8).base64EncodedString()])
         let r = try await HTTPTransport().expectOK(.POST, "http://\(etcd.endpoints[0])/v3/kv/range", body: body)
         return Int64(try JSONDecoder().decode(R.self, from: r.body).kvs[0].create_revision)!

@@ -149,7 +149,11 @@ public struct DiscoveryModel: Sendable {
         }
         changed = []
         var services: [Int: ServiceRoute] = [:]
-        for list in routes.values { for r in list where services[r.servicePort] == nil || services[r.servicePort]!.appId < r.appId { services[r.servicePort] = r } }
+        for list in routes.values {
+            for r in list where services[r.servicePort] == nil || services[r.servicePort]!.appId < r.appId {
+                services[r.servicePort] = r
+            }
+        }
         var next = RoutingTable(services: services)
         next.frameworks = current.frameworks
         return next

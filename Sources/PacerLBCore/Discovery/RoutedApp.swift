@@ -10,8 +10,12 @@ public struct RoutedApp: Sendable, Equatable {
     public var healthChecks: Int
     public var tasks: [String: RoutedTask]
 
-    public init(id: String, labels: [String: String] = [:], servicePorts: [Int], healthChecks: Int = 0, tasks: [RoutedTask] = []) {
-        self.id = id; self.labels = labels; self.servicePorts = servicePorts; self.healthChecks = healthChecks
+    public init(id: String, labels: [String: String] = [:], servicePorts: [Int], healthChecks: Int = 0, tasks: [RoutedTask] = [])
+    {
+        self.id = id
+        self.labels = labels
+        self.servicePorts = servicePorts
+        self.healthChecks = healthChecks
         self.tasks = Dictionary(tasks.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
     }
 }
@@ -27,9 +31,16 @@ public struct RoutedTask: Sendable, Equatable {
     public var ready: Bool?
     public var draining: Bool
 
-    public init(id: String, host: String, ports: [Int], running: Bool, healthy: Bool? = nil, ready: Bool? = nil, draining: Bool = false) {
-        self.id = id; self.host = host; self.ports = ports; self.running = running; self.healthy = healthy
-        self.ready = ready; self.draining = draining
+    public init(
+        id: String, host: String, ports: [Int], running: Bool, healthy: Bool? = nil, ready: Bool? = nil, draining: Bool = false
+    ) {
+        self.id = id
+        self.host = host
+        self.ports = ports
+        self.running = running
+        self.healthy = healthy
+        self.ready = ready
+        self.draining = draining
     }
 
     /// Traffic goes only to a task that runs, passes every health check (apps without checks:
@@ -59,7 +70,10 @@ public struct AppsSnapshot: Decodable {
         let raw = try decoder.container(keyedBy: Keys.self).decode([Lenient<AppJSON>].self, forKey: .apps)
         apps = []
         for entry in raw {
-            guard let app = entry.value else { skippedApps += 1; continue }
+            guard let app = entry.value else {
+                skippedApps += 1
+                continue
+            }
             apps.append(app.routed)
             skippedTasks += app.skippedTasks
         }
@@ -95,8 +109,9 @@ struct AppJSON: Decodable {
     var routed: RoutedApp {
         let service = portDefinitions.map { $0.map { $0.value?.port ?? 0 } } ?? ports ?? []
         let checks = healthChecks?.count ?? 0
-        return RoutedApp(id: id, labels: labels ?? [:], servicePorts: service, healthChecks: checks,
-                         tasks: (tasks ?? []).compactMap { $0.value?.routed(checks: checks) })
+        return RoutedApp(
+            id: id, labels: labels ?? [:], servicePorts: service, healthChecks: checks,
+            tasks: (tasks ?? []).compactMap { $0.value?.routed(checks: checks) })
     }
 }
 
@@ -104,7 +119,10 @@ struct AppJSON: Decodable {
 /// for with `embed=pacer`.
 struct TaskJSON: Decodable {
     struct Result: Decodable { var alive: Bool? }
-    struct Extra: Decodable { var ready: Bool?; var draining: Bool? }
+    struct Extra: Decodable {
+        var ready: Bool?
+        var draining: Bool?
+    }
     var id: String?
     var host: String?
     var ports: [Int]?
@@ -119,7 +137,8 @@ struct TaskJSON: Decodable {
         guard let id, let host, !host.isEmpty else { return nil }
         let results = (healthCheckResults ?? []).compactMap { $0.value?.alive }
         let healthy: Bool? = results.contains(false) ? false : (checks > 0 && results.count >= checks) ? true : nil
-        return RoutedTask(id: id, host: host, ports: ports ?? [], running: state == "TASK_RUNNING", healthy: healthy,
-                          ready: pacer?.ready ?? ready, draining: (pacer?.draining ?? draining) == true)
+        return RoutedTask(
+            id: id, host: host, ports: ports ?? [], running: state == "TASK_RUNNING", healthy: healthy,
+            ready: pacer?.ready ?? ready, draining: (pacer?.draining ?? draining) == true)
     }
 }

@@ -1,6 +1,11 @@
 /// How much of a message body is still to come, whatever its framing.
 public struct BodyProgress: Sendable, Equatable {
-    public enum State: Sendable, Equatable { case none, length(Int), chunked(ChunkedDecoder), untilClose }
+    public enum State: Sendable, Equatable {
+        case none
+        case length(Int)
+        case chunked(ChunkedDecoder)
+        case untilClose
+    }
     public var state: State
 
     public init(_ framing: BodyFraming) {
@@ -23,9 +28,12 @@ public struct BodyProgress: Sendable, Equatable {
 
     /// Of `available` bytes at the front of the buffer (visited in segments by `segments`), how
     /// many belong to this body; advances past them.
-    public mutating func take(available: Int,
-                              segments: ((UnsafeRawBufferPointer) throws(HTTPError) -> Bool) throws(HTTPError) -> Void)
-        throws(HTTPError) -> Int {
+    public mutating func take(
+        available: Int,
+        segments: ((UnsafeRawBufferPointer) throws(HTTPError) -> Bool) throws(HTTPError) -> Void
+    )
+        throws(HTTPError) -> Int
+    {
         switch state {
         case .none: return 0
         case .untilClose: return available

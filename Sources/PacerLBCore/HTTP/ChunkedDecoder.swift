@@ -3,7 +3,10 @@
 /// Chunk data is skipped by count, so only sizes, extensions and trailers are looked at.
 public struct ChunkedDecoder: Sendable, Equatable {
     enum State: Sendable, Equatable {
-        case size(digits: Int), sizeSpace, extensions(ChunkExtension), sizeLF
+        case size(digits: Int)
+        case sizeSpace
+        case extensions(ChunkExtension)
+        case sizeLF
         case data, dataCR, dataLF
         case trailerStart, trailerLine, trailerLF, endLF
         case done
@@ -57,7 +60,12 @@ public struct ChunkedDecoder: Sendable, Equatable {
         case .sizeLF:
             guard c == HTTPBytes.lf else { throw .bad("bare CR after a chunk size") }
             lineBytes = 0
-            if size == 0 { state = .trailerStart } else { remaining = size; state = .data }
+            if size == 0 {
+                state = .trailerStart
+            } else {
+                remaining = size
+                state = .data
+            }
         case .dataCR:
             guard c == HTTPBytes.cr else { throw .bad("chunk data longer than its size") }
             state = .dataLF
@@ -67,11 +75,19 @@ public struct ChunkedDecoder: Sendable, Equatable {
             size = 0
             state = .size(digits: 0)
         case .trailerStart:
-            if c == HTTPBytes.cr { state = .endLF } else if HTTPBytes.isToken(c) { state = .trailerLine } else {
+            if c == HTTPBytes.cr {
+                state = .endLF
+            } else if HTTPBytes.isToken(c) {
+                state = .trailerLine
+            } else {
                 throw .bad("malformed trailer")
             }
         case .trailerLine:
-            if c == HTTPBytes.cr { state = .trailerLF } else if !HTTPBytes.isFieldValue(c) { throw .bad("control character in a trailer") }
+            if c == HTTPBytes.cr {
+                state = .trailerLF
+            } else if !HTTPBytes.isFieldValue(c) {
+                throw .bad("control character in a trailer")
+            }
         case .trailerLF:
             guard c == HTTPBytes.lf else { throw .bad("bare CR in a trailer") }
             lineBytes = 0

@@ -4,10 +4,10 @@ enum HTTPBytes {
 
     // Classes as bit sets in integer constants (statically initialized: no lazy-global check per
     // byte, which a table built with `map` would cost).
-    static let tokenLow: UInt64 = 0x03FF_6CFA_0000_0000   // ! # $ % & ' * + - . 0-9
+    static let tokenLow: UInt64 = 0x03FF_6CFA_0000_0000  // ! # $ % & ' * + - . 0-9
     static let tokenHigh: UInt64 = 0x57FF_FFFF_C7FF_FFFE  // A-Z ^ _ ` a-z | ~
-    static let hostLow: UInt64 = 0x2BFF_7FF2_0000_0000    // ! $ & ' ( ) * + , - . 0-9 ; = %
-    static let hostHigh: UInt64 = 0x47FF_FFFE_87FF_FFFE   // A-Z _ a-z ~
+    static let hostLow: UInt64 = 0x2BFF_7FF2_0000_0000  // ! $ & ' ( ) * + , - . 0-9 ; = %
+    static let hostHigh: UInt64 = 0x47FF_FFFE_87FF_FFFE  // A-Z _ a-z ~
 
     /// tchar: the characters of a token (method, header name, coding).
     @inline(__always) static func isToken(_ c: UInt8) -> Bool {
@@ -54,7 +54,8 @@ enum HTTPBytes {
 
     /// The range without leading and trailing SP/HTAB (OWS).
     static func trimmed(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> Range<Int> {
-        var lo = range.lowerBound, hi = range.upperBound
+        var lo = range.lowerBound
+        var hi = range.upperBound
         while lo < hi && (bytes[lo] == sp || bytes[lo] == tab) { lo += 1 }
         while hi > lo && (bytes[hi - 1] == sp || bytes[hi - 1] == tab) { hi -= 1 }
         return lo..<hi

@@ -4,7 +4,10 @@ public struct HTTPError: Error, Sendable, Equatable, CustomStringConvertible {
     public var status: Int
     public var reason: String
 
-    public init(_ status: Int, _ reason: String) { self.status = status; self.reason = reason }
+    public init(_ status: Int, _ reason: String) {
+        self.status = status
+        self.reason = reason
+    }
 
     public static func bad(_ reason: String) -> HTTPError { HTTPError(400, reason) }
     public var description: String { "\(status) \(reason)" }
@@ -14,8 +17,9 @@ public struct HTTPError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public static func response(_ status: Int, _ reason: String) -> [UInt8] {
         let body = "\(status) \(phrase(status)): \(reason)\n"
-        return Array(("HTTP/1.1 \(status) \(phrase(status))\r\ncontent-type: text/plain\r\ncache-control: no-cache\r\n"
-            + "content-length: \(body.utf8.count)\r\nconnection: close\r\n\r\n" + body).utf8)
+        return Array(
+            ("HTTP/1.1 \(status) \(phrase(status))\r\ncontent-type: text/plain\r\ncache-control: no-cache\r\n"
+                + "content-length: \(body.utf8.count)\r\nconnection: close\r\n\r\n" + body).utf8)
     }
 
     /// A permanent redirect (HAPROXY_{n}_REDIRECT_TO_HTTPS), closing like the errors.

@@ -19,8 +19,10 @@ public enum HeadScanner {
         case invalid(HTTPError)
     }
 
-    public static func scan(_ bytes: UnsafeRawBufferPointer, from resume: Int = 0, limits: HeadLimits,
-                            isRequest: Bool = true) -> Result {
+    public static func scan(
+        _ bytes: UnsafeRawBufferPointer, from resume: Int = 0, limits: HeadLimits,
+        isRequest: Bool = true
+    ) -> Result {
         var start = 0
         // Leading empty lines: skip them (bounded by the head limit like everything else).
         while start + 1 < bytes.count && bytes[start] == HTTPBytes.cr && bytes[start + 1] == HTTPBytes.lf { start += 2 }
@@ -40,14 +42,19 @@ public enum HeadScanner {
             lineStart = lf + 1
             i = lineStart
         }
-        if let error = tooLong(end - lineStart, first: lineStart == start, isRequest: isRequest, limits) { return .invalid(error) }
-        if end - start > limits.headBytes { return .invalid(HTTPError(431, "header section larger than \(limits.headBytes) bytes")) }
+        if let error = tooLong(end - lineStart, first: lineStart == start, isRequest: isRequest, limits) {
+            return .invalid(error)
+        }
+        if end - start > limits.headBytes {
+            return .invalid(HTTPError(431, "header section larger than \(limits.headBytes) bytes"))
+        }
         return .incomplete(resume: lineStart)
     }
 
     static func tooLong(_ length: Int, first: Bool, isRequest: Bool, _ limits: HeadLimits) -> HTTPError? {
         if first {
-            return length > limits.requestLine ? HTTPError(isRequest ? 414 : 502, "request line longer than \(limits.requestLine) bytes") : nil
+            return length > limits.requestLine
+                ? HTTPError(isRequest ? 414 : 502, "request line longer than \(limits.requestLine) bytes") : nil
         }
         return length > limits.fieldLine ? HTTPError(431, "header line longer than \(limits.fieldLine) bytes") : nil
     }

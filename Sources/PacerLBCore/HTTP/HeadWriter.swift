@@ -7,12 +7,16 @@ public enum HeadWriter {
         public var proto: StaticString
         public var port: [UInt8]
         public init(clientAddress: String, proto: StaticString, port: Int) {
-            self.clientAddress = Array(clientAddress.utf8); self.proto = proto; self.port = Array(String(port).utf8)
+            self.clientAddress = Array(clientAddress.utf8)
+            self.proto = proto
+            self.port = Array(String(port).utf8)
         }
     }
 
-    public static func request(_ b: UnsafeRawBufferPointer, _ head: RequestHead, _ fields: [HeaderField],
-                               forwarding: Forwarding, tunnel: Bool, into out: inout [UInt8]) {
+    public static func request(
+        _ b: UnsafeRawBufferPointer, _ head: RequestHead, _ fields: [HeaderField],
+        forwarding: Forwarding, tunnel: Bool, into out: inout [UInt8]
+    ) {
         out.append(contentsOf: UnsafeRawBufferPointer(rebasing: b[head.method]))
         out.append(HTTPBytes.sp)
         out.append(contentsOf: UnsafeRawBufferPointer(rebasing: b[head.target]))
@@ -30,8 +34,10 @@ public enum HeadWriter {
 
     /// `close`: tell the client this connection ends after the response. `extra` is appended as
     /// ready-made header lines (a sticky cookie).
-    public static func response(_ b: UnsafeRawBufferPointer, _ head: ResponseHead, _ fields: [HeaderField],
-                                clientMinor: Int, close: Bool, extra: [UInt8] = [], into out: inout [UInt8]) {
+    public static func response(
+        _ b: UnsafeRawBufferPointer, _ head: ResponseHead, _ fields: [HeaderField],
+        clientMinor: Int, close: Bool, extra: [UInt8] = [], into out: inout [UInt8]
+    ) {
         append(clientMinor == 1 ? "HTTP/1.1 " : "HTTP/1.0 ", to: &out)
         out.append(contentsOf: UnsafeRawBufferPointer(rebasing: b[head.statusText]))
         append("\r\n", to: &out)

@@ -17,7 +17,8 @@ public struct HeaderField: Sendable, Equatable {
         public var isDropped: Bool {
             switch self {
             case .connection, .keepAlive, .proxyConnection, .te, .trailer, .upgrade, .http2Settings,
-                 .forwarded, .xForwardedFor, .xForwardedProto, .xForwardedPort, .xForwardedHost, .xRealIP, .duplicate: true
+                .forwarded, .xForwardedFor, .xForwardedProto, .xForwardedPort, .xForwardedHost, .xRealIP, .duplicate:
+                true
             default: false
             }
         }
@@ -35,8 +36,11 @@ public struct HeaderField: Sendable, Equatable {
         case 14: return is_("content-length") ? .contentLength : is_("http2-settings") ? .http2Settings : .other
         case 15: return is_("x-forwarded-for") ? .xForwardedFor : .other
         case 16:
-            return is_("proxy-connection") ? .proxyConnection : is_("x-forwarded-port") ? .xForwardedPort
-                : is_("x-forwarded-host") ? .xForwardedHost : .other
+            return is_("proxy-connection")
+                ? .proxyConnection
+                : is_("x-forwarded-port")
+                    ? .xForwardedPort
+                    : is_("x-forwarded-host") ? .xForwardedHost : .other
         case 17: return is_("transfer-encoding") ? .transferEncoding : is_("x-forwarded-proto") ? .xForwardedProto : .other
         default: return .other
         }
@@ -44,8 +48,10 @@ public struct HeaderField: Sendable, Equatable {
 
     /// Parses the field lines of `lines` (each ends in CRLF; the empty line excluded) into `fields`.
     /// Strict (RFC 9112 §5): a name is a token followed directly by ':'; no obs-fold; no CTL in values.
-    static func parseAll(_ b: UnsafeRawBufferPointer, _ lines: Range<Int>, limit: Int,
-                         into fields: inout [HeaderField]) throws(HTTPError) {
+    static func parseAll(
+        _ b: UnsafeRawBufferPointer, _ lines: Range<Int>, limit: Int,
+        into fields: inout [HeaderField]
+    ) throws(HTTPError) {
         var i = lines.lowerBound
         while i < lines.upperBound {
             guard let lf = HeadScanner.nextLF(b, i, lines.upperBound) else { throw .bad("unterminated header line") }

@@ -1,7 +1,9 @@
 extension RequestHead {
     /// Gives the fields their meaning and refuses the ambiguous ones (B1–B12, B19, B24).
-    mutating func interpret(_ b: UnsafeRawBufferPointer, _ fields: inout [HeaderField],
-                            _ tokens: inout [Range<Int>]) throws(HTTPError) {
+    mutating func interpret(
+        _ b: UnsafeRawBufferPointer, _ fields: inout [HeaderField],
+        _ tokens: inout [Range<Int>]
+    ) throws(HTTPError) {
         var length: Int?
         var closeToken = false
         var sawTE = false
@@ -28,10 +30,15 @@ extension RequestHead {
                 host = f.value
             case .connection, .proxyConnection:
                 try Fields.tokens(b, f.value) { t throws(HTTPError) in
-                    if HTTPBytes.equalsLower(b, t, "close") { closeToken = true }
-                    else if HTTPBytes.equalsLower(b, t, "keep-alive") { keepAlive = true }
-                    else if HTTPBytes.equalsLower(b, t, "upgrade") { connectionUpgrade = true }
-                    else { tokens.append(t) }
+                    if HTTPBytes.equalsLower(b, t, "close") {
+                        closeToken = true
+                    } else if HTTPBytes.equalsLower(b, t, "keep-alive") {
+                        keepAlive = true
+                    } else if HTTPBytes.equalsLower(b, t, "upgrade") {
+                        connectionUpgrade = true
+                    } else {
+                        tokens.append(t)
+                    }
                 }
             case .upgrade:
                 upgradeValue = f.value
@@ -106,8 +113,10 @@ public enum BodyFraming: Sendable, Equatable {
 enum Fields {
     /// Calls `each` with every element of a comma-separated token list (empty elements skipped,
     /// as RFC 9110 §5.6.1 requires of recipients, unless `allowEmpty` is false).
-    static func tokens(_ b: UnsafeRawBufferPointer, _ value: Range<Int>, allowEmpty: Bool = true,
-                       _ each: (Range<Int>) throws(HTTPError) -> Void) throws(HTTPError) {
+    static func tokens(
+        _ b: UnsafeRawBufferPointer, _ value: Range<Int>, allowEmpty: Bool = true,
+        _ each: (Range<Int>) throws(HTTPError) -> Void
+    ) throws(HTTPError) {
         var i = value.lowerBound
         while i <= value.upperBound {
             var j = i

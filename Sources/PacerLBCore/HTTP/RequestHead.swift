@@ -15,7 +15,8 @@ public struct RequestHead: Sendable, Equatable {
 
     /// The methods the proxy treats specially; any other valid token (WebDAV's `REPORT`, `PURGE`,
     /// `QUERY`, …) is `other` and forwarded as it is: only the origin decides it does not implement one.
-    public enum Method: Sendable, Equatable { case get, head, post, put, delete, options, patch, trace, other
+    public enum Method: Sendable, Equatable {
+        case get, head, post, put, delete, options, patch, trace, other
         /// Safe to send again if a reused upstream connection died before any answer (RFC 9110
         /// §9.2.2); an unknown method is not assumed to be.
         public var isIdempotent: Bool { self != .post && self != .patch && self != .other }
@@ -24,21 +25,26 @@ public struct RequestHead: Sendable, Equatable {
 
     /// Parses `start..<end` (as found by `HeadScanner`). `fields` receives the header lines and
     /// `connectionTokens` the extra header names listed in `Connection` (both reused by the caller).
-    public static func parse(_ b: UnsafeRawBufferPointer, _ head: Range<Int>, limits: HeadLimits,
-                             fields: inout [HeaderField], connectionTokens: inout [Range<Int>]) throws(HTTPError) -> RequestHead {
+    public static func parse(
+        _ b: UnsafeRawBufferPointer, _ head: Range<Int>, limits: HeadLimits,
+        fields: inout [HeaderField], connectionTokens: inout [Range<Int>]
+    ) throws(HTTPError) -> RequestHead {
         fields.removeAll(keepingCapacity: true)
         connectionTokens.removeAll(keepingCapacity: true)
         guard let lf = HeadScanner.nextLF(b, head.lowerBound, head.upperBound) else { throw .bad("no request line") }
         let line = head.lowerBound..<(lf - 1)
         let (method, known, target, minor) = try requestLine(b, line)
         try HeaderField.parseAll(b, (lf + 1)..<(head.upperBound - 2), limit: limits.fields, into: &fields)
-        var request = RequestHead(method: method, knownMethod: known, target: target, minor: minor, body: .none, host: nil,
-                                  wantsClose: minor == 0, upgrade: .none, expectContinue: false)
+        var request = RequestHead(
+            method: method, knownMethod: known, target: target, minor: minor, body: .none, host: nil,
+            wantsClose: minor == 0, upgrade: .none, expectContinue: false)
         try request.interpret(b, &fields, &connectionTokens)
         return request
     }
 
-    static func requestLine(_ b: UnsafeRawBufferPointer, _ line: Range<Int>) throws(HTTPError) -> (Range<Int>, Method, Range<Int>, Int) {
+    static func requestLine(_ b: UnsafeRawBufferPointer, _ line: Range<Int>) throws(HTTPError) -> (
+        Range<Int>, Method, Range<Int>, Int
+    ) {
         var i = line.lowerBound
         while i < line.upperBound && HTTPBytes.isToken(b[i]) { i += 1 }
         let method = line.lowerBound..<i
@@ -65,10 +71,11 @@ public struct RequestHead: Sendable, Equatable {
     /// Exactly `HTTP/1.0` or `HTTP/1.1`; another well-formed version is 505, anything else 400.
     static func version(_ b: UnsafeRawBufferPointer, _ r: Range<Int>) throws(HTTPError) -> Int {
         guard r.count == 8, HTTPBytes.equalsLower(b, r.lowerBound..<(r.lowerBound + 5), "http/"),
-              b[r.lowerBound] == UInt8(ascii: "H"), b[r.lowerBound + 1] == UInt8(ascii: "T"),
-              b[r.lowerBound + 2] == UInt8(ascii: "T"), b[r.lowerBound + 3] == UInt8(ascii: "P"),
-              b[r.lowerBound + 6] == UInt8(ascii: "."),
-              (48...57).contains(b[r.lowerBound + 5]), (48...57).contains(b[r.lowerBound + 7]) else {
+            b[r.lowerBound] == UInt8(ascii: "H"), b[r.lowerBound + 1] == UInt8(ascii: "T"),
+            b[r.lowerBound + 2] == UInt8(ascii: "T"), b[r.lowerBound + 3] == UInt8(ascii: "P"),
+            b[r.lowerBound + 6] == UInt8(ascii: "."),
+            (48...57).contains(b[r.lowerBound + 5]), (48...57).contains(b[r.lowerBound + 7])
+        else {
             throw .bad("malformed HTTP version")
         }
         guard b[r.lowerBound + 5] == UInt8(ascii: "1"), b[r.lowerBound + 7] <= UInt8(ascii: "1") else {

@@ -11,16 +11,19 @@ public struct ResponseHead: Sendable, Equatable {
     public var isInterim: Bool { status >= 100 && status < 200 && status != 101 }
 
     /// `requestMethod` decides bodiless responses (HEAD); `fields` and `connectionTokens` are reused.
-    public static func parse(_ b: UnsafeRawBufferPointer, _ head: Range<Int>, limits: HeadLimits, isHead: Bool,
-                             fields: inout [HeaderField], connectionTokens: inout [Range<Int>]) throws(HTTPError) -> ResponseHead {
+    public static func parse(
+        _ b: UnsafeRawBufferPointer, _ head: Range<Int>, limits: HeadLimits, isHead: Bool,
+        fields: inout [HeaderField], connectionTokens: inout [Range<Int>]
+    ) throws(HTTPError) -> ResponseHead {
         fields.removeAll(keepingCapacity: true)
         connectionTokens.removeAll(keepingCapacity: true)
         guard let lf = HeadScanner.nextLF(b, head.lowerBound, head.upperBound) else { throw HTTPError(502, "no status line") }
         let line = head.lowerBound..<(lf - 1)
         // HTTP-version SP 3DIGIT [SP reason]
         guard line.count >= 12, b[line.lowerBound + 8] == HTTPBytes.sp,
-              let status = HTTPBytes.decimal(b, (line.lowerBound + 9)..<(line.lowerBound + 12)), status >= 100,
-              line.count == 12 || b[line.lowerBound + 12] == HTTPBytes.sp else {
+            let status = HTTPBytes.decimal(b, (line.lowerBound + 9)..<(line.lowerBound + 12)), status >= 100,
+            line.count == 12 || b[line.lowerBound + 12] == HTTPBytes.sp
+        else {
             throw HTTPError(502, "malformed status line from the backend")
         }
         let minor: Int
@@ -33,18 +36,25 @@ public struct ResponseHead: Sendable, Equatable {
         do {
             try HeaderField.parseAll(b, (lf + 1)..<(head.upperBound - 2), limit: limits.fields, into: &fields)
         } catch { throw HTTPError(502, "backend sent a malformed header: \(error.reason)") }
-        var response = ResponseHead(status: status, statusText: (line.lowerBound + 9)..<line.upperBound, minor: minor,
-                                    body: .untilClose, closes: minor == 0, isHead: isHead)
+        var response = ResponseHead(
+            status: status, statusText: (line.lowerBound + 9)..<line.upperBound, minor: minor,
+            body: .untilClose, closes: minor == 0, isHead: isHead)
         try response.interpret(b, &fields, &connectionTokens, isHead: isHead)
         return response
     }
 
     init(status: Int, statusText: Range<Int>, minor: Int, body: BodyFraming, closes: Bool, isHead: Bool) {
-        self.status = status; self.statusText = statusText; self.minor = minor; self.body = body; self.closes = closes
+        self.status = status
+        self.statusText = statusText
+        self.minor = minor
+        self.body = body
+        self.closes = closes
     }
 
-    mutating func interpret(_ b: UnsafeRawBufferPointer, _ fields: inout [HeaderField], _ tokens: inout [Range<Int>],
-                            isHead: Bool) throws(HTTPError) {
+    mutating func interpret(
+        _ b: UnsafeRawBufferPointer, _ fields: inout [HeaderField], _ tokens: inout [Range<Int>],
+        isHead: Bool
+    ) throws(HTTPError) {
         var length: Int?
         var chunked: Bool?
         var keepAlive = false
@@ -65,9 +75,13 @@ public struct ResponseHead: Sendable, Equatable {
             case .connection, .proxyConnection:
                 do {
                     try Fields.tokens(b, f.value) { t throws(HTTPError) in
-                        if HTTPBytes.equalsLower(b, t, "close") { closeToken = true }
-                        else if HTTPBytes.equalsLower(b, t, "keep-alive") { keepAlive = true }
-                        else if !HTTPBytes.equalsLower(b, t, "upgrade") { tokens.append(t) }
+                        if HTTPBytes.equalsLower(b, t, "close") {
+                            closeToken = true
+                        } else if HTTPBytes.equalsLower(b, t, "keep-alive") {
+                            keepAlive = true
+                        } else if !HTTPBytes.equalsLower(b, t, "upgrade") {
+                            tokens.append(t)
+                        }
                     }
                 } catch { throw HTTPError(502, "malformed Connection header from the backend") }
             case .upgrade:
