@@ -118,7 +118,14 @@ let package = Package(
         .testTarget(name: "PacerAgentTests", dependencies: ["PacerAgent", "PacerAgentCore", "PacerModel"]),
         .testTarget(name: "PacerAppsCoreTests", dependencies: ["PacerAppsCore"]),
         .testTarget(name: "PacerStoreTests", dependencies: ["PacerStore", "PacerTestKit", "PacerClient"]),
-        .testTarget(name: "PacerAppsTests", dependencies: ["PacerApps", "PacerClient"]),
+        .testTarget(
+            name: "PacerAppsTests",
+            dependencies: [
+                "PacerApps", "PacerAppsCore", "PacerClient", "PacerModel", "PacerStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log")
+            ]),
         .testTarget(name: "PacerLBCoreTests", dependencies: ["PacerLBCore"]),
         .testTarget(name: "PacerLBTests", dependencies: ["PacerLB", "CLibevent"]),
         .testTarget(

@@ -1,10 +1,9 @@
 import Foundation
-import PacerClient
 import PacerModel
 import XCTest
 
 /// A3, A5, A6: bad specs get 400/413/415/422 with a Marathon-style body naming the field; nothing is stored.
-final class BadInputTests: ClusterTestCase {
+final class BadInputTests: RouterTestCase {
     func testBadSpecsAreRefusedAndNothingIsStored() async throws {
         let cases: [(String, Int, String?)] = [
             (#"{"id":"/x","cmd":"sleep 1","cpus":NaN}"#, 400, nil),
@@ -36,24 +35,22 @@ final class BadInputTests: ClusterTestCase {
         let big = "{\"id\":\"/big\",\"cmd\":\"\(String(repeating: "x", count: 2 << 20))\"}"
         let tooBig = try await post(big)
         XCTAssertEqual(tooBig.status, 413)
-        let form = try await client.raw(
-            "POST", "/v2/apps", body: Data(#"{"id":"/x","cmd":"sleep 1"}"#.utf8),
-            headers: [("Content-Type", "text/plain")])
+        let form = try await request(.post, "/v2/apps", body: #"{"id":"/x","cmd":"sleep 1"}"#, contentType: "text/plain")
         XCTAssertEqual(form.status, 415, "a cross-site form post cannot create apps")
-        let apps = try await client.apps()
-        XCTAssertEqual(apps.count, 0)
-        let stored = try await client.raw("GET", "/v2/tasks")
+        let apps = try await request(.get, "/v2/apps")
+        XCTAssertEqual(apps.text, #"{"apps":[]}"#)
+        let stored = try await request(.get, "/v2/tasks")
         XCTAssertEqual(stored.text, #"{"tasks":[]}"#)
     }
 
     func testUnknownIdsAre404AndDuplicatesAre409() async throws {
-        let r = try await client.raw("GET", "/v2/apps/nope")
+        let r = try await request(.get, "/v2/apps/nope")
         XCTAssertEqual(r.status, 404)
         let first = try await post(sleeper("/dup", instances: 0))
         let second = try await post(sleeper("/dup", instances: 0))
         XCTAssertEqual(first.status, 201)
         XCTAssertEqual(second.status, 409)
-        let del = try await client.raw("DELETE", "/v2/apps/nope")
+        let del = try await request(.delete, "/v2/apps/nope")
         XCTAssertEqual(del.status, 404)
     }
 }
