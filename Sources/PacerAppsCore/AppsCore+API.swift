@@ -102,7 +102,7 @@ extension AppsCore {
             for (appId, list) in Dictionary(grouping: found, by: \.appId).sorted(by: { $0.key < $1.key }) {
                 guard var app = apps[appId] else { continue }
                 let stamp = Timestamp.string(now)
-                app.instances = max(0, app.instances - list.filter { killRequested[$0.id] == nil }.count)
+                app.instances = max(0, app.instances - list.filter { leaving[$0.id] == nil }.count)
                 app.version = stamp
                 app.versionInfo?.lastScalingAt = stamp
                 apps[appId] = app

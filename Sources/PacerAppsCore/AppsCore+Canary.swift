@@ -72,7 +72,7 @@ extension AppsCore {
 
     /// Live tasks of the canary (not counted among the app's instances).
     func liveCanaries(_ canary: Canary, now: Date?) -> [TaskRecord] {
-        tasks.of(app: canary.spec.id).filter { $0.isActive && killRequested[$0.id] == nil && $0.version == canary.version }
+        tasks.of(app: canary.spec.id).filter { $0.isActive && leaving[$0.id] == nil && $0.version == canary.version }
     }
 
     /// How many canary tasks to start now.

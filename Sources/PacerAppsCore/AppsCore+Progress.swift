@@ -16,7 +16,7 @@ extension AppsCore {
         let live = self.live(app.id, now: now)
         let new = live.filter { $0.version == version }
         let serving = new.filter { InstancePlan.isServing($0, app) }.count
-        let killing = tasks.of(app: app.id).filter { $0.isActive && killRequested[$0.id] != nil }.count
+        let killing = tasks.of(app: app.id).filter { $0.isActive && leaving[$0.id] != nil }.count
         return max(0, app.instances - serving) + (live.count - new.count) + max(0, new.count - app.instances) + killing
     }
 
@@ -109,7 +109,7 @@ extension AppsCore {
         }
         let spec = canary?.spec ?? app
         let mine = tasks.of(app: app.id).filter { $0.isActive }
-        let new = mine.filter { $0.version == spec.configVersion && killRequested[$0.id] == nil }
+        let new = mine.filter { $0.version == spec.configVersion && leaving[$0.id] == nil }
         let starting = new.filter { $0.state != .running }
         if !starting.isEmpty {
             let states = Set(starting.map { $0.state.rawValue }).sorted().joined(separator: ", ")
@@ -122,7 +122,7 @@ extension AppsCore {
         }
         let unready = new.filter { !spec.readinessChecks.isEmpty && $0.ready != true }
         if !unready.isEmpty { return "\(count(unready.count, "new task")) not yet ready (readiness checks)" }
-        let killing = mine.filter { killRequested[$0.id] != nil || draining[$0.id] != nil }
+        let killing = mine.filter { leaving[$0.id] != nil }
         if !killing.isEmpty { return "\(count(killing.count, "old task")) being stopped" + drainNote(killing) }
         let replace = plan(app, now: now).kill.count
         if replace > 0 { return "\(count(replace, "task")) to stop" }
@@ -131,7 +131,7 @@ extension AppsCore {
 
     /// "; waiting for load balancer(s) lb-1 to take 2 out of rotation" when draining holds them.
     func drainNote(_ ts: [TaskRecord]) -> String {
-        let held = ts.compactMap { draining[$0.id] }
+        let held = ts.compactMap { leaving[$0.id] }.filter(\.isDraining)
         guard !held.isEmpty else { return "" }
         let lbs = Set(held.flatMap(\.waitingFor)).sorted().joined(separator: ", ")
         return "; waiting for load balancer\(lbs.contains(",") ? "s" : "") \(lbs) to take \(held.count) out of rotation"

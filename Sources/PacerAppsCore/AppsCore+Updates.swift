@@ -27,12 +27,11 @@ extension AppsCore {
                 continue
             }
             if s.state.isTerminal {
-                unhealthyKills.remove(s.taskId)
                 tasks[s.taskId] = nil
                 persist[s.taskId] = nil
                 deleted.append(s.taskId)
                 unreachableSince[s.taskId] = nil
-                let wasKilled = killRequested.removeValue(forKey: s.taskId) != nil
+                let wasKilled = leaving.removeValue(forKey: s.taskId) != nil
                 record.state = s.state
                 record.message = s.message
                 self.record(.statusUpdate(record, s))
@@ -122,22 +121,25 @@ extension AppsCore {
         // A backoff that just ran out: offers were declined meanwhile, so ask for them again.
         if delays.values.contains(where: { $0.until <= now && $0.until > now.addingTimeInterval(-1.5) }) { revive = true }
         // Only tasks that need watching: staging (launch timeout), draining, being killed, unreachable.
-        let watched = tasks.staging.union(draining.keys).union(killRequested.keys).union(unreachableSince.keys)
+        let watched = tasks.staging.union(leaving.keys).union(unreachableSince.keys)
         var confirm: [TaskRef] = []
         confirming.formIntersection(tasks.staging)
         for t in watched.sorted().compactMap({ tasks[$0] }) {
-            if t.state == .staging, killRequested[t.id] == nil, now.timeIntervalSince(t.stagedAt) > settings.launchTimeoutSeconds
-            {
+            if t.state == .staging, leaving[t.id] == nil, now.timeIntervalSince(t.stagedAt) > settings.launchTimeoutSeconds {
                 if now.timeIntervalSince(t.stagedAt) > settings.launchConfirmSeconds {
                     out += requestKill(t.id, now: now)
                 } else if confirming.insert(t.id).inserted {
                     confirm.append(TaskRef(taskId: t.id, agentId: t.agentId))
                 }
-            } else if let drain = draining[t.id] {
-                if now.timeIntervalSince(drain.since) >= settings.drainTimeoutSeconds { out += finishDrain(t.id, now: now) }
-            } else if let asked = killRequested[t.id], now.timeIntervalSince(asked) > settings.killRetrySeconds {
-                killRequested[t.id] = now
-                out.append(.kill(taskId: t.id, agentId: t.agentId))
+            } else if let due = leaving[t.id]?.due(
+                now: now, drainTimeout: settings.drainTimeoutSeconds, killRetry: settings.killRetrySeconds)
+            {
+                switch due {
+                case .finishDrain: out += finishDrain(t.id, now: now)
+                case .repeatKill:
+                    leaving[t.id]?.killNow(now)
+                    out.append(.kill(taskId: t.id, agentId: t.agentId))
+                }
             }
             if t.state == .unreachable, let since = unreachableSince[t.id], let app = apps[t.appId] {
                 let away = now.timeIntervalSince(since)
@@ -149,6 +151,7 @@ extension AppsCore {
                 if away > max(strategy.expungeAfterSeconds, strategy.inactiveAfterSeconds) {
                     tasks[t.id] = nil
                     unreachableSince[t.id] = nil
+                    leaving[t.id] = nil
                     expunged.append(t.id)
                     revive = true
                 }
@@ -201,11 +204,11 @@ extension AppsCore {
                     + (result.lastFailureCause ?? "no cause given")
             }
         }
-        guard let reason = exceeded, killRequested[t.id] == nil else { return (t, []) }
-        let inFlight = unhealthyKills.filter { tasks[$0]?.appId == app.id }.count
+        guard let reason = exceeded, leaving[t.id] == nil else { return (t, []) }
+        // Checks that time out together must not take the whole app down: a bounded share at a time.
+        let inFlight = leaving.filter { $0.value.isUnhealthyKill && tasks[$0.key]?.appId == app.id }.count
         guard inFlight < max(1, app.instances / 4) else { return (t, []) }
-        unhealthyKills.insert(t.id)
         record(.unhealthyInstanceKill(t, reason: reason))
-        return (t, requestKill(t.id, now: now))
+        return (t, requestKill(t.id, now: now, unhealthy: true))
     }
 }

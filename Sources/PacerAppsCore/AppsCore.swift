@@ -84,11 +84,9 @@ public struct AppsCore: Sendable {
     public internal(set) var deployments = DeploymentTable()
     public internal(set) var delays: [PathId: LaunchDelay] = [:]
     public internal(set) var lastFailure: [PathId: TaskFailure] = [:]
-    /// Kills we asked for, with when; such tasks no longer count as instances.
-    var killRequested: [String: Date] = [:]
-    /// Tasks killed for failing health checks and not yet gone: bounds how much of an app health
-    /// kills can take at once (checks that time out together must not take the whole app down).
-    var unhealthyKills: Set<String> = []
+    /// Tasks being drained or killed, with what each waits for (`TaskLifecycle`); a task not here
+    /// is kept. Leaving tasks no longer count as instances.
+    public internal(set) var leaving: [String: TaskLifecycle] = [:]
     /// Tasks we hold no record of that an agent reported alive: killed, and killed again until
     /// they are reported gone (a lost KILL must not leave them running forever).
     var strays: [String: (agentId: String, since: Date)] = [:]
@@ -96,8 +94,6 @@ public struct AppsCore: Sendable {
     /// Load balancers following the framework, by name: a task is killed only after each of them
     /// has taken it out of rotation (or the drain timeout passed).
     public internal(set) var loadBalancers: Set<String> = []
-    /// Tasks being drained: the load balancers still to acknowledge, and since when.
-    var draining: [String: (waitingFor: Set<String>, since: Date)] = [:]
     var lastReconcile: Date?
     /// Staging tasks past the launch timeout already asked about.
     var confirming: Set<String> = []
@@ -166,7 +162,7 @@ public struct AppsCore: Sendable {
         let tolerance = apps[appId]?.unreachableStrategy.inactiveAfterSeconds ?? 0
         let canary = canaries[appId]?.version
         return tasks.of(app: appId).filter { t in
-            guard t.isActive, killRequested[t.id] == nil, t.version != canary else { return false }
+            guard t.isActive, leaving[t.id] == nil, t.version != canary else { return false }
             if t.state == .unreachable, let since = unreachableSince[t.id] {
                 return now.map { $0.timeIntervalSince(since) < tolerance } ?? (tolerance > 0)
             }
@@ -188,7 +184,7 @@ public struct AppsCore: Sendable {
         let version = app.configVersion
         return p.launch == 0 && p.kill.isEmpty && live.count == app.instances
             && live.allSatisfy { InstancePlan.isServing($0, app) && $0.version == version }
-            && !tasks.of(app: app.id).contains { killRequested[$0.id] != nil }
+            && !tasks.of(app: app.id).contains { leaving[$0.id] != nil }
     }
 
     public func deployment(for appId: PathId) -> Deployment? {
@@ -260,12 +256,18 @@ public struct AppsCore: Sendable {
     }
 
     /// Scale-down, replacement, removal and health kills all come here: a running task is first
-    /// drained from the load balancers that follow the framework, then killed.
-    mutating func requestKill(_ id: String, now: Date) -> [AppsDirective] {
-        guard let t = tasks[id], t.isActive, draining[id] == nil else { return [] }
-        killRequested[id] = now
-        guard t.state == .running, !loadBalancers.isEmpty else { return [.kill(taskId: id, agentId: t.agentId)] }
-        draining[id] = (loadBalancers, now)
+    /// drained from the load balancers that follow the framework, then killed. A task already being
+    /// killed gets its KILL again; one being drained is left to its drain.
+    mutating func requestKill(_ id: String, now: Date, unhealthy: Bool = false) -> [AppsDirective] {
+        guard let t = tasks[id], t.isActive else { return [] }
+        let current = leaving[id] ?? .kept
+        guard !current.isDraining else { return [] }
+        let next: TaskLifecycle =
+            current == .kept
+            ? .kill(running: t.state == .running, loadBalancers: loadBalancers, unhealthy: unhealthy, now: now)
+            : .killing(askedAt: now, unhealthy: unhealthy || current.isUnhealthyKill)
+        leaving[id] = next
+        guard next.isDraining else { return [.kill(taskId: id, agentId: t.agentId)] }
         tasks[id]?.draining = true
         record(.taskDraining(tasks[id]!))
         return []
@@ -273,8 +275,9 @@ public struct AppsCore: Sendable {
 
     /// The drain is over (acknowledged, timed out, or the task is gone): the kill goes out.
     mutating func finishDrain(_ id: String, now: Date) -> [AppsDirective] {
-        guard draining.removeValue(forKey: id) != nil, let t = tasks[id], t.isActive else { return [] }
-        killRequested[id] = now
+        guard leaving[id]?.isDraining == true else { return [] }
+        leaving[id]?.killNow(now)
+        guard let t = tasks[id], t.isActive else { return [] }
         return [.kill(taskId: id, agentId: t.agentId)]
     }
 }
@@ -293,10 +296,8 @@ extension AppsCore {
     public mutating func loadBalancersChanged(_ names: Set<String>, now: Date) -> [AppsDirective] {
         loadBalancers = names
         var out: [AppsDirective] = []
-        for (id, drain) in draining.sorted(by: { $0.key < $1.key }) {
-            let left = drain.waitingFor.intersection(names)
-            draining[id]?.waitingFor = left
-            if left.isEmpty { out += finishDrain(id, now: now) }
+        for id in leaving.keys.sorted() where leaving[id]?.isDraining == true {
+            if leaving[id]?.keepWaiting(for: names) == true { out += finishDrain(id, now: now) }
         }
         return out
     }
@@ -305,10 +306,8 @@ extension AppsCore {
     public mutating func drained(_ ids: [String], by lb: String, now: Date) -> [AppsDirective] {
         var out: [AppsDirective] = []
         for id in ids.sorted() {
-            guard var drain = draining[id] else { continue }
-            drain.waitingFor.remove(lb)
-            draining[id] = drain
-            if drain.waitingFor.isEmpty { out += finishDrain(id, now: now) }
+            guard let waiting = leaving[id]?.waitingFor, !waiting.isEmpty else { continue }
+            if leaving[id]?.keepWaiting(for: waiting.subtracting([lb])) == true { out += finishDrain(id, now: now) }
         }
         return out
     }
