@@ -177,7 +177,7 @@ public actor Agent {
         var results: [(taskId: String, result: Result<Int32, SpawnError>)] = []
         for t in tasks {
             // Killed before its turn came: nothing to start.
-            guard core.tasks[t.taskId]?.state == .staging, core.tasks[t.taskId]?.killRequestedAt == nil else { continue }
+            guard core.tasks[t.taskId]?.state == .staging, core.tasks[t.taskId]?.kill == nil else { continue }
             let r = launcher.spawn(t)
             if case .success(let pid) = r {
                 ProcessReaper.shared.watch(pid) { [weak self] status in

@@ -55,16 +55,15 @@ extension AgentCore {
                 reason: "REASON_RECONCILIATION", now: now)
             return [.checkpoint] + flush(due(now: now))
         }
-        guard !t.state.isTerminal, t.killRequestedAt == nil else { return [] }
-        state.tasks[taskId]?.killRequestedAt = now
-        state.tasks[taskId]?.killReason = reason
-        state.tasks[taskId]?.killMessage = message
+        guard !t.state.isTerminal, t.kill == nil else { return [] }
+        let order = KillOrder(askedAt: now, reason: reason, message: message)
         guard let pid = t.pid else {
+            state.tasks[taskId]?.kill = .beforeStart(order)
             finish(taskId, .killed, message: "killed before it started", reason: "REASON_TASK_KILLED_DURING_LAUNCH", now: now)
             return [.checkpoint] + flush(due(now: now))
         }
         state.tasks[taskId]?.state = .killing
-        state.tasks[taskId]?.termSentAt = now
+        state.tasks[taskId]?.kill = .terminating(order, termSentAt: now)
         enqueue(taskId, frameworkId: t.frameworkId, .killing, now: now)
         return [.checkpoint, .signal(taskId: taskId, pid: pid, signal: Self.sigterm)] + flush(due(now: now))
     }
@@ -79,7 +78,7 @@ extension AgentCore {
 
     /// The final state and message for a task that ended with `status`.
     mutating func conclude(_ taskId: String, _ t: AgentTask, _ status: ExitStatus, oomKilled: Bool, now: Double) {
-        let killed = t.killRequestedAt != nil
+        let killed = t.kill != nil
         switch status {
         case _ where oomKilled && !killed:
             let limit = t.info.memoryLimitMiB.map { "\(Int($0)) MiB" } ?? "its"
@@ -88,8 +87,8 @@ extension AgentCore {
                 message:
                     "Memory limit exceeded: the task used more than \(limit) of memory and was killed by the kernel's OOM killer",
                 reason: "REASON_CONTAINER_LIMITATION_MEMORY", now: now)
-        case _ where killed && t.killReason != nil:
-            finish(taskId, .killed, message: t.killMessage ?? "killed", reason: t.killReason, now: now)
+        case _ where t.kill?.order.reason != nil:
+            finish(taskId, .killed, message: t.kill?.order.message ?? "killed", reason: t.kill?.order.reason, now: now)
         case .exited(0) where !killed:
             finish(taskId, .finished, message: "Command exited with status 0", now: now)
         case .exited(let code):
@@ -127,11 +126,12 @@ extension AgentCore {
     /// Resends what is due and escalates kills whose grace period ran out.
     public mutating func tick(now: Double) -> [AgentDirective] {
         var out: [AgentDirective] = []
-        for (id, t) in state.tasks.sorted(by: { $0.key < $1.key }) where t.state == .killing && t.killSent != true {
+        for (id, t) in state.tasks.sorted(by: { $0.key < $1.key }) where t.state == .killing {
+            guard case .terminating(let order, let sent) = t.kill, let pid = t.pid else { continue }
             let grace = t.info.killGracePeriodSeconds ?? settings.defaultKillGrace
-            if let sent = t.termSentAt, let pid = t.pid, now - sent >= grace {
+            if now - sent >= grace {
                 out.append(.signal(taskId: id, pid: pid, signal: Self.sigkill))
-                state.tasks[id]?.killSent = true
+                state.tasks[id]?.kill = .forced(order, termSentAt: sent)
             }
         }
         let resend = due(now: now)
@@ -153,13 +153,13 @@ extension AgentCore {
         guard let t = state.tasks[taskId], !t.state.isTerminal else { return }
         if let orphanedAfter {
             return finish(
-                taskId, t.killRequestedAt != nil ? .killed : .lost,
+                taskId, t.kill != nil ? .killed : .lost,
                 message: "the agent was gone longer than its recovery timeout (\(orphanedAfter) s): the task's keeper stopped it",
                 reason: "REASON_EXECUTOR_TERMINATED", now: now)
         }
         if let exit { return conclude(taskId, t, exit, oomKilled: oomKilled, now: now) }
         finish(
-            taskId, t.killRequestedAt != nil ? .killed : .failed,
+            taskId, t.kill != nil ? .killed : .failed,
             message: "the process ended while the agent was down", reason: "REASON_EXECUTOR_TERMINATED", now: now)
     }
 }

@@ -17,18 +17,94 @@ public enum ExitStatus: Sendable, Equatable, Codable {
     case signaled(Int32)
 }
 
-public struct AgentTask: Sendable, Equatable, Codable {
+public struct AgentTask: Sendable, Equatable {
     public var info: TaskInfo
     public var frameworkId: String
     public var state: TaskState
     public var pid: Int32?
-    public var killRequestedAt: Double?
-    public var termSentAt: Double?
-    /// SIGKILL went out after the grace period; not sent twice.
-    public var killSent: Bool?
+    /// nil until the task is asked to die.
+    public var kill: TaskKill?
+
+    public init(info: TaskInfo, frameworkId: String, state: TaskState, pid: Int32? = nil, kill: TaskKill? = nil) {
+        self.info = info
+        self.frameworkId = frameworkId
+        self.state = state
+        self.pid = pid
+        self.kill = kill
+    }
+}
+
+/// How far a kill has gone. The only transitions:
+///
+///     (none) ──kill, no process yet──▶ beforeStart      reported killed at once, no signal
+///     (none) ──kill, process running──▶ terminating     SIGTERM to the process group
+///     terminating ──grace period over──▶ forced          SIGKILL, sent once
+public enum TaskKill: Sendable, Equatable {
+    case beforeStart(KillOrder)
+    case terminating(KillOrder, termSentAt: Double)
+    case forced(KillOrder, termSentAt: Double)
+
+    public var order: KillOrder {
+        switch self {
+        case .beforeStart(let o), .terminating(let o, _), .forced(let o, _): return o
+        }
+    }
+}
+
+/// Who asked for a kill, when, and why.
+public struct KillOrder: Sendable, Equatable {
+    public var askedAt: Double
     /// Why the master killed it (a preemption), reported on the final update instead of the exit.
-    public var killReason: String?
-    public var killMessage: String?
+    public var reason: String?
+    public var message: String?
+
+    public init(askedAt: Double, reason: String?, message: String?) {
+        self.askedAt = askedAt
+        self.reason = reason
+        self.message = message
+    }
+}
+
+/// The checkpoint keeps the flat fields it always had, so an agent upgraded in place recovers the
+/// tasks (and kills in progress) its previous version wrote.
+extension AgentTask: Codable {
+    private enum CodingKeys: String, CodingKey {
+        case info, frameworkId, state, pid, killRequestedAt, termSentAt, killSent, killReason, killMessage
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        info = try c.decode(TaskInfo.self, forKey: .info)
+        frameworkId = try c.decode(String.self, forKey: .frameworkId)
+        state = try c.decode(TaskState.self, forKey: .state)
+        pid = try c.optional(.pid)
+        guard let asked: Double = try c.optional(.killRequestedAt) else { return }
+        let order = KillOrder(askedAt: asked, reason: try c.optional(.killReason), message: try c.optional(.killMessage))
+        if let sent: Double = try c.optional(.termSentAt) {
+            kill = try c.value(.killSent, or: false) ? .forced(order, termSentAt: sent) : .terminating(order, termSentAt: sent)
+        } else {
+            kill = .beforeStart(order)
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(info, forKey: .info)
+        try c.encode(frameworkId, forKey: .frameworkId)
+        try c.encode(state, forKey: .state)
+        try c.encodeIfPresent(pid, forKey: .pid)
+        guard let kill else { return }
+        try c.encode(kill.order.askedAt, forKey: .killRequestedAt)
+        try c.encodeIfPresent(kill.order.reason, forKey: .killReason)
+        try c.encodeIfPresent(kill.order.message, forKey: .killMessage)
+        switch kill {
+        case .beforeStart: break
+        case .terminating(_, let sent): try c.encode(sent, forKey: .termSentAt)
+        case .forced(_, let sent):
+            try c.encode(sent, forKey: .termSentAt)
+            try c.encode(true, forKey: .killSent)
+        }
+    }
 }
 
 /// A status update waiting for its acknowledgement.

@@ -187,7 +187,7 @@ public actor Fleet {
 
     /// A task "starts": it gets a pid and its fate (fail later, finish later, fail its checks).
     func started(_ n: Int, _ taskId: String, now: Double) {
-        guard let task = members[n].core.tasks[taskId], task.pid == nil, task.killRequestedAt == nil else { return }
+        guard let task = members[n].core.tasks[taskId], task.pid == nil, task.kill == nil else { return }
         nextPid += 1
         let pid = nextPid
         execute(n, members[n].core.spawned([(taskId, .success(pid))], now: now), now: now)

@@ -1,3 +1,4 @@
+import Foundation
 import PacerAgentCore
 import PacerModel
 import XCTest
@@ -143,5 +144,49 @@ extension AgentCoreTests {
         XCTAssertEqual(try JSONDecoder().decode(AgentCheckpoint.self, from: data), core.state)
         XCTAssertFalse(
             core.tick(now: 20).contains(.signal(taskId: "t1", pid: 100, signal: AgentCore.sigkill)), "SIGKILL goes out once")
+    }
+
+    func testTheKillMovesBeforeStartOrTermThenForcedOnly() {
+        var (core, starting) = running()
+        _ = core.acknowledge([ack(starting)], now: 0)
+        _ = core.kill(taskId: "t1", frameworkId: "f", reason: "REASON_PREEMPTED", message: "preempted", now: 1)
+        let order = KillOrder(askedAt: 1, reason: "REASON_PREEMPTED", message: "preempted")
+        XCTAssertEqual(core.state.tasks["t1"]?.kill, .terminating(order, termSentAt: 1))
+        XCTAssertEqual(core.kill(taskId: "t1", frameworkId: "f", now: 2), [], "asked twice: the first kill goes on")
+        _ = core.tick(now: 3.5)
+        XCTAssertEqual(core.state.tasks["t1"]?.kill, .forced(order, termSentAt: 1))
+        _ = core.exited(taskId: "t1", .signaled(9), now: 4)
+        let last = core.state.pending["t1"]!.last!.status
+        XCTAssertEqual(last.state, .killed)
+        XCTAssertEqual(last.message, "preempted", "the master's reason, not the signal")
+
+        var early = AgentCore(agentId: "a1", idPrefix: "x")
+        _ = early.launch(frameworkId: "f", [task("t2")], now: 0)
+        _ = early.kill(taskId: "t2", frameworkId: "f", now: 1)
+        XCTAssertEqual(early.state.tasks["t2"]?.kill, .beforeStart(KillOrder(askedAt: 1, reason: nil, message: nil)))
+        XCTAssertEqual(early.state.tasks["t2"]?.state, .killed)
+    }
+
+    /// Checkpoints written before the kill became one value keep their meaning (an agent upgraded
+    /// in place recovers them), and new ones are written with the same fields.
+    func testCheckpointFieldsOfEarlierVersionsStillRead() throws {
+        let info = try String(decoding: JSONEncoder().encode(task("t1", grace: 2)), as: UTF8.self)
+        func decode(_ extra: String) throws -> AgentTask {
+            let json = #"{"info":\#(info),"frameworkId":"f","state":"TASK_KILLING","pid":100\#(extra)}"#
+            return try JSONDecoder().decode(AgentTask.self, from: Data(json.utf8))
+        }
+        XCTAssertNil(try decode("").kill)
+        let order = KillOrder(askedAt: 5, reason: "R", message: "M")
+        let terminating = try decode(#","killRequestedAt":5,"termSentAt":6,"killReason":"R","killMessage":"M""#)
+        XCTAssertEqual(terminating.kill, .terminating(order, termSentAt: 6))
+        let forced = try decode(#","killRequestedAt":5,"termSentAt":6,"killSent":true,"killReason":"R","killMessage":"M""#)
+        XCTAssertEqual(forced.kill, .forced(order, termSentAt: 6))
+        XCTAssertEqual(
+            try decode(#","killRequestedAt":5"#).kill, .beforeStart(KillOrder(askedAt: 5, reason: nil, message: nil)))
+        let written = try JSONSerialization.jsonObject(with: JSONEncoder().encode(forced)) as? [String: Any]
+        XCTAssertEqual(written?["killRequestedAt"] as? Double, 5)
+        XCTAssertEqual(written?["termSentAt"] as? Double, 6)
+        XCTAssertEqual(written?["killSent"] as? Bool, true)
+        XCTAssertEqual(written?["killReason"] as? String, "R")
     }
 }
