@@ -19,6 +19,8 @@ public actor LeaderElection {
     public private(set) var deadline: ContinuousClock.Instant?
     /// Renewing the lease while this replica leads.
     var keeper: LeaseKeeper?
+    /// Ends `keepLeading` (resigning does not wait for the keeper's thread to notice).
+    var stopKeeping: AsyncStream<Bool>.Continuation?
 
     public init(gateway: EtcdGateway, key: String, ttl: Int = 2) {
         self.gateway = gateway
@@ -87,23 +89,39 @@ public actor LeaderElection {
     }
 
     /// Renews the lease every sixth of its TTL (on a thread of its own: `LeaseKeeper`) for as long
-    /// as it holds; throws `LeadershipLost` once a renewal misses the deadline (or after `resign`).
-    /// Cancellation ends it too.
+    /// as it holds; throws `LeadershipLost` once a renewal misses the deadline, or at once after
+    /// `resign`. Cancellation ends it too.
     public func keepLeading() async throws {
         guard let lease, let deadline else { throw LeadershipLost() }
         let keeper = LeaseKeeper(endpoints: gateway.endpoints, client: gateway.client, lease: lease, ttl: ttl, deadline: deadline)
         self.keeper = keeper
         let (ended, signal) = AsyncStream.makeStream(of: Bool.self)
+        stopKeeping = signal
         keeper.start { lost in
             signal.yield(lost)
             signal.finish()
         }
+        // A backstop, should the keeper's thread ever hang inside a renewal: the deadline alone
+        // still ends the leadership (seen once: an abdicated leader went on subscribing for 5 s).
+        let watchdog = Task {
+            while !Task.isCancelled {
+                let due = keeper.deadline
+                if ContinuousClock.now >= due {
+                    signal.yield(true)
+                    signal.finish()
+                    return
+                }
+                try? await Task.sleep(until: due, clock: .continuous)
+            }
+        }
+        defer { watchdog.cancel() }
         let lost = await withTaskCancellationHandler {
             var lost = false
             for await l in ended { lost = l }
             return lost
         } onCancel: {
             keeper.stop()
+            signal.finish()
         }
         self.deadline = keeper.deadline
         if lost || self.lease == nil { throw LeadershipLost() }
@@ -121,12 +139,17 @@ public actor LeaderElection {
         return (String(decoding: try EtcdStore.unb64(kv.value ?? ""), as: UTF8.self), Int64(kv.create_revision ?? "") ?? 0)
     }
 
-    /// Gives leadership up at once: the key goes with its lease.
+    /// Gives leadership up at once: the key goes with its lease. `keepLeading` ends with
+    /// `LeadershipLost` right away — not once the keeper's thread wakes, and not only if the revoke
+    /// answered by then: under load a slow revoke let it return as if nothing had happened, and
+    /// an abdicated leader went on acting beside its successor.
     public func resign() async {
         keeper?.stop()
-        if let lease { _ = try? await revoke(lease) }
+        let id = lease
         lease = nil
         deadline = nil
+        stopKeeping?.finish()
+        if let id { _ = try? await revoke(id) }
     }
 
     func revoke(_ id: String) async throws {

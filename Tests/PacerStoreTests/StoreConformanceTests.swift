@@ -115,6 +115,31 @@ final class EtcdStoreTests: XCTestCase, StoreConformanceTests {
         try await runConformance()
     }
 
+    /// An abdication ends the leadership at once even when etcd does not answer the revoke: the
+    /// leader must stop acting, not wait for (or, as once seen, be fooled by) a slow revoke.
+    func testResigningEndsTheLeadershipEvenWhileEtcdIsFrozen() async throws {
+        try await start(1)
+        let gateway = EtcdGateway(endpoints: etcd.endpoints.map { "http://" + $0 })
+        let election = LeaderElection(gateway: gateway, key: "/t-\(UUID().uuidString.prefix(8))/leader", ttl: 2)
+        let won = try await election.campaign(value: "me")
+        XCTAssertNotNil(won, "the key was free")
+        let leading = Task { try await election.keepLeading() }
+        try await Task.sleep(for: .milliseconds(500))  // a renewal or two went through
+        etcd.members[0]!.signal(SIGSTOP)
+        defer { etcd.members[0]!.signal(SIGCONT) }
+        let resigning = Task { await election.resign() }  // its revoke hangs until the gateway's timeout
+        do {
+            try await leading.value
+            XCTFail("keepLeading returned as if still leading")
+        } catch {
+            XCTAssertTrue(error is LeadershipLost, "\(error)")
+        }
+        let renewed = await election.renew()
+        XCTAssertFalse(renewed, "nothing left to renew after resigning")
+        etcd.members[0]!.signal(SIGCONT)
+        await resigning.value
+    }
+
     func testStoreURLs() throws {
         let (endpoints, namespace) = try EtcdStore.endpoints(fromURL: "etcd://10.0.0.1:2379,10.0.0.2:2379/prod")
         XCTAssertEqual(endpoints, ["http://10.0.0.1:2379", "http://10.0.0.2:2379"])
