@@ -26,8 +26,16 @@ enum AppsRoutes {
         router.delete("/v2/leader") { _, _ in
             // Marathon's abdication: another replica takes over within a lease's time.
             guard let abdicate else { throw APIError(status: 404, message: "no leader election: this framework runs alone") }
-            await abdicate()
-            return try JSONResponse.make(["message": "Leadership abdicated"])
+            // Giving the lead up ends this process (crash-only), so the answer is written first and
+            // the lease revoked after: a client must not see the connection close instead.
+            let answer = ByteBuffer(bytes: try JSONEncoder().encode(["message": "Leadership abdicated"]))
+            return Response(
+                status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
+                body: ResponseBody(contentLength: answer.readableBytes) { writer in
+                    try await writer.write(answer)
+                    try await writer.finish(nil)
+                    await abdicate()
+                })
         }
         router.get("/v2/apps") { request, _ in
             let embed = request.uri.queryParameters.getAll("embed").contains { $0 == "apps.tasks" || $0 == "app.tasks" }

