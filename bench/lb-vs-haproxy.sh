@@ -32,6 +32,9 @@ error_log /dev/null;
 events { worker_connections 4096; }
 http {
     access_log off;
+    # Temp paths in the sandbox: the task user cannot create nginx's defaults under /var/lib/nginx.
+    client_body_temp_path SANDBOX/body; proxy_temp_path SANDBOX/proxy; fastcgi_temp_path SANDBOX/fastcgi;
+    uwsgi_temp_path SANDBOX/uwsgi; scgi_temp_path SANDBOX/scgi;
     keepalive_requests 1000000;
     server {
         listen 127.0.0.1:P0; listen 127.0.0.1:P1;
