@@ -34,18 +34,31 @@ public struct AppsSettings: Sendable {
 
 /// What the scheduler shell must do, in order. `.persist*` must be durable before what follows.
 public enum AppsDirective: Sendable, Equatable {
+    /// Store the app's spec (and its version, for `/v2/apps/{id}/versions`).
     case persistApp(AppDefinition)
+    /// Remove the app's spec and its stored versions.
     case deleteApp(PathId)
+    /// Store these task records: before the launch that creates them goes out, before the update
+    /// that changed them is acknowledged.
     case persistTasks([TaskRecord])
+    /// Remove the records of tasks that ended (or were expunged).
     case deleteTasks([String])
+    /// Launch `tasks` on the offer (records already stored); refuse what is left of it for a while.
     case accept(offerId: String, tasks: [TaskInfo], refuseSeconds: Double)
+    /// Nothing fits these offers: give them back and ask not to see those agents for a while.
     case decline(offerIds: [String], refuseSeconds: Double)
+    /// Ask the master to kill the task (repeated by the core until a terminal status arrives).
     case kill(taskId: String, agentId: String)
+    /// Acknowledge status updates to their agents, once the changes they made are stored.
     case acknowledge([Acknowledgement])
+    /// Lift every refusal filter: something waits to launch.
     case revive
+    /// Ask the master for the state of these tasks (all of its tasks when empty).
     case reconcile([TaskRef])
+    /// Store a canary (a second version beside an app) so it continues after a restart.
     case persistCanary(Canary)
     case deleteCanary(PathId)
+    /// Store an explicit group (`/v2/groups`), or remove one.
     case persistGroup(GroupRecord)
     case deleteGroup(PathId)
 }

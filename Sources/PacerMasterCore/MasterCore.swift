@@ -34,7 +34,9 @@ public struct MasterSettings: Sendable {
 
 /// What the shell must do after the core took an event.
 public enum MasterDirective: Sendable, Equatable {
+    /// Send the event on the framework's subscription stream (offers, rescinds, status updates).
     case toFramework(String, SchedulerEvent)
+    /// Send the message to the agent at `url` (launch, kill, acknowledgement, reconcile).
     case toAgent(agentId: String, url: String, AgentMessage)
 }
 
