@@ -114,7 +114,7 @@ public actor Agent {
 
     /// After a task's process ended: its checks stop, whatever it left behind goes with it (no
     /// orphaned grandchildren), and its keeper's record and cgroup are read before they go.
-    func tidyUp(_ taskId: String, pid: Int32?) -> (recorded: (status: ExitStatus, orphaned: Bool)?, oomKilled: Bool) {
+    private func tidyUp(_ taskId: String, pid: Int32?) -> (recorded: (status: ExitStatus, orphaned: Bool)?, oomKilled: Bool) {
         health?.yield(.stop(taskId: taskId))
         let recorded = launcher.recorded(taskId)
         launcher.killEverything(taskId, pid: pid)

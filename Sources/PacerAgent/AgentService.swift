@@ -109,7 +109,7 @@ public struct AgentService: Service {
     }
 
     /// Registers with whichever master answers, then heartbeats; a 404 means "register again".
-    func registerLoop(_ masters: [MasterClient]) async {
+    private func registerLoop(_ masters: [MasterClient]) async {
         var current = 0
         var interval = config.heartbeat
         while !Task.isCancelled {
@@ -144,7 +144,7 @@ public struct AgentService: Service {
 
     /// Sends status updates in order. A failure is not retried here: the core resends what is
     /// still unacknowledged on its own schedule.
-    func sendLoop(_ masters: [MasterClient]) async {
+    private func sendLoop(_ masters: [MasterClient]) async {
         for await _ in agent.rings {
             let batch = await agent.flush()
             if batch.isEmpty { continue }

@@ -226,7 +226,7 @@ public struct Cgroups: Sendable {
 
     // MARK: files
 
-    func makeDir(_ path: String) throws {
+    private func makeDir(_ path: String) throws {
         if mkdir(path, 0o755) != 0 && errno != EEXIST {
             throw IsolationError(
                 "cannot create cgroup \(path): \(String(cString: strerror(errno))); "
@@ -245,7 +245,7 @@ public struct Cgroups: Sendable {
     func read(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
 
     /// `key value` lines (cpu.stat, memory.events, oom_control) as a dictionary.
-    func keyed(_ text: String) -> [String: Int] {
+    private func keyed(_ text: String) -> [String: Int] {
         var out: [String: Int] = [:]
         for line in text.split(separator: "\n") {
             let f = line.split(separator: " ")

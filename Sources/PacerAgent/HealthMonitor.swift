@@ -81,7 +81,7 @@ actor HealthMonitor {
     }
 
     /// Probes each readiness check until it answers ready, then reports once and stops.
-    func readinessLoop(_ task: TaskInfo, _ checks: [TaskReadinessCheck], _ generation: Int) async {
+    private func readinessLoop(_ task: TaskInfo, _ checks: [TaskReadinessCheck], _ generation: Int) async {
         var pending = checks
         while current(task.taskId, generation) {
             var still: [TaskReadinessCheck] = []

@@ -48,7 +48,7 @@ public struct Launcher: Sendable {
     }
 
     public func sandbox(for taskId: String) -> String { sandboxRoot + "/" + taskId }
-    func statusFile(for taskId: String) -> String { statusRoot + "/" + taskId }
+    private func statusFile(for taskId: String) -> String { statusRoot + "/" + taskId }
 
     /// How the task ended, as its keeper recorded it; nil while it runs or when nothing was written.
     public func recordedExit(_ taskId: String) -> ExitStatus? { recorded(taskId)?.status }
@@ -67,7 +67,7 @@ public struct Launcher: Sendable {
     }
 
     /// Task ids become directory names: only a safe alphabet, never `.` or `..`.
-    static func isSafeName(_ s: String) -> Bool {
+    private static func isSafeName(_ s: String) -> Bool {
         !s.isEmpty && s.count <= 255 && s != "." && s != ".."
             && s.utf8.allSatisfy {
                 ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 45 || $0 == 46 || $0 == 95
@@ -175,7 +175,7 @@ public struct Launcher: Sendable {
     }
 
     /// Whether a listener could bind `port` (SO_REUSEADDR, as servers set it: TIME_WAIT is not "in use").
-    static func portIsFree(_ port: Int) -> Bool {
+    private static func portIsFree(_ port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return true }
         defer { close(fd) }
@@ -198,7 +198,7 @@ public struct Launcher: Sendable {
     ]
 
     /// `output` names the files stdout and stderr are appended to (`stdout`/`stderr`, or `health.stdout`…).
-    static func spawnProcess(
+    private static func spawnProcess(
         _ argv: [String], env: [String], directory: String, output: String? = nil, cgroupProcs: [String] = [],
         user: TaskUser? = nil, pidNamespace: Bool = false, privateTmp: String? = nil,
         statusFile: String? = nil, heartbeat: String? = nil, recoveryTimeout: Int = 0

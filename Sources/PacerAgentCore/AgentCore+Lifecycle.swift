@@ -77,7 +77,7 @@ extension AgentCore {
     }
 
     /// The final state and message for a task that ended with `status`.
-    mutating func conclude(_ taskId: String, _ t: AgentTask, _ status: ExitStatus, oomKilled: Bool, now: Double) {
+    private mutating func conclude(_ taskId: String, _ t: AgentTask, _ status: ExitStatus, oomKilled: Bool, now: Double) {
         let killed = t.kill != nil
         switch status {
         case _ where oomKilled && !killed:

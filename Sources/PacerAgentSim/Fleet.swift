@@ -167,7 +167,7 @@ public actor Fleet {
         timers.insert(Timer(at: at, seq: seq, member: n, event: event))
     }
 
-    func fire(_ t: Timer, now: Double) {
+    private func fire(_ t: Timer, now: Double) {
         let n = t.member
         switch t.event {
         case .beat: beat(n)
@@ -208,7 +208,7 @@ public actor Fleet {
 
     /// One round of a task's health checks: every check passes, or (an unhealthy task) fails; a
     /// failing task is checked again at its interval, as the real agent does, until it is killed.
-    func checkHealth(_ n: Int, _ taskId: String, now: Double) {
+    private func checkHealth(_ n: Int, _ taskId: String, now: Double) {
         guard var trackers = members[n].trackers[taskId], members[n].core.tasks[taskId]?.state == .running else { return }
         let failing = members[n].unhealthy.contains(taskId)
         var changed = false
@@ -294,5 +294,5 @@ public actor Fleet {
         outbox = [:]
     }
 
-    func unregistered(_ n: Int) { members[n].registered = false }
+    private func unregistered(_ n: Int) { members[n].registered = false }
 }

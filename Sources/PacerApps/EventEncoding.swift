@@ -125,7 +125,7 @@ enum EventEncoding {
     nonisolated(unsafe) static let pacerEncoder = makeEncoder(pacer: true)
     static let lock = NSLock()
 
-    static func makeEncoder(pacer: Bool) -> JSONEncoder {
+    private static func makeEncoder(pacer: Bool) -> JSONEncoder {
         let e = JSONEncoder()
         e.outputFormatting = [.withoutEscapingSlashes]
         e.userInfo[MarathonShape.key] = !pacer

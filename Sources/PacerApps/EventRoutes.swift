@@ -67,7 +67,7 @@ enum EventRoutes {
         }
     }
 
-    static func callbackURL(_ request: Request) throws(APIError) -> String {
+    private static func callbackURL(_ request: Request) throws(APIError) -> String {
         guard let url = request.uri.queryParameters.get("callbackUrl"), !url.isEmpty else {
             throw APIError(status: 400, message: "callbackUrl is required (?callbackUrl=http://host:port/path)")
         }

@@ -105,7 +105,7 @@ public struct FrameworkService: Service {
     }
 
     /// Subscribes to whichever master answers; a dead stream (no heartbeat) is dropped and renewed.
-    func subscribeLoop(_ scheduler: Scheduler) async {
+    private func subscribeLoop(_ scheduler: Scheduler) async {
         let masters = config.masterURLs.map { MasterClient(baseURL: $0, transport: HTTPTransport(client: HTTPTransport.cluster)) }
         var attempt = 0
         while !Task.isCancelled {
@@ -142,7 +142,7 @@ public struct FrameworkService: Service {
 
     /// Learns the size of the largest agent, for the "no agent could ever fit" check: quickly until
     /// the first agent is known, then every few seconds.
-    func capacityLoop(_ scheduler: Scheduler) async {
+    private func capacityLoop(_ scheduler: Scheduler) async {
         let transport = HTTPTransport(timeout: .seconds(3))
         while !Task.isCancelled {
             let known = await scheduler.largestAgent != nil

@@ -55,7 +55,7 @@ extension Scheduler {
         return try await changeGroup(spec, force: force)
     }
 
-    func changeGroup(_ spec: GroupSpec, force: Bool) async throws(APIError) -> DeploymentResult {
+    private func changeGroup(_ spec: GroupSpec, force: Bool) async throws(APIError) -> DeploymentResult {
         let coming = Set(spec.allApps.map(\.id))
         for app in spec.allApps { try validate(app, alsoComing: coming) }
         let now = Date()
@@ -68,7 +68,7 @@ extension Scheduler {
 
     /// The group as it is now, kept for GET …/versions and PUT {"version"}. Best effort: the change
     /// itself is stored already; a lost snapshot loses only that one way back.
-    func keepVersion(of id: PathId, at now: Date) async {
+    private func keepVersion(of id: PathId, at now: Date) async {
         guard let view = groupView(id), let data = try? JSONEncoder().encode(view) else { return }
         try? await repo.putGroupVersion(id, version: Timestamp.string(now), data)
     }

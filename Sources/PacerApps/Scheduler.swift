@@ -163,7 +163,7 @@ public actor Scheduler {
 
     /// Calls whose order among themselves does not matter: launches on different offers, kills of
     /// different tasks (a lost one is retried by the core).
-    static func independent(_ d: AppsDirective) -> Bool {
+    private static func independent(_ d: AppsDirective) -> Bool {
         switch d {
         case .accept, .kill: true
         default: false
@@ -172,7 +172,7 @@ public actor Scheduler {
 
     /// Sends these calls with at most `maxCallsInFlight` at once; the first failure is rethrown
     /// once all have finished.
-    func concurrently(_ directives: [AppsDirective]) async throws {
+    private func concurrently(_ directives: [AppsDirective]) async throws {
         guard let master, let fid = frameworkId else { return }
         let failures = try await withThrowingTaskGroup(of: (Int, (any Error)?).self) { group in
             var next = 0

@@ -83,7 +83,7 @@ extension AppsCore {
         case remove(PathId)
     }
 
-    mutating func applyGroup(_ spec: GroupSpec, now: Date, force: Bool) throws(APIError) -> (
+    private mutating func applyGroup(_ spec: GroupSpec, now: Date, force: Bool) throws(APIError) -> (
         deploymentId: String, [AppsDirective]
     ) {
         var changes: [AppChange] = []
@@ -174,7 +174,7 @@ extension AppsCore {
 
     /// One deployment of many apps: their actions in steps, each step's apps depending only on
     /// apps of earlier steps; the current step is the first with an app still deploying.
-    func groupInfo(_ id: String, actions: [DeploymentInfo.Action], version: String) -> DeploymentInfo {
+    private func groupInfo(_ id: String, actions: [DeploymentInfo.Action], version: String) -> DeploymentInfo {
         let byApp = Dictionary(actions.map { ($0.app, $0) }, uniquingKeysWith: { a, _ in a })
         var level: [String: Int] = [:]
         func depth(_ app: String, _ path: Set<String>) -> Int {

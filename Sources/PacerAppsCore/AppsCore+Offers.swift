@@ -55,7 +55,7 @@ extension AppsCore {
 
     /// Why the offers left (as placement left them) do not take the instances still waiting;
     /// reasons are kept only for apps still waiting. A sample of offers says enough.
-    mutating func recordMisfits(
+    private mutating func recordMisfits(
         _ waiting: [(spec: AppDefinition, count: Int)], _ offers: [Offer], _ remaining: [Resources], now: Date
     ) {
         let ids = Set(waiting.map(\.spec.id))
@@ -152,7 +152,7 @@ extension AppsCore {
     }
 
     /// Host ports: the service ports themselves with `requirePorts`, else the lowest free ones.
-    func pickPorts(_ app: AppDefinition, from r: Resources) -> [Int]? {
+    private func pickPorts(_ app: AppDefinition, from r: Resources) -> [Int]? {
         let need = app.portDefinitions.count
         if need == 0 { return [] }
         if app.requirePorts {

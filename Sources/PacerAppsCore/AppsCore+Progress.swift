@@ -48,7 +48,8 @@ extension AppsCore {
         return out
     }
 
-    mutating func failForNoProgress(_ d: Deployment, _ app: AppDefinition, deadline: Double, now: Date) -> [AppsDirective] {
+    private mutating func failForNoProgress(_ d: Deployment, _ app: AppDefinition, deadline: Double, now: Date) -> [AppsDirective]
+    {
         let serving = live(app.id, now: now).filter { $0.version == app.configVersion && InstancePlan.isServing($0, app) }.count
         deployments[d.info.id] = nil
         record(.deploymentFailed(d.info, reason: "no progress for \(Int(deadline)) s (\(serving) of \(app.instances) serving)"))
@@ -130,7 +131,7 @@ extension AppsCore {
     }
 
     /// "; waiting for load balancer(s) lb-1 to take 2 out of rotation" when draining holds them.
-    func drainNote(_ ts: [TaskRecord]) -> String {
+    private func drainNote(_ ts: [TaskRecord]) -> String {
         let held = ts.compactMap { leaving[$0.id] }.filter(\.isDraining)
         guard !held.isEmpty else { return "" }
         let lbs = Set(held.flatMap(\.waitingFor)).sorted().joined(separator: ", ")

@@ -91,14 +91,14 @@ extension AppsCore {
     }
 
     /// A delayed or duplicated earlier update (STARTING after RUNNING) must not move a task back.
-    static func isStale(_ new: TaskState, after current: TaskState) -> Bool {
+    private static func isStale(_ new: TaskState, after current: TaskState) -> Bool {
         let launch: [TaskState] = [.staging, .starting, .running]
         guard let n = launch.firstIndex(of: new), let c = launch.firstIndex(of: current) else { return false }
         return n < c
     }
 
     /// An unreachable task past its app's `inactiveAfterSeconds` while the app has its full count without it.
-    func wasReplaced(_ t: TaskRecord, now: Date) -> Bool {
+    private func wasReplaced(_ t: TaskRecord, now: Date) -> Bool {
         guard let since = unreachableSince[t.id], let app = apps[t.appId],
             now.timeIntervalSince(since) >= app.unreachableStrategy.inactiveAfterSeconds
         else { return false }
@@ -186,7 +186,7 @@ extension AppsCore {
 extension AppsCore {
     /// Health results from the agent: recorded (and so persisted), turned into Marathon's health
     /// events, and a task past `maxConsecutiveFailures` is killed — a bounded share of the app at a time.
-    mutating func applyHealth(_ old: TaskRecord, _ s: TaskStatus, _ app: AppDefinition, now: Date) -> (
+    private mutating func applyHealth(_ old: TaskRecord, _ s: TaskStatus, _ app: AppDefinition, now: Date) -> (
         TaskRecord, [AppsDirective]
     ) {
         var t = old

@@ -64,7 +64,7 @@ public struct SSEParser: Sendable {
 
 extension LineSplitter {
     /// Like `feed`, but keeps empty lines (SSE uses them as terminators).
-    mutating func feedKeepingEmpty(_ bytes: [UInt8]) throws -> [Data] {
+    fileprivate mutating func feedKeepingEmpty(_ bytes: [UInt8]) throws -> [Data] {
         pending.append(contentsOf: bytes)
         var out: [Data] = []
         while let nl = pending.firstIndex(of: 0x0A) {

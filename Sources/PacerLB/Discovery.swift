@@ -116,8 +116,8 @@ actor Discovery {
         if event.event == "event_stream_attached" { needSnapshot = true } else if !event.event.isEmpty { pending.append(event) }
     }
 
-    func silentFor() -> Double { Date().timeIntervalSince(lastActivity) }
-    func resyncDue() -> Bool { Date().timeIntervalSince(lastSnapshot) > resyncInterval }
+    private func silentFor() -> Double { Date().timeIntervalSince(lastActivity) }
+    private func resyncDue() -> Bool { Date().timeIntervalSince(lastSnapshot) > resyncInterval }
 
     /// A full snapshot within a second (marathon-lb's `/_mlb_signal/hup`).
     func requestResync() { lastSnapshot = .distantPast }
@@ -205,7 +205,7 @@ actor Discovery {
         }
     }
 
-    func acknowledgeDraining(_ client: MarathonClient) {
+    private func acknowledgeDraining(_ client: MarathonClient) {
         let draining = model.draining
         acknowledged.formIntersection(draining)
         let pending = draining.subtracting(acknowledged)
@@ -238,7 +238,7 @@ actor Discovery {
     var skippedCounts: Skipped { skipped }
 
     /// The configured replicas for the framework VIP, the leader first (then the one answering).
-    func frameworkReplicas(_ client: MarathonClient) async -> [Backend] {
+    private func frameworkReplicas(_ client: MarathonClient) async -> [Backend] {
         struct Leader: Decodable { var leader: String? }
         let leader = try? await client.raw("GET", "/v2/leader")
         let name = leader.flatMap { try? JSONDecoder().decode(Leader.self, from: $0.body).leader }

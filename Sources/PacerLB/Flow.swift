@@ -131,5 +131,5 @@ struct Flow {
     }
 
     /// The stream is to be treated as ended (the peer's close was seen another way).
-    mutating func markEOF() { eof = true }
+    private mutating func markEOF() { eof = true }
 }

@@ -29,7 +29,7 @@ extension HTTPSession {
         if upstream === up && what & Int16(EV_WRITE) != 0 { flushUpstream(up) }
     }
 
-    func gatewayTimeout() {
+    private func gatewayTimeout() {
         if let ex = exchange { ex.cell.timedOut() }
         fail(HTTPError(504, "backend did not answer within \(Int(settings.timeouts.server)) s"))
     }
@@ -61,7 +61,7 @@ extension HTTPSession {
     }
 
     /// Parses the response head once it is in, then streams the body toward the client.
-    func handleResponse(_ up: Upstream) {
+    private func handleResponse(_ up: Upstream) {
         while let ex = exchange, upstream === up {
             if ex.response == nil {
                 guard let head = responseHead(up, ex) else { return }
@@ -89,7 +89,7 @@ extension HTTPSession {
     }
 
     /// Parses and forwards one response head; nil when more bytes are needed or it failed.
-    func responseHead(_ up: Upstream, _ ex: Exchange) -> ResponseHead? {
+    private func responseHead(_ up: Upstream, _ ex: Exchange) -> ResponseHead? {
         let limits = settings.limits.head
         let available = evbuffer_get_length(up.input)
         let bytes = EventIO.contiguous(up.input, min(available, limits.headBytes + 4))
@@ -141,7 +141,7 @@ extension HTTPSession {
 
     /// The response is complete: the connection to the backend goes back to the pool if it can
     /// carry another request, and the next pipelined request (if any) is taken up.
-    func finishExchange(_ up: Upstream) {
+    private func finishExchange(_ up: Upstream) {
         guard let ex = exchange, let head = ex.response else { return }
         let reusable =
             !head.closes && ex.request.isDone && !up.incoming.eof && evbuffer_get_length(up.input) == 0

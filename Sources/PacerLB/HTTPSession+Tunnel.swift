@@ -51,7 +51,7 @@ extension HTTPSession {
         tunnelEndIfDone(up)
     }
 
-    func tunnelEndIfDone(_ up: Upstream) {
+    private func tunnelEndIfDone(_ up: Upstream) {
         if fromClient.eof && up.incoming.eof && evbuffer_get_length(output) == 0 && evbuffer_get_length(up.output) == 0 {
             if let ex = exchange { worker.ended(ex) }
             exchange = nil

@@ -125,7 +125,7 @@ final class HTTPSession {
         event_add(timer, worker.timeout(seconds))
     }
 
-    func deadlinePassed() {
+    private func deadlinePassed() {
         switch phase {
         case .waiting: close()
         case .readingHead:
@@ -163,7 +163,7 @@ final class HTTPSession {
     func send(counted: inout Int) -> EventIO.Drain { fromClient.source.write(output, counted: &counted) }
 
     /// No more bytes to the client (close_notify first under TLS).
-    func shutdownClient() { fromClient.source.shutdownWrite() }
+    private func shutdownClient() { fromClient.source.shutdownWrite() }
 
     /// Reads what the client sent, up to the buffer limit (then pauses until it is consumed). A
     /// lingering connection reads only to discard, until the client closes.
@@ -280,7 +280,7 @@ final class HTTPSession {
         close()
     }
 
-    func dropUpstream() {
+    private func dropUpstream() {
         if let up = upstream {
             worker.released(up, reusable: false)
             upstream = nil

@@ -103,7 +103,7 @@ public struct LBService: Service {
     }
 
     /// The admin endpoint; while a predecessor still holds the port (hand-over), binding is retried.
-    func serveAdmin(_ discovery: Discovery, _ mailboxes: [WorkerMailbox]) async {
+    private func serveAdmin(_ discovery: Discovery, _ mailboxes: [WorkerMailbox]) async {
         while !Task.isCancelled {
             let app = Application(
                 router: adminRouter(discovery, mailboxes),
@@ -120,7 +120,7 @@ public struct LBService: Service {
         }
     }
 
-    func adminRouter(_ discovery: Discovery, _ mailboxes: [WorkerMailbox]) -> Router<BasicRequestContext> {
+    private func adminRouter(_ discovery: Discovery, _ mailboxes: [WorkerMailbox]) -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: APIErrorMiddleware())
         router.get("/healthz") { _, _ in JSONResponse.text("ok") }
@@ -188,7 +188,7 @@ public struct LBService: Service {
     }
 
     /// Each proxied connection holds two descriptors; `max_connections` is per worker.
-    func raiseFileLimit(workers: Int) {
+    private func raiseFileLimit(workers: Int) {
         var limit = rlimit()
         getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
         let wanted = rlim_t(config.limits.maxConnections * workers * 2 + 256)

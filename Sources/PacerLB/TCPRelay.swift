@@ -42,7 +42,7 @@ final class TCPRelay {
 
     /// The socket's one event for its whole life. The relay is passed unretained: the worker
     /// keeps it alive until `close`, which frees the events first.
-    func makeEvent(_ fd: Int32) -> OpaquePointer? {
+    private func makeEvent(_ fd: Int32) -> OpaquePointer? {
         event_new(
             worker.base, fd, Self.flags,
             { fd, what, context in
@@ -59,7 +59,7 @@ final class TCPRelay {
     }
 
     /// Tries the next candidate backend; with none left, the client is closed.
-    func connectNext() {
+    private func connectNext() {
         if let event = upstreamEvent {
             event_free(event)
             upstreamEvent = nil
@@ -113,19 +113,19 @@ final class TCPRelay {
     }
 
     /// Reads what the client sent (until the backend's buffer is full) and sends it on once connected.
-    func pumpFromClient(peerClosed: Bool = true) {
+    private func pumpFromClient(peerClosed: Bool = true) {
         guard toBackend.fill(limit: limit, peerClosed: peerClosed) else { return close() }  // a reset: both sides go
         if connected { flushToBackend() }
     }
 
-    func pumpFromBackend(peerClosed: Bool = true) {
+    private func pumpFromBackend(peerClosed: Bool = true) {
         guard toClient.fill(limit: limit, peerClosed: peerClosed) else { return close() }
         flushToClient()
     }
 
     /// Writes what waits for the backend; passes the client's EOF on once it is all out; reads
     /// the client again once there is room.
-    func flushToBackend() {
+    private func flushToBackend() {
         guard !closed, connected else { return }
         var written = 0
         let drained = Endpoint.socket(upstream).write(toBackend.buffer, counted: &written)
@@ -135,7 +135,7 @@ final class TCPRelay {
         if toBackend.resume(backlog: toBackend.buffer, limit: limit) { pumpFromClient() }
     }
 
-    func flushToClient() {
+    private func flushToClient() {
         guard !closed else { return }
         var written = 0
         let drained = Endpoint.socket(client).write(toClient.buffer, counted: &written)
@@ -147,7 +147,7 @@ final class TCPRelay {
 
     /// Both directions ended and everything was delivered, or the client left before any backend
     /// could be reached.
-    func finishIfDone() {
+    private func finishIfDone() {
         if !closed && toBackend.shut && toClient.shut { close() }
         if !closed && toBackend.eof && !connected && candidates.isEmpty && backend == nil { close() }
     }

@@ -51,7 +51,7 @@ final class TLSContexts {
     var primary: OpaquePointer? { contexts.first }
 
     /// Switches the connection to the certificate whose names cover the SNI name.
-    func select(_ ssl: OpaquePointer) {
+    private func select(_ ssl: OpaquePointer) {
         guard let name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name) else { return }
         let length = strlen(name)
         for ctx in contexts {
@@ -128,7 +128,7 @@ final class TLSConnection {
     var hasPending: Bool { SSL_has_pending(ssl) != 0 || BIO_ctrl_pending(incoming) > 0 }
 
     /// One record's worth of plaintext from what has arrived, or why not.
-    func decrypt(into buffer: OpaquePointer) -> IOResult {
+    private func decrypt(into buffer: OpaquePointer) -> IOResult {
         var vec = iovec()
         guard evbuffer_reserve_space(buffer, 16384, &vec, 1) == 1 else { return .failed(ENOMEM) }
         ERR_clear_error()

@@ -103,7 +103,7 @@ struct UpstreamPool {
         idle[up.backend, default: []].append(up)
     }
 
-    mutating func retire(_ up: Upstream) {
+    fileprivate mutating func retire(_ up: Upstream) {
         idle[up.backend]?.removeAll { $0 === up }
         up.close()
     }

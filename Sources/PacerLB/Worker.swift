@@ -143,7 +143,7 @@ final class Worker {
         pool.closeAll()
     }
 
-    func publishStats() {
+    private func publishStats() {
         let (stats, services) = (local, cells.mapValues(\.counters))
         mailbox.stats.withLock { $0 = stats }
         mailbox.services.withLock { $0 = services }
@@ -151,7 +151,7 @@ final class Worker {
     }
 
     /// The tasks this worker has requests or connections in progress with.
-    func publishBusy(version: Int? = nil) {
+    private func publishBusy(version: Int? = nil) {
         var busy = Set<String>()
         for s in sessions.values { if let ex = s.exchange { busy.insert(ex.backend.taskId) } }
         for r in relays.values { if let b = r.backend { busy.insert(b.taskId) } }
@@ -161,7 +161,7 @@ final class Worker {
         }
     }
 
-    func takeMail() {
+    private func takeMail() {
         var counter: eventfd_t = 0
         eventfd_read(mailbox.fd, &counter)
         let (table, version, stop) = mailbox.slot.withLock { s -> (RoutingTable?, Int, Bool) in
@@ -177,7 +177,7 @@ final class Worker {
 
     /// Graceful stop: no new connections; requests in flight finish, idle keep-alive connections
     /// close at their next request boundary.
-    func beginStop() {
+    private func beginStop() {
         stopping = true
         closeListeners()
         pool.closeAll()
@@ -187,7 +187,7 @@ final class Worker {
         stopIfIdle()
     }
 
-    func closeListeners() {
+    private func closeListeners() {
         for ls in listeners.values { for l in ls { evconnlistener_free(l) } }
         listeners = [:]
         for fds in inherited.values { for fd in fds { close(fd) } }
@@ -195,12 +195,12 @@ final class Worker {
         mailbox.listening.withLock { $0 = [:] }
     }
 
-    func stopIfIdle() {
+    private func stopIfIdle() {
         if stopping && relays.isEmpty && sessions.isEmpty { event_base_loopbreak(base) }
     }
 
     /// The ports this worker listens on for a routing table.
-    func wantedPorts(_ t: RoutingTable) -> Set<Int> {
+    private func wantedPorts(_ t: RoutingTable) -> Set<Int> {
         var ports = Set(t.services.keys)
         if settings.httpPort > 0 { ports.insert(settings.httpPort) }
         if settings.httpsPort > 0 && tls != nil { ports.insert(settings.httpsPort) }
@@ -297,7 +297,7 @@ final class Worker {
         close(fd)
     }
 
-    func startSession(
+    private func startSession(
         _ fd: Int32, _ sa: UnsafeMutablePointer<sockaddr>?, entry: HTTPSession.Entry, port: Int,
         tls: TLSConnection? = nil
     ) {
@@ -308,7 +308,9 @@ final class Worker {
         session.start()
     }
 
-    func startRelay(_ fd: Int32, _ sa: UnsafeMutablePointer<sockaddr>?, service: Int, backends: [Backend], picked: Backend?) {
+    private func startRelay(
+        _ fd: Int32, _ sa: UnsafeMutablePointer<sockaddr>?, service: Int, backends: [Backend], picked: Backend?
+    ) {
         guard !backends.isEmpty else { return refuse(fd) }
         let relay = TCPRelay(worker: self, service: service, client: fd, candidates: backends)
         relays[ObjectIdentifier(relay)] = relay

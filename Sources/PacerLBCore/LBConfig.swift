@@ -199,7 +199,7 @@ extension LBConfig {
         return config
     }
 
-    static func checkKeys(_ node: Node, section: String) throws(LBConfigError) {
+    private static func checkKeys(_ node: Node, section: String) throws(LBConfigError) {
         guard let mapping = node.mapping, let known = knownKeys[section] else { return }
         for (key, value) in mapping {
             guard let name = key.string else { continue }

@@ -6,7 +6,7 @@ public struct SourceHash: Balancer {
         backends.max { score($0, client) < score($1, client) }
     }
 
-    func score(_ b: Backend, _ client: UInt64) -> UInt64 {
+    private func score(_ b: Backend, _ client: UInt64) -> UInt64 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a over the backend, then mixed with the client
         for byte in "\(b.host):\(b.port)".utf8 { h = (h ^ UInt64(byte)) &* 0x100_0000_01b3 }
         var x = h ^ client

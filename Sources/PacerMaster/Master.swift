@@ -43,7 +43,9 @@ public actor Master {
 
     /// Applies an operator change, then persists the policy before answering: an acknowledged
     /// change is durable; a failed write puts the previous policy back and is reported.
-    func changePolicy(_ change: (inout MasterCore) throws(MasterCallError) -> [MasterDirective]) async throws -> ResourcePolicy {
+    private func changePolicy(_ change: (inout MasterCore) throws(MasterCallError) -> [MasterDirective]) async throws
+        -> ResourcePolicy
+    {
         guard leading else { throw MasterCallError(notLeading) }
         let before = core.policy
         let directives = try change(&core)

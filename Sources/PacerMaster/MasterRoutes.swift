@@ -61,7 +61,7 @@ enum MasterRoutes {
 
     /// The operator API: reservations, weights and quota change at runtime, no agent restart.
     /// A refusal (in use, not enough free, bad role) is 409 with a message that says why.
-    static func operatorRoutes(_ router: Router<BasicRequestContext>, _ master: Master) {
+    private static func operatorRoutes(_ router: Router<BasicRequestContext>, _ master: Master) {
         router.post("/master/reserve") { request, _ in
             let r = try await body(Reservation.self, request)
             return try await refusing { try await master.reserve(r) }

@@ -98,7 +98,7 @@ extension MasterCore {
     }
 
     /// Idle capacity (what neither services nor batch tasks hold) to a framework that takes revocable offers.
-    mutating func offerRevocable(_ agentId: String, candidates: [String: FrameworkEntry], now: Double) -> Offer? {
+    private mutating func offerRevocable(_ agentId: String, candidates: [String: FrameworkEntry], now: Double) -> Offer? {
         let key = Self.refusalKey(agentId, role: nil, revocable: true)
         guard
             let fid = candidates.filter({ $0.value.info.wantsRevocable && ($0.value.refusals[key] ?? 0) <= now })
@@ -114,7 +114,7 @@ extension MasterCore {
     }
 
     /// Roles below their guarantee first, then by dominant share over weight, then by name.
-    func drfOrder(_ roles: [String], allocated: [String: Resources], total: Resources) -> [String] {
+    private func drfOrder(_ roles: [String], allocated: [String: Resources], total: Resources) -> [String] {
         guard roles.count > 1 else { return roles }
         return roles.sorted { a, b in
             let ka = (
@@ -127,13 +127,13 @@ extension MasterCore {
         }
     }
 
-    func meetsGuarantee(_ role: String, _ allocated: [String: Resources]) -> Bool {
+    private func meetsGuarantee(_ role: String, _ allocated: [String: Resources]) -> Bool {
         guard let g = policy.quotas[role]?.guarantee.scalars, !g.isEmpty else { return true }
         return (allocated[role] ?? Resources()).contains(g)
     }
 
     /// What other roles still need to reach their guarantees: kept out of everyone else's offers.
-    func guaranteeHeadroom(excluding role: String, _ allocated: [String: Resources]) -> Resources {
+    private func guaranteeHeadroom(excluding role: String, _ allocated: [String: Resources]) -> Resources {
         policy.quotas.filter { $0.key != role }.reduce(Resources()) { sum, q in
             sum + (q.value.guarantee.scalars - (allocated[q.key] ?? Resources()))
         }
@@ -141,7 +141,7 @@ extension MasterCore {
 
     /// Within a role: the framework with the smallest dominant share (tasks and offers it holds),
     /// then fewest offers outstanding.
-    func frameworkOrder(_ fid: String) -> (Double, Int, String) {
+    private func frameworkOrder(_ fid: String) -> (Double, Int, String) {
         ((sums.byFramework[fid] ?? Resources()).dominantShare(of: sums.total), offers.count(of: fid), fid)
     }
 }

@@ -68,7 +68,7 @@ extension MasterCore {
     }
 
     /// Offers of a framework that resubscribed, left or was torn down: it holds none any more.
-    mutating func dropOffers(of fid: String) {
+    private mutating func dropOffers(of fid: String) {
         for o in offers.values.filter({ $0.frameworkId == fid }) { removeOffer(o.id) }
     }
 
@@ -78,7 +78,7 @@ extension MasterCore {
         revocable ? agentId + "|revocable" : agentId + "|" + (role ?? Role.any)
     }
 
-    mutating func release(_ offer: Offer, _ fid: String, _ filters: Filters?, now: Double) {
+    private mutating func release(_ offer: Offer, _ fid: String, _ filters: Filters?, now: Double) {
         removeOffer(offer.id)
         let refuse = filters?.refuseSeconds ?? settings.defaultRefuseSeconds
         if refuse > 0 {
@@ -145,7 +145,7 @@ extension MasterCore {
 
     /// Services come first: when their tasks (cpus as expected from their use) and the agent's batch
     /// tasks no longer fit together, batch tasks are killed (largest first, so as few as possible).
-    mutating func preemptBatch(_ agentId: String) -> [MasterDirective] {
+    private mutating func preemptBatch(_ agentId: String) -> [MasterDirective] {
         guard let agent = agents[agentId] else { return [] }
         let live = agent.tasks.values.filter { !$0.state.isTerminal }
         var load = live.filter { $0.info.revocable != true }.reduce(Resources()) { sum, t in

@@ -16,7 +16,7 @@ struct AgentLedger {
     var portsTaken: [PortRange] = []
 
     /// Of a role's use, the part inside its reservation; the rest comes from the unreserved pool.
-    func inReservation(_ role: String) -> Resources {
+    fileprivate func inReservation(_ role: String) -> Resources {
         Resources.minimum(used[role] ?? Resources(), reserved[role] ?? Resources())
     }
 

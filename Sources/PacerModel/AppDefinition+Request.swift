@@ -64,7 +64,7 @@ extension AppDefinition {
             "use `role` to run on a role's resources (acceptedResourceRoles may only name '*' or the app's role)"
     ]
 
-    static func isEmptyValue(_ value: Any?, key: String, role: String?) -> Bool {
+    private static func isEmptyValue(_ value: Any?, key: String, role: String?) -> Bool {
         switch value {
         case nil, is NSNull: return true
         case let s as String: return s.isEmpty || (key == "executor" && s == "//cmd")

@@ -104,7 +104,7 @@ public actor EtcdStore: StateStore {
         }
     }
 
-    nonisolated func b64(_ s: String) -> String { Data(s.utf8).base64EncodedString() }
+    private nonisolated func b64(_ s: String) -> String { Data(s.utf8).base64EncodedString() }
 
     static func unb64(_ s: String) throws -> Data {
         guard let d = Data(base64Encoded: s) else { throw StoreError("etcd sent invalid base64") }
@@ -112,7 +112,7 @@ public actor EtcdStore: StateStore {
     }
 
     /// The key just past every key starting with `prefix` (etcd's range_end for a prefix).
-    static func rangeEnd(_ prefix: String) -> [UInt8] {
+    private static func rangeEnd(_ prefix: String) -> [UInt8] {
         var bytes = Array(prefix.utf8)
         while let last = bytes.last {
             if last < 0xFF {

@@ -92,7 +92,7 @@ public final class LoadLoop: Sendable {
     }
 
     /// Reads one response framed by Content-Length; nil if the connection ended first.
-    static func readResponse(_ fd: Int32) -> (status: Int, close: Bool, task: String)? {
+    private static func readResponse(_ fd: Int32) -> (status: Int, close: Bool, task: String)? {
         var raw: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 16384)
         while true {

@@ -11,7 +11,7 @@ struct ClientOptions: ParsableArguments {
 
     var client: MarathonClient { MarathonClient(baseURL: url) }
 
-    func emit<T: Encodable>(_ value: T, table: () -> String) throws {
+    fileprivate func emit<T: Encodable>(_ value: T, table: () -> String) throws {
         if json {
             print(String(decoding: try WireJSON.marathonEncoder(pretty: true).encode(value), as: UTF8.self))
         } else {

@@ -269,7 +269,7 @@ enum Runner {
         list.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
     }
 
-    static func openStore(_ spec: String?, stateDir: String) throws -> any StateStore {
+    fileprivate static func openStore(_ spec: String?, stateDir: String) throws -> any StateStore {
         let spec = spec ?? "sqlite:\(stateDir)/framework.sqlite"
         if spec.hasPrefix("sqlite:") { return try SQLiteStore(path: String(spec.dropFirst("sqlite:".count))) }
         if spec.hasPrefix("etcd://") {
@@ -279,7 +279,7 @@ enum Runner {
         throw ValidationError("unsupported store '\(spec)': use sqlite:PATH or etcd://host:port[,host:port…][/namespace]")
     }
 
-    static func agentConfig(
+    fileprivate static func agentConfig(
         server: ServerOptions, port: Int, master: String, hostname: String, cpus: Double?, mem: Double?,
         disk: Double?, ports: String?, attributes: String?
     ) throws -> AgentConfig {

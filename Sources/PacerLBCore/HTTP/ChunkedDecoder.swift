@@ -100,7 +100,7 @@ public struct ChunkedDecoder: Sendable, Equatable {
         }
     }
 
-    mutating func afterSize(_ c: UInt8) throws(HTTPError) {
+    private mutating func afterSize(_ c: UInt8) throws(HTTPError) {
         switch c {
         case HTTPBytes.cr: state = .sizeLF
         case UInt8(ascii: ";"): state = .extensions(.beforeName)

@@ -51,7 +51,7 @@ public enum HeadScanner {
         return .incomplete(resume: lineStart)
     }
 
-    static func tooLong(_ length: Int, first: Bool, isRequest: Bool, _ limits: HeadLimits) -> HTTPError? {
+    private static func tooLong(_ length: Int, first: Bool, isRequest: Bool, _ limits: HeadLimits) -> HTTPError? {
         if first {
             return length > limits.requestLine
                 ? HTTPError(isRequest ? 414 : 502, "request line longer than \(limits.requestLine) bytes") : nil

@@ -24,7 +24,7 @@ public struct HeaderField: Sendable, Equatable {
         }
     }
 
-    static func classify(_ b: UnsafeRawBufferPointer, _ name: Range<Int>) -> Kind {
+    private static func classify(_ b: UnsafeRawBufferPointer, _ name: Range<Int>) -> Kind {
         func is_(_ literal: StaticString) -> Bool { HTTPBytes.equalsLower(b, name, literal) }
         switch name.count {
         case 2: return is_("te") ? .te : .other
@@ -62,7 +62,7 @@ public struct HeaderField: Sendable, Equatable {
         }
     }
 
-    static func parseLine(_ b: UnsafeRawBufferPointer, _ line: Range<Int>) throws(HTTPError) -> HeaderField {
+    private static func parseLine(_ b: UnsafeRawBufferPointer, _ line: Range<Int>) throws(HTTPError) -> HeaderField {
         guard let first = line.first, HTTPBytes.isToken(b[first]) else {
             if let first = line.first, b[first] == HTTPBytes.sp || b[first] == HTTPBytes.tab {
                 throw .bad("obsolete line folding or whitespace before a header name")

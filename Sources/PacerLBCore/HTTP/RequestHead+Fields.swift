@@ -69,7 +69,7 @@ extension RequestHead {
     }
 
     /// `chunked` is the only transfer coding served; a well-formed other list is 501, junk is 400.
-    static func chunkedOnly(_ b: UnsafeRawBufferPointer, _ value: Range<Int>) throws(HTTPError) -> Bool {
+    private static func chunkedOnly(_ b: UnsafeRawBufferPointer, _ value: Range<Int>) throws(HTTPError) -> Bool {
         if HTTPBytes.equalsLower(b, value, "chunked") { return true }
         var wellFormed = !value.isEmpty
         do { try Fields.tokens(b, value, allowEmpty: false) { _ in } } catch { wellFormed = false }
@@ -77,7 +77,7 @@ extension RequestHead {
     }
 
     /// reg-name, IPv4 or [IPv6], then an optional port 0-65535; no userinfo, no spaces (B12, B23).
-    static func validateHost(_ b: UnsafeRawBufferPointer, _ v: Range<Int>) throws(HTTPError) {
+    private static func validateHost(_ b: UnsafeRawBufferPointer, _ v: Range<Int>) throws(HTTPError) {
         guard !v.isEmpty else { throw .bad("empty Host") }
         var i = v.lowerBound
         if b[i] == UInt8(ascii: "[") {

@@ -109,7 +109,7 @@ public struct ResponseHead: Sendable, Equatable {
         }
     }
 
-    static func endsInChunked(_ b: UnsafeRawBufferPointer, _ v: Range<Int>) -> Bool {
+    private static func endsInChunked(_ b: UnsafeRawBufferPointer, _ v: Range<Int>) -> Bool {
         var last: Range<Int>?
         try? Fields.tokens(b, v) { t in last = t }
         guard let last else { return false }
