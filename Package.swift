@@ -121,7 +121,7 @@ let package = Package(
         .testTarget(
             name: "PacerAppsTests",
             dependencies: [
-                "PacerApps", "PacerAppsCore", "PacerClient", "PacerModel", "PacerStore",
+                "PacerApps", "PacerAppsCore", "PacerClient", "PacerModel", "PacerServerKit", "PacerStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log")

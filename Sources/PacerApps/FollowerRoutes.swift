@@ -43,8 +43,12 @@ enum FollowerRoutes {
         eventLoopGroupProvider: .singleton,
         configuration: .init(timeout: .init(connect: .milliseconds(500))))
 
-    static func router(election: LeaderElection, me: String, client: HTTPClient = proxyClient) -> Router<BasicRequestContext> {
+    static func router(
+        election: LeaderElection, me: String, client: HTTPClient = proxyClient,
+        requestLimit: Int = FrameworkConfig.defaultRequestLimit
+    ) -> Router<BasicRequestContext> {
         let router = Router()
+        router.add(middleware: RequestLimitMiddleware(limit: requestLimit))
         router.add(middleware: APIErrorMiddleware())
         router.get("/ping") { _, _ in JSONResponse.text("pong") }
         OpenAPIDocument.serve(.framework, on: router)

@@ -24,6 +24,9 @@ public struct FrameworkConfig: Sendable {
     public var election: LeaderElection?
     /// The state store's address, for `/v2/info` (`zookeeper_config.zk`).
     public var storeDescription = "sqlite"
+    /// API requests handled at once; more are answered 503 at once (Marathon's `--http_max_concurrent_requests`).
+    public var requestLimit = FrameworkConfig.defaultRequestLimit
+    public static let defaultRequestLimit = 500
     public init() {}
 }
 
@@ -41,7 +44,10 @@ public struct FrameworkService: Service {
 
     public func run() async throws {
         let address = "\(config.host):\(config.port)"
-        let gate = RoleResponder(config.election.map { FollowerRoutes.router(election: $0, me: address).buildResponder() })
+        let gate = RoleResponder(
+            config.election.map {
+                FollowerRoutes.router(election: $0, me: address, requestLimit: config.requestLimit).buildResponder()
+            })
         let app = Application(
             responder: gate,
             configuration: .init(address: .hostname(config.host, port: config.port), serverName: "pacer"),
@@ -83,7 +89,8 @@ public struct FrameworkService: Service {
         let info = FrameworkInfoView(
             leader: leader, epoch: epoch, masters: config.masterURLs, port: config.port,
             settings: config.settings, store: config.storeDescription)
-        let router = AppsRoutes.router(scheduler, info: info, abdicate: abdicate, lastEventId: { await bus.lastId })
+        let router = AppsRoutes.router(
+            scheduler, info: info, abdicate: abdicate, lastEventId: { await bus.lastId }, requestLimit: config.requestLimit)
         EventRoutes.register(on: router, bus: bus) { names in await scheduler.loadBalancersChanged(names) }
         let callbacks = EventCallbacks(bus: bus, repo: AppsRepository(store: store), logger: logger)
         await callbacks.restore()

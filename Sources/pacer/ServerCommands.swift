@@ -176,10 +176,14 @@ struct FrameworkCommand: AsyncParsableCommand {
         help:
             "Seconds without progress after which a deployment is reported stalled (event, metric, /v2/deployments?embed=pacer).")
     var deploymentStallTimeout = 300.0
+    @Option(help: "API requests handled at once; more are answered 503 at once (Marathon's --http_max_concurrent_requests).")
+    var httpMaxConcurrentRequests = FrameworkConfig.defaultRequestLimit
 
     func run() async throws {
         Logs.bootstrap(server.logLevel)
         var config = FrameworkConfig()
+        guard httpMaxConcurrentRequests > 0 else { throw ValidationError("--http-max-concurrent-requests: at least 1") }
+        config.requestLimit = httpMaxConcurrentRequests
         guard deploymentStallTimeout > 0 else { throw ValidationError("--deployment-stall-timeout: seconds, more than 0") }
         config.settings.stallSeconds = deploymentStallTimeout
         config.settings.roles = Runner.urls(roles)
