@@ -3,7 +3,7 @@
 #   make test  installs what is missing, builds, runs every test
 SWIFT ?= swift
 # System packages the build and the tests need (checked one by one; only missing ones are installed).
-APT_PACKAGES := libevent-dev libssl-dev pkg-config libsqlite3-dev python3 python3-venv procps openssl curl etcd-server iproute2 util-linux
+APT_PACKAGES := libevent-dev libssl-dev pkg-config libsqlite3-dev python3 python3-venv procps openssl curl etcd-server iproute2 util-linux prometheus
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: deps build run test clean
@@ -15,6 +15,10 @@ deps:
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+		case "$$missing" in *prometheus*) \
+			echo "prometheus is installed for promtool only: its services are stopped and disabled"; \
+			$(SUDO) systemctl disable --now prometheus prometheus-node-exporter >/dev/null 2>&1 || true;; \
+		esac; \
 	fi
 
 build: deps
@@ -32,6 +36,8 @@ $(COMPAT_VENV)/.installed: Tests/compat/requirements.txt
 # The formatter's configuration is .swift-format; `swift format -i -r Sources Tests Package.swift` applies it.
 test: deps $(COMPAT_VENV)/.installed
 	$(SWIFT) format lint --strict -r Sources Tests Package.swift
+	promtool check rules ops/prometheus/alerts.yml
+	cd ops/prometheus && promtool test rules alerts.test.yml
 	$(SWIFT) build --build-tests --explicit-target-dependency-import-check error
 	SWIFT_DETERMINISTIC_HASHING=1 $(SWIFT) test --skip-build --disable-swift-testing
 

@@ -97,7 +97,7 @@ enum AppsRoutes {
             }
             return Response(status: .accepted)
         }
-        router.get("/metrics") { _, _ in JSONResponse.text(await scheduler.metrics()) }
+        router.get("/metrics") { _, _ in JSONResponse.text(await scheduler.metrics(epoch: info.epoch)) }
         router.get("/v2/queue") { _, _ in try JSONResponse.make(["queue": await scheduler.queue()]) }
         router.delete("/v2/queue/**") { request, context in
             var parts = context.parameters.getCatchAll().map(String.init)

@@ -5,7 +5,8 @@ import PacerModel
 /// The framework's `/metrics`: apps, tasks by state, deployments and those stalled (with how long
 /// each has gone without progress), and the offer traffic behind placement.
 extension Scheduler {
-    func metrics() -> String {
+    /// `epoch`: the leadership term when replicas elect a leader (its changes are leader changes).
+    func metrics(epoch: Int64? = nil) -> String {
         let now = Date()
         var out = PrometheusText()
         out.family("pacer_apps", "gauge", "Apps defined.", [([], "\(core.apps.count)")])
@@ -31,7 +32,36 @@ extension Scheduler {
         out.family(
             "pacer_tasks_launched_total", "counter", "Tasks sent to the master in ACCEPT calls.", [([], "\(counters.launched)")])
         out.family("pacer_master_connected", "gauge", "1 while subscribed to a master.", [([], master == nil ? "0" : "1")])
+        appFamilies(&out, now: now)
+        out.family(
+            "pacer_deployments_failed_total", "counter", "Deployments that failed (superseded, stopped, past their deadline).",
+            [([], "\(counters.deploymentsFailed)")])
+        out.family(
+            "pacer_store_write_failures_total", "counter", "State store writes that failed (the API answered 503).",
+            [([], "\(counters.storeWriteFailures)")])
+        out.family(
+            "pacer_leader_epoch", "gauge", "The leadership term this replica leads in (changes when the leader changes).",
+            epoch.map { [([], "\($0)")] } ?? [])
         return out.text
+    }
+
+    /// Per app: instances asked for, tasks running, and the launch backoff of a crash-looping app.
+    private func appFamilies(_ out: inout PrometheusText, now: Date) {
+        let apps = core.apps.values.sorted { $0.id < $1.id }
+        out.family(
+            "pacer_app_instances", "gauge", "Instances an app asks for.",
+            apps.map { ([("app", $0.id.description)], "\($0.instances)") })
+        out.family(
+            "pacer_app_tasks_running", "gauge", "An app's tasks running and counted as instances.",
+            apps.map { app in
+                ([("app", app.id.description)], "\(core.live(app.id, now: now).filter { $0.state == .running }.count)")
+            })
+        out.family(
+            "pacer_app_launch_delay_seconds", "gauge",
+            "The backoff before an app's next launch, while one holds it (tasks failing one after another).",
+            core.delays.filter { $0.value.until > now }.sorted { $0.key < $1.key }.map {
+                ([("app", $0.key.description)], String(format: "%.1f", $0.value.current))
+            })
     }
 }
 
@@ -40,4 +70,6 @@ struct SchedulerCounters: Sendable {
     var offers = 0
     var revives = 0
     var launched = 0
+    var deploymentsFailed = 0
+    var storeWriteFailures = 0
 }

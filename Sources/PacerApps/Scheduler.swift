@@ -230,6 +230,7 @@ public actor Scheduler {
     func publishEvents() async {
         await syncDeployments()
         let events = core.takeEvents()
+        counters.deploymentsFailed += events.lazy.filter(\.isDeploymentFailure).count
         // Nobody listening (no stream, no callback): nothing is encoded; each shape only if wanted.
         let listeners = await bus.listeners
         guard !events.isEmpty, listeners.marathon || listeners.pacer else { return }
@@ -237,7 +238,15 @@ public actor Scheduler {
         await bus.publish(events.flatMap { EventEncoding.encode($0, at: now, for: listeners) })
     }
 
+    /// Carries out one directive; a failed store write is counted (`pacer_store_write_failures_total`).
     func execute(_ d: AppsDirective) async throws {
+        do { try await perform(d) } catch {
+            if d.isStoreWrite { counters.storeWriteFailures += 1 }
+            throw error
+        }
+    }
+
+    private func perform(_ d: AppsDirective) async throws {
         switch d {
         case .persistApp(let app): try await repo.putApp(app)
         case .deleteApp(let id): try await repo.deleteApp(id)

@@ -18,6 +18,11 @@ public enum AppsEvent: Sendable, Equatable {
     case taskDraining(TaskRecord)
     /// Its readiness checks passed: load balancers may send it traffic (Pacer's own event).
     case taskReady(TaskRecord)
+
+    public var isDeploymentFailure: Bool {
+        if case .deploymentFailed = self { return true }
+        return false
+    }
 }
 
 extension AppsCore {
