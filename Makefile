@@ -1,5 +1,5 @@
 # Pacer: two commands for a fresh Debian machine.
-#   make run   installs what is missing, builds, starts a local cluster (`pacer up`)
+#   make run   installs what is missing, builds (release), starts a local cluster (`pacer up`)
 #   make test  installs what is missing, builds, runs every test
 SWIFT ?= swift
 # System packages the build and the tests need (checked one by one; only missing ones are installed).
@@ -24,8 +24,10 @@ deps:
 build: deps
 	$(SWIFT) build
 
-run: build
-	$(SWIFT) run pacer up
+# The release build: the LB's speed is what a newcomer first sees (tests use the debug build).
+run: deps
+	$(SWIFT) build -c release --product pacer
+	.build/release/pacer up
 
 # Deterministic hashing: a failing simulation seed replays exactly (see Tests/PacerSimulationTests).
 $(COMPAT_VENV)/.installed: Tests/compat/requirements.txt

@@ -47,7 +47,7 @@ API=18180; L4=18100; L7=18101
 # --isolation none: the backend must not be the bottleneck of a proxy comparison (cgroup accounting
 # on nginx cost ~20 % of its throughput here); this measures the LB, not task isolation.
 "$BIN" up --state-dir "$WORK/state" --port $API --master-port 18150 --agent-port 18151 --task-ports 41000 --isolation none \
-    --lb-config /nonexistent --log-level error > "$WORK/up.log" 2>&1 &
+    --no-lb --log-level error > "$WORK/up.log" 2>&1 &
 PIDS+=($!)
 until curl -sf "http://127.0.0.1:$API/v2/info?embed=pacer" | grep -q largestAgent; do sleep 0.2; done
 curl -sf -X POST -H 'Content-Type: application/json' "http://127.0.0.1:$API/v2/apps" -d "{

@@ -124,6 +124,15 @@ public struct LBConfig: Codable, Sendable, Equatable {
 
     public init() {}
 
+    /// What `pacer up` and `pacer lb` run without a configuration file: one load balancer in front
+    /// of the local framework, virtual hosts on 10080. `lb-config/local.yaml` spells the same out
+    /// with comments (a test keeps the two equal).
+    public static var local: LBConfig {
+        var c = LBConfig()
+        c.httpPort = 10080
+        return c
+    }
+
     enum CodingKeys: String, CodingKey {
         case bind, name, frameworks, group
         case adminPort = "admin_port"

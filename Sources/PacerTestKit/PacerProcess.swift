@@ -28,7 +28,7 @@ public final class PacerProcess: @unchecked Sendable {
     /// `executable`: another program than `pacer` (etcd, for instance).
     public init(
         name: String, arguments: [String], logDir: String, environment: [String: String] = [:],
-        executable: String = PacerProcess.binary
+        executable: String = PacerProcess.binary, directory: String? = nil
     ) throws {
         self.name = name
         self.arguments = arguments
@@ -38,6 +38,7 @@ public final class PacerProcess: @unchecked Sendable {
         log.seekToEndOfFile()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         process.standardOutput = log
         process.standardError = log
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }

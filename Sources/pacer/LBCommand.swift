@@ -8,7 +8,8 @@ struct LBCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lb",
         abstract: "Run the load balancer, or check a configuration (--check), as `haproxy -c` does.")
-    @Option(help: "Configuration file (lb-config/*.yaml).") var config = "lb-config/local.yaml"
+    @Option(help: "Configuration file (lb-config/*.yaml); without one, the built-in local setup (lb-config/local.yaml).")
+    var config: String?
     @Option(help: "Only check this configuration file and exit: 0 when valid, else the offending line.") var check: String?
     @Option(help: "Log level.") var logLevel: Logger.Level = .info
 
@@ -22,7 +23,7 @@ struct LBCommand: AsyncParsableCommand {
             return
         }
         Logs.bootstrap(logLevel)
-        try await Runner.run([LBService(config: try LBFiles.load(config))])
+        try await Runner.run([LBService(config: try config.map(LBFiles.load) ?? .local)])
     }
 }
 

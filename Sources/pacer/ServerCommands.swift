@@ -211,8 +211,13 @@ struct Up: AsyncParsableCommand {
     @Option(help: "Port of the master.") var masterPort = 5050
     @Option(help: "Port of the first agent; the others follow.") var agentPort = 5051
     @Option(help: "First task port of the first agent; each agent offers 1000 ports.") var taskPorts = 31000
-    @Option(help: "Load balancer configuration; the load balancer is skipped when the file does not exist.")
-    var lbConfig = "lb-config/local.yaml"
+    @Option(help: "Load balancer configuration file; without one, the built-in local setup (lb-config/local.yaml).")
+    var lbConfig: String?
+    @Option(help: "Port of the load balancer's admin API (/healthz, /stats, /metrics); overrides the configuration.")
+    var lbAdminPort: Int?
+    @Option(help: "Port of the load balancer's HTTP virtual hosts (0: off); overrides the configuration.")
+    var lbHttpPort: Int?
+    @Flag(help: "Run no load balancer.") var noLb = false
     @OptionGroup var isolation: IsolationOptions
 
     func run() async throws {
@@ -246,12 +251,12 @@ struct Up: AsyncParsableCommand {
         framework.masterURLs = [masterURL]
         framework.storeDescription = "sqlite:\(server.stateDir)/framework.sqlite"
         services.append(FrameworkService(config: framework, store: try Runner.openStore(nil, stateDir: server.stateDir)))
-        if FileManager.default.fileExists(atPath: lbConfig) {
-            var lb = try LBFiles.load(lbConfig)
+        if !noLb {
+            var lb = try lbConfig.map(LBFiles.load) ?? .local
             lb.frameworks = ["http://\(server.bind):\(port)"]
+            if let lbAdminPort { lb.adminPort = lbAdminPort }
+            if let lbHttpPort { lb.httpPort = lbHttpPort }
             services.append(LBService(config: lb))
-        } else {
-            Logger(label: "pacer").warning("no load balancer: \(lbConfig) not found")
         }
         Logger(label: "pacer").info(
             "pacer up: master :\(masterPort), \(agents) agent(s) from :\(agentPort), framework API http://\(server.bind):\(port)")

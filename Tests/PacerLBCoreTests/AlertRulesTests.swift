@@ -24,3 +24,21 @@ final class AlertRulesTests: XCTestCase {
         XCTAssertEqual(used.subtracting(exported), [], "alerts use metrics the LB does not export")
     }
 }
+
+/// The configuration files shipped in `lb-config/` stay valid, and the commented local one says
+/// exactly what the binary runs without a file.
+final class ShippedConfigTests: XCTestCase {
+    private func shipped(_ name: String) throws -> String {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("lb-config/\(name)")
+        return try String(contentsOf: url, encoding: .utf8)
+    }
+
+    func testLocalYamlIsTheBuiltInSetup() throws {
+        XCTAssertEqual(try LBConfig.parse(try shipped("local.yaml")), LBConfig.local)
+    }
+
+    func testEveryShippedConfigurationParses() throws {
+        XCTAssertNoThrow(try LBConfig.parse(try shipped("ha.yaml")))
+    }
+}
