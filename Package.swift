@@ -103,7 +103,8 @@ let package = Package(
             dependencies: [
                 "PacerMaster", "PacerAgent", "PacerAgentSim", "PacerApps", "PacerClient", "PacerLB",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams")
             ], swiftSettings: strict),
         .target(
             name: "PacerTestKit",

@@ -1,14 +1,34 @@
 import ArgumentParser
+import Foundation
 import Logging
 
+/// The command line, after the configuration file and `PACER_…` variables are folded into it
+/// (`ConfigSources`), parsed and run as ArgumentParser's own `main` would.
 @main
+enum Main {
+    static func main() async {
+        do {
+            let (arguments, _) = try ConfigSources.resolve(
+                Array(CommandLine.arguments.dropFirst()), environment: ProcessInfo.processInfo.environment)
+            var command = try Pacer.parseAsRoot(arguments)
+            if var asynchronous = command as? any AsyncParsableCommand {
+                try await asynchronous.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            Pacer.exit(withError: error)
+        }
+    }
+}
+
 struct Pacer: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pacer",
         abstract: "Run long-lived services on a cluster and reach them through a load balancer.",
         subcommands: [
             Up.self, MasterCommand.self, AgentCommand.self, FrameworkCommand.self, LBCommand.self, AppCommand.self,
-            TaskCommand.self, ClusterCommand.self
+            TaskCommand.self, ClusterCommand.self, ConfigCommand.self
         ])
 }
 
@@ -22,7 +42,9 @@ struct ServerOptions: ParsableArguments {
     var logLevel: Logger.Level = .info
 }
 
-extension Logger.Level: @retroactive ExpressibleByArgument {}
+extension Logger.Level: @retroactive ExpressibleByArgument {
+    public var defaultValueDescription: String { rawValue }
+}
 
 enum Logs {
     static func bootstrap(_ level: Logger.Level) {
