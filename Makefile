@@ -6,7 +6,7 @@ SWIFT ?= swift
 APT_PACKAGES := libevent-dev libssl-dev pkg-config libsqlite3-dev python3 python3-venv procps openssl curl etcd-server iproute2 util-linux prometheus
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: deps build run test clean
+.PHONY: deps build run test deb clean
 # Other people's Marathon clients and validators for the compatibility tests (PyPI, pinned).
 COMPAT_VENV := .build/compat-venv
 
@@ -42,6 +42,11 @@ test: deps $(COMPAT_VENV)/.installed
 	cd ops/prometheus && promtool test rules alerts.test.yml
 	$(SWIFT) build --build-tests --explicit-target-dependency-import-check error
 	SWIFT_DETERMINISTIC_HASHING=1 $(SWIFT) test --skip-build --disable-swift-testing
+
+# A Debian package of the release binary (Swift runtime linked in), systemd units and example configuration.
+deb: deps
+	$(SWIFT) build -c release --static-swift-stdlib --product pacer
+	ops/debian/build-deb.sh .build/release/pacer .build/deb
 
 clean:
 	rm -rf .build
