@@ -31,11 +31,37 @@ public struct MasterService: Service {
         self.config = config
         self.logger = logger
         if let dir = config.stateDir { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-        let storage: (any PolicyStorage)? =
-            config.store.map { StoredPolicy(store: $0) }
-            ?? config.stateDir.map { PolicyFile(path: $0 + "/master-policy.json") }
         master = try await Master(
-            settings: config.settings, policyStorage: storage, leading: config.election == nil, logger: logger)
+            settings: config.settings, policyStorage: Self.policyStorage(config), leading: config.election == nil,
+            logger: logger)
+    }
+
+    /// Where the operator's policy lives: the replicated store, else a file in the state directory.
+    static func policyStorage(_ config: MasterConfig) -> (any PolicyStorage)? {
+        config.store.map { StoredPolicy(store: $0) } ?? config.stateDir.map { PolicyFile(path: $0 + "/master-policy.json") }
+    }
+
+    /// `pacer master backup`: the operator's policy (roles' weights, quotas, reservations) as JSON.
+    public static func backupPolicy(_ config: MasterConfig) async throws -> Data {
+        let policy = try await policyStorage(config)?.load() ?? ResourcePolicy()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return try encoder.encode(policy)
+    }
+
+    /// `pacer master restore`: writes a backed-up policy where the masters read it at their start.
+    /// Only where none is set yet (stop the masters first: a running leader keeps its own copy).
+    public static func restorePolicy(_ data: Data, _ config: MasterConfig) async throws {
+        let policy: ResourcePolicy
+        do { policy = try JSONDecoder().decode(ResourcePolicy.self, from: data) } catch {
+            throw PolicyFileError(message: "not a master policy backup: \(error)")
+        }
+        guard let storage = policyStorage(config) else { throw PolicyFileError(message: "no state directory or store given") }
+        if let dir = config.stateDir { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        guard try await storage.load() == ResourcePolicy() else {
+            throw PolicyFileError(message: "a policy is already set there; restore only where none is (or clear it first)")
+        }
+        try await storage.save(policy)
     }
 
     public func run() async throws {

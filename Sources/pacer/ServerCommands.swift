@@ -21,9 +21,11 @@ struct MasterCommand: AsyncParsableCommand {
     @Option(help: "etcd://host:port[,host:port…][/namespace]: masters elect a leader there and keep the operator's policy in it.")
     var store: String?
     @Option(help: "Seconds of the leading master's etcd lease (renewed every sixth of it).") var leaderTtl = 2
+    @Argument(help: StateAction.help) var action: [String] = []
 
     func run() async throws {
-        Logs.bootstrap(server.logLevel)
+        let action = try StateAction(action, part: "master")
+        if case .serve = action { Logs.bootstrap(server.logLevel) }
         var config = MasterConfig()
         config.host = server.bind
         config.port = port
@@ -42,6 +44,7 @@ struct MasterCommand: AsyncParsableCommand {
             config.store = etcd
             config.election = LeaderElection(gateway: etcd.gateway, key: namespace + "master-leader", ttl: leaderTtl)
         }
+        if try await StateAction.master(action, config: config) { return }
         try await Runner.run([try await MasterService(config: config)])
     }
 }
@@ -178,8 +181,13 @@ struct FrameworkCommand: AsyncParsableCommand {
     var deploymentStallTimeout = 300.0
     @Option(help: "API requests handled at once; more are answered 503 at once (Marathon's --http_max_concurrent_requests).")
     var httpMaxConcurrentRequests = FrameworkConfig.defaultRequestLimit
+    @Argument(help: StateAction.help) var action: [String] = []
 
     func run() async throws {
+        let action = try StateAction(action, part: "framework")
+        if try await StateAction.framework(action, store: { try Runner.openStore(self.store, stateDir: server.stateDir) }) {
+            return
+        }
         Logs.bootstrap(server.logLevel)
         var config = FrameworkConfig()
         guard httpMaxConcurrentRequests > 0 else { throw ValidationError("--http-max-concurrent-requests: at least 1") }
@@ -278,9 +286,14 @@ enum Runner {
         list.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
     }
 
-    fileprivate static func openStore(_ spec: String?, stateDir: String) throws -> any StateStore {
+    static func openStore(_ spec: String?, stateDir: String) throws -> any StateStore {
         let spec = spec ?? "sqlite:\(stateDir)/framework.sqlite"
-        if spec.hasPrefix("sqlite:") { return try SQLiteStore(path: String(spec.dropFirst("sqlite:".count))) }
+        if spec.hasPrefix("sqlite:") {
+            let path = String(spec.dropFirst("sqlite:".count))
+            try FileManager.default.createDirectory(
+                atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path, withIntermediateDirectories: true)
+            return try SQLiteStore(path: path)
+        }
         if spec.hasPrefix("etcd://") {
             let (endpoints, namespace) = try EtcdStore.endpoints(fromURL: spec)
             return EtcdStore(endpoints: endpoints, namespace: namespace)
