@@ -101,8 +101,10 @@ let package = Package(
         .executableTarget(
             name: "pacer",
             dependencies: [
-                "PacerMaster", "PacerAgent", "PacerAgentSim", "PacerApps", "PacerClient", "PacerLB",
+                "PacerMaster", "PacerAgent", "PacerAgentSim", "PacerApps", "PacerClient", "PacerLB", "PacerServerKit",
+                "PacerStore", "PacerLBCore", "PacerModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams")
             ], swiftSettings: strict),

@@ -12,6 +12,7 @@ struct LBCommand: AsyncParsableCommand {
     var config: String?
     @Option(help: "Only check this configuration file and exit: 0 when valid, else the offending line.") var check: String?
     @Option(help: "Log level.") var logLevel: Logger.Level = .info
+    @Option(help: "Log lines as text, or as one JSON object each.") var logFormat: LogFormat = .text
 
     func run() async throws {
         if let check {
@@ -22,7 +23,7 @@ struct LBCommand: AsyncParsableCommand {
             print("\(check): configuration is valid")
             return
         }
-        Logs.bootstrap(logLevel)
+        Logs.bootstrap(logLevel, format: logFormat)
         try await Runner.run([LBService(config: try config.map(LBFiles.load) ?? .local)])
     }
 }

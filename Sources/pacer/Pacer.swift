@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import PacerServerKit
 
 /// The command line, after the configuration file and `PACER_…` variables are folded into it
 /// (`ConfigSources`), parsed and run as ArgumentParser's own `main` would.
@@ -40,6 +41,8 @@ struct ServerOptions: ParsableArguments {
     var stateDir = ".pacer"
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: Logger.Level = .info
+    @Option(help: "Log lines as text, or as one JSON object each (time, level, label, message, ids).")
+    var logFormat: LogFormat = .text
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {
@@ -47,11 +50,23 @@ extension Logger.Level: @retroactive ExpressibleByArgument {
 }
 
 enum Logs {
-    static func bootstrap(_ level: Logger.Level) {
+    /// `format`: `text` (a line of prose, for people) or `json` (one object per line, for machines).
+    static func bootstrap(_ level: Logger.Level, format: LogFormat = .text) {
         LoggingSystem.bootstrap { label in
-            var h = StreamLogHandler.standardError(label: label)
-            h.logLevel = level
-            return h
+            switch format {
+            case .text:
+                var h = StreamLogHandler.standardError(label: label)
+                h.logLevel = level
+                return h
+            case .json:
+                var h = JSONLogHandler(label: label)
+                h.logLevel = level
+                return h
+            }
         }
     }
+}
+
+enum LogFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json
 }

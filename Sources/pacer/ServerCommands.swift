@@ -25,7 +25,7 @@ struct MasterCommand: AsyncParsableCommand {
 
     func run() async throws {
         let action = try StateAction(action, part: "master")
-        if case .serve = action { Logs.bootstrap(server.logLevel) }
+        if case .serve = action { Logs.bootstrap(server.logLevel, format: server.logFormat) }
         var config = MasterConfig()
         config.host = server.bind
         config.port = port
@@ -70,7 +70,7 @@ struct AgentCommand: AsyncParsableCommand {
     @OptionGroup var simulation: SimulationOptions
 
     func run() async throws {
-        Logs.bootstrap(server.logLevel)
+        Logs.bootstrap(server.logLevel, format: server.logFormat)
         if let n = simulation.simulate {
             return try await Runner.run([
                 FleetService(
@@ -188,7 +188,7 @@ struct FrameworkCommand: AsyncParsableCommand {
         if try await StateAction.framework(action, store: { try Runner.openStore(self.store, stateDir: server.stateDir) }) {
             return
         }
-        Logs.bootstrap(server.logLevel)
+        Logs.bootstrap(server.logLevel, format: server.logFormat)
         var config = FrameworkConfig()
         guard httpMaxConcurrentRequests > 0 else { throw ValidationError("--http-max-concurrent-requests: at least 1") }
         config.requestLimit = httpMaxConcurrentRequests
@@ -229,7 +229,7 @@ struct Up: AsyncParsableCommand {
     @OptionGroup var isolation: IsolationOptions
 
     func run() async throws {
-        Logs.bootstrap(server.logLevel)
+        Logs.bootstrap(server.logLevel, format: server.logFormat)
         var master = MasterConfig()
         master.host = server.bind
         master.port = masterPort

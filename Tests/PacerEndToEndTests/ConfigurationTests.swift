@@ -78,4 +78,24 @@ final class ConfigurationTests: XCTestCase {
         }
         XCTAssertTrue(FileManager.default.fileExists(atPath: "\(dir)/state/framework.sqlite"), "state-dir from the file")
     }
+
+    func testJSONLogsAreOneObjectPerLineWithTheirFields() async throws {
+        let port = FreePorts.block(1)
+        let master = try PacerProcess(
+            name: "master", arguments: ["master", "--port", "\(port)", "--state-dir", dir, "--log-format", "json"], logDir: dir)
+        defer { master.stop(grace: 5) }
+        try await Eventually.that("the master logs that it listens") { master.log.contains("master listening") }
+        let lines = master.log.split(separator: "\n").filter { $0.hasPrefix("{") }
+        XCTAssertFalse(lines.isEmpty, master.log)
+        for line in lines {
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            XCTAssertNotNil(object?["time"] as? String, String(line))
+            XCTAssertNotNil(object?["level"] as? String, String(line))
+            XCTAssertNotNil(object?["message"] as? String, String(line))
+        }
+        let listening = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            .first { ($0["message"] as? String) == "master listening" }
+        XCTAssertEqual(listening?["address"] as? String, "127.0.0.1:\(port)", "metadata become fields")
+        XCTAssertEqual(listening?["label"] as? String, "pacer.master")
+    }
 }
