@@ -3,14 +3,17 @@ import PacerClient
 import PacerTestKit
 import XCTest
 
-/// Every framework and master metric the shipped alerts use (ops/prometheus/alerts.yml) is one
+/// Every framework and master metric the shipped alerts and dashboard use (ops/prometheus, ops/grafana) is one
 /// the running processes export.
 final class AlertMetricsEndToEndTests: ClusterTestCase {
     func testTheFrameworkAndMasterExportEveryMetricTheirAlertsUse() async throws {
-        let rules = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("ops/prometheus/alerts.yml")
-        let used = Set(try String(contentsOf: rules, encoding: .utf8).matches(of: /pacer_[a-z_]+/).map { String($0.output) })
-            .filter { !$0.hasPrefix("pacer_lb_") }
+        let ops = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("ops")
+        var used = Set<String>()
+        for file in ["prometheus/alerts.yml", "grafana/pacer.json"] {
+            let text = try String(contentsOf: ops.appendingPathComponent(file), encoding: .utf8)
+            used.formUnion(text.matches(of: /pacer_[a-z_]+/).map { String($0.output) }.filter { !$0.hasPrefix("pacer_lb_") })
+        }
         XCTAssertFalse(used.isEmpty)
         let transport = HTTPTransport()
         var exported = Set<String>()

@@ -2,16 +2,21 @@ import Foundation
 import PacerLBCore
 import XCTest
 
-/// Every load-balancer metric the shipped alerts use is one the LB exports (a renamed metric would
+/// Every load-balancer metric the shipped alerts and dashboard use is one the LB exports (a renamed metric would
 /// otherwise leave an alert that can never fire). The framework's and master's names are checked
 /// against the real processes in `AlertMetricsEndToEndTests`.
 final class AlertRulesTests: XCTestCase {
+    /// The metric names the shipped alerts and dashboard use (a histogram's series by its family's name).
     static func alertMetricNames(prefix: String) throws -> Set<String> {
-        let rules = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("ops/prometheus/alerts.yml")
-        let text = try String(contentsOf: rules, encoding: .utf8)
-        let names = text.matches(of: /pacer_[a-z_]+/).map { String($0.output) }
-        return Set(names.filter { $0.hasPrefix(prefix) })
+        let ops = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("ops")
+        var names = Set<String>()
+        for file in ["prometheus/alerts.yml", "grafana/pacer.json"] {
+            let text = try String(contentsOf: ops.appendingPathComponent(file), encoding: .utf8)
+            names.formUnion(
+                text.matches(of: /pacer_[a-z_]+/).map { String($0.output).replacing(/_(bucket|sum|count)$/, with: "") })
+        }
+        return names.filter { $0.hasPrefix(prefix) }
     }
 
     func testTheLBExportsEveryMetricItsAlertsUse() throws {
