@@ -38,7 +38,7 @@ final class DebianPackageTests: XCTestCase {
     func testThePackageInstallsTheBinaryUnitsAndConfigurationItsBinaryAccepts() throws {
         let built = try run(
             repository + "/ops/debian/build-deb.sh", [PacerProcess.binary, dir + "/out"],
-            environment: ["PACER_DEB_ALLOW_DYNAMIC": "1", "PACER_DEB_COMPRESS": "none"])
+            environment: ["PACER_DEB_ALLOW_DYNAMIC": "1", "PACER_DEB_COMPRESS": "none", "PACER_DEB_STRIP": "0"])
         XCTAssertEqual(built.status, 0, built.output)
         let deb = built.output.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").last.map(String.init) ?? ""
         let info = try run("/usr/bin/dpkg-deb", ["--info", deb])

@@ -19,6 +19,8 @@ chmod 0755 "$ROOT"
 trap 'rm -rf "$ROOT"' EXIT
 
 install -D -m 0755 "$BIN" "$ROOT/usr/bin/pacer"
+# Symbols are for debugging builds, not for every machine (PACER_DEB_STRIP=0 keeps them).
+if [ "${PACER_DEB_STRIP:-1}" = 1 ]; then strip --strip-unneeded "$ROOT/usr/bin/pacer"; fi
 for unit in ops/debian/units/*.service; do install -D -m 0644 "$unit" "$ROOT/lib/systemd/system/$(basename "$unit")"; done
 install -D -m 0644 ops/debian/etc/pacer.yaml "$ROOT/etc/pacer/pacer.yaml"
 install -D -m 0644 lb-config/local.yaml "$ROOT/etc/pacer/lb.yaml"
