@@ -82,6 +82,10 @@ public struct FrameworkService: Service {
 
     /// Loads the state, puts the Marathon API in front, and runs the scheduler until shutdown.
     func lead(_ gate: RoleResponder, epoch: Int64?, abdicate: (@Sendable () async -> Void)?) async throws {
+        do { try await StoreSchema.prepare(store, logger: logger) } catch {
+            logger.critical("cannot lead over this store", metadata: ["error": "\(error)"])
+            throw error
+        }
         let bus = EventBus(limits: config.events)
         let scheduler = try await Scheduler(
             repo: AppsRepository(store: store), settings: config.settings, bus: bus, logger: logger)

@@ -131,3 +131,22 @@ public enum Loopback {
         return fd
     }
 }
+
+extension PacerProcess {
+    /// Runs `pacer` (or `executable`) to its end: its exit status and everything it wrote.
+    public static func runToEnd(
+        _ arguments: [String], environment: [String: String] = [:], executable: String = PacerProcess.binary
+    ) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}

@@ -15,21 +15,6 @@ final class ConfigurationTests: XCTestCase {
 
     override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
 
-    /// Runs `pacer` to its end: exit status and everything it wrote.
-    private func pacer(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: PacerProcess.binary)
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
-
     private func write(_ yaml: String) throws -> String {
         let path = dir + "/pacer-\(UUID().uuidString.prefix(4)).yaml"
         try yaml.write(toFile: path, atomically: true, encoding: .utf8)
@@ -38,7 +23,7 @@ final class ConfigurationTests: XCTestCase {
 
     func testPrintSaysWhereEachValueCameFrom() throws {
         let file = try write("framework:\n  port: 9191\n  roles: [a, b]\n  leader-ttl: 3\n")
-        let (status, output) = try pacer(
+        let (status, output) = try PacerProcess.runToEnd(
             ["config", "print", "framework", "--config-file", file, "--leader-ttl", "7"],
             environment: ["PACER_FRAMEWORK_LOG_LEVEL": "debug", "PACER_FRAMEWORK_PORT": "9292"])
         XCTAssertEqual(status, 0, output)
@@ -52,15 +37,16 @@ final class ConfigurationTests: XCTestCase {
 
     func testMistakesNameTheirSource() throws {
         let typo = try write("framework:\n  prot: 9191\n")
-        let bad = try pacer(["framework", "--config-file", typo])
+        let bad = try PacerProcess.runToEnd(["framework", "--config-file", typo])
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.output.contains("configuration file \(typo): 'prot' is not a flag of `pacer framework`"), bad.output)
         let part = try write("frameworks:\n  port: 1\n")
-        let wrongPart = try pacer(["master", "--config-file", part])
+        let wrongPart = try PacerProcess.runToEnd(["master", "--config-file", part])
         XCTAssertTrue(wrongPart.output.contains("'frameworks' is not a part"), wrongPart.output)
-        let env = try pacer(["master"], environment: ["PACER_MASTER_PROT": "1"])
+        let env = try PacerProcess.runToEnd(["master"], environment: ["PACER_MASTER_PROT": "1"])
         XCTAssertTrue(env.output.contains("environment PACER_MASTER_PROT: 'prot' is not a flag of `pacer master`"), env.output)
-        let value = try pacer(["config", "print", "framework"], environment: ["PACER_FRAMEWORK_LEADER_TTL": "soon"])
+        let value = try PacerProcess.runToEnd(
+            ["config", "print", "framework"], environment: ["PACER_FRAMEWORK_LEADER_TTL": "soon"])
         XCTAssertNotEqual(value.status, 0)
         XCTAssertTrue(value.output.contains("'soon' is invalid for '--leader-ttl"), value.output)
     }

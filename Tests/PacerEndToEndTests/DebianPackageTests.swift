@@ -18,40 +18,24 @@ final class DebianPackageTests: XCTestCase {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
     }
 
-    @discardableResult
-    private func run(_ program: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (
-        status: Int32, output: String
-    ) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: program)
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
-
     func testThePackageInstallsTheBinaryUnitsAndConfigurationItsBinaryAccepts() throws {
-        let built = try run(
-            repository + "/ops/debian/build-deb.sh", [PacerProcess.binary, dir + "/out"],
-            environment: ["PACER_DEB_ALLOW_DYNAMIC": "1", "PACER_DEB_COMPRESS": "none", "PACER_DEB_STRIP": "0"])
+        let built = try PacerProcess.runToEnd(
+            [PacerProcess.binary, dir + "/out"],
+            environment: ["PACER_DEB_ALLOW_DYNAMIC": "1", "PACER_DEB_COMPRESS": "none", "PACER_DEB_STRIP": "0"],
+            executable: repository + "/ops/debian/build-deb.sh")
         XCTAssertEqual(built.status, 0, built.output)
         let deb = built.output.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").last.map(String.init) ?? ""
-        let info = try run("/usr/bin/dpkg-deb", ["--info", deb])
+        let info = try PacerProcess.runToEnd(["--info", deb], executable: "/usr/bin/dpkg-deb")
         XCTAssertTrue(info.output.contains("Package: pacer"), info.output)
         XCTAssertTrue(info.output.contains("postinst"), "the postinst creates the pacer user: \(info.output)")
-        let contents = try run("/usr/bin/dpkg-deb", ["--contents", deb]).output
+        let contents = try PacerProcess.runToEnd(["--contents", deb], executable: "/usr/bin/dpkg-deb").output
         let units = ["pacer-master", "pacer-framework", "pacer-agent", "pacer-lb"].map { "./lib/systemd/system/\($0).service" }
         for path in ["./usr/bin/pacer", "./etc/pacer/pacer.yaml", "./etc/pacer/lb.yaml"] + units {
             XCTAssertTrue(contents.contains(" \(path)\n"), "\(path) missing:\n\(contents)")
         }
         let root = dir + "/root"
-        XCTAssertEqual(try run("/usr/bin/dpkg-deb", ["-x", deb, root]).status, 0)
-        let conffiles = try run("/usr/bin/dpkg-deb", ["--info", deb, "conffiles"]).output
+        XCTAssertEqual(try PacerProcess.runToEnd(["-x", deb, root], executable: "/usr/bin/dpkg-deb").status, 0)
+        let conffiles = try PacerProcess.runToEnd(["--info", deb, "conffiles"], executable: "/usr/bin/dpkg-deb").output
         XCTAssertTrue(conffiles.contains("/etc/pacer/pacer.yaml"), "an upgrade keeps the operator's configuration: \(conffiles)")
 
         // systemd accepts every unit (pointed at the extracted binary): no unknown key, no error.
@@ -62,18 +46,19 @@ final class DebianPackageTests: XCTestCase {
             try text.replacingOccurrences(of: "/usr/bin/pacer", with: root + "/usr/bin/pacer")
                 .write(toFile: dir + "/units/" + URL(fileURLWithPath: unit).lastPathComponent, atomically: true, encoding: .utf8)
         }
-        let verify = try run(
-            "/usr/bin/systemd-analyze", ["verify"] + units.map { dir + "/units/" + URL(fileURLWithPath: $0).lastPathComponent })
+        let verify = try PacerProcess.runToEnd(
+            ["verify"] + units.map { dir + "/units/" + URL(fileURLWithPath: $0).lastPathComponent },
+            executable: "/usr/bin/systemd-analyze")
         XCTAssertEqual(verify.status, 0, verify.output)
         XCTAssertEqual(verify.output, "", "systemd has remarks on the units")
 
         // The shipped configuration is what the packaged binary accepts, part by part.
         for part in ["master", "framework", "agent", "lb"] {
-            let printed = try run(
-                root + "/usr/bin/pacer", ["config", "print", part, "--config-file", root + "/etc/pacer/pacer.yaml"])
+            let printed = try PacerProcess.runToEnd(
+                ["config", "print", part, "--config-file", root + "/etc/pacer/pacer.yaml"], executable: root + "/usr/bin/pacer")
             XCTAssertEqual(printed.status, 0, "\(part): \(printed.output)")
         }
-        let lb = try run(root + "/usr/bin/pacer", ["lb", "--check", root + "/etc/pacer/lb.yaml"])
+        let lb = try PacerProcess.runToEnd(["lb", "--check", root + "/etc/pacer/lb.yaml"], executable: root + "/usr/bin/pacer")
         XCTAssertEqual(lb.status, 0, lb.output)
     }
 }
