@@ -62,7 +62,7 @@ public actor Agent {
         (rings, doorbell) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
-    static var now: Double { Date().timeIntervalSince1970 }
+    static var now: Double { SteadyClock.now.timeIntervalSince1970 }
     public var agentInfo: AgentInfo { info }
 
     /// After a restart: tasks still alive are watched again; the others are reported ended.
@@ -143,7 +143,9 @@ public actor Agent {
     }
 
     /// Sorts by start time, so the master can tell a newer run of this agent from an older one.
-    let boot = String(format: "%015llu-", UInt64(Date().timeIntervalSince1970 * 1000)) + UUID().uuidString.prefix(8).lowercased()
+    let boot =
+        String(format: "%015llu-", UInt64(SteadyClock.now.timeIntervalSince1970 * 1000))
+        + UUID().uuidString.prefix(8).lowercased()
     var registrations = 0
 
     /// The next registration, numbered so the master can tell it from an older one still in flight.
@@ -240,8 +242,8 @@ public actor Agent {
     func killAll(grace: Double) async {
         let pids = core.tasks.values.filter { !$0.state.isTerminal }.compactMap(\.pid)
         for pid in pids { Launcher.signalGroup(pid, AgentCore.sigterm) }
-        let deadline = Date().addingTimeInterval(grace)
-        while Date() < deadline, pids.contains(where: Launcher.isAlive) { try? await Task.sleep(for: .milliseconds(50)) }
+        let deadline = SteadyClock.now.addingTimeInterval(grace)
+        while SteadyClock.now < deadline, pids.contains(where: Launcher.isAlive) { try? await Task.sleep(for: .milliseconds(50)) }
         for t in core.tasks.values where !t.state.isTerminal { launcher.killEverything(t.info.taskId, pid: t.pid) }
         logger.info("stopped tasks on shutdown", metadata: ["tasks": "\(pids.count)"])
     }

@@ -81,7 +81,7 @@ public actor EventBus {
     var recent: [(id: Int64, event: Publication)] = []
     var lastId: Int64
 
-    public init(limits: EventBusLimits = EventBusLimits(), now: Date = Date()) {
+    public init(limits: EventBusLimits = EventBusLimits(), now: Date = SteadyClock.now) {
         self.limits = limits
         lastId = Int64(now.timeIntervalSince1970 * 1000) * 1_000_000
     }

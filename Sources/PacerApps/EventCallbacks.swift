@@ -68,7 +68,7 @@ actor EventCallbacks {
     }
 
     func publish(_ type: String, _ url: String, _ clientIp: String) async {
-        var payload = EventPayload(type, at: Timestamp.string(Date()))
+        var payload = EventPayload(type, at: Timestamp.string(SteadyClock.now))
         payload.callbackUrl = url
         payload.clientIp = clientIp
         await bus.publish(type: type, data: EventEncoding.data(payload))

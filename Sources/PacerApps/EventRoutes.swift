@@ -18,7 +18,7 @@ enum EventRoutes {
                 types: types.isEmpty ? nil : Set(types), lastEventId: lastId,
                 loadBalancer: lb, pacer: request.embedsPacer)
             if lb != nil { await loadBalancersChanged(await bus.loadBalancers) }
-            var payload = EventPayload("event_stream_attached", at: Timestamp.string(Date()))
+            var payload = EventPayload("event_stream_attached", at: Timestamp.string(SteadyClock.now))
             payload.remoteAddress = ""
             let attached = EventEncoding.data(payload)
             await bus.publish(type: "event_stream_attached", data: attached, only: subscriber)

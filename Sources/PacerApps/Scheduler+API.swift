@@ -34,7 +34,7 @@ extension Scheduler {
     func announce(_ app: AppDefinition, uri: String) async {
         let listeners = await bus.listeners
         guard listeners.marathon || listeners.pacer else { return }
-        var payload = EventPayload("api_post_event", at: Timestamp.string(Date()))
+        var payload = EventPayload("api_post_event", at: Timestamp.string(SteadyClock.now))
         payload.clientIp = ""
         payload.uri = uri
         payload.appDefinition = app
@@ -61,7 +61,7 @@ extension Scheduler {
         guard core.apps[spec.id] == nil else {
             throw APIError(status: 409, message: "An app with id [\(spec.id)] already exists.")
         }
-        let (app, _, directives) = try core.putApp(spec, now: Date(), force: force)
+        let (app, _, directives) = try core.putApp(spec, now: SteadyClock.now, force: force)
         try await commit(directives)
         await announce(app, uri: "/v2/apps")
         return view().status(of: app, embedTasks: false)
@@ -72,7 +72,7 @@ extension Scheduler {
         let previous = core.apps[id]
         let spec = try AppMerge.merge(body: body, onto: previous, id: id)
         try validate(spec)
-        let (app, deploymentId, directives) = try core.putApp(spec, now: Date(), force: force)
+        let (app, deploymentId, directives) = try core.putApp(spec, now: SteadyClock.now, force: force)
         try await commit(directives)
         if deploymentId != nil { await announce(app, uri: "/v2/apps\(id)") }
         return (
@@ -86,37 +86,37 @@ extension Scheduler {
         guard let current = core.apps[id] else { throw APIError.notFound("App '\(id)' does not exist") }
         let spec = try AppMerge.merge(body: body, onto: current, id: id)
         try validate(spec)
-        let (canary, directives) = try core.startCanary(spec, instances: instances, now: Date(), force: force)
+        let (canary, directives) = try core.startCanary(spec, instances: instances, now: SteadyClock.now, force: force)
         try await commit(directives)
         return DeploymentResult(version: canary.spec.version ?? "", deploymentId: canary.deploymentId)
     }
 
     func promote(_ deploymentId: String) async throws(APIError) -> DeploymentResult {
-        let (next, directives) = try core.promoteCanary(deploymentId: deploymentId, now: Date())
+        let (next, directives) = try core.promoteCanary(deploymentId: deploymentId, now: SteadyClock.now)
         try await commit(directives)
-        return DeploymentResult(version: Timestamp.string(Date()), deploymentId: next ?? "")
+        return DeploymentResult(version: Timestamp.string(SteadyClock.now), deploymentId: next ?? "")
     }
 
     func abortCanary(_ deploymentId: String) async throws(APIError) {
-        try await commit(try core.abortCanary(deploymentId: deploymentId, now: Date()))
+        try await commit(try core.abortCanary(deploymentId: deploymentId, now: SteadyClock.now))
     }
 
     func remove(_ id: PathId, force: Bool) async throws(APIError) -> DeploymentResult {
-        let (deploymentId, directives) = try core.removeApp(id, now: Date(), force: force)
+        let (deploymentId, directives) = try core.removeApp(id, now: SteadyClock.now, force: force)
         try await commit(directives)
-        return DeploymentResult(version: Timestamp.string(Date()), deploymentId: deploymentId)
+        return DeploymentResult(version: Timestamp.string(SteadyClock.now), deploymentId: deploymentId)
     }
 
     func restart(_ id: PathId, force: Bool) async throws(APIError) -> DeploymentResult {
-        let (app, deploymentId, directives) = try core.restartApp(id, now: Date(), force: force)
+        let (app, deploymentId, directives) = try core.restartApp(id, now: SteadyClock.now, force: force)
         try await commit(directives)
         return DeploymentResult(version: app.version ?? "", deploymentId: deploymentId ?? "")
     }
 
     func killTasks(_ ids: [String], scale: Bool) async throws(APIError) -> (tasks: [MarathonTask], DeploymentResult?) {
-        let (killed, deploymentId, directives) = core.killTasks(ids, scale: scale, now: Date())
+        let (killed, deploymentId, directives) = core.killTasks(ids, scale: scale, now: SteadyClock.now)
         try await commit(directives)
-        let result = deploymentId.map { DeploymentResult(version: Timestamp.string(Date()), deploymentId: $0) }
+        let result = deploymentId.map { DeploymentResult(version: Timestamp.string(SteadyClock.now), deploymentId: $0) }
         return (killed.map { MarathonTask($0) }, result)
     }
 
@@ -133,7 +133,7 @@ extension Scheduler {
 
     /// Deployments in Marathon's shape, with what each waits on under `pacer` when asked for.
     func deployments(pacer: Bool) -> [PacerExtended<DeploymentInfo, DeploymentProgress>] {
-        let now = Date()
+        let now = SteadyClock.now
         // A group change's app deployments show as one (Marathon's clients follow its id).
         return core.deploymentViews().map { info, members in
             PacerExtended(
@@ -169,7 +169,7 @@ extension Scheduler {
         let versions = (try? await repo.versions(of: d.appId)) ?? [:]
         let current = core.apps[d.appId]?.version ?? ""
         if let previous = versions.keys.filter({ $0 < current }).max().flatMap({ versions[$0] }) {
-            let (app, deploymentId, directives) = try core.putApp(previous, now: Date(), force: true)
+            let (app, deploymentId, directives) = try core.putApp(previous, now: SteadyClock.now, force: true)
             try await commit(directives)
             return DeploymentResult(version: app.version ?? "", deploymentId: deploymentId ?? "")
         }
@@ -182,7 +182,7 @@ extension Scheduler {
     }
 
     func queue() -> [QueueItem] {
-        let now = Date()
+        let now = SteadyClock.now
         return core.queue(now: now).map { QueueItem($0, now: now) }
     }
 

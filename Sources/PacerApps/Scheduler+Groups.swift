@@ -17,7 +17,7 @@ extension Scheduler {
         let subgroups = ids.filter { !$0.isRoot && $0.parent == id && $0 != id }.sorted()
         let record = core.groups[id]
         let version =
-            ([record?.version] + core.apps(under: id).map(\.version)).compactMap { $0 }.max() ?? Timestamp.string(Date())
+            ([record?.version] + core.apps(under: id).map(\.version)).compactMap { $0 }.max() ?? Timestamp.string(SteadyClock.now)
         return GroupView(
             id: id, apps: apps, groups: subgroups.map { view(of: $0, among: ids) }, dependencies: record?.dependencies ?? [],
             version: version)
@@ -34,7 +34,7 @@ extension Scheduler {
     /// PUT /v2/groups/{id}: `scaleBy`, a `version` to go back to, or the group's new contents.
     func updateGroup(_ spec: GroupSpec, force: Bool) async throws(APIError) -> DeploymentResult {
         if let factor = spec.scaleBy {
-            let now = Date()
+            let now = SteadyClock.now
             let (deploymentId, directives) = try core.scaleGroup(spec.id, by: factor, now: now, force: force)
             try await commit(directives)
             await keepVersion(of: spec.id, at: now)
@@ -58,7 +58,7 @@ extension Scheduler {
     private func changeGroup(_ spec: GroupSpec, force: Bool) async throws(APIError) -> DeploymentResult {
         let coming = Set(spec.allApps.map(\.id))
         for app in spec.allApps { try validate(app, alsoComing: coming) }
-        let now = Date()
+        let now = SteadyClock.now
         let (deploymentId, directives) = try core.putGroup(spec, now: now, force: force)
         try await commit(directives)
         await keepVersion(of: spec.id, at: now)
@@ -74,9 +74,9 @@ extension Scheduler {
     }
 
     func removeGroup(_ id: PathId, force: Bool) async throws(APIError) -> DeploymentResult {
-        let (deploymentId, directives) = try core.removeGroup(id, now: Date(), force: force)
+        let (deploymentId, directives) = try core.removeGroup(id, now: SteadyClock.now, force: force)
         try await commit(directives)
-        return DeploymentResult(version: Timestamp.string(Date()), deploymentId: deploymentId)
+        return DeploymentResult(version: Timestamp.string(SteadyClock.now), deploymentId: deploymentId)
     }
 
     func groupVersions(_ id: PathId) async throws(APIError) -> [String] {

@@ -7,7 +7,7 @@ import PacerModel
 extension Scheduler {
     /// `epoch`: the leadership term when replicas elect a leader (its changes are leader changes).
     func metrics(epoch: Int64? = nil) -> String {
-        let now = Date()
+        let now = SteadyClock.now
         var out = PrometheusText()
         out.family("pacer_apps", "gauge", "Apps defined.", [([], "\(core.apps.count)")])
         let byState = Dictionary(grouping: core.tasks.values, by: \.state).mapValues(\.count)

@@ -15,7 +15,7 @@ public actor Scheduler {
     var frameworkId: String?
     let bus: EventBus
     var master: MasterClient?
-    var lastEvent = Date()
+    var lastEvent = SteadyClock.now
     /// The master's HEARTBEAT period, from SUBSCRIBED; the stream is dead after a few silent ones.
     var heartbeatInterval: Double = 5
     /// The largest agent seen, so specs no agent could ever run are refused up front.
@@ -39,7 +39,7 @@ public actor Scheduler {
         core = AppsCore(
             settings: settings, apps: try await repo.apps(), tasks: try await repo.tasks(), deployments: stored,
             canaries: try await repo.canaries(), groups: try await repo.groups(),
-            idPrefix: String(UUID().uuidString.prefix(8)).lowercased(), now: Date())
+            idPrefix: String(UUID().uuidString.prefix(8)).lowercased(), now: SteadyClock.now)
         storedDeployments = Set(stored.map(\.info.id))
         logger.info(
             "framework state loaded",
@@ -59,19 +59,19 @@ public actor Scheduler {
     // MARK: master stream
 
     /// The silence watchdog counts from the start of a subscription attempt.
-    func connecting() { lastEvent = Date() }
+    func connecting() { lastEvent = SteadyClock.now }
     func connected(to master: MasterClient) {
         self.master = master
-        lastEvent = Date()
+        lastEvent = SteadyClock.now
     }
     func disconnected() { master = nil }
     /// Seconds since the last event, and how long silence may last before the stream counts as dead.
     func silence(missedHeartbeats: Double) -> (silent: TimeInterval, limit: TimeInterval) {
-        (Date().timeIntervalSince(lastEvent), heartbeatInterval * missedHeartbeats)
+        (SteadyClock.now.timeIntervalSince(lastEvent), heartbeatInterval * missedHeartbeats)
     }
 
     func enqueue(_ events: [SchedulerEvent]) {
-        lastEvent = Date()
+        lastEvent = SteadyClock.now
         inbox += events
         doorbell.yield()
     }
@@ -107,7 +107,7 @@ public actor Scheduler {
                     frameworkId = id
                 }
                 logger.info("subscribed", metadata: ["framework.id": "\(id)"])
-                await execute(core.subscribed(now: Date()))
+                await execute(core.subscribed(now: SteadyClock.now))
             case .offers:
                 offers += e.offers?.offers ?? []
                 counters.offers += e.offers?.offers.count ?? 0
@@ -120,20 +120,24 @@ public actor Scheduler {
         // once in a large cluster), and the API waits on the actor meanwhile.
         for slice in stride(from: 0, to: statuses.count, by: Self.maxEventsPerTurn) {
             await execute(
-                core.handleUpdates(Array(statuses[slice..<min(statuses.count, slice + Self.maxEventsPerTurn)]), now: Date()))
+                core.handleUpdates(
+                    Array(statuses[slice..<min(statuses.count, slice + Self.maxEventsPerTurn)]), now: SteadyClock.now))
             await Task.yield()
         }
         for slice in stride(from: 0, to: offers.count, by: Self.maxEventsPerTurn) {
-            await execute(core.handleOffers(Array(offers[slice..<min(offers.count, slice + Self.maxEventsPerTurn)]), now: Date()))
+            await execute(
+                core.handleOffers(Array(offers[slice..<min(offers.count, slice + Self.maxEventsPerTurn)]), now: SteadyClock.now))
             await Task.yield()
         }
     }
 
-    func tick() async { await execute(core.tick(now: Date())) }
+    func tick() async { await execute(core.tick(now: SteadyClock.now)) }
 
-    func loadBalancersChanged(_ names: Set<String>) async { await execute(core.loadBalancersChanged(names, now: Date())) }
+    func loadBalancersChanged(_ names: Set<String>) async {
+        await execute(core.loadBalancersChanged(names, now: SteadyClock.now))
+    }
 
-    func drained(_ ids: [String], by lb: String) async { await execute(core.drained(ids, by: lb, now: Date())) }
+    func drained(_ ids: [String], by lb: String) async { await execute(core.drained(ids, by: lb, now: SteadyClock.now)) }
 
     func setLargestAgent(_ r: Resources?) { largestAgent = r }
 
@@ -234,7 +238,7 @@ public actor Scheduler {
         // Nobody listening (no stream, no callback): nothing is encoded; each shape only if wanted.
         let listeners = await bus.listeners
         guard !events.isEmpty, listeners.marathon || listeners.pacer else { return }
-        let now = Date()
+        let now = SteadyClock.now
         await bus.publish(events.flatMap { EventEncoding.encode($0, at: now, for: listeners) })
     }
 

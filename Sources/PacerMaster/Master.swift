@@ -30,7 +30,7 @@ public actor Master {
     var leader: String?
 
     init(settings: MasterSettings, policyStorage: (any PolicyStorage)?, leading: Bool, logger: Logger) async throws {
-        let now = Date().timeIntervalSince1970
+        let now = SteadyClock.now.timeIntervalSince1970
         self.policyStorage = policyStorage
         let policy = leading ? try await policyStorage?.load() ?? ResourcePolicy() : ResourcePolicy()
         self.leading = leading
@@ -163,7 +163,7 @@ public actor Master {
         AllocationReport(period: history.period, samples: history.ordered, agents: history.agents)
     }
 
-    static var now: Double { Date().timeIntervalSince1970 }
+    static var now: Double { SteadyClock.now.timeIntervalSince1970 }
 
     public func subscribe(_ info: FrameworkInfo) -> (
         frameworkId: String, streamId: String, generation: Int, events: AsyncStream<SchedulerEvent>
