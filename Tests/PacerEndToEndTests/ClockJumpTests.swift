@@ -7,7 +7,16 @@ import XCTest
 /// alone). Its timeouts run on the monotonic clock, so a deployment with a 10-minute progress
 /// deadline is not failed by the jump.
 final class ClockJumpTests: ClusterTestCase {
-    static let libfaketime = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
+    /// Debian's libfaketime (`make test` installs the faketime package), wherever the architecture puts it.
+    static var libfaketime: String {
+        get throws {
+            let lib = try FileManager.default.contentsOfDirectory(atPath: "/usr/lib").map {
+                "/usr/lib/\($0)/faketime/libfaketimeMT.so.1"
+            }
+            .first { FileManager.default.fileExists(atPath: $0) }
+            return try XCTUnwrap(lib, "libfaketime is missing: apt-get install faketime (make test does)")
+        }
+    }
 
     func testAWallClockJumpFailsNoDeployment() async throws {
         let offset = cluster.dir + "/faketime"
@@ -22,7 +31,7 @@ final class ClockJumpTests: ClusterTestCase {
                 "--master", cluster.masterURL, "--state-dir", cluster.dir
             ], logDir: cluster.dir,
             environment: [
-                "LD_PRELOAD": Self.libfaketime, "FAKETIME_TIMESTAMP_FILE": offset, "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+                "LD_PRELOAD": try Self.libfaketime, "FAKETIME_TIMESTAMP_FILE": offset, "FAKETIME_DONT_FAKE_MONOTONIC": "1",
                 "FAKETIME_CACHE_DURATION": "1"
             ], executable: "/bin/sh")
         defer { framework.stop() }
