@@ -43,6 +43,26 @@ struct ServerOptions: ParsableArguments {
     var logLevel: Logger.Level = .info
     @Option(help: "Log lines as text, or as one JSON object each (time, level, label, message, ids).")
     var logFormat: LogFormat = .text
+    @Flag(
+        help:
+            "Allow --bind on a non-loopback address although the API has no authentication or TLS yet: anyone who reaches it can run commands on every agent."
+    )
+    var insecure = false
+
+    /// An open cluster API is remote code execution (RELIABILITY A1): leaving loopback is a
+    /// decision the operator states, not a default or a typo.
+    func validate() throws {
+        guard !Self.isLoopback(bind) else { return }
+        guard insecure else {
+            throw ValidationError(
+                "--bind \(bind) would expose this part's API, which has no authentication or TLS yet: anyone who reaches it "
+                    + "can run commands on every agent. Bind to a trusted network only, and pass --insecure to say so.")
+        }
+    }
+
+    static func isLoopback(_ address: String) -> Bool {
+        address == "localhost" || address == "::1" || address.hasPrefix("127.")
+    }
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {

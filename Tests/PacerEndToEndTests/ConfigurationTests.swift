@@ -84,4 +84,20 @@ final class ConfigurationTests: XCTestCase {
         XCTAssertEqual(listening?["address"] as? String, "127.0.0.1:\(port)", "metadata become fields")
         XCTAssertEqual(listening?["label"] as? String, "pacer.master")
     }
+
+    func testLeavingLoopbackIsADecisionNotADefault() throws {
+        let refused = try PacerProcess.runToEnd(["framework", "--bind", "0.0.0.0", "--state-dir", dir])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.output.contains("--bind 0.0.0.0 would expose this part's API"), refused.output)
+        for part in ["master", "agent", "up"] {
+            let r = try PacerProcess.runToEnd(["config", "print", part, "--bind", "10.1.2.3"])
+            XCTAssertNotEqual(r.status, 0, "\(part): \(r.output)")
+        }
+        let stated = try PacerProcess.runToEnd(["config", "print", "framework", "--bind", "10.1.2.3", "--insecure"])
+        XCTAssertEqual(stated.status, 0, stated.output)
+        for loopback in ["127.0.0.2", "localhost", "::1"] {
+            let r = try PacerProcess.runToEnd(["config", "print", "agent", "--bind", loopback])
+            XCTAssertEqual(r.status, 0, "\(loopback): \(r.output)")
+        }
+    }
 }

@@ -45,7 +45,8 @@ final class LeaderPartitionTests: XCTestCase {
         try lab.start(
             name, on: host,
             arguments: [
-                "framework", "--bind", lab.address(host), "--port", "8080", "--master", master, "--state-dir", dir + "/" + name,
+                "framework", "--bind", lab.address(host), "--insecure", "--port", "8080", "--master", master, "--state-dir",
+                dir + "/" + name,
                 "--store", etcd.storeURL
             ], logDir: dir)
     }
@@ -69,12 +70,13 @@ final class LeaderPartitionTests: XCTestCase {
         processes["master"] = try PacerProcess(
             name: "master",
             arguments: [
-                "master", "--bind", control, "--port", "\(masterPort)", "--state-dir", dir + "/master"
+                "master", "--bind", control, "--insecure", "--port", "\(masterPort)", "--state-dir", dir + "/master"
             ], logDir: dir)
         processes["agent"] = try PacerProcess(
             name: "agent",
             arguments: [
-                "agent", "--bind", control, "--hostname", control, "--port", "\(agentPort)", "--master", master, "--state-dir",
+                "agent", "--bind", control, "--insecure", "--hostname", control, "--port", "\(agentPort)", "--master", master,
+                "--state-dir",
                 dir + "/agent",
                 "--cpus", "2", "--mem", "1024", "--ports", "\(taskPorts)-\(taskPorts + 19)"
             ], logDir: dir)

@@ -30,14 +30,15 @@ final class PartitionTests: XCTestCase {
             try PacerProcess(
                 name: "master",
                 arguments: [
-                    "master", "--bind", control, "--port", "\(masterPort)", "--state-dir", dir + "/master", "--agent-timeout",
+                    "master", "--bind", control, "--insecure", "--port", "\(masterPort)", "--state-dir", dir + "/master",
+                    "--agent-timeout",
                     "\(agentTimeout)"
                 ], logDir: dir))
         processes.append(
             try PacerProcess(
                 name: "framework",
                 arguments: [
-                    "framework", "--bind", control, "--port", "\(frameworkPort)", "--master", master, "--state-dir",
+                    "framework", "--bind", control, "--insecure", "--port", "\(frameworkPort)", "--master", master, "--state-dir",
                     dir + "/framework"
                 ], logDir: dir))
         for host in ["h1", "h2", "h3"] {
@@ -47,7 +48,7 @@ final class PartitionTests: XCTestCase {
                 try lab.start(
                     "agent-" + host, on: host,
                     arguments: [
-                        "agent", "--bind", address, "--hostname", address, "--port", "5051", "--master", master,
+                        "agent", "--bind", address, "--insecure", "--hostname", address, "--port", "5051", "--master", master,
                         "--state-dir", dir + "/" + host, "--cpus", "2", "--mem", "1024", "--ports", "31000-31099"
                     ], logDir: dir))
             agents[host] = "http://\(address):5051"
