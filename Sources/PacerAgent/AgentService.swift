@@ -71,6 +71,7 @@ public struct AgentService: Service {
         router.get("/metrics") { [agent] _, _ in
             JSONResponse.text(TaskStatistics.prometheus(await agent.usage()))
         }
+        SandboxFiles.serve(SandboxFiles(root: config.workDir + "/sandboxes"), on: router)
         router.post("/api/v1") { [agent] request, _ in
             let message = try JSONBody.decode(
                 AgentMessage.self, from: try await BodyReader.json(request, limit: 64 << 20),
