@@ -55,6 +55,7 @@ enum AppsRoutes {
         }
         AppRoutes.register(on: router, scheduler)
         GroupRoutes.register(on: router, scheduler)
+        TaskFileRoutes.register(on: router, scheduler)
         router.get("/v2/tasks") { request, _ in
             var tasks = await scheduler.view().tasks(of: nil)
             if let state = request.uri.queryParameters.get("status") {

@@ -161,6 +161,8 @@ public struct FrameworkService: Service {
                 if let r = try? await transport.expectOK(.GET, url + "/state-summary"),
                     let state = try? WireJSON.masterDecoder().decode(ClusterState.self, from: r.body)
                 {
+                    await scheduler.setAgentURLs(
+                        Dictionary(state.agents.map { ($0.id, $0.url) }, uniquingKeysWith: { a, _ in a }))
                     let agents = state.agents.map(\.resources)
                     await scheduler.setLargestAgent(
                         agents.isEmpty

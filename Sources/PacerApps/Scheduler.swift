@@ -20,6 +20,8 @@ public actor Scheduler {
     var heartbeatInterval: Double = 5
     /// The largest agent seen, so specs no agent could ever run are refused up front.
     var largestAgent: Resources?
+    /// Agents' API URLs, by agent id (from the master's state): where a task's sandbox is read.
+    var agentURLs: [String: String] = [:]
     /// Events received but not yet handled. Handling takes everything queued at once, so a burst
     /// of updates costs one store write and one acknowledgement call, not one each.
     var inbox: [SchedulerEvent] = []
@@ -140,6 +142,13 @@ public actor Scheduler {
     func drained(_ ids: [String], by lb: String) async { await execute(core.drained(ids, by: lb, now: SteadyClock.now)) }
 
     func setLargestAgent(_ r: Resources?) { largestAgent = r }
+
+    func setAgentURLs(_ urls: [String: String]) { agentURLs = urls }
+
+    func hasTask(_ taskId: String) -> Bool { core.tasks[taskId] != nil }
+
+    /// The API URL of the agent running `taskId`, if both are known.
+    func agentURL(forTask taskId: String) -> String? { core.tasks[taskId].flatMap { agentURLs[$0.agentId] } }
 
     /// Carries out directives in order; a failed write stops the sequence, so nothing is launched
     /// or acknowledged that is not on disk.

@@ -110,7 +110,54 @@ struct AppCommand: AsyncParsableCommand {
 }
 
 struct TaskCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "task", abstract: "Inspect tasks.", subcommands: [List.self])
+    static let configuration = CommandConfiguration(
+        commandName: "task", abstract: "Inspect tasks.", subcommands: [List.self, Logs.self])
+
+    struct Logs: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print what a task wrote to stdout (or stderr), from its sandbox through the framework.")
+        @OptionGroup var options: ClientOptions
+        @Argument(help: "The task id (pacer task list).") var task: String
+        @Flag(help: "stderr instead of stdout.") var stderr = false
+        @Option(help: "Only the last N lines.") var tail: Int?
+        @Flag(help: "Keep printing what the task writes, as tail -f.") var follow = false
+
+        /// One read of the file: its text from `offset` and where that was.
+        private func read(offset: Int, length: Int? = nil) async throws -> (data: String, offset: Int) {
+            struct Chunk: Decodable {
+                var data: String
+                var offset: Int
+            }
+            let file = stderr ? "stderr" : "stdout"
+            let query = "path=\(file)&offset=\(offset)" + (length.map { "&length=\($0)" } ?? "")
+            let r = try await options.client.raw("GET", "/v2/tasks/\(task)/files/read?\(query)")
+            guard r.status == 200 else { throw ValidationError("\(task): \(r.status) \(r.text)") }
+            let chunk = try JSONDecoder().decode(Chunk.self, from: r.body)
+            return (chunk.data, chunk.offset)
+        }
+
+        func run() async throws {
+            let size = try await read(offset: -1).offset
+            var offset = 0
+            if let tail {
+                // The last lines are in the last 64 KiB unless they are very long.
+                let start = max(0, size - 65536)
+                let text = try await read(offset: start, length: size - start).data
+                let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+                print((text.hasSuffix("\n") ? lines.dropLast() : lines[...]).suffix(tail).joined(separator: "\n"))
+                offset = size
+            }
+            repeat {
+                while true {
+                    let chunk = try await read(offset: offset)
+                    guard !chunk.data.isEmpty else { break }
+                    print(chunk.data, terminator: "")
+                    offset += chunk.data.utf8.count
+                }
+                if follow { try await Task.sleep(for: .milliseconds(500)) }
+            } while follow
+        }
+    }
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List tasks, of one app or all.")
         @OptionGroup var options: ClientOptions

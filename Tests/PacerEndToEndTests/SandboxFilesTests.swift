@@ -52,4 +52,27 @@ final class SandboxFilesTests: ClusterTestCase {
             XCTAssertFalse(r.text.contains("passwd"), "browse \(path) listed outside the sandbox")
         }
     }
+
+    func testTheFrameworkAndTheCLIReadATasksLogs() async throws {
+        _ = try await post(
+            #"{"id":"/logs","cmd":"for i in 1 2 3; do echo line-$i; done; echo oops >&2; exec sleep 3600","cpus":0.01,"mem":16}"#)
+        let running = try await waitRunning("/logs", 1)
+        let task = try XCTUnwrap(running.first).id
+        try await Eventually.that("the framework serves the task's stdout") {
+            let r = try await self.client.raw("GET", "/v2/tasks/\(task)/files/read?path=stdout")
+            return r.status == 200 && r.text.contains("line-3")
+        }
+        let escape = try await client.raw("GET", "/v2/tasks/\(task)/files/read?path=../../../../etc/passwd")
+        XCTAssertEqual(escape.status, 400, escape.text)
+        let unknown = try await client.raw("GET", "/v2/tasks/nope/files/read?path=stdout")
+        XCTAssertEqual(unknown.status, 404, unknown.text)
+        let listing = try await client.raw("GET", "/v2/tasks/\(task)/files/browse")
+        XCTAssertTrue(listing.text.contains("\(task)/stderr"), listing.text)
+
+        let tail = try PacerProcess.runToEnd(["task", "logs", task, "--tail", "2", "--url", cluster.frameworkURL])
+        XCTAssertEqual(tail.status, 0, tail.output)
+        XCTAssertEqual(tail.output, "line-2\nline-3\n")
+        let errors = try PacerProcess.runToEnd(["task", "logs", task, "--stderr", "--url", cluster.frameworkURL])
+        XCTAssertEqual(errors.output, "oops\n")
+    }
 }
