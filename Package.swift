@@ -118,7 +118,9 @@ let package = Package(
         .testTarget(name: "PacerModelTests", dependencies: ["PacerModel"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PacerMasterCoreTests", dependencies: ["PacerMasterCore", "PacerTestKit"]),
         .testTarget(name: "PacerAgentCoreTests", dependencies: ["PacerAgentCore"]),
-        .testTarget(name: "PacerAgentTests", dependencies: ["PacerAgent", "PacerAgentCore", "PacerModel"]),
+        .testTarget(
+            name: "PacerAgentTests",
+            dependencies: ["PacerAgent", "PacerAgentCore", "PacerModel", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "PacerAppsCoreTests", dependencies: ["PacerAppsCore"]),
         .testTarget(name: "PacerStoreTests", dependencies: ["PacerStore", "PacerTestKit", "PacerClient"]),
         .testTarget(

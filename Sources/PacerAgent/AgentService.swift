@@ -23,6 +23,9 @@ public struct AgentConfig: Sendable {
     public var tick: Duration = .milliseconds(250)
     /// Stop every task when the agent stops (what `pacer up` users expect of Ctrl-C).
     public var killTasksOnShutdown = false
+    /// Sandboxes of ended tasks kept for their logs: at most this many, none older than this.
+    public var sandboxKeep = 100
+    public var sandboxMaxAge: Double = 7 * 24 * 3600
     public init() {}
 
     /// This machine's cpus and memory (less what the system needs), disk under the work dir, ports 31000–32000.
@@ -98,6 +101,17 @@ public struct AgentService: Service {
             group.addTask { await cancelWhenGracefulShutdown { await registerLoop(masters) } }
             group.addTask { await sendLoop(masters) }
             group.addTask { await cancelWhenGracefulShutdown { await every(config.tick) { await agent.tick() } } }
+            group.addTask {
+                let collector = SandboxCollector(keep: config.sandboxKeep, maxAge: config.sandboxMaxAge)
+                await cancelWhenGracefulShutdown {
+                    await every(.seconds(30)) {
+                        let live = Set(await agent.tasks().map(\.info.taskId))
+                        // File ages are wall-clock times, so they are measured against the wall clock.
+                        collector.collect(
+                            root: config.workDir + "/sandboxes", live: live, now: Date().timeIntervalSince1970, logger: logger)
+                    }
+                }
+            }
             group.addTask {
                 try? await gracefulShutdown()
                 // A standalone agent leaves tasks running across its restart; `pacer up` stops them.

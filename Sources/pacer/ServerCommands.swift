@@ -66,6 +66,8 @@ struct AgentCommand: AsyncParsableCommand {
             "Seconds a task keeps running while its agent is gone before the task's keeper stops it (Mesos' recovery_timeout); 0: forever."
     )
     var recoveryTimeout = 900
+    @Option(help: "Sandboxes of ended tasks kept for their logs, newest first; older ones are removed.") var sandboxKeep = 100
+    @Option(help: "Seconds an ended task's sandbox is kept at most.") var sandboxMaxAge = 604_800.0
     @OptionGroup var isolation: IsolationOptions
     @OptionGroup var simulation: SimulationOptions
 
@@ -86,6 +88,9 @@ struct AgentCommand: AsyncParsableCommand {
         config.isolation = try isolation.settings()
         guard recoveryTimeout >= 0 else { throw ValidationError("--recovery-timeout: seconds, 0 or more") }
         config.settings.recoveryTimeout = recoveryTimeout
+        guard sandboxKeep >= 0, sandboxMaxAge >= 0 else { throw ValidationError("--sandbox-keep, --sandbox-max-age: 0 or more") }
+        config.sandboxKeep = sandboxKeep
+        config.sandboxMaxAge = sandboxMaxAge
         for part in (reserved ?? "").split(separator: ";") {
             let roleAndList = part.split(separator: ":", maxSplits: 1)
             guard roleAndList.count == 2, Role.isValid(String(roleAndList[0])), roleAndList[0] != "*" else {
