@@ -176,6 +176,20 @@ public struct Cgroups: Sendable {
         return read(dir(base, taskId) + "/cgroup.procs").split(whereSeparator: \.isWhitespace).compactMap { Int32($0) }
     }
 
+    /// The CPU cap as the kernel holds it: cgroup v2's `cpu.max` ("QUOTA PERIOD" or "max PERIOD"),
+    /// v1's quota and period in the same form.
+    public func cpuLimit(_ taskId: String) -> String? {
+        switch version {
+        case .v2:
+            return read(dir(bases["unified"]!, taskId) + "/cpu.max").trimmingCharacters(in: .whitespacesAndNewlines)
+        case .v1:
+            guard let base = bases["cpu"] else { return nil }
+            let quota = read(dir(base, taskId) + "/cpu.cfs_quota_us").trimmingCharacters(in: .whitespacesAndNewlines)
+            let period = read(dir(base, taskId) + "/cpu.cfs_period_us").trimmingCharacters(in: .whitespacesAndNewlines)
+            return "\(quota == "-1" ? "max" : quota) \(period)"
+        }
+    }
+
     public func usage(_ taskId: String) -> CgroupUsage? {
         switch version {
         case .v2:
