@@ -34,11 +34,11 @@ public actor Agent {
     }
 
     func ready(_ taskId: String) {
-        execute(core.ready(taskId: taskId, now: Self.now))
+        execute(core.onReady(taskId: taskId, now: Self.now))
     }
 
     func healthChanged(_ taskId: String, _ trackers: [HealthTracker]) {
-        execute(core.healthChanged(taskId: taskId, trackers, now: Self.now))
+        execute(core.onHealthChanged(taskId: taskId, trackers, now: Self.now))
     }
 
     /// Throws when `isolation` asks for cgroups the agent cannot create: it refuses to run tasks
@@ -87,12 +87,12 @@ public actor Agent {
         switch message.type {
         case .launch:
             guard let l = message.launch else { return }
-            execute(core.launch(frameworkId: l.frameworkId, l.tasks, now: now))
+            execute(core.onLaunch(frameworkId: l.frameworkId, l.tasks, now: now))
         case .kill:
             guard let k = message.kill else { return }
-            execute(core.kill(taskId: k.taskId, frameworkId: k.frameworkId, reason: k.reason, message: k.message, now: now))
+            execute(core.onKill(taskId: k.taskId, frameworkId: k.frameworkId, reason: k.reason, message: k.message, now: now))
         case .acknowledge:
-            execute(core.acknowledge(message.acknowledge?.updates ?? [], now: now))
+            execute(core.onAcknowledged(message.acknowledge?.updates ?? [], now: now))
         }
     }
 
@@ -100,14 +100,14 @@ public actor Agent {
     /// in a pid namespace reaches us only as the keeper's exit code 128+n).
     func exited(_ taskId: String, _ status: ExitStatus, pid: Int32) {
         let (recorded, oomKilled) = tidyUp(taskId, pid: pid)
-        execute(core.exited(taskId: taskId, recorded?.status ?? status, oomKilled: oomKilled, now: Self.now))
+        execute(core.onExited(taskId: taskId, recorded?.status ?? status, oomKilled: oomKilled, now: Self.now))
     }
 
     /// A recovered task found dead (at restart, or polled later): reported with the exit status its
     /// keeper recorded, when it got to record one.
     func ended(_ taskId: String, pid: Int32?) {
         let (recorded, oomKilled) = tidyUp(taskId, pid: pid)
-        core.recovered(
+        core.onRecovered(
             taskId: taskId, exit: recorded?.status, orphanedAfter: recorded?.orphaned == true ? launcher.recoveryTimeout : nil,
             oomKilled: oomKilled, now: Self.now)
     }
@@ -133,13 +133,13 @@ public actor Agent {
                 ended(id, pid: pid)
             }
         }
-        execute(core.tick(now: Self.now))
+        execute(core.onTick(now: Self.now))
     }
 
     func setRegistered(_ value: Bool) {
         let was = registered
         registered = value
-        if value && !was { execute(core.registered(now: Self.now)) }
+        if value && !was { execute(core.onRegistered(now: Self.now)) }
     }
 
     /// Sorts by start time, so the master can tell a newer run of this agent from an older one.
@@ -191,7 +191,7 @@ public actor Agent {
             }
             results.append((t.taskId, r))
         }
-        execute(core.spawned(results, now: Self.now))
+        execute(core.onSpawned(results, now: Self.now))
     }
 
     /// Writes the checkpoint if it changed, then returns the updates that may now leave.

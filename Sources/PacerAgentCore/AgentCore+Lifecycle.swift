@@ -3,7 +3,7 @@ import PacerModel
 extension AgentCore {
     /// The master asks for tasks to run. Duplicates (a resent LAUNCH) are ignored; a task whose
     /// ports are held by another fails at once with a message that says so.
-    public mutating func launch(frameworkId: String, _ tasks: [TaskInfo], now: Double) -> [AgentDirective] {
+    public mutating func onLaunch(frameworkId: String, _ tasks: [TaskInfo], now: Double) -> [AgentDirective] {
         var toSpawn: [TaskInfo] = []
         var inUse = portsInUse
         for t in tasks where state.tasks[t.taskId] == nil {
@@ -24,7 +24,7 @@ extension AgentCore {
     }
 
     /// The shell started (or failed to start) processes.
-    public mutating func spawned(_ results: [(taskId: String, result: Result<Int32, SpawnError>)], now: Double)
+    public mutating func onSpawned(_ results: [(taskId: String, result: Result<Int32, SpawnError>)], now: Double)
         -> [AgentDirective]
     {
         for (taskId, result) in results {
@@ -45,7 +45,7 @@ extension AgentCore {
     }
 
     /// SIGTERM to the process group now, SIGKILL after the grace period (see `tick`).
-    public mutating func kill(
+    public mutating func onKill(
         taskId: String, frameworkId: String, reason: String? = nil, message: String? = nil,
         now: Double
     ) -> [AgentDirective] {
@@ -70,7 +70,8 @@ extension AgentCore {
 
     /// The task's process ended. Anything left in its process group is killed by the shell.
     /// `oomKilled`: the kernel's OOM killer struck in the task's cgroup (its memory limit).
-    public mutating func exited(taskId: String, _ status: ExitStatus, oomKilled: Bool = false, now: Double) -> [AgentDirective] {
+    public mutating func onExited(taskId: String, _ status: ExitStatus, oomKilled: Bool = false, now: Double) -> [AgentDirective]
+    {
         guard let t = state.tasks[taskId], !t.state.isTerminal else { return [] }
         conclude(taskId, t, status, oomKilled: oomKilled, now: now)
         return [.checkpoint] + flush(due(now: now))
@@ -109,7 +110,7 @@ extension AgentCore {
     }
 
     /// Acknowledged updates leave the ledger; a terminal task leaves with its last update.
-    public mutating func acknowledge(_ acks: [Acknowledgement], now: Double) -> [AgentDirective] {
+    public mutating func onAcknowledged(_ acks: [Acknowledgement], now: Double) -> [AgentDirective] {
         var changed = false
         for ack in acks {
             guard let head = state.pending[ack.taskId]?.first, head.status.uuid == ack.uuid else { continue }
@@ -124,7 +125,7 @@ extension AgentCore {
     }
 
     /// Resends what is due and escalates kills whose grace period ran out.
-    public mutating func tick(now: Double) -> [AgentDirective] {
+    public mutating func onTick(now: Double) -> [AgentDirective] {
         var out: [AgentDirective] = []
         for (id, t) in state.tasks.sorted(by: { $0.key < $1.key }) where t.state == .killing {
             guard case .terminating(let order, let sent) = t.kill, let pid = t.pid else { continue }
@@ -139,7 +140,7 @@ extension AgentCore {
     }
 
     /// After (re-)registering, the master may have lost what was in flight: send every head now.
-    public mutating func registered(now: Double) -> [AgentDirective] {
+    public mutating func onRegistered(now: Double) -> [AgentDirective] {
         let heads = due(now: now, force: true)
         return heads.isEmpty ? [] : [.checkpoint, .send(heads)]
     }
@@ -147,7 +148,7 @@ extension AgentCore {
     /// After an agent restart: a task whose process is gone ended while nobody watched. Its keeper
     /// normally recorded how (`exit`); without that, all that is known is that it is gone.
     /// `orphanedAfter`: the keeper stopped the task itself after that many seconds without its agent.
-    public mutating func recovered(
+    public mutating func onRecovered(
         taskId: String, exit: ExitStatus?, orphanedAfter: Int? = nil, oomKilled: Bool = false, now: Double
     ) {
         guard let t = state.tasks[taskId], !t.state.isTerminal else { return }

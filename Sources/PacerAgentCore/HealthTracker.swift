@@ -59,7 +59,7 @@ public struct HealthTracker: Sendable, Equatable {
 extension AgentCore {
     /// A health verdict changed: the framework hears it on a TASK_RUNNING update (acknowledged and
     /// retried like any other), with every check's standing.
-    public mutating func healthChanged(taskId: String, _ trackers: [HealthTracker], now: Double) -> [AgentDirective] {
+    public mutating func onHealthChanged(taskId: String, _ trackers: [HealthTracker], now: Double) -> [AgentDirective] {
         guard let t = state.tasks[taskId], t.state == .running else { return [] }
         let verdicts = trackers.map(\.alive)
         let healthy: Bool? = verdicts.contains { $0 == false } ? false : verdicts.allSatisfy { $0 == true } ? true : nil
@@ -76,7 +76,7 @@ extension AgentCore {
 
 extension AgentCore {
     /// Every readiness check answered ready: the framework may count the task toward a deployment.
-    public mutating func ready(taskId: String, now: Double) -> [AgentDirective] {
+    public mutating func onReady(taskId: String, now: Double) -> [AgentDirective] {
         guard let t = state.tasks[taskId], t.state == .running else { return [] }
         state.counter += 1
         let status = TaskStatus(

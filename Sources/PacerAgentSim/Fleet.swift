@@ -128,15 +128,15 @@ public actor Fleet {
         switch message.type {
         case .launch:
             guard let l = message.launch else { return true }
-            execute(n, members[n].core.launch(frameworkId: l.frameworkId, l.tasks, now: now), now: now)
+            execute(n, members[n].core.onLaunch(frameworkId: l.frameworkId, l.tasks, now: now), now: now)
         case .kill:
             guard let k = message.kill else { return true }
             execute(
                 n,
-                members[n].core.kill(
+                members[n].core.onKill(
                     taskId: k.taskId, frameworkId: k.frameworkId, reason: k.reason, message: k.message, now: now), now: now)
         case .acknowledge:
-            execute(n, members[n].core.acknowledge(message.acknowledge?.updates ?? [], now: now), now: now)
+            execute(n, members[n].core.onAcknowledged(message.acknowledge?.updates ?? [], now: now), now: now)
         }
         flush()
         return true
@@ -172,16 +172,16 @@ public actor Fleet {
         switch t.event {
         case .beat: beat(n)
         case .tick:
-            execute(n, members[n].core.tick(now: now), now: now)
+            execute(n, members[n].core.onTick(now: now), now: now)
             schedule(n, .tick, at: now + 1)
         case .started(let taskId): started(n, taskId, now: now)
         case .exited(let taskId, let pid, let status):
             guard members[n].core.tasks[taskId]?.pid == pid else { return }
             members[n].trackers[taskId] = nil
             members[n].unhealthy.remove(taskId)
-            execute(n, members[n].core.exited(taskId: taskId, status, now: now), now: now)
+            execute(n, members[n].core.onExited(taskId: taskId, status, now: now), now: now)
         case .health(let taskId): checkHealth(n, taskId, now: now)
-        case .ready(let taskId): execute(n, members[n].core.ready(taskId: taskId, now: now), now: now)
+        case .ready(let taskId): execute(n, members[n].core.onReady(taskId: taskId, now: now), now: now)
         }
     }
 
@@ -190,7 +190,7 @@ public actor Fleet {
         guard let task = members[n].core.tasks[taskId], task.pid == nil, task.kill == nil else { return }
         nextPid += 1
         let pid = nextPid
-        execute(n, members[n].core.spawned([(taskId, .success(pid))], now: now), now: now)
+        execute(n, members[n].core.onSpawned([(taskId, .success(pid))], now: now), now: now)
         if Double.random(in: 0..<1, using: &rng) < config.failureRate {
             schedule(n, .exited(taskId, pid: pid, .exited(1)), at: now + Double.random(in: 1...60, using: &rng))
         } else if let after = config.exitAfterSeconds {
@@ -216,7 +216,7 @@ public actor Fleet {
             changed = trackers[i].record(success: !failing, cause: failing ? "simulated failure" : nil, now: now) || changed
         }
         members[n].trackers[taskId] = trackers
-        if changed { execute(n, members[n].core.healthChanged(taskId: taskId, trackers, now: now), now: now) }
+        if changed { execute(n, members[n].core.onHealthChanged(taskId: taskId, trackers, now: now), now: now) }
         if failing { schedule(n, .health(taskId), at: now + (trackers.first?.check.intervalSeconds ?? 10)) }
     }
 
@@ -269,7 +269,7 @@ public actor Fleet {
         case (.register, 200):
             let was = members[n].registered
             members[n].registered = true
-            if !was { execute(n, members[n].core.registered(now: now), now: now) }
+            if !was { execute(n, members[n].core.onRegistered(now: now), now: now) }
         case (.heartbeat, 404):
             members[n].registered = false
             return schedule(n, .beat, at: now)

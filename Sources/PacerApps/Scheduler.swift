@@ -109,7 +109,7 @@ public actor Scheduler {
                     frameworkId = id
                 }
                 logger.info("subscribed", metadata: ["framework.id": "\(id)"])
-                await execute(core.subscribed(now: SteadyClock.now))
+                await execute(core.onSubscribed(now: SteadyClock.now))
             case .offers:
                 offers += e.offers?.offers ?? []
                 counters.offers += e.offers?.offers.count ?? 0
@@ -122,24 +122,24 @@ public actor Scheduler {
         // once in a large cluster), and the API waits on the actor meanwhile.
         for slice in stride(from: 0, to: statuses.count, by: Self.maxEventsPerTurn) {
             await execute(
-                core.handleUpdates(
+                core.onStatusUpdates(
                     Array(statuses[slice..<min(statuses.count, slice + Self.maxEventsPerTurn)]), now: SteadyClock.now))
             await Task.yield()
         }
         for slice in stride(from: 0, to: offers.count, by: Self.maxEventsPerTurn) {
             await execute(
-                core.handleOffers(Array(offers[slice..<min(offers.count, slice + Self.maxEventsPerTurn)]), now: SteadyClock.now))
+                core.onOffers(Array(offers[slice..<min(offers.count, slice + Self.maxEventsPerTurn)]), now: SteadyClock.now))
             await Task.yield()
         }
     }
 
-    func tick() async { await execute(core.tick(now: SteadyClock.now)) }
+    func tick() async { await execute(core.onTick(now: SteadyClock.now)) }
 
     func loadBalancersChanged(_ names: Set<String>) async {
-        await execute(core.loadBalancersChanged(names, now: SteadyClock.now))
+        await execute(core.onLoadBalancersChanged(names, now: SteadyClock.now))
     }
 
-    func drained(_ ids: [String], by lb: String) async { await execute(core.drained(ids, by: lb, now: SteadyClock.now)) }
+    func drained(_ ids: [String], by lb: String) async { await execute(core.onDrained(ids, by: lb, now: SteadyClock.now)) }
 
     func setLargestAgent(_ r: Resources?) { largestAgent = r }
 

@@ -6,7 +6,7 @@ extension AppsCore {
     /// agents rather than packed into the first: a thousand small tasks on one agent made one
     /// LAUNCH larger than its delivery timeout, and one agent's loss an app's). The records are
     /// persisted, in one write, before any launch is sent.
-    public mutating func handleOffers(_ offers: [Offer], now: Date) -> [AppsDirective] {
+    public mutating func onOffers(_ offers: [Offer], now: Date) -> [AppsDirective] {
         lastOfferAt = now
         // What each app (and canary) still wants, worked out once for the batch and counted down
         // as instances are placed: recomputing it per offer made a batch cost offers × tasks.

@@ -4,7 +4,7 @@ import PacerModel
 extension AppsCore {
     /// Status updates, applied in order. Record changes are persisted before acknowledgements go out,
     /// so an acknowledged update is never lost; duplicates are harmless.
-    public mutating func handleUpdates(_ statuses: [TaskStatus], now: Date) -> [AppsDirective] {
+    public mutating func onStatusUpdates(_ statuses: [TaskStatus], now: Date) -> [AppsDirective] {
         var persist: [String: TaskRecord] = [:]
         var deleted: [String] = []
         var acks: [Acknowledgement] = []
@@ -106,7 +106,7 @@ extension AppsCore {
     }
 
     /// After (re-)subscribing: ask the master about every task we hold, then for everything it has.
-    public mutating func subscribed(now: Date) -> [AppsDirective] {
+    public mutating func onSubscribed(now: Date) -> [AppsDirective] {
         lastReconcile = now
         let refs = tasks.values.sorted { $0.id < $1.id }.map { TaskRef(taskId: $0.id, agentId: $0.agentId) }
         return (refs.isEmpty ? [] : [.reconcile(refs)]) + [.reconcile([]), .revive]
@@ -114,7 +114,7 @@ extension AppsCore {
 
     /// Periodic work: backoffs that ran out, stuck launches, unanswered kills, unreachable tolerance,
     /// periodic reconciliation.
-    public mutating func tick(now: Date) -> [AppsDirective] {
+    public mutating func onTick(now: Date) -> [AppsDirective] {
         var out: [AppsDirective] = []
         var revive = false
         var expunged: [String] = []

@@ -306,7 +306,7 @@ extension AppsCore {
 
 extension AppsCore {
     /// The load balancers now following the framework. One that left is no longer waited for.
-    public mutating func loadBalancersChanged(_ names: Set<String>, now: Date) -> [AppsDirective] {
+    public mutating func onLoadBalancersChanged(_ names: Set<String>, now: Date) -> [AppsDirective] {
         loadBalancers = names
         var out: [AppsDirective] = []
         for id in leaving.keys.sorted() where leaving[id]?.isDraining == true {
@@ -316,7 +316,7 @@ extension AppsCore {
     }
 
     /// `lb` has taken these tasks out of rotation (and finished its requests to them).
-    public mutating func drained(_ ids: [String], by lb: String, now: Date) -> [AppsDirective] {
+    public mutating func onDrained(_ ids: [String], by lb: String, now: Date) -> [AppsDirective] {
         var out: [AppsDirective] = []
         for id in ids.sorted() {
             guard let waiting = leaving[id]?.waitingFor, !waiting.isEmpty else { continue }

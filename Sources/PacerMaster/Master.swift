@@ -61,7 +61,7 @@ public actor Master {
     /// re-registration window for agents that come over with their tasks.
     func takeOver(as me: String) async throws {
         let policy = try await policyStorage?.load() ?? ResourcePolicy()
-        core.tookOver(policy: policy, now: Self.now)
+        core.onTookOver(policy: policy, now: Self.now)
         leading = true
         leader = me
         logger.info("leading master", metadata: ["policy.reservations": "\(policy.reservations.count)"])
@@ -172,7 +172,7 @@ public actor Master {
             of: SchedulerEvent.self,
             bufferingPolicy: .bufferingOldest(Self.streamBound))
         generation += 1
-        let (id, directives) = core.subscribe(info, now: Self.now)
+        let (id, directives) = core.onSubscribe(info, now: Self.now)
         streams[id]?.continuation.finish()
         let streamId = UUID().uuidString.lowercased()
         streams[id] = (generation, streamId, continuation)
@@ -184,7 +184,7 @@ public actor Master {
     public func streamEnded(frameworkId: String, generation: Int) {
         guard streams[frameworkId]?.generation == generation else { return }
         streams[frameworkId] = nil
-        core.disconnected(frameworkId: frameworkId, now: Self.now)
+        core.onDisconnected(frameworkId: frameworkId, now: Self.now)
         logger.info("framework disconnected", metadata: ["framework.id": "\(frameworkId)"])
     }
 
@@ -197,7 +197,7 @@ public actor Master {
                 "the stream id \(streamId.map { "'\($0)'" } ?? "(missing Mesos-Stream-Id header)") is not the framework's current subscription: a newer SUBSCRIBE replaced it"
             )
         }
-        execute(try core.handle(call, now: Self.now))
+        execute(try core.onCall(call, now: Self.now))
     }
 
     /// Returns the HTTP status for the agent (404 tells it to register again) and, for REGISTER and
@@ -208,24 +208,25 @@ public actor Master {
         case .register:
             guard let r = call.register else { return (400, nil) }
             logger.info("agent registered", metadata: ["agent.id": "\(r.agent.id)", "tasks": "\(r.tasks.count)"])
-            execute(core.registerAgent(r.agent, tasks: r.tasks, boot: r.boot, sequence: r.sequence, now: now))
+            execute(core.onRegisterAgent(r.agent, tasks: r.tasks, boot: r.boot, sequence: r.sequence, now: now))
             return (200, core.heartbeatInterval)
         case .heartbeat:
-            return core.heartbeat(agentId: call.agentId, usage: call.usage, now: now) ? (200, core.heartbeatInterval) : (404, nil)
+            return core.onHeartbeat(agentId: call.agentId, usage: call.usage, now: now)
+                ? (200, core.heartbeatInterval) : (404, nil)
         case .update:
             guard core.agents[call.agentId]?.reachable == true else { return (404, nil) }
             let statuses = call.update?.statuses ?? []
             let unknown = core.reportsUnknownTasks(agentId: call.agentId, statuses)
-            execute(core.agentUpdates(agentId: call.agentId, statuses, now: now))
+            execute(core.onAgentUpdates(agentId: call.agentId, statuses, now: now))
             return (unknown ? 404 : 202, nil)  // 404: register again, with every task
         }
     }
 
-    func launchUndeliverable(agentId: String, taskIds: [String], reason: String) {
-        execute(core.launchUndeliverable(agentId: agentId, taskIds: taskIds, reason: reason, now: Self.now))
+    func onLaunchUndeliverable(agentId: String, taskIds: [String], reason: String) {
+        execute(core.onLaunchUndeliverable(agentId: agentId, taskIds: taskIds, reason: reason, now: Self.now))
     }
 
-    func tick() { execute(core.tick(now: Self.now)) }
+    func tick() { execute(core.onTick(now: Self.now)) }
 
     func execute(_ directives: [MasterDirective]) {
         for d in directives {

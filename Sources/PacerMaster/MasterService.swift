@@ -132,7 +132,7 @@ public struct MasterService: Service {
         } catch {
             logger.warning("agent unreachable", metadata: ["agent.id": "\(d.agentId)", "error": "\(error)"])
             if let launch = d.message.launch {
-                await master.launchUndeliverable(agentId: d.agentId, taskIds: launch.tasks.map(\.taskId), reason: "\(error)")
+                await master.onLaunchUndeliverable(agentId: d.agentId, taskIds: launch.tasks.map(\.taskId), reason: "\(error)")
             }
         }
     }

@@ -2,7 +2,7 @@ import PacerModel
 
 extension MasterCore {
     /// An agent registers, or re-registers with the tasks it runs (after its or the master's restart).
-    public mutating func registerAgent(
+    public mutating func onRegisterAgent(
         _ info: AgentInfo, tasks reported: [AgentCall.RunningTask],
         boot: String? = nil, sequence: Int? = nil, now: Double
     ) -> [MasterDirective] {
@@ -56,7 +56,7 @@ extension MasterCore {
 
     /// Returns false for an agent the master does not know: it must register again.
     /// `usage`: cores each task used lately, for the idle capacity offered as revocable.
-    public mutating func heartbeat(agentId: String, usage: [String: Double]? = nil, now: Double) -> Bool {
+    public mutating func onHeartbeat(agentId: String, usage: [String: Double]? = nil, now: Double) -> Bool {
         guard agents[agentId]?.reachable == true else { return false }
         agents[agentId]?.lastSeen = now
         let interval = heartbeatInterval
@@ -79,7 +79,7 @@ extension MasterCore {
 
     /// Status updates from an agent: recorded, then forwarded to the owning framework.
     /// The agent resends until the framework acknowledges, so a lost forward costs only time.
-    public mutating func agentUpdates(agentId: String, _ statuses: [TaskStatus], now: Double) -> [MasterDirective] {
+    public mutating func onAgentUpdates(agentId: String, _ statuses: [TaskStatus], now: Double) -> [MasterDirective] {
         guard agents[agentId]?.reachable == true else { return [] }
         agents[agentId]?.lastSeen = now
         var out: [MasterDirective] = []
@@ -113,7 +113,7 @@ extension MasterCore {
     }
 
     /// The shell could not deliver a LAUNCH: the tasks never started.
-    public mutating func launchUndeliverable(
+    public mutating func onLaunchUndeliverable(
         agentId: String, taskIds: [String], reason: String,
         now: Double
     ) -> [MasterDirective] {

@@ -3,7 +3,7 @@ import PacerModel
 extension MasterCore {
     /// Periodic work: expire silent agents and unanswered offers, expire frameworks past their
     /// failover timeout, heartbeat frameworks, and offer what is free.
-    public mutating func tick(now: Double) -> [MasterDirective] {
+    public mutating func onTick(now: Double) -> [MasterDirective] {
         var out = expireAgents(now: now) + expireOffers(now: now)
         for (id, f) in frameworks.sorted(by: { $0.key < $1.key })
         where !f.connected && now - (f.disconnectedAt ?? now) > f.info.failoverTimeoutSeconds {

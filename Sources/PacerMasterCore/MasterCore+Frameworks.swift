@@ -8,7 +8,7 @@ public struct MasterCallError: Error, Sendable, Equatable {
 
 extension MasterCore {
     /// A framework subscribes; with a known id it fails over and keeps its tasks.
-    public mutating func subscribe(_ info: FrameworkInfo, now: Double) -> (frameworkId: String, [MasterDirective]) {
+    public mutating func onSubscribe(_ info: FrameworkInfo, now: Double) -> (frameworkId: String, [MasterDirective]) {
         let id = info.id ?? nextId("framework")
         var entry = frameworks[id] ?? FrameworkEntry(info: info, connected: true)
         entry.info = info
@@ -26,14 +26,14 @@ extension MasterCore {
     }
 
     /// The framework's stream closed. It keeps its tasks for its failover timeout.
-    public mutating func disconnected(frameworkId: String, now: Double) {
+    public mutating func onDisconnected(frameworkId: String, now: Double) {
         guard frameworks[frameworkId]?.connected == true else { return }
         frameworks[frameworkId]?.connected = false
         frameworks[frameworkId]?.disconnectedAt = now
         dropOffers(of: frameworkId)
     }
 
-    public mutating func handle(_ call: SchedulerCall, now: Double) throws(MasterCallError) -> [MasterDirective] {
+    public mutating func onCall(_ call: SchedulerCall, now: Double) throws(MasterCallError) -> [MasterDirective] {
         guard let fid = call.frameworkId, frameworks[fid]?.connected == true else {
             throw MasterCallError("framework \(call.frameworkId ?? "(none)") is not subscribed: SUBSCRIBE first")
         }

@@ -143,7 +143,7 @@ public struct MasterCore: Sendable {
 
     /// A master elected after another: the operator's policy as stored, and agents get one
     /// timeout from now to come back with their tasks before anything is declared lost.
-    public mutating func tookOver(policy: ResourcePolicy, now: Double) {
+    public mutating func onTookOver(policy: ResourcePolicy, now: Double) {
         self.policy = policy
         startedAt = now
         allocateAll = true

@@ -21,8 +21,8 @@ final class AgentCoreTests: XCTestCase {
     /// An agent with `t1` running (pid 100) and its STARTING update in flight.
     func running() -> (AgentCore, TaskStatus) {
         var core = AgentCore(agentId: "a1", idPrefix: "x")
-        XCTAssertEqual(core.launch(frameworkId: "f", [task("t1", grace: 2)], now: 0), [.spawn([task("t1", grace: 2)])])
-        let ds = core.spawned([("t1", .success(100))], now: 0)
+        XCTAssertEqual(core.onLaunch(frameworkId: "f", [task("t1", grace: 2)], now: 0), [.spawn([task("t1", grace: 2)])])
+        let ds = core.onSpawned([("t1", .success(100))], now: 0)
         XCTAssertEqual(ds.first, .checkpoint, "the checkpoint is written before anything is sent")
         return (core, sent(ds)[0])
     }
@@ -30,30 +30,30 @@ final class AgentCoreTests: XCTestCase {
     func testUpdatesGoOutInOrderOneAtATimePerTask() {
         var (core, starting) = running()
         XCTAssertEqual(starting.state, .starting)
-        XCTAssertTrue(sent(core.tick(now: 1)).isEmpty)  // head in flight, not yet due again
-        let next = sent(core.acknowledge([ack(starting)], now: 1))
+        XCTAssertTrue(sent(core.onTick(now: 1)).isEmpty)  // head in flight, not yet due again
+        let next = sent(core.onAcknowledged([ack(starting)], now: 1))
         XCTAssertEqual(next.map(\.state), [.running])
-        XCTAssertTrue(core.acknowledge([ack(starting)], now: 1).isEmpty, "a duplicate ack changes nothing")
+        XCTAssertTrue(core.onAcknowledged([ack(starting)], now: 1).isEmpty, "a duplicate ack changes nothing")
     }
 
     func testUnacknowledgedUpdatesAreResentWithBackoff() {
         var (core, starting) = running()
-        XCTAssertEqual(sent(core.tick(now: 2)).map(\.uuid), [starting.uuid])  // after 2 s
-        XCTAssertTrue(sent(core.tick(now: 5)).isEmpty)  // now waits 4 s
-        XCTAssertEqual(sent(core.tick(now: 6)).map(\.uuid), [starting.uuid])
-        XCTAssertEqual(sent(core.tick(now: 14)).map(\.uuid), [starting.uuid])  // 8 s
-        XCTAssertEqual(sent(core.tick(now: 24)).map(\.uuid), [starting.uuid])  // capped at 10 s
-        XCTAssertEqual(sent(core.registered(now: 25)).map(\.uuid), [starting.uuid], "re-registration resends at once")
+        XCTAssertEqual(sent(core.onTick(now: 2)).map(\.uuid), [starting.uuid])  // after 2 s
+        XCTAssertTrue(sent(core.onTick(now: 5)).isEmpty)  // now waits 4 s
+        XCTAssertEqual(sent(core.onTick(now: 6)).map(\.uuid), [starting.uuid])
+        XCTAssertEqual(sent(core.onTick(now: 14)).map(\.uuid), [starting.uuid])  // 8 s
+        XCTAssertEqual(sent(core.onTick(now: 24)).map(\.uuid), [starting.uuid])  // capped at 10 s
+        XCTAssertEqual(sent(core.onRegistered(now: 25)).map(\.uuid), [starting.uuid], "re-registration resends at once")
     }
 
     func testKillSendsTermThenKillAfterGraceAndReportsKilled() {
         var (core, starting) = running()
-        _ = core.acknowledge([ack(starting)], now: 0)
-        let ds = core.kill(taskId: "t1", frameworkId: "f", now: 10)
+        _ = core.onAcknowledged([ack(starting)], now: 0)
+        let ds = core.onKill(taskId: "t1", frameworkId: "f", now: 10)
         XCTAssertTrue(ds.contains(.signal(taskId: "t1", pid: 100, signal: AgentCore.sigterm)))
-        XCTAssertFalse(core.tick(now: 11).contains(.signal(taskId: "t1", pid: 100, signal: AgentCore.sigkill)))
-        XCTAssertTrue(core.tick(now: 12.1).contains(.signal(taskId: "t1", pid: 100, signal: AgentCore.sigkill)))
-        _ = core.exited(taskId: "t1", .signaled(9), now: 12.2)
+        XCTAssertFalse(core.onTick(now: 11).contains(.signal(taskId: "t1", pid: 100, signal: AgentCore.sigkill)))
+        XCTAssertTrue(core.onTick(now: 12.1).contains(.signal(taskId: "t1", pid: 100, signal: AgentCore.sigkill)))
+        _ = core.onExited(taskId: "t1", .signaled(9), now: 12.2)
         let queued = core.state.pending["t1"]!.map(\.status.state)
         XCTAssertEqual(queued, [.running, .killing, .killed])
     }
@@ -64,7 +64,7 @@ final class AgentCoreTests: XCTestCase {
             (.exited(3), .failed, "status 3"), (.signaled(9), .failed, "Killed (9)")
         ] {
             var (core, _) = running()
-            _ = core.exited(taskId: "t1", status, now: 1)
+            _ = core.onExited(taskId: "t1", status, now: 1)
             let last = core.state.pending["t1"]!.last!.status
             XCTAssertEqual(last.state, state)
             XCTAssertTrue(last.message?.contains(message) ?? false, "\(last.message ?? "")")
@@ -73,10 +73,10 @@ final class AgentCoreTests: XCTestCase {
 
     func testTerminalTaskLeavesOnlyAfterItsLastUpdateIsAcknowledged() {
         var (core, starting) = running()
-        _ = core.exited(taskId: "t1", .exited(1), now: 1)
+        _ = core.onExited(taskId: "t1", .exited(1), now: 1)
         var head = starting
         while core.tasks["t1"] != nil {
-            let next = sent(core.acknowledge([ack(head)], now: 2))
+            let next = sent(core.onAcknowledged([ack(head)], now: 2))
             if let n = next.first { head = n } else { break }
         }
         XCTAssertNil(core.tasks["t1"])
@@ -85,9 +85,9 @@ final class AgentCoreTests: XCTestCase {
 
     func testPortClashFailsTheTaskClearly() {
         var (core, _) = running()
-        _ = core.launch(frameworkId: "f", [task("p1", ports: [PortRange(31000, 31000)])], now: 0)
-        _ = core.spawned([("p1", .success(101))], now: 0)
-        let ds = core.launch(frameworkId: "f", [task("p2", ports: [PortRange(31000, 31001)])], now: 1)
+        _ = core.onLaunch(frameworkId: "f", [task("p1", ports: [PortRange(31000, 31000)])], now: 0)
+        _ = core.onSpawned([("p1", .success(101))], now: 0)
+        let ds = core.onLaunch(frameworkId: "f", [task("p2", ports: [PortRange(31000, 31001)])], now: 1)
         XCTAssertFalse(
             ds.contains {
                 if case .spawn = $0 { return true }
@@ -99,16 +99,16 @@ final class AgentCoreTests: XCTestCase {
 
     func testDuplicateLaunchIsIgnoredAndSpawnFailureIsReported() {
         var (core, _) = running()
-        XCTAssertEqual(core.launch(frameworkId: "f", [task("t1")], now: 1), [])
-        _ = core.launch(frameworkId: "f", [task("t2")], now: 1)
-        _ = core.spawned([("t2", .failure(SpawnError("no such file")))], now: 1)
+        XCTAssertEqual(core.onLaunch(frameworkId: "f", [task("t1")], now: 1), [])
+        _ = core.onLaunch(frameworkId: "f", [task("t2")], now: 1)
+        _ = core.onSpawned([("t2", .failure(SpawnError("no such file")))], now: 1)
         XCTAssertEqual(core.state.pending["t2"]?.first?.status.state, .failed)
     }
 
     func testRecoveryReportsTasksThatDiedWhileTheAgentWasDown() {
         let (core, _) = running()
         var restored = AgentCore(agentId: "a1", idPrefix: "y", restoring: core.state)
-        restored.recovered(taskId: "t1", exit: nil, now: 5)
+        restored.onRecovered(taskId: "t1", exit: nil, now: 5)
         XCTAssertEqual(restored.state.pending["t1"]?.last?.status.state, .failed)
         XCTAssertEqual(restored.state.pending["t1"]?.last?.status.reason, "REASON_EXECUTOR_TERMINATED")
         XCTAssertEqual(restored.runningTasks.count, 1)
@@ -119,50 +119,50 @@ final class AgentCoreTests: XCTestCase {
     func testRecoveryReportsTheRecordedExitStatus() {
         let (core, _) = running()
         var restored = AgentCore(agentId: "a1", idPrefix: "y", restoring: core.state)
-        restored.recovered(taskId: "t1", exit: .exited(3), now: 5)
+        restored.onRecovered(taskId: "t1", exit: .exited(3), now: 5)
         let last = restored.state.pending["t1"]?.last?.status
         XCTAssertEqual(last?.state, .failed)
         XCTAssertEqual(last?.message, "Command exited with status 3")
         let updates = restored.state.pending["t1"]?.count
-        restored.recovered(taskId: "t1", exit: .exited(0), now: 6)
+        restored.onRecovered(taskId: "t1", exit: .exited(0), now: 6)
         XCTAssertEqual(restored.state.pending["t1"]?.count, updates, "an ended task is not reported again")
     }
 
     func testKillOfAnUnknownTaskAnswersLost() {
         var core = AgentCore(agentId: "a1", idPrefix: "x")
-        XCTAssertEqual(sent(core.kill(taskId: "ghost", frameworkId: "f", now: 0)).map(\.state), [.lost])
+        XCTAssertEqual(sent(core.onKill(taskId: "ghost", frameworkId: "f", now: 0)).map(\.state), [.lost])
     }
 }
 
 extension AgentCoreTests {
     func testCheckpointEncodesInEveryStateItCanReach() throws {
         var (core, starting) = running()
-        _ = core.acknowledge([ack(starting)], now: 0)
-        _ = core.kill(taskId: "t1", frameworkId: "f", now: 1)
-        _ = core.tick(now: 10)  // SIGKILL sent
+        _ = core.onAcknowledged([ack(starting)], now: 0)
+        _ = core.onKill(taskId: "t1", frameworkId: "f", now: 1)
+        _ = core.onTick(now: 10)  // SIGKILL sent
         let data = try JSONEncoder().encode(core.state)
         XCTAssertEqual(try JSONDecoder().decode(AgentCheckpoint.self, from: data), core.state)
         XCTAssertFalse(
-            core.tick(now: 20).contains(.signal(taskId: "t1", pid: 100, signal: AgentCore.sigkill)), "SIGKILL goes out once")
+            core.onTick(now: 20).contains(.signal(taskId: "t1", pid: 100, signal: AgentCore.sigkill)), "SIGKILL goes out once")
     }
 
     func testTheKillMovesBeforeStartOrTermThenForcedOnly() {
         var (core, starting) = running()
-        _ = core.acknowledge([ack(starting)], now: 0)
-        _ = core.kill(taskId: "t1", frameworkId: "f", reason: "REASON_PREEMPTED", message: "preempted", now: 1)
+        _ = core.onAcknowledged([ack(starting)], now: 0)
+        _ = core.onKill(taskId: "t1", frameworkId: "f", reason: "REASON_PREEMPTED", message: "preempted", now: 1)
         let order = KillOrder(askedAt: 1, reason: "REASON_PREEMPTED", message: "preempted")
         XCTAssertEqual(core.state.tasks["t1"]?.kill, .terminating(order, termSentAt: 1))
-        XCTAssertEqual(core.kill(taskId: "t1", frameworkId: "f", now: 2), [], "asked twice: the first kill goes on")
-        _ = core.tick(now: 3.5)
+        XCTAssertEqual(core.onKill(taskId: "t1", frameworkId: "f", now: 2), [], "asked twice: the first kill goes on")
+        _ = core.onTick(now: 3.5)
         XCTAssertEqual(core.state.tasks["t1"]?.kill, .forced(order, termSentAt: 1))
-        _ = core.exited(taskId: "t1", .signaled(9), now: 4)
+        _ = core.onExited(taskId: "t1", .signaled(9), now: 4)
         let last = core.state.pending["t1"]!.last!.status
         XCTAssertEqual(last.state, .killed)
         XCTAssertEqual(last.message, "preempted", "the master's reason, not the signal")
 
         var early = AgentCore(agentId: "a1", idPrefix: "x")
-        _ = early.launch(frameworkId: "f", [task("t2")], now: 0)
-        _ = early.kill(taskId: "t2", frameworkId: "f", now: 1)
+        _ = early.onLaunch(frameworkId: "f", [task("t2")], now: 0)
+        _ = early.onKill(taskId: "t2", frameworkId: "f", now: 1)
         XCTAssertEqual(early.state.tasks["t2"]?.kill, .beforeStart(KillOrder(askedAt: 1, reason: nil, message: nil)))
         XCTAssertEqual(early.state.tasks["t2"]?.state, .killed)
     }

@@ -109,9 +109,9 @@ final class IsolationTests: XCTestCase {
         XCTAssertTrue(launcher.cleanUp(t.taskId).oomKilled)
         // And the agent's core turns that into a TASK_FAILED that says so.
         var core = AgentCore(agentId: "a", idPrefix: "p")
-        _ = core.launch(frameworkId: "f", [t], now: 0)
-        _ = core.spawned([(t.taskId, .success(1))], now: 0)
-        _ = core.exited(taskId: t.taskId, status, oomKilled: true, now: 1)
+        _ = core.onLaunch(frameworkId: "f", [t], now: 0)
+        _ = core.onSpawned([(t.taskId, .success(1))], now: 0)
+        _ = core.onExited(taskId: t.taskId, status, oomKilled: true, now: 1)
         let last = try XCTUnwrap(core.state.pending[t.taskId]?.last?.status)
         XCTAssertEqual(last.state, .failed)
         XCTAssertEqual(last.reason, "REASON_CONTAINER_LIMITATION_MEMORY")

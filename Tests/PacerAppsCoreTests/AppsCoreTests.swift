@@ -12,7 +12,7 @@ final class AppsCoreTests: XCTestCase {
 
     func testPacksAllInstancesIntoOneOfferAndPersistsBeforeAccepting() throws {
         var c = try core(app("/web", instances: 5))
-        let ds = c.handleOffers([offer("o1")], now: t0)
+        let ds = c.onOffers([offer("o1")], now: t0)
         guard case .persistTasks(let records) = ds.first else { return XCTFail("records must be persisted first: \(ds)") }
         XCTAssertEqual(records.count, 5)
         XCTAssertEqual(ds.launched.count, 5)
@@ -23,22 +23,22 @@ final class AppsCoreTests: XCTestCase {
         XCTAssertEqual(env["PACER_TASK_ID"], ds.launched[0].taskId)
         XCTAssertEqual(env["HOST"], "h1")
         // Satisfied: further offers are declined, for long.
-        let more = c.handleOffers([offer("o2")], now: t0)
+        let more = c.onOffers([offer("o2")], now: t0)
         XCTAssertEqual(more, [.decline(offerIds: ["o2"], refuseSeconds: 120)])
     }
 
     func testOnlyWhatFitsIsLaunched() throws {
         var c = try core(app("/big", instances: 3, cpus: 1.5))
-        XCTAssertEqual(c.handleOffers([offer("o1", cpus: 4)], now: t0).launched.count, 2)
-        let ds = c.handleOffers([offer("o2", cpus: 1)], now: t0)
+        XCTAssertEqual(c.onOffers([offer("o1", cpus: 4)], now: t0).launched.count, 2)
+        let ds = c.onOffers([offer("o2", cpus: 1)], now: t0)
         XCTAssertEqual(ds, [.decline(offerIds: ["o2"], refuseSeconds: 2)], "demand remains: a short refusal")
     }
 
     func testConstraintsPlaceTasks() throws {
         var c = try core(app("/u", instances: 3, constraints: [Constraint(field: "hostname", op: .unique)]))
-        XCTAssertEqual(c.handleOffers([offer("o1", host: "h1")], now: t0).launched.count, 1)
-        XCTAssertEqual(c.handleOffers([offer("o2", agent: "a2", host: "h2")], now: t0).launched.count, 1)
-        XCTAssertEqual(c.handleOffers([offer("o3", host: "h1")], now: t0).launched.count, 0)
+        XCTAssertEqual(c.onOffers([offer("o1", host: "h1")], now: t0).launched.count, 1)
+        XCTAssertEqual(c.onOffers([offer("o2", agent: "a2", host: "h2")], now: t0).launched.count, 1)
+        XCTAssertEqual(c.onOffers([offer("o3", host: "h1")], now: t0).launched.count, 0)
 
         func placed(
             _ op: Constraint.Operator, _ value: String?, attributes: [String: String], host: String = "h1",
@@ -80,7 +80,7 @@ final class AppsCoreTests: XCTestCase {
             // Launch as soon as the delay allows, then fail.
             var id: String?
             for _ in 0..<100 where id == nil {
-                id = c.handleOffers([offer("o")], now: now).launched.first?.taskId
+                id = c.onOffers([offer("o")], now: now).launched.first?.taskId
                 if id == nil { now = now.addingTimeInterval(0.25) }
             }
             _ = c.report([id!], .failed, at: now)
@@ -88,23 +88,23 @@ final class AppsCoreTests: XCTestCase {
         }
         XCTAssertEqual(delays, [1, 2, 4, 5, 5])
         XCTAssertEqual(c.lastFailure[spec.id]?.state, "TASK_FAILED")
-        XCTAssertTrue(c.handleOffers([offer("o")], now: now).launched.isEmpty, "still in backoff")
+        XCTAssertTrue(c.onOffers([offer("o")], now: now).launched.isEmpty, "still in backoff")
         // A config change resets the delay.
         spec.cmd = "sleep 200"
         _ = try c.putApp(spec, now: now, force: true)
         XCTAssertNil(c.delays[spec.id])
-        XCTAssertEqual(c.handleOffers([offer("o")], now: now).launched.count, 1)
+        XCTAssertEqual(c.onOffers([offer("o")], now: now).launched.count, 1)
     }
 
     func testKilledTasksAreReplacedWithoutBackoffAndScaleKillsDoNotReplace() throws {
         var c = try core(app("/web", instances: 2))
-        let ids = c.handleOffers([offer("o1")], now: t0).launched.map(\.taskId)
+        let ids = c.onOffers([offer("o1")], now: t0).launched.map(\.taskId)
         _ = c.report(ids, .running, at: t0)
         let (_, _, kill) = c.killTasks([ids[0]], scale: false, now: t0)
         XCTAssertEqual(kill.killed, [ids[0]])
         _ = c.report([ids[0]], .killed, at: t0)
         XCTAssertNil(c.delays[try PathId(validating: "/web")])
-        XCTAssertEqual(c.handleOffers([offer("o2")], now: t0).launched.count, 1)
+        XCTAssertEqual(c.onOffers([offer("o2")], now: t0).launched.count, 1)
         let (_, deployment, scaled) = c.killTasks([ids[1]], scale: true, now: t0)
         XCTAssertNotNil(deployment)
         XCTAssertEqual(scaled.killed, [ids[1]])
@@ -116,7 +116,7 @@ final class AppsCoreTests: XCTestCase {
         var c = try core(spec)
         var ids: [String] = []
         for i in 0..<3 {
-            ids += c.handleOffers([offer("o\(i)", cpus: 0.1)], now: t0.addingTimeInterval(Double(i))).launched.map(\.taskId)
+            ids += c.onOffers([offer("o\(i)", cpus: 0.1)], now: t0.addingTimeInterval(Double(i))).launched.map(\.taskId)
         }
         _ = c.report(ids, .running, at: t0)
         spec.instances = 1
@@ -125,8 +125,8 @@ final class AppsCoreTests: XCTestCase {
         spec.instances = 2
         spec.killSelection = .oldestFirst
         var d = try core(spec)
-        let staged = d.handleOffers([offer("a", cpus: 0.1)], now: t0).launched.map(\.taskId)
-        let later = d.handleOffers([offer("b", cpus: 0.1)], now: t0.addingTimeInterval(5)).launched.map(\.taskId)
+        let staged = d.onOffers([offer("a", cpus: 0.1)], now: t0).launched.map(\.taskId)
+        let later = d.onOffers([offer("b", cpus: 0.1)], now: t0.addingTimeInterval(5)).launched.map(\.taskId)
         _ = d.report(staged, .running, at: t0)  // the older one runs; the younger is still staging
         spec.instances = 1
         XCTAssertEqual(try d.putApp(spec, now: t0.addingTimeInterval(10), force: true).2.killed, later)
@@ -134,7 +134,7 @@ final class AppsCoreTests: XCTestCase {
 
     func testUnknownTasksAreKilledAndUpdatesAcknowledgedAfterPersisting() throws {
         var c = try core(app("/web"))
-        let ds = c.handleUpdates(
+        let ds = c.onStatusUpdates(
             [
                 TaskStatus(
                     taskId: "stray.1", agentId: "a9", frameworkId: "f", state: .running, uuid: "u",
@@ -142,7 +142,7 @@ final class AppsCoreTests: XCTestCase {
             ], now: t0)
         XCTAssertEqual(ds.killed, ["stray.1"])
         XCTAssertTrue(ds.contains(.acknowledge([Acknowledgement(agentId: "a9", taskId: "stray.1", uuid: "u")])))
-        let id = c.handleOffers([offer("o")], now: t0).launched[0].taskId
+        let id = c.onOffers([offer("o")], now: t0).launched[0].taskId
         let update = c.report([id], .running, at: t0)
         let persistAt = update.firstIndex {
             if case .persistTasks = $0 { return true }
@@ -176,7 +176,7 @@ final class AppsCoreTests: XCTestCase {
     func testDeploymentCompletesWhenAllInstancesRun() throws {
         var c = try core(app("/web", instances: 2))
         XCTAssertEqual(c.deployments.count, 1)
-        let ids = c.handleOffers([offer("o")], now: t0).launched.map(\.taskId)
+        let ids = c.onOffers([offer("o")], now: t0).launched.map(\.taskId)
         _ = c.report(ids, .starting, at: t0)
         XCTAssertEqual(c.deployments.count, 1)
         _ = c.report(ids, .running, at: t0)
@@ -188,21 +188,22 @@ final class AppsCoreTests: XCTestCase {
         var spec = app("/web", instances: 1)
         spec.unreachableStrategy = UnreachableStrategy(inactiveAfterSeconds: inactiveAfter, expungeAfterSeconds: expungeAfter)
         var c = try core(spec)
-        let id = c.handleOffers([offer("o")], now: t0).launched[0].taskId
+        let id = c.onOffers([offer("o")], now: t0).launched[0].taskId
         _ = c.report([id], .running, at: t0)
-        _ = c.handleUpdates([TaskStatus(taskId: id, agentId: "a1", frameworkId: "f", state: .unreachable, timestamp: 0)], now: t0)
+        _ = c.onStatusUpdates(
+            [TaskStatus(taskId: id, agentId: "a1", frameworkId: "f", state: .unreachable, timestamp: 0)], now: t0)
         return (c, id)
     }
 
     func testUnreachableTasksAreReplacedPerStrategyAndSurplusKilledOnReturn() throws {
         var (c, id) = try unreachableTask(inactiveAfter: 60, expungeAfter: 120)
         XCTAssertTrue(
-            c.handleOffers([offer("o2", agent: "a2")], now: t0.addingTimeInterval(30)).launched.isEmpty, "tolerated for 60 s")
-        let replacement = c.handleOffers([offer("o3", agent: "a2")], now: t0.addingTimeInterval(61)).launched
+            c.onOffers([offer("o2", agent: "a2")], now: t0.addingTimeInterval(30)).launched.isEmpty, "tolerated for 60 s")
+        let replacement = c.onOffers([offer("o3", agent: "a2")], now: t0.addingTimeInterval(61)).launched
         XCTAssertEqual(replacement.count, 1)
         _ = c.report([replacement[0].taskId], .running, at: t0.addingTimeInterval(62))
         // The old copy comes back: one too many, and the returning one is the one to go.
-        let back = c.handleUpdates(
+        let back = c.onStatusUpdates(
             [TaskStatus(taskId: id, agentId: "a1", frameworkId: "f", state: .running, timestamp: 0)],
             now: t0.addingTimeInterval(63))
         XCTAssertEqual(back.killed, [id], "the old copy goes, not the replacement")
@@ -210,13 +211,13 @@ final class AppsCoreTests: XCTestCase {
 
     func testAnUnreachableTaskIsForgottenAfterExpungeAndKilledIfItReturns() throws {
         var (c, id) = try unreachableTask(inactiveAfter: 5, expungeAfter: 20)
-        XCTAssertFalse(c.tick(now: t0.addingTimeInterval(3)).contains(.revive))
-        XCTAssertTrue(c.tick(now: t0.addingTimeInterval(5.2)).contains(.revive), "short of an instance: offers wanted again")
+        XCTAssertFalse(c.onTick(now: t0.addingTimeInterval(3)).contains(.revive))
+        XCTAssertTrue(c.onTick(now: t0.addingTimeInterval(5.2)).contains(.revive), "short of an instance: offers wanted again")
         XCTAssertNotNil(c.tasks[id])
-        let expunge = c.tick(now: t0.addingTimeInterval(21))
+        let expunge = c.onTick(now: t0.addingTimeInterval(21))
         XCTAssertTrue(expunge.contains(.deleteTasks([id])))
         XCTAssertNil(c.tasks[id])
-        let back = c.handleUpdates(
+        let back = c.onStatusUpdates(
             [TaskStatus(taskId: id, agentId: "a1", frameworkId: "f", state: .running, timestamp: 0)],
             now: t0.addingTimeInterval(30))
         XCTAssertEqual(back.killed, [id], "a forgotten task that comes back is a stray")
@@ -226,24 +227,24 @@ final class AppsCoreTests: XCTestCase {
     /// "starting" for good (its RUNNING was already acknowledged, never to come again).
     func testADelayedEarlierUpdateDoesNotMoveATaskBack() throws {
         var c = try core(app("/web", instances: 1))
-        let id = c.handleOffers([offer("o")], now: t0).launched[0].taskId
+        let id = c.onOffers([offer("o")], now: t0).launched[0].taskId
         _ = c.report([id], .running, at: t0)
-        _ = c.handleUpdates(
+        _ = c.onStatusUpdates(
             [TaskStatus(taskId: id, agentId: "a1", frameworkId: "f", state: .starting, uuid: "late", timestamp: 0)], now: t0)
         XCTAssertEqual(c.tasks[id]?.state, .running)
     }
 
     func testRecoveryReconcilesEveryKnownTask() throws {
         var c = try core(app("/web", instances: 2))
-        let launched = c.handleOffers([offer("o")], now: t0).launched.map(\.taskId)
+        let launched = c.onOffers([offer("o")], now: t0).launched.map(\.taskId)
         var restarted = AppsCore(apps: Array(c.apps.values), tasks: Array(c.tasks.values), idPrefix: "q", now: t0)
-        let ds = restarted.subscribed(now: t0)
+        let ds = restarted.onSubscribed(now: t0)
         XCTAssertEqual(ds.first, .reconcile(launched.sorted().map { TaskRef(taskId: $0, agentId: "a1") }))
         XCTAssertTrue(ds.contains(.reconcile([])))
-        XCTAssertTrue(restarted.handleOffers([offer("o2")], now: t0).launched.isEmpty, "no duplicate launch after a restart")
+        XCTAssertTrue(restarted.onOffers([offer("o2")], now: t0).launched.isEmpty, "no duplicate launch after a restart")
         // The master never heard of one (crash between persisting and accepting): it is replaced.
-        _ = restarted.handleUpdates(
+        _ = restarted.onStatusUpdates(
             [TaskStatus(taskId: launched[0], agentId: "a1", frameworkId: "f", state: .lost, timestamp: 0)], now: t0)
-        XCTAssertEqual(restarted.handleOffers([offer("o3")], now: t0).launched.count, 1)
+        XCTAssertEqual(restarted.onOffers([offer("o3")], now: t0).launched.count, 1)
     }
 }

@@ -18,17 +18,17 @@ final class DeploymentRulesTests: XCTestCase {
         spec.readinessChecks = [check]
         var c = AppsCore(apps: [], tasks: [], idPrefix: "p", now: t0)
         _ = try c.putApp(spec, now: t0, force: false)
-        let old = c.handleOffers([offer("o")], now: t0).launched
+        let old = c.onOffers([offer("o")], now: t0).launched
         XCTAssertEqual(old[0].readinessChecks?.first?.port, old[0].resources.portList.first, "resolved to the task's own port")
         _ = c.report(old.map(\.taskId), .running, at: t0)
         XCTAssertEqual(c.deployments.count, 1, "running but not ready")
-        _ = c.handleUpdates([ready(old[0].taskId)], now: t0)
+        _ = c.onStatusUpdates([ready(old[0].taskId)], now: t0)
         XCTAssertEqual(c.deployments.count, 0)
         spec.cmd = "v2"
         _ = try c.putApp(spec, now: t0.addingTimeInterval(1), force: false)
-        let fresh = c.handleOffers([offer("o2")], now: t0.addingTimeInterval(1)).launched.map(\.taskId)
+        let fresh = c.onOffers([offer("o2")], now: t0.addingTimeInterval(1)).launched.map(\.taskId)
         XCTAssertEqual(c.report(fresh, .running, at: t0).killed, [], "not ready yet: the old task stays")
-        XCTAssertEqual(c.handleUpdates(fresh.map(ready), now: t0).killed, [old[0].taskId])
+        XCTAssertEqual(c.onStatusUpdates(fresh.map(ready), now: t0).killed, [old[0].taskId])
     }
 
     func testDependentAppWaitsForItsDependency() throws {
@@ -37,10 +37,10 @@ final class DeploymentRulesTests: XCTestCase {
         var web = app("/web")
         web.dependencies = [try PathId(validating: "/db")]
         _ = try c.putApp(web, now: t0, force: false)
-        let first = c.handleOffers([offer("o1")], now: t0).launched
+        let first = c.onOffers([offer("o1")], now: t0).launched
         XCTAssertEqual(first.map(\.name), ["/db"], "only the dependency launches")
         _ = c.report(first.map(\.taskId), .running, at: t0)
-        XCTAssertEqual(c.handleOffers([offer("o2")], now: t0).launched.map(\.name), ["/web"])
+        XCTAssertEqual(c.onOffers([offer("o2")], now: t0).launched.map(\.name), ["/web"])
     }
 
     func testStalledDeploymentFailsAtItsDeadlineAndReverts() throws {
@@ -52,23 +52,23 @@ final class DeploymentRulesTests: XCTestCase {
         spec.healthChecks = [check]
         var c = AppsCore(apps: [], tasks: [], idPrefix: "p", now: t0)
         _ = try c.putApp(spec, now: t0, force: false)
-        let good = c.handleOffers([offer("o")], now: t0).launched.map(\.taskId)
+        let good = c.onOffers([offer("o")], now: t0).launched.map(\.taskId)
         _ = c.report(good, .running, at: t0)
         var healthy = TaskStatus(
             taskId: good[0], agentId: "a1", frameworkId: "f", state: .running, uuid: "h", timestamp: 0, healthy: true)
         healthy.health = [HealthCheckResult(alive: true, consecutiveFailures: 0, taskId: good[0])]
-        _ = c.handleUpdates([healthy], now: t0)
+        _ = c.onStatusUpdates([healthy], now: t0)
         XCTAssertTrue(c.deployments.isEmpty)
         _ = c.takeEvents()
 
         spec.cmd = "broken"
         _ = try c.putApp(spec, now: t0.addingTimeInterval(1), force: false)
-        let bad = c.handleOffers([offer("o2")], now: t0.addingTimeInterval(1)).launched.map(\.taskId)
+        let bad = c.onOffers([offer("o2")], now: t0.addingTimeInterval(1)).launched.map(\.taskId)
         _ = c.report(bad, .running, at: t0.addingTimeInterval(2))  // runs, never healthy
-        _ = c.tick(now: t0.addingTimeInterval(3))
-        _ = c.tick(now: t0.addingTimeInterval(20))
+        _ = c.onTick(now: t0.addingTimeInterval(3))
+        _ = c.onTick(now: t0.addingTimeInterval(20))
         XCTAssertEqual(c.deployments.count, 1, "within the deadline")
-        let ds = c.tick(now: t0.addingTimeInterval(40))
+        let ds = c.onTick(now: t0.addingTimeInterval(40))
         let events = c.takeEvents()
         XCTAssertTrue(
             events.contains {
@@ -91,7 +91,7 @@ extension DeploymentRulesTests {
         var c = AppsCore(apps: [], tasks: [], idPrefix: "p", now: t0)
         _ = try c.putApp(app("/waiting", instances: 2), now: t0, force: false)
         _ = try c.putApp(app("/done", instances: 1), now: t0, force: false)
-        let done = c.handleOffers([offer("o", cpus: 0.1)], now: t0).launched.map(\.taskId)
+        let done = c.onOffers([offer("o", cpus: 0.1)], now: t0).launched.map(\.taskId)
         _ = c.report(done, .running, at: t0)
         let waiting = try XCTUnwrap(c.deployment(for: try PathId(validating: "/waiting")))
         let restarted = AppsCore(

@@ -53,14 +53,14 @@ extension AppsCore {
     static func running(_ instances: Int) throws -> (AppsCore, [String]) {
         var c = AppsCore(apps: [], tasks: [], idPrefix: "p", now: t0)
         _ = try c.putApp(app("/web", instances: instances), now: t0, force: false)
-        let ids = c.handleOffers([offer("o1")], now: t0).launched.map(\.taskId)
+        let ids = c.onOffers([offer("o1")], now: t0).launched.map(\.taskId)
         _ = c.report(ids, .running, at: t0)
         return (c, ids)
     }
 
     /// Reports every given task in `state` from its agent, as an update with a uuid.
     mutating func report(_ ids: [String], _ state: TaskState, at now: Date) -> [AppsDirective] {
-        handleUpdates(
+        onStatusUpdates(
             ids.map {
                 TaskStatus(
                     taskId: $0, agentId: tasks[$0]?.agentId ?? "a1", frameworkId: "f", state: state,

@@ -27,11 +27,11 @@ final class GroupTests: XCTestCase {
             views[0].info.steps.map { $0.actions.map(\.app) }, [["/prod/db"], ["/prod/web/front"]], "db first: web depends on it")
         XCTAssertEqual(views[0].info.currentStep, 1)
         // Only db launches until it serves.
-        let first = c.handleOffers([offer("o1")], now: t0).launched
+        let first = c.onOffers([offer("o1")], now: t0).launched
         XCTAssertEqual(first.map { $0.taskId.hasPrefix("prod_db.") }, [true])
         _ = c.report(first.map(\.taskId), .running, at: t0)
         XCTAssertEqual(c.deploymentViews().first?.info.currentStep, 2)
-        let second = c.handleOffers([offer("o2")], now: t0).launched
+        let second = c.onOffers([offer("o2")], now: t0).launched
         XCTAssertEqual(second.count, 2)
         _ = c.takeEvents()
         _ = c.report(second.map(\.taskId), .running, at: t0)

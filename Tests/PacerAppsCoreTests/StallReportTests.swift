@@ -15,13 +15,14 @@ final class StallReportTests: XCTestCase {
         var revives: [Double] = []
         for tick in 1...240 {  // two minutes of ticks, no offer ever arriving
             let s = Double(tick) * 0.5
-            if c.tick(now: at(s)).contains(.revive) { revives.append(s) }
+            if c.onTick(now: at(s)).contains(.revive) { revives.append(s) }
         }
         // 5 s after the demand was first seen, then doubling to the 30 s cap.
         XCTAssertEqual(revives, [5.5, 15.5, 35.5, 65.5, 95.5])
         // A launch is progress: the watch starts over.
-        XCTAssertEqual(c.handleOffers([offer("o1")], now: at(100)).launched.count, 2)
-        XCTAssertFalse((1...20).contains { c.tick(now: at(100 + Double($0) * 0.5)).contains(.revive) }, "nothing left to launch")
+        XCTAssertEqual(c.onOffers([offer("o1")], now: at(100)).launched.count, 2)
+        XCTAssertFalse(
+            (1...20).contains { c.onTick(now: at(100 + Double($0) * 0.5)).contains(.revive) }, "nothing left to launch")
     }
 
     func testWhyItWaitsNamesTheConstraintAndTheStallIsReportedOnce() throws {
@@ -31,7 +32,7 @@ final class StallReportTests: XCTestCase {
         let spec = app("/web", instances: 2, constraints: [Constraint(field: "rack", op: .like, value: "r9")])
         _ = try c.putApp(spec, now: t0, force: false)
         XCTAssertTrue(
-            c.handleOffers(
+            c.onOffers(
                 [offer("o1", attributes: ["rack": "r1"]), offer("o2", agent: "a2", host: "h2", attributes: ["rack": "r2"])],
                 now: at(1)
             ).launched.isEmpty)
@@ -41,7 +42,7 @@ final class StallReportTests: XCTestCase {
         _ = c.takeEvents()
         var stalled: [String] = []
         for tick in 1...200 {
-            _ = c.tick(now: at(Double(tick) * 0.5))
+            _ = c.onTick(now: at(Double(tick) * 0.5))
             for case .deploymentStalled(let info, let reason, _) in c.takeEvents() {
                 XCTAssertEqual(info.id, d.info.id)
                 stalled.append(reason)
@@ -61,7 +62,7 @@ final class StallReportTests: XCTestCase {
         _ = try c.putApp(spec, now: t0, force: false)
         let d = try XCTUnwrap(c.deployment(for: spec.id))
         XCTAssertEqual(c.waitingFor(d, now: t0), "1 instance to launch; no offer received yet")
-        let ids = c.handleOffers([offer("o1")], now: at(1)).launched.map(\.taskId)
+        let ids = c.onOffers([offer("o1")], now: at(1)).launched.map(\.taskId)
         XCTAssertEqual(c.waitingFor(d, now: at(1)), "1 new task launched, not yet running (TASK_STAGING)")
         _ = c.report(ids, .running, at: at(2))
         XCTAssertEqual(c.waitingFor(d, now: at(2)), "1 new task not yet healthy (no check result yet)")
@@ -70,7 +71,7 @@ final class StallReportTests: XCTestCase {
         failing.health = [
             HealthCheckResult(alive: false, consecutiveFailures: 2, lastFailureCause: "HTTP 503 from /health", taskId: ids[0])
         ]
-        _ = c.handleUpdates([failing], now: at(3))
+        _ = c.onStatusUpdates([failing], now: at(3))
         XCTAssertEqual(c.waitingFor(d, now: at(3)), "1 new task not yet healthy: HTTP 503 from /health")
 
         // A failed task puts the app into backoff; the text says so, with the failure.
@@ -82,7 +83,7 @@ final class StallReportTests: XCTestCase {
 
     func testDrainingIsNamedWithTheLoadBalancersItWaitsFor() throws {
         var (c, ids) = try AppsCore.running(2)
-        _ = c.loadBalancersChanged(["lb-1"], now: t0)
+        _ = c.onLoadBalancersChanged(["lb-1"], now: t0)
         _ = try c.putApp(app("/web", instances: 1), now: at(1), force: false)
         let d = try XCTUnwrap(c.deployment(for: try PathId(validating: "/web")))
         XCTAssertEqual(
@@ -97,11 +98,11 @@ extension StallReportTests {
     func testAnUnconfirmedLaunchIsAskedAboutBeforeItIsReplaced() throws {
         var c = AppsCore(apps: [], tasks: [], idPrefix: "p", now: t0)
         _ = try c.putApp(app("/web", instances: 1), now: t0, force: false)
-        let id = try XCTUnwrap(c.handleOffers([offer("o1")], now: t0).launched.first?.taskId)
+        let id = try XCTUnwrap(c.onOffers([offer("o1")], now: t0).launched.first?.taskId)
         var asked: [[TaskRef]] = []
         var killed: [String] = []
         for s in stride(from: 0.5, through: 320, by: 0.5) {
-            for d in c.tick(now: at(s)) {
+            for d in c.onTick(now: at(s)) {
                 if case .reconcile(let refs) = d, !refs.isEmpty { asked.append(refs) }
                 if case .kill(let t, _) = d { killed.append(t) }
             }
@@ -112,9 +113,9 @@ extension StallReportTests {
         // The master's answer that it runs settles it.
         var d = AppsCore(apps: [], tasks: [], idPrefix: "q", now: t0)
         _ = try d.putApp(app("/web", instances: 1), now: t0, force: false)
-        let other = try XCTUnwrap(d.handleOffers([offer("o1")], now: t0).launched.first?.taskId)
-        _ = d.tick(now: at(61))
+        let other = try XCTUnwrap(d.onOffers([offer("o1")], now: t0).launched.first?.taskId)
+        _ = d.onTick(now: at(61))
         _ = d.report([other], .running, at: at(62))
-        XCTAssertFalse((63...400).contains { d.tick(now: at(Double($0))).killed.contains(other) })
+        XCTAssertFalse((63...400).contains { d.onTick(now: at(Double($0))).killed.contains(other) })
     }
 }

@@ -30,13 +30,13 @@ final class TaskLifecycleTests: XCTestCase {
 
     func testAKillDrainsOnlyARunningTaskThatLoadBalancersFollow() throws {
         var (c, ids) = try AppsCore.running(3)
-        _ = c.loadBalancersChanged(["lb"], now: t0)
+        _ = c.onLoadBalancersChanged(["lb"], now: t0)
         XCTAssertEqual(c.killTasks([ids[0]], scale: false, now: t0).2.killed, [])
         XCTAssertEqual(c.leaving[ids[0]], .draining(waitingFor: ["lb"], since: t0, unhealthy: false))
         XCTAssertFalse(c.live(try PathId(validating: "/web")).map(\.id).contains(ids[0]), "a leaving task is no instance")
         // Asked again while draining: the drain decides, nothing is sent.
         XCTAssertEqual(c.killTasks([ids[0]], scale: false, now: t0.addingTimeInterval(1)).2.killed, [])
-        XCTAssertEqual(c.drained([ids[0]], by: "lb", now: t0.addingTimeInterval(2)).killed, [ids[0]])
+        XCTAssertEqual(c.onDrained([ids[0]], by: "lb", now: t0.addingTimeInterval(2)).killed, [ids[0]])
         XCTAssertEqual(c.leaving[ids[0]], .killing(askedAt: t0.addingTimeInterval(2), unhealthy: false))
         // Asked again while killing: the KILL goes again (a user's retry), and the retry clock restarts.
         XCTAssertEqual(c.killTasks([ids[0]], scale: false, now: t0.addingTimeInterval(3)).2.killed, [ids[0]])
@@ -51,8 +51,8 @@ final class TaskLifecycleTests: XCTestCase {
         var (c, ids) = try AppsCore.running(2)
         XCTAssertEqual(c.killTasks([ids[1]], scale: false, now: t0).2.killed, [ids[1]])
         let retry = AppsSettings().killRetrySeconds
-        XCTAssertEqual(c.tick(now: t0.addingTimeInterval(retry)).killed, [])
-        XCTAssertEqual(c.tick(now: t0.addingTimeInterval(retry + 0.5)).killed, [ids[1]])
-        XCTAssertEqual(c.tick(now: t0.addingTimeInterval(retry + 1)).killed, [], "and not again right after")
+        XCTAssertEqual(c.onTick(now: t0.addingTimeInterval(retry)).killed, [])
+        XCTAssertEqual(c.onTick(now: t0.addingTimeInterval(retry + 0.5)).killed, [ids[1]])
+        XCTAssertEqual(c.onTick(now: t0.addingTimeInterval(retry + 1)).killed, [], "and not again right after")
     }
 }

@@ -27,22 +27,22 @@ final class AllocatorTests: XCTestCase {
 
     func testReservedResourcesAreOfferedOnlyToTheirRoleAndUnreservingWaitsForTheirTasks() throws {
         var m = MasterCore(now: 0, idPrefix: "t")
-        _ = m.registerAgent(agent("a1", cpus: 4, mem: 4096), tasks: [], now: 0)
+        _ = m.onRegisterAgent(agent("a1", cpus: 4, mem: 4096), tasks: [], now: 0)
         XCTAssertThrowsError(try m.reserve(Reservation(agentId: "a1", role: "web", resources: Resources(cpus: 8))))
         _ = try m.reserve(Reservation(agentId: "a1", role: "web", resources: Resources(cpus: 2, mem: 1024)))
-        let (other, o1) = m.subscribe(FrameworkInfo(name: "other"), now: 0)
+        let (other, o1) = m.onSubscribe(FrameworkInfo(name: "other"), now: 0)
         let first = try XCTUnwrap(offers(o1).first)
         XCTAssertEqual(first.role, "*")
         XCTAssertEqual(first.resources.cpus, 2, "the reserved half is not offered to role *")
         // `other` takes everything unreserved; the web framework still gets its reservation.
-        _ = try m.handle(
+        _ = try m.onCall(
             .accept(other, offerIds: [first.id], tasks: [task("o1", on: "a1", cpus: 2, mem: 3072)], refuseSeconds: 0), now: 1)
-        let (web, o2) = m.subscribe(FrameworkInfo(name: "web", roles: ["web"]), now: 1)
-        let webOffer = try XCTUnwrap(offers(o2 + m.tick(now: 2)).first { $0.frameworkId == web })
+        let (web, o2) = m.onSubscribe(FrameworkInfo(name: "web", roles: ["web"]), now: 1)
+        let webOffer = try XCTUnwrap(offers(o2 + m.onTick(now: 2)).first { $0.frameworkId == web })
         XCTAssertEqual(webOffer.role, "web")
         XCTAssertEqual(webOffer.resources.cpus, 2)
         XCTAssertEqual(webOffer.resources.mem, 1024)
-        _ = try m.handle(
+        _ = try m.onCall(
             .accept(web, offerIds: [webOffer.id], tasks: [task("w1", on: "a1", cpus: 1, mem: 512)], refuseSeconds: 5), now: 2)
         XCTAssertThrowsError(try m.unreserve(Reservation(agentId: "a1", role: "web", resources: Resources(cpus: 2, mem: 1024)))) {
             XCTAssertTrue(($0 as? MasterCallError)?.message.contains("in use") == true, "\($0)")
@@ -54,15 +54,15 @@ final class AllocatorTests: XCTestCase {
 
     func testQuotaLimitCapsOffersAndGuaranteesAreKeptFree() throws {
         var m = MasterCore(now: 0, idPrefix: "t")
-        _ = m.registerAgent(agent("a1", cpus: 4, mem: 4096), tasks: [], now: 0)
-        _ = m.registerAgent(agent("a2", cpus: 4, mem: 4096), tasks: [], now: 0)
+        _ = m.onRegisterAgent(agent("a1", cpus: 4, mem: 4096), tasks: [], now: 0)
+        _ = m.onRegisterAgent(agent("a2", cpus: 4, mem: 4096), tasks: [], now: 0)
         try m.setQuota("batch", Quota(limit: Resources(cpus: 3, mem: 100_000)))
         try m.setQuota("web", Quota(guarantee: Resources(cpus: 4, mem: 2048)))
-        let (batch, ds) = m.subscribe(FrameworkInfo(name: "batch", roles: ["batch"]), now: 0)
+        let (batch, ds) = m.onSubscribe(FrameworkInfo(name: "batch", roles: ["batch"]), now: 0)
         let batchOffers = offers(ds).filter { $0.frameworkId == batch }
         XCTAssertEqual(batchOffers.reduce(0) { $0 + $1.resources.cpus }, 3, accuracy: 1e-9, "never beyond the role's limit")
         // A role without quota may not eat into web's unmet guarantee: 8 cpus - 3 batch - 4 kept = 1.
-        let (other, ds2) = m.subscribe(FrameworkInfo(name: "other"), now: 0)
+        let (other, ds2) = m.onSubscribe(FrameworkInfo(name: "other"), now: 0)
         XCTAssertEqual(offers(ds2).filter { $0.frameworkId == other }.reduce(0) { $0 + $1.resources.cpus }, 1, accuracy: 1e-9)
         XCTAssertThrowsError(try m.setQuota("web", Quota(guarantee: Resources(cpus: 4), limit: Resources(cpus: 2))))
         XCTAssertThrowsError(try m.setQuota("*", Quota(guarantee: Resources(cpus: 1))))
@@ -71,30 +71,30 @@ final class AllocatorTests: XCTestCase {
     func testWeightedDRFSplitsByWeight() throws {
         var m = MasterCore(now: 0, idPrefix: "t")
         try m.setWeight("gold", 3)
-        let (gold, _) = m.subscribe(FrameworkInfo(name: "gold", roles: ["gold"]), now: 0)
-        let (silver, _) = m.subscribe(FrameworkInfo(name: "silver", roles: ["silver"]), now: 0)
+        let (gold, _) = m.onSubscribe(FrameworkInfo(name: "gold", roles: ["gold"]), now: 0)
+        let (silver, _) = m.onSubscribe(FrameworkInfo(name: "silver", roles: ["silver"]), now: 0)
         var ds: [MasterDirective] = []
-        for i in 0..<12 { ds += m.registerAgent(agent("a\(i)", cpus: 1, mem: 1024), tasks: [], now: 0) }
+        for i in 0..<12 { ds += m.onRegisterAgent(agent("a\(i)", cpus: 1, mem: 1024), tasks: [], now: 0) }
         // Every offer held (not launched): 12 single-cpu agents split 9 / 3.
-        let all = offers(ds + m.tick(now: 1))
+        let all = offers(ds + m.onTick(now: 1))
         XCTAssertEqual(all.filter { $0.frameworkId == gold }.count, 9)
         XCTAssertEqual(all.filter { $0.frameworkId == silver }.count, 3)
     }
 
     func testBatchOnRevocableCapacityIsPreemptedForServices() throws {
         var m = MasterCore(now: 0, idPrefix: "t")
-        _ = m.registerAgent(agent("a1", cpus: 2, mem: 2048), tasks: [], now: 0)
-        let (fid, ds) = m.subscribe(FrameworkInfo(name: "apps", capabilities: ["REVOCABLE_RESOURCES"]), now: 0)
+        _ = m.onRegisterAgent(agent("a1", cpus: 2, mem: 2048), tasks: [], now: 0)
+        let (fid, ds) = m.onSubscribe(FrameworkInfo(name: "apps", capabilities: ["REVOCABLE_RESOURCES"]), now: 0)
         let regular = try XCTUnwrap(offers(ds).first { $0.revocable != true })
-        let declined = try m.handle(.decline(fid, offerIds: [regular.id], refuseSeconds: 3), now: 0)
-        let revocable = try XCTUnwrap(offers(ds + declined + m.tick(now: 1)).first { $0.revocable == true })
+        let declined = try m.onCall(.decline(fid, offerIds: [regular.id], refuseSeconds: 3), now: 0)
+        let revocable = try XCTUnwrap(offers(ds + declined + m.onTick(now: 1)).first { $0.revocable == true })
         XCTAssertEqual(revocable.resources.cpus, 2)
         let batch = (0..<4).map { task("b\($0)", on: "a1", cpus: 0.5, mem: 512) }
-        _ = try m.handle(.accept(fid, offerIds: [revocable.id], tasks: batch, refuseSeconds: 0), now: 1)
+        _ = try m.onCall(.accept(fid, offerIds: [revocable.id], tasks: batch, refuseSeconds: 0), now: 1)
         // Services are still offered the whole agent: batch tasks do not count against them.
-        let service = try XCTUnwrap(offers(m.tick(now: 5)).first { $0.revocable != true })
+        let service = try XCTUnwrap(offers(m.onTick(now: 5)).first { $0.revocable != true })
         XCTAssertEqual(service.resources.cpus, 2)
-        let ds2 = try m.handle(.accept(fid, offerIds: [service.id], tasks: [task("s1", on: "a1", cpus: 1.2, mem: 600)]), now: 5)
+        let ds2 = try m.onCall(.accept(fid, offerIds: [service.id], tasks: [task("s1", on: "a1", cpus: 1.2, mem: 600)]), now: 5)
         let kills = ds2.compactMap { d -> AgentMessage.Kill? in
             if case .toAgent(_, _, let msg) = d { return msg.kill }
             return nil
@@ -105,11 +105,11 @@ final class AllocatorTests: XCTestCase {
 
     func testIdleServiceCPUIsLentToBatchAndTakenBackOnlyAsNeeded() throws {
         var m = MasterCore(now: 0, idPrefix: "t")
-        _ = m.registerAgent(agent("a1", cpus: 4, mem: 4096), tasks: [], now: 0)
-        let (fid, ds) = m.subscribe(FrameworkInfo(name: "apps", capabilities: ["REVOCABLE_RESOURCES"]), now: 0)
+        _ = m.onRegisterAgent(agent("a1", cpus: 4, mem: 4096), tasks: [], now: 0)
+        let (fid, ds) = m.onSubscribe(FrameworkInfo(name: "apps", capabilities: ["REVOCABLE_RESOURCES"]), now: 0)
         let regular = try XCTUnwrap(offers(ds).first { $0.revocable != true })
         // Services hold 3 of 4 cpus but use almost none of it.
-        var out = try m.handle(
+        var out = try m.onCall(
             .accept(
                 fid, offerIds: [regular.id],
                 tasks: [
@@ -118,19 +118,19 @@ final class AllocatorTests: XCTestCase {
                 ], refuseSeconds: 30), now: 1)
         let old = try XCTUnwrap(offers(ds + out).last { $0.revocable == true && m.offers[$0.id] != nil })
         XCTAssertEqual(old.resources.cpus, 1, accuracy: 1e-9, "unmeasured services count whole")
-        out = try m.handle(.decline(fid, offerIds: [old.id], refuseSeconds: 1), now: 1)
-        XCTAssertTrue(m.heartbeat(agentId: "a1", usage: ["s1": 0.02, "s2": 0.1], now: 2))
-        let lent = try XCTUnwrap(offers(m.tick(now: 3)).first { $0.revocable == true })
+        out = try m.onCall(.decline(fid, offerIds: [old.id], refuseSeconds: 1), now: 1)
+        XCTAssertTrue(m.onHeartbeat(agentId: "a1", usage: ["s1": 0.02, "s2": 0.1], now: 2))
+        let lent = try XCTUnwrap(offers(m.onTick(now: 3)).first { $0.revocable == true })
         // 4 - (0.02 × 1.25 + 0.05) - (0.1 × 1.25 + 0.05) = 3.75
         XCTAssertEqual(lent.resources.cpus, 3.75, accuracy: 1e-9)
         XCTAssertEqual(lent.resources.mem, 3072, accuracy: 1e-9, "memory is never lent")
-        _ = try m.handle(
+        _ = try m.onCall(
             .accept(fid, offerIds: [lent.id], tasks: (0..<7).map { task("b\($0)", on: "a1", cpus: 0.5, mem: 256) }), now: 3)
         // A busy service does not preempt by itself (its weight takes the cpu back); a new service
         // task does, and only as much as it needs.
-        XCTAssertTrue(m.heartbeat(agentId: "a1", usage: ["s1": 0.02, "s2": 0.1], now: 40))
-        let svcOffer = try XCTUnwrap(offers(m.tick(now: 40)).first { $0.revocable != true })
-        let ds2 = try m.handle(
+        XCTAssertTrue(m.onHeartbeat(agentId: "a1", usage: ["s1": 0.02, "s2": 0.1], now: 40))
+        let svcOffer = try XCTUnwrap(offers(m.onTick(now: 40)).first { $0.revocable != true })
+        let ds2 = try m.onCall(
             .accept(fid, offerIds: [svcOffer.id], tasks: [task("s3", on: "a1", cpus: 0.75, mem: 256)]), now: 40)
         let kills = ds2.compactMap { d -> AgentMessage.Kill? in
             if case .toAgent(_, _, let msg) = d { return msg.kill }
@@ -141,7 +141,7 @@ final class AllocatorTests: XCTestCase {
 
     func testAllocationHistoryIsBoundedAndOrdered() {
         var m = MasterCore(now: 0, idPrefix: "t")
-        _ = m.registerAgent(agent("a1", cpus: 4, mem: 4096), tasks: [], now: 0)
+        _ = m.onRegisterAgent(agent("a1", cpus: 4, mem: 4096), tasks: [], now: 0)
         var h = AllocationHistory(period: 10, span: 100)
         for i in 0..<25 { h.record(m, now: Double(i)) }
         XCTAssertEqual(h.samples.count, 10)
@@ -160,7 +160,7 @@ final class AllocatorTests: XCTestCase {
             let roles = ["r0", "r1", "r2", "r3"].prefix(Int(rng.next() % 3) + 2).map { $0 }
             for r in roles where rng.next() % 2 == 0 { try m.setWeight(r, Double(rng.next() % 4 + 1)) }
             for i in 0..<Int(rng.next() % 6 + 1) {
-                _ = m.registerAgent(
+                _ = m.onRegisterAgent(
                     agent("a\(i)", cpus: Double(rng.next() % 8 + 1), mem: Double(rng.next() % 8 + 1) * 1024), tasks: [], now: 0)
                 if rng.next() % 3 == 0 {
                     _ = try? m.reserve(
@@ -175,13 +175,13 @@ final class AllocatorTests: XCTestCase {
             }
             var served: [String: [String]] = [:]
             for r in roles {
-                let (fid, _) = m.subscribe(FrameworkInfo(name: r, roles: [r]), now: 0)
+                let (fid, _) = m.onSubscribe(FrameworkInfo(name: r, roles: [r]), now: 0)
                 served[fid] = [r]
             }
             var n = 0
             for step in 1...40 {
                 let now = Double(step)
-                for o in offers(m.tick(now: now)) where m.offers[o.id] != nil {
+                for o in offers(m.onTick(now: now)) where m.offers[o.id] != nil {
                     XCTAssertTrue(
                         served[o.frameworkId]?.contains(o.role ?? "*") == true, "seed \(seed): offer for a role not served")
                     var left = o.resources
@@ -192,17 +192,17 @@ final class AllocatorTests: XCTestCase {
                         left = left - Resources(cpus: 0.5, mem: 256)
                     }
                     if rng.next() % 5 == 0 {
-                        _ = try m.handle(
+                        _ = try m.onCall(
                             .decline(o.frameworkId, offerIds: [o.id], refuseSeconds: Double(rng.next() % 3)), now: now)
                     } else {
-                        _ = try m.handle(.accept(o.frameworkId, offerIds: [o.id], tasks: tasks, refuseSeconds: 0), now: now)
+                        _ = try m.onCall(.accept(o.frameworkId, offerIds: [o.id], tasks: tasks, refuseSeconds: 0), now: now)
                     }
                     try check(m, seed: seed)
                 }
                 // Some tasks end, freeing room the allocator must see at once.
                 for a in m.agents.values.sorted(by: { $0.info.id < $1.info.id }) where rng.next() % 3 == 0 {
                     guard let t = a.tasks.keys.sorted().first else { continue }
-                    _ = m.agentUpdates(
+                    _ = m.onAgentUpdates(
                         agentId: a.info.id,
                         [
                             TaskStatus(
@@ -211,7 +211,7 @@ final class AllocatorTests: XCTestCase {
                         ], now: now)
                     try check(m, seed: seed)
                 }
-                for a in m.agents.keys { _ = m.heartbeat(agentId: a, now: now) }
+                for a in m.agents.keys { _ = m.onHeartbeat(agentId: a, now: now) }
             }
         }
     }

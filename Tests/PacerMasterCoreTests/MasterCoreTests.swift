@@ -35,8 +35,8 @@ final class MasterCoreTests: XCTestCase {
     /// A master with one agent and one subscribed framework, and the first offer it made.
     func cluster() -> (MasterCore, String, Offer) {
         var m = MasterCore(now: 0, idPrefix: "t")
-        _ = m.registerAgent(agent, tasks: [], now: 0)
-        let (fid, ds) = m.subscribe(FrameworkInfo(name: "f"), now: 0)
+        _ = m.onRegisterAgent(agent, tasks: [], now: 0)
+        let (fid, ds) = m.onSubscribe(FrameworkInfo(name: "f"), now: 0)
         return (m, fid, offers(ds)[0])
     }
 
@@ -49,7 +49,7 @@ final class MasterCoreTests: XCTestCase {
 
     func testAcceptLaunchesFittingTasksAndRefusesTheRest() throws {
         var (m, fid, offer) = cluster()
-        let ds = try m.handle(
+        let ds = try m.onCall(
             .accept(
                 fid, offerIds: [offer.id],
                 tasks: [
@@ -68,77 +68,77 @@ final class MasterCoreTests: XCTestCase {
 
     func testStaleOfferDropsTheLaunch() throws {
         var (m, fid, offer) = cluster()
-        _ = try m.handle(.decline(fid, offerIds: [offer.id], refuseSeconds: 0), now: 1)
-        let ds = try m.handle(.accept(fid, offerIds: [offer.id], tasks: [task("t")]), now: 1)
+        _ = try m.onCall(.decline(fid, offerIds: [offer.id], refuseSeconds: 0), now: 1)
+        let ds = try m.onCall(.accept(fid, offerIds: [offer.id], tasks: [task("t")]), now: 1)
         XCTAssertEqual(updates(ds).first?.state, .dropped)
         XCTAssertTrue(launches(ds).isEmpty)
     }
 
     func testDeclineRefusesUntilTheFilterExpiresOrRevive() throws {
         var (m, fid, offer) = cluster()
-        _ = try m.handle(.decline(fid, offerIds: [offer.id], refuseSeconds: 10), now: 1)
-        XCTAssertTrue(offers(m.tick(now: 5)).isEmpty)
-        XCTAssertEqual(offers(m.tick(now: 11.5)).count, 1)
+        _ = try m.onCall(.decline(fid, offerIds: [offer.id], refuseSeconds: 10), now: 1)
+        XCTAssertTrue(offers(m.onTick(now: 5)).isEmpty)
+        XCTAssertEqual(offers(m.onTick(now: 11.5)).count, 1)
         let o = m.offers.values.first!
-        _ = try m.handle(.decline(fid, offerIds: [o.id], refuseSeconds: 100), now: 12)
-        XCTAssertTrue(offers(m.tick(now: 13)).isEmpty)
+        _ = try m.onCall(.decline(fid, offerIds: [o.id], refuseSeconds: 100), now: 12)
+        XCTAssertTrue(offers(m.onTick(now: 13)).isEmpty)
         // A revive right after a full allocation pass is served by the next one (at most
         // minFullAllocation later), so a burst of revives costs one pass, not one each.
-        XCTAssertTrue(offers(try m.handle(SchedulerCall(type: .revive, frameworkId: fid), now: 13)).isEmpty)
-        XCTAssertEqual(offers(m.tick(now: 13 + 2 * m.settings.minFullAllocation)).count, 1)
-        _ = try m.handle(.decline(fid, offerIds: Array(m.offers.keys), refuseSeconds: 100), now: 14)
+        XCTAssertTrue(offers(try m.onCall(SchedulerCall(type: .revive, frameworkId: fid), now: 13)).isEmpty)
+        XCTAssertEqual(offers(m.onTick(now: 13 + 2 * m.settings.minFullAllocation)).count, 1)
+        _ = try m.onCall(.decline(fid, offerIds: Array(m.offers.keys), refuseSeconds: 100), now: 14)
         XCTAssertEqual(
-            offers(try m.handle(SchedulerCall(type: .revive, frameworkId: fid), now: 15)).count, 1,
+            offers(try m.onCall(SchedulerCall(type: .revive, frameworkId: fid), now: 15)).count, 1,
             "at once when no pass just ran")
     }
 
     func testSuppressedFrameworkGetsNoOffers() throws {
         var (m, fid, offer) = cluster()
-        _ = try m.handle(SchedulerCall(type: .suppress, frameworkId: fid), now: 1)
-        _ = try m.handle(.decline(fid, offerIds: [offer.id], refuseSeconds: 0), now: 1)
-        XCTAssertTrue(offers(m.tick(now: 2)).isEmpty)
+        _ = try m.onCall(SchedulerCall(type: .suppress, frameworkId: fid), now: 1)
+        _ = try m.onCall(.decline(fid, offerIds: [offer.id], refuseSeconds: 0), now: 1)
+        XCTAssertTrue(offers(m.onTick(now: 2)).isEmpty)
     }
 
     func testCallsFromUnsubscribedFrameworksAreRefused() {
         var m = MasterCore(now: 0, idPrefix: "t")
-        XCTAssertThrowsError(try m.handle(SchedulerCall(type: .revive, frameworkId: "nobody"), now: 0))
+        XCTAssertThrowsError(try m.onCall(SchedulerCall(type: .revive, frameworkId: "nobody"), now: 0))
     }
 
     func testSilentAgentBecomesUnreachableAndItsTasksAreReported() throws {
         var (m, fid, offer) = cluster()
-        _ = try m.handle(.accept(fid, offerIds: [offer.id], tasks: [task("t1")]), now: 1)
-        XCTAssertTrue(m.heartbeat(agentId: "a1", now: 10))
-        XCTAssertTrue(updates(m.tick(now: 20)).isEmpty)  // 10 s of silence < 15 s timeout
-        let ds = m.tick(now: 26)
+        _ = try m.onCall(.accept(fid, offerIds: [offer.id], tasks: [task("t1")]), now: 1)
+        XCTAssertTrue(m.onHeartbeat(agentId: "a1", now: 10))
+        XCTAssertTrue(updates(m.onTick(now: 20)).isEmpty)  // 10 s of silence < 15 s timeout
+        let ds = m.onTick(now: 26)
         XCTAssertEqual(updates(ds).map(\.state), [.unreachable])
         XCTAssertTrue(
             ds.contains {
                 if case .toFramework(_, let e) = $0 { return e.type == .failure }
                 return false
             })
-        XCTAssertFalse(m.heartbeat(agentId: "a1", now: 27))  // must register again
+        XCTAssertFalse(m.onHeartbeat(agentId: "a1", now: 27))  // must register again
         // It comes back with its task: the framework hears the real state.
-        let back = m.registerAgent(agent, tasks: [.init(task: task("t1"), frameworkId: fid, state: .running)], now: 28)
+        let back = m.onRegisterAgent(agent, tasks: [.init(task: task("t1"), frameworkId: fid, state: .running)], now: 28)
         XCTAssertEqual(updates(back).map(\.state), [.running])
     }
 
     func testStatusUpdatesAreForwardedAndTerminalOnesFreeResources() throws {
         var (m, fid, offer) = cluster()
-        _ = try m.handle(.accept(fid, offerIds: [offer.id], tasks: [task("t1", cpus: 2)], refuseSeconds: 0), now: 1)
-        XCTAssertTrue(offers(m.tick(now: 1)).isEmpty)  // nothing free: all cpus used
+        _ = try m.onCall(.accept(fid, offerIds: [offer.id], tasks: [task("t1", cpus: 2)], refuseSeconds: 0), now: 1)
+        XCTAssertTrue(offers(m.onTick(now: 1)).isEmpty)  // nothing free: all cpus used
         let running = TaskStatus(taskId: "t1", agentId: "a1", frameworkId: fid, state: .running, uuid: "u1", timestamp: 2)
-        XCTAssertEqual(updates(m.agentUpdates(agentId: "a1", [running], now: 2)), [running])
+        XCTAssertEqual(updates(m.onAgentUpdates(agentId: "a1", [running], now: 2)), [running])
         var failed = running
         failed.state = .failed
         failed.uuid = "u2"
-        let ds = m.agentUpdates(agentId: "a1", [failed], now: 3)
+        let ds = m.onAgentUpdates(agentId: "a1", [failed], now: 3)
         XCTAssertEqual(updates(ds), [failed])
         XCTAssertEqual(offers(ds).first?.resources.cpus, 2)
     }
 
     func testAcknowledgementsGoToTheAgent() throws {
         var (m, fid, _) = cluster()
-        let ds = try m.handle(.acknowledge(fid, [Acknowledgement(agentId: "a1", taskId: "t", uuid: "u")]), now: 1)
+        let ds = try m.onCall(.acknowledge(fid, [Acknowledgement(agentId: "a1", taskId: "t", uuid: "u")]), now: 1)
         XCTAssertEqual(
             ds,
             [.toAgent(agentId: "a1", url: "http://a1", .acknowledge([Acknowledgement(agentId: "a1", taskId: "t", uuid: "u")]))])
@@ -146,8 +146,8 @@ final class MasterCoreTests: XCTestCase {
 
     func testReconciliationAnswersKnownTasksAndLostForUnknownAfterTheWindow() throws {
         var (m, fid, offer) = cluster()
-        _ = try m.handle(.accept(fid, offerIds: [offer.id], tasks: [task("t1")]), now: 1)
-        let explicit = try m.handle(
+        _ = try m.onCall(.accept(fid, offerIds: [offer.id], tasks: [task("t1")]), now: 1)
+        let explicit = try m.onCall(
             .reconcile(
                 fid,
                 [
@@ -156,34 +156,34 @@ final class MasterCoreTests: XCTestCase {
                 ]), now: 2)
         XCTAssertEqual(updates(explicit).map(\.taskId), ["t1"])  // ghosts: silence while their agents may re-register
         // An agent that is back reported every task it has: one it does not have is lost, window or not.
-        let onKnownAgent = try m.handle(.reconcile(fid, [TaskRef(taskId: "never-launched", agentId: "a1")]), now: 2)
+        let onKnownAgent = try m.onCall(.reconcile(fid, [TaskRef(taskId: "never-launched", agentId: "a1")]), now: 2)
         XCTAssertEqual(updates(onKnownAgent).map(\.state), [.lost])
-        let later = try m.handle(.reconcile(fid, [TaskRef(taskId: "ghost", agentId: nil)]), now: 100)
+        let later = try m.onCall(.reconcile(fid, [TaskRef(taskId: "ghost", agentId: nil)]), now: 100)
         XCTAssertEqual(updates(later).map(\.state), [.lost])
-        let implicit = try m.handle(.reconcile(fid, []), now: 100)
+        let implicit = try m.onCall(.reconcile(fid, []), now: 100)
         XCTAssertEqual(updates(implicit).map(\.taskId), ["t1"])
         // The latest health travels with the answer: a framework that failed over needs it at once.
         var healthy = TaskStatus(taskId: "t1", agentId: "a1", frameworkId: fid, state: .running, uuid: "u1", timestamp: 101)
         healthy.healthy = true
-        _ = m.agentUpdates(agentId: "a1", [healthy], now: 101)
-        let withHealth = try m.handle(.reconcile(fid, [TaskRef(taskId: "t1", agentId: "a1")]), now: 102)
+        _ = m.onAgentUpdates(agentId: "a1", [healthy], now: 101)
+        let withHealth = try m.onCall(.reconcile(fid, [TaskRef(taskId: "t1", agentId: "a1")]), now: 102)
         XCTAssertEqual(updates(withHealth).map(\.healthy), [true])
     }
 
     func testFrameworkFailoverKeepsTasksAndTimeoutTearsDown() throws {
         var (m, fid, offer) = cluster()
-        _ = try m.handle(.accept(fid, offerIds: [offer.id], tasks: [task("t1")]), now: 1)
-        m.disconnected(frameworkId: fid, now: 2)
+        _ = try m.onCall(.accept(fid, offerIds: [offer.id], tasks: [task("t1")]), now: 1)
+        m.onDisconnected(frameworkId: fid, now: 2)
         XCTAssertTrue(m.offers.isEmpty)
-        let (same, _) = m.subscribe(FrameworkInfo(id: fid, name: "f", failoverTimeoutSeconds: 60), now: 3)
+        let (same, _) = m.onSubscribe(FrameworkInfo(id: fid, name: "f", failoverTimeoutSeconds: 60), now: 3)
         XCTAssertEqual(same, fid)
         XCTAssertNotNil(m.task("t1"))
-        m.disconnected(frameworkId: fid, now: 4)
-        XCTAssertTrue(m.heartbeat(agentId: "a1", now: 59))
-        _ = m.tick(now: 60)
+        m.onDisconnected(frameworkId: fid, now: 4)
+        XCTAssertTrue(m.onHeartbeat(agentId: "a1", now: 59))
+        _ = m.onTick(now: 60)
         XCTAssertNotNil(m.frameworks[fid])  // within its failover timeout
-        XCTAssertTrue(m.heartbeat(agentId: "a1", now: 60))
-        let kills = m.tick(now: 70).filter {
+        XCTAssertTrue(m.onHeartbeat(agentId: "a1", now: 60))
+        let kills = m.onTick(now: 70).filter {
             if case .toAgent(_, _, let msg) = $0 { return msg.type == .kill }
             return false
         }
@@ -193,8 +193,8 @@ final class MasterCoreTests: XCTestCase {
 
     func testAgentRestartWithoutATaskReportsItLost() throws {
         var (m, fid, offer) = cluster()
-        _ = try m.handle(.accept(fid, offerIds: [offer.id], tasks: [task("t1")]), now: 1)
-        let ds = m.registerAgent(agent, tasks: [], now: 2)
+        _ = try m.onCall(.accept(fid, offerIds: [offer.id], tasks: [task("t1")]), now: 1)
+        let ds = m.onRegisterAgent(agent, tasks: [], now: 2)
         XCTAssertEqual(updates(ds).map(\.state), [.lost])
     }
 
@@ -203,12 +203,12 @@ final class MasterCoreTests: XCTestCase {
         for i in 1...4 {
             var a = agent
             a.id = "a\(i)"
-            _ = m.registerAgent(a, tasks: [], now: 0)
+            _ = m.onRegisterAgent(a, tasks: [], now: 0)
         }
-        let (f1, first) = m.subscribe(FrameworkInfo(name: "one"), now: 0)
+        let (f1, first) = m.onSubscribe(FrameworkInfo(name: "one"), now: 0)
         XCTAssertEqual(offers(first).count, 4)  // alone, it gets everything
-        let (f2, _) = m.subscribe(FrameworkInfo(name: "two"), now: 0)
-        _ = try m.handle(.decline(f1, offerIds: Array(m.offers.keys), refuseSeconds: 0), now: 1)
+        let (f2, _) = m.onSubscribe(FrameworkInfo(name: "two"), now: 0)
+        _ = try m.onCall(.decline(f1, offerIds: Array(m.offers.keys), refuseSeconds: 0), now: 1)
         // Once offers come back, each framework gets its turn: fewest outstanding offers first.
         let byFramework = Dictionary(grouping: m.offers.values, by: \.frameworkId).mapValues(\.count)
         XCTAssertEqual(byFramework, [f1: 2, f2: 2])
@@ -218,9 +218,9 @@ final class MasterCoreTests: XCTestCase {
 extension MasterCoreTests {
     func testAnUnansweredOfferIsRescindedAndOfferedAgainAfterTheOfferTimeout() {
         var (m, fid, offer) = cluster()
-        XCTAssertTrue(offers(m.tick(now: m.settings.offerTimeout - 1)).isEmpty, "one offer per agent while it is out")
-        XCTAssertTrue(m.heartbeat(agentId: agent.id, now: m.settings.offerTimeout))
-        let ds = m.tick(now: m.settings.offerTimeout + 0.5)
+        XCTAssertTrue(offers(m.onTick(now: m.settings.offerTimeout - 1)).isEmpty, "one offer per agent while it is out")
+        XCTAssertTrue(m.onHeartbeat(agentId: agent.id, now: m.settings.offerTimeout))
+        let ds = m.onTick(now: m.settings.offerTimeout + 0.5)
         let rescinded = ds.compactMap { d -> String? in
             if case .toFramework(fid, let e) = d { return e.rescind?.offerId }
             return nil

@@ -129,9 +129,9 @@ struct Simulation {
         if faults.crashes && rng.chance(0.01) { crashFramework() }
         if faults.crashes && rng.chance(0.01), let id = agents.keys.sorted().randomElement(using: &rng) { crashAgent(id) }
         if faults.masterFailovers && rng.chance(0.005) { failOverMaster() }
-        masterDo(master.tick(now: now))
+        masterDo(master.onTick(now: now))
         if frameworkId == nil || master.frameworks[frameworkId!]?.connected != true { subscribe() }
-        frameworkDo(framework.tick(now: Self.date(now)))
+        frameworkDo(framework.onTick(now: Self.date(now)))
         for id in agents.keys.sorted() {
             let registered = agents[id]!.registered
             if !registered {
@@ -145,13 +145,13 @@ struct Simulation {
             } else {
                 send(.toMaster(.heartbeat(id)))
             }
-            agentDo(id, agents[id]!.core.tick(now: now))
+            agentDo(id, agents[id]!.core.onTick(now: now))
         }
     }
 
     mutating func subscribe() {
         stream += 1
-        let (id, ds) = master.subscribe(FrameworkInfo(id: frameworkId, name: "sim", failoverTimeoutSeconds: 3600), now: now)
+        let (id, ds) = master.onSubscribe(FrameworkInfo(id: frameworkId, name: "sim", failoverTimeoutSeconds: 3600), now: now)
         frameworkId = id
         masterDo(ds)
     }
@@ -165,13 +165,13 @@ struct Simulation {
             switch call.type {
             case .register:
                 guard let r = call.register else { return }
-                masterDo(master.registerAgent(r.agent, tasks: r.tasks, boot: r.boot, sequence: r.sequence, now: now))
+                masterDo(master.onRegisterAgent(r.agent, tasks: r.tasks, boot: r.boot, sequence: r.sequence, now: now))
                 if agents[call.agentId] != nil && !agents[call.agentId]!.registered {
                     agents[call.agentId]!.registered = true
-                    agentDo(call.agentId, agents[call.agentId]!.core.registered(now: now))
+                    agentDo(call.agentId, agents[call.agentId]!.core.onRegistered(now: now))
                 }
             case .heartbeat:
-                if !master.heartbeat(agentId: call.agentId, now: now) { agents[call.agentId]?.registered = false }
+                if !master.onHeartbeat(agentId: call.agentId, now: now) { agents[call.agentId]?.registered = false }
             case .update:
                 if master.agents[call.agentId]?.reachable != true {
                     agents[call.agentId]?.registered = false
@@ -179,19 +179,19 @@ struct Simulation {
                 }
                 let statuses = call.update?.statuses ?? []
                 let unknown = master.reportsUnknownTasks(agentId: call.agentId, statuses)
-                masterDo(master.agentUpdates(agentId: call.agentId, statuses, now: now))
+                masterDo(master.onAgentUpdates(agentId: call.agentId, statuses, now: now))
                 if unknown { agents[call.agentId]?.registered = false }
             }
         case .call(let call):
-            if let ds = try? master.handle(call, now: now) { masterDo(ds) }
+            if let ds = try? master.onCall(call, now: now) { masterDo(ds) }
         case .toAgent(let id, let message):
             guard var a = agents[id] else { return }
             let t = now
             let ds: [AgentDirective]
             switch message.type {
-            case .launch: ds = a.core.launch(frameworkId: message.launch!.frameworkId, message.launch!.tasks, now: t)
-            case .kill: ds = a.core.kill(taskId: message.kill!.taskId, frameworkId: message.kill!.frameworkId, now: t)
-            case .acknowledge: ds = a.core.acknowledge(message.acknowledge!.updates, now: t)
+            case .launch: ds = a.core.onLaunch(frameworkId: message.launch!.frameworkId, message.launch!.tasks, now: t)
+            case .kill: ds = a.core.onKill(taskId: message.kill!.taskId, frameworkId: message.kill!.frameworkId, now: t)
+            case .acknowledge: ds = a.core.onAcknowledged(message.acknowledge!.updates, now: t)
             }
             agents[id] = a
             agentDo(id, ds)
@@ -201,15 +201,15 @@ struct Simulation {
         case .exited(let id, let taskId, let pid, let status):
             guard agents[id]?.processes[pid]?.alive == true else { return }
             agents[id]!.processes[pid]!.alive = false
-            agentDo(id, agents[id]!.core.exited(taskId: taskId, status, now: now))
+            agentDo(id, agents[id]!.core.onExited(taskId: taskId, status, now: now))
         }
     }
 
     mutating func handleFrameworkEvent(_ e: SchedulerEvent) {
         switch e.type {
-        case .subscribed: frameworkDo(framework.subscribed(now: Self.date(now)))
-        case .offers: frameworkDo(framework.handleOffers(e.offers!.offers, now: Self.date(now)))
-        case .update: frameworkDo(framework.handleUpdates([e.update!.status], now: Self.date(now)))
+        case .subscribed: frameworkDo(framework.onSubscribed(now: Self.date(now)))
+        case .offers: frameworkDo(framework.onOffers(e.offers!.offers, now: Self.date(now)))
+        case .update: frameworkDo(framework.onStatusUpdates([e.update!.status], now: Self.date(now)))
         default: break
         }
     }
@@ -242,7 +242,7 @@ struct Simulation {
                                 message: .exited(agent: id, taskId: t.taskId, pid: nextPid, .exited(1))))
                     }
                 }
-                agentDo(id, agents[id]!.core.spawned(results, now: now))
+                agentDo(id, agents[id]!.core.onSpawned(results, now: now))
             case .signal(let taskId, let pid, let signal):
                 seq += 1
                 queue.append(
@@ -299,7 +299,7 @@ struct Simulation {
         framework = AppsCore(
             settings: Self.frameworkSettings, apps: Array(store.apps.values), tasks: Array(store.tasks.values),
             idPrefix: "f\(Int(now * 1000))", now: Self.date(now))
-        if let id = frameworkId { master.disconnected(frameworkId: id, now: now) }
+        if let id = frameworkId { master.onDisconnected(frameworkId: id, now: now) }
         stream += 1  // the old stream is gone
     }
 
@@ -319,7 +319,7 @@ struct Simulation {
         a.registered = false
         for (taskId, t) in a.core.tasks.sorted(by: { $0.key < $1.key }) where !t.state.isTerminal {
             let alive = t.pid.flatMap { a.processes[$0]?.alive } ?? false
-            if !alive { a.core.recovered(taskId: taskId, exit: nil, now: now) }
+            if !alive { a.core.onRecovered(taskId: taskId, exit: nil, now: now) }
         }
         agents[id] = a
     }

@@ -61,13 +61,13 @@ final class StallTests: XCTestCase {
         var t = start
         while t < start + seconds {
             t += 0.25
-            var pending = offers(m.tick(now: t))
-            var framework = f.tick(now: date(t))
+            var pending = offers(m.onTick(now: t))
+            var framework = f.onTick(now: date(t))
             while true {
-                if !pending.isEmpty { framework += f.handleOffers(pending, now: date(t)) }
+                if !pending.isEmpty { framework += f.onOffers(pending, now: date(t)) }
                 if !launched(framework).isEmpty { return t - start }
                 pending = []
-                for call in calls(framework, fid) { pending += offers(try m.handle(call, now: t)) }
+                for call in calls(framework, fid) { pending += offers(try m.onCall(call, now: t)) }
                 framework = []
                 if pending.isEmpty { break }
             }
@@ -78,18 +78,18 @@ final class StallTests: XCTestCase {
     func testAnOfferWhoseDeclineWasLostDoesNotStallADeployment() throws {
         // A master that just took over; the framework resubscribes and is offered the agent.
         var m = MasterCore(now: 100, idPrefix: "m2")
-        _ = m.registerAgent(agent, tasks: [], now: 100)
-        let (fid, subscribed) = m.subscribe(FrameworkInfo(name: "pacer"), now: 100)
+        _ = m.onRegisterAgent(agent, tasks: [], now: 100)
+        let (fid, subscribed) = m.onSubscribe(FrameworkInfo(name: "pacer"), now: 100)
         var f = AppsCore(apps: [], tasks: [], idPrefix: "f", now: date(100))
         // Nothing to launch: it declines — and the DECLINE never arrives.
         XCTAssertTrue(
-            f.handleOffers(offers(subscribed), now: date(100)).contains {
+            f.onOffers(offers(subscribed), now: date(100)).contains {
                 if case .decline = $0 { return true }
                 return false
             })
         // An app is posted; its REVIVE arrives.
         let (_, _, put) = try f.putApp(web(), now: date(101), force: false)
-        for call in calls(put, fid) { _ = try m.handle(call, now: 101) }
+        for call in calls(put, fid) { _ = try m.onCall(call, now: 101) }
         let waited = try launchTime(&m, &f, fid: fid, from: 101, seconds: 60)
         XCTAssertNotNil(waited, "the agent's offer stayed outstanding: nothing launched in 60 s")
         XCTAssertLessThanOrEqual(waited ?? .infinity, m.settings.offerTimeout + 1)
@@ -97,14 +97,14 @@ final class StallTests: XCTestCase {
 
     func testAReviveOvertakenByAnOlderDeclineDoesNotStallADeployment() throws {
         var m = MasterCore(now: 0, idPrefix: "m")
-        _ = m.registerAgent(agent, tasks: [], now: 0)
-        let (fid, subscribed) = m.subscribe(FrameworkInfo(name: "pacer"), now: 0)
+        _ = m.onRegisterAgent(agent, tasks: [], now: 0)
+        let (fid, subscribed) = m.onSubscribe(FrameworkInfo(name: "pacer"), now: 0)
         var f = AppsCore(apps: [], tasks: [], idPrefix: "f", now: date(0))
         // Nothing to launch yet: decline for two minutes...
-        let decline = f.handleOffers(offers(subscribed), now: date(1))
+        let decline = f.onOffers(offers(subscribed), now: date(1))
         // ...while an app is posted; the REVIVE reaches the master first, then the DECLINE.
         let (_, _, put) = try f.putApp(web(), now: date(1.1), force: false)
-        for call in calls(put, fid) + calls(decline, fid) { XCTAssertTrue(offers(try m.handle(call, now: 1.2)).isEmpty) }
+        for call in calls(put, fid) + calls(decline, fid) { XCTAssertTrue(offers(try m.onCall(call, now: 1.2)).isEmpty) }
         let waited = try launchTime(&m, &f, fid: fid, from: 1.2, seconds: 60)
         XCTAssertNotNil(waited, "the decline's refusal held the agent back: nothing launched in 60 s")
         XCTAssertLessThanOrEqual(waited ?? .infinity, f.settings.reviveSeconds + 1)
