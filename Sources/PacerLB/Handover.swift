@@ -74,6 +74,9 @@ enum Handover {
     final class Server: Sendable {
         let fd: Int32
         let path: String
+        /// The socket file this server bound (device, inode): a successor binds a new file at the
+        /// same path, which must not be removed when this one closes.
+        let identity: (dev_t, ino_t)?
 
         init?(
             path: String, handOver: @escaping @Sendable () -> (RoutingTable, [Int: [Int32]]), done: @escaping @Sendable () -> Void
@@ -87,6 +90,8 @@ enum Handover {
             let fd = socket
             self.fd = fd
             self.path = path
+            var info = stat()
+            identity = stat(path, &info) == 0 ? (info.st_dev, info.st_ino) : nil
             let thread = Thread {
                 while true {
                     let conn = accept(fd, nil, nil)
@@ -119,6 +124,8 @@ enum Handover {
         func close() {
             shutdown(fd, Int32(SHUT_RDWR))
             Glibc.close(fd)
+            var info = stat()
+            if let identity, stat(path, &info) == 0, info.st_dev == identity.0, info.st_ino == identity.1 { unlink(path) }
         }
     }
 }

@@ -30,5 +30,10 @@ final class HitlessRestartTests: HTTPTestCase {
         try await Eventually.that("the new LB's admin endpoint answers", within: 5) {
             try await HTTPTransport().send(.GET, url + "/healthz").status == 200
         }
+        // Each predecessor left the socket file to its successor; the last LB removes its own.
+        let socket = "/tmp/pacer-lb-\(lb.adminPort).sock"
+        XCTAssertTrue(FileManager.default.fileExists(atPath: socket), "the running LB's hand-over socket")
+        lb.process.stop()
+        XCTAssertFalse(FileManager.default.fileExists(atPath: socket), "a stopped LB leaves no socket file behind")
     }
 }
