@@ -9,10 +9,12 @@ enum AppsRoutes {
     /// follower of the event stream knows which events the answer already contains.
     static func router(
         _ scheduler: Scheduler, info: FrameworkInfoView, abdicate: (@Sendable () async -> Void)? = nil,
-        lastEventId: @escaping @Sendable () async -> Int64 = { 0 }, requestLimit: Int = FrameworkConfig.defaultRequestLimit
+        lastEventId: @escaping @Sendable () async -> Int64 = { 0 }, requestLimit: Int = FrameworkConfig.defaultRequestLimit,
+        credentials: String? = nil
     ) -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: RequestLimitMiddleware(limit: requestLimit))
+        if let credentials { router.add(middleware: BasicAuthMiddleware(credentials: credentials)) }
         router.add(middleware: APIErrorMiddleware())
         router.get("/ping") { _, _ in JSONResponse.text("pong") }
         OpenAPIDocument.serve(.framework, on: router)

@@ -45,10 +45,12 @@ enum FollowerRoutes {
 
     static func router(
         election: LeaderElection, me: String, client: HTTPClient = proxyClient,
-        requestLimit: Int = FrameworkConfig.defaultRequestLimit
+        requestLimit: Int = FrameworkConfig.defaultRequestLimit,
+        credentials: String? = nil
     ) -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: RequestLimitMiddleware(limit: requestLimit))
+        if let credentials { router.add(middleware: BasicAuthMiddleware(credentials: credentials)) }
         router.add(middleware: APIErrorMiddleware())
         router.get("/ping") { _, _ in JSONResponse.text("pong") }
         OpenAPIDocument.serve(.framework, on: router)

@@ -26,6 +26,8 @@ public struct FrameworkConfig: Sendable {
     public var storeDescription = "sqlite"
     /// API requests handled at once; more are answered 503 at once (Marathon's `--http_max_concurrent_requests`).
     public var requestLimit = FrameworkConfig.defaultRequestLimit
+    /// `user:password` every API request must carry (HTTP Basic), as Marathon's `--http_credentials`.
+    public var credentials: String?
     public static let defaultRequestLimit = 500
     public init() {}
 }
@@ -46,7 +48,9 @@ public struct FrameworkService: Service {
         let address = "\(config.host):\(config.port)"
         let gate = RoleResponder(
             config.election.map {
-                FollowerRoutes.router(election: $0, me: address, requestLimit: config.requestLimit).buildResponder()
+                FollowerRoutes.router(
+                    election: $0, me: address, requestLimit: config.requestLimit, credentials: config.credentials
+                ).buildResponder()
             })
         let app = Application(
             responder: gate,
@@ -94,7 +98,8 @@ public struct FrameworkService: Service {
             leader: leader, epoch: epoch, masters: config.masterURLs, port: config.port,
             settings: config.settings, store: config.storeDescription)
         let router = AppsRoutes.router(
-            scheduler, info: info, abdicate: abdicate, lastEventId: { await bus.lastId }, requestLimit: config.requestLimit)
+            scheduler, info: info, abdicate: abdicate, lastEventId: { await bus.lastId }, requestLimit: config.requestLimit,
+            credentials: config.credentials)
         EventRoutes.register(on: router, bus: bus) { names in await scheduler.loadBalancersChanged(names) }
         let callbacks = EventCallbacks(bus: bus, repo: AppsRepository(store: store), logger: logger)
         await callbacks.restore()

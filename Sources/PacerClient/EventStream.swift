@@ -93,8 +93,10 @@ extension MarathonClient {
         return AsyncThrowingStream { continuation in
             let task = Task {
                 do {
-                    var request = HTTPClientRequest(url: url)
+                    let (target, authorization) = URLCredentials.split(url)
+                    var request = HTTPClientRequest(url: target)
                     request.headers.add(name: "Accept", value: "text/event-stream")
+                    if let authorization { request.headers.add(name: "Authorization", value: authorization) }
                     if let lastEventId { request.headers.add(name: "Last-Event-ID", value: lastEventId) }
                     let response = try await client.execute(request, deadline: .distantFuture)
                     guard response.status == .ok else {

@@ -63,9 +63,13 @@ public struct HTTPTransport: Sendable {
         _ method: HTTPMethod, _ url: String, body: Data? = nil,
         headers: [(String, String)] = [], maxResponse: Int = 64 << 20
     ) async throws(ClientError) -> HTTPResult {
-        var request = HTTPClientRequest(url: url)
+        let (target, authorization) = URLCredentials.split(url)
+        var request = HTTPClientRequest(url: target)
         request.method = method
         for (k, v) in headers { request.headers.add(name: k, value: v) }
+        if let authorization, !request.headers.contains(name: "Authorization") {
+            request.headers.add(name: "Authorization", value: authorization)
+        }
         if let body {
             if !request.headers.contains(name: "Content-Type") {
                 request.headers.add(name: "Content-Type", value: "application/json")
@@ -79,7 +83,7 @@ public struct HTTPTransport: Sendable {
                 status: Int(response.status.code), body: Data(bytes.readableBytesView),
                 headers: response.headers.map { ($0.name, $0.value) })
         } catch {
-            throw .transport(url: url, "\(error)")
+            throw .transport(url: target, "\(error)")  // never the credentials
         }
     }
 

@@ -69,7 +69,7 @@ actor Discovery {
             } catch {
                 logger.warning(
                     "framework stream ended; serving the last known backends",
-                    metadata: ["framework": "\(url)", "error": "\(error)"])
+                    metadata: ["framework": "\(URLCredentials.split(url).url)", "error": "\(error)"])
             }
             status.connected = false
             try? await Task.sleep(for: .seconds(1))
@@ -88,7 +88,7 @@ actor Discovery {
                     await self.received(event)
                     if !event.event.isEmpty { doorbell.yield() }  // any event, the attach included
                 }
-                throw ClientError.transport(url: client.baseURL, "event stream closed")
+                throw ClientError.transport(url: URLCredentials.split(client.baseURL).url, "event stream closed")
             }
             group.addTask {
                 for await _ in rings {
@@ -101,7 +101,8 @@ actor Discovery {
                     try await Task.sleep(for: .seconds(1))
                     let silent = await self.silentFor()
                     if silent > self.silenceLimit {
-                        throw ClientError.transport(url: client.baseURL, "no event or keep-alive for \(Int(silent)) s")
+                        throw ClientError.transport(
+                            url: URLCredentials.split(client.baseURL).url, "no event or keep-alive for \(Int(silent)) s")
                     }
                     if await self.resyncDue() { doorbell.yield() }
                 }
@@ -142,7 +143,9 @@ actor Discovery {
             refetch.formUnion(model.apply(event))
         }
         for id in refetch.sorted() { try await fetch(id, client) }
-        status = Status(framework: client.baseURL, connected: true, lastSync: Timestamp.string(Date()), syncs: status.syncs + 1)
+        status = Status(
+            framework: URLCredentials.split(client.baseURL).url, connected: true, lastSync: Timestamp.string(Date()),
+            syncs: status.syncs + 1)
         var next = model.table(updating: table)
         if config.frameworkVIP > 0 { next.frameworks = await frameworkReplicas(client) }
         if next != table {

@@ -4,6 +4,7 @@ import Logging
 import PacerAgent
 import PacerAgentSim
 import PacerApps
+import PacerClient
 import PacerLB
 import PacerLBCore
 import PacerMaster
@@ -186,7 +187,13 @@ struct FrameworkCommand: AsyncParsableCommand {
     var deploymentStallTimeout = 300.0
     @Option(help: "API requests handled at once; more are answered 503 at once (Marathon's --http_max_concurrent_requests).")
     var httpMaxConcurrentRequests = FrameworkConfig.defaultRequestLimit
+    @Option(help: "user:password every API request must carry (HTTP Basic; Marathon's --http_credentials).")
+    var httpCredentials: String?
     @Argument(help: StateAction.help) var action: [String] = []
+
+    func validate() throws {
+        if let httpCredentials, !httpCredentials.contains(":") { throw ValidationError("--http-credentials: user:password") }
+    }
 
     func run() async throws {
         let action = try StateAction(action, part: "framework")
@@ -197,6 +204,7 @@ struct FrameworkCommand: AsyncParsableCommand {
         var config = FrameworkConfig()
         guard httpMaxConcurrentRequests > 0 else { throw ValidationError("--http-max-concurrent-requests: at least 1") }
         config.requestLimit = httpMaxConcurrentRequests
+        config.credentials = httpCredentials
         guard deploymentStallTimeout > 0 else { throw ValidationError("--deployment-stall-timeout: seconds, more than 0") }
         config.settings.stallSeconds = deploymentStallTimeout
         config.settings.roles = Runner.urls(roles)
@@ -231,6 +239,8 @@ struct Up: AsyncParsableCommand {
     @Option(help: "Port of the load balancer's HTTP virtual hosts (0: off); overrides the configuration.")
     var lbHttpPort: Int?
     @Flag(help: "Run no load balancer.") var noLb = false
+    @Option(help: "user:password every framework API request must carry (HTTP Basic); the load balancer is given them.")
+    var httpCredentials: String?
     @OptionGroup var isolation: IsolationOptions
 
     func run() async throws {
@@ -263,10 +273,13 @@ struct Up: AsyncParsableCommand {
         framework.port = port
         framework.masterURLs = [masterURL]
         framework.storeDescription = "sqlite:\(server.stateDir)/framework.sqlite"
+        framework.credentials = httpCredentials
         services.append(FrameworkService(config: framework, store: try Runner.openStore(nil, stateDir: server.stateDir)))
         if !noLb {
             var lb = try lbConfig.map(LBFiles.load) ?? .local
-            lb.frameworks = ["http://\(server.bind):\(port)"]
+            lb.frameworks = ["http://\(server.bind):\(port)"].map { url in
+                httpCredentials.map { URLCredentials.embed($0, in: url) } ?? url
+            }
             if let lbAdminPort { lb.adminPort = lbAdminPort }
             if let lbHttpPort { lb.httpPort = lbHttpPort }
             services.append(LBService(config: lb))

@@ -37,3 +37,52 @@ final class UpTests: XCTestCase {
         }
     }
 }
+
+/// Marathon's `--http_credentials`: every API request but `/ping` needs them (401 with
+/// `WWW-Authenticate` otherwise), and Pacer's own clients — the load balancer following events,
+/// the CLI — send them from `http://user:password@host` addresses, as Marathon's clients do.
+final class HTTPCredentialsTests: XCTestCase {
+    func testTheAPIWantsCredentialsAndPacersClientsSendThem() async throws {
+        let dir = NSTemporaryDirectory() + "pacer-auth-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let p = FreePorts.block(6)
+        let up = try PacerProcess(
+            name: "up",
+            arguments: [
+                "up", "--state-dir", dir + "/state", "--port", "\(p)", "--master-port", "\(p + 1)", "--agent-port", "\(p + 2)",
+                "--task-ports", "\(p + 3)", "--lb-admin-port", "\(p + 4)", "--lb-http-port", "\(p + 5)", "--isolation", "none",
+                "--agent-cpus", "2", "--agent-mem", "1024", "--http-credentials", "ops:pa55:word"
+            ], logDir: dir)
+        defer { up.stop(grace: 10) }
+        let transport = HTTPTransport(timeout: .seconds(2))
+        let api = "http://127.0.0.1:\(p)"
+        do {
+            try await Eventually.that("the framework answers /ping without credentials") {
+                try await transport.send(.GET, api + "/ping").status == 200
+            }
+            let anonymous = try await transport.send(.GET, api + "/v2/apps")
+            XCTAssertEqual(anonymous.status, 401, anonymous.text)
+            XCTAssertEqual(anonymous.headers.first { $0.0.lowercased() == "www-authenticate" }?.1, #"Basic realm="Pacer""#)
+            let wrong = try await transport.send(.GET, "http://ops:nope@127.0.0.1:\(p)/v2/apps")
+            XCTAssertEqual(wrong.status, 401)
+            let garbage = try await transport.send(
+                .GET, api + "/v2/apps", headers: [("Authorization", "Basic " + String(repeating: "A", count: 10_000))])
+            XCTAssertEqual(garbage.status, 401)
+            let right = try await transport.send(.GET, "http://ops:pa55%3Aword@127.0.0.1:\(p)/v2/apps")
+            XCTAssertEqual(right.status, 200, right.text)
+            try await Eventually.that("the load balancer follows the framework with its credentials", within: 20) {
+                let r = try await transport.send(.GET, "http://127.0.0.1:\(p + 4)/metrics")
+                return r.text.contains("pacer_lb_framework_connected 1")
+            }
+            let cli = try PacerProcess.runToEnd(["app", "list", "--url", "http://ops:pa55%3Aword@127.0.0.1:\(p)"])
+            XCTAssertEqual(cli.status, 0, cli.output)
+            let refused = try PacerProcess.runToEnd(["app", "list", "--url", api])
+            XCTAssertNotEqual(refused.status, 0, refused.output)
+            XCTAssertFalse(up.log.contains("pa55"), "the password is never logged")
+        } catch {
+            print(up.log)
+            throw error
+        }
+    }
+}
