@@ -122,6 +122,9 @@ public struct LBService: Service {
 
     private func adminRouter(_ discovery: Discovery, _ mailboxes: [WorkerMailbox]) -> Router<BasicRequestContext> {
         let router = Router()
+        if !config.adminToken.isEmpty {
+            router.add(middleware: BearerTokenMiddleware(token: config.adminToken, open: ["/healthz"]))
+        }
         router.add(middleware: APIErrorMiddleware())
         router.get("/healthz") { _, _ in JSONResponse.text("ok") }
         OpenAPIDocument.serve(.lb, on: router)

@@ -25,6 +25,9 @@ public struct LBConfig: Codable, Sendable, Equatable {
     /// Where a new `pacer lb` asks the running one for its listening sockets (hitless restart);
     /// empty: `/tmp/pacer-lb-<admin_port>.sock`.
     public var handoverSocket = ""
+    /// When set, the admin port (`/stats`, `/metrics`, marathon-lb's endpoints) answers only
+    /// requests with `Authorization: Bearer <admin_token>`; `/healthz` stays open for probes.
+    public var adminToken = ""
     public var timeouts = Timeouts()
     public var limits = Limits()
 
@@ -142,6 +145,7 @@ public struct LBConfig: Codable, Sendable, Equatable {
         case frameworkVIP = "framework_vip"
         case workers
         case handoverSocket = "handover_socket"
+        case adminToken = "admin_token"
         case timeouts, limits
     }
 
@@ -161,6 +165,7 @@ public struct LBConfig: Codable, Sendable, Equatable {
         frameworkVIP = try c.value(.frameworkVIP, or: 0)
         workers = try c.value(.workers, or: 0)
         handoverSocket = try c.value(.handoverSocket, or: "")
+        adminToken = try c.value(.adminToken, or: "")
         timeouts = try c.value(.timeouts, or: Timeouts())
         limits = try c.value(.limits, or: Limits())
     }
@@ -177,7 +182,7 @@ extension LBConfig {
     static let knownKeys: [String: Set<String>] = [
         "": [
             "bind", "name", "frameworks", "group", "admin_port", "http_port", "https_port", "certificates", "framework_vip",
-            "workers", "handover_socket", "timeouts", "limits"
+            "workers", "handover_socket", "admin_token", "timeouts", "limits"
         ],
         "timeouts": ["connect", "idle", "server", "http_request", "keep_alive", "upstream_idle", "drain"],
         "limits": [

@@ -29,8 +29,37 @@ public struct BasicAuthMiddleware<Context: RequestContext>: RouterMiddleware {
         guard let header, header.count < 4096, header.lowercased().hasPrefix("basic "),
             let decoded = Data(base64Encoded: String(header.dropFirst(6)).trimmingCharacters(in: .whitespaces))
         else { return false }
-        let given = Array(decoded)
-        // Every byte is compared whatever the first difference; only the length shows.
+        return ConstantTime.equal(Array(decoded), expected)
+    }
+}
+
+/// `Authorization: Bearer TOKEN` on every request but the open paths (the LB's admin port with
+/// `admin_token`), else 401.
+public struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
+    private let token: [UInt8]
+    private let open: Set<String>
+
+    public init(token: String, open: Set<String>) {
+        self.token = Array(token.utf8)
+        self.open = open
+    }
+
+    public func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        let header = request.headers[.authorization] ?? ""
+        let given = header.count < 4096 && header.lowercased().hasPrefix("bearer ") ? Array(header.utf8.dropFirst(7)) : []
+        if open.contains(request.uri.path) || ConstantTime.equal(given, token) { return try await next(request, context) }
+        var refused = JSONResponse.error(APIError(status: 401, message: "a bearer token is required"))
+        refused.headers[.wwwAuthenticate] = #"Bearer realm="Pacer""#
+        return refused
+    }
+}
+
+/// Secrets are compared in constant time: every byte, whatever the first difference; only the
+/// length shows.
+public enum ConstantTime {
+    public static func equal(_ given: [UInt8], _ expected: [UInt8]) -> Bool {
         var difference = UInt8(given.count == expected.count ? 0 : 1)
         for i in 0..<max(given.count, expected.count) {
             difference |= (i < given.count ? given[i] : 0) ^ (i < expected.count ? expected[i] : 0)
