@@ -130,6 +130,15 @@ struct Flow {
         shut = true
     }
 
+    /// Writes the buffer to `sink` (bytes added to `counted`), passes the end on once it is all
+    /// out, and says whether the reader should read again (paused, and room again). Nil when the
+    /// write failed.
+    mutating func drain(to sink: Endpoint, limit: Int, counted: inout Int) -> Bool? {
+        guard sink.write(buffer, counted: &counted) != .failed else { return nil }
+        passEOF(to: sink)
+        return resume(backlog: buffer, limit: limit)
+    }
+
     /// The stream is to be treated as ended (the peer's close was seen another way).
     private mutating func markEOF() { eof = true }
 }

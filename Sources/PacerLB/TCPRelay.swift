@@ -127,22 +127,18 @@ final class TCPRelay {
     /// the client again once there is room.
     private func flushToBackend() {
         guard !closed, connected else { return }
-        var written = 0
-        let drained = Endpoint.socket(upstream).write(toBackend.buffer, counted: &written)
-        cell.counters.bytesIn += written
-        if drained == .failed { return close() }
-        toBackend.passEOF(to: .socket(upstream))
-        if toBackend.resume(backlog: toBackend.buffer, limit: limit) { pumpFromClient() }
+        guard let resume = toBackend.drain(to: .socket(upstream), limit: limit, counted: &cell.counters.bytesIn) else {
+            return close()
+        }
+        if resume { pumpFromClient() }
     }
 
     private func flushToClient() {
         guard !closed else { return }
-        var written = 0
-        let drained = Endpoint.socket(client).write(toClient.buffer, counted: &written)
-        cell.counters.bytesOut += written
-        if drained == .failed { return close() }
-        toClient.passEOF(to: .socket(client))
-        if toClient.resume(backlog: toClient.buffer, limit: limit) { pumpFromBackend() }
+        guard let resume = toClient.drain(to: .socket(client), limit: limit, counted: &cell.counters.bytesOut) else {
+            return close()
+        }
+        if resume { pumpFromBackend() }
     }
 
     /// Both directions ended and everything was delivered, or the client left before any backend

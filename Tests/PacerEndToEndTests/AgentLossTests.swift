@@ -60,16 +60,8 @@ final class ExampleAppTests: ClusterTestCase {
     func testCLIDeployListShowScaleRemove() async throws {
         let url = cluster.frameworkURL
         func pacer(_ args: String...) throws -> (Int32, String) {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: PacerProcess.binary)
-            p.arguments = args + ["--url", url]
-            let out = Pipe()
-            p.standardOutput = out
-            p.standardError = out
-            try p.run()
-            let data = out.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+            let r = try PacerProcess.runToEnd(args + ["--url", url])
+            return (r.status, r.output)
         }
         let (deployed, deployOut) = try pacer("app", "deploy", repo + "/apps/hello.json")
         XCTAssertEqual(deployed, 0, deployOut)

@@ -7,6 +7,20 @@ import XCTest
 import Glibc
 #endif
 
+/// `pacer up` on six free ports from the returned one: framework, master, agent, task ports, LB
+/// admin, LB virtual hosts; state under `dir`.
+func startUp(in dir: String, _ extra: [String] = [], directory: String? = nil) throws -> (up: PacerProcess, port: Int) {
+    let p = FreePorts.block(6)
+    let up = try PacerProcess(
+        name: "up",
+        arguments: [
+            "up", "--state-dir", dir + "/state", "--port", "\(p)", "--master-port", "\(p + 1)", "--agent-port", "\(p + 2)",
+            "--task-ports", "\(p + 3)", "--lb-admin-port", "\(p + 4)", "--lb-http-port", "\(p + 5)", "--isolation", "none",
+            "--agent-cpus", "2", "--agent-mem", "1024"
+        ] + extra, logDir: dir, directory: directory)
+    return (up, p)
+}
+
 /// `pacer up` is the product on its own: started from any directory it runs the whole cluster,
 /// load balancer included, with built-in defaults.
 final class UpTests: XCTestCase {
@@ -14,14 +28,7 @@ final class UpTests: XCTestCase {
         let dir = NSTemporaryDirectory() + "pacer-up-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir + "/cwd", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let p = FreePorts.block(6)
-        let up = try PacerProcess(
-            name: "up",
-            arguments: [
-                "up", "--state-dir", dir + "/state", "--port", "\(p)", "--master-port", "\(p + 1)", "--agent-port", "\(p + 2)",
-                "--task-ports", "\(p + 3)", "--lb-admin-port", "\(p + 4)", "--lb-http-port", "\(p + 5)", "--isolation", "none",
-                "--agent-cpus", "2", "--agent-mem", "1024"
-            ], logDir: dir, directory: dir + "/cwd")
+        let (up, p) = try startUp(in: dir, directory: dir + "/cwd")
         defer { up.stop(grace: 10) }
         let transport = HTTPTransport(timeout: .seconds(2))
         do {
@@ -51,14 +58,7 @@ final class HTTPCredentialsTests: XCTestCase {
         let dir = NSTemporaryDirectory() + "pacer-auth-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let p = FreePorts.block(6)
-        let up = try PacerProcess(
-            name: "up",
-            arguments: [
-                "up", "--state-dir", dir + "/state", "--port", "\(p)", "--master-port", "\(p + 1)", "--agent-port", "\(p + 2)",
-                "--task-ports", "\(p + 3)", "--lb-admin-port", "\(p + 4)", "--lb-http-port", "\(p + 5)", "--isolation", "none",
-                "--agent-cpus", "2", "--agent-mem", "1024", "--http-credentials", "ops:pa55:word"
-            ], logDir: dir)
+        let (up, p) = try startUp(in: dir, ["--http-credentials", "ops:pa55:word"])
         defer { up.stop(grace: 10) }
         let transport = HTTPTransport(timeout: .seconds(2))
         let api = "http://127.0.0.1:\(p)"
