@@ -6,7 +6,7 @@ SWIFT ?= swift
 APT_PACKAGES := libevent-dev libssl-dev pkg-config libsqlite3-dev python3 python3-venv procps openssl curl etcd-server iproute2 util-linux prometheus faketime systemd binutils
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: deps build run test deb clean
+.PHONY: deps build run test deb clean rehearsal
 # Other people's Marathon clients and validators for the compatibility tests (PyPI, pinned).
 COMPAT_VENV := .build/compat-venv
 
@@ -40,8 +40,15 @@ test: deps $(COMPAT_VENV)/.installed
 	$(SWIFT) format lint --strict -r Sources Tests Package.swift
 	promtool check rules ops/prometheus/alerts.yml
 	cd ops/prometheus && promtool test rules alerts.test.yml
+	$(MAKE) rehearsal
 	$(SWIFT) build --build-tests --explicit-target-dependency-import-check error
 	SWIFT_DETERMINISTIC_HASHING=1 $(SWIFT) test --skip-build --disable-swift-testing
+
+# The rehearsal build of the next release (store schema one higher; see Package.swift), beside the
+# debug binary, for RollingUpgradeTests. Only the apps module differs, so the two builds share the rest.
+rehearsal:
+	PACER_SCHEMA_REHEARSAL=1 $(SWIFT) build --product pacer
+	cp .build/debug/pacer .build/debug/pacer-schema-rehearsal
 
 # A Debian package of the release binary (Swift runtime linked in), systemd units and example configuration.
 deb: deps

@@ -1,9 +1,16 @@
 // swift-tools-version:6.0
 // Pacer: run long-lived services on a cluster and reach them through a load balancer.
 // Dependencies point down only: Model ← cores ← store/client/server kit ← shells ← CLI.
+import Foundation
 import PackageDescription
 
 let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
+/// `PACER_SCHEMA_REHEARSAL=1 swift build` builds the current code as if it were the next release:
+/// its framework store schema is one higher, with a migration that rewrites every record. The
+/// rolling-upgrade test runs it beside the normal build (`make test` makes both); only the apps
+/// shell is compiled differently, so the second build costs one module, not the whole package.
+let rehearsal: [SwiftSetting] =
+    ProcessInfo.processInfo.environment["PACER_SCHEMA_REHEARSAL"] == "1" ? [.define("PACER_SCHEMA_REHEARSAL")] : []
 
 let package = Package(
     name: "pacer",
@@ -90,7 +97,7 @@ let package = Package(
             dependencies: [
                 "PacerAppsCore", "PacerStore", "PacerServerKit", "PacerClient",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
-            ], swiftSettings: strict),
+            ], swiftSettings: strict + rehearsal),
         .target(
             name: "PacerLB",
             dependencies: [

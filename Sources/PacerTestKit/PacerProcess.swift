@@ -25,6 +25,12 @@ public final class PacerProcess: @unchecked Sendable {
         return ".build/debug/pacer"
     }
 
+    /// The rehearsal build of the next release (store schema one higher, see Package.swift),
+    /// which `make test` (or `make rehearsal`) puts beside `pacer`.
+    public static var rehearsalBinary: String {
+        URL(fileURLWithPath: binary).deletingLastPathComponent().appendingPathComponent("pacer-schema-rehearsal").path
+    }
+
     /// `executable`: another program than `pacer` (etcd, for instance).
     public init(
         name: String, arguments: [String], logDir: String, environment: [String: String] = [:],
@@ -33,6 +39,11 @@ public final class PacerProcess: @unchecked Sendable {
         self.name = name
         self.arguments = arguments
         logPath = "\(logDir)/\(name).log"
+        // A restarted process gets a fresh log; the previous run's is kept beside it for a report.
+        if (try? FileManager.default.attributesOfItem(atPath: logPath)[.size] as? Int) ?? 0 > 0 {
+            try? FileManager.default.removeItem(atPath: logPath + ".previous")
+            try? FileManager.default.moveItem(atPath: logPath, toPath: logPath + ".previous")
+        }
         FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         log.seekToEndOfFile()
@@ -75,6 +86,8 @@ public final class PacerProcess: @unchecked Sendable {
     }
 
     public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+    /// What the previous process under this name logged, if this one replaced it.
+    public var previousLog: String { (try? String(contentsOfFile: logPath + ".previous", encoding: .utf8)) ?? "" }
 }
 
 /// Free loopback ports: a block of consecutive ports nobody listens on, and that no earlier block

@@ -26,6 +26,9 @@ public final class TestCluster: @unchecked Sendable {
     let frameworkArgs: [String]
 
     let masterArgs: [String]
+    /// The binary the next (re)started master, standby, agent or framework runs: an upgrade test
+    /// switches it midway.
+    public var executable = PacerProcess.binary
 
     public init(
         agentTimeout: Double = 15, masterArgs: [String] = [], standbyMasters: Int = 0, agentArgs: [String] = [],
@@ -66,7 +69,7 @@ public final class TestCluster: @unchecked Sendable {
             arguments: [
                 "master", "--port", "\(masterPort)", "--state-dir", dir,
                 "--agent-timeout", "\(agentTimeout)"
-            ] + masterArgs, logDir: dir)
+            ] + masterArgs, logDir: dir, executable: executable)
     }
 
     /// (Re)starts the standby master on `port`, with its own state directory.
@@ -75,7 +78,7 @@ public final class TestCluster: @unchecked Sendable {
             name: "master-\(port)",
             arguments: [
                 "master", "--port", "\(port)", "--state-dir", dir + "/m\(port)", "--agent-timeout", "\(agentTimeout)"
-            ] + masterArgs, logDir: dir)
+            ] + masterArgs, logDir: dir, executable: executable)
     }
 
     public func startAgent() throws {
@@ -84,7 +87,7 @@ public final class TestCluster: @unchecked Sendable {
             arguments: [
                 "agent", "--port", "\(agentPort)", "--master", masterList, "--state-dir", dir, "--cpus", "4", "--mem", "4096",
                 "--ports", "\(taskPorts)-\(taskPorts + 99)", "--attributes", "rack:r1"
-            ] + agentArgs, logDir: dir)
+            ] + agentArgs, logDir: dir, executable: executable)
     }
 
     /// `environment`: extra variables (`PACER_FAILPOINTS`, say).
@@ -94,7 +97,7 @@ public final class TestCluster: @unchecked Sendable {
             arguments: [
                 "framework", "--port", "\(frameworkPort)", "--master", masterList,
                 "--state-dir", dir
-            ] + frameworkArgs, logDir: dir, environment: environment)
+            ] + frameworkArgs, logDir: dir, environment: environment, executable: executable)
     }
 
     /// Waits until the framework answers and has subscribed (it then knows the agent's size).
@@ -154,7 +157,8 @@ public final class TestCluster: @unchecked Sendable {
 
     /// Everything the processes logged, for a failing test's report.
     public var logs: String {
-        [master, agent, framework].compactMap { $0 }.map { "===== \($0.name)\n\($0.log.suffix(6000))" }.joined(separator: "\n")
+        ([master, agent, framework].compactMap { $0 } + standbys.keys.sorted().compactMap { standbys[$0] })
+            .map { "===== \($0.name)\n\($0.log.suffix(6000))" }.joined(separator: "\n")
     }
 
     /// Stops the parts and every task process they started, whatever state the test left them in.

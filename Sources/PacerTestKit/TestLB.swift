@@ -46,13 +46,13 @@ public final class TestLB: @unchecked Sendable {
     }
 
     /// Starts a second `pacer lb` with the same configuration beside the running one (which
-    /// hands over its sockets and exits); returns the old process.
+    /// hands over its sockets and exits); returns the old process. `executable`: another build.
     @discardableResult
-    public func restart() throws -> PacerProcess {
+    public func restart(executable: String = PacerProcess.binary) throws -> PacerProcess {
         let old = process
         process = try PacerProcess(
             name: "lb-\(adminPort)-\(Int(Date().timeIntervalSince1970 * 1000) % 100_000)",
-            arguments: ["lb", "--config", configPath], logDir: logDir)
+            arguments: ["lb", "--config", configPath], logDir: logDir, executable: executable)
         return old
     }
 

@@ -102,9 +102,10 @@ class ReplicaTestCase: XCTestCase {
     }
 
     /// A replica that abdicated or was killed comes back as a follower (crash-only, as a supervisor would).
-    func restart(_ port: Int) throws {
+    /// `executable`: another build (an upgrade).
+    func restart(_ port: Int, executable: String = PacerProcess.binary) throws {
         let old = replicas[port]!
-        replicas[port] = try PacerProcess(name: old.name, arguments: old.arguments, logDir: dir)
+        replicas[port] = try PacerProcess(name: old.name, arguments: old.arguments, logDir: dir, executable: executable)
     }
 
     func epoch(via port: Int) async throws -> Int64 {
