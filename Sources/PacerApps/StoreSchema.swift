@@ -16,25 +16,25 @@ public enum StoreSchema {
         "apps/", "versions/", "tasks/", "deployments/", "canaries/", "groups/", "groupversions/", "events/", "framework/"
     ]
     #if PACER_SCHEMA_REHEARSAL
-        public static let current = 2
-        /// The steps from each version to the next. The rehearsal build (see Package.swift) plays
-        /// the next release: its step reads and rewrites every record — the shape of a real layout
-        /// change — so a rolling upgrade is tested before one is needed. Batches stay under etcd's
-        /// transaction limit (128 operations); a step must be safe to run again, since a leader
-        /// that dies before the version is written runs it again.
-        static let migrations: [Int: @Sendable (any StateStore) async throws -> Void] = [
-            1: { store in
-                var records: [(key: String, value: Data)] = []
-                for prefix in dataPrefixes { records += try await store.list(prefix: prefix).sorted { $0.key < $1.key } }
-                for start in stride(from: 0, to: records.count, by: 100) {
-                    try await store.apply(records[start..<min(start + 100, records.count)].map { .put($0.key, $0.value) })
-                }
+    public static let current = 2
+    /// The steps from each version to the next. The rehearsal build (see Package.swift) plays
+    /// the next release: its step reads and rewrites every record — the shape of a real layout
+    /// change — so a rolling upgrade is tested before one is needed. Batches stay under etcd's
+    /// transaction limit (128 operations); a step must be safe to run again, since a leader
+    /// that dies before the version is written runs it again.
+    static let migrations: [Int: @Sendable (any StateStore) async throws -> Void] = [
+        1: { store in
+            var records: [(key: String, value: Data)] = []
+            for prefix in dataPrefixes { records += try await store.list(prefix: prefix).sorted { $0.key < $1.key } }
+            for start in stride(from: 0, to: records.count, by: 100) {
+                try await store.apply(records[start..<min(start + 100, records.count)].map { .put($0.key, $0.value) })
             }
-        ]
+        }
+    ]
     #else
-        public static let current = 1
-        /// The steps from each version to the next; none yet (version 1 is the first).
-        static let migrations: [Int: @Sendable (any StateStore) async throws -> Void] = [:]
+    public static let current = 1
+    /// The steps from each version to the next; none yet (version 1 is the first).
+    static let migrations: [Int: @Sendable (any StateStore) async throws -> Void] = [:]
     #endif
     public static let key = "schema/version"
 

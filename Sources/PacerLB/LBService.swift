@@ -32,6 +32,8 @@ public struct LBService: Service {
         // in page faults and madvise with 1 MiB responses).
         pacer_malloc_keep(256 << 20, 4 << 20)
         if config.httpsPort > 0 { _ = try TLSContexts(config.certificates) }  // unusable certificates stop the start
+        // Read once: the listener serves the files as they were at the start.
+        let certificates = config.httpsPort > 0 ? try config.certificates.map(TLSContexts.expiry) : []
         // A load balancer already running here hands over its sockets and table: a restart
         // refuses no connection (F20).
         let inheritance = Handover.takeOver(config.handoverPath)
@@ -76,7 +78,7 @@ public struct LBService: Service {
         }
         logger.info("load balancer running", metadata: ["workers": "\(count)", "admin": "\(config.bind):\(config.adminPort)"])
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.serveAdmin(discovery, mailboxes) }
+            group.addTask { await self.serveAdmin(discovery, mailboxes, certificates) }
             group.addTask { await cancelWhenGracefulShutdown { await discovery.run() } }
             // Until SIGTERM or a successor takes over; then stop accepting and let requests finish.
             await withTaskGroup(of: Void.self) { first in
@@ -103,10 +105,12 @@ public struct LBService: Service {
     }
 
     /// The admin endpoint; while a predecessor still holds the port (hand-over), binding is retried.
-    private func serveAdmin(_ discovery: Discovery, _ mailboxes: [WorkerMailbox]) async {
+    private func serveAdmin(
+        _ discovery: Discovery, _ mailboxes: [WorkerMailbox], _ certificates: [MetricsText.Certificate]
+    ) async {
         while !Task.isCancelled {
             let app = Application(
-                router: adminRouter(discovery, mailboxes),
+                router: adminRouter(discovery, mailboxes, certificates),
                 configuration: .init(address: .hostname(config.bind, port: config.adminPort), serverName: "pacer-lb"),
                 logger: logger)
             do {
@@ -120,7 +124,9 @@ public struct LBService: Service {
         }
     }
 
-    private func adminRouter(_ discovery: Discovery, _ mailboxes: [WorkerMailbox]) -> Router<BasicRequestContext> {
+    private func adminRouter(
+        _ discovery: Discovery, _ mailboxes: [WorkerMailbox], _ certificates: [MetricsText.Certificate]
+    ) -> Router<BasicRequestContext> {
         let router = Router()
         if !config.adminToken.isEmpty {
             router.add(middleware: BearerTokenMiddleware(token: config.adminToken, open: ["/healthz"]))
@@ -164,7 +170,7 @@ public struct LBService: Service {
                         port: $0.port, app: $0.app, mode: $0.mode, backends: $0.backends.count, counters: $0.counters)
                 },
                 connections: (stats.connections.accepted, stats.connections.active, stats.connections.refused),
-                frameworkConnected: status.connected)
+                frameworkConnected: status.connected, certificates: certificates)
             var extra = PrometheusText()
             extra.family(
                 "pacer_lb_discovery_skipped_total", "counter", "Apps, tasks and events from the framework the LB could not use.",

@@ -62,6 +62,24 @@ final class TLSContexts {
         }
     }
 
+    /// The expiry (notAfter) and subject of the first certificate in a PEM chain file, for the
+    /// expiry metric: a certificate that lapses silently is an outage of every HTTPS app at once.
+    static func expiry(_ c: LBConfig.Certificate) throws(TLSConfigError) -> MetricsText.Certificate {
+        guard let bio = BIO_new_file(c.cert, "r") else { throw TLSConfigError(path: c.cert, reason: "cannot open it") }
+        defer { BIO_free(bio) }
+        guard let x509 = PEM_read_bio_X509(bio, nil, nil, nil) else {
+            throw TLSConfigError(path: c.cert, reason: "cannot read a PEM certificate (\(lastError()))")
+        }
+        defer { X509_free(x509) }
+        var when = tm()
+        guard let notAfter = X509_get0_notAfter(x509), ASN1_TIME_to_tm(notAfter, &when) == 1 else {
+            throw TLSConfigError(path: c.cert, reason: "its notAfter date cannot be read")
+        }
+        var subject = [CChar](repeating: 0, count: 256)
+        X509_NAME_oneline(X509_get_subject_name(x509), &subject, Int32(subject.count))
+        return MetricsText.Certificate(path: c.cert, subject: String(cString: subject), expires: Double(timegm(&when)))
+    }
+
     static func lastError() -> String {
         let code = ERR_get_error()
         guard code != 0 else { return "unknown error" }

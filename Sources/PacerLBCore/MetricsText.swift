@@ -17,9 +17,22 @@ public enum MetricsText {
         }
     }
 
+    /// A certificate the HTTPS listener serves, and when it stops being valid.
+    public struct Certificate: Sendable, Equatable {
+        public var path: String
+        public var subject: String
+        /// notAfter, seconds since 1970.
+        public var expires: Double
+        public init(path: String, subject: String, expires: Double) {
+            self.path = path
+            self.subject = subject
+            self.expires = expires
+        }
+    }
+
     public static func render(
         services: [Service], connections: (accepted: Int, active: Int, refused: Int),
-        frameworkConnected: Bool
+        frameworkConnected: Bool, certificates: [Certificate] = []
     ) -> String {
         var out = PrometheusText()
         func labels(_ s: Service, _ extra: (String, String)? = nil) -> [(String, String)] {
@@ -74,6 +87,12 @@ public enum MetricsText {
         out.family(
             "pacer_lb_framework_connected", "gauge", "1 while the framework's event stream is followed.",
             [([], frameworkConnected ? "1" : "0")])
+        // A timestamp rather than "seconds left": the alert subtracts time(), and a scrape that
+        // stalls does not make the certificate look younger.
+        out.family(
+            "pacer_lb_certificate_expiry_timestamp_seconds", "gauge",
+            "When each certificate the HTTPS listener serves expires (notAfter, Unix time).",
+            certificates.map { ([("certificate", $0.path), ("subject", $0.subject)], "\(Int64($0.expires))") })
         return out.text
     }
 }

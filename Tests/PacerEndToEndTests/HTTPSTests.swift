@@ -38,6 +38,24 @@ final class HTTPSTests: HTTPTestCase {
         try await super.tearDown()
     }
 
+    /// Each served certificate's expiry is on /metrics (the certificate alerts use it), to the
+    /// second openssl reads from the file.
+    func testTheMetricsCarryEachCertificatesExpiry() async throws {
+        let metrics = try await HTTPTransport().expectOK(.GET, tlsLB.adminURL + "/metrics").text
+        for name in ["app", "other"] {
+            let date = run(
+                "/usr/bin/openssl", ["x509", "-in", "\(certs)/\(name).pem", "-noout", "-enddate", "-dateopt", "iso_8601"])
+            XCTAssertEqual(date.status, 0, date.out)
+            let iso = date.out.trimmingCharacters(in: .whitespacesAndNewlines).replacing("notAfter=", with: "")
+                .replacing(" ", with: "T")
+            let expires = try XCTUnwrap(ISO8601DateFormatter().date(from: iso), iso).timeIntervalSince1970
+            let line =
+                "pacer_lb_certificate_expiry_timestamp_seconds{certificate=\"\(certs)/\(name).pem\","
+                + "subject=\"/CN=\(name).example\"} \(Int64(expires))"
+            XCTAssertTrue(metrics.contains(line), "\(line)\nnot in:\n\(metrics)")
+        }
+    }
+
     /// A CA and two server certificates signed by it (app.example, other.example + *.other.example).
     func makeCertificates() throws {
         try FileManager.default.createDirectory(atPath: certs, withIntermediateDirectories: true)

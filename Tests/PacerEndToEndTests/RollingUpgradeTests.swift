@@ -42,7 +42,9 @@ final class RollingUpgradeTests: ReplicaTestCase {
 
     override func tearDown() async throws {
         if let run = testRun, run.failureCount + run.unexpectedExceptionCount > 0 {
-            for p in [cluster.master!] + cluster.standbys.values { print("===== \(p.name) before its upgrade\n\(p.previousLog.suffix(4000))") }
+            for p in [cluster.master!] + cluster.standbys.values {
+                print("===== \(p.name) before its upgrade\n\(p.previousLog.suffix(4000))")
+            }
             for url in cluster.masterURLs {
                 let r = try? await HTTPTransport(timeout: .seconds(2)).send(.GET, url + "/master/leader")
                 print("===== \(url)/master/leader: \(r.map { "\($0.status) \($0.text)" } ?? "no answer")")
@@ -84,7 +86,8 @@ final class RollingUpgradeTests: ReplicaTestCase {
         let newLeader = try await agreedLeader(within: 20)
         XCTAssertEqual(newLeader, follower)
         XCTAssertEqual(try storeSchema(), "2")
-        XCTAssertTrue(replicas[follower]!.log.contains("migrating the state store"), replicas[follower]!.log.suffix(2000).description)
+        XCTAssertTrue(
+            replicas[follower]!.log.contains("migrating the state store"), replicas[follower]!.log.suffix(2000).description)
         try restart(oldLeader, executable: next)
 
         // 4. The masters: the standby, then the leader (the agent and framework move over).
