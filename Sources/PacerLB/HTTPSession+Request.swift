@@ -17,7 +17,7 @@ extension HTTPSession {
         switch HeadScanner.scan(bytes, from: scanResume, limits: limits) {
         case .incomplete(let resume):
             scanResume = resume
-            if fromClient.eof { close() }
+            if machine.onHeadIncomplete(eof: fromClient.eof) == .close { close() }
             return false
         case .invalid(let error):
             fail(error)
@@ -60,15 +60,14 @@ extension HTTPSession {
             route.cell.started()
             exchange = Exchange(
                 route: route, backend: Backend(host: "", port: 0, taskId: ""), picked: nil, candidates: [],
-                method: head.knownMethod, clientMinor: head.minor, closeAfter: true, tunnel: false,
+                method: head.knownMethod, clientMinor: head.minor,
                 request: BodyProgress(head.body), started: 0)
             fail(HTTPError(503, "no healthy backend for this service"))
             return false
         }
-        event_del(timer)
         let ex = Exchange(
             route: route, backend: first, picked: picked ? first : nil, candidates: nil, method: head.knownMethod,
-            clientMinor: head.minor, closeAfter: head.wantsClose || worker.stopping, tunnel: tunnel,
+            clientMinor: head.minor,
             request: BodyProgress(head.body), started: worker.now())
         if head.body == .none && head.knownMethod.isIdempotent && !tunnel { ex.retryHead = scratch }
         if service.sticky && cookie != first.stickyId {
@@ -77,10 +76,11 @@ extension HTTPSession {
         exchange = ex
         cell = route.cell
         route.cell.started()
-        phase = .exchanging
+        machine.onRouted(
+            .init(closeAfter: head.wantsClose || worker.stopping, tunnelAllowed: tunnel, retryable: ex.retryHead != nil))
         guard let up = worker.upstream(to: first, service: port) else {
             connectFailed(pending: nil)
-            return phase == .exchanging
+            return exchange != nil
         }
         attach(up)
         EventIO.add(up.output, scratch)
@@ -167,12 +167,12 @@ extension HTTPSession {
     /// of the request body (or of the tunnel's client bytes).
     func flushUpstream(_ up: Upstream) {
         guard up.connected else { return }
-        if phase == .tunnel {
+        if machine.isTunnel {
             guard up.flush(counted: &cell!.counters.bytesIn) else { return close() }
             if fromClient.resume(backlog: up.output, limit: settings.limits.bufferBytes) { tunnelFromClient(peerClosed: true) }
             return
         }
-        guard phase == .exchanging, let ex = exchange, !ex.request.isDone else {
+        guard case .exchanging = machine.state, let ex = exchange, !ex.request.isDone else {
             guard up.flush(counted: &cell!.counters.bytesIn) else { return upstreamBroke(up) }
             return
         }

@@ -7,10 +7,9 @@ import Glibc
 
 extension HTTPSession {
     func upstreamEvent(_ up: Upstream, _ what: Int16) {
+        defer { syncTimer() }
         if what & Int16(EV_TIMEOUT) != 0 {
-            if !up.connected { return connectFailed(pending: up) }
-            if exchange?.response == nil { return gatewayTimeout() }
-            return abort()  // the backend stalled mid-response
+            return upstreamFailed(up, .timedOut(connected: up.connected))
         }
         if !up.connected {
             guard what & Int16(EV_READ | EV_WRITE | EV_CLOSED) != 0 else { return }
@@ -20,18 +19,13 @@ extension HTTPSession {
             guard upstream === up else { return }
         }
         if what & Int16(EV_READ | EV_CLOSED) != 0 {
-            if phase == .tunnel {
+            if machine.isTunnel {
                 tunnelFromUpstream(up, peerClosed: what & Int16(EV_CLOSED) != 0)
             } else {
                 upstreamReadable(up, peerClosed: what & Int16(EV_CLOSED) != 0)
             }
         }
         if upstream === up && what & Int16(EV_WRITE) != 0 { flushUpstream(up) }
-    }
-
-    private func gatewayTimeout() {
-        if let ex = exchange { ex.cell.timedOut() }
-        fail(HTTPError(504, "backend did not answer within \(Int(settings.timeouts.server)) s"))
     }
 
     func upstreamReadable(_ up: Upstream, peerClosed: Bool) {
@@ -41,12 +35,19 @@ extension HTTPSession {
 
     /// The connection to the backend failed: before any answer, a retry or 502; during one, abort.
     func upstreamBroke(_ up: Upstream) {
+        upstreamFailed(up, .broke(readNothing: evbuffer_get_length(up.input) == 0, reused: up.reused))
+    }
+
+    private func upstreamFailed(_ up: Upstream, _ failure: HTTPConnection.UpstreamFailure) {
         guard let ex = exchange else { return }
-        if ex.response != nil { return abort() }
-        if evbuffer_get_length(up.input) == 0, up.reused, let head = ex.retryHead {
+        switch machine.onUpstreamFailed(failure, serverTimeout: settings.timeouts.server) {
+        case .none: break
+        case .tryNextBackend: connectFailed(pending: up)
+        case .retryOnFreshConnection:
             // A pooled connection the backend had already closed: nothing was processed, so one
             // retry on a fresh connection is safe for an idempotent request without a body.
-            exchange?.retryHead = nil
+            guard let head = ex.retryHead else { return fail(HTTPError(502, "backend closed the connection")) }
+            ex.retryHead = nil
             worker.released(up, reusable: false)
             upstream = nil
             guard let fresh = worker.upstream(to: ex.backend, service: ex.service, fresh: true) else {
@@ -54,10 +55,11 @@ extension HTTPSession {
             }
             EventIO.add(fresh.output, head)
             attach(fresh)
-            return
+        case .answer(let error):
+            if error.status == 504 { ex.cell.timedOut() } else { ex.cell.backendError() }
+            answer(error)
+        case .abort: abort()
         }
-        ex.cell.backendError()
-        fail(HTTPError(502, "backend closed the connection without a valid response"))
     }
 
     /// Parses the response head once it is in, then streams the body toward the client.
@@ -66,7 +68,7 @@ extension HTTPSession {
             if ex.response == nil {
                 guard let head = responseHead(up, ex) else { return }
                 if head.isInterim { continue }
-                if phase == .tunnel { return }
+                if machine.isTunnel { return }
                 ex.response = head
             }
             let room = settings.limits.bufferBytes - evbuffer_get_length(output)
@@ -112,19 +114,24 @@ extension HTTPSession {
                 fail(HTTPError(502, error.reason))
                 return nil
             }
-            if head.status == 101 && !ex.tunnel {
+            let decided = machine.onResponseHead(
+                status: head.status, untilClose: head.body == .untilClose, clientEOF: fromClient.eof, stopping: worker.stopping)
+            let close: Bool
+            switch decided {
+            case .none: return nil
+            case .answer(let error):
                 ex.cell.backendError()
-                fail(HTTPError(502, "backend switched protocols unasked"))
+                answer(error)
                 return nil
+            case .forwardInterim, .startTunnel: close = false
+            case .forward(let c): close = c
             }
             // Both copies let go of the retry head, so the scratch buffer is unique again (no copy).
             ex.retryHead = nil
             exchange?.retryHead = nil
-            let close = ex.closeAfter || head.body == .untilClose || fromClient.eof || worker.stopping
-            if !head.isInterim { ex.closeAfter = close }
             scratch.removeAll(keepingCapacity: true)
             HeadWriter.response(
-                bytes, head, fields, clientMinor: ex.clientMinor, close: close && !head.isInterim,
+                bytes, head, fields, clientMinor: ex.clientMinor, close: close,
                 extra: head.isInterim ? [] : ex.stickyCookie, into: &scratch)
             evbuffer_drain(up.input, end)
             EventIO.add(output, scratch)
@@ -134,7 +141,7 @@ extension HTTPSession {
             }
             ex.cell.answered(status: head.status, latency: worker.now() - ex.started)
             ex.responseBody = BodyProgress(head.body)
-            if head.status == 101 { startTunnel(up) }
+            if decided == .startTunnel { startTunnel(up) }
             return head
         }
     }
@@ -143,21 +150,17 @@ extension HTTPSession {
     /// carry another request, and the next pipelined request (if any) is taken up.
     private func finishExchange(_ up: Upstream) {
         guard let ex = exchange, let head = ex.response else { return }
-        let reusable =
-            !head.closes && ex.request.isDone && !up.incoming.eof && evbuffer_get_length(up.input) == 0
-            && evbuffer_get_length(up.output) == 0 && head.minor == 1
+        let reusable = HTTPConnection.reusable(
+            responseCloses: head.closes, responseMinor: head.minor, requestDone: ex.request.isDone,
+            upstreamEOF: up.incoming.eof, unreadBytes: evbuffer_get_length(up.input), unsentBytes: evbuffer_get_length(up.output))
         worker.released(up, reusable: reusable)
         upstream = nil
         exchange = nil
         worker.ended(ex)
-        if ex.closeAfter || !ex.request.isDone {
-            phase = .closing
-            flushClient()
-            return
-        }
-        phase = .waiting
-        arm(worker.stopping ? min(1, settings.timeouts.keepAlive) : settings.timeouts.keepAlive)
+        let next = machine.onResponseComplete(
+            requestDone: ex.request.isDone, stopping: worker.stopping, now: worker.monotonicNow())
+        syncTimer()
         flushClient()
-        if phase == .waiting { process() }
+        if next == .keepAlive && machine.state == .waiting { process() }
     }
 }

@@ -9,8 +9,6 @@ import Glibc
 /// byte tunnel both ways, with half-closes passed on, until both sides are done.
 extension HTTPSession {
     func startTunnel(_ up: Upstream) {
-        phase = .tunnel
-        event_del(timer)
         up.arm(settings.timeouts.idle)
         evbuffer_add_buffer(output, up.input)
         tunnelFromClient(peerClosed: true)
@@ -20,12 +18,12 @@ extension HTTPSession {
     /// Client bytes to the backend; reading stops while the backend's buffer is full (its write
     /// event resumes it once below half).
     func tunnelFromClient(peerClosed: Bool) {
-        guard phase == .tunnel, let up = upstream else { return }
+        guard machine.isTunnel, let up = upstream else { return }
         if evbuffer_get_length(up.output) >= settings.limits.bufferBytes {
             fromClient.paused = true
         } else {
             readClient(peerClosed: peerClosed)
-            guard phase == .tunnel else { return }
+            guard machine.isTunnel else { return }
             evbuffer_add_buffer(up.output, input)
         }
         var written = 0
@@ -37,7 +35,7 @@ extension HTTPSession {
 
     /// Backend bytes to the client, with the same backpressure.
     func tunnelFromUpstream(_ up: Upstream, peerClosed: Bool) {
-        guard phase == .tunnel else { return }
+        guard machine.isTunnel else { return }
         if evbuffer_get_length(output) >= settings.limits.bufferBytes {
             up.incoming.paused = true  // the client's write event resumes it (flushClient)
         } else {
@@ -52,7 +50,8 @@ extension HTTPSession {
     }
 
     private func tunnelEndIfDone(_ up: Upstream) {
-        if fromClient.eof && up.incoming.eof && evbuffer_get_length(output) == 0 && evbuffer_get_length(up.output) == 0 {
+        let empty = evbuffer_get_length(output) == 0 && evbuffer_get_length(up.output) == 0
+        if machine.onTunnelProgress(clientEOF: fromClient.eof, upstreamEOF: up.incoming.eof, buffersEmpty: empty) {
             if let ex = exchange { worker.ended(ex) }
             exchange = nil
             close()

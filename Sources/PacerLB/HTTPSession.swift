@@ -8,12 +8,13 @@ import Glibc
 /// One client connection in HTTP mode: requests are parsed strictly, routed one at a time
 /// (pipelined ones wait in the input buffer, B17), sent on a pooled or new backend connection,
 /// and answered in order. Owned by one worker thread; one edge-triggered event on the socket.
+/// What happens next is decided by `machine` (PacerLBCore's `HTTPConnection`); this shell moves
+/// the bytes and carries its actions out.
 final class HTTPSession {
     enum Entry {
         case service(Int)
         case virtualHost
     }
-    enum Phase { case waiting, readingHead, exchanging, tunnel, closing, lingering, closed }
 
     // unowned(unsafe): the worker owns every session and outlives it; a checked unowned reference
     // costs an atomic retain on each of the many accesses per request.
@@ -29,7 +30,9 @@ final class HTTPSession {
     let forwarding: HeadWriter.Forwarding
     /// TLS on the client side (the HTTPS listener); nil for plain HTTP.
     let tls: TLSConnection?
-    var phase = Phase.waiting
+    var machine: HTTPConnection
+    /// The machine's timer generation the libevent timer was last set for.
+    private var armedGeneration = 0
     /// The client's bytes: `input`, read from the client's socket (or TLS).
     var fromClient: Flow
     // Reused for every request: no allocation per request once warm.
@@ -42,7 +45,7 @@ final class HTTPSession {
     var cell: ServiceCell?
     var upstream: Upstream?
 
-    /// The request in flight and what is known of its answer.
+    /// The request in flight and the data its bytes need (what happens next is `machine`'s).
     /// A class: it is handed around on every event of a request, and copying a struct of this
     /// many references showed up as 2% of the proxy's CPU.
     final class Exchange {
@@ -54,8 +57,6 @@ final class HTTPSession {
         var candidates: [Backend]?
         var method: RequestHead.Method
         var clientMinor: Int
-        var closeAfter: Bool
-        var tunnel: Bool
         var request: BodyProgress
         var response: ResponseHead?
         var responseBody = BodyProgress(.none)
@@ -69,7 +70,7 @@ final class HTTPSession {
 
         init(
             route: WorkerRoute, backend: Backend, picked: Backend?, candidates: [Backend]?, method: RequestHead.Method,
-            clientMinor: Int, closeAfter: Bool, tunnel: Bool, request: BodyProgress, started: Double
+            clientMinor: Int, request: BodyProgress, started: Double
         ) {
             self.route = route
             self.backend = backend
@@ -77,8 +78,6 @@ final class HTTPSession {
             self.candidates = candidates
             self.method = method
             self.clientMinor = clientMinor
-            self.closeAfter = closeAfter
-            self.tunnel = tunnel
             self.request = request
             self.started = started
         }
@@ -99,6 +98,9 @@ final class HTTPSession {
         input = evbuffer_new()
         output = evbuffer_new()
         fromClient = Flow(source: tls.map { .tls($0) } ?? .socket(client), buffer: input)
+        machine = HTTPConnection(
+            timeouts: .init(request: worker.settings.timeouts.httpRequest, keepAlive: worker.settings.timeouts.keepAlive),
+            now: worker.monotonicNow())
     }
 
     var context: UnsafeMutableRawPointer { Unmanaged.passUnretained(self).toOpaque() }
@@ -118,41 +120,53 @@ final class HTTPSession {
                 Unmanaged<HTTPSession>.fromOpaque(ctx!).takeUnretainedValue().deadlinePassed()
             }, context)
         event_add(clientEvent, worker.timeout(settings.timeouts.idle))
-        arm(settings.timeouts.httpRequest)  // a new connection owes its first request head promptly
+        syncTimer()
     }
 
-    func arm(_ seconds: Double) {
-        event_add(timer, worker.timeout(seconds))
+    /// Keeps the one libevent timer at the machine's deadline (called after events that may move it).
+    func syncTimer() {
+        guard machine.timerGeneration != armedGeneration, let timer else { return }
+        armedGeneration = machine.timerGeneration
+        if let seconds = machine.timerSeconds { event_add(timer, worker.timeout(seconds)) } else { event_del(timer) }
+    }
+
+    /// The LB is stopping: a connection waiting for a request gets at most a second more.
+    func stopping() {
+        machine.onStopping(now: worker.monotonicNow())
+        syncTimer()
     }
 
     private func deadlinePassed() {
-        switch phase {
-        case .waiting: close()
-        case .readingHead:
-            if evbuffer_get_length(input) == 0 { close() } else { fail(HTTPError(408, "request head not complete in time")) }
-        case .closing, .lingering: close()
-        default: break
+        switch machine.onDeadline(now: worker.monotonicNow(), buffered: evbuffer_get_length(input)) {
+        case .none: break
+        case .close: close()
+        case .answer(let error): answer(error)
+        case .rearm(let seconds):
+            var tv = Sockets.timeval(seconds)
+            event_add(timer, &tv)
         }
+        syncTimer()
     }
 
     func clientEvent(_ what: Int16) {
-        guard phase != .closed else { return }
+        guard !machine.isClosed else { return }
+        defer { syncTimer() }
         if what & Int16(EV_TIMEOUT) != 0 {
             close()
             return
         }
         if what & Int16(EV_READ | EV_CLOSED) != 0 {
-            if phase == .tunnel {
+            if machine.isTunnel {
                 tunnelFromClient(peerClosed: what & Int16(EV_CLOSED) != 0)
             } else {
                 readClient(peerClosed: what & Int16(EV_CLOSED) != 0)
                 process()
             }
         }
-        if phase != .closed && what & Int16(EV_WRITE) != 0 {
+        if !machine.isClosed && what & Int16(EV_WRITE) != 0 {
             flushClient()
             // TLS may have been waiting to send (handshake) before it could read on.
-            if let tls, tls.readWantsWrite, phase == .waiting || phase == .readingHead || phase == .exchanging {
+            if let tls, tls.readWantsWrite, machine.readsRequests {
                 readClient()
                 process()
             }
@@ -168,34 +182,23 @@ final class HTTPSession {
     /// Reads what the client sent, up to the buffer limit (then pauses until it is consumed). A
     /// lingering connection reads only to discard, until the client closes.
     func readClient(peerClosed: Bool = true) {
-        guard phase != .closed else { return }
-        let lingering = phase == .lingering
+        guard !machine.isClosed else { return }
+        let lingering = machine.state == .lingering
         guard fromClient.fill(limit: settings.limits.bufferBytes, peerClosed: peerClosed, discard: lingering) else {
             return close()
         }
-        if fromClient.eof && lingering { close() }
+        if lingering { process() }
     }
 
     /// Advances whatever the buffered client bytes allow: the next request head, or the body of
     /// the request in flight.
     func process() {
         while true {
-            switch phase {
-            case .waiting, .readingHead:
-                if evbuffer_get_length(input) == 0 {
-                    if fromClient.eof { close() }
-                    return
-                }
-                if phase == .waiting {
-                    phase = .readingHead
-                    arm(settings.timeouts.httpRequest)
-                }
-                guard beginRequest() else { return }
-            case .exchanging:
-                forwardRequestBody()
-                return
-            default:
-                return
+            switch machine.onClientInput(buffered: evbuffer_get_length(input), eof: fromClient.eof, now: worker.monotonicNow()) {
+            case .wait: return
+            case .close: return close()
+            case .parseHead: guard beginRequest() else { return }
+            case .forwardBody: return forwardRequestBody()
             }
         }
     }
@@ -225,7 +228,7 @@ final class HTTPSession {
     }
 
     func flushClient() {
-        guard phase != .closed else { return }
+        guard !machine.isClosed else { return }
         var written = 0
         defer { cell?.counters.bytesOut += written }
         switch send(counted: &written) {
@@ -233,41 +236,53 @@ final class HTTPSession {
         case .blocked: return
         case .empty: break
         }
-        if phase == .closing {
-            // Everything said: half-close, then read and discard until the client closes, so unread
-            // bytes do not turn the close into a reset that could destroy the answer.
+        if machine.onClientFlushed(now: worker.monotonicNow()) {
+            // The last answer is out: half-close, then read and discard until the client closes.
             shutdownClient()
-            phase = .lingering
-            arm(2)
             readClient()
             return
         }
         if let up = upstream, up.incoming.resume(backlog: output, limit: settings.limits.bufferBytes) {
-            if phase == .tunnel { tunnelFromUpstream(up, peerClosed: true) } else { upstreamReadable(up, peerClosed: true) }
+            if machine.isTunnel { tunnelFromUpstream(up, peerClosed: true) } else { upstreamReadable(up, peerClosed: true) }
         }
     }
 
-    /// Answers with an error of the LB's own, then closes. Nothing further is read from this client.
+    /// Something failed: answers with an error of the LB's own and closes, or — once an answer is
+    /// under way — cuts the connection short. Nothing further is read from this client.
     func fail(_ error: HTTPError) {
-        guard phase != .closed, phase != .closing, phase != .lingering else { return }
+        carryOut(machine.onFailed(error))
+    }
+
+    func carryOut(_ action: HTTPConnection.AnswerAction) {
+        switch action {
+        case .none: break
+        case .answer(let error): answer(error)
+        case .abort: abort()
+        }
+    }
+
+    /// Writes the LB's own error answer (the machine is already closing) and ends the request's accounting.
+    func answer(_ error: HTTPError) {
         if let ex = exchange {
             ex.cell.answered(status: error.status, generated: true)
             worker.ended(ex)
         }
         dropUpstream()
         exchange = nil
-        answerAndClose(error.response)
+        EventIO.add(output, error.response)
+        flushClient()
     }
 
-    /// Sends a response of the LB's own and closes once it is out.
+    /// Sends a complete response of the LB's own (a redirect) and closes once it is out.
     func answerAndClose(_ bytes: [UInt8]) {
+        guard machine.onOwnAnswer() else { return }
         EventIO.add(output, bytes)
-        phase = .closing
         flushClient()
     }
 
     /// Ends the connection at once: used when an answer was already under way.
     func abort() {
+        _ = machine.onAbort()
         if let ex = exchange {
             ex.cell.failed()
             worker.ended(ex)
@@ -288,8 +303,8 @@ final class HTTPSession {
     }
 
     func close() {
-        guard phase != .closed else { return }
-        phase = .closed
+        guard timer != nil else { return }  // closed already
+        machine.onClosed()
         dropUpstream()
         if let e = clientEvent { event_free(e) }
         if let t = timer { event_free(t) }

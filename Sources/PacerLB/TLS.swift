@@ -77,7 +77,8 @@ final class TLSContexts {
         }
         var subject = [CChar](repeating: 0, count: 256)
         X509_NAME_oneline(X509_get_subject_name(x509), &subject, Int32(subject.count))
-        return MetricsText.Certificate(path: c.cert, subject: String(cString: subject), expires: Double(timegm(&when)))
+        let name = String(decoding: subject.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return MetricsText.Certificate(path: c.cert, subject: name, expires: Double(timegm(&when)))
     }
 
     static func lastError() -> String {
@@ -85,7 +86,7 @@ final class TLSContexts {
         guard code != 0 else { return "unknown error" }
         var text = [CChar](repeating: 0, count: 256)
         ERR_error_string_n(code, &text, text.count)
-        return String(cString: text)
+        return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
 

@@ -112,6 +112,14 @@ final class Worker {
     var connections: Int { relays.count + sessions.count }
 
     /// Seconds on the loop's cached clock (no syscall).
+    /// Monotonic seconds, for the connections' deadlines (a wall-clock step must not fire or
+    /// hold back every timeout at once: F14).
+    func monotonicNow() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1_000_000_000
+    }
+
     func now() -> Double {
         var tv = Glibc.timeval()
         event_base_gettimeofday_cached(base, &tv)
@@ -183,7 +191,7 @@ final class Worker {
         pool.closeAll()
         // Idle keep-alive connections get a last moment: a request arriving now is answered with
         // `Connection: close`; one that stays idle is closed at this request boundary.
-        for session in Array(sessions.values) where session.phase == .waiting { session.arm(min(1, settings.timeouts.keepAlive)) }
+        for session in Array(sessions.values) { session.stopping() }
         stopIfIdle()
     }
 
