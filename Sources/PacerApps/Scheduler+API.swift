@@ -9,7 +9,8 @@ extension Scheduler {
     /// acknowledged that is not on disk. Once the change is stored, a call to the master that fails
     /// (a REVIVE, a KILL) is not the client's failure: the core asks again on its own (starvation
     /// revives, kill retries), so the answer stays the success it is.
-    func commit(_ directives: [AppsDirective]) async throws(APIError) {
+    func commit(_ batch: [AppsDirective]) async throws(APIError) {
+        let (directives, events) = Self.separate(batch)
         var failure: (any Error)?
         for d in directives where failure == nil {
             do { try await execute(d) } catch {
@@ -22,7 +23,7 @@ extension Scheduler {
                 }
             }
         }
-        await publishEvents()
+        await publish(events)
         if let failure {
             logger.error("write failed", metadata: ["error": "\(failure)"])
             throw APIError(
@@ -163,7 +164,7 @@ extension Scheduler {
             return nil
         }
         if force {
-            core.forgetDeployment(id)
+            try await commit(core.forgetDeployment(id))
             return nil
         }
         let versions = (try? await repo.versions(of: d.appId)) ?? [:]

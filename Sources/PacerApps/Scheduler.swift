@@ -151,8 +151,10 @@ public actor Scheduler {
     func agentURL(forTask taskId: String) -> String? { core.tasks[taskId].flatMap { agentURLs[$0.agentId] } }
 
     /// Carries out directives in order; a failed write stops the sequence, so nothing is launched
-    /// or acknowledged that is not on disk.
-    func execute(_ directives: [AppsDirective]) async {
+    /// or acknowledged that is not on disk. The batch's events go out either way: they describe
+    /// the core's state, which changed whether or not the write held (the API's reads show it too).
+    func execute(_ batch: [AppsDirective]) async {
+        let (directives, events) = Self.separate(batch)
         do {
             var i = directives.startIndex
             while i < directives.endIndex {
@@ -171,7 +173,14 @@ public actor Scheduler {
         } catch {
             logger.error("directive failed; the rest of its sequence is skipped", metadata: ["error": "\(error)"])
         }
-        await publishEvents()
+        await publish(events)
+    }
+
+    /// A batch's work, and the events that close it (`.publish` comes last in every batch).
+    static func separate(_ batch: [AppsDirective]) -> (work: [AppsDirective], events: [AppsEvent]) {
+        guard let first = batch.firstIndex(where: { if case .publish = $0 { true } else { false } }) else { return (batch, []) }
+        let events = batch[first...].compactMap { d -> AppsEvent? in if case .publish(let e) = d { e } else { nil } }
+        return (Array(batch[..<first]), events)
     }
 
     /// Calls whose order among themselves does not matter: launches on different offers, kills of
@@ -239,10 +248,9 @@ public actor Scheduler {
         }
     }
 
-    /// Publishes what the core recorded, after the writes it followed from are durable.
-    func publishEvents() async {
+    /// Publishes a batch's events, after the writes before them.
+    func publish(_ events: [AppsEvent]) async {
         await syncDeployments()
-        let events = core.takeEvents()
         counters.deploymentsFailed += events.lazy.filter(\.isDeploymentFailure).count
         // Nobody listening (no stream, no callback): nothing is encoded; each shape only if wanted.
         let listeners = await bus.listeners
@@ -269,6 +277,7 @@ public actor Scheduler {
         case .deleteCanary(let id): try await repo.deleteCanary(id)
         case .persistGroup(let group): try await repo.putGroup(group)
         case .deleteGroup(let id): try await repo.deleteGroup(id)
+        case .publish(let event): await publish([event])
         default:
             guard let master, let fid = frameworkId else { return }
             switch d {
@@ -286,8 +295,9 @@ public actor Scheduler {
                 try await master.call(SchedulerCall(type: .revive, frameworkId: fid))
                 counters.revives += 1
             case .reconcile(let refs): try await master.call(.reconcile(fid, refs))
-            case .persistApp, .deleteApp, .persistTasks, .deleteTasks, .persistCanary, .deleteCanary, .persistGroup, .deleteGroup:
-                break
+            case .persistApp, .deleteApp, .persistTasks, .deleteTasks, .persistCanary, .deleteCanary, .persistGroup, .deleteGroup,
+                .publish:
+                break  // handled above
             }
         }
     }

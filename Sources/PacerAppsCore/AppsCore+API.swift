@@ -53,7 +53,7 @@ extension AppsCore {
         out += enforcePlans(now: now, of: [app.id])
         if plan(app, now: now).launch > 0 { out.append(.revive) }
         completeDeployments(of: [app.id])
-        return (app, deploymentId, out)
+        return (app, deploymentId, emitting(out))
     }
 
     /// Restarts every task of the app by giving it a new config version (Marathon's /restart).
@@ -71,7 +71,7 @@ extension AppsCore {
         var out: [AppsDirective] = (canaryEnded ? [.deleteCanary(id)] : []) + [.persistApp(app)]
         out += enforcePlans(now: now, of: [id])
         if plan(app, now: now).launch > 0 { out.append(.revive) }
-        return (app, deployment(for: id)?.info.id, out)
+        return (app, deployment(for: id)?.info.id, emitting(out))
     }
 
     public mutating func removeApp(_ id: PathId, now: Date, force: Bool) throws(APIError) -> (
@@ -88,7 +88,7 @@ extension AppsCore {
         var out: [AppsDirective] = (canaryEnded ? [.deleteCanary(id)] : []) + [.deleteApp(id)]
         for t in tasks(of: id) { out += requestKill(t.id, now: now) }
         completeDeployments(of: [id])
-        return (deploymentId, out)
+        return (deploymentId, emitting(out))
     }
 
     /// Kills tasks; with `scale`, the app's instance count drops by the number killed, so none is replaced.
@@ -113,7 +113,7 @@ extension AppsCore {
         }
         for t in found { out += requestKill(t.id, now: now) }
         if !scale && hasDemand(now: now, among: Set(found.map(\.appId))) { out.append(.revive) }
-        return (found, deploymentId, out)
+        return (found, deploymentId, emitting(out))
     }
 
     /// Marathon's `/v2/queue` view: apps waiting to launch, with their backoff.

@@ -35,7 +35,7 @@ extension AppsCore {
         guard let id = deployment(for: spec.id)?.info.id else { throw APIError(status: 500, message: "no deployment") }
         let canary = Canary(spec: canarySpec, instances: instances, deploymentId: id)
         canaries[spec.id] = canary
-        return (canary, [.persistCanary(canary), .revive])
+        return (canary, emitting([.persistCanary(canary), .revive]))
     }
 
     /// The canary's spec becomes the app's: a rolling upgrade to it starts (its own deployment).
@@ -50,7 +50,7 @@ extension AppsCore {
         var out: [AppsDirective] = [.deleteCanary(app.id), .persistApp(app)]
         out += enforcePlans(now: now, of: [app.id])
         if plan(app, now: now).launch > 0 { out.append(.revive) }
-        return (deployment(for: app.id)?.info.id, out)
+        return (deployment(for: app.id)?.info.id, emitting(out))
     }
 
     /// The canary's tasks are drained and killed; the app keeps its spec.
@@ -60,7 +60,7 @@ extension AppsCore {
         if let d = deployments.removeValue(forKey: deploymentId) { record(.deploymentFailed(d.info, reason: "canary aborted")) }
         var out: [AppsDirective] = [.deleteCanary(canary.spec.id)]
         for t in tasks(of: canary.spec.id) where t.version == canary.version { out += requestKill(t.id, now: now) }
-        return out
+        return emitting(out)
     }
 
     func canary(_ deploymentId: String) throws(APIError) -> Canary {

@@ -46,7 +46,7 @@ extension AppsCore {
         var trial = self
         let out = try trial.applyGroup(spec, now: now, force: force)
         self = trial
-        return out
+        return (out.deploymentId, emitting(out.1))
     }
 
     /// Every app below the group scaled by `factor` (rounded up), as one deployment.
@@ -62,7 +62,7 @@ extension AppsCore {
         }
         let out = try trial.apply(changes, groups: [], removedGroups: [], now: now, force: force)
         self = trial
-        return out
+        return (out.deploymentId, emitting(out.1))
     }
 
     /// The group, its apps and subgroups removed, as one deployment.
@@ -75,7 +75,7 @@ extension AppsCore {
         let out = try trial.apply(
             apps(under: id).map { .remove($0.id) }, groups: [], removedGroups: removed, now: now, force: force)
         self = trial
-        return out
+        return (out.deploymentId, emitting(out.1))
     }
 
     enum AppChange {

@@ -50,7 +50,7 @@ extension AppsCore {
             let refuse = wants.contains { $0.count > 0 } ? settings.unfitRefuseSeconds : settings.declineRefuseSeconds
             out.append(.decline(offerIds: declined, refuseSeconds: refuse))
         }
-        return out
+        return emitting(out)
     }
 
     /// Why the offers left (as placement left them) do not take the instances still waiting;

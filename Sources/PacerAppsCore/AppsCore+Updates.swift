@@ -87,7 +87,7 @@ extension AppsCore {
         out += enforcePlans(now: now, of: concerned)
         if (revive || concerned.count > touched.count) && hasDemand(now: now, among: concerned) { out.append(.revive) }
         completeDeployments(of: concerned)
-        return out
+        return emitting(out)
     }
 
     /// A delayed or duplicated earlier update (STARTING after RUNNING) must not move a task back.
@@ -109,7 +109,7 @@ extension AppsCore {
     public mutating func onSubscribed(now: Date) -> [AppsDirective] {
         lastReconcile = now
         let refs = tasks.values.sorted { $0.id < $1.id }.map { TaskRef(taskId: $0.id, agentId: $0.agentId) }
-        return (refs.isEmpty ? [] : [.reconcile(refs)]) + [.reconcile([]), .revive]
+        return emitting((refs.isEmpty ? [] : [.reconcile(refs)]) + [.reconcile([]), .revive])
     }
 
     /// Periodic work: backoffs that ran out, stuck launches, unanswered kills, unreachable tolerance,
@@ -179,7 +179,7 @@ extension AppsCore {
             lastReconcile = now
             out.append(.reconcile([]))
         }
-        return out
+        return emitting(out)
     }
 }
 

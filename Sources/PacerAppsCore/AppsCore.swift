@@ -61,6 +61,9 @@ public enum AppsDirective: Sendable, Equatable {
     /// Store an explicit group (`/v2/groups`), or remove one.
     case persistGroup(GroupRecord)
     case deleteGroup(PathId)
+    /// Tell subscribers (event stream, callbacks, the LBs): once every write before it is durable.
+    /// Always last in a batch.
+    case publish(AppsEvent)
 }
 
 extension AppsDirective {
@@ -297,10 +300,11 @@ public struct AppsCore: Sendable {
 
 extension AppsCore {
     /// `DELETE /v2/deployments/{id}?force=true`: stop tracking; the app keeps its current spec.
-    public mutating func forgetDeployment(_ id: String) {
-        guard let d = deployments.removeValue(forKey: id) else { return }
+    public mutating func forgetDeployment(_ id: String) -> [AppsDirective] {
+        guard let d = deployments.removeValue(forKey: id) else { return [] }
         record(.deploymentFailed(d.info, reason: "stopped through the API"))
         if let g = d.group { finishGroupDeployment(g, failed: "stopped through the API") }
+        return emitting([])
     }
 }
 
@@ -312,7 +316,7 @@ extension AppsCore {
         for id in leaving.keys.sorted() where leaving[id]?.isDraining == true {
             if leaving[id]?.keepWaiting(for: names) == true { out += finishDrain(id, now: now) }
         }
-        return out
+        return emitting(out)
     }
 
     /// `lb` has taken these tasks out of rotation (and finished its requests to them).
@@ -322,6 +326,6 @@ extension AppsCore {
             guard let waiting = leaving[id]?.waitingFor, !waiting.isEmpty else { continue }
             if leaving[id]?.keepWaiting(for: waiting.subtracting([lb])) == true { out += finishDrain(id, now: now) }
         }
-        return out
+        return emitting(out)
     }
 }

@@ -28,9 +28,12 @@ public enum AppsEvent: Sendable, Equatable {
 extension AppsCore {
     mutating func record(_ event: AppsEvent) { events.append(event) }
 
-    /// Events since the last call, oldest first.
-    public mutating func takeEvents() -> [AppsEvent] {
+    /// Every entry point returns through here: the events its changes raised follow its other
+    /// directives as `.publish`, so the shell tells subscribers only once the writes before them
+    /// are durable — one channel out of the core, in order.
+    mutating func emitting(_ directives: [AppsDirective]) -> [AppsDirective] {
+        guard !events.isEmpty else { return directives }
         defer { events = [] }
-        return events
+        return directives + events.map(AppsDirective.publish)
     }
 }

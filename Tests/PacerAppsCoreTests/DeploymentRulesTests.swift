@@ -59,7 +59,6 @@ final class DeploymentRulesTests: XCTestCase {
         healthy.health = [HealthCheckResult(alive: true, consecutiveFailures: 0, taskId: good[0])]
         _ = c.onStatusUpdates([healthy], now: t0)
         XCTAssertTrue(c.deployments.isEmpty)
-        _ = c.takeEvents()
 
         spec.cmd = "broken"
         _ = try c.putApp(spec, now: t0.addingTimeInterval(1), force: false)
@@ -69,7 +68,7 @@ final class DeploymentRulesTests: XCTestCase {
         _ = c.onTick(now: t0.addingTimeInterval(20))
         XCTAssertEqual(c.deployments.count, 1, "within the deadline")
         let ds = c.onTick(now: t0.addingTimeInterval(40))
-        let events = c.takeEvents()
+        let events = ds.events
         XCTAssertTrue(
             events.contains {
                 if case .deploymentFailed(_, let reason) = $0 { return reason.contains("no progress") }

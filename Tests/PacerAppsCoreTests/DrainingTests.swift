@@ -16,7 +16,7 @@ final class DrainingTests: XCTestCase {
         let draining = c.tasks.values.filter { $0.draining == true }.map(\.id).sorted()
         XCTAssertEqual(draining.count, 2)
         XCTAssertTrue(
-            c.takeEvents().contains {
+            ds.events.contains {
                 if case .taskDraining = $0 { return true }
                 return false
             })

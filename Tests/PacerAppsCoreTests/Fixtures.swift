@@ -28,6 +28,8 @@ func offer(
 let t0 = Date(timeIntervalSince1970: 1_700_000_000)
 
 extension Array where Element == AppsDirective {
+    /// What the batch tells subscribers.
+    var events: [AppsEvent] { compactMap { if case .publish(let e) = $0 { e } else { nil } } }
     var launched: [TaskInfo] {
         flatMap { d -> [TaskInfo] in
             if case .accept(_, let t, _) = d { return t }

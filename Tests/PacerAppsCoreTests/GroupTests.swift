@@ -33,10 +33,9 @@ final class GroupTests: XCTestCase {
         XCTAssertEqual(c.deploymentViews().first?.info.currentStep, 2)
         let second = c.onOffers([offer("o2")], now: t0).launched
         XCTAssertEqual(second.count, 2)
-        _ = c.takeEvents()
-        _ = c.report(second.map(\.taskId), .running, at: t0)
+        let reported = c.report(second.map(\.taskId), .running, at: t0)
         XCTAssertTrue(c.deploymentViews().isEmpty)
-        let done = c.takeEvents().compactMap { e -> String? in
+        let done = reported.events.compactMap { e -> String? in
             if case .deploymentSuccess(let d) = e { return d.id }
             return nil
         }

@@ -24,7 +24,6 @@ final class HealthTests: XCTestCase {
         _ = try c.putApp(spec, now: t0, force: false)
         let ids = c.onOffers([offer("o")], now: t0).launched.map(\.taskId)
         _ = c.report(ids, .running, at: t0)
-        _ = c.takeEvents()
         return (c, ids)
     }
 
@@ -39,7 +38,7 @@ final class HealthTests: XCTestCase {
             }, "health is persisted")
         XCTAssertEqual(c.tasks[ids[0]]?.healthy, true)
         XCTAssertEqual(c.deployments.count, 0, "healthy: the deployment is done")
-        let events = c.takeEvents()
+        let events = ds.events
         XCTAssertEqual(
             events.filter {
                 if case .healthStatusChanged(_, true) = $0 { return true }
@@ -54,7 +53,7 @@ final class HealthTests: XCTestCase {
         XCTAssertEqual(one.killed, [])
         let three = c.onStatusUpdates([health(c, ids[0], alive: false, failures: 3)], now: t0)
         XCTAssertEqual(three.killed, [ids[0]])
-        let events = c.takeEvents()
+        let events = one.events + three.events
         XCTAssertTrue(
             events.contains {
                 if case .unhealthyInstanceKill(let t, _) = $0 { return t.id == ids[0] }

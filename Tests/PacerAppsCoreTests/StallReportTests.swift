@@ -39,11 +39,9 @@ final class StallReportTests: XCTestCase {
         let d = try XCTUnwrap(c.deployment(for: spec.id))
         let why = c.waitingFor(d, now: at(2))
         XCTAssertTrue(why.hasPrefix("2 instances to launch; 2 offers did not fit: 2 × constraint rack:LIKE:r9 not met"), why)
-        _ = c.takeEvents()
         var stalled: [String] = []
         for tick in 1...200 {
-            _ = c.onTick(now: at(Double(tick) * 0.5))
-            for case .deploymentStalled(let info, let reason, _) in c.takeEvents() {
+            for case .deploymentStalled(let info, let reason, _) in c.onTick(now: at(Double(tick) * 0.5)).events {
                 XCTAssertEqual(info.id, d.info.id)
                 stalled.append(reason)
             }
