@@ -53,7 +53,7 @@ public actor Agent {
         let cgroups = isolation.cgroups ? try Cgroups.detect(agentName: info.id) : nil
         launcher = Launcher(
             sandboxRoot: workDir + "/sandboxes", statusRoot: workDir + "/exits", isolation: isolation, cgroups: cgroups,
-            recoveryTimeout: settings.recoveryTimeout)
+            recoveryTimeout: Int(settings.recoveryTimeout.seconds))
         launcher.beat()
         self.logger = logger
         core = AgentCore(
@@ -62,7 +62,7 @@ public actor Agent {
         (rings, doorbell) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
-    static var now: Double { SteadyClock.now.timeIntervalSince1970 }
+    static var now: Instant { SteadyClock.instant }
     public var agentInfo: AgentInfo { info }
 
     /// After a restart: tasks still alive are watched again; the others are reported ended.
@@ -211,7 +211,7 @@ public actor Agent {
 
     public func tasks() -> [AgentTask] { core.tasks.values.sorted { $0.info.taskId < $1.info.taskId } }
 
-    var lastCpu: [String: (seconds: Double, at: Double)] = [:]
+    var lastCpu: [String: (seconds: Double, at: Instant)] = [:]
 
     /// Cores each live task used since the previous call, from its cgroup (nil without cgroups):
     /// sent with heartbeats so the master can lend what services leave idle to batch work.
@@ -219,11 +219,13 @@ public actor Agent {
         guard let cgroups = launcher.cgroups else { return nil }
         let now = Self.now
         var rates: [String: Double] = [:]
-        var seen: [String: (seconds: Double, at: Double)] = [:]
+        var seen: [String: (seconds: Double, at: Instant)] = [:]
         for t in core.tasks.values where !t.state.isTerminal {
             let id = t.info.taskId
             guard let u = cgroups.usage(id) else { continue }
-            if let prev = lastCpu[id], now > prev.at { rates[id] = max(0, (u.cpuTotalSeconds - prev.seconds) / (now - prev.at)) }
+            if let prev = lastCpu[id], now > prev.at {
+                rates[id] = max(0, (u.cpuTotalSeconds - prev.seconds) / now.timeIntervalSince(prev.at))
+            }
             seen[id] = (u.cpuTotalSeconds, now)
         }
         lastCpu = seen
@@ -239,10 +241,10 @@ public actor Agent {
     func finishOutbox() { doorbell.finish() }
 
     /// SIGTERM to every task, SIGKILL to those still alive after `grace` seconds.
-    func killAll(grace: Double) async {
+    func killAll(grace: Duration) async {
         let pids = core.tasks.values.filter { !$0.state.isTerminal }.compactMap(\.pid)
         for pid in pids { Launcher.signalGroup(pid, AgentCore.sigterm) }
-        let deadline = SteadyClock.now.addingTimeInterval(grace)
+        let deadline = SteadyClock.now.addingTimeInterval(grace.seconds)
         while SteadyClock.now < deadline, pids.contains(where: Launcher.isAlive) { try? await Task.sleep(for: .milliseconds(50)) }
         for t in core.tasks.values where !t.state.isTerminal { launcher.killEverything(t.info.taskId, pid: t.pid) }
         logger.info("stopped tasks on shutdown", metadata: ["tasks": "\(pids.count)"])

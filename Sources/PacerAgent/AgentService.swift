@@ -69,7 +69,8 @@ public struct AgentService: Service {
         OpenAPIDocument.serve(.agent, on: router)
         router.get("/state") { [agent] _, _ in try JSONResponse.make(await agent.tasks(), encoder: WireJSON.masterEncoder()) }
         router.get("/monitor/statistics") { [agent] _, _ in
-            try JSONResponse.make(TaskStatistics.mesos(await agent.usage(), now: Agent.now), encoder: WireJSON.masterEncoder())
+            try JSONResponse.make(
+                TaskStatistics.mesos(await agent.usage(), now: Agent.now.secondsSince1970), encoder: WireJSON.masterEncoder())
         }
         router.get("/metrics") { [agent] _, _ in
             JSONResponse.text(TaskStatistics.prometheus(await agent.usage()))

@@ -6,7 +6,7 @@ import PacerModel
 
 /// What the agent asks of its health monitor.
 enum HealthCommand: Sendable {
-    case start(TaskInfo, sandbox: String, startedAt: Double)
+    case start(TaskInfo, sandbox: String, startedAt: Instant)
     case stop(taskId: String)
 }
 
@@ -73,7 +73,7 @@ actor HealthMonitor {
         while current(task.taskId, generation) {
             let (ok, cause) = await probe.run(check, task: task, sandbox: sandbox)
             guard current(task.taskId, generation), var list = trackers[task.taskId] else { return }
-            let changed = list[index].record(success: ok, cause: cause, now: SteadyClock.now.timeIntervalSince1970)
+            let changed = list[index].record(success: ok, cause: cause, now: SteadyClock.instant)
             trackers[task.taskId] = list
             if changed { await report(task.taskId, list) }
             try? await Task.sleep(for: .milliseconds(Int64(check.intervalSeconds * 1000)))

@@ -3,7 +3,7 @@ import PacerModel
 extension AgentCore {
     /// The master asks for tasks to run. Duplicates (a resent LAUNCH) are ignored; a task whose
     /// ports are held by another fails at once with a message that says so.
-    public mutating func onLaunch(frameworkId: String, _ tasks: [TaskInfo], now: Double) -> [AgentDirective] {
+    public mutating func onLaunch(frameworkId: String, _ tasks: [TaskInfo], now: Instant) -> [AgentDirective] {
         var toSpawn: [TaskInfo] = []
         var inUse = portsInUse
         for t in tasks where state.tasks[t.taskId] == nil {
@@ -24,7 +24,7 @@ extension AgentCore {
     }
 
     /// The shell started (or failed to start) processes.
-    public mutating func onSpawned(_ results: [(taskId: String, result: Result<Int32, SpawnError>)], now: Double)
+    public mutating func onSpawned(_ results: [(taskId: String, result: Result<Int32, SpawnError>)], now: Instant)
         -> [AgentDirective]
     {
         for (taskId, result) in results {
@@ -47,7 +47,7 @@ extension AgentCore {
     /// SIGTERM to the process group now, SIGKILL after the grace period (see `tick`).
     public mutating func onKill(
         taskId: String, frameworkId: String, reason: String? = nil, message: String? = nil,
-        now: Double
+        now: Instant
     ) -> [AgentDirective] {
         guard let t = state.tasks[taskId] else {
             enqueue(
@@ -70,7 +70,7 @@ extension AgentCore {
 
     /// The task's process ended. Anything left in its process group is killed by the shell.
     /// `oomKilled`: the kernel's OOM killer struck in the task's cgroup (its memory limit).
-    public mutating func onExited(taskId: String, _ status: ExitStatus, oomKilled: Bool = false, now: Double) -> [AgentDirective]
+    public mutating func onExited(taskId: String, _ status: ExitStatus, oomKilled: Bool = false, now: Instant) -> [AgentDirective]
     {
         guard let t = state.tasks[taskId], !t.state.isTerminal else { return [] }
         conclude(taskId, t, status, oomKilled: oomKilled, now: now)
@@ -78,7 +78,7 @@ extension AgentCore {
     }
 
     /// The final state and message for a task that ended with `status`.
-    private mutating func conclude(_ taskId: String, _ t: AgentTask, _ status: ExitStatus, oomKilled: Bool, now: Double) {
+    private mutating func conclude(_ taskId: String, _ t: AgentTask, _ status: ExitStatus, oomKilled: Bool, now: Instant) {
         let killed = t.kill != nil
         switch status {
         case _ where oomKilled && !killed:
@@ -103,14 +103,14 @@ extension AgentCore {
         }
     }
 
-    mutating func finish(_ taskId: String, _ s: TaskState, message: String, reason: String? = nil, now: Double) {
+    mutating func finish(_ taskId: String, _ s: TaskState, message: String, reason: String? = nil, now: Instant) {
         guard let t = state.tasks[taskId] else { return }
         state.tasks[taskId]?.state = s
         enqueue(taskId, frameworkId: t.frameworkId, s, message: message, reason: reason, now: now)
     }
 
     /// Acknowledged updates leave the ledger; a terminal task leaves with its last update.
-    public mutating func onAcknowledged(_ acks: [Acknowledgement], now: Double) -> [AgentDirective] {
+    public mutating func onAcknowledged(_ acks: [Acknowledgement], now: Instant) -> [AgentDirective] {
         var changed = false
         for ack in acks {
             guard let head = state.pending[ack.taskId]?.first, head.status.uuid == ack.uuid else { continue }
@@ -125,11 +125,11 @@ extension AgentCore {
     }
 
     /// Resends what is due and escalates kills whose grace period ran out.
-    public mutating func onTick(now: Double) -> [AgentDirective] {
+    public mutating func onTick(now: Instant) -> [AgentDirective] {
         var out: [AgentDirective] = []
         for (id, t) in state.tasks.sorted(by: { $0.key < $1.key }) where t.state == .killing {
             guard case .terminating(let order, let sent) = t.kill, let pid = t.pid else { continue }
-            let grace = t.info.killGracePeriodSeconds ?? settings.defaultKillGrace
+            let grace = t.info.killGracePeriodSeconds.map { Duration.seconds($0) } ?? settings.defaultKillGrace
             if now - sent >= grace {
                 out.append(.signal(taskId: id, pid: pid, signal: Self.sigkill))
                 state.tasks[id]?.kill = .forced(order, termSentAt: sent)
@@ -140,7 +140,7 @@ extension AgentCore {
     }
 
     /// After (re-)registering, the master may have lost what was in flight: send every head now.
-    public mutating func onRegistered(now: Double) -> [AgentDirective] {
+    public mutating func onRegistered(now: Instant) -> [AgentDirective] {
         let heads = due(now: now, force: true)
         return heads.isEmpty ? [] : [.checkpoint, .send(heads)]
     }
@@ -149,7 +149,7 @@ extension AgentCore {
     /// normally recorded how (`exit`); without that, all that is known is that it is gone.
     /// `orphanedAfter`: the keeper stopped the task itself after that many seconds without its agent.
     public mutating func onRecovered(
-        taskId: String, exit: ExitStatus?, orphanedAfter: Int? = nil, oomKilled: Bool = false, now: Double
+        taskId: String, exit: ExitStatus?, orphanedAfter: Int? = nil, oomKilled: Bool = false, now: Instant
     ) {
         guard let t = state.tasks[taskId], !t.state.isTerminal else { return }
         if let orphanedAfter {

@@ -2,12 +2,12 @@ import PacerModel
 
 public struct AgentSettings: Sendable {
     /// First resend of an unacknowledged status update; doubles up to `updateRetryMax`.
-    public var updateRetry: Double = 2
-    public var updateRetryMax: Double = 10
+    public var updateRetry: Duration = .seconds(2)
+    public var updateRetryMax: Duration = .seconds(10)
     /// SIGTERM → SIGKILL when the task names no grace period.
-    public var defaultKillGrace: Double = 3
-    /// Seconds a task's keeper waits for a gone agent before it stops the task (0: forever).
-    public var recoveryTimeout = 900
+    public var defaultKillGrace: Duration = .seconds(3)
+    /// How long a task's keeper waits for a gone agent before it stops the task (zero: forever).
+    public var recoveryTimeout: Duration = .seconds(900)
     public init() {}
 }
 
@@ -41,8 +41,8 @@ public struct AgentTask: Sendable, Equatable {
 ///     terminating ──grace period over──▶ forced          SIGKILL, sent once
 public enum TaskKill: Sendable, Equatable {
     case beforeStart(KillOrder)
-    case terminating(KillOrder, termSentAt: Double)
-    case forced(KillOrder, termSentAt: Double)
+    case terminating(KillOrder, termSentAt: Instant)
+    case forced(KillOrder, termSentAt: Instant)
 
     public var order: KillOrder {
         switch self {
@@ -53,12 +53,12 @@ public enum TaskKill: Sendable, Equatable {
 
 /// Who asked for a kill, when, and why.
 public struct KillOrder: Sendable, Equatable {
-    public var askedAt: Double
+    public var askedAt: Instant
     /// Why the master killed it (a preemption), reported on the final update instead of the exit.
     public var reason: String?
     public var message: String?
 
-    public init(askedAt: Double, reason: String?, message: String?) {
+    public init(askedAt: Instant, reason: String?, message: String?) {
         self.askedAt = askedAt
         self.reason = reason
         self.message = message
@@ -78,9 +78,9 @@ extension AgentTask: Codable {
         frameworkId = try c.decode(String.self, forKey: .frameworkId)
         state = try c.decode(TaskState.self, forKey: .state)
         pid = try c.optional(.pid)
-        guard let asked: Double = try c.optional(.killRequestedAt) else { return }
+        guard let asked: Instant = try c.optional(.killRequestedAt) else { return }
         let order = KillOrder(askedAt: asked, reason: try c.optional(.killReason), message: try c.optional(.killMessage))
-        if let sent: Double = try c.optional(.termSentAt) {
+        if let sent: Instant = try c.optional(.termSentAt) {
             kill = try c.value(.killSent, or: false) ? .forced(order, termSentAt: sent) : .terminating(order, termSentAt: sent)
         } else {
             kill = .beforeStart(order)
@@ -110,7 +110,7 @@ extension AgentTask: Codable {
 /// A status update waiting for its acknowledgement.
 public struct PendingUpdate: Sendable, Equatable, Codable {
     public var status: TaskStatus
-    public var lastSent: Double?
+    public var lastSent: Instant?
     public var attempts: Int
 }
 
@@ -169,21 +169,21 @@ public struct AgentCore: Sendable {
     /// Queues an update; the caller emits `.checkpoint` then sends heads.
     mutating func enqueue(
         _ taskId: String, frameworkId: String, _ s: TaskState, message: String? = nil,
-        reason: String? = nil, now: Double
+        reason: String? = nil, now: Instant
     ) {
         state.counter += 1
         let status = TaskStatus(
             taskId: taskId, agentId: agentId, frameworkId: frameworkId, state: s, message: message,
-            reason: reason, uuid: "\(idPrefix)-\(state.counter)", timestamp: now)
+            reason: reason, uuid: "\(idPrefix)-\(state.counter)", timestamp: now.secondsSince1970)
         state.pending[taskId, default: []].append(PendingUpdate(status: status, lastSent: nil, attempts: 0))
     }
 
     /// Heads never sent, or due for a resend; marks them sent.
-    mutating func due(now: Double, force: Bool = false) -> [TaskStatus] {
+    mutating func due(now: Instant, force: Bool = false) -> [TaskStatus] {
         var out: [TaskStatus] = []
         for taskId in state.pending.keys.sorted() {
             guard var head = state.pending[taskId]?.first else { continue }
-            let wait = min(settings.updateRetryMax, settings.updateRetry * Double(1 << min(head.attempts, 10)))
+            let wait = min(settings.updateRetryMax, settings.updateRetry * (1 << min(head.attempts, 10)))
             if force || head.lastSent.map({ now - $0 >= wait }) ?? true {
                 if head.lastSent != nil { head.attempts += 1 }
                 head.lastSent = now

@@ -6,17 +6,17 @@ import PacerModel
 public struct HealthTracker: Sendable, Equatable {
     public let check: TaskHealthCheck
     public let taskId: String
-    /// When the task started (seconds since the epoch): the grace period runs from here.
-    public let startedAt: Double
+    /// When the task started: the grace period runs from here.
+    public let startedAt: Instant
     public private(set) var consecutiveFailures = 0
-    public private(set) var firstSuccess: Double?
-    public private(set) var lastSuccess: Double?
-    public private(set) var lastFailure: Double?
+    public private(set) var firstSuccess: Instant?
+    public private(set) var lastSuccess: Instant?
+    public private(set) var lastFailure: Instant?
     public private(set) var lastFailureCause: String?
     /// nil until the first verdict that counts.
     public private(set) var alive: Bool?
 
-    public init(check: TaskHealthCheck, taskId: String, startedAt: Double) {
+    public init(check: TaskHealthCheck, taskId: String, startedAt: Instant) {
         self.check = check
         self.taskId = taskId
         self.startedAt = startedAt
@@ -24,7 +24,7 @@ public struct HealthTracker: Sendable, Equatable {
 
     /// Whether this outcome changed what the framework should hear: liveness flipped, or the
     /// failure count reached the kill threshold.
-    public mutating func record(success: Bool, cause: String? = nil, now: Double) -> Bool {
+    public mutating func record(success: Bool, cause: String? = nil, now: Instant) -> Bool {
         let before = (alive, consecutiveFailures >= threshold)
         if success {
             if firstSuccess == nil { firstSuccess = now }
@@ -34,7 +34,7 @@ public struct HealthTracker: Sendable, Equatable {
         } else {
             lastFailure = now
             lastFailureCause = cause
-            let inGrace = firstSuccess == nil && now - startedAt < check.gracePeriodSeconds
+            let inGrace = firstSuccess == nil && now - startedAt < .seconds(check.gracePeriodSeconds)
             if inGrace { return false }
             consecutiveFailures += 1
             alive = false
@@ -48,7 +48,7 @@ public struct HealthTracker: Sendable, Equatable {
     public var exceeded: Bool { consecutiveFailures >= threshold }
 
     public var result: HealthCheckResult {
-        func stamp(_ t: Double?) -> String? { t.map { Timestamp.string(Date(timeIntervalSince1970: $0)) } }
+        func stamp(_ t: Instant?) -> String? { t.map { Timestamp.string($0.date) } }
         return HealthCheckResult(
             alive: alive ?? false, consecutiveFailures: consecutiveFailures,
             firstSuccess: stamp(firstSuccess), lastSuccess: stamp(lastSuccess),
@@ -59,7 +59,7 @@ public struct HealthTracker: Sendable, Equatable {
 extension AgentCore {
     /// A health verdict changed: the framework hears it on a TASK_RUNNING update (acknowledged and
     /// retried like any other), with every check's standing.
-    public mutating func onHealthChanged(taskId: String, _ trackers: [HealthTracker], now: Double) -> [AgentDirective] {
+    public mutating func onHealthChanged(taskId: String, _ trackers: [HealthTracker], now: Instant) -> [AgentDirective] {
         guard let t = state.tasks[taskId], t.state == .running else { return [] }
         let verdicts = trackers.map(\.alive)
         let healthy: Bool? = verdicts.contains { $0 == false } ? false : verdicts.allSatisfy { $0 == true } ? true : nil
@@ -68,7 +68,7 @@ extension AgentCore {
             taskId: taskId, agentId: agentId, frameworkId: t.frameworkId, state: .running,
             message: trackers.first { $0.alive == false }?.lastFailureCause,
             reason: "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED", uuid: "\(idPrefix)-\(state.counter)",
-            timestamp: now, healthy: healthy, health: trackers.map(\.result))
+            timestamp: now.secondsSince1970, healthy: healthy, health: trackers.map(\.result))
         state.pending[taskId, default: []].append(PendingUpdate(status: status, lastSent: nil, attempts: 0))
         return [.checkpoint] + flush(due(now: now))
     }
@@ -76,12 +76,12 @@ extension AgentCore {
 
 extension AgentCore {
     /// Every readiness check answered ready: the framework may count the task toward a deployment.
-    public mutating func onReady(taskId: String, now: Double) -> [AgentDirective] {
+    public mutating func onReady(taskId: String, now: Instant) -> [AgentDirective] {
         guard let t = state.tasks[taskId], t.state == .running else { return [] }
         state.counter += 1
         let status = TaskStatus(
             taskId: taskId, agentId: agentId, frameworkId: t.frameworkId, state: .running,
-            reason: "REASON_TASK_READY", uuid: "\(idPrefix)-\(state.counter)", timestamp: now)
+            reason: "REASON_TASK_READY", uuid: "\(idPrefix)-\(state.counter)", timestamp: now.secondsSince1970)
         var ready = status
         ready.ready = true
         state.pending[taskId, default: []].append(PendingUpdate(status: ready, lastSent: nil, attempts: 0))

@@ -36,7 +36,7 @@ public actor Fleet {
     }
 
     struct Timer: Comparable {
-        var at: Double
+        var at: Instant
         var seq: Int
         var member: Int
         var event: Event
@@ -79,12 +79,12 @@ public actor Fleet {
                     clients: clients, http: http, heartbeat: config.heartbeatSeconds))
             // Every agent registers at once (the storm a cluster-wide restart makes), then ticks.
             timers.insert(Timer(at: now, seq: 2 * n, member: n, event: .beat))
-            timers.insert(Timer(at: now + Double(n % 1000) / 1000, seq: 2 * n + 1, member: n, event: .tick))
+            timers.insert(Timer(at: now.addingTimeInterval(Double(n % 1000) / 1000), seq: 2 * n + 1, member: n, event: .tick))
         }
         seq = 2 * config.agents
     }
 
-    static var now: Double { Date().timeIntervalSince1970 }
+    static var now: Instant { SteadyClock.instant }
 
     public var registeredCount: Int { members.filter(\.registered).count }
 
@@ -150,7 +150,7 @@ public actor Fleet {
             fire(first, now: now)
         }
         flush()
-        return (timers.min?.at ?? now + 1) - now
+        return (timers.min?.at ?? now.addingTimeInterval(1)).timeIntervalSince(now)
     }
 
     /// Runs until cancelled, then closes every member's HTTP client.
@@ -162,18 +162,18 @@ public actor Fleet {
         for m in members { try? await m.http.shutdown() }
     }
 
-    func schedule(_ n: Int, _ event: Event, at: Double) {
+    func schedule(_ n: Int, _ event: Event, at: Instant) {
         seq += 1
         timers.insert(Timer(at: at, seq: seq, member: n, event: event))
     }
 
-    private func fire(_ t: Timer, now: Double) {
+    private func fire(_ t: Timer, now: Instant) {
         let n = t.member
         switch t.event {
         case .beat: beat(n)
         case .tick:
             execute(n, members[n].core.onTick(now: now), now: now)
-            schedule(n, .tick, at: now + 1)
+            schedule(n, .tick, at: now.addingTimeInterval(1))
         case .started(let taskId): started(n, taskId, now: now)
         case .exited(let taskId, let pid, let status):
             guard members[n].core.tasks[taskId]?.pid == pid else { return }
@@ -186,29 +186,29 @@ public actor Fleet {
     }
 
     /// A task "starts": it gets a pid and its fate (fail later, finish later, fail its checks).
-    func started(_ n: Int, _ taskId: String, now: Double) {
+    func started(_ n: Int, _ taskId: String, now: Instant) {
         guard let task = members[n].core.tasks[taskId], task.pid == nil, task.kill == nil else { return }
         nextPid += 1
         let pid = nextPid
         execute(n, members[n].core.onSpawned([(taskId, .success(pid))], now: now), now: now)
         if Double.random(in: 0..<1, using: &rng) < config.failureRate {
-            schedule(n, .exited(taskId, pid: pid, .exited(1)), at: now + Double.random(in: 1...60, using: &rng))
+            schedule(n, .exited(taskId, pid: pid, .exited(1)), at: now.addingTimeInterval(Double.random(in: 1...60, using: &rng)))
         } else if let after = config.exitAfterSeconds {
-            schedule(n, .exited(taskId, pid: pid, .exited(0)), at: now + after)
+            schedule(n, .exited(taskId, pid: pid, .exited(0)), at: now.addingTimeInterval(after))
         }
         if let checks = task.info.healthChecks, !checks.isEmpty {
             members[n].trackers[taskId] = checks.map { HealthTracker(check: $0, taskId: taskId, startedAt: now) }
             if Double.random(in: 0..<1, using: &rng) < config.unhealthyRate { members[n].unhealthy.insert(taskId) }
-            schedule(n, .health(taskId), at: now + config.healthyAfterSeconds)
+            schedule(n, .health(taskId), at: now.addingTimeInterval(config.healthyAfterSeconds))
         }
         if let checks = task.info.readinessChecks, !checks.isEmpty {
-            schedule(n, .ready(taskId), at: now + config.healthyAfterSeconds)
+            schedule(n, .ready(taskId), at: now.addingTimeInterval(config.healthyAfterSeconds))
         }
     }
 
     /// One round of a task's health checks: every check passes, or (an unhealthy task) fails; a
     /// failing task is checked again at its interval, as the real agent does, until it is killed.
-    private func checkHealth(_ n: Int, _ taskId: String, now: Double) {
+    private func checkHealth(_ n: Int, _ taskId: String, now: Instant) {
         guard var trackers = members[n].trackers[taskId], members[n].core.tasks[taskId]?.state == .running else { return }
         let failing = members[n].unhealthy.contains(taskId)
         var changed = false
@@ -217,17 +217,17 @@ public actor Fleet {
         }
         members[n].trackers[taskId] = trackers
         if changed { execute(n, members[n].core.onHealthChanged(taskId: taskId, trackers, now: now), now: now) }
-        if failing { schedule(n, .health(taskId), at: now + (trackers.first?.check.intervalSeconds ?? 10)) }
+        if failing { schedule(n, .health(taskId), at: now.addingTimeInterval(trackers.first?.check.intervalSeconds ?? 10)) }
     }
 
-    func execute(_ n: Int, _ directives: [AgentDirective], now: Double) {
+    func execute(_ n: Int, _ directives: [AgentDirective], now: Instant) {
         for d in directives {
             switch d {
             case .spawn(let tasks):
-                for t in tasks { schedule(n, .started(t.taskId), at: now + config.startDelaySeconds) }
+                for t in tasks { schedule(n, .started(t.taskId), at: now.addingTimeInterval(config.startDelaySeconds)) }
             case .signal(let taskId, let pid, let signal):
                 let delay = signal == AgentCore.sigkill ? 0 : config.stopDelaySeconds
-                schedule(n, .exited(taskId, pid: pid, .signaled(signal)), at: now + delay)
+                schedule(n, .exited(taskId, pid: pid, .signaled(signal)), at: now.addingTimeInterval(delay))
             case .checkpoint:
                 break  // nothing to recover: a restarted fleet's agents come back empty, as wiped machines do
             case .send(let statuses):
@@ -238,7 +238,7 @@ public actor Fleet {
 
     /// Registers, or heartbeats; the master's answer sets the next interval.
     func beat(_ n: Int) {
-        guard !members[n].calling else { return schedule(n, .beat, at: Self.now + 0.25) }
+        guard !members[n].calling else { return schedule(n, .beat, at: Self.now.addingTimeInterval(0.25)) }
         members[n].calling = true
         let m = members[n]
         let call: AgentCall
@@ -262,7 +262,7 @@ public actor Fleet {
             // No answer, or a master that does not lead: the next master, soon.
             members[n].registered = false
             members[n].master += 1
-            return schedule(n, .beat, at: now + 0.25)
+            return schedule(n, .beat, at: now.addingTimeInterval(0.25))
         }
         if let interval = answer.heartbeatIntervalSeconds { members[n].heartbeat = interval }
         switch (kind, answer.status) {
@@ -276,7 +276,7 @@ public actor Fleet {
         default: break
         }
         // Spread over the interval, so a storm of registrations does not stay a storm of heartbeats.
-        schedule(n, .beat, at: now + members[n].heartbeat * Double.random(in: 0.9...1.1, using: &rng))
+        schedule(n, .beat, at: now.addingTimeInterval(members[n].heartbeat * Double.random(in: 0.9...1.1, using: &rng)))
     }
 
     /// Sends each member's queued updates in one call; unregistered members keep theirs for the

@@ -57,7 +57,7 @@ struct QueueItem: Encodable {
     init(_ q: AppsCore.Queued, now: Date) {
         app = q.app
         count = q.count
-        let left = q.delay.map { max(0, Int($0.until.timeIntervalSince(now).rounded(.up))) } ?? 0
+        let left = q.delay.map { max(0, Int($0.until.timeIntervalSince(Instant(now)).rounded(.up))) } ?? 0
         delay = LaunchDelayView(timeLeftSeconds: left, overdue: left == 0)
         since = Timestamp.string(q.since ?? q.app.version.flatMap(Timestamp.parse) ?? now)
         processedOffersSummary = OffersSummary(processedOffersCount: q.offers.processed, unusedOffersCount: q.offers.unused)

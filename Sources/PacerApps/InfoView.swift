@@ -102,16 +102,16 @@ struct FrameworkInfoView: Encodable, Sendable {
     }
 
     func encode(to encoder: any Encoder) throws {
-        let ms = { (seconds: Double) in Int(seconds * 1000) }
+        let ms = { (d: Duration) in Int(d.seconds * 1000) }
         let host = String(leader.split(separator: ":").first ?? "127.0.0.1")
         let config = MarathonConfig(
-            decline_offer_duration: ms(settings.declineRefuseSeconds), ha: epoch != nil, hostname: host,
+            decline_offer_duration: ms(settings.declineRefusal), ha: epoch != nil, hostname: host,
             local_port_max: settings.servicePorts.upperBound, local_port_min: settings.servicePorts.lowerBound,
             master: masters.joined(separator: ","), mesos_leader_ui_url: masters.first ?? "",
-            min_revive_offers_interval: ms(settings.reviveSeconds),
-            reconciliation_interval: ms(settings.reconcileIntervalSeconds),
-            task_launch_confirm_timeout: ms(settings.launchConfirmSeconds),
-            task_launch_timeout: ms(settings.launchTimeoutSeconds), webui_url: "http://\(leader)")
+            min_revive_offers_interval: ms(settings.revive),
+            reconciliation_interval: ms(settings.reconcileInterval),
+            task_launch_confirm_timeout: ms(settings.launchConfirm),
+            task_launch_timeout: ms(settings.launchTimeout), webui_url: "http://\(leader)")
         let base = Base(
             leader: leader, frameworkId: frameworkId, marathon_config: config, zookeeper_config: ZooKeeperConfig(zk: store),
             http_config: HTTPConfig(http_port: port))

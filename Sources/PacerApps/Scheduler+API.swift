@@ -62,7 +62,7 @@ extension Scheduler {
         guard core.apps[spec.id] == nil else {
             throw APIError(status: 409, message: "An app with id [\(spec.id)] already exists.")
         }
-        let (app, _, directives) = try core.putApp(spec, now: SteadyClock.now, force: force)
+        let (app, _, directives) = try core.putApp(spec, now: SteadyClock.instant, force: force)
         try await commit(directives)
         await announce(app, uri: "/v2/apps")
         return view().status(of: app, embedTasks: false)
@@ -73,7 +73,7 @@ extension Scheduler {
         let previous = core.apps[id]
         let spec = try AppMerge.merge(body: body, onto: previous, id: id)
         try validate(spec)
-        let (app, deploymentId, directives) = try core.putApp(spec, now: SteadyClock.now, force: force)
+        let (app, deploymentId, directives) = try core.putApp(spec, now: SteadyClock.instant, force: force)
         try await commit(directives)
         if deploymentId != nil { await announce(app, uri: "/v2/apps\(id)") }
         return (
@@ -87,35 +87,35 @@ extension Scheduler {
         guard let current = core.apps[id] else { throw APIError.notFound("App '\(id)' does not exist") }
         let spec = try AppMerge.merge(body: body, onto: current, id: id)
         try validate(spec)
-        let (canary, directives) = try core.startCanary(spec, instances: instances, now: SteadyClock.now, force: force)
+        let (canary, directives) = try core.startCanary(spec, instances: instances, now: SteadyClock.instant, force: force)
         try await commit(directives)
         return DeploymentResult(version: canary.spec.version ?? "", deploymentId: canary.deploymentId)
     }
 
     func promote(_ deploymentId: String) async throws(APIError) -> DeploymentResult {
-        let (next, directives) = try core.promoteCanary(deploymentId: deploymentId, now: SteadyClock.now)
+        let (next, directives) = try core.promoteCanary(deploymentId: deploymentId, now: SteadyClock.instant)
         try await commit(directives)
         return DeploymentResult(version: Timestamp.string(SteadyClock.now), deploymentId: next ?? "")
     }
 
     func abortCanary(_ deploymentId: String) async throws(APIError) {
-        try await commit(try core.abortCanary(deploymentId: deploymentId, now: SteadyClock.now))
+        try await commit(try core.abortCanary(deploymentId: deploymentId, now: SteadyClock.instant))
     }
 
     func remove(_ id: PathId, force: Bool) async throws(APIError) -> DeploymentResult {
-        let (deploymentId, directives) = try core.removeApp(id, now: SteadyClock.now, force: force)
+        let (deploymentId, directives) = try core.removeApp(id, now: SteadyClock.instant, force: force)
         try await commit(directives)
         return DeploymentResult(version: Timestamp.string(SteadyClock.now), deploymentId: deploymentId)
     }
 
     func restart(_ id: PathId, force: Bool) async throws(APIError) -> DeploymentResult {
-        let (app, deploymentId, directives) = try core.restartApp(id, now: SteadyClock.now, force: force)
+        let (app, deploymentId, directives) = try core.restartApp(id, now: SteadyClock.instant, force: force)
         try await commit(directives)
         return DeploymentResult(version: app.version ?? "", deploymentId: deploymentId ?? "")
     }
 
     func killTasks(_ ids: [String], scale: Bool) async throws(APIError) -> (tasks: [MarathonTask], DeploymentResult?) {
-        let (killed, deploymentId, directives) = core.killTasks(ids, scale: scale, now: SteadyClock.now)
+        let (killed, deploymentId, directives) = core.killTasks(ids, scale: scale, now: SteadyClock.instant)
         try await commit(directives)
         let result = deploymentId.map { DeploymentResult(version: Timestamp.string(SteadyClock.now), deploymentId: $0) }
         return (killed.map { MarathonTask($0) }, result)
@@ -134,7 +134,7 @@ extension Scheduler {
 
     /// Deployments in Marathon's shape, with what each waits on under `pacer` when asked for.
     func deployments(pacer: Bool) -> [PacerExtended<DeploymentInfo, DeploymentProgress>] {
-        let now = SteadyClock.now
+        let now = SteadyClock.instant
         // A group change's app deployments show as one (Marathon's clients follow its id).
         return core.deploymentViews().map { info, members in
             PacerExtended(
@@ -170,7 +170,7 @@ extension Scheduler {
         let versions = (try? await repo.versions(of: d.appId)) ?? [:]
         let current = core.apps[d.appId]?.version ?? ""
         if let previous = versions.keys.filter({ $0 < current }).max().flatMap({ versions[$0] }) {
-            let (app, deploymentId, directives) = try core.putApp(previous, now: SteadyClock.now, force: true)
+            let (app, deploymentId, directives) = try core.putApp(previous, now: SteadyClock.instant, force: true)
             try await commit(directives)
             return DeploymentResult(version: app.version ?? "", deploymentId: deploymentId ?? "")
         }
@@ -183,8 +183,8 @@ extension Scheduler {
     }
 
     func queue() -> [QueueItem] {
-        let now = SteadyClock.now
-        return core.queue(now: now).map { QueueItem($0, now: now) }
+        let now = SteadyClock.instant
+        return core.queue(now: now).map { QueueItem($0, now: now.date) }
     }
 
     func resetDelay(_ id: PathId) async { await execute(core.resetDelay(id)) }

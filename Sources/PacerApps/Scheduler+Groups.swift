@@ -34,7 +34,7 @@ extension Scheduler {
     /// PUT /v2/groups/{id}: `scaleBy`, a `version` to go back to, or the group's new contents.
     func updateGroup(_ spec: GroupSpec, force: Bool) async throws(APIError) -> DeploymentResult {
         if let factor = spec.scaleBy {
-            let now = SteadyClock.now
+            let now = SteadyClock.instant
             let (deploymentId, directives) = try core.scaleGroup(spec.id, by: factor, now: now, force: force)
             try await commit(directives)
             await keepVersion(of: spec.id, at: now)
@@ -58,7 +58,7 @@ extension Scheduler {
     private func changeGroup(_ spec: GroupSpec, force: Bool) async throws(APIError) -> DeploymentResult {
         let coming = Set(spec.allApps.map(\.id))
         for app in spec.allApps { try validate(app, alsoComing: coming) }
-        let now = SteadyClock.now
+        let now = SteadyClock.instant
         let (deploymentId, directives) = try core.putGroup(spec, now: now, force: force)
         try await commit(directives)
         await keepVersion(of: spec.id, at: now)
@@ -68,13 +68,13 @@ extension Scheduler {
 
     /// The group as it is now, kept for GET …/versions and PUT {"version"}. Best effort: the change
     /// itself is stored already; a lost snapshot loses only that one way back.
-    private func keepVersion(of id: PathId, at now: Date) async {
+    private func keepVersion(of id: PathId, at now: Instant) async {
         guard let view = groupView(id), let data = try? JSONEncoder().encode(view) else { return }
         try? await repo.putGroupVersion(id, version: Timestamp.string(now), data)
     }
 
     func removeGroup(_ id: PathId, force: Bool) async throws(APIError) -> DeploymentResult {
-        let (deploymentId, directives) = try core.removeGroup(id, now: SteadyClock.now, force: force)
+        let (deploymentId, directives) = try core.removeGroup(id, now: SteadyClock.instant, force: force)
         try await commit(directives)
         return DeploymentResult(version: Timestamp.string(SteadyClock.now), deploymentId: deploymentId)
     }

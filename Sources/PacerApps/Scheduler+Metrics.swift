@@ -7,7 +7,7 @@ import PacerModel
 extension Scheduler {
     /// `epoch`: the leadership term when replicas elect a leader (its changes are leader changes).
     func metrics(epoch: Int64? = nil) -> String {
-        let now = SteadyClock.now
+        let now = SteadyClock.instant
         var out = PrometheusText()
         out.family("pacer_apps", "gauge", "Apps defined.", [([], "\(core.apps.count)")])
         let byState = Dictionary(grouping: core.tasks.values, by: \.state).mapValues(\.count)
@@ -24,7 +24,7 @@ extension Scheduler {
             core.deployments.values.sorted { $0.info.id < $1.info.id }.map { d in
                 (
                     [("deployment", d.info.id), ("app", d.appId.description)],
-                    String(format: "%.1f", now.timeIntervalSince(d.lastProgressAt ?? d.startedAt ?? now))
+                    String(format: "%.1f", now.timeIntervalSince((d.lastProgressAt ?? d.startedAt).map(Instant.init) ?? now))
                 )
             })
         out.family("pacer_offers_received_total", "counter", "Offers received from the master.", [([], "\(counters.offers)")])
@@ -46,7 +46,7 @@ extension Scheduler {
     }
 
     /// Per app: instances asked for, tasks running, and the launch backoff of a crash-looping app.
-    private func appFamilies(_ out: inout PrometheusText, now: Date) {
+    private func appFamilies(_ out: inout PrometheusText, now: Instant) {
         let apps = core.apps.values.sorted { $0.id < $1.id }
         out.family(
             "pacer_app_instances", "gauge", "Instances an app asks for.",

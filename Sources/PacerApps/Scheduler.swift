@@ -41,7 +41,7 @@ public actor Scheduler {
         core = AppsCore(
             settings: settings, apps: try await repo.apps(), tasks: try await repo.tasks(), deployments: stored,
             canaries: try await repo.canaries(), groups: try await repo.groups(),
-            idPrefix: String(UUID().uuidString.prefix(8)).lowercased(), now: SteadyClock.now)
+            idPrefix: String(UUID().uuidString.prefix(8)).lowercased(), now: SteadyClock.instant)
         storedDeployments = Set(stored.map(\.info.id))
         logger.info(
             "framework state loaded",
@@ -109,7 +109,7 @@ public actor Scheduler {
                     frameworkId = id
                 }
                 logger.info("subscribed", metadata: ["framework.id": "\(id)"])
-                await execute(core.onSubscribed(now: SteadyClock.now))
+                await execute(core.onSubscribed(now: SteadyClock.instant))
             case .offers:
                 offers += e.offers?.offers ?? []
                 counters.offers += e.offers?.offers.count ?? 0
@@ -123,23 +123,23 @@ public actor Scheduler {
         for slice in stride(from: 0, to: statuses.count, by: Self.maxEventsPerTurn) {
             await execute(
                 core.onStatusUpdates(
-                    Array(statuses[slice..<min(statuses.count, slice + Self.maxEventsPerTurn)]), now: SteadyClock.now))
+                    Array(statuses[slice..<min(statuses.count, slice + Self.maxEventsPerTurn)]), now: SteadyClock.instant))
             await Task.yield()
         }
         for slice in stride(from: 0, to: offers.count, by: Self.maxEventsPerTurn) {
             await execute(
-                core.onOffers(Array(offers[slice..<min(offers.count, slice + Self.maxEventsPerTurn)]), now: SteadyClock.now))
+                core.onOffers(Array(offers[slice..<min(offers.count, slice + Self.maxEventsPerTurn)]), now: SteadyClock.instant))
             await Task.yield()
         }
     }
 
-    func tick() async { await execute(core.onTick(now: SteadyClock.now)) }
+    func tick() async { await execute(core.onTick(now: SteadyClock.instant)) }
 
     func loadBalancersChanged(_ names: Set<String>) async {
-        await execute(core.onLoadBalancersChanged(names, now: SteadyClock.now))
+        await execute(core.onLoadBalancersChanged(names, now: SteadyClock.instant))
     }
 
-    func drained(_ ids: [String], by lb: String) async { await execute(core.onDrained(ids, by: lb, now: SteadyClock.now)) }
+    func drained(_ ids: [String], by lb: String) async { await execute(core.onDrained(ids, by: lb, now: SteadyClock.instant)) }
 
     func setLargestAgent(_ r: Resources?) { largestAgent = r }
 
@@ -208,7 +208,7 @@ public actor Scheduler {
                         switch d {
                         case .accept(let offer, let tasks, let refuse):
                             Failpoints.hit("launch.intent-persisted")
-                            try await master.call(.accept(fid, offerIds: [offer], tasks: tasks, refuseSeconds: refuse))
+                            try await master.call(.accept(fid, offerIds: [offer], tasks: tasks, refuseSeconds: refuse.seconds))
                             Failpoints.hit("launch.accepted")
                             return (tasks.count, nil)
                         case .kill(let task, let agent):
@@ -284,11 +284,11 @@ public actor Scheduler {
             case .accept(let offer, let tasks, let refuse):
                 // F13: the intent is stored, the launch not yet asked for; then asked, not yet recorded as running.
                 Failpoints.hit("launch.intent-persisted")
-                try await master.call(.accept(fid, offerIds: [offer], tasks: tasks, refuseSeconds: refuse))
+                try await master.call(.accept(fid, offerIds: [offer], tasks: tasks, refuseSeconds: refuse.seconds))
                 counters.launched += tasks.count
                 Failpoints.hit("launch.accepted")
             case .decline(let offers, let refuse):
-                try await master.call(.decline(fid, offerIds: offers, refuseSeconds: refuse))
+                try await master.call(.decline(fid, offerIds: offers, refuseSeconds: refuse.seconds))
             case .kill(let task, let agent): try await master.call(.kill(fid, taskId: task, agentId: agent))
             case .acknowledge(let acks): try await master.call(.acknowledge(fid, acks))
             case .revive:

@@ -9,7 +9,7 @@ extension AppsCore {
 
     /// Creates or updates an app (already validated). Returns the stored spec, its deployment id and
     /// the directives; an identical spec changes nothing and restarts nothing.
-    public mutating func putApp(_ spec: AppDefinition, now: Date, force: Bool) throws(APIError)
+    public mutating func putApp(_ spec: AppDefinition, now: Instant, force: Bool) throws(APIError)
         -> (app: AppDefinition, deploymentId: String?, [AppsDirective])
     {
         try checkNotLocked(spec.id, force: force)
@@ -57,7 +57,7 @@ extension AppsCore {
     }
 
     /// Restarts every task of the app by giving it a new config version (Marathon's /restart).
-    public mutating func restartApp(_ id: PathId, now: Date, force: Bool) throws(APIError)
+    public mutating func restartApp(_ id: PathId, now: Instant, force: Bool) throws(APIError)
         -> (app: AppDefinition, deploymentId: String?, [AppsDirective])
     {
         guard var app = apps[id] else { throw APIError.notFound("App '\(id)' does not exist") }
@@ -74,7 +74,7 @@ extension AppsCore {
         return (app, deployment(for: id)?.info.id, emitting(out))
     }
 
-    public mutating func removeApp(_ id: PathId, now: Date, force: Bool) throws(APIError) -> (
+    public mutating func removeApp(_ id: PathId, now: Instant, force: Bool) throws(APIError) -> (
         deploymentId: String, [AppsDirective]
     ) {
         guard let app = apps[id] else { throw APIError.notFound("App '\(id)' does not exist") }
@@ -92,7 +92,7 @@ extension AppsCore {
     }
 
     /// Kills tasks; with `scale`, the app's instance count drops by the number killed, so none is replaced.
-    public mutating func killTasks(_ ids: [String], scale: Bool, now: Date) -> (
+    public mutating func killTasks(_ ids: [String], scale: Bool, now: Instant) -> (
         killed: [TaskRecord], deploymentId: String?, [AppsDirective]
     ) {
         let found = ids.compactMap { tasks[$0] }.filter(\.isActive)
@@ -127,7 +127,7 @@ extension AppsCore {
         public var offers: Misfits
     }
 
-    public func queue(now: Date) -> [Queued] {
+    public func queue(now: Instant) -> [Queued] {
         apps.values.sorted { $0.id < $1.id }.compactMap { app in
             let n = plan(app, now: now).launch
             guard n > 0 else { return nil }

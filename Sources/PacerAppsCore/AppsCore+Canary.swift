@@ -13,7 +13,7 @@ public struct Canary: Sendable, Equatable, Codable {
 }
 
 extension AppsCore {
-    public mutating func startCanary(_ spec: AppDefinition, instances: Int, now: Date, force: Bool) throws(APIError)
+    public mutating func startCanary(_ spec: AppDefinition, instances: Int, now: Instant, force: Bool) throws(APIError)
         -> (Canary, [AppsDirective])
     {
         guard let current = apps[spec.id] else { throw APIError.notFound("App '\(spec.id)' does not exist") }
@@ -39,7 +39,7 @@ extension AppsCore {
     }
 
     /// The canary's spec becomes the app's: a rolling upgrade to it starts (its own deployment).
-    public mutating func promoteCanary(deploymentId: String, now: Date) throws(APIError) -> (String?, [AppsDirective]) {
+    public mutating func promoteCanary(deploymentId: String, now: Instant) throws(APIError) -> (String?, [AppsDirective]) {
         let canary = try canary(deploymentId)
         canaries[canary.spec.id] = nil
         if let d = deployments.removeValue(forKey: deploymentId) { record(.deploymentSuccess(d.info)) }
@@ -54,7 +54,7 @@ extension AppsCore {
     }
 
     /// The canary's tasks are drained and killed; the app keeps its spec.
-    public mutating func abortCanary(deploymentId: String, now: Date) throws(APIError) -> [AppsDirective] {
+    public mutating func abortCanary(deploymentId: String, now: Instant) throws(APIError) -> [AppsDirective] {
         let canary = try canary(deploymentId)
         canaries[canary.spec.id] = nil
         if let d = deployments.removeValue(forKey: deploymentId) { record(.deploymentFailed(d.info, reason: "canary aborted")) }
@@ -71,12 +71,12 @@ extension AppsCore {
     }
 
     /// Live tasks of the canary (not counted among the app's instances).
-    func liveCanaries(_ canary: Canary, now: Date?) -> [TaskRecord] {
+    func liveCanaries(_ canary: Canary, now: Instant?) -> [TaskRecord] {
         tasks.of(app: canary.spec.id).filter { $0.isActive && leaving[$0.id] == nil && $0.version == canary.version }
     }
 
     /// How many canary tasks to start now.
-    func canaryLaunch(_ appId: PathId, now: Date) -> Int {
+    func canaryLaunch(_ appId: PathId, now: Instant) -> Int {
         guard let c = canaries[appId] else { return 0 }
         return max(0, c.instances - liveCanaries(c, now: now).count)
     }

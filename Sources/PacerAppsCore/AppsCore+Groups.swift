@@ -40,7 +40,7 @@ extension AppsCore {
     /// Applies a group change: every app of the spec created or updated, apps and subgroups that
     /// a given `apps`/`groups` list leaves out removed. All or nothing: a refusal of any part
     /// (an app locked by a deployment, an invalid role, a port taken) leaves everything as it was.
-    public mutating func putGroup(_ spec: GroupSpec, now: Date, force: Bool) throws(APIError) -> (
+    public mutating func putGroup(_ spec: GroupSpec, now: Instant, force: Bool) throws(APIError) -> (
         deploymentId: String, [AppsDirective]
     ) {
         var trial = self
@@ -50,7 +50,7 @@ extension AppsCore {
     }
 
     /// Every app below the group scaled by `factor` (rounded up), as one deployment.
-    public mutating func scaleGroup(_ id: PathId, by factor: Double, now: Date, force: Bool) throws(APIError) -> (
+    public mutating func scaleGroup(_ id: PathId, by factor: Double, now: Instant, force: Bool) throws(APIError) -> (
         deploymentId: String, [AppsDirective]
     ) {
         guard groupIds.contains(id) else { throw APIError.notFound("Group '\(id)' does not exist") }
@@ -66,7 +66,7 @@ extension AppsCore {
     }
 
     /// The group, its apps and subgroups removed, as one deployment.
-    public mutating func removeGroup(_ id: PathId, now: Date, force: Bool) throws(APIError) -> (
+    public mutating func removeGroup(_ id: PathId, now: Instant, force: Bool) throws(APIError) -> (
         deploymentId: String, [AppsDirective]
     ) {
         guard groupIds.contains(id) else { throw APIError.notFound("Group '\(id)' does not exist") }
@@ -83,7 +83,7 @@ extension AppsCore {
         case remove(PathId)
     }
 
-    private mutating func applyGroup(_ spec: GroupSpec, now: Date, force: Bool) throws(APIError) -> (
+    private mutating func applyGroup(_ spec: GroupSpec, now: Instant, force: Bool) throws(APIError) -> (
         deploymentId: String, [AppsDirective]
     ) {
         var changes: [AppChange] = []
@@ -129,7 +129,7 @@ extension AppsCore {
 
     /// The changes as one group deployment: locks checked for every app first, then each applied.
     mutating func apply(
-        _ changes: [AppChange], groups records: [GroupRecord], removedGroups: [PathId], now: Date,
+        _ changes: [AppChange], groups records: [GroupRecord], removedGroups: [PathId], now: Instant,
         force: Bool
     ) throws(APIError) -> (deploymentId: String, [AppsDirective]) {
         for change in changes {

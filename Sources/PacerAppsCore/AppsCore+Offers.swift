@@ -6,7 +6,7 @@ extension AppsCore {
     /// agents rather than packed into the first: a thousand small tasks on one agent made one
     /// LAUNCH larger than its delivery timeout, and one agent's loss an app's). The records are
     /// persisted, in one write, before any launch is sent.
-    public mutating func onOffers(_ offers: [Offer], now: Date) -> [AppsDirective] {
+    public mutating func onOffers(_ offers: [Offer], now: Instant) -> [AppsDirective] {
         lastOfferAt = now
         // What each app (and canary) still wants, worked out once for the batch and counted down
         // as instances are placed: recomputing it per offer made a batch cost offers × tasks.
@@ -42,13 +42,13 @@ extension AppsCore {
             if placed[o].isEmpty {
                 declined.append(offer.id)
             } else {
-                out.append(.accept(offerId: offer.id, tasks: placed[o], refuseSeconds: 0))
+                out.append(.accept(offerId: offer.id, tasks: placed[o], refuse: .zero))
             }
         }
         if !records.isEmpty { unmet = nil }  // progress: the starvation watch starts over
         if !declined.isEmpty {
-            let refuse = wants.contains { $0.count > 0 } ? settings.unfitRefuseSeconds : settings.declineRefuseSeconds
-            out.append(.decline(offerIds: declined, refuseSeconds: refuse))
+            let refuse = wants.contains { $0.count > 0 } ? settings.unfitRefusal : settings.declineRefusal
+            out.append(.decline(offerIds: declined, refuse: refuse))
         }
         return emitting(out)
     }
@@ -56,7 +56,7 @@ extension AppsCore {
     /// Why the offers left (as placement left them) do not take the instances still waiting;
     /// reasons are kept only for apps still waiting. A sample of offers says enough.
     private mutating func recordMisfits(
-        _ waiting: [(spec: AppDefinition, count: Int)], _ offers: [Offer], _ remaining: [Resources], now: Date
+        _ waiting: [(spec: AppDefinition, count: Int)], _ offers: [Offer], _ remaining: [Resources], now: Instant
     ) {
         let ids = Set(waiting.map(\.spec.id))
         misfits = misfits.filter { ids.contains($0.key) }
@@ -74,7 +74,7 @@ extension AppsCore {
 
     /// Apps (and canaries) with instances to launch now, by app id: not in backoff, not waiting
     /// for their dependencies.
-    func launchWants(now: Date, among ids: Set<PathId>? = nil) -> [(spec: AppDefinition, count: Int)] {
+    func launchWants(now: Instant, among ids: Set<PathId>? = nil) -> [(spec: AppDefinition, count: Int)] {
         var out: [(spec: AppDefinition, count: Int)] = []
         let candidates = ids.map { $0.compactMap { apps[$0] } } ?? Array(apps.values)
         for app in candidates.sorted(by: { $0.id < $1.id }) {
@@ -91,7 +91,7 @@ extension AppsCore {
     }
 
     /// Whether this offer can take one more instance of `app`, and why not.
-    func fit(_ app: AppDefinition, on offer: Offer, remaining: Resources, now: Date) -> Result<[Int], Misfit> {
+    func fit(_ app: AppDefinition, on offer: Offer, remaining: Resources, now: Instant) -> Result<[Int], Misfit> {
         // Services only on guaranteed resources of their role; batch work only on revocable capacity.
         if (offer.revocable == true) != (app.kind == .batch) { return .failure(.revocable(wanted: app.kind == .batch)) }
         if app.kind != .batch, (offer.role ?? Role.any) != (app.role ?? Role.any) {
@@ -119,7 +119,7 @@ extension AppsCore {
     }
 
     /// One instance of `app` on this offer, if it fits.
-    mutating func place(_ app: AppDefinition, on offer: Offer, remaining: Resources, now: Date) -> Result<
+    mutating func place(_ app: AppDefinition, on offer: Offer, remaining: Resources, now: Instant) -> Result<
         (TaskRecord, TaskInfo), Misfit
     > {
         let hostPorts: [Int]
@@ -133,7 +133,7 @@ extension AppsCore {
         let record = TaskRecord(
             id: id, appId: app.id, agentId: offer.agentId, host: offer.hostname,
             agentAttributes: offer.attributes, ports: hostPorts, servicePorts: servicePorts,
-            version: version, stagedAt: now)
+            version: version, stagedAt: now.date)
         let resources = Resources(cpus: app.cpus, mem: app.mem, disk: app.disk, ports: PortRange.ranges(of: hostPorts))
         let command = CommandInfo(
             shell: app.cmd != nil, value: app.cmd, arguments: app.args,

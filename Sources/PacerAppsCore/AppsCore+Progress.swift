@@ -7,7 +7,7 @@ import PacerModel
 extension AppsCore {
     /// Changes still to make: instances to bring up to serving, old-version tasks to remove,
     /// surplus to stop, kills not yet confirmed. A crash-looping app never gets closer.
-    func remaining(_ d: Deployment, now: Date) -> Int {
+    func remaining(_ d: Deployment, now: Instant) -> Int {
         guard let app = apps[d.appId] else { return tasks.of(app: d.appId).filter(\.isActive).count }
         if let c = canaries[app.id], c.deploymentId == d.info.id {
             return max(0, c.instances - liveCanaries(c, now: now).filter { InstancePlan.isServing($0, c.spec) }.count)
@@ -23,32 +23,33 @@ extension AppsCore {
     /// Per tick: records progress, fails deployments past their app's `progressDeadlineSeconds`
     /// (with `autoRevert`, back to the last fully healthy spec), reports those quiet for
     /// `settings.stallSeconds` once.
-    mutating func watchDeployments(now: Date) -> [AppsDirective] {
+    mutating func watchDeployments(now: Instant) -> [AppsDirective] {
         var out: [AppsDirective] = []
         for (id, d) in deployments.sorted(by: { $0.key < $1.key }) {
             let left = remaining(d, now: now)
             if d.closest.map({ left < $0 }) ?? true {
                 deployments[id]?.closest = left
-                deployments[id]?.lastProgressAt = now
+                deployments[id]?.lastProgressAt = now.date
                 deployments[id]?.stalled = nil
                 continue
             }
-            let since = d.lastProgressAt ?? now
-            let quiet = now.timeIntervalSince(since)
-            if let app = apps[d.appId], let deadline = app.progressDeadlineSeconds, quiet > deadline,
+            let since = d.lastProgressAt.map(Instant.init) ?? now
+            let quiet = now - since
+            if let app = apps[d.appId], let deadline = app.progressDeadlineSeconds, quiet > .seconds(deadline),
                 canaries[app.id]?.deploymentId != id
             {
                 out += failForNoProgress(d, app, deadline: deadline, now: now)
                 continue
             }
-            guard left > 0, d.stalled != true, quiet >= settings.stallSeconds else { continue }
+            guard left > 0, d.stalled != true, quiet >= settings.stall else { continue }
             deployments[id]?.stalled = true
-            record(.deploymentStalled(d.info, reason: waitingFor(d, now: now), since: since))
+            record(.deploymentStalled(d.info, reason: waitingFor(d, now: now), since: since.date))
         }
         return out
     }
 
-    private mutating func failForNoProgress(_ d: Deployment, _ app: AppDefinition, deadline: Double, now: Date) -> [AppsDirective]
+    private mutating func failForNoProgress(_ d: Deployment, _ app: AppDefinition, deadline: Double, now: Instant)
+        -> [AppsDirective]
     {
         let serving = live(app.id, now: now).filter { $0.version == app.configVersion && InstancePlan.isServing($0, app) }.count
         deployments[d.info.id] = nil
@@ -59,8 +60,8 @@ extension AppsCore {
     }
 
     /// Whether to ask for offers again: instances have waited to launch, none launched, for the
-    /// current backoff (`reviveSeconds`, doubling up to `reviveMaxSeconds`).
-    mutating func reviveIfStarved(now: Date) -> Bool {
+    /// current backoff (`revive`, doubling up to `reviveMax`).
+    mutating func reviveIfStarved(now: Instant) -> Bool {
         guard hasDemand(now: now, among: maybeWanting) else {
             unmet = nil
             return false
@@ -69,8 +70,8 @@ extension AppsCore {
             unmet = (since: now, revivedAt: now, revives: 0)
             return false
         }
-        let wait = min(settings.reviveMaxSeconds, settings.reviveSeconds * pow(2, Double(u.revives)))
-        guard now.timeIntervalSince(u.revivedAt) >= wait else { return false }
+        let wait = min(settings.reviveMax, settings.revive * pow(2, Double(u.revives)))
+        guard now - u.revivedAt >= wait else { return false }
         u.revivedAt = now
         u.revives += 1
         unmet = u
@@ -83,7 +84,7 @@ extension AppsCore {
     /// In words, the first condition a deployment waits on, as an operator would check them:
     /// backoff, dependencies, offers that do not fit (and why), tasks not yet running, healthy or
     /// ready, load balancers still draining, kills not yet confirmed.
-    public func waitingFor(_ d: Deployment, now: Date) -> String {
+    public func waitingFor(_ d: Deployment, now: Instant) -> String {
         guard let app = apps[d.appId] else {
             let left = tasks.of(app: d.appId).filter(\.isActive)
             return left.isEmpty

@@ -4,7 +4,7 @@ import PacerModel
 extension AppsCore {
     /// Status updates, applied in order. Record changes are persisted before acknowledgements go out,
     /// so an acknowledged update is never lost; duplicates are harmless.
-    public mutating func onStatusUpdates(_ statuses: [TaskStatus], now: Date) -> [AppsDirective] {
+    public mutating func onStatusUpdates(_ statuses: [TaskStatus], now: Instant) -> [AppsDirective] {
         var persist: [String: TaskRecord] = [:]
         var deleted: [String] = []
         var acks: [Acknowledgement] = []
@@ -37,10 +37,10 @@ extension AppsCore {
                 self.record(.statusUpdate(record, s))
                 if !wasKilled, [.failed, .error, .finished].contains(s.state), let app = apps[record.appId] {
                     delays[app.id] = LaunchDelay.afterFailure(delays[app.id], app: app, now: now)
-                    lastFailure[app.id] = TaskFailure(record, at: now)
+                    lastFailure[app.id] = TaskFailure(record, at: now.date)
                 } else if !wasKilled, s.state == .lost {
                     // Marathon counts a lost task as a failure, without backoff.
-                    lastFailure[record.appId] = TaskFailure(record, at: now)
+                    lastFailure[record.appId] = TaskFailure(record, at: now.date)
                 }
                 revive = true
                 continue
@@ -98,7 +98,7 @@ extension AppsCore {
     }
 
     /// An unreachable task past its app's `inactiveAfterSeconds` while the app has its full count without it.
-    private func wasReplaced(_ t: TaskRecord, now: Date) -> Bool {
+    private func wasReplaced(_ t: TaskRecord, now: Instant) -> Bool {
         guard let since = unreachableSince[t.id], let app = apps[t.appId],
             now.timeIntervalSince(since) >= app.unreachableStrategy.inactiveAfterSeconds
         else { return false }
@@ -106,7 +106,7 @@ extension AppsCore {
     }
 
     /// After (re-)subscribing: ask the master about every task we hold, then for everything it has.
-    public mutating func onSubscribed(now: Date) -> [AppsDirective] {
+    public mutating func onSubscribed(now: Instant) -> [AppsDirective] {
         lastReconcile = now
         let refs = tasks.values.sorted { $0.id < $1.id }.map { TaskRef(taskId: $0.id, agentId: $0.agentId) }
         return emitting((refs.isEmpty ? [] : [.reconcile(refs)]) + [.reconcile([]), .revive])
@@ -114,7 +114,7 @@ extension AppsCore {
 
     /// Periodic work: backoffs that ran out, stuck launches, unanswered kills, unreachable tolerance,
     /// periodic reconciliation.
-    public mutating func onTick(now: Date) -> [AppsDirective] {
+    public mutating func onTick(now: Instant) -> [AppsDirective] {
         var out: [AppsDirective] = []
         var revive = false
         var expunged: [String] = []
@@ -125,14 +125,14 @@ extension AppsCore {
         var confirm: [TaskRef] = []
         confirming.formIntersection(tasks.staging)
         for t in watched.sorted().compactMap({ tasks[$0] }) {
-            if t.state == .staging, leaving[t.id] == nil, now.timeIntervalSince(t.stagedAt) > settings.launchTimeoutSeconds {
-                if now.timeIntervalSince(t.stagedAt) > settings.launchConfirmSeconds {
+            if t.state == .staging, leaving[t.id] == nil, now - Instant(t.stagedAt) > settings.launchTimeout {
+                if now - Instant(t.stagedAt) > settings.launchConfirm {
                     out += requestKill(t.id, now: now)
                 } else if confirming.insert(t.id).inserted {
                     confirm.append(TaskRef(taskId: t.id, agentId: t.agentId))
                 }
             } else if let due = leaving[t.id]?.due(
-                now: now, drainTimeout: settings.drainTimeoutSeconds, killRetry: settings.killRetrySeconds)
+                now: now, drainTimeout: settings.drainTimeout, killRetry: settings.killRetry)
             {
                 switch due {
                 case .finishDrain: out += finishDrain(t.id, now: now)
@@ -158,7 +158,7 @@ extension AppsCore {
             }
         }
         for (id, stray) in strays.sorted(by: { $0.key < $1.key })
-        where now.timeIntervalSince(stray.since) > settings.killRetrySeconds {
+        where now - stray.since > settings.killRetry {
             strays[id] = (stray.agentId, now)
             out.append(.kill(taskId: id, agentId: stray.agentId))
         }
@@ -175,7 +175,7 @@ extension AppsCore {
             if reviveIfStarved(now: now), !out.contains(.revive) { out.append(.revive) }
             completeDeployments()
         }
-        if let last = lastReconcile, now.timeIntervalSince(last) > settings.reconcileIntervalSeconds {
+        if let last = lastReconcile, now - last > settings.reconcileInterval {
             lastReconcile = now
             out.append(.reconcile([]))
         }
@@ -186,7 +186,7 @@ extension AppsCore {
 extension AppsCore {
     /// Health results from the agent: recorded (and so persisted), turned into Marathon's health
     /// events, and a task past `maxConsecutiveFailures` is killed — a bounded share of the app at a time.
-    private mutating func applyHealth(_ old: TaskRecord, _ s: TaskStatus, _ app: AppDefinition, now: Date) -> (
+    private mutating func applyHealth(_ old: TaskRecord, _ s: TaskStatus, _ app: AppDefinition, now: Instant) -> (
         TaskRecord, [AppsDirective]
     ) {
         var t = old

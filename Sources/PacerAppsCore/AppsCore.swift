@@ -3,30 +3,30 @@ import PacerModel
 
 public struct AppsSettings: Sendable {
     /// Refusal sent with declined offers when nothing waits to launch (Marathon: decline_offer_duration).
-    public var declineRefuseSeconds: Double = 120
+    public var declineRefusal: Duration = .seconds(120)
     /// Refusal when something waits but this offer does not fit it.
-    public var unfitRefuseSeconds: Double = 2
+    public var unfitRefusal: Duration = .seconds(2)
     /// A task still staging after this long is asked about (reconciled): the master answers with
     /// what it knows, or LOST for a launch it never made. Agents start a command in milliseconds.
-    public var launchTimeoutSeconds: Double = 60
+    public var launchTimeout: Duration = .seconds(60)
     /// A task still staging after this long is given up: killed and replaced (Marathon's
     /// task_launch_confirm_timeout). Replacing at the first timeout duplicated every task an
     /// overloaded master had merely not confirmed yet (issue 12: 24,000 records for 8,000 instances).
-    public var launchConfirmSeconds: Double = 300
+    public var launchConfirm: Duration = .seconds(300)
     /// A requested kill without a terminal update after this long is sent again.
-    public var killRetrySeconds: Double = 10
-    public var reconcileIntervalSeconds: Double = 600
+    public var killRetry: Duration = .seconds(10)
+    public var reconcileInterval: Duration = .seconds(600)
     public var servicePorts: ClosedRange<Int> = 10_000...20_000
     /// With instances to launch and none launched for this long, offers are asked for again, the
-    /// wait doubling up to `reviveMaxSeconds`: a REVIVE lost or overtaken by an older DECLINE must
-    /// not hold a deployment back for the length of a refusal (issue 18).
-    public var reviveSeconds: Double = 5
-    public var reviveMaxSeconds: Double = 30
+    /// wait doubling up to `reviveMax`: a REVIVE lost or overtaken by an older DECLINE must not
+    /// hold a deployment back for the length of a refusal (issue 18).
+    public var revive: Duration = .seconds(5)
+    public var reviveMax: Duration = .seconds(30)
     /// A deployment that came no closer to its target for this long is reported stalled (an event,
     /// a metric, and why it waits in `/v2/deployments?embed=pacer`).
-    public var stallSeconds: Double = 300
+    public var stall: Duration = .seconds(300)
     /// Longest wait for load balancers to take a task out of rotation before it is killed anyway.
-    public var drainTimeoutSeconds: Double = 10
+    public var drainTimeout: Duration = .seconds(10)
     /// The roles this framework subscribes with; an app's `role` must be one of them.
     public var roles = [Role.any]
     public init() {}
@@ -44,9 +44,9 @@ public enum AppsDirective: Sendable, Equatable {
     /// Remove the records of tasks that ended (or were expunged).
     case deleteTasks([String])
     /// Launch `tasks` on the offer (records already stored); refuse what is left of it for a while.
-    case accept(offerId: String, tasks: [TaskInfo], refuseSeconds: Double)
+    case accept(offerId: String, tasks: [TaskInfo], refuse: Duration)
     /// Nothing fits these offers: give them back and ask not to see those agents for a while.
-    case decline(offerIds: [String], refuseSeconds: Double)
+    case decline(offerIds: [String], refuse: Duration)
     /// Ask the master to kill the task (repeated by the core until a terminal status arrives).
     case kill(taskId: String, agentId: String)
     /// Acknowledge status updates to their agents, once the changes they made are stored.
@@ -105,12 +105,12 @@ public struct AppsCore: Sendable {
     public internal(set) var leaving: [String: TaskLifecycle] = [:]
     /// Tasks we hold no record of that an agent reported alive: killed, and killed again until
     /// they are reported gone (a lost KILL must not leave them running forever).
-    var strays: [String: (agentId: String, since: Date)] = [:]
-    var unreachableSince: [String: Date] = [:]
+    var strays: [String: (agentId: String, since: Instant)] = [:]
+    var unreachableSince: [String: Instant] = [:]
     /// Load balancers following the framework, by name: a task is killed only after each of them
     /// has taken it out of rotation (or the drain timeout passed).
     public internal(set) var loadBalancers: Set<String> = []
-    var lastReconcile: Date?
+    var lastReconcile: Instant?
     /// Staging tasks past the launch timeout already asked about.
     var confirming: Set<String> = []
     var events: [AppsEvent] = []
@@ -122,10 +122,10 @@ public struct AppsCore: Sendable {
     var counter = 0
     /// Since when instances have waited to launch with none launched, and when offers were last
     /// asked for on that account.
-    var unmet: (since: Date, revivedAt: Date, revives: Int)?
-    public internal(set) var lastOfferAt: Date?
+    var unmet: (since: Instant, revivedAt: Instant, revives: Int)?
+    public internal(set) var lastOfferAt: Instant?
     /// When the once-a-second part of `tick` last ran.
-    var lastSlowTick: Date?
+    var lastSlowTick: Instant?
     /// Per app with instances still to launch: why the last batch of offers did not take them.
     public internal(set) var misfits: [PathId: Misfits] = [:]
     /// Explicit groups (`/v2/groups`), by id.
@@ -139,7 +139,7 @@ public struct AppsCore: Sendable {
     /// continue under their ids.
     public init(
         settings: AppsSettings = AppsSettings(), apps: [AppDefinition], tasks: [TaskRecord],
-        deployments stored: [Deployment] = [], canaries: [Canary] = [], groups: [GroupRecord] = [], idPrefix: String, now: Date
+        deployments stored: [Deployment] = [], canaries: [Canary] = [], groups: [GroupRecord] = [], idPrefix: String, now: Instant
     ) {
         self.settings = settings
         self.groups = Dictionary(groups.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
@@ -174,7 +174,7 @@ public struct AppsCore: Sendable {
     }
 
     /// Tasks that count as instances: alive, not being killed, not unreachable past the app's tolerance.
-    public func live(_ appId: PathId, now: Date? = nil) -> [TaskRecord] {
+    public func live(_ appId: PathId, now: Instant? = nil) -> [TaskRecord] {
         let tolerance = apps[appId]?.unreachableStrategy.inactiveAfterSeconds ?? 0
         let canary = canaries[appId]?.version
         return tasks.of(app: appId).filter { t in
@@ -190,7 +190,7 @@ public struct AppsCore: Sendable {
         tasks.of(app: appId).sorted { ($0.stagedAt, $0.id) < ($1.stagedAt, $1.id) }
     }
 
-    public func plan(_ app: AppDefinition, now: Date? = nil) -> InstancePlan {
+    public func plan(_ app: AppDefinition, now: Instant? = nil) -> InstancePlan {
         InstancePlan.make(app: app, live: live(app.id, now: now))
     }
 
@@ -207,7 +207,7 @@ public struct AppsCore: Sendable {
         deployments.of(app: appId)
     }
 
-    mutating func startDeployment(_ app: AppDefinition, action: String, now: Date) {
+    mutating func startDeployment(_ app: AppDefinition, action: String, now: Instant) {
         if let d = deployments.of(app: app.id) {
             deployments[d.info.id] = nil
             record(.deploymentFailed(d.info, reason: "superseded by a newer deployment of \(app.id)"))
@@ -217,7 +217,7 @@ public struct AppsCore: Sendable {
         }
         let id = nextId()
         let info = DeploymentInfo(id: id, version: app.version ?? "", app: app.id, action: action)
-        deployments[id] = Deployment(info: info, appId: app.id, startedAt: now)
+        deployments[id] = Deployment(info: info, appId: app.id, startedAt: now.date)
         record(.deploymentInfo(info))
     }
 
@@ -242,7 +242,7 @@ public struct AppsCore: Sendable {
     }
 
     /// Every app with something to launch now (not in backoff, not waiting for its dependencies).
-    func hasDemand(now: Date, among ids: Set<PathId>? = nil) -> Bool { !launchWants(now: now, among: ids).isEmpty }
+    func hasDemand(now: Instant, among ids: Set<PathId>? = nil) -> Bool { !launchWants(now: now, among: ids).isEmpty }
 
     /// Apps that may want launches without an event saying so: those being deployed, with a
     /// canary, or with fewer active tasks than instances. (An app with its count of active tasks
@@ -262,7 +262,7 @@ public struct AppsCore: Sendable {
 
     /// Kills for the surplus or replaced tasks of these apps. A converged app has none, so
     /// periodic work need only look at apps being deployed; events look at the apps they touched.
-    mutating func enforcePlans(now: Date, of ids: some Sequence<PathId>) -> [AppsDirective] {
+    mutating func enforcePlans(now: Instant, of ids: some Sequence<PathId>) -> [AppsDirective] {
         var out: [AppsDirective] = []
         for id in Set(ids).sorted() {
             guard let app = apps[id] else { continue }
@@ -274,7 +274,7 @@ public struct AppsCore: Sendable {
     /// Scale-down, replacement, removal and health kills all come here: a running task is first
     /// drained from the load balancers that follow the framework, then killed. A task already being
     /// killed gets its KILL again; one being drained is left to its drain.
-    mutating func requestKill(_ id: String, now: Date, unhealthy: Bool = false) -> [AppsDirective] {
+    mutating func requestKill(_ id: String, now: Instant, unhealthy: Bool = false) -> [AppsDirective] {
         guard let t = tasks[id], t.isActive else { return [] }
         let current = leaving[id] ?? .kept
         guard !current.isDraining else { return [] }
@@ -290,7 +290,7 @@ public struct AppsCore: Sendable {
     }
 
     /// The drain is over (acknowledged, timed out, or the task is gone): the kill goes out.
-    mutating func finishDrain(_ id: String, now: Date) -> [AppsDirective] {
+    mutating func finishDrain(_ id: String, now: Instant) -> [AppsDirective] {
         guard leaving[id]?.isDraining == true else { return [] }
         leaving[id]?.killNow(now)
         guard let t = tasks[id], t.isActive else { return [] }
@@ -310,7 +310,7 @@ extension AppsCore {
 
 extension AppsCore {
     /// The load balancers now following the framework. One that left is no longer waited for.
-    public mutating func onLoadBalancersChanged(_ names: Set<String>, now: Date) -> [AppsDirective] {
+    public mutating func onLoadBalancersChanged(_ names: Set<String>, now: Instant) -> [AppsDirective] {
         loadBalancers = names
         var out: [AppsDirective] = []
         for id in leaving.keys.sorted() where leaving[id]?.isDraining == true {
@@ -320,7 +320,7 @@ extension AppsCore {
     }
 
     /// `lb` has taken these tasks out of rotation (and finished its requests to them).
-    public mutating func onDrained(_ ids: [String], by lb: String, now: Date) -> [AppsDirective] {
+    public mutating func onDrained(_ ids: [String], by lb: String, now: Instant) -> [AppsDirective] {
         var out: [AppsDirective] = []
         for id in ids.sorted() {
             guard let waiting = leaving[id]?.waitingFor, !waiting.isEmpty else { continue }

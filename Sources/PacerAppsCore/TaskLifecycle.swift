@@ -1,4 +1,5 @@
 import Foundation
+import PacerModel
 
 /// What the framework is doing with one task it holds, beside what the task's agent last reported
 /// (`TaskRecord.state`). Each state carries its own data, and these are the only transitions
@@ -16,9 +17,9 @@ import Foundation
 public enum TaskLifecycle: Equatable, Sendable {
     case kept
     /// Out of rotation in the load balancers named in `waitingFor` once each acknowledges; then killed.
-    case draining(waitingFor: Set<String>, since: Date, unhealthy: Bool)
+    case draining(waitingFor: Set<String>, since: Instant, unhealthy: Bool)
     /// The KILL went out at `askedAt` (and goes again if no terminal status follows).
-    case killing(askedAt: Date, unhealthy: Bool)
+    case killing(askedAt: Instant, unhealthy: Bool)
 
     /// What periodic work owes a task in this state at `now`.
     public enum Due: Equatable, Sendable {
@@ -28,7 +29,7 @@ public enum TaskLifecycle: Equatable, Sendable {
 
     /// The start of a kill: a running task is drained first from the load balancers following the
     /// framework; anything else (or with none following) is killed at once.
-    static func kill(running: Bool, loadBalancers: Set<String>, unhealthy: Bool, now: Date) -> TaskLifecycle {
+    static func kill(running: Bool, loadBalancers: Set<String>, unhealthy: Bool, now: Instant) -> TaskLifecycle {
         guard running, !loadBalancers.isEmpty else { return .killing(askedAt: now, unhealthy: unhealthy) }
         return .draining(waitingFor: loadBalancers, since: now, unhealthy: unhealthy)
     }
@@ -65,7 +66,7 @@ public enum TaskLifecycle: Equatable, Sendable {
     }
 
     /// The drain is over: the KILL goes out now.
-    mutating func killNow(_ now: Date) {
+    mutating func killNow(_ now: Instant) {
         switch self {
         case .kept: self = .killing(askedAt: now, unhealthy: false)
         case .draining(_, _, let unhealthy), .killing(_, let unhealthy): self = .killing(askedAt: now, unhealthy: unhealthy)
@@ -73,11 +74,11 @@ public enum TaskLifecycle: Equatable, Sendable {
     }
 
     /// Whether `now` is past the drain timeout or the kill retry interval.
-    func due(now: Date, drainTimeout: Double, killRetry: Double) -> Due? {
+    func due(now: Instant, drainTimeout: Duration, killRetry: Duration) -> Due? {
         switch self {
         case .kept: return nil
-        case .draining(_, let since, _): return now.timeIntervalSince(since) >= drainTimeout ? .finishDrain : nil
-        case .killing(let asked, _): return now.timeIntervalSince(asked) > killRetry ? .repeatKill : nil
+        case .draining(_, let since, _): return now - since >= drainTimeout ? .finishDrain : nil
+        case .killing(let asked, _): return now - asked > killRetry ? .repeatKill : nil
         }
     }
 }

@@ -30,13 +30,13 @@ public actor Master {
     var leader: String?
 
     init(settings: MasterSettings, policyStorage: (any PolicyStorage)?, leading: Bool, logger: Logger) async throws {
-        let now = SteadyClock.now.timeIntervalSince1970
+        let now = SteadyClock.instant
         self.policyStorage = policyStorage
         let policy = leading ? try await policyStorage?.load() ?? ResourcePolicy() : ResourcePolicy()
         self.leading = leading
         core = MasterCore(
             settings: settings, now: now, idPrefix: String(UInt32.random(in: .min ... .max), radix: 16), policy: policy)
-        history = AllocationHistory(period: settings.statsPeriod)
+        history = AllocationHistory(period: settings.statsPeriod.seconds)
         self.logger = logger
         (deliveries, outbox) = AsyncStream.makeStream(of: AgentDelivery.self)
     }
@@ -163,7 +163,7 @@ public actor Master {
         AllocationReport(period: history.period, samples: history.ordered, agents: history.agents)
     }
 
-    static var now: Double { SteadyClock.now.timeIntervalSince1970 }
+    static var now: Instant { SteadyClock.instant }
 
     public func subscribe(_ info: FrameworkInfo) -> (
         frameworkId: String, streamId: String, generation: Int, events: AsyncStream<SchedulerEvent>
@@ -209,10 +209,12 @@ public actor Master {
             guard let r = call.register else { return (400, nil) }
             logger.info("agent registered", metadata: ["agent.id": "\(r.agent.id)", "tasks": "\(r.tasks.count)"])
             execute(core.onRegisterAgent(r.agent, tasks: r.tasks, boot: r.boot, sequence: r.sequence, now: now))
-            return (200, core.heartbeatInterval)
+            return (200, core.heartbeatInterval.seconds)
         case .heartbeat:
-            return core.onHeartbeat(agentId: call.agentId, usage: call.usage, now: now)
-                ? (200, core.heartbeatInterval) : (404, nil)
+            switch core.onHeartbeat(agentId: call.agentId, usage: call.usage, now: now) {
+            case .recorded: return (200, core.heartbeatInterval.seconds)
+            case .registerAgain: return (404, nil)
+            }
         case .update:
             guard core.agents[call.agentId]?.reachable == true else { return (404, nil) }
             let statuses = call.update?.statuses ?? []

@@ -82,7 +82,7 @@ public struct MasterService: Service {
             group.addTask { await cancelWhenGracefulShutdown { await every(config.tick) { await master.tick() } } }
             group.addTask {
                 await cancelWhenGracefulShutdown {
-                    await every(.milliseconds(Int64(config.settings.statsPeriod * 1000))) { await master.sample() }
+                    await every(config.settings.statsPeriod) { await master.sample() }
                 }
             }
             group.addTask {

@@ -22,10 +22,11 @@ public struct AllocationHistory: Sendable {
     /// Samples in time order.
     public var ordered: [Sample] { Array(samples[next...] + samples[..<next]) }
 
-    public mutating func record(_ core: MasterCore, now: Double) {
+    public mutating func record(_ core: MasterCore, now: Instant) {
         let byRole = core.allocatedByRole()
         let s = Sample(
-            time: now, total: core.clusterTotal, allocated: byRole.values.reduce(Resources()) { $0 + $1 }, byRole: byRole)
+            time: now.secondsSince1970, total: core.clusterTotal, allocated: byRole.values.reduce(Resources()) { $0 + $1 },
+            byRole: byRole)
         if samples.count < capacity {
             samples.append(s)
         } else {

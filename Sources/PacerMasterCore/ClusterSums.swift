@@ -71,7 +71,7 @@ extension MasterCore {
 
     // MARK: changes that move shares
 
-    mutating func addOffer(_ offer: Offer, now: Double) {
+    mutating func addOffer(_ offer: Offer, now: Instant) {
         offers.add(offer, now: now)
         touch(offer.agentId)
     }

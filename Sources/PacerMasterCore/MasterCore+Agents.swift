@@ -4,7 +4,7 @@ extension MasterCore {
     /// An agent registers, or re-registers with the tasks it runs (after its or the master's restart).
     public mutating func onRegisterAgent(
         _ info: AgentInfo, tasks reported: [AgentCall.RunningTask],
-        boot: String? = nil, sequence: Int? = nil, now: Double
+        boot: String? = nil, sequence: Int? = nil, now: Instant
     ) -> [MasterDirective] {
         if let boot, let sequence {
             // Boots sort by start time: an older boot's registration, or an older one of this boot, is stale.
@@ -30,7 +30,7 @@ extension MasterCore {
                         TaskStatus(
                             taskId: r.task.taskId, agentId: info.id,
                             frameworkId: r.frameworkId, state: r.state, message: "agent re-registered",
-                            reason: "REASON_AGENT_REREGISTERED", timestamp: now)))
+                            reason: "REASON_AGENT_REREGISTERED", timestamp: now.secondsSince1970)))
             }
         }
         // A task the agent reports ended is not lost: the agent's own update, with how it ended, follows.
@@ -43,7 +43,7 @@ extension MasterCore {
                     TaskStatus(
                         taskId: id, agentId: info.id, frameworkId: t.frameworkId,
                         state: .lost, message: "the agent re-registered without this task", reason: "REASON_AGENT_RESTARTED",
-                        timestamp: now)))
+                        timestamp: now.secondsSince1970)))
         }
         for id in (previous?.tasks ?? [:]).keys { taskAgent[id] = nil }
         agents[info.id] = AgentEntry(info: info, lastSeen: now, reachable: true, tasks: tasks)
@@ -54,32 +54,40 @@ extension MasterCore {
         return out + allocate(now: now)
     }
 
-    /// Returns false for an agent the master does not know: it must register again.
+    /// What a heartbeat's sender is told.
+    public enum HeartbeatAnswer: Sendable, Equatable {
+        /// Recorded: heartbeat again within the interval.
+        case recorded
+        /// This master does not know the agent (it restarted, or declared the agent unreachable):
+        /// register again, with the tasks.
+        case registerAgain
+    }
+
     /// `usage`: cores each task used lately, for the idle capacity offered as revocable.
-    public mutating func onHeartbeat(agentId: String, usage: [String: Double]? = nil, now: Double) -> Bool {
-        guard agents[agentId]?.reachable == true else { return false }
+    public mutating func onHeartbeat(agentId: String, usage: [String: Double]? = nil, now: Instant) -> HeartbeatAnswer {
+        guard agents[agentId]?.reachable == true else { return .registerAgain }
         agents[agentId]?.lastSeen = now
         let interval = heartbeatInterval
         agents[agentId]?.heartbeatInterval = interval
         if let usage { agents[agentId]?.cpuUsage = usage }
-        return true
+        return .recorded
     }
 
     /// How often agents should heartbeat now: the base interval, stretched so that all of them
     /// together send at most `maxHeartbeatsPerSecond`.
-    public var heartbeatInterval: Double {
-        max(settings.heartbeatSeconds, Double(agents.count) / settings.maxHeartbeatsPerSecond)
+    public var heartbeatInterval: Duration {
+        max(settings.heartbeat, .seconds(Double(agents.count) / settings.maxHeartbeatsPerSecond))
     }
 
     /// Silence after which an agent is unreachable: the configured timeout, plus three of its
     /// intervals' stretch beyond the base one.
-    func timeout(_ agent: AgentEntry) -> Double {
-        settings.agentTimeout + 3 * max(0, agent.heartbeatInterval - settings.heartbeatSeconds)
+    func timeout(_ agent: AgentEntry) -> Duration {
+        settings.agentTimeout + max(.zero, agent.heartbeatInterval - settings.heartbeat) * 3
     }
 
     /// Status updates from an agent: recorded, then forwarded to the owning framework.
     /// The agent resends until the framework acknowledges, so a lost forward costs only time.
-    public mutating func onAgentUpdates(agentId: String, _ statuses: [TaskStatus], now: Double) -> [MasterDirective] {
+    public mutating func onAgentUpdates(agentId: String, _ statuses: [TaskStatus], now: Instant) -> [MasterDirective] {
         guard agents[agentId]?.reachable == true else { return [] }
         agents[agentId]?.lastSeen = now
         var out: [MasterDirective] = []
@@ -115,7 +123,7 @@ extension MasterCore {
     /// The shell could not deliver a LAUNCH: the tasks never started.
     public mutating func onLaunchUndeliverable(
         agentId: String, taskIds: [String], reason: String,
-        now: Double
+        now: Instant
     ) -> [MasterDirective] {
         var out: [MasterDirective] = []
         for id in taskIds {
@@ -127,14 +135,14 @@ extension MasterCore {
                     TaskStatus(
                         taskId: id, agentId: agentId, frameworkId: t.frameworkId,
                         state: .dropped, message: "could not reach the agent: \(reason)", reason: "REASON_AGENT_UNREACHABLE",
-                        timestamp: now)))
+                        timestamp: now.secondsSince1970)))
         }
         touch(agentId)
         return out + allocate(now: now)
     }
 
     /// Marks silent agents unreachable and tells frameworks about their tasks.
-    mutating func expireAgents(now: Double) -> [MasterDirective] {
+    mutating func expireAgents(now: Instant) -> [MasterDirective] {
         var out: [MasterDirective] = []
         for (id, agent) in agents.sorted(by: { $0.key < $1.key })
         where agent.reachable && now - agent.lastSeen > timeout(agent) {
@@ -150,7 +158,8 @@ extension MasterCore {
                             taskId: taskId, agentId: id, frameworkId: t.frameworkId,
                             state: .unreachable,
                             message: "agent \(agent.info.hostname) missed heartbeats for "
-                                + "\(Int(settings.agentTimeout)) s", reason: "REASON_AGENT_UNREACHABLE", timestamp: now)))
+                                + "\(Int(settings.agentTimeout.seconds)) s", reason: "REASON_AGENT_UNREACHABLE",
+                            timestamp: now.secondsSince1970)))
             }
             for f in frameworks.keys.sorted() { out += send(f, .failure(agent: id)) }
             touch(id)

@@ -3,10 +3,10 @@ import PacerModel
 extension MasterCore {
     /// Periodic work: expire silent agents and unanswered offers, expire frameworks past their
     /// failover timeout, heartbeat frameworks, and offer what is free.
-    public mutating func onTick(now: Double) -> [MasterDirective] {
+    public mutating func onTick(now: Instant) -> [MasterDirective] {
         var out = expireAgents(now: now) + expireOffers(now: now)
         for (id, f) in frameworks.sorted(by: { $0.key < $1.key })
-        where !f.connected && now - (f.disconnectedAt ?? now) > f.info.failoverTimeoutSeconds {
+        where !f.connected && now - (f.disconnectedAt ?? now) > .seconds(f.info.failoverTimeoutSeconds) {
             out += teardown(id)
         }
         if now - lastHeartbeat >= settings.frameworkHeartbeat {
@@ -20,7 +20,7 @@ extension MasterCore {
             lastFullAllocation = now
             allocateAll = true
         }
-        if now - lastRecompute >= 60 {
+        if now - lastRecompute >= .seconds(60) {
             // What incremental floating-point sums drift from, once a minute (it costs every task).
             lastRecompute = now
             recomputeSums()
@@ -35,7 +35,7 @@ extension MasterCore {
     /// other roles' unmet guarantees need. Then idle capacity goes as revocable offers to
     /// frameworks that take them. One outstanding offer per agent and role; one OFFERS event per
     /// framework and allocation.
-    mutating func allocate(now: Double) -> [MasterDirective] {
+    mutating func allocate(now: Instant) -> [MasterDirective] {
         let candidates = frameworks.filter { $0.value.connected && !$0.value.suppressed }
         // A full pass costs every agent: asked for by a burst of REVIVEs (one per app created), it
         // runs at most every `minFullAllocation`, the others left to the next tick.
@@ -71,11 +71,11 @@ extension MasterCore {
     }
 
     /// What `role` may be offered on this agent now, to whom; nil when nothing worth offering.
-    mutating func offer(_ agentId: String, _ agent: AgentEntry, role: String, members: [String], now: Double) -> Offer? {
+    mutating func offer(_ agentId: String, _ agent: AgentEntry, role: String, members: [String], now: Instant) -> Offer? {
         // Who may be offered comes first: the ledger costs the agent's tasks, and a framework
         // that declined this agent has no use for it yet.
         let key = Self.refusalKey(agentId, role: role, revocable: false)
-        let eligible = members.filter { (frameworks[$0]?.refusals[key] ?? 0) <= now }
+        let eligible = members.filter { (frameworks[$0]?.refusals[key] ?? .distantPast) <= now }
         guard !eligible.isEmpty, let l = ledger(agentId) else { return nil }
         var (reserved, unreserved) = l.available(role)
         if let limit = policy.quotas[role]?.limit {
@@ -98,10 +98,10 @@ extension MasterCore {
     }
 
     /// Idle capacity (what neither services nor batch tasks hold) to a framework that takes revocable offers.
-    private mutating func offerRevocable(_ agentId: String, candidates: [String: FrameworkEntry], now: Double) -> Offer? {
+    private mutating func offerRevocable(_ agentId: String, candidates: [String: FrameworkEntry], now: Instant) -> Offer? {
         let key = Self.refusalKey(agentId, role: nil, revocable: true)
         guard
-            let fid = candidates.filter({ $0.value.info.wantsRevocable && ($0.value.refusals[key] ?? 0) <= now })
+            let fid = candidates.filter({ $0.value.info.wantsRevocable && ($0.value.refusals[key] ?? .distantPast) <= now })
                 .keys.min(by: { (offers.count(of: $0), $0) < (offers.count(of: $1), $1) }),
             let agent = agents[agentId], !offers.has(agent: agentId, where: { $0.revocable == true }),
             let l = ledger(agentId), l.revocableFree.cpus >= settings.minOfferCpus, l.revocableFree.mem >= settings.minOfferMem

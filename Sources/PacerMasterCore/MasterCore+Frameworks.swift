@@ -8,7 +8,7 @@ public struct MasterCallError: Error, Sendable, Equatable {
 
 extension MasterCore {
     /// A framework subscribes; with a known id it fails over and keeps its tasks.
-    public mutating func onSubscribe(_ info: FrameworkInfo, now: Double) -> (frameworkId: String, [MasterDirective]) {
+    public mutating func onSubscribe(_ info: FrameworkInfo, now: Instant) -> (frameworkId: String, [MasterDirective]) {
         let id = info.id ?? nextId("framework")
         var entry = frameworks[id] ?? FrameworkEntry(info: info, connected: true)
         entry.info = info
@@ -18,7 +18,7 @@ extension MasterCore {
         entry.suppressed = false
         entry.refusals = [:]
         frameworks[id] = entry
-        var out: [MasterDirective] = [.toFramework(id, .subscribed(id, heartbeat: settings.frameworkHeartbeat))]
+        var out: [MasterDirective] = [.toFramework(id, .subscribed(id, heartbeat: settings.frameworkHeartbeat.seconds))]
         dropOffers(of: id)
         allocateAll = true
         out += allocate(now: now)
@@ -26,14 +26,14 @@ extension MasterCore {
     }
 
     /// The framework's stream closed. It keeps its tasks for its failover timeout.
-    public mutating func onDisconnected(frameworkId: String, now: Double) {
+    public mutating func onDisconnected(frameworkId: String, now: Instant) {
         guard frameworks[frameworkId]?.connected == true else { return }
         frameworks[frameworkId]?.connected = false
         frameworks[frameworkId]?.disconnectedAt = now
         dropOffers(of: frameworkId)
     }
 
-    public mutating func onCall(_ call: SchedulerCall, now: Double) throws(MasterCallError) -> [MasterDirective] {
+    public mutating func onCall(_ call: SchedulerCall, now: Instant) throws(MasterCallError) -> [MasterDirective] {
         guard let fid = call.frameworkId, frameworks[fid]?.connected == true else {
             throw MasterCallError("framework \(call.frameworkId ?? "(none)") is not subscribed: SUBSCRIBE first")
         }
@@ -78,16 +78,16 @@ extension MasterCore {
         revocable ? agentId + "|revocable" : agentId + "|" + (role ?? Role.any)
     }
 
-    private mutating func release(_ offer: Offer, _ fid: String, _ filters: Filters?, now: Double) {
+    private mutating func release(_ offer: Offer, _ fid: String, _ filters: Filters?, now: Instant) {
         removeOffer(offer.id)
-        let refuse = filters?.refuseSeconds ?? settings.defaultRefuseSeconds
-        if refuse > 0 {
+        let refuse = filters.map { Duration.seconds($0.refuseSeconds) } ?? settings.defaultRefusal
+        if refuse > .zero {
             frameworks[fid]?.refusals[Self.refusalKey(offer.agentId, role: offer.role, revocable: offer.revocable == true)] =
                 now + refuse
         }
     }
 
-    mutating func accept(_ fid: String, _ a: SchedulerCall.Accept, now: Double) -> [MasterDirective] {
+    mutating func accept(_ fid: String, _ a: SchedulerCall.Accept, now: Instant) -> [MasterDirective] {
         let tasks = a.operations.compactMap(\.launch).flatMap(\.taskInfos)
         let valid = a.offerIds.compactMap { offers[$0] }.filter { $0.frameworkId == fid }
         guard !valid.isEmpty, valid.count == a.offerIds.count, Set(valid.map(\.agentId)).count == 1,
@@ -103,7 +103,7 @@ extension MasterCore {
                         TaskStatus(
                             taskId: t.taskId, agentId: t.agentId, frameworkId: fid,
                             state: .dropped, message: "offer no longer valid (rescinded, used or from several agents)",
-                            reason: "REASON_INVALID_OFFERS", timestamp: now)))
+                            reason: "REASON_INVALID_OFFERS", timestamp: now.secondsSince1970)))
             } + allocate(now: now)
         }
         var available = valid.dropFirst().reduce(valid[0].resources) { $0 + $1.resources }
@@ -130,7 +130,7 @@ extension MasterCore {
                     .update(
                         TaskStatus(
                             taskId: t.taskId, agentId: agentId, frameworkId: fid, state: .error,
-                            message: problem, reason: "REASON_TASK_INVALID", timestamp: now)))
+                            message: problem, reason: "REASON_TASK_INVALID", timestamp: now.secondsSince1970)))
                 continue
             }
             available = available - t.resources
@@ -173,7 +173,7 @@ extension MasterCore {
         "cpus \(r.cpus), mem \(r.mem), disk \(r.disk), ports \(r.ports.map { "\($0.begin)-\($0.end)" })"
     }
 
-    mutating func kill(_ fid: String, _ taskId: String, agentId: String?, now: Double) -> [MasterDirective] {
+    mutating func kill(_ fid: String, _ taskId: String, agentId: String?, now: Instant) -> [MasterDirective] {
         guard let (agent, t) = task(taskId), t.frameworkId == fid else {
             // Unknown here, but the framework names its agent: the task may run there anyway (its
             // launch arrived after the agent re-registered). Let the agent kill it or say it is gone.
@@ -186,7 +186,8 @@ extension MasterCore {
                 .update(
                     TaskStatus(
                         taskId: taskId, agentId: nil, frameworkId: fid, state: .lost,
-                        message: "kill of a task unknown to the master", reason: "REASON_RECONCILIATION", timestamp: now)))
+                        message: "kill of a task unknown to the master", reason: "REASON_RECONCILIATION",
+                        timestamp: now.secondsSince1970)))
         }
         guard agent.reachable else { return [] }
         return [.toAgent(agentId: agent.info.id, url: agent.info.url, .kill(framework: fid, task: taskId))]
@@ -200,11 +201,11 @@ extension MasterCore {
     }
 
     /// Explicit (named tasks) or implicit (none named: everything the master knows of this framework).
-    func reconcile(_ fid: String, _ refs: [TaskRef], now: Double) -> [MasterDirective] {
+    func reconcile(_ fid: String, _ refs: [TaskRef], now: Instant) -> [MasterDirective] {
         func status(_ agent: AgentEntry, _ t: MasterTask) -> TaskStatus {
             var s = TaskStatus(
                 taskId: t.info.taskId, agentId: agent.info.id, frameworkId: fid, state: t.state,
-                reason: "REASON_RECONCILIATION", timestamp: now)
+                reason: "REASON_RECONCILIATION", timestamp: now.secondsSince1970)
             (s.healthy, s.health, s.ready) = (t.healthy, t.health, t.ready)
             return s
         }
@@ -224,7 +225,7 @@ extension MasterCore {
                 .update(
                     TaskStatus(
                         taskId: ref.taskId, agentId: ref.agentId, frameworkId: fid, state: .lost,
-                        message: "task unknown to the master", reason: "REASON_RECONCILIATION", timestamp: now)))
+                        message: "task unknown to the master", reason: "REASON_RECONCILIATION", timestamp: now.secondsSince1970)))
         }
     }
 

@@ -159,7 +159,7 @@ extension MasterCore {
     }
 
     /// Offers nobody answered within the offer timeout go back to the pool, the framework told.
-    mutating func expireOffers(now: Double) -> [MasterDirective] {
+    mutating func expireOffers(now: Instant) -> [MasterDirective] {
         offers.expire(madeBefore: now - settings.offerTimeout).flatMap { o in
             touch(o.agentId)
             return send(o.frameworkId, .rescind(o.id))

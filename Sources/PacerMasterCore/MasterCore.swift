@@ -1,34 +1,34 @@
 import PacerModel
 
-/// Named bounds and periods of the master. Times are seconds.
+/// Named bounds and periods of the master.
 public struct MasterSettings: Sendable {
     /// An agent silent this long is unreachable; its tasks are reported `TASK_UNREACHABLE`. Meant
-    /// for agents heartbeating every `heartbeatSeconds`: an agent told a longer interval gets
-    /// three of its intervals' difference on top.
-    public var agentTimeout: Double = 15
+    /// for agents heartbeating every `heartbeat`: an agent told a longer interval gets three of
+    /// its intervals' difference on top.
+    public var agentTimeout: Duration = .seconds(15)
     /// How often agents heartbeat in a small cluster.
-    public var heartbeatSeconds: Double = 1
+    public var heartbeat: Duration = .seconds(1)
     /// In a large one, intervals stretch so that at most this many heartbeats arrive per second
     /// (Nomad's max_heartbeats_per_second): 2,000 agents heartbeat every 10 s.
     public var maxHeartbeatsPerSecond: Double = 200
     /// How often frameworks get a HEARTBEAT on their stream.
-    public var frameworkHeartbeat: Double = 5
+    public var frameworkHeartbeat: Duration = .seconds(5)
     /// Mesos' default refusal when a DECLINE or ACCEPT names no filter.
-    public var defaultRefuseSeconds: Double = 5
+    public var defaultRefusal: Duration = .seconds(5)
     /// Smallest unused share worth offering.
     public var minOfferCpus: Double = 0.001
     public var minOfferMem: Double = 1
     /// An offer not answered within this long is rescinded and its resources offered again
     /// (Mesos' `--offer_timeout`): a DECLINE or ACCEPT lost on the way, or a framework that drops
     /// offers, must not keep an agent out of every later allocation.
-    public var offerTimeout: Double = 15
+    public var offerTimeout: Duration = .seconds(15)
     /// Every agent is offered again this often (refusals that ran out, idle capacity lent as
     /// revocable); in between only agents whose resources changed are (Mesos' allocation interval).
-    public var allocationInterval: Double = 1
+    public var allocationInterval: Duration = .seconds(1)
     /// Full passes asked for by events (REVIVE, a new subscription) run at most this often.
-    public var minFullAllocation: Double = 0.1
+    public var minFullAllocation: Duration = .milliseconds(100)
     /// Allocation is sampled this often for `/master/allocation` (a day of samples is kept).
-    public var statsPeriod: Double = 10
+    public var statsPeriod: Duration = .seconds(10)
     public init() {}
 }
 
@@ -61,15 +61,15 @@ public struct MasterTask: Sendable, Equatable {
 
 public struct AgentEntry: Sendable, Equatable {
     public var info: AgentInfo
-    public var lastSeen: Double
+    public var lastSeen: Instant
     public var reachable: Bool
     public var tasks: [String: MasterTask]
     /// Cores each task used over the agent's last heartbeat interval (absent: not measured).
     public var cpuUsage: [String: Double] = [:]
     /// The heartbeat interval this agent was last told: its timeout follows from it.
-    public var heartbeatInterval: Double = 1
+    public var heartbeatInterval: Duration = .seconds(1)
 
-    public init(info: AgentInfo, lastSeen: Double, reachable: Bool, tasks: [String: MasterTask]) {
+    public init(info: AgentInfo, lastSeen: Instant, reachable: Bool, tasks: [String: MasterTask]) {
         self.info = info
         self.lastSeen = lastSeen
         self.reachable = reachable
@@ -93,10 +93,10 @@ public struct AgentEntry: Sendable, Equatable {
 public struct FrameworkEntry: Sendable, Equatable {
     public var info: FrameworkInfo
     public var connected: Bool
-    public var disconnectedAt: Double?
+    public var disconnectedAt: Instant?
     public var suppressed = false
     /// agent id → time until which this framework declined that agent's resources.
-    public var refusals: [String: Double] = [:]
+    public var refusals: [String: Instant] = [:]
 }
 
 /// The master's decisions: agent registry, framework registry, offers, task bookkeeping.
@@ -110,10 +110,10 @@ public struct MasterCore: Sendable {
     public internal(set) var policy = ResourcePolicy()
     /// Per agent, the newest registration seen (boot, sequence).
     var registrations: [String: (boot: String, sequence: Int)] = [:]
-    var startedAt: Double
+    var startedAt: Instant
     let idPrefix: String
     var counter = 0
-    var lastHeartbeat: Double
+    var lastHeartbeat: Instant
     /// Per reachable agent its part of the cluster sums, and the sums (see `ClusterSums`).
     var shares: [String: AgentShare] = [:]
     var sums = ClusterSums()
@@ -121,9 +121,9 @@ public struct MasterCore: Sendable {
     /// subscription, a policy change, and every `allocationInterval`).
     var dirty: Set<String> = []
     var allocateAll = true
-    var lastFullAllocation = -Double.infinity
-    var lastFullPass = -Double.infinity
-    var lastRecompute = -Double.infinity
+    var lastFullAllocation = Instant.distantPast
+    var lastFullPass = Instant.distantPast
+    var lastRecompute = Instant.distantPast
     /// A REVIVE asked for a full pass (run at most every `minFullAllocation`).
     var reviveRequested = false
     /// Which agent runs each task the master knows.
@@ -132,7 +132,7 @@ public struct MasterCore: Sendable {
     public internal(set) var unreachableMarks = 0
 
     public init(
-        settings: MasterSettings = MasterSettings(), now: Double, idPrefix: String, policy: ResourcePolicy = ResourcePolicy()
+        settings: MasterSettings = MasterSettings(), now: Instant, idPrefix: String, policy: ResourcePolicy = ResourcePolicy()
     ) {
         self.settings = settings
         self.startedAt = now
@@ -143,7 +143,7 @@ public struct MasterCore: Sendable {
 
     /// A master elected after another: the operator's policy as stored, and agents get one
     /// timeout from now to come back with their tasks before anything is declared lost.
-    public mutating func onTookOver(policy: ResourcePolicy, now: Double) {
+    public mutating func onTookOver(policy: ResourcePolicy, now: Instant) {
         self.policy = policy
         startedAt = now
         allocateAll = true
@@ -161,7 +161,7 @@ public struct MasterCore: Sendable {
     }
 
     /// Tasks the master cannot vouch for yet: after a restart, agents have one timeout to re-register.
-    func inReregistrationWindow(_ now: Double) -> Bool { now - startedAt < settings.agentTimeout }
+    func inReregistrationWindow(_ now: Instant) -> Bool { now - startedAt < settings.agentTimeout }
 
     public func task(_ id: String) -> (agent: AgentEntry, task: MasterTask)? {
         guard let agentId = taskAgent[id], let agent = agents[agentId], let t = agent.tasks[id] else { return nil }

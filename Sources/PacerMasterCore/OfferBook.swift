@@ -9,7 +9,7 @@ public struct OfferBook: Sendable {
     private var perFramework: [String: Int] = [:]
     /// Offer ids in the order they were made, with when. Answered offers stay here until they
     /// reach the front (skipped then): removal from the middle would cost a scan.
-    private var made: Deque<(id: String, at: Double)> = []
+    private var made: Deque<(id: String, at: Instant)> = []
 
     public init() {}
 
@@ -34,7 +34,7 @@ public struct OfferBook: Sendable {
         (byAgent[agentId] ?? []).compactMap { byId[$0] }
     }
 
-    mutating func add(_ offer: Offer, now: Double) {
+    mutating func add(_ offer: Offer, now: Instant) {
         byId[offer.id] = offer
         byAgent[offer.agentId, default: []].insert(offer.id)
         perFramework[offer.frameworkId, default: 0] += 1
@@ -53,7 +53,7 @@ public struct OfferBook: Sendable {
     }
 
     /// Removes and returns the offers made at or before `deadline`, oldest first.
-    mutating func expire(madeBefore deadline: Double) -> [Offer] {
+    mutating func expire(madeBefore deadline: Instant) -> [Offer] {
         var out: [Offer] = []
         while let first = made.first, first.at <= deadline {
             made.removeFirst()

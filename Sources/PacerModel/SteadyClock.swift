@@ -23,6 +23,8 @@ public struct SteadyClock: Sendable {
     public static let process = SteadyClock()
 
     public static var now: Date { process.now }
+    /// The same moment as the cores take it.
+    public static var instant: Instant { Instant(process.now) }
 
     public var now: Date {
         let elapsed = monotonic() - monotonicOrigin

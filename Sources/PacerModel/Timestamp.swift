@@ -6,6 +6,9 @@ public enum Timestamp {
     public static func string(_ date: Date) -> String {
         date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
     }
+    /// The formatter truncates to the millisecond, and 1700000000.001 s is stored a hair below
+    /// .001: half a microsecond on top makes an instant print as the millisecond it names.
+    public static func string(_ instant: Instant) -> String { string(instant.addingTimeInterval(0.000_000_5).date) }
     public static func parse(_ s: String) -> Date? {
         (try? Date(s, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
             ?? (try? Date(s, strategy: Date.ISO8601FormatStyle()))

@@ -30,11 +30,11 @@ struct MasterCommand: AsyncParsableCommand {
         var config = MasterConfig()
         config.host = server.bind
         config.port = port
-        config.settings.agentTimeout = agentTimeout
+        config.settings.agentTimeout = .seconds(agentTimeout)
         guard offerTimeout > 0 else { throw ValidationError("--offer-timeout: seconds, more than 0") }
-        config.settings.offerTimeout = offerTimeout
+        config.settings.offerTimeout = .seconds(offerTimeout)
         guard statsInterval >= 0.1 else { throw ValidationError("--stats-interval must be at least 0.1 s") }
-        config.settings.statsPeriod = statsInterval
+        config.settings.statsPeriod = .seconds(statsInterval)
         config.stateDir = server.stateDir + "/master"
         if let store {
             guard store.hasPrefix("etcd://") else {
@@ -88,7 +88,7 @@ struct AgentCommand: AsyncParsableCommand {
             mem: mem, disk: disk, ports: ports, attributes: attributes)
         config.isolation = try isolation.settings()
         guard recoveryTimeout >= 0 else { throw ValidationError("--recovery-timeout: seconds, 0 or more") }
-        config.settings.recoveryTimeout = recoveryTimeout
+        config.settings.recoveryTimeout = .seconds(recoveryTimeout)
         guard sandboxKeep >= 0, sandboxMaxAge >= 0 else { throw ValidationError("--sandbox-keep, --sandbox-max-age: 0 or more") }
         config.sandboxKeep = sandboxKeep
         config.sandboxMaxAge = sandboxMaxAge
@@ -206,7 +206,7 @@ struct FrameworkCommand: AsyncParsableCommand {
         config.requestLimit = httpMaxConcurrentRequests
         config.credentials = httpCredentials
         guard deploymentStallTimeout > 0 else { throw ValidationError("--deployment-stall-timeout: seconds, more than 0") }
-        config.settings.stallSeconds = deploymentStallTimeout
+        config.settings.stall = .seconds(deploymentStallTimeout)
         config.settings.roles = Runner.urls(roles)
         config.host = server.bind
         config.port = port

@@ -36,7 +36,7 @@ final class HealthTrackerTests: XCTestCase {
 
     func testZeroMaxFailuresNeverKills() {
         var h = tracker(grace: 0, max: 0)
-        for i in 0..<100 { _ = h.record(success: false, now: 101 + Double(i)) }
+        for i in 0..<100 { _ = h.record(success: false, now: Instant(secondsSince1970: 101 + Double(i))) }
         XCTAssertFalse(h.exceeded)
     }
 

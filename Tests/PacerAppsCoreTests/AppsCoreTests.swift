@@ -24,14 +24,14 @@ final class AppsCoreTests: XCTestCase {
         XCTAssertEqual(env["HOST"], "h1")
         // Satisfied: further offers are declined, for long.
         let more = c.onOffers([offer("o2")], now: t0)
-        XCTAssertEqual(more, [.decline(offerIds: ["o2"], refuseSeconds: 120)])
+        XCTAssertEqual(more, [.decline(offerIds: ["o2"], refuse: .seconds(120))])
     }
 
     func testOnlyWhatFitsIsLaunched() throws {
         var c = try core(app("/big", instances: 3, cpus: 1.5))
         XCTAssertEqual(c.onOffers([offer("o1", cpus: 4)], now: t0).launched.count, 2)
         let ds = c.onOffers([offer("o2", cpus: 1)], now: t0)
-        XCTAssertEqual(ds, [.decline(offerIds: ["o2"], refuseSeconds: 2)], "demand remains: a short refusal")
+        XCTAssertEqual(ds, [.decline(offerIds: ["o2"], refuse: .seconds(2))], "demand remains: a short refusal")
     }
 
     func testConstraintsPlaceTasks() throws {
@@ -47,7 +47,7 @@ final class AppsCoreTests: XCTestCase {
             let records = existing.enumerated().map { i, e in
                 TaskRecord(
                     id: "t\(i)", appId: try! PathId(validating: "/x"), agentId: "a", host: e.0, agentAttributes: e.1,
-                    ports: [], servicePorts: [], version: "v", stagedAt: t0)
+                    ports: [], servicePorts: [], version: "v", stagedAt: t0.date)
             }
             return ConstraintCheck.accepts(
                 [Constraint(field: value == nil && op == .unique ? "hostname" : "rack", op: op, value: value)],

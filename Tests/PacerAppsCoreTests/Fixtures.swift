@@ -25,7 +25,7 @@ func offer(
         resources: Resources(cpus: cpus, mem: mem, disk: 1000, ports: [PortRange(31000, 31999)]))
 }
 
-let t0 = Date(timeIntervalSince1970: 1_700_000_000)
+let t0 = Instant(secondsSince1970: 1_700_000_000)
 
 extension Array where Element == AppsDirective {
     /// What the batch tells subscribers.
@@ -61,12 +61,12 @@ extension AppsCore {
     }
 
     /// Reports every given task in `state` from its agent, as an update with a uuid.
-    mutating func report(_ ids: [String], _ state: TaskState, at now: Date) -> [AppsDirective] {
+    mutating func report(_ ids: [String], _ state: TaskState, at now: Instant) -> [AppsDirective] {
         onStatusUpdates(
             ids.map {
                 TaskStatus(
                     taskId: $0, agentId: tasks[$0]?.agentId ?? "a1", frameworkId: "f", state: state,
-                    uuid: UUID().uuidString, timestamp: now.timeIntervalSince1970)
+                    uuid: UUID().uuidString, timestamp: now.secondsSince1970)
             }, now: now)
     }
 }

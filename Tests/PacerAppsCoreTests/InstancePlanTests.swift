@@ -9,7 +9,7 @@ final class InstancePlanTests: XCTestCase {
     func record(_ id: String, version: String, running: Bool, at: Double) -> TaskRecord {
         TaskRecord(
             id: id, appId: try! PathId(validating: "/a"), agentId: "a", host: "h", agentAttributes: [:], ports: [],
-            servicePorts: [], version: version, stagedAt: t0.addingTimeInterval(at), state: running ? .running : .staging)
+            servicePorts: [], version: version, stagedAt: t0.addingTimeInterval(at).date, state: running ? .running : .staging)
     }
 
     func testRollingUpgradeInvariantsHoldAtEveryStep() {

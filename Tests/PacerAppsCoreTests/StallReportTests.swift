@@ -7,7 +7,7 @@ import XCTest
 /// Issue 18: stalls are reported whatever their cause, with what the deployment waits on in words,
 /// and the framework asks for offers again while it has instances it cannot place.
 final class StallReportTests: XCTestCase {
-    func at(_ s: Double) -> Date { t0.addingTimeInterval(s) }
+    func at(_ s: Double) -> Instant { t0.addingTimeInterval(s) }
 
     func testRevivesAgainWhileInstancesWaitWithBackoff() throws {
         var c = AppsCore(apps: [], tasks: [], idPrefix: "p", now: t0)
@@ -27,7 +27,7 @@ final class StallReportTests: XCTestCase {
 
     func testWhyItWaitsNamesTheConstraintAndTheStallIsReportedOnce() throws {
         var s = AppsSettings()
-        s.stallSeconds = 60
+        s.stall = .seconds(60)
         var c = AppsCore(settings: s, apps: [], tasks: [], idPrefix: "p", now: t0)
         let spec = app("/web", instances: 2, constraints: [Constraint(field: "rack", op: .like, value: "r9")])
         _ = try c.putApp(spec, now: t0, force: false)

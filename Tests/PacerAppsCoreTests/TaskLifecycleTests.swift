@@ -11,21 +11,23 @@ final class TaskLifecycleTests: XCTestCase {
         XCTAssertTrue(drain.isLeaving)
         XCTAssertTrue(drain.isDraining)
         XCTAssertTrue(drain.isUnhealthyKill)
-        XCTAssertNil(drain.due(now: t0.addingTimeInterval(9), drainTimeout: 10, killRetry: 5))
-        XCTAssertEqual(drain.due(now: t0.addingTimeInterval(10), drainTimeout: 10, killRetry: 5), .finishDrain)
+        XCTAssertNil(drain.due(now: t0.addingTimeInterval(9), drainTimeout: .seconds(10), killRetry: .seconds(5)))
+        XCTAssertEqual(
+            drain.due(now: t0.addingTimeInterval(10), drainTimeout: .seconds(10), killRetry: .seconds(5)), .finishDrain)
         XCTAssertFalse(drain.keepWaiting(for: ["b", "c"]), "b still holds it; c never was waited for")
         XCTAssertEqual(drain.waitingFor, ["b"])
         XCTAssertTrue(drain.keepWaiting(for: []))
         drain.killNow(t0.addingTimeInterval(3))
         XCTAssertEqual(drain, .killing(askedAt: t0.addingTimeInterval(3), unhealthy: true), "the reason stays")
-        XCTAssertNil(drain.due(now: t0.addingTimeInterval(8), drainTimeout: 10, killRetry: 5))
-        XCTAssertEqual(drain.due(now: t0.addingTimeInterval(8.5), drainTimeout: 10, killRetry: 5), .repeatKill)
+        XCTAssertNil(drain.due(now: t0.addingTimeInterval(8), drainTimeout: .seconds(10), killRetry: .seconds(5)))
+        XCTAssertEqual(
+            drain.due(now: t0.addingTimeInterval(8.5), drainTimeout: .seconds(10), killRetry: .seconds(5)), .repeatKill)
         XCTAssertFalse(drain.keepWaiting(for: ["a"]), "a killing task waits for no load balancer")
         XCTAssertEqual(drain.waitingFor, [])
 
         XCTAssertFalse(TaskLifecycle.kept.isLeaving)
         XCTAssertFalse(TaskLifecycle.kept.isUnhealthyKill)
-        XCTAssertNil(TaskLifecycle.kept.due(now: .distantFuture, drainTimeout: 0, killRetry: 0))
+        XCTAssertNil(TaskLifecycle.kept.due(now: Instant(secondsSince1970: .infinity), drainTimeout: .zero, killRetry: .zero))
     }
 
     func testAKillDrainsOnlyARunningTaskThatLoadBalancersFollow() throws {
@@ -50,7 +52,7 @@ final class TaskLifecycleTests: XCTestCase {
     func testAnUnansweredKillIsRepeatedOnTheRetryInterval() throws {
         var (c, ids) = try AppsCore.running(2)
         XCTAssertEqual(c.killTasks([ids[1]], scale: false, now: t0).2.killed, [ids[1]])
-        let retry = AppsSettings().killRetrySeconds
+        let retry = AppsSettings().killRetry.seconds
         XCTAssertEqual(c.onTick(now: t0.addingTimeInterval(retry)).killed, [])
         XCTAssertEqual(c.onTick(now: t0.addingTimeInterval(retry + 0.5)).killed, [ids[1]])
         XCTAssertEqual(c.onTick(now: t0.addingTimeInterval(retry + 1)).killed, [], "and not again right after")

@@ -119,7 +119,7 @@ final class AllocatorTests: XCTestCase {
         let old = try XCTUnwrap(offers(ds + out).last { $0.revocable == true && m.offers[$0.id] != nil })
         XCTAssertEqual(old.resources.cpus, 1, accuracy: 1e-9, "unmeasured services count whole")
         out = try m.onCall(.decline(fid, offerIds: [old.id], refuseSeconds: 1), now: 1)
-        XCTAssertTrue(m.onHeartbeat(agentId: "a1", usage: ["s1": 0.02, "s2": 0.1], now: 2))
+        XCTAssertEqual(m.onHeartbeat(agentId: "a1", usage: ["s1": 0.02, "s2": 0.1], now: 2), .recorded)
         let lent = try XCTUnwrap(offers(m.onTick(now: 3)).first { $0.revocable == true })
         // 4 - (0.02 × 1.25 + 0.05) - (0.1 × 1.25 + 0.05) = 3.75
         XCTAssertEqual(lent.resources.cpus, 3.75, accuracy: 1e-9)
@@ -128,7 +128,7 @@ final class AllocatorTests: XCTestCase {
             .accept(fid, offerIds: [lent.id], tasks: (0..<7).map { task("b\($0)", on: "a1", cpus: 0.5, mem: 256) }), now: 3)
         // A busy service does not preempt by itself (its weight takes the cpu back); a new service
         // task does, and only as much as it needs.
-        XCTAssertTrue(m.onHeartbeat(agentId: "a1", usage: ["s1": 0.02, "s2": 0.1], now: 40))
+        XCTAssertEqual(m.onHeartbeat(agentId: "a1", usage: ["s1": 0.02, "s2": 0.1], now: 40), .recorded)
         let svcOffer = try XCTUnwrap(offers(m.onTick(now: 40)).first { $0.revocable != true })
         let ds2 = try m.onCall(
             .accept(fid, offerIds: [svcOffer.id], tasks: [task("s3", on: "a1", cpus: 0.75, mem: 256)]), now: 40)
@@ -143,7 +143,7 @@ final class AllocatorTests: XCTestCase {
         var m = MasterCore(now: 0, idPrefix: "t")
         _ = m.onRegisterAgent(agent("a1", cpus: 4, mem: 4096), tasks: [], now: 0)
         var h = AllocationHistory(period: 10, span: 100)
-        for i in 0..<25 { h.record(m, now: Double(i)) }
+        for i in 0..<25 { h.record(m, now: Instant(secondsSince1970: Double(i))) }
         XCTAssertEqual(h.samples.count, 10)
         XCTAssertEqual(h.ordered.map(\.time), (15..<25).map(Double.init))
         XCTAssertEqual(h.agents["a1"]?.samples, 25)
@@ -180,7 +180,7 @@ final class AllocatorTests: XCTestCase {
             }
             var n = 0
             for step in 1...40 {
-                let now = Double(step)
+                let now = Instant(secondsSince1970: Double(step))
                 for o in offers(m.onTick(now: now)) where m.offers[o.id] != nil {
                     XCTAssertTrue(
                         served[o.frameworkId]?.contains(o.role ?? "*") == true, "seed \(seed): offer for a role not served")
@@ -207,7 +207,7 @@ final class AllocatorTests: XCTestCase {
                         [
                             TaskStatus(
                                 taskId: t, agentId: a.info.id, frameworkId: nil, state: .finished,
-                                uuid: "u\(t)", timestamp: now)
+                                uuid: "u\(t)", timestamp: now.secondsSince1970)
                         ], now: now)
                     try check(m, seed: seed)
                 }

@@ -85,7 +85,7 @@ final class MasterCoreTests: XCTestCase {
         // A revive right after a full allocation pass is served by the next one (at most
         // minFullAllocation later), so a burst of revives costs one pass, not one each.
         XCTAssertTrue(offers(try m.onCall(SchedulerCall(type: .revive, frameworkId: fid), now: 13)).isEmpty)
-        XCTAssertEqual(offers(m.onTick(now: 13 + 2 * m.settings.minFullAllocation)).count, 1)
+        XCTAssertEqual(offers(m.onTick(now: 13 + m.settings.minFullAllocation * 2)).count, 1)
         _ = try m.onCall(.decline(fid, offerIds: Array(m.offers.keys), refuseSeconds: 100), now: 14)
         XCTAssertEqual(
             offers(try m.onCall(SchedulerCall(type: .revive, frameworkId: fid), now: 15)).count, 1,
@@ -107,7 +107,7 @@ final class MasterCoreTests: XCTestCase {
     func testSilentAgentBecomesUnreachableAndItsTasksAreReported() throws {
         var (m, fid, offer) = cluster()
         _ = try m.onCall(.accept(fid, offerIds: [offer.id], tasks: [task("t1")]), now: 1)
-        XCTAssertTrue(m.onHeartbeat(agentId: "a1", now: 10))
+        XCTAssertEqual(m.onHeartbeat(agentId: "a1", now: 10), .recorded)
         XCTAssertTrue(updates(m.onTick(now: 20)).isEmpty)  // 10 s of silence < 15 s timeout
         let ds = m.onTick(now: 26)
         XCTAssertEqual(updates(ds).map(\.state), [.unreachable])
@@ -116,7 +116,7 @@ final class MasterCoreTests: XCTestCase {
                 if case .toFramework(_, let e) = $0 { return e.type == .failure }
                 return false
             })
-        XCTAssertFalse(m.onHeartbeat(agentId: "a1", now: 27))  // must register again
+        XCTAssertEqual(m.onHeartbeat(agentId: "a1", now: 27), .registerAgain)  // must register again
         // It comes back with its task: the framework hears the real state.
         let back = m.onRegisterAgent(agent, tasks: [.init(task: task("t1"), frameworkId: fid, state: .running)], now: 28)
         XCTAssertEqual(updates(back).map(\.state), [.running])
@@ -179,10 +179,10 @@ final class MasterCoreTests: XCTestCase {
         XCTAssertEqual(same, fid)
         XCTAssertNotNil(m.task("t1"))
         m.onDisconnected(frameworkId: fid, now: 4)
-        XCTAssertTrue(m.onHeartbeat(agentId: "a1", now: 59))
+        XCTAssertEqual(m.onHeartbeat(agentId: "a1", now: 59), .recorded)
         _ = m.onTick(now: 60)
         XCTAssertNotNil(m.frameworks[fid])  // within its failover timeout
-        XCTAssertTrue(m.onHeartbeat(agentId: "a1", now: 60))
+        XCTAssertEqual(m.onHeartbeat(agentId: "a1", now: 60), .recorded)
         let kills = m.onTick(now: 70).filter {
             if case .toAgent(_, _, let msg) = $0 { return msg.type == .kill }
             return false
@@ -218,9 +218,12 @@ final class MasterCoreTests: XCTestCase {
 extension MasterCoreTests {
     func testAnUnansweredOfferIsRescindedAndOfferedAgainAfterTheOfferTimeout() {
         var (m, fid, offer) = cluster()
-        XCTAssertTrue(offers(m.onTick(now: m.settings.offerTimeout - 1)).isEmpty, "one offer per agent while it is out")
-        XCTAssertTrue(m.onHeartbeat(agentId: agent.id, now: m.settings.offerTimeout))
-        let ds = m.onTick(now: m.settings.offerTimeout + 0.5)
+        XCTAssertTrue(
+            offers(m.onTick(now: Instant(secondsSince1970: m.settings.offerTimeout.seconds - 1))).isEmpty,
+            "one offer per agent while it is out")
+        XCTAssertEqual(
+            m.onHeartbeat(agentId: agent.id, now: Instant(secondsSince1970: m.settings.offerTimeout.seconds)), .recorded)
+        let ds = m.onTick(now: Instant(secondsSince1970: m.settings.offerTimeout.seconds + 0.5))
         let rescinded = ds.compactMap { d -> String? in
             if case .toFramework(fid, let e) = d { return e.rescind?.offerId }
             return nil

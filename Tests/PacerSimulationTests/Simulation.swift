@@ -89,11 +89,13 @@ struct Simulation {
     /// the default (the calm phase must outlast it).
     static var frameworkSettings: AppsSettings {
         var s = AppsSettings()
-        s.launchConfirmSeconds = 100
+        s.launchConfirm = .seconds(100)
         return s
     }
 
-    static func date(_ t: Double) -> Date { Date(timeIntervalSince1970: 1_700_000_000 + t) }
+    static func date(_ t: Double) -> Instant { Instant(secondsSince1970: 1_700_000_000 + t) }
+    /// The master's and agents' clock: the simulated seconds themselves.
+    static func instant(_ t: Double) -> Instant { Instant(secondsSince1970: t) }
 
     mutating func send(_ m: Message, reliable: Bool = false) {
         let copies = !reliable && rng.chance(faults.duplication) ? 2 : 1
@@ -129,7 +131,7 @@ struct Simulation {
         if faults.crashes && rng.chance(0.01) { crashFramework() }
         if faults.crashes && rng.chance(0.01), let id = agents.keys.sorted().randomElement(using: &rng) { crashAgent(id) }
         if faults.masterFailovers && rng.chance(0.005) { failOverMaster() }
-        masterDo(master.onTick(now: now))
+        masterDo(master.onTick(now: Self.instant(now)))
         if frameworkId == nil || master.frameworks[frameworkId!]?.connected != true { subscribe() }
         frameworkDo(framework.onTick(now: Self.date(now)))
         for id in agents.keys.sorted() {
@@ -145,13 +147,14 @@ struct Simulation {
             } else {
                 send(.toMaster(.heartbeat(id)))
             }
-            agentDo(id, agents[id]!.core.onTick(now: now))
+            agentDo(id, agents[id]!.core.onTick(now: Self.instant(now)))
         }
     }
 
     mutating func subscribe() {
         stream += 1
-        let (id, ds) = master.onSubscribe(FrameworkInfo(id: frameworkId, name: "sim", failoverTimeoutSeconds: 3600), now: now)
+        let (id, ds) = master.onSubscribe(
+            FrameworkInfo(id: frameworkId, name: "sim", failoverTimeoutSeconds: 3600), now: Self.instant(now))
         frameworkId = id
         masterDo(ds)
     }
@@ -165,13 +168,16 @@ struct Simulation {
             switch call.type {
             case .register:
                 guard let r = call.register else { return }
-                masterDo(master.onRegisterAgent(r.agent, tasks: r.tasks, boot: r.boot, sequence: r.sequence, now: now))
+                masterDo(
+                    master.onRegisterAgent(r.agent, tasks: r.tasks, boot: r.boot, sequence: r.sequence, now: Self.instant(now)))
                 if agents[call.agentId] != nil && !agents[call.agentId]!.registered {
                     agents[call.agentId]!.registered = true
-                    agentDo(call.agentId, agents[call.agentId]!.core.onRegistered(now: now))
+                    agentDo(call.agentId, agents[call.agentId]!.core.onRegistered(now: Self.instant(now)))
                 }
             case .heartbeat:
-                if !master.onHeartbeat(agentId: call.agentId, now: now) { agents[call.agentId]?.registered = false }
+                if master.onHeartbeat(agentId: call.agentId, now: Self.instant(now)) == .registerAgain {
+                    agents[call.agentId]?.registered = false
+                }
             case .update:
                 if master.agents[call.agentId]?.reachable != true {
                     agents[call.agentId]?.registered = false
@@ -179,19 +185,21 @@ struct Simulation {
                 }
                 let statuses = call.update?.statuses ?? []
                 let unknown = master.reportsUnknownTasks(agentId: call.agentId, statuses)
-                masterDo(master.onAgentUpdates(agentId: call.agentId, statuses, now: now))
+                masterDo(master.onAgentUpdates(agentId: call.agentId, statuses, now: Self.instant(now)))
                 if unknown { agents[call.agentId]?.registered = false }
             }
         case .call(let call):
-            if let ds = try? master.onCall(call, now: now) { masterDo(ds) }
+            if let ds = try? master.onCall(call, now: Self.instant(now)) { masterDo(ds) }
         case .toAgent(let id, let message):
             guard var a = agents[id] else { return }
             let t = now
             let ds: [AgentDirective]
             switch message.type {
-            case .launch: ds = a.core.onLaunch(frameworkId: message.launch!.frameworkId, message.launch!.tasks, now: t)
-            case .kill: ds = a.core.onKill(taskId: message.kill!.taskId, frameworkId: message.kill!.frameworkId, now: t)
-            case .acknowledge: ds = a.core.onAcknowledged(message.acknowledge!.updates, now: t)
+            case .launch:
+                ds = a.core.onLaunch(frameworkId: message.launch!.frameworkId, message.launch!.tasks, now: Self.instant(t))
+            case .kill:
+                ds = a.core.onKill(taskId: message.kill!.taskId, frameworkId: message.kill!.frameworkId, now: Self.instant(t))
+            case .acknowledge: ds = a.core.onAcknowledged(message.acknowledge!.updates, now: Self.instant(t))
             }
             agents[id] = a
             agentDo(id, ds)
@@ -201,7 +209,7 @@ struct Simulation {
         case .exited(let id, let taskId, let pid, let status):
             guard agents[id]?.processes[pid]?.alive == true else { return }
             agents[id]!.processes[pid]!.alive = false
-            agentDo(id, agents[id]!.core.onExited(taskId: taskId, status, now: now))
+            agentDo(id, agents[id]!.core.onExited(taskId: taskId, status, now: Self.instant(now)))
         }
     }
 
@@ -242,7 +250,7 @@ struct Simulation {
                                 message: .exited(agent: id, taskId: t.taskId, pid: nextPid, .exited(1))))
                     }
                 }
-                agentDo(id, agents[id]!.core.onSpawned(results, now: now))
+                agentDo(id, agents[id]!.core.onSpawned(results, now: Self.instant(now)))
             case .signal(let taskId, let pid, let signal):
                 seq += 1
                 queue.append(
@@ -282,8 +290,8 @@ struct Simulation {
                 for t in tasks where store.tasks[t.taskId] == nil {
                     failures.append("t=\(now): launching \(t.taskId) that is not persisted")
                 }
-                send(.call(.accept(fid, offerIds: [offer], tasks: tasks, refuseSeconds: refuse)))
-            case .decline(let offers, let refuse): send(.call(.decline(fid, offerIds: offers, refuseSeconds: refuse)))
+                send(.call(.accept(fid, offerIds: [offer], tasks: tasks, refuseSeconds: refuse.seconds)))
+            case .decline(let offers, let refuse): send(.call(.decline(fid, offerIds: offers, refuseSeconds: refuse.seconds)))
             case .kill(let task, let agent): send(.call(.kill(fid, taskId: task, agentId: agent)))
             case .revive: send(.call(SchedulerCall(type: .revive, frameworkId: fid)))
             case .reconcile(let refs): send(.call(.reconcile(fid, refs)))
@@ -299,7 +307,7 @@ struct Simulation {
         framework = AppsCore(
             settings: Self.frameworkSettings, apps: Array(store.apps.values), tasks: Array(store.tasks.values),
             idPrefix: "f\(Int(now * 1000))", now: Self.date(now))
-        if let id = frameworkId { master.onDisconnected(frameworkId: id, now: now) }
+        if let id = frameworkId { master.onDisconnected(frameworkId: id, now: Self.instant(now)) }
         stream += 1  // the old stream is gone
     }
 
@@ -307,7 +315,7 @@ struct Simulation {
     /// re-register with their tasks (their heartbeats get "unknown agent"), the framework resubscribes.
     /// Messages in flight reach the new leader, as requests redirected by a follower would.
     mutating func failOverMaster() {
-        master = MasterCore(now: now, idPrefix: "m\(Int(now * 1000))")
+        master = MasterCore(now: Self.instant(now), idPrefix: "m\(Int(now * 1000))")
         stream += 1
     }
 
@@ -319,7 +327,7 @@ struct Simulation {
         a.registered = false
         for (taskId, t) in a.core.tasks.sorted(by: { $0.key < $1.key }) where !t.state.isTerminal {
             let alive = t.pid.flatMap { a.processes[$0]?.alive } ?? false
-            if !alive { a.core.onRecovered(taskId: taskId, exit: nil, now: now) }
+            if !alive { a.core.onRecovered(taskId: taskId, exit: nil, now: Self.instant(now)) }
         }
         agents[id] = a
     }
@@ -359,7 +367,9 @@ struct Simulation {
     func masterView() -> String {
         guard let fid = frameworkId, let f = master.frameworks[fid] else { return "framework unknown" }
         let offers = master.offers.values.filter { $0.frameworkId == fid }.map { "\($0.id)@\($0.agentId)" }.sorted()
-        let refusals = f.refusals.filter { $0.value > now }.map { "\($0.key) \(Int($0.value - now)) s" }.sorted()
+        let refusals = f.refusals.filter { $0.value > Self.instant(now) }.map {
+            "\($0.key) \(Int($0.value.timeIntervalSince(Self.instant(now)))) s"
+        }.sorted()
         return "connected \(f.connected), suppressed \(f.suppressed), offers \(offers), refusals \(refusals)"
     }
 

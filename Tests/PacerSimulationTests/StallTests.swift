@@ -15,7 +15,7 @@ final class StallTests: XCTestCase {
         id: "a1", hostname: "h1", url: "agent://a1",
         resources: Resources(cpus: 4, mem: 4096, disk: 1000, ports: [PortRange(31000, 31099)]), attributes: [:])
 
-    func date(_ t: Double) -> Date { Date(timeIntervalSince1970: 1_700_000_000 + t) }
+    func date(_ t: Double) -> Instant { Instant(secondsSince1970: 1_700_000_000 + t) }
 
     func web() -> AppDefinition {
         var a = AppDefinition(id: try! PathId(validating: "/web"))
@@ -31,8 +31,8 @@ final class StallTests: XCTestCase {
     func calls(_ ds: [AppsDirective], _ fid: String) -> [SchedulerCall] {
         ds.compactMap { d in
             switch d {
-            case .accept(let o, let t, let r): .accept(fid, offerIds: [o], tasks: t, refuseSeconds: r)
-            case .decline(let o, let r): .decline(fid, offerIds: o, refuseSeconds: r)
+            case .accept(let o, let t, let r): .accept(fid, offerIds: [o], tasks: t, refuseSeconds: r.seconds)
+            case .decline(let o, let r): .decline(fid, offerIds: o, refuseSeconds: r.seconds)
             case .revive: SchedulerCall(type: .revive, frameworkId: fid)
             default: nil
             }
@@ -61,13 +61,13 @@ final class StallTests: XCTestCase {
         var t = start
         while t < start + seconds {
             t += 0.25
-            var pending = offers(m.onTick(now: t))
+            var pending = offers(m.onTick(now: Instant(secondsSince1970: t)))
             var framework = f.onTick(now: date(t))
             while true {
                 if !pending.isEmpty { framework += f.onOffers(pending, now: date(t)) }
                 if !launched(framework).isEmpty { return t - start }
                 pending = []
-                for call in calls(framework, fid) { pending += offers(try m.onCall(call, now: t)) }
+                for call in calls(framework, fid) { pending += offers(try m.onCall(call, now: Instant(secondsSince1970: t))) }
                 framework = []
                 if pending.isEmpty { break }
             }
@@ -92,7 +92,7 @@ final class StallTests: XCTestCase {
         for call in calls(put, fid) { _ = try m.onCall(call, now: 101) }
         let waited = try launchTime(&m, &f, fid: fid, from: 101, seconds: 60)
         XCTAssertNotNil(waited, "the agent's offer stayed outstanding: nothing launched in 60 s")
-        XCTAssertLessThanOrEqual(waited ?? .infinity, m.settings.offerTimeout + 1)
+        XCTAssertLessThanOrEqual(waited ?? .infinity, m.settings.offerTimeout.seconds + 1)
     }
 
     func testAReviveOvertakenByAnOlderDeclineDoesNotStallADeployment() throws {
@@ -107,6 +107,6 @@ final class StallTests: XCTestCase {
         for call in calls(put, fid) + calls(decline, fid) { XCTAssertTrue(offers(try m.onCall(call, now: 1.2)).isEmpty) }
         let waited = try launchTime(&m, &f, fid: fid, from: 1.2, seconds: 60)
         XCTAssertNotNil(waited, "the decline's refusal held the agent back: nothing launched in 60 s")
-        XCTAssertLessThanOrEqual(waited ?? .infinity, f.settings.reviveSeconds + 1)
+        XCTAssertLessThanOrEqual(waited ?? .infinity, f.settings.revive.seconds + 1)
     }
 }
