@@ -9,47 +9,14 @@ extension HTTPSession {
     /// Parses the next request head if it has fully arrived, routes it and sends it on.
     /// Returns true when an exchange started.
     func beginRequest() -> Bool {
-        let limits = settings.limits.head
-        let available = evbuffer_get_length(input)
-        let bytes = EventIO.contiguous(input, min(available, limits.headBytes + 4))
-        let start: Int
-        let end: Int
-        switch HeadScanner.scan(bytes, from: scanResume, limits: limits) {
-        case .incomplete(let resume):
-            scanResume = resume
-            if machine.onHeadIncomplete(eof: fromClient.eof) == .close { close() }
-            return false
-        case .invalid(let error):
-            fail(error)
-            return false
-        case .complete(let s, let e):
-            (start, end) = (s, e)
-        }
-        scanResume = 0
-        let head: RequestHead
-        do {
-            head = try RequestHead.parse(bytes, start..<end, limits: limits, fields: &fields, connectionTokens: &tokens)
-        } catch {
-            fail(error)
-            return false
-        }
-        guard let route = route(bytes, head) else { return false }
+        guard let (bytes, head, end) = nextHead(), let route = route(bytes, head) else { return false }
         let service = route.service
         let port = route.port
         if case .length(let n) = head.body, settings.limits.bodyBytes > 0, n > settings.limits.bodyBytes {
             fail(HTTPError(413, "request body larger than \(settings.limits.bodyBytes) bytes"))
             return false
         }
-        if service.redirectToHTTPS, tls == nil, case .virtualHost = entry, settings.httpsPort > 0, let host = head.host {
-            let name = VirtualHostName.normalize(UnsafeRawBufferPointer(rebasing: bytes[host]))
-            let target = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[head.target]), as: UTF8.self)
-            let port = settings.httpsPort == 443 ? "" : ":\(settings.httpsPort)"
-            route.cell.started()
-            route.cell.answered(status: 301, generated: true)
-            route.cell.finished()
-            answerAndClose(HTTPError.redirect(to: "https://\(name)\(port)\(target)"))
-            return false
-        }
+        if redirectedToHTTPS(bytes, head, route) { return false }
         let tunnel = head.upgrade == .websocket && service.websocket
         scratch.removeAll(keepingCapacity: true)
         HeadWriter.request(bytes, head, fields, forwarding: forwarding, tunnel: tunnel, into: &scratch)
@@ -85,6 +52,46 @@ extension HTTPSession {
         attach(up)
         EventIO.add(up.output, scratch)
         if up.connected { flushUpstream(up) }
+        return true
+    }
+
+    /// The next request head, parsed (its bytes stay in `input` until the request is sent on), or
+    /// nil: not all there yet, or refused (answered).
+    private func nextHead() -> (bytes: UnsafeRawBufferPointer, head: RequestHead, end: Int)? {
+        let limits = settings.limits.head
+        let available = evbuffer_get_length(input)
+        let bytes = EventIO.contiguous(input, min(available, limits.headBytes + 4))
+        switch HeadScanner.scan(bytes, from: scanResume, limits: limits) {
+        case .incomplete(let resume):
+            scanResume = resume
+            if machine.onHeadIncomplete(eof: fromClient.eof) == .close { close() }
+            return nil
+        case .invalid(let error):
+            fail(error)
+            return nil
+        case .complete(let start, let end):
+            scanResume = 0
+            do {
+                let head = try RequestHead.parse(bytes, start..<end, limits: limits, fields: &fields, connectionTokens: &tokens)
+                return (bytes, head, end)
+            } catch {
+                fail(error)
+                return nil
+            }
+        }
+    }
+
+    /// HAPROXY_{n}_REDIRECT_TO_HTTPS on the plain virtual-host listener: answered with a 301.
+    private func redirectedToHTTPS(_ bytes: UnsafeRawBufferPointer, _ head: RequestHead, _ route: WorkerRoute) -> Bool {
+        guard route.service.redirectToHTTPS, tls == nil, case .virtualHost = entry, settings.httpsPort > 0, let host = head.host
+        else { return false }
+        let name = VirtualHostName.normalize(UnsafeRawBufferPointer(rebasing: bytes[host]))
+        let target = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[head.target]), as: UTF8.self)
+        let port = settings.httpsPort == 443 ? "" : ":\(settings.httpsPort)"
+        route.cell.started()
+        route.cell.answered(status: 301, generated: true)
+        route.cell.finished()
+        answerAndClose(HTTPError.redirect(to: "https://\(name)\(port)\(target)"))
         return true
     }
 

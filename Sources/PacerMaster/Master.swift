@@ -61,7 +61,7 @@ public actor Master {
     /// re-registration window for agents that come over with their tasks.
     func takeOver(as me: String) async throws {
         let policy = try await policyStorage?.load() ?? ResourcePolicy()
-        core.onTookOver(policy: policy, now: Self.now)
+        execute(core.onTookOver(policy: policy, now: Self.now))
         leading = true
         leader = me
         logger.info("leading master", metadata: ["policy.reservations": "\(policy.reservations.count)"])
@@ -184,7 +184,7 @@ public actor Master {
     public func streamEnded(frameworkId: String, generation: Int) {
         guard streams[frameworkId]?.generation == generation else { return }
         streams[frameworkId] = nil
-        core.onDisconnected(frameworkId: frameworkId, now: Self.now)
+        execute(core.onDisconnected(frameworkId: frameworkId, now: Self.now))
         logger.info("framework disconnected", metadata: ["framework.id": "\(frameworkId)"])
     }
 

@@ -25,12 +25,14 @@ extension MasterCore {
         return (id, out)
     }
 
-    /// The framework's stream closed. It keeps its tasks for its failover timeout.
-    public mutating func onDisconnected(frameworkId: String, now: Instant) {
-        guard frameworks[frameworkId]?.connected == true else { return }
+    /// The framework's stream closed. It keeps its tasks for its failover timeout; its offers go
+    /// back to the pool (nothing to send: the stream they would be rescinded on is gone).
+    public mutating func onDisconnected(frameworkId: String, now: Instant) -> [MasterDirective] {
+        guard frameworks[frameworkId]?.connected == true else { return [] }
         frameworks[frameworkId]?.connected = false
         frameworks[frameworkId]?.disconnectedAt = now
         dropOffers(of: frameworkId)
+        return []
     }
 
     public mutating func onCall(_ call: SchedulerCall, now: Instant) throws(MasterCallError) -> [MasterDirective] {

@@ -143,10 +143,13 @@ public struct MasterCore: Sendable {
 
     /// A master elected after another: the operator's policy as stored, and agents get one
     /// timeout from now to come back with their tasks before anything is declared lost.
-    public mutating func onTookOver(policy: ResourcePolicy, now: Instant) {
+    /// Nothing is sent at once: agents and frameworks come to the new leader, and the next tick
+    /// offers what is free.
+    public mutating func onTookOver(policy: ResourcePolicy, now: Instant) -> [MasterDirective] {
         self.policy = policy
         startedAt = now
         allocateAll = true
+        return []
     }
 
     /// Puts a policy back after it could not be stored.

@@ -173,12 +173,12 @@ final class MasterCoreTests: XCTestCase {
     func testFrameworkFailoverKeepsTasksAndTimeoutTearsDown() throws {
         var (m, fid, offer) = cluster()
         _ = try m.onCall(.accept(fid, offerIds: [offer.id], tasks: [task("t1")]), now: 1)
-        m.onDisconnected(frameworkId: fid, now: 2)
+        XCTAssertEqual(m.onDisconnected(frameworkId: fid, now: 2), [])
         XCTAssertTrue(m.offers.isEmpty)
         let (same, _) = m.onSubscribe(FrameworkInfo(id: fid, name: "f", failoverTimeoutSeconds: 60), now: 3)
         XCTAssertEqual(same, fid)
         XCTAssertNotNil(m.task("t1"))
-        m.onDisconnected(frameworkId: fid, now: 4)
+        XCTAssertEqual(m.onDisconnected(frameworkId: fid, now: 4), [])
         XCTAssertEqual(m.onHeartbeat(agentId: "a1", now: 59), .recorded)
         _ = m.onTick(now: 60)
         XCTAssertNotNil(m.frameworks[fid])  // within its failover timeout

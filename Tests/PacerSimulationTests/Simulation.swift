@@ -307,7 +307,7 @@ struct Simulation {
         framework = AppsCore(
             settings: Self.frameworkSettings, apps: Array(store.apps.values), tasks: Array(store.tasks.values),
             idPrefix: "f\(Int(now * 1000))", now: Self.date(now))
-        if let id = frameworkId { master.onDisconnected(frameworkId: id, now: Self.instant(now)) }
+        if let id = frameworkId { masterDo(master.onDisconnected(frameworkId: id, now: Self.instant(now))) }
         stream += 1  // the old stream is gone
     }
 
