@@ -31,7 +31,7 @@ enum AppRoutes {
         return .app(try pathId(parts))
     }
 
-    static func register(on router: Router<BasicRequestContext>, _ scheduler: Scheduler) {
+    static func register(on router: Router<PacerRequestContext>, _ scheduler: Scheduler) {
         router.get("/v2/apps/**") { request, context in
             switch try target(context.parameters.getCatchAll().map(String.init)) {
             case .app(let id):
@@ -92,7 +92,7 @@ enum AppRoutes {
         }
     }
 
-    static func update(_ request: Request, _ context: BasicRequestContext, _ scheduler: Scheduler) async throws -> Response {
+    static func update(_ request: Request, _ context: PacerRequestContext, _ scheduler: Scheduler) async throws -> Response {
         guard case .app(let id) = try target(context.parameters.getCatchAll().map(String.init)) else {
             throw APIError(status: 405, message: "method not allowed")
         }

@@ -10,11 +10,11 @@ enum AppsRoutes {
     static func router(
         _ scheduler: Scheduler, info: FrameworkInfoView, abdicate: (@Sendable () async -> Void)? = nil,
         lastEventId: @escaping @Sendable () async -> Int64 = { 0 }, requestLimit: Int = FrameworkConfig.defaultRequestLimit,
-        credentials: String? = nil
-    ) -> Router<BasicRequestContext> {
-        let router = Router()
+        authenticator: Authenticator? = nil
+    ) -> Router<PacerRequestContext> {
+        let router = Router(context: PacerRequestContext.self)
         router.add(middleware: RequestLimitMiddleware(limit: requestLimit))
-        if let credentials { router.add(middleware: BasicAuthMiddleware(credentials: credentials)) }
+        if let authenticator { router.add(middleware: AccessMiddleware(authenticator)) }
         router.add(middleware: APIErrorMiddleware())
         router.get("/ping") { _, _ in JSONResponse.text("pong") }
         OpenAPIDocument.serve(.framework, on: router)
@@ -46,11 +46,16 @@ enum AppsRoutes {
             // Read before the view is taken: every event up to this id changed what the view shows.
             let upTo = await lastEventId()
             return try JSONResponse.make(
-                ["apps": await scheduler.view().statuses(embedTasks: embed, idFilter: filter)],
+                [
+                    "apps": await scheduler.view().statuses(embedTasks: embed, idFilter: filter).filter {
+                        RequestPrincipal.mayRead($0.app.id)
+                    }
+                ],
                 encoder: request.encoder, headers: [.init("X-Pacer-Event-Id")!: "\(upTo)"])
         }
         router.post("/v2/apps") { request, _ in
             let spec = try AppDefinition.request(from: try await BodyReader.json(request))
+            try RequestPrincipal.requireChange([spec.id])
             let status = try await scheduler.create(spec, force: try request.force)
             return try JSONResponse.make(
                 status, status: .created, encoder: request.encoder, headers: [.location: "/v2/apps\(status.app.id)"])
@@ -60,6 +65,9 @@ enum AppsRoutes {
         TaskFileRoutes.register(on: router, scheduler)
         router.get("/v2/tasks") { request, _ in
             var tasks = await scheduler.view().tasks(of: nil)
+            if let p = RequestPrincipal.current, !p.readsAll {
+                tasks = tasks.filter { t in (try? PathId(validating: t.appId)).map(p.mayRead) ?? false }
+            }
             if let state = request.uri.queryParameters.get("status") {
                 tasks = tasks.filter { $0.state == "TASK_" + state.uppercased() }
             }
@@ -91,7 +99,10 @@ enum AppsRoutes {
             return Response(status: .noContent)
         }
         router.get("/v2/deployments") { request, _ in
-            try JSONResponse.make(await scheduler.deployments(pacer: request.embedsPacer), encoder: request.encoder)
+            try JSONResponse.make(
+                await scheduler.deployments(pacer: request.embedsPacer).filter { d in
+                    d.base.affectedApps.contains { (try? PathId(validating: $0)).map(RequestPrincipal.mayRead) ?? false }
+                }, encoder: request.encoder)
         }
         router.delete("/v2/deployments/:id") { request, context in
             let id = try context.parameters.require("id")
@@ -101,7 +112,9 @@ enum AppsRoutes {
             return Response(status: .accepted)
         }
         router.get("/metrics") { _, _ in JSONResponse.text(await scheduler.metrics(epoch: info.epoch)) }
-        router.get("/v2/queue") { _, _ in try JSONResponse.make(["queue": await scheduler.queue()]) }
+        router.get("/v2/queue") { _, _ in
+            try JSONResponse.make(["queue": await scheduler.queue().filter { RequestPrincipal.mayRead($0.app.id) }])
+        }
         router.delete("/v2/queue/**") { request, context in
             var parts = context.parameters.getCatchAll().map(String.init)
             guard parts.last == "delay" else { throw APIError.notFound("unknown path \(request.uri.path)") }

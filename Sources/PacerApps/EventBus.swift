@@ -23,11 +23,15 @@ public struct Publication: Sendable, Equatable {
     /// Marathon's shape; nil for Pacer's own event types.
     public var marathon: Data?
     public var pacer: Data
+    /// The apps it is about (a principal that may read none of them does not get it); nil: about
+    /// no app in particular, for everyone.
+    public var apps: [PathId]?
 
-    public init(type: String, marathon: Data?, pacer: Data) {
+    public init(type: String, marathon: Data?, pacer: Data, apps: [PathId]? = nil) {
         self.type = type
         self.marathon = marathon
         self.pacer = pacer
+        self.apps = apps
     }
     /// An event that has one shape for everyone.
     public init(type: String, data: Data) { self.init(type: type, marathon: data, pacer: data) }
@@ -74,6 +78,8 @@ public actor EventBus {
         var loadBalancer: String?
         /// Gets Pacer's shapes and event types (load balancers, `?embed=pacer`).
         var pacer: Bool
+        /// Who subscribed: events about apps it may not read are not sent (nil: no authentication).
+        var principal: Principal?
     }
     let limits: EventBusLimits
     var subscribers: [Int: Subscriber] = [:]
@@ -92,7 +98,9 @@ public actor EventBus {
     public var loadBalancers: Set<String> { Set(subscribers.values.compactMap(\.loadBalancer)) }
 
     /// A new stream, starting with what it missed after `lastEventId` (if still kept).
-    public func subscribe(types: Set<String>?, lastEventId: Int64?, loadBalancer: String? = nil, pacer: Bool = false)
+    public func subscribe(
+        types: Set<String>?, lastEventId: Int64?, loadBalancer: String? = nil, pacer: Bool = false, principal: Principal? = nil
+    )
         throws(APIError)
         -> (Int, AsyncStream<StreamItem>, Backlog)
     {
@@ -107,7 +115,7 @@ public actor EventBus {
         let backlog = Backlog()
         subscribers[id] = Subscriber(
             types: types, continuation: continuation, backlog: backlog, loadBalancer: loadBalancer,
-            pacer: pacer || loadBalancer != nil)
+            pacer: pacer || loadBalancer != nil, principal: principal)
         if let lastEventId { deliver(recent.filter { $0.id > lastEventId }, to: id) }
         return (id, stream, backlog)
     }
@@ -163,6 +171,7 @@ public actor EventBus {
         guard let s = subscribers[id] else { return }
         let wanted = events.compactMap { (eventId, e) -> BusEvent? in
             if let types = s.types, !types.contains(e.type) { return nil }
+            if let p = s.principal, !p.readsAll, let apps = e.apps, !apps.contains(where: p.mayRead) { return nil }
             // A Pacer-only type reaches a Marathon client only when it named that type itself.
             guard let data = s.pacer ? e.pacer : e.marathon ?? (s.types != nil ? e.pacer : nil) else { return nil }
             return BusEvent(id: eventId, type: e.type, data: data)

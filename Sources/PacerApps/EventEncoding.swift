@@ -149,7 +149,12 @@ enum EventEncoding {
     }
 
     static func encode(_ event: AppsEvent, at now: Date, for listeners: (marathon: Bool, pacer: Bool)) -> [Publication] {
-        payloads(event, at: Timestamp.string(now)).map { publication($0, for: listeners) }
+        let apps = event.apps
+        return payloads(event, at: Timestamp.string(now)).map { p in
+            var publication = publication(p, for: listeners)
+            publication.apps = apps
+            return publication
+        }
     }
 
     /// Marathon's instance conditions, from Mesos task states.
@@ -227,6 +232,20 @@ enum EventEncoding {
         case .taskReady(let t):
             // Pacer's own event: load balancers route to a task with readiness checks once it is ready.
             return [EventPayload("instance_ready_event", at: ts, task: t)]
+        }
+    }
+}
+
+extension AppsEvent {
+    /// The apps an event is about: who may read none of them does not hear of it.
+    var apps: [PathId] {
+        switch self {
+        case .statusUpdate(let t, _), .healthStatusChanged(let t, _), .failedHealthCheck(let t, _),
+            .unhealthyInstanceKill(let t, _), .taskDraining(let t), .taskReady(let t):
+            return [t.appId]
+        case .deploymentInfo(let d), .deploymentSuccess(let d), .deploymentFailed(let d, _), .deploymentStalled(let d, _, _):
+            return d.affectedApps.compactMap { try? PathId(validating: $0) }
+        case .appTerminated(let id): return [id]
         }
     }
 }

@@ -7,7 +7,7 @@ import PacerServerKit
 enum EventRoutes {
     /// `loadBalancersChanged` hears the set of subscribed load balancers (`?lb=NAME`) whenever it changes.
     static func register(
-        on router: Router<BasicRequestContext>, bus: EventBus,
+        on router: Router<PacerRequestContext>, bus: EventBus,
         loadBalancersChanged: @escaping @Sendable (Set<String>) async -> Void
     ) {
         router.get("/v2/events") { request, _ in
@@ -16,7 +16,7 @@ enum EventRoutes {
             let lb = request.uri.queryParameters.get("lb").flatMap { $0.isEmpty ? nil : String($0) }
             let (subscriber, stream, backlog) = try await bus.subscribe(
                 types: types.isEmpty ? nil : Set(types), lastEventId: lastId,
-                loadBalancer: lb, pacer: request.embedsPacer)
+                loadBalancer: lb, pacer: request.embedsPacer, principal: RequestPrincipal.current)
             if lb != nil { await loadBalancersChanged(await bus.loadBalancers) }
             var payload = EventPayload("event_stream_attached", at: Timestamp.string(SteadyClock.now))
             payload.remoteAddress = ""
@@ -53,7 +53,7 @@ enum EventRoutes {
     }
 
     /// `/v2/eventSubscriptions`: HTTP callbacks, as Marathon has them (`?callbackUrl=`).
-    static func registerSubscriptions(on router: Router<BasicRequestContext>, callbacks: EventCallbacks) {
+    static func registerSubscriptions(on router: Router<PacerRequestContext>, callbacks: EventCallbacks) {
         router.get("/v2/eventSubscriptions") { _, _ in try JSONResponse.make(["callbackUrls": await callbacks.urls]) }
         router.post("/v2/eventSubscriptions") { request, _ in
             let url = try callbackURL(request)

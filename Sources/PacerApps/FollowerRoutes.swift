@@ -46,11 +46,11 @@ enum FollowerRoutes {
     static func router(
         election: LeaderElection, me: String, client: HTTPClient = proxyClient,
         requestLimit: Int = FrameworkConfig.defaultRequestLimit,
-        credentials: String? = nil
-    ) -> Router<BasicRequestContext> {
-        let router = Router()
+        authenticator: Authenticator? = nil
+    ) -> Router<PacerRequestContext> {
+        let router = Router(context: PacerRequestContext.self)
         router.add(middleware: RequestLimitMiddleware(limit: requestLimit))
-        if let credentials { router.add(middleware: BasicAuthMiddleware(credentials: credentials)) }
+        if let authenticator { router.add(middleware: AccessMiddleware(authenticator)) }
         router.add(middleware: APIErrorMiddleware())
         router.get("/ping") { _, _ in JSONResponse.text("pong") }
         OpenAPIDocument.serve(.framework, on: router)
@@ -58,7 +58,7 @@ enum FollowerRoutes {
             guard let current = try await election.current() else { throw noLeader }
             return try JSONResponse.make(LeaderView(leader: current.leader, epoch: current.epoch), encoder: request.encoder)
         }
-        let forward: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, _ in
+        let forward: @Sendable (Request, PacerRequestContext) async throws -> Response = { request, _ in
             // Forwarded to us by a replica that took us for the leader: forwarding again could loop.
             if request.headers[.init(forwardedBy)!] != nil { throw loop }
             guard let leader = try await election.leader(), leader != me else { throw noLeader }

@@ -26,8 +26,9 @@ public struct FrameworkConfig: Sendable {
     public var storeDescription = "sqlite"
     /// API requests handled at once; more are answered 503 at once (Marathon's `--http_max_concurrent_requests`).
     public var requestLimit = FrameworkConfig.defaultRequestLimit
-    /// `user:password` every API request must carry (HTTP Basic), as Marathon's `--http_credentials`.
-    public var credentials: String?
+    /// Who may call the API, and as what (`--principals`, `--http-credentials`); nil: anyone, as
+    /// Marathon without credentials (loopback only, unless `--insecure`).
+    public var authenticator: Authenticator?
     public static let defaultRequestLimit = 500
     public init() {}
 }
@@ -49,7 +50,7 @@ public struct FrameworkService: Service {
         let gate = RoleResponder(
             config.election.map {
                 FollowerRoutes.router(
-                    election: $0, me: address, requestLimit: config.requestLimit, credentials: config.credentials
+                    election: $0, me: address, requestLimit: config.requestLimit, authenticator: config.authenticator
                 ).buildResponder()
             })
         let app = Application(
@@ -99,7 +100,7 @@ public struct FrameworkService: Service {
             settings: config.settings, store: config.storeDescription)
         let router = AppsRoutes.router(
             scheduler, info: info, abdicate: abdicate, lastEventId: { await bus.lastId }, requestLimit: config.requestLimit,
-            credentials: config.credentials)
+            authenticator: config.authenticator)
         EventRoutes.register(on: router, bus: bus) { names in await scheduler.loadBalancersChanged(names) }
         let callbacks = EventCallbacks(bus: bus, repo: AppsRepository(store: store), logger: logger)
         await callbacks.restore()
@@ -186,15 +187,15 @@ public struct FrameworkService: Service {
 /// Marathon API. One listener for both, so becoming leader needs no port hand-over. The responder
 /// is swapped once; a request reads it under a lock held for a pointer copy.
 final class RoleResponder: HTTPResponder, Sendable {
-    typealias Context = BasicRequestContext
-    let current: Mutex<(any HTTPResponder<BasicRequestContext>)?>
+    typealias Context = PacerRequestContext
+    let current: Mutex<(any HTTPResponder<PacerRequestContext>)?>
 
     /// nil: nothing to serve until `serve` (a lone framework leads at once).
-    init(_ initial: (any HTTPResponder<BasicRequestContext>)?) { current = Mutex(initial) }
+    init(_ initial: (any HTTPResponder<PacerRequestContext>)?) { current = Mutex(initial) }
 
-    func serve(_ responder: any HTTPResponder<BasicRequestContext>) { current.withLock { $0 = responder } }
+    func serve(_ responder: any HTTPResponder<PacerRequestContext>) { current.withLock { $0 = responder } }
 
-    func respond(to request: Request, context: BasicRequestContext) async throws -> Response {
+    func respond(to request: Request, context: PacerRequestContext) async throws -> Response {
         guard let responder = current.withLock({ $0 }) else {
             return JSONResponse.error(APIError(status: 503, message: "the framework is starting; retry in a second"))
         }

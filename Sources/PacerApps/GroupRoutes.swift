@@ -22,9 +22,13 @@ enum GroupRoutes {
         return .group(try id(parts[...]))
     }
 
-    static func register(on router: Router<BasicRequestContext>, _ scheduler: Scheduler) {
-        let get: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, context in
-            switch try target(context.parameters.getCatchAll().map(String.init)) {
+    static func register(on router: Router<PacerRequestContext>, _ scheduler: Scheduler) {
+        let get: @Sendable (Request, PacerRequestContext) async throws -> Response = { request, context in
+            let target = try target(context.parameters.getCatchAll().map(String.init))
+            switch target {
+            case .group(let id), .versions(let id), .version(let id, _): try RequestPrincipal.requireRead([id])
+            }
+            switch target {
             case .group(let id):
                 guard let view = await scheduler.groupView(id) else { throw APIError.notFound("Group '\(id)' does not exist") }
                 return try JSONResponse.make(view, encoder: request.encoder)
@@ -50,15 +54,18 @@ enum GroupRoutes {
         router.get("/v2/groups/**") { request, context in try await get(request, context) }
         router.post("/v2/groups") { request, _ in
             let spec = try GroupSpec.request(from: try await BodyReader.json(request), at: nil)
+            try RequestPrincipal.requireChange([spec.id] + spec.allApps.map(\.id))
             return try JSONResponse.make(try await scheduler.createGroup(spec, force: try request.force), status: .created)
         }
-        let put: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, context in
+        let put: @Sendable (Request, PacerRequestContext) async throws -> Response = { request, context in
             switch try target(context.parameters.getCatchAll().map(String.init)) {
             case .group(let id):
                 let spec = try GroupSpec.request(from: try await BodyReader.json(request), at: id)
+                try RequestPrincipal.requireChange([spec.id] + spec.allApps.map(\.id))
                 return try JSONResponse.make(try await scheduler.updateGroup(spec, force: try request.force))
             case .version(let id, let version):
                 // The older client form of a rollback (the marathon PyPI client's rollback_group).
+                try RequestPrincipal.requireChange([id])
                 return try JSONResponse.make(try await scheduler.revertGroup(id, to: version, force: try request.force))
             case .versions:
                 throw APIError(status: 405, message: "PUT a group, or a version of it")
@@ -66,10 +73,11 @@ enum GroupRoutes {
         }
         router.put("/v2/groups") { request, context in try await put(request, context) }
         router.put("/v2/groups/**") { request, context in try await put(request, context) }
-        let delete: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, context in
+        let delete: @Sendable (Request, PacerRequestContext) async throws -> Response = { request, context in
             guard case .group(let id) = try target(context.parameters.getCatchAll().map(String.init)) else {
                 throw APIError(status: 405, message: "DELETE a group")
             }
+            try RequestPrincipal.requireChange([id])
             return try JSONResponse.make(try await scheduler.removeGroup(id, force: try request.force))
         }
         router.delete("/v2/groups") { request, context in try await delete(request, context) }

@@ -1,6 +1,7 @@
 import Foundation
 import PacerAppsCore
 import PacerModel
+import PacerServerKit
 
 /// What the Marathon API asks of the scheduler. Every change is validated, then applied to the
 /// core, then persisted (fsync) — and only then answered.
@@ -39,7 +40,9 @@ extension Scheduler {
         payload.clientIp = ""
         payload.uri = uri
         payload.appDefinition = app
-        await bus.publish([EventEncoding.publication(payload, for: listeners)])
+        var publication = EventEncoding.publication(payload, for: listeners)
+        publication.apps = [app.id]
+        await bus.publish([publication])
     }
 
     /// `alsoComing`: apps created by the same request (a group's), which dependencies may name.
@@ -93,12 +96,14 @@ extension Scheduler {
     }
 
     func promote(_ deploymentId: String) async throws(APIError) -> DeploymentResult {
+        try requireChange(deployment: deploymentId)
         let (next, directives) = try core.promoteCanary(deploymentId: deploymentId, now: SteadyClock.instant)
         try await commit(directives)
         return DeploymentResult(version: Timestamp.string(SteadyClock.now), deploymentId: next ?? "")
     }
 
     func abortCanary(_ deploymentId: String) async throws(APIError) {
+        try requireChange(deployment: deploymentId)
         try await commit(try core.abortCanary(deploymentId: deploymentId, now: SteadyClock.instant))
     }
 
@@ -115,6 +120,7 @@ extension Scheduler {
     }
 
     func killTasks(_ ids: [String], scale: Bool) async throws(APIError) -> (tasks: [MarathonTask], DeploymentResult?) {
+        try RequestPrincipal.requireChange(ids.compactMap { core.tasks[$0]?.appId })
         let (killed, deploymentId, directives) = core.killTasks(ids, scale: scale, now: SteadyClock.instant)
         try await commit(directives)
         let result = deploymentId.map { DeploymentResult(version: Timestamp.string(SteadyClock.now), deploymentId: $0) }
@@ -149,7 +155,14 @@ extension Scheduler {
     }
 
     /// Without `force`: roll the app back to its previous version (itself a deployment). With it: just stop tracking.
+    /// 403 unless the request may change every app the deployment changes.
+    private func requireChange(deployment id: String) throws(APIError) {
+        let members = core.members(ofGroupDeployment: id).map(\.appId)
+        try RequestPrincipal.requireChange(members + [core.deployments[id]?.appId].compactMap { $0 })
+    }
+
     func cancelDeployment(_ id: String, force: Bool) async throws(APIError) -> DeploymentResult? {
+        try requireChange(deployment: id)
         let members = core.members(ofGroupDeployment: id)
         if !members.isEmpty {
             // A group change: each of its apps rolled back (or, forced, no longer tracked).

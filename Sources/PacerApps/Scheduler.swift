@@ -147,6 +147,9 @@ public actor Scheduler {
 
     func hasTask(_ taskId: String) -> Bool { core.tasks[taskId] != nil }
 
+    /// The app a task belongs to, if the task is known.
+    func appOf(task taskId: String) -> PathId? { core.tasks[taskId]?.appId }
+
     /// The API URL of the agent running `taskId`, if both are known.
     func agentURL(forTask taskId: String) -> String? { core.tasks[taskId].flatMap { agentURLs[$0.agentId] } }
 

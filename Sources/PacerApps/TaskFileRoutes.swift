@@ -11,14 +11,17 @@ import PacerServerKit
 enum TaskFileRoutes {
     static let transport = HTTPTransport(timeout: .seconds(10))
 
-    static func register(on router: Router<BasicRequestContext>, _ scheduler: Scheduler) {
+    static func register(on router: Router<PacerRequestContext>, _ scheduler: Scheduler) {
         router.get("/v2/tasks/:taskId/files/:operation") { request, context in
             let taskId = try context.parameters.require("taskId")
             let operation = try context.parameters.require("operation")
             guard ["browse", "read", "download"].contains(operation) else {
                 throw APIError(status: 404, message: "files/\(operation): browse, read or download")
             }
-            guard await scheduler.hasTask(taskId) else { throw APIError(status: 404, message: "Task '\(taskId)' does not exist") }
+            guard let app = await scheduler.appOf(task: taskId) else {
+                throw APIError(status: 404, message: "Task '\(taskId)' does not exist")
+            }
+            try RequestPrincipal.requireRead([app])
             guard let agent = await scheduler.agentURL(forTask: taskId) else {
                 throw APIError(
                     status: 503, message: "the agent of \(taskId) is not known yet (the master's state is read every few seconds)"

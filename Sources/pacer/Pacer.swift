@@ -29,7 +29,7 @@ struct Pacer: AsyncParsableCommand {
         abstract: "Run long-lived services on a cluster and reach them through a load balancer.",
         subcommands: [
             Up.self, MasterCommand.self, AgentCommand.self, FrameworkCommand.self, LBCommand.self, AppCommand.self,
-            TaskCommand.self, ClusterCommand.self, ConfigCommand.self
+            TaskCommand.self, ClusterCommand.self, ConfigCommand.self, PrincipalCommand.self
         ])
 }
 

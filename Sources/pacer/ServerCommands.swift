@@ -9,6 +9,7 @@ import PacerLB
 import PacerLBCore
 import PacerMaster
 import PacerModel
+import PacerServerKit
 import PacerStore
 import ServiceLifecycle
 
@@ -189,6 +190,8 @@ struct FrameworkCommand: AsyncParsableCommand {
     var httpMaxConcurrentRequests = FrameworkConfig.defaultRequestLimit
     @Option(help: "user:password every API request must carry (HTTP Basic; Marathon's --http_credentials).")
     var httpCredentials: String?
+    @Option(help: "YAML file of principals (admin, deployer of paths, viewer, loadbalancer) with hashed secrets.")
+    var principals: String?
     @Argument(help: StateAction.help) var action: [String] = []
 
     func validate() throws {
@@ -204,7 +207,7 @@ struct FrameworkCommand: AsyncParsableCommand {
         var config = FrameworkConfig()
         guard httpMaxConcurrentRequests > 0 else { throw ValidationError("--http-max-concurrent-requests: at least 1") }
         config.requestLimit = httpMaxConcurrentRequests
-        config.credentials = httpCredentials
+        config.authenticator = try Runner.authenticator(principals: principals, credentials: httpCredentials)
         guard deploymentStallTimeout > 0 else { throw ValidationError("--deployment-stall-timeout: seconds, more than 0") }
         config.settings.stall = .seconds(deploymentStallTimeout)
         config.settings.roles = Runner.urls(roles)
@@ -273,7 +276,7 @@ struct Up: AsyncParsableCommand {
         framework.port = port
         framework.masterURLs = [masterURL]
         framework.storeDescription = "sqlite:\(server.stateDir)/framework.sqlite"
-        framework.credentials = httpCredentials
+        framework.authenticator = try Runner.authenticator(principals: nil, credentials: httpCredentials)
         services.append(FrameworkService(config: framework, store: try Runner.openStore(nil, stateDir: server.stateDir)))
         if !noLb {
             var lb = try lbConfig.map(LBFiles.load) ?? .local
@@ -291,6 +294,18 @@ struct Up: AsyncParsableCommand {
 }
 
 enum Runner {
+    /// The framework API's principals: the file's, plus the admin of `--http-credentials`; nil
+    /// (no authentication) when neither is given.
+    static func authenticator(principals: String?, credentials: String?) throws -> Authenticator? {
+        guard principals != nil || credentials != nil else { return nil }
+        var all = Principals(entries: [])
+        if let principals {
+            do { all = try Principals.load(principals) } catch { throw ValidationError("--principals: \(error)") }
+        }
+        if let credentials { all.add(Principals.single(credentials)) }
+        return Authenticator(all)
+    }
+
     static func run(_ services: [any Service]) async throws {
         let group = ServiceGroup(
             configuration: .init(

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import PacerApps
 import PacerClient
+import PacerModel
 import XCTest
 
 final class EventBusTests: XCTestCase {
@@ -32,6 +33,25 @@ final class EventBusTests: XCTestCase {
             ])
         let filtered = await take(1, from: onlyStatus)
         XCTAssertEqual(filtered, [.events([BusEvent(id: b, type: "status_update_event", data: data("2"))])])
+    }
+
+    func testADeployerHearsOnlyOfItsOwnApps() async throws {
+        let bus = EventBus()
+        let deployer = Principal(name: "a", role: .deployer, paths: [try PathId(validating: "/team-a")])
+        let (_, stream, _) = try await bus.subscribe(types: nil, lastEventId: nil, principal: deployer)
+        let (_, viewer, _) = try await bus.subscribe(
+            types: nil, lastEventId: nil, principal: Principal(name: "v", role: .viewer))
+        let other = Publication(
+            type: "status_update_event", marathon: data("b"), pacer: data("b"), apps: [try PathId(validating: "/team-b/x")])
+        let own = Publication(
+            type: "status_update_event", marathon: data("a"), pacer: data("a"), apps: [try PathId(validating: "/team-a/x")])
+        await bus.publish([other])
+        await bus.publish([own])
+        let got = await take(1, from: stream)
+        guard case .events(let events) = got.first else { return XCTFail("\(got)") }
+        XCTAssertEqual(events.map(\.data), [data("a")], "the other team's event never reached the deployer")
+        let all = await take(2, from: viewer)
+        XCTAssertEqual(all.count, 2, "a viewer hears everything")
     }
 
     func testLastEventIdResumesWithWhatWasMissed() async throws {

@@ -4,6 +4,7 @@ import HummingbirdTesting
 import Logging
 import PacerAppsCore
 import PacerModel
+import PacerServerKit
 import PacerStore
 import XCTest
 
@@ -16,12 +17,15 @@ class RouterTestCase: XCTestCase {
     struct Response {
         var status: Int
         var body: Data
+        var headers: HTTPFields = [:]
         var text: String { String(decoding: body, as: UTF8.self) }
     }
 
     private var directory: URL!
     private(set) var scheduler: Scheduler!
-    private var app: Application<RouterResponder<BasicRequestContext>>!
+    private var app: Application<RouterResponder<PacerRequestContext>>!
+    /// Who may call the API (nil: anyone); a subclass names its principals.
+    var authenticator: Authenticator? { nil }
 
     override func setUp() async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("pacer-router-\(UUID().uuidString)")
@@ -35,7 +39,7 @@ class RouterTestCase: XCTestCase {
         let info = FrameworkInfoView(
             leader: "127.0.0.1:8080", epoch: nil, masters: ["http://127.0.0.1:5050"], port: 8080, settings: settings,
             store: "sqlite")
-        app = Application(router: AppsRoutes.router(scheduler, info: info))
+        app = Application(router: AppsRoutes.router(scheduler, info: info, authenticator: authenticator))
     }
 
     override func tearDown() async throws {
@@ -44,13 +48,16 @@ class RouterTestCase: XCTestCase {
 
     /// One request through the router; JSON unless another content type is given.
     func request(
-        _ method: HTTPRequest.Method, _ uri: String, body: String? = nil, contentType: String = "application/json"
+        _ method: HTTPRequest.Method, _ uri: String, body: String? = nil, contentType: String = "application/json",
+        authorization: String? = nil
     ) async throws -> Response {
-        let headers: HTTPFields = body == nil ? [:] : [.contentType: contentType]
+        var fields: HTTPFields = body == nil ? [:] : [.contentType: contentType]
+        if let authorization { fields[.authorization] = authorization }
+        let headers = fields
         let buffer = body.map { ByteBuffer(string: $0) }
         return try await app.test(.router) { client in
             try await client.execute(uri: uri, method: method, headers: headers, body: buffer) { r in
-                Response(status: Int(r.status.code), body: Data(r.body.readableBytesView))
+                Response(status: Int(r.status.code), body: Data(r.body.readableBytesView), headers: r.headers)
             }
         }
     }

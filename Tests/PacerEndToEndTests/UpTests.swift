@@ -68,7 +68,9 @@ final class HTTPCredentialsTests: XCTestCase {
             }
             let anonymous = try await transport.send(.GET, api + "/v2/apps")
             XCTAssertEqual(anonymous.status, 401, anonymous.text)
-            XCTAssertEqual(anonymous.headers.first { $0.0.lowercased() == "www-authenticate" }?.1, #"Basic realm="Pacer""#)
+            XCTAssertEqual(
+                anonymous.headers.first { $0.0.lowercased() == "www-authenticate" }?.1,
+                #"Basic realm="Pacer", Bearer realm="Pacer""#)
             let wrong = try await transport.send(.GET, "http://ops:nope@127.0.0.1:\(p)/v2/apps")
             XCTAssertEqual(wrong.status, 401)
             let garbage = try await transport.send(

@@ -115,12 +115,13 @@ public struct HTTPConnection: Sendable {
     }
 
     /// What buffered client bytes (and the client's end of stream) call for.
-    public mutating func onClientInput(buffered: Int, eof: Bool, now: Double) -> InputAction {
+    /// `now` is read only when a deadline moves (most calls need no clock).
+    public mutating func onClientInput(buffered: Int, eof: Bool, now: @autoclosure () -> Double) -> InputAction {
         switch state {
         case .waiting:
             guard buffered > 0 else { return eof ? close() : .wait }
             state = .readingHead
-            setDeadline(timeouts.request, now: now)
+            setDeadline(timeouts.request, now: now())
             return .parseHead
         case .readingHead:
             guard buffered > 0 else { return eof ? close() : .wait }
@@ -287,7 +288,7 @@ public struct HTTPConnection: Sendable {
 
     /// The response is complete. `requestDone`: the client's body was all read (if not, what
     /// is left of it cannot be told from the next request: close).
-    public mutating func onResponseComplete(requestDone: Bool, stopping: Bool, now: Double) -> CompleteAction {
+    public mutating func onResponseComplete(requestDone: Bool, stopping: Bool, now: @autoclosure () -> Double) -> CompleteAction {
         guard case .exchanging(let ex) = state, ex.answered else { return .none }
         if ex.closeAfter || !requestDone {
             toClosing()
@@ -295,7 +296,7 @@ public struct HTTPConnection: Sendable {
         }
         state = .waiting
         // A stopping LB lets clients finish, but not hold connections open for a whole keep-alive.
-        setDeadline(stopping ? min(1, timeouts.keepAlive) : timeouts.keepAlive, now: now)
+        setDeadline(stopping ? min(1, timeouts.keepAlive) : timeouts.keepAlive, now: now())
         return .keepAlive
     }
 
@@ -303,10 +304,10 @@ public struct HTTPConnection: Sendable {
 
     /// Everything queued for the client went out. In `closing`, that was the last answer: half-close
     /// and linger (returns true: the shell shuts its write side and reads to discard).
-    public mutating func onClientFlushed(now: Double) -> Bool {
+    public mutating func onClientFlushed(now: @autoclosure () -> Double) -> Bool {
         guard state == .closing else { return false }
         state = .lingering
-        setDeadline(timeouts.linger, now: now)
+        setDeadline(timeouts.linger, now: now())
         return true
     }
 
