@@ -26,6 +26,9 @@ public struct AgentConfig: Sendable {
     /// Sandboxes of ended tasks kept for their logs: at most this many, none older than this.
     public var sandboxKeep = 100
     public var sandboxMaxAge: Double = 7 * 24 * 3600
+    /// The cluster's agent secret: sent to the master when registering (`agent:SECRET`), and
+    /// required of whoever sends messages or reads files (nil: no authentication).
+    public var agentSecret: String?
     public init() {}
 
     /// This machine's cpus and memory (less what the system needs), disk under the work dir, ports 31000–32000.
@@ -64,6 +67,7 @@ public struct AgentService: Service {
     public func run() async throws {
         try await agent.recover()
         let router = Router()
+        router.add(middleware: ClusterSecretsMiddleware(AgentSecret.guards(config.agentSecret)))
         router.add(middleware: APIErrorMiddleware())
         router.get("/health") { _, _ in JSONResponse.text("ok") }
         OpenAPIDocument.serve(.agent, on: router)
@@ -87,7 +91,9 @@ public struct AgentService: Service {
             router: router,
             configuration: .init(address: .hostname(config.host, port: config.port), serverName: "pacer-agent"),
             logger: logger)
-        let masters = config.masterURLs.map {
+        let masters = config.masterURLs.map { url in
+            config.agentSecret.map { URLCredentials.embed("agent:" + $0, in: url) } ?? url
+        }.map {
             MasterClient(baseURL: $0, transport: HTTPTransport(client: HTTPTransport.cluster, timeout: .seconds(5)))
         }
         let monitor = HealthMonitor(

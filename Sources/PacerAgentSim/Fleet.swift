@@ -70,7 +70,9 @@ public actor Fleet {
             // Its own client, so its own connection to the master, as a real agent on its own machine has.
             let http = HTTPClient(
                 eventLoopGroupProvider: .singleton, configuration: .init(timeout: .init(connect: .milliseconds(300))))
-            let clients = config.masterURLs.map {
+            let clients = config.masterURLs.map { url in
+                config.agentSecret.map { URLCredentials.embed("agent:" + $0, in: url) } ?? url
+            }.map {
                 MasterClient(baseURL: $0, transport: HTTPTransport(client: http, timeout: .seconds(5)))
             }
             members.append(

@@ -10,6 +10,8 @@ public struct FleetConfig: Sendable {
     public var host = "127.0.0.1"
     public var port = 5151
     public var masterURLs = ["http://127.0.0.1:5050"]
+    /// The cluster's agent secret, as real agents have it (`AgentConfig.agentSecret`).
+    public var agentSecret: String?
     /// Each agent's resources and ports.
     public var resources = Resources(cpus: 8, mem: 32_768, disk: 102_400, ports: [PortRange(31000, 32000)])
     /// Agent n gets `rack:r<n % racks>` and `zone:z<n % zones>` besides these.

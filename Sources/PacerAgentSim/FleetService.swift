@@ -20,6 +20,8 @@ public struct FleetService: Service {
 
     public func run() async throws {
         let router = Router()
+        router.add(
+            middleware: ClusterSecretsMiddleware(AgentSecret.guards(config.agentSecret, messages: "/agents/", methods: ["POST"])))
         router.add(middleware: APIErrorMiddleware())
         let fleet = self.fleet
         router.get("/health") { _, _ in JSONResponse.text("ok") }

@@ -10,7 +10,7 @@ enum AppsRoutes {
     static func router(
         _ scheduler: Scheduler, info: FrameworkInfoView, abdicate: (@Sendable () async -> Void)? = nil,
         lastEventId: @escaping @Sendable () async -> Int64 = { 0 }, requestLimit: Int = FrameworkConfig.defaultRequestLimit,
-        authenticator: Authenticator? = nil
+        authenticator: Authenticator? = nil, agentSecret: String? = nil
     ) -> Router<PacerRequestContext> {
         let router = Router(context: PacerRequestContext.self)
         router.add(middleware: RequestLimitMiddleware(limit: requestLimit))
@@ -62,7 +62,7 @@ enum AppsRoutes {
         }
         AppRoutes.register(on: router, scheduler)
         GroupRoutes.register(on: router, scheduler)
-        TaskFileRoutes.register(on: router, scheduler)
+        TaskFileRoutes.register(on: router, scheduler, agentSecret: agentSecret)
         router.get("/v2/tasks") { request, _ in
             var tasks = await scheduler.view().tasks(of: nil)
             if let p = RequestPrincipal.current, !p.readsAll {

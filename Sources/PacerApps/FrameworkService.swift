@@ -29,6 +29,8 @@ public struct FrameworkConfig: Sendable {
     /// Who may call the API, and as what (`--principals`, `--http-credentials`); nil: anyone, as
     /// Marathon without credentials (loopback only, unless `--insecure`).
     public var authenticator: Authenticator?
+    /// The cluster's agent secret, for reading task files from agents that require it.
+    public var agentSecret: String?
     public static let defaultRequestLimit = 500
     public init() {}
 }
@@ -100,7 +102,7 @@ public struct FrameworkService: Service {
             settings: config.settings, store: config.storeDescription)
         let router = AppsRoutes.router(
             scheduler, info: info, abdicate: abdicate, lastEventId: { await bus.lastId }, requestLimit: config.requestLimit,
-            authenticator: config.authenticator)
+            authenticator: config.authenticator, agentSecret: config.agentSecret)
         EventRoutes.register(on: router, bus: bus) { names in await scheduler.loadBalancersChanged(names) }
         let callbacks = EventCallbacks(bus: bus, repo: AppsRepository(store: store), logger: logger)
         await callbacks.restore()

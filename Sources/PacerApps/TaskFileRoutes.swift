@@ -11,7 +11,8 @@ import PacerServerKit
 enum TaskFileRoutes {
     static let transport = HTTPTransport(timeout: .seconds(10))
 
-    static func register(on router: Router<PacerRequestContext>, _ scheduler: Scheduler) {
+    /// `agentSecret`: sent to agents that take file reads only from its holders.
+    static func register(on router: Router<PacerRequestContext>, _ scheduler: Scheduler, agentSecret: String? = nil) {
         router.get("/v2/tasks/:taskId/files/:operation") { request, context in
             let taskId = try context.parameters.require("taskId")
             let operation = try context.parameters.require("operation")
@@ -22,17 +23,18 @@ enum TaskFileRoutes {
                 throw APIError(status: 404, message: "Task '\(taskId)' does not exist")
             }
             try RequestPrincipal.requireRead([app])
-            guard let agent = await scheduler.agentURL(forTask: taskId) else {
+            guard let address = await scheduler.agentURL(forTask: taskId) else {
                 throw APIError(
                     status: 503, message: "the agent of \(taskId) is not known yet (the master's state is read every few seconds)"
                 )
             }
+            let agent = agentSecret.map { URLCredentials.embed("framework:" + $0, in: address) } ?? address
             let query = request.uri.queryParameters
             let relative = query.get("path") ?? ""
             var items = [URLQueryItem(name: "path", value: relative.isEmpty ? taskId : taskId + "/" + relative)]
             for name in ["offset", "length"] { if let v = query.get(name) { items.append(URLQueryItem(name: name, value: v)) } }
             guard var url = URLComponents(string: agent + "/files/" + operation) else {
-                throw APIError(status: 502, message: "the agent's address \(agent) is not a URL")
+                throw APIError(status: 502, message: "the agent's address \(address) is not a URL")
             }
             url.queryItems = items
             // URLComponents leaves `+` as it is, and the agent would read it as a space.

@@ -50,7 +50,7 @@ public struct MasterClient: Sendable {
         subscribed: @escaping @Sendable (MasterClient) async -> Void
     ) -> AsyncThrowingStream<[SchedulerEvent], any Error> {
         let body = try! encoder.encode(SchedulerCall.subscribe(info))
-        let url = baseURL + "/api/v1/scheduler"
+        let (url, authorization) = URLCredentials.split(baseURL + "/api/v1/scheduler")
         let client = transport.client
         return AsyncThrowingStream { continuation in
             let task = Task {
@@ -58,6 +58,7 @@ public struct MasterClient: Sendable {
                     var request = HTTPClientRequest(url: url)
                     request.method = .POST
                     request.headers.add(name: "Content-Type", value: "application/json")
+                    if let authorization { request.headers.add(name: "Authorization", value: authorization) }
                     request.body = .bytes(ByteBuffer(bytes: body))
                     let response = try await client.execute(request, deadline: .distantFuture)
                     guard response.status == .ok else {
@@ -114,15 +115,21 @@ public struct LineSplitter: Sendable {
 /// Master → agent messages.
 public struct AgentClient: Sendable {
     let transport: HTTPTransport
+    /// `master:SECRET` when agents take messages only from holders of the cluster's agent secret.
+    let credentials: String?
     /// Its own pool (per agent, one connection at a time: deliveries to an agent are in order; up to
     /// 32 to one host, where simulated agents share one listener).
-    public init(transport: HTTPTransport = HTTPTransport(client: AgentClient.client, timeout: .seconds(5))) {
+    public init(
+        transport: HTTPTransport = HTTPTransport(client: AgentClient.client, timeout: .seconds(5)), credentials: String? = nil
+    ) {
         self.transport = transport
+        self.credentials = credentials
     }
     public static let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: HTTPTransport.clusterConfiguration)
 
     public func send(_ message: AgentMessage, to agentURL: String) async throws(ClientError) {
         let body = try! WireJSON.masterEncoder().encode(message)
-        _ = try await transport.expectOK(.POST, agentURL + "/api/v1", body: body)
+        let url = credentials.map { URLCredentials.embed($0, in: agentURL) } ?? agentURL
+        _ = try await transport.expectOK(.POST, url + "/api/v1", body: body)
     }
 }

@@ -5,8 +5,11 @@ import PacerModel
 import PacerServerKit
 
 enum MasterRoutes {
-    static func router(_ master: Master) -> Router<BasicRequestContext> {
+    static func router(
+        _ master: Master, guards: [ClusterSecretsMiddleware<BasicRequestContext>.Guard] = []
+    ) -> Router<BasicRequestContext> {
         let router = Router()
+        router.add(middleware: ClusterSecretsMiddleware(guards))
         router.add(middleware: APIErrorMiddleware())
         router.add(middleware: LeaderOnly(master: master))
         router.get("/health") { _, _ in JSONResponse.text("ok") }

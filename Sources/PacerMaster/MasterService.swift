@@ -18,7 +18,25 @@ public struct MasterConfig: Sendable {
     /// Replicated store (etcd): the policy lives there, and masters elect a leader through it.
     public var store: (any StateStore)?
     public var election: LeaderElection?
+    /// The cluster's agent secret: agents register with `agent:SECRET`, and the master sends
+    /// LAUNCH and KILL with `master:SECRET`. nil: agents are not authenticated.
+    public var agentSecret: String?
+    /// `name:secret` of each framework allowed to subscribe and call (empty: any).
+    public var frameworkCredentials: [String] = []
+    /// `user:password` that reservation, weight and quota changes need (nil: anyone).
+    public var operatorCredentials: String?
     public init() {}
+
+    /// The guards of the master's API (none unless secrets are configured).
+    var guards: [ClusterSecretsMiddleware<BasicRequestContext>.Guard] {
+        [
+            .init(pathPrefix: "/api/v1/agent", credentials: agentSecret.map { ["agent:" + $0] } ?? [], realm: "Pacer agents"),
+            .init(pathPrefix: "/api/v1/scheduler", credentials: frameworkCredentials, realm: "Pacer frameworks"),
+            .init(
+                pathPrefix: "/master/", methods: ["POST", "PUT", "DELETE"], credentials: operatorCredentials.map { [$0] } ?? [],
+                realm: "Pacer operators")
+        ]
+    }
 }
 
 /// The master as a long-running service: HTTP API, periodic ticks, agent message delivery.
@@ -66,7 +84,7 @@ public struct MasterService: Service {
 
     public func run() async throws {
         let app = Application(
-            router: MasterRoutes.router(master),
+            router: MasterRoutes.router(master, guards: config.guards),
             configuration: .init(address: .hostname(config.host, port: config.port), serverName: "pacer-master"),
             logger: logger)
         logger.info("master listening", metadata: ["address": "\(config.host):\(config.port)"])
@@ -108,7 +126,7 @@ public struct MasterService: Service {
 
     /// Delivers master → agent messages in order per agent, agents in parallel.
     func deliver() async {
-        let client = AgentClient()
+        let client = AgentClient(credentials: config.agentSecret.map { "master:" + $0 })
         await withDiscardingTaskGroup { group in
             var queues: [String: AsyncStream<AgentDelivery>.Continuation] = [:]
             for await d in master.deliveries {

@@ -207,7 +207,9 @@ struct ConfigCommand: ParsableCommand {
             for flag in ConfigSources.flags(of: part) {
                 // The last source to set a flag wins, as on the command line.
                 if let s = settings.last(where: { $0.flag == flag.name }) {
-                    let value = flag.takesValue ? (s.values.first ?? "") : "true"
+                    // Secrets are shown as set, never printed.
+                    let secret = ["secret", "credentials", "token"].contains { flag.name.contains($0) }
+                    let value = flag.takesValue ? (secret ? "<redacted>" : s.values.first ?? "") : "true"
                     lines.append("  \(flag.name): \(quoted(value))  # \(s.origin)")
                 } else if let value = flag.defaultValue {
                     lines.append("  \(flag.name): \(quoted(value))  # default")

@@ -23,7 +23,19 @@ struct MasterCommand: AsyncParsableCommand {
     @Option(help: "etcd://host:port[,host:port…][/namespace]: masters elect a leader there and keep the operator's policy in it.")
     var store: String?
     @Option(help: "Seconds of the leading master's etcd lease (renewed every sixth of it).") var leaderTtl = 2
+    @Option(help: "The cluster's agent secret: agents must register with it, and it goes with LAUNCH and KILL.")
+    var agentSecret: String?
+    @Option(help: "name:secret a framework must subscribe and call with (repeat for several; none: any framework).")
+    var frameworkCredentials: [String] = []
+    @Option(help: "user:password that reservation, weight and quota changes need.") var operatorCredentials: String?
     @Argument(help: StateAction.help) var action: [String] = []
+
+    func validate() throws {
+        for c in frameworkCredentials + [operatorCredentials].compactMap({ $0 }) where !c.contains(":") {
+            throw ValidationError("--framework-credentials, --operator-credentials: name:secret")
+        }
+        if agentSecret?.isEmpty == true { throw ValidationError("--agent-secret: not empty") }
+    }
 
     func run() async throws {
         let action = try StateAction(action, part: "master")
@@ -37,6 +49,9 @@ struct MasterCommand: AsyncParsableCommand {
         guard statsInterval >= 0.1 else { throw ValidationError("--stats-interval must be at least 0.1 s") }
         config.settings.statsPeriod = .seconds(statsInterval)
         config.stateDir = server.stateDir + "/master"
+        config.agentSecret = agentSecret
+        config.frameworkCredentials = frameworkCredentials
+        config.operatorCredentials = operatorCredentials
         if let store {
             guard store.hasPrefix("etcd://") else {
                 throw ValidationError("--store for masters: etcd://host:port[,…] (replicas need a shared store)")
@@ -70,6 +85,8 @@ struct AgentCommand: AsyncParsableCommand {
     var recoveryTimeout = 900
     @Option(help: "Sandboxes of ended tasks kept for their logs, newest first; older ones are removed.") var sandboxKeep = 100
     @Option(help: "Seconds an ended task's sandbox is kept at most.") var sandboxMaxAge = 604_800.0
+    @Option(help: "The cluster's agent secret (the masters' --agent-secret): to register, and to accept messages.")
+    var agentSecret: String?
     @OptionGroup var isolation: IsolationOptions
     @OptionGroup var simulation: SimulationOptions
 
@@ -81,7 +98,7 @@ struct AgentCommand: AsyncParsableCommand {
                     config: try simulation.fleet(
                         agents: n, server: server, port: port, master: master,
                         cpus: cpus, mem: mem, disk: disk, ports: ports,
-                        attributes: attributes))
+                        attributes: attributes, agentSecret: agentSecret))
             ])
         }
         var config = try Runner.agentConfig(
@@ -93,6 +110,7 @@ struct AgentCommand: AsyncParsableCommand {
         guard sandboxKeep >= 0, sandboxMaxAge >= 0 else { throw ValidationError("--sandbox-keep, --sandbox-max-age: 0 or more") }
         config.sandboxKeep = sandboxKeep
         config.sandboxMaxAge = sandboxMaxAge
+        config.agentSecret = agentSecret
         for part in (reserved ?? "").split(separator: ";") {
             let roleAndList = part.split(separator: ":", maxSplits: 1)
             guard roleAndList.count == 2, Role.isValid(String(roleAndList[0])), roleAndList[0] != "*" else {
@@ -126,7 +144,7 @@ struct SimulationOptions: ParsableArguments {
 
     func fleet(
         agents: Int, server: ServerOptions, port: Int, master: String, cpus: Double?, mem: Double?, disk: Double?,
-        ports: String?, attributes: String?
+        ports: String?, attributes: String?, agentSecret: String?
     ) throws -> FleetConfig {
         guard agents >= 1 else { throw ValidationError("--simulate: at least 1 agent") }
         for (name, rate) in [("--sim-failure-rate", simFailureRate), ("--sim-unhealthy-rate", simUnhealthyRate)]
@@ -138,6 +156,7 @@ struct SimulationOptions: ParsableArguments {
             server: server, port: port, master: master, hostname: server.bind, cpus: cpus ?? 8,
             mem: mem ?? 32_768, disk: disk ?? 102_400, ports: ports ?? "31000-32000", attributes: attributes)
         var c = FleetConfig()
+        c.agentSecret = agentSecret
         c.agents = agents
         c.host = server.bind
         c.port = port
@@ -192,6 +211,9 @@ struct FrameworkCommand: AsyncParsableCommand {
     var httpCredentials: String?
     @Option(help: "YAML file of principals (admin, deployer of paths, viewer, loadbalancer) with hashed secrets.")
     var principals: String?
+    @Option(help: "name:secret this framework subscribes to the masters with (their --framework-credentials).")
+    var masterCredentials: String?
+    @Option(help: "The cluster's agent secret, to read task files from agents that require it.") var agentSecret: String?
     @Argument(help: StateAction.help) var action: [String] = []
 
     func validate() throws {
@@ -213,7 +235,8 @@ struct FrameworkCommand: AsyncParsableCommand {
         config.settings.roles = Runner.urls(roles)
         config.host = server.bind
         config.port = port
-        config.masterURLs = Runner.urls(master)
+        config.masterURLs = Runner.urls(master).map { url in masterCredentials.map { URLCredentials.embed($0, in: url) } ?? url }
+        config.agentSecret = agentSecret
         let store = try Runner.openStore(store, stateDir: server.stateDir)
         config.storeDescription = self.store ?? "sqlite:\(server.stateDir)/framework.sqlite"
         if let etcd = store as? EtcdStore {
