@@ -4,7 +4,8 @@
 # req/s, p99 latency, requests per CPU-second of the proxy process, and the ratio pacer/HAProxy.
 # Modes: L4 (TCP, keep-alive small responses), L7 (HTTP keep-alive small responses),
 # L7-1MiB (HTTP, 1 MiB responses), TLS (HTTPS termination, keep-alive small responses).
-# MODES="L4 L7" runs a subset.
+# MODES="L4 L7" runs a subset. PERF_OUT=FILE samples pacer lb (perf record, cpu-clock) during its
+# first run of the first mode and writes the flat profile (demangled) to FILE.
 # Needs: haproxy, nginx, wrk (apt-get install -y haproxy nginx wrk).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -151,7 +152,12 @@ for mode in $MODES; do
     # minute a mode takes lands on both sides instead of on whichever ran later.
     for i in $(seq $RUNS); do
         order=$([ $((i % 2)) = 1 ] && echo "haproxy pacer" || echo "pacer haproxy")
-        for name in $order; do run "$scheme://127.0.0.1:$(port_of $name)$path" $(pid_of $name) $conns >> "$WORK/$name.runs"; done
+        for name in $order; do
+            if [ -n "${PERF_OUT:-}" ] && [ $name = pacer ] && [ $i = 1 ] && [ ! -e "$WORK/perf.data" ]; then
+                perf record -q -F 1999 -g -p $PACER -o "$WORK/perf.data" -- sleep 5 >/dev/null 2>&1 &
+            fi
+            run "$scheme://127.0.0.1:$(port_of $name)$path" $(pid_of $name) $conns >> "$WORK/$name.runs"
+        done
     done
     for name in haproxy pacer; do
         R[$mode.$name.rps]=$(awk '{print $1}' "$WORK/$name.runs" | median)
@@ -162,6 +168,10 @@ for mode in $MODES; do
     done
 done
 cat "$WORK/table"
+if [ -n "${PERF_OUT:-}" ] && [ -e "$WORK/perf.data" ]; then
+    { perf report -i "$WORK/perf.data" --no-children --stdio --sort dso -g none 2>/dev/null
+      perf report -i "$WORK/perf.data" --no-children --stdio --percent-limit 0.15 -g none --dsos pacer,libswiftCore.so,libevent-2.1.so.7,libc.so.6 2>/dev/null; } | swift demangle --simplified > "$PERF_OUT"
+fi
 for mode in $MODES; do
     python3 -c "print(f'$mode ratio pacer/HAProxy: req/s {${R[$mode.pacer.rps]}/${R[$mode.haproxy.rps]}:.2f}x, req per CPU-s {${R[$mode.pacer.cpu]}/${R[$mode.haproxy.cpu]}:.2f}x, p99 {${R[$mode.pacer.p99]}/${R[$mode.haproxy.p99]}:.2f}x')"
 done
