@@ -18,6 +18,9 @@ public struct IsolationSettings: Sendable, Equatable {
     public var taskUser = "nobody"
     /// Tasks may run as root only when the operator says so.
     public var allowRoot = false
+    /// Users an app may name besides `taskUser`, per role (`*`: for every role). Anyone else is
+    /// refused: an app must not pick any account on the machine.
+    public var allowedUsers: [String: Set<String>] = [:]
     /// Processes (threads included) one task may have: a fork bomb stops there.
     public var pidsMax = 4096
 
@@ -103,6 +106,12 @@ extension IsolationSettings {
         }
         if user.uid == 0 && !allowRoot {
             return .failure(SpawnError("tasks may not run as root on this agent (start it with --allow-root-tasks to permit it)"))
+        }
+        let role = task.role ?? Role.any
+        if user.uid != 0, name != taskUser, !(allowedUsers[role] ?? []).union(allowedUsers[Role.any] ?? []).contains(name) {
+            return .failure(
+                SpawnError(
+                    "user '\(name)' is not allowed for role '\(role)' on this agent (--task-users '\(role)=\(name)' permits it)"))
         }
         return .success((user, true))
     }

@@ -15,6 +15,8 @@ actor EventCallbacks {
         var firstRetry: Duration = .milliseconds(500)
         var timeout: Duration = .seconds(5)
         var maxCallbacks = 32
+        /// Where callbacks may go (A11).
+        var policy = CallbackPolicy()
     }
 
     let bus: EventBus
@@ -41,6 +43,9 @@ actor EventCallbacks {
     func subscribe(_ url: String, clientIp: String) async throws(APIError) {
         guard let u = URL(string: url), ["http", "https"].contains(u.scheme ?? ""), u.host != nil else {
             throw APIError(status: 422, message: "callbackUrl must be an http:// or https:// URL, got '\(url)'")
+        }
+        if let why = settings.policy.refusal(host: u.host ?? "", addresses: HostResolver.addresses(of: u.host ?? "")) {
+            throw APIError(status: 422, message: "callbackUrl \(url): \(why)")
         }
         guard deliveries[url] == nil else { return }
         guard deliveries.count < settings.maxCallbacks else {
@@ -111,6 +116,12 @@ actor EventCallbacks {
         _ data: Data, type: String, to url: String, _ transport: HTTPTransport, _ settings: Settings,
         _ logger: Logger
     ) async {
+        // Checked again at each delivery: a name may have been pointed elsewhere since it was accepted.
+        let host = URL(string: url)?.host ?? ""
+        if let why = settings.policy.refusal(host: host, addresses: HostResolver.addresses(of: host)) {
+            logger.warning("event callback refused; event skipped", metadata: ["url": "\(url)", "reason": "\(why)"])
+            return
+        }
         var wait = settings.firstRetry
         for attempt in 1...settings.attempts {
             if let r = try? await transport.send(.POST, url, body: data, headers: [("Content-Type", "application/json")]),

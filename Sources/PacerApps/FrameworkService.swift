@@ -31,6 +31,9 @@ public struct FrameworkConfig: Sendable {
     public var authenticator: Authenticator?
     /// The cluster's agent secret, for reading task files from agents that require it.
     public var agentSecret: String?
+    /// Hosts event-subscription callbacks may go to (`host`, `*.domain`, `a.b.c.d/n`); empty: any
+    /// but link-local ones.
+    public var eventCallbackAllow: [String] = []
     public static let defaultRequestLimit = 500
     public init() {}
 }
@@ -104,7 +107,9 @@ public struct FrameworkService: Service {
             scheduler, info: info, abdicate: abdicate, lastEventId: { await bus.lastId }, requestLimit: config.requestLimit,
             authenticator: config.authenticator, agentSecret: config.agentSecret)
         EventRoutes.register(on: router, bus: bus) { names in await scheduler.loadBalancersChanged(names) }
-        let callbacks = EventCallbacks(bus: bus, repo: AppsRepository(store: store), logger: logger)
+        var callbackSettings = EventCallbacks.Settings()
+        callbackSettings.policy = CallbackPolicy(allow: config.eventCallbackAllow)
+        let callbacks = EventCallbacks(bus: bus, repo: AppsRepository(store: store), settings: callbackSettings, logger: logger)
         await callbacks.restore()
         EventRoutes.registerSubscriptions(on: router, callbacks: callbacks)
         gate.serve(router.buildResponder())

@@ -183,11 +183,20 @@ struct IsolationOptions: ParsableArguments {
     var isolation = "cgroups"
     @Option(help: "User tasks run as when their app names none.") var taskUser = "nobody"
     @Flag(help: "Let apps run tasks as root.") var allowRootTasks = false
+    @Option(help: "Users apps may name besides --task-user, per role: 'web=www-data,app;*=svc' (* for every role).")
+    var taskUsers: String?
 
     func settings() throws -> IsolationSettings {
         var s = try IsolationSettings.parse(isolation)
         s.taskUser = taskUser
         s.allowRoot = allowRootTasks
+        for entry in (taskUsers ?? "").split(separator: ";") {
+            let parts = entry.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+                throw ValidationError("--task-users: ROLE=user,user;ROLE=user (got '\(entry)')")
+            }
+            s.allowedUsers[parts[0], default: []].formUnion(parts[1].split(separator: ",").map(String.init))
+        }
         return s
     }
 }
@@ -214,6 +223,8 @@ struct FrameworkCommand: AsyncParsableCommand {
     @Option(help: "name:secret this framework subscribes to the masters with (their --framework-credentials).")
     var masterCredentials: String?
     @Option(help: "The cluster's agent secret, to read task files from agents that require it.") var agentSecret: String?
+    @Option(help: "Hosts event callbacks may go to: host, *.domain or a.b.c.d/n, comma-separated (default: any but link-local).")
+    var eventCallbackAllow: String?
     @Argument(help: StateAction.help) var action: [String] = []
 
     func validate() throws {
@@ -237,6 +248,7 @@ struct FrameworkCommand: AsyncParsableCommand {
         config.port = port
         config.masterURLs = Runner.urls(master).map { url in masterCredentials.map { URLCredentials.embed($0, in: url) } ?? url }
         config.agentSecret = agentSecret
+        config.eventCallbackAllow = eventCallbackAllow.map(Runner.urls) ?? []
         let store = try Runner.openStore(store, stateDir: server.stateDir)
         config.storeDescription = self.store ?? "sqlite:\(server.stateDir)/framework.sqlite"
         if let etcd = store as? EtcdStore {

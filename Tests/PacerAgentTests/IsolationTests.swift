@@ -161,6 +161,26 @@ final class IsolationTests: XCTestCase {
         XCTAssertEqual(output(t).trimmingCharacters(in: .whitespacesAndNewlines), "0")
     }
 
+    /// An app may name only the agent's task user, or users the operator allowed for its role.
+    func testOtherUsersAreRefusedUnlessAllowedForTheRole() async throws {
+        guard case .failure(let refused) = launcher.spawn(task("id -un", user: "daemon")) else {
+            return XCTFail("a task ran as a user nobody allowed")
+        }
+        XCTAssertTrue(refused.message.contains("--task-users '*=daemon'"), refused.message)
+        var allowing = IsolationSettings()
+        allowing.allowedUsers = ["*": ["daemon"]]
+        let t = task("id -un", user: "daemon")
+        let (_, exit) = try start(t, with: try makeLauncher(allowing))
+        let status = await exit.value
+        XCTAssertEqual(status, .exited(0))
+        XCTAssertEqual(output(t).trimmingCharacters(in: .whitespacesAndNewlines), "daemon")
+        var otherRole = IsolationSettings()
+        otherRole.allowedUsers = ["batch": ["daemon"]]
+        guard case .failure = try makeLauncher(otherRole).spawn(task("true", user: "daemon")) else {
+            return XCTFail("a user allowed for another role ran")
+        }
+    }
+
     func testATaskWhosePortIsTakenFailsClearly() throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }

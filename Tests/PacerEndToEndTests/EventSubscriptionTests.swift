@@ -45,6 +45,12 @@ final class EventSubscriptionTests: ClusterTestCase {
 
         let bad = try await client.raw("POST", "/v2/eventSubscriptions?callbackUrl=ftp://x")
         XCTAssertEqual(bad.status, 422, bad.text)
+        // A11: never to instance metadata, by address or by a name that resolves there.
+        for target in ["http://169.254.169.254/latest/meta-data/", "http://[fe80::1]/x"] {
+            let metadata = try await client.raw("POST", "/v2/eventSubscriptions?callbackUrl=\(target)")
+            XCTAssertEqual(metadata.status, 422, metadata.text)
+            XCTAssertTrue(metadata.text.contains("link-local"), metadata.text)
+        }
         let missing = try await client.raw("POST", "/v2/eventSubscriptions")
         XCTAssertEqual(missing.status, 400)
         let r = try await client.raw("POST", "/v2/eventSubscriptions?callbackUrl=\(callback)")
