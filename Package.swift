@@ -56,6 +56,9 @@ let package = Package(
             dependencies: [
                 "PacerModel",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log")
             ], swiftSettings: strict),
         .target(
@@ -64,8 +67,10 @@ let package = Package(
                 "PacerModel",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams")
@@ -151,6 +156,12 @@ let package = Package(
         .testTarget(name: "PacerLBTests", dependencies: ["PacerLB", "CLibevent"]),
         .testTarget(
             name: "PacerSimulationTests", dependencies: ["PacerMasterCore", "PacerAgentCore", "PacerAppsCore", "PacerTestKit"]),
-        .testTarget(name: "PacerEndToEndTests", dependencies: ["PacerTestKit", "PacerClient", "PacerModel"])
+        .testTarget(
+            name: "PacerEndToEndTests",
+            dependencies: [
+                "PacerTestKit", "PacerClient", "PacerModel",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl")
+            ])
     ]
 )

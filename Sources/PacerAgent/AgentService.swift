@@ -29,6 +29,8 @@ public struct AgentConfig: Sendable {
     /// The cluster's agent secret: sent to the master when registering (`agent:SECRET`), and
     /// required of whoever sends messages or reads files (nil: no authentication).
     public var agentSecret: String?
+    /// HTTPS for the API (nil: plain HTTP).
+    public var tls: ServerTLS?
     public init() {}
 
     /// This machine's cpus and memory (less what the system needs), disk under the work dir, ports 31000–32000.
@@ -53,7 +55,7 @@ public struct AgentService: Service {
         self.logger = logger
         let info = AgentInfo(
             id: "agent-\(config.hostname)-\(config.port)-" + UUID().uuidString.prefix(8).lowercased(),
-            hostname: config.hostname, url: "http://\(config.host):\(config.port)",
+            hostname: config.hostname, url: "\(config.tls == nil ? "http" : "https")://\(config.host):\(config.port)",
             resources: config.resources, attributes: config.attributes,
             reserved: config.reserved.isEmpty ? nil : config.reserved)
         agent = try Agent(
@@ -88,7 +90,7 @@ public struct AgentService: Service {
             return Response(status: .ok)
         }
         let app = Application(
-            router: router,
+            router: router, server: config.tls?.server ?? .http1(),
             configuration: .init(address: .hostname(config.host, port: config.port), serverName: "pacer-agent"),
             logger: logger)
         let masters = config.masterURLs.map { url in

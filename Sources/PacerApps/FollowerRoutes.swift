@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import NIOHTTP1
+import PacerClient
 import PacerModel
 import PacerServerKit
 import PacerStore
@@ -39,14 +40,15 @@ enum FollowerRoutes {
     /// not up yet, and forwarding to itself would loop.
     /// Gives up connecting within half a second: a leader that just died refuses connections, and
     /// the shared client would retry them for 10 s while the lease expires and a new leader takes over.
+    /// It verifies the leader's certificate like every client of the process (A10: `--ca`).
     static let proxyClient = HTTPClient(
         eventLoopGroupProvider: .singleton,
-        configuration: .init(timeout: .init(connect: .milliseconds(500))))
+        configuration: .init(tlsConfiguration: ClientTLS.configuration, timeout: .init(connect: .milliseconds(500))))
 
     static func router(
         election: LeaderElection, me: String, client: HTTPClient = proxyClient,
         requestLimit: Int = FrameworkConfig.defaultRequestLimit,
-        authenticator: Authenticator? = nil
+        authenticator: Authenticator? = nil, scheme: String = "http"
     ) -> Router<PacerRequestContext> {
         let router = Router(context: PacerRequestContext.self)
         router.add(middleware: RequestLimitMiddleware(limit: requestLimit))
@@ -62,7 +64,7 @@ enum FollowerRoutes {
             // Forwarded to us by a replica that took us for the leader: forwarding again could loop.
             if request.headers[.init(forwardedBy)!] != nil { throw loop }
             guard let leader = try await election.leader(), leader != me else { throw noLeader }
-            return try await proxy(request, to: "http://" + leader, client: client)
+            return try await proxy(request, to: scheme + "://" + leader, client: client)
         }
         // The router does not backtrack out of a static segment, so /v2/** is named beside /**, and
         // the other methods of the paths served here (abdication on a replica that just lost the

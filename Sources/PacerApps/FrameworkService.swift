@@ -34,6 +34,8 @@ public struct FrameworkConfig: Sendable {
     /// Hosts event-subscription callbacks may go to (`host`, `*.domain`, `a.b.c.d/n`); empty: any
     /// but link-local ones.
     public var eventCallbackAllow: [String] = []
+    /// HTTPS for the API (nil: plain HTTP).
+    public var tls: ServerTLS?
     public static let defaultRequestLimit = 500
     public init() {}
 }
@@ -55,11 +57,12 @@ public struct FrameworkService: Service {
         let gate = RoleResponder(
             config.election.map {
                 FollowerRoutes.router(
-                    election: $0, me: address, requestLimit: config.requestLimit, authenticator: config.authenticator
+                    election: $0, me: address, requestLimit: config.requestLimit, authenticator: config.authenticator,
+                    scheme: config.tls == nil ? "http" : "https"
                 ).buildResponder()
             })
         let app = Application(
-            responder: gate,
+            responder: gate, server: config.tls?.server ?? .http1(),
             configuration: .init(address: .hostname(config.host, port: config.port), serverName: "pacer"),
             logger: logger)
         logger.info(

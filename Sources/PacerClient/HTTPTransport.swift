@@ -38,7 +38,7 @@ public struct HTTPTransport: Sendable {
     /// for 10 s): a dead master or leader must be noticed at once, so callers move to another.
     public static let client = HTTPClient(
         eventLoopGroupProvider: .singleton,
-        configuration: .init(timeout: .init(connect: .seconds(1))))
+        configuration: .init(tlsConfiguration: ClientTLS.configuration, timeout: .init(connect: .seconds(1))))
 
     /// Between the cluster's own processes (agents and frameworks to masters): a refused or silent
     /// peer is given up after 300 ms, so a dead master — or a stale redirect to one — costs little
@@ -49,7 +49,7 @@ public struct HTTPTransport: Sendable {
     public static let cluster = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clusterConfiguration)
 
     public static var clusterConfiguration: HTTPClient.Configuration {
-        var c = HTTPClient.Configuration(timeout: .init(connect: .milliseconds(300)))
+        var c = HTTPClient.Configuration(tlsConfiguration: ClientTLS.configuration, timeout: .init(connect: .milliseconds(300)))
         c.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 32)
         return c
     }

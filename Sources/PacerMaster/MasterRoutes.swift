@@ -6,12 +6,12 @@ import PacerServerKit
 
 enum MasterRoutes {
     static func router(
-        _ master: Master, guards: [ClusterSecretsMiddleware<BasicRequestContext>.Guard] = []
+        _ master: Master, guards: [ClusterSecretsMiddleware<BasicRequestContext>.Guard] = [], scheme: String = "http"
     ) -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: ClusterSecretsMiddleware(guards))
         router.add(middleware: APIErrorMiddleware())
-        router.add(middleware: LeaderOnly(master: master))
+        router.add(middleware: LeaderOnly(master: master, scheme: scheme))
         router.get("/health") { _, _ in JSONResponse.text("ok") }
         OpenAPIDocument.serve(.master, on: router)
         // Any master answers who leads (the others redirect everything else there).
@@ -133,6 +133,8 @@ enum MasterRoutes {
 struct LeaderOnly: RouterMiddleware {
     typealias Context = BasicRequestContext
     let master: Master
+    /// `https` when the masters serve TLS (they all do or none does).
+    var scheme = "http"
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response
     {
@@ -140,7 +142,7 @@ struct LeaderOnly: RouterMiddleware {
         if await master.leading || path == "/health" || path == "/master/leader" { return try await next(request, context) }
         guard let leader = await master.leader else { throw APIError(status: 503, message: await master.notLeading) }
         var response = JSONResponse.error(APIError(status: 307, message: "this master does not lead; the leader is \(leader)"))
-        response.headers[.location] = "http://\(leader)\(path)\(request.uri.query.map { "?" + $0 } ?? "")"
+        response.headers[.location] = "\(scheme)://\(leader)\(path)\(request.uri.query.map { "?" + $0 } ?? "")"
         return response
     }
 }

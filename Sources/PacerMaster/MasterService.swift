@@ -25,6 +25,8 @@ public struct MasterConfig: Sendable {
     public var frameworkCredentials: [String] = []
     /// `user:password` that reservation, weight and quota changes need (nil: anyone).
     public var operatorCredentials: String?
+    /// HTTPS for the API (nil: plain HTTP).
+    public var tls: ServerTLS?
     public init() {}
 
     /// The guards of the master's API (none unless secrets are configured).
@@ -84,7 +86,8 @@ public struct MasterService: Service {
 
     public func run() async throws {
         let app = Application(
-            router: MasterRoutes.router(master, guards: config.guards),
+            router: MasterRoutes.router(master, guards: config.guards, scheme: config.tls == nil ? "http" : "https"),
+            server: config.tls?.server ?? .http1(),
             configuration: .init(address: .hostname(config.host, port: config.port), serverName: "pacer-master"),
             logger: logger)
         logger.info("master listening", metadata: ["address": "\(config.host):\(config.port)"])

@@ -32,8 +32,9 @@ public final class TestCluster: @unchecked Sendable {
 
     public init(
         agentTimeout: Double = 15, masterArgs: [String] = [], standbyMasters: Int = 0, agentArgs: [String] = [],
-        frameworkArgs: [String] = []
+        frameworkArgs: [String] = [], scheme: String = "http"
     ) throws {
+        self.scheme = scheme
         self.masterArgs = masterArgs
         self.agentArgs = agentArgs
         self.frameworkArgs = frameworkArgs
@@ -52,13 +53,15 @@ public final class TestCluster: @unchecked Sendable {
         try startFramework()
     }
 
-    public var masterURL: String { "http://127.0.0.1:\(masterPort)" }
+    /// `https` when the test gives every part `--tls-cert`.
+    public let scheme: String
+    public var masterURL: String { "\(scheme)://127.0.0.1:\(masterPort)" }
     let standbyPorts: [Int]
     /// Every master, as agents and frameworks are given them.
-    public var masterURLs: [String] { ([masterPort] + standbyPorts).map { "http://127.0.0.1:\($0)" } }
+    public var masterURLs: [String] { ([masterPort] + standbyPorts).map { "\(scheme)://127.0.0.1:\($0)" } }
     var masterList: String { masterURLs.joined(separator: ",") }
-    public var frameworkURL: String { "http://127.0.0.1:\(frameworkPort)" }
-    public var agentURL: String { "http://127.0.0.1:\(agentPort)" }
+    public var frameworkURL: String { "\(scheme)://127.0.0.1:\(frameworkPort)" }
+    public var agentURL: String { "\(scheme)://127.0.0.1:\(agentPort)" }
     public var client: MarathonClient { MarathonClient(baseURL: frameworkURL) }
 
     let agentTimeout: Double

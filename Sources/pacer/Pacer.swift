@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import PacerClient
 import PacerServerKit
 
 /// The command line, after the configuration file and `PACER_…` variables are folded into it
@@ -48,16 +49,43 @@ struct ServerOptions: ParsableArguments {
             "Allow --bind on a non-loopback address although the API has no authentication or TLS yet: anyone who reaches it can run commands on every agent."
     )
     var insecure = false
+    @Option(help: "PEM certificate (chain) of this part's API: it then speaks HTTPS only (TLS 1.2+; SIGHUP reloads it).")
+    var tlsCert: String?
+    @Option(help: "PEM private key of --tls-cert.") var tlsKey: String?
+    @Option(help: "CA that clients' certificates must chain to (mutual TLS); with --tls-cert.") var tlsClientCa: String?
+    @Option(help: "PEM CA this part trusts (besides the system's) when it calls other parts over HTTPS.") var ca: String?
+
+    func validate() throws {
+        guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
+        if tlsClientCa != nil && tlsCert == nil { throw ValidationError("--tls-client-ca needs --tls-cert") }
+    }
 
     /// An open cluster API is remote code execution (RELIABILITY A1): leaving loopback is a
-    /// decision the operator states, not a default or a typo.
-    func validate() throws {
-        guard !Self.isLoopback(bind) else { return }
-        guard insecure else {
+    /// decision the operator states, not a default or a typo — unless the API is encrypted and
+    /// `authenticated` (this part's credentials or secrets are set).
+    func checkExposure(authenticated: Bool) throws {
+        guard !Self.isLoopback(bind), !insecure else { return }
+        guard tlsCert != nil, authenticated else {
             throw ValidationError(
-                "--bind \(bind) would expose this part's API, which has no authentication or TLS yet: anyone who reaches it "
-                    + "can run commands on every agent. Bind to a trusted network only, and pass --insecure to say so.")
+                "--bind \(bind) would expose this part's API \(tlsCert == nil ? "without TLS" : "without authentication"): "
+                    + "anyone who reaches it could run commands on every agent. Give it --tls-cert/--tls-key and its "
+                    + "credentials (docs/OPERATIONS.md, Access), or bind to a trusted network and pass --insecure to say so.")
         }
+    }
+
+    /// The API's TLS, with SIGHUP reloading it; also sets how this part's clients verify others
+    /// (`--ca`) and present themselves (its certificate, for peers that require one).
+    func tls(logger: Logger) throws -> ServerTLS? {
+        do { try ClientTLS.configure(ca: ca, certificate: tlsCert, key: tlsKey) } catch {
+            throw ValidationError("--ca, --tls-cert, --tls-key: \(error)")
+        }
+        guard let tlsCert, let tlsKey else { return nil }
+        let tls: ServerTLS
+        do { tls = try ServerTLS(certificate: tlsCert, key: tlsKey, clientCA: tlsClientCa) } catch {
+            throw ValidationError("\(error)")
+        }
+        TLSReloadSignal.install([tls], logger: logger)
+        return tls
     }
 
     static func isLoopback(_ address: String) -> Bool {

@@ -52,6 +52,8 @@ struct MasterCommand: AsyncParsableCommand {
         config.agentSecret = agentSecret
         config.frameworkCredentials = frameworkCredentials
         config.operatorCredentials = operatorCredentials
+        try server.checkExposure(authenticated: agentSecret != nil && !frameworkCredentials.isEmpty && operatorCredentials != nil)
+        config.tls = try server.tls(logger: Logger(label: "pacer.master"))
         if let store {
             guard store.hasPrefix("etcd://") else {
                 throw ValidationError("--store for masters: etcd://host:port[,…] (replicas need a shared store)")
@@ -92,6 +94,7 @@ struct AgentCommand: AsyncParsableCommand {
 
     func run() async throws {
         Logs.bootstrap(server.logLevel, format: server.logFormat)
+        try server.checkExposure(authenticated: agentSecret != nil)
         if let n = simulation.simulate {
             return try await Runner.run([
                 FleetService(
@@ -111,6 +114,7 @@ struct AgentCommand: AsyncParsableCommand {
         config.sandboxKeep = sandboxKeep
         config.sandboxMaxAge = sandboxMaxAge
         config.agentSecret = agentSecret
+        config.tls = try server.tls(logger: Logger(label: "pacer.agent"))
         for part in (reserved ?? "").split(separator: ";") {
             let roleAndList = part.split(separator: ":", maxSplits: 1)
             guard roleAndList.count == 2, Role.isValid(String(roleAndList[0])), roleAndList[0] != "*" else {
@@ -249,6 +253,8 @@ struct FrameworkCommand: AsyncParsableCommand {
         config.masterURLs = Runner.urls(master).map { url in masterCredentials.map { URLCredentials.embed($0, in: url) } ?? url }
         config.agentSecret = agentSecret
         config.eventCallbackAllow = eventCallbackAllow.map(Runner.urls) ?? []
+        try server.checkExposure(authenticated: config.authenticator != nil)
+        config.tls = try server.tls(logger: Logger(label: "pacer.framework"))
         let store = try Runner.openStore(store, stateDir: server.stateDir)
         config.storeDescription = self.store ?? "sqlite:\(server.stateDir)/framework.sqlite"
         if let etcd = store as? EtcdStore {
@@ -283,6 +289,9 @@ struct Up: AsyncParsableCommand {
 
     func run() async throws {
         Logs.bootstrap(server.logLevel, format: server.logFormat)
+        // One machine, one command: its parts talk plain HTTP among themselves on loopback.
+        guard server.tlsCert == nil else { throw ValidationError("pacer up serves plain HTTP; run the parts for TLS") }
+        try server.checkExposure(authenticated: false)
         var master = MasterConfig()
         master.host = server.bind
         master.port = masterPort

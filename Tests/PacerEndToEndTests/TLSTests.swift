@@ -1,0 +1,115 @@
+import AsyncHTTPClient
+import Foundation
+import NIOSSL
+import PacerClient
+import PacerModel
+import PacerTestKit
+import XCTest
+
+/// Every API over HTTPS: master, agent and framework serve TLS (1.2 or newer) from certificate
+/// files, call each other over HTTPS verifying the cluster CA, and a task runs; a client that does
+/// not trust the CA, or speaks TLS 1.1, or plain HTTP, gets nothing; SIGHUP reloads a renewed
+/// certificate without dropping the connections that are open; and with `--tls-client-ca` a client
+/// without a certificate is refused (mutual TLS).
+final class TLSTests: XCTestCase {
+    var cluster: TestCluster?
+    var dir = ""
+
+    override func tearDown() async throws {
+        if let cluster, let run = testRun, run.failureCount + run.unexpectedExceptionCount > 0 { print(cluster.logs) }
+        await cluster?.shutdown()
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    func sh(_ script: String) -> (status: Int32, out: String) {
+        let r = Command.run("/bin/sh", ["-c", script])
+        return (r.status, r.out)
+    }
+
+    /// A CA, and a certificate for 127.0.0.1 signed by it (`serial` tells renewals apart).
+    func makeCertificates(serial: Int) {
+        let script = """
+            set -e; cd \(dir)
+            [ -f ca.pem ] || openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=pacer-test-ca 2>/dev/null
+            openssl req -newkey rsa:2048 -nodes -keyout server.key.new -out server.csr -subj /CN=127.0.0.1 2>/dev/null
+            printf "subjectAltName=IP:127.0.0.1,DNS:localhost" > server.ext
+            openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -set_serial \(serial) -out server.pem.new -days 2 -extfile server.ext 2>/dev/null
+            mv server.key.new server.key; mv server.pem.new server.pem
+            """
+        XCTAssertEqual(sh(script).status, 0)
+    }
+
+    func testTheClusterSpeaksHTTPSOnlyAndReloadsItsCertificate() async throws {
+        dir = NSTemporaryDirectory() + "pacer-tls-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        makeCertificates(serial: 1)
+        let tls = ["--tls-cert", dir + "/server.pem", "--tls-key", dir + "/server.key", "--ca", dir + "/ca.pem"]
+        let cluster = try TestCluster(masterArgs: tls, agentArgs: tls, frameworkArgs: tls, scheme: "https")
+        self.cluster = cluster
+        var config = TLSConfiguration.makeClientConfiguration()
+        config.trustRoots = .file(dir + "/ca.pem")
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: config))
+        let transport = HTTPTransport(client: client, timeout: .seconds(5))
+
+        try await Eventually.that("the framework knows the agent (agent → master, framework → master over HTTPS)", within: 30) {
+            (try? await transport.send(.GET, cluster.frameworkURL + "/v2/info?embed=pacer"))?.text.contains("largestAgent")
+                == true
+        }
+        let posted = try await transport.send(
+            .POST, cluster.frameworkURL + "/v2/apps",
+            body: Data(#"{"id":"/tls","cmd":"sleep 3600","instances":1,"cpus":0.1,"mem":16}"#.utf8))
+        XCTAssertEqual(posted.status, 201, posted.text)
+        try await Eventually.that("the task runs (master → agent over HTTPS)", within: 30) {
+            (try? await transport.send(.GET, cluster.frameworkURL + "/v2/apps/tls/tasks"))?.text.contains("TASK_RUNNING") == true
+        }
+
+        let port = cluster.frameworkPort
+        let ca = dir + "/ca.pem"
+        XCTAssertEqual(sh("curl -sf --cacert \(ca) https://127.0.0.1:\(port)/ping").out, "pong")
+        XCTAssertNotEqual(sh("curl -sf https://127.0.0.1:\(port)/ping").status, 0, "a client that does not trust the CA")
+        XCTAssertNotEqual(sh("curl -sf --cacert \(ca) --tls-max 1.1 https://127.0.0.1:\(port)/ping").status, 0, "TLS 1.1")
+        XCTAssertNotEqual(sh("curl -sf http://127.0.0.1:\(port)/ping").status, 0, "plain HTTP")
+        for p in [cluster.masterPort, cluster.agentPort] {
+            XCTAssertEqual(sh("curl -sf --cacert \(ca) -o /dev/null -w '%{http_code}' https://127.0.0.1:\(p)/health").out, "200")
+        }
+
+        // SIGHUP: a renewed certificate is served to new connections; an open one keeps going.
+        let serial = { () -> String in
+            self.sh("echo | openssl s_client -connect 127.0.0.1:\(port) -CAfile \(ca) 2>/dev/null | openssl x509 -noout -serial")
+                .out
+        }
+        XCTAssertTrue(serial().contains("serial=01"), serial())
+        let events = dir + "/events.txt"
+        let longPoll = Task.detached {
+            Command.run("/bin/sh", ["-c", "curl -sN --cacert \(ca) --max-time 4 https://127.0.0.1:\(port)/v2/events -o \(events); echo $?"])
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        makeCertificates(serial: 2)
+        cluster.framework.signal(SIGHUP)
+        try await Eventually.that("the new certificate is served", within: 10) { serial().contains("serial=02") }
+        let streamed = await longPoll.value.out.trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertEqual(streamed, "28", "the open event stream ran until curl's own --max-time (28), not cut by the reload")
+        XCTAssertTrue(cluster.framework.log.contains("TLS certificate reloaded"), cluster.framework.log.suffix(2000).description)
+        try await client.shutdown()
+    }
+
+    func testMutualTLSRefusesAClientWithoutACertificate() async throws {
+        dir = NSTemporaryDirectory() + "pacer-mtls-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        makeCertificates(serial: 1)
+        let port = FreePorts.block(1)
+        let master = try PacerProcess(
+            name: "master",
+            arguments: [
+                "master", "--port", "\(port)", "--state-dir", dir + "/m", "--tls-cert", dir + "/server.pem", "--tls-key",
+                dir + "/server.key", "--tls-client-ca", dir + "/ca.pem"
+            ], logDir: dir)
+        defer { master.stop() }
+        let ca = dir + "/ca.pem"
+        let withCert = "curl -sf --cacert \(ca) --cert \(dir)/server.pem --key \(dir)/server.key https://127.0.0.1:\(port)/health"
+        try await Eventually.that("a client with a certificate from the CA is served", within: 10) {
+            self.sh(withCert).out == "ok"
+        }
+        XCTAssertNotEqual(sh("curl -sf --cacert \(ca) https://127.0.0.1:\(port)/health").status, 0, "no client certificate")
+    }
+}
