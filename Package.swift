@@ -49,7 +49,10 @@ let package = Package(
             name: "PacerStore",
             dependencies: [
                 "PacerModel", .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client")
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl")
             ], swiftSettings: strict),
         .target(
             name: "PacerClient",

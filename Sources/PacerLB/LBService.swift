@@ -3,6 +3,7 @@ import CPacerSys
 import Foundation
 import Hummingbird
 import Logging
+import PacerClient
 import PacerLBCore
 import PacerModel
 import PacerServerKit
@@ -32,6 +33,11 @@ public struct LBService: Service {
         // in page faults and madvise with 1 MiB responses).
         pacer_malloc_keep(256 << 20, 4 << 20)
         if config.httpsPort > 0 { _ = try TLSContexts(config.certificates) }  // unusable certificates stop the start
+        // Before the first request to a framework: the shared HTTPS client is made with this trust.
+        if !config.frameworkCA.isEmpty { try ClientTLS.configure(ca: config.frameworkCA, certificate: nil, key: nil) }
+        let adminTLS =
+            config.adminTLSCert.isEmpty ? nil : try ServerTLS(certificate: config.adminTLSCert, key: config.adminTLSKey)
+        if let adminTLS { TLSReloadSignal.install([adminTLS], logger: logger) }
         // Read once: the listener serves the files as they were at the start.
         let certificates = config.httpsPort > 0 ? try config.certificates.map(TLSContexts.expiry) : []
         // A load balancer already running here hands over its sockets and table: a restart
@@ -78,7 +84,7 @@ public struct LBService: Service {
         }
         logger.info("load balancer running", metadata: ["workers": "\(count)", "admin": "\(config.bind):\(config.adminPort)"])
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.serveAdmin(discovery, mailboxes, certificates) }
+            group.addTask { await self.serveAdmin(discovery, mailboxes, certificates, adminTLS) }
             group.addTask { await cancelWhenGracefulShutdown { await discovery.run() } }
             // Until SIGTERM or a successor takes over; then stop accepting and let requests finish.
             await withTaskGroup(of: Void.self) { first in
@@ -106,12 +112,14 @@ public struct LBService: Service {
 
     /// The admin endpoint; while a predecessor still holds the port (hand-over), binding is retried.
     private func serveAdmin(
-        _ discovery: Discovery, _ mailboxes: [WorkerMailbox], _ certificates: [MetricsText.Certificate]
+        _ discovery: Discovery, _ mailboxes: [WorkerMailbox], _ certificates: [MetricsText.Certificate], _ tls: ServerTLS?
     ) async {
         while !Task.isCancelled {
             let app = Application(
-                router: adminRouter(discovery, mailboxes, certificates),
-                configuration: .init(address: .hostname(config.bind, port: config.adminPort), serverName: "pacer-lb"),
+                router: adminRouter(discovery, mailboxes, certificates), server: tls?.server ?? .http1(),
+                configuration: .init(
+                    address: .hostname(config.adminBind.isEmpty ? config.bind : config.adminBind, port: config.adminPort),
+                    serverName: "pacer-lb"),
                 logger: logger)
             do {
                 try await app.run()

@@ -28,6 +28,14 @@ public struct LBConfig: Codable, Sendable, Equatable {
     /// When set, the admin port (`/stats`, `/metrics`, marathon-lb's endpoints) answers only
     /// requests with `Authorization: Bearer <admin_token>`; `/healthz` stays open for probes.
     public var adminToken = ""
+    /// Where the admin port listens; empty: `bind`. (`127.0.0.1` keeps `/stats` and `/metrics` on
+    /// the machine while the services face the network.)
+    public var adminBind = ""
+    /// PEM CA the LB trusts (besides the system's) for `https://` framework addresses.
+    public var frameworkCA = ""
+    /// HTTPS on the admin port: PEM certificate and key (SIGHUP reloads them); empty: plain HTTP.
+    public var adminTLSCert = ""
+    public var adminTLSKey = ""
     public var timeouts = Timeouts()
     public var limits = Limits()
 
@@ -146,6 +154,10 @@ public struct LBConfig: Codable, Sendable, Equatable {
         case workers
         case handoverSocket = "handover_socket"
         case adminToken = "admin_token"
+        case adminBind = "admin_bind"
+        case frameworkCA = "framework_ca"
+        case adminTLSCert = "admin_tls_cert"
+        case adminTLSKey = "admin_tls_key"
         case timeouts, limits
     }
 
@@ -166,6 +178,10 @@ public struct LBConfig: Codable, Sendable, Equatable {
         workers = try c.value(.workers, or: 0)
         handoverSocket = try c.value(.handoverSocket, or: "")
         adminToken = try c.value(.adminToken, or: "")
+        adminBind = try c.value(.adminBind, or: "")
+        frameworkCA = try c.value(.frameworkCA, or: "")
+        adminTLSCert = try c.value(.adminTLSCert, or: "")
+        adminTLSKey = try c.value(.adminTLSKey, or: "")
         timeouts = try c.value(.timeouts, or: Timeouts())
         limits = try c.value(.limits, or: Limits())
     }
@@ -182,7 +198,8 @@ extension LBConfig {
     static let knownKeys: [String: Set<String>] = [
         "": [
             "bind", "name", "frameworks", "group", "admin_port", "http_port", "https_port", "certificates", "framework_vip",
-            "workers", "handover_socket", "admin_token", "timeouts", "limits"
+            "workers", "handover_socket", "admin_token", "admin_bind", "framework_ca", "admin_tls_cert", "admin_tls_key",
+            "timeouts", "limits"
         ],
         "timeouts": ["connect", "idle", "server", "http_request", "keep_alive", "upstream_idle", "drain"],
         "limits": [
@@ -270,6 +287,9 @@ extension LBConfig {
             throw fail(["admin_port"], "'admin_port' must be a port (1-65535), got \(adminPort)")
         }
         if !(0...256).contains(workers) { throw fail(["workers"], "'workers' must be 0 (one per core) to 256") }
+        if adminTLSCert.isEmpty != adminTLSKey.isEmpty {
+            throw fail(["admin_tls_cert"], "'admin_tls_cert' and 'admin_tls_key' go together")
+        }
         for (key, port) in [("http_port", httpPort), ("https_port", httpsPort), ("framework_vip", frameworkVIP)]
         where !(0...65535).contains(port) {
             throw fail([key], "'\(key)' must be a port (1-65535) or 0 for none, got \(port)")

@@ -2,6 +2,8 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOSSL
+import Synchronization
 
 /// POSTs JSON to etcd's v3 gateway on whichever member answers, sticking to one that does.
 public actor EtcdGateway {
@@ -14,7 +16,22 @@ public actor EtcdGateway {
     /// connection until the request's deadline, and a dead member would cost the lease its renewal.
     public static let client = HTTPClient(
         eventLoopGroupProvider: .singleton,
-        configuration: .init(timeout: .init(connect: .milliseconds(250))))
+        configuration: .init(tlsConfiguration: tls.withLock { $0 }, timeout: .init(connect: .milliseconds(250))))
+
+    private static let tls = Mutex(TLSConfiguration.makeClientConfiguration())
+
+    /// For `etcds://` stores: the CA that signed etcd's certificate, and the client certificate
+    /// etcd's `--client-cert-auth` asks for. Set at a part's start, before the store is opened.
+    public static func configureTLS(ca: String?, certificate: String?, key: String?) throws {
+        var c = TLSConfiguration.makeClientConfiguration()
+        c.minimumTLSVersion = .tlsv12
+        if let ca { c.additionalTrustRoots = [.file(ca)] }
+        if let certificate, let key {
+            c.certificateChain = try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) }
+            c.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
+        }
+        tls.withLock { $0 = c }
+    }
 
     public init(endpoints: [String], client: HTTPClient = EtcdGateway.client, timeout: TimeAmount = .seconds(5)) {
         self.endpoints = endpoints

@@ -36,12 +36,13 @@ public actor EtcdStore: StateStore {
         try await gateway.call(path, JSONSerialization.data(withJSONObject: body))
     }
 
-    /// Parses `etcd://h1:p1,h2:p2[/namespace]`.
+    /// Parses `etcd://h1:p1,h2:p2[/namespace]` (`etcds://`: the members speak TLS).
     public static func endpoints(fromURL url: String) throws -> (endpoints: [String], namespace: String) {
-        guard url.hasPrefix("etcd://") else {
-            throw StoreError("an etcd store is etcd://host:port[,host:port…][/namespace], got '\(url)'")
+        guard url.hasPrefix("etcd://") || url.hasPrefix("etcds://") else {
+            throw StoreError("an etcd store is etcd[s]://host:port[,host:port…][/namespace], got '\(url)'")
         }
-        var rest = String(url.dropFirst("etcd://".count))
+        let scheme = url.hasPrefix("etcds://") ? "https://" : "http://"
+        var rest = String(url.drop { $0 != "/" }.dropFirst(2))
         var namespace = "/pacer/"
         if let slash = rest.firstIndex(of: "/") {
             namespace = String(rest[slash...]) + (rest.hasSuffix("/") ? "" : "/")
@@ -51,7 +52,7 @@ public actor EtcdStore: StateStore {
         guard !hosts.isEmpty, hosts.allSatisfy({ $0.contains(":") }) else {
             throw StoreError("etcd endpoints need host:port, got '\(rest)'")
         }
-        return (hosts.map { "http://" + $0 }, namespace)
+        return (hosts.map { scheme + $0 }, namespace)
     }
 
     public func setFence(_ fence: Fence?) { self.fence = fence }

@@ -8,8 +8,18 @@ struct ClientOptions: ParsableArguments {
     @Option(help: "Framework API URL (or PACER_URL).")
     var url = ProcessInfo.processInfo.environment["PACER_URL"] ?? "http://127.0.0.1:8080"
     @Flag(help: "Machine-readable JSON output.") var json = false
+    @Option(help: "PEM CA to trust (besides the system's) for an https:// URL (or PACER_CA).")
+    var ca = ProcessInfo.processInfo.environment["PACER_CA"]
+
+    func validate() throws { try ClientOptions.trust(ca) }
 
     var client: MarathonClient { MarathonClient(baseURL: url) }
+
+    /// Before the first request: the shared HTTPS client is made with this trust.
+    static func trust(_ ca: String?) throws {
+        guard let ca else { return }
+        do { try ClientTLS.configure(ca: ca, certificate: nil, key: nil) } catch { throw ValidationError("--ca \(ca): \(error)") }
+    }
 
     fileprivate func emit<T: Encodable>(_ value: T, table: () -> String) throws {
         if json {

@@ -12,6 +12,9 @@ struct ClusterCommand: AsyncParsableCommand {
     struct MasterOptions: ParsableArguments {
         @Option(help: "Master URL (or PACER_MASTER).")
         var master = ProcessInfo.processInfo.environment["PACER_MASTER"] ?? "http://127.0.0.1:5050"
+        @Option(help: "PEM CA to trust for an https:// master (or PACER_CA).")
+        var ca = ProcessInfo.processInfo.environment["PACER_CA"]
+        func validate() throws { try ClientOptions.trust(ca) }
         var client: OperatorClient { OperatorClient(baseURL: master) }
     }
 

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import PacerClient
 import PacerServerKit
+import PacerStore
 
 /// The command line, after the configuration file and `PACER_…` variables are folded into it
 /// (`ConfigSources`), parsed and run as ArgumentParser's own `main` would.
@@ -54,6 +55,18 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "PEM private key of --tls-cert.") var tlsKey: String?
     @Option(help: "CA that clients' certificates must chain to (mutual TLS); with --tls-cert.") var tlsClientCa: String?
     @Option(help: "PEM CA this part trusts (besides the system's) when it calls other parts over HTTPS.") var ca: String?
+    @Option(help: "For an etcds:// store: the CA of etcd's certificate, and this part's client certificate and key.")
+    var storeCa: String?
+    @Option var storeCert: String?
+    @Option var storeKey: String?
+
+    /// Sets how an etcds:// store is reached; before the store is opened.
+    func configureStoreTLS() throws {
+        guard (storeCert == nil) == (storeKey == nil) else { throw ValidationError("--store-cert and --store-key go together") }
+        do { try EtcdGateway.configureTLS(ca: storeCa, certificate: storeCert, key: storeKey) } catch {
+            throw ValidationError("--store-ca, --store-cert, --store-key: \(error)")
+        }
+    }
 
     func validate() throws {
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }

@@ -35,10 +35,12 @@ struct MasterCommand: AsyncParsableCommand {
             throw ValidationError("--framework-credentials, --operator-credentials: name:secret")
         }
         if agentSecret?.isEmpty == true { throw ValidationError("--agent-secret: not empty") }
+        try server.checkExposure(authenticated: agentSecret != nil && !frameworkCredentials.isEmpty && operatorCredentials != nil)
     }
 
     func run() async throws {
         let action = try StateAction(action, part: "master")
+        try server.configureStoreTLS()
         if case .serve = action { Logs.bootstrap(server.logLevel, format: server.logFormat) }
         var config = MasterConfig()
         config.host = server.bind
@@ -52,10 +54,9 @@ struct MasterCommand: AsyncParsableCommand {
         config.agentSecret = agentSecret
         config.frameworkCredentials = frameworkCredentials
         config.operatorCredentials = operatorCredentials
-        try server.checkExposure(authenticated: agentSecret != nil && !frameworkCredentials.isEmpty && operatorCredentials != nil)
         config.tls = try server.tls(logger: Logger(label: "pacer.master"))
         if let store {
-            guard store.hasPrefix("etcd://") else {
+            guard store.hasPrefix("etcd://") || store.hasPrefix("etcds://") else {
                 throw ValidationError("--store for masters: etcd://host:port[,…] (replicas need a shared store)")
             }
             let (endpoints, namespace) = try EtcdStore.endpoints(fromURL: store)
@@ -92,9 +93,10 @@ struct AgentCommand: AsyncParsableCommand {
     @OptionGroup var isolation: IsolationOptions
     @OptionGroup var simulation: SimulationOptions
 
+    func validate() throws { try server.checkExposure(authenticated: agentSecret != nil) }
+
     func run() async throws {
         Logs.bootstrap(server.logLevel, format: server.logFormat)
-        try server.checkExposure(authenticated: agentSecret != nil)
         if let n = simulation.simulate {
             return try await Runner.run([
                 FleetService(
@@ -233,10 +235,12 @@ struct FrameworkCommand: AsyncParsableCommand {
 
     func validate() throws {
         if let httpCredentials, !httpCredentials.contains(":") { throw ValidationError("--http-credentials: user:password") }
+        try server.checkExposure(authenticated: principals != nil || httpCredentials != nil)
     }
 
     func run() async throws {
         let action = try StateAction(action, part: "framework")
+        try server.configureStoreTLS()
         if try await StateAction.framework(action, store: { try Runner.openStore(self.store, stateDir: server.stateDir) }) {
             return
         }
@@ -253,7 +257,6 @@ struct FrameworkCommand: AsyncParsableCommand {
         config.masterURLs = Runner.urls(master).map { url in masterCredentials.map { URLCredentials.embed($0, in: url) } ?? url }
         config.agentSecret = agentSecret
         config.eventCallbackAllow = eventCallbackAllow.map(Runner.urls) ?? []
-        try server.checkExposure(authenticated: config.authenticator != nil)
         config.tls = try server.tls(logger: Logger(label: "pacer.framework"))
         let store = try Runner.openStore(store, stateDir: server.stateDir)
         config.storeDescription = self.store ?? "sqlite:\(server.stateDir)/framework.sqlite"
@@ -287,11 +290,15 @@ struct Up: AsyncParsableCommand {
     var httpCredentials: String?
     @OptionGroup var isolation: IsolationOptions
 
-    func run() async throws {
-        Logs.bootstrap(server.logLevel, format: server.logFormat)
-        // One machine, one command: its parts talk plain HTTP among themselves on loopback.
+    /// One machine, one command: its parts talk plain HTTP among themselves, on loopback unless --insecure.
+    func validate() throws {
         guard server.tlsCert == nil else { throw ValidationError("pacer up serves plain HTTP; run the parts for TLS") }
         try server.checkExposure(authenticated: false)
+    }
+
+    func run() async throws {
+        Logs.bootstrap(server.logLevel, format: server.logFormat)
+
         var master = MasterConfig()
         master.host = server.bind
         master.port = masterPort
@@ -371,7 +378,7 @@ enum Runner {
                 atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path, withIntermediateDirectories: true)
             return try SQLiteStore(path: path)
         }
-        if spec.hasPrefix("etcd://") {
+        if spec.hasPrefix("etcd://") || spec.hasPrefix("etcds://") {
             let (endpoints, namespace) = try EtcdStore.endpoints(fromURL: spec)
             return EtcdStore(endpoints: endpoints, namespace: namespace)
         }

@@ -65,6 +65,22 @@ final class TLSTests: XCTestCase {
 
         let port = cluster.frameworkPort
         let ca = dir + "/ca.pem"
+        // The load balancer follows the framework over HTTPS, trusting the cluster CA; so does the CLI.
+        // Its admin port serves HTTPS too.
+        let lb = try TestLB(
+            cluster: cluster, frameworks: [cluster.frameworkURL],
+            extra: "framework_ca: \(ca)\nadmin_tls_cert: \(dir)/server.pem\nadmin_tls_key: \(dir)/server.key")
+        defer { lb.process.stop() }
+        let admin = "https://127.0.0.1:\(lb.adminPort)"
+        try await Eventually.that("the LB follows the framework over HTTPS", within: 20) {
+            (try? await transport.send(.GET, admin + "/metrics"))?.text.contains("pacer_lb_framework_connected 1") == true
+        }
+        XCTAssertNotEqual(sh("curl -sf http://127.0.0.1:\(lb.adminPort)/healthz").status, 0, "the admin port speaks HTTPS only")
+        let listed = try PacerProcess.runToEnd(["app", "list", "--url", cluster.frameworkURL, "--ca", ca])
+        XCTAssertEqual(listed.status, 0, listed.output)
+        XCTAssertTrue(listed.output.contains("/tls"), listed.output)
+        let untrusted = try PacerProcess.runToEnd(["app", "list", "--url", cluster.frameworkURL])
+        XCTAssertNotEqual(untrusted.status, 0, "without the CA the CLI refuses the server: \(untrusted.output)")
         XCTAssertEqual(sh("curl -sf --cacert \(ca) https://127.0.0.1:\(port)/ping").out, "pong")
         XCTAssertNotEqual(sh("curl -sf https://127.0.0.1:\(port)/ping").status, 0, "a client that does not trust the CA")
         XCTAssertNotEqual(sh("curl -sf --cacert \(ca) --tls-max 1.1 https://127.0.0.1:\(port)/ping").status, 0, "TLS 1.1")
@@ -79,10 +95,8 @@ final class TLSTests: XCTestCase {
                 .out
         }
         XCTAssertTrue(serial().contains("serial=01"), serial())
-        let events = dir + "/events.txt"
-        let longPoll = Task.detached {
-            Command.run("/bin/sh", ["-c", "curl -sN --cacert \(ca) --max-time 4 https://127.0.0.1:\(port)/v2/events -o \(events); echo $?"])
-        }
+        let stream = "curl -sN --cacert \(ca) --max-time 4 https://127.0.0.1:\(port)/v2/events -o \(dir)/events.txt; echo $?"
+        let longPoll = Task.detached { Command.run("/bin/sh", ["-c", stream]) }
         try await Task.sleep(for: .milliseconds(500))
         makeCertificates(serial: 2)
         cluster.framework.signal(SIGHUP)
@@ -111,5 +125,60 @@ final class TLSTests: XCTestCase {
             self.sh(withCert).out == "ok"
         }
         XCTAssertNotEqual(sh("curl -sf --cacert \(ca) https://127.0.0.1:\(port)/health").status, 0, "no client certificate")
+    }
+}
+
+/// The framework's store over TLS: etcd with `--client-cert-auth` takes the framework's reads
+/// and writes only with its client certificate (`etcds://`, `--store-ca/--store-cert/--store-key`).
+final class EtcdTLSTests: XCTestCase {
+    func testTheStoreIsReachedOverTLSWithAClientCertificateOnly() async throws {
+        let dir = NSTemporaryDirectory() + "pacer-etcdtls-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let script = """
+            set -e; cd \(dir)
+            openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=etcd-ca 2>/dev/null
+            for n in server client; do
+              openssl req -newkey rsa:2048 -nodes -keyout $n.key -out $n.csr -subj /CN=$n 2>/dev/null
+              printf "subjectAltName=IP:127.0.0.1\\nextendedKeyUsage=serverAuth,clientAuth" > $n.ext
+              openssl x509 -req -in $n.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out $n.pem -days 2 -extfile $n.ext 2>/dev/null
+            done
+            """
+        XCTAssertEqual(Command.run("/bin/sh", ["-c", script]).status, 0)
+        let binary = try XCTUnwrap(EtcdCluster.binary, "etcd is not installed: make test installs etcd-server")
+        let (client, peer) = (FreePorts.block(1), FreePorts.block(1))
+        let etcd = try PacerProcess(
+            name: "etcd",
+            arguments: [
+                "--name", "tls", "--data-dir", dir + "/data", "--listen-client-urls", "https://127.0.0.1:\(client)",
+                "--advertise-client-urls", "https://127.0.0.1:\(client)", "--listen-peer-urls", "http://127.0.0.1:\(peer)",
+                "--initial-advertise-peer-urls", "http://127.0.0.1:\(peer)", "--initial-cluster", "tls=http://127.0.0.1:\(peer)",
+                "--cert-file", dir + "/server.pem", "--key-file", dir + "/server.key", "--client-cert-auth",
+                "--trusted-ca-file", dir + "/ca.pem"
+            ], logDir: dir, executable: binary)
+        defer { etcd.stop() }
+        let store = "etcds://127.0.0.1:\(client)/tls"
+        let withCert = [
+            "--store", store, "--store-ca", dir + "/ca.pem", "--store-cert", dir + "/client.pem", "--store-key",
+            dir + "/client.key"
+        ]
+        let port = FreePorts.block(1)
+        let framework = try PacerProcess(
+            name: "framework",
+            arguments: ["framework", "--port", "\(port)", "--state-dir", dir + "/f", "--master", "http://127.0.0.1:1"] + withCert,
+            logDir: dir)
+        defer { framework.stop() }
+        try await Eventually.that("the framework leads over its TLS store", within: 20) {
+            (try? await HTTPTransport(timeout: .seconds(2)).send(.GET, "http://127.0.0.1:\(port)/v2/info"))?.status == 200
+        }
+        let backup = try PacerProcess.runToEnd(["framework", "backup", dir + "/b.json"] + withCert)
+        XCTAssertEqual(backup.status, 0, backup.output)
+        let snapshot =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/b.json"))) as? [String: Any]
+        XCTAssertNotNil((snapshot?["entries"] as? [String: Any])?["schema/version"], "the leader stamped the store over TLS")
+        let noCert = try PacerProcess.runToEnd([
+            "framework", "backup", dir + "/c.json", "--store", store, "--store-ca", dir + "/ca.pem"
+        ])
+        XCTAssertNotEqual(noCert.status, 0, "etcd refuses a client without a certificate: \(noCert.output)")
     }
 }
