@@ -13,6 +13,12 @@ public enum ClientTLS {
     /// `ca`: a PEM file of CA certificates to trust besides the system's; `certificate`/`key`:
     /// presented to servers that ask for a client certificate.
     public static func configure(ca: String?, certificate: String?, key: String?) throws {
+        let c = try make(ca: ca, certificate: certificate, key: key)
+        state.withLock { $0 = c }
+    }
+
+    /// A client configuration: TLS 1.2+, the system's roots plus `ca`, and a client certificate.
+    public static func make(ca: String?, certificate: String?, key: String?) throws -> TLSConfiguration {
         var c = TLSConfiguration.makeClientConfiguration()
         c.minimumTLSVersion = .tlsv12
         if let ca { c.additionalTrustRoots = [.file(ca)] }
@@ -20,6 +26,6 @@ public enum ClientTLS {
             c.certificateChain = try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) }
             c.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
         }
-        state.withLock { $0 = c }
+        return c
     }
 }

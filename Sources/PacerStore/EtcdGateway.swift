@@ -20,17 +20,10 @@ public actor EtcdGateway {
 
     private static let tls = Mutex(TLSConfiguration.makeClientConfiguration())
 
-    /// For `etcds://` stores: the CA that signed etcd's certificate, and the client certificate
-    /// etcd's `--client-cert-auth` asks for. Set at a part's start, before the store is opened.
-    public static func configureTLS(ca: String?, certificate: String?, key: String?) throws {
-        var c = TLSConfiguration.makeClientConfiguration()
-        c.minimumTLSVersion = .tlsv12
-        if let ca { c.additionalTrustRoots = [.file(ca)] }
-        if let certificate, let key {
-            c.certificateChain = try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) }
-            c.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
-        }
-        tls.withLock { $0 = c }
+    /// For `etcds://` stores: trust for etcd's certificate, and the client certificate etcd's
+    /// `--client-cert-auth` asks for. Set at a part's start, before the store is opened.
+    public static func configureTLS(_ configuration: TLSConfiguration) {
+        tls.withLock { $0 = configuration }
     }
 
     public init(endpoints: [String], client: HTTPClient = EtcdGateway.client, timeout: TimeAmount = .seconds(5)) {

@@ -63,7 +63,7 @@ struct ServerOptions: ParsableArguments {
     /// Sets how an etcds:// store is reached; before the store is opened.
     func configureStoreTLS() throws {
         guard (storeCert == nil) == (storeKey == nil) else { throw ValidationError("--store-cert and --store-key go together") }
-        do { try EtcdGateway.configureTLS(ca: storeCa, certificate: storeCert, key: storeKey) } catch {
+        do { EtcdGateway.configureTLS(try ClientTLS.make(ca: storeCa, certificate: storeCert, key: storeKey)) } catch {
             throw ValidationError("--store-ca, --store-cert, --store-key: \(error)")
         }
     }
