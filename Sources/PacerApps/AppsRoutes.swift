@@ -10,10 +10,11 @@ enum AppsRoutes {
     static func router(
         _ scheduler: Scheduler, info: FrameworkInfoView, abdicate: (@Sendable () async -> Void)? = nil,
         lastEventId: @escaping @Sendable () async -> Int64 = { 0 }, requestLimit: Int = FrameworkConfig.defaultRequestLimit,
-        authenticator: Authenticator? = nil, agentSecret: String? = nil
+        authenticator: Authenticator? = nil, agentSecret: String? = nil, corsOrigins: [String] = []
     ) -> Router<PacerRequestContext> {
         let router = Router(context: PacerRequestContext.self)
         router.add(middleware: RequestLimitMiddleware(limit: requestLimit))
+        router.add(middleware: BrowserSafetyMiddleware(corsOrigins: corsOrigins))
         if let authenticator { router.add(middleware: AccessMiddleware(authenticator)) }
         router.add(middleware: APIErrorMiddleware())
         router.get("/ping") { _, _ in JSONResponse.text("pong") }

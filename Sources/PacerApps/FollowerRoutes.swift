@@ -48,10 +48,11 @@ enum FollowerRoutes {
     static func router(
         election: LeaderElection, me: String, client: HTTPClient = proxyClient,
         requestLimit: Int = FrameworkConfig.defaultRequestLimit,
-        authenticator: Authenticator? = nil, scheme: String = "http"
+        authenticator: Authenticator? = nil, scheme: String = "http", corsOrigins: [String] = []
     ) -> Router<PacerRequestContext> {
         let router = Router(context: PacerRequestContext.self)
         router.add(middleware: RequestLimitMiddleware(limit: requestLimit))
+        router.add(middleware: BrowserSafetyMiddleware(corsOrigins: corsOrigins))
         if let authenticator { router.add(middleware: AccessMiddleware(authenticator)) }
         router.add(middleware: APIErrorMiddleware())
         router.get("/ping") { _, _ in JSONResponse.text("pong") }

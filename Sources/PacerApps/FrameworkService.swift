@@ -36,6 +36,8 @@ public struct FrameworkConfig: Sendable {
     public var eventCallbackAllow: [String] = []
     /// HTTPS for the API (nil: plain HTTP).
     public var tls: ServerTLS?
+    /// Browser origins allowed cross-origin access (CORS); empty: none.
+    public var corsOrigins: [String] = []
     public static let defaultRequestLimit = 500
     public init() {}
 }
@@ -58,7 +60,7 @@ public struct FrameworkService: Service {
             config.election.map {
                 FollowerRoutes.router(
                     election: $0, me: address, requestLimit: config.requestLimit, authenticator: config.authenticator,
-                    scheme: config.tls == nil ? "http" : "https"
+                    scheme: config.tls == nil ? "http" : "https", corsOrigins: config.corsOrigins
                 ).buildResponder()
             })
         let app = Application(
@@ -108,7 +110,7 @@ public struct FrameworkService: Service {
             settings: config.settings, store: config.storeDescription)
         let router = AppsRoutes.router(
             scheduler, info: info, abdicate: abdicate, lastEventId: { await bus.lastId }, requestLimit: config.requestLimit,
-            authenticator: config.authenticator, agentSecret: config.agentSecret)
+            authenticator: config.authenticator, agentSecret: config.agentSecret, corsOrigins: config.corsOrigins)
         EventRoutes.register(on: router, bus: bus) { names in await scheduler.loadBalancersChanged(names) }
         var callbackSettings = EventCallbacks.Settings()
         callbackSettings.policy = CallbackPolicy(allow: config.eventCallbackAllow)

@@ -63,6 +63,11 @@ public enum Access: Sendable, Equatable {
         // App ids are [a-z0-9.-] segments: an escape in a path can only be an attempt to make this
         // check and the router read different apps.
         if path.contains("%") { return .deny("escaped characters are not allowed in API paths") }
+        // Dot segments and empty segments could read one app here and another in the router (A12).
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        if segments.contains(where: { $0 == "." || $0 == ".." }) || segments.dropLast().contains(where: \.isEmpty) {
+            return .deny("paths with '.', '..' or '//' segments are not allowed: use the canonical path")
+        }
         let reading = method == "GET" || method == "HEAD"
         let owned = ownedPath(p, path)
         if reading {

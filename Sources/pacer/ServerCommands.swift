@@ -231,6 +231,8 @@ struct FrameworkCommand: AsyncParsableCommand {
     @Option(help: "The cluster's agent secret, to read task files from agents that require it.") var agentSecret: String?
     @Option(help: "Hosts event callbacks may go to: host, *.domain or a.b.c.d/n, comma-separated (default: any but link-local).")
     var eventCallbackAllow: String?
+    @Option(help: "Browser origins allowed cross-origin API access (CORS), comma-separated; default: none.")
+    var corsOrigin: String?
     @Argument(help: StateAction.help) var action: [String] = []
 
     func validate() throws {
@@ -257,6 +259,7 @@ struct FrameworkCommand: AsyncParsableCommand {
         config.masterURLs = Runner.urls(master).map { url in masterCredentials.map { URLCredentials.embed($0, in: url) } ?? url }
         config.agentSecret = agentSecret
         config.eventCallbackAllow = eventCallbackAllow.map(Runner.urls) ?? []
+        config.corsOrigins = corsOrigin.map(Runner.urls) ?? []
         config.tls = try server.tls(logger: Logger(label: "pacer.framework"))
         let store = try Runner.openStore(store, stateDir: server.stateDir)
         config.storeDescription = self.store ?? "sqlite:\(server.stateDir)/framework.sqlite"

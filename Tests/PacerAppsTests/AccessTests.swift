@@ -131,3 +131,33 @@ final class PrincipalsFileTests: XCTestCase {
         XCTAssertEqual(refusal(#"{name: a, role: viewer, password_bcrypt: "$2b$04$x"}"#), "accepted")
     }
 }
+
+/// A13: a form a foreign page makes a browser send is refused; cross-origin reads are closed
+/// unless an origin is named, and then answered with CORS headers (preflight included).
+final class BrowserSafetyTests: RouterTestCase {
+    func testFormsAreRefusedAndCORSIsClosedByDefault() async throws {
+        let form = try await request(
+            .post, "/v2/apps", body: "id=/x&cmd=rm%20-rf", contentType: "application/x-www-form-urlencoded")
+        XCTAssertEqual(form.status, 415, form.text)
+        let text = try await request(.post, "/v2/apps/x/restart", body: "{}", contentType: "text/plain")
+        XCTAssertEqual(text.status, 415)
+        let json = try await post(sleeper("/ok", instances: 0))
+        XCTAssertEqual(json.status, 201, json.text)
+        let read = try await request(.get, "/v2/apps", origin: "https://evil.example")
+        XCTAssertNil(read.headers[.accessControlAllowOrigin], "no CORS without --cors-origin")
+    }
+}
+
+final class CORSOriginTests: RouterTestCase {
+    override var corsOrigins: [String] { ["https://console.example"] }
+
+    func testANamedOriginGetsCORSAnswers() async throws {
+        let preflight = try await request(.options, "/v2/apps", origin: "https://console.example")
+        XCTAssertEqual(preflight.status, 204)
+        XCTAssertEqual(preflight.headers[.accessControlAllowOrigin], "https://console.example")
+        let read = try await request(.get, "/v2/apps", origin: "https://console.example")
+        XCTAssertEqual(read.headers[.accessControlAllowOrigin], "https://console.example")
+        let other = try await request(.get, "/v2/apps", origin: "https://evil.example")
+        XCTAssertNil(other.headers[.accessControlAllowOrigin])
+    }
+}

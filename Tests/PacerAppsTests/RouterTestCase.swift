@@ -26,6 +26,8 @@ class RouterTestCase: XCTestCase {
     private var app: Application<RouterResponder<PacerRequestContext>>!
     /// Who may call the API (nil: anyone); a subclass names its principals.
     var authenticator: Authenticator? { nil }
+    /// Origins allowed cross-origin access (CORS).
+    var corsOrigins: [String] { [] }
 
     override func setUp() async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("pacer-router-\(UUID().uuidString)")
@@ -39,7 +41,8 @@ class RouterTestCase: XCTestCase {
         let info = FrameworkInfoView(
             leader: "127.0.0.1:8080", epoch: nil, masters: ["http://127.0.0.1:5050"], port: 8080, settings: settings,
             store: "sqlite")
-        app = Application(router: AppsRoutes.router(scheduler, info: info, authenticator: authenticator))
+        app = Application(
+            router: AppsRoutes.router(scheduler, info: info, authenticator: authenticator, corsOrigins: corsOrigins))
     }
 
     override func tearDown() async throws {
@@ -49,10 +52,11 @@ class RouterTestCase: XCTestCase {
     /// One request through the router; JSON unless another content type is given.
     func request(
         _ method: HTTPRequest.Method, _ uri: String, body: String? = nil, contentType: String = "application/json",
-        authorization: String? = nil
+        authorization: String? = nil, origin: String? = nil
     ) async throws -> Response {
         var fields: HTTPFields = body == nil ? [:] : [.contentType: contentType]
         if let authorization { fields[.authorization] = authorization }
+        if let origin { fields[.origin] = origin }
         let headers = fields
         let buffer = body.map { ByteBuffer(string: $0) }
         return try await app.test(.router) { client in

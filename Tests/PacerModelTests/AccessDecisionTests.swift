@@ -22,6 +22,11 @@ final class AccessDecisionTests: XCTestCase {
         XCTAssertNotEqual(Access.decide(deployer, method: "GET", path: "/metrics"), .allow)
         XCTAssertNotEqual(Access.decide(deployer, method: "POST", path: "/v2/eventSubscriptions"), .allow)
         XCTAssertNotEqual(Access.decide(deployer, method: "GET", path: "/v2/apps/team-a%2F..%2Fteam-b"), .allow)
+        XCTAssertNotEqual(Access.decide(deployer, method: "PUT", path: "/v2/apps/team-a/../team-b/web"), .allow, "A12")
+        XCTAssertNotEqual(Access.decide(deployer, method: "PUT", path: "/v2/apps/team-a/./web"), .allow)
+        XCTAssertNotEqual(Access.decide(deployer, method: "GET", path: "/v2//apps"), .allow)
+        XCTAssertEqual(
+            Access.decide(deployer, method: "GET", path: "/v2/apps/team-a/web/"), .allow, "a trailing slash is the same app")
         XCTAssertEqual(Access.decide(viewer, method: "GET", path: "/metrics"), .allow)
         XCTAssertNotEqual(Access.decide(viewer, method: "POST", path: "/v2/apps"), .allow)
         XCTAssertEqual(Access.decide(lb, method: "POST", path: "/v2/tasks/drained"), .allow)
