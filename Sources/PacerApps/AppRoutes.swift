@@ -47,7 +47,8 @@ enum AppRoutes {
                 guard let app = try await scheduler.versions(id)[v] else {
                     throw APIError.notFound("App '\(id)' has no version \(v)")
                 }
-                return try JSONResponse.make(app, encoder: request.encoder)
+                return try JSONResponse.make(
+                    RequestPrincipal.showsSecrets ? app : app.redactingSecrets(), encoder: request.encoder)
             case .task, .restart, .canary:
                 throw APIError(status: 405, message: "method not allowed")
             }

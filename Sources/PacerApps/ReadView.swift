@@ -1,5 +1,6 @@
 import PacerAppsCore
 import PacerModel
+import PacerServerKit
 
 /// A consistent picture of apps, tasks and deployments at one moment, for the read endpoints
 /// (`/v2/apps`, `/v2/tasks`, …), answered without the scheduler actor.
@@ -14,7 +15,7 @@ struct ReadView: Sendable {
     }
 
     func status(of app: AppDefinition, embedTasks: Bool) -> AppStatus {
-        var s = AppStatus(app: app)
+        var s = AppStatus(app: RequestPrincipal.showsSecrets ? app : app.redactingSecrets())
         let tasks = records(of: app.id)
         for t in tasks {
             switch t.state {

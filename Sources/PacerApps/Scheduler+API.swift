@@ -39,7 +39,7 @@ extension Scheduler {
         var payload = EventPayload("api_post_event", at: Timestamp.string(SteadyClock.now))
         payload.clientIp = ""
         payload.uri = uri
-        payload.appDefinition = app
+        payload.appDefinition = app.redactingSecrets()  // events go to every subscriber: no secrets
         var publication = EventEncoding.publication(payload, for: listeners)
         publication.apps = [app.id]
         await bus.publish([publication])

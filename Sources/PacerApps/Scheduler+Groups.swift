@@ -1,6 +1,7 @@
 import Foundation
 import PacerAppsCore
 import PacerModel
+import PacerServerKit
 
 /// Marathon's group API over the core: `/v2/groups`.
 extension Scheduler {
@@ -14,6 +15,7 @@ extension Scheduler {
 
     private func view(of id: PathId, among ids: Set<PathId>) -> GroupView {
         let apps = core.apps.values.filter { $0.id.parent == id }.sorted { $0.id < $1.id }
+            .map { RequestPrincipal.showsSecrets ? $0 : $0.redactingSecrets() }
         let subgroups = ids.filter { !$0.isRoot && $0.parent == id && $0 != id }.sorted()
         let record = core.groups[id]
         let version =

@@ -13,6 +13,8 @@ public enum RequestPrincipal {
     /// Whether the request may change `app` (true without authentication).
     public static func mayChange(_ app: PathId) -> Bool { current?.mayChange(app) ?? true }
     public static func mayRead(_ app: PathId) -> Bool { current?.mayRead(app) ?? true }
+    /// Whether env values that look like secrets are shown (to admins, and without authentication).
+    public static var showsSecrets: Bool { current.map { $0.role == .admin } ?? true }
 
     /// Throws 403 unless the request may read every one of `apps` (a group: the principal's
     /// paths must cover it, or it would see apps it may not).

@@ -161,3 +161,24 @@ final class CORSOriginTests: RouterTestCase {
         XCTAssertNil(other.headers[.accessControlAllowOrigin])
     }
 }
+
+/// Env values named like secrets go to the task but not back to readers who are not admins.
+final class SecretEnvTests: RouterTestCase {
+    override var authenticator: Authenticator? { Authenticator(AccessTests.principals) }
+
+    func testSecretsAreShownToAdminsOnly() async throws {
+        let ops = "Basic " + Data("ops:ops-pw".utf8).base64EncodedString()
+        let viewer = "Basic " + Data("grafana:view-pw".utf8).base64EncodedString()
+        let spec = sleeper(
+            "/team-a/db", instances: 0, extra: #","env":{"DB_PASSWORD":"hunter2","API_TOKEN":"t0k","MODE":"prod"}"#)
+        let created = try await request(.post, "/v2/apps", body: spec, authorization: ops)
+        XCTAssertEqual(created.status, 201, created.text)
+        let asAdmin = try await request(.get, "/v2/apps/team-a/db", authorization: ops).text
+        XCTAssertTrue(asAdmin.contains("hunter2"), asAdmin)
+        for uri in ["/v2/apps/team-a/db", "/v2/apps", "/v2/groups/team-a"] {
+            let asViewer = try await request(.get, uri, authorization: viewer).text
+            XCTAssertFalse(asViewer.contains("hunter2") || asViewer.contains("t0k"), "\(uri): \(asViewer)")
+            XCTAssertTrue(asViewer.contains("prod"), "other env stays: \(asViewer)")
+        }
+    }
+}
