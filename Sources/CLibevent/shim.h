@@ -26,11 +26,16 @@
 /// TLS 1.2 and up; partial writes from a buffer that may move between retries; a peer closing
 /// without close_notify is a plain EOF (OpenSSL 3 otherwise reports an error). Read-ahead: one
 /// read() for several records instead of two per record (header, then body).
+#define PACER_TLS12_CIPHERS "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:" \
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+
 static inline void pacer_tls_configure(SSL_CTX *ctx) {
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_CTX_set_read_ahead(ctx, 1);
     SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    /* TLS 1.2: forward-secret AEAD suites only (no CBC: LUCKY13; no RSA key exchange). TLS 1.3's are all AEAD. */
+    SSL_CTX_set_cipher_list(ctx, PACER_TLS12_CIPHERS);
 }
 
 /// A memory BIO that reports end-of-stream (0) once empty, instead of "retry later".
