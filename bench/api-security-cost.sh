@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { echo "missing wrk: apt-get install -y wrk" >&2; exit 1; }
-swift build -c release --product pacer >/dev/null
+swift build -c release --product pacer >/dev/null 2>&1
 BIN=${BIN:-$PWD/.build/release/pacer}
 DURATION=${DURATION:-5s}
 WORK=$(mktemp -d /tmp/pacer-seccost-XXXX)
@@ -16,7 +16,7 @@ trap cleanup EXIT
 cd "$WORK"
 openssl req -x509 -newkey rsa:2048 -nodes -keyout s.key -out s.pem -days 1 -subj /CN=127.0.0.1 \
     -addext "subjectAltName=IP:127.0.0.1" 2>/dev/null
-read -r TOKEN DIGEST < <("$BIN" principal new-token | awk -F': ' '{printf "%s ", $2}')
+read -r TOKEN DIGEST < <("$BIN" principal new-token | awk -F': ' '{printf "%s ", $2} END {print ""}')
 printf 'principals:\n  - {name: ops, role: admin, token_sha256: "%s"}\n' "$DIGEST" > principals.yaml
 
 measure() {  # name port scheme extra-args...
