@@ -38,7 +38,8 @@ public struct HTTPTransport: Sendable {
     /// for 10 s): a dead master or leader must be noticed at once, so callers move to another.
     public static let client = HTTPClient(
         eventLoopGroupProvider: .singleton,
-        configuration: .init(tlsConfiguration: ClientTLS.configuration, timeout: .init(connect: .seconds(1))))
+        configuration: .init(
+            tlsConfiguration: ClientTLS.configuration, redirectConfiguration: .disallow, timeout: .init(connect: .seconds(1))))
 
     /// Between the cluster's own processes (agents and frameworks to masters): a refused or silent
     /// peer is given up after 300 ms, so a dead master — or a stale redirect to one — costs little
@@ -49,7 +50,9 @@ public struct HTTPTransport: Sendable {
     public static let cluster = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clusterConfiguration)
 
     public static var clusterConfiguration: HTTPClient.Configuration {
-        var c = HTTPClient.Configuration(tlsConfiguration: ClientTLS.configuration, timeout: .init(connect: .milliseconds(300)))
+        var c = HTTPClient.Configuration(
+            tlsConfiguration: ClientTLS.configuration, redirectConfiguration: .disallow,
+            timeout: .init(connect: .milliseconds(300)))
         c.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 32)
         return c
     }
@@ -77,11 +80,24 @@ public struct HTTPTransport: Sendable {
             request.body = .bytes(ByteBuffer(bytes: body))
         }
         do {
-            let response = try await client.execute(request, timeout: timeout)
-            let bytes = try await response.body.collect(upTo: maxResponse)
-            return HTTPResult(
-                status: Int(response.status.code), body: Data(bytes.readableBytesView),
-                headers: response.headers.map { ($0.name, $0.value) })
+            // A master that does not lead answers 307 to the leader. The shared clients follow no
+            // redirects themselves (AsyncHTTPClient drops `Authorization` on the way, and an agent
+            // carrying the cluster secret was refused by the leader it was sent to); the same
+            // request, credentials included, goes to the leader here, a few hops at most.
+            for hop in 0... {
+                let response = try await client.execute(request, timeout: timeout)
+                let bytes = try await response.body.collect(upTo: maxResponse)
+                if [307, 308].contains(response.status.code), hop < 3, let location = response.headers.first(name: "Location"),
+                    location.hasPrefix("http://") || location.hasPrefix("https://")
+                {
+                    request.url = location
+                    continue
+                }
+                return HTTPResult(
+                    status: Int(response.status.code), body: Data(bytes.readableBytesView),
+                    headers: response.headers.map { ($0.name, $0.value) })
+            }
+            fatalError("unreachable: the loop returns or continues")
         } catch {
             throw .transport(url: target, "\(error)")  // never the credentials
         }

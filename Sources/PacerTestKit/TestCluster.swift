@@ -35,9 +35,12 @@ public final class TestCluster: @unchecked Sendable {
         frameworkArgs: [String] = [], scheme: String = "http"
     ) throws {
         self.scheme = scheme
-        self.masterArgs = masterArgs
-        self.agentArgs = agentArgs
-        self.frameworkArgs = frameworkArgs
+        // The secure configuration is the tested one: every cluster runs with the agent secret and
+        // framework credentials unless the test sets its own.
+        self.masterArgs = masterArgs.contains("--agent-secret") ? masterArgs : masterArgs + Self.masterSecretArgs
+        self.agentArgs = agentArgs.contains("--agent-secret") ? agentArgs : agentArgs + Self.agentSecretArgs
+        self.frameworkArgs =
+            frameworkArgs.contains("--master-credentials") ? frameworkArgs : frameworkArgs + Self.frameworkSecretArgs
         dir = NSTemporaryDirectory() + "pacer-e2e-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let base = FreePorts.block(3)
@@ -51,6 +54,18 @@ public final class TestCluster: @unchecked Sendable {
         for port in standbyPorts { try startStandby(port) }
         try startAgent()
         try startFramework()
+    }
+
+    /// The cluster secrets test clusters run with (`ClusterSecretsMiddleware`): give them to any
+    /// extra agent or framework a test starts against the cluster's masters.
+    public static let agentSecret = "test-agent-secret"
+    public static let frameworkCredentials = "pacer:test-framework-secret"
+    public static var masterSecretArgs: [String] {
+        ["--agent-secret", agentSecret, "--framework-credentials", frameworkCredentials]
+    }
+    public static var agentSecretArgs: [String] { ["--agent-secret", agentSecret] }
+    public static var frameworkSecretArgs: [String] {
+        ["--master-credentials", frameworkCredentials, "--agent-secret", agentSecret]
     }
 
     /// `https` when the test gives every part `--tls-cert`.

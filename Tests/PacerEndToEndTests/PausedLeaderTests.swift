@@ -64,7 +64,8 @@ extension FrameworkHATests {
 /// The master accepts scheduler calls only from a framework's current subscription.
 final class StreamIdTests: ClusterTestCase {
     func testCallsOfAReplacedSubscriptionAreRefused() async throws {
-        let master = MasterClient(baseURL: cluster.masterURL)
+        // A framework of the cluster: it subscribes with the cluster's framework credentials.
+        let master = MasterClient(baseURL: URLCredentials.embed(TestCluster.frameworkCredentials, in: cluster.masterURL))
         let info = FrameworkInfo(id: nil, name: "probe", failoverTimeoutSeconds: 60)
         let (firstClient, frameworkId) = try await subscribed(master, info)
         var again = info

@@ -34,7 +34,7 @@ class ReplicaTestCase: XCTestCase {
                 arguments: [
                     "framework", "--port", "\(port)", "--master", cluster.masterURLs.joined(separator: ","), "--state-dir",
                     dir + "/f\(port)", "--store", etcd.storeURL
-                ], logDir: dir)
+                ] + TestCluster.frameworkSecretArgs, logDir: dir)
         }
         try await cluster.ready()
     }

@@ -8,7 +8,9 @@ import XCTest
 /// a sandbox is ever served, whatever the path or the links the task planted.
 final class SandboxFilesTests: ClusterTestCase {
     private func get(_ pathAndQuery: String) async throws -> HTTPResult {
-        try await HTTPTransport().send(.GET, cluster.agentURL + pathAndQuery)
+        // The agent serves files to holders of the cluster's agent secret (the framework reads as `framework:`).
+        try await HTTPTransport().send(
+            .GET, URLCredentials.embed("framework:" + TestCluster.agentSecret, in: cluster.agentURL) + pathAndQuery)
     }
 
     func testReadBrowseDownloadAndNoByteOutsideTheSandbox() async throws {
