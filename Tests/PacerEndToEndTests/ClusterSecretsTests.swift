@@ -8,17 +8,18 @@ import XCTest
 /// subscribes with its credentials, the operator changes policy with theirs — and a stray agent,
 /// an unknown framework, an anonymous operator call, or a LAUNCH and a file read sent straight to
 /// the agent without the secret are each refused with 401, and nothing runs because of them.
-final class ClusterSecretsTests: XCTestCase {
+final class ClusterSecretsTests: DiagnosedTestCase {
     var cluster: TestCluster?
     var others: [PacerProcess] = []
 
     override func tearDown() async throws {
-        if let cluster, let run = testRun, run.failureCount + run.unexpectedExceptionCount > 0 {
+        if let cluster, failed {
             print(cluster.logs)
             for p in others { print("===== \(p.name)\n\(p.log.suffix(3000))") }
         }
         for p in others { p.stop(grace: 3) }
         await cluster?.shutdown()
+        try await super.tearDown()
     }
 
     func testOnlyHoldersOfTheSecretsJoinSubscribeOperateAndLaunch() async throws {

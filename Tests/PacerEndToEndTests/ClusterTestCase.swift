@@ -6,7 +6,7 @@ import XCTest
 
 /// Base for tests against a real cluster: processes are started fresh per test and their logs
 /// are printed only when the test fails.
-class ClusterTestCase: XCTestCase {
+class ClusterTestCase: DiagnosedTestCase {
     var cluster: TestCluster!
     var client: MarathonClient { cluster.client }
 
@@ -22,11 +22,12 @@ class ClusterTestCase: XCTestCase {
     }
 
     override func tearDown() async throws {
-        if let run = testRun, run.failureCount + run.unexpectedExceptionCount > 0 {
+        if failed {
             print(cluster.logs)
             print(await cluster.diagnostics())
         }
         await cluster.shutdown()
+        try await super.tearDown()
     }
 
     func id(_ s: String) -> PathId { try! PathId(validating: s) }

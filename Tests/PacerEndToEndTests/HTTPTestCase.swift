@@ -35,7 +35,7 @@ class HTTPTestCase: ClusterTestCase {
     }
 
     override func tearDown() async throws {
-        if let run = testRun, run.failureCount + run.unexpectedExceptionCount > 0 {
+        if failed {
             print("===== lb\n" + lb.process.log.suffix(4000))
             print(
                 "===== lb stats\n"

@@ -11,7 +11,7 @@ import Glibc
 /// F4 of RELIABILITY.md: the leading framework replica loses etcd (and only etcd: clients, the
 /// master and the other replica still reach it). Two replicas, each its own host; etcd on an
 /// address of its own that the leader's host gets a blackhole route to.
-final class LeaderPartitionTests: XCTestCase {
+final class LeaderPartitionTests: DiagnosedTestCase {
     var lab: NetworkLab!
     var etcd: EtcdCluster!
     var dir = ""
@@ -24,7 +24,7 @@ final class LeaderPartitionTests: XCTestCase {
     }
 
     override func tearDown() async throws {
-        if let run = testRun, run.failureCount + run.unexpectedExceptionCount > 0 {
+        if failed {
             for p in processes.values { print("===== \(p.name)\n\(p.log.suffix(4000))") }
         }
         let agentURL = "http://\(lab.controlAddress):\(agentPort)"
@@ -37,6 +37,7 @@ final class LeaderPartitionTests: XCTestCase {
         etcd?.stop()
         lab?.destroy()
         try? FileManager.default.removeItem(atPath: dir)
+        try await super.tearDown()
     }
 
     var agentPort = 0

@@ -20,7 +20,7 @@ final class LoadBalancerTests: ClusterTestCase {
     }
 
     override func tearDown() async throws {
-        if let run = testRun, run.failureCount > 0 { print("===== lb\n" + lb.process.log.suffix(4000)) }
+        if failed { print("===== lb\n" + lb.process.log.suffix(4000)) }
         lb.process.stop()
         try await super.tearDown()
     }

@@ -7,14 +7,14 @@ import XCTest
 /// Two masters on one etcd: one leads, the other redirects to it (307). Killing the leader
 /// (`kill -9`) hands over within a lease's time: the agent and the framework move to the new
 /// leader with their tasks, nothing is killed, and the operator's reservations are still there.
-final class MasterHATests: XCTestCase {
+final class MasterHATests: DiagnosedTestCase {
     var dir = ""
     var etcd: EtcdCluster!
     var masters: [Int: PacerProcess] = [:]
     var others: [PacerProcess] = []
 
     override func tearDown() async throws {
-        if let run = testRun, run.failureCount + run.unexpectedExceptionCount > 0 {
+        if failed {
             for p in Array(masters.values) + others { print("===== \(p.name)\n\(p.log.suffix(3000))") }
         }
         // The agent leaves its tasks running when it stops (as a standalone agent should): end them here.
@@ -25,6 +25,7 @@ final class MasterHATests: XCTestCase {
             kill(pid, SIGKILL)
         }
         etcd?.stop()
+        try await super.tearDown()
     }
 
     var agentURL = ""

@@ -8,18 +8,19 @@ import XCTest
 /// answer as documented, schema-violating requests refused (RELIABILITY A6). The framework and
 /// master run with simulated agents, so the thousands of generated app specs never execute a
 /// generated command; the real agent's API is judged on its own (it joins no master).
-final class OpenAPITests: XCTestCase {
+final class OpenAPITests: DiagnosedTestCase {
     var dir = ""
     var processes: [PacerProcess] = []
 
     var repo: String { #filePath.replacingOccurrences(of: "/Tests/PacerEndToEndTests/OpenAPITests.swift", with: "") }
 
     override func tearDown() async throws {
-        if let run = testRun, run.failureCount + run.unexpectedExceptionCount > 0 {
+        if failed {
             for p in processes { print("===== \(p.name)\n" + p.log.suffix(3000)) }
         }
         for p in processes { p.stop() }
         try? FileManager.default.removeItem(atPath: dir)
+        try await super.tearDown()
     }
 
     func testEveryProcessHonoursItsOpenAPIDocument() async throws {

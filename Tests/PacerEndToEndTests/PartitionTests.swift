@@ -10,7 +10,7 @@ import Glibc
 
 /// Three agents, each its own host (network namespace, own address); master and framework on the
 /// bridge. A partition takes one host's link down (F10, F11 of RELIABILITY.md).
-final class PartitionTests: XCTestCase {
+final class PartitionTests: DiagnosedTestCase {
     var lab: NetworkLab!
     var dir = ""
     var processes: [PacerProcess] = []
@@ -64,7 +64,7 @@ final class PartitionTests: XCTestCase {
     }
 
     override func tearDown() async throws {
-        if let run = testRun, run.failureCount + run.unexpectedExceptionCount > 0 {
+        if failed {
             for p in processes { print("===== \(p.name)\n\(p.log.suffix(4000))") }
         }
         for host in agents.keys { try? lab.heal(host) }
@@ -77,6 +77,7 @@ final class PartitionTests: XCTestCase {
         }
         lab?.destroy()
         try? FileManager.default.removeItem(atPath: dir)
+        try await super.tearDown()
     }
 
     func running() async throws -> [MarathonTask] {

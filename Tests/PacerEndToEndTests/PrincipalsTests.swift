@@ -5,12 +5,13 @@ import XCTest
 
 /// `pacer framework --principals FILE` with secrets made by `pacer principal`: a deployer's token
 /// reaches its own apps and tasks only; an admin's password reaches everything; over real HTTP.
-final class PrincipalsTests: XCTestCase {
+final class PrincipalsTests: DiagnosedTestCase {
     var cluster: TestCluster?
 
     override func tearDown() async throws {
-        if let cluster, let run = testRun, run.failureCount + run.unexpectedExceptionCount > 0 { print(cluster.logs) }
+        if let cluster, failed { print(cluster.logs) }
         await cluster?.shutdown()
+        try await super.tearDown()
     }
 
     func testADeployersTokenReachesOnlyItsAppsAndTasks() async throws {

@@ -6,7 +6,7 @@ import XCTest
 
 /// Framework replicas on etcd, with a cluster (master, agent) and helpers to find the leader, write
 /// through whichever replica answers and record what clients saw. Subclasses hold the tests.
-class ReplicaTestCase: XCTestCase {
+class ReplicaTestCase: DiagnosedTestCase {
     /// Members of the etcd cluster the replicas use.
     var etcdMembers: Int { 1 }
     var replicaCount: Int { 3 }
@@ -40,7 +40,7 @@ class ReplicaTestCase: XCTestCase {
     }
 
     override func tearDown() async throws {
-        if let run = testRun, run.failureCount + run.unexpectedExceptionCount > 0 {
+        if failed {
             print(cluster.logs)
             print(await cluster.diagnostics())
             for r in replicas.values { print("===== \(r.name)\n\(r.log.suffix(3000))") }
@@ -48,6 +48,7 @@ class ReplicaTestCase: XCTestCase {
         for r in replicas.values { r.stop(grace: 3) }
         await cluster.shutdown()
         etcd.stop()
+        try await super.tearDown()
     }
 
     func leader(via port: Int) async throws -> Int? {

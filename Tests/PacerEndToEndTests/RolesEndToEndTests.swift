@@ -6,14 +6,15 @@ import XCTest
 
 /// Roles across the real processes: a reservation made through the master's API is honoured at
 /// once and survives a master restart; batch work on an agent makes way for services.
-final class RolesEndToEndTests: XCTestCase {
+final class RolesEndToEndTests: DiagnosedTestCase {
     var cluster: TestCluster!
     var client: MarathonClient { cluster.client }
     var ops: OperatorClient { OperatorClient(baseURL: cluster.masterURL) }
 
     override func tearDown() async throws {
-        if let run = testRun, run.failureCount + run.unexpectedExceptionCount > 0, let cluster { print(cluster.logs) }
+        if failed, let cluster { print(cluster.logs) }
         await cluster?.shutdown()
+        try await super.tearDown()
     }
 
     func start(masterArgs: [String] = [], agentArgs: [String] = []) async throws {

@@ -41,7 +41,7 @@ final class RollingUpgradeTests: ReplicaTestCase {
     }
 
     override func tearDown() async throws {
-        if let run = testRun, run.failureCount + run.unexpectedExceptionCount > 0 {
+        if failed {
             for p in [cluster.master!] + cluster.standbys.values {
                 print("===== \(p.name) before its upgrade\n\(p.previousLog.suffix(4000))")
             }

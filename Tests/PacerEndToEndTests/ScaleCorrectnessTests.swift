@@ -8,7 +8,7 @@ import XCTest
 /// framework replicas on etcd, a load balancer; 5,000 health-checked tasks placed, rolled, the
 /// leading replica killed. Exact counts, no task lost or duplicated, the LB's table equal to the
 /// healthy tasks. No timing is asserted (bench/scale.py measures).
-final class ScaleCorrectnessTests: XCTestCase {
+final class ScaleCorrectnessTests: DiagnosedTestCase {
     var dir = ""
     var etcd: EtcdCluster!
     var processes: [PacerProcess] = []
@@ -46,12 +46,13 @@ final class ScaleCorrectnessTests: XCTestCase {
     }
 
     override func tearDown() async throws {
-        if let run = testRun, run.failureCount + run.unexpectedExceptionCount > 0 {
+        if failed {
             for p in processes + Array(replicas.values) { print("===== \(p.name)\n\(p.log.suffix(3000))") }
         }
         for p in Array(replicas.values) + processes.reversed() { p.stop(grace: 5) }
         etcd.stop()
         try? FileManager.default.removeItem(atPath: dir)
+        try await super.tearDown()
     }
 
     func leader() async throws -> Int {

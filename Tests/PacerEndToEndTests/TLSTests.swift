@@ -11,14 +11,15 @@ import XCTest
 /// not trust the CA, or speaks TLS 1.1, or plain HTTP, gets nothing; SIGHUP reloads a renewed
 /// certificate without dropping the connections that are open; and with `--tls-client-ca` a client
 /// without a certificate is refused (mutual TLS).
-final class TLSTests: XCTestCase {
+final class TLSTests: DiagnosedTestCase {
     var cluster: TestCluster?
     var dir = ""
 
     override func tearDown() async throws {
-        if let cluster, let run = testRun, run.failureCount + run.unexpectedExceptionCount > 0 { print(cluster.logs) }
+        if let cluster, failed { print(cluster.logs) }
         await cluster?.shutdown()
         try? FileManager.default.removeItem(atPath: dir)
+        try await super.tearDown()
     }
 
     func sh(_ script: String) -> (status: Int32, out: String) {
