@@ -147,13 +147,13 @@ public struct AgentService: Service {
                     let answer = try await master.agentCall(await agent.registration())
                     if let s = answer.heartbeatIntervalSeconds { interval = .milliseconds(Int64(s * 1000)) }
                     if answer.status == 200 {
-                        logger.info("registered with master", metadata: ["master": "\(master.baseURL)"])
+                        logger.info("registered with master", metadata: ["master": "\(master.displayURL)"])
                         await agent.setRegistered(true)
                         continue
                     }
                 }
             } catch {
-                logger.debug("master unreachable", metadata: ["master": "\(master.baseURL)", "error": "\(error)"])
+                logger.debug("master unreachable", metadata: ["master": "\(master.displayURL)", "error": "\(error)"])
                 await agent.setRegistered(false)
                 current += 1
                 // The next master at once (after a short pause, not a whole heartbeat): a failover

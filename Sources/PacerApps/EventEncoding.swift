@@ -121,8 +121,8 @@ extension EventPayload {
 enum EventEncoding {
     /// Shared: an encoder per event allocated its whole configuration each time. One writes
     /// Marathon's shapes (an `api_post_event`'s app without Pacer's fields), one Pacer's.
-    nonisolated(unsafe) static let marathonEncoder = makeEncoder(pacer: false)
-    nonisolated(unsafe) static let pacerEncoder = makeEncoder(pacer: true)
+    static let marathonEncoder = makeEncoder(pacer: false)
+    static let pacerEncoder = makeEncoder(pacer: true)
     static let lock = NSLock()
 
     private static func makeEncoder(pacer: Bool) -> JSONEncoder {

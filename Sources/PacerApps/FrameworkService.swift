@@ -153,7 +153,7 @@ public struct FrameworkService: Service {
                         while true {
                             let (silent, limit) = await scheduler.silence(missedHeartbeats: config.missedHeartbeats)
                             if silent > limit {
-                                throw ClientError.transport(url: master.baseURL, "no event for \(Int(silent)) s")
+                                throw ClientError.transport(url: master.displayURL, "no event for \(Int(silent)) s")
                             }
                             try await Task.sleep(for: .milliseconds(500))
                         }
@@ -162,7 +162,7 @@ public struct FrameworkService: Service {
                     group.cancelAll()
                 }
             } catch {
-                logger.warning("master subscription ended", metadata: ["master": "\(master.baseURL)", "error": "\(error)"])
+                logger.warning("master subscription ended", metadata: ["master": "\(master.displayURL)", "error": "\(error)"])
             }
             await scheduler.disconnected()
             try? await Task.sleep(for: .milliseconds(250))  // then the next master: a failover is the usual cause

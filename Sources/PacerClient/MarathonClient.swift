@@ -34,8 +34,9 @@ public struct MarathonClient: Sendable {
 
     /// Creates the app, or updates it when it exists (`PUT`). Returns the deployment id, if any.
     @discardableResult
-    public func deploy(json: Data, id: PathId) async throws(ClientError) -> DeploymentResult? {
-        let r = try await transport.expectOK(.PUT, path(id), body: json)
+    /// `force`: replaces a deployment in progress (Marathon's `?force=true`).
+    public func deploy(json: Data, id: PathId, force: Bool = false) async throws(ClientError) -> DeploymentResult? {
+        let r = try await transport.expectOK(.PUT, path(id) + (force ? "?force=true" : ""), body: json)
         return try? WireJSON.marathonDecoder().decode(DeploymentResult.self, from: r.body)
     }
 

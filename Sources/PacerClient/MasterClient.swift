@@ -6,6 +6,8 @@ import PacerModel
 /// The master's API as frameworks and agents use it.
 public struct MasterClient: Sendable {
     public let baseURL: String
+    /// The address for logs and messages: without the credentials it may carry.
+    public var displayURL: String { URLCredentials.split(baseURL).url }
     let transport: HTTPTransport
     let encoder = WireJSON.masterEncoder()
     /// The subscription scheduler calls belong to (`Mesos-Stream-Id`); the master refuses calls of

@@ -49,7 +49,9 @@ public struct OperatorClient: Sendable {
 
     func policy<B: Encodable>(_ method: HTTPMethod, _ path: String, _ body: B) async throws(ClientError) -> ResourcePolicy {
         let data: Data
-        do { data = try JSONEncoder().encode(body) } catch { throw .transport(url: baseURL + path, "cannot encode: \(error)") }
+        do { data = try JSONEncoder().encode(body) } catch {
+            throw .transport(url: URLCredentials.split(baseURL).url + path, "cannot encode: \(error)")
+        }
         return try decode(try await transport.expectOK(method, baseURL + path, body: data))
     }
 

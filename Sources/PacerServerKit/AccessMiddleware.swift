@@ -76,15 +76,20 @@ public final class Authenticator: Sendable {
         case throttled(retryAfter: Int)
     }
 
+    /// Throttling stops guessing, so it counts only credentials that were wrong — a request
+    /// without any (a probe, a browser before its login prompt) is refused but not counted — and
+    /// a header that verified before still passes: a throttled address shared with an attacker
+    /// (NAT, a proxy) does not lock out the people already signed in. A right password not seen
+    /// before still waits out the window, so a guess that happens to be right is not confirmed.
     public func authenticate(_ header: String?, from address: String) -> Outcome {
         let now = ContinuousClock.now
-        if let wait = throttled(address, now) { return .throttled(retryAfter: wait) }
-        guard let header, let credential = Principals.Credential(header: header) else {
-            return failed(address, now)
-        }
+        guard let header else { return .refused }
         let key = Array(SHA256.hash(data: Array(header.utf8)))
         if let hit = state.withLock({ $0.verified[key] }), hit.until > now { return .authenticated(hit.principal) }
-        guard let principal = principals.verify(credential) else { return failed(address, now) }
+        if let wait = throttled(address, now) { return .throttled(retryAfter: wait) }
+        guard let credential = Principals.Credential(header: header), let principal = principals.verify(credential) else {
+            return failed(address, now)
+        }
         state.withLock { s in
             if s.verified.count > 10_000 { s.verified.removeAll() }  // bounded, whatever the callers send
             s.verified[key] = (principal, now + .seconds(300))

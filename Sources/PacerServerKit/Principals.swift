@@ -35,6 +35,15 @@ public struct Principals: Sendable {
         return Entry(principal: .admin(user), passwordBcrypt: Bcrypt.hash(password, cost: 8), tokenSHA256: nil)
     }
 
+    /// A principal whose one secret works as a bearer token and as the password of HTTP Basic
+    /// alike (`pacer up --secure`'s admin: `Authorization: Bearer TOKEN` and `https://admin:TOKEN@…`,
+    /// so clients that only know addresses with credentials work too).
+    public static func secret(_ principal: Principal, _ secret: String) -> Entry {
+        Entry(
+            principal: principal, passwordBcrypt: Bcrypt.hash(secret, cost: 8),
+            tokenSHA256: Array(SHA256.hash(data: Array(secret.utf8))))
+    }
+
     public mutating func add(_ entry: Entry) { entries.append(entry) }
 
     public struct FileError: Error, CustomStringConvertible {

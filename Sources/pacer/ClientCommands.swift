@@ -5,15 +5,23 @@ import PacerModel
 
 /// Flags of every client command.
 struct ClientOptions: ParsableArguments {
-    @Option(help: "Framework API URL (or PACER_URL).")
-    var url = ProcessInfo.processInfo.environment["PACER_URL"] ?? "http://127.0.0.1:8080"
+    @Option(
+        help:
+            "Framework API URL (or PACER_URL); default https://127.0.0.1:8080 when --state-dir holds a `pacer up --secure` cluster, else http://."
+    )
+    var url: String?
     @Flag(help: "Machine-readable JSON output.") var json = false
     @Option(help: "PEM CA to trust (besides the system's) for an https:// URL (or PACER_CA).")
     var ca = ProcessInfo.processInfo.environment["PACER_CA"]
+    @Option(help: "State directory of a local `pacer up --secure` cluster (or PACER_STATE_DIR): its CA and admin token are used.")
+    var stateDir = LocalCluster.defaultStateDir
 
-    func validate() throws { try ClientOptions.trust(ca) }
+    func validate() throws { try ClientOptions.trust(ca ?? LocalCluster(stateDir: stateDir).ca) }
 
-    var client: MarathonClient { MarathonClient(baseURL: url) }
+    var client: MarathonClient {
+        MarathonClient(
+            baseURL: LocalCluster(stateDir: stateDir).url(url ?? ProcessInfo.processInfo.environment["PACER_URL"], port: 8080))
+    }
 
     /// Before the first request: the shared HTTPS client is made with this trust.
     static func trust(_ ca: String?) throws {
@@ -27,6 +35,35 @@ struct ClientOptions: ParsableArguments {
         } else {
             print(table(), terminator: "")
         }
+    }
+}
+
+/// What a `pacer up --secure` cluster leaves in its state directory for clients on the same
+/// machine: the CA its parts' certificate chains to, and the admin token. The token goes only to
+/// loopback addresses without credentials of their own — never to a server named elsewhere.
+struct LocalCluster {
+    static var defaultStateDir: String { ProcessInfo.processInfo.environment["PACER_STATE_DIR"] ?? ".pacer" }
+    let ca: String?
+    let token: String?
+
+    init(stateDir: String) {
+        let caPath = stateDir + "/tls/ca.pem"
+        ca = FileManager.default.fileExists(atPath: caPath) ? caPath : nil
+        token = (try? String(contentsOfFile: stateDir + "/admin-token", encoding: .utf8))?
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// `given` (a flag or the environment) or this machine's part on `port`, with the admin token
+    /// as its credentials when it is a local address without any.
+    func url(_ given: String?, port: Int) -> String {
+        let url = given ?? "\(ca == nil ? "http" : "https")://127.0.0.1:\(port)"
+        guard let token, !token.isEmpty, URLCredentials.split(url).authorization == nil, Self.isLocal(url) else { return url }
+        return URLCredentials.embed("admin:" + token, in: url)
+    }
+
+    private static func isLocal(_ url: String) -> Bool {
+        guard let host = URLComponents(string: url)?.host else { return false }
+        return host == "localhost" || host.hasPrefix("127.") || host == "::1" || host == "[::1]"
     }
 }
 
@@ -52,7 +89,7 @@ struct AppCommand: AsyncParsableCommand {
             struct IdOnly: Decodable { var id: String }
             let id = try appId(try JSONDecoder().decode(IdOnly.self, from: data).id)
             let client = options.client
-            let result = try await client.deploy(json: data, id: id)
+            let result = try await client.deploy(json: data, id: id, force: force)
             if !options.json { print("deploying \(id) (deployment \(result?.deploymentId ?? "-"))") }
             try await DeploymentWait.wait(
                 client, app: id, deploymentId: result?.deploymentId, timeout: timeout, quiet: options.json)

@@ -10,12 +10,19 @@ struct ClusterCommand: AsyncParsableCommand {
         subcommands: [Stats.self, Roles.self, Reserve.self, Unreserve.self, SetQuota.self, Weight.self])
 
     struct MasterOptions: ParsableArguments {
-        @Option(help: "Master URL (or PACER_MASTER).")
-        var master = ProcessInfo.processInfo.environment["PACER_MASTER"] ?? "http://127.0.0.1:5050"
+        @Option(help: "Master URL (or PACER_MASTER); https:// by default for a `pacer up --secure` cluster in --state-dir.")
+        var master: String?
         @Option(help: "PEM CA to trust for an https:// master (or PACER_CA).")
         var ca = ProcessInfo.processInfo.environment["PACER_CA"]
-        func validate() throws { try ClientOptions.trust(ca) }
-        var client: OperatorClient { OperatorClient(baseURL: master) }
+        @Option(
+            help: "State directory of a local `pacer up --secure` cluster (or PACER_STATE_DIR): its CA and admin token are used.")
+        var stateDir = LocalCluster.defaultStateDir
+        func validate() throws { try ClientOptions.trust(ca ?? LocalCluster(stateDir: stateDir).ca) }
+        var client: OperatorClient {
+            OperatorClient(
+                baseURL: LocalCluster(stateDir: stateDir).url(
+                    master ?? ProcessInfo.processInfo.environment["PACER_MASTER"], port: 5050))
+        }
     }
 
     /// `cpus=2,mem=1024,disk=0`.

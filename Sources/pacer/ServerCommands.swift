@@ -291,22 +291,39 @@ struct Up: AsyncParsableCommand {
     @Flag(help: "Run no load balancer.") var noLb = false
     @Option(help: "user:password every framework API request must carry (HTTP Basic); the load balancer is given them.")
     var httpCredentials: String?
+    @Flag(
+        help:
+            "Production-like: HTTPS on every part (a CA and certificate made on first start in STATE_DIR/tls/), an admin token the API wants (STATE_DIR/admin-token), secrets between the parts. The CLI finds both in the state directory."
+    )
+    var secure = false
+    @Option(help: "YAML file of principals (admin, deployer of paths, viewer, loadbalancer) the framework API accepts too.")
+    var principals: String?
     @OptionGroup var isolation: IsolationOptions
 
-    /// One machine, one command: its parts talk plain HTTP among themselves, on loopback unless --insecure.
+    /// One machine, one command: its parts talk plain HTTP among themselves, on loopback unless
+    /// --insecure — or, with --secure, HTTPS with credentials everywhere (then any address).
     func validate() throws {
-        guard server.tlsCert == nil else { throw ValidationError("pacer up serves plain HTTP; run the parts for TLS") }
-        try server.checkExposure(authenticated: false)
+        guard server.tlsCert == nil else {
+            throw ValidationError("pacer up makes its own certificates with --secure; run the parts for your own")
+        }
+        if let httpCredentials, !httpCredentials.contains(":") { throw ValidationError("--http-credentials: user:password") }
+        if !secure { try server.checkExposure(authenticated: false) }
     }
 
     func run() async throws {
         Logs.bootstrap(server.logLevel, format: server.logFormat)
+        let secrets = secure ? try UpSecrets(stateDir: server.stateDir, bind: server.bind) : nil
+        let scheme = secure ? "https" : "http"
 
         var master = MasterConfig()
         master.host = server.bind
         master.port = masterPort
         master.stateDir = server.stateDir + "/master"
-        let masterURL = "http://\(server.bind):\(masterPort)"
+        master.tls = secrets?.tls
+        master.agentSecret = secrets?.agentSecret
+        master.frameworkCredentials = secrets.map { [$0.frameworkCredentials] } ?? []
+        master.operatorCredentials = secrets.map { "admin:" + $0.adminToken }
+        let masterURL = "\(scheme)://\(server.bind):\(masterPort)"
         var services: [any Service] = [try await MasterService(config: master)]
         for i in 0..<max(1, agents) {
             let first = taskPorts + i * 1000
@@ -316,6 +333,8 @@ struct Up: AsyncParsableCommand {
                 ports: "\(first)-\(first + 999)", attributes: nil)
             config.killTasksOnShutdown = true
             config.isolation = try isolation.settings()
+            config.tls = secrets?.tls
+            config.agentSecret = secrets?.agentSecret
             do { services.append(try AgentService(config: config)) } catch let error as IsolationError
                 where config.isolation.cgroups
             {
@@ -328,22 +347,74 @@ struct Up: AsyncParsableCommand {
         var framework = FrameworkConfig()
         framework.host = server.bind
         framework.port = port
-        framework.masterURLs = [masterURL]
+        framework.masterURLs = [secrets.map { URLCredentials.embed($0.frameworkCredentials, in: masterURL) } ?? masterURL]
         framework.storeDescription = "sqlite:\(server.stateDir)/framework.sqlite"
-        framework.authenticator = try Runner.authenticator(principals: nil, credentials: httpCredentials)
+        framework.tls = secrets?.tls
+        framework.agentSecret = secrets?.agentSecret
+        var accepted = Principals(entries: secrets?.principals ?? [])
+        if let principals {
+            do { try Principals.load(principals).entries.forEach { accepted.add($0) } } catch {
+                throw ValidationError("--principals: \(error)")
+            }
+        }
+        if let httpCredentials { accepted.add(Principals.single(httpCredentials)) }
+        framework.authenticator = accepted.entries.isEmpty ? nil : Authenticator(accepted)
         services.append(FrameworkService(config: framework, store: try Runner.openStore(nil, stateDir: server.stateDir)))
+        let frameworkURL = "\(scheme)://\(server.bind):\(port)"
         if !noLb {
             var lb = try lbConfig.map(LBFiles.load) ?? .local
-            lb.frameworks = ["http://\(server.bind):\(port)"].map { url in
-                httpCredentials.map { URLCredentials.embed($0, in: url) } ?? url
-            }
+            // The LB follows with its own principal when there is one, else with the admin's.
+            let credentials = secrets.map { "lb:" + $0.lbPassword } ?? httpCredentials
+            lb.frameworks = [credentials.map { URLCredentials.embed($0, in: frameworkURL) } ?? frameworkURL]
             if let lbAdminPort { lb.adminPort = lbAdminPort }
             if let lbHttpPort { lb.httpPort = lbHttpPort }
+            if let secrets {
+                lb.frameworkCA = secrets.ca.caPath
+                lb.adminToken = secrets.adminToken
+                lb.adminTLSCert = secrets.ca.certificatePath
+                lb.adminTLSKey = secrets.ca.keyPath
+            }
             services.append(LBService(config: lb))
         }
+        let secured = secrets.map { " (CA \($0.ca.caPath), admin token in \($0.tokenPath); the CLI reads both from --state-dir)" }
         Logger(label: "pacer").info(
-            "pacer up: master :\(masterPort), \(agents) agent(s) from :\(agentPort), framework API http://\(server.bind):\(port)")
+            "pacer up: master :\(masterPort), \(agents) agent(s) from :\(agentPort), framework API \(frameworkURL)\(secured ?? "")"
+        )
         try await Runner.run(services)
+    }
+}
+
+/// What `pacer up --secure` runs with: its CA's certificate for every part, the admin token
+/// (kept, so clients keep working across restarts), and secrets between its own parts (made
+/// anew each start: they never leave this process).
+struct UpSecrets {
+    let ca: LocalCA
+    let tls: ServerTLS
+    let adminToken: String
+    let tokenPath: String
+    let agentSecret = Principals.newToken().token
+    let frameworkCredentials = "pacer-up:" + Principals.newToken().token
+    let lbPassword = Principals.newToken().token
+
+    init(stateDir: String, bind: String) throws {
+        ca = LocalCA(directory: stateDir + "/tls")
+        let hosts = ["localhost", "127.0.0.1"]
+        do {
+            try ca.ensure(hosts: hosts.contains(bind) ? hosts : [bind] + hosts)
+            tokenPath = stateDir + "/admin-token"
+            adminToken = try LocalCA.secret(at: tokenPath) { Principals.newToken().token }
+            // Every part's clients trust the CA and can show the certificate to a peer that asks.
+            try ClientTLS.configure(ca: ca.caPath, certificate: ca.certificatePath, key: ca.keyPath)
+            tls = try ServerTLS(certificate: ca.certificatePath, key: ca.keyPath, clientCA: nil)
+        } catch { throw ValidationError("--secure: \(error)") }
+        TLSReloadSignal.install([tls], logger: Logger(label: "pacer"))
+    }
+
+    var principals: [Principals.Entry] {
+        [
+            Principals.secret(.admin("admin"), adminToken),
+            Principals.secret(Principal(name: "lb", role: .loadbalancer), lbPassword)
+        ]
     }
 }
 
