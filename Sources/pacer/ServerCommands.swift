@@ -353,7 +353,7 @@ struct Up: AsyncParsableCommand {
         framework.agentSecret = secrets?.agentSecret
         var accepted = Principals(entries: secrets?.principals ?? [])
         if let principals {
-            do { try Principals.load(principals).entries.forEach { accepted.add($0) } } catch {
+            do { for entry in try Principals.load(principals).entries { accepted.add(entry) } } catch {
                 throw ValidationError("--principals: \(error)")
             }
         }
