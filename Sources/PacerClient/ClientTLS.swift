@@ -21,6 +21,7 @@ public enum ClientTLS {
     public static func make(ca: String?, certificate: String?, key: String?) throws -> TLSConfiguration {
         var c = TLSConfiguration.makeClientConfiguration()
         c.minimumTLSVersion = .tlsv12
+        c.shutdownTimeout = .milliseconds(500)  // as the servers' (ServerTLS): no 5 s wait per closing peer
         if let ca { c.additionalTrustRoots = [.file(ca)] }
         if let certificate, let key {
             c.certificateChain = try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) }

@@ -7,15 +7,16 @@ import XCTest
 import Glibc
 #endif
 
-/// `pacer up` on six free ports from the returned one: framework, master, agent, task ports, LB
-/// admin, LB virtual hosts; state under `dir`.
+/// `pacer up` on free ports from the returned one: framework, master, agent, (unused), LB admin,
+/// LB virtual hosts, then the agent's 1,000 task ports — all free, or a task is given a port
+/// another process holds (seen: the LB's admin port) and fails to start; state under `dir`.
 func startUp(in dir: String, _ extra: [String] = [], directory: String? = nil) throws -> (up: PacerProcess, port: Int) {
-    let p = FreePorts.block(6)
+    let p = FreePorts.block(1006)
     let up = try PacerProcess(
         name: "up",
         arguments: [
             "up", "--state-dir", dir + "/state", "--port", "\(p)", "--master-port", "\(p + 1)", "--agent-port", "\(p + 2)",
-            "--task-ports", "\(p + 3)", "--lb-admin-port", "\(p + 4)", "--lb-http-port", "\(p + 5)", "--isolation", "none",
+            "--task-ports", "\(p + 6)", "--lb-admin-port", "\(p + 4)", "--lb-http-port", "\(p + 5)", "--isolation", "none",
             "--agent-cpus", "2", "--agent-mem", "1024"
         ] + extra, logDir: dir, directory: directory)
     return (up, p)
