@@ -139,7 +139,7 @@ let package = Package(
         .target(
             name: "PacerTestKit",
             dependencies: [
-                "PacerModel", "PacerClient",
+                "PacerModel", "PacerClient", "PacerServerKit",
                 .product(name: "AsyncHTTPClient", package: "async-http-client")
             ], swiftSettings: strict),
 

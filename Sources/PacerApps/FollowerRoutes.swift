@@ -41,9 +41,13 @@ enum FollowerRoutes {
     /// Gives up connecting within half a second: a leader that just died refuses connections, and
     /// the shared client would retry them for 10 s while the lease expires and a new leader takes over.
     /// It verifies the leader's certificate like every client of the process (A10: `--ca`).
-    static let proxyClient = HTTPClient(
-        eventLoopGroupProvider: .singleton,
-        configuration: .init(tlsConfiguration: ClientTLS.configuration, timeout: .init(connect: .milliseconds(500))))
+    static var proxyClient: HTTPClient {
+        ClientTLS.shared("follower-proxy") {
+            HTTPClient(
+                eventLoopGroupProvider: .singleton,
+                configuration: .init(tlsConfiguration: $0, timeout: .init(connect: .milliseconds(500))))
+        }
+    }
 
     static func router(
         election: LeaderElection, me: String, client: HTTPClient = proxyClient,

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 import PacerModel
 
 /// What came back from a plain request.
@@ -36,10 +37,14 @@ public struct HTTPTransport: Sendable {
 
     /// Gives up connecting after a second (AsyncHTTPClient's default retries a refused connection
     /// for 10 s): a dead master or leader must be noticed at once, so callers move to another.
-    public static let client = HTTPClient(
-        eventLoopGroupProvider: .singleton,
-        configuration: .init(
-            tlsConfiguration: ClientTLS.configuration, redirectConfiguration: .disallow, timeout: .init(connect: .seconds(1))))
+    public static var client: HTTPClient {
+        ClientTLS.shared("default") { tls in
+            HTTPClient(
+                eventLoopGroupProvider: .singleton,
+                configuration: .init(
+                    tlsConfiguration: tls, redirectConfiguration: .disallow, timeout: .init(connect: .seconds(1))))
+        }
+    }
 
     /// Between the cluster's own processes (agents and frameworks to masters): a refused or silent
     /// peer is given up after 300 ms, so a dead master — or a stale redirect to one — costs little
@@ -47,11 +52,13 @@ public struct HTTPTransport: Sendable {
     /// Up to 32 connections per peer: a framework sends its ACCEPTs and KILLs 16 at a time, and a
     /// request waiting for a pooled connection longer than the connect timeout fails
     /// (`getConnectionFromPoolTimeout`, seen at 2,000 agents).
-    public static let cluster = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clusterConfiguration)
+    public static var cluster: HTTPClient {
+        ClientTLS.shared("cluster") { HTTPClient(eventLoopGroupProvider: .singleton, configuration: clusterConfiguration($0)) }
+    }
 
-    public static var clusterConfiguration: HTTPClient.Configuration {
+    public static func clusterConfiguration(_ tls: TLSConfiguration = ClientTLS.configuration) -> HTTPClient.Configuration {
         var c = HTTPClient.Configuration(
-            tlsConfiguration: ClientTLS.configuration, redirectConfiguration: .disallow,
+            tlsConfiguration: tls, redirectConfiguration: .disallow,
             timeout: .init(connect: .milliseconds(300)))
         c.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 32)
         return c

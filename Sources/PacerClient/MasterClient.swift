@@ -127,7 +127,11 @@ public struct AgentClient: Sendable {
         self.transport = transport
         self.credentials = credentials
     }
-    public static let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: HTTPTransport.clusterConfiguration)
+    public static var client: HTTPClient {
+        ClientTLS.shared("agents") {
+            HTTPClient(eventLoopGroupProvider: .singleton, configuration: HTTPTransport.clusterConfiguration($0))
+        }
+    }
 
     public func send(_ message: AgentMessage, to agentURL: String) async throws(ClientError) {
         let body = try! WireJSON.masterEncoder().encode(message)

@@ -153,7 +153,9 @@ extension PacerProcess {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        // The CLI trusts the test clusters' CA as their user would (`PACER_CA`), unless told otherwise.
+        process.environment = ProcessInfo.processInfo.environment.merging(["PACER_CA": TestPKI.files.caPath]) { old, _ in old }
+            .merging(environment) { _, new in new }
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe

@@ -21,26 +21,34 @@ public final class TestCluster: @unchecked Sendable {
     public private(set) var agent: PacerProcess!
     public private(set) var framework: PacerProcess!
 
-    /// Extra flags for the agent and the framework (roles, reservations, isolation).
-    let agentArgs: [String]
-    let frameworkArgs: [String]
+    /// Extra flags for the agent and the framework (roles, reservations, isolation), with the
+    /// secrets and TLS the cluster runs with: what another replica or agent of it is given too.
+    public let agentArgs: [String]
+    public let frameworkArgs: [String]
 
     let masterArgs: [String]
     /// The binary the next (re)started master, standby, agent or framework runs: an upgrade test
     /// switches it midway.
     public var executable = PacerProcess.binary
 
+    /// `secure`: HTTPS on every part with the test certificate (`TestPKI`) and an admin's
+    /// credentials on the framework API (`adminCredentials`, in `frameworkURL`), unless the test
+    /// gives its own `--tls-cert` (then `scheme` says what it serves) or its own principals.
     public init(
         agentTimeout: Double = 15, masterArgs: [String] = [], standbyMasters: Int = 0, agentArgs: [String] = [],
-        frameworkArgs: [String] = [], scheme: String = "http"
+        frameworkArgs: [String] = [], scheme: String? = nil, secure: Bool = true
     ) throws {
-        self.scheme = scheme
-        // The secure configuration is the tested one: every cluster runs with the agent secret and
-        // framework credentials unless the test sets its own.
-        self.masterArgs = masterArgs.contains("--agent-secret") ? masterArgs : masterArgs + Self.masterSecretArgs
-        self.agentArgs = agentArgs.contains("--agent-secret") ? agentArgs : agentArgs + Self.agentSecretArgs
+        // The secure configuration is the tested one: every cluster runs with TLS, the agent secret,
+        // framework credentials and an authenticated API unless the test sets its own.
+        let tls = secure && scheme == nil && !masterArgs.contains("--tls-cert") ? TestPKI.serverArgs : []
+        self.scheme = scheme ?? (tls.isEmpty ? "http" : "https")
+        let ownAccess = frameworkArgs.contains("--principals") || frameworkArgs.contains("--http-credentials")
+        adminCredentials = secure && !ownAccess ? Self.adminCredentials : nil
+        self.masterArgs = (masterArgs.contains("--agent-secret") ? masterArgs : masterArgs + Self.masterSecretArgs) + tls
+        self.agentArgs = (agentArgs.contains("--agent-secret") ? agentArgs : agentArgs + Self.agentSecretArgs) + tls
         self.frameworkArgs =
-            frameworkArgs.contains("--master-credentials") ? frameworkArgs : frameworkArgs + Self.frameworkSecretArgs
+            (frameworkArgs.contains("--master-credentials") ? frameworkArgs : frameworkArgs + Self.frameworkSecretArgs) + tls
+            + (adminCredentials.map { ["--http-credentials", $0] } ?? [])
         dir = NSTemporaryDirectory() + "pacer-e2e-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let base = FreePorts.block(3)
@@ -75,7 +83,18 @@ public final class TestCluster: @unchecked Sendable {
     /// Every master, as agents and frameworks are given them.
     public var masterURLs: [String] { ([masterPort] + standbyPorts).map { "\(scheme)://127.0.0.1:\($0)" } }
     var masterList: String { masterURLs.joined(separator: ",") }
-    public var frameworkURL: String { "\(scheme)://127.0.0.1:\(frameworkPort)" }
+    /// The framework API's address, with the admin's credentials when the cluster set them.
+    public var frameworkURL: String { frameworkURL(port: frameworkPort) }
+    /// The framework API reached through `port` (a load balancer's VIP, say): same scheme and credentials.
+    public func frameworkURL(port: Int) -> String {
+        let url = "\(scheme)://127.0.0.1:\(port)"
+        return adminCredentials.map { URLCredentials.embed($0, in: url) } ?? url
+    }
+    /// The framework API's admin (`--http-credentials`), when the cluster set it.
+    public let adminCredentials: String?
+    public static let adminCredentials = "admin:test-admin-pw"
+    /// Whether the parts serve the test certificate (`TestPKI`).
+    public var usesTestPKI: Bool { masterArgs.contains(TestPKI.files.certificatePath) }
     public var agentURL: String { "\(scheme)://127.0.0.1:\(agentPort)" }
     public var client: MarathonClient { MarathonClient(baseURL: frameworkURL) }
 

@@ -28,6 +28,7 @@ public final class TestLB: @unchecked Sendable {
             timeouts:
             \(allTimeouts.sorted { $0.key < $1.key }.map { "  \($0.key): \($0.value)" }.joined(separator: "\n"))
             \(limits.isEmpty ? "" : "limits:\n" + limits.sorted { $0.key < $1.key }.map { "  \($0.key): \($0.value)" }.joined(separator: "\n"))
+            \(cluster.usesTestPKI && !extra.contains("framework_ca") ? "framework_ca: \(TestPKI.files.caPath)" : "")
             \(extra)
             """
         configPath = cluster.dir + "/lb-\(adminPort).yaml"

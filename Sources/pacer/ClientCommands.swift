@@ -16,17 +16,21 @@ struct ClientOptions: ParsableArguments {
     @Option(help: "State directory of a local `pacer up --secure` cluster (or PACER_STATE_DIR): its CA and admin token are used.")
     var stateDir = LocalCluster.defaultStateDir
 
-    func validate() throws { try ClientOptions.trust(ca ?? LocalCluster(stateDir: stateDir).ca) }
+    func validate() throws { try ClientOptions.trust(ca, LocalCluster(stateDir: stateDir).ca) }
 
     var client: MarathonClient {
         MarathonClient(
             baseURL: LocalCluster(stateDir: stateDir).url(url ?? ProcessInfo.processInfo.environment["PACER_URL"], port: 8080))
     }
 
-    /// Before the first request: the shared HTTPS client is made with this trust.
-    static func trust(_ ca: String?) throws {
-        guard let ca else { return }
-        do { try ClientTLS.configure(ca: ca, certificate: nil, key: nil) } catch { throw ValidationError("--ca \(ca): \(error)") }
+    /// Before the first request: the shared HTTPS client trusts these CAs (`--ca` or `PACER_CA`,
+    /// and a local secure cluster's) besides the system's.
+    static func trust(_ cas: String?...) throws {
+        let files = cas.compactMap { $0 }
+        guard let first = files.first else { return }
+        do { try ClientTLS.configure(ca: first, certificate: nil, key: nil, alsoTrust: Array(files.dropFirst())) } catch {
+            throw ValidationError("--ca \(files.joined(separator: ", ")): \(error)")
+        }
     }
 
     fileprivate func emit<T: Encodable>(_ value: T, table: () -> String) throws {

@@ -17,7 +17,7 @@ struct ClusterCommand: AsyncParsableCommand {
         @Option(
             help: "State directory of a local `pacer up --secure` cluster (or PACER_STATE_DIR): its CA and admin token are used.")
         var stateDir = LocalCluster.defaultStateDir
-        func validate() throws { try ClientOptions.trust(ca ?? LocalCluster(stateDir: stateDir).ca) }
+        func validate() throws { try ClientOptions.trust(ca, LocalCluster(stateDir: stateDir).ca) }
         var client: OperatorClient {
             OperatorClient(
                 baseURL: LocalCluster(stateDir: stateDir).url(

@@ -29,7 +29,7 @@ final class ClockJumpTests: ClusterTestCase {
             arguments: [
                 "-c", #"exec "$@""#, "sh", PacerProcess.binary, "framework", "--port", "\(cluster.frameworkPort)",
                 "--master", cluster.masterURL, "--state-dir", cluster.dir
-            ] + TestCluster.frameworkSecretArgs, logDir: cluster.dir,
+            ] + cluster.frameworkArgs, logDir: cluster.dir,
             environment: [
                 "LD_PRELOAD": try Self.libfaketime, "FAKETIME_TIMESTAMP_FILE": offset, "FAKETIME_DONT_FAKE_MONOTONIC": "1",
                 "FAKETIME_CACHE_DURATION": "1"

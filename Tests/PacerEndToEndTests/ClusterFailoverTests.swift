@@ -50,8 +50,9 @@ final class ClusterFailoverTests: ReplicaTestCase {
 
         let load = LoadLoop(port: port, threads: 4)
         let outage = Outage()
+        let vipURL = cluster.frameworkURL(port: vip)
         let vipWatch = Task {
-            let api = MarathonClient(baseURL: "http://127.0.0.1:\(vip)")
+            let api = MarathonClient(baseURL: vipURL)
             while !Task.isCancelled {
                 if let apps = try? await api.apps(), apps.contains(where: { $0.app.id.description == "/web" }) {
                     await outage.ok()
@@ -67,7 +68,7 @@ final class ClusterFailoverTests: ReplicaTestCase {
         replicas[first]!.kill9()
         var killedAt = Date()
         let vipBack = try await Eventually.value("the VIP answers again", within: 10) { () -> Double? in
-            guard let apps = try? await MarathonClient(baseURL: "http://127.0.0.1:\(vip)").apps(),
+            guard let apps = try? await MarathonClient(baseURL: vipURL).apps(),
                 apps.contains(where: { $0.app.id.description == "/web" })
             else { return nil }
             return Date().timeIntervalSince(killedAt)

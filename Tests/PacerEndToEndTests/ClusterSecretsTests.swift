@@ -69,7 +69,7 @@ final class ClusterSecretsTests: DiagnosedTestCase {
         let anonymous = try await transport.send(.PUT, cluster.masterURL + "/master/weights", body: weight)
         XCTAssertEqual(anonymous.status, 401)
         let byOperator = try await transport.send(
-            .PUT, "http://ops:op-pw@127.0.0.1:\(cluster.masterPort)/master/weights", body: weight)
+            .PUT, URLCredentials.embed("ops:op-pw", in: cluster.masterURL) + "/master/weights", body: weight)
         XCTAssertEqual(byOperator.status, 200, byOperator.text)
         let roles = try await transport.send(.GET, cluster.masterURL + "/master/roles")
         XCTAssertEqual(roles.status, 200)

@@ -15,9 +15,13 @@ class ClusterTestCase: DiagnosedTestCase {
     /// Extra arguments of the agent and of the framework.
     var agentArguments: [String] { [] }
     var frameworkArguments: [String] { [] }
+    /// TLS and an authenticated API (the default: the secure configuration is the tested one);
+    /// off only for tests of the plain protocol itself.
+    var secure: Bool { true }
 
     override func setUp() async throws {
-        cluster = try TestCluster(agentTimeout: agentTimeout, agentArgs: agentArguments, frameworkArgs: frameworkArguments)
+        cluster = try TestCluster(
+            agentTimeout: agentTimeout, agentArgs: agentArguments, frameworkArgs: frameworkArguments, secure: secure)
         try await cluster.ready()
     }
 

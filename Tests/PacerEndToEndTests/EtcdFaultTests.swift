@@ -79,7 +79,7 @@ final class EtcdFaultTests: ReplicaTestCase {
             for port in replicas.keys.sorted() where replicas[port]!.isRunning {
                 let started = Date()
                 let r = try? await HTTPTransport(timeout: .seconds(15)).send(
-                    .POST, "http://127.0.0.1:\(port)/v2/apps",
+                    .POST, self.cluster.frameworkURL(port: port) + "/v2/apps",
                     body: Data(#"{"id":"/refused\#(i)","cmd":"sleep 1","instances":0,"cpus":0.01,"mem":8}"#.utf8))
                 let took = Date().timeIntervalSince(started)
                 // No answer at all (a leader that just stepped down) is a refusal too; a 2xx would be a lie.

@@ -54,7 +54,7 @@ extension FrameworkHATests {
         let history = ClientHistory()
         let writes = writer(history, "f25")
         let watch = observer(history)
-        let ports = replicas.keys.sorted()
+        let urls = replicaURLs
         let target = TargetBox()
         // Scales /churn between 1 and 4 through whichever replica answers; stopped between requests,
         // not cancelled in one (its outcome would be unknown).
@@ -63,7 +63,7 @@ extension FrameworkHATests {
             while await !target.stopped {
                 i += 1
                 let n = 1 + i % 4
-                let r = try? await MarathonClient(baseURL: "http://127.0.0.1:\(ports[i % ports.count])").raw(
+                let r = try? await MarathonClient(baseURL: urls[i % urls.count]).raw(
                     "PUT", "/v2/apps/churn?force=true", body: Data(#"{"instances":\#(n)}"#.utf8))
                 if r?.status == 200 { await target.acked(n) } else { await target.indeterminate(n) }
                 try? await Task.sleep(for: .milliseconds(700))
@@ -143,10 +143,10 @@ extension FrameworkHATests {
         let leader = try await agreedLeader()
         let follower = replicas.keys.first { $0 != leader }!
         let forwarded = try await HTTPTransport().send(
-            .GET, "http://127.0.0.1:\(follower)/v2/apps", headers: [("X-Forwarded-By", "pacer-follower")])
+            .GET, cluster.frameworkURL(port: follower) + "/v2/apps", headers: [("X-Forwarded-By", "pacer-follower")])
         XCTAssertEqual(forwarded.status, 502)
         XCTAssertTrue(forwarded.text.contains("forwarding loop"), forwarded.text)
-        let plain = try await HTTPTransport().send(.GET, "http://127.0.0.1:\(follower)/v2/apps")
+        let plain = try await HTTPTransport().send(.GET, cluster.frameworkURL(port: follower) + "/v2/apps")
         XCTAssertEqual(plain.status, 200, "forwarded once, answered by the leader")
         let viaFollower = try await self.epoch(via: follower)
         let viaLeader = try await self.epoch(via: leader)

@@ -191,12 +191,12 @@ final class LoadBalancerTests: ClusterTestCase {
             cluster: cluster, timeouts: ["drain": 2], frameworks: [dead, cluster.frameworkURL], extra: "framework_vip: \(vip)")
         defer { front.process.stop() }
         try await Eventually.that("VIP answers", within: 15) {
-            try await HTTPTransport().send(.GET, "http://127.0.0.1:\(vip)/v2/info").status == 200
+            try await HTTPTransport().send(.GET, self.cluster.frameworkURL(port: vip) + "/v2/info").status == 200
         }
         let stats = try await HTTPTransport().expectOK(.GET, front.adminURL + "/stats").text
         XCTAssertTrue(stats.contains("\"connected\":true"), stats)
         for _ in 0..<5 {
-            let status = try await HTTPTransport().send(.GET, "http://127.0.0.1:\(vip)/v2/apps").status
+            let status = try await HTTPTransport().send(.GET, cluster.frameworkURL(port: vip) + "/v2/apps").status
             XCTAssertEqual(status, 200)
         }
     }

@@ -20,10 +20,11 @@ final class MarathonCompatibilityTests: ClusterTestCase {
             return XCTFail(
                 "\(python) is missing: `make test` creates it (python3 -m venv, pip install -r Tests/compat/requirements.txt)")
         }
-        let arguments = [
-            repo + "/Tests/compat/marathon_compat.py", "--url", cluster.frameworkURL,
-            "--fixtures", repo + "/Tests/PacerModelTests/Fixtures"
-        ]
+        let arguments =
+            [
+                repo + "/Tests/compat/marathon_compat.py", "--url", cluster.frameworkURL,
+                "--fixtures", repo + "/Tests/PacerModelTests/Fixtures"
+            ] + (cluster.usesTestPKI ? ["--ca", TestPKI.files.caPath] : [])
         // The script takes a minute or two; it runs off the cooperative pool.
         let result = await withCheckedContinuation { continuation in
             DispatchQueue.global().async { continuation.resume(returning: Command.run(python, arguments)) }

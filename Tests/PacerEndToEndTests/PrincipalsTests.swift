@@ -41,7 +41,7 @@ final class PrincipalsTests: DiagnosedTestCase {
         let cluster = try TestCluster(frameworkArgs: ["--principals", file])
         self.cluster = cluster
         let port = cluster.frameworkPort
-        let admin = "http://ops:ops-pw@127.0.0.1:\(port)"
+        let admin = URLCredentials.embed("ops:ops-pw", in: cluster.frameworkURL)
         let transport = HTTPTransport(timeout: .seconds(5))
         let bearer = [("Authorization", "Bearer \(token)")]
         try await Eventually.that("the framework knows the agent", within: 30) {

@@ -33,8 +33,8 @@ class ReplicaTestCase: DiagnosedTestCase {
                 name: "framework-\(port)",
                 arguments: [
                     "framework", "--port", "\(port)", "--master", cluster.masterURLs.joined(separator: ","), "--state-dir",
-                    dir + "/f\(port)", "--store", etcd.storeURL
-                ] + TestCluster.frameworkSecretArgs, logDir: dir)
+                    dir + "/f\(port)"
+                ] + cluster.frameworkArgs, logDir: dir)
         }
         try await cluster.ready()
     }
@@ -53,7 +53,7 @@ class ReplicaTestCase: DiagnosedTestCase {
 
     func leader(via port: Int) async throws -> Int? {
         struct L: Decodable { var leader: String }
-        guard let r = try? await HTTPTransport(timeout: .seconds(2)).send(.GET, "http://127.0.0.1:\(port)/v2/leader"),
+        guard let r = try? await HTTPTransport(timeout: .seconds(2)).send(.GET, cluster.frameworkURL(port: port) + "/v2/leader"),
             r.status == 200,
             let l = try? JSONDecoder().decode(L.self, from: r.body)
         else { return nil }
@@ -74,9 +74,9 @@ class ReplicaTestCase: DiagnosedTestCase {
         }
     }
 
-    func client(_ port: Int) -> MarathonClient { MarathonClient(baseURL: "http://127.0.0.1:\(port)") }
+    func client(_ port: Int) -> MarathonClient { MarathonClient(baseURL: cluster.frameworkURL(port: port)) }
 
-    var replicaURLs: [String] { replicas.keys.sorted().map { "http://127.0.0.1:\($0)" } }
+    var replicaURLs: [String] { replicas.keys.sorted().map { cluster.frameworkURL(port: $0) } }
     func writer(_ history: ClientHistory, _ prefix: String) -> Task<Void, Never> { history.writer(replicaURLs, prefix: prefix) }
     func observer(_ history: ClientHistory) -> Task<Void, Never> { history.observer(replicaURLs) }
 
@@ -110,7 +110,8 @@ class ReplicaTestCase: DiagnosedTestCase {
     }
 
     func epoch(via port: Int) async throws -> Int64 {
-        let r = try await HTTPTransport(timeout: .seconds(2)).expectOK(.GET, "http://127.0.0.1:\(port)/v2/leader?embed=pacer")
+        let r = try await HTTPTransport(timeout: .seconds(2)).expectOK(
+            .GET, cluster.frameworkURL(port: port) + "/v2/leader?embed=pacer")
         return try XCTUnwrap(try JSONDecoder().decode(ClientHistory.LeaderAnswer.self, from: r.body).epoch)
     }
 }

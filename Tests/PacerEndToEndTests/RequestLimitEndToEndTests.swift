@@ -9,6 +9,8 @@ import Glibc
 /// A9: slow clients holding API requests open get the framework to refuse more at once (503),
 /// and it answers again as soon as they are gone.
 final class RequestLimitEndToEndTests: ClusterTestCase {
+    /// Trickles plain HTTP bytes at the API's socket: the limit under test sits behind TLS alike.
+    override var secure: Bool { false }
     override var frameworkArguments: [String] { ["--http-max-concurrent-requests", "4"] }
 
     /// A POST whose body never finishes: the framework waits for it inside the handler.

@@ -82,7 +82,7 @@ final class RolesEndToEndTests: DiagnosedTestCase {
         try await Task.sleep(for: .seconds(1.5))
         let p = Process()
         p.executableURL = URL(fileURLWithPath: PacerProcess.binary)
-        p.arguments = ["cluster", "stats", "--master", cluster.masterURL]
+        p.arguments = ["cluster", "stats", "--master", cluster.masterURL, "--ca", TestPKI.files.caPath]
         let out = Pipe()
         p.standardOutput = out
         p.standardError = out

@@ -96,7 +96,8 @@ final class TLSTests: DiagnosedTestCase {
                 .out
         }
         XCTAssertTrue(serial().contains("serial=01"), serial())
-        let stream = "curl -sN --cacert \(ca) --max-time 4 https://127.0.0.1:\(port)/v2/events -o \(dir)/events.txt; echo $?"
+        let stream =
+            "curl -sN -u \(TestCluster.adminCredentials) --cacert \(ca) --max-time 4 https://127.0.0.1:\(port)/v2/events -o \(dir)/events.txt; echo $?"
         let longPoll = Task.detached { Command.run("/bin/sh", ["-c", stream]) }
         try await Task.sleep(for: .milliseconds(500))
         makeCertificates(serial: 2)
