@@ -30,7 +30,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
-        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4")
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1")
     ],
     targets: [
         // L0: values, Codable, validation. No I/O.
@@ -112,7 +113,7 @@ let package = Package(
         .target(
             name: "PacerApps",
             dependencies: [
-                "PacerAppsCore", "PacerStore", "PacerServerKit", "PacerClient",
+                "PacerAppsCore", "PacerStore", "PacerServerKit", "PacerClient", "PacerConsole",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
             ], swiftSettings: strict + rehearsal),
         .target(
@@ -135,6 +136,22 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams")
+            ], swiftSettings: strict),
+        // The web console (/ui/): pages rendered from the framework's own API, as a client of it
+        // with the viewer's credentials, so it shows exactly what that principal may see.
+        .target(
+            name: "PacerConsole",
+            dependencies: [
+                "PacerModel", "PacerClient", "PacerServerKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Mustache", package: "swift-mustache")
+            ],
+            resources: [
+                .embedInCode("Resources/layout.mustache"), .embedInCode("Resources/apps.mustache"),
+                .embedInCode("Resources/app.mustache"), .embedInCode("Resources/deployments.mustache"),
+                .embedInCode("Resources/logs.mustache"), .embedInCode("Resources/traffic.mustache"),
+                .embedInCode("Resources/cluster.mustache"), .embedInCode("Resources/events.mustache"),
+                .embedInCode("Resources/console.css"), .embedInCode("Resources/console.js")
             ], swiftSettings: strict),
         .target(
             name: "PacerTestKit",

@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import PacerAppsCore
 import PacerClient
+import PacerConsole
 import PacerModel
 import PacerServerKit
 import PacerStore
@@ -38,6 +39,8 @@ public struct FrameworkConfig: Sendable {
     public var tls: ServerTLS?
     /// Browser origins allowed cross-origin access (CORS); empty: none.
     public var corsOrigins: [String] = []
+    /// Load balancers' admin addresses the console's Traffic page reads (`/stats`).
+    public var consoleLoadBalancers: [String] = []
     public static let defaultRequestLimit = 500
     public init() {}
 }
@@ -112,6 +115,13 @@ public struct FrameworkService: Service {
             scheduler, info: info, abdicate: abdicate, lastEventId: { await bus.lastId }, requestLimit: config.requestLimit,
             authenticator: config.authenticator, agentSecret: config.agentSecret, corsOrigins: config.corsOrigins)
         EventRoutes.register(on: router, bus: bus) { names in await scheduler.loadBalancersChanged(names) }
+        // The console reads this replica's own API (it leads: followers forward /ui/ here too).
+        let selfHost = ["0.0.0.0", "::", ""].contains(config.host) ? "127.0.0.1" : config.host
+        Console.register(
+            on: router,
+            sources: ConsoleSources(
+                framework: "\(config.tls == nil ? "http" : "https")://\(selfHost):\(config.port)",
+                masters: config.masterURLs.map { URLCredentials.split($0).url }, loadBalancers: config.consoleLoadBalancers))
         var callbackSettings = EventCallbacks.Settings()
         callbackSettings.policy = CallbackPolicy(allow: config.eventCallbackAllow)
         let callbacks = EventCallbacks(bus: bus, repo: AppsRepository(store: store), settings: callbackSettings, logger: logger)

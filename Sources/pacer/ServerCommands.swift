@@ -233,6 +233,8 @@ struct FrameworkCommand: AsyncParsableCommand {
     var eventCallbackAllow: String?
     @Option(help: "Browser origins allowed cross-origin API access (CORS), comma-separated; default: none.")
     var corsOrigin: String?
+    @Option(help: "Load balancers' admin addresses the console's Traffic page reads, comma-separated (http://lb1:9090,…).")
+    var consoleLb: String?
     @Argument(help: StateAction.help) var action: [String] = []
 
     func validate() throws {
@@ -260,6 +262,7 @@ struct FrameworkCommand: AsyncParsableCommand {
         config.agentSecret = agentSecret
         config.eventCallbackAllow = eventCallbackAllow.map(Runner.urls) ?? []
         config.corsOrigins = corsOrigin.map(Runner.urls) ?? []
+        config.consoleLoadBalancers = consoleLb.map(Runner.urls) ?? []
         config.tls = try server.tls(logger: Logger(label: "pacer.framework"))
         let store = try Runner.openStore(store, stateDir: server.stateDir)
         config.storeDescription = self.store ?? "sqlite:\(server.stateDir)/framework.sqlite"
@@ -359,7 +362,6 @@ struct Up: AsyncParsableCommand {
         }
         if let httpCredentials { accepted.add(Principals.single(httpCredentials)) }
         framework.authenticator = accepted.entries.isEmpty ? nil : Authenticator(accepted)
-        services.append(FrameworkService(config: framework, store: try Runner.openStore(nil, stateDir: server.stateDir)))
         let frameworkURL = "\(scheme)://\(server.bind):\(port)"
         if !noLb {
             var lb = try lbConfig.map(LBFiles.load) ?? .local
@@ -375,7 +377,9 @@ struct Up: AsyncParsableCommand {
                 lb.adminTLSKey = secrets.ca.keyPath
             }
             services.append(LBService(config: lb))
+            framework.consoleLoadBalancers = ["\(scheme)://\(server.bind):\(lb.adminPort)"]
         }
+        services.append(FrameworkService(config: framework, store: try Runner.openStore(nil, stateDir: server.stateDir)))
         let secured = secrets.map { " (CA \($0.ca.caPath), admin token in \($0.tokenPath); the CLI reads both from --state-dir)" }
         Logger(label: "pacer").info(
             "pacer up: master :\(masterPort), \(agents) agent(s) from :\(agentPort), framework API \(frameworkURL)\(secured ?? "")"
