@@ -3,7 +3,7 @@
 #   make test  installs what is missing, builds, runs every test
 SWIFT ?= swift
 # System packages the build and the tests need (checked one by one; only missing ones are installed).
-APT_PACKAGES := libevent-dev libssl-dev pkg-config libsqlite3-dev python3 python3-venv procps openssl curl etcd-server iproute2 util-linux prometheus faketime systemd binutils
+APT_PACKAGES := libevent-dev libssl-dev pkg-config libsqlite3-dev python3 python3-venv procps openssl curl etcd-server iproute2 util-linux prometheus faketime systemd binutils chromium chromium-driver python3-selenium
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: deps build run test deb clean rehearsal

@@ -161,6 +161,7 @@ let package = Package(
             ], swiftSettings: strict),
 
         .testTarget(name: "PacerModelTests", dependencies: ["PacerModel"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "PacerConsoleTests", dependencies: ["PacerConsole"]),
         .testTarget(name: "PacerMasterCoreTests", dependencies: ["PacerMasterCore", "PacerTestKit"]),
         .testTarget(name: "PacerAgentCoreTests", dependencies: ["PacerAgentCore"]),
         .testTarget(

@@ -147,7 +147,7 @@ struct Pages: Sendable {
     // MARK: pages
 
     func apps<Request: RequestReader>(_ request: Request) async throws -> Page {
-        let json = try await api(request, "/v2/apps?embed=apps.tasks&embed=apps.deployments&embed=apps.lastTaskFailure")
+        let json = try await api(request, "/v2/apps")
         let path = request.query("path") ?? ""
         let state = request.query("state") ?? ""
         let context = ConsoleViews.apps(json, pathFilter: path, stateFilter: state)

@@ -36,8 +36,14 @@ enum ConsoleViews {
             ("healthy", healthy, "healthy"), ("unhealthy", unhealthy, "unhealthy"), ("running", plain, "running (no checks)"),
             ("staged", staged, "staged"), ("missing", missing, "not running")
         ]
+        // Drawn as SVG rectangles (widths are attributes: the page's CSP allows no inline style).
+        var x = 0.0
         return parts.filter { $0.1 > 0 }.map {
-            ["kind": $0.0, "count": $0.1, "label": $0.2, "width": String(format: "%.2f", Double($0.1) * 100 / Double(whole))]
+            let width = Double($0.1) * 100 / Double(whole)
+            defer { x += width }
+            return [
+                "kind": $0.0, "count": $0.1, "label": $0.2, "x": String(format: "%.2f", x), "width": String(format: "%.2f", width)
+            ]
         }
     }
 
@@ -213,10 +219,14 @@ enum ConsoleViews {
                 "quota": guarantee.map { "cpus \(number($0["cpus"])), mem \(number($0["mem"]))" } ?? "—"
             ]
         }
-        return [
-            "agents": agents, "roles": roleRows, "frameworks": ((s["frameworks"] as? [Any]) ?? []).count,
-            "chart": chart(allocation) as Any, "noChart": chart(allocation) == nil
+        var context: JSON = [
+            "agents": agents, "roles": roleRows, "frameworks": ((s["frameworks"] as? [Any]) ?? []).count, "noChart": true
         ]
+        if let chart = chart(allocation) {
+            context["chart"] = chart
+            context["noChart"] = false
+        }
+        return context
     }
 
     /// The allocation history as an SVG polyline per resource (percent of the cluster), drawn on

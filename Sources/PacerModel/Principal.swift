@@ -73,6 +73,9 @@ public enum Access: Sendable, Equatable {
         if reading {
             if let owned { return owned || p.readsAll ? .allow : .deny("\(p.name) may not read \(path)") }
             if p.readsAll || ["/v2/info", "/v2/leader", "/openapi.json"].contains(path) { return .allow }
+            // The console's pages are made from API calls with the caller's own credentials, each
+            // decided here: a page shows what its reader may read, and nothing else.
+            if path == "/ui" || path.hasPrefix("/ui/") { return .allow }
             // A deployer: lists are filtered to its apps, a task's files follow the task's app;
             // what cannot be filtered (metrics, callback URLs) is not its to read.
             let filtered = ["/v2/apps", "/v2/tasks", "/v2/deployments", "/v2/queue", "/v2/events", "/v2/groups"]

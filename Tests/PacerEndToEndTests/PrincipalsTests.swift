@@ -77,5 +77,15 @@ final class PrincipalsTests: DiagnosedTestCase {
         XCTAssertEqual(kill.status, 403, "no killing another team's task: \(kill.text)")
         let logs = try await transport.send(.GET, cluster.frameworkURL + "/v2/tasks/\(otherId)/files/browse", headers: bearer)
         XCTAssertEqual(logs.status, 403, "nor reading its files")
+
+        // The console is a client of the API with the caller's credentials: it shows the same.
+        let console = try await transport.send(.GET, cluster.frameworkURL + "/ui/", headers: bearer)
+        XCTAssertEqual(console.status, 200, console.text)
+        XCTAssertTrue(console.text.contains("/team-a/web"), console.text)
+        XCTAssertFalse(console.text.contains("/team-b"), "the deployer's console shows its apps only")
+        let anonymousConsole = try await transport.send(.GET, cluster.frameworkURL + "/ui/")
+        XCTAssertEqual(anonymousConsole.status, 401, "the console wants credentials like the API")
+        let otherApp = try await transport.send(.GET, cluster.frameworkURL + "/ui/app?id=/team-b/api", headers: bearer)
+        XCTAssertEqual(otherApp.status, 403, "another team's app page is refused as its API is")
     }
 }

@@ -20,6 +20,10 @@ final class AccessDecisionTests: XCTestCase {
         XCTAssertEqual(Access.decide(deployer, method: "GET", path: "/v2/apps"), .checkInHandler, "the list is filtered")
         XCTAssertEqual(Access.decide(deployer, method: "GET", path: "/v2/tasks/web.1/files/read"), .checkInHandler)
         XCTAssertNotEqual(Access.decide(deployer, method: "GET", path: "/metrics"), .allow)
+        XCTAssertEqual(
+            Access.decide(deployer, method: "GET", path: "/ui/app"), .allow,
+            "console pages: their API calls are decided one by one")
+        XCTAssertNotEqual(Access.decide(viewer, method: "POST", path: "/ui/"), .allow, "the console takes no changes itself")
         XCTAssertNotEqual(Access.decide(deployer, method: "POST", path: "/v2/eventSubscriptions"), .allow)
         XCTAssertNotEqual(Access.decide(deployer, method: "GET", path: "/v2/apps/team-a%2F..%2Fteam-b"), .allow)
         XCTAssertNotEqual(Access.decide(deployer, method: "PUT", path: "/v2/apps/team-a/../team-b/web"), .allow, "A12")

@@ -62,7 +62,7 @@ async function act(el, form) {
         try { spec = JSON.parse(text); } catch (e) { throw new Error("not JSON: " + e.message); }
         if (!spec.id) throw new Error("the spec needs an id");
         await call("PUT", appPath(spec.id), text);
-        location.href = "/ui/app?id=" + encodeURIComponent(spec.id); return;
+        location.href = "/ui/app?id=" + encodeURI(spec.id); return;
       }
     }
     refresh();
