@@ -142,7 +142,7 @@ let package = Package(
         .target(
             name: "PacerConsole",
             dependencies: [
-                "PacerModel", "PacerClient", "PacerServerKit",
+                "PacerModel", "PacerClient", "PacerServerKit", "PacerLBCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Mustache", package: "swift-mustache")
             ],

@@ -1,4 +1,5 @@
 import Foundation
+import PacerLBCore
 
 /// What the console's templates read, made from the API's JSON. Pure: JSON in, dictionaries out
 /// (the templates are logic-less, so every decision — a bar's widths, an app's state, why a
@@ -181,13 +182,32 @@ enum ConsoleViews {
                 "errors5xx": (responses.last ?? 0) + (c["generated"] as? Int ?? 0),
                 "backendErrors": (c["backendErrors"] as? Int ?? 0) + (c["connectFailures"] as? Int ?? 0),
                 "rate": rate.map { String(format: "%.1f/s", $0.0) } ?? "—",
-                "errorRate": rate.map { String(format: "%.1f/s", $0.1) } ?? "—"
+                "errorRate": rate.map { String(format: "%.1f/s", $0.1) } ?? "—",
+                "p50": quantile(c["latency"] as? JSON, 0.5), "p99": quantile(c["latency"] as? JSON, 0.99)
             ]
         }
         return [
             "name": name, "connected": framework["connected"] as? Bool ?? false, "services": services,
             "noServices": services.isEmpty
         ]
+    }
+
+    /// The LB's latency histogram's quantile: the upper bound of the bucket it falls in, "—"
+    /// without samples.
+    static func quantile(_ histogram: JSON?, _ q: Double) -> String {
+        let bounds = LatencyHistogram.bounds
+        guard let counts = histogram?["counts"] as? [Int], counts.count == bounds.count + 1 else { return "—" }
+        let total = counts.reduce(0, +)
+        guard total > 0 else { return "—" }
+        var seen = 0
+        for (i, n) in counts.enumerated() {
+            seen += n
+            if Double(seen) >= q * Double(total) {
+                guard i < bounds.count else { return "> 10 s" }
+                return bounds[i] < 1 ? "≤ \(number(bounds[i] * 1000)) ms" : "≤ \(number(bounds[i])) s"
+            }
+        }
+        return "—"
     }
 
     // MARK: cluster

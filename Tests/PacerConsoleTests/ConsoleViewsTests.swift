@@ -112,4 +112,16 @@ final class ConsoleViewsTests: XCTestCase {
             XCTAssertNotNil(Console.library.render([String: Any](), withTemplate: name), name)
         }
     }
+
+    func testLatencyQuantilesComeFromTheLBsHistogram() {
+        // 90 answers within 5 ms, 9 within 100 ms, 1 above 10 s.
+        var counts = [Int](repeating: 0, count: 14)
+        counts[2] = 90
+        counts[6] = 9
+        counts[13] = 1
+        XCTAssertEqual(ConsoleViews.quantile(["counts": counts], 0.5), "≤ 5 ms")
+        XCTAssertEqual(ConsoleViews.quantile(["counts": counts], 0.99), "≤ 100 ms")
+        XCTAssertEqual(ConsoleViews.quantile(["counts": counts], 1), "> 10 s")
+        XCTAssertEqual(ConsoleViews.quantile(["counts": [Int](repeating: 0, count: 14)], 0.5), "—")
+    }
 }

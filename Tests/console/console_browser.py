@@ -96,7 +96,7 @@ def main():
             "id": "/console/web",
             "cmd": "echo console-line-1; (i=0; while true; do i=$((i+1)); echo tick-$i; sleep 1; done) & "
                    "exec python3 -m http.server $PORT0 --directory /tmp",
-            "instances": 1, "cpus": 0.05, "mem": 48,
+            "instances": 1, "cpus": 0.05, "mem": 48, "labels": {"HAPROXY_0_MODE": "http"},
             "healthChecks": [{"protocol": "HTTP", "path": "/", "portIndex": 0, "intervalSeconds": 1,
                               "gracePeriodSeconds": 10, "delaySeconds": 0}],
         }
@@ -168,8 +168,22 @@ def main():
              lambda: any("constraint hostname:LIKE:nowhere" in e.text for e in driver.find_elements(By.CSS_SELECTOR, ".why")))
         shot("deployments")
 
-        # 7. The other views render.
-        for view, marker in [("traffic", "Traffic"), ("cluster", "Agents"), ("events", "Events")]:
+        # 7. The other views render; traffic after some requests through the LB (HTTP mode: latency).
+        service = api(base, "/v2/apps/console/web")["app"]["ports"][0]
+        driver.get(base + "/ui/traffic")
+        served = 0
+        for _ in range(40):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{service}/", timeout=5) as r:
+                    served += r.status == 200
+            except OSError:
+                pass
+        check(served > 30, "requests through the load balancer", served)
+        driver.get(base + "/ui/traffic")
+        wait("the traffic view shows the service's latency",
+             lambda: "ms" in driver.find_element(By.TAG_NAME, "main").text and "/console/web" in driver.find_element(By.TAG_NAME, "main").text)
+        shot("traffic")
+        for view, marker in [("cluster", "Agents"), ("events", "Events")]:
             driver.get(base + "/ui/" + view)
             wait(f"the {view} view renders", lambda: marker in driver.find_element(By.TAG_NAME, "main").text)
             if view == "events":
