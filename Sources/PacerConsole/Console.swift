@@ -245,31 +245,42 @@ struct ConsoleError: Error {
 
 /// Request rates from two successive samples of an LB's counters (per page view: no polling).
 actor TrafficRates {
-    private var last: [String: (at: Date, requests: [Int: Int], errors: [Int: Int])] = [:]
+    private var last: [String: (at: Date, requests: [String: Int], errors: [String: Int])] = [:]
 
-    /// Per service port: requests, and 5xx plus LB-made answers, from an LB's `/stats`.
-    static func counts(_ stats: Any) -> [Int: (requests: Int, errors: Int)] {
-        var out: [Int: (requests: Int, errors: Int)] = [:]
+    /// Per service port ("10000") and per backend of one ("10000 10.0.0.7:31002"): requests (a
+    /// backend's: its responses), and 5xx plus LB-made answers, from an LB's `/stats`.
+    static func counts(_ stats: Any) -> [String: (requests: Int, errors: Int)] {
+        var out: [String: (requests: Int, errors: Int)] = [:]
         for service in ((stats as? [String: Any])?["services"] as? [[String: Any]]) ?? [] {
             guard let port = service["port"] as? Int, let c = service["counters"] as? [String: Any] else { continue }
-            out[port] = (c["requests"] as? Int ?? 0, ((c["responses"] as? [Int])?.last ?? 0) + (c["generated"] as? Int ?? 0))
+            let requests: Int = c["requests"] as? Int ?? 0
+            let fivexx: Int = (c["responses"] as? [Int])?.last ?? 0
+            let generated: Int = c["generated"] as? Int ?? 0
+            out[String(port)] = (requests, fivexx + generated)
+            let backends: [String: Any] = c["backends"] as? [String: Any] ?? [:]
+            for (address, value) in backends {
+                let answers: [Int] = (value as? [String: Any])?["responses"] as? [Int] ?? []
+                let total: Int = answers.reduce(0, +)
+                out[String(port) + " " + address] = (total, answers.last ?? 0)
+            }
         }
         return out
     }
 
-    /// Per service port: (requests/s, 5xx and LB-made answers/s) since the previous sample.
-    func update(_ name: String, _ counts: [Int: (requests: Int, errors: Int)]) -> [Int: (Double, Double)] {
+    /// Per key of `counts`: (requests/s, 5xx and LB-made answers/s) since the previous sample.
+    func update(_ name: String, _ counts: [String: (requests: Int, errors: Int)]) -> [String: (Double, Double)] {
         let now = Date()
         let requests = counts.mapValues(\.requests)
         let errors = counts.mapValues(\.errors)
         defer { last[name] = (now, requests, errors) }
         guard let before = last[name] else { return [:] }
         let seconds = max(0.001, now.timeIntervalSince(before.at))
-        var out: [Int: (Double, Double)] = [:]
+        var out: [String: (Double, Double)] = [:]
         for (port, n) in requests {
             out[port] = (
-                Double(n - (before.requests[port] ?? n)) / seconds,
-                Double((errors[port] ?? 0) - (before.errors[port] ?? errors[port] ?? 0)) / seconds
+                // A key the previous sample lacked (a backend or service that appeared since) had none.
+                Double(n - (before.requests[port] ?? 0)) / seconds,
+                Double((errors[port] ?? 0) - (before.errors[port] ?? 0)) / seconds
             )
         }
         return out

@@ -166,30 +166,59 @@ enum ConsoleViews {
 
     // MARK: traffic
 
-    static func traffic(_ json: Any, name: String, rates: [Int: (Double, Double)]) -> JSON {
+    static func traffic(_ json: Any, name: String, rates: [String: (Double, Double)]) -> JSON {
         let stats = json as? JSON ?? [:]
         let framework = stats["framework"] as? JSON ?? [:]
+        func perSecond(_ key: String, _ errors: Bool) -> String {
+            guard let rate = rates[key] else { return "—" }
+            let value: Double = errors ? rate.1 : rate.0
+            return String(format: "%.1f/s", value)
+        }
         let services = ((stats["services"] as? [JSON]) ?? []).map { s -> JSON in
             let c = s["counters"] as? JSON ?? [:]
             let port = s["port"] as? Int ?? 0
             let responses = (c["responses"] as? [Int]) ?? []
-            let rate = rates[port]
-            return [
-                "port": port, "app": s["app"] as? String ?? "", "mode": s["mode"] as? String ?? "",
-                "backends": ((s["backends"] as? [String]) ?? []).map { ["address": $0] },
-                "noBackends": ((s["backends"] as? [String]) ?? []).isEmpty,
-                "requests": c["requests"] as? Int ?? 0, "active": c["active"] as? Int ?? 0,
-                "errors5xx": (responses.last ?? 0) + (c["generated"] as? Int ?? 0),
-                "backendErrors": (c["backendErrors"] as? Int ?? 0) + (c["connectFailures"] as? Int ?? 0),
-                "rate": rate.map { String(format: "%.1f/s", $0.0) } ?? "—",
-                "errorRate": rate.map { String(format: "%.1f/s", $0.1) } ?? "—",
-                "p50": quantile(c["latency"] as? JSON, 0.5), "p99": quantile(c["latency"] as? JSON, 0.99)
-            ]
+            let routed = (s["backends"] as? [String]) ?? []
+            let counted = (c["backends"] as? [String: JSON]) ?? [:]
+            // Routed backends, and those that left the table with connections still open: draining.
+            let backends = Set(routed).union(counted.keys).sorted().map { address -> JSON in
+                backendRow(address, counted[address] ?? [:], routed: routed.contains(address), port: port, rate: perSecond)
+            }
+            var row: JSON = ["port": port, "backends": backends, "noBackends": routed.isEmpty]
+            row["app"] = s["app"] as? String ?? ""
+            row["mode"] = s["mode"] as? String ?? ""
+            row["requests"] = c["requests"] as? Int ?? 0
+            row["active"] = c["active"] as? Int ?? 0
+            row["errors5xx"] = (responses.last ?? 0) + (c["generated"] as? Int ?? 0)
+            row["backendErrors"] = (c["backendErrors"] as? Int ?? 0) + (c["connectFailures"] as? Int ?? 0)
+            row["rate"] = perSecond("\(port)", false)
+            row["errorRate"] = perSecond("\(port)", true)
+            row["p50"] = quantile(c["latency"] as? JSON, 0.5)
+            row["p99"] = quantile(c["latency"] as? JSON, 0.99)
+            return row
         }
         return [
             "name": name, "connected": framework["connected"] as? Bool ?? false, "services": services,
             "noServices": services.isEmpty
         ]
+    }
+
+    /// Routed backends, and those that left the table with connections still open: draining.
+    private static func backendRow(
+        _ address: String, _ b: JSON, routed: Bool, port: Int, rate: (String, Bool) -> String
+    ) -> JSON {
+        let answers = (b["responses"] as? [Int]) ?? []
+        var row: JSON = ["address": address, "state": routed ? "routed" : "draining", "draining": !routed]
+        row["active"] = b["active"] as? Int ?? 0
+        row["connections"] = b["connections"] as? Int ?? 0
+        row["responses"] = answers.reduce(0, +)
+        row["errors5xx"] = answers.last ?? 0
+        row["failures"] = b["failures"] as? Int ?? 0
+        row["rate"] = rate("\(port) \(address)", false)
+        row["errorRate"] = rate("\(port) \(address)", true)
+        row["p50"] = quantile(b["latency"] as? JSON, 0.5)
+        row["p99"] = quantile(b["latency"] as? JSON, 0.99)
+        return row
     }
 
     /// The LB's latency histogram's quantile: the upper bound of the bucket it falls in, "—"

@@ -57,6 +57,7 @@ extension HTTPSession {
             attach(fresh)
         case .answer(let error):
             if error.status == 504 { ex.cell.timedOut() } else { ex.cell.backendError() }
+            up.stats.failed()
             answer(error)
         case .abort: abort()
         }
@@ -101,6 +102,7 @@ extension HTTPSession {
             return nil
         case .invalid:
             ex.cell.backendError()
+            up.stats.failed()
             fail(HTTPError(502, "backend sent a malformed response head"))
             return nil
         case .complete(let start, let end):
@@ -111,6 +113,7 @@ extension HTTPSession {
                     fields: &fields, connectionTokens: &tokens)
             } catch {
                 ex.cell.backendError()
+                up.stats.failed()
                 fail(HTTPError(502, error.reason))
                 return nil
             }
@@ -139,7 +142,9 @@ extension HTTPSession {
                 flushClient()
                 return head
             }
-            ex.cell.answered(status: head.status, latency: worker.now() - ex.started)
+            let latency = worker.now() - ex.started
+            ex.cell.answered(status: head.status, latency: latency)
+            up.stats.answered(status: head.status, latency: latency)
             ex.responseBody = BodyProgress(head.body)
             if decided == .startTunnel { startTunnel(up) }
             return head

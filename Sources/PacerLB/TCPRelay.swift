@@ -23,6 +23,8 @@ final class TCPRelay {
     var connected = false
     var closed = false
     var backend: Backend?
+    /// The connected backend's counters in this worker.
+    var backendStats: BackendCell?
     var candidates: [Backend]
 
     static let flags = Int16(EV_READ | EV_WRITE | EV_PERSIST | EV_ET | EV_CLOSED)
@@ -99,6 +101,10 @@ final class TCPRelay {
                 return
             }
             connected = true
+            if let backend {
+                backendStats = cell.backend(backend)
+                backendStats?.opened()
+            }
             event_add(upstreamEvent, worker.timeout(worker.settings.timeouts.idle))
             flushToBackend()
         }
@@ -151,6 +157,7 @@ final class TCPRelay {
     func close() {
         guard !closed else { return }
         closed = true
+        backendStats?.closed()
         if let e = clientEvent { event_free(e) }
         if let e = upstreamEvent { event_free(e) }
         clientEvent = nil

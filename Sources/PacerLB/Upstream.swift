@@ -23,6 +23,8 @@ final class Upstream {
     var reused = false
     var closed = false
     var owner: HTTPSession?
+    /// Its backend's counters in this worker.
+    let stats: BackendCell
 
     init?(worker: Worker, backend: Backend, service: Int) {
         guard let fd = Sockets.connectNonBlocking(backend.host, backend.port) else { return nil }
@@ -30,6 +32,8 @@ final class Upstream {
         self.fd = fd
         self.backend = backend
         self.service = service
+        stats = worker.cell(service).backend(backend)
+        stats.opened()
         incoming = Flow(source: .socket(fd), buffer: evbuffer_new())
         output = evbuffer_new()
         event = event_new(
@@ -67,6 +71,7 @@ final class Upstream {
     func close() {
         guard !closed else { return }
         closed = true
+        stats.closed()
         owner = nil
         if let event { event_free(event) }
         event = nil

@@ -152,7 +152,7 @@ final class Worker {
     }
 
     private func publishStats() {
-        let (stats, services) = (local, cells.mapValues(\.counters))
+        let (stats, services) = (local, cells.mapValues(\.snapshot))
         mailbox.stats.withLock { $0 = stats }
         mailbox.services.withLock { $0 = services }
         publishBusy()
@@ -235,6 +235,7 @@ final class Worker {
         inherited = [:]
         let fds = listeners.mapValues { $0.map { evconnlistener_get_fd($0) } }
         mailbox.listening.withLock { $0 = fds }
+        for (port, c) in cells { c.keepBackends(Set(new.services[port]?.backends ?? [])) }
         routes = new.services.mapValues { service in
             let old = routes[service.servicePort]
             let balancer =
@@ -359,6 +360,7 @@ final class Worker {
         if failed {
             local.connectFailures += 1
             cell(port).connectFailed()
+            cell(port).backend(backend).failed()
         }
         routes[port]?.balancer.released(backend)
     }

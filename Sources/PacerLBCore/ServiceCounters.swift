@@ -17,6 +17,8 @@ public struct ServiceCounters: Sendable, Equatable, Codable {
     public var bytesIn = 0
     public var bytesOut = 0
     public var latency = LatencyHistogram()
+    /// Per backend ("host:port") that served this service and is still routed or busy.
+    public var backends: [String: BackendCounters] = [:]
 
     public init() {}
 
@@ -32,6 +34,32 @@ public struct ServiceCounters: Sendable, Equatable, Codable {
         s.aborted += b.aborted
         s.bytesIn += b.bytesIn
         s.bytesOut += b.bytesOut
+        s.latency = a.latency + b.latency
+        s.backends = a.backends.merging(b.backends, uniquingKeysWith: +)
+        return s
+    }
+}
+
+/// One backend's share of a service's traffic (the console's Traffic page, `/stats`).
+public struct BackendCounters: Sendable, Equatable, Codable {
+    /// Connections opened to it, and open now (pooled HTTP connections included).
+    public var connections = 0
+    public var active = 0
+    /// HTTP responses by class: index 0 for 1xx … 4 for 5xx.
+    public var responses = [0, 0, 0, 0, 0]
+    /// Connects that failed, malformed or cut-off responses, timeouts.
+    public var failures = 0
+    /// HTTP: time to the response head.
+    public var latency = LatencyHistogram()
+
+    public init() {}
+
+    public static func + (a: BackendCounters, b: BackendCounters) -> BackendCounters {
+        var s = a
+        s.connections += b.connections
+        s.active += b.active
+        s.responses = zip(a.responses, b.responses).map(+)
+        s.failures += b.failures
         s.latency = a.latency + b.latency
         return s
     }

@@ -88,16 +88,49 @@ final class ConsoleViewsTests: XCTestCase {
     func testTrafficRatesComeFromTwoSamples() async {
         let rates = TrafficRates()
         func stats(_ requests: Int, _ fivexx: Int) -> [String: Any] {
-            ["services": [["port": 10000, "counters": ["requests": requests, "responses": [0, 0, 0, 0, fivexx], "generated": 0]]]]
+            [
+                "services": [
+                    [
+                        "port": 10000,
+                        "counters": [
+                            "requests": requests, "responses": [0, 0, 0, 0, fivexx], "generated": 0,
+                            "backends": ["10.0.0.7:31000": ["responses": [0, requests - fivexx, 0, 0, fivexx]]]
+                        ]
+                    ]
+                ]
+            ]
         }
         let first = await rates.update("lb", TrafficRates.counts(stats(100, 1)))
         XCTAssertTrue(first.isEmpty, "one sample has no rate")
         try? await Task.sleep(for: .milliseconds(200))
         let second = await rates.update("lb", TrafficRates.counts(stats(300, 3)))
-        let (perSecond, errors) = second[10000]!
+        let (perSecond, errors) = second["10000"]!
         XCTAssertGreaterThan(perSecond, 200)  // 200 requests in about 0.2 s
         XCTAssertLessThan(perSecond, 1100)
         XCTAssertGreaterThan(errors, 0)
+        XCTAssertEqual(second["10000 10.0.0.7:31000"]!.0, perSecond, accuracy: 0.001, "the one backend took them all")
+    }
+
+    func testBackendsThatLeftTheTableWithConnectionsOpenAreDraining() {
+        let stats: [String: Any] = [
+            "services": [
+                [
+                    "port": 10000, "app": "/web", "mode": "http", "backends": ["10.0.0.7:31000"],
+                    "counters": [
+                        "requests": 10, "responses": [0, 10, 0, 0, 0],
+                        "backends": [
+                            "10.0.0.7:31000": ["active": 1, "connections": 3, "responses": [0, 6, 0, 0, 0]],
+                            "10.0.0.8:31000": ["active": 2, "connections": 2, "responses": [0, 4, 0, 0, 0]]
+                        ]
+                    ]
+                ]
+            ]
+        ]
+        let view = ConsoleViews.traffic(stats, name: "lb", rates: [:])
+        let backends = ((view["services"] as? [[String: Any]])?.first?["backends"] as? [[String: Any]]) ?? []
+        XCTAssertEqual(backends.map { $0["address"] as? String }, ["10.0.0.7:31000", "10.0.0.8:31000"])
+        XCTAssertEqual(backends.map { $0["state"] as? String }, ["routed", "draining"])
+        XCTAssertEqual(backends.map { $0["responses"] as? Int }, [6, 4])
     }
 
     func testEveryTemplateRendersAndEscapes() {

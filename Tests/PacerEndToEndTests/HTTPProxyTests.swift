@@ -294,6 +294,28 @@ final class HTTPProxyTests: HTTPTestCase {
         XCTAssertGreaterThan(Int(bytesOut?.split(separator: " ").last ?? "0") ?? 0, 500)
         let stats = try await HTTPTransport().expectOK(.GET, url + "/stats").text
         XCTAssertTrue(stats.contains("\"requests\":5"), stats)
+        // Per backend (the console's Traffic page): the one backend answered the five, over a
+        // pooled connection still open.
+        struct Stats: Decodable {
+            struct Service: Decodable {
+                struct Counters: Decodable {
+                    struct Backend: Decodable {
+                        var responses: [Int]
+                        var active: Int
+                        var connections: Int
+                    }
+                    var backends: [String: Backend]
+                }
+                var port: Int
+                var counters: Counters
+            }
+            var services: [Service]
+        }
+        let decoded = try JSONDecoder().decode(Stats.self, from: Data(stats.utf8))
+        let backends = try XCTUnwrap(decoded.services.first { $0.port == port }?.counters.backends)
+        XCTAssertEqual(backends.count, 1, stats)
+        XCTAssertEqual(backends.values.first?.responses[1], 5, "2xx from the backend")
+        XCTAssertGreaterThanOrEqual(backends.values.first?.connections ?? 0, 1)
     }
 
     /// HAPROXY_0_STICKY: the first answer sets a cookie naming its backend; requests carrying it

@@ -171,17 +171,21 @@ def main():
         # 7. The other views render; traffic after some requests through the LB (HTTP mode: latency).
         service = api(base, "/v2/apps/console/web")["app"]["ports"][0]
         driver.get(base + "/ui/traffic")
-        served = 0
-        for _ in range(40):
+        # Right after the rollback its tasks may still be replaced: requests are sent until 30
+        # were answered (a deadline, not a count of tries).
+        served, deadline = 0, time.time() + 30
+        while served < 30 and time.time() < deadline:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{service}/", timeout=5) as r:
+                with urllib.request.urlopen(f"http://127.0.0.1:{service}/", timeout=2) as r:
                     served += r.status == 200
             except OSError:
-                pass
-        check(served > 30, "requests through the load balancer", served)
+                time.sleep(0.1)
+        check(served >= 30, "requests through the load balancer", served)
         driver.get(base + "/ui/traffic")
         wait("the traffic view shows the service's latency",
              lambda: "ms" in driver.find_element(By.TAG_NAME, "main").text and "/console/web" in driver.find_element(By.TAG_NAME, "main").text)
+        wait("the traffic view lists each backend with its answers", lambda: len(driver.find_elements(By.CSS_SELECTOR, "tr.backend-row")) >= 3
+             and "routed" in driver.find_element(By.CSS_SELECTOR, "tr.backend-row").text)
         shot("traffic")
         for view, marker in [("cluster", "Agents"), ("events", "Events")]:
             driver.get(base + "/ui/" + view)
