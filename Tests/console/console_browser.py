@@ -17,6 +17,7 @@ import urllib.request
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 
 CHECKS = []
@@ -73,8 +74,18 @@ def main():
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     global DRIVER
     DRIVER = driver
-    driver.set_page_load_timeout(30)
+    driver.set_page_load_timeout(60)
     errors = []
+
+    def go(url):
+        # A loaded machine (CI's two cores) can keep the renderer from answering in time once.
+        for attempt in range(3):
+            try:
+                return driver.get(url)
+            except TimeoutException:
+                if attempt == 2:
+                    raise
+                print("  (page load timed out; again)", flush=True)
 
     def collect():
         for entry in driver.get_log("browser"):
@@ -86,7 +97,7 @@ def main():
 
     try:
         # 1. The apps view answers and the deploy form is one click away.
-        driver.get(base + "/ui/")
+        go(base + "/ui/")
         check("Apps" in driver.title, "the apps view opens", driver.title)
         driver.find_element(By.LINK_TEXT, "Deploy an app").click()
         wait("the deploy form opens", lambda: driver.find_element(By.ID, "spec"))
@@ -125,54 +136,10 @@ def main():
         apps = api(base, "/v2/apps/console/web")["app"]
         check(apps["instances"] == 3, "the API says 3 instances", apps["instances"])
 
-        # 4. A task's log: the line it printed, then follow new lines.
-        driver.get(base + "/ui/")
-        wait("the apps view lists the app", lambda: driver.find_element(By.CSS_SELECTOR, "tr[data-app='/console/web']"))
-        shot("apps")
-        task = api(base, "/v2/apps/console/web/tasks")["tasks"][0]["id"]
-        driver.get(base + "/ui/logs?task=" + task)
-        wait("the task's stdout shows the line it printed", lambda: "console-line-1" in driver.find_element(By.ID, "log").text)
-        before = driver.find_element(By.ID, "log").text.count("tick-")
-        driver.find_element(By.ID, "follow").click()
-        wait("following the log shows new lines", lambda: driver.find_element(By.ID, "log").text.count("tick-") >= before + 3, timeout=20)
-        shot("logs")
-
-        # 5. A version that never gets healthy, rolled back from the console.
-        driver.get(base + "/ui/app?id=/console/web")
-        bad = dict(spec, instances=3)
-        bad["healthChecks"] = [dict(spec["healthChecks"][0], path="/missing-" + str(int(time.time())))]
-        area = wait("the spec editor", lambda: driver.find_element(By.ID, "spec"))
-        area.clear()
-        area.send_keys(json.dumps(bad))
-        driver.find_element(By.CSS_SELECTOR, "form[data-action=deploy] button[type=submit]").click()
-        wait("the failing deployment shows on the app's page",
-             lambda: driver.find_elements(By.CSS_SELECTOR, "article.deployment button[data-action=rollback]"))
-        driver.get(base + "/ui/deployments")
-        wait("the deployments view says why it waits",
-             lambda: "not yet healthy" in driver.find_element(By.CSS_SELECTOR, "article.deployment .why").text)
-        driver.find_element(By.CSS_SELECTOR, "article.deployment button[data-action=rollback]").click()
-        wait("the rollback ends the deployment", lambda: api(base, "/v2/deployments") == [], timeout=60)
-        path = api(base, "/v2/apps/console/web")["app"]["healthChecks"][0]["path"]
-        check(path == "/", "the app is back at its healthy version", path)
-
-        # 6. Why a deployment waits: a constraint no agent meets.
-        driver.get(base + "/ui/app?new=1")
-        area = wait("the deploy form", lambda: driver.find_element(By.ID, "spec"))
-        area.clear()
-        area.send_keys(json.dumps({"id": "/console/stuck", "cmd": "sleep 3600", "cpus": 0.01, "mem": 8,
-                                   "constraints": [["hostname", "LIKE", "nowhere"]]}))
-        driver.find_element(By.CSS_SELECTOR, "form[data-action=deploy] button[type=submit]").click()
-        wait("deployed: the stuck app's page", lambda: "console/stuck" in driver.current_url)
-        driver.get(base + "/ui/deployments")
-        wait("why it waits names the constraint",
-             lambda: any("constraint hostname:LIKE:nowhere" in e.text for e in driver.find_elements(By.CSS_SELECTOR, ".why")))
-        shot("deployments")
-
-        # 7. The other views render; traffic after some requests through the LB (HTTP mode: latency).
+        # 3b. Traffic through the load balancer (HTTP mode: latency), per backend.
         service = api(base, "/v2/apps/console/web")["app"]["ports"][0]
-        driver.get(base + "/ui/traffic")
-        # Right after the rollback its tasks may still be replaced: requests are sent until 30
-        # were answered (a deadline, not a count of tries).
+        go(base + "/ui/traffic")
+        # Requests are sent until 30 were answered (a deadline, not a count of tries).
         served, deadline = 0, time.time() + 30
         while served < 30 and time.time() < deadline:
             try:
@@ -181,14 +148,65 @@ def main():
             except OSError:
                 time.sleep(0.1)
         check(served >= 30, "requests through the load balancer", served)
-        driver.get(base + "/ui/traffic")
+        go(base + "/ui/traffic")
         wait("the traffic view shows the service's latency",
              lambda: "ms" in driver.find_element(By.TAG_NAME, "main").text and "/console/web" in driver.find_element(By.TAG_NAME, "main").text)
         wait("the traffic view lists each backend with its answers", lambda: len(driver.find_elements(By.CSS_SELECTOR, "tr.backend-row")) >= 3
              and "routed" in driver.find_element(By.CSS_SELECTOR, "tr.backend-row").text)
         shot("traffic")
+        # 4. A task's log: the line it printed, then follow new lines.
+        go(base + "/ui/")
+        wait("the apps view lists the app", lambda: driver.find_element(By.CSS_SELECTOR, "tr[data-app='/console/web']"))
+        shot("apps")
+        task = api(base, "/v2/apps/console/web/tasks")["tasks"][0]["id"]
+        go(base + "/ui/logs?task=" + task)
+        wait("the task's stdout shows the line it printed", lambda: "console-line-1" in driver.find_element(By.ID, "log").text)
+        before = driver.find_element(By.ID, "log").text.count("tick-")
+        driver.find_element(By.ID, "follow").click()
+        wait("following the log shows new lines", lambda: driver.find_element(By.ID, "log").text.count("tick-") >= before + 3, timeout=20)
+        shot("logs")
+
+        # 5. A version that never gets healthy, rolled back from the console.
+        go(base + "/ui/app?id=/console/web")
+        bad = dict(spec, instances=3)
+        bad["healthChecks"] = [dict(spec["healthChecks"][0], path="/missing-" + str(int(time.time())))]
+        area = wait("the spec editor", lambda: driver.find_element(By.ID, "spec"))
+        area.clear()
+        area.send_keys(json.dumps(bad))
+        driver.find_element(By.CSS_SELECTOR, "form[data-action=deploy] button[type=submit]").click()
+        wait("the failing deployment shows on the app's page",
+             lambda: driver.find_elements(By.CSS_SELECTOR, "article.deployment button[data-action=rollback]"))
+        go(base + "/ui/deployments")
+        wait("the deployments view says why it waits",
+             lambda: "not yet healthy" in driver.find_element(By.CSS_SELECTOR, "article.deployment .why").text)
+        driver.find_element(By.CSS_SELECTOR, "article.deployment button[data-action=rollback]").click()
+        wait("the rollback ends the deployment", lambda: api(base, "/v2/deployments") == [], timeout=60)
+        # Any two versions compared: the bad one against the first.
+        go(base + "/ui/app?id=/console/web")
+        versions = [o.get_attribute("value") for o in driver.find_elements(By.CSS_SELECTOR, "select[name=from] option")]
+        check(len(versions) >= 3, "every version is listed", versions)
+        go(base + "/ui/app?id=/console/web&from=" + versions[0] + "&to=" + versions[1])
+        wait("two versions' specs are compared line by line",
+             lambda: "/missing-" in driver.find_element(By.CSS_SELECTOR, "pre.diff").text)
+        path = api(base, "/v2/apps/console/web")["app"]["healthChecks"][0]["path"]
+        check(path == "/", "the app is back at its healthy version", path)
+
+        # 6. Why a deployment waits: a constraint no agent meets.
+        go(base + "/ui/app?new=1")
+        area = wait("the deploy form", lambda: driver.find_element(By.ID, "spec"))
+        area.clear()
+        area.send_keys(json.dumps({"id": "/console/stuck", "cmd": "sleep 3600", "cpus": 0.01, "mem": 8,
+                                   "constraints": [["hostname", "LIKE", "nowhere"]]}))
+        driver.find_element(By.CSS_SELECTOR, "form[data-action=deploy] button[type=submit]").click()
+        wait("deployed: the stuck app's page", lambda: "console/stuck" in driver.current_url)
+        go(base + "/ui/deployments")
+        wait("why it waits names the constraint",
+             lambda: any("constraint hostname:LIKE:nowhere" in e.text for e in driver.find_elements(By.CSS_SELECTOR, ".why")))
+        shot("deployments")
+
+        # 7. The other views render.
         for view, marker in [("cluster", "Agents"), ("events", "Events")]:
-            driver.get(base + "/ui/" + view)
+            go(base + "/ui/" + view)
             wait(f"the {view} view renders", lambda: marker in driver.find_element(By.TAG_NAME, "main").text)
             if view == "events":
                 wait("the events view shows live events", lambda: driver.find_elements(By.CSS_SELECTOR, "#events li"), timeout=20)
