@@ -40,7 +40,7 @@ enum AppRoutes {
                     ["app": await scheduler.view().status(of: app, embedTasks: true)], encoder: request.encoder)
             case .tasks(let id):
                 guard await scheduler.app(id) != nil else { throw APIError.notFound("App '\(id)' does not exist") }
-                return try JSONResponse.make(["tasks": await scheduler.view().tasks(of: id)], encoder: request.encoder)
+                return BulkJSON.tasks(await scheduler.view().tasks(of: id), request: request)
             case .versions(let id):
                 return try JSONResponse.make(["versions": try await scheduler.versions(id).keys.sorted(by: >)])
             case .version(let id, let v):

@@ -46,13 +46,11 @@ enum AppsRoutes {
             let filter = request.uri.queryParameters.get("id")
             // Read before the view is taken: every event up to this id changed what the view shows.
             let upTo = await lastEventId()
-            return try JSONResponse.make(
-                [
-                    "apps": await scheduler.view().statuses(embedTasks: embed, idFilter: filter).filter {
-                        RequestPrincipal.mayRead($0.app.id)
-                    }
-                ],
-                encoder: request.encoder, headers: [.init("X-Pacer-Event-Id")!: "\(upTo)"])
+            return try BulkJSON.apps(
+                await scheduler.view().statuses(embedTasks: embed, idFilter: filter).filter {
+                    RequestPrincipal.mayRead($0.app.id)
+                },
+                request: request, headers: [.init("X-Pacer-Event-Id")!: "\(upTo)"])
         }
         router.post("/v2/apps") { request, _ in
             let spec = try AppDefinition.request(from: try await BodyReader.json(request))
@@ -72,7 +70,7 @@ enum AppsRoutes {
             if let state = request.uri.queryParameters.get("status") {
                 tasks = tasks.filter { $0.state == "TASK_" + state.uppercased() }
             }
-            return try JSONResponse.make(["tasks": tasks], encoder: request.encoder)
+            return BulkJSON.tasks(tasks, request: request)
         }
         router.post("/v2/tasks/delete") { request, _ in
             struct Ids: Decodable { var ids: [String] }

@@ -16,7 +16,9 @@ struct ReadView: Sendable {
 
     func status(of app: AppDefinition, embedTasks: Bool) -> AppStatus {
         var s = AppStatus(app: RequestPrincipal.showsSecrets ? app : app.redactingSecrets())
-        let tasks = records(of: app.id)
+        // Sorted only when shown: counting needs no order, and sorting every app's records for a
+        // plain `/v2/apps` was most of its cost at 50,000 tasks.
+        let tasks = embedTasks ? records(of: app.id) : self.tasks.of(app: app.id)
         for t in tasks {
             switch t.state {
             case .staging, .starting: s.tasksStaged += 1
@@ -39,8 +41,16 @@ struct ReadView: Sendable {
     }
 
     func tasks(of app: PathId?) -> [MarathonTask] {
-        let list = app.map { records(of: $0) } ?? tasks.values.sorted { ($0.appId, $0.id) < ($1.appId, $1.id) }
-        return list.map { MarathonTask($0, role: apps[$0.appId]?.role) }
+        if let app { return records(of: app).map { MarathonTask($0, role: apps[app]?.role) } }
+        // By app, then by id: app ids sorted once (a thousand), each app's few records by id. One
+        // sort of every record by (app, id) compared paths 800,000 times at 50,000 tasks.
+        var out: [MarathonTask] = []
+        out.reserveCapacity(tasks.count)
+        for appId in tasks.appIds.sorted() {
+            let role = apps[appId]?.role
+            out += tasks.of(app: appId).sorted { $0.id < $1.id }.map { MarathonTask($0, role: role) }
+        }
+        return out
     }
 
     func taskIds(of app: PathId, host: String?) -> [String] {

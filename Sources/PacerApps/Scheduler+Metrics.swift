@@ -10,10 +10,11 @@ extension Scheduler {
         let now = SteadyClock.instant
         var out = PrometheusText()
         out.family("pacer_apps", "gauge", "Apps defined.", [([], "\(core.apps.count)")])
-        let byState = Dictionary(grouping: core.tasks.values, by: \.state).mapValues(\.count)
         out.family(
             "pacer_tasks", "gauge", "Tasks the framework holds, by state.",
-            byState.sorted { $0.key.rawValue < $1.key.rawValue }.map { ([("state", $0.key.rawValue)], "\($0.value)") })
+            core.tasks.countByState.sorted { $0.key.rawValue < $1.key.rawValue }.map {
+                ([("state", $0.key.rawValue)], "\($0.value)")
+            })
         out.family("pacer_deployments", "gauge", "Deployments in progress.", [([], "\(core.deployments.count)")])
         out.family(
             "pacer_deployments_stalled", "gauge", "Deployments without progress for the stall time (--deployment-stall-timeout).",
@@ -48,13 +49,14 @@ extension Scheduler {
     /// Per app: instances asked for, tasks running, and the launch backoff of a crash-looping app.
     private func appFamilies(_ out: inout PrometheusText, now: Instant) {
         let apps = core.apps.values.sorted { $0.id < $1.id }
+        let running = core.runningInstances()
         out.family(
             "pacer_app_instances", "gauge", "Instances an app asks for.",
             apps.map { ([("app", $0.id.description)], "\($0.instances)") })
         out.family(
             "pacer_app_tasks_running", "gauge", "An app's tasks running and counted as instances.",
             apps.map { app in
-                ([("app", app.id.description)], "\(core.live(app.id, now: now).filter { $0.state == .running }.count)")
+                ([("app", app.id.description)], "\(running[app.id] ?? 0)")
             })
         out.family(
             "pacer_app_launch_delay_seconds", "gauge",

@@ -76,11 +76,13 @@ extension AppsCore {
     /// for their dependencies.
     func launchWants(now: Instant, among ids: Set<PathId>? = nil) -> [(spec: AppDefinition, count: Int)] {
         var out: [(spec: AppDefinition, count: Int)] = []
-        let candidates = ids.map { $0.compactMap { apps[$0] } } ?? Array(apps.values)
-        for app in candidates.sorted(by: { $0.id < $1.id }) {
+        // Ids sorted, not specs: sorting a thousand whole app definitions moved kilobytes each.
+        let candidates = (ids.map(Array.init) ?? Array(apps.keys)).sorted().compactMap { apps[$0] }
+        let unsettled = unsettledApps(among: candidates)
+        for app in candidates {
             if let d = delays[app.id], d.until > now { continue }
             guard dependenciesReady(app) else { continue }
-            let n = plan(app, now: now).launch
+            let n = launchCount(app, unsettled: unsettled.contains(app.id), now: now)
             if n > 0 { out.append((app, n)) }
             if let canary = canaries[app.id] {
                 let c = canaryLaunch(app.id, now: now)
@@ -88,6 +90,34 @@ extension AppsCore {
             }
         }
         return out
+    }
+
+    /// Which of these apps have a task leaving or unreachable (their plans depend on more than
+    /// counts). From whichever side is smaller: during a mass kill tens of thousands of tasks are
+    /// leaving while a status update concerns a few apps; during placement it is the other way.
+    private func unsettledApps(among candidates: [AppDefinition]) -> Set<PathId> {
+        var out = Set<PathId>()
+        let watched = leaving.count + unreachableSince.count
+        if watched <= candidates.reduce(0, { $0 + tasks.activeCount(of: $1.id) }) {
+            for id in leaving.keys { if let t = tasks[id] { out.insert(t.appId) } }
+            for id in unreachableSince.keys { if let t = tasks[id] { out.insert(t.appId) } }
+        } else {
+            for app in candidates
+            where tasks.ids(of: app.id).contains(where: { leaving[$0] != nil || unreachableSince[$0] != nil }) {
+                out.insert(app.id)
+            }
+        }
+        return out
+    }
+
+    /// `plan(app).launch`. For an app with every active task on its current spec, none leaving,
+    /// none unreachable and no canary, that is instances minus active tasks — counted by the task
+    /// table instead of copying every record of every app for each batch of offers (issue 12).
+    private func launchCount(_ app: AppDefinition, unsettled: Bool, now: Instant) -> Int {
+        if !unsettled, canaries[app.id] == nil, tasks.allActive(of: app.id, run: app.configVersion) {
+            return max(0, app.instances - tasks.activeCount(of: app.id))
+        }
+        return plan(app, now: now).launch
     }
 
     /// Whether this offer can take one more instance of `app`, and why not.
@@ -185,7 +215,7 @@ extension AppsCore {
             }
         }
         if let first = ports.first { env["PORT"] = String(first) }
-        for (k, v) in app.labels { env["MARATHON_APP_LABEL_" + k.uppercased().replacingOccurrences(of: "-", with: "_")] = v }
+        for (k, v) in app.labels { env["MARATHON_APP_LABEL_" + String(k.uppercased().map { $0 == "-" ? "_" : $0 })] = v }
         return env.merging(app.env) { _, mine in mine }
     }
 }

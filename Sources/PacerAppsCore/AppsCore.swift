@@ -186,6 +186,22 @@ public struct AppsCore: Sendable {
         }
     }
 
+    /// Per app, its running tasks that count as instances (`live`, running only), from the task
+    /// table's counts: leaving tasks and canaries are the only ones to take off, and they are few.
+    public func runningInstances() -> [PathId: Int] {
+        var out: [PathId: Int] = [:]
+        for id in apps.keys { out[id] = tasks.runningCount(of: id) }
+        for taskId in leaving.keys {
+            if let t = tasks[taskId], t.state == .running, out[t.appId] != nil { out[t.appId]! -= 1 }
+        }
+        for (appId, canary) in canaries where out[appId] != nil {
+            for t in tasks.of(app: appId) where t.state == .running && t.version == canary.version && leaving[t.id] == nil {
+                out[appId]! -= 1
+            }
+        }
+        return out
+    }
+
     public func tasks(of appId: PathId) -> [TaskRecord] {
         tasks.of(app: appId).sorted { ($0.stagedAt, $0.id) < ($1.stagedAt, $1.id) }
     }

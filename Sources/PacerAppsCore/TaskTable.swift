@@ -9,6 +9,14 @@ public struct TaskTable: Sendable {
     public private(set) var staging: Set<String> = []
     /// Per app, how many of its tasks are not terminal.
     private var active: [PathId: Int] = [:]
+    /// Per app, how many of its tasks are running; and every task by state. Kept as records
+    /// change so `/metrics` costs the number of apps, not of tasks (a scrape took 19 % of the
+    /// framework's CPU at 50,000 tasks, on the actor that places them).
+    private var running: [PathId: Int] = [:]
+    /// Per app, its active tasks by version: whether an app runs only its current spec is a
+    /// lookup, not a scan (placement asks for every app on every batch of offers).
+    private var activeVersions: [PathId: [String: Int]] = [:]
+    public private(set) var countByState: [TaskState: Int] = [:]
 
     public init(_ records: [TaskRecord] = []) {
         for r in records where byId[r.id] == nil { self[r.id] = r }
@@ -18,8 +26,25 @@ public struct TaskTable: Sendable {
     public subscript(id: String) -> TaskRecord? {
         get { byId[id] }
         set {
-            if let old = byId[id], old.isActive { active[old.appId, default: 1] -= 1 }
-            if let newValue, newValue.isActive { active[newValue.appId, default: 0] += 1 }
+            if let old = byId[id] {
+                if old.isActive {
+                    active[old.appId, default: 1] -= 1
+                    activeVersions[old.appId, default: [:]][old.version, default: 1] -= 1
+                    if activeVersions[old.appId]?[old.version] == 0 { activeVersions[old.appId]?[old.version] = nil }
+                    if activeVersions[old.appId]?.isEmpty == true { activeVersions[old.appId] = nil }
+                }
+                if old.state == .running { running[old.appId, default: 1] -= 1 }
+                countByState[old.state, default: 1] -= 1
+                if countByState[old.state] == 0 { countByState[old.state] = nil }
+            }
+            if let newValue {
+                if newValue.isActive {
+                    active[newValue.appId, default: 0] += 1
+                    activeVersions[newValue.appId, default: [:]][newValue.version, default: 0] += 1
+                }
+                if newValue.state == .running { running[newValue.appId, default: 0] += 1 }
+                countByState[newValue.state, default: 0] += 1
+            }
             if let old = byId[id], old.appId != newValue?.appId {
                 byApp[old.appId]?.remove(id)
                 if byApp[old.appId]?.isEmpty == true { byApp[old.appId] = nil }
@@ -40,7 +65,18 @@ public struct TaskTable: Sendable {
 
     public func hasTasks(of app: PathId) -> Bool { byApp[app] != nil }
 
+    /// The ids of one app's records (no copies of the records).
+    public func ids(of app: PathId) -> Set<String> { byApp[app] ?? [] }
+
     public func activeCount(of app: PathId) -> Int { active[app] ?? 0 }
+
+    public func runningCount(of app: PathId) -> Int { running[app] ?? 0 }
+
+    /// Whether every active task of the app runs `version` (true with none).
+    public func allActive(of app: PathId, run version: String) -> Bool {
+        guard let versions = activeVersions[app] else { return true }
+        return versions.count == 1 && versions[version] != nil
+    }
 
     /// Apps that have records (an app being removed keeps its until they are gone).
     public var appIds: Dictionary<PathId, Set<String>>.Keys { byApp.keys }

@@ -114,10 +114,10 @@ struct UpstreamPool {
     }
 
     /// Closes pooled connections to backends no longer in rotation.
-    mutating func keepOnly(_ backends: Set<Backend>) {
-        for (backend, ups) in idle where !backends.contains(backend) {
-            idle[backend] = nil
-            for up in ups { up.close() }
+    /// Closes the idle connections to backends that left the table.
+    mutating func drop(_ backends: Set<Backend>) {
+        for backend in backends {
+            for up in idle.removeValue(forKey: backend) ?? [] { up.close() }
         }
     }
 

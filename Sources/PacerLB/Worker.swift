@@ -219,8 +219,19 @@ final class Worker {
     /// Takes a new snapshot: opens listeners for new service ports, closes those of removed ones.
     /// Open connections are never touched; pooled connections to departed backends are closed.
     func apply(_ new: RoutingTable) {
+        let old = table
         table = new
-        pool.keepOnly(Set(new.services.values.flatMap(\.backends)))
+        // Only the services that changed are looked at: discovery hands unchanged services over
+        // with the same backend arrays, so comparing them costs nothing. Sets of every backend on
+        // every table (50,000 at scale) held a worker for up to a second per update (issue 12).
+        let changed = RoutingTable.changedPorts(from: old, to: new)
+        var departed = Set<Backend>()
+        var staying = Set<Backend>()
+        for port in changed {
+            if let s = old.services[port] { departed.formUnion(s.backends) }
+            if let s = new.services[port] { staying.formUnion(s.backends) }
+        }
+        pool.drop(departed.subtracting(staying))
         guard !stopping else { return }
         let wanted = wantedPorts(new)
         for port in listeners.keys where !wanted.contains(port) {
@@ -235,12 +246,16 @@ final class Worker {
         inherited = [:]
         let fds = listeners.mapValues { $0.map { evconnlistener_get_fd($0) } }
         mailbox.listening.withLock { $0 = fds }
-        for (port, c) in cells { c.keepBackends(Set(new.services[port]?.backends ?? [])) }
-        routes = new.services.mapValues { service in
-            let old = routes[service.servicePort]
+        for port in changed {
+            cells[port]?.keepBackends(Set(new.services[port]?.backends ?? []))
+            guard let service = new.services[port] else {
+                routes[port] = nil
+                continue
+            }
             let balancer =
-                old.flatMap { $0.service.balance == service.balance ? $0.balancer : nil } ?? Balancers.make(service.balance)
-            return WorkerRoute(service: service, balancer: balancer, cell: cell(service.servicePort))
+                routes[port].flatMap { $0.service.balance == service.balance ? $0.balancer : nil }
+                ?? Balancers.make(service.balance)
+            routes[port] = WorkerRoute(service: service, balancer: balancer, cell: cell(port))
         }
     }
 

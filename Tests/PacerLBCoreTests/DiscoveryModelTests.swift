@@ -64,6 +64,31 @@ final class DiscoveryModelTests: XCTestCase {
         XCTAssertNil(DiscoveryEvent.parse(type: "framework_message_event", data: Data("{}".utf8)), "not about routing")
     }
 
+    /// The draining set is kept as apps change (never rebuilt from every task), and a table update
+    /// names only the services it changed.
+    func testDrainingFollowsFetchesAndTablesNameTheirChanges() throws {
+        var model = DiscoveryModel(group: nil)
+        model.replaceAll(try JSONDecoder().decode(AppsSnapshot.self, from: Data(snapshot.utf8)).apps)
+        let before = model.table(updating: RoutingTable())
+        _ = model.apply(
+            DiscoveryEvent.parse(type: "instance_draining_event", data: Data(#"{"appId":"/tcp","taskId":"tcp.1"}"#.utf8))!)
+        XCTAssertEqual(model.draining, ["tcp.1"])
+        let after = model.table(updating: before)
+        XCTAssertEqual(RoutingTable.changedPorts(from: before, to: after), [10002], "only the service of the app that changed")
+        XCTAssertEqual(RoutingTable.changedPorts(from: after, to: after), [])
+        XCTAssertEqual(Set(RoutingTable.changedPorts(from: RoutingTable(), to: after)), Set(after.services.keys), "all new")
+        XCTAssertEqual(Set(RoutingTable.changedPorts(from: after, to: RoutingTable())), Set(after.services.keys), "all gone")
+        var tcp = model.apps["/tcp"]!
+        model.replace("/tcp", with: tcp)
+        XCTAssertEqual(model.draining, ["tcp.1"], "fetched again, still draining")
+        tcp.tasks["tcp.1"]?.draining = false
+        model.replace("/tcp", with: tcp)
+        XCTAssertEqual(model.draining, [], "fetched again without the drain")
+        model.replace("/tcp", with: nil)
+        model.replaceAll(try JSONDecoder().decode(AppsSnapshot.self, from: Data(snapshot.utf8)).apps)
+        XCTAssertEqual(model.draining, [])
+    }
+
     func testAnUnchangedModelKeepsTheSameTable() throws {
         var model = DiscoveryModel(group: "external")
         model.replaceAll(try JSONDecoder().decode(AppsSnapshot.self, from: Data(snapshot.utf8)).apps)

@@ -1,0 +1,51 @@
+import Foundation
+import PacerModel
+import XCTest
+
+@testable import PacerAppsCore
+
+/// Placement counts what each app still wants from the task table's counters when it can (issue
+/// 12: copying every record of every app for each batch of offers). Whatever the app goes through,
+/// that count must be the instance plan's.
+final class LaunchCountTests: XCTestCase {
+    func at(_ s: Double) -> Instant { t0.addingTimeInterval(s) }
+
+    private func assertAgrees(_ c: AppsCore, _ now: Instant, _ step: String, line: UInt = #line) {
+        let wants = Dictionary(c.launchWants(now: now).map { ($0.spec.id, $0.count) }, uniquingKeysWith: +)
+        for app in c.apps.values where c.canaries[app.id] == nil {
+            XCTAssertEqual(wants[app.id] ?? 0, c.plan(app, now: now).launch, "\(step): \(app.id)", line: line)
+        }
+    }
+
+    func testTheCountingShortcutAgreesWithThePlanThroughScalingKillsAndRollingUpgrades() throws {
+        var (c, ids) = try AppsCore.running(4)
+        _ = try c.putApp(app("/other", instances: 3), now: t0, force: false)
+        assertAgrees(c, at(1), "one app running, one new")
+        var spec = try XCTUnwrap(c.apps[try PathId(validating: "/web")])
+        spec.instances = 6
+        _ = try c.putApp(spec, now: at(2), force: false)
+        assertAgrees(c, at(2), "scaled up")
+        let launched = c.onOffers([offer("o2")], now: at(3)).launched.map(\.taskId)
+        assertAgrees(c, at(3), "placed, staging")
+        _ = c.report(launched, .running, at: at(4))
+        assertAgrees(c, at(4), "running")
+        _ = c.killTasks([ids[0]], scale: false, now: at(5))
+        assertAgrees(c, at(5), "one task leaving, not yet gone")
+        _ = c.report([ids[0]], .killed, at: at(6))
+        assertAgrees(c, at(6), "gone")
+        _ = c.report([ids[1]], .unreachable, at: at(7))
+        assertAgrees(c, at(7), "one unreachable")
+        assertAgrees(c, at(400), "unreachable past its tolerance")
+        spec = try XCTUnwrap(c.apps[try PathId(validating: "/web")])
+        spec.cmd = "sleep 200"
+        _ = try c.putApp(spec, now: at(401), force: false)
+        assertAgrees(c, at(401), "a rolling upgrade begins")
+        let upgraded = c.onOffers([offer("o3")], now: at(402)).launched.map(\.taskId)
+        assertAgrees(c, at(402), "new version staging beside the old")
+        _ = c.report(upgraded, .running, at: at(403))
+        assertAgrees(c, at(403), "new version running")
+        spec.instances = 2
+        _ = try c.putApp(spec, now: at(404), force: true)
+        assertAgrees(c, at(404), "scaled down below what runs")
+    }
+}
