@@ -13,14 +13,29 @@ extension Scheduler {
     func commit(_ batch: [AppsDirective]) async throws(APIError) {
         let (directives, events) = Self.separate(batch)
         var failure: (any Error)?
+        // The answer waits for the writes, not for the master: its REVIVE and KILL calls go out
+        // once the writes hold, after the answer. (Waiting for a master busy placing thousands of
+        // tasks made POST /v2/apps p99 0.4 s at 2,000 agents; a lost call is retried by the core.)
+        var calls: [AppsDirective] = []
         for d in directives where failure == nil {
-            do { try await execute(d) } catch {
-                if d.isStoreWrite {
-                    failure = error
-                } else {
-                    logger.warning(
-                        "call to the master failed after the change was stored; it will be retried",
-                        metadata: ["error": "\(error)"])
+            if !d.isStoreWrite {
+                calls.append(d)
+                continue
+            }
+            do { try await execute(d) } catch { failure = error }
+        }
+        if failure == nil && !calls.isEmpty {
+            Task {
+                for d in calls {
+                    if d == .revive {
+                        await self.reviveCoalesced()
+                        continue
+                    }
+                    do { try await self.execute(d) } catch {
+                        self.logger.warning(
+                            "call to the master failed after the change was stored; it will be retried",
+                            metadata: ["error": "\(error)"])
+                    }
                 }
             }
         }
@@ -30,6 +45,24 @@ extension Scheduler {
             throw APIError(
                 status: 503, message: "the state store refused the write: \(failure). Nothing was acknowledged; retry.")
         }
+    }
+
+    /// One REVIVE for any number of requests while one is on its way, and one more after it if
+    /// requests came meanwhile: a burst of a thousand POSTs sent a thousand REVIVEs at once and ran
+    /// the connection pool dry (each makes the master re-offer every agent).
+    func reviveCoalesced() async {
+        guard !reviving else {
+            reviveAgain = true
+            return
+        }
+        reviving = true
+        defer { reviving = false }
+        repeat {
+            reviveAgain = false
+            do { try await execute(.revive) } catch {
+                logger.warning("REVIVE failed; the framework asks again while instances wait", metadata: ["error": "\(error)"])
+            }
+        } while reviveAgain
     }
 
     /// Marathon's `api_post_event`: an API request changed an app.

@@ -29,6 +29,10 @@ extension Scheduler {
                 )
             })
         out.family("pacer_offers_received_total", "counter", "Offers received from the master.", [([], "\(counters.offers)")])
+        out.family(
+            "pacer_offers_stale_total", "counter",
+            "Offers dropped unused because they waited too long behind other work (the master would have rescinded them).",
+            [([], "\(inbox.staleOffers)")])
         out.family("pacer_revives_total", "counter", "REVIVE calls sent to the master.", [([], "\(counters.revives)")])
         out.family(
             "pacer_tasks_launched_total", "counter", "Tasks sent to the master in ACCEPT calls.", [([], "\(counters.launched)")])

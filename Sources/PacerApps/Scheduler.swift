@@ -24,10 +24,13 @@ public actor Scheduler {
     var agentURLs: [String: String] = [:]
     /// Events received but not yet handled. Handling takes everything queued at once, so a burst
     /// of updates costs one store write and one acknowledgement call, not one each.
-    var inbox: [SchedulerEvent] = []
+    var inbox = SchedulerInbox()
     /// Deployment ids as last written to the store; kept in step after every change.
     var storedDeployments: Set<String> = []
     var counters = SchedulerCounters()
+    /// A REVIVE on its way, and whether another was asked for meanwhile (`reviveCoalesced`).
+    var reviving = false
+    var reviveAgain = false
     let doorbell: AsyncStream<Void>.Continuation
     let rings: AsyncStream<Void>
 
@@ -74,7 +77,7 @@ public actor Scheduler {
 
     func enqueue(_ events: [SchedulerEvent]) {
         lastEvent = SteadyClock.now
-        inbox += events
+        inbox.enqueue(events, now: SteadyClock.instant)
         doorbell.yield()
     }
 
@@ -85,8 +88,7 @@ public actor Scheduler {
                 // At most `maxEventsPerTurn` at a time: the API's requests (and the lease renewal)
                 // wait for the actor while a batch is decided, and a burst of thousands of updates
                 // decided at once held a POST for over a second (issue 12: bound the work per turn).
-                let batch = Array(inbox.prefix(Self.maxEventsPerTurn))
-                inbox.removeFirst(batch.count)
+                let batch = inbox.next(max: Self.maxEventsPerTurn, now: SteadyClock.instant)
                 do { try await handle(batch) } catch {
                     logger.error("could not record the framework id; dropping the stream", metadata: ["error": "\(error)"])
                 }

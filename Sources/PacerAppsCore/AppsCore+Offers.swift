@@ -95,7 +95,7 @@ extension AppsCore {
     /// Which of these apps have a task leaving or unreachable (their plans depend on more than
     /// counts). From whichever side is smaller: during a mass kill tens of thousands of tasks are
     /// leaving while a status update concerns a few apps; during placement it is the other way.
-    private func unsettledApps(among candidates: [AppDefinition]) -> Set<PathId> {
+    func unsettledApps(among candidates: [AppDefinition]) -> Set<PathId> {
         var out = Set<PathId>()
         let watched = leaving.count + unreachableSince.count
         if watched <= candidates.reduce(0, { $0 + tasks.activeCount(of: $1.id) }) {
@@ -114,10 +114,14 @@ extension AppsCore {
     /// none unreachable and no canary, that is instances minus active tasks — counted by the task
     /// table instead of copying every record of every app for each batch of offers (issue 12).
     private func launchCount(_ app: AppDefinition, unsettled: Bool, now: Instant) -> Int {
-        if !unsettled, canaries[app.id] == nil, tasks.allActive(of: app.id, run: app.configVersion) {
-            return max(0, app.instances - tasks.activeCount(of: app.id))
-        }
+        if !unsettled && countsDecide(app) { return max(0, app.instances - tasks.activeCount(of: app.id)) }
         return plan(app, now: now).launch
+    }
+
+    /// Whether the app's plan follows from counts (for an app with no task leaving or unreachable):
+    /// no canary, and every active task on the current spec.
+    func countsDecide(_ app: AppDefinition) -> Bool {
+        canaries[app.id] == nil && tasks.allActive(of: app.id, run: app.configVersion)
     }
 
     /// Whether this offer can take one more instance of `app`, and why not.

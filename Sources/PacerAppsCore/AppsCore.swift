@@ -280,8 +280,13 @@ public struct AppsCore: Sendable {
     /// periodic work need only look at apps being deployed; events look at the apps they touched.
     mutating func enforcePlans(now: Instant, of ids: some Sequence<PathId>) -> [AppsDirective] {
         var out: [AppsDirective] = []
-        for id in Set(ids).sorted() {
-            guard let app = apps[id] else { continue }
+        let candidates = Set(ids).sorted().compactMap { apps[$0] }
+        let unsettled = unsettledApps(among: candidates)
+        for app in candidates {
+            // No more active tasks than instances, all on the current spec, none leaving: nothing
+            // to kill, known from counts (copying the records of every app an update touched was
+            // the largest cost of handling status updates at 50,000 tasks).
+            if !unsettled.contains(app.id) && countsDecide(app) && tasks.activeCount(of: app.id) <= app.instances { continue }
             for id in plan(app, now: now).kill { out += requestKill(id, now: now) }
         }
         return out

@@ -14,6 +14,10 @@ final class LaunchCountTests: XCTestCase {
         let wants = Dictionary(c.launchWants(now: now).map { ($0.spec.id, $0.count) }, uniquingKeysWith: +)
         for app in c.apps.values where c.canaries[app.id] == nil {
             XCTAssertEqual(wants[app.id] ?? 0, c.plan(app, now: now).launch, "\(step): \(app.id)", line: line)
+            // enforcePlans skips an app on the same grounds when it runs no more than its instances.
+            if c.unsettledApps(among: [app]).isEmpty && c.countsDecide(app) && c.tasks.activeCount(of: app.id) <= app.instances {
+                XCTAssertEqual(c.plan(app, now: now).kill, [], "\(step): \(app.id) would be skipped", line: line)
+            }
         }
     }
 

@@ -1,0 +1,87 @@
+import PacerModel
+
+/// Events from the master not yet handled, and the order they are handled in: offers first,
+/// without those already rescinded, then everything else in arrival order, a bounded batch at a
+/// time. Offers expire at the master (15 s) while status updates wait for their acknowledgement
+/// without harm: behind a backlog of 40,000 updates every offer expired before it was used, and
+/// the tasks launched on it were dropped and launched again (35,000 extra launches for 50,000 tasks,
+/// issue 12). Nothing crosses a SUBSCRIBED event: offers made before it belong to the old
+/// subscription (the master dropped them) and those after it wait until it is handled.
+/// Offers older than `offerMaxAge` are dropped unused (the master rescinds them at 15 s), and at
+/// most `maxOffers` are taken per turn, so a turn's launches go out while its offers are valid.
+struct SchedulerInbox {
+    static let offerMaxAge = 10.0
+    static let maxOffers = 1_000
+    /// Everything but offers and rescinds, in order; `head` is the next one (popping from the front
+    /// of an array of 50,000 events on every turn cost more than handling them).
+    private var events: [SchedulerEvent] = []
+    private var head = 0
+    private var offers: [(event: SchedulerEvent, at: Instant)] = []
+    /// Offers dropped because they waited too long to be valid still.
+    private(set) var staleOffers = 0
+    private var rescinded: Set<String> = []
+    private var subscriptionsPending = 0
+
+    var isEmpty: Bool { head == events.count && offers.isEmpty }
+    var count: Int { events.count - head + offers.count }
+
+    mutating func enqueue(_ new: [SchedulerEvent], now: Instant) {
+        for e in new {
+            switch e.type {
+            case .offers: offers.append((e, now))
+            case .rescind: if let id = e.rescind?.offerId { rescinded.insert(id) }
+            case .subscribed:
+                offers = []
+                rescinded = []
+                subscriptionsPending += 1
+                events.append(e)
+            default: events.append(e)
+            }
+        }
+    }
+
+    /// The next batch: a pending SUBSCRIBED alone; else offers still fresh (up to `maxOffers`) and
+    /// up to `max` events in all.
+    mutating func next(max: Int, now: Instant) -> [SchedulerEvent] {
+        if head < events.count, events[head].type == .subscribed {
+            subscriptionsPending -= 1
+            return Array(pop(1))
+        }
+        var batch: [SchedulerEvent] = []
+        if subscriptionsPending == 0 {
+            var taken = 0
+            var offerCount = 0
+            for (event, at) in offers {
+                guard offerCount < Self.maxOffers else { break }
+                taken += 1
+                var e = event
+                e.offers?.offers.removeAll { rescinded.contains($0.id) }
+                let n = e.offers?.offers.count ?? 0
+                if now.timeIntervalSince(at) > Self.offerMaxAge {
+                    staleOffers += n
+                    continue
+                }
+                offerCount += n
+                batch.append(e)
+            }
+            offers.removeFirst(taken)
+            if offers.isEmpty { rescinded = [] }
+        }
+        var n = 0
+        while n < Swift.max(0, max - batch.count), head + n < events.count, events[head + n].type != .subscribed { n += 1 }
+        return batch + pop(n)
+    }
+
+    private mutating func pop(_ n: Int) -> ArraySlice<SchedulerEvent> {
+        let taken = events[head..<head + n]
+        head += n
+        if head == events.count {
+            events = []
+            head = 0
+        } else if head > 4096 && head * 2 > events.count {
+            events.removeFirst(head)
+            head = 0
+        }
+        return taken
+    }
+}
