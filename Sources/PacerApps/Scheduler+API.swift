@@ -25,6 +25,10 @@ extension Scheduler {
             do { try await execute(d) } catch { failure = error }
         }
         if failure == nil && !calls.isEmpty {
+            sendKills(calls.filter { if case .kill = $0 { true } else { false } })
+            calls.removeAll { if case .kill = $0 { true } else { false } }
+        }
+        if failure == nil && !calls.isEmpty {
             Task {
                 for d in calls {
                     if d == .revive {

@@ -28,6 +28,10 @@ public actor Scheduler {
     /// Deployment ids as last written to the store; kept in step after every change.
     var storedDeployments: Set<String> = []
     var counters = SchedulerCounters()
+    /// KILL calls waiting for a sender, the next one to send, and the senders running.
+    var pendingKills: [AppsDirective] = []
+    var nextKill = 0
+    var killSenders = 0
     /// A REVIVE on its way, and whether another was asked for meanwhile (`reviveCoalesced`).
     var reviving = false
     var reviveAgain = false
@@ -160,9 +164,17 @@ public actor Scheduler {
     /// the core's state, which changed whether or not the write held (the API's reads show it too).
     func execute(_ batch: [AppsDirective]) async {
         let (directives, events) = Self.separate(batch)
+        // KILLs go to the kill senders at their place in the sequence (what precedes them is
+        // stored) and are not waited for: waiting held the next batch of status updates behind
+        // every kill of this one (a mass kill ran at 700 tasks/s). A lost KILL is sent again.
         do {
             var i = directives.startIndex
             while i < directives.endIndex {
+                if case .kill = directives[i] {
+                    sendKills([directives[i]])
+                    i += 1
+                    continue
+                }
                 // Runs of ACCEPTs (one per offer) and KILLs (one per task) go to the master side by
                 // side: one at a time, killing 50,000 tasks took 50,000 round trips in a row.
                 var j = i
@@ -188,13 +200,36 @@ public actor Scheduler {
         return (Array(batch[..<first]), events)
     }
 
-    /// Calls whose order among themselves does not matter: launches on different offers, kills of
-    /// different tasks (a lost one is retried by the core).
+    /// Calls whose order among themselves does not matter: launches on different offers.
     private static func independent(_ d: AppsDirective) -> Bool {
-        switch d {
-        case .accept, .kill: true
-        default: false
+        if case .accept = d { true } else { false }
+    }
+
+    /// Queues KILL calls for the senders (at most `maxCallsInFlight` calls at once).
+    func sendKills(_ kills: [AppsDirective]) {
+        pendingKills += kills
+        while killSenders < Self.maxCallsInFlight && killSenders < pendingKills.count - nextKill {
+            killSenders += 1
+            Task { await self.sendPendingKills() }
         }
+    }
+
+    private func sendPendingKills() async {
+        while nextKill < pendingKills.count {
+            let d = pendingKills[nextKill]
+            nextKill += 1
+            if nextKill == pendingKills.count {
+                pendingKills = []
+                nextKill = 0
+            } else if nextKill > 1024 && nextKill * 2 > pendingKills.count {
+                pendingKills.removeFirst(nextKill)
+                nextKill = 0
+            }
+            do { try await execute(d) } catch {
+                logger.warning("KILL not delivered; it is sent again on the retry interval", metadata: ["error": "\(error)"])
+            }
+        }
+        killSenders -= 1
     }
 
     /// Sends these calls with at most `maxCallsInFlight` at once; the first failure is rethrown

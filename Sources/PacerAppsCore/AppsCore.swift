@@ -211,6 +211,10 @@ public struct AppsCore: Sendable {
     }
 
     func converged(_ app: AppDefinition) -> Bool {
+        // Converged needs `instances` live tasks serving, so at least that many running: while an
+        // app is still being placed the count says no without copying its records (every status
+        // update asked this of every app it touched).
+        if tasks.runningCount(of: app.id) < app.instances { return false }
         let p = plan(app)
         let live = self.live(app.id)
         let version = app.configVersion
