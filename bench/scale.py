@@ -203,6 +203,12 @@ def run(n, args, root):
         sampler.stop_flag.set()
         sampler.join()
         running = metric(fport, "pacer_tasks", 'state="TASK_RUNNING"') - 1
+        # Exactness: bench apps running more tasks than their instances, or fewer (a duplicate or
+        # a lost task would show here; the probe app is left out, the sampler scales it).
+        _, listed = api.json("GET", "/v2/apps")
+        bench_apps = [a for a in listed["apps"] if a["id"].startswith("/bench/")]
+        surplus = sum(max(0, a["tasksRunning"] - a["instances"]) for a in bench_apps)
+        missing = sum(max(0, a["instances"] - a["tasksRunning"]) for a in bench_apps)
 
         # 3. Heartbeats only: the master's CPU over 20 s of quiet.
         time.sleep(3)
@@ -236,7 +242,7 @@ def run(n, args, root):
         t_kill = time.monotonic() - start if killed else float("nan")
 
         row = {
-            "agents": n, "register_s": t_register, "tasks": int(running), "place_s": t_place, "place_rate": running / t_place if placed else 0,
+            "agents": n, "register_s": t_register, "tasks": int(running), "surplus": surplus, "missing": missing, "place_s": t_place, "place_rate": running / t_place if placed else 0,
             "kill_s": t_kill, "kill_rate": total / t_kill if killed else 0, "post_p50": pct(posts, 50), "post_p99": pct(posts, 99),
             "posts_s": t_posted,
             **{k + "_p50": pct(v, 50) for k, v in sampler.samples.items()}, **{k + "_p99": pct(v, 99) for k, v in sampler.samples.items()},
@@ -418,11 +424,11 @@ def main():
               f"| {ms(r['GET /v2/apps_p50'])} / {ms(r['GET /v2/apps_p99'])} | {ms(r['GET /v2/apps?embed=apps.tasks_p50'])} / {ms(r['GET /v2/apps?embed=apps.tasks_p99'])} "
               f"| {ms(r['GET /v2/tasks_p50'])} / {ms(r['GET /v2/tasks_p99'])} | {ms(r['PUT scale_p50'])} / {ms(r['PUT scale_p99'])} "
               f"| {ms(r['lb_up_p50'])} / {ms(r['lb_up_p99'])} | {ms(r['lb_down_p50'])} / {ms(r['lb_down_p99'])} |")
-    print("\n| agents | master RSS / CPU-s / fds | framework RSS / CPU-s / fds | LB RSS / CPU-s / fds | master CPU, heartbeats only | agents ever unreachable |")
-    print("|---|---|---|---|---|---|")
+    print("\n| agents | master RSS / CPU-s / fds | framework RSS / CPU-s / fds | LB RSS / CPU-s / fds | master CPU, heartbeats only | agents ever unreachable | tasks over / under instances |")
+    print("|---|---|---|---|---|---|---|")
     for r in rows:
         part = lambda p: f"{fmt(r[p + '_rss'], ' MiB', 0)} / {fmt(r[p + '_cpu'], ' s', 0)} / {r[p + '_fds']}"
-        print(f"| {r['agents']:,} | {part('master')} | {part('framework')} | {part('lb')} | {fmt(r['idle_cpu'] * 100, ' % of a core')} | {int(r['unreachable'])} |")
+        print(f"| {r['agents']:,} | {part('master')} | {part('framework')} | {part('lb')} | {fmt(r['idle_cpu'] * 100, ' % of a core')} | {int(r['unreachable'])} | {r['surplus']} / {r['missing']} |")
     if any("churn_s" in r for r in rows):
         print("\n| agents | churn | tasks killed and replaced | master RSS start / peak / end | framework RSS start / peak / end |")
         print("|---|---|---|---|---|")

@@ -25,8 +25,8 @@ extension Scheduler {
             do { try await execute(d) } catch { failure = error }
         }
         if failure == nil && !calls.isEmpty {
-            sendKills(calls.filter { if case .kill = $0 { true } else { false } })
-            calls.removeAll { if case .kill = $0 { true } else { false } }
+            sendInBackground(calls.filter(Self.sentInBackground))
+            calls.removeAll(where: Self.sentInBackground)
         }
         if failure == nil && !calls.isEmpty {
             Task {

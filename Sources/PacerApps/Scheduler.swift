@@ -28,10 +28,10 @@ public actor Scheduler {
     /// Deployment ids as last written to the store; kept in step after every change.
     var storedDeployments: Set<String> = []
     var counters = SchedulerCounters()
-    /// KILL calls waiting for a sender, the next one to send, and the senders running.
-    var pendingKills: [AppsDirective] = []
-    var nextKill = 0
-    var killSenders = 0
+    /// KILL and ACKNOWLEDGE calls waiting for a sender, the next one to send, the senders running.
+    var backgroundCalls: [AppsDirective] = []
+    var nextCall = 0
+    var callSenders = 0
     /// A REVIVE on its way, and whether another was asked for meanwhile (`reviveCoalesced`).
     var reviving = false
     var reviveAgain = false
@@ -164,14 +164,15 @@ public actor Scheduler {
     /// the core's state, which changed whether or not the write held (the API's reads show it too).
     func execute(_ batch: [AppsDirective]) async {
         let (directives, events) = Self.separate(batch)
-        // KILLs go to the kill senders at their place in the sequence (what precedes them is
-        // stored) and are not waited for: waiting held the next batch of status updates behind
-        // every kill of this one (a mass kill ran at 700 tasks/s). A lost KILL is sent again.
+        // KILLs and ACKNOWLEDGEs go to background senders at their place in the sequence (what
+        // precedes them is stored) and are not waited for: waiting held the next batch of status
+        // updates behind this one's calls to a busy master. A lost KILL is sent again by the core,
+        // a lost acknowledgement makes the agent send its update again (handled idempotently).
         do {
             var i = directives.startIndex
             while i < directives.endIndex {
-                if case .kill = directives[i] {
-                    sendKills([directives[i]])
+                if Self.sentInBackground(directives[i]) {
+                    sendInBackground([directives[i]])
                     i += 1
                     continue
                 }
@@ -205,31 +206,44 @@ public actor Scheduler {
         if case .accept = d { true } else { false }
     }
 
-    /// Queues KILL calls for the senders (at most `maxCallsInFlight` calls at once).
-    func sendKills(_ kills: [AppsDirective]) {
-        pendingKills += kills
-        while killSenders < Self.maxCallsInFlight && killSenders < pendingKills.count - nextKill {
-            killSenders += 1
-            Task { await self.sendPendingKills() }
+    /// Calls nothing else in a sequence waits for.
+    static func sentInBackground(_ d: AppsDirective) -> Bool {
+        switch d {
+        case .kill, .acknowledge: true
+        default: false
         }
     }
 
-    private func sendPendingKills() async {
-        while nextKill < pendingKills.count {
-            let d = pendingKills[nextKill]
-            nextKill += 1
-            if nextKill == pendingKills.count {
-                pendingKills = []
-                nextKill = 0
-            } else if nextKill > 1024 && nextKill * 2 > pendingKills.count {
-                pendingKills.removeFirst(nextKill)
-                nextKill = 0
+    /// Queues calls for the background senders (at most `maxCallsInFlight` calls at once).
+    func sendInBackground(_ calls: [AppsDirective]) {
+        for d in calls {
+            // Acknowledgements before queued KILLs: an agent waits for them to send its next update.
+            if case .acknowledge = d { backgroundCalls.insert(d, at: nextCall) } else { backgroundCalls.append(d) }
+        }
+        while callSenders < Self.maxCallsInFlight && callSenders < backgroundCalls.count - nextCall {
+            callSenders += 1
+            Task { await self.sendBackgroundCalls() }
+        }
+    }
+
+    private func sendBackgroundCalls() async {
+        while nextCall < backgroundCalls.count {
+            let d = backgroundCalls[nextCall]
+            nextCall += 1
+            if nextCall == backgroundCalls.count {
+                backgroundCalls = []
+                nextCall = 0
+            } else if nextCall > 1024 && nextCall * 2 > backgroundCalls.count {
+                backgroundCalls.removeFirst(nextCall)
+                nextCall = 0
             }
             do { try await execute(d) } catch {
-                logger.warning("KILL not delivered; it is sent again on the retry interval", metadata: ["error": "\(error)"])
+                logger.warning(
+                    "call to the master failed; the core repeats it (KILL) or the agent resends its update",
+                    metadata: ["error": "\(error)"])
             }
         }
-        killSenders -= 1
+        callSenders -= 1
     }
 
     /// Sends these calls with at most `maxCallsInFlight` at once; the first failure is rethrown

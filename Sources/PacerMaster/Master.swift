@@ -18,8 +18,13 @@ public actor Master {
     let deliveries: AsyncStream<AgentDelivery>
     /// Set on shutdown: queued agent messages are dropped, not tried one by one against a closing cluster.
     var stopping = false
-    /// Events a framework may have queued before it is dropped and must resubscribe.
-    static let streamBound = 10_000
+    /// Events a framework may have queued before it is dropped and must resubscribe. A framework
+    /// that (re)subscribes reconciles every task twice (those it knows, then all the master has),
+    /// all answered at once: with 10,000 a framework of 50,000 tasks overflowed on every
+    /// resubscription, resubscribed, reconciled and overflowed again, its KILLs refused meanwhile
+    /// (issue 12, seen after a master failover). This holds 100,000 tasks' reconciliation at a few
+    /// hundred bytes an event.
+    static let streamBound = 262_144
 
     /// Where the operator's weights, quotas and reservations live; nil: in memory only.
     let policyStorage: (any PolicyStorage)?
