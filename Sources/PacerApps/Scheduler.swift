@@ -28,7 +28,7 @@ public actor Scheduler {
     /// Deployment ids as last written to the store; kept in step after every change.
     var storedDeployments: Set<String> = []
     var counters = SchedulerCounters()
-    /// KILL and ACKNOWLEDGE calls waiting for a sender, the next one to send, the senders running.
+    /// KILL calls waiting for a sender, the next one to send, the senders running.
     var backgroundCalls: [AppsDirective] = []
     var nextCall = 0
     var callSenders = 0
@@ -164,10 +164,9 @@ public actor Scheduler {
     /// the core's state, which changed whether or not the write held (the API's reads show it too).
     func execute(_ batch: [AppsDirective]) async {
         let (directives, events) = Self.separate(batch)
-        // KILLs and ACKNOWLEDGEs go to background senders at their place in the sequence (what
-        // precedes them is stored) and are not waited for: waiting held the next batch of status
-        // updates behind this one's calls to a busy master. A lost KILL is sent again by the core,
-        // a lost acknowledgement makes the agent send its update again (handled idempotently).
+        // KILLs go to background senders at their place in the sequence (what precedes them is
+        // stored) and are not waited for: waiting held the next batch of status updates behind
+        // every kill of this one to a busy master. A lost KILL is sent again by the core.
         do {
             var i = directives.startIndex
             while i < directives.endIndex {
@@ -206,20 +205,16 @@ public actor Scheduler {
         if case .accept = d { true } else { false }
     }
 
-    /// Calls nothing else in a sequence waits for.
+    /// Calls nothing else in a sequence waits for: KILLs. (ACKNOWLEDGEs sent the same way were
+    /// measured too, at 2,000 agents: placement 721 → 647/s, kills 751 → 564/s — more calls at once
+    /// to a busy master — so they stay in sequence.)
     static func sentInBackground(_ d: AppsDirective) -> Bool {
-        switch d {
-        case .kill, .acknowledge: true
-        default: false
-        }
+        if case .kill = d { true } else { false }
     }
 
     /// Queues calls for the background senders (at most `maxCallsInFlight` calls at once).
     func sendInBackground(_ calls: [AppsDirective]) {
-        for d in calls {
-            // Acknowledgements before queued KILLs: an agent waits for them to send its next update.
-            if case .acknowledge = d { backgroundCalls.insert(d, at: nextCall) } else { backgroundCalls.append(d) }
-        }
+        backgroundCalls += calls
         while callSenders < Self.maxCallsInFlight && callSenders < backgroundCalls.count - nextCall {
             callSenders += 1
             Task { await self.sendBackgroundCalls() }
