@@ -175,8 +175,8 @@ public actor Scheduler {
                     i += 1
                     continue
                 }
-                // Runs of ACCEPTs (one per offer) and KILLs (one per task) go to the master side by
-                // side: one at a time, killing 50,000 tasks took 50,000 round trips in a row.
+                // Runs of ACCEPTs (one per offer) go to the master side by side: one at a time,
+                // launching on 2,000 offers took 2,000 round trips in a row.
                 var j = i
                 while j < directives.endIndex, Self.independent(directives[j]) { j += 1 }
                 if j > i + 1 {
@@ -234,7 +234,7 @@ public actor Scheduler {
             }
             do { try await execute(d) } catch {
                 logger.warning(
-                    "call to the master failed; the core repeats it (KILL) or the agent resends its update",
+                    "KILL not delivered; it is sent again on the retry interval",
                     metadata: ["error": "\(error)"])
             }
         }

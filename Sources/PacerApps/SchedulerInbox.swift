@@ -23,7 +23,6 @@ struct SchedulerInbox {
     private var subscriptionsPending = 0
 
     var isEmpty: Bool { head == events.count && offers.isEmpty }
-    var count: Int { events.count - head + offers.count }
 
     mutating func enqueue(_ new: [SchedulerEvent], now: Instant) {
         for e in new {
