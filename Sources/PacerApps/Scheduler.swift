@@ -28,9 +28,8 @@ public actor Scheduler {
     /// Deployment ids as last written to the store; kept in step after every change.
     var storedDeployments: Set<String> = []
     var counters = SchedulerCounters()
-    /// KILL calls waiting for a sender, the next one to send, the senders running.
-    var backgroundCalls: [AppsDirective] = []
-    var nextCall = 0
+    /// KILL calls waiting for a sender, and the senders running.
+    var backgroundCalls = HeadQueue<AppsDirective>()
     var callSenders = 0
     /// A REVIVE on its way, and whether another was asked for meanwhile (`reviveCoalesced`).
     var reviving = false
@@ -214,24 +213,15 @@ public actor Scheduler {
 
     /// Queues calls for the background senders (at most `maxCallsInFlight` calls at once).
     func sendInBackground(_ calls: [AppsDirective]) {
-        backgroundCalls += calls
-        while callSenders < Self.maxCallsInFlight && callSenders < backgroundCalls.count - nextCall {
+        backgroundCalls.append(contentsOf: calls)
+        while callSenders < Self.maxCallsInFlight && callSenders < backgroundCalls.count {
             callSenders += 1
             Task { await self.sendBackgroundCalls() }
         }
     }
 
     private func sendBackgroundCalls() async {
-        while nextCall < backgroundCalls.count {
-            let d = backgroundCalls[nextCall]
-            nextCall += 1
-            if nextCall == backgroundCalls.count {
-                backgroundCalls = []
-                nextCall = 0
-            } else if nextCall > 1024 && nextCall * 2 > backgroundCalls.count {
-                backgroundCalls.removeFirst(nextCall)
-                nextCall = 0
-            }
+        while let d = backgroundCalls.popFirst(backgroundCalls.isEmpty ? 0 : 1).first {
             do { try await execute(d) } catch {
                 logger.warning(
                     "KILL not delivered; it is sent again on the retry interval",

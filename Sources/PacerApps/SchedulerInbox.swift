@@ -12,17 +12,15 @@ import PacerModel
 struct SchedulerInbox {
     static let offerMaxAge = 10.0
     static let maxOffers = 1_000
-    /// Everything but offers and rescinds, in order; `head` is the next one (popping from the front
-    /// of an array of 50,000 events on every turn cost more than handling them).
-    private var events: [SchedulerEvent] = []
-    private var head = 0
+    /// Everything but offers and rescinds, in order.
+    private var events = HeadQueue<SchedulerEvent>()
     private var offers: [(event: SchedulerEvent, at: Instant)] = []
     /// Offers dropped because they waited too long to be valid still.
     private(set) var staleOffers = 0
     private var rescinded: Set<String> = []
     private var subscriptionsPending = 0
 
-    var isEmpty: Bool { head == events.count && offers.isEmpty }
+    var isEmpty: Bool { events.isEmpty && offers.isEmpty }
 
     mutating func enqueue(_ new: [SchedulerEvent], now: Instant) {
         for e in new {
@@ -42,9 +40,9 @@ struct SchedulerInbox {
     /// The next batch: a pending SUBSCRIBED alone; else offers still fresh (up to `maxOffers`) and
     /// up to `max` events in all.
     mutating func next(max: Int, now: Instant) -> [SchedulerEvent] {
-        if head < events.count, events[head].type == .subscribed {
+        if !events.isEmpty, events[0].type == .subscribed {
             subscriptionsPending -= 1
-            return Array(pop(1))
+            return Array(events.popFirst(1))
         }
         var batch: [SchedulerEvent] = []
         if subscriptionsPending == 0 {
@@ -67,20 +65,7 @@ struct SchedulerInbox {
             if offers.isEmpty { rescinded = [] }
         }
         var n = 0
-        while n < Swift.max(0, max - batch.count), head + n < events.count, events[head + n].type != .subscribed { n += 1 }
-        return batch + pop(n)
-    }
-
-    private mutating func pop(_ n: Int) -> ArraySlice<SchedulerEvent> {
-        let taken = events[head..<head + n]
-        head += n
-        if head == events.count {
-            events = []
-            head = 0
-        } else if head > 4096 && head * 2 > events.count {
-            events.removeFirst(head)
-            head = 0
-        }
-        return taken
+        while n < Swift.max(0, max - batch.count), n < events.count, events[n].type != .subscribed { n += 1 }
+        return batch + events.popFirst(n)
     }
 }
