@@ -414,10 +414,14 @@ class Compat:
         eventually("replaced", lambda: c.get_app(app_id).tasks_running == 3 and tasks[0].id not in [t.id for t in c.list_tasks(app_id)])
         d = c.kill_task(app_id, c.list_tasks(app_id)[0].id, scale=True)
         check(isinstance(d, dict) and "deploymentId" in d, "kill_task(scale=True)", d)
-        eventually("scaled to two", lambda: c.get_app(app_id).instances == 2 and c.get_app(app_id).tasks_running == 2)
-        check(c.kill_given_tasks([c.list_tasks(app_id)[0].id]), "kill_given_tasks")
+        eventually("scaled to two", lambda: c.get_app(app_id).instances == 2 and c.get_app(app_id).tasks_running == 2
+                   and len(c.list_tasks(app_id)) == 2)
+        gone = c.list_tasks(app_id)[0].id
+        check(c.kill_given_tasks([gone]), "kill_given_tasks")
+        # As in Marathon, a killed task stays listed until its agent reports it gone: wait for that,
+        # or kill_tasks below also kills the leaving one.
         eventually("replaced again", lambda: len(c.list_tasks(app_id)) == 2 and c.get_app(app_id).tasks_running == 2
-                   and not c.list_deployments())
+                   and gone not in [t.id for t in c.list_tasks(app_id)] and not c.list_deployments())
         killed = c.kill_tasks(app_id)
         check(isinstance(killed, list) and len(killed) == 2, "kill_tasks (all, replaced)", killed)
         eventually("two run again", lambda: c.get_app(app_id).tasks_running == 2)
