@@ -164,8 +164,11 @@ def run(n, args, root):
 
         # 1. Registration storm: every simulated agent registers at once.
         start = time.monotonic()
+        # With etcd the agents follow the masters' election, as Mesos agents follow ZooKeeper.
+        election = ["--master-election", store] if ha else []
         fleet = Proc("agents", [args.bin, "agent", "--simulate", str(n), "--port", str(sport), "--master", masters_url,
-                                "--cpus", "8", "--mem", "32768", "--ports", "31000-31999", "--log-level", "warning"], logdir)
+                                "--cpus", "8", "--mem", "32768", "--ports", "31000-31999", "--log-level", "warning"] + election,
+                     logdir)
         procs.append(fleet)
         registered = wait_until(f"{n} agents", 120, lambda: metric(mport, "pacer_agents", 'reachable="true"') >= n, step=0.1)
         t_register = time.monotonic() - start if registered else float("nan")

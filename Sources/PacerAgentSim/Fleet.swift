@@ -22,13 +22,17 @@ public actor Fleet {
         var heartbeat: Double
         /// A registration or heartbeat is on its way: the next waits for it.
         var calling = false
+        /// The generation of its beat timers: a leader change starts a new chain of them, and
+        /// the old chain's timers, still queued, are then ignored.
+        var beats = 0
         var trackers: [String: [HealthTracker]] = [:]
         /// Tasks this member decided will fail their health checks.
         var unhealthy: Set<String> = []
     }
 
     enum Event: Sendable {
-        case beat, tick
+        case beat(Int)
+        case tick
         case started(String)
         case exited(String, pid: Int32, ExitStatus)
         case health(String)
@@ -80,7 +84,7 @@ public actor Fleet {
                     info: info, core: AgentCore(agentId: info.id, idPrefix: "sim\(n)b\(boot.suffix(6))"),
                     clients: clients, http: http, heartbeat: config.heartbeatSeconds))
             // Every agent registers at once (the storm a cluster-wide restart makes), then ticks.
-            timers.insert(Timer(at: now, seq: 2 * n, member: n, event: .beat))
+            timers.insert(Timer(at: now, seq: 2 * n, member: n, event: .beat(0)))
             timers.insert(Timer(at: now.addingTimeInterval(Double(n % 1000) / 1000), seq: 2 * n + 1, member: n, event: .tick))
         }
         seq = 2 * config.agents
@@ -172,7 +176,7 @@ public actor Fleet {
     private func fire(_ t: Timer, now: Instant) {
         let n = t.member
         switch t.event {
-        case .beat: beat(n)
+        case .beat(let generation): if generation == members[n].beats { beat(n) }
         case .tick:
             execute(n, members[n].core.onTick(now: now), now: now)
             schedule(n, .tick, at: now.addingTimeInterval(1))
@@ -240,7 +244,7 @@ public actor Fleet {
 
     /// Registers, or heartbeats; the master's answer sets the next interval.
     func beat(_ n: Int) {
-        guard !members[n].calling else { return schedule(n, .beat, at: Self.now.addingTimeInterval(0.25)) }
+        guard !members[n].calling else { return schedule(n, .beat(members[n].beats), at: Self.now.addingTimeInterval(0.25)) }
         members[n].calling = true
         let m = members[n]
         let call: AgentCall
@@ -253,18 +257,19 @@ public actor Fleet {
         let client = m.clients[m.master % m.clients.count]
         Task {
             let answer = try? await client.agentCall(call)
-            await self.answered(n, call.type, answer)
+            await self.answered(n, call.type, answer, from: m.master)
         }
     }
 
-    func answered(_ n: Int, _ kind: AgentCall.Kind, _ answer: AgentCallAnswer?) {
+    /// `from`: the master the call went to (a leader change may have named another meanwhile).
+    func answered(_ n: Int, _ kind: AgentCall.Kind, _ answer: AgentCallAnswer?, from master: Int) {
         members[n].calling = false
         let now = Self.now
         guard let answer, answer.status != 503 else {
             // No answer, or a master that does not lead: the next master, soon.
             members[n].registered = false
-            members[n].master += 1
-            return schedule(n, .beat, at: now.addingTimeInterval(0.25))
+            if members[n].master == master { members[n].master += 1 }
+            return schedule(n, .beat(members[n].beats), at: now.addingTimeInterval(0.25))
         }
         if let interval = answer.heartbeatIntervalSeconds { members[n].heartbeat = interval }
         switch (kind, answer.status) {
@@ -274,11 +279,33 @@ public actor Fleet {
             if !was { execute(n, members[n].core.onRegistered(now: now), now: now) }
         case (.heartbeat, 404):
             members[n].registered = false
-            return schedule(n, .beat, at: now)
+            return schedule(n, .beat(members[n].beats), at: now)
         default: break
         }
         // Spread over the interval, so a storm of registrations does not stay a storm of heartbeats.
-        schedule(n, .beat, at: now.addingTimeInterval(members[n].heartbeat * Double.random(in: 0.9...1.1, using: &rng)))
+        schedule(
+            n, .beat(members[n].beats),
+            at: now.addingTimeInterval(members[n].heartbeat * Double.random(in: 0.9...1.1, using: &rng)))
+    }
+
+    /// The masters' election named `leader` ("host:port"): every agent not registered with it
+    /// registers there now (spread over half a second), instead of at its next heartbeat.
+    public func leaderElected(_ leader: String) {
+        guard let clients = members.first?.clients else { return }
+        let named = MasterClient.index(ofLeader: leader, in: clients)
+        let now = Self.now
+        var moved = 0
+        for n in members.indices {
+            if members[n].registered, members[n].master % clients.count == named { continue }
+            members[n].master = named ?? members[n].master + 1
+            members[n].registered = false
+            moved += 1
+            // One in flight answers into the new chain's state and schedules its own next beat.
+            guard !members[n].calling else { continue }
+            members[n].beats += 1
+            schedule(n, .beat(members[n].beats), at: now.addingTimeInterval(Double.random(in: 0..<0.5, using: &rng)))
+        }
+        if moved > 0 { logger.info("the masters elected a leader", metadata: ["leader": "\(leader)", "agents": "\(moved)"]) }
     }
 
     /// Sends each member's queued updates in one call; unregistered members keep theirs for the

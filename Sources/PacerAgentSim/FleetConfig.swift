@@ -34,5 +34,8 @@ public struct FleetConfig: Sendable {
     /// SIGTERM to exit.
     public var stopDelaySeconds = 0.05
     public var seed: UInt64 = 1
+    /// Follows the masters' leader election, as `AgentConfig.masterElection` does for a real agent
+    /// (one watch for the whole fleet: etcd sees one watcher where real agents would be N).
+    public var masterElection: (@Sendable (@escaping @Sendable (String?) async -> Void) async -> Void)?
     public init() {}
 }

@@ -55,6 +55,13 @@ public struct FleetService: Service {
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await app.run() }
             group.addTask { await cancelWhenGracefulShutdown { await fleet.run() } }
+            if let follow = config.masterElection {
+                group.addTask {
+                    await cancelWhenGracefulShutdown {
+                        await follow { leader in if let leader { await fleet.leaderElected(leader) } }
+                    }
+                }
+            }
         }
     }
 

@@ -139,3 +139,15 @@ public struct AgentClient: Sendable {
         _ = try await transport.expectOK(.POST, url + "/api/v1", body: body)
     }
 }
+
+extension MasterClient {
+    /// Which of `masters` the masters' election names as leader: its value is the leader's
+    /// "host:port" (`pacer master` announces itself so). Nil when no URL has that address, e.g.
+    /// a master bound to 0.0.0.0 and reached by name: the caller then tries the masters in turn.
+    public static func index(ofLeader leader: String, in masters: [MasterClient]) -> Int? {
+        masters.firstIndex { m in
+            guard let url = URLComponents(string: m.displayURL), let host = url.host, let port = url.port else { return false }
+            return "\(host):\(port)" == leader
+        }
+    }
+}

@@ -68,6 +68,9 @@ public actor EtcdGateway {
         throw StoreError("no etcd member answered (\(failures.joined(separator: "; "))); check --store and that etcd runs")
     }
 
+    /// The member that answered last (a watch goes there).
+    var endpoint: String { endpoints[current % endpoints.count] }
+
     func call<T: Decodable & Sendable>(_ path: String, json: [String: Any], within: TimeAmount? = nil) async throws -> T {
         try await call(path, JSONSerialization.data(withJSONObject: json), within: within)
     }
@@ -80,7 +83,10 @@ struct KeyValue: Decodable, Sendable {
     var create_revision: String?
 }
 struct ResponseHeader: Decodable, Sendable { var revision: String? }
-struct RangeResponse: Decodable, Sendable { var kvs: [KeyValue]? }
+struct RangeResponse: Decodable, Sendable {
+    var header: ResponseHeader?
+    var kvs: [KeyValue]?
+}
 struct TxnResponse: Decodable, Sendable {
     struct Op: Decodable, Sendable { var response_range: RangeResponse? }
     var header: ResponseHeader?

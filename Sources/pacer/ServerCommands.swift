@@ -15,9 +15,16 @@ import ServiceLifecycle
 
 struct MasterCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "master", abstract: "Run a master.")
+    /// The masters' election key under their store's namespace; agents watch it (`--master-election`).
+    static let electionKey = "master-leader"
     @OptionGroup var server: ServerOptions
     @Option(help: "Port of the master API.") var port = 5050
     @Option(help: "Seconds without a heartbeat before an agent is unreachable.") var agentTimeout = 15.0
+    @Option(
+        help:
+            "Seconds between an agent's heartbeats in a small cluster; intervals stretch once agents would send more than 200 a second."
+    )
+    var heartbeatInterval = 1.0
     @Option(help: "Seconds between allocation samples (a day of them is kept).") var statsInterval = 10.0
     @Option(help: "Seconds an offer may go unanswered before it is rescinded and offered again.") var offerTimeout = 15.0
     @Option(help: "etcd://host:port[,host:port…][/namespace]: masters elect a leader there and keep the operator's policy in it.")
@@ -46,6 +53,11 @@ struct MasterCommand: AsyncParsableCommand {
         config.host = server.bind
         config.port = port
         config.settings.agentTimeout = .seconds(agentTimeout)
+        // Two missed heartbeats before an agent is declared unreachable, at least.
+        guard heartbeatInterval > 0, agentTimeout >= 2 * heartbeatInterval else {
+            throw ValidationError("--heartbeat-interval: more than 0 and at most half of --agent-timeout (\(agentTimeout) s)")
+        }
+        config.settings.heartbeat = .seconds(heartbeatInterval)
         guard offerTimeout > 0 else { throw ValidationError("--offer-timeout: seconds, more than 0") }
         config.settings.offerTimeout = .seconds(offerTimeout)
         guard statsInterval >= 0.1 else { throw ValidationError("--stats-interval must be at least 0.1 s") }
@@ -62,7 +74,7 @@ struct MasterCommand: AsyncParsableCommand {
             let (endpoints, namespace) = try EtcdStore.endpoints(fromURL: store)
             let etcd = EtcdStore(endpoints: endpoints, namespace: namespace)
             config.store = etcd
-            config.election = LeaderElection(gateway: etcd.gateway, key: namespace + "master-leader", ttl: leaderTtl)
+            config.election = LeaderElection(gateway: etcd.gateway, key: namespace + Self.electionKey, ttl: leaderTtl)
         }
         if try await StateAction.master(action, config: config) { return }
         try await Runner.run([try await MasterService(config: config)])
@@ -74,6 +86,12 @@ struct AgentCommand: AsyncParsableCommand {
     @OptionGroup var server: ServerOptions
     @Option(help: "Port of the agent API.") var port = 5051
     @Option(help: "Master URL(s), comma-separated.") var master = "http://127.0.0.1:5050"
+    @Option(
+        help: """
+            The masters' --store (etcd[s]://host:port[,…][/namespace]): follow their leader election there, so a new \
+            leading master is found at once rather than at the next failed heartbeat (as Mesos agents follow ZooKeeper).
+            """)
+    var masterElection: String?
     @Option(help: "Hostname this agent reports (tasks' HOST).") var hostname = "127.0.0.1"
     @Option(help: "CPUs to offer (default: detected).") var cpus: Double?
     @Option(help: "Memory to offer in MiB (default: detected).") var mem: Double?
@@ -97,14 +115,14 @@ struct AgentCommand: AsyncParsableCommand {
 
     func run() async throws {
         Logs.bootstrap(server.logLevel, format: server.logFormat)
+        let election = try electionWatch()
         if let n = simulation.simulate {
-            return try await Runner.run([
-                FleetService(
-                    config: try simulation.fleet(
-                        agents: n, server: server, port: port, master: master,
-                        cpus: cpus, mem: mem, disk: disk, ports: ports,
-                        attributes: attributes, agentSecret: agentSecret))
-            ])
+            var fleet = try simulation.fleet(
+                agents: n, server: server, port: port, master: master,
+                cpus: cpus, mem: mem, disk: disk, ports: ports,
+                attributes: attributes, agentSecret: agentSecret)
+            fleet.masterElection = election
+            return try await Runner.run([FleetService(config: fleet)])
         }
         var config = try Runner.agentConfig(
             server: server, port: port, master: master, hostname: hostname, cpus: cpus,
@@ -116,6 +134,7 @@ struct AgentCommand: AsyncParsableCommand {
         config.sandboxKeep = sandboxKeep
         config.sandboxMaxAge = sandboxMaxAge
         config.agentSecret = agentSecret
+        config.masterElection = election
         config.tls = try server.tls(logger: Logger(label: "pacer.agent"))
         for part in (reserved ?? "").split(separator: ";") {
             let roleAndList = part.split(separator: ":", maxSplits: 1)
@@ -127,6 +146,20 @@ struct AgentCommand: AsyncParsableCommand {
         let total = config.reserved.values.reduce(Resources()) { $0 + $1 }
         guard config.resources.contains(total) else { throw ValidationError("--reserved: more than the agent offers") }
         try await Runner.run([try AgentService(config: config)])
+    }
+}
+
+extension AgentCommand {
+    /// `--master-election`: the masters' election key in their store, watched.
+    func electionWatch() throws -> (@Sendable (@escaping @Sendable (String?) async -> Void) async -> Void)? {
+        guard let masterElection else { return nil }
+        try server.configureStoreTLS()
+        let (endpoints, namespace): ([String], String)
+        do { (endpoints, namespace) = try EtcdStore.endpoints(fromURL: masterElection) } catch {
+            throw ValidationError("--master-election: \(error)")
+        }
+        let watch = LeaderWatch(gateway: EtcdGateway(endpoints: endpoints), key: namespace + MasterCommand.electionKey)
+        return { changed in await watch.follow(changed) }
     }
 }
 

@@ -124,4 +124,61 @@ final class MasterHATests: DiagnosedTestCase {
         masters[follower]!.signal(SIGTERM)
         try await Eventually.that("the master stops on SIGTERM", within: 10) { !self.masters[follower]!.isRunning }
     }
+
+    /// Agents follow the masters' election (`--master-election`), as Mesos agents follow ZooKeeper:
+    /// with heartbeats 30 s apart, a real agent and 50 simulated ones are with the new leader long
+    /// before any of them would have heartbeated again (without the watch, up to 33 s).
+    func testAgentsFollowTheElectionToTheNewLeaderBeforeTheirNextHeartbeat() async throws {
+        dir = NSTemporaryDirectory() + "pacer-mhw-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        etcd = try EtcdCluster(size: 1, dir: dir)
+        try await etcd.ready()
+        let base = FreePorts.block(4)
+        let (m1, m2, agentPort, fleetPort) = (base, base + 1, base + 2, base + 3)
+        agentURL = "http://127.0.0.1:\(agentPort)"
+        let masterList = "http://127.0.0.1:\(m1),http://127.0.0.1:\(m2)"
+        for port in [m1, m2] {
+            masters[port] = try PacerProcess(
+                name: "master-\(port)",
+                arguments: [
+                    "master", "--port", "\(port)", "--state-dir", dir + "/m\(port)", "--store", etcd.storeURL,
+                    "--heartbeat-interval", "30", "--agent-timeout", "90"
+                ], logDir: dir)
+        }
+        let watch = ["--master", masterList, "--master-election", etcd.storeURL]
+        others.append(
+            try PacerProcess(
+                name: "agent",
+                arguments: ["agent", "--port", "\(agentPort)", "--state-dir", dir, "--cpus", "1", "--mem", "512"] + watch,
+                logDir: dir))
+        others.append(
+            try PacerProcess(
+                name: "fleet", arguments: ["agent", "--simulate", "50", "--port", "\(fleetPort)"] + watch, logDir: dir))
+        func agents(at port: Int) async -> [ClusterState.Agent]? {
+            guard let r = try? await HTTPTransport(timeout: .seconds(2)).expectOK(.GET, "http://127.0.0.1:\(port)/state") else {
+                return nil
+            }
+            return try? WireJSON.masterDecoder().decode(ClusterState.self, from: r.body).agents
+        }
+        let first = try await Eventually.value("one master leads with all 51 agents", within: 30) { () -> Int? in
+            for port in [m1, m2] where await self.leading(port) {
+                return await agents(at: port)?.filter(\.reachable).count == 51 ? port : nil
+            }
+            return nil
+        }
+        let before = await agents(at: first) ?? []
+        let ids = Set(before.map(\.id))
+        let follower = first == m1 ? m2 : m1
+        masters[first]!.kill9()
+        let killedAt = Date()
+        try await Eventually.that("every agent registered with the new leader", within: 15) {
+            guard await self.leading(follower), let now = await agents(at: follower) else { return false }
+            return now.filter(\.reachable).count == 51
+        }
+        print("master kill -9 with 30 s heartbeats: 51 agents with the new leader after \(Date().timeIntervalSince(killedAt)) s")
+        let after = await agents(at: follower) ?? []
+        XCTAssertEqual(after.count, 51, "none twice")
+        XCTAssertEqual(Set(after.map(\.id)), ids, "the same agents")
+        XCTAssertTrue(others[0].log.contains("the masters elected a leader"), others[0].log)
+    }
 }

@@ -2,6 +2,7 @@ import Foundation
 import PacerClient
 import PacerStore
 import PacerTestKit
+import Synchronization
 import XCTest
 
 /// One suite of checks, run against every store implementation.
@@ -115,6 +116,30 @@ final class EtcdStoreTests: XCTestCase, StoreConformanceTests {
         try await runConformance()
     }
 
+    /// A `LeaderWatch` (what agents follow the masters' election with) reports the leader at the
+    /// start and every change after: no one, the first leader, no one after it resigns, the next.
+    func testALeaderWatchSeesEveryLeaderInTurn() async throws {
+        try await start(1)
+        let gateway = EtcdGateway(endpoints: etcd.endpoints.map { "http://" + $0 })
+        let key = "/t-\(UUID().uuidString.prefix(8))/leader"
+        let seen = Seen()
+        let watching = Task { await LeaderWatch(gateway: gateway, key: key).follow { seen.add($0) } }
+        defer { watching.cancel() }
+        try await Eventually.that("the watch reports no leader") { seen.values == [nil] }
+        let first = LeaderElection(gateway: gateway, key: key, ttl: 2)
+        let won = try await first.campaign(value: "10.0.0.1:5050")
+        XCTAssertNotNil(won, "the key was free")
+        try await Eventually.that("the watch reports the first leader") { seen.values == [nil, "10.0.0.1:5050"] }
+        await first.resign()
+        let second = LeaderElection(gateway: gateway, key: key, ttl: 2)
+        let next = try await second.campaign(value: "10.0.0.2:5050")
+        XCTAssertNotNil(next, "the key was free again")
+        try await Eventually.that("the watch reports the resignation and the next leader") {
+            seen.values == [nil, "10.0.0.1:5050", nil, "10.0.0.2:5050"]
+        }
+        await second.resign()
+    }
+
     /// An abdication ends the leadership at once even when etcd does not answer the revoke: the
     /// leader must stop acting, not wait for (or, as once seen, be fooled by) a slow revoke.
     func testResigningEndsTheLeadershipEvenWhileEtcdIsFrozen() async throws {
@@ -199,4 +224,11 @@ final class EtcdStoreTests: XCTestCase, StoreConformanceTests {
         let r = try await HTTPTransport().expectOK(.POST, "http://\(etcd.endpoints[0])/v3/kv/range", body: body)
         return Int64(try JSONDecoder().decode(R.self, from: r.body).kvs[0].create_revision)!
     }
+}
+
+/// What a watch reported, in order.
+private final class Seen: Sendable {
+    private let list = Mutex<[String?]>([])
+    func add(_ value: String?) { list.withLock { $0.append(value) } }
+    var values: [String?] { list.withLock { $0 } }
 }
