@@ -86,6 +86,8 @@ struct ResponseHeader: Decodable, Sendable { var revision: String? }
 struct RangeResponse: Decodable, Sendable {
     var header: ResponseHeader?
     var kvs: [KeyValue]?
+    /// More keys in the range than the request's limit let through.
+    var more: Bool?
 }
 struct TxnResponse: Decodable, Sendable {
     struct Op: Decodable, Sendable { var response_range: RangeResponse? }

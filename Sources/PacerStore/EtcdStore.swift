@@ -21,13 +21,17 @@ public actor EtcdStore: StateStore {
 
     public nonisolated let gateway: EtcdGateway
     public nonisolated let namespace: String
+    /// Keys per range request when listing.
+    let listPage: Int
     public private(set) var fence: Fence?
 
     /// `endpoints`: `http://host:port` of each member; the store follows whichever answers.
     public init(
         endpoints: [String], namespace: String = "/pacer/", client: HTTPClient = EtcdGateway.client,
-        timeout: TimeAmount = .seconds(5)
+        timeout: TimeAmount = .seconds(5), listPage: Int = 5_000
     ) {
+        precondition(listPage > 0, "a page of keys holds at least one")
+        self.listPage = listPage
         gateway = EtcdGateway(endpoints: endpoints, client: client, timeout: timeout)
         self.namespace = namespace
     }
@@ -62,16 +66,29 @@ public actor EtcdStore: StateStore {
         return try r.kvs?.first.map { try Self.unb64($0.value ?? "") }
     }
 
+    /// In pages of `listPage` keys, all read at the first page's revision (one consistent view):
+    /// 50,000 task records in one answer come near the gateway's message limits, and one huge
+    /// answer holds that much JSON at once.
     public func list(prefix: String) async throws -> [String: Data] {
         let start = namespace + prefix
-        let r: RangeResponse = try await call(
-            "/v3/kv/range", ["key": b64(start), "range_end": Data(Self.rangeEnd(start)).base64EncodedString()])
+        let end = Data(Self.rangeEnd(start)).base64EncodedString()
+        var from = Data(start.utf8)
+        var revision: String?
         var out: [String: Data] = [:]
-        for kv in r.kvs ?? [] {
-            let key = String(decoding: try Self.unb64(kv.key), as: UTF8.self)
-            out[String(key.dropFirst(namespace.count))] = try Self.unb64(kv.value ?? "")
+        while true {
+            var query: [String: Any] = ["key": from.base64EncodedString(), "range_end": end, "limit": "\(listPage)"]
+            if let revision { query["revision"] = revision }
+            let r: RangeResponse = try await call("/v3/kv/range", query)
+            revision = revision ?? r.header?.revision
+            var last: Data?
+            for kv in r.kvs ?? [] {
+                let raw = try Self.unb64(kv.key)
+                out[String(decoding: raw.dropFirst(namespace.utf8.count), as: UTF8.self)] = try Self.unb64(kv.value ?? "")
+                last = raw
+            }
+            guard r.more == true, let last else { return out }
+            from = last + [0]  // the next key after the last one read
         }
-        return out
     }
 
     public func apply(_ ops: [StoreOp]) async throws {

@@ -173,6 +173,19 @@ final class EtcdStoreTests: XCTestCase, StoreConformanceTests {
         XCTAssertThrowsError(try EtcdStore.endpoints(fromURL: "sqlite:x"))
     }
 
+    /// A list longer than a page is read in pages, every key once, and not the keys beside the
+    /// prefix (`tasks/` must not list `tasks0`, nor `taskz`).
+    func testAListLongerThanAPageIsReadInPages() async throws {
+        try await start(1)
+        let store = EtcdStore(
+            endpoints: etcd.endpoints.map { "http://" + $0 }, namespace: "/t-\(UUID().uuidString.prefix(8))/", listPage: 7)
+        let keys = (0..<50).map { "tasks/\($0)" }
+        try await store.apply(keys.map { .put($0, Data($0.utf8)) } + [.put("tasks0", Data()), .put("taskz", Data())])
+        let listed = try await store.list(prefix: "tasks/")
+        XCTAssertEqual(Set(listed.keys), Set(keys))
+        XCTAssertTrue(listed.allSatisfy { String(decoding: $0.value, as: UTF8.self) == $0.key })
+    }
+
     func testAFencedWriterStopsOnceItsFenceKeyChanges() async throws {
         try await start(1)
         let store = EtcdStore(endpoints: etcd.endpoints.map { "http://" + $0 }, namespace: "/f/")
