@@ -68,13 +68,15 @@ static volatile sig_atomic_t alarm_rang;
 static void on_alarm(int sig) { (void)sig; alarm_rang = 1; }
 
 // Orphaned: the agent has not touched its heartbeat file for the recovery timeout (it is gone and
-// not coming back, and the master has long since had the task replaced). The keeper stops the task
-// as the agent would: SIGTERM, then SIGKILL a grace period later. Returns the new stage.
+// not coming back, and the master has long since had the task replaced), or the file is gone: the
+// agent's state directory was removed, so no agent can ever adopt this task (a wiped machine, a
+// test's cluster torn down). The keeper stops the task as the agent would: SIGTERM, then SIGKILL a
+// grace period later. Returns the new stage.
 static int check_orphaned(const struct pacer_task_spawn *s, int alive_fd, int status_fd, pid_t child, int stage, time_t *termed) {
     struct stat st;
     struct timespec now;
     if (fstat(alive_fd, &st) != 0 || clock_gettime(CLOCK_REALTIME, &now) != 0) return stage;
-    if (stage == 0 && now.tv_sec - st.st_mtime > s->recovery_timeout) {
+    if (stage == 0 && (st.st_nlink == 0 || now.tv_sec - st.st_mtime > s->recovery_timeout)) {
         kill(s->new_pid_ns ? -child : child, SIGTERM);
         if (!s->new_pid_ns) kill(-getpgrp(), SIGTERM);   // the task's group is ours; we ignore it
         *termed = now.tv_sec;

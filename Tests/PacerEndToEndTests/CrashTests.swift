@@ -202,3 +202,21 @@ final class OrphanTests: ClusterTestCase {
         print("F9: orphaned task stopped \(stoppedAfter) s after its agent died (recovery timeout 3 s); replaced")
     }
 }
+
+/// A machine wiped while its agent is down (or a cluster torn down around a dead agent): the
+/// agent's state directory, and with it the heartbeat file each keeper holds open, is gone, so no
+/// agent can ever adopt the tasks. Their keepers stop them within one check (5 s), not after the
+/// recovery timeout (900 s by default), so nothing runs on unaccounted for.
+final class WipedAgentTests: ClusterTestCase {
+    func testKeepersStopTheirTasksOnceTheAgentsStateIsRemoved() async throws {
+        _ = try await post(sleeper("/wiped", instances: 1))
+        let task = try await waitRunning("/wiped", 1)[0]
+        let pids = try await cluster.taskPids()
+        let pid = try XCTUnwrap(pids[task.id])
+        cluster.agent.kill9()
+        try await Task.sleep(for: .seconds(6))  // a keeper check or more, with the state still there
+        XCTAssertEqual(kill(pid, 0), 0, "a dead agent alone does not stop its tasks before the recovery timeout")
+        try FileManager.default.removeItem(atPath: "\(cluster.dir)/agent-\(cluster.agentPort)")
+        try await Eventually.that("the task stops with its state gone", within: 15) { kill(pid, 0) != 0 }
+    }
+}
