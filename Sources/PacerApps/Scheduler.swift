@@ -31,6 +31,9 @@ public actor Scheduler {
     /// KILL calls waiting for a sender, and the senders running.
     var backgroundCalls = HeadQueue<AppsDirective>()
     var callSenders = 0
+    /// Acknowledgements, and declined offers by refusal, waiting for their one sender each.
+    var acknowledgements = Coalesced<Acknowledgement>()
+    var declines: [Double: Coalesced<String>] = [:]
     /// A REVIVE on its way, and whether another was asked for meanwhile (`reviveCoalesced`).
     var reviving = false
     var reviveAgain = false
@@ -174,6 +177,10 @@ public actor Scheduler {
                     i += 1
                     continue
                 }
+                if sendCoalesced(directives[i]) {
+                    i += 1
+                    continue
+                }
                 // Runs of ACCEPTs (one per offer) go to the master side by side: one at a time,
                 // launching on 2,000 offers took 2,000 round trips in a row.
                 var j = i
@@ -206,9 +213,44 @@ public actor Scheduler {
 
     /// Calls nothing else in a sequence waits for: KILLs. (ACKNOWLEDGEs sent the same way were
     /// measured too, at 2,000 agents: placement 721 → 647/s, kills 751 → 564/s — more calls at once
-    /// to a busy master — so they stay in sequence.)
+    /// to a busy master — so they are coalesced instead: `sendCoalesced`.)
     static func sentInBackground(_ d: AppsDirective) -> Bool {
         if case .kill = d { true } else { false }
+    }
+
+    /// ACKNOWLEDGE and DECLINE: queued for their sender, merged with whatever else waits for it,
+    /// and not waited for. Still in sequence where it matters: an acknowledgement is queued only
+    /// once the write before it held (a failed write skips the rest of the sequence). A lost one
+    /// costs time only: the agent sends its update again; the master rescinds an offer left open.
+    /// False for other directives.
+    func sendCoalesced(_ d: AppsDirective) -> Bool {
+        switch d {
+        case .acknowledge(let acks):
+            if acknowledgements.add(acks) { Task { await self.sendAcknowledgements() } }
+        case .decline(let offers, let refuse):
+            if declines[refuse.seconds, default: Coalesced()].add(offers) { Task { await self.sendDeclines(refuse) } }
+        default: return false
+        }
+        return true
+    }
+
+    /// Items per coalesced call: a call stays well under the master's body limit.
+    static let maxCoalesced = 5_000
+
+    private func sendAcknowledgements() async {
+        while let acks = acknowledgements.next(max: Self.maxCoalesced) {
+            do { try await execute(.acknowledge(acks)) } catch {
+                logger.debug("ACKNOWLEDGE not delivered; the agents send those updates again", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    private func sendDeclines(_ refuse: Duration) async {
+        while let offers = declines[refuse.seconds]?.next(max: Self.maxCoalesced) {
+            do { try await execute(.decline(offerIds: offers, refuse: refuse)) } catch {
+                logger.debug("DECLINE not delivered; the master rescinds those offers in time", metadata: ["error": "\(error)"])
+            }
+        }
     }
 
     /// Queues calls for the background senders (at most `maxCallsInFlight` calls at once).
