@@ -110,12 +110,9 @@ enum MasterRoutes {
     static func subscription(_ master: Master, _ info: FrameworkInfo) async -> Response {
         let (id, streamId, generation, events) = await master.subscribe(info)
         let body = ResponseBody { writer in
-            let encoder = WireJSON.masterEncoder()
             do {
                 for await event in events {
-                    var bytes = try encoder.encode(event)
-                    bytes.append(0x0A)
-                    try await writer.write(ByteBuffer(bytes: bytes))
+                    try await writer.write(ByteBuffer(bytes: try event.streamLine()))
                 }
             } catch {
                 // The framework went away mid-write; its end is recorded below.

@@ -53,9 +53,26 @@ public struct JSONBytes: Sendable {
         }
     }
 
+    /// `,"key":"value"`, or nothing when the value is nil (an object's later optional fields).
+    public mutating func field(_ k: StaticString, _ value: String?) {
+        guard let value else { return }
+        bytes.append(UInt8(ascii: ","))
+        key(k)
+        string(value)
+    }
+
     public mutating func int(_ i: Int) { raw(String(i).utf8) }
 
     public mutating func bool(_ b: Bool) { b ? raw("true") : raw("false") }
+
+    /// A finite double as Foundation writes it: the shortest form that reads back the same, and
+    /// whole numbers without ".0".
+    public mutating func double(_ d: Double) {
+        precondition(d.isFinite, "JSON has no infinities or NaN")
+        var s = d.description
+        if s.hasSuffix(".0") { s.removeLast(2) }
+        raw(s.utf8)
+    }
 
     public mutating func ints(_ a: [Int]) {
         bytes.append(UInt8(ascii: "["))
