@@ -45,11 +45,18 @@ public actor Scheduler {
         self.bus = bus
         self.logger = logger
         (rings, doorbell) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        frameworkId = try await repo.frameworkId()
-        let stored = try await repo.deployments()
+        // Read side by side: a new leader answers only once all of it is in (failover time).
+        async let id = repo.frameworkId()
+        async let deployments = repo.deployments()
+        async let apps = repo.apps()
+        async let tasks = repo.tasks()
+        async let canaries = repo.canaries()
+        async let groups = repo.groups()
+        frameworkId = try await id
+        let stored = try await deployments
         core = AppsCore(
-            settings: settings, apps: try await repo.apps(), tasks: try await repo.tasks(), deployments: stored,
-            canaries: try await repo.canaries(), groups: try await repo.groups(),
+            settings: settings, apps: try await apps, tasks: try await tasks, deployments: stored,
+            canaries: try await canaries, groups: try await groups,
             idPrefix: String(UUID().uuidString.prefix(8)).lowercased(), now: SteadyClock.instant)
         storedDeployments = Set(stored.map(\.info.id))
         logger.info(
@@ -313,7 +320,8 @@ public actor Scheduler {
 
     static let maxCallsInFlight = 16
     /// KILL is one task per call (as in Mesos), so a mass kill is as fast as this many round trips
-    /// at once: 16 killed 800 tasks a second at 2,000 agents; the cluster connection pool holds 32.
+    /// at once. At 2,000 agents: 16 killed 808 tasks a second, 32 killed 887, 64 (with a pool of
+    /// 64 connections) only 526 — a busier master; the cluster connection pool holds 32.
     static let maxKillsInFlight = 32
 
     /// Stores deployments that started and removes those that ended, so a restarted framework
