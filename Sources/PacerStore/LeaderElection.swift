@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import Synchronization
 
 /// Lease-based leader election on etcd, for replicas of one service. The leader's key lives on a
 /// lease of `ttl` seconds, renewed every sixth of it; its create revision is the leader's fence
@@ -74,17 +75,24 @@ public actor LeaderElection {
     }
 
     /// Campaigns whenever no one leads, until elected; `following` learns who leads meanwhile
-    /// (nil: no one), every 200 ms.
+    /// (nil: no one). The key is watched (`LeaderWatch`), so a leader's end is acted on within
+    /// milliseconds rather than at the next poll; it is read again every second all the same, in
+    /// case the watch stalls.
     public func campaignUntilElected(
         as value: String,
         following: @Sendable (String?) async -> Void = { _ in }
     ) async throws -> Leadership {
+        let changed = Changed()
+        let watch = Task { [gateway, key] in await LeaderWatch(gateway: gateway, key: key).follow { _ in changed.set() } }
+        defer { watch.cancel() }
         while true {
             try Task.checkCancellation()
+            changed.clear()
             let current = try? await leader()
             await following(current)
             if current == nil, let won = try? await campaign(value: value) { return won }
-            try await Task.sleep(for: .milliseconds(200))
+            let until = ContinuousClock.now + .seconds(1)
+            while !changed.isSet, ContinuousClock.now < until { try await Task.sleep(for: .milliseconds(20)) }
         }
     }
 
@@ -164,4 +172,12 @@ public actor LeaderElection {
 public struct LeadershipLost: Error, CustomStringConvertible {
     public init() {}
     public var description: String { "leadership lost: this replica stops; start it again to rejoin as a follower" }
+}
+
+/// Set by a watch when the election's key changes; the campaign reads the key again then.
+private final class Changed: Sendable {
+    private let flag = Mutex(false)
+    func set() { flag.withLock { $0 = true } }
+    func clear() { flag.withLock { $0 = false } }
+    var isSet: Bool { flag.withLock { $0 } }
 }
