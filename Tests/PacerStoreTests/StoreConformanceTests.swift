@@ -75,6 +75,33 @@ final class SQLiteStoreTests: XCTestCase, StoreConformanceTests {
         XCTAssertEqual(value, Data("1".utf8))
     }
 
+    /// Writers at once share commits (group commit): every batch lands, each writer's own batches
+    /// in its order (the last write of a key wins), and all of it is there after a reopen.
+    func testConcurrentBatchesAllLandInTheirWritersOrder() async throws {
+        let path = dir + "/g.sqlite"
+        do {
+            let store = try SQLiteStore(path: path)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for writer in 0..<50 {
+                    group.addTask {
+                        for step in 0..<20 {
+                            try await store.apply([
+                                .put("w/\(writer)/\(step)", Data("\(step)".utf8)), .put("last/\(writer)", Data("\(step)".utf8))
+                            ])
+                        }
+                        try await store.apply([.delete("w/\(writer)/0")])
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        let again = try SQLiteStore(path: path)
+        let listed = try await again.list(prefix: "w/")
+        XCTAssertEqual(listed.count, 50 * 19, "every batch, less each writer's deleted first key")
+        let last = try await again.list(prefix: "last/")
+        XCTAssertEqual(Set(last.values), [Data("19".utf8)], "each writer's batches applied in its order")
+    }
+
     func testGarbageFileIsRefusedWithAClearError() throws {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         FileManager.default.createFile(atPath: dir + "/bad.sqlite", contents: Data(repeating: 0x5A, count: 8192))
