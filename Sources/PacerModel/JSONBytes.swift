@@ -61,6 +61,14 @@ public struct JSONBytes: Sendable {
         string(value)
     }
 
+    /// `,"key":true|false`, or nothing when the value is nil.
+    public mutating func field(_ k: StaticString, _ value: Bool?) {
+        guard let value else { return }
+        bytes.append(UInt8(ascii: ","))
+        key(k)
+        bool(value)
+    }
+
     public mutating func int(_ i: Int) { raw(String(i).utf8) }
 
     public mutating func bool(_ b: Bool) { b ? raw("true") : raw("false") }

@@ -36,21 +36,13 @@ extension TaskStatus {
         j.raw(",")
         j.key("timestamp")
         j.double(timestamp)
-        if let healthy {
-            j.raw(",")
-            j.key("healthy")
-            j.bool(healthy)
-        }
+        j.field("healthy", healthy)
         if let health {
             j.raw(",")
             j.key("health")
             j.array(health) { j, r in r.writeWire(to: &j) }
         }
-        if let ready {
-            j.raw(",")
-            j.key("ready")
-            j.bool(ready)
-        }
+        j.field("ready", ready)
         j.raw("}")
     }
 }

@@ -30,6 +30,14 @@ final class MasterHATests: DiagnosedTestCase {
 
     var agentURL = ""
 
+    /// A fresh directory and a one-member etcd in it.
+    func startEtcd(_ prefix: String) async throws {
+        dir = NSTemporaryDirectory() + prefix + "\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        etcd = try EtcdCluster(size: 1, dir: dir)
+        try await etcd.ready()
+    }
+
     func leading(_ port: Int) async -> Bool {
         guard let r = try? await HTTPTransport(timeout: .seconds(2)).send(.GET, "http://127.0.0.1:\(port)/master/leader") else {
             return false
@@ -38,10 +46,7 @@ final class MasterHATests: DiagnosedTestCase {
     }
 
     func testKillingTheLeadingMasterKillsNoTaskAndKeepsReservations() async throws {
-        dir = NSTemporaryDirectory() + "pacer-mha-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        etcd = try EtcdCluster(size: 1, dir: dir)
-        try await etcd.ready()
+        try await startEtcd("pacer-mha-")
         let base = FreePorts.block(4)
         let (m1, m2, agentPort, frameworkPort) = (base, base + 1, base + 2, base + 3)
         agentURL = "http://127.0.0.1:\(agentPort)"
@@ -129,10 +134,7 @@ final class MasterHATests: DiagnosedTestCase {
     /// with heartbeats 30 s apart, a real agent and 50 simulated ones are with the new leader long
     /// before any of them would have heartbeated again (without the watch, up to 33 s).
     func testAgentsFollowTheElectionToTheNewLeaderBeforeTheirNextHeartbeat() async throws {
-        dir = NSTemporaryDirectory() + "pacer-mhw-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        etcd = try EtcdCluster(size: 1, dir: dir)
-        try await etcd.ready()
+        try await startEtcd("pacer-mhw-")
         let base = FreePorts.block(4)
         let (m1, m2, agentPort, fleetPort) = (base, base + 1, base + 2, base + 3)
         agentURL = "http://127.0.0.1:\(agentPort)"
