@@ -172,7 +172,7 @@ let package = Package(
         .testTarget(
             name: "PacerAppsTests",
             dependencies: [
-                "PacerApps", "PacerAppsCore", "PacerClient", "PacerModel", "PacerServerKit", "PacerStore",
+                "PacerApps", "PacerAppsCore", "PacerClient", "PacerModel", "PacerServerKit", "PacerStore", "PacerTestKit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log")

@@ -10,16 +10,35 @@ struct AppsRepository: Sendable {
     let encoder = JSONEncoder()
     let decoder = JSONDecoder()
 
+    /// Carries out a store write (`AppsDirective.isStoreWrite`); other directives are not its.
+    func write(_ d: AppsDirective) async throws {
+        switch d {
+        case .persistApp(let app): try await putApp(app)
+        case .deleteApp(let id): try await deleteApp(id)
+        case .persistTasks(let tasks): try await putTasks(tasks)
+        case .deleteTasks(let ids): try await deleteTasks(ids)
+        case .persistCanary(let canary): try await putCanary(canary)
+        case .deleteCanary(let id): try await deleteCanary(id)
+        case .persistGroup(let group): try await putGroup(group)
+        case .deleteGroup(let id): try await deleteGroup(id)
+        case .accept, .decline, .kill, .acknowledge, .revive, .reconcile, .publish: break
+        }
+    }
+
     func frameworkId() async throws -> String? {
         try await store.get("framework/id").map { String(decoding: $0, as: UTF8.self) }
     }
     func setFrameworkId(_ id: String) async throws { try await store.put("framework/id", Data(id.utf8)) }
 
-    func apps() async throws -> [AppDefinition] {
-        try await store.list(prefix: "apps/").values.map { try decoder.decode(AppDefinition.self, from: $0) }
+    /// `warm`: a follower's copy, brought up to date instead of reading everything (a failed
+    /// refresh falls back to the full read).
+    func apps(warm: WarmStandby? = nil) async throws -> [AppDefinition] {
+        if let warm, let apps = try? await warm.currentApps() { return apps }
+        return try await store.list(prefix: "apps/").values.map { try decoder.decode(AppDefinition.self, from: $0) }
     }
-    func tasks() async throws -> [TaskRecord] {
-        try await Self.decodeOnEveryCore(TaskRecord.self, Array(store.list(prefix: "tasks/").values))
+    func tasks(warm: WarmStandby? = nil) async throws -> [TaskRecord] {
+        if let warm, let tasks = try? await warm.currentTasks() { return tasks }
+        return try await Self.decodeOnEveryCore(TaskRecord.self, Array(store.list(prefix: "tasks/").values))
     }
 
     /// Decodes large lists in one slice per core: a new leader reads every task record before it

@@ -23,6 +23,9 @@ public struct FrameworkConfig: Sendable {
     public var events = EventBusLimits()
     /// Replicas elect a leader through this (with an etcd store); nil: this process always leads.
     public var election: LeaderElection?
+    /// How often a follower brings its warm copy of the state up to date (`WarmStandby`): each
+    /// refresh reads every key (no values) and the values changed since the last one.
+    public var warmInterval: Duration = .seconds(5)
     /// The state store's address, for `/v2/info` (`zookeeper_config.zk`).
     public var storeDescription = "sqlite"
     /// API requests handled at once; more are answered 503 at once (Marathon's `--http_max_concurrent_requests`).
@@ -77,12 +80,21 @@ public struct FrameworkService: Service {
             group.addTask { try await app.run() }
             group.addTask {
                 guard let election = config.election else { return try await lead(gate, epoch: nil, abdicate: nil) }
+                // While following, a copy of the state is kept warm (etcd only: one SQLite file has
+                // no followers), so that once elected only what changed is read.
+                let warm = (store as? EtcdStore).map(WarmStandby.init)
+                let warming = Task { await warm?.keepWarm(every: config.warmInterval) }
                 // A follower asked to stop just stops campaigning.
-                guard let won = try await untilShutdown({ try await election.campaignUntilElected(as: address) }) else { return }
+                let won = try await untilShutdown({ try await election.campaignUntilElected(as: address) })
+                warming.cancel()
+                await warming.value
+                guard let won else { return }
                 if let etcd = store as? EtcdStore { await etcd.setFence(won.fence) }
                 logger.info("elected leader", metadata: ["fence.revision": "\(won.fence.createRevision)"])
                 try await withThrowingDiscardingTaskGroup { inner in
-                    inner.addTask { try await lead(gate, epoch: won.fence.createRevision, abdicate: { await election.resign() }) }
+                    inner.addTask {
+                        try await lead(gate, epoch: won.fence.createRevision, abdicate: { await election.resign() }, warm: warm)
+                    }
                     inner.addTask {
                         // Once the lease is not renewed in time (or after an abdication) the process
                         // stops: a deposed leader must not act. Crash-only, as Marathon does.
@@ -99,14 +111,16 @@ public struct FrameworkService: Service {
     }
 
     /// Loads the state, puts the Marathon API in front, and runs the scheduler until shutdown.
-    func lead(_ gate: RoleResponder, epoch: Int64?, abdicate: (@Sendable () async -> Void)?) async throws {
+    func lead(
+        _ gate: RoleResponder, epoch: Int64?, abdicate: (@Sendable () async -> Void)?, warm: WarmStandby? = nil
+    ) async throws {
         do { try await StoreSchema.prepare(store, logger: logger) } catch {
             logger.critical("cannot lead over this store", metadata: ["error": "\(error)"])
             throw error
         }
         let bus = EventBus(limits: config.events)
         let scheduler = try await Scheduler(
-            repo: AppsRepository(store: store), settings: config.settings, bus: bus, logger: logger)
+            repo: AppsRepository(store: store), settings: config.settings, bus: bus, logger: logger, warm: warm)
         let leader = "\(config.host):\(config.port)"
         let info = FrameworkInfoView(
             leader: leader, epoch: epoch, masters: config.masterURLs, port: config.port,

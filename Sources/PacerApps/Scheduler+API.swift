@@ -6,51 +6,6 @@ import PacerServerKit
 /// What the Marathon API asks of the scheduler. Every change is validated, then applied to the
 /// core, then persisted (fsync) — and only then answered.
 extension Scheduler {
-    /// Runs directives and turns a store failure into 503, so a client never sees a write
-    /// acknowledged that is not on disk. Once the change is stored, a call to the master that fails
-    /// (a REVIVE, a KILL) is not the client's failure: the core asks again on its own (starvation
-    /// revives, kill retries), so the answer stays the success it is.
-    func commit(_ batch: [AppsDirective]) async throws(APIError) {
-        let (directives, events) = Self.separate(batch)
-        var failure: (any Error)?
-        // The answer waits for the writes, not for the master: its REVIVE and KILL calls go out
-        // once the writes hold, after the answer. (Waiting for a master busy placing thousands of
-        // tasks made POST /v2/apps p99 0.4 s at 2,000 agents; a lost call is retried by the core.)
-        var calls: [AppsDirective] = []
-        for d in directives where failure == nil {
-            if !d.isStoreWrite {
-                calls.append(d)
-                continue
-            }
-            do { try await execute(d) } catch { failure = error }
-        }
-        if failure == nil && !calls.isEmpty {
-            sendInBackground(calls.filter(Self.sentInBackground))
-            calls.removeAll(where: Self.sentInBackground)
-        }
-        if failure == nil && !calls.isEmpty {
-            Task {
-                for d in calls {
-                    if d == .revive {
-                        await self.reviveCoalesced()
-                        continue
-                    }
-                    do { try await self.execute(d) } catch {
-                        self.logger.warning(
-                            "call to the master failed after the change was stored; it will be retried",
-                            metadata: ["error": "\(error)"])
-                    }
-                }
-            }
-        }
-        await publish(events)
-        if let failure {
-            logger.error("write failed", metadata: ["error": "\(failure)"])
-            throw APIError(
-                status: 503, message: "the state store refused the write: \(failure). Nothing was acknowledged; retry.")
-        }
-    }
-
     /// One REVIVE for any number of requests while one is on its way, and one more after it if
     /// requests came meanwhile: a burst of a thousand POSTs sent a thousand REVIVEs at once and ran
     /// the connection pool dry (each makes the master re-offer every agent).
@@ -69,16 +24,17 @@ extension Scheduler {
         } while reviveAgain
     }
 
-    /// Marathon's `api_post_event`: an API request changed an app.
-    func announce(_ app: AppDefinition, uri: String) async {
+    /// Marathon's `api_post_event`: an API request changed an app. (Only the bus is involved: no
+    /// turn of the scheduler is needed.)
+    nonisolated func announce(_ a: Announcement) async {
         let listeners = await bus.listeners
         guard listeners.marathon || listeners.pacer else { return }
         var payload = EventPayload("api_post_event", at: Timestamp.string(SteadyClock.now))
         payload.clientIp = ""
-        payload.uri = uri
-        payload.appDefinition = app.redactingSecrets()  // events go to every subscriber: no secrets
+        payload.uri = a.uri
+        payload.appDefinition = a.app.redactingSecrets()  // events go to every subscriber: no secrets
         var publication = EventEncoding.publication(payload, for: listeners)
-        publication.apps = [app.id]
+        publication.apps = [a.app.id]
         await bus.publish([publication])
     }
 
@@ -97,29 +53,30 @@ extension Scheduler {
         if !errors.isEmpty { throw .invalid(errors) }
     }
 
-    func create(_ spec: AppDefinition, force: Bool) async throws(APIError) -> AppStatus {
-        try validate(spec)
-        guard core.apps[spec.id] == nil else {
-            throw APIError(status: 409, message: "An app with id [\(spec.id)] already exists.")
+    nonisolated func create(_ spec: AppDefinition, force: Bool) async throws(APIError) -> AppStatus {
+        try await applying { s throws(APIError) in
+            try s.validate(spec)
+            guard s.core.apps[spec.id] == nil else {
+                throw APIError(status: 409, message: "An app with id [\(spec.id)] already exists.")
+            }
+            let (app, _, directives) = try s.core.putApp(spec, now: SteadyClock.instant, force: force)
+            return (s.view().status(of: app, embedTasks: false), directives, Announcement(app: app, uri: "/v2/apps"))
         }
-        let (app, _, directives) = try core.putApp(spec, now: SteadyClock.instant, force: force)
-        try await commit(directives)
-        await announce(app, uri: "/v2/apps")
-        return view().status(of: app, embedTasks: false)
     }
 
     /// PUT/PATCH: the body's fields replace the stored ones (Marathon's AppUpdate); a missing app is created.
-    func update(_ id: PathId, body: Data, force: Bool) async throws(APIError) -> (created: Bool, DeploymentResult) {
-        let previous = core.apps[id]
-        let spec = try AppMerge.merge(body: body, onto: previous, id: id)
-        try validate(spec)
-        let (app, deploymentId, directives) = try core.putApp(spec, now: SteadyClock.instant, force: force)
-        try await commit(directives)
-        if deploymentId != nil { await announce(app, uri: "/v2/apps\(id)") }
-        return (
-            previous == nil,
-            DeploymentResult(version: app.version ?? "", deploymentId: deploymentId ?? UUID().uuidString.lowercased())
-        )
+    nonisolated func update(_ id: PathId, body: Data, force: Bool) async throws(APIError) -> (
+        created: Bool, DeploymentResult
+    ) {
+        try await applying { s throws(APIError) in
+            let previous = s.core.apps[id]
+            let spec = try AppMerge.merge(body: body, onto: previous, id: id)
+            try s.validate(spec)
+            let (app, deploymentId, directives) = try s.core.putApp(spec, now: SteadyClock.instant, force: force)
+            let result = DeploymentResult(
+                version: app.version ?? "", deploymentId: deploymentId ?? UUID().uuidString.lowercased())
+            return ((previous == nil, result), directives, deploymentId.map { _ in Announcement(app: app, uri: "/v2/apps\(id)") })
+        }
     }
 
     /// A canary of a changed spec (merged onto the current one, like PUT) beside the app.
@@ -144,24 +101,29 @@ extension Scheduler {
         try await commit(try core.abortCanary(deploymentId: deploymentId, now: SteadyClock.instant))
     }
 
-    func remove(_ id: PathId, force: Bool) async throws(APIError) -> DeploymentResult {
-        let (deploymentId, directives) = try core.removeApp(id, now: SteadyClock.instant, force: force)
-        try await commit(directives)
-        return DeploymentResult(version: Timestamp.string(SteadyClock.now), deploymentId: deploymentId)
+    nonisolated func remove(_ id: PathId, force: Bool) async throws(APIError) -> DeploymentResult {
+        try await applying { s throws(APIError) in
+            let (deploymentId, directives) = try s.core.removeApp(id, now: SteadyClock.instant, force: force)
+            return (DeploymentResult(version: Timestamp.string(SteadyClock.now), deploymentId: deploymentId), directives, nil)
+        }
     }
 
-    func restart(_ id: PathId, force: Bool) async throws(APIError) -> DeploymentResult {
-        let (app, deploymentId, directives) = try core.restartApp(id, now: SteadyClock.instant, force: force)
-        try await commit(directives)
-        return DeploymentResult(version: app.version ?? "", deploymentId: deploymentId ?? "")
+    nonisolated func restart(_ id: PathId, force: Bool) async throws(APIError) -> DeploymentResult {
+        try await applying { s throws(APIError) in
+            let (app, deploymentId, directives) = try s.core.restartApp(id, now: SteadyClock.instant, force: force)
+            return (DeploymentResult(version: app.version ?? "", deploymentId: deploymentId ?? ""), directives, nil)
+        }
     }
 
-    func killTasks(_ ids: [String], scale: Bool) async throws(APIError) -> (tasks: [MarathonTask], DeploymentResult?) {
-        try RequestPrincipal.requireChange(ids.compactMap { core.tasks[$0]?.appId })
-        let (killed, deploymentId, directives) = core.killTasks(ids, scale: scale, now: SteadyClock.instant)
-        try await commit(directives)
-        let result = deploymentId.map { DeploymentResult(version: Timestamp.string(SteadyClock.now), deploymentId: $0) }
-        return (killed.map { MarathonTask($0) }, result)
+    nonisolated func killTasks(_ ids: [String], scale: Bool) async throws(APIError) -> (
+        tasks: [MarathonTask], DeploymentResult?
+    ) {
+        try await applying { s throws(APIError) in
+            try RequestPrincipal.requireChange(ids.compactMap { s.core.tasks[$0]?.appId })
+            let (killed, deploymentId, directives) = s.core.killTasks(ids, scale: scale, now: SteadyClock.instant)
+            let result = deploymentId.map { DeploymentResult(version: Timestamp.string(SteadyClock.now), deploymentId: $0) }
+            return ((killed.map { MarathonTask($0) }, result), directives, nil)
+        }
     }
 
     func app(_ id: PathId) -> AppDefinition? { core.apps[id] }

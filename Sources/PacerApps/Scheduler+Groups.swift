@@ -64,7 +64,9 @@ extension Scheduler {
         let (deploymentId, directives) = try core.putGroup(spec, now: now, force: force)
         try await commit(directives)
         await keepVersion(of: spec.id, at: now)
-        for app in spec.allApps { if let stored = core.apps[app.id] { await announce(stored, uri: "/v2/groups\(spec.id)") } }
+        for app in spec.allApps {
+            if let stored = core.apps[app.id] { await announce(Announcement(app: stored, uri: "/v2/groups\(spec.id)")) }
+        }
         return DeploymentResult(version: Timestamp.string(now), deploymentId: deploymentId)
     }
 

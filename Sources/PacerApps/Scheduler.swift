@@ -40,7 +40,7 @@ public actor Scheduler {
     let doorbell: AsyncStream<Void>.Continuation
     let rings: AsyncStream<Void>
 
-    init(repo: AppsRepository, settings: AppsSettings, bus: EventBus, logger: Logger) async throws {
+    init(repo: AppsRepository, settings: AppsSettings, bus: EventBus, logger: Logger, warm: WarmStandby? = nil) async throws {
         self.repo = repo
         self.bus = bus
         self.logger = logger
@@ -48,8 +48,8 @@ public actor Scheduler {
         // Read side by side: a new leader answers only once all of it is in (failover time).
         async let id = repo.frameworkId()
         async let deployments = repo.deployments()
-        async let apps = repo.apps()
-        async let tasks = repo.tasks()
+        async let apps = repo.apps(warm: warm)
+        async let tasks = repo.tasks(warm: warm)
         async let canaries = repo.canaries()
         async let groups = repo.groups()
         frameworkId = try await id
@@ -360,15 +360,8 @@ public actor Scheduler {
     }
 
     private func perform(_ d: AppsDirective) async throws {
+        if d.isStoreWrite { return try await repo.write(d) }
         switch d {
-        case .persistApp(let app): try await repo.putApp(app)
-        case .deleteApp(let id): try await repo.deleteApp(id)
-        case .persistTasks(let tasks): try await repo.putTasks(tasks)
-        case .deleteTasks(let ids): try await repo.deleteTasks(ids)
-        case .persistCanary(let canary): try await repo.putCanary(canary)
-        case .deleteCanary(let id): try await repo.deleteCanary(id)
-        case .persistGroup(let group): try await repo.putGroup(group)
-        case .deleteGroup(let id): try await repo.deleteGroup(id)
         case .publish(let event): await publish([event])
         default:
             guard let master, let fid = frameworkId else { return }

@@ -81,6 +81,7 @@ struct KeyValue: Decodable, Sendable {
     var key: String
     var value: String?
     var create_revision: String?
+    var mod_revision: String?
 }
 struct ResponseHeader: Decodable, Sendable { var revision: String? }
 struct RangeResponse: Decodable, Sendable {

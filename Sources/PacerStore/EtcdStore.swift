@@ -70,23 +70,56 @@ public actor EtcdStore: StateStore {
     /// 50,000 task records in one answer come near the gateway's message limits, and one huge
     /// answer holds that much JSON at once.
     public func list(prefix: String) async throws -> [String: Data] {
+        var out: [String: Data] = [:]
+        _ = try await pages(prefix: prefix, options: [:], at: nil) { key, kv in out[key] = try Self.unb64(kv.value ?? "") }
+        return out
+    }
+
+    /// Every key under `prefix` with the revision it was last changed at, without the values, and
+    /// the store's revision they were read at: a cheap way to learn what changed since a copy
+    /// was taken (`changed(prefix:since:at:)` then reads only that).
+    public func revisions(prefix: String) async throws -> (revision: Int64, keys: [String: Int64]) {
+        var keys: [String: Int64] = [:]
+        let revision = try await pages(prefix: prefix, options: ["keys_only": true], at: nil) { key, kv in
+            keys[key] = kv.mod_revision.flatMap { Int64($0) } ?? 0
+        }
+        return (revision, keys)
+    }
+
+    /// The keys under `prefix` changed after revision `since`, with their values, as of `revision`.
+    public func changed(prefix: String, since: Int64, at revision: Int64) async throws -> [String: (
+        modRevision: Int64, value: Data
+    )] {
+        var out: [String: (modRevision: Int64, value: Data)] = [:]
+        let options: [String: Any] = since > 0 ? ["min_mod_revision": "\(since + 1)"] : [:]
+        _ = try await pages(prefix: prefix, options: options, at: revision) { key, kv in
+            out[key] = (kv.mod_revision.flatMap { Int64($0) } ?? 0, try Self.unb64(kv.value ?? ""))
+        }
+        return out
+    }
+
+    /// Reads a prefix's range page by page, all pages at one revision (`revision`, or the first
+    /// page's); `each` gets every key (namespace removed). Returns the revision read at.
+    private func pages(
+        prefix: String, options: [String: Any], at revision: Int64?, _ each: (String, KeyValue) throws -> Void
+    ) async throws -> Int64 {
         let start = namespace + prefix
         let end = Data(Self.rangeEnd(start)).base64EncodedString()
         var from = Data(start.utf8)
-        var revision: String?
-        var out: [String: Data] = [:]
+        var revision = revision.map { "\($0)" }
         while true {
             var query: [String: Any] = ["key": from.base64EncodedString(), "range_end": end, "limit": "\(listPage)"]
+            query.merge(options) { a, _ in a }
             if let revision { query["revision"] = revision }
             let r: RangeResponse = try await call("/v3/kv/range", query)
             revision = revision ?? r.header?.revision
             var last: Data?
             for kv in r.kvs ?? [] {
                 let raw = try Self.unb64(kv.key)
-                out[String(decoding: raw.dropFirst(namespace.utf8.count), as: UTF8.self)] = try Self.unb64(kv.value ?? "")
+                try each(String(decoding: raw.dropFirst(namespace.utf8.count), as: UTF8.self), kv)
                 last = raw
             }
-            guard r.more == true, let last else { return out }
+            guard r.more == true, let last else { return revision.flatMap { Int64($0) } ?? 0 }
             from = last + [0]  // the next key after the last one read
         }
     }
