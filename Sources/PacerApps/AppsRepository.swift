@@ -30,15 +30,11 @@ struct AppsRepository: Sendable {
     }
     func setFrameworkId(_ id: String) async throws { try await store.put("framework/id", Data(id.utf8)) }
 
-    /// `warm`: a follower's copy, brought up to date instead of reading everything (a failed
-    /// refresh falls back to the full read).
-    func apps(warm: WarmStandby? = nil) async throws -> [AppDefinition] {
-        if let warm, let apps = try? await warm.currentApps() { return apps }
-        return try await store.list(prefix: "apps/").values.map { try decoder.decode(AppDefinition.self, from: $0) }
+    func apps() async throws -> [AppDefinition] {
+        try await store.list(prefix: "apps/").values.map { try decoder.decode(AppDefinition.self, from: $0) }
     }
-    func tasks(warm: WarmStandby? = nil) async throws -> [TaskRecord] {
-        if let warm, let tasks = try? await warm.currentTasks() { return tasks }
-        return try await Self.decodeOnEveryCore(TaskRecord.self, Array(store.list(prefix: "tasks/").values))
+    func tasks() async throws -> [TaskRecord] {
+        try await Self.decodeOnEveryCore(TaskRecord.self, Array(store.list(prefix: "tasks/").values))
     }
 
     /// Decodes large lists in one slice per core: a new leader reads every task record before it

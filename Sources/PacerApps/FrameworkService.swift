@@ -23,8 +23,8 @@ public struct FrameworkConfig: Sendable {
     public var events = EventBusLimits()
     /// Replicas elect a leader through this (with an etcd store); nil: this process always leads.
     public var election: LeaderElection?
-    /// How often a follower brings its warm copy of the state up to date (`WarmStandby`): each
-    /// refresh reads every key (no values) and the values changed since the last one.
+    /// How often a follower decodes the changes its warm copy of the state received from etcd's
+    /// watch (`WarmStandby`); a key changed several times meanwhile is decoded once.
     public var warmInterval: Duration = .seconds(5)
     /// The state store's address, for `/v2/info` (`zookeeper_config.zk`).
     public var storeDescription = "sqlite"
@@ -81,19 +81,22 @@ public struct FrameworkService: Service {
             group.addTask {
                 guard let election = config.election else { return try await lead(gate, epoch: nil, abdicate: nil) }
                 // While following, a copy of the state is kept warm (etcd only: one SQLite file has
-                // no followers), so that once elected only what changed is read.
+                // no followers), so that once elected the records need not be read again.
                 let warm = (store as? EtcdStore).map(WarmStandby.init)
-                let warming = Task { await warm?.keepWarm(every: config.warmInterval) }
+                let warming = Task<Void, Never> { await warm?.keepWarm(decodingEvery: config.warmInterval) }
                 // A follower asked to stop just stops campaigning.
                 let won = try await untilShutdown({ try await election.campaignUntilElected(as: address) })
-                warming.cancel()
-                await warming.value
-                guard let won else { return }
+                guard let won else {
+                    warming.cancel()
+                    return
+                }
                 if let etcd = store as? EtcdStore { await etcd.setFence(won.fence) }
                 logger.info("elected leader", metadata: ["fence.revision": "\(won.fence.createRevision)"])
                 try await withThrowingDiscardingTaskGroup { inner in
                     inner.addTask {
-                        try await lead(gate, epoch: won.fence.createRevision, abdicate: { await election.resign() }, warm: warm)
+                        try await lead(
+                            gate, epoch: won.fence.createRevision, abdicate: { await election.resign() },
+                            warm: warm.map { WarmTakeover(copy: $0, revision: won.fence.createRevision, keeper: warming) })
                     }
                     inner.addTask {
                         // Once the lease is not renewed in time (or after an abdication) the process
@@ -111,16 +114,22 @@ public struct FrameworkService: Service {
     }
 
     /// Loads the state, puts the Marathon API in front, and runs the scheduler until shutdown.
+    /// `warm`: a follower's warm copy, the revision it must have seen (the election's) and the task
+    /// keeping it, stopped once the copy is taken.
     func lead(
-        _ gate: RoleResponder, epoch: Int64?, abdicate: (@Sendable () async -> Void)?, warm: WarmStandby? = nil
+        _ gate: RoleResponder, epoch: Int64?, abdicate: (@Sendable () async -> Void)?,
+        warm: WarmTakeover? = nil
     ) async throws {
+        let started = ContinuousClock.now
         do { try await StoreSchema.prepare(store, logger: logger) } catch {
             logger.critical("cannot lead over this store", metadata: ["error": "\(error)"])
             throw error
         }
         let bus = EventBus(limits: config.events)
+        let preloaded = await warm?.take()
         let scheduler = try await Scheduler(
-            repo: AppsRepository(store: store), settings: config.settings, bus: bus, logger: logger, warm: warm)
+            repo: AppsRepository(store: store), settings: config.settings, bus: bus, logger: logger, preloaded: preloaded)
+        await scheduler.loaded(StateLoad(seconds: (ContinuousClock.now - started).seconds, warm: preloaded != nil))
         let leader = "\(config.host):\(config.port)"
         let info = FrameworkInfoView(
             leader: leader, epoch: epoch, masters: config.masterURLs, port: config.port,

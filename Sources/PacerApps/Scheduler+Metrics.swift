@@ -11,8 +11,15 @@ extension Scheduler {
     func metricsSnapshot() -> MetricsSnapshot {
         MetricsSnapshot(
             core: core, running: core.runningInstances(), counters: counters, staleOffers: inbox.staleOffers,
-            connected: master != nil)
+            connected: master != nil, load: load)
     }
+}
+
+/// How a leader read its state when it took over.
+struct StateLoad: Sendable {
+    var seconds: Double
+    /// Whether a follower's warm copy was brought up to date instead of reading everything.
+    var warm: Bool
 }
 
 struct MetricsSnapshot: Sendable {
@@ -21,6 +28,7 @@ struct MetricsSnapshot: Sendable {
     let counters: SchedulerCounters
     let staleOffers: Int
     let connected: Bool
+    let load: StateLoad
 
     /// `epoch`: the leadership term when replicas elect a leader (its changes are leader changes).
     func text(epoch: Int64?, now: Instant) -> String {
@@ -60,6 +68,10 @@ struct MetricsSnapshot: Sendable {
         out.family(
             "pacer_store_write_failures_total", "counter", "State store writes that failed (the API answered 503).",
             [([], "\(counters.storeWriteFailures)")])
+        out.family(
+            "pacer_state_load_seconds", "gauge",
+            "How long this leader took to read its state when it took over; read=\"warm\" when a follower's warm copy was brought up to date, \"full\" when every record was read.",
+            [([("read", load.warm ? "warm" : "full")], String(format: "%.3f", load.seconds))])
         out.family(
             "pacer_leader_epoch", "gauge", "The leadership term this replica leads in (changes when the leader changes).",
             epoch.map { [([], "\($0)")] } ?? [])

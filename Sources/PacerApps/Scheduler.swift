@@ -28,6 +28,8 @@ public actor Scheduler {
     /// Deployment ids as last written to the store; kept in step after every change.
     var storedDeployments: Set<String> = []
     var counters = SchedulerCounters()
+    /// How this leadership's state was read, and how long that took (part of failover time).
+    var load = StateLoad(seconds: 0, warm: false)
     /// KILL calls waiting for a sender, and the senders running.
     var backgroundCalls = HeadQueue<AppsDirective>()
     var callSenders = 0
@@ -40,7 +42,11 @@ public actor Scheduler {
     let doorbell: AsyncStream<Void>.Continuation
     let rings: AsyncStream<Void>
 
-    init(repo: AppsRepository, settings: AppsSettings, bus: EventBus, logger: Logger, warm: WarmStandby? = nil) async throws {
+    /// `preloaded`: apps and tasks a follower kept warm (`WarmStandby`), read from the store otherwise.
+    init(
+        repo: AppsRepository, settings: AppsSettings, bus: EventBus, logger: Logger,
+        preloaded: (apps: [AppDefinition], tasks: [TaskRecord])? = nil
+    ) async throws {
         self.repo = repo
         self.bus = bus
         self.logger = logger
@@ -48,8 +54,8 @@ public actor Scheduler {
         // Read side by side: a new leader answers only once all of it is in (failover time).
         async let id = repo.frameworkId()
         async let deployments = repo.deployments()
-        async let apps = repo.apps(warm: warm)
-        async let tasks = repo.tasks(warm: warm)
+        async let apps = Self.orRead(preloaded?.apps, repo.apps)
+        async let tasks = Self.orRead(preloaded?.tasks, repo.tasks)
         async let canaries = repo.canaries()
         async let groups = repo.groups()
         frameworkId = try await id
@@ -63,9 +69,16 @@ public actor Scheduler {
             "framework state loaded",
             metadata: [
                 "apps": "\(core.apps.count)", "tasks": "\(core.tasks.count)",
-                "framework.id": "\(frameworkId ?? "(new)")"
+                "framework.id": "\(frameworkId ?? "(new)")", "read": "\(preloaded == nil ? "in full" : "from the warm copy")"
             ])
     }
+
+    private static func orRead<T: Sendable>(_ given: [T]?, _ read: () async throws -> [T]) async throws -> [T] {
+        if let given { return given }
+        return try await read()
+    }
+
+    func loaded(_ load: StateLoad) { self.load = load }
 
     /// Revocable offers are always asked for: batch apps may be deployed at any time.
     var frameworkInfo: FrameworkInfo {

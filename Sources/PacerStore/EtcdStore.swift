@@ -70,38 +70,39 @@ public actor EtcdStore: StateStore {
     /// 50,000 task records in one answer come near the gateway's message limits, and one huge
     /// answer holds that much JSON at once.
     public func list(prefix: String) async throws -> [String: Data] {
+        try await list(prefix: prefix, at: nil).values
+    }
+
+    /// A prefix's keys and values at one revision (`revision`, or the current one), and that
+    /// revision: where a watch from the next one takes over (`watchNamespace`).
+    public func list(prefix: String, at revision: Int64?) async throws -> (revision: Int64, values: [String: Data]) {
         var out: [String: Data] = [:]
-        _ = try await pages(prefix: prefix, options: [:], at: nil) { key, kv in out[key] = try Self.unb64(kv.value ?? "") }
-        return out
+        let read = try await pages(prefix: prefix, at: revision) { key, kv in
+            out[key] = try Self.unb64(kv.value ?? "")
+        }
+        return (read, out)
     }
 
-    /// Every key under `prefix` with the revision it was last changed at, without the values, and
-    /// the store's revision they were read at: a cheap way to learn what changed since a copy
-    /// was taken (`changed(prefix:since:at:)` then reads only that).
-    public func revisions(prefix: String) async throws -> (revision: Int64, keys: [String: Int64]) {
-        var keys: [String: Int64] = [:]
-        let revision = try await pages(prefix: prefix, options: ["keys_only": true], at: nil) { key, kv in
-            keys[key] = kv.mod_revision.flatMap { Int64($0) } ?? 0
+    /// Every change under the namespace from `revision` on, keys without the namespace, until the
+    /// watch ends (`EtcdGateway.watch`).
+    public nonisolated func watchNamespace(from revision: Int64, _ changed: ([WatchedChange]) async throws -> Void)
+        async throws
+    {
+        let start = Array(namespace.utf8)
+        try await gateway.watch(key: start, rangeEnd: Self.rangeEnd(namespace), from: revision) { changes in
+            try await changed(
+                changes.map {
+                    var c = $0
+                    c.key = String(decoding: c.key.utf8.dropFirst(namespace.utf8.count), as: UTF8.self)
+                    return c
+                })
         }
-        return (revision, keys)
-    }
-
-    /// The keys under `prefix` changed after revision `since`, with their values, as of `revision`.
-    public func changed(prefix: String, since: Int64, at revision: Int64) async throws -> [String: (
-        modRevision: Int64, value: Data
-    )] {
-        var out: [String: (modRevision: Int64, value: Data)] = [:]
-        let options: [String: Any] = since > 0 ? ["min_mod_revision": "\(since + 1)"] : [:]
-        _ = try await pages(prefix: prefix, options: options, at: revision) { key, kv in
-            out[key] = (kv.mod_revision.flatMap { Int64($0) } ?? 0, try Self.unb64(kv.value ?? ""))
-        }
-        return out
     }
 
     /// Reads a prefix's range page by page, all pages at one revision (`revision`, or the first
     /// page's); `each` gets every key (namespace removed). Returns the revision read at.
     private func pages(
-        prefix: String, options: [String: Any], at revision: Int64?, _ each: (String, KeyValue) throws -> Void
+        prefix: String, at revision: Int64?, _ each: (String, KeyValue) throws -> Void
     ) async throws -> Int64 {
         let start = namespace + prefix
         let end = Data(Self.rangeEnd(start)).base64EncodedString()
@@ -109,7 +110,6 @@ public actor EtcdStore: StateStore {
         var revision = revision.map { "\($0)" }
         while true {
             var query: [String: Any] = ["key": from.base64EncodedString(), "range_end": end, "limit": "\(listPage)"]
-            query.merge(options) { a, _ in a }
             if let revision { query["revision"] = revision }
             let r: RangeResponse = try await call("/v3/kv/range", query)
             revision = revision ?? r.header?.revision

@@ -37,6 +37,11 @@ final class FrameworkHATests: ReplicaTestCase {
         XCTAssertLessThanOrEqual(answered, 3.0)
         let second = try await agreedLeader()
         XCTAssertNotEqual(second, first)
+        // It took over the copy it kept warm as a follower (the app came after it started following).
+        let metrics = try await client(second).raw("GET", "/metrics").text
+        XCTAssertTrue(
+            metrics.contains(#"pacer_state_load_seconds{read="warm"}"#),
+            metrics.split(separator: "\n").filter { $0.contains("state_load") }.joined(separator: "\n"))
         try await Task.sleep(for: .seconds(2))
         let after = Set(
             try await client(second).tasks(app: PathId(validating: "/ha")).filter { $0.state == "TASK_RUNNING" }.map(\.id))

@@ -213,30 +213,31 @@ final class EtcdStoreTests: XCTestCase, StoreConformanceTests {
         XCTAssertTrue(listed.allSatisfy { String(decoding: $0.value, as: UTF8.self) == $0.key })
     }
 
-    /// What a follower's warm copy reads: every key with its modification revision (no values),
-    /// then only the values changed since a revision — in pages, at one revision.
-    func testRevisionsAndChangesSinceARevision() async throws {
+    /// What a follower's warm copy reads: a prefix at one revision, then every change under the
+    /// namespace from the next one — puts and deletions, keys without the namespace, in order.
+    func testAListAtARevisionThenTheNamespacesChangesFromTheNext() async throws {
         try await start(1)
         let store = EtcdStore(
             endpoints: etcd.endpoints.map { "http://" + $0 }, namespace: "/t-\(UUID().uuidString.prefix(8))/", listPage: 7)
-        try await store.apply((0..<30).map { .put("tasks/\($0)", Data("v0".utf8)) } + [.put("tasks0", Data())])
-        let (first, keys) = try await store.revisions(prefix: "tasks/")
-        XCTAssertEqual(Set(keys.keys), Set((0..<30).map { "tasks/\($0)" }))
-        XCTAssertTrue(keys.values.allSatisfy { $0 > 0 && $0 <= first })
-        let all = try await store.changed(prefix: "tasks/", since: 0, at: first)
-        XCTAssertEqual(all.count, 30, "since 0: everything")
-        try await store.apply([.put("tasks/3", Data("v1".utf8)), .delete("tasks/4"), .put("tasks/30", Data("v1".utf8))])
-        try await store.put("tasks/12", Data("v1".utf8))
-        let (second, now) = try await store.revisions(prefix: "tasks/")
-        XCTAssertGreaterThan(second, first)
-        XCTAssertNil(now["tasks/4"])
-        let changed = try await store.changed(prefix: "tasks/", since: first, at: second)
-        XCTAssertEqual(Set(changed.keys), ["tasks/3", "tasks/12", "tasks/30"])
-        XCTAssertTrue(changed.allSatisfy { $0.value.value == Data("v1".utf8) && now[$0.key] == $0.value.modRevision })
-        // Read at the earlier revision: the later changes are not there.
-        try await store.put("tasks/5", Data("v2".utf8))
-        let atSecond = try await store.changed(prefix: "tasks/", since: first, at: second)
-        XCTAssertEqual(Set(atSecond.keys), ["tasks/3", "tasks/12", "tasks/30"])
+        try await store.apply((0..<30).map { .put("tasks/\($0)", Data("v0".utf8)) })
+        let (revision, values) = try await store.list(prefix: "tasks/", at: nil)
+        XCTAssertEqual(values.count, 30)
+        try await store.apply([.put("tasks/3", Data("v1".utf8)), .delete("tasks/4"), .put("apps/x", Data("a".utf8))])
+        let (earlier, _) = try await store.list(prefix: "tasks/", at: revision)
+        XCTAssertEqual(earlier, revision, "read at the revision asked for")
+        let atRevision = try await store.list(prefix: "tasks/", at: revision).values
+        XCTAssertEqual(atRevision, values, "the later changes are not in a read at the earlier revision")
+        let seen = Seen()
+        let watching = Task {
+            try await store.watchNamespace(from: revision + 1) { changes in
+                for c in changes { seen.add("\(c.key)=\(c.value.map { String(decoding: $0, as: UTF8.self) } ?? "deleted")") }
+            }
+        }
+        defer { watching.cancel() }
+        try await store.put("tasks/31", Data("v2".utf8))
+        try await Eventually.that("the watch delivers every change since, in order") {
+            seen.values == ["tasks/3=v1", "tasks/4=deleted", "apps/x=a", "tasks/31=v2"]
+        }
     }
 
     func testAFencedWriterStopsOnceItsFenceKeyChanges() async throws {
