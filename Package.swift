@@ -70,7 +70,7 @@ let package = Package(
         .target(
             name: "PacerServerKit",
             dependencies: [
-                "PacerModel",
+                "PacerModel", "CPacerSys",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),

@@ -219,6 +219,12 @@ def run(n, args, root):
         time.sleep(20)
         idle_cpu = (master.cpu() - c0) / (time.monotonic() - t0)
         sizes = {name: (p.rss_mib(), p.cpu(), p.fds()) for name, p in (("master", master), ("framework", framework), ("lb", lb))}
+        if ha:
+            # What HA costs beside the leader: the following framework replica (its warm copy
+            # follows every write) and etcd itself.
+            follower = [f for f in frameworks if f is not framework][0]
+            sizes["follower"] = (follower.rss_mib(), follower.cpu(), follower.fds())
+            sizes["etcd"] = (etcd.rss_mib(), etcd.cpu(), etcd.fds())
         ever_unreachable = metric(mport, "pacer_agents_marked_unreachable_total")
 
         # 4. A task change reaching the load balancer: the probe scaled up and down.
@@ -445,13 +451,15 @@ def main():
                 mem = lambda p: f"{fmt(r[f'churn_{p}_rss_start'], '', 0)} / {fmt(r[f'churn_{p}_rss_max'], '', 0)} / {fmt(r[f'churn_{p}_rss_end'], ' MiB', 0)}"
                 print(f"| {r['agents']:,} | {fmt(r['churn_s'], ' s', 0)} | {r['churn_killed']:,} | {mem('master')} | {mem('framework')} |")
     if any("failover_framework_s" in r for r in rows):
-        print("\n| agents | framework leader kill -9: API again (of which reading the state) | master leader kill -9: every agent back | running tasks kept / changed |")
-        print("|---|---|---|---|")
+        print("\n| agents | framework leader kill -9: API again (of which reading the state) | master leader kill -9: every agent back | running tasks kept / changed | framework follower RSS / CPU-s | etcd RSS / CPU-s |")
+        print("|---|---|---|---|---|---|")
         for r in rows:
             if "failover_framework_s" in r:
                 print(f"| {r['agents']:,} | {fmt(r['failover_framework_s'], ' s')} ({fmt(r['failover_framework_load_s'], ' s', 2)}, "
                       f"{r['failover_framework_load_read']}) | {fmt(r['failover_master_agents_s'], ' s')} "
-                      f"| {r['failover_tasks_kept']:,} / {r['failover_tasks_changed']} |")
+                      f"| {r['failover_tasks_kept']:,} / {r['failover_tasks_changed']} "
+                      f"| {fmt(r.get('follower_rss', float('nan')), ' MiB', 0)} / {fmt(r.get('follower_cpu', float('nan')), ' s', 0)} "
+                      f"| {fmt(r.get('etcd_rss', float('nan')), ' MiB', 0)} / {fmt(r.get('etcd_cpu', float('nan')), ' s', 0)} |")
 
 if __name__ == "__main__":
     main()

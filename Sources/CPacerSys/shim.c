@@ -44,6 +44,8 @@ ssize_t pacer_recv_fd(int sock, void *data, size_t len, int *fd) {
     return n;
 }
 
+int pacer_malloc_trim(void) { return malloc_trim(0); }
+
 void pacer_malloc_keep(int trim, int mmap) {
     mallopt(M_TRIM_THRESHOLD, trim);
     mallopt(M_MMAP_THRESHOLD, mmap);

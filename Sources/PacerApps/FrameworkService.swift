@@ -23,8 +23,8 @@ public struct FrameworkConfig: Sendable {
     public var events = EventBusLimits()
     /// Replicas elect a leader through this (with an etcd store); nil: this process always leads.
     public var election: LeaderElection?
-    /// How often a follower decodes the changes its warm copy of the state received from etcd's
-    /// watch (`WarmStandby`); a key changed several times meanwhile is decoded once.
+    /// How often a follower reads what changed into its warm copy of the state (`WarmStandby`); a
+    /// record changed several times meanwhile is read and decoded once.
     public var warmInterval: Duration = .seconds(5)
     /// The state store's address, for `/v2/info` (`zookeeper_config.zk`).
     public var storeDescription = "sqlite"
@@ -78,12 +78,13 @@ public struct FrameworkService: Service {
             metadata: ["address": "\(address)", "role": "\(config.election == nil ? "leader" : "follower")"])
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await app.run() }
+            group.addTask { await cancelWhenGracefulShutdown { await trimmingTheHeap() } }
             group.addTask {
                 guard let election = config.election else { return try await lead(gate, epoch: nil, abdicate: nil) }
                 // While following, a copy of the state is kept warm (etcd only: one SQLite file has
                 // no followers), so that once elected the records need not be read again.
                 let warm = (store as? EtcdStore).map(WarmStandby.init)
-                let warming = Task<Void, Never> { await warm?.keepWarm(decodingEvery: config.warmInterval) }
+                let warming = Task<Void, Never> { await warm?.keepWarm(every: config.warmInterval) }
                 // A follower asked to stop just stops campaigning.
                 let won = try await untilShutdown({ try await election.campaignUntilElected(as: address) })
                 guard let won else {

@@ -101,6 +101,7 @@ public struct MasterService: Service {
                 }
             }
             group.addTask { await cancelWhenGracefulShutdown { await every(config.tick) { await master.tick() } } }
+            group.addTask { await cancelWhenGracefulShutdown { await trimmingTheHeap() } }
             group.addTask {
                 await cancelWhenGracefulShutdown {
                     await every(config.settings.statsPeriod) { await master.sample() }

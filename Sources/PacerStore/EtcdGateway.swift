@@ -89,6 +89,8 @@ struct RangeResponse: Decodable, Sendable {
     var kvs: [KeyValue]?
     /// More keys in the range than the request's limit let through.
     var more: Bool?
+    /// Keys in the range (int64 as a string), with `count_only`.
+    var count: String?
 }
 struct TxnResponse: Decodable, Sendable {
     struct Op: Decodable, Sendable { var response_range: RangeResponse? }

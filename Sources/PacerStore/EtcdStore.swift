@@ -73,8 +73,7 @@ public actor EtcdStore: StateStore {
         try await list(prefix: prefix, at: nil).values
     }
 
-    /// A prefix's keys and values at one revision (`revision`, or the current one), and that
-    /// revision: where a watch from the next one takes over (`watchNamespace`).
+    /// A prefix's keys and values at one revision (`revision`, or the current one), and that revision.
     public func list(prefix: String, at revision: Int64?) async throws -> (revision: Int64, values: [String: Data]) {
         var out: [String: Data] = [:]
         let read = try await pages(prefix: prefix, at: revision) { key, kv in
@@ -83,14 +82,49 @@ public actor EtcdStore: StateStore {
         return (read, out)
     }
 
-    /// Every change under the namespace from `revision` on, keys without the namespace, until the
-    /// watch ends (`EtcdGateway.watch`).
-    public nonisolated func watchNamespace(from revision: Int64, _ changed: ([WatchedChange]) async throws -> Void)
+    /// The keys under `prefix` changed after revision `since` (new ones included), with the
+    /// revision each was last changed at and its value, as of `revision` (or the current one, which
+    /// is returned). A key changed many times comes once: what a follower's warm copy reads.
+    public func changed(prefix: String, since: Int64, at revision: Int64?) async throws -> (
+        revision: Int64, changes: [String: (modRevision: Int64, value: Data)]
+    ) {
+        var out: [String: (modRevision: Int64, value: Data)] = [:]
+        // (A filter makes etcd scan the whole range for every page: none when everything is wanted.)
+        let filter = since > 0 ? ["min_mod_revision": "\(since + 1)"] : [:]
+        let read = try await pages(prefix: prefix, at: revision, filter: filter) { key, kv in
+            out[key] = (kv.mod_revision.flatMap { Int64($0) } ?? 0, try Self.unb64(kv.value ?? ""))
+        }
+        return (read, out)
+    }
+
+    /// The store's current revision.
+    public func revision() async throws -> Int64 {
+        let r: RangeResponse = try await call("/v3/kv/range", ["key": b64(namespace), "count_only": true])
+        guard let revision = r.header?.revision.flatMap({ Int64($0) }) else { throw StoreError("etcd sent no revision") }
+        return revision
+    }
+
+    /// How many keys are under `prefix` at `revision`.
+    public func count(prefix: String, at revision: Int64) async throws -> Int {
+        let start = namespace + prefix
+        let r: RangeResponse = try await call(
+            "/v3/kv/range",
+            [
+                "key": Data(start.utf8).base64EncodedString(), "range_end": Data(Self.rangeEnd(start)).base64EncodedString(),
+                "count_only": true, "revision": "\(revision)"
+            ])
+        return r.count.flatMap { Int($0) } ?? 0
+    }
+
+    /// Every deletion under the namespace from `revision` on (etcd sends no puts), keys without
+    /// the namespace, until the watch ends (`EtcdGateway.watch`).
+    public nonisolated func watchDeletions(from revision: Int64, _ deleted: ([WatchedChange]) async throws -> Void)
         async throws
     {
-        let start = Array(namespace.utf8)
-        try await gateway.watch(key: start, rangeEnd: Self.rangeEnd(namespace), from: revision) { changes in
-            try await changed(
+        try await gateway.watch(
+            key: Array(namespace.utf8), rangeEnd: Self.rangeEnd(namespace), from: revision, deletionsOnly: true
+        ) { changes in
+            try await deleted(
                 changes.map {
                     var c = $0
                     c.key = String(decoding: c.key.utf8.dropFirst(namespace.utf8.count), as: UTF8.self)
@@ -101,8 +135,9 @@ public actor EtcdStore: StateStore {
 
     /// Reads a prefix's range page by page, all pages at one revision (`revision`, or the first
     /// page's); `each` gets every key (namespace removed). Returns the revision read at.
+    /// `filter`: more of the range request's fields (`min_mod_revision`).
     private func pages(
-        prefix: String, at revision: Int64?, _ each: (String, KeyValue) throws -> Void
+        prefix: String, at revision: Int64?, filter: [String: String] = [:], _ each: (String, KeyValue) throws -> Void
     ) async throws -> Int64 {
         let start = namespace + prefix
         let end = Data(Self.rangeEnd(start)).base64EncodedString()
@@ -110,6 +145,7 @@ public actor EtcdStore: StateStore {
         var revision = revision.map { "\($0)" }
         while true {
             var query: [String: Any] = ["key": from.base64EncodedString(), "range_end": end, "limit": "\(listPage)"]
+            for (k, v) in filter { query[k] = v }
             if let revision { query["revision"] = revision }
             let r: RangeResponse = try await call("/v3/kv/range", query)
             revision = revision ?? r.header?.revision

@@ -16,11 +16,14 @@ extension EtcdGateway {
     /// changes to `changed` in order, until the stream ends, fails, or etcd cancels the watch (a
     /// compacted revision): the caller then reads afresh. Returns normally only on cancellation by
     /// etcd or the stream's end.
+    /// `deletionsOnly`: etcd leaves puts out of the stream (its `NOPUT` filter).
     public nonisolated func watch(
-        key: [UInt8], rangeEnd: [UInt8]?, from revision: Int64, _ changed: ([WatchedChange]) async throws -> Void
+        key: [UInt8], rangeEnd: [UInt8]?, from revision: Int64, deletionsOnly: Bool = false,
+        _ changed: ([WatchedChange]) async throws -> Void
     ) async throws {
         var create: [String: Any] = ["key": Data(key).base64EncodedString(), "start_revision": "\(revision)"]
         if let rangeEnd { create["range_end"] = Data(rangeEnd).base64EncodedString() }
+        if deletionsOnly { create["filters"] = ["NOPUT"] }
         let body = try JSONSerialization.data(withJSONObject: ["create_request": create])
         var request = HTTPClientRequest(url: await endpoint + "/v3/watch")
         request.method = .POST

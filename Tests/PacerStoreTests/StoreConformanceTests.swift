@@ -213,30 +213,42 @@ final class EtcdStoreTests: XCTestCase, StoreConformanceTests {
         XCTAssertTrue(listed.allSatisfy { String(decoding: $0.value, as: UTF8.self) == $0.key })
     }
 
-    /// What a follower's warm copy reads: a prefix at one revision, then every change under the
-    /// namespace from the next one — puts and deletions, keys without the namespace, in order.
-    func testAListAtARevisionThenTheNamespacesChangesFromTheNext() async throws {
+    /// What a follower's warm copy reads: what changed since a revision (each key once, with the
+    /// revision it last changed at), counts at a revision, and a watch that carries deletions only.
+    func testChangesSinceARevisionCountsAndAWatchOfDeletions() async throws {
         try await start(1)
         let store = EtcdStore(
             endpoints: etcd.endpoints.map { "http://" + $0 }, namespace: "/t-\(UUID().uuidString.prefix(8))/", listPage: 7)
-        try await store.apply((0..<30).map { .put("tasks/\($0)", Data("v0".utf8)) })
-        let (revision, values) = try await store.list(prefix: "tasks/", at: nil)
-        XCTAssertEqual(values.count, 30)
-        try await store.apply([.put("tasks/3", Data("v1".utf8)), .delete("tasks/4"), .put("apps/x", Data("a".utf8))])
-        let (earlier, _) = try await store.list(prefix: "tasks/", at: revision)
-        XCTAssertEqual(earlier, revision, "read at the revision asked for")
-        let atRevision = try await store.list(prefix: "tasks/", at: revision).values
-        XCTAssertEqual(atRevision, values, "the later changes are not in a read at the earlier revision")
+        try await store.apply((0..<30).map { .put("tasks/\($0)", Data("v0".utf8)) } + [.put("tasks0", Data())])
+        let (first, all) = try await store.changed(prefix: "tasks/", since: 0, at: nil)
+        XCTAssertEqual(all.count, 30, "since 0: everything, in pages")
+        let current = try await store.revision()
+        XCTAssertEqual(current, first)
         let seen = Seen()
         let watching = Task {
-            try await store.watchNamespace(from: revision + 1) { changes in
-                for c in changes { seen.add("\(c.key)=\(c.value.map { String(decoding: $0, as: UTF8.self) } ?? "deleted")") }
+            try await store.watchDeletions(from: first + 1) { changes in
+                for c in changes { seen.add("\(c.key)@\(c.revision)=\(c.value == nil ? "deleted" : "put")") }
             }
         }
         defer { watching.cancel() }
-        try await store.put("tasks/31", Data("v2".utf8))
-        try await Eventually.that("the watch delivers every change since, in order") {
-            seen.values == ["tasks/3=v1", "tasks/4=deleted", "apps/x=a", "tasks/31=v2"]
+        try await store.put("tasks/3", Data("v1".utf8))
+        try await store.put("tasks/3", Data("v2".utf8))
+        try await store.apply([.delete("tasks/4"), .put("tasks/30", Data("v1".utf8))])
+        let deletedAt = try await store.revision()
+        try await store.put("tasks/12", Data("v1".utf8))
+        let (second, changed) = try await store.changed(prefix: "tasks/", since: first, at: nil)
+        XCTAssertEqual(Set(changed.keys), ["tasks/3", "tasks/12", "tasks/30"], "changed keys once each; deletions are not there")
+        XCTAssertEqual(changed["tasks/3"]?.value, Data("v2".utf8))
+        XCTAssertEqual(changed["tasks/12"]?.modRevision, second)
+        let (_, atEarlier) = try await store.changed(prefix: "tasks/", since: first, at: deletedAt)
+        XCTAssertEqual(Set(atEarlier.keys), ["tasks/3", "tasks/30"], "read at an earlier revision")
+        let (countNow, countEarlier) = try await (
+            store.count(prefix: "tasks/", at: second), store.count(prefix: "tasks/", at: first)
+        )
+        XCTAssertEqual(countNow, 30)
+        XCTAssertEqual(countEarlier, 30)
+        try await Eventually.that("the watch delivers the deletion and no put") {
+            seen.values == ["tasks/4@\(deletedAt)=deleted"]
         }
     }
 

@@ -18,6 +18,8 @@ ssize_t pacer_recv_fd(int sock, void *data, size_t len, int *fd);
 // glibc malloc tuning (malloc.h is not in Swift's Glibc module): keep freed memory up to
 // `trim` bytes instead of returning it to the kernel, and serve blocks below `mmap` from the heap.
 void pacer_malloc_keep(int trim, int mmap);
+// Returns the heap's free pages to the kernel (malloc_trim(0)); nonzero if any were.
+int pacer_malloc_trim(void);
 
 // Starting a task's process (spawn.c). Steps named in a failure:
 enum { PACER_STEP_FORK = 1, PACER_STEP_CGROUP, PACER_STEP_MOUNT, PACER_STEP_SETPGID, PACER_STEP_FDS,
