@@ -345,7 +345,7 @@ def run_failover(api, frameworks, fports, masters, mports, fport, mport, n, runn
     out["failover_framework_s"] = time.monotonic() - t0
     # Of that, the new leader's reading of its state (the rest: the lease running out, the election).
     out["failover_framework_load_s"] = metric(survivor, "pacer_state_load_seconds")
-    out["failover_framework_load_read"] = "warm" if 'read="warm"' in Client(survivor, 10).call("GET", "/metrics")[1].decode() else "full"
+    out["failover_framework_load_read"] = "warm" if 'pacer_state_load_seconds{read="warm"}' in Client(survivor, 10).call("GET", "/metrics")[1].decode() else "full"
     new_master = [p for p in mports if p != mport][0]
     masters[mports.index(mport)].p.kill()
     t0 = time.monotonic()
