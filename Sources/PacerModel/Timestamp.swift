@@ -17,29 +17,23 @@ public enum Timestamp {
         let (days, inDay) = (ms / 86_400_000, ms % 86_400_000)
         let (y, m, d) = civil(days)
         let (hh, mm, ss, fff) = (inDay / 3_600_000, inDay / 60_000 % 60, inDay / 1000 % 60, inDay % 1000)
+        // YYYY-MM-DDTHH:MM:SS.fffZ: each field's digits, then the character after it.
+        let fields: [(value: Int, width: Int, then: Unicode.Scalar)] = [
+            (y, 4, "-"), (m, 2, "-"), (d, 2, "T"), (hh, 2, ":"), (mm, 2, ":"), (ss, 2, "."), (fff, 3, "Z")
+        ]
         return String(unsafeUninitializedCapacity: 24) { out in
-            func put(_ value: Int, _ width: Int, at i: Int) {
-                var v = value
-                for k in stride(from: i + width - 1, through: i, by: -1) {
+            var i = 0
+            for field in fields {
+                var v = field.value
+                for k in stride(from: i + field.width - 1, through: i, by: -1) {
                     out[k] = UInt8(ascii: "0") + UInt8(v % 10)
                     v /= 10
                 }
+                i += field.width
+                out[i] = UInt8(ascii: field.then)
+                i += 1
             }
-            put(y, 4, at: 0)
-            out[4] = UInt8(ascii: "-")
-            put(m, 2, at: 5)
-            out[7] = UInt8(ascii: "-")
-            put(d, 2, at: 8)
-            out[10] = UInt8(ascii: "T")
-            put(hh, 2, at: 11)
-            out[13] = UInt8(ascii: ":")
-            put(mm, 2, at: 14)
-            out[16] = UInt8(ascii: ":")
-            put(ss, 2, at: 17)
-            out[19] = UInt8(ascii: ".")
-            put(fff, 3, at: 20)
-            out[23] = UInt8(ascii: "Z")
-            return 24
+            return i
         }
     }
 
