@@ -19,9 +19,10 @@ public func untilShutdown<T: Sendable>(_ operation: @escaping @Sendable () async
 
 /// Hands the heap's free pages back to the kernel every `period`. glibc keeps what a burst freed
 /// (a 50,000-task `/v2/tasks` answer, a reconciliation) in its per-thread arenas: over a 10-minute
-/// churn at 2,000 agents the framework's RSS rose 249 → 385 MiB while its live heap was 44–58 MiB,
-/// and a control plane whose memory only grows is one an operator cannot size (issue 12). The LB
-/// keeps its memory on purpose (`pacer_malloc_keep`) and does not run this.
+/// churn at 2,000 agents the framework's RSS rose 240 → 303 MiB (385 in the mass kill after it)
+/// while its live heap was 44–58 MiB, and a control plane whose memory only grows is one an
+/// operator cannot size (issue 12). The LB keeps its memory on purpose (`pacer_malloc_keep`) and
+/// does not run this.
 public func trimmingTheHeap(every period: Duration = .seconds(15)) async {
     await every(period) { _ = pacer_malloc_trim() }
 }
