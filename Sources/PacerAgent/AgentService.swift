@@ -146,6 +146,9 @@ public struct AgentService: Service {
     private func registerLoop(_ masters: [MasterClient], announced: Announcement) async {
         var current = 0
         var interval = config.heartbeat
+        // Calls in a row that did not register or heartbeat: a streak of them is worth a warning
+        // (once), since a lone failure is what every failover looks like.
+        var misses = 0
         while !Task.isCancelled {
             if let leader = announced.take() {
                 let named = MasterClient.index(ofLeader: leader, in: masters)
@@ -162,6 +165,7 @@ public struct AgentService: Service {
             do {
                 if await agent.registered {
                     let answer = try await master.agentCall(.heartbeat(agent.agentInfo.id, usage: await agent.cpuRates()))
+                    misses = 0
                     if answer.status == 404 { await agent.setRegistered(false) }
                     if let s = answer.heartbeatIntervalSeconds { interval = .milliseconds(Int64(s * 1000)) }
                 } else {
@@ -170,10 +174,23 @@ public struct AgentService: Service {
                     if answer.status == 200 {
                         logger.info("registered with master", metadata: ["master": "\(master.displayURL)"])
                         await agent.setRegistered(true)
+                        misses = 0
                         continue
+                    }
+                    misses += 1
+                    if misses == 3 {
+                        logger.warning(
+                            "the master keeps refusing this agent's registration; retrying",
+                            metadata: ["master": "\(master.displayURL)", "status": "\(answer.status)"])
                     }
                 }
             } catch {
+                misses += 1
+                if misses == 3 {
+                    logger.warning(
+                        "no master reachable for three calls in a row; retrying",
+                        metadata: ["master": "\(master.displayURL)", "error": "\(error)"])
+                }
                 logger.debug("master unreachable", metadata: ["master": "\(master.displayURL)", "error": "\(error)"])
                 await agent.setRegistered(false)
                 current += 1
