@@ -70,16 +70,9 @@ public actor EtcdStore: StateStore {
     /// 50,000 task records in one answer come near the gateway's message limits, and one huge
     /// answer holds that much JSON at once.
     public func list(prefix: String) async throws -> [String: Data] {
-        try await list(prefix: prefix, at: nil).values
-    }
-
-    /// A prefix's keys and values at one revision (`revision`, or the current one), and that revision.
-    public func list(prefix: String, at revision: Int64?) async throws -> (revision: Int64, values: [String: Data]) {
         var out: [String: Data] = [:]
-        let read = try await pages(prefix: prefix, at: revision) { key, kv in
-            out[key] = try Self.unb64(kv.value ?? "")
-        }
-        return (read, out)
+        _ = try await pages(prefix: prefix, at: nil) { key, kv in out[key] = try Self.unb64(kv.value ?? "") }
+        return out
     }
 
     /// The keys under `prefix` changed after revision `since` (new ones included), with the
