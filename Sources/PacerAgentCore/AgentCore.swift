@@ -3,12 +3,7 @@ import PacerModel
 public struct AgentSettings: Sendable {
     /// First resend of an unacknowledged status update; doubles up to `updateRetryMax`.
     public var updateRetry: Duration = .seconds(2)
-    /// An update goes unacknowledged for long mostly because the framework is behind, not because
-    /// it was lost (a lost one is resent within seconds; a re-registration resends everything at
-    /// once). Capped at 10 s, 2,000 agents resent 25,000 heads every 10 s into a framework already
-    /// more than 10 s behind: it fell further behind on duplicates and placement never finished.
-    /// Mesos backs off to 10 minutes.
-    public var updateRetryMax: Duration = .seconds(60)
+    public var updateRetryMax: Duration = .seconds(10)
     /// SIGTERM → SIGKILL when the task names no grace period.
     public var defaultKillGrace: Duration = .seconds(3)
     /// How long a task's keeper waits for a gone agent before it stops the task (zero: forever).
