@@ -13,9 +13,12 @@ final class DeployTests: ClusterTestCase {
         let created = try await post(spec)
         XCTAssertEqual(created.status, 201, created.text)
         let tasks = try await waitRunning("/hello", 2, within: 10)
+        // RUNNING means the process started, not that it listens yet (the app has no health check):
+        // python's server took longer than the first request to bind on a slow CI machine.
         for t in tasks {
-            let r = try await HTTPTransport().send(.GET, "http://\(t.host):\(t.ports[0])/")
-            XCTAssertEqual(r.status, 200)
+            try await Eventually.that("\(t.id) answers HTTP") {
+                (try? await HTTPTransport().send(.GET, "http://\(t.host):\(t.ports[0])/"))?.status == 200
+            }
         }
         let app = try await client.app(id("/hello"))
         XCTAssertEqual(app.tasksRunning, 2)
