@@ -28,5 +28,3 @@ struct HeadQueue<Element> {
         return taken
     }
 }
-
-extension HeadQueue: Sendable where Element: Sendable {}
