@@ -149,6 +149,10 @@ public struct AgentService: Service {
         // Calls in a row that did not register or heartbeat: a streak of them is worth a warning
         // (once), since a lone failure is what every failover looks like.
         var misses = 0
+        func missed(_ message: Logger.Message, _ metadata: Logger.Metadata) {
+            misses += 1
+            if misses == 3 { logger.warning(message, metadata: metadata) }
+        }
         while !Task.isCancelled {
             if let leader = announced.take() {
                 let named = MasterClient.index(ofLeader: leader, in: masters)
@@ -177,20 +181,14 @@ public struct AgentService: Service {
                         misses = 0
                         continue
                     }
-                    misses += 1
-                    if misses == 3 {
-                        logger.warning(
-                            "the master keeps refusing this agent's registration; retrying",
-                            metadata: ["master": "\(master.displayURL)", "status": "\(answer.status)"])
-                    }
+                    missed(
+                        "the master keeps refusing this agent's registration; retrying",
+                        ["master": "\(master.displayURL)", "status": "\(answer.status)"])
                 }
             } catch {
-                misses += 1
-                if misses == 3 {
-                    logger.warning(
-                        "no master reachable for three calls in a row; retrying",
-                        metadata: ["master": "\(master.displayURL)", "error": "\(error)"])
-                }
+                missed(
+                    "no master reachable for three calls in a row; retrying",
+                    ["master": "\(master.displayURL)", "error": "\(error)"])
                 logger.debug("master unreachable", metadata: ["master": "\(master.displayURL)", "error": "\(error)"])
                 await agent.setRegistered(false)
                 current += 1
