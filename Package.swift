@@ -166,7 +166,12 @@ let package = Package(
         .testTarget(name: "PacerAgentCoreTests", dependencies: ["PacerAgentCore"]),
         .testTarget(
             name: "PacerAgentTests",
-            dependencies: ["PacerAgent", "PacerAgentCore", "PacerModel", .product(name: "Logging", package: "swift-log")]),
+            dependencies: [
+                "PacerAgent", "PacerAgentCore", "PacerAgentSim", "PacerModel",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird")
+            ]),
         .testTarget(name: "PacerAppsCoreTests", dependencies: ["PacerAppsCore"]),
         .testTarget(name: "PacerStoreTests", dependencies: ["PacerStore", "PacerTestKit", "PacerClient"]),
         .testTarget(

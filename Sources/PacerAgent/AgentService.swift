@@ -175,6 +175,8 @@ public struct AgentService: Service {
                 } else {
                     let answer = try await master.agentCall(await agent.registration())
                     if let s = answer.heartbeatIntervalSeconds { interval = .milliseconds(Int64(s * 1000)) }
+                    // Redirected by a follower: the master that answered is the one to heartbeat.
+                    if let by = answer.answeredBy, let index = MasterClient.index(ofLeader: by, in: masters) { current = index }
                     if answer.status == 200 {
                         logger.info("registered with master", metadata: ["master": "\(master.displayURL)"])
                         await agent.setRegistered(true)

@@ -71,9 +71,11 @@ public actor Fleet {
             let info = AgentInfo(
                 id: "sim-\(config.port)-\(n)", hostname: "sim-\(config.port)-\(n)",
                 url: "http://\(config.host):\(config.port)/agents/\(n)", resources: config.resources, attributes: attributes)
-            // Its own client, so its own connection to the master, as a real agent on its own machine has.
+            // Its own client, so its own connection to the master, as a real agent on its own machine
+            // has; redirects not followed, as the real agent's (`MasterClient.agentCall`).
             let http = HTTPClient(
-                eventLoopGroupProvider: .singleton, configuration: .init(timeout: .init(connect: .milliseconds(300))))
+                eventLoopGroupProvider: .singleton,
+                configuration: .init(redirectConfiguration: .disallow, timeout: .init(connect: .milliseconds(300))))
             let clients = config.masterURLs.map { url in
                 config.agentSecret.map { URLCredentials.embed("agent:" + $0, in: url) } ?? url
             }.map {
@@ -272,6 +274,13 @@ public actor Fleet {
             return schedule(n, .beat(members[n].beats), at: now.addingTimeInterval(0.25))
         }
         if let interval = answer.heartbeatIntervalSeconds { members[n].heartbeat = interval }
+        // Redirected by a follower: count with the master that answered, unless an election moved
+        // this member on meanwhile.
+        if let by = answer.answeredBy, members[n].master == master,
+            let index = MasterClient.index(ofLeader: by, in: members[n].clients)
+        {
+            members[n].master = index
+        }
         switch (kind, answer.status) {
         case (.register, 200):
             let was = members[n].registered

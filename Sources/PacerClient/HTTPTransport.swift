@@ -10,6 +10,8 @@ public struct HTTPResult: Sendable {
     public var status: Int
     public var body: Data
     public var headers: [(String, String)]
+    /// Where the answer came from when a redirect was followed; nil when the URL asked answered.
+    public var redirectedTo: String?
     public var text: String { String(decoding: body, as: UTF8.self) }
 }
 
@@ -91,6 +93,7 @@ public struct HTTPTransport: Sendable {
             // redirects themselves (AsyncHTTPClient drops `Authorization` on the way, and an agent
             // carrying the cluster secret was refused by the leader it was sent to); the same
             // request, credentials included, goes to the leader here, a few hops at most.
+            var redirectedTo: String?
             for hop in 0... {
                 let response = try await client.execute(request, timeout: timeout)
                 let bytes = try await response.body.collect(upTo: maxResponse)
@@ -98,11 +101,12 @@ public struct HTTPTransport: Sendable {
                     location.hasPrefix("http://") || location.hasPrefix("https://")
                 {
                     request.url = location
+                    redirectedTo = location
                     continue
                 }
                 return HTTPResult(
                     status: Int(response.status.code), body: Data(bytes.readableBytesView),
-                    headers: response.headers.map { ($0.name, $0.value) })
+                    headers: response.headers.map { ($0.name, $0.value) }, redirectedTo: redirectedTo)
             }
             fatalError("unreachable: the loop returns or continues")
         } catch {

@@ -34,14 +34,17 @@ public struct MasterClient: Sendable {
     }
 
     /// Agent → master; returns the HTTP status (404 on HEARTBEAT means: register again). A master
-    /// that does not lead redirects to the leader (followed by the transport); one that knows no
-    /// leader (503) is an error, so the caller moves on to the next master it knows.
+    /// that does not lead redirects to the leader (followed by the transport), and the answer says
+    /// which master that was; one that knows no leader (503) is an error, so the caller moves on to
+    /// the next master it knows.
     public func agentCall(_ call: AgentCall) async throws(ClientError) -> AgentCallAnswer {
         let body = try! encoder.encode(call)
         let r = try await transport.send(.POST, baseURL + "/api/v1/agent", body: body)
         if r.status == 503 { throw .http(status: 503, nil, body: r.text) }
         let reply = r.status == 200 ? try? WireJSON.masterDecoder().decode(AgentCallReply.self, from: r.body) : nil
-        return AgentCallAnswer(status: r.status, heartbeatIntervalSeconds: reply?.heartbeatIntervalSeconds)
+        return AgentCallAnswer(
+            status: r.status, heartbeatIntervalSeconds: reply?.heartbeatIntervalSeconds,
+            answeredBy: r.redirectedTo.flatMap(Self.hostPort))
     }
 
     /// Opens the SUBSCRIBE stream. Events arrive in batches (all complete lines of a read), so the
@@ -92,6 +95,11 @@ public struct MasterClient: Sendable {
 public struct AgentCallAnswer: Sendable, Equatable {
     public var status: Int
     public var heartbeatIntervalSeconds: Double?
+    /// "host:port" of the master that answered when it was not the one asked (a follower
+    /// redirected to it). An agent that counted itself with the follower would ignore that
+    /// follower's election later, taking it for the master it already has
+    /// (`MasterHATests.testAgentsFollowTheElection…` failed that way, one run in five).
+    public var answeredBy: String?
 }
 
 /// Splits a byte stream into newline-terminated records, bounded so a broken peer cannot make
@@ -153,9 +161,12 @@ extension MasterClient {
     /// "host:port" (`pacer master` announces itself so). Nil when no URL has that address, e.g.
     /// a master bound to 0.0.0.0 and reached by name: the caller then tries the masters in turn.
     public static func index(ofLeader leader: String, in masters: [MasterClient]) -> Int? {
-        masters.firstIndex { m in
-            guard let url = URLComponents(string: m.displayURL), let host = url.host, let port = url.port else { return false }
-            return "\(host):\(port)" == leader
-        }
+        masters.firstIndex { hostPort($0.displayURL) == leader }
+    }
+
+    /// "host:port" of a URL: how the election names a master.
+    static func hostPort(_ url: String) -> String? {
+        guard let url = URLComponents(string: url), let host = url.host, let port = url.port else { return nil }
+        return "\(host):\(port)"
     }
 }
