@@ -177,15 +177,15 @@ public struct FrameworkService: Service {
             do {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask {
-                        await scheduler.connecting()
+                        scheduler.connecting()
                         let events = master.subscribe(await scheduler.frameworkInfo) { await scheduler.connected(to: $0) }
                         for try await batch in events {
-                            await scheduler.enqueue(batch)
+                            scheduler.enqueue(batch)
                         }
                     }
                     group.addTask {
                         while true {
-                            let (silent, limit) = await scheduler.silence(missedHeartbeats: config.missedHeartbeats)
+                            let (silent, limit) = scheduler.silence(missedHeartbeats: config.missedHeartbeats)
                             if silent > limit {
                                 throw ClientError.transport(url: master.displayURL, "no event for \(Int(silent)) s")
                             }

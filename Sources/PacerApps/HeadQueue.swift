@@ -28,3 +28,5 @@ struct HeadQueue<Element> {
         return taken
     }
 }
+
+extension HeadQueue: Sendable where Element: Sendable {}

@@ -10,7 +10,8 @@ extension Scheduler {
     /// (at 2,000 agents and 1,000 apps, as much of the actor's time as handling every event).
     func metricsSnapshot() -> MetricsSnapshot {
         MetricsSnapshot(
-            core: core, running: core.runningInstances(), counters: counters, staleOffers: inbox.staleOffers,
+            core: core, running: core.runningInstances(), counters: counters,
+            staleOffers: mailbox.withLock { $0.inbox.staleOffers },
             connected: master != nil, load: load)
     }
 }
@@ -80,14 +81,17 @@ struct MetricsSnapshot: Sendable {
 
     /// Per app: instances asked for, tasks running, and the launch backoff of a crash-looping app.
     private func appFamilies(_ out: inout PrometheusText, now: Instant) {
-        let apps = core.apps.values.sorted { $0.id < $1.id }
+        // Ids and counts only: sorting the app definitions themselves copied each one at every
+        // move (a tenth of the framework's CPU at 1,000 apps with /metrics scraped 5 times a second).
+        let apps = core.apps.map { (id: $0.key.description, instances: $0.value.instances, key: $0.key) }
+            .sorted { $0.id < $1.id }
         out.family(
             "pacer_app_instances", "gauge", "Instances an app asks for.",
-            apps.map { ([("app", $0.id.description)], "\($0.instances)") })
+            apps.map { ([("app", $0.id)], "\($0.instances)") })
         out.family(
             "pacer_app_tasks_running", "gauge", "An app's tasks running and counted as instances.",
             apps.map { app in
-                ([("app", app.id.description)], "\(running[app.id] ?? 0)")
+                ([("app", app.id)], "\(running[app.key] ?? 0)")
             })
         out.family(
             "pacer_app_launch_delay_seconds", "gauge",

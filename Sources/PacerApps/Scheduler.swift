@@ -5,6 +5,7 @@ import PacerClient
 import PacerModel
 import PacerServerKit
 import PacerStore
+import Synchronization
 
 /// The framework's shell: owns the apps core, persists before it acts, and talks to the master.
 /// API handlers and the master's event stream both come through here, one at a time.
@@ -15,16 +16,18 @@ public actor Scheduler {
     var frameworkId: String?
     let bus: EventBus
     var master: MasterClient?
-    var lastEvent = SteadyClock.now
-    /// The master's HEARTBEAT period, from SUBSCRIBED; the stream is dead after a few silent ones.
-    var heartbeatInterval: Double = 5
     /// The largest agent seen, so specs no agent could ever run are refused up front.
     var largestAgent: Resources?
     /// Agents' API URLs, by agent id (from the master's state): where a task's sandbox is read.
     var agentURLs: [String: String] = [:]
-    /// Events received but not yet handled. Handling takes everything queued at once, so a burst
-    /// of updates costs one store write and one acknowledgement call, not one each.
-    var inbox = SchedulerInbox()
+    /// Events received but not yet handled, behind a lock rather than the actor: the stream's reader
+    /// put them in through an actor call, so it read no faster than the busy actor let it in, and
+    /// the master's stream backed up. Offers waited in that backlog behind status updates past the
+    /// master's offer timeout, and every launch on them was dropped and made again (2,000 agents:
+    /// 35,000 extra launches, placement never finished); the silence watchdog waited for the actor
+    /// too. Handling takes a bounded batch at a time, so a burst of updates costs one store write
+    /// and one acknowledgement call, not one each.
+    nonisolated let mailbox = Mutex(Mailbox())
     /// Deployment ids as last written to the store; kept in step after every change.
     var storedDeployments: Set<String> = []
     var counters = SchedulerCounters()
@@ -90,31 +93,35 @@ public actor Scheduler {
     // MARK: master stream
 
     /// The silence watchdog counts from the start of a subscription attempt.
-    func connecting() { lastEvent = SteadyClock.now }
+    nonisolated func connecting() { mailbox.withLock { $0.lastEvent = SteadyClock.now } }
     func connected(to master: MasterClient) {
         self.master = master
-        lastEvent = SteadyClock.now
+        connecting()
     }
     func disconnected() { master = nil }
     /// Seconds since the last event, and how long silence may last before the stream counts as dead.
-    func silence(missedHeartbeats: Double) -> (silent: TimeInterval, limit: TimeInterval) {
-        (SteadyClock.now.timeIntervalSince(lastEvent), heartbeatInterval * missedHeartbeats)
+    nonisolated func silence(missedHeartbeats: Double) -> (silent: TimeInterval, limit: TimeInterval) {
+        mailbox.withLock { (SteadyClock.now.timeIntervalSince($0.lastEvent), $0.heartbeatInterval * missedHeartbeats) }
     }
 
-    func enqueue(_ events: [SchedulerEvent]) {
-        lastEvent = SteadyClock.now
-        inbox.enqueue(events, now: SteadyClock.instant)
+    /// Called by the stream's reader, which never waits for the actor.
+    nonisolated func enqueue(_ events: [SchedulerEvent]) {
+        mailbox.withLock {
+            $0.lastEvent = SteadyClock.now
+            $0.inbox.enqueue(events, now: SteadyClock.instant)
+        }
         doorbell.yield()
     }
 
     /// Handles queued events until none are left; runs for as long as the framework does.
     func processInbox() async {
         for await _ in rings {
-            while !inbox.isEmpty {
-                // At most `maxEventsPerTurn` at a time: the API's requests (and the lease renewal)
-                // wait for the actor while a batch is decided, and a burst of thousands of updates
-                // decided at once held a POST for over a second (issue 12: bound the work per turn).
-                let batch = inbox.next(max: Self.maxEventsPerTurn, now: SteadyClock.instant)
+            // At most `maxEventsPerTurn` at a time: the API's requests (and the lease renewal)
+            // wait for the actor while a batch is decided, and a burst of thousands of updates
+            // decided at once held a POST for over a second (issue 12: bound the work per turn).
+            while let batch = mailbox.withLock({
+                $0.inbox.isEmpty ? nil : $0.inbox.next(max: Self.maxEventsPerTurn, now: SteadyClock.instant)
+            }) {
                 do { try await handle(batch) } catch {
                     logger.error("could not record the framework id; dropping the stream", metadata: ["error": "\(error)"])
                 }
@@ -131,7 +138,7 @@ public actor Scheduler {
             switch e.type {
             case .subscribed:
                 guard let id = e.subscribed?.frameworkId else { continue }
-                heartbeatInterval = e.subscribed?.heartbeatIntervalSeconds ?? heartbeatInterval
+                if let interval = e.subscribed?.heartbeatIntervalSeconds { mailbox.withLock { $0.heartbeatInterval = interval } }
                 if frameworkId != id {
                     try await repo.setFrameworkId(id)  // before anything runs under this id
                     frameworkId = id
@@ -399,4 +406,12 @@ public actor Scheduler {
             }
         }
     }
+}
+
+/// What the stream's reader and the actor share (`Scheduler.mailbox`).
+struct Mailbox: Sendable {
+    var inbox = SchedulerInbox()
+    var lastEvent = SteadyClock.now
+    /// The master's HEARTBEAT period, from SUBSCRIBED; the stream is dead after a few silent ones.
+    var heartbeatInterval: Double = 5
 }

@@ -9,7 +9,7 @@ import PacerModel
 /// subscription (the master dropped them) and those after it wait until it is handled.
 /// Offers older than `offerMaxAge` are dropped unused (the master rescinds them at 15 s), and at
 /// most `maxOffers` are taken per turn, so a turn's launches go out while its offers are valid.
-struct SchedulerInbox {
+struct SchedulerInbox: Sendable {
     static let offerMaxAge = 10.0
     static let maxOffers = 1_000
     /// Everything but offers and rescinds, in order.
@@ -38,7 +38,10 @@ struct SchedulerInbox {
     }
 
     /// The next batch: a pending SUBSCRIBED alone; else offers still fresh (up to `maxOffers`) and
-    /// up to `max` events in all.
+    /// up to `max` other events. Offers do not count against `max`: the master makes them an agent
+    /// or two at a time, and at 2,000 agents a steady stream of small offer events filled every
+    /// turn, so no status update was handled for minutes while launches went on (placement never
+    /// finished, and tasks past their launch timeout were replaced by more launches).
     mutating func next(max: Int, now: Instant) -> [SchedulerEvent] {
         if !events.isEmpty, events[0].type == .subscribed {
             subscriptionsPending -= 1
@@ -65,7 +68,7 @@ struct SchedulerInbox {
             if offers.isEmpty { rescinded = [] }
         }
         var n = 0
-        while n < Swift.max(0, max - batch.count), n < events.count, events[n].type != .subscribed { n += 1 }
+        while n < max, n < events.count, events[n].type != .subscribed { n += 1 }
         return batch + events.popFirst(n)
     }
 }

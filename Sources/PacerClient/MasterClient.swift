@@ -136,7 +136,12 @@ public struct AgentClient: Sendable {
     /// `master:SECRET` when agents take messages only from holders of the cluster's agent secret.
     let credentials: String?
     /// Its own pool (per agent, one connection at a time: deliveries to an agent are in order; up to
-    /// 32 to one host, where simulated agents share one listener).
+    /// 32 to one host, where simulated agents share one listener). AsyncHTTPClient's connect timeout
+    /// is also how long a request may wait for a pooled connection: at the cluster client's 300 ms,
+    /// a burst of LAUNCHes to 2,000 simulated agents queued longer than that, every one failed
+    /// unsent (`getConnectionFromPoolTimeout`) and was reported dropped, the framework launched
+    /// them again into the same queue, and placement never finished. A dead agent costs its own
+    /// queue these 2 s, no one else's.
     public init(
         transport: HTTPTransport = HTTPTransport(client: AgentClient.client, timeout: .seconds(5)), credentials: String? = nil
     ) {
@@ -145,7 +150,9 @@ public struct AgentClient: Sendable {
     }
     public static var client: HTTPClient {
         ClientTLS.shared("agents") {
-            HTTPClient(eventLoopGroupProvider: .singleton, configuration: HTTPTransport.clusterConfiguration($0))
+            var configuration = HTTPTransport.clusterConfiguration($0)
+            configuration.timeout.connect = .seconds(2)
+            return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         }
     }
 

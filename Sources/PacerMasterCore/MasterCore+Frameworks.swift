@@ -90,6 +90,11 @@ extension MasterCore {
     }
 
     mutating func accept(_ fid: String, _ a: SchedulerCall.Accept, now: Instant) -> [MasterDirective] {
+        let rescinded = reinstateLapsed(a.offerIds, fid, now: now)
+        return rescinded + acceptOutstanding(fid, a, now: now)
+    }
+
+    private mutating func acceptOutstanding(_ fid: String, _ a: SchedulerCall.Accept, now: Instant) -> [MasterDirective] {
         let tasks = a.operations.compactMap(\.launch).flatMap(\.taskInfos)
         let valid = a.offerIds.compactMap { offers[$0] }.filter { $0.frameworkId == fid }
         guard !valid.isEmpty, valid.count == a.offerIds.count, Set(valid.map(\.agentId)).count == 1,
@@ -104,7 +109,9 @@ extension MasterCore {
                     .update(
                         TaskStatus(
                             taskId: t.taskId, agentId: t.agentId, frameworkId: fid,
-                            state: .dropped, message: "offer no longer valid (rescinded, used or from several agents)",
+                            state: .dropped,
+                            message:
+                                "offer no longer valid (rescinded, used, from several agents, or lapsed and its resources taken)",
                             reason: "REASON_INVALID_OFFERS", timestamp: now.secondsSince1970)))
             } + allocate(now: now)
         }

@@ -160,9 +160,40 @@ extension MasterCore {
 
     /// Offers nobody answered within the offer timeout go back to the pool, the framework told.
     mutating func expireOffers(now: Instant) -> [MasterDirective] {
-        offers.expire(madeBefore: now - settings.offerTimeout).flatMap { o in
+        offers.forgetLapsed(madeBefore: now - settings.offerTimeout * 2)
+        return offers.expire(madeBefore: now - settings.offerTimeout).flatMap { o in
             touch(o.agentId)
             return send(o.frameworkId, .rescind(o.id))
         }
+    }
+
+    /// An ACCEPT naming offers that timed out while it was on its way — behind a busy framework's
+    /// backlog, 35,000 of 50,000 launches at 2,000 agents were dropped this way and made again,
+    /// and placement never finished — is honoured when what those offers held is still free: the
+    /// agent's other outstanding offers are taken back first (the lapsed offer's resources were
+    /// offered again meanwhile), then the lapsed ones are outstanding again and the ACCEPT goes on
+    /// as usual. Lapsed offers are forgotten twice the offer timeout after they were made.
+    mutating func reinstateLapsed(_ ids: [String], _ fid: String, now: Instant) -> [MasterDirective] {
+        let lapsed = ids.compactMap { offers.lapsed($0) }
+        guard let agentId = lapsed.first?.agentId, agents[agentId]?.reachable == true,
+            lapsed.allSatisfy({ $0.agentId == agentId && $0.frameworkId == fid && $0.revocable != true })
+        else { return [] }
+        let named = Set(ids)
+        let out = offers.on(agent: agentId).filter { !named.contains($0.id) }.sorted { $0.id < $1.id }.flatMap { o in
+            removeOffer(o.id)
+            return send(o.frameworkId, .rescind(o.id))
+        }
+        guard var l = ledger(agentId) else { return out }
+        for o in lapsed {
+            let role = o.role ?? Role.any
+            let (reserved, unreserved) = l.available(role)
+            var room = reserved + unreserved
+            room.ports = l.freePorts
+            guard room.contains(o.resources) else { return out }
+            l.used[role] = (l.used[role] ?? Resources()) + o.resources.scalars
+            l.portsTaken += o.resources.ports
+        }
+        for o in lapsed { offers.reinstate(o.id, now: now) }
+        return out
     }
 }

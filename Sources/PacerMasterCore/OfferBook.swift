@@ -52,17 +52,42 @@ public struct OfferBook: Sendable {
         return offer
     }
 
-    /// Removes and returns the offers made at or before `deadline`, oldest first.
+    /// Offers that timed out unanswered, by id, and in the order they were made: an ACCEPT of one
+    /// may still be on its way (`MasterCore.reinstateLapsed`).
+    private var lapsed: [String: Offer] = [:]
+    private var lapsedOrder: Deque<(id: String, at: Instant)> = []
+
+    /// Removes and returns the offers made at or before `deadline`, oldest first; they are kept as
+    /// lapsed until `forgetLapsed`.
     mutating func expire(madeBefore deadline: Instant) -> [Offer] {
         var out: [Offer] = []
         while let first = made.first, first.at <= deadline {
             made.removeFirst()
             if let offer = byId[first.id] {
                 remove(offer.id)
+                lapsed[offer.id] = offer
+                lapsedOrder.append(first)
                 out.append(offer)
             }
         }
         return out
+    }
+
+    /// An offer that timed out and is not yet forgotten.
+    public func lapsed(_ id: String) -> Offer? { lapsed[id] }
+
+    /// Forgets the lapsed offers made at or before `deadline`.
+    mutating func forgetLapsed(madeBefore deadline: Instant) {
+        while let first = lapsedOrder.first, first.at <= deadline {
+            lapsedOrder.removeFirst()
+            lapsed[first.id] = nil
+        }
+    }
+
+    /// A lapsed offer outstanding again (its ACCEPT arrived and what it offered is still free).
+    mutating func reinstate(_ id: String, now: Instant) {
+        guard let offer = lapsed.removeValue(forKey: id) else { return }
+        add(offer, now: now)
     }
 
     /// Drops answered offers from the front, so the queue stays as long as what is outstanding

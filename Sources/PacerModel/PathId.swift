@@ -64,7 +64,23 @@ public struct PathId: Hashable, Comparable, Sendable, CustomStringConvertible {
     public var description: String { "/" + segments.joined(separator: "/") }
     /// The form Marathon uses inside task ids: `/shop/web` → `shop_web`.
     public var safeName: String { segments.joined(separator: "_") }
-    public static func < (a: PathId, b: PathId) -> Bool { a.description < b.description }
+    /// Orders as the descriptions do, without building them: sorting a thousand apps by id built
+    /// 20,000 strings (a tenth of the framework's `/metrics`, and every offer's candidate list).
+    /// Byte order is String's order here: segments are ASCII (`init(validating:)`).
+    public static func < (a: PathId, b: PathId) -> Bool {
+        let slash = UInt8(ascii: "/")
+        for k in 0..<min(a.segments.count, b.segments.count) where a.segments[k] != b.segments[k] {
+            let x = a.segments[k].utf8
+            let y = b.segments[k].utf8
+            if let (c, d) = zip(x, y).first(where: { $0 != $1 }) { return c < d }
+            // One segment is a prefix of the other: the shorter one's path goes on with "/" or ends.
+            if x.count < y.count {
+                return k + 1 < a.segments.count ? slash < y[y.index(y.startIndex, offsetBy: x.count)] : true
+            }
+            return k + 1 < b.segments.count ? x[x.index(x.startIndex, offsetBy: y.count)] < slash : false
+        }
+        return a.segments.count < b.segments.count
+    }
 }
 
 extension PathId: Codable {

@@ -35,9 +35,10 @@ final class InboxOrderTests: XCTestCase {
         var inbox = SchedulerInbox()
         inbox.enqueue((0..<6).map(update) + [.offers([offer("o1"), offer("o2")]), .rescind("o1"), update(6)], now: t)
         XCTAssertEqual(
-            describe(inbox.next(max: 4, now: t)), ["offers o2", "t0", "t1", "t2"], "offers first, the rescinded one gone")
+            describe(inbox.next(max: 4, now: t)), ["offers o2", "t0", "t1", "t2", "t3"],
+            "offers first, the rescinded one gone, and four other events")
         inbox.enqueue([.offers([offer("o3")]), .subscribed("f", heartbeat: 5), .offers([offer("o4")]), update(7)], now: t)
-        XCTAssertEqual(describe(inbox.next(max: 4, now: t)), ["t3", "t4", "t5", "t6"], "offers of the old subscription dropped")
+        XCTAssertEqual(describe(inbox.next(max: 4, now: t)), ["t4", "t5", "t6"], "offers of the old subscription dropped")
         XCTAssertEqual(describe(inbox.next(max: 4, now: t)), ["subscribed"])
         XCTAssertEqual(describe(inbox.next(max: 4, now: t)), ["offers o4", "t7"], "the new subscription's offers after it")
         XCTAssertTrue(inbox.isEmpty)
@@ -66,12 +67,27 @@ final class InboxOrderTests: XCTestCase {
         var seen: [String] = []
         while !inbox.isEmpty {
             let batch = inbox.next(max: 500, now: t)
-            XCTAssertLessThanOrEqual(batch.count, 500)
+            XCTAssertLessThanOrEqual(batch.filter { $0.type == .update }.count, 500)
             seen += describe(batch)
             if seen.count == 5_000 { inbox.enqueue([.offers([offer("o1")]), update(10_000)], now: t) }
         }
         XCTAssertEqual(seen.count, 10_002)
         XCTAssertEqual(seen[5_000], "offers o1", "the offer went before the 5,000 updates still queued")
         XCTAssertEqual(seen.filter { $0.hasPrefix("t") }, (0...10_000).map { "t\($0)" })
+    }
+
+    /// The master offers an agent or two at a time: a thousand small offer events ahead of every
+    /// turn must not starve the status updates behind them.
+    func testAStreamOfSmallOfferEventsDoesNotStarveUpdates() {
+        var inbox = SchedulerInbox()
+        inbox.enqueue((0..<600).map(update), now: t)
+        var handled = 0
+        for turn in 0..<3 {
+            inbox.enqueue((0..<SchedulerInbox.maxOffers).map { .offers([offer("o\(turn)-\($0)")]) }, now: t)
+            let batch = inbox.next(max: 200, now: t)
+            XCTAssertEqual(batch.filter { $0.type == .offers }.count, SchedulerInbox.maxOffers)
+            handled += batch.filter { $0.type == .update }.count
+        }
+        XCTAssertEqual(handled, 600, "200 updates a turn, offers or not")
     }
 }

@@ -234,4 +234,54 @@ extension MasterCoreTests {
         XCTAssertNotEqual(again.first?.id, offer.id)
         XCTAssertEqual(again.first?.resources, agent.resources)
     }
+
+    /// An ACCEPT that arrives after its offer timed out (it waited behind a busy framework's
+    /// backlog) launches when what the offer held is still free: the re-offer made meanwhile is
+    /// taken back. Once those resources are used, or twice the offer timeout has passed, the
+    /// launch is dropped as before.
+    func testAnAcceptOfALapsedOfferLaunchesWhileItsResourcesAreStillFree() throws {
+        let timeout = MasterCore(now: 0, idPrefix: "x").settings.offerTimeout.seconds
+        func at(_ s: Double) -> Instant { Instant(secondsSince1970: s) }
+        func beat(_ m: inout MasterCore, _ s: Double) { _ = m.onHeartbeat(agentId: agent.id, now: at(s)) }
+
+        var (m, fid, offer) = cluster()
+        beat(&m, timeout)
+        let reoffer = try XCTUnwrap(offers(m.onTick(now: at(timeout + 0.5))).first, "offered again after the timeout")
+        beat(&m, timeout + 1)
+        let ds = try m.onCall(.accept(fid, offerIds: [offer.id], tasks: [task("late")], refuseSeconds: 0), now: at(timeout + 1))
+        XCTAssertEqual(launches(ds).map(\.taskId), ["late"])
+        XCTAssertTrue(updates(ds).isEmpty, "nothing dropped")
+        let rescinded = ds.compactMap { d -> String? in
+            if case .toFramework(fid, let e) = d { return e.rescind?.offerId }
+            return nil
+        }
+        XCTAssertEqual(rescinded, [reoffer.id], "the re-offer of the same resources taken back")
+        XCTAssertNil(m.offers[reoffer.id])
+        XCTAssertEqual(
+            updates(try m.onCall(.accept(fid, offerIds: [offer.id], tasks: [task("again")]), now: at(timeout + 2))).map(\.state),
+            [.dropped], "a lapsed offer is used once")
+
+        // Its resources taken by a launch on the re-offer: the late ACCEPT is dropped.
+        var (m2, fid2, offer2) = cluster()
+        beat(&m2, timeout)
+        let reoffer2 = try XCTUnwrap(offers(m2.onTick(now: at(timeout + 0.5))).first)
+        let big = task("big", cpus: 2, mem: 1024)
+        XCTAssertEqual(
+            launches(try m2.onCall(.accept(fid2, offerIds: [reoffer2.id], tasks: [big]), now: at(timeout + 1))).map(\.taskId),
+            ["big"])
+        XCTAssertEqual(
+            updates(try m2.onCall(.accept(fid2, offerIds: [offer2.id], tasks: [task("late")]), now: at(timeout + 2))).map(
+                \.state),
+            [.dropped])
+
+        // Forgotten twice the offer timeout after it was made.
+        var (m3, fid3, offer3) = cluster()
+        for s in stride(from: timeout, through: 2 * timeout + 1, by: 1) {
+            beat(&m3, s)
+            _ = m3.onTick(now: at(s + 0.5))
+        }
+        XCTAssertEqual(
+            updates(try m3.onCall(.accept(fid3, offerIds: [offer3.id], tasks: [task("late")]), now: at(2 * timeout + 2)))
+                .map(\.state), [.dropped])
+    }
 }
