@@ -51,9 +51,9 @@ public struct HTTPTransport: Sendable {
     /// Between the cluster's own processes (agents and frameworks to masters): a refused or silent
     /// peer is given up after 300 ms, so a dead master — or a stale redirect to one — costs little
     /// before the caller tries the next.
-    /// Up to 32 connections per peer: a framework sends its ACCEPTs and KILLs 16 at a time, and a
-    /// request waiting for a pooled connection longer than the connect timeout fails
-    /// (`getConnectionFromPoolTimeout`, seen at 2,000 agents).
+    /// Up to 32 connections per peer: a framework sends its ACCEPTs 16 and its KILLs 32 at a time;
+    /// a request waiting for a pooled connection longer than the connect timeout is queued again
+    /// (`executeWaitingForThePool`).
     public static var cluster: HTTPClient {
         ClientTLS.shared("cluster") { HTTPClient(eventLoopGroupProvider: .singleton, configuration: clusterConfiguration($0)) }
     }
@@ -95,7 +95,7 @@ public struct HTTPTransport: Sendable {
             // request, credentials included, goes to the leader here, a few hops at most.
             var redirectedTo: String?
             for hop in 0... {
-                let response = try await client.execute(request, timeout: timeout)
+                let response = try await executeWaitingForThePool(request)
                 let bytes = try await response.body.collect(upTo: maxResponse)
                 if [307, 308].contains(response.status.code), hop < 3, let location = response.headers.first(name: "Location"),
                     location.hasPrefix("http://") || location.hasPrefix("https://")
@@ -111,6 +111,24 @@ public struct HTTPTransport: Sendable {
             fatalError("unreachable: the loop returns or continues")
         } catch {
             throw .transport(url: target, "\(error)")  // never the credentials
+        }
+    }
+
+    /// AsyncHTTPClient gives a request only its connect timeout to get a connection from the
+    /// pool, and fails it unsent (`getConnectionFromPoolTimeout`) when every connection to a live
+    /// peer is busy — only then: a dead peer fails with its connect error (the pool's
+    /// `timeoutRequest`). Unsent, it is safe to queue again, up to the request's own timeout: a
+    /// busy peer answers late instead of not at all. The 300 ms of the cluster client failed
+    /// KILLs and LAUNCHes in bursts on a slow machine (ScaleCorrectnessTests, 200 agents), and
+    /// each failure came back as a retry or a relaunch: more load on what was already saturated.
+    private func executeWaitingForThePool(_ request: HTTPClientRequest) async throws -> HTTPClientResponse {
+        let deadline = NIODeadline.now() + timeout
+        while true {
+            do {
+                return try await client.execute(request, deadline: deadline)
+            } catch let error as HTTPClientError where error == .getConnectionFromPoolTimeout && .now() < deadline {
+                continue
+            }
         }
     }
 

@@ -140,8 +140,9 @@ public struct AgentClient: Sendable {
     /// is also how long a request may wait for a pooled connection: at the cluster client's 300 ms,
     /// a burst of LAUNCHes to 2,000 simulated agents queued longer than that, every one failed
     /// unsent (`getConnectionFromPoolTimeout`) and was reported dropped, the framework launched
-    /// them again into the same queue, and placement never finished. A dead agent costs its own
-    /// queue these 2 s, no one else's.
+    /// them again into the same queue, and placement never finished. Such a request is now queued
+    /// again up to its timeout (`HTTPTransport.send`); the 2 s here make fewer rounds of that, and
+    /// a dead agent costs its own queue these 2 s, no one else's.
     public init(
         transport: HTTPTransport = HTTPTransport(client: AgentClient.client, timeout: .seconds(5)), credentials: String? = nil
     ) {
