@@ -160,6 +160,10 @@ public actor Master {
             "pacer_agents_marked_unreachable_total", "counter",
             "Agents declared unreachable (missed heartbeats) since this master started.",
             [([], "\(core.unreachableMarks)")])
+        out.family(
+            "pacer_status_update_resends_not_forwarded_total", "counter",
+            "Agents' resends of a status update the framework was sent less than 30 s before and has not acknowledged.",
+            [([], "\(core.resendsNotForwarded)")])
         out.family("pacer_offers_outstanding", "gauge", "Offers sent and not yet answered.", [([], "\(core.offers.count)")])
         return out.text
     }

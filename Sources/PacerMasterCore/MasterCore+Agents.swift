@@ -107,11 +107,40 @@ extension MasterCore {
                     setTask(status.taskId, on: agentId, t)
                 }
             }
-            if let frameworkId { out += send(frameworkId, .update(status)) }
+            if let frameworkId, firstForward(status, to: frameworkId, now: now) { out += send(frameworkId, .update(status)) }
         }
         guard freed else { return out }
         touch(agentId)
         return out + allocate(now: now)
+    }
+
+    /// How long a forwarded update counts as on its way: a resend of it within this time is not
+    /// forwarded again.
+    static let resendWindow: Duration = .seconds(30)
+
+    /// Whether to forward this update: not when the same one (same uuid) went to the framework's
+    /// current subscription less than `resendWindow` ago and is not acknowledged yet. An agent
+    /// resends its unacknowledged head every 2–10 s; a framework behind by more than that (5,000
+    /// tasks rolling on a 2-core machine: 4,000–6,000 updates waiting) was sent every update two
+    /// or three times, each one decoded, applied and acknowledged again — work that kept it
+    /// behind. What the window costs: an update whose ACKNOWLEDGE was lost on its way to the
+    /// master is acknowledged up to 30 s later; a framework that subscribes again (its stream
+    /// was lost, or another replica took over) gets every resend at once.
+    mutating func firstForward(_ s: TaskStatus, to fid: String, now: Instant) -> Bool {
+        guard let uuid = s.uuid, frameworks[fid]?.connected == true else { return true }
+        if let f = forwarded[s.taskId], f.uuid == uuid, f.frameworkId == fid, now - f.at < Self.resendWindow {
+            resendsNotForwarded += 1
+            return false
+        }
+        forwarded[s.taskId] = ForwardedUpdate(uuid: uuid, frameworkId: fid, at: now)
+        return true
+    }
+
+    /// Entries whose window passed (an update never acknowledged: its framework went away).
+    mutating func pruneForwarded(now: Instant) {
+        guard now - lastForwardedPrune >= Self.resendWindow else { return }
+        lastForwardedPrune = now
+        forwarded = forwarded.filter { now - $0.value.at < Self.resendWindow }
     }
 
     /// An agent reports a live task the master has no record of (its launch arrived after the agent

@@ -5,6 +5,7 @@ extension MasterCore {
     /// failover timeout, heartbeat frameworks, and offer what is free.
     public mutating func onTick(now: Instant) -> [MasterDirective] {
         var out = expireAgents(now: now) + expireOffers(now: now)
+        pruneForwarded(now: now)
         for (id, f) in frameworks.sorted(by: { $0.key < $1.key })
         where !f.connected && now - (f.disconnectedAt ?? now) > .seconds(f.info.failoverTimeoutSeconds) {
             out += teardown(id)

@@ -18,6 +18,8 @@ extension MasterCore {
         entry.suppressed = false
         entry.refusals = [:]
         frameworks[id] = entry
+        // A new subscription has none of what went to the old one: resends go through again.
+        forwarded = forwarded.filter { $0.value.frameworkId != id }
         var out: [MasterDirective] = [.toFramework(id, .subscribed(id, heartbeat: settings.frameworkHeartbeat.seconds))]
         dropOffers(of: id)
         allocateAll = true
@@ -202,8 +204,9 @@ extension MasterCore {
         return [.toAgent(agentId: agent.info.id, url: agent.info.url, .kill(framework: fid, task: taskId))]
     }
 
-    func acknowledge(_ acks: [Acknowledgement]) -> [MasterDirective] {
-        Dictionary(grouping: acks, by: \.agentId).sorted { $0.key < $1.key }.compactMap { agentId, list in
+    mutating func acknowledge(_ acks: [Acknowledgement]) -> [MasterDirective] {
+        for a in acks where forwarded[a.taskId]?.uuid == a.uuid { forwarded[a.taskId] = nil }
+        return Dictionary(grouping: acks, by: \.agentId).sorted { $0.key < $1.key }.compactMap { agentId, list in
             guard let agent = agents[agentId], agent.reachable else { return nil }
             return .toAgent(agentId: agentId, url: agent.info.url, .acknowledge(list))
         }

@@ -130,6 +130,11 @@ public struct MasterCore: Sendable {
     var taskAgent: [String: String] = [:]
     /// Agents declared unreachable since the master started (a healthy cluster keeps this at 0).
     public internal(set) var unreachableMarks = 0
+    /// The update last forwarded per task and not yet acknowledged (see `firstForward`).
+    var forwarded: [String: ForwardedUpdate] = [:]
+    var lastForwardedPrune = Instant.distantPast
+    /// Agents' resends of an update the framework already has, not forwarded again.
+    public internal(set) var resendsNotForwarded = 0
 
     public init(
         settings: MasterSettings = MasterSettings(), now: Instant, idPrefix: String, policy: ResourcePolicy = ResourcePolicy()
@@ -175,4 +180,11 @@ public struct MasterCore: Sendable {
     func send(_ frameworkId: String, _ event: SchedulerEvent) -> [MasterDirective] {
         frameworks[frameworkId]?.connected == true ? [.toFramework(frameworkId, event)] : []
     }
+}
+
+/// An update on its way to a framework's current subscription.
+struct ForwardedUpdate: Sendable {
+    var uuid: String
+    var frameworkId: String
+    var at: Instant
 }

@@ -284,4 +284,36 @@ extension MasterCoreTests {
             updates(try m3.onCall(.accept(fid3, offerIds: [offer3.id], tasks: [task("late")]), now: at(2 * timeout + 2)))
                 .map(\.state), [.dropped])
     }
+
+    /// An agent resends its unacknowledged head every 2–10 s; the master forwards each update to
+    /// the framework's subscription once (30 s window), again after that window or to a new
+    /// subscription, and a new update at once.
+    func testAnAgentsResendOfAnUnacknowledgedUpdateIsForwardedOnceASubscription() throws {
+        var (m, fid, offer) = cluster()
+        func at(_ s: Double) -> Instant { Instant(secondsSince1970: s) }
+        _ = try m.onCall(.accept(fid, offerIds: [offer.id], tasks: [task("t1")], refuseSeconds: 0), now: at(1))
+        let running = TaskStatus(taskId: "t1", agentId: "a1", frameworkId: fid, state: .running, uuid: "u1", timestamp: 2)
+        XCTAssertEqual(updates(m.onAgentUpdates(agentId: "a1", [running], now: at(2))), [running])
+        XCTAssertEqual(updates(m.onAgentUpdates(agentId: "a1", [running], now: at(4))), [], "a resend 2 s later")
+        XCTAssertEqual(updates(m.onAgentUpdates(agentId: "a1", [running], now: at(14))), [], "and 12 s later")
+        XCTAssertEqual(m.resendsNotForwarded, 2)
+        XCTAssertEqual(updates(m.onAgentUpdates(agentId: "a1", [running], now: at(32))), [running], "past the window")
+
+        // A new subscription (the framework lost its stream) gets the resend at once.
+        _ = m.onSubscribe(FrameworkInfo(id: fid, name: "f"), now: at(33))
+        XCTAssertEqual(updates(m.onAgentUpdates(agentId: "a1", [running], now: at(34))), [running])
+
+        // Acknowledged, then the next update: forwarded, and its own resend is not.
+        _ = try m.onCall(.acknowledge(fid, [Acknowledgement(agentId: "a1", taskId: "t1", uuid: "u1")]), now: at(35))
+        var healthy = running
+        healthy.uuid = "u2"
+        healthy.healthy = true
+        XCTAssertEqual(updates(m.onAgentUpdates(agentId: "a1", [healthy], now: at(36))), [healthy])
+        XCTAssertEqual(updates(m.onAgentUpdates(agentId: "a1", [healthy], now: at(38))), [])
+
+        // An update the framework acknowledged and the agent sent again anyway (the ACKNOWLEDGE
+        // crossed the resend): forwarded, so it is acknowledged again.
+        _ = try m.onCall(.acknowledge(fid, [Acknowledgement(agentId: "a1", taskId: "t1", uuid: "u2")]), now: at(39))
+        XCTAssertEqual(updates(m.onAgentUpdates(agentId: "a1", [healthy], now: at(40))), [healthy])
+    }
 }
