@@ -44,6 +44,10 @@ final class HTTPSession {
     /// Counters of the service the latest request went to (bytes are counted against it).
     var cell: ServiceCell?
     var upstream: Upstream?
+    /// Reading the upstream again after the client drained (`flushClient`), and whether a nested
+    /// drain asked for another round: the loop there replaces what was a recursion.
+    private var resumingUpstream = false
+    private var resumeAgain = false
 
     /// The request in flight and the data its bytes need (what happens next is `machine`'s).
     /// A class: it is handed around on every event of a request, and copying a struct of this
@@ -242,9 +246,22 @@ final class HTTPSession {
             readClient()
             return
         }
-        if let up = upstream, up.incoming.resume(backlog: output, limit: settings.limits.bufferBytes) {
-            if machine.isTunnel { tunnelFromUpstream(up, peerClosed: true) } else { upstreamReadable(up, peerClosed: true) }
+        guard let up = upstream, up.incoming.resume(backlog: output, limit: settings.limits.bufferBytes) else { return }
+        // Reading the upstream forwards to the client and flushes it, which resumes the upstream
+        // again: as a recursion that was one level per buffer, and a 256 MiB body to a fast
+        // client overflowed a worker's stack at ~190 MiB (SIGSEGV in evbuffer_write_atmost under
+        // thousands of flushClient → upstreamReadable → handleResponse frames). A nested resume
+        // now only asks the outermost one for another round.
+        if resumingUpstream {
+            resumeAgain = true
+            return
         }
+        resumingUpstream = true
+        defer { resumingUpstream = false }
+        repeat {
+            resumeAgain = false
+            if machine.isTunnel { tunnelFromUpstream(up, peerClosed: true) } else { upstreamReadable(up, peerClosed: true) }
+        } while resumeAgain && upstream === up && !machine.isClosed
     }
 
     /// Something failed: answers with an error of the LB's own and closes, or — once an answer is
