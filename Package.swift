@@ -64,6 +64,7 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log")
             ], swiftSettings: strict),
@@ -167,7 +168,8 @@ let package = Package(
         .testTarget(
             name: "PacerAgentTests",
             dependencies: [
-                "PacerAgent", "PacerAgentCore", "PacerAgentSim", "PacerModel",
+                "PacerAgent", "PacerAgentCore", "PacerAgentSim", "PacerClient", "PacerMaster", "PacerModel",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird")

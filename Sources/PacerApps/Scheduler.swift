@@ -36,6 +36,9 @@ public actor Scheduler {
     /// KILL calls waiting for a sender, and the senders running.
     var backgroundCalls = HeadQueue<AppsDirective>()
     var callSenders = 0
+    /// Whether the master subscribed to takes several tasks in one KILL (`KILL_MANY`; an older
+    /// master, during a rolling upgrade, does not).
+    var masterKillsMany = false
     /// Acknowledgements, and declined offers by refusal, waiting for their one sender each.
     var acknowledgements = Coalesced<Acknowledgement>()
     var declines: [Double: Coalesced<String>] = [:]
@@ -139,6 +142,7 @@ public actor Scheduler {
             case .subscribed:
                 guard let id = e.subscribed?.frameworkId else { continue }
                 if let interval = e.subscribed?.heartbeatIntervalSeconds { mailbox.withLock { $0.heartbeatInterval = interval } }
+                masterKillsMany = e.subscribed?.capabilities?.contains(SchedulerEvent.Capability.killMany) == true
                 if frameworkId != id {
                     try await repo.setFrameworkId(id)  // before anything runs under this id
                     frameworkId = id
@@ -280,24 +284,42 @@ public actor Scheduler {
         }
     }
 
-    /// Queues calls for the background senders (at most `maxKillsInFlight` calls at once).
+    /// Queues calls for the background senders: at most `maxKillsInFlight` tasks in flight, one a
+    /// call, or `maxKillsPerCall` a call when the master takes several.
     func sendInBackground(_ calls: [AppsDirective]) {
         backgroundCalls.append(contentsOf: calls)
-        while callSenders < Self.maxKillsInFlight && callSenders < backgroundCalls.count {
+        let perCall = killsPerCall
+        let senders = masterKillsMany ? Self.maxKillsInFlight / Self.maxKillsPerCall : Self.maxKillsInFlight
+        while callSenders < senders && callSenders * perCall < backgroundCalls.count {
             callSenders += 1
             Task { await self.sendBackgroundCalls() }
         }
     }
 
+    /// Tasks one KILL call names: several when the master's SUBSCRIBED offered `KILL_MANY`, else one.
+    private var killsPerCall: Int { masterKillsMany ? Self.maxKillsPerCall : 1 }
+
     private func sendBackgroundCalls() async {
-        while let d = backgroundCalls.popFirst(backgroundCalls.isEmpty ? 0 : 1).first {
-            do { try await execute(d) } catch {
+        while !backgroundCalls.isEmpty {
+            let batch = Array(backgroundCalls.popFirst(min(killsPerCall, backgroundCalls.count)))
+            do {
+                if batch.count == 1 { try await execute(batch[0]) } else { try await killMany(batch) }
+            } catch {
                 logger.warning(
                     "KILL not delivered; it is sent again on the retry interval",
-                    metadata: ["error": "\(error)"])
+                    metadata: ["tasks": "\(batch.count)", "error": "\(error)"])
             }
         }
         callSenders -= 1
+    }
+
+    private func killMany(_ batch: [AppsDirective]) async throws {
+        guard let master, let fid = frameworkId else { return }
+        let kills = batch.compactMap { d -> SchedulerCall.Kill? in
+            guard case .kill(let task, let agent) = d else { return nil }
+            return SchedulerCall.Kill(taskId: task, agentId: agent)
+        }
+        try await master.call(.kill(fid, kills))
     }
 
     /// Sends these calls with at most `maxCallsInFlight` at once; the first failure is rethrown
@@ -343,6 +365,12 @@ public actor Scheduler {
     /// at once. At 2,000 agents: 16 killed 808 tasks a second, 32 killed 887 (SQLite); on etcd 32
     /// killed 829 and 64 (with a pool of 64 connections) only 526. The cluster pool holds 32.
     static let maxKillsInFlight = 32
+    /// Up to this many tasks in one KILL call (`KILL_MANY`), still `maxKillsInFlight` tasks in
+    /// flight (4 calls of 8). The count in flight is the back-pressure: 32 calls of 64 tasks sent
+    /// kills faster than master and agents confirmed them, 30,000 tasks sat in TASK_KILLING and a
+    /// mass kill of 50,000 ran at 416–489 a second instead of 834 (2,000 simulated agents); 4 × 8
+    /// ran at 902.
+    static let maxKillsPerCall = 8
 
     /// Stores deployments that started and removes those that ended, so a restarted framework
     /// continues them under the same ids.

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import NIOSSL
 import PacerModel
 
@@ -19,7 +20,19 @@ public struct HTTPResult: Sendable {
 /// Marathon-style body when it had one) or the server could not be reached.
 public enum ClientError: Error, Sendable, CustomStringConvertible {
     case http(status: Int, APIError?, body: String)
+    /// No answer: the request may or may not have reached the server (it timed out, or the
+    /// connection closed, after it was sent).
     case transport(url: String, String)
+    /// No answer, and the request certainly never left: no connection could be made (refused,
+    /// unreachable, connect or TLS handshake timeout), or none was free before the deadline.
+    /// Only this tells a caller that the server did not act on it.
+    case unsent(url: String, String)
+
+    /// Whether the server certainly did not act on the request.
+    public var neverSent: Bool {
+        if case .unsent = self { return true }
+        return false
+    }
 
     public var description: String {
         switch self {
@@ -27,7 +40,7 @@ public enum ClientError: Error, Sendable, CustomStringConvertible {
             let details = api.details.map { "\($0.path): \($0.errors.joined(separator: "; "))" }.joined(separator: "\n  ")
             return "HTTP \(status): \(api.message)" + (details.isEmpty ? "" : "\n  " + details)
         case .http(let status, nil, let body): return "HTTP \(status): \(body.prefix(500))"
-        case .transport(let url, let m): return "cannot reach \(url): \(m)"
+        case .transport(let url, let m), .unsent(let url, let m): return "cannot reach \(url): \(m)"
         }
     }
 }
@@ -110,7 +123,24 @@ public struct HTTPTransport: Sendable {
             }
             fatalError("unreachable: the loop returns or continues")
         } catch {
-            throw .transport(url: target, "\(error)")  // never the credentials
+            // Never the credentials in the message.
+            throw Self.neverSent(error) ? .unsent(url: target, "\(error)") : .transport(url: target, "\(error)")
+        }
+    }
+
+    /// Errors raised before a request's first byte is written: the peer did not act on it. A
+    /// timeout or a closed connection after that is ambiguous (the master once reported a LAUNCH
+    /// that timed out as dropped while the agent ran it: a duplicate once the framework replaced it).
+    static func neverSent(_ error: any Error) -> Bool {
+        switch error {
+        case let e as HTTPClientError:
+            return [.connectTimeout, .getConnectionFromPoolTimeout, .tlsHandshakeTimeout, .invalidURL, .emptyHost, .emptyScheme]
+                .contains(e)
+        case is NIOConnectionError: return true
+        case ChannelError.connectTimeout: return true
+        case let e as IOError: return [ECONNREFUSED, EHOSTUNREACH, ENETUNREACH, EADDRNOTAVAIL].contains(e.errnoCode)
+        case is NIOSSLError: return true
+        default: return false
         }
     }
 

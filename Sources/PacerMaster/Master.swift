@@ -164,6 +164,10 @@ public actor Master {
             "pacer_status_update_resends_not_forwarded_total", "counter",
             "Agents' resends of a status update the framework was sent less than 30 s before and has not acknowledged.",
             [([], "\(core.resendsNotForwarded)")])
+        out.family(
+            "pacer_launches_unconfirmed_total", "counter",
+            "LAUNCHes to agents that timed out or lost their connection after being sent: their tasks stay staging until the agent reports them or the framework's launch timeout settles them.",
+            [([], "\(launchesUnconfirmed)")])
         out.family("pacer_offers_outstanding", "gauge", "Offers sent and not yet answered.", [([], "\(core.offers.count)")])
         return out.text
     }
@@ -236,6 +240,10 @@ public actor Master {
     func onLaunchUndeliverable(agentId: String, taskIds: [String], reason: String) {
         execute(core.onLaunchUndeliverable(agentId: agentId, taskIds: taskIds, reason: reason, now: Self.now))
     }
+
+    /// LAUNCHes whose delivery failed after they were sent (`pacer_launches_unconfirmed_total`).
+    private(set) var launchesUnconfirmed = 0
+    func onLaunchUnconfirmed() { launchesUnconfirmed += 1 }
 
     func tick() { execute(core.onTick(now: Self.now)) }
 

@@ -152,9 +152,23 @@ public struct MasterService: Service {
         do {
             try await client.send(d.message, to: d.url)
         } catch {
-            logger.warning("agent unreachable", metadata: ["agent.id": "\(d.agentId)", "error": "\(error)"])
-            if let launch = d.message.launch {
-                await master.onLaunchUndeliverable(agentId: d.agentId, taskIds: launch.tasks.map(\.taskId), reason: "\(error)")
+            guard let launch = d.message.launch else {
+                logger.warning("agent unreachable", metadata: ["agent.id": "\(d.agentId)", "error": "\(error)"])
+                return
+            }
+            let taskIds = launch.tasks.map(\.taskId)
+            if error.neverSent {
+                logger.warning("agent unreachable", metadata: ["agent.id": "\(d.agentId)", "error": "\(error)"])
+                await master.onLaunchUndeliverable(agentId: d.agentId, taskIds: taskIds, reason: "\(error)")
+            } else {
+                // It may have arrived (timed out after it was sent): reporting the tasks dropped
+                // would have the framework launch them again beside running copies. They stay
+                // staging; the agent's updates, or the framework's launch timeout (it reconciles,
+                // then kills: an agent without the task answers TASK_LOST), settle them.
+                logger.warning(
+                    "LAUNCH unconfirmed: the agent may have it; its tasks stay staging",
+                    metadata: ["agent.id": "\(d.agentId)", "tasks": "\(taskIds.count)", "error": "\(error)"])
+                await master.onLaunchUnconfirmed()
             }
         }
     }

@@ -120,7 +120,7 @@ extension MasterCore {
 
     /// Whether to forward this update: not when the same one (same uuid) went to the framework's
     /// current subscription less than `resendWindow` ago and is not acknowledged yet. An agent
-    /// resends its unacknowledged head every 2–10 s; a framework behind by more than that (5,000
+    /// resends its unacknowledged head after 10 s, doubling to 30 s (every 2–10 s when this was measured); a framework behind by more than that (5,000
     /// tasks rolling on a 2-core machine: 4,000–6,000 updates waiting) was sent every update two
     /// or three times, each one decoded, applied and acknowledged again — work that kept it
     /// behind. What the window costs: an update whose ACKNOWLEDGE was lost on its way to the

@@ -20,7 +20,12 @@ extension MasterCore {
         frameworks[id] = entry
         // A new subscription has none of what went to the old one: resends go through again.
         forwarded = forwarded.filter { $0.value.frameworkId != id }
-        var out: [MasterDirective] = [.toFramework(id, .subscribed(id, heartbeat: settings.frameworkHeartbeat.seconds))]
+        var out: [MasterDirective] = [
+            .toFramework(
+                id,
+                .subscribed(
+                    id, heartbeat: settings.frameworkHeartbeat.seconds, capabilities: [SchedulerEvent.Capability.killMany]))
+        ]
         dropOffers(of: id)
         allocateAll = true
         out += allocate(now: now)
@@ -51,7 +56,13 @@ extension MasterCore {
             for id in d.offerIds { if let o = offers[id], o.frameworkId == fid { release(o, fid, d.filters, now: now) } }
             return allocate(now: now)
         case .kill:
-            guard let k = call.kill else { throw MasterCallError("KILL needs 'kill'") }
+            if let ks = call.kills, call.kill == nil {
+                guard ks.count <= Self.maxKillsPerCall else {
+                    throw MasterCallError("KILL names \(ks.count) tasks in 'kills'; at most \(Self.maxKillsPerCall) a call")
+                }
+                return ks.flatMap { kill(fid, $0.taskId, agentId: $0.agentId, now: now) }
+            }
+            guard let k = call.kill, call.kills == nil else { throw MasterCallError("KILL needs either 'kill' or 'kills'") }
             return kill(fid, k.taskId, agentId: k.agentId, now: now)
         case .acknowledge:
             guard let a = call.acknowledge else { throw MasterCallError("ACKNOWLEDGE needs 'acknowledge'") }
@@ -183,6 +194,9 @@ extension MasterCore {
     func describe(_ r: Resources) -> String {
         "cpus \(r.cpus), mem \(r.mem), disk \(r.disk), ports \(r.ports.map { "\($0.begin)-\($0.end)" })"
     }
+
+    /// The most tasks one KILL call may name (`kills`): Pacer's framework sends at most 8.
+    public static let maxKillsPerCall = 1_000
 
     mutating func kill(_ fid: String, _ taskId: String, agentId: String?, now: Instant) -> [MasterDirective] {
         guard let (agent, t) = task(taskId), t.frameworkId == fid else {

@@ -32,6 +32,10 @@ public struct SchedulerCall: Codable, Sendable, Equatable {
     public struct Kill: Codable, Sendable, Equatable {
         public var taskId: String
         public var agentId: String?
+        public init(taskId: String, agentId: String?) {
+            self.taskId = taskId
+            self.agentId = agentId
+        }
     }
     public struct Acknowledge: Codable, Sendable, Equatable { public var updates: [Acknowledgement] }
     public struct Reconcile: Codable, Sendable, Equatable { public var tasks: [TaskRef] }
@@ -42,6 +46,9 @@ public struct SchedulerCall: Codable, Sendable, Equatable {
     public var accept: Accept?
     public var decline: Decline?
     public var kill: Kill?
+    /// Pacer's own: several tasks killed in one KILL call (sent only to a master whose SUBSCRIBED
+    /// lists `KILL_MANY`). One task per call, as in Mesos, made a mass kill as many round trips as tasks.
+    public var kills: [Kill]?
     public var acknowledge: Acknowledge?
     public var reconcile: Reconcile?
 
@@ -65,6 +72,14 @@ public struct SchedulerEvent: Codable, Sendable, Equatable {
     public struct Subscribed: Codable, Sendable, Equatable {
         public var frameworkId: String
         public var heartbeatIntervalSeconds: Double
+        /// What this master takes beyond the Mesos-shaped calls (`Capability`); absent from an
+        /// older master, which takes none of them.
+        public var capabilities: [String]?
+    }
+    /// Calls a master may take beyond the Mesos-shaped ones, named in SUBSCRIBED.
+    public enum Capability {
+        /// A KILL call carrying `kills`, several tasks at once.
+        public static let killMany = "KILL_MANY"
     }
     public struct Offers: Codable, Sendable, Equatable { public var offers: [Offer] }
     public struct Rescind: Codable, Sendable, Equatable { public var offerId: String }
@@ -81,9 +96,9 @@ public struct SchedulerEvent: Codable, Sendable, Equatable {
     public var error: Message?
 
     public init(type: Kind) { self.type = type }
-    public static func subscribed(_ id: String, heartbeat: Double) -> SchedulerEvent {
+    public static func subscribed(_ id: String, heartbeat: Double, capabilities: [String]? = nil) -> SchedulerEvent {
         var e = SchedulerEvent(type: .subscribed)
-        e.subscribed = Subscribed(frameworkId: id, heartbeatIntervalSeconds: heartbeat)
+        e.subscribed = Subscribed(frameworkId: id, heartbeatIntervalSeconds: heartbeat, capabilities: capabilities)
         return e
     }
     public static func offers(_ offers: [Offer]) -> SchedulerEvent {
@@ -134,6 +149,12 @@ extension SchedulerCall {
     public static func kill(_ fid: String, taskId: String, agentId: String?) -> SchedulerCall {
         var c = SchedulerCall(type: .kill, frameworkId: fid)
         c.kill = Kill(taskId: taskId, agentId: agentId)
+        return c
+    }
+    /// Several tasks in one call (`Capability.killMany`).
+    public static func kill(_ fid: String, _ kills: [Kill]) -> SchedulerCall {
+        var c = SchedulerCall(type: .kill, frameworkId: fid)
+        c.kills = kills
         return c
     }
     public static func acknowledge(_ fid: String, _ acks: [Acknowledgement]) -> SchedulerCall {

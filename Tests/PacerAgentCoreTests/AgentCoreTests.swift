@@ -38,12 +38,14 @@ final class AgentCoreTests: XCTestCase {
 
     func testUnacknowledgedUpdatesAreResentWithBackoff() {
         var (core, starting) = running()
-        XCTAssertEqual(sent(core.onTick(now: 2)).map(\.uuid), [starting.uuid])  // after 2 s
-        XCTAssertTrue(sent(core.onTick(now: 5)).isEmpty)  // now waits 4 s
-        XCTAssertEqual(sent(core.onTick(now: 6)).map(\.uuid), [starting.uuid])
-        XCTAssertEqual(sent(core.onTick(now: 14)).map(\.uuid), [starting.uuid])  // 8 s
-        XCTAssertEqual(sent(core.onTick(now: 24)).map(\.uuid), [starting.uuid])  // capped at 10 s
-        XCTAssertEqual(sent(core.onRegistered(now: 25)).map(\.uuid), [starting.uuid], "re-registration resends at once")
+        XCTAssertTrue(sent(core.onTick(now: 9)).isEmpty)  // not before 10 s, as Mesos's agent
+        XCTAssertEqual(sent(core.onTick(now: 10)).map(\.uuid), [starting.uuid])  // after 10 s
+        XCTAssertTrue(sent(core.onTick(now: 29)).isEmpty)  // now waits 20 s
+        XCTAssertEqual(sent(core.onTick(now: 30)).map(\.uuid), [starting.uuid])
+        XCTAssertTrue(sent(core.onTick(now: 59)).isEmpty)
+        XCTAssertEqual(sent(core.onTick(now: 60)).map(\.uuid), [starting.uuid])  // capped at 30 s
+        XCTAssertEqual(sent(core.onTick(now: 90)).map(\.uuid), [starting.uuid])
+        XCTAssertEqual(sent(core.onRegistered(now: 91)).map(\.uuid), [starting.uuid], "re-registration resends at once")
     }
 
     func testKillSendsTermThenKillAfterGraceAndReportsKilled() {

@@ -191,6 +191,36 @@ final class MasterCoreTests: XCTestCase {
         XCTAssertNil(m.frameworks[fid])
     }
 
+    /// `KILL_MANY`: one KILL call names several tasks; each goes to its agent as a KILL of its own.
+    func testOneKillCallNamesSeveralTasks() throws {
+        var m = MasterCore(now: 0, idPrefix: "t")
+        _ = m.onRegisterAgent(agent, tasks: [], now: 0)
+        let (fid, subscribed) = m.onSubscribe(FrameworkInfo(name: "f"), now: 0)
+        let capabilities = subscribed.compactMap { d -> [String]? in
+            if case .toFramework(_, let e) = d { return e.subscribed?.capabilities }
+            return nil
+        }
+        XCTAssertEqual(capabilities, [[SchedulerEvent.Capability.killMany]])
+        _ = try m.onCall(.accept(fid, offerIds: [offers(subscribed)[0].id], tasks: [task("t1"), task("t2")]), now: 1)
+        let ds = try m.onCall(
+            .kill(fid, [.init(taskId: "t1", agentId: "a1"), .init(taskId: "t2", agentId: "a1")]), now: 2)
+        let killed = ds.compactMap { d -> String? in
+            if case .toAgent("a1", _, let msg) = d { return msg.kill?.taskId }
+            return nil
+        }
+        XCTAssertEqual(killed, ["t1", "t2"])
+
+        // Either one task or a list, not both; and a bounded list.
+        var both = SchedulerCall.kill(fid, [.init(taskId: "t1", agentId: "a1")])
+        both.kill = .init(taskId: "t2", agentId: "a1")
+        XCTAssertThrowsError(try m.onCall(both, now: 3))
+        XCTAssertThrowsError(try m.onCall(SchedulerCall(type: .kill, frameworkId: fid), now: 3))
+        let tooMany = (0...MasterCore.maxKillsPerCall).map { SchedulerCall.Kill(taskId: "x\($0)", agentId: "a1") }
+        XCTAssertThrowsError(try m.onCall(.kill(fid, tooMany), now: 3)) { error in
+            XCTAssertTrue("\(error)".contains("at most"), "\(error)")
+        }
+    }
+
     func testAgentRestartWithoutATaskReportsItLost() throws {
         var (m, fid, offer) = cluster()
         _ = try m.onCall(.accept(fid, offerIds: [offer.id], tasks: [task("t1")]), now: 1)

@@ -40,6 +40,7 @@ final class WireEventBytesTests: XCTestCase {
 
     func testOtherEventsGoThroughTheEncoder() throws {
         try assertSame(.subscribed("f-1", heartbeat: 5))
+        try assertSame(.subscribed("f-1", heartbeat: 5, capabilities: [SchedulerEvent.Capability.killMany]))
         try assertSame(.rescind("o-1"))
     }
 }
