@@ -289,6 +289,11 @@ public actor Fleet {
         case (.heartbeat, 404):
             members[n].registered = false
             return schedule(n, .beat(members[n].beats), at: now)
+        case (.heartbeat, _) where !members[n].registered:
+            // The election named another leader while this heartbeat was out (`leaderElected`
+            // leaves members with a call in flight to their answer): register there now, not a
+            // heartbeat later (10 s at 2,000 agents, which was the slow half of master failovers).
+            return schedule(n, .beat(members[n].beats), at: now.addingTimeInterval(Double.random(in: 0..<0.5, using: &rng)))
         default: break
         }
         // Spread over the interval, so a storm of registrations does not stay a storm of heartbeats.
