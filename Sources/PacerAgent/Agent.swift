@@ -89,8 +89,7 @@ public actor Agent {
             guard let l = message.launch else { return }
             execute(core.onLaunch(frameworkId: l.frameworkId, l.tasks, now: now))
         case .kill:
-            guard let k = message.kill else { return }
-            execute(core.onKill(taskId: k.taskId, frameworkId: k.frameworkId, reason: k.reason, message: k.message, now: now))
+            execute(core.onKill(message.killOrders, now: now))
         case .acknowledge:
             execute(core.onAcknowledged(message.acknowledge?.updates ?? [], now: now))
         }

@@ -49,23 +49,37 @@ extension AgentCore {
         taskId: String, frameworkId: String, reason: String? = nil, message: String? = nil,
         now: Instant
     ) -> [AgentDirective] {
-        guard let t = state.tasks[taskId] else {
-            enqueue(
-                taskId, frameworkId: frameworkId, .lost, message: "kill of a task unknown to this agent",
-                reason: "REASON_RECONCILIATION", now: now)
-            return [.checkpoint] + flush(due(now: now))
+        onKill([AgentMessage.Kill(taskId: taskId, frameworkId: frameworkId, reason: reason, message: message)], now: now)
+    }
+
+    /// Several kills (one `KILL_MANY` message): one checkpoint, and their updates in one send.
+    public mutating func onKill(_ orders: [AgentMessage.Kill], now: Instant) -> [AgentDirective] {
+        var changed = false
+        var signals: [AgentDirective] = []
+        for k in orders {
+            guard let t = state.tasks[k.taskId] else {
+                enqueue(
+                    k.taskId, frameworkId: k.frameworkId, .lost, message: "kill of a task unknown to this agent",
+                    reason: "REASON_RECONCILIATION", now: now)
+                changed = true
+                continue
+            }
+            guard !t.state.isTerminal, t.kill == nil else { continue }
+            changed = true
+            let order = KillOrder(askedAt: now, reason: k.reason, message: k.message)
+            guard let pid = t.pid else {
+                state.tasks[k.taskId]?.kill = .beforeStart(order)
+                finish(
+                    k.taskId, .killed, message: "killed before it started", reason: "REASON_TASK_KILLED_DURING_LAUNCH",
+                    now: now)
+                continue
+            }
+            state.tasks[k.taskId]?.state = .killing
+            state.tasks[k.taskId]?.kill = .terminating(order, termSentAt: now)
+            enqueue(k.taskId, frameworkId: t.frameworkId, .killing, now: now)
+            signals.append(.signal(taskId: k.taskId, pid: pid, signal: Self.sigterm))
         }
-        guard !t.state.isTerminal, t.kill == nil else { return [] }
-        let order = KillOrder(askedAt: now, reason: reason, message: message)
-        guard let pid = t.pid else {
-            state.tasks[taskId]?.kill = .beforeStart(order)
-            finish(taskId, .killed, message: "killed before it started", reason: "REASON_TASK_KILLED_DURING_LAUNCH", now: now)
-            return [.checkpoint] + flush(due(now: now))
-        }
-        state.tasks[taskId]?.state = .killing
-        state.tasks[taskId]?.kill = .terminating(order, termSentAt: now)
-        enqueue(taskId, frameworkId: t.frameworkId, .killing, now: now)
-        return [.checkpoint, .signal(taskId: taskId, pid: pid, signal: Self.sigterm)] + flush(due(now: now))
+        return changed ? [.checkpoint] + signals + flush(due(now: now)) : []
     }
 
     /// The task's process ended. Anything left in its process group is killed by the shell.

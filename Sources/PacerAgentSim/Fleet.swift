@@ -138,11 +138,7 @@ public actor Fleet {
             guard let l = message.launch else { return true }
             execute(n, members[n].core.onLaunch(frameworkId: l.frameworkId, l.tasks, now: now), now: now)
         case .kill:
-            guard let k = message.kill else { return true }
-            execute(
-                n,
-                members[n].core.onKill(
-                    taskId: k.taskId, frameworkId: k.frameworkId, reason: k.reason, message: k.message, now: now), now: now)
+            execute(n, members[n].core.onKill(message.killOrders, now: now), now: now)
         case .acknowledge:
             execute(n, members[n].core.onAcknowledged(message.acknowledge?.updates ?? [], now: now), now: now)
         }

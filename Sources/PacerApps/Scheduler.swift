@@ -33,8 +33,8 @@ public actor Scheduler {
     var counters = SchedulerCounters()
     /// How this leadership's state was read, and how long that took (part of failover time).
     var load = StateLoad(seconds: 0, warm: false)
-    /// KILL calls waiting for a sender, and the senders running.
-    var backgroundCalls = HeadQueue<AppsDirective>()
+    /// KILLs waiting for a sender, and the senders running.
+    var backgroundCalls = KillQueue()
     var callSenders = 0
     /// Whether the master subscribed to takes several tasks in one KILL (`KILL_MANY`; an older
     /// master, during a rolling upgrade, does not).
@@ -287,7 +287,7 @@ public actor Scheduler {
     /// Queues calls for the background senders: at most `maxKillsInFlight` tasks in flight, one a
     /// call, or `maxKillsPerCall` a call when the master takes several.
     func sendInBackground(_ calls: [AppsDirective]) {
-        backgroundCalls.append(contentsOf: calls)
+        for case .kill(let taskId, let agentId) in calls { backgroundCalls.append(taskId: taskId, agentId: agentId) }
         let perCall = killsPerCall
         let senders = masterKillsMany ? Self.maxKillsInFlight / Self.maxKillsPerCall : Self.maxKillsInFlight
         while callSenders < senders && callSenders * perCall < backgroundCalls.count {
@@ -300,26 +300,20 @@ public actor Scheduler {
     private var killsPerCall: Int { masterKillsMany ? Self.maxKillsPerCall : 1 }
 
     private func sendBackgroundCalls() async {
-        while !backgroundCalls.isEmpty {
-            let batch = Array(backgroundCalls.popFirst(min(killsPerCall, backgroundCalls.count)))
+        while let (agentId, taskIds) = backgroundCalls.next(max: killsPerCall) {
             do {
-                if batch.count == 1 { try await execute(batch[0]) } else { try await killMany(batch) }
+                if taskIds.count == 1 {
+                    try await execute(.kill(taskId: taskIds[0], agentId: agentId))
+                } else if let master, let fid = frameworkId {
+                    try await master.call(.kill(fid, taskIds.map { SchedulerCall.Kill(taskId: $0, agentId: agentId) }))
+                }
             } catch {
                 logger.warning(
                     "KILL not delivered; it is sent again on the retry interval",
-                    metadata: ["tasks": "\(batch.count)", "error": "\(error)"])
+                    metadata: ["tasks": "\(taskIds.count)", "error": "\(error)"])
             }
         }
         callSenders -= 1
-    }
-
-    private func killMany(_ batch: [AppsDirective]) async throws {
-        guard let master, let fid = frameworkId else { return }
-        let kills = batch.compactMap { d -> SchedulerCall.Kill? in
-            guard case .kill(let task, let agent) = d else { return nil }
-            return SchedulerCall.Kill(taskId: task, agentId: agent)
-        }
-        try await master.call(.kill(fid, kills))
     }
 
     /// Sends these calls with at most `maxCallsInFlight` at once; the first failure is rethrown

@@ -60,7 +60,7 @@ extension MasterCore {
                 guard ks.count <= Self.maxKillsPerCall else {
                     throw MasterCallError("KILL names \(ks.count) tasks in 'kills'; at most \(Self.maxKillsPerCall) a call")
                 }
-                return ks.flatMap { kill(fid, $0.taskId, agentId: $0.agentId, now: now) }
+                return killsMerged(ks.flatMap { kill(fid, $0.taskId, agentId: $0.agentId, now: now) })
             }
             guard let k = call.kill, call.kills == nil else { throw MasterCallError("KILL needs either 'kill' or 'kills'") }
             return kill(fid, k.taskId, agentId: k.agentId, now: now)
@@ -216,6 +216,33 @@ extension MasterCore {
         }
         guard agent.reachable else { return [] }
         return [.toAgent(agentId: agent.info.id, url: agent.info.url, .kill(framework: fid, task: taskId))]
+    }
+
+    /// One KILL message per agent that takes `KILL_MANY`, naming all its tasks of this call, at
+    /// the place of its first: per message, not per task, is what a mass kill costs master and
+    /// agent (an HTTP request each way, a decode, a checkpoint) — and each message's kills come
+    /// back as one UPDATE, acknowledged in one message. Other directives pass unchanged.
+    func killsMerged(_ directives: [MasterDirective]) -> [MasterDirective] {
+        var out: [MasterDirective] = []
+        var slot: [String: (index: Int, orders: [AgentMessage.Kill])] = [:]
+        for d in directives {
+            guard case .toAgent(let agentId, _, let m) = d, m.type == .kill, let k = m.kill,
+                agents[agentId]?.info.takesKillMany == true
+            else {
+                out.append(d)
+                continue
+            }
+            if slot[agentId] == nil {
+                slot[agentId] = (out.count, [])
+                out.append(d)
+            }
+            slot[agentId]!.orders.append(k)
+        }
+        for (agentId, s) in slot where s.orders.count > 1 {
+            guard case .toAgent(_, let url, _) = out[s.index] else { continue }
+            out[s.index] = .toAgent(agentId: agentId, url: url, .kill(s.orders))
+        }
+        return out
     }
 
     mutating func acknowledge(_ acks: [Acknowledgement]) -> [MasterDirective] {

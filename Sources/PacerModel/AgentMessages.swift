@@ -62,19 +62,34 @@ public struct AgentMessage: Codable, Sendable, Equatable {
         /// Why, when it is not the framework's own kill (a preemption): carried on the final update.
         public var reason: String?
         public var message: String?
+        public init(taskId: String, frameworkId: String, reason: String? = nil, message: String? = nil) {
+            self.taskId = taskId
+            self.frameworkId = frameworkId
+            self.reason = reason
+            self.message = message
+        }
     }
     public struct Acknowledge: Codable, Sendable, Equatable { public var updates: [Acknowledgement] }
 
     public var type: Kind
     public var launch: Launch?
     public var kill: Kill?
+    /// KILL of several tasks at once, to an agent whose registration named `KILL_MANY`; instead of `kill`.
+    public var kills: [Kill]?
     public var acknowledge: Acknowledge?
+
+    /// The tasks a KILL names, whichever field carries them.
+    public var killOrders: [Kill] { kills ?? kill.map { [$0] } ?? [] }
 
     public static func launch(framework: String, _ tasks: [TaskInfo]) -> AgentMessage {
         AgentMessage(type: .launch, launch: Launch(frameworkId: framework, tasks: tasks))
     }
     public static func kill(framework: String, task: String, reason: String? = nil, message: String? = nil) -> AgentMessage {
         AgentMessage(type: .kill, kill: Kill(taskId: task, frameworkId: framework, reason: reason, message: message))
+    }
+    /// One message for several kills (`KILL_MANY`); a single one is sent as `kill`, as to any agent.
+    public static func kill(_ orders: [Kill]) -> AgentMessage {
+        orders.count == 1 ? AgentMessage(type: .kill, kill: orders[0]) : AgentMessage(type: .kill, kills: orders)
     }
     public static func acknowledge(_ acks: [Acknowledgement]) -> AgentMessage {
         AgentMessage(type: .acknowledge, acknowledge: Acknowledge(updates: acks))

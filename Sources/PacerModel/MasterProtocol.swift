@@ -10,9 +10,12 @@ public struct AgentInfo: Codable, Sendable, Equatable {
     public var attributes: [String: String]
     /// Static reservations from the agent's flags: role → resources set aside for it.
     public var reserved: [String: Resources]?
+    /// Messages it takes beyond the first protocol (`Capability`): a master sends an agent that
+    /// does not name one (an older agent, during a rolling upgrade) only what it understands.
+    public var capabilities: [String]?
     public init(
         id: String, hostname: String, url: String, resources: Resources, attributes: [String: String] = [:],
-        reserved: [String: Resources]? = nil
+        reserved: [String: Resources]? = nil, capabilities: [String]? = Capability.all
     ) {
         self.id = id
         self.hostname = hostname
@@ -20,7 +23,17 @@ public struct AgentInfo: Codable, Sendable, Equatable {
         self.resources = resources
         self.attributes = attributes
         self.reserved = reserved
+        self.capabilities = capabilities
     }
+
+    public enum Capability {
+        /// A KILL message carrying `kills`, several tasks at once.
+        public static let killMany = "KILL_MANY"
+        /// What this build's agents take.
+        public static let all = [killMany]
+    }
+
+    public var takesKillMany: Bool { capabilities?.contains(Capability.killMany) == true }
 }
 
 public struct FrameworkInfo: Codable, Sendable, Equatable {

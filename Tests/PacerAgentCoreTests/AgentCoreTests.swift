@@ -130,6 +130,34 @@ final class AgentCoreTests: XCTestCase {
         XCTAssertEqual(restored.state.pending["t1"]?.count, updates, "an ended task is not reported again")
     }
 
+    /// A KILL naming several tasks (`KILL_MANY`): one checkpoint, a SIGTERM each, and all their
+    /// updates in one send, so the master gets one UPDATE call for them.
+    func testOneKillOfSeveralTasksCheckpointsOnceAndSendsTheirUpdatesTogether() {
+        var core = AgentCore(agentId: "a1", idPrefix: "x")
+        _ = core.onLaunch(frameworkId: "f", [task("t1"), task("t2"), task("t3")], now: 0)
+        _ = core.onSpawned([("t1", .success(100)), ("t2", .success(101))], now: 0)
+        for _ in 0..<3 {
+            _ = core.onAcknowledged(core.state.pending.values.compactMap { $0.first.map { ack($0.status) } }, now: 0)
+        }
+        XCTAssertTrue(core.state.pending.isEmpty)
+        let orders = ["t1", "t2", "t3", "ghost"].map { AgentMessage.Kill(taskId: $0, frameworkId: "f") }
+        let ds = core.onKill(orders, now: 10)
+        XCTAssertEqual(ds.filter { $0 == .checkpoint }.count, 1)
+        XCTAssertEqual(ds.first, .checkpoint, "the checkpoint is written before anything is sent")
+        XCTAssertEqual(
+            ds.filter { if case .signal = $0 { true } else { false } },
+            [
+                .signal(taskId: "t1", pid: 100, signal: AgentCore.sigterm),
+                .signal(taskId: "t2", pid: 101, signal: AgentCore.sigterm)
+            ])
+        let sends = ds.filter { if case .send = $0 { true } else { false } }
+        XCTAssertEqual(sends.count, 1)
+        XCTAssertEqual(
+            sent(sends).map { "\($0.taskId) \($0.state.rawValue)" },
+            ["ghost TASK_LOST", "t1 TASK_KILLING", "t2 TASK_KILLING", "t3 TASK_KILLED"])
+        XCTAssertEqual(core.onKill(orders.dropLast(), now: 11), [], "asked again: the first kills go on")
+    }
+
     func testKillOfAnUnknownTaskAnswersLost() {
         var core = AgentCore(agentId: "a1", idPrefix: "x")
         XCTAssertEqual(sent(core.onKill(taskId: "ghost", frameworkId: "f", now: 0)).map(\.state), [.lost])

@@ -204,11 +204,12 @@ final class MasterCoreTests: XCTestCase {
         _ = try m.onCall(.accept(fid, offerIds: [offers(subscribed)[0].id], tasks: [task("t1"), task("t2")]), now: 1)
         let ds = try m.onCall(
             .kill(fid, [.init(taskId: "t1", agentId: "a1"), .init(taskId: "t2", agentId: "a1")]), now: 2)
-        let killed = ds.compactMap { d -> String? in
-            if case .toAgent("a1", _, let msg) = d { return msg.kill?.taskId }
+        // The agent takes KILL_MANY: one message names both.
+        let killed = ds.compactMap { d -> [String]? in
+            if case .toAgent("a1", _, let msg) = d, msg.type == .kill { return msg.killOrders.map(\.taskId) }
             return nil
         }
-        XCTAssertEqual(killed, ["t1", "t2"])
+        XCTAssertEqual(killed, [["t1", "t2"]])
 
         // Either one task or a list, not both; and a bounded list.
         var both = SchedulerCall.kill(fid, [.init(taskId: "t1", agentId: "a1")])
@@ -219,6 +220,40 @@ final class MasterCoreTests: XCTestCase {
         XCTAssertThrowsError(try m.onCall(.kill(fid, tooMany), now: 3)) { error in
             XCTAssertTrue("\(error)".contains("at most"), "\(error)")
         }
+    }
+
+    /// One KILL message per agent that names `KILL_MANY` in its registration; an agent that does
+    /// not (an older one, mid-upgrade) gets one message a task, as before.
+    func testKillsOfOneCallGoToEachAgentAsOneMessageWhenItTakesSeveral() throws {
+        var m = MasterCore(now: 0, idPrefix: "t")
+        var older = agent
+        older.id = "a2"
+        older.url = "http://127.0.0.1:5052"
+        older.capabilities = nil
+        _ = m.onRegisterAgent(agent, tasks: [], now: 0)
+        _ = m.onRegisterAgent(older, tasks: [], now: 0)
+        let (fid, subscribed) = m.onSubscribe(FrameworkInfo(name: "f"), now: 0)
+        for offer in offers(subscribed) {
+            let prefix = offer.agentId == "a1" ? "n" : "o"
+            let tasks = (1...3).map { n -> TaskInfo in
+                var t = task("\(prefix)\(n)")
+                t.agentId = offer.agentId
+                return t
+            }
+            _ = try m.onCall(.accept(fid, offerIds: [offer.id], tasks: tasks), now: 1)
+        }
+        let kills = ["n1", "o1", "n2", "o2", "n3"].map {
+            SchedulerCall.Kill(taskId: $0, agentId: $0.hasPrefix("n") ? "a1" : "a2")
+        }
+        let ds = try m.onCall(.kill(fid, kills), now: 2)
+        let messages = ds.compactMap { d -> String? in
+            guard case .toAgent(let agentId, _, let msg) = d, msg.type == .kill else { return nil }
+            return "\(agentId):\(msg.kills == nil ? "kill" : "kills") \(msg.killOrders.map(\.taskId).joined(separator: ","))"
+        }
+        XCTAssertEqual(offers(subscribed).count, 2)
+        XCTAssertEqual(messages, ["a1:kills n1,n2,n3", "a2:kill o1", "a2:kill o2"])
+        // On the wire a single kill stays `kill`, as every agent reads it.
+        XCTAssertEqual(AgentMessage.kill([.init(taskId: "x", frameworkId: fid)]), .kill(framework: fid, task: "x"))
     }
 
     func testAgentRestartWithoutATaskReportsItLost() throws {
