@@ -195,7 +195,7 @@ extension MasterCore {
         "cpus \(r.cpus), mem \(r.mem), disk \(r.disk), ports \(r.ports.map { "\($0.begin)-\($0.end)" })"
     }
 
-    /// The most tasks one KILL call may name (`kills`): Pacer's framework sends at most 8.
+    /// The most tasks one KILL call may name (`kills`): Pacer's framework sends at most 32.
     public static let maxKillsPerCall = 1_000
 
     mutating func kill(_ fid: String, _ taskId: String, agentId: String?, now: Instant) -> [MasterDirective] {
