@@ -188,6 +188,8 @@ def run(n, args, root):
             ("PUT scale", "PUT", "/v2/apps/probe?force=true", lambda i: {"instances": 1 + i % 2}),
         ])
         posts = []
+        # What placement asked of the master: offers the framework had to answer, REVIVEs it sent.
+        offers0, revives0 = metric(fport, "pacer_offers_received_total"), metric(fport, "pacer_revives_total")
         start = time.monotonic()
         sampler.start()
         def poster(k):
@@ -205,6 +207,8 @@ def run(n, args, root):
         t_place = time.monotonic() - start if placed else float("nan")
         sampler.stop_flag.set()
         sampler.join()
+        offers_placing = metric(fport, "pacer_offers_received_total") - offers0
+        revives_placing = metric(fport, "pacer_revives_total") - revives0
         running = metric(fport, "pacer_tasks", 'state="TASK_RUNNING"') - 1
         # Exactness: bench apps running more tasks than their instances, or fewer (a duplicate or
         # a lost task would show here; the probe app is left out, the sampler scales it).
@@ -257,7 +261,7 @@ def run(n, args, root):
         row = {
             "agents": n, "register_s": t_register, "tasks": int(running), "surplus": surplus, "missing": missing, "place_s": t_place, "place_rate": running / t_place if placed else 0,
             "kill_s": t_kill, "deletes_s": t_deletes, "kill_rate": total / t_kill if killed else 0, "post_p50": pct(posts, 50), "post_p99": pct(posts, 99),
-            "posts_s": t_posted,
+            "posts_s": t_posted, "offers_placing": offers_placing, "revives_placing": revives_placing,
             **{k + "_p50": pct(v, 50) for k, v in sampler.samples.items()}, **{k + "_p99": pct(v, 99) for k, v in sampler.samples.items()},
             **{k + "_n": len(v) for k, v in sampler.samples.items()},
             "lb_up_p50": pct(lb_up, 50), "lb_up_p99": pct(lb_up, 99), "lb_down_p50": pct(lb_down, 50), "lb_down_p99": pct(lb_down, 99),
@@ -440,11 +444,11 @@ def main():
               f"| {ms(r['GET /v2/apps_p50'])} / {ms(r['GET /v2/apps_p99'])} | {ms(r['GET /v2/apps?embed=apps.tasks_p50'])} / {ms(r['GET /v2/apps?embed=apps.tasks_p99'])} "
               f"| {ms(r['GET /v2/tasks_p50'])} / {ms(r['GET /v2/tasks_p99'])} | {ms(r['PUT scale_p50'])} / {ms(r['PUT scale_p99'])} "
               f"| {ms(r['lb_up_p50'])} / {ms(r['lb_up_p99'])} | {ms(r['lb_down_p50'])} / {ms(r['lb_down_p99'])} |")
-    print("\n| agents | master RSS / CPU-s / fds | framework RSS / CPU-s / fds | LB RSS / CPU-s / fds | master CPU, heartbeats only | agents ever unreachable | tasks over / under instances |")
-    print("|---|---|---|---|---|---|---|")
+    print("\n| agents | master RSS / CPU-s / fds | framework RSS / CPU-s / fds | LB RSS / CPU-s / fds | master CPU, heartbeats only | agents ever unreachable | tasks over / under instances | offers / REVIVEs while placing |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         part = lambda p: f"{fmt(r[p + '_rss'], ' MiB', 0)} / {fmt(r[p + '_cpu'], ' s', 0)} / {r[p + '_fds']}"
-        print(f"| {r['agents']:,} | {part('master')} | {part('framework')} | {part('lb')} | {fmt(r['idle_cpu'] * 100, ' % of a core')} | {int(r['unreachable'])} | {r['surplus']} / {r['missing']} |")
+        print(f"| {r['agents']:,} | {part('master')} | {part('framework')} | {part('lb')} | {fmt(r['idle_cpu'] * 100, ' % of a core')} | {int(r['unreachable'])} | {r['surplus']} / {r['missing']} | {r['offers_placing']:,.0f} / {r['revives_placing']:,.0f} |")
     if any("churn_s" in r for r in rows):
         print("\n| agents | churn | tasks killed and replaced | master RSS start / peak / end | framework RSS start / peak / end |")
         print("|---|---|---|---|---|")
