@@ -49,28 +49,18 @@ final class FleetElectionTests: XCTestCase {
 
     func testAnAgentRedirectedByAFollowerRegistersWithItOnceItIsElected() async throws {
         let masters = Masters()
-        let leader = Self.master("leader", masters, leads: { true })
-        try await leader.test(.live) { leaderClient in
-            masters.leaderPort.withLock { $0 = leaderClient.port! }
-            let follower = Self.master("follower", masters, leads: { masters.followerLeads.withLock { $0 } })
-            try await follower.test(.live) { followerClient in
-                var config = FleetConfig()
-                config.agents = 1
-                config.port = 1  // never listened on: this test sends nothing to the agent
-                config.heartbeatSeconds = 30
-                // The follower first, as an agent configured with both masters may have it.
-                config.masterURLs = ["http://127.0.0.1:\(followerClient.port!)", "http://127.0.0.1:\(leaderClient.port!)"]
-                let fleet = Fleet(config: config, logger: Logger(label: "test"))
-                let running = Task { await fleet.run() }
-                defer { running.cancel() }
-                try await Self.waitFor("registered with the leader", masters) { $0 == ["leader"] }
+        try await Self.withLeaderAndFollower(masters) { leaderPort, followerPort in
+            // The follower first, as an agent configured with both masters may have it.
+            let fleet = Self.oneAgent(following: [followerPort, leaderPort], heartbeatSeconds: 30)
+            let running = Task { await fleet.run() }
+            defer { running.cancel() }
+            try await Self.waitFor("registered with the leader", masters) { $0 == ["leader"] }
 
-                // The leader dies; the follower is elected.
-                masters.followerLeads.withLock { $0 = true }
-                await fleet.leaderElected("127.0.0.1:\(followerClient.port!)")
-                try await Self.waitFor("registered with the newly elected follower, well before the 30 s heartbeat", masters) {
-                    $0 == ["leader", "follower"]
-                }
+            // The leader dies; the follower is elected.
+            masters.followerLeads.withLock { $0 = true }
+            await fleet.leaderElected("127.0.0.1:\(followerPort)")
+            try await Self.waitFor("registered with the newly elected follower, well before the 30 s heartbeat", masters) {
+                $0 == ["leader", "follower"]
             }
         }
     }
@@ -82,35 +72,50 @@ final class FleetElectionTests: XCTestCase {
     func testAnElectionDuringAHeartbeatStillMovesTheAgentAtOnce() async throws {
         let masters = Masters()
         masters.interval.withLock { $0 = 0.2 }  // heartbeats come quickly until one is held
+        try await Self.withLeaderAndFollower(masters) { leaderPort, followerPort in
+            let fleet = Self.oneAgent(following: [leaderPort, followerPort], heartbeatSeconds: nil)
+            let running = Task { await fleet.run() }
+            defer { running.cancel() }
+            try await Self.waitFor("registered with the leader", masters) { $0 == ["leader"] }
+            masters.holdHeartbeats.withLock { $0 = true }
+            let deadline = Date().addingTimeInterval(10)
+            while masters.heartbeatsHeld.withLock({ $0 }) == 0 {
+                guard Date() < deadline else { return XCTFail("no heartbeat within 10 s") }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            // From now on a heartbeat's answer would set the next one 30 s away.
+            masters.interval.withLock { $0 = 30 }
+            masters.followerLeads.withLock { $0 = true }
+            await fleet.leaderElected("127.0.0.1:\(followerPort)")
+            masters.holdHeartbeats.withLock { $0 = false }  // the old leader answers: 200
+            try await Self.waitFor("registered with the new leader, well before the 30 s heartbeat", masters) {
+                $0 == ["leader", "follower"]
+            }
+        }
+    }
+
+    /// A leading master and a follower (leading once `followerLeads` is set), both listening while
+    /// `body` runs with their ports.
+    private static func withLeaderAndFollower(
+        _ masters: Masters, _ body: @escaping @Sendable (_ leaderPort: Int, _ followerPort: Int) async throws -> Void
+    ) async throws {
         let leader = Self.master("leader", masters, leads: { true })
         try await leader.test(.live) { leaderClient in
             masters.leaderPort.withLock { $0 = leaderClient.port! }
             let follower = Self.master("follower", masters, leads: { masters.followerLeads.withLock { $0 } })
-            try await follower.test(.live) { followerClient in
-                var config = FleetConfig()
-                config.agents = 1
-                config.port = 1  // never listened on: this test sends nothing to the agent
-                config.masterURLs = ["http://127.0.0.1:\(leaderClient.port!)", "http://127.0.0.1:\(followerClient.port!)"]
-                let fleet = Fleet(config: config, logger: Logger(label: "test"))
-                let running = Task { await fleet.run() }
-                defer { running.cancel() }
-                try await Self.waitFor("registered with the leader", masters) { $0 == ["leader"] }
-                masters.holdHeartbeats.withLock { $0 = true }
-                let deadline = Date().addingTimeInterval(10)
-                while masters.heartbeatsHeld.withLock({ $0 }) == 0 {
-                    guard Date() < deadline else { return XCTFail("no heartbeat within 10 s") }
-                    try await Task.sleep(for: .milliseconds(20))
-                }
-                // From now on a heartbeat's answer would set the next one 30 s away.
-                masters.interval.withLock { $0 = 30 }
-                masters.followerLeads.withLock { $0 = true }
-                await fleet.leaderElected("127.0.0.1:\(followerClient.port!)")
-                masters.holdHeartbeats.withLock { $0 = false }  // the old leader answers: 200
-                try await Self.waitFor("registered with the new leader, well before the 30 s heartbeat", masters) {
-                    $0 == ["leader", "follower"]
-                }
-            }
+            try await follower.test(.live) { followerClient in try await body(leaderClient.port!, followerClient.port!) }
         }
+    }
+
+    /// One simulated agent that knows these masters, in this order (the master's answer sets its
+    /// heartbeat interval unless `heartbeatSeconds` does).
+    private static func oneAgent(following ports: [Int], heartbeatSeconds: Double?) -> Fleet {
+        var config = FleetConfig()
+        config.agents = 1
+        config.port = 1  // never listened on: these tests send nothing to the agent
+        if let heartbeatSeconds { config.heartbeatSeconds = heartbeatSeconds }
+        config.masterURLs = ports.map { "http://127.0.0.1:\($0)" }
+        return Fleet(config: config, logger: Logger(label: "test"))
     }
 
     private static func waitFor(_ what: String, _ masters: Masters, _ condition: ([String]) -> Bool) async throws {
