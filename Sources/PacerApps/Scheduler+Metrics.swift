@@ -60,6 +60,10 @@ struct MetricsSnapshot: Sendable {
             [([], "\(staleOffers)")])
         out.family("pacer_revives_total", "counter", "REVIVE calls sent to the master.", [([], "\(counters.revives)")])
         out.family(
+            "pacer_drains_timed_out_total", "counter",
+            "Tasks killed at the drain timeout because a load balancer following the framework never confirmed they left its rotation.",
+            [([], "\(core.drainsTimedOut)")])
+        out.family(
             "pacer_tasks_launched_total", "counter", "Tasks sent to the master in ACCEPT calls.", [([], "\(counters.launched)")])
         out.family("pacer_master_connected", "gauge", "1 while subscribed to a master.", [([], connected ? "1" : "0")])
         appFamilies(&out, now: now)

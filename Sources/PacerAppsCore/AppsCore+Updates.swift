@@ -143,7 +143,9 @@ extension AppsCore {
                 now: now, drainTimeout: settings.drainTimeout, killRetry: settings.killRetry)
             {
                 switch due {
-                case .finishDrain: out += finishDrain(t.id, now: now)
+                case .finishDrain:
+                    drainsTimedOut += 1
+                    out += finishDrain(t.id, now: now)
                 case .repeatKill:
                     leaving[t.id]?.killNow(now)
                     out.append(.kill(taskId: t.id, agentId: t.agentId))

@@ -110,6 +110,9 @@ public struct AppsCore: Sendable {
     /// Load balancers following the framework, by name: a task is killed only after each of them
     /// has taken it out of rotation (or the drain timeout passed).
     public internal(set) var loadBalancers: Set<String> = []
+    /// Drains that ended at the drain timeout, not with every load balancer's acknowledgement
+    /// (`pacer_drains_timed_out_total`): each held a task's kill for the whole timeout.
+    public internal(set) var drainsTimedOut = 0
     var lastReconcile: Instant?
     /// Staging tasks past the launch timeout already asked about.
     var confirming: Set<String> = []

@@ -211,7 +211,7 @@ actor Discovery {
     private func acknowledgeDraining(_ client: MarathonClient) {
         let draining = model.draining
         acknowledged.formIntersection(draining)
-        let pending = draining.subtracting(acknowledged)
+        let pending = draining.subtracting(acknowledged).union(model.takeRemoved())
         if !pending.isEmpty {
             acknowledged.formUnion(pending)
             let (version, lb) = (self.version, name)
@@ -219,7 +219,7 @@ actor Discovery {
         }
     }
 
-    /// Tells the framework these draining tasks are out of rotation here, once every worker runs
+    /// Tells the framework these draining (or removed) tasks are out of rotation here, once every worker runs
     /// a table without them and has finished its requests to them (bounded by `drainWait`).
     func acknowledge(_ tasks: Set<String>, afterVersion version: Int, lb: String, _ client: MarathonClient) async {
         let deadline = Date().addingTimeInterval(drainWait)

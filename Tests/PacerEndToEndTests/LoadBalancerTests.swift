@@ -168,6 +168,24 @@ final class LoadBalancerTests: ClusterTestCase {
         XCTAssertEqual(Self.exchange(port)?.task, task.id)
     }
 
+    /// Deleting an app drains its tasks and drops the app from the LB in one batch of events: the
+    /// LB must still confirm the tasks left its rotation, or the framework holds every kill for
+    /// its whole drain timeout (and counts it in `pacer_drains_timed_out_total`).
+    func testDeletedAppsTasksAreConfirmedOutOfRotationNotTimedOut() async throws {
+        let port = FreePorts.block(1)
+        try await deployWhoami("/gone", instances: 2, servicePort: port)
+        let tasks = try await waitRunning("/gone", 2)
+        try await waitListening(tasks)
+        try await Eventually.that("two backends") { try await self.backends(port).count == 2 }
+        _ = try await client.remove(id("/gone"), force: true)
+        try await Eventually.that("tasks gone", within: 60) {
+            try await self.client.tasks().filter { $0.appId == "/gone" }.isEmpty
+        }
+        let metrics = try await client.raw("GET", "/metrics").text
+        let line = metrics.split(separator: "\n").first { $0.hasPrefix("pacer_drains_timed_out_total ") }
+        XCTAssertEqual(line, "pacer_drains_timed_out_total 0", "each drain confirmed by the LB, none waited out")
+    }
+
     func testNoBackendClosesTheConnectionAndCountsIt() async throws {
         let port = FreePorts.block(1)
         try await deployWhoami("/empty", instances: 0, servicePort: port)

@@ -89,6 +89,26 @@ final class DiscoveryModelTests: XCTestCase {
         XCTAssertEqual(model.draining, [])
     }
 
+    /// A deleted app leaves the model in the same batch that drains its tasks: its tasks are
+    /// reported once as out of rotation (so the framework need not wait its drain timeout), as are
+    /// tasks missing from an app fetched again; tasks still routed are not.
+    func testTasksLeavingWithTheirAppAreReportedOnce() throws {
+        var model = DiscoveryModel(group: nil)
+        model.replaceAll(try JSONDecoder().decode(AppsSnapshot.self, from: Data(snapshot.utf8)).apps)
+        XCTAssertEqual(model.takeRemoved(), [], "nothing left yet")
+        _ = model.apply(DiscoveryEvent.parse(type: "app_terminated_event", data: Data(#"{"appId":"/tcp"}"#.utf8))!)
+        XCTAssertEqual(model.takeRemoved(), ["tcp.1"])
+        XCTAssertEqual(model.takeRemoved(), [], "reported once")
+        var web = model.apps["/web"]!
+        web.tasks["web.2"] = nil
+        model.replace("/web", with: web)
+        XCTAssertEqual(model.takeRemoved(), ["web.2"], "web.1 is still in the app fetched again")
+        model.replaceAll([web])
+        XCTAssertEqual(model.takeRemoved(), [], "the same tasks")
+        model.replaceAll([])
+        XCTAssertEqual(model.takeRemoved(), Set(web.tasks.keys))
+    }
+
     func testAnUnchangedModelKeepsTheSameTable() throws {
         var model = DiscoveryModel(group: "external")
         model.replaceAll(try JSONDecoder().decode(AppsSnapshot.self, from: Data(snapshot.utf8)).apps)

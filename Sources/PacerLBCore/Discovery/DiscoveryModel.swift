@@ -68,6 +68,12 @@ public struct DiscoveryModel: Sendable {
     /// Tasks draining, kept as apps change (a scan of every task after each batch of events cost
     /// milliseconds per batch at 50,000 tasks).
     public private(set) var draining: Set<String> = []
+    /// Tasks that left the table with their app (deleted, or missing when fetched again): out of
+    /// rotation here once the workers run a table without them, which the shell tells the framework
+    /// as it does for draining tasks (`takeRemoved`). A deleted app's tasks drain before they are
+    /// killed, but the app left this model in the same batch of events, so no drain was ever
+    /// acknowledged and the framework waited its whole drain timeout (10 s) for each of them.
+    public private(set) var removed: Set<String> = []
     /// Apps an event named that are not known (yet): to fetch.
     public private(set) var unknown: Set<String> = []
     public let group: String?
@@ -78,6 +84,7 @@ public struct DiscoveryModel: Sendable {
     public mutating func replaceAll(_ list: [RoutedApp]) {
         let next = Dictionary(list.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         changed.formUnion(Set(apps.keys).union(next.keys))
+        for (id, app) in apps { noteRemoved(from: app, keeping: next[id]) }
         apps = next
         unknown = []
         draining = []
@@ -86,7 +93,10 @@ public struct DiscoveryModel: Sendable {
 
     /// One app as fetched again (nil: it no longer exists).
     public mutating func replace(_ id: String, with app: RoutedApp?) {
-        if let gone = apps[id] { for t in gone.tasks.values { draining.remove(t.id) } }
+        if let gone = apps[id] {
+            for t in gone.tasks.values { draining.remove(t.id) }
+            noteRemoved(from: gone, keeping: app)
+        }
         if let app { for t in app.tasks.values where t.draining { draining.insert(t.id) } }
         apps[id] = app
         changed.insert(id)
@@ -128,6 +138,16 @@ public struct DiscoveryModel: Sendable {
             replace(id, with: nil)
         }
         return []
+    }
+
+    /// The removed tasks noted since the last call.
+    public mutating func takeRemoved() -> Set<String> {
+        defer { removed = [] }
+        return removed
+    }
+
+    private mutating func noteRemoved(from old: RoutedApp, keeping new: RoutedApp?) {
+        for id in old.tasks.keys where new?.tasks[id] == nil { removed.insert(id) }
     }
 
     mutating func need(_ appId: String) -> [String] {
