@@ -82,12 +82,7 @@ final class LoadBalancerTests: ClusterTestCase {
 
     func testRoutesByServicePortAcrossTasksAndFollowsScaling() async throws {
         let port = FreePorts.block(1)
-        try await deployWhoami("/who", instances: 2, servicePort: port)
-        let tasks = try await waitRunning("/who", 2)
-        // RUNNING is not listening (no health check here): the LB would skip a task that refuses
-        // the connection, so round-robin is checked once every task answers on its own port.
-        try await waitListening(tasks)
-        try await Eventually.that("two backends in the LB") { try await self.backends(port).count == 2 }
+        let tasks = try await deployServing("/who", instances: 2, servicePort: port)
         var seen = Set<String>()
         for _ in 0..<6 {
             let reply = try XCTUnwrap(Self.exchange(port))
@@ -104,6 +99,19 @@ final class LoadBalancerTests: ClusterTestCase {
         var now = Set<String>()
         for _ in 0..<9 { if let r = Self.exchange(port) { now.insert(r.task) } }
         XCTAssertEqual(now, Set(three.map(\.id)))
+    }
+
+    /// Deploys the echo app and returns its tasks once each answers on its own port and the LB
+    /// routes to all of them. RUNNING is not listening (no health check here): the LB would skip
+    /// a task that refuses the connection.
+    func deployServing(_ id: String, instances: Int, servicePort: Int) async throws -> [MarathonTask] {
+        try await deployWhoami(id, instances: instances, servicePort: servicePort)
+        let tasks = try await waitRunning(id, instances)
+        try await waitListening(tasks)
+        try await Eventually.that("\(instances) backends in the LB") {
+            try await self.backends(servicePort).count == instances
+        }
+        return tasks
     }
 
     /// Every task answers the exchange on its own port.
@@ -173,10 +181,7 @@ final class LoadBalancerTests: ClusterTestCase {
     /// its whole drain timeout (and counts it in `pacer_drains_timed_out_total`).
     func testDeletedAppsTasksAreConfirmedOutOfRotationNotTimedOut() async throws {
         let port = FreePorts.block(1)
-        try await deployWhoami("/gone", instances: 2, servicePort: port)
-        let tasks = try await waitRunning("/gone", 2)
-        try await waitListening(tasks)
-        try await Eventually.that("two backends") { try await self.backends(port).count == 2 }
+        _ = try await deployServing("/gone", instances: 2, servicePort: port)
         _ = try await client.remove(id("/gone"), force: true)
         try await Eventually.that("tasks gone", within: 60) {
             try await self.client.tasks().filter { $0.appId == "/gone" }.isEmpty
