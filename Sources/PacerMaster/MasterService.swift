@@ -151,25 +151,26 @@ public struct MasterService: Service {
         guard await !master.stopping else { return }
         do {
             try await client.send(d.message, to: d.url)
+        } catch let error where error.neverSent {
+            logger.warning("agent unreachable", metadata: ["agent.id": "\(d.agentId)", "error": "\(error)"])
+            if let launch = d.message.launch {
+                await master.onLaunchUndeliverable(agentId: d.agentId, taskIds: launch.tasks.map(\.taskId), reason: "\(error)")
+            }
         } catch {
+            // Sent, then timed out or broke: it may have arrived, so "unreachable" would mislead.
             guard let launch = d.message.launch else {
-                logger.warning("agent unreachable", metadata: ["agent.id": "\(d.agentId)", "error": "\(error)"])
+                logger.warning(
+                    "message to the agent unconfirmed: it may have arrived",
+                    metadata: ["agent.id": "\(d.agentId)", "error": "\(error)"])
                 return
             }
-            let taskIds = launch.tasks.map(\.taskId)
-            if error.neverSent {
-                logger.warning("agent unreachable", metadata: ["agent.id": "\(d.agentId)", "error": "\(error)"])
-                await master.onLaunchUndeliverable(agentId: d.agentId, taskIds: taskIds, reason: "\(error)")
-            } else {
-                // It may have arrived (timed out after it was sent): reporting the tasks dropped
-                // would have the framework launch them again beside running copies. They stay
-                // staging; the agent's updates, or the framework's launch timeout (it reconciles,
-                // then kills: an agent without the task answers TASK_LOST), settle them.
-                logger.warning(
-                    "LAUNCH unconfirmed: the agent may have it; its tasks stay staging",
-                    metadata: ["agent.id": "\(d.agentId)", "tasks": "\(taskIds.count)", "error": "\(error)"])
-                await master.onLaunchUnconfirmed()
-            }
+            // Reporting the tasks dropped would have the framework launch them again beside running
+            // copies. They stay staging; the agent's updates, or the framework's launch timeout (it
+            // reconciles, then kills: an agent without the task answers TASK_LOST), settle them.
+            logger.warning(
+                "LAUNCH unconfirmed: the agent may have it; its tasks stay staging",
+                metadata: ["agent.id": "\(d.agentId)", "tasks": "\(launch.tasks.count)", "error": "\(error)"])
+            await master.onLaunchUnconfirmed()
         }
     }
 }
