@@ -102,9 +102,8 @@ public struct FrameworkService: Service {
                     inner.addTask {
                         // Once the lease is not renewed in time (or after an abdication) the process
                         // stops: a deposed leader must not act. Crash-only, as Marathon does.
-                        do { _ = try await untilShutdown { try await election.keepLeading() } } catch let lost as LeadershipLost {
-                            logger.critical("leadership lost; exiting so a new leader can take over")
-                            throw lost
+                        do { _ = try await untilShutdown { try await election.keepLeading() } } catch is LeadershipLost {
+                            exitDeposed(logger, "framework")
                         }
                         // Stopping on purpose: give the lease up, so another replica leads at once.
                         await election.resign()

@@ -122,10 +122,7 @@ public struct MasterService: Service {
         let won = try await election.campaignUntilElected(as: me) { [master] in await master.follow($0) }
         if let etcd = config.store as? EtcdStore { await etcd.setFence(won.fence) }
         try await master.takeOver(as: me)
-        do { try await election.keepLeading() } catch let lost as LeadershipLost {
-            logger.critical("master leadership lost; exiting so a new leader can take over")
-            throw lost
-        }
+        do { try await election.keepLeading() } catch is LeadershipLost { exitDeposed(logger, "master") }
     }
 
     /// Delivers master → agent messages in order per agent, agents in parallel.
