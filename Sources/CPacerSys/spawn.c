@@ -95,8 +95,13 @@ static int check_orphaned(const struct pacer_task_spawn *s, int alive_fd, int st
 // then ends the same way. As pid 1 of a pid namespace it must forward signals (the kernel drops
 // those pid 1 does not handle); otherwise the task shares its process group, so the keeper ignores
 // the signals the agent sends that group and stays to record the end.
-static void run_keeper(const struct pacer_task_spawn *s, pid_t child) {
+static void run_keeper(const struct pacer_task_spawn *s, pid_t child, int pipe_fd) {
     keeper_child = child;
+    // The launch pipe stays open until the keeper has dropped to the task's user: the agent's
+    // spawn returns only then, so no one ever sees a task's keeper still running as root (a test
+    // that read /proc right after the spawn once did).
+    int ready_fd = fcntl(pipe_fd, F_DUPFD, 1000);
+    close(pipe_fd);
     // A fork of the agent that never execs: named, so `ps -o comm`/top tell it from the agent.
     prctl(PR_SET_NAME, "pacer-keeper", 0, 0, 0);
     // Hold nothing of the agent's (not its stdio, not a listening socket it forgot to mark
@@ -108,7 +113,7 @@ static void run_keeper(const struct pacer_task_spawn *s, pid_t child) {
     if (alive_fd >= 0) { dup2(alive_fd, 4); alive_fd = 4; }
     if (status_fd < 0) close(3);
     if (alive_fd < 0) close(4);
-    close_from(5, -1);
+    close_from(5, ready_fd);
     // Nothing in a task's cgroup runs as root: the keeper becomes the task's user too. It keeps the
     // descriptors it needs, and the agent (root) can still signal it.
     if (s->switch_user) {
@@ -116,6 +121,7 @@ static void run_keeper(const struct pacer_task_spawn *s, pid_t child) {
         syscall(SYS_setresgid, s->gid, s->gid, s->gid);
         syscall(SYS_setresuid, s->uid, s->uid, s->uid);
     }
+    close(ready_fd);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = s->new_pid_ns ? forward : SIG_IGN;
@@ -222,8 +228,7 @@ pid_t pacer_spawn_task(const struct pacer_task_spawn *s, int *failed_step, int *
             // In a pid namespace the task has its own group (the keeper forwards to it); otherwise
             // it stays in the keeper's, which the agent signals.
             if (task == 0) exec_task(s, p[1], mounts, s->new_pid_ns);
-            close(p[1]);
-            run_keeper(s, task);
+            run_keeper(s, task, p[1]);
         }
         exec_task(s, p[1], mounts, 1);
     }
