@@ -230,14 +230,22 @@ public struct Launcher: Sendable {
         defer { for p in cArgs + cEnv + cProcs + [cDir, cTmp] { free(p) } }
         var failedStep: Int32 = 0
         var err: Int32 = 0
-        let pid: pid_t = cProcs.map { UnsafePointer($0) }.withUnsafeBufferPointer { procs in
-            var spec = pacer_task_spawn(
-                path: cArgs[0], argv: cArgs, envp: cEnv, directory: cDir,
-                stdin_fd: stdin, stdout_fd: stdout, stderr_fd: stderr, cgroup_procs: procs.baseAddress,
-                switch_user: user == nil ? 0 : 1, uid: user?.uid ?? 0, gid: user?.gid ?? 0,
-                new_pid_ns: pidNamespace ? 1 : 0, private_tmp: cTmp, status_fd: status,
-                alive_fd: alive, recovery_timeout: Int32(recoveryTimeout))
-            return pacer_spawn_task(&spec, &failedStep, &err)
+        // The spec holds pointers into these arrays: they must stay valid until the spawn returns,
+        // so each is borrowed for the whole call (an implicit array-to-pointer conversion would
+        // dangle once the spec is built).
+        let procPointers = cProcs.map { UnsafePointer($0) }
+        let pid: pid_t = cArgs.withUnsafeBufferPointer { args in
+            cEnv.withUnsafeBufferPointer { envp in
+                procPointers.withUnsafeBufferPointer { procs in
+                    var spec = pacer_task_spawn(
+                        path: cArgs[0], argv: args.baseAddress, envp: envp.baseAddress, directory: cDir,
+                        stdin_fd: stdin, stdout_fd: stdout, stderr_fd: stderr, cgroup_procs: procs.baseAddress,
+                        switch_user: user == nil ? 0 : 1, uid: user?.uid ?? 0, gid: user?.gid ?? 0,
+                        new_pid_ns: pidNamespace ? 1 : 0, private_tmp: cTmp, status_fd: status,
+                        alive_fd: alive, recovery_timeout: Int32(recoveryTimeout))
+                    return pacer_spawn_task(&spec, &failedStep, &err)
+                }
+            }
         }
         guard pid > 0 else {
             let step = steps[Int(failedStep)] ?? "start"
