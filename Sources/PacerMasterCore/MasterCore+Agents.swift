@@ -173,8 +173,11 @@ extension MasterCore {
     /// Marks silent agents unreachable and tells frameworks about their tasks.
     mutating func expireAgents(now: Instant) -> [MasterDirective] {
         var out: [MasterDirective] = []
-        for (id, agent) in agents.sorted(by: { $0.key < $1.key })
-        where agent.reachable && now - agent.lastSeen > timeout(agent) {
+        // Runs every tick: the expired few are found first and only they are sorted (sorting every
+        // agent's entry was 10 % of the master's CPU at 2,000 agents with heartbeats only).
+        let expired = agents.compactMap { id, agent in agent.reachable && now - agent.lastSeen > timeout(agent) ? id : nil }
+        for id in expired.sorted() {
+            guard let agent = agents[id] else { continue }
             agents[id]?.reachable = false
             unreachableMarks += 1
             out += rescindOffers(agentId: id)
