@@ -3,6 +3,7 @@ import Logging
 import PacerClient
 import PacerMasterCore
 import PacerModel
+import Synchronization
 
 /// The master's shell: owns the core, carries out its directives (framework streams, agent
 /// messages) and feeds back what happened. All state changes go through this actor.
@@ -31,14 +32,17 @@ public actor Master {
     var history: AllocationHistory
     /// Whether this master acts. A replica that does not lead redirects to the leader (or, with none
     /// known yet, answers 503 and agents and frameworks move on to the next master they know).
-    public private(set) var leading: Bool
+    /// Atomic, so the HTTP layer asks on every request (every agent heartbeat) without a hop onto
+    /// this actor; it turns true once and never back (a deposed master exits).
+    public nonisolated var leading: Bool { leadingFlag.load(ordering: .acquiring) }
+    private nonisolated let leadingFlag: Atomic<Bool>
     var leader: String?
 
     init(settings: MasterSettings, policyStorage: (any PolicyStorage)?, leading: Bool, logger: Logger) async throws {
         let now = SteadyClock.instant
         self.policyStorage = policyStorage
         let policy = leading ? try await policyStorage?.load() ?? ResourcePolicy() : ResourcePolicy()
-        self.leading = leading
+        leadingFlag = Atomic(leading)
         core = MasterCore(
             settings: settings, now: now, idPrefix: String(UInt32.random(in: .min ... .max), radix: 16), policy: policy)
         history = AllocationHistory(period: settings.statsPeriod.seconds)
@@ -67,7 +71,7 @@ public actor Master {
     func takeOver(as me: String) async throws {
         let policy = try await policyStorage?.load() ?? ResourcePolicy()
         execute(core.onTookOver(policy: policy, now: Self.now))
-        leading = true
+        leadingFlag.store(true, ordering: .releasing)
         leader = me
         logger.info("leading master", metadata: ["policy.reservations": "\(policy.reservations.count)"])
     }

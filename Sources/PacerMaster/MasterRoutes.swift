@@ -158,7 +158,7 @@ struct LeaderOnly: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response
     {
         let path = request.uri.path
-        if await master.leading || path == "/health" || path == "/master/leader" { return try await next(request, context) }
+        if master.leading || path == "/health" || path == "/master/leader" { return try await next(request, context) }
         guard let leader = await master.leader else { throw APIError(status: 503, message: await master.notLeading) }
         var response = JSONResponse.error(APIError(status: 307, message: "this master does not lead; the leader is \(leader)"))
         response.headers[.location] = "\(scheme)://\(leader)\(path)\(request.uri.query.map { "?" + $0 } ?? "")"

@@ -34,7 +34,9 @@ public struct AllocationHistory: Sendable {
             next = (next + 1) % capacity
         }
         for (id, agent) in core.agents where agent.reachable {
-            let used = (core.ledger(id)?.used.values.reduce(Resources()) { $0 + $1 }) ?? Resources()
+            // The agent's share is kept current with every change (`MasterCore.touch`): building
+            // its ledger again here cost every task of every agent each period.
+            let used = (core.shares[id]?.byRole.values.reduce(Resources()) { $0 + $1 }) ?? Resources()
             let rate = used.dominantShare(of: agent.info.resources.scalars)
             var f =
                 agents[id]

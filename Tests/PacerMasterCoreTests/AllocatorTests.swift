@@ -139,7 +139,7 @@ final class AllocatorTests: XCTestCase {
         XCTAssertEqual(kills.count, 1, "0.75 new + 0.25 expected + 3.5 batch = 4.5 > 4: one half-cpu task goes")
     }
 
-    func testAllocationHistoryIsBoundedAndOrdered() {
+    func testAllocationHistoryIsBoundedAndOrdered() throws {
         var m = MasterCore(now: 0, idPrefix: "t")
         _ = m.onRegisterAgent(agent("a1", cpus: 4, mem: 4096), tasks: [], now: 0)
         var h = AllocationHistory(period: 10, span: 100)
@@ -147,6 +147,14 @@ final class AllocatorTests: XCTestCase {
         XCTAssertEqual(h.samples.count, 10)
         XCTAssertEqual(h.ordered.map(\.time), (15..<25).map(Double.init))
         XCTAssertEqual(h.agents["a1"]?.samples, 25)
+        XCTAssertEqual(h.agents["a1"]?.allocated, Resources(), "nothing offered or running")
+        let (fid, made) = m.onSubscribe(FrameworkInfo(name: "f"), now: 30)
+        let offer = offers(made)[0]
+        _ = try m.onCall(
+            .accept(fid, offerIds: [offer.id], tasks: [task("t1", on: "a1", cpus: 1, mem: 512)], refuseSeconds: 5), now: 31)
+        h.record(m, now: 31)
+        XCTAssertEqual(h.agents["a1"]?.allocated, Resources(cpus: 1, mem: 512), "the task, the rest declined by the accept")
+        XCTAssertEqual(h.agents["a1"]?.peakRate ?? 0, 0.25, accuracy: 1e-9, "1 of 4 cpus, 512 of 4,096 MiB")
         XCTAssertEqual(AllocationHistory().capacity, 8_640, "a day at 10 s")
     }
 
@@ -229,6 +237,11 @@ final class AllocatorTests: XCTestCase {
             }
             let all = used.values.reduce(Resources()) { $0 + $1 }
             XCTAssertTrue(a.info.resources.scalars.contains(all), "seed \(seed): agent \(a.info.id) over-committed: \(all)")
+            // The kept share (what the allocation history reads) is the ledger's, never stale.
+            if a.reachable {
+                XCTAssertEqual(
+                    m.shares[a.info.id]?.byRole, m.ledger(a.info.id)?.used, "seed \(seed): stale share of \(a.info.id)")
+            }
             // What each role uses beyond its own reservation must fit in the unreserved part.
             let reserved = m.policy.reservations[a.info.id] ?? [:]
             let unreserved = reserved.values.reduce(a.info.resources.scalars) { $0 - $1 }
