@@ -61,16 +61,14 @@ enum MasterRoutes {
         private let last = Mutex<(interval: Double, body: ByteBuffer)?>(nil)
 
         func response(_ interval: Double) throws -> Response {
-            let body: ByteBuffer
-            if let cached = last.withLock({ $0 }), cached.interval == interval {
-                body = cached.body
-            } else {
-                let encoded = try WireJSON.masterEncoder().encode(AgentCallReply(heartbeatIntervalSeconds: interval))
-                body = ByteBuffer(bytes: encoded)
-                last.withLock { $0 = (interval, body) }
+            let body = try last.withLock { cached throws -> ByteBuffer in
+                if let cached, cached.interval == interval { return cached.body }
+                let encoded = ByteBuffer(
+                    bytes: try WireJSON.masterEncoder().encode(AgentCallReply(heartbeatIntervalSeconds: interval)))
+                cached = (interval, encoded)
+                return encoded
             }
-            return Response(
-                status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: body))
+            return JSONResponse.encoded(body)
         }
     }
 

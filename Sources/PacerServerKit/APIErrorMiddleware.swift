@@ -41,9 +41,14 @@ public enum JSONResponse {
         encoder: JSONEncoder = MarathonShape.encoder(pacer: false),
         headers: HTTPFields = [:]
     ) throws -> Response {
+        encoded(ByteBuffer(bytes: try encoder.encode(value)), status: status, headers: headers)
+    }
+
+    /// A JSON body already encoded (a cached answer).
+    public static func encoded(_ body: ByteBuffer, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
         var fields = headers
         fields[.contentType] = "application/json; charset=utf-8"
-        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+        return Response(status: status, headers: fields, body: .init(byteBuffer: body))
     }
 
     public static func error(_ e: APIError) -> Response {
