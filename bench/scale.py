@@ -113,15 +113,19 @@ def wait_until(what, seconds, fn, step=0.05):
     return False
 
 class Sampler(threading.Thread):
-    """Times API calls in a loop while placement runs."""
-    def __init__(self, port, calls):
+    """Times API calls while placement runs: one round of them every `period` seconds (the next
+    round at once when one takes longer), as dashboards and load balancers poll. A round right after
+    the last (as before 2026-12-02) kept a read of 50,000 tasks always in flight: the framework's
+    CPU went to that one client however cheap reads became, and placement was measured against it."""
+    def __init__(self, port, calls, period=1.0):
         super().__init__(daemon=True)
-        self.port, self.calls, self.stop_flag = port, calls, threading.Event()
+        self.port, self.calls, self.period, self.stop_flag = port, calls, period, threading.Event()
         self.samples = {name: [] for name, _, _, _ in calls}
     def run(self):
         c = Client(self.port)
         i = 0
         while not self.stop_flag.is_set():
+            started = time.monotonic()
             for name, method, path, body in self.calls:
                 b = body(i) if callable(body) else body
                 t = time.monotonic()
@@ -129,7 +133,7 @@ class Sampler(threading.Thread):
                 if status < 500:
                     self.samples[name].append(time.monotonic() - t)
             i += 1
-            time.sleep(0.05)
+            self.stop_flag.wait(max(0.0, self.period - (time.monotonic() - started)))
 
 def run(n, args, root):
     logdir = tempfile.mkdtemp(prefix=f"pacer-scale-{n}-", dir=root)
@@ -197,7 +201,7 @@ def run(n, args, root):
             ("GET /v2/apps?embed=apps.tasks", "GET", "/v2/apps?embed=apps.tasks", None),
             ("GET /v2/tasks", "GET", "/v2/tasks", None),
             ("PUT scale", "PUT", "/v2/apps/probe?force=true", lambda i: {"instances": 1 + i % 2}),
-        ])
+        ], args.sample_period)
         posts = []
         # What placement asked of the master: offers the framework had to answer, REVIVEs it sent.
         offers0, revives0 = metric(fport, "pacer_offers_received_total"), metric(fport, "pacer_revives_total")
@@ -428,6 +432,8 @@ def main():
     ap.add_argument("--bin", default=".build/release/pacer")
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--samples", type=int, default=20, help="LB propagation samples")
+    ap.add_argument("--sample-period", type=float, default=1.0,
+                    help="seconds between rounds of timed API calls while placing (0: back to back, as before 2026-12-02)")
     ap.add_argument("--keep", action="store_true", help="keep logs and state")
     ap.add_argument("--json", help="also write the rows here")
     ap.add_argument("--churn", type=float, default=60, help="seconds of churn (kills and replacements); 0: none")

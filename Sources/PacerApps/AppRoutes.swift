@@ -36,11 +36,10 @@ enum AppRoutes {
             switch try target(context.parameters.getCatchAll().map(String.init)) {
             case .app(let id):
                 guard let app = await scheduler.app(id) else { throw APIError.notFound("App '\(id)' does not exist") }
-                return try JSONResponse.make(
-                    ["app": await scheduler.view().status(of: app, embedTasks: true)], encoder: request.encoder)
+                return try BulkJSON.app(await scheduler.view().embedded(app, embedTasks: true), request: request)
             case .tasks(let id):
                 guard await scheduler.app(id) != nil else { throw APIError.notFound("App '\(id)' does not exist") }
-                return BulkJSON.tasks(await scheduler.view().tasks(of: id), request: request)
+                return BulkJSON.tasks(await scheduler.view().taskGroups(of: id), request: request, whole: false)
             case .versions(let id):
                 return try JSONResponse.make(["versions": try await scheduler.versions(id).keys.sorted(by: >)])
             case .version(let id, let v):

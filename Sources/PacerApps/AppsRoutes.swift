@@ -50,11 +50,11 @@ enum AppsRoutes {
             let filter = request.uri.queryParameters.get("id")
             // Read before the view is taken: every event up to this id changed what the view shows.
             let upTo = await lastEventId()
+            let all = await scheduler.view().statuses(embedTasks: embed, idFilter: filter)
+            let shown = all.filter { RequestPrincipal.mayRead($0.status.app.id) }
             return try BulkJSON.apps(
-                await scheduler.view().statuses(embedTasks: embed, idFilter: filter).filter {
-                    RequestPrincipal.mayRead($0.app.id)
-                },
-                request: request, headers: [.init("X-Pacer-Event-Id")!: "\(upTo)"])
+                shown, request: request, headers: [.init("X-Pacer-Event-Id")!: "\(upTo)"],
+                whole: filter == nil && shown.count == all.count)
         }
         router.post("/v2/apps") { request, _ in
             let spec = try AppDefinition.request(from: try await BodyReader.json(request))
@@ -67,14 +67,17 @@ enum AppsRoutes {
         GroupRoutes.register(on: router, scheduler)
         TaskFileRoutes.register(on: router, scheduler, agentSecret: agentSecret)
         router.get("/v2/tasks") { request, _ in
-            var tasks = await scheduler.view().tasks(of: nil)
+            var groups = await scheduler.view().taskGroups(of: nil)
+            var whole = true
             if let p = RequestPrincipal.current, !p.readsAll {
-                tasks = tasks.filter { t in (try? PathId(validating: t.appId)).map(p.mayRead) ?? false }
+                groups = groups.filter { p.mayRead($0.appId) }
+                whole = false
             }
             if let state = request.uri.queryParameters.get("status") {
-                tasks = tasks.filter { $0.state == "TASK_" + state.uppercased() }
+                for i in groups.indices { groups[i].records.removeAll { "TASK_" + state.uppercased() != $0.state.rawValue } }
+                whole = false
             }
-            return BulkJSON.tasks(tasks, request: request)
+            return BulkJSON.tasks(groups, request: request, whole: whole)
         }
         router.post("/v2/tasks/delete") { request, _ in
             struct Ids: Decodable { var ids: [String] }

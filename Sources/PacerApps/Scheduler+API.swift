@@ -8,7 +8,8 @@ import PacerServerKit
 extension Scheduler {
     /// One REVIVE for any number of requests while one is on its way, and one more after it if
     /// requests came meanwhile: a burst of a thousand POSTs sent a thousand REVIVEs at once and ran
-    /// the connection pool dry (each makes the master re-offer every agent).
+    /// the connection pool dry (each makes the master re-offer every agent). Spaced by the size of
+    /// the cluster (`RevivePacing`).
     func reviveCoalesced() async {
         guard !reviving else {
             reviveAgain = true
@@ -18,6 +19,8 @@ extension Scheduler {
         defer { reviving = false }
         repeat {
             reviveAgain = false
+            let wait = revivePacing.wait(now: SteadyClock.instant, agents: agentURLs.count)
+            if wait > .zero { try? await Task.sleep(for: wait) }  // requests meanwhile join this one
             do { try await execute(.revive) } catch {
                 logger.warning("REVIVE failed; the framework asks again while instances wait", metadata: ["error": "\(error)"])
             }

@@ -58,6 +58,14 @@ struct MetricsSnapshot: Sendable {
             "pacer_offers_stale_total", "counter",
             "Offers dropped unused because they waited too long behind other work (the master would have rescinded them).",
             [([], "\(staleOffers)")])
+        out.family(
+            "pacer_offers_answered_total", "counter",
+            "Offers answered, by how: accepted (tasks launched on them), declined until something waits that could use them (declined_long), declined for a moment because what waits did not fit (declined_short).",
+            [
+                ([("answer", "accepted")], "\(counters.offersAccepted)"),
+                ([("answer", "declined_long")], "\(counters.offersDeclinedLong)"),
+                ([("answer", "declined_short")], "\(counters.offersDeclinedShort)")
+            ])
         out.family("pacer_revives_total", "counter", "REVIVE calls sent to the master.", [([], "\(counters.revives)")])
         out.family(
             "pacer_drains_timed_out_total", "counter",
@@ -109,6 +117,22 @@ struct MetricsSnapshot: Sendable {
 /// Running totals of the framework's traffic with the master.
 struct SchedulerCounters: Sendable {
     var offers = 0
+    /// How offers were answered: used, given back until something waits that could use them
+    /// (`long`), given back for a moment because what waits did not fit (`short`).
+    var offersAccepted = 0
+    var offersDeclinedLong = 0
+    var offersDeclinedShort = 0
+
+    mutating func count(answers: [AppsDirective], declineRefusal: Duration) {
+        for d in answers {
+            switch d {
+            case .accept: offersAccepted += 1
+            case .decline(let ids, let refuse) where refuse >= declineRefusal: offersDeclinedLong += ids.count
+            case .decline(let ids, _): offersDeclinedShort += ids.count
+            default: break
+            }
+        }
+    }
     var revives = 0
     var launched = 0
     var deploymentsFailed = 0

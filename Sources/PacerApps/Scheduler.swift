@@ -45,6 +45,7 @@ public actor Scheduler {
     /// A REVIVE on its way, and whether another was asked for meanwhile (`reviveCoalesced`).
     var reviving = false
     var reviveAgain = false
+    var revivePacing = RevivePacing()
     let doorbell: AsyncStream<Void>.Continuation
     let rings: AsyncStream<Void>
 
@@ -166,8 +167,10 @@ public actor Scheduler {
             await Task.yield()
         }
         for slice in stride(from: 0, to: offers.count, by: Self.maxEventsPerTurn) {
-            await execute(
-                core.onOffers(Array(offers[slice..<min(offers.count, slice + Self.maxEventsPerTurn)]), now: SteadyClock.instant))
+            let directives = core.onOffers(
+                Array(offers[slice..<min(offers.count, slice + Self.maxEventsPerTurn)]), now: SteadyClock.instant)
+            counters.count(answers: directives, declineRefusal: core.settings.declineRefusal)
+            await execute(directives)
             await Task.yield()
         }
     }

@@ -37,19 +37,25 @@ extension AppsCore {
         }
         recordMisfits(wants.filter { $0.count > 0 }, offers, remaining, now: now)
         var out: [AppsDirective] = records.isEmpty ? [] : [.persistTasks(records)]
-        var declined: [String] = []
+        // Offers of a kind something still waiting could use come back soon; the rest (revocable
+        // capacity while only services wait, another role's) not before the long refusal or a
+        // REVIVE: refused for 2 s, 2,000 revocable offers came back every 2 s while services were
+        // placed.
+        let waiting = wants.filter { $0.count > 0 }.map(\.spec)
+        var soon: [String] = []
+        var later: [String] = []
         for (o, offer) in offers.enumerated() {
-            if placed[o].isEmpty {
-                declined.append(offer.id)
-            } else {
+            if !placed[o].isEmpty {
                 out.append(.accept(offerId: offer.id, tasks: placed[o], refuse: .zero))
+            } else if waiting.contains(where: { kindMisfit($0, offer) == nil }) {
+                soon.append(offer.id)
+            } else {
+                later.append(offer.id)
             }
         }
         if !records.isEmpty { unmet = nil }  // progress: the starvation watch starts over
-        if !declined.isEmpty {
-            let refuse = wants.contains { $0.count > 0 } ? settings.unfitRefusal : settings.declineRefusal
-            out.append(.decline(offerIds: declined, refuse: refuse))
-        }
+        if !soon.isEmpty { out.append(.decline(offerIds: soon, refuse: settings.unfitRefusal)) }
+        if !later.isEmpty { out.append(.decline(offerIds: later, refuse: settings.declineRefusal)) }
         return emitting(out)
     }
 
@@ -126,11 +132,7 @@ extension AppsCore {
 
     /// Whether this offer can take one more instance of `app`, and why not.
     func fit(_ app: AppDefinition, on offer: Offer, remaining: Resources, now: Instant) -> Result<[Int], Misfit> {
-        // Services only on guaranteed resources of their role; batch work only on revocable capacity.
-        if (offer.revocable == true) != (app.kind == .batch) { return .failure(.revocable(wanted: app.kind == .batch)) }
-        if app.kind != .batch, (offer.role ?? Role.any) != (app.role ?? Role.any) {
-            return .failure(.role(offered: offer.role ?? Role.any, wanted: app.role ?? Role.any))
-        }
+        if let misfit = kindMisfit(app, offer) { return .failure(misfit) }
         let need = app.resourcesPerTask
         if remaining.cpus + 1e-6 < need.cpus { return .failure(.cpus(need: need.cpus, had: remaining.cpus)) }
         if remaining.mem + 1e-6 < need.mem { return .failure(.mem(need: need.mem, had: remaining.mem)) }
@@ -150,6 +152,15 @@ extension AppsCore {
                     : .ports(need: app.portDefinitions.count, had: remaining.portCount))
         }
         return .success(hostPorts)
+    }
+
+    /// Services only on guaranteed resources of their role; batch work only on revocable capacity.
+    private func kindMisfit(_ app: AppDefinition, _ offer: Offer) -> Misfit? {
+        if (offer.revocable == true) != (app.kind == .batch) { return .revocable(wanted: app.kind == .batch) }
+        if app.kind != .batch, (offer.role ?? Role.any) != (app.role ?? Role.any) {
+            return .role(offered: offer.role ?? Role.any, wanted: app.role ?? Role.any)
+        }
+        return nil
     }
 
     /// One instance of `app` on this offer, if it fits.

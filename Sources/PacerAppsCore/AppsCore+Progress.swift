@@ -7,8 +7,16 @@ import PacerModel
 extension AppsCore {
     /// Changes still to make: instances to bring up to serving, old-version tasks to remove,
     /// surplus to stop, kills not yet confirmed. A crash-looping app never gets closer.
-    func remaining(_ d: Deployment, now: Instant) -> Int {
-        guard let app = apps[d.appId] else { return tasks.of(app: d.appId).filter(\.isActive).count }
+    func remaining(_ d: Deployment, now: Instant, settled: Bool = false) -> Int {
+        guard let app = apps[d.appId] else { return tasks.activeCount(of: d.appId) }
+        if settled, app.readinessChecks.isEmpty, countsDecide(app) {
+            // No task leaving or unreachable, no canary, every active task on the current spec:
+            // what is left follows from the task table's counts. Copying every app's records
+            // twice each tick was 8 % of the framework's CPU with 1,000 apps deploying at once.
+            let counts = tasks.counts(of: app.id)
+            let serving = app.healthChecks.isEmpty ? counts.running : counts.healthy
+            return max(0, app.instances - serving) + max(0, tasks.activeCount(of: app.id) - app.instances)
+        }
         if let c = canaries[app.id], c.deploymentId == d.info.id {
             return max(0, c.instances - liveCanaries(c, now: now).filter { InstancePlan.isServing($0, c.spec) }.count)
         }
@@ -25,8 +33,9 @@ extension AppsCore {
     /// `settings.stallSeconds` once.
     mutating func watchDeployments(now: Instant) -> [AppsDirective] {
         var out: [AppsDirective] = []
+        let unsettled = unsettledApps(among: deployments.values.compactMap { apps[$0.appId] })
         for (id, d) in deployments.sorted(by: { $0.key < $1.key }) {
-            let left = remaining(d, now: now)
+            let left = remaining(d, now: now, settled: !unsettled.contains(d.appId))
             if d.closest.map({ left < $0 }) ?? true {
                 deployments[id]?.closest = left
                 deployments[id]?.lastProgressAt = now.date

@@ -54,14 +54,19 @@ extension MasterCore {
         var made: [String: [Offer]] = [:]
         for agentId in targets.sorted() {
             guard let agent = agents[agentId], agent.reachable else { continue }
+            // The agent's ledger costs its tasks: built once, when first needed, and kept up to
+            // date with the offers made from it (built again for the revocable offer, it was a
+            // third of the master's CPU while REVIVEs came every few hundred milliseconds).
+            var l: AgentLedger?
             for role in drfOrder(Array(members.keys), allocated: sums.byRole, total: sums.total) {
                 guard !offers.has(agent: agentId, where: { ($0.role ?? Role.any) == role && $0.revocable != true }),
-                    let offer = offer(agentId, agent, role: role, members: members[role] ?? [], now: now)
+                    let offer = offer(agentId, agent, role: role, members: members[role] ?? [], ledger: &l, now: now)
                 else { continue }
                 addOffer(offer, now: now)
+                l?.count(offer)
                 made[offer.frameworkId, default: []].append(offer)
             }
-            if let offer = offerRevocable(agentId, candidates: candidates, now: now) {
+            if let offer = offerRevocable(agentId, candidates: candidates, ledger: &l, now: now) {
                 addOffer(offer, now: now)
                 made[offer.frameworkId, default: []].append(offer)
             }
@@ -72,12 +77,17 @@ extension MasterCore {
     }
 
     /// What `role` may be offered on this agent now, to whom; nil when nothing worth offering.
-    mutating func offer(_ agentId: String, _ agent: AgentEntry, role: String, members: [String], now: Instant) -> Offer? {
+    /// `ledger`: the agent's, when already built (built here when nil and needed).
+    mutating func offer(
+        _ agentId: String, _ agent: AgentEntry, role: String, members: [String], ledger built: inout AgentLedger?, now: Instant
+    ) -> Offer? {
         // Who may be offered comes first: the ledger costs the agent's tasks, and a framework
         // that declined this agent has no use for it yet.
         let key = Self.refusalKey(agentId, role: role, revocable: false)
         let eligible = members.filter { (frameworks[$0]?.refusals[key] ?? .distantPast) <= now }
-        guard !eligible.isEmpty, let l = ledger(agentId) else { return nil }
+        guard !eligible.isEmpty else { return nil }
+        if built == nil { built = ledger(agentId) }
+        guard let l = built else { return nil }
         var (reserved, unreserved) = l.available(role)
         if let limit = policy.quotas[role]?.limit {
             let room = limit.scalars - (sums.byRole[role] ?? Resources())
@@ -99,13 +109,17 @@ extension MasterCore {
     }
 
     /// Idle capacity (what neither services nor batch tasks hold) to a framework that takes revocable offers.
-    private mutating func offerRevocable(_ agentId: String, candidates: [String: FrameworkEntry], now: Instant) -> Offer? {
+    private mutating func offerRevocable(
+        _ agentId: String, candidates: [String: FrameworkEntry], ledger built: inout AgentLedger?, now: Instant
+    ) -> Offer? {
         let key = Self.refusalKey(agentId, role: nil, revocable: true)
         guard
             let fid = candidates.filter({ $0.value.info.wantsRevocable && ($0.value.refusals[key] ?? .distantPast) <= now })
                 .keys.min(by: { (offers.count(of: $0), $0) < (offers.count(of: $1), $1) }),
-            let agent = agents[agentId], !offers.has(agent: agentId, where: { $0.revocable == true }),
-            let l = ledger(agentId), l.revocableFree.cpus >= settings.minOfferCpus, l.revocableFree.mem >= settings.minOfferMem
+            let agent = agents[agentId], !offers.has(agent: agentId, where: { $0.revocable == true })
+        else { return nil }
+        if built == nil { built = ledger(agentId) }
+        guard let l = built, l.revocableFree.cpus >= settings.minOfferCpus, l.revocableFree.mem >= settings.minOfferMem
         else { return nil }
         let free = Resources(cpus: l.revocableFree.cpus, mem: l.revocableFree.mem, disk: l.revocableFree.disk, ports: l.freePorts)
         return Offer(

@@ -42,6 +42,18 @@ struct AgentLedger {
     }
 
     var freePorts: [PortRange] { PortRange.subtract(portsTaken, from: total.ports) }
+
+    /// An outstanding offer on the agent holds what it offers.
+    mutating func count(_ o: Offer) {
+        portsTaken += o.resources.ports
+        if o.revocable == true {
+            revocableUsed = revocableUsed + o.resources.scalars
+            return
+        }
+        let role = o.role ?? Role.any
+        used[role] = (used[role] ?? Resources()) + o.resources.scalars
+        serviceOfferCpus += o.resources.cpus
+    }
 }
 
 extension MasterCore {
@@ -65,16 +77,7 @@ extension MasterCore {
             l.used[role] = (l.used[role] ?? Resources()) + t.info.resources.scalars
             l.serviceCpusExpected += agent.expectedCpus(t)
         }
-        for o in offers.on(agent: agentId) {
-            l.portsTaken += o.resources.ports
-            if o.revocable == true {
-                l.revocableUsed = l.revocableUsed + o.resources.scalars
-                continue
-            }
-            let role = o.role ?? Role.any
-            l.used[role] = (l.used[role] ?? Resources()) + o.resources.scalars
-            l.serviceOfferCpus += o.resources.cpus
-        }
+        for o in offers.on(agent: agentId) { l.count(o) }
         return l
     }
 

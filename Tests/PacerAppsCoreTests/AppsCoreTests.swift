@@ -34,6 +34,24 @@ final class AppsCoreTests: XCTestCase {
         XCTAssertEqual(ds, [.decline(offerIds: ["o2"], refuse: .seconds(2))], "demand remains: a short refusal")
     }
 
+    func testOffersNothingWaitingCouldUseAreRefusedForLongWhileServicesWait() throws {
+        var c = try core(app("/big", instances: 3, cpus: 1.5))
+        var revocable = offer("r1", agent: "a2", cpus: 4)
+        revocable.revocable = true
+        var otherRole = offer("o3", agent: "a3", cpus: 4)
+        otherRole.role = "analytics"
+        let ds = c.onOffers([offer("o2", cpus: 1), revocable, otherRole], now: t0)
+        XCTAssertEqual(
+            ds,
+            [.decline(offerIds: ["o2"], refuse: .seconds(2)), .decline(offerIds: ["r1", "o3"], refuse: .seconds(120))],
+            "a service waits: only an offer a service could take comes back soon")
+        var batch = app("/job", instances: 2, cpus: 8)
+        batch.kind = .batch
+        _ = try c.putApp(batch, now: t0, force: false)
+        let again = c.onOffers([revocable], now: t0)
+        XCTAssertEqual(again, [.decline(offerIds: ["r1"], refuse: .seconds(2))], "a batch app waits: revocable comes back soon")
+    }
+
     func testConstraintsPlaceTasks() throws {
         var c = try core(app("/u", instances: 3, constraints: [Constraint(field: "hostname", op: .unique)]))
         XCTAssertEqual(c.onOffers([offer("o1", host: "h1")], now: t0).launched.count, 1)

@@ -19,6 +19,12 @@ final class LaunchCountTests: XCTestCase {
                 XCTAssertEqual(c.plan(app, now: now).kill, [], "\(step): \(app.id) would be skipped", line: line)
             }
         }
+        // A deployment's progress is counted the same way when its app is settled.
+        for d in c.deployments.values {
+            let settled = c.apps[d.appId].map { c.unsettledApps(among: [$0]).isEmpty } ?? false
+            XCTAssertEqual(
+                c.remaining(d, now: now, settled: settled), c.remaining(d, now: now), "\(step): \(d.appId)", line: line)
+        }
     }
 
     func testTheCountingShortcutAgreesWithThePlanThroughScalingKillsAndRollingUpgrades() throws {

@@ -12,7 +12,7 @@ final class ReadViewOrderTests: XCTestCase {
         let a = try PathId(validating: "/a")
         let b = try PathId(validating: "/b")
         // Shuffled with a fixed seed: the table's own order is a hash order, not this one.
-        var rng = SplitMix(seed: 7)
+        var rng = SeededRandom(seed: 7)
         var records: [TaskRecord] = []
         for i in 0..<300 {
             // Three staging times, so ties are broken by id.
@@ -33,7 +33,7 @@ final class ReadViewOrderTests: XCTestCase {
         let ids = records.map(\.id)
         XCTAssertEqual(all, ids.filter { $0.hasPrefix("a.") }.sorted() + ids.filter { $0.hasPrefix("b.") }.sorted())
         let embedded = view.statuses(embedTasks: true, idFilter: nil)
-        XCTAssertEqual(embedded.map(\.app.id), [a, b])
+        XCTAssertEqual(embedded.map(\.status.app.id), [a, b])
         XCTAssertEqual(embedded[0].tasks?.map(\.id), expectedA)
     }
 
@@ -41,17 +41,5 @@ final class ReadViewOrderTests: XCTestCase {
         TaskRecord(
             id: id, appId: app, agentId: "a", host: "h", agentAttributes: [:], ports: [], servicePorts: [],
             version: "2026-11-30T00:00:00.000Z", stagedAt: Date(timeIntervalSince1970: 1_800_000_000 + stagedAt))
-    }
-}
-
-/// A small seeded generator, so the shuffle is the same on every run.
-private struct SplitMix: RandomNumberGenerator {
-    var seed: UInt64
-    mutating func next() -> UInt64 {
-        seed &+= 0x9E37_79B9_7F4A_7C15
-        var z = seed
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
