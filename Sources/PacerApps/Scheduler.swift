@@ -423,7 +423,7 @@ public actor Scheduler {
             case .kill(let task, let agent): try await master.call(.kill(fid, taskId: task, agentId: agent))
             case .acknowledge(let acks): try await master.call(.acknowledge(fid, acks))
             case .revive:
-                try await master.call(SchedulerCall(type: .revive, frameworkId: fid))
+                try await master.call(.revive(fid, revocable: core.wantsRevocable(now: SteadyClock.instant)))
                 counters.revives += 1
             case .reconcile(let refs): try await master.call(.reconcile(fid, refs))
             case .persistApp, .deleteApp, .persistTasks, .deleteTasks, .persistCanary, .deleteCanary, .persistGroup, .deleteGroup,

@@ -78,6 +78,12 @@ extension AppsCore {
         }
     }
 
+    /// Whether batch work waits to launch: only it runs on revocable offers, so only then does a
+    /// REVIVE ask for them again.
+    public func wantsRevocable(now: Instant) -> Bool {
+        launchWants(now: now).contains { $0.spec.kind == .batch }
+    }
+
     /// Apps (and canaries) with instances to launch now, by app id: not in backoff, not waiting
     /// for their dependencies.
     func launchWants(now: Instant, among ids: Set<PathId>? = nil) -> [(spec: AppDefinition, count: Int)] {

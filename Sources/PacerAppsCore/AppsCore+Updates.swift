@@ -124,9 +124,16 @@ extension AppsCore {
         // Those with something due are picked out first and only they are sorted (for a
         // repeatable order): sorting 50,000 staging ids every tick was 4 % of the framework's CPU
         // while a large app was placed.
-        let watched = tasks.staging.union(leaving.keys).union(unreachableSince.keys)
+        // Staging tasks only when one can be due: while 50,000 tasks stage, gathering and
+        // filtering them every tick was 5 % of the framework's CPU, and none is due for a minute.
+        let scanStaging = nextStagingScan.map { now >= $0 } ?? true
+        var watched = Set(leaving.keys).union(unreachableSince.keys)
+        if scanStaging {
+            watched.formUnion(tasks.staging)
+            confirming.formIntersection(tasks.staging)
+            nextStagingScan = nextStagingDue(now: now)
+        }
         var confirm: [TaskRef] = []
-        confirming.formIntersection(tasks.staging)
         let due = watched.filter { id in
             guard let t = tasks[id] else { return false }
             return (t.state == .staging && now - Instant(t.stagedAt) > settings.launchTimeout) || leaving[id] != nil
@@ -194,6 +201,21 @@ extension AppsCore {
 }
 
 extension AppsCore {
+    /// The first instant a staging task can pass its launch timeout or its confirmation deadline
+    /// (checked with `>`: a tick at the very instant scans again at the next). A task staged later
+    /// is due no sooner than a launch timeout from now.
+    func nextStagingDue(now: Instant) -> Instant {
+        var next = now + settings.launchTimeout
+        for id in tasks.staging {
+            guard let t = tasks[id] else { continue }
+            let staged = Instant(t.stagedAt)
+            let deadline =
+                now - staged <= settings.launchTimeout ? staged + settings.launchTimeout : staged + settings.launchConfirm
+            next = min(next, max(now, deadline))
+        }
+        return next
+    }
+
     /// Health results from the agent: recorded (and so persisted), turned into Marathon's health
     /// events, and a task past `maxConsecutiveFailures` is killed — a bounded share of the app at a time.
     private mutating func applyHealth(_ old: TaskRecord, _ s: TaskStatus, _ app: AppDefinition, now: Instant) -> (

@@ -116,6 +116,8 @@ public struct AppsCore: Sendable {
     var lastReconcile: Instant?
     /// Staging tasks past the launch timeout already asked about.
     var confirming: Set<String> = []
+    /// When `onTick` looks at staging tasks next (nil: at the next tick).
+    var nextStagingScan: Instant?
     var events: [AppsEvent] = []
     /// Canaries running beside their apps, by app.
     public internal(set) var canaries: [PathId: Canary] = [:]

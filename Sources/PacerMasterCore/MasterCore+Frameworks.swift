@@ -71,7 +71,12 @@ extension MasterCore {
             return reconcile(fid, call.reconcile?.tasks ?? [], now: now)
         case .revive:
             frameworks[fid]?.suppressed = false
-            frameworks[fid]?.refusals = [:]
+            if call.revive?.revocable == false {
+                let kept = frameworks[fid]?.refusals.filter { Self.isRevocableKey($0.key) } ?? [:]
+                frameworks[fid]?.refusals = kept
+            } else {
+                frameworks[fid]?.refusals = [:]
+            }
             reviveRequested = true
             return allocate(now: now)
         case .suppress:
@@ -90,8 +95,13 @@ extension MasterCore {
     /// Refusals are per agent and role (and revocable apart): a framework that has no use for one
     /// role's offers must not hold back its offers of another role on that agent.
     static func refusalKey(_ agentId: String, role: String?, revocable: Bool) -> String {
-        revocable ? agentId + "|revocable" : agentId + "|" + (role ?? Role.any)
+        revocable ? agentId + Self.revocableSuffix : agentId + "|" + (role ?? Role.any)
     }
+
+    /// Two bars: a role name is never empty, so no role's key ends this way.
+    private static let revocableSuffix = "||revocable"
+
+    static func isRevocableKey(_ key: String) -> Bool { key.hasSuffix(revocableSuffix) }
 
     private mutating func release(_ offer: Offer, _ fid: String, _ filters: Filters?, now: Instant) {
         removeOffer(offer.id)

@@ -51,6 +51,17 @@ public struct SchedulerCall: Codable, Sendable, Equatable {
     public var kills: [Kill]?
     public var acknowledge: Acknowledge?
     public var reconcile: Reconcile?
+    /// Pacer's own: what a REVIVE asks for again. Without it (Mesos) every refusal is lifted.
+    public var revive: Revive?
+
+    /// `revocable: false`: lift only refusals of guaranteed offers. Every REVIVE makes the master
+    /// offer each agent whose refusal it lifts; a framework with no batch work waiting has no use
+    /// for every agent's idle capacity again, and at 2,000 agents that was half of each REVIVE's
+    /// 4,000 offers. A master that does not know the field lifts every refusal, as before.
+    public struct Revive: Codable, Sendable, Equatable {
+        public var revocable: Bool?
+        public init(revocable: Bool?) { self.revocable = revocable }
+    }
 
     public init(type: Kind, frameworkId: String?) {
         self.type = type
@@ -160,6 +171,12 @@ extension SchedulerCall {
     public static func acknowledge(_ fid: String, _ acks: [Acknowledgement]) -> SchedulerCall {
         var c = SchedulerCall(type: .acknowledge, frameworkId: fid)
         c.acknowledge = Acknowledge(updates: acks)
+        return c
+    }
+    /// `revocable`: whether revocable offers are wanted again too.
+    public static func revive(_ fid: String, revocable: Bool) -> SchedulerCall {
+        var c = SchedulerCall(type: .revive, frameworkId: fid)
+        c.revive = Revive(revocable: revocable)
         return c
     }
     public static func reconcile(_ fid: String, _ tasks: [TaskRef]) -> SchedulerCall {

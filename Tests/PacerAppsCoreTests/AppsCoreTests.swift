@@ -45,9 +45,11 @@ final class AppsCoreTests: XCTestCase {
             ds,
             [.decline(offerIds: ["o2"], refuse: .seconds(2)), .decline(offerIds: ["r1", "o3"], refuse: .seconds(120))],
             "a service waits: only an offer a service could take comes back soon")
+        XCTAssertFalse(c.wantsRevocable(now: t0), "only services wait")
         var batch = app("/job", instances: 2, cpus: 8)
         batch.kind = .batch
         _ = try c.putApp(batch, now: t0, force: false)
+        XCTAssertTrue(c.wantsRevocable(now: t0), "a REVIVE now asks for revocable offers too")
         let again = c.onOffers([revocable], now: t0)
         XCTAssertEqual(again, [.decline(offerIds: ["r1"], refuse: .seconds(2))], "a batch app waits: revocable comes back soon")
     }

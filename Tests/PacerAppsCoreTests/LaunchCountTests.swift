@@ -59,3 +59,35 @@ final class LaunchCountTests: XCTestCase {
         assertAgrees(c, at(404), "scaled down below what runs")
     }
 }
+
+/// `onTick` looks at staging tasks only when one can be due (issue 12: gathering 50,000 of them
+/// every tick); each is still asked about at the first tick past its launch timeout, and given up
+/// at the first tick past its confirmation deadline, wherever it was staged between scans.
+final class StagingScanTests: XCTestCase {
+    func testLaunchTimeoutsFireAtTheFirstTickPastThemWhereverTasksWereStaged() throws {
+        var c = AppsCore(apps: [], tasks: [], idPrefix: "p", now: t0)
+        _ = try c.putApp(app("/web", instances: 1), now: t0, force: false)
+        let first = try XCTUnwrap(c.onOffers([offer("o1")], now: t0).launched.first?.taskId)
+        var asked: [String: Double] = [:]
+        var killed: [String: Double] = [:]
+        var second: String?
+        for step in 1...700 {
+            let s = Double(step) * 0.5
+            if s == 30.25 + 0.25 {
+                // A second app staged between two scans.
+                _ = try c.putApp(app("/api", instances: 1), now: t0.addingTimeInterval(s), force: false)
+                second = try XCTUnwrap(
+                    c.onOffers([offer("o2", agent: "a2")], now: t0.addingTimeInterval(s)).launched.first?.taskId)
+            }
+            for d in c.onTick(now: t0.addingTimeInterval(s)) {
+                if case .reconcile(let refs) = d { for r in refs where asked[r.taskId] == nil { asked[r.taskId] = s } }
+                if case .kill(let id, _) = d, killed[id] == nil { killed[id] = s }
+            }
+        }
+        let other = try XCTUnwrap(second)
+        XCTAssertEqual(asked[first], 60.5, "launch timeout 60 s, checked with >")
+        XCTAssertEqual(asked[other], 30.5 + 60.5)
+        XCTAssertEqual(killed[first], 300.5, "confirmation deadline 300 s")
+        XCTAssertEqual(killed[other], 30.5 + 300.5)
+    }
+}

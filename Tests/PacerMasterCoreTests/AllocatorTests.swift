@@ -103,6 +103,32 @@ final class AllocatorTests: XCTestCase {
         XCTAssertTrue(kills.allSatisfy { $0.reason == "REASON_TASK_PREEMPTED" && $0.taskId.hasPrefix("b") })
     }
 
+    func testAReviveForGuaranteedOffersKeepsRevocableRefusals() throws {
+        var m = MasterCore(now: 0, idPrefix: "t")
+        _ = m.onRegisterAgent(agent("a1", cpus: 2, mem: 2048), tasks: [], now: 0)
+        let (fid, ds) = m.onSubscribe(FrameworkInfo(name: "apps", capabilities: ["REVOCABLE_RESOURCES"]), now: 0)
+        /// Declines every offer made until none is left; what was offered.
+        func declineAll(_ first: [MasterDirective], at now: Instant) throws -> [Offer] {
+            var made: [Offer] = []
+            var next = offers(first)
+            while !next.isEmpty {
+                made += next
+                next = offers(try m.onCall(.decline(fid, offerIds: next.map(\.id), refuseSeconds: 100), now: now))
+            }
+            return made
+        }
+        let first = try declineAll(ds, at: 0)
+        XCTAssertEqual(first.map { $0.revocable == true }, [false, true], "the agent, then its idle capacity once refused")
+        // Seconds apart (the agent sends no heartbeat here: it would be unreachable after 15 s).
+        let guaranteed = try declineAll(try m.onCall(.revive(fid, revocable: false), now: 1), at: 1)
+        XCTAssertEqual(guaranteed.map { $0.revocable == true }, [false], "revocable capacity stays refused")
+        XCTAssertTrue(offers(m.onTick(now: 2)).isEmpty)
+        let all = try declineAll(try m.onCall(.revive(fid, revocable: true), now: 3), at: 3)
+        XCTAssertEqual(all.map { $0.revocable == true }, [false, true])
+        let mesos = try declineAll(try m.onCall(SchedulerCall(type: .revive, frameworkId: fid), now: 4), at: 4)
+        XCTAssertEqual(mesos.map { $0.revocable == true }, [false, true], "a REVIVE without the field lifts every refusal")
+    }
+
     func testIdleServiceCPUIsLentToBatchAndTakenBackOnlyAsNeeded() throws {
         var m = MasterCore(now: 0, idPrefix: "t")
         _ = m.onRegisterAgent(agent("a1", cpus: 4, mem: 4096), tasks: [], now: 0)
