@@ -36,10 +36,12 @@ enum AppRoutes {
             switch try target(context.parameters.getCatchAll().map(String.init)) {
             case .app(let id):
                 guard let app = await scheduler.app(id) else { throw APIError.notFound("App '\(id)' does not exist") }
-                return try BulkJSON.app(await scheduler.view().embedded(app, embedTasks: true), request: request)
+                let view = await scheduler.view()
+                return try BulkJSON.app(view.embedded(app, embedTasks: true), request: request, live: view.tasks)
             case .tasks(let id):
                 guard await scheduler.app(id) != nil else { throw APIError.notFound("App '\(id)' does not exist") }
-                return BulkJSON.tasks(await scheduler.view().taskGroups(of: id), request: request, whole: false)
+                let view = await scheduler.view()
+                return BulkJSON.tasks(view.taskGroups(of: id), request: request, scope: .part(of: view.tasks))
             case .versions(let id):
                 return try JSONResponse.make(["versions": try await scheduler.versions(id).keys.sorted(by: >)])
             case .version(let id, let v):

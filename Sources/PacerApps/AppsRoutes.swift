@@ -50,11 +50,12 @@ enum AppsRoutes {
             let filter = request.uri.queryParameters.get("id")
             // Read before the view is taken: every event up to this id changed what the view shows.
             let upTo = await lastEventId()
-            let all = await scheduler.view().statuses(embedTasks: embed, idFilter: filter)
+            let view = await scheduler.view()
+            let all = view.statuses(embedTasks: embed, idFilter: filter)
             let shown = all.filter { RequestPrincipal.mayRead($0.status.app.id) }
             return try BulkJSON.apps(
                 shown, request: request, headers: [.init("X-Pacer-Event-Id")!: "\(upTo)"],
-                whole: filter == nil && shown.count == all.count)
+                scope: filter == nil && shown.count == all.count ? .whole : .part(of: view.tasks))
         }
         router.post("/v2/apps") { request, _ in
             let spec = try AppDefinition.request(from: try await BodyReader.json(request))
@@ -67,7 +68,8 @@ enum AppsRoutes {
         GroupRoutes.register(on: router, scheduler)
         TaskFileRoutes.register(on: router, scheduler, agentSecret: agentSecret)
         router.get("/v2/tasks") { request, _ in
-            var groups = await scheduler.view().taskGroups(of: nil)
+            let view = await scheduler.view()
+            var groups = view.taskGroups(of: nil)
             var whole = true
             if let p = RequestPrincipal.current, !p.readsAll {
                 groups = groups.filter { p.mayRead($0.appId) }
@@ -77,7 +79,7 @@ enum AppsRoutes {
                 for i in groups.indices { groups[i].records.removeAll { "TASK_" + state.uppercased() != $0.state.rawValue } }
                 whole = false
             }
-            return BulkJSON.tasks(groups, request: request, whole: whole)
+            return BulkJSON.tasks(groups, request: request, scope: whole ? .whole : .part(of: view.tasks))
         }
         router.post("/v2/tasks/delete") { request, _ in
             struct Ids: Decodable { var ids: [String] }

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import NIOCore
+import PacerAppsCore
 import PacerModel
 import PacerServerKit
 import Synchronization
@@ -8,8 +9,8 @@ import Synchronization
 /// The answers that carry every task, written with `JSONBytes` instead of `JSONEncoder` (the
 /// encoder's cost per task made `/v2/tasks` and `embed=apps.tasks` take seconds at 50,000 tasks).
 enum BulkJSON {
-    /// `{"tasks":[…]}`: the records in groups of one app's role. `whole`: every task there is.
-    static func tasks(_ groups: [TaskGroup], request: Request, whole: Bool) -> Response {
+    /// `{"tasks":[…]}`: the records in groups of one app's role; `scope`: all of them or which part.
+    static func tasks(_ groups: [TaskGroup], request: Request, scope: TaskJSONCache.Scope) -> Response {
         var session = TaskJSONCache.shared.session(marathonOnly: !request.embedsPacer)
         let count = groups.reduce(0) { $0 + $1.records.count }
         session.reserve(count)
@@ -20,14 +21,16 @@ enum BulkJSON {
         var first = true
         for g in groups { session.write(g.records, role: g.role, into: &j, first: &first) }
         j.raw("]}")
-        TaskJSONCache.shared.finish(&session, whole: whole)
+        TaskJSONCache.shared.finish(&session, scope)
         return response(j, headers: [:])
     }
 
     /// `{"apps":[…]}`: each app's status through the encoder, its tasks (if embedded) written here
     /// and put first in the object (key order carries no meaning in JSON; every other key keeps the
-    /// encoder's sorted order). `whole`: every app there is, with its tasks.
-    static func apps(_ statuses: [EmbeddedStatus], request: Request, headers: HTTPFields, whole: Bool) throws -> Response {
+    /// encoder's sorted order). `scope`: every app there is with its tasks, or which part.
+    static func apps(
+        _ statuses: [EmbeddedStatus], request: Request, headers: HTTPFields, scope: TaskJSONCache.Scope
+    ) throws -> Response {
         let encoder = request.encoder
         var session = TaskJSONCache.shared.session(marathonOnly: !request.embedsPacer)
         let count = statuses.reduce(0) { $0 + ($1.tasks?.count ?? 0) }
@@ -41,21 +44,21 @@ enum BulkJSON {
             try object(s, encoder: encoder, session: &session, into: &j)
         }
         j.raw("]}")
-        if statuses.contains(where: { $0.tasks != nil }) { TaskJSONCache.shared.finish(&session, whole: whole) }
+        if statuses.contains(where: { $0.tasks != nil }) { TaskJSONCache.shared.finish(&session, scope) }
         return response(j, headers: headers)
     }
 
     /// `{"app":{…}}` (`GET /v2/apps/{id}`, which always embeds the app's tasks): load balancers
     /// fetch each app this way when its definition changes, a thousand of them while apps are
     /// posted, and through the encoder each cost 1.6 ms of the framework's CPU.
-    static func app(_ status: EmbeddedStatus, request: Request) throws -> Response {
+    static func app(_ status: EmbeddedStatus, request: Request, live: TaskTable) throws -> Response {
         var session = TaskJSONCache.shared.session(marathonOnly: !request.embedsPacer)
         var j = JSONBytes(capacity: 2048 + (status.tasks?.count ?? 0) * 640)
         j.raw("{")
         j.key("app")
         try object(status, encoder: request.encoder, session: &session, into: &j)
         j.raw("}")
-        TaskJSONCache.shared.finish(&session, whole: false)
+        TaskJSONCache.shared.finish(&session, .part(of: live))
         return response(j, headers: [:])
     }
 

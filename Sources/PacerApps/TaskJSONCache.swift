@@ -1,3 +1,4 @@
+import PacerAppsCore
 import PacerModel
 import Synchronization
 
@@ -53,19 +54,35 @@ final class TaskJSONCache: Sendable {
         Session(marathonOnly: marathonOnly, found: shapes.withLock { $0[marathonOnly] ?? [:] })
     }
 
-    /// Keeps what the session wrote. `whole`: it wrote every task there is, so the cache keeps only
-    /// those (tasks that ended leave it); otherwise its entries are added.
-    func finish(_ session: inout Session, whole: Bool) {
+    /// What a read wrote: every task there is, or some of them (one app's, a filtered list) out of
+    /// these live ones.
+    enum Scope {
+        case whole
+        case part(of: TaskTable)
+    }
+
+    /// Keeps what the session wrote. A whole read replaces the cache (tasks that ended leave it);
+    /// a partial one adds its entries, and once the cache holds half as many again as there are
+    /// live tasks, the ended ones are dropped: with only per-app reads (as during churn, where
+    /// 120,000 tasks are replaced in ten minutes) nothing else would ever remove them.
+    func finish(_ session: inout Session, _ scope: Scope) {
         // The session's snapshot let go first: merged into while it is still held, the whole
         // dictionary would be copied for a read of one app's tasks.
         let used = session.used
         session = Session(marathonOnly: session.marathonOnly, found: [:])
         shapes.withLock { shapes in
-            if whole {
+            switch scope {
+            case .whole:
                 shapes[session.marathonOnly] = used
-            } else {
-                shapes[session.marathonOnly, default: [:]].merge(used) { _, new in new }
+            case .part(let live):
+                var kept = shapes.removeValue(forKey: session.marathonOnly) ?? [:]
+                kept.merge(used) { _, new in new }
+                if kept.count > Self.bound(live: live.count) { kept = kept.filter { live[$0.key] != nil } }
+                shapes[session.marathonOnly] = kept
             }
         }
     }
+
+    /// Entries a shape may hold before ended tasks are dropped.
+    static func bound(live: Int) -> Int { 1_000 + live + live / 2 }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import PacerAppsCore
 import PacerModel
 import XCTest
 
@@ -11,7 +12,9 @@ final class TaskJSONCacheTests: XCTestCase {
         MarathonTask.jsonArray(records.map { MarathonTask($0, role: role) }, marathonOnly: marathonOnly).bytes
     }
 
-    private func cached(_ cache: TaskJSONCache, _ records: [TaskRecord], role: String?, marathonOnly: Bool, whole: Bool = true)
+    private func cached(
+        _ cache: TaskJSONCache, _ records: [TaskRecord], role: String?, marathonOnly: Bool, scope: TaskJSONCache.Scope = .whole
+    )
         -> [UInt8]
     {
         var session = cache.session(marathonOnly: marathonOnly)
@@ -20,7 +23,7 @@ final class TaskJSONCacheTests: XCTestCase {
         var first = true
         session.write(records, role: role, into: &j, first: &first)
         j.raw("]")
-        cache.finish(&session, whole: whole)
+        cache.finish(&session, scope)
         return j.bytes
     }
 
@@ -59,13 +62,33 @@ final class TaskJSONCacheTests: XCTestCase {
         XCTAssertEqual(cached(cache, records, role: "web", marathonOnly: true), fresh(records, role: "web", marathonOnly: true))
         // A partial read keeps the rest; a whole read keeps only what it wrote.
         XCTAssertEqual(
-            cached(cache, Array(records.prefix(5)), role: "web", marathonOnly: true, whole: false),
+            cached(cache, Array(records.prefix(5)), role: "web", marathonOnly: true, scope: .part(of: TaskTable(records))),
             fresh(Array(records.prefix(5)), role: "web", marathonOnly: true))
         XCTAssertEqual(cache.count(marathonOnly: true), 20)
         XCTAssertEqual(
             cached(cache, Array(records.prefix(5)), role: "web", marathonOnly: true),
             fresh(Array(records.prefix(5)), role: "web", marathonOnly: true))
         XCTAssertEqual(cache.count(marathonOnly: true), 5, "tasks no longer listed leave the cache")
+    }
+
+    func testPartialReadsDropEndedTasksOnceTheCacheOutgrowsTheLiveOnes() throws {
+        let cache = TaskJSONCache()
+        let app = try PathId(validating: "/churn")
+        func record(_ i: Int) -> TaskRecord {
+            TaskRecord(
+                id: "churn.\(i)", appId: app, agentId: "a", host: "h", agentAttributes: [:], ports: [], servicePorts: [],
+                version: "v", stagedAt: Date(timeIntervalSince1970: 1_800_000_000))
+        }
+        // Ten live tasks at a time, replaced a hundred times over, read one app at a time (as
+        // during churn): the cache never holds more than its bound.
+        var most = 0
+        for round in 0..<300 {
+            let live = (0..<10).map { record(round * 10 + $0) }
+            _ = cached(cache, live, role: nil, marathonOnly: true, scope: .part(of: TaskTable(live)))
+            most = max(most, cache.count(marathonOnly: true))
+        }
+        XCTAssertLessThanOrEqual(most, TaskJSONCache.bound(live: 10))
+        XCTAssertGreaterThan(most, 100, "entries are kept between reads")
     }
 
     /// `/v2/apps` writes a status as its spec (cached), its counters and its tasks: the same object
