@@ -50,6 +50,7 @@ extension MasterCore {
         for id in tasks.keys { taskAgent[id] = info.id }
         let interval = heartbeatInterval
         agents[info.id]?.heartbeatInterval = interval
+        expiresNoEarlierThan(now, interval: interval)
         touch(info.id)
         return out + allocate(now: now)
     }
@@ -69,6 +70,7 @@ extension MasterCore {
         agents[agentId]?.lastSeen = now
         let interval = heartbeatInterval
         agents[agentId]?.heartbeatInterval = interval
+        expiresNoEarlierThan(now, interval: interval)
         if let usage { agents[agentId]?.cpuUsage = usage }
         return .recorded
     }
@@ -81,8 +83,16 @@ extension MasterCore {
 
     /// Silence after which an agent is unreachable: the configured timeout, plus three of its
     /// intervals' stretch beyond the base one.
-    func timeout(_ agent: AgentEntry) -> Duration {
-        settings.agentTimeout + max(.zero, agent.heartbeatInterval - settings.heartbeat) * 3
+    func timeout(_ agent: AgentEntry) -> Duration { timeout(interval: agent.heartbeatInterval) }
+
+    private func timeout(interval: Duration) -> Duration {
+        settings.agentTimeout + max(.zero, interval - settings.heartbeat) * 3
+    }
+
+    /// An agent just heard from, told `interval`, may expire from `now + timeout` on.
+    private mutating func expiresNoEarlierThan(_ now: Instant, interval: Duration) {
+        let deadline = now + timeout(interval: interval)
+        if deadline < nextExpiry { nextExpiry = deadline }
     }
 
     /// Status updates from an agent: recorded, then forwarded to the owning framework.
@@ -173,9 +183,16 @@ extension MasterCore {
     /// Marks silent agents unreachable and tells frameworks about their tasks.
     mutating func expireAgents(now: Instant) -> [MasterDirective] {
         var out: [MasterDirective] = []
-        // Runs every tick: the expired few are found first and only they are sorted (sorting every
-        // agent's entry was 10 % of the master's CPU at 2,000 agents with heartbeats only).
-        let expired = agents.compactMap { id, agent in agent.reachable && now - agent.lastSeen > timeout(agent) ? id : nil }
+        // Asked every tick, scans only once a deadline may have passed: scanning every agent per
+        // tick (copying each entry) was 6 % of the master's CPU at 2,000 agents with heartbeats only.
+        guard now >= nextExpiry else { return [] }
+        var expired: [String] = []
+        var next = Instant.distantFuture
+        for (id, agent) in agents where agent.reachable {
+            let deadline = agent.lastSeen + timeout(agent)
+            if now > deadline { expired.append(id) } else if deadline < next { next = deadline }
+        }
+        nextExpiry = next
         for id in expired.sorted() {
             guard let agent = agents[id] else { continue }
             agents[id]?.reachable = false

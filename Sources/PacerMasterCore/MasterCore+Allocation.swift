@@ -52,21 +52,25 @@ extension MasterCore {
         var members: [String: [String]] = [:]
         for (id, f) in candidates { for role in f.info.servedRoles { members[role, default: []].append(id) } }
         var made: [String: [Offer]] = [:]
+        // Found once per pass, not per agent: once a second every agent is visited, and a
+        // per-agent filter of the frameworks (and a copy of the agent's entry) was most of what a
+        // pass cost with heartbeats only.
+        let revocableTakers = candidates.filter { $0.value.info.wantsRevocable }.keys.sorted()
         for agentId in targets.sorted() {
-            guard let agent = agents[agentId], agent.reachable else { continue }
+            guard agents[agentId]?.reachable == true else { continue }
             // The agent's ledger costs its tasks: built once, when first needed, and kept up to
             // date with the offers made from it (built again for the revocable offer, it was a
             // third of the master's CPU while REVIVEs came every few hundred milliseconds).
             var l: AgentLedger?
             for role in drfOrder(Array(members.keys), allocated: sums.byRole, total: sums.total) {
                 guard !offers.has(agent: agentId, where: { ($0.role ?? Role.any) == role && $0.revocable != true }),
-                    let offer = offer(agentId, agent, role: role, members: members[role] ?? [], ledger: &l, now: now)
+                    let offer = offer(agentId, role: role, members: members[role] ?? [], ledger: &l, now: now)
                 else { continue }
                 addOffer(offer, now: now)
                 l?.count(offer)
                 made[offer.frameworkId, default: []].append(offer)
             }
-            if let offer = offerRevocable(agentId, candidates: candidates, ledger: &l, now: now) {
+            if let offer = offerRevocable(agentId, takers: revocableTakers, ledger: &l, now: now) {
                 addOffer(offer, now: now)
                 made[offer.frameworkId, default: []].append(offer)
             }
@@ -79,7 +83,7 @@ extension MasterCore {
     /// What `role` may be offered on this agent now, to whom; nil when nothing worth offering.
     /// `ledger`: the agent's, when already built (built here when nil and needed).
     mutating func offer(
-        _ agentId: String, _ agent: AgentEntry, role: String, members: [String], ledger built: inout AgentLedger?, now: Instant
+        _ agentId: String, role: String, members: [String], ledger built: inout AgentLedger?, now: Instant
     ) -> Offer? {
         // Who may be offered comes first: the ledger costs the agent's tasks, and a framework
         // that declined this agent has no use for it yet.
@@ -99,32 +103,35 @@ extension MasterCore {
         }
         let scalars = reserved + unreserved
         guard scalars.cpus >= settings.minOfferCpus, scalars.mem >= settings.minOfferMem else { return nil }
-        guard let fid = eligible.min(by: { frameworkOrder($0) < frameworkOrder($1) }) else { return nil }
+        guard let fid = eligible.min(by: { frameworkOrder($0) < frameworkOrder($1) }), let info = agents[agentId]?.info
+        else { return nil }
         return Offer(
-            id: nextId("offer"), frameworkId: fid, agentId: agentId, hostname: agent.info.hostname,
-            attributes: agent.info.attributes,
+            id: nextId("offer"), frameworkId: fid, agentId: agentId, hostname: info.hostname,
+            attributes: info.attributes,
             resources: Resources(
                 cpus: scalars.cpus, mem: scalars.mem,
                 disk: scalars.disk, ports: l.freePorts), role: role)
     }
 
     /// Idle capacity (what neither services nor batch tasks hold) to a framework that takes revocable offers.
+    /// `takers`: the candidates that take revocable offers, by id.
     private mutating func offerRevocable(
-        _ agentId: String, candidates: [String: FrameworkEntry], ledger built: inout AgentLedger?, now: Instant
+        _ agentId: String, takers: [String], ledger built: inout AgentLedger?, now: Instant
     ) -> Offer? {
+        guard !takers.isEmpty else { return nil }
         let key = Self.refusalKey(agentId, role: nil, revocable: true)
         guard
-            let fid = candidates.filter({ $0.value.info.wantsRevocable && ($0.value.refusals[key] ?? .distantPast) <= now })
-                .keys.min(by: { (offers.count(of: $0), $0) < (offers.count(of: $1), $1) }),
-            let agent = agents[agentId], !offers.has(agent: agentId, where: { $0.revocable == true })
+            let fid = takers.filter({ (frameworks[$0]?.refusals[key] ?? .distantPast) <= now })
+                .min(by: { (offers.count(of: $0), $0) < (offers.count(of: $1), $1) }),
+            let info = agents[agentId]?.info, !offers.has(agent: agentId, where: { $0.revocable == true })
         else { return nil }
         if built == nil { built = ledger(agentId) }
         guard let l = built, l.revocableFree.cpus >= settings.minOfferCpus, l.revocableFree.mem >= settings.minOfferMem
         else { return nil }
         let free = Resources(cpus: l.revocableFree.cpus, mem: l.revocableFree.mem, disk: l.revocableFree.disk, ports: l.freePorts)
         return Offer(
-            id: nextId("offer"), frameworkId: fid, agentId: agentId, hostname: agent.info.hostname,
-            attributes: agent.info.attributes, resources: free,
+            id: nextId("offer"), frameworkId: fid, agentId: agentId, hostname: info.hostname,
+            attributes: info.attributes, resources: free,
             role: frameworks[fid]?.info.servedRoles.first, revocable: true)
     }
 

@@ -13,6 +13,8 @@ public struct Instant: Sendable, Hashable, Comparable, Codable, CustomStringConv
     public init(secondsSince1970: Double) { self.secondsSince1970 = secondsSince1970 }
     /// Before anything: "never happened" for last-done times.
     public static let distantPast = Instant(secondsSince1970: -.infinity)
+    /// After everything: "nothing due" for next-due times.
+    public static let distantFuture = Instant(secondsSince1970: .infinity)
     public init(_ date: Date) { secondsSince1970 = date.timeIntervalSince1970 }
 
     /// For API timestamps (Marathon's ISO 8601 strings, `Date` fields of the model).

@@ -22,9 +22,14 @@ struct MasterCommand: AsyncParsableCommand {
     @Option(help: "Seconds without a heartbeat before an agent is unreachable.") var agentTimeout = 15.0
     @Option(
         help:
-            "Seconds between an agent's heartbeats in a small cluster; intervals stretch once agents would send more than 200 a second."
+            "Seconds between an agent's heartbeats in a small cluster; intervals stretch once agents would send more than --max-heartbeats-per-second."
     )
     var heartbeatInterval = 1.0
+    @Option(
+        help:
+            "Heartbeats a second the master takes at most: more agents heartbeat less often, and their timeouts grow with their intervals (at 100 and 2,000 agents: every 20 s, unreachable after 72 s)."
+    )
+    var maxHeartbeatsPerSecond = 100.0
     @Option(help: "Seconds between allocation samples (a day of them is kept).") var statsInterval = 10.0
     @Option(help: "Seconds an offer may go unanswered before it is rescinded and offered again.") var offerTimeout = 15.0
     @Option(help: "etcd://host:port[,host:port…][/namespace]: masters elect a leader there and keep the operator's policy in it.")
@@ -58,6 +63,8 @@ struct MasterCommand: AsyncParsableCommand {
             throw ValidationError("--heartbeat-interval: more than 0 and at most half of --agent-timeout (\(agentTimeout) s)")
         }
         config.settings.heartbeat = .seconds(heartbeatInterval)
+        guard maxHeartbeatsPerSecond > 0 else { throw ValidationError("--max-heartbeats-per-second: more than 0") }
+        config.settings.maxHeartbeatsPerSecond = maxHeartbeatsPerSecond
         guard offerTimeout > 0 else { throw ValidationError("--offer-timeout: seconds, more than 0") }
         config.settings.offerTimeout = .seconds(offerTimeout)
         guard statsInterval >= 0.1 else { throw ValidationError("--stats-interval must be at least 0.1 s") }
