@@ -44,7 +44,12 @@ public enum MasterDirective: Sendable, Equatable {
 }
 
 public struct MasterTask: Sendable, Equatable {
-    public var info: TaskInfo
+    /// What the framework launched, fixed from then on. Held by reference: agents' task tables
+    /// keep their tasks inline, a task was 370 bytes a slot with it inline, and a table keeps the
+    /// slots of its busiest moment (`AgentEntry.shrinkTasks`): under churn, as tasks gathered on
+    /// some agents and left others, the master grew by those slots (heaptrack, 500 agents).
+    private let launched: Launched
+    public var info: TaskInfo { launched.info }
     public var frameworkId: String
     public var state: TaskState
     /// A revocable task the master chose to kill to make room for services: no longer counted.
@@ -55,10 +60,20 @@ public struct MasterTask: Sendable, Equatable {
     public var health: [HealthCheckResult]?
     public var ready: Bool?
     public init(info: TaskInfo, frameworkId: String, state: TaskState, preempted: Bool = false) {
-        self.info = info
+        launched = Launched(info)
         self.frameworkId = frameworkId
         self.state = state
         self.preempted = preempted
+    }
+
+    public static func == (a: MasterTask, b: MasterTask) -> Bool {
+        (a.launched === b.launched || a.info == b.info) && a.frameworkId == b.frameworkId && a.state == b.state
+            && a.preempted == b.preempted && a.healthy == b.healthy && a.health == b.health && a.ready == b.ready
+    }
+
+    private final class Launched: Sendable {
+        let info: TaskInfo
+        init(_ info: TaskInfo) { self.info = info }
     }
 }
 

@@ -136,6 +136,30 @@ final class MasterCoreTests: XCTestCase {
         XCTAssertEqual(offers(ds).first?.resources.cpus, 2)
     }
 
+    /// An agent's task table gives back the room a past peak needed: under churn every agent in
+    /// turn reached a new peak, and the master grew with the sum of them.
+    func testAnAgentsTaskTableShrinksWhenMostOfItsTasksEnd() {
+        var m = MasterCore(now: 0, idPrefix: "t")
+        let (fid, _) = m.onSubscribe(FrameworkInfo(name: "f"), now: 0)
+        let ids = (0..<200).map { "t\($0)" }
+        _ = m.onRegisterAgent(
+            agent, tasks: ids.map { .init(task: task($0, cpus: 0.01, mem: 1), frameworkId: fid, state: .running) }, now: 1)
+        let peak = m.agents["a1"]!.tasks.capacity
+        XCTAssertGreaterThanOrEqual(peak, 200)
+        for (n, id) in ids.dropFirst(10).enumerated() {
+            let ended = TaskStatus(taskId: id, agentId: "a1", frameworkId: fid, state: .killed, uuid: "u\(n)", timestamp: 2)
+            _ = m.onAgentUpdates(agentId: "a1", [ended], now: 2)
+        }
+        let left = m.agents["a1"]!.tasks
+        XCTAssertEqual(Set(left.keys), Set(ids.prefix(10)))
+        XCTAssertLessThanOrEqual(left.capacity, 48, "room for \(peak) kept for \(left.count) tasks")
+        // The task → agent index still finds every task left, and none of the ended ones.
+        for id in ids.prefix(10) { XCTAssertEqual(m.task(id)?.agent.info.id, "a1") }
+        XCTAssertNil(m.task(ids[10]))
+        // What a slot costs: the launched TaskInfo is held by reference (inline it was 370 bytes).
+        XCTAssertLessThanOrEqual(MemoryLayout<MasterTask>.stride, 64)
+    }
+
     func testAcknowledgementsGoToTheAgent() throws {
         var (m, fid, _) = cluster()
         let ds = try m.onCall(.acknowledge(fid, [Acknowledgement(agentId: "a1", taskId: "t", uuid: "u")]), now: 1)
