@@ -202,6 +202,11 @@ def main():
         go(base + "/ui/deployments")
         wait("why it waits names the constraint",
              lambda: any("constraint hostname:LIKE:nowhere" in e.text for e in driver.find_elements(By.CSS_SELECTOR, ".why")))
+        # Offers that do not fit make no event: the page must re-read itself while a deployment
+        # waits (opened before the first offer, it once said "no offer in the last 1 s" for good).
+        status = lambda: driver.find_element(By.ID, "live-status").text
+        first = wait("the waiting deployment's page re-reads itself", lambda: status().startswith("updated") and status(), timeout=20)
+        wait("... and keeps doing so without events", lambda: status().startswith("updated") and status() != first, timeout=20)
         shot("deployments")
 
         # 7. The other views render.

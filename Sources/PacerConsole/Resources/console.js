@@ -109,8 +109,12 @@ if (livePages.includes(page) && !new URLSearchParams(location.search).has("new")
   for (const type of ["status_update_event", "deployment_info", "deployment_success", "deployment_failed",
     "deployment_step_success", "health_status_changed_event", "api_post_event", "app_terminated_event",
     "instance_health_changed_event", "unhealthy_task_kill_event"]) events.addEventListener(type, mark);
-  // Traffic and the cluster change without events: they are re-read every 5 s while shown.
-  if (page === "/ui/traffic" || page === "/ui/cluster") setInterval(mark, 5000);
+  // Traffic, the cluster and what a deployment waits on (offers that do not fit, time waited)
+  // change without events: they are re-read every 5 s while shown. A deployments page opened
+  // before the first offer reached the new app said "no offer in the last 1 s" until some
+  // unrelated event came.
+  const changesWithoutEvents = () => page === "/ui/traffic" || page === "/ui/cluster" || (main && main.querySelector("article.deployment"));
+  setInterval(() => { if (changesWithoutEvents()) mark(); }, 5000);
   setInterval(() => { if (stale && !editing && !document.hidden) refresh(); }, 1000);
 }
 
