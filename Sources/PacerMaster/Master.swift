@@ -172,6 +172,10 @@ public actor Master {
             "pacer_launches_unconfirmed_total", "counter",
             "LAUNCHes to agents that timed out or lost their connection after being sent: their tasks stay staging until the agent reports them or the framework's launch timeout settles them.",
             [([], "\(launchesUnconfirmed)")])
+        out.family(
+            "pacer_allocation_agents_visited_total", "counter",
+            "Agents the allocator looked at (changed, refusal ended, or a full pass): grows with changes, not with the cluster.",
+            [([], "\(core.agentsVisited)")])
         out.family("pacer_offers_outstanding", "gauge", "Offers sent and not yet answered.", [([], "\(core.offers.count)")])
         return out.text
     }

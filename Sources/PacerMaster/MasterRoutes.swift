@@ -18,11 +18,15 @@ enum MasterRoutes {
         OpenAPIDocument.serve(.master, on: router)
         // Any master answers who leads (the others redirect everything else there).
         router.get("/master/leader") { _, _ in try JSONResponse.make(await master.leadership) }
-        router.get("/state") { _, _ in try JSONResponse.make(await master.state(), encoder: WireJSON.masterEncoder()) }
+        let stateEncoding = ClusterStateEncoding()
+        router.get("/state") { _, _ in
+            JSONResponse.encoded(ByteBuffer(bytes: try stateEncoding.encode(await master.state(), withTasks: true)))
+        }
         // Agents and frameworks without their tasks (Mesos' /state-summary): what a framework
         // polls for agent sizes, a fraction of /state at 50,000 tasks.
         router.get("/state-summary") { _, _ in
-            try JSONResponse.make(await master.state(withTasks: false), encoder: WireJSON.masterEncoder())
+            let state = await master.state(withTasks: false)
+            return JSONResponse.encoded(ByteBuffer(bytes: try stateEncoding.encode(state, withTasks: false)))
         }
         router.post("/api/v1/scheduler") { request, _ in
             // An ACCEPT may carry a thousand task infos: larger than an app spec, still bounded.

@@ -71,7 +71,12 @@ extension MasterCore {
         let interval = heartbeatInterval
         agents[agentId]?.heartbeatInterval = interval
         expiresNoEarlierThan(now, interval: interval)
-        if let usage { agents[agentId]?.cpuUsage = usage }
+        if let usage, usage != agents[agentId]?.cpuUsage {
+            // Idle capacity lent as revocable follows measured use: the agent is looked at again
+            // (at most once per heartbeat, and heartbeats are capped per second).
+            agents[agentId]?.cpuUsage = usage
+            dirty.insert(agentId)
+        }
         return .recorded
     }
 

@@ -16,11 +16,12 @@ extension MasterCore {
                 out.append(.toFramework(id, .heartbeat))
             }
         }
-        if now - lastFullAllocation >= settings.allocationInterval {
-            // Once per interval every agent is offered (refusals that ran out, idle capacity to lend).
-            lastFullAllocation = now
-            allocateAll = true
-        }
+        // Agents come up for offers when their resources or measured use change (`dirty`) or a
+        // refusal of them runs out; every agent only when what one agent may be offered depends on
+        // the rest of the cluster (quota: a role's use elsewhere), else rarely, as a safety net.
+        dirty.formUnion(refusalWakeups.due(now: now))
+        let every = policy.quotas.isEmpty ? settings.quietAllocationInterval : settings.allocationInterval
+        if now - lastFullPass >= every { allocateAll = true }
         if now - lastRecompute >= .seconds(60) {
             // What incremental floating-point sums drift from, once a minute (it costs every task).
             lastRecompute = now
@@ -40,15 +41,20 @@ extension MasterCore {
         let candidates = frameworks.filter { $0.value.connected && !$0.value.suppressed }
         // A full pass costs every agent: asked for by a burst of REVIVEs (one per app created), it
         // runs at most every `minFullAllocation`, the others left to the next tick.
+        guard !candidates.isEmpty else {
+            dirty = []  // the full pass a subscription or REVIVE asks for covers these
+            return []
+        }
         let full = allocateAll || (reviveRequested && now - lastFullPass >= settings.minFullAllocation)
-        if full && !candidates.isEmpty {
+        if full {
             lastFullPass = now
             reviveRequested = false
+            allocateAll = false
         }
         let targets = full ? Array(agents.keys) : Array(dirty)
         dirty = []
-        if full { allocateAll = false }
-        guard !candidates.isEmpty, !targets.isEmpty else { return [] }
+        guard !targets.isEmpty else { return [] }
+        agentsVisited += targets.count
         var members: [String: [String]] = [:]
         for (id, f) in candidates { for role in f.info.servedRoles { members[role, default: []].append(id) } }
         var made: [String: [Offer]] = [:]

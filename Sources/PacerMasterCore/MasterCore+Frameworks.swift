@@ -109,6 +109,7 @@ extension MasterCore {
         if refuse > .zero {
             frameworks[fid]?.refusals[Self.refusalKey(offer.agentId, role: offer.role, revocable: offer.revocable == true)] =
                 now + refuse
+            refusalWakeups.add(offer.agentId, at: now + refuse)
         }
     }
 

@@ -25,9 +25,13 @@ public struct MasterSettings: Sendable {
     /// (Mesos' `--offer_timeout`): a DECLINE or ACCEPT lost on the way, or a framework that drops
     /// offers, must not keep an agent out of every later allocation.
     public var offerTimeout: Duration = .seconds(15)
-    /// Every agent is offered again this often (refusals that ran out, idle capacity lent as
-    /// revocable); in between only agents whose resources changed are (Mesos' allocation interval).
+    /// Every agent is offered again this often while offers depend on the whole cluster (quota:
+    /// Mesos' allocation interval); in between, and otherwise, only agents whose resources or
+    /// measured use changed or whose refusals ran out are.
     public var allocationInterval: Duration = .seconds(1)
+    /// Every agent is offered again this often when offers depend only on each agent: a safety
+    /// net, not what brings an agent back (`RefusalWakeups` and resource changes do).
+    public var quietAllocationInterval: Duration = .seconds(30)
     /// Full passes asked for by events (REVIVE, a new subscription) run at most this often.
     public var minFullAllocation: Duration = .milliseconds(100)
     /// Allocation is sampled this often for `/master/allocation` (a day of samples is kept).
@@ -136,10 +140,13 @@ public struct MasterCore: Sendable {
     var shares: [String: AgentShare] = [:]
     var sums = ClusterSums()
     /// Agents to offer at the next allocation; all of them when `allocateAll` (a revive, a new
-    /// subscription, a policy change, and every `allocationInterval`).
+    /// subscription, a policy change, and every `allocationInterval` or `quietAllocationInterval`).
     var dirty: Set<String> = []
+    var refusalWakeups = RefusalWakeups()
+    /// Agents the allocator has looked at since the master started: what allocation costs, which
+    /// should follow changes and refusals running out, not the size of the cluster.
+    public internal(set) var agentsVisited = 0
     var allocateAll = true
-    var lastFullAllocation = Instant.distantPast
     var lastFullPass = Instant.distantPast
     var lastRecompute = Instant.distantPast
     /// A REVIVE asked for a full pass (run at most every `minFullAllocation`).

@@ -165,6 +165,39 @@ final class AllocatorTests: XCTestCase {
         XCTAssertEqual(kills.count, 1, "0.75 new + 0.25 expected + 3.5 batch = 4.5 > 4: one half-cpu task goes")
     }
 
+    /// A quiet tick looks at the agents whose refusals ended, not at every agent: what allocation
+    /// costs follows declines and changes, not the size of the cluster (issue 12: a pass over
+    /// 10,000 agents a second was a fifth of an idle master's CPU).
+    func testQuietTicksLookOnlyAtAgentsWhoseRefusalsEnded() throws {
+        var m = MasterCore(now: 0, idPrefix: "t")
+        for i in 0..<1000 { _ = m.onRegisterAgent(agent("a\(i)", cpus: 4, mem: 4096), tasks: [], now: 0) }
+        // A framework that also takes revocable offers (as Pacer's does, for batch work).
+        let (fid, subscribed) = m.onSubscribe(FrameworkInfo(name: "f", capabilities: ["REVOCABLE_RESOURCES"]), now: 0)
+        let all = offers(subscribed)
+        XCTAssertEqual(all.count, 1000)
+        _ = try m.onCall(.decline(fid, offerIds: all.prefix(500).map(\.id), refuseSeconds: 4), now: 1)
+        _ = try m.onCall(.decline(fid, offerIds: all.suffix(500).map(\.id), refuseSeconds: 8.5), now: 1)
+        let visited = m.agentsVisited
+        var back: [Double: Int] = [:]
+        for quarter in 5...48 {
+            let now = Double(quarter) / 4
+            let made = offers(m.onTick(now: Instant(secondsSince1970: now)))
+            if !made.isEmpty { back[now] = made.count }
+        }
+        XCTAssertEqual(back, [5: 500, 10: 500], "each agent back when its refusal ended (9.5 s: at the next whole second)")
+        XCTAssertEqual(m.agentsVisited - visited, 1000, "11 s of ticks looked at each agent once, when its refusal ended")
+        // Measured use changes what is lent as revocable: that agent, and only it, is looked at.
+        XCTAssertEqual(m.onHeartbeat(agentId: "a7", usage: ["x": 0.5], now: 12), .recorded)
+        let afterUse = m.agentsVisited
+        _ = m.onTick(now: 12)
+        XCTAssertEqual(m.agentsVisited - afterUse, 1)
+        // With quota an agent's offer depends on the role's use elsewhere: every agent each interval.
+        m.policy.quotas["*"] = Quota(limit: Resources(cpus: 100_000))
+        let withQuota = m.agentsVisited
+        _ = m.onTick(now: 12.25)
+        XCTAssertEqual(m.agentsVisited - withQuota, 1000)
+    }
+
     func testAllocationHistoryIsBoundedAndOrdered() throws {
         var m = MasterCore(now: 0, idPrefix: "t")
         _ = m.onRegisterAgent(agent("a1", cpus: 4, mem: 4096), tasks: [], now: 0)

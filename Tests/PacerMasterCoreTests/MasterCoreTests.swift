@@ -82,14 +82,14 @@ final class MasterCoreTests: XCTestCase {
         let o = m.offers.values.first!
         _ = try m.onCall(.decline(fid, offerIds: [o.id], refuseSeconds: 100), now: 12)
         XCTAssertTrue(offers(m.onTick(now: 13)).isEmpty)
+        XCTAssertEqual(
+            offers(try m.onCall(SchedulerCall(type: .revive, frameworkId: fid), now: 13)).count, 1,
+            "at once when no pass just ran")
         // A revive right after a full allocation pass is served by the next one (at most
         // minFullAllocation later), so a burst of revives costs one pass, not one each.
+        _ = try m.onCall(.decline(fid, offerIds: Array(m.offers.keys), refuseSeconds: 100), now: 13)
         XCTAssertTrue(offers(try m.onCall(SchedulerCall(type: .revive, frameworkId: fid), now: 13)).isEmpty)
         XCTAssertEqual(offers(m.onTick(now: 13 + m.settings.minFullAllocation * 2)).count, 1)
-        _ = try m.onCall(.decline(fid, offerIds: Array(m.offers.keys), refuseSeconds: 100), now: 14)
-        XCTAssertEqual(
-            offers(try m.onCall(SchedulerCall(type: .revive, frameworkId: fid), now: 15)).count, 1,
-            "at once when no pass just ran")
     }
 
     func testSuppressedFrameworkGetsNoOffers() throws {
