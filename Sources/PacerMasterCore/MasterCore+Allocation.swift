@@ -39,12 +39,12 @@ extension MasterCore {
     /// framework and allocation.
     mutating func allocate(now: Instant) -> [MasterDirective] {
         let candidates = frameworks.filter { $0.value.connected && !$0.value.suppressed }
-        // A full pass costs every agent: asked for by a burst of REVIVEs (one per app created), it
-        // runs at most every `minFullAllocation`, the others left to the next tick.
         guard !candidates.isEmpty else {
             dirty = []  // the full pass a subscription or REVIVE asks for covers these
             return []
         }
+        // A full pass costs every agent: asked for by a burst of REVIVEs (one per app created), it
+        // runs at most every `minFullAllocation`, the others left to the next tick.
         let full = allocateAll || (reviveRequested && now - lastFullPass >= settings.minFullAllocation)
         if full {
             lastFullPass = now

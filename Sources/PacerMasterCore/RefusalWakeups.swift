@@ -12,8 +12,6 @@ struct RefusalWakeups: Sendable, Equatable {
     /// The earliest second filed: ticks before it cost one comparison.
     private var earliest = Int64.max
 
-    var isEmpty: Bool { bySecond.isEmpty }
-
     mutating func add(_ agentId: String, at end: Instant) {
         let second = Int64(end.secondsSince1970.rounded(.up))
         bySecond[second, default: []].insert(agentId)
