@@ -103,9 +103,18 @@ extension MasterCore {
 
     static func isRevocableKey(_ key: String) -> Bool { key.hasSuffix(revocableSuffix) }
 
+    /// Longest refusal honoured: a framework's `refuse_seconds` of 1e300 made `Duration` trap and
+    /// took the master down (any value is valid JSON); a year is "until a REVIVE" in practice.
+    static let longestRefusal: Duration = .seconds(365 * 24 * 3600)
+
+    static func refusal(_ seconds: Double) -> Duration {
+        guard seconds.isFinite, seconds < longestRefusal.seconds else { return seconds > 0 ? longestRefusal : .zero }
+        return .seconds(max(0, seconds))
+    }
+
     private mutating func release(_ offer: Offer, _ fid: String, _ filters: Filters?, now: Instant) {
         removeOffer(offer.id)
-        let refuse = filters.map { Duration.seconds($0.refuseSeconds) } ?? settings.defaultRefusal
+        let refuse = filters.map { Self.refusal($0.refuseSeconds) } ?? settings.defaultRefusal
         if refuse > .zero {
             frameworks[fid]?.refusals[Self.refusalKey(offer.agentId, role: offer.role, revocable: offer.revocable == true)] =
                 now + refuse

@@ -92,6 +92,19 @@ final class MasterCoreTests: XCTestCase {
         XCTAssertEqual(offers(m.onTick(now: 13 + m.settings.minFullAllocation * 2)).count, 1)
     }
 
+    /// Bad input (B-class): any number is valid JSON; a refusal of 1e300 s trapped the master.
+    func testAnEndlessRefusalIsAYearNotACrash() throws {
+        var (m, fid, offer) = cluster()
+        _ = try m.onCall(.decline(fid, offerIds: [offer.id], refuseSeconds: 1e300), now: 1)
+        let until = try XCTUnwrap(m.frameworks[fid]?.refusals.values.first)
+        XCTAssertEqual(until.secondsSince1970, 1 + 365 * 24 * 3600, "refused for a year")
+        XCTAssertTrue(offers(m.onTick(now: 2)).isEmpty)
+        // A negative refusal refuses nothing: the agent is offered again at once.
+        let again = offers(try m.onCall(SchedulerCall(type: .revive, frameworkId: fid), now: 3))
+        XCTAssertEqual(again.count, 1)
+        XCTAssertEqual(offers(try m.onCall(.decline(fid, offerIds: [again[0].id], refuseSeconds: -5), now: 4)).count, 1)
+    }
+
     func testSuppressedFrameworkGetsNoOffers() throws {
         var (m, fid, offer) = cluster()
         _ = try m.onCall(SchedulerCall(type: .suppress, frameworkId: fid), now: 1)
