@@ -46,6 +46,12 @@ ssize_t pacer_recv_fd(int sock, void *data, size_t len, int *fd) {
 
 int pacer_malloc_trim(void) { return malloc_trim(0); }
 
+void pacer_heap(size_t *in_use, size_t *held_free) {
+    struct mallinfo2 m = mallinfo2();
+    *in_use = m.uordblks + m.hblkhd;
+    *held_free = m.fordblks;
+}
+
 void pacer_malloc_keep(int trim, int mmap) {
     mallopt(M_TRIM_THRESHOLD, trim);
     mallopt(M_MMAP_THRESHOLD, mmap);

@@ -84,7 +84,7 @@ public struct AgentService: Service {
                 TaskStatistics.mesos(await agent.usage(), now: Agent.now.secondsSince1970), encoder: WireJSON.masterEncoder())
         }
         router.get("/metrics") { [agent] _, _ in
-            JSONResponse.text(TaskStatistics.prometheus(await agent.usage()))
+            JSONResponse.text(TaskStatistics.prometheus(await agent.usage()) + ProcessMetrics.text())
         }
         SandboxFiles.serve(SandboxFiles(root: config.workDir + "/sandboxes"), on: router)
         router.post("/api/v1") { [agent] request, _ in

@@ -120,7 +120,8 @@ enum AppsRoutes {
             return Response(status: .accepted)
         }
         router.get("/metrics") { _, _ in
-            JSONResponse.text(await scheduler.metricsSnapshot().text(epoch: info.epoch, now: SteadyClock.instant))
+            JSONResponse.text(
+                await scheduler.metricsSnapshot().text(epoch: info.epoch, now: SteadyClock.instant) + ProcessMetrics.text())
         }
         router.get("/v2/queue") { _, _ in
             try JSONResponse.make(["queue": await scheduler.queue().filter { RequestPrincipal.mayRead($0.app.id) }])

@@ -187,7 +187,7 @@ public struct LBService: Service {
                     ([("kind", "event")], "\(skipped.events)")
                 ])
             extra.family("pacer_lb_table_version", "gauge", "Version of the newest routing table.", [([], "\(version)")])
-            text += extra.text
+            text += extra.text + ProcessMetrics.text()
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: .init(string: text)))

@@ -117,7 +117,7 @@ enum MasterRoutes {
         }
         router.get("/master/roles") { _, _ in try JSONResponse.make(await master.roles()) }
         router.get("/master/allocation") { _, _ in try JSONResponse.make(await master.allocation()) }
-        router.get("/metrics") { _, _ in JSONResponse.text(await master.metrics()) }
+        router.get("/metrics") { _, _ in JSONResponse.text(await master.metrics() + ProcessMetrics.text()) }
     }
 
     @Sendable static func body<T: Decodable>(_ type: T.Type, _ request: Request) async throws -> T {

@@ -20,6 +20,9 @@ ssize_t pacer_recv_fd(int sock, void *data, size_t len, int *fd);
 void pacer_malloc_keep(int trim, int mmap);
 // Returns the heap's free pages to the kernel (malloc_trim(0)); nonzero if any were.
 int pacer_malloc_trim(void);
+// The heap as glibc sees it (mallinfo2): bytes handed out and not yet freed (`in_use`, blocks
+// mapped on their own included), and bytes it holds free in its arenas (`held_free`).
+void pacer_heap(size_t *in_use, size_t *held_free);
 
 // Starting a task's process (spawn.c). Steps named in a failure:
 enum { PACER_STEP_FORK = 1, PACER_STEP_CGROUP, PACER_STEP_MOUNT, PACER_STEP_SETPGID, PACER_STEP_FDS,
