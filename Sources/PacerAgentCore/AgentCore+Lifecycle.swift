@@ -76,6 +76,7 @@ extension AgentCore {
             }
             state.tasks[k.taskId]?.state = .killing
             state.tasks[k.taskId]?.kill = .terminating(order, termSentAt: now)
+            escalationsDueAt = min(escalationsDueAt, now + killGrace(t.info))
             enqueue(k.taskId, frameworkId: t.frameworkId, .killing, now: now)
             signals.append(.signal(taskId: k.taskId, pid: pid, signal: Self.sigterm))
         }
@@ -129,6 +130,7 @@ extension AgentCore {
         for ack in acks {
             guard let head = state.pending[ack.taskId]?.first, head.status.uuid == ack.uuid else { continue }
             state.pending[ack.taskId]!.removeFirst()
+            resendsDueAt = .distantPast  // the next in the queue, if any, goes now
             changed = true
             if state.pending[ack.taskId]!.isEmpty {
                 state.pending[ack.taskId] = nil
@@ -141,18 +143,28 @@ extension AgentCore {
     /// Resends what is due and escalates kills whose grace period ran out.
     public mutating func onTick(now: Instant) -> [AgentDirective] {
         var out: [AgentDirective] = []
-        // Only the tasks being killed are sorted (for a repeatable order): sorting every task
-        // each second was 5 % of the simulated fleet's CPU in a mass kill.
-        for (id, t) in state.tasks.filter({ $0.value.state == .killing }).sorted(by: { $0.key < $1.key }) {
-            guard case .terminating(let order, let sent) = t.kill, let pid = t.pid else { continue }
-            let grace = t.info.killGracePeriodSeconds.map { Duration.seconds($0) } ?? settings.defaultKillGrace
-            if now - sent >= grace {
-                out.append(.signal(taskId: id, pid: pid, signal: Self.sigkill))
-                state.tasks[id]?.kill = .forced(order, termSentAt: sent)
+        if now >= escalationsDueAt {
+            // Only the tasks being killed are sorted (for a repeatable order): sorting every task
+            // each second was 5 % of the simulated fleet's CPU in a mass kill.
+            var next = Instant.distantFuture
+            for (id, t) in state.tasks.filter({ $0.value.state == .killing }).sorted(by: { $0.key < $1.key }) {
+                guard case .terminating(let order, let sent) = t.kill, let pid = t.pid else { continue }
+                if now - sent >= killGrace(t.info) {
+                    out.append(.signal(taskId: id, pid: pid, signal: Self.sigkill))
+                    state.tasks[id]?.kill = .forced(order, termSentAt: sent)
+                } else {
+                    next = min(next, sent + killGrace(t.info))
+                }
             }
+            escalationsDueAt = next
         }
         let resend = due(now: now)
         return out + (resend.isEmpty ? [] : [.checkpoint, .send(resend)])
+    }
+
+    /// SIGTERM → SIGKILL: the task's own grace period, else the agent's.
+    private func killGrace(_ info: TaskInfo) -> Duration {
+        info.killGracePeriodSeconds.map { Duration.seconds($0) } ?? settings.defaultKillGrace
     }
 
     /// After (re-)registering, the master may have lost what was in flight: send every head now.

@@ -144,6 +144,14 @@ public struct AgentCore: Sendable {
     public let settings: AgentSettings
     public internal(set) var state: AgentCheckpoint
     let idPrefix: String
+    /// No resend can be due before this (a lower bound, never later than the earliest): `due`
+    /// skips its look at every pending update until then, and whatever queues an update or moves
+    /// a queue's head lowers it. A look each tick was 10 % of the simulated fleet's CPU at 2,000
+    /// agents with 50,000 tasks, nearly always finding nothing (resends wait 10–30 s).
+    var resendsDueAt = Instant.distantPast
+    /// No kill can need its SIGKILL before this (a lower bound, as above): the tick's look at every
+    /// task copied them all each second (another 11 % of the fleet's CPU).
+    var escalationsDueAt = Instant.distantPast
 
     public static let sigterm: Int32 = 15
     public static let sigkill: Int32 = 9
@@ -180,17 +188,29 @@ public struct AgentCore: Sendable {
         let status = TaskStatus(
             taskId: taskId, agentId: agentId, frameworkId: frameworkId, state: s, message: message,
             reason: reason, uuid: "\(idPrefix)-\(state.counter)", timestamp: now.secondsSince1970)
-        state.pending[taskId, default: []].append(PendingUpdate(status: status, lastSent: nil, attempts: 0))
+        queue(status)
+    }
+
+    /// Puts an update at the end of its task's queue (sent when it reaches the head).
+    mutating func queue(_ status: TaskStatus) {
+        state.pending[status.taskId, default: []].append(PendingUpdate(status: status, lastSent: nil, attempts: 0))
+        resendsDueAt = .distantPast
     }
 
     /// Heads never sent, or due for a resend; marks them sent.
     mutating func due(now: Instant, force: Bool = false) -> [TaskStatus] {
+        guard force || now >= resendsDueAt else { return [] }
         // The due ones are picked out first and only they are sorted (a repeatable order): sorting
         // every pending task on each call was about 4 % of the simulated fleet's CPU in a mass kill.
-        let dueIds = state.pending.compactMap { taskId, queue -> String? in
-            guard let head = queue.first else { return nil }
-            let wait = min(settings.updateRetryMax, settings.updateRetry * (1 << min(head.attempts, 10)))
-            return force || head.lastSent.map({ now - $0 >= wait }) ?? true ? taskId : nil
+        var dueIds: [String] = []
+        var next = Instant.distantFuture
+        for (taskId, queue) in state.pending {
+            guard let head = queue.first else { continue }
+            if !force, let sent = head.lastSent, now - sent < resendWait(head) {
+                next = min(next, sent + resendWait(head))
+            } else {
+                dueIds.append(taskId)
+            }
         }
         var out: [TaskStatus] = []
         for taskId in dueIds.sorted() {
@@ -199,8 +219,15 @@ public struct AgentCore: Sendable {
             head.lastSent = now
             state.pending[taskId]![0] = head
             out.append(head.status)
+            next = min(next, now + resendWait(head))
         }
+        resendsDueAt = next
         return out
+    }
+
+    /// How long an update that was sent waits for its acknowledgement before it is sent again.
+    private func resendWait(_ head: PendingUpdate) -> Duration {
+        min(settings.updateRetryMax, settings.updateRetry * (1 << min(head.attempts, 10)))
     }
 
     func flush(_ updates: [TaskStatus]) -> [AgentDirective] { updates.isEmpty ? [] : [.send(updates)] }

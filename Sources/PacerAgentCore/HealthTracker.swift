@@ -69,7 +69,7 @@ extension AgentCore {
             message: trackers.first { $0.alive == false }?.lastFailureCause,
             reason: "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED", uuid: "\(idPrefix)-\(state.counter)",
             timestamp: now.secondsSince1970, healthy: healthy, health: trackers.map(\.result))
-        state.pending[taskId, default: []].append(PendingUpdate(status: status, lastSent: nil, attempts: 0))
+        queue(status)
         return [.checkpoint] + flush(due(now: now))
     }
 }
@@ -84,7 +84,7 @@ extension AgentCore {
             reason: "REASON_TASK_READY", uuid: "\(idPrefix)-\(state.counter)", timestamp: now.secondsSince1970)
         var ready = status
         ready.ready = true
-        state.pending[taskId, default: []].append(PendingUpdate(status: ready, lastSent: nil, attempts: 0))
+        queue(ready)
         return [.checkpoint] + flush(due(now: now))
     }
 }

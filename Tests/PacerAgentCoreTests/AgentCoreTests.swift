@@ -107,6 +107,37 @@ final class AgentCoreTests: XCTestCase {
         XCTAssertEqual(core.state.pending["t2"]?.first?.status.state, .failed)
     }
 
+    /// Ticks skip their look at every update and kill until one can be due (`resendsDueAt`,
+    /// `escalationsDueAt`): nothing that becomes due earlier may wait for that.
+    func testWhatBecomesDueEarlierThanTheNextResendGoesAtOnce() {
+        var (core, starting) = running()  // STARTING sent at 0: its resend is due at 10
+        XCTAssertTrue(sent(core.onTick(now: 4)).isEmpty)
+        // Another task's first update does not wait for t1's resend.
+        _ = core.onLaunch(frameworkId: "f", [task("t2", grace: 5)], now: 5)
+        XCTAssertEqual(sent(core.onSpawned([("t2", .success(200))], now: 5)).map(\.taskId), ["t2"])
+        XCTAssertEqual(sent(core.onTick(now: 10)).map(\.uuid), [starting.uuid])
+        // Two kills with their own grace periods (2 s and 5 s): each SIGKILL at its time.
+        _ = core.onAcknowledged(core.state.pending.values.compactMap { $0.first.map { ack($0.status) } }, now: 11)
+        _ = core.onKill(taskId: "t1", frameworkId: "f", now: 20)
+        _ = core.onKill(taskId: "t2", frameworkId: "f", now: 21)
+        func killed(_ ds: [AgentDirective]) -> [String] {
+            ds.compactMap { if case .signal(let id, _, AgentCore.sigkill) = $0 { id } else { nil } }
+        }
+        XCTAssertEqual(killed(core.onTick(now: 21.5)), [])
+        XCTAssertEqual(killed(core.onTick(now: 22)), ["t1"])
+        XCTAssertEqual(killed(core.onTick(now: 25)), [])
+        XCTAssertEqual(killed(core.onTick(now: 26)), ["t2"])
+        XCTAssertEqual(killed(core.onTick(now: 40)), [], "a forced kill is not repeated")
+    }
+
+    func testARestoredAgentEscalatesAKillWhoseGraceRanOutWhileItWasDown() {
+        var (core, starting) = running()
+        _ = core.onAcknowledged([ack(starting)], now: 0)
+        _ = core.onKill(taskId: "t1", frameworkId: "f", now: 10)
+        var restored = AgentCore(agentId: "a1", idPrefix: "y", restoring: core.state)
+        XCTAssertTrue(restored.onTick(now: 30).contains(.signal(taskId: "t1", pid: 100, signal: AgentCore.sigkill)))
+    }
+
     func testRecoveryReportsTasksThatDiedWhileTheAgentWasDown() {
         let (core, _) = running()
         var restored = AgentCore(agentId: "a1", idPrefix: "y", restoring: core.state)
