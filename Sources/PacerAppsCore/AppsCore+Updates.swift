@@ -127,7 +127,14 @@ extension AppsCore {
         // Staging tasks only when one can be due: while 50,000 tasks stage, gathering and
         // filtering them every tick was 5 % of the framework's CPU, and none is due for a minute.
         let scanStaging = nextStagingScan.map { now >= $0 } ?? true
-        var watched = Set(leaving.keys).union(unreachableSince.keys)
+        var watched = Set(unreachableSince.keys)
+        if leavingFiled {
+            watched.formUnion(leavingWakeups.due(now: now))
+        } else {
+            watched.formUnion(leaving.keys)
+            for id in leaving.keys { fileLeaving(id) }
+            leavingFiled = true
+        }
         if scanStaging {
             watched.formUnion(tasks.staging)
             confirming.formIntersection(tasks.staging)
@@ -155,8 +162,11 @@ extension AppsCore {
                     out += finishDrain(t.id, now: now)
                 case .repeatKill:
                     leaving[t.id]?.killNow(now)
+                    fileLeaving(t.id)
                     out.append(.kill(taskId: t.id, agentId: t.agentId))
                 }
+            } else if leaving[t.id] != nil {
+                fileLeaving(t.id)  // woken before its time (filed by the second): again at its deadline
             }
             if t.state == .unreachable, let since = unreachableSince[t.id], let app = apps[t.appId] {
                 let away = now.timeIntervalSince(since)
@@ -206,7 +216,9 @@ extension AppsCore {
     /// is due no sooner than a launch timeout from now.
     func nextStagingDue(now: Instant) -> Instant {
         var next = now + settings.launchTimeout
-        for id in tasks.staging {
+        // A staging task being killed is watched as a leaving task (`leavingWakeups`); counted
+        // here, it was due on every tick until its agent answered.
+        for id in tasks.staging where leaving[id] == nil {
             guard let t = tasks[id] else { continue }
             let staged = Instant(t.stagedAt)
             let deadline =

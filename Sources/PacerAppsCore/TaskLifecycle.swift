@@ -73,6 +73,15 @@ public enum TaskLifecycle: Equatable, Sendable {
         }
     }
 
+    /// When `due` next has something to say (nil: never, the task is kept).
+    func dueAt(drainTimeout: Duration, killRetry: Duration) -> Instant? {
+        switch self {
+        case .kept: nil
+        case .draining(_, let since, _): since + drainTimeout
+        case .killing(let asked, _): asked + killRetry
+        }
+    }
+
     /// Whether `now` is past the drain timeout or the kill retry interval.
     func due(now: Instant, drainTimeout: Duration, killRetry: Duration) -> Due? {
         switch self {

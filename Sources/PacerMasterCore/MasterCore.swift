@@ -30,7 +30,7 @@ public struct MasterSettings: Sendable {
     /// measured use changed or whose refusals ran out are.
     public var allocationInterval: Duration = .seconds(1)
     /// Every agent is offered again this often when offers depend only on each agent: a safety
-    /// net, not what brings an agent back (`RefusalWakeups` and resource changes do).
+    /// net, not what brings an agent back (`refusalWakeups` and resource changes do).
     public var quietAllocationInterval: Duration = .seconds(30)
     /// Full passes asked for by events (REVIVE, a new subscription) run at most this often.
     public var minFullAllocation: Duration = .milliseconds(100)
@@ -142,7 +142,8 @@ public struct MasterCore: Sendable {
     /// Agents to offer at the next allocation; all of them when `allocateAll` (a revive, a new
     /// subscription, a policy change, and every `allocationInterval` or `quietAllocationInterval`).
     var dirty: Set<String> = []
-    var refusalWakeups = RefusalWakeups()
+    /// Agents to offer again when a framework's refusal of them runs out.
+    var refusalWakeups = Wakeups<String>()
     /// Agents the allocator has looked at since the master started: what allocation costs, which
     /// should follow changes and refusals running out, not the size of the cluster.
     public internal(set) var agentsVisited = 0

@@ -57,4 +57,33 @@ final class TaskLifecycleTests: XCTestCase {
         XCTAssertEqual(c.onTick(now: t0.addingTimeInterval(retry + 0.5)).killed, [ids[1]])
         XCTAssertEqual(c.onTick(now: t0.addingTimeInterval(retry + 1)).killed, [], "and not again right after")
     }
+
+    /// Ticks look only at leaving tasks whose deadline passed (`leavingWakeups`, filed by the
+    /// second): every unanswered KILL still goes again past its retry interval, within a second
+    /// and a tick of it, never before and never twice.
+    func testEveryUnansweredKillIsRepeatedInTimeWhenTicksLookOnlyAtDueOnes() throws {
+        var (c, ids) = try AppsCore.running(40)
+        let retry = AppsSettings().killRetry.seconds
+        var asked: [String: Double] = [:]
+        var repeats = 0
+        for tick in 0...240 {
+            let at = Double(tick) * 0.5
+            for (i, id) in ids.enumerated() where asked[id] == nil && Double(i) * 0.3 <= at {
+                XCTAssertEqual(c.killTasks([id], scale: false, now: t0.addingTimeInterval(at)).2.killed, [id])
+                asked[id] = at
+            }
+            for id in c.onTick(now: t0.addingTimeInterval(at)).killed {
+                let waited = at - asked[id]!
+                XCTAssertGreaterThan(waited, retry, "\(id) repeated early")
+                XCTAssertLessThanOrEqual(waited, retry + 1.5, "\(id) repeated late")
+                asked[id] = at
+                repeats += 1
+            }
+        }
+        // Each task, killed in the first 12 s and answered never, is asked again every retry.
+        for (i, id) in ids.enumerated() {
+            XCTAssertGreaterThan(asked[id]!, 120 - retry - 1.5, "\(id), killed at \(Double(i) * 0.3) s, was left")
+        }
+        XCTAssertGreaterThanOrEqual(repeats, ids.count * Int((120 - 12) / (retry + 1.5)))
+    }
 }
