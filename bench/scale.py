@@ -233,7 +233,8 @@ def run(n, args, root):
         c0, t0 = master.cpu(), time.monotonic()
         time.sleep(20)
         idle_cpu = (master.cpu() - c0) / (time.monotonic() - t0)
-        sizes = {name: (p.rss_mib(), p.cpu(), p.fds()) for name, p in (("master", master), ("framework", framework), ("lb", lb))}
+        # The simulated fleet too: it shares the machine, so its CPU is CPU the control plane did not get.
+        sizes = {name: (p.rss_mib(), p.cpu(), p.fds()) for name, p in (("master", master), ("framework", framework), ("lb", lb), ("agents", fleet))}
         if ha:
             # What HA costs beside the leader: the following framework replica (its warm copy
             # follows every write) and etcd itself.
