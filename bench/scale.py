@@ -332,6 +332,14 @@ def run_churn(api, master, framework, args, apps):
     rng = random.Random(1)
     rss = {"master": [master.rss_mib()], "framework": [framework.rss_mib()]}
     killed = 0
+    # Tasks between a kill and their replacement running: what the control plane has not worked
+    # off yet. It stays bounded while the churn is carried; after the churn it must drain.
+    def backlog():
+        # One read of /metrics a sample: the bench must not be what loads the framework.
+        text = Client(api.port, 10).call("GET", "/metrics")[1].decode()
+        return sum(float(line.rpartition(" ")[2]) for line in text.splitlines()
+                   if line.startswith("pacer_tasks{") and any(f'"{s}"' in line for s in ("TASK_STAGING", "TASK_STARTING", "TASK_KILLING")))
+    backlogs = []
     end = time.monotonic() + args.churn
     while time.monotonic() < end:
         tick = time.monotonic()
@@ -345,8 +353,12 @@ def run_churn(api, master, framework, args, apps):
             killed += len(ids[: args.churn_rate])
         rss["master"].append(master.rss_mib())
         rss["framework"].append(framework.rss_mib())
+        backlogs.append(backlog())
         time.sleep(max(0, 1 - (time.monotonic() - tick)))
-    return {"churn_s": args.churn, "churn_killed": killed,
+    stopped = time.monotonic()
+    drained = wait_until("the churn's backlog worked off", 600, lambda: backlog() == 0, step=1)
+    return {"churn_s": args.churn, "churn_killed": killed, "churn_backlog_max": max(backlogs, default=0),
+            "churn_backlog_end": backlogs[-1] if backlogs else 0, "churn_drain_s": time.monotonic() - stopped if drained else float("nan"),
             **{f"churn_{k}_rss_start": v[0] for k, v in rss.items()}, **{f"churn_{k}_rss_max": max(v) for k, v in rss.items()},
             **{f"churn_{k}_rss_end": v[-1] for k, v in rss.items()}}
 
@@ -466,12 +478,14 @@ def main():
         part = lambda p: f"{fmt(r[p + '_rss'], ' MiB', 0)} / {fmt(r[p + '_cpu'], ' s', 0)} / {r[p + '_fds']}"
         print(f"| {r['agents']:,} | {part('master')} | {part('framework')} | {part('lb')} | {fmt(r['idle_cpu'] * 100, ' % of a core')} | {int(r['unreachable'])} | {r['surplus']} / {r['missing']} | {r['offers_placing']:,.0f} / {r['revives_placing']:,.0f} |")
     if any("churn_s" in r for r in rows):
-        print("\n| agents | churn | tasks killed and replaced | master RSS start / peak / end | framework RSS start / peak / end |")
-        print("|---|---|---|---|---|")
+        print("\n| agents | churn | tasks killed and replaced | backlog peak / at the end / worked off after | master RSS start / peak / end | framework RSS start / peak / end |")
+        print("|---|---|---|---|---|---|")
         for r in rows:
             if "churn_s" in r:
                 mem = lambda p: f"{fmt(r[f'churn_{p}_rss_start'], '', 0)} / {fmt(r[f'churn_{p}_rss_max'], '', 0)} / {fmt(r[f'churn_{p}_rss_end'], ' MiB', 0)}"
-                print(f"| {r['agents']:,} | {fmt(r['churn_s'], ' s', 0)} | {r['churn_killed']:,} | {mem('master')} | {mem('framework')} |")
+                print(f"| {r['agents']:,} | {fmt(r['churn_s'], ' s', 0)} | {r['churn_killed']:,} "
+                      f"| {r['churn_backlog_max']:,.0f} / {r['churn_backlog_end']:,.0f} / {fmt(r['churn_drain_s'], ' s', 0)} "
+                      f"| {mem('master')} | {mem('framework')} |")
     if any("failover_framework_s" in r for r in rows):
         print("\n| agents | framework leader kill -9: API again (of which reading the state) | master leader kill -9: every agent back | running tasks kept / changed | framework follower RSS / CPU-s | etcd RSS / CPU-s |")
         print("|---|---|---|---|---|---|")

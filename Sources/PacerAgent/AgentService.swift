@@ -142,9 +142,10 @@ public struct AgentService: Service {
     }
 
     /// Registers with whichever master answers, then heartbeats; a 404 means "register again".
+    /// When to call which master, and what, is `MasterSession`'s decision.
     /// `announced`: a leader the election named and this loop has not acted on yet.
     private func registerLoop(_ masters: [MasterClient], announced: Announcement) async {
-        var current = 0
+        var session = MasterSession()
         var interval = config.heartbeat
         // Calls in a row that did not register or heartbeat: a streak of them is worth a warning
         // (once), since a lone failure is what every failover looks like.
@@ -157,51 +158,48 @@ public struct AgentService: Service {
             if let leader = announced.take() {
                 let named = MasterClient.index(ofLeader: leader, in: masters)
                 let registered = await agent.registered
-                if named != current % masters.count || !registered {
+                if named != session.master % masters.count || !registered {
                     if registered {
                         logger.info("the masters elected a leader; registering with it", metadata: ["leader": "\(leader)"])
                     }
-                    current = named ?? current + 1
+                    session.reset(master: named ?? session.master + 1)
                     await agent.setRegistered(false)
                 }
             }
-            let master = masters[current % masters.count]
+            // An update answered 404 (`sendLoop`): the master no longer knows this agent.
+            if session.registered, await !agent.registered { session.reset(master: session.master) }
+            let master = masters[session.master % masters.count]
+            let outcome: MasterSession.Outcome
             do {
-                if await agent.registered {
-                    let answer = try await master.agentCall(.heartbeat(agent.agentInfo.id, usage: await agent.cpuRates()))
+                let answer = try await master.agentCall(
+                    session.call == .heartbeat
+                        ? .heartbeat(agent.agentInfo.id, usage: await agent.cpuRates()) : await agent.registration())
+                if let s = answer.heartbeatIntervalSeconds { interval = .milliseconds(Int64(s * 1000)) }
+                // Redirected by a follower: the master that answered is the one to heartbeat.
+                if let by = answer.answeredBy, let index = MasterClient.index(ofLeader: by, in: masters) {
+                    session.answered(by: index)
+                }
+                outcome = .answered(status: answer.status)
+                if answer.status == 200 {
+                    if !session.registered { logger.info("registered with master", metadata: ["master": "\(master.displayURL)"]) }
                     misses = 0
-                    if answer.status == 404 { await agent.setRegistered(false) }
-                    if let s = answer.heartbeatIntervalSeconds { interval = .milliseconds(Int64(s * 1000)) }
-                } else {
-                    let answer = try await master.agentCall(await agent.registration())
-                    if let s = answer.heartbeatIntervalSeconds { interval = .milliseconds(Int64(s * 1000)) }
-                    // Redirected by a follower: the master that answered is the one to heartbeat.
-                    if let by = answer.answeredBy, let index = MasterClient.index(ofLeader: by, in: masters) { current = index }
-                    if answer.status == 200 {
-                        logger.info("registered with master", metadata: ["master": "\(master.displayURL)"])
-                        await agent.setRegistered(true)
-                        misses = 0
-                        continue
-                    }
+                } else if session.call == .register {
                     missed(
                         "the master keeps refusing this agent's registration; retrying",
                         ["master": "\(master.displayURL)", "status": "\(answer.status)"])
                 }
             } catch {
                 missed(
-                    "no master reachable for three calls in a row; retrying",
+                    "no master answered three calls in a row; retrying",
                     ["master": "\(master.displayURL)", "error": "\(error)"])
-                logger.debug("master unreachable", metadata: ["master": "\(master.displayURL)", "error": "\(error)"])
-                await agent.setRegistered(false)
-                current += 1
-                // The next master at once (after a short pause, not a whole heartbeat): a failover
-                // is what usually brings us here.
-                try? await Task.sleep(for: .milliseconds(250))
-                continue
+                logger.debug("master did not answer", metadata: ["master": "\(master.displayURL)", "error": "\(error)"])
+                outcome = error.noLeaderActed ? .elsewhere : .timedOut
             }
-            // The master's interval: it stretches as the cluster grows. Cut short when the election
-            // names a leader (checked every 100 ms: one agent, a few wake-ups a second).
-            let until = ContinuousClock.now + interval
+            let next = session.after(outcome, interval: interval, jitter: Double.random(in: 0...1))
+            await agent.setRegistered(session.registered)
+            // Cut short when the election names a leader (checked every 100 ms: one agent, a few
+            // wake-ups a second).
+            let until = ContinuousClock.now + next.after
             while ContinuousClock.now < until, !Task.isCancelled, !announced.pending {
                 try? await Task.sleep(for: min(.milliseconds(100), until - ContinuousClock.now))
             }

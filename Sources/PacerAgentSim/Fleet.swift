@@ -16,8 +16,10 @@ public actor Fleet {
         var core: AgentCore
         let clients: [MasterClient]
         let http: HTTPClient
-        var master = 0
-        var registered = false
+        /// Register or heartbeat, with which master, when (shared with real agents).
+        var session = MasterSession()
+        var master: Int { session.master }
+        var registered: Bool { session.registered }
         var registrations = 0
         var heartbeat: Double
         /// A registration or heartbeat is on its way: the next waits for it.
@@ -254,48 +256,41 @@ public actor Fleet {
         }
         let client = m.clients[m.master % m.clients.count]
         Task {
-            let answer = try? await client.agentCall(call)
+            let answer: Result<AgentCallAnswer, ClientError>
+            do throws(ClientError) { answer = .success(try await client.agentCall(call)) } catch { answer = .failure(error) }
             await self.answered(n, call.type, answer, from: m.master)
         }
     }
 
     /// `from`: the master the call went to (a leader change may have named another meanwhile).
-    func answered(_ n: Int, _ kind: AgentCall.Kind, _ answer: AgentCallAnswer?, from master: Int) {
+    func answered(_ n: Int, _ kind: AgentCall.Kind, _ answer: Result<AgentCallAnswer, ClientError>, from master: Int) {
         members[n].calling = false
         let now = Self.now
-        guard let answer, answer.status != 503 else {
-            // No answer, or a master that does not lead: the next master, soon.
-            members[n].registered = false
-            if members[n].master == master { members[n].master += 1 }
-            return schedule(n, .beat(members[n].beats), at: now.addingTimeInterval(0.25))
-        }
-        if let interval = answer.heartbeatIntervalSeconds { members[n].heartbeat = interval }
-        // Redirected by a follower: count with the master that answered, unless an election moved
-        // this member on meanwhile.
-        if let by = answer.answeredBy, members[n].master == master,
-            let index = MasterClient.index(ofLeader: by, in: members[n].clients)
-        {
-            members[n].master = index
-        }
-        switch (kind, answer.status) {
-        case (.register, 200):
-            let was = members[n].registered
-            members[n].registered = true
-            if !was { execute(n, members[n].core.onRegistered(now: now), now: now) }
-        case (.heartbeat, 404):
-            members[n].registered = false
-            return schedule(n, .beat(members[n].beats), at: now)
-        case (.heartbeat, _) where !members[n].registered:
-            // The election named another leader while this heartbeat was out (`leaderElected`
-            // leaves members with a call in flight to their answer): register there now, not a
-            // heartbeat later (10 s at 2,000 agents, which was the slow half of master failovers).
+        // The election moved this member on while the call was out (`leaderElected` leaves members
+        // with a call in flight to their answer): what came back is about the old master; register
+        // with the new one now, not a heartbeat later (10 s at 2,000 agents, which was the slow
+        // half of master failovers).
+        guard members[n].master == master, kind == .register || members[n].registered else {
             return schedule(n, .beat(members[n].beats), at: now.addingTimeInterval(Double.random(in: 0..<0.5, using: &rng)))
-        default: break
         }
+        let outcome: MasterSession.Outcome
+        switch answer {
+        case .success(let answer):
+            if let interval = answer.heartbeatIntervalSeconds { members[n].heartbeat = interval }
+            // Redirected by a follower: count with the master that answered.
+            if let by = answer.answeredBy, let index = MasterClient.index(ofLeader: by, in: members[n].clients) {
+                members[n].session.answered(by: index)
+            }
+            outcome = .answered(status: answer.status)
+        case .failure(let error): outcome = error.noLeaderActed ? .elsewhere : .timedOut
+        }
+        let was = members[n].registered
+        let next = members[n].session.after(
+            outcome, interval: .seconds(members[n].heartbeat * Double.random(in: 0.9...1.1, using: &rng)),
+            jitter: Double.random(in: 0...1, using: &rng))
+        if !was && members[n].registered { execute(n, members[n].core.onRegistered(now: now), now: now) }
         // Spread over the interval, so a storm of registrations does not stay a storm of heartbeats.
-        schedule(
-            n, .beat(members[n].beats),
-            at: now.addingTimeInterval(members[n].heartbeat * Double.random(in: 0.9...1.1, using: &rng)))
+        schedule(n, .beat(members[n].beats), at: now.addingTimeInterval(next.after.seconds))
     }
 
     /// The masters' election named `leader` ("host:port"): every agent not registered with it
@@ -307,8 +302,7 @@ public actor Fleet {
         var moved = 0
         for n in members.indices {
             if members[n].registered, members[n].master % clients.count == named { continue }
-            members[n].master = named ?? members[n].master + 1
-            members[n].registered = false
+            members[n].session.reset(master: named ?? members[n].master + 1)
             moved += 1
             // One in flight answers into the new chain's state and schedules its own next beat.
             guard !members[n].calling else { continue }
@@ -333,5 +327,5 @@ public actor Fleet {
         outbox = [:]
     }
 
-    private func unregistered(_ n: Int) { members[n].registered = false }
+    private func unregistered(_ n: Int) { members[n].session.reset(master: members[n].master) }
 }

@@ -65,11 +65,28 @@ enum FollowerRoutes {
             guard let current = try await election.current() else { throw noLeader }
             return try JSONResponse.make(LeaderView(leader: current.leader, epoch: current.epoch), encoder: request.encoder)
         }
-        let forward: @Sendable (Request, PacerRequestContext) async throws -> Response = { request, _ in
+        let leaderBase: @Sendable (Request) async throws -> String = { request in
             // Forwarded to us by a replica that took us for the leader: forwarding again could loop.
             if request.headers[.init(forwardedBy)!] != nil { throw loop }
             guard let leader = try await election.leader(), leader != me else { throw noLeader }
-            return try await proxy(request, to: scheme + "://" + leader, client: client)
+            return scheme + "://" + leader
+        }
+        let forward: @Sendable (Request, PacerRequestContext) async throws -> Response = { request, _ in
+            try await proxy(request, to: try await leaderBase(request), client: client)
+        }
+        // The leader's figures, but this replica's own process families: each replica is scraped
+        // for its own memory and descriptors, and the leader's would be reported once per replica.
+        router.get("/metrics") { request, _ in
+            let base = try await leaderBase(request)
+            let answer = try await send(request, to: base, client: client)
+            let body = try await answer.body.collect(upTo: 64 << 20)
+            guard answer.status == .ok else {  // the leader's error as it gave it
+                var headers = HTTPFields()
+                if let type = answer.headers.first(name: "content-type") { headers[.contentType] = type }
+                return Response(
+                    status: .init(code: Int(answer.status.code)), headers: headers, body: .init(byteBuffer: body))
+            }
+            return JSONResponse.text(ProcessMetrics.withOwnProcessFamilies(String(buffer: body)))
         }
         // The router does not backtrack out of a static segment, so /v2/** is named beside /**, and
         // the other methods of the paths served here (abdication on a replica that just lost the
@@ -90,18 +107,7 @@ enum FollowerRoutes {
     )
 
     static func proxy(_ request: Request, to base: String, client: HTTPClient) async throws -> Response {
-        var out = HTTPClientRequest(url: base + request.uri.description)
-        out.method = HTTPMethod(rawValue: request.method.rawValue)
-        for field in request.headers where !hopByHop.contains(field.name.canonicalName) {
-            out.headers.add(name: field.name.rawName, value: field.value)
-        }
-        out.headers.add(name: forwardedBy, value: "pacer-follower")
-        let body = try await request.body.collect(upTo: 64 << 20)
-        if body.readableBytes > 0 { out.body = .bytes(body) }
-        let response: HTTPClientResponse
-        do { response = try await client.execute(out, deadline: .distantFuture) } catch {
-            throw APIError(status: 502, message: "the leader at \(base) did not answer: \(error); retry")
-        }
+        let response = try await send(request, to: base, client: client)
         var headers = HTTPFields()
         for h in response.headers where !hopByHop.contains(h.name.lowercased()) {
             if let name = HTTPField.Name(h.name) { headers.append(HTTPField(name: name, value: h.value)) }
@@ -113,5 +119,20 @@ enum FollowerRoutes {
                 for try await chunk in response.body { try await writer.write(chunk) }
                 try await writer.finish(nil)
             })
+    }
+
+    /// `request` sent on to the leader at `base`, its answer not yet read.
+    private static func send(_ request: Request, to base: String, client: HTTPClient) async throws -> HTTPClientResponse {
+        var out = HTTPClientRequest(url: base + request.uri.description)
+        out.method = HTTPMethod(rawValue: request.method.rawValue)
+        for field in request.headers where !hopByHop.contains(field.name.canonicalName) {
+            out.headers.add(name: field.name.rawName, value: field.value)
+        }
+        out.headers.add(name: forwardedBy, value: "pacer-follower")
+        let body = try await request.body.collect(upTo: 64 << 20)
+        if body.readableBytes > 0 { out.body = .bytes(body) }
+        do { return try await client.execute(out, deadline: .distantFuture) } catch {
+            throw APIError(status: 502, message: "the leader at \(base) did not answer: \(error); retry")
+        }
     }
 }

@@ -94,7 +94,7 @@ extension AppsCore {
         for app in candidates {
             if let d = delays[app.id], d.until > now { continue }
             guard dependenciesReady(app) else { continue }
-            let n = launchCount(app, unsettled: unsettled.contains(app.id), now: now)
+            let n = launchCount(app, unsettled: unsettled, now: now)
             if n > 0 { out.append((app, n)) }
             if let canary = canaries[app.id] {
                 let c = canaryLaunch(app.id, now: now)
@@ -105,28 +105,50 @@ extension AppsCore {
     }
 
     /// Which of these apps have a task leaving or unreachable (their plans depend on more than
-    /// counts). From whichever side is smaller: during a mass kill tens of thousands of tasks are
-    /// leaving while a status update concerns a few apps; during placement it is the other way.
-    func unsettledApps(among candidates: [AppDefinition]) -> Set<PathId> {
-        var out = Set<PathId>()
+    /// counts), and how many active tasks each has leaving. From whichever side is smaller: during
+    /// a mass kill tens of thousands of tasks are leaving while a status update concerns a few apps;
+    /// during placement it is the other way.
+    func unsettledApps(among candidates: [AppDefinition]) -> Unsettled {
+        var out = Unsettled()
         let watched = leaving.count + unreachableSince.count
         if watched <= candidates.reduce(0, { $0 + tasks.activeCount(of: $1.id) }) {
-            for id in leaving.keys { if let t = tasks[id] { out.insert(t.appId) } }
-            for id in unreachableSince.keys { if let t = tasks[id] { out.insert(t.appId) } }
+            for id in leaving.keys { if let t = tasks[id], t.isActive { out.leaving[t.appId, default: 0] += 1 } }
+            for id in unreachableSince.keys { if let t = tasks[id] { out.unreachable.insert(t.appId) } }
         } else {
-            for app in candidates
-            where tasks.ids(of: app.id).contains(where: { leaving[$0] != nil || unreachableSince[$0] != nil }) {
-                out.insert(app.id)
+            for app in candidates {
+                for id in tasks.ids(of: app.id) {
+                    if leaving[id] != nil, tasks[id]?.isActive == true { out.leaving[app.id, default: 0] += 1 }
+                    if unreachableSince[id] != nil { out.unreachable.insert(app.id) }
+                }
             }
         }
         return out
     }
 
-    /// `plan(app).launch`. For an app with every active task on its current spec, none leaving,
-    /// none unreachable and no canary, that is instances minus active tasks — counted by the task
-    /// table instead of copying every record of every app for each batch of offers (issue 12).
-    private func launchCount(_ app: AppDefinition, unsettled: Bool, now: Instant) -> Int {
-        if !unsettled && countsDecide(app) { return max(0, app.instances - tasks.activeCount(of: app.id)) }
+    /// Apps whose plans depend on more than their task table's counts (`unsettledApps`).
+    struct Unsettled {
+        /// Active tasks being killed, by app (none: no entry).
+        var leaving: [PathId: Int] = [:]
+        /// Apps with a task unreachable: whether it still counts depends on how long it has been away.
+        var unreachable: Set<PathId> = []
+
+        func contains(_ app: PathId) -> Bool { leaving[app] != nil || unreachable.contains(app) }
+    }
+
+    /// How many live tasks an app has, from counts, when its plan follows from them
+    /// (`countsDecide`) and none of its tasks is unreachable: its active tasks less those being
+    /// killed; nil otherwise. Under churn every app has a task leaving, and copying every app's
+    /// records per batch of offers to count them (`live`) was a quarter of an overloaded
+    /// framework's CPU (issue 12).
+    func liveCount(_ app: AppDefinition, _ unsettled: Unsettled) -> Int? {
+        guard !unsettled.unreachable.contains(app.id), countsDecide(app) else { return nil }
+        return tasks.activeCount(of: app.id) - unsettled.leaving[app.id, default: 0]
+    }
+
+    /// `plan(app).launch`, from counts where they decide (`liveCount`), instead of copying every
+    /// record of every app for each batch of offers.
+    private func launchCount(_ app: AppDefinition, unsettled: Unsettled, now: Instant) -> Int {
+        if let live = liveCount(app, unsettled) { return max(0, app.instances - live) }
         return plan(app, now: now).launch
     }
 

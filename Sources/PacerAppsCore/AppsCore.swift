@@ -298,10 +298,10 @@ public struct AppsCore: Sendable {
         let candidates = Set(ids).sorted().compactMap { apps[$0] }
         let unsettled = unsettledApps(among: candidates)
         for app in candidates {
-            // No more active tasks than instances, all on the current spec, none leaving: nothing
+            // No more live tasks than instances, all on the current spec, none unreachable: nothing
             // to kill, known from counts (copying the records of every app an update touched was
             // the largest cost of handling status updates at 50,000 tasks).
-            if !unsettled.contains(app.id) && countsDecide(app) && tasks.activeCount(of: app.id) <= app.instances { continue }
+            if let live = liveCount(app, unsettled), live <= app.instances { continue }
             for id in plan(app, now: now).kill { out += requestKill(id, now: now) }
         }
         return out

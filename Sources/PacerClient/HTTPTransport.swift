@@ -34,6 +34,13 @@ public enum ClientError: Error, Sendable, CustomStringConvertible {
         return false
     }
 
+    /// No leading master acted on it: it never left, or the master answered that it does not
+    /// lead (503). Anything else may have been acted on (an agent's call timed out at a busy master).
+    public var noLeaderActed: Bool {
+        if case .http(503, _, _) = self { return true }
+        return neverSent
+    }
+
     public var description: String {
         switch self {
         case .http(let status, let api?, _):

@@ -15,13 +15,16 @@ final class LaunchCountTests: XCTestCase {
         for app in c.apps.values where c.canaries[app.id] == nil {
             XCTAssertEqual(wants[app.id] ?? 0, c.plan(app, now: now).launch, "\(step): \(app.id)", line: line)
             // enforcePlans skips an app on the same grounds when it runs no more than its instances.
-            if c.unsettledApps(among: [app]).isEmpty && c.countsDecide(app) && c.tasks.activeCount(of: app.id) <= app.instances {
-                XCTAssertEqual(c.plan(app, now: now).kill, [], "\(step): \(app.id) would be skipped", line: line)
+            if let live = c.liveCount(app, c.unsettledApps(among: [app])) {
+                XCTAssertEqual(live, c.live(app.id, now: now).count, "\(step): \(app.id) live", line: line)
+                if live <= app.instances {
+                    XCTAssertEqual(c.plan(app, now: now).kill, [], "\(step): \(app.id) would be skipped", line: line)
+                }
             }
         }
         // A deployment's progress is counted the same way when its app is settled.
         for d in c.deployments.values {
-            let settled = c.apps[d.appId].map { c.unsettledApps(among: [$0]).isEmpty } ?? false
+            let settled = c.apps[d.appId].map { !c.unsettledApps(among: [$0]).contains($0.id) } ?? false
             XCTAssertEqual(
                 c.remaining(d, now: now, settled: settled), c.remaining(d, now: now), "\(step): \(d.appId)", line: line)
         }
@@ -43,6 +46,14 @@ final class LaunchCountTests: XCTestCase {
         assertAgrees(c, at(5), "one task leaving, not yet gone")
         _ = c.report([ids[0]], .killed, at: at(6))
         assertAgrees(c, at(6), "gone")
+        // Under churn every app has tasks leaving: counted from the leaving side and from the apps' side.
+        let others = c.tasks(of: try PathId(validating: "/other")).map(\.id)
+        _ = c.killTasks([ids[2], ids[3], others[0]], scale: false, now: at(6.5))
+        assertAgrees(c, at(6.5), "tasks of both apps leaving")
+        XCTAssertEqual(c.unsettledApps(among: Array(c.apps.values)).leaving.values.sorted(), [1, 2])
+        _ = c.report([ids[2]], .killing, at: at(6.6))
+        _ = c.report([ids[3]], .killed, at: at(6.7))
+        assertAgrees(c, at(6.7), "one of them gone, one killing")
         _ = c.report([ids[1]], .unreachable, at: at(7))
         assertAgrees(c, at(7), "one unreachable")
         assertAgrees(c, at(400), "unreachable past its tolerance")

@@ -44,10 +44,45 @@ final class ProcessMetricsTests: XCTestCase {
         XCTAssertNotNil(after["pacer_heap_free_bytes"])
     }
 
+    func testAFollowerKeepsTheLeadersFiguresButReportsItsOwnProcess() throws {
+        let leader = """
+            # HELP pacer_apps Apps defined.
+            # TYPE pacer_apps gauge
+            pacer_apps 3
+            # HELP process_open_fds Open file descriptors.
+            # TYPE process_open_fds gauge
+            process_open_fds 99999
+            # TYPE pacer_tasks gauge
+            pacer_tasks{state="TASK_RUNNING"} 7
+            # HELP pacer_heap_free_bytes Heap.
+            # TYPE pacer_heap_free_bytes gauge
+            pacer_heap_free_bytes 1
+            # a comment the leader wrote
+            process_max_fds{worker="1"} 5
+
+            """
+        let out = ProcessMetrics.withOwnProcessFamilies(leader)
+        let lines = out.split(separator: "\n", omittingEmptySubsequences: false)
+        for kept in ["pacer_apps 3", #"pacer_tasks{state="TASK_RUNNING"} 7"#, "# a comment the leader wrote"] {
+            XCTAssertTrue(lines.contains(Substring(kept)), kept)
+        }
+        XCTAssertFalse(out.contains("99999"), out)
+        XCTAssertFalse(out.contains("pacer_heap_free_bytes 1\n"), out)
+        XCTAssertFalse(out.contains(#"worker="1""#), out)
+        XCTAssertEqual(lines.filter { $0.hasPrefix("# TYPE process_open_fds ") }.count, 1)
+        XCTAssertEqual(lines.filter { $0.hasPrefix("process_open_fds ") }.count, 1, "this process's own, appended")
+        XCTAssertFalse(out.contains("\n\n"), "no blank line left where families were taken out")
+        // Every family this process writes is one a follower replaces.
+        let written = Set(ProcessMetrics.text().split(separator: "\n").compactMap(ProcessMetrics.metricName))
+        XCTAssertEqual(written, ProcessMetrics.familyNames)
+        XCTAssertNil(ProcessMetrics.metricName("# just words"))
+        XCTAssertNil(ProcessMetrics.metricName(""))
+    }
+
     /// Each unlabelled sample of the text, by name.
     private static func values() throws -> [String: Double] {
         var out: [String: Double] = [:]
-        for line in ProcessMetrics.text().split(separator: "\n") where !line.hasPrefix("#") {
+        for line in ProcessMetrics.text(heapEvery: .zero).split(separator: "\n") where !line.hasPrefix("#") {
             let parts = line.split(separator: " ")
             out[String(parts[0])] = try XCTUnwrap(Double(parts[1]), "\(line)")
         }

@@ -22,6 +22,8 @@ final class FrameworkHATests: ReplicaTestCase {
             return tasks.count == 3 ? Set(tasks.map(\.id)) : nil
         }
 
+        try await assertFollowerReportsItsOwnProcess(leader: first)
+
         replicas[first]!.kill9()
         let killedAt = Date()
         let survivors = replicas.keys.filter { $0 != first }
@@ -57,6 +59,33 @@ final class FrameworkHATests: ReplicaTestCase {
         let kept = Set(
             try await client(third).tasks(app: PathId(validating: "/ha")).filter { $0.state == "TASK_RUNNING" }.map(\.id))
         XCTAssertEqual(kept, before)
+    }
+
+    /// A follower's `/metrics` is the leader's view of the cluster with the follower's own process
+    /// families: scraped per replica, each reports its own start, memory and descriptors.
+    private func assertFollowerReportsItsOwnProcess(leader: Int) async throws {
+        // The follower whose start differs most from the leader's, so the leader's figure cannot pass.
+        let starts = try replicas.mapValues { try Self.startTime(pid: $0.pid) }
+        let follower = starts.keys.filter { $0 != leader }.max {
+            abs(starts[$0]! - starts[leader]!) < abs(starts[$1]! - starts[leader]!)
+        }!
+        let lines = try await client(follower).raw("GET", "/metrics").text.split(separator: "\n")
+        XCTAssertTrue(lines.contains("pacer_apps 1"), "the leader's cluster figures: \(lines.prefix(5))")
+        let samples = lines.filter { $0.hasPrefix("process_start_time_seconds ") }
+        XCTAssertEqual(samples.count, 1, "one process family, not the leader's and the follower's")
+        XCTAssertEqual(lines.filter { $0 == "# TYPE pacer_heap_in_use_bytes gauge" }.count, 1)
+        let reported = try XCTUnwrap(samples.first.flatMap { Double($0.split(separator: " ")[1]) })
+        XCTAssertEqual(
+            reported, starts[follower]!, accuracy: 0.011, "the follower's own start, not the leader's \(starts[leader]!)")
+    }
+
+    /// When process `pid` started, in seconds since the epoch (`/proc/<pid>/stat` field 22 after boot).
+    private static func startTime(pid: Int32) throws -> Double {
+        let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
+        let fields = stat[stat.index(after: stat.lastIndex(of: ")")!)...].split(separator: " ")
+        let boot = try String(contentsOfFile: "/proc/stat", encoding: .utf8).split(separator: "\n")
+            .first { $0.hasPrefix("btime ") }!.dropFirst(6)
+        return Double(boot)! + Double(fields[19])! / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
     /// Through the LB: the framework VIP keeps answering across a leader's kill -9, and an app's
