@@ -105,21 +105,15 @@ extension AppsCore {
     }
 
     /// Which of these apps have a task leaving or unreachable (their plans depend on more than
-    /// counts), and how many active tasks each has leaving. From whichever side is smaller: during
-    /// a mass kill tens of thousands of tasks are leaving while a status update concerns a few apps;
-    /// during placement it is the other way.
+    /// counts), and how many tasks each has leaving (`leavingByApp`). Unreachable tasks from
+    /// whichever side is smaller: all of them, or the candidates' tasks.
     func unsettledApps(among candidates: [AppDefinition]) -> Unsettled {
-        var out = Unsettled()
-        let watched = leaving.count + unreachableSince.count
-        if watched <= candidates.reduce(0, { $0 + tasks.activeCount(of: $1.id) }) {
-            for id in leaving.keys { if let t = tasks[id], t.isActive { out.leaving[t.appId, default: 0] += 1 } }
+        var out = Unsettled(leaving: leavingByApp)
+        if unreachableSince.count <= candidates.reduce(0, { $0 + tasks.activeCount(of: $1.id) }) {
             for id in unreachableSince.keys { if let t = tasks[id] { out.unreachable.insert(t.appId) } }
         } else {
-            for app in candidates {
-                for id in tasks.ids(of: app.id) {
-                    if leaving[id] != nil, tasks[id]?.isActive == true { out.leaving[app.id, default: 0] += 1 }
-                    if unreachableSince[id] != nil { out.unreachable.insert(app.id) }
-                }
+            for app in candidates where tasks.ids(of: app.id).contains(where: { unreachableSince[$0] != nil }) {
+                out.unreachable.insert(app.id)
             }
         }
         return out

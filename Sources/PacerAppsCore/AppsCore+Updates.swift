@@ -31,7 +31,7 @@ extension AppsCore {
                 persist[s.taskId] = nil
                 deleted.append(s.taskId)
                 unreachableSince[s.taskId] = nil
-                let wasKilled = leaving.removeValue(forKey: s.taskId) != nil
+                let wasKilled = stopLeaving(s.taskId, of: record.appId)
                 record.state = s.state
                 record.message = s.message
                 self.record(.statusUpdate(record, s))
@@ -178,7 +178,7 @@ extension AppsCore {
                 if away > max(strategy.expungeAfterSeconds, strategy.inactiveAfterSeconds) {
                     tasks[t.id] = nil
                     unreachableSince[t.id] = nil
-                    leaving[t.id] = nil
+                    stopLeaving(t.id, of: t.appId)
                     expunged.append(t.id)
                     revive = true
                 }

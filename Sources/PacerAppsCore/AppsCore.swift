@@ -103,6 +103,11 @@ public struct AppsCore: Sendable {
     /// Tasks being drained or killed, with what each waits for (`TaskLifecycle`); a task not here
     /// is kept. Leaving tasks no longer count as instances.
     public internal(set) var leaving: [String: TaskLifecycle] = [:]
+    /// How many tasks each app has in `leaving`, kept where entries come and go (`requestKill`
+    /// adds, a terminal update or an expunge removes; every entry is an active task's). Under
+    /// churn every app has tasks leaving, and counting them from `leaving` for every batch of
+    /// updates and offers was a quarter of an overloaded framework's CPU (issue 12).
+    private(set) var leavingByApp: [PathId: Int] = [:]
     /// Leaving tasks by when their drain times out or their KILL is due again: a tick looks at
     /// those only. Looking at every leaving task twice a second was half the CPU of a framework
     /// that had fallen behind with 12,000 kills outstanding (perf, issue 12). Until the first
@@ -318,12 +323,21 @@ public struct AppsCore: Sendable {
             current == .kept
             ? .kill(running: t.state == .running, loadBalancers: loadBalancers, unhealthy: unhealthy, now: now)
             : .killing(askedAt: now, unhealthy: unhealthy || current.isUnhealthyKill)
-        leaving[id] = next
+        if leaving.updateValue(next, forKey: id) == nil { leavingByApp[t.appId, default: 0] += 1 }
         fileLeaving(id)
         guard next.isDraining else { return [.kill(taskId: id, agentId: t.agentId)] }
         tasks[id]?.draining = true
         record(.taskDraining(tasks[id]!))
         return []
+    }
+
+    /// Takes a task off `leaving` (it ended, or was forgotten); whether it was there.
+    @discardableResult
+    mutating func stopLeaving(_ id: String, of app: PathId) -> Bool {
+        guard leaving.removeValue(forKey: id) != nil else { return false }
+        leavingByApp[app, default: 1] -= 1
+        if leavingByApp[app] == 0 { leavingByApp[app] = nil }
+        return true
     }
 
     /// Files a leaving task's next deadline (drain timeout or KILL again) for `onTick`.

@@ -1,6 +1,8 @@
 import Foundation
-import PacerAppsCore
 import PacerModel
+import XCTest
+
+@testable import PacerAppsCore
 
 func app(
     _ id: String, instances: Int = 1, cpus: Double = 0.1, mem: Double = 16, ports: Int = 1,
@@ -61,12 +63,29 @@ extension AppsCore {
     }
 
     /// Reports every given task in `state` from its agent, as an update with a uuid.
+    /// Whatever the test did, the per-app count of leaving tasks is that of `leaving`.
     mutating func report(_ ids: [String], _ state: TaskState, at now: Instant) -> [AppsDirective] {
-        onStatusUpdates(
+        let out = onStatusUpdates(
             ids.map {
                 TaskStatus(
                     taskId: $0, agentId: tasks[$0]?.agentId ?? "a1", frameworkId: "f", state: state,
                     uuid: UUID().uuidString, timestamp: now.secondsSince1970)
             }, now: now)
+        XCTAssertEqual(leavingByApp, recountedLeaving, "leavingByApp after reporting \(state)")
+        return out
+    }
+
+    /// `leavingByApp` counted from `leaving` and the task table.
+    var recountedLeaving: [PathId: Int] {
+        var out: [PathId: Int] = [:]
+        for id in leaving.keys {
+            guard let t = tasks[id] else {
+                XCTFail("\(id) is leaving without a record")
+                continue
+            }
+            XCTAssertTrue(t.isActive, "\(id) is leaving but not active")
+            out[t.appId, default: 0] += 1
+        }
+        return out
     }
 }

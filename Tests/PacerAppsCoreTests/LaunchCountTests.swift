@@ -11,6 +11,7 @@ final class LaunchCountTests: XCTestCase {
     func at(_ s: Double) -> Instant { t0.addingTimeInterval(s) }
 
     private func assertAgrees(_ c: AppsCore, _ now: Instant, _ step: String, line: UInt = #line) {
+        XCTAssertEqual(c.leavingByApp, c.recountedLeaving, "\(step): leaving tasks by app", line: line)
         let wants = Dictionary(c.launchWants(now: now).map { ($0.spec.id, $0.count) }, uniquingKeysWith: +)
         for app in c.apps.values where c.canaries[app.id] == nil {
             XCTAssertEqual(wants[app.id] ?? 0, c.plan(app, now: now).launch, "\(step): \(app.id)", line: line)
