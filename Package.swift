@@ -131,7 +131,8 @@ let package = Package(
         .executableTarget(
             name: "pacer",
             dependencies: [
-                "PacerMaster", "PacerAgent", "PacerAgentSim", "PacerApps", "PacerClient", "PacerLB", "PacerServerKit",
+                "PacerMaster", "PacerMasterCore", "PacerAgent", "PacerAgentSim", "PacerApps", "PacerClient", "PacerLB",
+                "PacerServerKit",
                 "PacerStore", "PacerLBCore", "PacerModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

@@ -165,6 +165,10 @@ public actor Master {
             "Agents declared unreachable (missed heartbeats) since this master started.",
             [([], "\(core.unreachableMarks)")])
         out.family(
+            "pacer_agents_unreachable_deferred", "gauge",
+            "Agents silent past their timeout, still counted reachable because --agent-removal-rate-limit has no permit left.",
+            [([], "\(core.unreachableDeferred)")])
+        out.family(
             "pacer_status_update_resends_not_forwarded_total", "counter",
             "Agents' resends of a status update the framework was sent less than 30 s before and has not acknowledged.",
             [([], "\(core.resendsNotForwarded)")])
@@ -253,7 +257,15 @@ public actor Master {
     private(set) var launchesUnconfirmed = 0
     func onLaunchUnconfirmed() { launchesUnconfirmed += 1 }
 
-    func tick() { execute(core.onTick(now: Self.now)) }
+    func tick() {
+        let deferred = core.unreachableDeferred
+        execute(core.onTick(now: Self.now))
+        if core.unreachableDeferred > 0, deferred == 0 {
+            logger.warning(
+                "agents silent past their timeout are waiting for --agent-removal-rate-limit before being declared unreachable",
+                metadata: ["agents": "\(core.unreachableDeferred)"])
+        }
+    }
 
     func execute(_ directives: [MasterDirective]) {
         for d in directives {

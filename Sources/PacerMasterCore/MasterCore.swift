@@ -36,6 +36,8 @@ public struct MasterSettings: Sendable {
     public var minFullAllocation: Duration = .milliseconds(100)
     /// Allocation is sampled this often for `/master/allocation` (a day of samples is kept).
     public var statsPeriod: Duration = .seconds(10)
+    /// How fast silent agents may be declared unreachable; nil: as fast as they fall silent.
+    public var agentRemovalRate: RemovalRate? = .standard
     public init() {}
 }
 
@@ -160,6 +162,10 @@ public struct MasterCore: Sendable {
     var taskAgent: [String: String] = [:]
     /// Agents declared unreachable since the master started (a healthy cluster keeps this at 0).
     public internal(set) var unreachableMarks = 0
+    /// Permits to declare agents unreachable (`MasterSettings.agentRemovalRate`).
+    var removals: RemovalBucket
+    /// Agents past their deadline at the last expiry scan, left reachable for want of a permit.
+    public internal(set) var unreachableDeferred = 0
     /// The update last forwarded per task and not yet acknowledged (see `firstForward`).
     var forwarded: [String: ForwardedUpdate] = [:]
     var lastForwardedPrune = Instant.distantPast
@@ -174,6 +180,7 @@ public struct MasterCore: Sendable {
         self.lastHeartbeat = now
         self.idPrefix = idPrefix
         self.policy = policy
+        removals = RemovalBucket(rate: settings.agentRemovalRate, now: now)
     }
 
     /// A master elected after another: the operator's policy as stored, and agents get one

@@ -8,6 +8,7 @@ import PacerClient
 import PacerLB
 import PacerLBCore
 import PacerMaster
+import PacerMasterCore
 import PacerModel
 import PacerServerKit
 import PacerStore
@@ -30,6 +31,12 @@ struct MasterCommand: AsyncParsableCommand {
             "Heartbeats a second the master takes at most: more agents heartbeat less often, and their timeouts grow with their intervals (at 100 and 2,000 agents: every 20 s, unreachable after 72 s)."
     )
     var maxHeartbeatsPerSecond = 100.0
+    @Option(
+        help: """
+            How fast silent agents may be declared unreachable (their tasks then get replaced): N/DURATION as Mesos' \
+            --agent_removal_rate_limit (10/1mins: ten at once, then one every 6 s; 1/20mins); none: no limit.
+            """)
+    var agentRemovalRateLimit = "10/1mins"
     @Option(help: "Seconds between allocation samples (a day of them is kept).") var statsInterval = 10.0
     @Option(help: "Seconds an offer may go unanswered before it is rescinded and offered again.") var offerTimeout = 15.0
     @Option(help: "etcd://host:port[,host:port…][/namespace]: masters elect a leader there and keep the operator's policy in it.")
@@ -65,6 +72,14 @@ struct MasterCommand: AsyncParsableCommand {
         config.settings.heartbeat = .seconds(heartbeatInterval)
         guard maxHeartbeatsPerSecond > 0 else { throw ValidationError("--max-heartbeats-per-second: more than 0") }
         config.settings.maxHeartbeatsPerSecond = maxHeartbeatsPerSecond
+        if agentRemovalRateLimit == "none" {
+            config.settings.agentRemovalRate = nil
+        } else {
+            guard let rate = RemovalRate(parsing: agentRemovalRateLimit) else {
+                throw ValidationError("--agent-removal-rate-limit: N/DURATION (e.g. 10/1mins, 1/20mins, 100/30secs) or none")
+            }
+            config.settings.agentRemovalRate = rate
+        }
         guard offerTimeout > 0 else { throw ValidationError("--offer-timeout: seconds, more than 0") }
         config.settings.offerTimeout = .seconds(offerTimeout)
         guard statsInterval >= 0.1 else { throw ValidationError("--stats-interval must be at least 0.1 s") }

@@ -85,3 +85,64 @@ final class ExampleAppTests: ClusterTestCase {
         try await Eventually.that("all gone") { try await self.client.tasks().isEmpty }
     }
 }
+
+/// `--agent-removal-rate-limit`: when a whole fleet of agents falls silent at once, the master
+/// declares only as many unreachable as the rate permits; those still waiting for a permit when
+/// the agents speak again are never declared, and the declared ones register again.
+final class AgentRemovalRateTests: DiagnosedTestCase {
+    var processes: [PacerProcess] = []
+
+    override func tearDown() async throws {
+        if failed { for p in processes { print("===== \(p.name)\n\(p.log.suffix(3000))") } }
+        for p in processes {
+            p.signal(SIGCONT)
+            p.stop(grace: 3)
+        }
+        try await super.tearDown()
+    }
+
+    func testASilentFleetIsDeclaredUnreachableNoFasterThanTheRate() async throws {
+        let dir = NSTemporaryDirectory() + "pacer-removal-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let base = FreePorts.block(2)
+        let master = "http://127.0.0.1:\(base)"
+        processes.append(
+            try PacerProcess(
+                name: "master",
+                arguments: [
+                    "master", "--port", "\(base)", "--state-dir", dir, "--agent-timeout", "2", "--heartbeat-interval", "0.5",
+                    "--agent-removal-rate-limit", "2/1hrs"
+                ], logDir: dir))
+        let fleet = try PacerProcess(
+            name: "fleet", arguments: ["agent", "--simulate", "6", "--port", "\(base + 1)", "--master", master], logDir: dir)
+        processes.append(fleet)
+        func state() async -> [ClusterState.Agent]? {
+            guard let r = try? await HTTPTransport(timeout: .seconds(2)).expectOK(.GET, master + "/state") else { return nil }
+            return try? WireJSON.masterDecoder().decode(ClusterState.self, from: r.body).agents
+        }
+        func metric(_ name: String) async -> String? {
+            guard let r = try? await HTTPTransport(timeout: .seconds(2)).expectOK(.GET, master + "/metrics") else { return nil }
+            return r.text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.map { String($0.dropFirst(name.count + 1)) }
+        }
+        try await Eventually.that("six agents registered", within: 20) { await state()?.filter(\.reachable).count == 6 }
+
+        fleet.signal(SIGSTOP)
+        try await Eventually.that("four agents waiting for a permit", within: 20) {
+            await metric("pacer_agents_unreachable_deferred") == "4"
+        }
+        let silent = await state() ?? []
+        XCTAssertEqual(silent.filter { !$0.reachable }.count, 2, "two permits: two declared")
+        XCTAssertEqual(silent.filter(\.reachable).count, 4, "the others still counted reachable")
+        let marked = await metric("pacer_agents_marked_unreachable_total")
+        XCTAssertEqual(marked, "2")
+        XCTAssertTrue(processes[0].log.contains("waiting for --agent-removal-rate-limit"), processes[0].log)
+
+        fleet.signal(SIGCONT)
+        try await Eventually.that("all six reachable again", within: 20) {
+            let deferred = await metric("pacer_agents_unreachable_deferred")
+            return await state()?.filter(\.reachable).count == 6 && deferred == "0"
+        }
+        let markedInAll = await metric("pacer_agents_marked_unreachable_total")
+        XCTAssertEqual(markedInAll, "2", "the waiting four were never declared")
+    }
+}

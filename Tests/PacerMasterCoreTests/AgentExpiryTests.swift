@@ -12,6 +12,8 @@ final class AgentExpiryTests: XCTestCase {
         settings.heartbeat = .seconds(1)
         // Two a second: each registration stretches the interval the next ones are told.
         settings.maxHeartbeatsPerSecond = 2
+        // Deadlines only; the removal rate has its own tests (RemovalRateTests).
+        settings.agentRemovalRate = nil
         var rng = SeededRandom(seed: 12)
         var m = MasterCore(settings: settings, now: 0, idPrefix: "t")
         // What the master must conclude, kept the slow way: per agent its deadline.
