@@ -132,8 +132,7 @@ let package = Package(
             name: "pacer",
             dependencies: [
                 "PacerMaster", "PacerMasterCore", "PacerAgent", "PacerAgentSim", "PacerApps", "PacerClient", "PacerLB",
-                "PacerServerKit",
-                "PacerStore", "PacerLBCore", "PacerModel",
+                "PacerServerKit", "PacerStore", "PacerLBCore", "PacerModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
