@@ -36,11 +36,11 @@ enum AppRoutes {
             switch try target(context.parameters.getCatchAll().map(String.init)) {
             case .app(let id):
                 guard let app = await scheduler.app(id) else { throw APIError.notFound("App '\(id)' does not exist") }
-                let view = await scheduler.view()
+                let view = try await scheduler.viewForWaitingCaller()
                 return try BulkJSON.app(view.embedded(app, embedTasks: true), request: request, live: view.tasks)
             case .tasks(let id):
                 guard await scheduler.app(id) != nil else { throw APIError.notFound("App '\(id)' does not exist") }
-                let view = await scheduler.view()
+                let view = try await scheduler.viewForWaitingCaller()
                 return BulkJSON.tasks(view.taskGroups(of: id), request: request, scope: .part(of: view.tasks))
             case .versions(let id):
                 return try JSONResponse.make(["versions": try await scheduler.versions(id).keys.sorted(by: >)])

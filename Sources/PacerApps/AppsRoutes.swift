@@ -17,6 +17,7 @@ enum AppsRoutes {
         router.add(middleware: BrowserSafetyMiddleware(corsOrigins: corsOrigins))
         if let authenticator { router.add(middleware: AccessMiddleware(authenticator)) }
         router.add(middleware: APIErrorMiddleware())
+        router.add(middleware: CallerDeadlineMiddleware())
         router.get("/ping") { _, _ in JSONResponse.text("pong") }
         OpenAPIDocument.serve(.framework, on: router)
         router.get("/v2/info") { request, _ in
@@ -50,7 +51,7 @@ enum AppsRoutes {
             let filter = request.uri.queryParameters.get("id")
             // Read before the view is taken: every event up to this id changed what the view shows.
             let upTo = await lastEventId()
-            let view = await scheduler.view()
+            let view = try await scheduler.viewForWaitingCaller()
             let all = view.statuses(embedTasks: embed, idFilter: filter)
             let shown = all.filter { RequestPrincipal.mayRead($0.status.app.id) }
             return try BulkJSON.apps(
@@ -68,7 +69,7 @@ enum AppsRoutes {
         GroupRoutes.register(on: router, scheduler)
         TaskFileRoutes.register(on: router, scheduler, agentSecret: agentSecret)
         router.get("/v2/tasks") { request, _ in
-            let view = await scheduler.view()
+            let view = try await scheduler.viewForWaitingCaller()
             var groups = view.taskGroups(of: nil)
             var whole = true
             if let p = RequestPrincipal.current, !p.readsAll {

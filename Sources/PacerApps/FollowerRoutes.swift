@@ -59,6 +59,7 @@ enum FollowerRoutes {
         router.add(middleware: BrowserSafetyMiddleware(corsOrigins: corsOrigins))
         if let authenticator { router.add(middleware: AccessMiddleware(authenticator)) }
         router.add(middleware: APIErrorMiddleware())
+        router.add(middleware: CallerDeadlineMiddleware())
         router.get("/ping") { _, _ in JSONResponse.text("pong") }
         OpenAPIDocument.serve(.framework, on: router)
         router.get("/v2/leader") { request, _ in

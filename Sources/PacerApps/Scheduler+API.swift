@@ -138,6 +138,13 @@ extension Scheduler {
         ReadView(apps: core.apps, tasks: core.tasks, deployments: core.deployments, lastFailure: core.lastFailure)
     }
 
+    /// The view for a large read whose caller still waits (`CallerDeadline`): a reader that gave
+    /// up while queued here gets 504, not a 50,000-task answer built for nobody.
+    func viewForWaitingCaller() throws(APIError) -> ReadView {
+        try CallerDeadline.check()
+        return view()
+    }
+
     func deployments() -> [DeploymentInfo] { core.deployments.values.map(\.info).sorted { $0.id < $1.id } }
 
     /// Deployments in Marathon's shape, with what each waits on under `pacer` when asked for.

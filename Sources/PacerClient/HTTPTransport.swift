@@ -160,7 +160,12 @@ public struct HTTPTransport: Sendable {
     /// each failure came back as a retry or a relaunch: more load on what was already saturated.
     private func executeWaitingForThePool(_ request: HTTPClientRequest) async throws -> HTTPClientResponse {
         let deadline = NIODeadline.now() + timeout
+        var request = request
         while true {
+            // What is left of the timeout, so a server that gets to the request after the caller
+            // gave up does not work on it (`CallerTimeout`).
+            let left = Duration.nanoseconds((deadline - .now()).nanoseconds)
+            request.headers.replaceOrAdd(name: CallerTimeout.header, value: CallerTimeout.value(remaining: left))
             do {
                 return try await client.execute(request, deadline: deadline)
             } catch let error as HTTPClientError where error == .getConnectionFromPoolTimeout && .now() < deadline {

@@ -3,6 +3,7 @@ import Logging
 import PacerClient
 import PacerMasterCore
 import PacerModel
+import PacerServerKit
 import Synchronization
 
 /// The master's shell: owns the core, carries out its directives (framework streams, agent
@@ -232,6 +233,10 @@ public actor Master {
         switch call.type {
         case .register:
             guard let r = call.register else { return (400, nil) }
+            // The agent gave up waiting and registers again (`MasterSession`): this one, applied now,
+            // would be replaced by the next. Heartbeats and updates are applied however late —
+            // they say the agent was alive and what its tasks did, and cost little.
+            if CallerDeadline.gaveUp() { return (504, nil) }
             logger.info("agent registered", metadata: ["agent.id": "\(r.agent.id)", "tasks": "\(r.tasks.count)"])
             execute(core.onRegisterAgent(r.agent, tasks: r.tasks, boot: r.boot, sequence: r.sequence, now: now))
             return (200, core.heartbeatInterval.seconds)
@@ -281,6 +286,13 @@ public actor Master {
                 outbox.yield(AgentDelivery(agentId: agentId, url: url, message: message))
             }
         }
+    }
+
+    /// The state for a caller still waiting for it (`CallerDeadline`): it is built here, after
+    /// whatever queued on this actor before it, and with every task it is the master's largest answer.
+    public func stateForWaitingCaller(withTasks: Bool) throws(APIError) -> ClusterState {
+        try CallerDeadline.check()
+        return state(withTasks: withTasks)
     }
 
     public func state(withTasks: Bool = true) -> ClusterState {

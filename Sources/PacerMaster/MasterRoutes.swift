@@ -13,6 +13,7 @@ enum MasterRoutes {
         let replies = HeartbeatReplies()
         router.add(middleware: ClusterSecretsMiddleware(guards))
         router.add(middleware: APIErrorMiddleware())
+        router.add(middleware: CallerDeadlineMiddleware())
         router.add(middleware: LeaderOnly(master: master, scheme: scheme))
         router.get("/health") { _, _ in JSONResponse.text("ok") }
         OpenAPIDocument.serve(.master, on: router)
@@ -20,12 +21,13 @@ enum MasterRoutes {
         router.get("/master/leader") { _, _ in try JSONResponse.make(await master.leadership) }
         let stateEncoding = ClusterStateEncoding()
         router.get("/state") { _, _ in
-            JSONResponse.encoded(ByteBuffer(bytes: try stateEncoding.encode(await master.state(), withTasks: true)))
+            let state = try await master.stateForWaitingCaller(withTasks: true)
+            return JSONResponse.encoded(ByteBuffer(bytes: try stateEncoding.encode(state, withTasks: true)))
         }
         // Agents and frameworks without their tasks (Mesos' /state-summary): what a framework
         // polls for agent sizes, a fraction of /state at 50,000 tasks.
         router.get("/state-summary") { _, _ in
-            let state = await master.state(withTasks: false)
+            let state = try await master.stateForWaitingCaller(withTasks: false)
             return JSONResponse.encoded(ByteBuffer(bytes: try stateEncoding.encode(state, withTasks: false)))
         }
         router.post("/api/v1/scheduler") { request, _ in
@@ -52,6 +54,7 @@ enum MasterRoutes {
                 decoder: WireJSON.masterDecoder())
             let (status, heartbeat) = await master.handle(call)
             if status == 404 { return JSONResponse.error(APIError.notFound("unknown agent \(call.agentId): register again")) }
+            if status == 504 { return JSONResponse.error(CallerDeadline.expiredError) }
             guard let heartbeat else { return Response(status: .init(code: status)) }
             return try replies.response(heartbeat)
         }

@@ -25,7 +25,7 @@ public enum ProcessMetrics {
     public static let familyNames: Set<Substring> = [
         "process_cpu_seconds_total", "process_resident_memory_bytes", "process_virtual_memory_bytes",
         "process_start_time_seconds", "process_open_fds", "process_max_fds", "pacer_heap_in_use_bytes",
-        "pacer_heap_free_bytes"
+        "pacer_heap_free_bytes", "pacer_http_requests_expired_total"
     ]
 
     /// `exposition` (another process's `/metrics`) with the process families taken out and this
@@ -84,6 +84,10 @@ public enum ProcessMetrics {
                 "process_max_fds", "gauge", "The limit of open file descriptors (soft RLIMIT_NOFILE).",
                 [([], "\(limit.rlim_cur)")])
         }
+        out.family(
+            "pacer_http_requests_expired_total", "counter",
+            "Requests answered 504 unprocessed: the caller's Pacer-Timeout-Ms had passed when their turn came.",
+            [([], "\(CallerDeadline.expired)")])
         let (inUse, free) = heap(notOlderThan: heapEvery)
         out.family(
             "pacer_heap_in_use_bytes", "gauge",
