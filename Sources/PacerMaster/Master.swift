@@ -234,8 +234,9 @@ public actor Master {
         case .register:
             guard let r = call.register else { return (400, nil) }
             // The agent gave up waiting and registers again (`MasterSession`): this one, applied now,
-            // would be replaced by the next. Heartbeats and updates are applied however late —
-            // they say the agent was alive and what its tasks did, and cost little.
+            // would be replaced by the next. Heartbeats and updates that got past the door
+            // (`CallerDeadlineMiddleware`) are applied however late: they say the agent was alive
+            // and what its tasks did, and cost little.
             if CallerDeadline.gaveUp() { return (504, nil) }
             logger.info("agent registered", metadata: ["agent.id": "\(r.agent.id)", "tasks": "\(r.tasks.count)"])
             execute(core.onRegisterAgent(r.agent, tasks: r.tasks, boot: r.boot, sequence: r.sequence, now: now))
